@@ -1,0 +1,102 @@
+//! `cargo xtask`: capstan's project automation.
+//!
+//! - `cluster up|down|status|env`: the local control plane (embedded etcd, kube-apiserver and
+//!   kube-controller-manager from `deploy/devcluster`, plus the pod-lifecycle simulator).
+//! - `test`: brings the cluster up, runs the whole test suite against it, and stops it again.
+//! - `demo`: the README's main command.
+
+mod cluster;
+mod demo;
+mod paths;
+mod probe;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "capstan's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Manage the local control plane.
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// Run every test, the real-cluster ones included, against the local control plane.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Bring up the local control plane and walk through a deployment becoming available.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Build (when needed) and start the control plane and the simulator; reuse a running one.
+    Up,
+    /// Stop the processes `up` started and remove the state directory.
+    Down,
+    /// Say what runs, where, and for how long.
+    Status,
+    /// Print `export KUBECONFIG=...` for the running cluster, and nothing else.
+    Env,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Task::Cluster { action } => match action {
+            ClusterAction::Up => {
+                let cluster = cluster::up()?;
+                cluster.print_summary();
+            }
+            ClusterAction::Down => cluster::down()?,
+            ClusterAction::Status => return cluster::status(),
+            ClusterAction::Env => {
+                let state = cluster::running()?;
+                println!("export KUBECONFIG={}", state.kubeconfig.display());
+            }
+        },
+        Task::Test { args } => return test(&args),
+        Task::Demo => demo::run()?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask test`: what CI runs after formatting and lints.
+fn test(extra: &[String]) -> anyhow::Result<ExitCode> {
+    let cluster = cluster::up()?;
+    cluster.print_summary();
+    let status = Command::new(paths::cargo())
+        .current_dir(paths::root())
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra)
+        .env("KUBECONFIG", &cluster.state.kubeconfig)
+        .status()
+        .context("running cargo test")?;
+    if cluster.started {
+        cluster::down()?;
+    }
+    if !status.success() {
+        bail!("tests failed ({status})");
+    }
+    Ok(ExitCode::SUCCESS)
+}

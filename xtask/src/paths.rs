@@ -1,0 +1,32 @@
+//! Where things live: the workspace root, the build cache and the cluster's state directory.
+
+use std::path::{Path, PathBuf};
+
+/// The workspace root (the parent of `xtask/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Cargo's target directory, honouring `CARGO_TARGET_DIR`.
+pub fn target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root().join("target"), |dir| root().join(dir))
+}
+
+/// Everything the local control plane keeps: cached binaries, the state directory, the lock.
+pub fn cluster_home() -> PathBuf {
+    root().join("target").join("devcluster")
+}
+
+/// The running cluster's state: certificates, kubeconfig, etcd data, logs, `state.json`.
+pub fn state_dir() -> PathBuf {
+    cluster_home().join("state")
+}
+
+/// The `cargo` that runs this task.
+pub fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
