@@ -4,9 +4,11 @@
 //!   kube-controller-manager from `deploy/devcluster`, plus the pod-lifecycle simulator).
 //! - `test`: brings the cluster up, runs the whole test suite against it, and stops it again.
 //! - `demo`: the README's main command.
+//! - `helm`: reference Helm v3 and v4 binaries for compatibility tests and benchmarks.
 
 mod cluster;
 mod demo;
+mod helm;
 mod paths;
 mod probe;
 
@@ -37,6 +39,8 @@ enum Task {
     },
     /// Bring up the local control plane and walk through a deployment becoming available.
     Demo,
+    /// Build the reference Helm binaries (v3 and v4) into `target/helm/` and print their paths.
+    Helm,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +81,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Task::Test { args } => return test(&args),
         Task::Demo => demo::run()?,
+        Task::Helm => {
+            for binary in helm::build_all()? {
+                println!("{}", binary.display());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
