@@ -1,0 +1,22 @@
+//! capstan's protobuf API: the generated messages, clients and servers of the renderer and the
+//! applier, and the encoded descriptor set for gRPC reflection.
+//!
+//! The `.proto` files live in `proto/` at the workspace root. The Rust code under `src/generated/` is
+//! generated from them with protox (no `protoc` needed) and committed; the `codegen` test fails when it
+//! is stale, and `CAPSTAN_BLESS=1 cargo test -p capstan-proto --test codegen` (or
+//! `cargo xtask codegen`) regenerates it.
+//!
+//! Invariant: nothing here but generated code and the descriptor set; conversions to and from domain
+//! types live in the services that own those types.
+
+/// The renderer service, `capstan.renderer.v1`.
+pub mod renderer {
+    /// Version 1 of the renderer API.
+    #[allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod v1 {
+        include!("generated/capstan.renderer.v1.rs");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every capstan proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/descriptor.bin");
