@@ -1,0 +1,295 @@
+//! `Chart.yaml`: the chart's metadata with Helm's field names, parsing and validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::constraint::{Constraint, parse_version};
+use crate::{Error, Result};
+
+/// Whether a chart can be installed (`application`) or only provides named templates (`library`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChartType {
+    /// An installable chart (the default when `type` is absent).
+    #[default]
+    Application,
+    /// A chart of named templates for other charts; it renders no manifests itself.
+    Library,
+}
+
+/// A maintainer entry of `Chart.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintainer {
+    /// The maintainer's name.
+    pub name: String,
+    /// Their email address.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    /// Their URL.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+}
+
+/// A dependency entry of `Chart.yaml`, resolved against the chart's `charts/` directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    /// The subchart's name (its `Chart.yaml` name).
+    pub name: String,
+    /// A version constraint the subchart's version must satisfy (empty: any).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    /// Where the chart comes from (not used for rendering; `charts/` must already hold it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub repository: String,
+    /// Comma-separated values paths; the first that holds a boolean enables or disables it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub condition: String,
+    /// Tags under the top-level `tags:` values that enable or disable it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The name the subchart is known by in this chart (its values key and template prefix).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alias: String,
+    /// Helm's `import-values` (kept for round-tripping; not applied).
+    #[serde(
+        default,
+        rename = "import-values",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub import_values: Option<serde_json::Value>,
+}
+
+impl Dependency {
+    /// The name the subchart gets in its parent: the alias when set, else its name.
+    pub fn effective_name(&self) -> &str {
+        if self.alias.is_empty() {
+            &self.name
+        } else {
+            &self.alias
+        }
+    }
+}
+
+/// The contents of `Chart.yaml`, with Helm's field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartMetadata {
+    /// `v2` (Helm 3 charts) or `v1` (legacy).
+    #[serde(default)]
+    pub api_version: String,
+    /// The chart's name.
+    #[serde(default)]
+    pub name: String,
+    /// The chart's SemVer version.
+    #[serde(default, deserialize_with = "scalar_string")]
+    pub version: String,
+    /// The version of the application the chart deploys (any scalar; kept as text).
+    #[serde(
+        default,
+        deserialize_with = "scalar_string",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub app_version: String,
+    /// A one-line description.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `application` or `library`.
+    #[serde(default, rename = "type")]
+    pub chart_type: ChartType,
+    /// A SemVer constraint on the cluster's Kubernetes version.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kube_version: String,
+    /// The project's home page.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub home: String,
+    /// An icon URL.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub icon: String,
+    /// Source URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// Search keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// Maintainers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintainers: Vec<Maintainer>,
+    /// Whether the chart is deprecated.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
+    /// Free-form annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// Dependencies, resolved from `charts/`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+}
+
+fn scalar_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    let v = serde_yaml_ng::Value::deserialize(d)?;
+    Ok(match v {
+        serde_yaml_ng::Value::Null => String::new(),
+        serde_yaml_ng::Value::String(s) => s,
+        serde_yaml_ng::Value::Bool(b) => b.to_string(),
+        serde_yaml_ng::Value::Number(n) => n.to_string(),
+        other => {
+            return Err(serde::de::Error::custom(format!(
+                "expected a scalar, found {other:?}"
+            )));
+        }
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name != "."
+        && name != ".."
+}
+
+impl ChartMetadata {
+    /// Parses and validates `Chart.yaml`; `file` names it in errors (e.g. `webapp/Chart.yaml`).
+    pub fn parse(text: &str, file: &str) -> Result<ChartMetadata> {
+        let md: ChartMetadata =
+            serde_yaml_ng::from_str(text).map_err(|e| crate::values::yaml_error(file, &e))?;
+        md.validate(file)?;
+        Ok(md)
+    }
+
+    /// Checks the rules Helm checks: apiVersion, name, SemVer version, type, kubeVersion,
+    /// dependency names and aliases.
+    pub fn validate(&self, file: &str) -> Result<()> {
+        let err = |message: String| Error::Metadata {
+            file: file.to_string(),
+            message,
+        };
+        match self.api_version.as_str() {
+            "v2" | "v1" => {}
+            "" => return Err(err("apiVersion is required".into())),
+            other => {
+                return Err(err(format!(
+                    "apiVersion {other:?} is not valid (expected v2)"
+                )));
+            }
+        }
+        if self.name.is_empty() {
+            return Err(err("name is required".into()));
+        }
+        if !valid_name(&self.name) {
+            return Err(err(format!(
+                "name {:?} is invalid: use letters, digits, '-', '_' and '.' only",
+                self.name
+            )));
+        }
+        if self.version.is_empty() {
+            return Err(err("version is required".into()));
+        }
+        parse_version(&self.version).map_err(|e| {
+            err(format!(
+                "version {:?} is not a valid SemVer 2 version: {e}",
+                self.version
+            ))
+        })?;
+        if !self.kube_version.is_empty() {
+            Constraint::parse(&self.kube_version).map_err(|e| err(format!("kubeVersion: {e}")))?;
+        }
+        for dep in &self.dependencies {
+            if !valid_name(&dep.name) {
+                return Err(err(format!("dependency name {:?} is invalid", dep.name)));
+            }
+            if !dep.alias.is_empty()
+                && !dep
+                    .alias
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            {
+                return Err(err(format!(
+                    "dependency {:?} has disallowed characters in the alias {:?}",
+                    dep.name, dep.alias
+                )));
+            }
+            if !dep.version.is_empty() {
+                Constraint::parse(&dep.version)
+                    .map_err(|e| err(format!("dependency {:?}: {e}", dep.name)))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_helm_fields() {
+        let md = ChartMetadata::parse(
+            "apiVersion: v2\nname: web\nversion: 1.2.3\nappVersion: 1.16\ntype: library\n\
+             kubeVersion: '>=1.20.0-0'\ndependencies:\n- name: redis\n  version: ~1.0\n  \
+             condition: redis.enabled\n  tags: [cache]\n  alias: cache\n",
+            "web/Chart.yaml",
+        )
+        .unwrap();
+        assert_eq!(md.app_version, "1.16");
+        assert_eq!(md.chart_type, ChartType::Library);
+        assert_eq!(md.dependencies[0].effective_name(), "cache");
+        assert_eq!(md.dependencies[0].tags, vec!["cache"]);
+    }
+
+    #[test]
+    fn invalid_semver_names_file_and_version() {
+        let e = ChartMetadata::parse(
+            "apiVersion: v2\nname: web\nversion: one.two\n",
+            "web/Chart.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("web/Chart.yaml: version \"one.two\""), "{e}");
+        assert!(e.contains("SemVer"), "{e}");
+    }
+
+    #[test]
+    fn other_validation_errors() {
+        let cases = [
+            ("name: web\nversion: 1.0.0\n", "apiVersion is required"),
+            (
+                "apiVersion: v3\nname: web\nversion: 1.0.0\n",
+                "apiVersion \"v3\"",
+            ),
+            ("apiVersion: v2\nversion: 1.0.0\n", "name is required"),
+            ("apiVersion: v2\nname: a\n", "version is required"),
+            (
+                "apiVersion: v2\nname: a/b\nversion: 1.0.0\n",
+                "name \"a/b\" is invalid",
+            ),
+            (
+                "apiVersion: v2\nname: a\nversion: 1.0.0\ntype: plugin\n",
+                "unknown variant",
+            ),
+            (
+                "apiVersion: v2\nname: a\nversion: 1.0.0\nkubeVersion: '>=abc'\n",
+                "kubeVersion",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = ChartMetadata::parse(text, "a/Chart.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text}: {e}");
+            assert!(e.starts_with("a/Chart.yaml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn unparseable_yaml_has_line_and_column() {
+        let e = ChartMetadata::parse("apiVersion: v2\nname: [web\n", "w/Chart.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("w/Chart.yaml:"), "{e}");
+        assert!(e.contains("yaml does not parse"), "{e}");
+    }
+}

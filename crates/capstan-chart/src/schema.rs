@@ -1,0 +1,178 @@
+//! `values.schema.json` validation: every violation, of the chart and each subchart, with its path.
+//!
+//! As in Helm, each chart's schema validates that chart's own (scoped) values, so a subchart's
+//! schema sees the values under its name. Remote `$ref`s are not resolved (no network I/O).
+
+use serde_json::Value;
+
+use crate::chart::Chart;
+use crate::values::Values;
+use crate::{Error, Result};
+
+/// One way the values fail a chart's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaViolation {
+    /// The chart whose schema failed, as a path (`webapp` or `webapp/charts/cache`).
+    pub chart: String,
+    /// Where in that chart's values: `image.tag`, `ingress.hosts[0].host`, or `(root)`.
+    pub path: String,
+    /// What is wrong, as the validator says it.
+    pub message: String,
+}
+
+/// Turns a JSON pointer (`/a/0/b`) into Helm's dotted form (`a[0].b`), `(root)` when empty.
+fn dotted(pointer: &str, instance: &Value) -> String {
+    if pointer.is_empty() {
+        return "(root)".into();
+    }
+    let mut out = String::new();
+    let mut cur = Some(instance);
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        match cur {
+            Some(Value::Array(items)) => {
+                out.push_str(&format!("[{seg}]"));
+                cur = seg.parse::<usize>().ok().and_then(|i| items.get(i));
+            }
+            other => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(&seg);
+                cur = other.and_then(|v| v.get(&seg));
+            }
+        }
+    }
+    out
+}
+
+fn collect(
+    chart: &Chart,
+    values: &Values,
+    label: &str,
+    out: &mut Vec<SchemaViolation>,
+) -> Result<()> {
+    let instance = Value::Object(values.clone());
+    if let Some(schema) = &chart.schema {
+        let validator = jsonschema::validator_for(schema).map_err(|e| Error::InvalidSchema {
+            file: format!("{label}/values.schema.json"),
+            message: e.to_string(),
+        })?;
+        for error in validator.iter_errors(&instance) {
+            out.push(SchemaViolation {
+                chart: label.to_string(),
+                path: dotted(error.instance_path().as_str(), &instance),
+                message: error.to_string(),
+            });
+        }
+    }
+    for sub in &chart.dependencies {
+        let scoped = match values.get(sub.name()) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Values::new(),
+        };
+        collect(sub, &scoped, &format!("{label}/charts/{}", sub.name()), out)?;
+    }
+    Ok(())
+}
+
+/// Validates coalesced values against the schema of the chart and of each of its (processed)
+/// subcharts, reporting every violation at once in [`Error::Schema`].
+pub fn validate_values(chart: &Chart, values: &Values) -> Result<()> {
+    let mut violations = Vec::new();
+    collect(chart, values, chart.name(), &mut violations)?;
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Schema { violations })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChartFile, Limits, compute_values};
+    use serde_json::json;
+
+    fn chart() -> Chart {
+        let files = [
+            ("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            (
+                "values.yaml",
+                "replicaCount: 1\nimage: {repository: nginx}\n",
+            ),
+            (
+                "values.schema.json",
+                r#"{"type":"object","required":["image"],"properties":{
+                    "replicaCount":{"type":"integer","minimum":1},
+                    "image":{"type":"object","required":["repository"],"properties":{"tag":{"type":"string"}}},
+                    "hosts":{"type":"array","items":{"type":"object","properties":{"host":{"type":"string"}}}}}}"#,
+            ),
+            (
+                "charts/db/Chart.yaml",
+                "apiVersion: v2\nname: db\nversion: 1.0.0\n",
+            ),
+            (
+                "charts/db/values.schema.json",
+                r#"{"type":"object","properties":{"port":{"type":"integer"}}}"#,
+            ),
+        ];
+        Chart::from_files(
+            files
+                .iter()
+                .map(|(n, d)| ChartFile {
+                    name: n.to_string(),
+                    data: d.as_bytes().to_vec(),
+                })
+                .collect(),
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn valid_values_pass() {
+        let c = chart();
+        let (c, v) = compute_values(&c, &Values::new()).unwrap();
+        validate_values(&c, &v).unwrap();
+    }
+
+    #[test]
+    fn every_violation_is_reported_with_its_path() {
+        let c = chart();
+        let user = json!({"replicaCount": "five", "image": {"tag": 3},
+                          "hosts": [{"host": "a"}, {"host": 7}], "db": {"port": "x"}});
+        let (c, v) = compute_values(&c, user.as_object().unwrap()).unwrap();
+        let Error::Schema { violations } = validate_values(&c, &v).unwrap_err() else {
+            panic!("not a schema error");
+        };
+        let paths: Vec<_> = violations
+            .iter()
+            .map(|v| format!("{}:{}", v.chart, v.path))
+            .collect();
+        for want in [
+            "web:replicaCount",
+            "web:image.tag",
+            "web:hosts[1].host",
+            "web/charts/db:port",
+        ] {
+            assert!(paths.contains(&want.to_string()), "{want} not in {paths:?}");
+        }
+        let text = Error::Schema { violations }.to_string();
+        assert!(
+            text.contains("web: replicaCount: \"five\" is not of type \"integer\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn invalid_schema_is_named() {
+        let mut c = chart();
+        c.schema = Some(json!({"type": 12}));
+        let e = validate_values(&c, &Values::new()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("web/values.schema.json: invalid JSON schema"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,615 @@
+//! Values: parsing `values.yaml`, layering user values, and Helm's coalescing with subcharts.
+//!
+//! The order is Helm's: chart defaults < each `-f` file in order < each `--set*` layer in
+//! order. User layers are merged first ([`user_values`]); then [`compute_values`] resolves the
+//! chart's dependencies (aliases, conditions, tags) and coalesces the user values over the
+//! chart's defaults, scoping each subchart's values under its name (or alias) and copying the
+//! parent's `global` into every subchart.
+
+use serde_json::{Map, Value};
+
+use crate::chart::Chart;
+use crate::constraint::{Constraint, parse_version};
+use crate::strvals;
+use crate::{Error, Result};
+
+/// A values tree: a map from keys to JSON-like values, ordered by key.
+pub type Values = Map<String, Value>;
+
+/// One layer of user-supplied values, applied in the order given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueLayer {
+    /// `-f NAME`: a YAML values file, already read; `name` is used in errors.
+    File {
+        /// The file's name as the user gave it.
+        name: String,
+        /// The file's text.
+        contents: String,
+    },
+    /// `--set a.b=c,...` (values typed as Helm types them).
+    Set(String),
+    /// `--set-string a.b=c,...` (values kept as strings).
+    SetString(String),
+    /// `--set-file a.b=path,...` (values read from files).
+    SetFile(String),
+    /// `--set-json a.b={"x":1},...` (values are JSON).
+    SetJson(String),
+    /// `--set-literal a.b=anything` (the value is everything after the first `=`).
+    SetLiteral(String),
+}
+
+/// Converts a YAML error into [`Error::Yaml`] naming `file`, line and column.
+pub(crate) fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> Error {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line(), l.column()))
+        .unwrap_or((0, 0));
+    let message = e.to_string();
+    // serde_yaml_ng appends " at line L column C"; the location is already in front.
+    let message = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    Error::Yaml {
+        file: file.to_string(),
+        line,
+        column,
+        message,
+    }
+}
+
+/// Converts a YAML value into a JSON value as Helm does (via JSON): map keys become strings,
+/// tags are dropped, merge keys (`<<`) are applied, non-finite floats become strings.
+pub fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .unwrap_or_else(|| Value::String(n.to_string()))
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Y::Mapping(mut m) => {
+            if m.contains_key("<<") {
+                let mut v = Y::Mapping(m);
+                let _ = v.apply_merge();
+                m = match v {
+                    Y::Mapping(m) => m,
+                    _ => serde_yaml_ng::Mapping::new(),
+                };
+            }
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Null => "null".to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    Y::Number(n) => n.to_string(),
+                    other => serde_yaml_ng::to_string(&other)
+                        .unwrap_or_default()
+                        .trim_end()
+                        .to_string(),
+                };
+                out.insert(key, yaml_to_json(v));
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => yaml_to_json(t.value),
+    }
+}
+
+/// Parses a values document (empty means no values); it must be a map. `file` names it in errors.
+pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
+    let value: serde_yaml_ng::Value = if text.trim().is_empty() {
+        serde_yaml_ng::Value::Null
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?
+    };
+    match yaml_to_json(value) {
+        Value::Null => Ok(Values::new()),
+        Value::Object(m) => Ok(m),
+        other => Err(Error::Values {
+            source_name: file.to_string(),
+            message: format!("values must be a map, found {}", kind(&other)),
+        }),
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// Helm's `mergeMaps`: `over` wins; maps present on both sides merge recursively.
+pub fn merge_maps(base: &mut Values, over: Values) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge_maps(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Merges user value layers in order into one map (Helm's `MergeValues`). `read_file` reads a
+/// `--set-file` path and returns its text or an error message.
+pub fn user_values(
+    layers: &[ValueLayer],
+    read_file: &mut dyn FnMut(&str) -> std::result::Result<String, String>,
+) -> Result<Values> {
+    let mut base = Values::new();
+    for layer in layers {
+        let (flag, expr, result) = match layer {
+            ValueLayer::File { name, contents } => {
+                let m = parse_values_yaml(contents, name)?;
+                merge_maps(&mut base, m);
+                continue;
+            }
+            ValueLayer::Set(e) => ("--set", e, strvals::parse_into(e, &mut base)),
+            ValueLayer::SetString(e) => {
+                ("--set-string", e, strvals::parse_into_string(e, &mut base))
+            }
+            ValueLayer::SetJson(e) => ("--set-json", e, strvals::parse_json(e, &mut base)),
+            ValueLayer::SetLiteral(e) => ("--set-literal", e, strvals::parse_literal(e, &mut base)),
+            ValueLayer::SetFile(e) => (
+                "--set-file",
+                e,
+                strvals::parse_into_file(e, &mut base, read_file),
+            ),
+        };
+        result.map_err(|message| Error::Set {
+            flag,
+            expr: expr.clone(),
+            message,
+        })?;
+    }
+    Ok(base)
+}
+
+fn strip_nulls(map: &mut Values) {
+    map.retain(|_, v| !v.is_null());
+    for v in map.values_mut() {
+        if let Value::Object(m) = v {
+            strip_nulls(m);
+        }
+    }
+}
+
+/// Coalesces `dst` (user values, which win) over `src` (defaults). A user `null` removes the
+/// key; maps on both sides merge recursively.
+fn coalesce_tables(dst: &mut Values, src: &Values) {
+    let user_nulls: Vec<String> = dst
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in &user_nulls {
+        dst.remove(k);
+    }
+    for (k, v) in dst.iter_mut() {
+        if let Value::Object(m) = v {
+            match src.get(k) {
+                Some(Value::Object(sm)) => coalesce_tables(m, sm),
+                _ => strip_nulls(m),
+            }
+        }
+    }
+    for (k, sv) in src {
+        if user_nulls.contains(k) || dst.contains_key(k) {
+            continue;
+        }
+        dst.insert(k.clone(), sv.clone());
+    }
+}
+
+/// Helm's `coalesceGlobals`: the parent's `global` is copied into the subchart's, the parent's
+/// entries winning.
+fn coalesce_globals(dest: &mut Values, parent: &Values) {
+    let mut dg = match dest.get("global") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Values::new(),
+    };
+    if let Some(Value::Object(pg)) = parent.get("global") {
+        for (k, v) in pg {
+            match (v, dg.get(k)) {
+                (Value::Object(pv), Some(Value::Object(dv))) => {
+                    let mut merged = pv.clone();
+                    coalesce_tables(&mut merged, dv);
+                    dg.insert(k.clone(), Value::Object(merged));
+                }
+                (Value::Object(_), Some(_)) => {}
+                (_, Some(Value::Object(_))) => {}
+                (v, _) => {
+                    dg.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    dest.insert("global".to_string(), Value::Object(dg));
+}
+
+fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
+    coalesce_tables(dest, &chart.values);
+    for sub in &chart.dependencies {
+        let name = sub.name().to_string();
+        let mut dv = match dest.remove(&name) {
+            None | Some(Value::Null) => Values::new(),
+            Some(Value::Object(m)) => m,
+            Some(other) => {
+                return Err(Error::Dependency {
+                    chart: chart.name().to_string(),
+                    message: format!(
+                        "values for subchart {name:?} must be a map, found {}",
+                        kind(&other)
+                    ),
+                });
+            }
+        };
+        coalesce_globals(&mut dv, dest);
+        coalesce(sub, &mut dv)?;
+        dest.insert(name, Value::Object(dv));
+    }
+    Ok(())
+}
+
+/// Helm's `CoalesceValues`: user values over the chart's defaults, recursively for the chart's
+/// (already processed) subcharts, with `global` shared downwards.
+pub fn coalesce_values(chart: &Chart, user: &Values) -> Result<Values> {
+    let mut v = user.clone();
+    coalesce(chart, &mut v)?;
+    Ok(v)
+}
+
+/// Resolves `Chart.yaml` dependencies against `charts/` without evaluating conditions or tags:
+/// checks presence and version, applies
+/// aliases (a dependency may be used twice under two aliases), keeps unlisted subcharts.
+pub fn resolve_dependencies(chart: &Chart) -> Result<Chart> {
+    let mut out = chart.clone();
+    let mut deps = Vec::new();
+    let dep_err = |message: String| Error::Dependency {
+        chart: chart.name().to_string(),
+        message,
+    };
+    for req in &chart.metadata.dependencies {
+        let candidates: Vec<&Chart> = chart
+            .dependencies
+            .iter()
+            .filter(|c| c.metadata.name == req.name)
+            .collect();
+        if candidates.is_empty() {
+            return Err(dep_err(format!(
+                "dependency {:?} is listed in Chart.yaml but missing from charts/",
+                req.name
+            )));
+        }
+        let found = if req.version.is_empty() {
+            candidates.first().copied()
+        } else {
+            let c = Constraint::parse(&req.version)?;
+            candidates
+                .iter()
+                .copied()
+                .find(|sub| parse_version(&sub.metadata.version).is_ok_and(|v| c.matches(&v)))
+        };
+        let Some(found) = found else {
+            return Err(dep_err(format!(
+                "dependency {:?}: charts/ has version {}, which does not satisfy {:?}",
+                req.name, candidates[0].metadata.version, req.version
+            )));
+        };
+        let mut sub = resolve_dependencies(found)?;
+        if !req.alias.is_empty() {
+            sub.metadata.name = req.alias.clone();
+        }
+        deps.push(sub);
+    }
+    for sub in &chart.dependencies {
+        if !chart
+            .metadata
+            .dependencies
+            .iter()
+            .any(|r| r.name == sub.metadata.name)
+        {
+            deps.push(resolve_dependencies(sub)?);
+        }
+    }
+    out.dependencies = deps;
+    Ok(out)
+}
+
+fn path_value<'a>(values: &'a Values, path: &str) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut cur = values.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_object()?.get(p)?;
+    }
+    Some(cur)
+}
+
+/// Drops subcharts disabled by tags or conditions (Helm's `processDependencyEnabled`).
+fn disable(chart: &mut Chart, cvals: &Values, prefix: &str) {
+    let tags = cvals.get("tags").and_then(Value::as_object);
+    let mut disabled = Vec::new();
+    for req in &chart.metadata.dependencies {
+        let mut enabled = true;
+        if let Some(tags) = tags {
+            let (mut has_true, mut has_false) = (false, false);
+            for t in &req.tags {
+                match tags.get(t) {
+                    Some(Value::Bool(true)) => has_true = true,
+                    Some(Value::Bool(false)) => has_false = true,
+                    _ => {}
+                }
+            }
+            if !has_true && has_false {
+                enabled = false;
+            }
+        }
+        for cond in req.condition.split(',').map(str::trim) {
+            if cond.is_empty() {
+                continue;
+            }
+            if let Some(Value::Bool(b)) = path_value(cvals, &format!("{prefix}{cond}")) {
+                enabled = *b;
+                break;
+            }
+        }
+        if !enabled {
+            disabled.push(req.effective_name().to_string());
+        }
+    }
+    chart
+        .dependencies
+        .retain(|d| !disabled.iter().any(|n| n == d.name()));
+    for sub in &mut chart.dependencies {
+        let sub_prefix = format!("{prefix}{}.", sub.name());
+        disable(sub, cvals, &sub_prefix);
+    }
+}
+
+/// Resolves dependencies (presence, versions, aliases) and drops those disabled by their
+/// `condition` or `tags`, evaluated against the coalesced values as Helm does.
+pub fn process_dependencies(chart: &Chart, user: &Values) -> Result<Chart> {
+    let mut resolved = resolve_dependencies(chart)?;
+    let cvals = coalesce_values(&resolved, user)?;
+    disable(&mut resolved, &cvals, "");
+    Ok(resolved)
+}
+
+/// Everything Helm does before rendering: processes dependencies, then coalesces the user's
+/// values over the defaults of the chart and its enabled subcharts. Returns the processed chart
+/// (subcharts under their effective names) and the merged values.
+pub fn compute_values(chart: &Chart, user: &Values) -> Result<(Chart, Values)> {
+    let processed = process_dependencies(chart, user)?;
+    let values = coalesce_values(&processed, user)?;
+    Ok((processed, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ChartFile, Limits};
+    use serde_json::json;
+
+    fn obj(v: Value) -> Values {
+        v.as_object().unwrap().clone()
+    }
+
+    fn chart(files: &[(&str, &str)]) -> Chart {
+        Chart::from_files(
+            files
+                .iter()
+                .map(|(n, d)| ChartFile {
+                    name: n.to_string(),
+                    data: d.as_bytes().to_vec(),
+                })
+                .collect(),
+            &Limits::default(),
+        )
+        .unwrap()
+    }
+
+    fn no_files(p: &str) -> std::result::Result<String, String> {
+        Err(format!("unexpected read of {p}"))
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        let layers = vec![
+            ValueLayer::File {
+                name: "a.yaml".into(),
+                contents: "image: {tag: a, repository: r}\nreplicaCount: 1\n".into(),
+            },
+            ValueLayer::File {
+                name: "b.yaml".into(),
+                contents: "image: {tag: b}\n".into(),
+            },
+            ValueLayer::Set("replicaCount=5,image.tag=never-ready".into()),
+            ValueLayer::SetString("version=1".into()),
+            ValueLayer::SetJson("extra={\"x\":[1]}".into()),
+            ValueLayer::SetLiteral("lit=a,b".into()),
+            ValueLayer::SetFile("cfg=path".into()),
+            ValueLayer::Set("image.tag=last".into()),
+        ];
+        let v = user_values(&layers, &mut |p| Ok(format!("contents of {p}"))).unwrap();
+        assert_eq!(
+            Value::Object(v),
+            json!({"image": {"tag": "last", "repository": "r"}, "replicaCount": 5,
+                   "version": "1", "extra": {"x": [1]}, "lit": "a,b", "cfg": "contents of path"})
+        );
+    }
+
+    #[test]
+    fn malformed_set_names_flag_expression_and_token() {
+        let e = user_values(&[ValueLayer::Set("a=1,b".into())], &mut no_files)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "--set \"a=1,b\": key \"b\" has no value");
+        let e = user_values(
+            &[ValueLayer::File {
+                name: "bad.yaml".into(),
+                contents: "- a\n".into(),
+            }],
+            &mut no_files,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "bad.yaml: values must be a map, found a list");
+        let e = user_values(
+            &[ValueLayer::File {
+                name: "bad.yaml".into(),
+                contents: "a: b: c\n".into(),
+            }],
+            &mut no_files,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("bad.yaml:1:"), "{e}");
+    }
+
+    #[test]
+    fn coalesce_user_over_defaults_and_null_removes() {
+        let c = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            (
+                "values.yaml",
+                "image: {repository: nginx, tag: ''}\nresources: {limits: {cpu: 1}}\nannotations: {a: b}\n",
+            ),
+        ]);
+        let user = obj(
+            json!({"image": {"tag": "x"}, "resources": {"limits": null}, "annotations": null, "new": {"k": null, "j": 1}}),
+        );
+        let (_, v) = compute_values(&c, &user).unwrap();
+        assert_eq!(
+            Value::Object(v),
+            json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"j": 1}})
+        );
+    }
+
+    fn parent_with_subcharts() -> Chart {
+        chart(&[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n\
+                 - name: db\n  version: ~1.0.0\n  condition: db.enabled,dbGlobal.enabled\n\
+                 - name: cache\n  tags: [backend]\n\
+                 - name: cache\n  alias: cache2\n  condition: cache2.enabled\n",
+            ),
+            (
+                "values.yaml",
+                "global: {env: prod, labels: {team: a}}\ndb: {enabled: true, port: 1}\ncache2: {enabled: false}\n",
+            ),
+            (
+                "charts/db/Chart.yaml",
+                "apiVersion: v2\nname: db\nversion: 1.0.3\n",
+            ),
+            (
+                "charts/db/values.yaml",
+                "port: 5432\nuser: app\nglobal: {env: dev, labels: {tier: db}, own: x}\n",
+            ),
+            (
+                "charts/cache/Chart.yaml",
+                "apiVersion: v2\nname: cache\nversion: 2.0.0\n",
+            ),
+            ("charts/cache/values.yaml", "size: 1\n"),
+        ])
+    }
+
+    #[test]
+    fn subchart_scoping_globals_aliases() {
+        let c = parent_with_subcharts();
+        let user = obj(json!({"db": {"user": "me"}, "cache2": {"enabled": true, "size": 9}}));
+        let (processed, v) = compute_values(&c, &user).unwrap();
+        let names: Vec<_> = processed.dependencies.iter().map(Chart::name).collect();
+        assert_eq!(names, vec!["db", "cache", "cache2"]);
+        assert_eq!(
+            v["db"],
+            json!({"enabled": true, "port": 1, "user": "me",
+                   "global": {"env": "prod", "labels": {"team": "a", "tier": "db"}, "own": "x"}})
+        );
+        assert_eq!(
+            v["cache"],
+            json!({"size": 1, "global": {"env": "prod", "labels": {"team": "a"}}})
+        );
+        assert_eq!(v["cache2"]["size"], 9);
+    }
+
+    #[test]
+    fn conditions_and_tags_disable() {
+        let c = parent_with_subcharts();
+        let user = obj(json!({"db": {"enabled": false}, "tags": {"backend": false}}));
+        let (processed, v) = compute_values(&c, &user).unwrap();
+        assert!(
+            processed.dependencies.is_empty(),
+            "{:?}",
+            processed.dependencies
+        );
+        assert!(!v.contains_key("cache"));
+        // A condition overrides tags.
+        let user = obj(json!({"tags": {"backend": false}, "cache2": {"enabled": true}}));
+        let (processed, _) = compute_values(&c, &user).unwrap();
+        let names: Vec<_> = processed.dependencies.iter().map(Chart::name).collect();
+        assert_eq!(names, vec!["db", "cache2"]);
+    }
+
+    #[test]
+    fn dependency_errors() {
+        let c = chart(&[(
+            "Chart.yaml",
+            "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n- name: db\n",
+        )]);
+        let e = compute_values(&c, &Values::new()).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "chart web: dependency \"db\" is listed in Chart.yaml but missing from charts/"
+        );
+        let mut c = parent_with_subcharts();
+        c.metadata.dependencies[0].version = ">=2".into();
+        let e = compute_values(&c, &Values::new()).unwrap_err().to_string();
+        assert!(e.contains("charts/ has version 1.0.3"), "{e}");
+        let c = parent_with_subcharts();
+        let e = compute_values(&c, &obj(json!({"db": "oops"})))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "chart web: values for subchart \"db\" must be a map, found a string"
+        );
+    }
+
+    #[test]
+    fn yaml_conversion() {
+        let v = parse_values_yaml(
+            "base: &b {a: 1}\nderived:\n  <<: *b\n  c: 2\n1: int-key\ntrue: bool-key\nf: 1.5\n",
+            "v.yaml",
+        )
+        .unwrap();
+        assert_eq!(v["derived"], json!({"a": 1, "c": 2}));
+        assert_eq!(v["1"], "int-key");
+        assert_eq!(v["true"], "bool-key");
+        assert_eq!(v["f"], 1.5);
+        assert!(parse_values_yaml("", "v.yaml").unwrap().is_empty());
+        assert!(
+            parse_values_yaml("# only a comment\n", "v.yaml")
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

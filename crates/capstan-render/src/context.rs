@@ -1,0 +1,113 @@
+//! The release, capabilities and limits a render runs with.
+
+use std::time::Duration;
+
+/// The release being rendered: Helm's `.Release`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseInfo {
+    /// `Release.Name`.
+    pub name: String,
+    /// `Release.Namespace`.
+    pub namespace: String,
+    /// `Release.Revision` (1 on install).
+    pub revision: u64,
+    /// `Release.IsInstall`.
+    pub is_install: bool,
+    /// `Release.IsUpgrade`.
+    pub is_upgrade: bool,
+    /// `Release.Service` (`Helm`, so charts that label `managed-by` keep working).
+    pub service: String,
+    /// The render's time, RFC 3339 (what `now()` returns); fixed so output is deterministic.
+    pub time: String,
+}
+
+impl ReleaseInfo {
+    /// A first install of `name` in `namespace`, at the Unix epoch.
+    pub fn install(name: &str, namespace: &str) -> ReleaseInfo {
+        ReleaseInfo {
+            name: name.into(),
+            namespace: namespace.into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+            service: "Helm".into(),
+            time: "1970-01-01T00:00:00Z".into(),
+        }
+    }
+
+    /// An upgrade of `name` to `revision`.
+    pub fn upgrade(name: &str, namespace: &str, revision: u64) -> ReleaseInfo {
+        ReleaseInfo {
+            revision,
+            is_install: false,
+            is_upgrade: true,
+            ..ReleaseInfo::install(name, namespace)
+        }
+    }
+}
+
+/// What the cluster offers: Helm's `.Capabilities`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The Kubernetes version, e.g. `v1.36.0`.
+    pub kube_version: String,
+    /// Available API versions, as `group/version` and optionally `group/version/Kind`.
+    pub api_versions: Vec<String>,
+}
+
+impl Default for Capabilities {
+    /// Helm's `template` defaults: a recent Kubernetes with its built-in API groups.
+    fn default() -> Self {
+        let versions = [
+            "v1",
+            "admissionregistration.k8s.io/v1",
+            "apiextensions.k8s.io/v1",
+            "apiregistration.k8s.io/v1",
+            "apps/v1",
+            "authentication.k8s.io/v1",
+            "authorization.k8s.io/v1",
+            "autoscaling/v1",
+            "autoscaling/v2",
+            "batch/v1",
+            "certificates.k8s.io/v1",
+            "coordination.k8s.io/v1",
+            "discovery.k8s.io/v1",
+            "events.k8s.io/v1",
+            "flowcontrol.apiserver.k8s.io/v1",
+            "networking.k8s.io/v1",
+            "node.k8s.io/v1",
+            "policy/v1",
+            "rbac.authorization.k8s.io/v1",
+            "scheduling.k8s.io/v1",
+            "storage.k8s.io/v1",
+        ];
+        Capabilities {
+            kube_version: "v1.36.0".into(),
+            api_versions: versions.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// Bounds on one render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderLimits {
+    /// Deepest nesting of `include`/`tpl` calls.
+    pub max_include_depth: usize,
+    /// minijinja instructions allowed per template evaluation (each include counts anew).
+    pub fuel: u64,
+    /// Wall-clock budget for the whole render, checked at every include, tpl and output.
+    pub timeout: Duration,
+    /// Largest total rendered output (bytes).
+    pub max_output_bytes: usize,
+}
+
+impl Default for RenderLimits {
+    fn default() -> Self {
+        RenderLimits {
+            max_include_depth: 64,
+            fuel: 20_000_000,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 64 << 20,
+        }
+    }
+}

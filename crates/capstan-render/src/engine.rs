@@ -1,0 +1,541 @@
+//! Compiling a chart's templates into a minijinja environment and rendering it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::time::Instant;
+
+use capstan_chart::{Chart, ChartMetadata, Values};
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use sha2::{Digest, Sha256};
+
+use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
+use crate::funcs::strval;
+use crate::manifest::{self, Rendered};
+use crate::objects::{ApiVersions, FailMarker, Files, LimitMarker, SESSION_KEY, Session, session};
+use crate::{Error, Result, TemplateErrorKind};
+
+/// Where a named template was defined, to report errors against its file.
+#[derive(Debug, Clone)]
+struct DefineOrigin {
+    file: String,
+    line: usize,
+    column: usize,
+    pad_columns: usize,
+}
+
+/// A chart whose templates (and its subcharts', under their aliases) are compiled, ready to be
+/// rendered any number of times. Cheap to share behind an `Arc` (it is `Send + Sync`).
+///
+/// Invariant: every template of every subchart is compiled, whatever the values, so one
+/// compiled chart serves every render; values only decide which subcharts are rendered.
+pub struct CompiledChart {
+    chart: Chart,
+    env: Environment<'static>,
+    defines: HashMap<String, DefineOrigin>,
+    sources: HashMap<String, String>,
+    limits: RenderLimits,
+}
+
+impl std::fmt::Debug for CompiledChart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledChart")
+            .field("chart", &self.chart.metadata.name)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Compiles and renders in one call (see [`CompiledChart`]).
+pub fn render(
+    chart: &Chart,
+    user_values: &Values,
+    release: &ReleaseInfo,
+    capabilities: &Capabilities,
+    limits: &RenderLimits,
+) -> Result<Rendered> {
+    CompiledChart::compile(chart, limits)?.render(user_values, release, capabilities)
+}
+
+fn formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &minijinja::State<'_, '_>,
+    value: &Value,
+) -> std::result::Result<(), minijinja::Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(());
+    }
+    let s = strval(value);
+    if let Ok(sess) = session(state) {
+        sess.add_output(s.len())?;
+        sess.check_time()?;
+    }
+    out.write_str(&s).map_err(|e| {
+        minijinja::Error::new(ErrorKind::WriteFailure, "cannot write output").with_source(e)
+    })
+}
+
+fn new_env(limits: &RenderLimits) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_fuel(Some(limits.fuel));
+    env.set_formatter(formatter);
+    crate::funcs::register(&mut env);
+    env
+}
+
+/// Visits a chart tree depth-first, children before their parent, with each chart's path.
+fn walk<'a>(chart: &'a Chart, path: &str, out: &mut Vec<(String, &'a Chart)>) {
+    for sub in &chart.dependencies {
+        walk(sub, &format!("{path}/charts/{}", sub.name()), out);
+    }
+    out.push((path.to_string(), chart));
+}
+
+fn is_partial(template_path: &str) -> bool {
+    template_path
+        .rsplit('/')
+        .next()
+        .is_some_and(|b| b.starts_with('_'))
+}
+
+impl CompiledChart {
+    /// Compiles every template of `chart` and its subcharts; syntax errors are reported here.
+    pub fn compile(chart: &Chart, limits: &RenderLimits) -> Result<CompiledChart> {
+        let resolved = capstan_chart::resolve_dependencies(chart)?;
+        let mut env = new_env(limits);
+        let mut charts = Vec::new();
+        walk(&resolved, resolved.name(), &mut charts);
+        let mut compiled = CompiledChart {
+            chart: chart.clone(),
+            env: Environment::new(),
+            defines: HashMap::new(),
+            sources: HashMap::new(),
+            limits: *limits,
+        };
+        let mut templates = Vec::new();
+        for (path, c) in &charts {
+            for t in &c.templates {
+                let file = format!("{path}/{}", t.name);
+                let source = String::from_utf8(t.data.clone()).map_err(|_| Error::Template {
+                    kind: TemplateErrorKind::Syntax,
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    expr: String::new(),
+                    message: "template is not valid UTF-8".into(),
+                    included_from: Vec::new(),
+                })?;
+                let (rest, found) =
+                    crate::defines::extract(&source).map_err(|e| Error::Template {
+                        kind: TemplateErrorKind::Syntax,
+                        file: file.clone(),
+                        line: e.line,
+                        column: e.column,
+                        expr: source
+                            .lines()
+                            .nth(e.line - 1)
+                            .unwrap_or("")
+                            .trim()
+                            .to_string(),
+                        message: e.message,
+                        included_from: Vec::new(),
+                    })?;
+                for d in found {
+                    compiled.defines.insert(
+                        d.name.clone(),
+                        DefineOrigin {
+                            file: file.clone(),
+                            line: d.line,
+                            column: d.column,
+                            pad_columns: d.pad_columns,
+                        },
+                    );
+                    compiled.sources.insert(d.name.clone(), d.source.clone());
+                    env.add_template_owned(d.name.clone(), d.source)
+                        .map_err(|e| compiled.map_error(&e))?;
+                }
+                templates.push((file, rest));
+            }
+        }
+        for (file, rest) in templates {
+            if compiled.defines.contains_key(&file) {
+                return Err(Error::Template {
+                    kind: TemplateErrorKind::Syntax,
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    expr: String::new(),
+                    message: format!("a define is named like the template file {file:?}"),
+                    included_from: Vec::new(),
+                });
+            }
+            compiled.sources.insert(file.clone(), rest.clone());
+            env.add_template_owned(file, rest)
+                .map_err(|e| compiled.map_error(&e))?;
+        }
+        compiled.env = env;
+        Ok(compiled)
+    }
+
+    /// The chart this was compiled from.
+    pub fn chart(&self) -> &Chart {
+        &self.chart
+    }
+
+    /// Renders with the user's values (merged layers; see [`capstan_chart::user_values`]).
+    pub fn render(
+        &self,
+        user_values: &Values,
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+    ) -> Result<Rendered> {
+        let (processed, values) = capstan_chart::compute_values(&self.chart, user_values)?;
+        capstan_chart::validate_values(&processed, &values)?;
+        if processed.metadata.chart_type == capstan_chart::ChartType::Library {
+            return Err(Error::LibraryChart(processed.name().to_string()));
+        }
+        let kube = capstan_chart::parse_version(&capabilities.kube_version).map_err(|e| {
+            Error::Capabilities(format!("kube version {:?}: {e}", capabilities.kube_version))
+        })?;
+        if !processed.metadata.kube_version.is_empty() {
+            let c = capstan_chart::constraint::Constraint::parse(&processed.metadata.kube_version)?;
+            if !c.matches(&kube) {
+                return Err(Error::KubeVersion {
+                    chart: processed.name().to_string(),
+                    constraint: processed.metadata.kube_version.clone(),
+                    version: capabilities.kube_version.clone(),
+                });
+            }
+        }
+
+        let mut seed = Sha256::new();
+        for part in [
+            &release.name,
+            &release.namespace,
+            &release.revision.to_string(),
+        ] {
+            seed.update(part.as_bytes());
+            seed.update([0]);
+        }
+        let sess = Arc::new(Session {
+            limits: self.limits,
+            started: Instant::now(),
+            depth: AtomicUsize::new(0),
+            output: AtomicUsize::new(0),
+            seed: seed.finalize().into(),
+            counter: AtomicU64::new(0),
+            now: release.time.clone(),
+        });
+        let sess_value = Value::from_dyn_object(sess.clone());
+        let caps = capabilities_value(capabilities, &kube);
+        let release_value = release_value(release);
+
+        let mut files = BTreeMap::new();
+        let mut notes = String::new();
+        let mut crds = Vec::new();
+        let mut stack = vec![(
+            processed.name().to_string(),
+            &processed,
+            values.clone(),
+            true,
+        )];
+        while let Some((path, chart, scoped, top)) = stack.pop() {
+            for sub in chart.dependencies.iter().rev() {
+                let sub_values = match scoped.get(sub.name()) {
+                    Some(serde_json::Value::Object(m)) => m.clone(),
+                    _ => Values::new(),
+                };
+                stack.push((
+                    format!("{path}/charts/{}", sub.name()),
+                    sub,
+                    sub_values,
+                    false,
+                ));
+            }
+            for crd in chart.crds() {
+                crds.push((
+                    format!("{path}/{}", crd.name),
+                    String::from_utf8_lossy(&crd.data).into_owned(),
+                ));
+            }
+            if chart.metadata.chart_type == capstan_chart::ChartType::Library {
+                continue;
+            }
+            let base = base_context(chart, &scoped, &release_value, &caps, &sess_value);
+            for t in &chart.templates {
+                let file = format!("{path}/{}", t.name);
+                let is_notes = t.name == "templates/NOTES.txt";
+                if is_partial(&t.name) || (is_notes && !top) {
+                    continue;
+                }
+                let mut ctx = base.clone();
+                ctx.insert(
+                    "Template".into(),
+                    Value::from_iter([
+                        ("Name", Value::from(file.as_str())),
+                        ("BasePath", Value::from(format!("{path}/templates"))),
+                    ]),
+                );
+                let root = Value::from(ctx.clone());
+                ctx.insert("ctx".into(), root);
+                ctx.insert(SESSION_KEY.into(), sess_value.clone());
+                let out = self
+                    .env
+                    .get_template(&file)
+                    .and_then(|tmpl| tmpl.render(Value::from(ctx)))
+                    .map_err(|e| self.map_error(&e))?;
+                if is_notes {
+                    notes = out;
+                } else {
+                    files.insert(file, out);
+                }
+            }
+        }
+
+        let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
+        for (file, text) in &files {
+            manifest::parse_template(file, text, &mut manifests, &mut hooks)?;
+        }
+        manifest::sort(&mut manifests, &mut hooks);
+        Ok(Rendered {
+            chart: processed.metadata.clone(),
+            values,
+            manifests,
+            hooks,
+            notes,
+            files,
+            crds,
+        })
+    }
+
+    /// Turns a minijinja error into [`Error::Template`] with file, line, column and expression,
+    /// reporting the innermost failing location and the include chain that led to it.
+    fn map_error(&self, err: &minijinja::Error) -> Error {
+        // The chain of minijinja errors, outermost first.
+        let mut chain: Vec<&minijinja::Error> = vec![err];
+        let mut kind = match err.kind() {
+            ErrorKind::SyntaxError | ErrorKind::BadEscape => TemplateErrorKind::Syntax,
+            ErrorKind::OutOfFuel => TemplateErrorKind::Limit,
+            _ => TemplateErrorKind::Runtime,
+        };
+        let mut cur: &dyn std::error::Error = err;
+        while let Some(next) = cur.source() {
+            if next.is::<FailMarker>() {
+                kind = TemplateErrorKind::Fail;
+            } else if next.is::<LimitMarker>() {
+                kind = TemplateErrorKind::Limit;
+            } else if let Some(m) = next.downcast_ref::<minijinja::Error>() {
+                if m.kind() == ErrorKind::OutOfFuel {
+                    kind = TemplateErrorKind::Limit;
+                }
+                chain.push(m);
+            }
+            cur = next;
+        }
+        let located: Vec<&minijinja::Error> = chain
+            .iter()
+            .copied()
+            .filter(|e| e.line().is_some())
+            .collect();
+        let inner = located.last().copied().unwrap_or(err);
+        let innermost = chain.last().copied().unwrap_or(err);
+        let (file, line, column, expr) = self.locate(inner);
+        let message = match kind {
+            TemplateErrorKind::Fail => innermost.detail().unwrap_or_default().to_string(),
+            TemplateErrorKind::Limit if innermost.kind() == ErrorKind::OutOfFuel => format!(
+                "template ran out of fuel after {} instructions (endless or too long loop?)",
+                self.limits.fuel
+            ),
+            _ => match innermost.detail() {
+                Some(d) => format!("{}: {d}", innermost.kind()),
+                None => innermost.kind().to_string(),
+            },
+        };
+        let included_from = located
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|e| {
+                let (f, l, c, _) = self.locate(e);
+                format!("{f}:{l}:{c}")
+            })
+            .collect();
+        Error::Template {
+            kind,
+            file,
+            line,
+            column,
+            expr,
+            message,
+            included_from,
+        }
+    }
+
+    fn locate(&self, e: &minijinja::Error) -> (String, usize, usize, String) {
+        let name = e.name().unwrap_or("<unknown>").to_string();
+        let line = e.line().unwrap_or(0);
+        let source = self.sources.get(&name);
+        let (mut column, expr) = match (&source, e.range()) {
+            (Some(src), Some(r)) if r.end <= src.len() => {
+                let line_start = src[..r.start].rfind('\n').map_or(0, |i| i + 1);
+                let col = src[line_start..r.start].chars().count() + 1;
+                (col, enclosing_tag(src, r.clone()))
+            }
+            (Some(src), _) if line > 0 => (
+                0,
+                src.lines().nth(line - 1).unwrap_or("").trim().to_string(),
+            ),
+            _ => (0, String::new()),
+        };
+        match self.defines.get(&name) {
+            Some(origin) => {
+                if line == origin.line && column > 0 {
+                    column = column.saturating_sub(origin.pad_columns) + origin.column - 1;
+                }
+                (
+                    format!("{} (define {name:?})", origin.file),
+                    line,
+                    column,
+                    expr,
+                )
+            }
+            None => (name, line, column, expr),
+        }
+    }
+}
+
+/// The `{{ ... }}` or `{% ... %}` tag around a byte range, else the range's own text.
+fn enclosing_tag(src: &str, r: std::ops::Range<usize>) -> String {
+    let own = src[r.clone()].trim().to_string();
+    let before = &src[..r.start];
+    let open = match (before.rfind("{{"), before.rfind("{%")) {
+        (Some(a), Some(b)) => a.max(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => return own,
+    };
+    let closer = if src[open..].starts_with("{{") {
+        "}}"
+    } else {
+        "%}"
+    };
+    match src[open..].find(closer) {
+        Some(end) if open + end + 2 >= r.end && !src[open..r.start].contains(['}']) => {
+            src[open..open + end + 2].trim().to_string()
+        }
+        _ => own,
+    }
+}
+
+fn release_value(r: &ReleaseInfo) -> Value {
+    Value::from_iter([
+        ("Name", Value::from(r.name.as_str())),
+        ("Namespace", Value::from(r.namespace.as_str())),
+        ("Revision", Value::from(r.revision)),
+        ("IsInstall", Value::from(r.is_install)),
+        ("IsUpgrade", Value::from(r.is_upgrade)),
+        ("Service", Value::from(r.service.as_str())),
+    ])
+}
+
+fn capabilities_value(c: &Capabilities, kube: &semver::Version) -> Value {
+    let version = format!("v{}.{}.{}", kube.major, kube.minor, kube.patch);
+    Value::from_iter([
+        (
+            "KubeVersion",
+            Value::from_iter([
+                ("Version", Value::from(version.as_str())),
+                ("GitVersion", Value::from(c.kube_version.as_str())),
+                ("Major", Value::from(kube.major.to_string())),
+                ("Minor", Value::from(kube.minor.to_string())),
+            ]),
+        ),
+        (
+            "APIVersions",
+            Value::from_object(ApiVersions {
+                versions: c.api_versions.clone(),
+            }),
+        ),
+        ("HelmVersion", Value::from_iter([("Version", "v3.22.0")])),
+    ])
+}
+
+fn chart_value(md: &ChartMetadata) -> Value {
+    let deps: Vec<Value> = md
+        .dependencies
+        .iter()
+        .map(|d| {
+            Value::from_iter([
+                ("Name", Value::from(d.name.as_str())),
+                ("Version", Value::from(d.version.as_str())),
+                ("Repository", Value::from(d.repository.as_str())),
+                ("Condition", Value::from(d.condition.as_str())),
+                ("Tags", Value::from(d.tags.clone())),
+                ("Alias", Value::from(d.alias.as_str())),
+            ])
+        })
+        .collect();
+    let maintainers: Vec<Value> = md
+        .maintainers
+        .iter()
+        .map(|m| {
+            Value::from_iter([
+                ("Name", m.name.as_str()),
+                ("Email", m.email.as_str()),
+                ("URL", m.url.as_str()),
+            ])
+        })
+        .collect();
+    let chart_type = match md.chart_type {
+        capstan_chart::ChartType::Application => "application",
+        capstan_chart::ChartType::Library => "library",
+    };
+    Value::from_iter([
+        ("APIVersion", Value::from(md.api_version.as_str())),
+        ("Name", Value::from(md.name.as_str())),
+        ("Version", Value::from(md.version.as_str())),
+        ("AppVersion", Value::from(md.app_version.as_str())),
+        ("Description", Value::from(md.description.as_str())),
+        ("Type", Value::from(chart_type)),
+        ("KubeVersion", Value::from(md.kube_version.as_str())),
+        ("Home", Value::from(md.home.as_str())),
+        ("Icon", Value::from(md.icon.as_str())),
+        ("Sources", Value::from(md.sources.clone())),
+        ("Keywords", Value::from(md.keywords.clone())),
+        ("Maintainers", Value::from(maintainers)),
+        ("Deprecated", Value::from(md.deprecated)),
+        ("Annotations", Value::from_serialize(&md.annotations)),
+        ("Dependencies", Value::from(deps)),
+    ])
+}
+
+fn base_context(
+    chart: &Chart,
+    values: &Values,
+    release: &Value,
+    caps: &Value,
+    _session: &Value,
+) -> BTreeMap<String, Value> {
+    let files: BTreeMap<String, Vec<u8>> = chart
+        .files
+        .iter()
+        .map(|f| (f.name.clone(), f.data.clone()))
+        .collect();
+    let mut ctx = BTreeMap::new();
+    ctx.insert("Values".to_string(), Value::from_serialize(values));
+    ctx.insert("Release".to_string(), release.clone());
+    ctx.insert("Chart".to_string(), chart_value(&chart.metadata));
+    ctx.insert("Capabilities".to_string(), caps.clone());
+    ctx.insert(
+        "Files".to_string(),
+        Value::from_object(Files {
+            files: Arc::new(files),
+        }),
+    );
+    ctx
+}

@@ -1,0 +1,978 @@
+//! Helm's function library (Sprig and Helm's own) for minijinja.
+//!
+//! Each function is registered as a function with Helm's argument order (`default(d, v)`,
+//! `indent(4, s)`, `replace(old, new, s)`) and, where a pipeline reads naturally, as a filter
+//! that takes the piped value first, as Helm's pipelines do (`v | default(d)`, `s | indent(4)`,
+//! `s | replace(old, new)`). Semantics follow Sprig: "empty" is nil, false, 0, "" or an empty
+//! list or map; maps iterate in key order.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, State};
+use sha2::{Digest, Sha256};
+
+use crate::objects::{FailMarker, SESSION_KEY, Session, session};
+
+fn op_err(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// The string form Sprig's `strval` gives: nil is empty, strings are themselves.
+pub(crate) fn strval(v: &Value) -> String {
+    if v.is_undefined() || v.is_none() {
+        return String::new();
+    }
+    if let Some(s) = v.as_str() {
+        return s.to_string();
+    }
+    if v.kind() == ValueKind::Bool {
+        return v.is_true().to_string();
+    }
+    if let Some(b) = v.as_bytes() {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    v.to_string()
+}
+
+fn empty(v: &Value) -> bool {
+    !v.is_true()
+}
+
+pub(crate) fn to_json(v: &Value) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(v).map_err(|e| op_err(format!("cannot convert value to data: {e}")))
+}
+
+fn from_json(j: &serde_json::Value) -> Value {
+    Value::from_serialize(j)
+}
+
+/// Helm's `toYaml`: keys sorted, no trailing newline.
+pub(crate) fn to_yaml(v: &Value) -> Result<String, Error> {
+    Ok(crate::yaml::to_yaml(&to_json(v)?))
+}
+
+/// Go's `json.Marshal` output: compact, keys sorted, `<`, `>` and `&` escaped.
+fn to_json_string(v: &Value, pretty: bool) -> Result<String, Error> {
+    let j = to_json(v)?;
+    let s = if pretty {
+        serde_json::to_string_pretty(&j)
+    } else {
+        serde_json::to_string(&j)
+    }
+    .map_err(|e| op_err(format!("toJson: {e}")))?;
+    Ok(s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026"))
+}
+
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn quote_all(args: &[Value], single: bool) -> String {
+    args.iter()
+        .filter(|v| !(v.is_none() || v.is_undefined()))
+        .map(|v| {
+            let s = strval(v);
+            if single {
+                format!("'{s}'")
+            } else {
+                go_quote(&s)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn indent(n: usize, s: &str) -> String {
+    let pad = " ".repeat(n);
+    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+}
+
+fn to_int(v: &Value) -> i64 {
+    match v.kind() {
+        ValueKind::Bool => i64::from(v.is_true()),
+        ValueKind::Number => {
+            if let Ok(i) = i64::try_from(v.clone()) {
+                i
+            } else {
+                f64::try_from(v.clone()).map_or(0, |f| f as i64)
+            }
+        }
+        ValueKind::String => {
+            let s = strval(v);
+            let s = s.trim();
+            s.parse::<i64>()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().map(|f| f as i64))
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+fn to_float(v: &Value) -> f64 {
+    match v.kind() {
+        ValueKind::Bool => f64::from(u8::from(v.is_true())),
+        ValueKind::Number => f64::try_from(v.clone()).unwrap_or(0.0),
+        ValueKind::String => strval(v).trim().parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut start = true;
+    for c in s.chars() {
+        if start && c.is_alphabetic() {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        start = !c.is_alphanumeric() && c != '\'' && c != '_';
+    }
+    out
+}
+
+fn trunc(n: i64, s: &str) -> String {
+    let count = s.chars().count() as i64;
+    if n >= 0 {
+        s.chars().take(n as usize).collect()
+    } else if -n >= count {
+        s.to_string()
+    } else {
+        s.chars().skip((count + n) as usize).collect()
+    }
+}
+
+fn map_items(v: &Value) -> Result<Vec<(Value, Value)>, Error> {
+    if v.kind() != ValueKind::Map {
+        return Err(op_err(format!("expected a map, got {}", v.kind())));
+    }
+    let mut out = Vec::new();
+    for k in v.try_iter()? {
+        let item = v.get_item(&k)?;
+        out.push((k, item));
+    }
+    Ok(out)
+}
+
+fn list_items(v: &Value) -> Result<Vec<Value>, Error> {
+    if v.is_none() || v.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
+        return Ok(v.try_iter()?.collect());
+    }
+    Err(op_err(format!("expected a list, got {}", v.kind())))
+}
+
+fn merge_json(dst: &mut serde_json::Value, src: &serde_json::Value, overwrite: bool) {
+    use serde_json::Value as J;
+    match (dst, src) {
+        (J::Object(d), J::Object(s)) => {
+            for (k, sv) in s {
+                match d.get_mut(k) {
+                    Some(dv) if dv.is_object() && sv.is_object() => merge_json(dv, sv, overwrite),
+                    Some(dv) if overwrite || dv.is_null() => *dv = sv.clone(),
+                    Some(_) => {}
+                    None => {
+                        d.insert(k.clone(), sv.clone());
+                    }
+                }
+            }
+        }
+        (d, s) if overwrite => *d = s.clone(),
+        _ => {}
+    }
+}
+
+fn merge(dst: &Value, srcs: &[Value], overwrite: bool) -> Result<Value, Error> {
+    let mut d = to_json(dst)?;
+    if d.is_null() {
+        d = serde_json::Value::Object(Default::default());
+    }
+    for s in srcs {
+        merge_json(&mut d, &to_json(s)?, overwrite);
+    }
+    Ok(from_json(&d))
+}
+
+fn regex(pattern: &str) -> Result<regex::Regex, Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| op_err(format!("invalid regular expression {pattern:?}: {e}")))
+}
+
+fn semver_compare(constraint: &str, version: &str) -> Result<bool, Error> {
+    let c = capstan_chart::constraint::Constraint::parse(constraint)
+        .map_err(|e| op_err(e.to_string()))?;
+    c.matches_str(version).map_err(|e| op_err(e.to_string()))
+}
+
+fn fail(message: String) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message).with_source(FailMarker)
+}
+
+fn required(message: &Value, v: Value) -> Result<Value, Error> {
+    if v.is_undefined() || v.is_none() || v.as_str() == Some("") {
+        return Err(fail(strval(message)));
+    }
+    Ok(v)
+}
+
+fn rand_alnum(state: &State<'_, '_>, n: i64) -> Result<String, Error> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    if !(0..=65_536).contains(&n) {
+        return Err(op_err(format!("randAlphaNum: length {n} out of range")));
+    }
+    let s = session(state)?;
+    let mut out = String::with_capacity(n as usize);
+    while out.len() < n as usize {
+        for b in s.next_random() {
+            if b < 248 && out.len() < n as usize {
+                out.push(ALPHABET[(b % 62) as usize] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_time(v: &Value) -> Result<jiff::Timestamp, Error> {
+    if v.kind() == ValueKind::Number {
+        return jiff::Timestamp::from_second(to_int(v)).map_err(|e| op_err(format!("date: {e}")));
+    }
+    let s = strval(v);
+    s.parse::<jiff::Timestamp>()
+        .map_err(|e| op_err(format!("date: cannot read time {s:?}: {e}")))
+}
+
+/// Formats a UTC time with a Go layout (`2006-01-02T15:04:05Z07:00`).
+fn go_date(layout: &str, ts: jiff::Timestamp) -> String {
+    let z = ts.to_zoned(jiff::tz::TimeZone::UTC);
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let month = MONTHS[(z.month() - 1) as usize];
+    let weekday = match z.weekday() {
+        jiff::civil::Weekday::Monday => "Monday",
+        jiff::civil::Weekday::Tuesday => "Tuesday",
+        jiff::civil::Weekday::Wednesday => "Wednesday",
+        jiff::civil::Weekday::Thursday => "Thursday",
+        jiff::civil::Weekday::Friday => "Friday",
+        jiff::civil::Weekday::Saturday => "Saturday",
+        jiff::civil::Weekday::Sunday => "Sunday",
+    };
+    let hour12 = match z.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    let nanos = z.subsec_nanosecond();
+    let tokens: [(&str, String); 29] = [
+        ("January", month.to_string()),
+        ("Monday", weekday.to_string()),
+        ("Z07:00", "Z".into()),
+        ("-07:00", "+00:00".into()),
+        ("Z0700", "Z".into()),
+        ("-0700", "+0000".into()),
+        (".000000000", format!(".{nanos:09}")),
+        (".000000", format!(".{:06}", nanos / 1000)),
+        (".000", format!(".{:03}", nanos / 1_000_000)),
+        ("2006", format!("{:04}", z.year())),
+        ("Jan", month[..3].to_string()),
+        ("Mon", weekday[..3].to_string()),
+        ("MST", "UTC".into()),
+        ("Z07", "Z".into()),
+        ("-07", "+00".into()),
+        ("01", format!("{:02}", z.month())),
+        ("02", format!("{:02}", z.day())),
+        ("_2", format!("{:>2}", z.day())),
+        ("03", format!("{hour12:02}")),
+        ("04", format!("{:02}", z.minute())),
+        ("05", format!("{:02}", z.second())),
+        ("06", format!("{:02}", z.year() % 100)),
+        ("15", format!("{:02}", z.hour())),
+        ("PM", if z.hour() >= 12 { "PM" } else { "AM" }.into()),
+        ("pm", if z.hour() >= 12 { "pm" } else { "am" }.into()),
+        ("1", z.month().to_string()),
+        ("2", z.day().to_string()),
+        ("3", hour12.to_string()),
+        ("4", z.minute().to_string()),
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for (tok, val) in &tokens {
+            if let Some(r) = rest.strip_prefix(tok) {
+                out.push_str(val);
+                rest = r;
+                continue 'outer;
+            }
+        }
+        if let Some(r) = rest.strip_prefix('5') {
+            out.push_str(&z.second().to_string());
+            rest = r;
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// A subset of Go's `fmt.Sprintf`: `%v %s %d %f %e %g %q %t %x %X %o %b %%` with flags
+/// `-`, `+`, `0`, width and precision.
+fn printf(format: &str, args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut chars = format.chars().peekable();
+    let mut next_arg = 0;
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let (mut minus, mut plus, mut zero) = (false, false, false);
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => minus = true,
+                '+' => plus = true,
+                '0' => zero = true,
+                ' ' | '#' => {}
+                _ => break,
+            }
+            chars.next();
+        }
+        let mut width = String::new();
+        while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            width.push(d);
+            chars.next();
+        }
+        let mut precision: Option<usize> = None;
+        if chars.peek() == Some(&'.') {
+            chars.next();
+            let mut p = String::new();
+            while let Some(&d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                p.push(d);
+                chars.next();
+            }
+            precision = Some(p.parse().unwrap_or(0));
+        }
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(next_arg) else {
+            let _ = write!(out, "%!{verb}(MISSING)");
+            continue;
+        };
+        next_arg += 1;
+        let numeric = matches!(verb, 'd' | 'f' | 'F' | 'e' | 'g' | 'x' | 'X' | 'o' | 'b');
+        let sign = |s: String, positive: bool| {
+            if plus && positive { format!("+{s}") } else { s }
+        };
+        let formatted = match verb {
+            'd' => {
+                let i = to_int(arg);
+                sign(i.to_string(), i >= 0)
+            }
+            'f' | 'F' => {
+                let f = to_float(arg);
+                sign(format!("{:.*}", precision.unwrap_or(6), f), f >= 0.0)
+            }
+            'e' => {
+                let f = to_float(arg);
+                sign(format!("{:.*e}", precision.unwrap_or(6), f), f >= 0.0)
+            }
+            'g' => {
+                let f = to_float(arg);
+                sign(
+                    match precision {
+                        Some(p) => format!("{f:.p$}"),
+                        None => format!("{f}"),
+                    },
+                    f >= 0.0,
+                )
+            }
+            'x' | 'X' => {
+                let s = if arg.kind() == ValueKind::String {
+                    strval(arg).bytes().map(|b| format!("{b:02x}")).collect()
+                } else {
+                    format!("{:x}", to_int(arg))
+                };
+                if verb == 'X' { s.to_uppercase() } else { s }
+            }
+            'o' => format!("{:o}", to_int(arg)),
+            'b' => format!("{:b}", to_int(arg)),
+            't' => arg.is_true().to_string(),
+            'q' => go_quote(&strval(arg)),
+            's' | 'v' => {
+                let s = strval(arg);
+                match precision {
+                    Some(p) if verb == 's' => s.chars().take(p).collect(),
+                    _ => s,
+                }
+            }
+            other => format!("%!{other}({})", strval(arg)),
+        };
+        let w: usize = width.parse().unwrap_or(0);
+        let len = formatted.chars().count();
+        if len >= w {
+            out.push_str(&formatted);
+        } else if minus {
+            out.push_str(&formatted);
+            out.push_str(&" ".repeat(w - len));
+        } else if zero && numeric {
+            let (sign, digits) = match formatted.strip_prefix(['-', '+']) {
+                Some(d) => (&formatted[..1], d),
+                None => ("", formatted.as_str()),
+            };
+            out.push_str(sign);
+            out.push_str(&"0".repeat(w - len));
+            out.push_str(digits);
+        } else {
+            out.push_str(&" ".repeat(w - len));
+            out.push_str(&formatted);
+        }
+    }
+    if next_arg < args.len() {
+        let extra: Vec<String> = args[next_arg..].iter().map(strval).collect();
+        let _ = write!(out, "%!(EXTRA {})", extra.join(", "));
+    }
+    out
+}
+
+/// Builds the context a named template or `tpl` text renders with: the keys of `ctx` when it is
+/// a map, `ctx` itself, and the render session.
+fn nested_context(state: &State<'_, '_>, ctx: Value) -> Result<Value, Error> {
+    let mut m: BTreeMap<String, Value> = BTreeMap::new();
+    if ctx.kind() == ValueKind::Map {
+        for (k, v) in map_items(&ctx)? {
+            if let Some(k) = k.as_str() {
+                m.insert(k.to_string(), v);
+            }
+        }
+    }
+    m.insert("ctx".into(), ctx);
+    if let Some(sess) = state.lookup(SESSION_KEY) {
+        m.insert(SESSION_KEY.into(), sess);
+    }
+    Ok(Value::from(m))
+}
+
+fn nested_failure(what: String, e: Error) -> Error {
+    Error::new(ErrorKind::InvalidOperation, what).with_source(e)
+}
+
+fn include(state: &State<'_, '_>, name: String, ctx: Option<Value>) -> Result<String, Error> {
+    let sess: Arc<Session> = session(state)?;
+    let _guard = sess.enter(&format!("include({name:?})"))?;
+    let tmpl = state.env().get_template(&name).map_err(|_| {
+        op_err(format!(
+            "include: no template named {name:?} (define it with {{% define \"{name}\" %}})"
+        ))
+    })?;
+    let ctx = nested_context(state, ctx.unwrap_or(Value::UNDEFINED))?;
+    let out = tmpl
+        .render(ctx)
+        .map_err(|e| nested_failure(format!("error calling include({name:?})"), e))?;
+    sess.add_output(out.len())?;
+    Ok(out)
+}
+
+fn tpl(state: &State<'_, '_>, text: String, ctx: Option<Value>) -> Result<String, Error> {
+    let sess = session(state)?;
+    let _guard = sess.enter("tpl")?;
+    let ctx = nested_context(state, ctx.unwrap_or(Value::UNDEFINED))?;
+    let name = format!("{} (tpl)", state.name());
+    let out = state
+        .env()
+        .render_named_str(&name, &text, ctx)
+        .map_err(|e| nested_failure("error calling tpl".into(), e))?;
+    sess.add_output(out.len())?;
+    Ok(out)
+}
+
+fn from_yaml_value(s: &str) -> Value {
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(s) {
+        Ok(v) => from_json(&capstan_chart::yaml_to_json(v)),
+        Err(e) => Value::from_iter([("Error".to_string(), Value::from(e.to_string()))]),
+    }
+}
+
+fn from_json_value(s: &str) -> Value {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v) => from_json(&v),
+        Err(e) => Value::from_iter([("Error".to_string(), Value::from(e.to_string()))]),
+    }
+}
+
+fn sprint(args: &[Value]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        let is_str = a.kind() == ValueKind::String;
+        if i > 0 && !is_str && args[i - 1].kind() != ValueKind::String {
+            out.push(' ');
+        }
+        out.push_str(&strval(a));
+    }
+    out
+}
+
+fn int_args(args: &[Value]) -> Vec<i64> {
+    args.iter().map(to_int).collect()
+}
+
+/// Registers every function and filter on `env`.
+pub(crate) fn register(env: &mut Environment<'static>) {
+    // Serialisation.
+    env.add_function("toYaml", |v: Value| to_yaml(&v));
+    env.add_filter("toYaml", |v: Value| to_yaml(&v));
+    env.add_function("fromYaml", |s: Value| from_yaml_value(&strval(&s)));
+    env.add_filter("fromYaml", |s: Value| from_yaml_value(&strval(&s)));
+    env.add_function("toJson", |v: Value| to_json_string(&v, false));
+    env.add_filter("toJson", |v: Value| to_json_string(&v, false));
+    env.add_function("toPrettyJson", |v: Value| to_json_string(&v, true));
+    env.add_filter("toPrettyJson", |v: Value| to_json_string(&v, true));
+    env.add_function("fromJson", |s: Value| from_json_value(&strval(&s)));
+    env.add_filter("fromJson", |s: Value| from_json_value(&strval(&s)));
+
+    // Layout.
+    env.add_function("indent", |n: usize, s: Value| indent(n, &strval(&s)));
+    env.add_filter("indent", |s: Value, n: usize| indent(n, &strval(&s)));
+    env.add_function("nindent", |n: usize, s: Value| {
+        format!("\n{}", indent(n, &strval(&s)))
+    });
+    env.add_filter("nindent", |s: Value, n: usize| {
+        format!("\n{}", indent(n, &strval(&s)))
+    });
+    env.add_function("quote", |args: Rest<Value>| quote_all(&args, false));
+    env.add_filter("quote", |v: Value| quote_all(&[v], false));
+    env.add_function("squote", |args: Rest<Value>| quote_all(&args, true));
+    env.add_filter("squote", |v: Value| quote_all(&[v], true));
+
+    // Defaults and failures.
+    env.add_function("default", |d: Value, v: Option<Value>| {
+        let v = v.unwrap_or(Value::UNDEFINED);
+        if empty(&v) { d } else { v }
+    });
+    env.add_filter(
+        "default",
+        |v: Value, d: Value| if empty(&v) { d } else { v },
+    );
+    env.add_function("required", |msg: Value, v: Option<Value>| {
+        required(&msg, v.unwrap_or(Value::UNDEFINED))
+    });
+    env.add_filter("required", |v: Value, msg: Value| required(&msg, v));
+    env.add_function("fail", |msg: Value| -> Result<Value, Error> {
+        Err(fail(strval(&msg)))
+    });
+    env.add_function("empty", |v: Value| empty(&v));
+    env.add_filter("empty", |v: Value| empty(&v));
+    env.add_function("coalesce", |args: Rest<Value>| {
+        args.iter()
+            .find(|v| !empty(v))
+            .cloned()
+            .unwrap_or(Value::from(()))
+    });
+    env.add_function(
+        "ternary",
+        |a: Value, b: Value, cond: Value| {
+            if cond.is_true() { a } else { b }
+        },
+    );
+    env.add_filter(
+        "ternary",
+        |cond: Value, a: Value, b: Value| {
+            if cond.is_true() { a } else { b }
+        },
+    );
+
+    // Encodings and hashes.
+    env.add_function("b64enc", |s: Value| {
+        base64::engine::general_purpose::STANDARD.encode(strval(&s))
+    });
+    env.add_filter("b64enc", |s: Value| {
+        base64::engine::general_purpose::STANDARD.encode(strval(&s))
+    });
+    let b64dec = |s: Value| -> Result<String, Error> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(strval(&s).trim())
+            .map_err(|e| op_err(format!("b64dec: {e}")))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    };
+    env.add_function("b64dec", b64dec);
+    env.add_filter("b64dec", b64dec);
+    let sha = |s: Value| -> String {
+        Sha256::digest(strval(&s).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    env.add_function("sha256sum", sha);
+    env.add_filter("sha256sum", sha);
+
+    // Strings.
+    env.add_function("trunc", |n: i64, s: Value| trunc(n, &strval(&s)));
+    env.add_filter("trunc", |s: Value, n: i64| trunc(n, &strval(&s)));
+    env.add_function("trim", |s: Value| strval(&s).trim().to_string());
+    env.add_filter("trim", |s: Value| strval(&s).trim().to_string());
+    env.add_function("trimPrefix", |p: Value, s: Value| {
+        let (p, s) = (strval(&p), strval(&s));
+        s.strip_prefix(p.as_str()).unwrap_or(&s).to_string()
+    });
+    env.add_filter("trimPrefix", |s: Value, p: Value| {
+        let (p, s) = (strval(&p), strval(&s));
+        s.strip_prefix(p.as_str()).unwrap_or(&s).to_string()
+    });
+    env.add_function("trimSuffix", |p: Value, s: Value| {
+        let (p, s) = (strval(&p), strval(&s));
+        s.strip_suffix(p.as_str()).unwrap_or(&s).to_string()
+    });
+    env.add_filter("trimSuffix", |s: Value, p: Value| {
+        let (p, s) = (strval(&p), strval(&s));
+        s.strip_suffix(p.as_str()).unwrap_or(&s).to_string()
+    });
+    env.add_function("upper", |s: Value| strval(&s).to_uppercase());
+    env.add_filter("upper", |s: Value| strval(&s).to_uppercase());
+    env.add_function("lower", |s: Value| strval(&s).to_lowercase());
+    env.add_filter("lower", |s: Value| strval(&s).to_lowercase());
+    env.add_function("title", |s: Value| title(&strval(&s)));
+    env.add_filter("title", |s: Value| title(&strval(&s)));
+    env.add_function("replace", |old: Value, new: Value, s: Value| {
+        strval(&s).replace(&strval(&old), &strval(&new))
+    });
+    env.add_filter("replace", |s: Value, old: Value, new: Value| {
+        strval(&s).replace(&strval(&old), &strval(&new))
+    });
+    env.add_function("contains", |sub: Value, s: Value| {
+        strval(&s).contains(&strval(&sub))
+    });
+    env.add_filter("contains", |s: Value, sub: Value| {
+        strval(&s).contains(&strval(&sub))
+    });
+    env.add_function("hasPrefix", |p: Value, s: Value| {
+        strval(&s).starts_with(&strval(&p))
+    });
+    env.add_filter("hasPrefix", |s: Value, p: Value| {
+        strval(&s).starts_with(&strval(&p))
+    });
+    env.add_function("hasSuffix", |p: Value, s: Value| {
+        strval(&s).ends_with(&strval(&p))
+    });
+    env.add_filter("hasSuffix", |s: Value, p: Value| {
+        strval(&s).ends_with(&strval(&p))
+    });
+    env.add_function("printf", |f: Value, args: Rest<Value>| {
+        printf(&strval(&f), &args)
+    });
+    env.add_function("print", |args: Rest<Value>| sprint(&args));
+    env.add_function("cat", |args: Rest<Value>| {
+        args.iter()
+            .filter(|v| !(v.is_none() || v.is_undefined()))
+            .map(strval)
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    env.add_function("toString", |v: Value| strval(&v));
+    env.add_filter("toString", |v: Value| strval(&v));
+    env.add_function("int", |v: Value| to_int(&v));
+    env.add_filter("int", |v: Value| to_int(&v));
+    env.add_function("int64", |v: Value| to_int(&v));
+    env.add_filter("int64", |v: Value| to_int(&v));
+    env.add_function("atoi", |v: Value| to_int(&v));
+    env.add_function("float64", |v: Value| to_float(&v));
+    env.add_filter("float64", |v: Value| to_float(&v));
+
+    // Lists and dicts.
+    env.add_function("list", |args: Rest<Value>| Value::from(args.0));
+    env.add_function("dict", |args: Rest<Value>| {
+        let mut m: BTreeMap<String, Value> = BTreeMap::new();
+        for pair in args.chunks(2) {
+            let v = pair.get(1).cloned().unwrap_or(Value::from(""));
+            m.insert(strval(&pair[0]), v);
+        }
+        Value::from(m)
+    });
+    env.add_function("merge", |dst: Value, srcs: Rest<Value>| {
+        merge(&dst, &srcs, false)
+    });
+    env.add_filter("merge", |dst: Value, srcs: Rest<Value>| {
+        merge(&dst, &srcs, false)
+    });
+    env.add_function("mergeOverwrite", |dst: Value, srcs: Rest<Value>| {
+        merge(&dst, &srcs, true)
+    });
+    env.add_filter("mergeOverwrite", |dst: Value, srcs: Rest<Value>| {
+        merge(&dst, &srcs, true)
+    });
+    let keys = |maps: Rest<Value>| -> Result<Value, Error> {
+        let mut out: Vec<Value> = Vec::new();
+        for m in maps.iter() {
+            for (k, _) in map_items(m)? {
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+        }
+        Ok(Value::from(out))
+    };
+    env.add_function("keys", keys);
+    env.add_filter("keys", keys);
+    let has_key = |m: Value, k: Value| -> Result<bool, Error> {
+        Ok(map_items(&m)?
+            .iter()
+            .any(|(key, _)| strval(key) == strval(&k)))
+    };
+    env.add_function("hasKey", has_key);
+    env.add_filter("hasKey", has_key);
+    let get = |m: Value, k: Value| -> Result<Value, Error> {
+        Ok(map_items(&m)?
+            .into_iter()
+            .find(|(key, _)| strval(key) == strval(&k))
+            .map_or(Value::from(""), |(_, v)| v))
+    };
+    env.add_function("get", get);
+    env.add_filter("get", get);
+    let pick = |m: Value, ks: Rest<Value>| -> Result<Value, Error> {
+        let wanted: Vec<String> = ks.iter().map(strval).collect();
+        Ok(Value::from_iter(
+            map_items(&m)?
+                .into_iter()
+                .filter(|(k, _)| wanted.contains(&strval(k))),
+        ))
+    };
+    env.add_function("pick", pick);
+    env.add_filter("pick", pick);
+    let omit = |m: Value, ks: Rest<Value>| -> Result<Value, Error> {
+        let unwanted: Vec<String> = ks.iter().map(strval).collect();
+        Ok(Value::from_iter(
+            map_items(&m)?
+                .into_iter()
+                .filter(|(k, _)| !unwanted.contains(&strval(k))),
+        ))
+    };
+    env.add_function("omit", omit);
+    env.add_filter("omit", omit);
+    let uniq = |l: Value| -> Result<Value, Error> {
+        let mut out: Vec<Value> = Vec::new();
+        for v in list_items(&l)? {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+        Ok(Value::from(out))
+    };
+    env.add_function("uniq", uniq);
+    env.add_filter("uniq", uniq);
+    let sort_alpha = |l: Value| -> Result<Value, Error> {
+        let mut out: Vec<String> = list_items(&l)?.iter().map(strval).collect();
+        out.sort();
+        Ok(Value::from(out))
+    };
+    env.add_function("sortAlpha", sort_alpha);
+    env.add_filter("sortAlpha", sort_alpha);
+    env.add_function("splitList", |sep: Value, s: Value| {
+        Value::from(
+            strval(&s)
+                .split(strval(&sep).as_str())
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+    });
+    env.add_filter("splitList", |s: Value, sep: Value| {
+        Value::from(
+            strval(&s)
+                .split(strval(&sep).as_str())
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        )
+    });
+    let join = |sep: Value, l: Value| -> Result<String, Error> {
+        Ok(list_items(&l)?
+            .iter()
+            .filter(|v| !(v.is_none() || v.is_undefined()))
+            .map(strval)
+            .collect::<Vec<_>>()
+            .join(&strval(&sep)))
+    };
+    env.add_function("join", join);
+    env.add_filter("join", move |l: Value, sep: Option<Value>| {
+        join(sep.unwrap_or(Value::from("")), l)
+    });
+    env.add_function("until", |n: i64| -> Result<Value, Error> {
+        if !(0..=100_000).contains(&n) {
+            return Err(op_err(format!("until: {n} is out of range")));
+        }
+        Ok(Value::from((0..n).collect::<Vec<_>>()))
+    });
+
+    // Numbers.
+    env.add_function("add", |args: Rest<Value>| {
+        int_args(&args).iter().sum::<i64>()
+    });
+    env.add_function("add1", |v: Value| to_int(&v) + 1);
+    env.add_function("sub", |a: Value, b: Value| to_int(&a) - to_int(&b));
+    env.add_function("mul", |args: Rest<Value>| {
+        int_args(&args).iter().product::<i64>()
+    });
+    env.add_function("div", |a: Value, b: Value| -> Result<i64, Error> {
+        to_int(&a)
+            .checked_div(to_int(&b))
+            .ok_or_else(|| op_err("div: division by zero"))
+    });
+    env.add_function("mod", |a: Value, b: Value| -> Result<i64, Error> {
+        to_int(&a)
+            .checked_rem(to_int(&b))
+            .ok_or_else(|| op_err("mod: division by zero"))
+    });
+    env.add_function("max", |args: Rest<Value>| int_args(&args).into_iter().max());
+    env.add_function("min", |args: Rest<Value>| int_args(&args).into_iter().min());
+
+    // Regular expressions and versions.
+    env.add_function("regexMatch", |re: Value, s: Value| -> Result<bool, Error> {
+        Ok(regex(&strval(&re))?.is_match(&strval(&s)))
+    });
+    env.add_filter("regexMatch", |s: Value, re: Value| -> Result<bool, Error> {
+        Ok(regex(&strval(&re))?.is_match(&strval(&s)))
+    });
+    env.add_function(
+        "regexReplaceAll",
+        |re: Value, s: Value, repl: Value| -> Result<String, Error> {
+            Ok(regex(&strval(&re))?
+                .replace_all(&strval(&s), strval(&repl).as_str())
+                .into_owned())
+        },
+    );
+    env.add_filter(
+        "regexReplaceAll",
+        |s: Value, re: Value, repl: Value| -> Result<String, Error> {
+            Ok(regex(&strval(&re))?
+                .replace_all(&strval(&s), strval(&repl).as_str())
+                .into_owned())
+        },
+    );
+    env.add_function("semverCompare", |c: Value, v: Value| {
+        semver_compare(&strval(&c), &strval(&v))
+    });
+    env.add_filter("semverCompare", |v: Value, c: Value| {
+        semver_compare(&strval(&c), &strval(&v))
+    });
+
+    // Randomness and time, both deterministic per release.
+    env.add_function("randAlphaNum", |state: &State<'_, '_>, n: i64| {
+        rand_alnum(state, n)
+    });
+    env.add_filter("randAlphaNum", |state: &State<'_, '_>, n: i64| {
+        rand_alnum(state, n)
+    });
+    env.add_function("now", |state: &State<'_, '_>| -> Result<String, Error> {
+        Ok(session(state)?.now.clone())
+    });
+    env.add_function("date", |layout: Value, t: Value| -> Result<String, Error> {
+        Ok(go_date(&strval(&layout), parse_time(&t)?))
+    });
+    env.add_filter("date", |t: Value, layout: Value| -> Result<String, Error> {
+        Ok(go_date(&strval(&layout), parse_time(&t)?))
+    });
+
+    // Templates.
+    env.add_function("include", include);
+    env.add_function("tpl", tpl);
+    env.add_filter("tpl", tpl);
+    env.add_function("lookup", |_args: Rest<Value>| {
+        Value::from(BTreeMap::<String, Value>::new())
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printf_verbs() {
+        let v = |x: i64| Value::from(x);
+        assert_eq!(printf("%s-%d", &[Value::from("a"), v(3)]), "a-3");
+        assert_eq!(
+            printf(
+                "%05d|%-4s|%4s",
+                &[v(42), Value::from("ab"), Value::from("cd")]
+            ),
+            "00042|ab  |  cd"
+        );
+        assert_eq!(
+            printf(
+                "%.2f %q %t %x %%",
+                &[
+                    Value::from(1.5),
+                    Value::from("q\""),
+                    Value::from(true),
+                    v(255)
+                ]
+            ),
+            "1.50 \"q\\\"\" true ff %"
+        );
+        assert_eq!(printf("%d %d", &[v(1)]), "1 %!d(MISSING)");
+        assert_eq!(printf("%v", &[v(1), v(2)]), "1%!(EXTRA 2)");
+    }
+
+    #[test]
+    fn go_dates() {
+        let ts: jiff::Timestamp = "2024-03-05T07:08:09.123Z".parse().unwrap();
+        assert_eq!(
+            go_date("2006-01-02T15:04:05Z07:00", ts),
+            "2024-03-05T07:08:09Z"
+        );
+        assert_eq!(
+            go_date("Jan _2 06 3:4:5 PM Mon", ts),
+            "Mar  5 24 7:8:9 AM Tue"
+        );
+        assert_eq!(go_date("January 2, 2006 .000", ts), "March 5, 2024 .123");
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(title("hello wide world"), "Hello Wide World");
+        assert_eq!(trunc(3, "abcdef"), "abc");
+        assert_eq!(trunc(-2, "abcdef"), "ef");
+        assert_eq!(trunc(10, "abc"), "abc");
+        assert_eq!(indent(2, "a\nb"), "  a\n    b".replace("    ", "  "));
+        assert_eq!(go_quote("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+}

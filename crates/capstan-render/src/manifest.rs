@@ -1,0 +1,466 @@
+//! Rendered output: splitting templates into YAML documents, checking them, extracting hooks
+//! and ordering manifests in Helm's install order.
+
+use std::collections::BTreeMap;
+
+use capstan_chart::{ChartMetadata, Values};
+use serde_yaml_ng::Value as Y;
+
+use crate::{Error, Result};
+
+/// Helm's install order of kinds; unknown kinds come after, alphabetically.
+pub const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+];
+
+/// The position of `kind` in [`INSTALL_ORDER`], or `None` for kinds Helm does not list.
+pub fn install_order_index(kind: &str) -> Option<usize> {
+    INSTALL_ORDER.iter().position(|k| *k == kind)
+}
+
+/// When a hook runs (`helm.sh/hook`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HookEvent {
+    /// `pre-install`
+    PreInstall,
+    /// `post-install`
+    PostInstall,
+    /// `pre-delete`
+    PreDelete,
+    /// `post-delete`
+    PostDelete,
+    /// `pre-upgrade`
+    PreUpgrade,
+    /// `post-upgrade`
+    PostUpgrade,
+    /// `pre-rollback`
+    PreRollback,
+    /// `post-rollback`
+    PostRollback,
+    /// `test` (also `test-success`)
+    Test,
+}
+
+impl HookEvent {
+    /// Helm's name of the event.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookEvent::PreInstall => "pre-install",
+            HookEvent::PostInstall => "post-install",
+            HookEvent::PreDelete => "pre-delete",
+            HookEvent::PostDelete => "post-delete",
+            HookEvent::PreUpgrade => "pre-upgrade",
+            HookEvent::PostUpgrade => "post-upgrade",
+            HookEvent::PreRollback => "pre-rollback",
+            HookEvent::PostRollback => "post-rollback",
+            HookEvent::Test => "test",
+        }
+    }
+
+    /// Parses Helm's name (case-insensitive); `None` for unknown events, which Helm ignores.
+    pub fn parse(s: &str) -> Option<HookEvent> {
+        Some(match s.trim().to_ascii_lowercase().as_str() {
+            "pre-install" => HookEvent::PreInstall,
+            "post-install" => HookEvent::PostInstall,
+            "pre-delete" => HookEvent::PreDelete,
+            "post-delete" => HookEvent::PostDelete,
+            "pre-upgrade" => HookEvent::PreUpgrade,
+            "post-upgrade" => HookEvent::PostUpgrade,
+            "pre-rollback" => HookEvent::PreRollback,
+            "post-rollback" => HookEvent::PostRollback,
+            "test" | "test-success" => HookEvent::Test,
+            _ => return None,
+        })
+    }
+}
+
+/// When a hook's object is deleted (`helm.sh/hook-delete-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HookDeletePolicy {
+    /// `before-hook-creation` (Helm's default when none is given, applied when hooks run)
+    BeforeHookCreation,
+    /// `hook-succeeded`
+    HookSucceeded,
+    /// `hook-failed`
+    HookFailed,
+}
+
+impl HookDeletePolicy {
+    /// Helm's name of the policy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookDeletePolicy::BeforeHookCreation => "before-hook-creation",
+            HookDeletePolicy::HookSucceeded => "hook-succeeded",
+            HookDeletePolicy::HookFailed => "hook-failed",
+        }
+    }
+
+    /// Parses Helm's name; `None` for unknown policies, which Helm ignores.
+    pub fn parse(s: &str) -> Option<HookDeletePolicy> {
+        Some(match s.trim() {
+            "before-hook-creation" => HookDeletePolicy::BeforeHookCreation,
+            "hook-succeeded" => HookDeletePolicy::HookSucceeded,
+            "hook-failed" => HookDeletePolicy::HookFailed,
+            _ => return None,
+        })
+    }
+}
+
+/// One rendered non-hook object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The template it came from, chart-relative: `webapp/templates/deployment.yaml`.
+    pub source: String,
+    /// 1-based index of the document within its template.
+    pub index: usize,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when the template sets one.
+    pub namespace: Option<String>,
+    /// The document's text as rendered (trimmed), without `---` or the `# Source` line.
+    pub content: String,
+}
+
+/// One rendered hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// `metadata.name`.
+    pub name: String,
+    /// `kind`.
+    pub kind: String,
+    /// `apiVersion`.
+    pub api_version: String,
+    /// The template it came from (Helm's `path`).
+    pub path: String,
+    /// The document's text (Helm's `manifest`).
+    pub manifest: String,
+    /// Events it runs on, in annotation order.
+    pub events: Vec<HookEvent>,
+    /// `helm.sh/hook-weight` (0 when absent or not an integer, as in Helm).
+    pub weight: i32,
+    /// Delete policies as annotated (empty means Helm's default, before-hook-creation).
+    pub delete_policies: Vec<HookDeletePolicy>,
+}
+
+/// The result of a render.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The top chart's `Chart.yaml`.
+    pub chart: ChartMetadata,
+    /// The merged values the top chart was rendered with.
+    pub values: Values,
+    /// Non-hook manifests in install order.
+    pub manifests: Vec<Manifest>,
+    /// Hooks, ordered by weight, then name, then path.
+    pub hooks: Vec<Hook>,
+    /// The top chart's rendered `templates/NOTES.txt` (empty without one).
+    pub notes: String,
+    /// Rendered text of every non-partial template (NOTES excluded), by chart-relative path.
+    pub files: BTreeMap<String, String>,
+    /// CRD files from `crds/` of the chart and its enabled subcharts: (path, content), not
+    /// templated, as Helm installs them before anything else.
+    pub crds: Vec<(String, String)>,
+}
+
+impl Rendered {
+    /// Helm's manifest string: each non-hook document as
+    /// `---\n# Source: <path>\n<content>\n`, in install order.
+    pub fn manifest(&self) -> String {
+        let mut out = String::new();
+        for m in &self.manifests {
+            out.push_str("---\n# Source: ");
+            out.push_str(&m.source);
+            out.push('\n');
+            out.push_str(&m.content);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn is_separator(line: &str) -> bool {
+    let t = line.trim_end();
+    t == "---" || t.starts_with("--- ") || t.starts_with("---\t")
+}
+
+/// Splits rendered text into `(first line number, text)` documents on `---` lines.
+pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut current = String::new();
+    let mut start = 1;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if is_separator(line) {
+            docs.push((start, std::mem::take(&mut current)));
+            start = i + 2;
+            // `--- # comment` or `--- key: v` keeps what follows the marker.
+            let rest = line.trim_end()[3..].trim_start();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                current.push_str(rest);
+                current.push('\n');
+                start = i + 1;
+            }
+        } else {
+            current.push_str(line);
+        }
+    }
+    docs.push((start, current));
+    docs
+}
+
+fn get_str<'a>(v: &'a Y, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    cur.as_str()
+}
+
+/// Parses every document of one rendered template into manifests and hooks.
+pub(crate) fn parse_template(
+    source: &str,
+    text: &str,
+    manifests: &mut Vec<Manifest>,
+    hooks: &mut Vec<Hook>,
+) -> Result<()> {
+    for (i, (start, doc)) in split_documents(text).into_iter().enumerate() {
+        let index = i + 1;
+        let err = |message: String| Error::Manifest {
+            template: source.to_string(),
+            index,
+            message,
+        };
+        if doc.trim().is_empty() {
+            continue;
+        }
+        let value: Y = serde_yaml_ng::from_str(&doc).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| {
+                    format!(
+                        " (rendered line {}, column {})",
+                        start + l.line() - 1,
+                        l.column()
+                    )
+                })
+                .unwrap_or_default();
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            err(format!("yaml does not parse{at}: {msg}"))
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        if !value.is_mapping() {
+            return Err(err("document is not a map (a Kubernetes object)".into()));
+        }
+        let api_version = get_str(&value, &["apiVersion"])
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err("missing apiVersion".into()))?;
+        let kind = get_str(&value, &["kind"])
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err("missing kind".into()))?;
+        let name = get_str(&value, &["metadata", "name"])
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| err(format!("{kind} is missing metadata.name")))?;
+        let content = doc.trim().to_string();
+        let annotation = |key: &str| get_str(&value, &["metadata", "annotations", key]);
+        if let Some(events) = annotation("helm.sh/hook") {
+            hooks.push(Hook {
+                name: name.to_string(),
+                kind: kind.to_string(),
+                api_version: api_version.to_string(),
+                path: source.to_string(),
+                manifest: content,
+                events: events.split(',').filter_map(HookEvent::parse).collect(),
+                weight: annotation("helm.sh/hook-weight")
+                    .and_then(|w| w.trim().parse().ok())
+                    .unwrap_or(0),
+                delete_policies: annotation("helm.sh/hook-delete-policy")
+                    .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
+                    .unwrap_or_default(),
+            });
+        } else {
+            manifests.push(Manifest {
+                source: source.to_string(),
+                index,
+                api_version: api_version.to_string(),
+                kind: kind.to_string(),
+                name: name.to_string(),
+                namespace: get_str(&value, &["metadata", "namespace"]).map(str::to_string),
+                content,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Sorts manifests in install order (unknown kinds last, alphabetically), then by source and
+/// document index; hooks by weight, name and path.
+pub(crate) fn sort(manifests: &mut [Manifest], hooks: &mut [Hook]) {
+    manifests.sort_by(|a, b| {
+        let ka = install_order_index(&a.kind).unwrap_or(usize::MAX);
+        let kb = install_order_index(&b.kind).unwrap_or(usize::MAX);
+        ka.cmp(&kb)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.source.cmp(&b.source))
+            .then_with(|| a.index.cmp(&b.index))
+    });
+    hooks.sort_by(|a, b| {
+        a.weight
+            .cmp(&b.weight)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_on_separator_lines_only() {
+        let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n---x: no\n");
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[1], (3, "b: 2\n".to_string()));
+        assert_eq!(docs[2], (5, "c: 3\n---x: no\n".to_string()));
+    }
+
+    #[test]
+    fn documents_checked_and_hooks_extracted() {
+        let text = "# only a comment\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-upgrade, pre-install,bogus\n    helm.sh/hook-weight: \"-5\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n---\n\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: ns\n";
+        let (mut m, mut h) = (Vec::new(), Vec::new());
+        parse_template("web/templates/x.yaml", text, &mut m, &mut h).unwrap();
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].index, 4);
+        assert_eq!(m[0].namespace.as_deref(), Some("ns"));
+        assert_eq!(
+            h[0].events,
+            vec![HookEvent::PreUpgrade, HookEvent::PreInstall]
+        );
+        assert_eq!(h[0].weight, -5);
+        assert_eq!(
+            h[0].delete_policies,
+            vec![
+                HookDeletePolicy::BeforeHookCreation,
+                HookDeletePolicy::HookSucceeded
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_documents_name_template_and_index() {
+        let cases = [
+            (
+                "kind: A\nmetadata: {name: a}\n",
+                "document 1: missing apiVersion",
+            ),
+            (
+                "---\napiVersion: v1\nmetadata: {name: a}\n",
+                "document 2: missing kind",
+            ),
+            (
+                "apiVersion: v1\nkind: ConfigMap\n",
+                "document 1: ConfigMap is missing metadata.name",
+            ),
+            ("- a\n- b\n", "document 1: document is not a map"),
+            (
+                "apiVersion: v1\nkind: A\nmetadata: {name: a}\n---\nkey: [unclosed\n",
+                "document 2: yaml does not parse (rendered line 6",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse_template(
+                "web/templates/t.yaml",
+                text,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.starts_with("web/templates/t.yaml: "), "{e}");
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn install_order() {
+        let mk = |kind: &str, source: &str| Manifest {
+            source: source.into(),
+            index: 1,
+            api_version: "v1".into(),
+            kind: kind.into(),
+            name: "n".into(),
+            namespace: None,
+            content: String::new(),
+        };
+        let mut m = vec![
+            mk("Deployment", "a"),
+            mk("Zebra", "a"),
+            mk("Service", "b"),
+            mk("Service", "a"),
+            mk("Alpha", "a"),
+            mk("Namespace", "z"),
+            mk("ConfigMap", "a"),
+            mk("ServiceAccount", "a"),
+        ];
+        sort(&mut m, &mut []);
+        let got: Vec<_> = m
+            .iter()
+            .map(|m| format!("{}:{}", m.kind, m.source))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "Namespace:z",
+                "ServiceAccount:a",
+                "ConfigMap:a",
+                "Service:a",
+                "Service:b",
+                "Deployment:a",
+                "Alpha:a",
+                "Zebra:a"
+            ]
+        );
+    }
+}

@@ -1,0 +1,294 @@
+//! Template objects with methods: `Files`, `Capabilities.APIVersions`, and the render session.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use base64::Engine as _;
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+use minijinja::{Error, ErrorKind, State};
+
+use crate::context::RenderLimits;
+
+/// The name under which the session hides in every context.
+pub(crate) const SESSION_KEY: &str = "__capstan_session";
+
+/// Per-render state shared by every template, include and tpl of one render.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub limits: RenderLimits,
+    pub started: Instant,
+    pub depth: AtomicUsize,
+    pub output: AtomicUsize,
+    pub seed: [u8; 32],
+    pub counter: AtomicU64,
+    pub now: String,
+}
+
+impl Object for Session {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+}
+
+/// Errors for bounds carry this source so they are reported as limits.
+#[derive(Debug)]
+pub(crate) struct LimitMarker;
+
+impl fmt::Display for LimitMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("render limit")
+    }
+}
+impl std::error::Error for LimitMarker {}
+
+/// `fail`/`required` errors carry this source so their message is reported verbatim.
+#[derive(Debug)]
+pub(crate) struct FailMarker;
+
+impl fmt::Display for FailMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("fail")
+    }
+}
+impl std::error::Error for FailMarker {}
+
+pub(crate) fn limit_error(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg).with_source(LimitMarker)
+}
+
+impl Session {
+    pub fn check_time(&self) -> Result<(), Error> {
+        if self.started.elapsed() > self.limits.timeout {
+            return Err(limit_error(format!(
+                "rendering took longer than {:?} (endless loop?)",
+                self.limits.timeout
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn add_output(&self, n: usize) -> Result<(), Error> {
+        let total = self.output.fetch_add(n, Ordering::Relaxed) + n;
+        if total > self.limits.max_output_bytes {
+            return Err(limit_error(format!(
+                "rendered output exceeds the limit of {} bytes",
+                self.limits.max_output_bytes
+            )));
+        }
+        Ok(())
+    }
+
+    /// Enters one include/tpl level; the guard leaves it.
+    pub fn enter(self: &Arc<Self>, what: &str) -> Result<DepthGuard, Error> {
+        self.check_time()?;
+        let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
+        let guard = DepthGuard(self.clone());
+        if depth > self.limits.max_include_depth {
+            return Err(limit_error(format!(
+                "{what}: include/tpl nesting deeper than {} (recursive include?)",
+                self.limits.max_include_depth
+            )));
+        }
+        Ok(guard)
+    }
+
+    /// The next pseudo-random 32 bytes of this render (deterministic per release).
+    pub fn next_random(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut h = Sha256::new();
+        h.update(self.seed);
+        h.update(n.to_le_bytes());
+        h.finalize().into()
+    }
+}
+
+pub(crate) struct DepthGuard(Arc<Session>);
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        self.0.depth.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Finds the session of the current render.
+pub(crate) fn session(state: &State<'_, '_>) -> Result<Arc<Session>, Error> {
+    state
+        .lookup(SESSION_KEY)
+        .and_then(|v| v.downcast_object::<Session>())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "no render session in this context",
+            )
+        })
+}
+
+/// Helm's `.Files`: the chart's non-template files.
+#[derive(Debug, Clone)]
+pub(crate) struct Files {
+    pub files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+fn to_yaml_map(m: BTreeMap<String, String>) -> Result<String, Error> {
+    if m.is_empty() {
+        return Ok(String::new());
+    }
+    let json: serde_json::Map<String, serde_json::Value> = m
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    Ok(crate::yaml::to_yaml(&serde_json::Value::Object(json)))
+}
+
+fn base_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+impl Object for Files {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let data = self.files.get(key.as_str()?)?;
+        Some(Value::from(String::from_utf8_lossy(data).into_owned()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.files.keys().map(|k| Value::from(k.as_str())).collect())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let arg = |i: usize| -> Result<String, Error> {
+            args.get(i)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::MissingArgument,
+                        format!("Files.{method} needs a string argument"),
+                    )
+                })
+        };
+        match method {
+            "Get" => Ok(Value::from(
+                self.files
+                    .get(&arg(0)?)
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .unwrap_or_default(),
+            )),
+            "GetBytes" => Ok(Value::from_bytes(
+                self.files.get(&arg(0)?).cloned().unwrap_or_default(),
+            )),
+            "Lines" => {
+                let Some(data) = self.files.get(&arg(0)?) else {
+                    return Ok(Value::from(Vec::<String>::new()));
+                };
+                let s = String::from_utf8_lossy(data);
+                let s = s.strip_suffix('\n').unwrap_or(&s);
+                Ok(Value::from(
+                    s.split('\n').map(str::to_string).collect::<Vec<_>>(),
+                ))
+            }
+            "Glob" => {
+                let pattern = arg(0)?;
+                let glob = globset::GlobBuilder::new(&pattern)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidOperation,
+                            format!("Files.Glob({pattern:?}): {e}"),
+                        )
+                    })?
+                    .compile_matcher();
+                let files = self
+                    .files
+                    .iter()
+                    .filter(|(k, _)| glob.is_match(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                Ok(Value::from_object(Files {
+                    files: Arc::new(files),
+                }))
+            }
+            "AsConfig" => to_yaml_map(
+                self.files
+                    .iter()
+                    .map(|(k, v)| (base_name(k), String::from_utf8_lossy(v).into_owned()))
+                    .collect(),
+            )
+            .map(Value::from),
+            "AsSecrets" => to_yaml_map(
+                self.files
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            base_name(k),
+                            base64::engine::general_purpose::STANDARD.encode(v),
+                        )
+                    })
+                    .collect(),
+            )
+            .map(Value::from),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!(
+                    "Files has no method {method} (Get, GetBytes, Glob, Lines, AsConfig, AsSecrets)"
+                ),
+            )),
+        }
+    }
+}
+
+/// Helm's `.Capabilities.APIVersions`, with `Has`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiVersions {
+    pub versions: Vec<String>,
+}
+
+impl Object for ApiVersions {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.versions
+                .iter()
+                .map(|v| Value::from(v.as_str()))
+                .collect(),
+        )
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "Has" => {
+                let want = args.first().and_then(Value::as_str).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::MissingArgument,
+                        "APIVersions.Has needs a string argument",
+                    )
+                })?;
+                Ok(Value::from(self.versions.iter().any(|v| v == want)))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("APIVersions has no method {method} (Has)"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Conversions between the renderer's protobuf messages and the chart and render crates' types.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use capstan_chart::{Chart, ChartFile, ValueLayer};
+use capstan_proto::renderer::v1 as pb;
+use capstan_render::{Capabilities, ReleaseInfo, Rendered};
+use serde_json::{Value, json};
+
+/// The values layers of a request, and the files `--set-file` layers may read.
+pub fn layers(values: Vec<pb::ValuesLayer>) -> (Vec<ValueLayer>, Vec<(String, String)>) {
+    let mut layers = Vec::with_capacity(values.len());
+    let mut files = Vec::new();
+    for (i, layer) in values.into_iter().enumerate() {
+        use pb::values_layer::Layer;
+        let Some(layer) = layer.layer else { continue };
+        layers.push(match layer {
+            Layer::File(contents) => ValueLayer::File {
+                name: format!("values layer {}", i + 1),
+                contents,
+            },
+            // JSON is YAML: previous releases' values arrive as JSON objects.
+            Layer::Json(contents) => ValueLayer::File {
+                name: "previous release values".into(),
+                contents,
+            },
+            Layer::Set(expr) => ValueLayer::Set(expr),
+            Layer::SetString(expr) => ValueLayer::SetString(expr),
+            Layer::SetJson(expr) => ValueLayer::SetJson(expr),
+            Layer::SetFile(set_file) => {
+                files.extend(set_file.files);
+                ValueLayer::SetFile(set_file.expression)
+            }
+        });
+    }
+    (layers, files)
+}
+
+/// The release a render is for; revision 0 counts as 1.
+pub fn release(context: Option<pb::ReleaseContext>) -> ReleaseInfo {
+    let context = context.unwrap_or_default();
+    let revision = u64::try_from(context.revision.max(1)).unwrap_or(1);
+    let mut info = ReleaseInfo::install(&context.name, &context.namespace);
+    info.revision = revision;
+    info.is_install = context.is_install || !context.is_upgrade;
+    info.is_upgrade = context.is_upgrade;
+    info
+}
+
+/// The capabilities of the target cluster, defaulting what the request leaves empty.
+pub fn capabilities(capabilities: Option<pb::Capabilities>) -> Capabilities {
+    let mut out = Capabilities::default();
+    if let Some(c) = capabilities {
+        if !c.kube_version.is_empty() {
+            out.kube_version = c.kube_version;
+        }
+        if !c.api_versions.is_empty() {
+            out.api_versions = c.api_versions;
+        }
+    }
+    out
+}
+
+/// A render's response.
+pub fn response(
+    digest: String,
+    chart: &Chart,
+    user: &capstan_chart::Values,
+    rendered: Rendered,
+) -> pb::RenderResponse {
+    let manifest = rendered.manifest();
+    pb::RenderResponse {
+        chart_digest: digest,
+        manifest,
+        notes: rendered.notes.clone(),
+        chart_metadata_json: serde_json::to_string(&rendered.chart).unwrap_or_default(),
+        merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
+        user_values_json: serde_json::to_string(user).unwrap_or_default(),
+        stored_chart_json: stored_chart(chart).to_string(),
+        manifests: rendered
+            .manifests
+            .into_iter()
+            .map(|m| pb::Manifest {
+                source: m.source,
+                api_version: m.api_version,
+                kind: m.kind,
+                name: m.name,
+                namespace: m.namespace.unwrap_or_default(),
+                yaml: m.content,
+            })
+            .collect(),
+        hooks: rendered
+            .hooks
+            .into_iter()
+            .map(|h| pb::Hook {
+                name: h.name,
+                kind: h.kind,
+                path: h.path,
+                yaml: h.manifest,
+                events: h.events.iter().map(|e| e.as_str().to_string()).collect(),
+                weight: h.weight,
+                delete_policies: h
+                    .delete_policies
+                    .iter()
+                    .map(|p| p.as_str().to_string())
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// The chart as Helm stores it in a release record: metadata, templates and files with base64
+/// data, default values, and the schema as base64 JSON. Subcharts are not stored, as in Helm.
+pub fn stored_chart(chart: &Chart) -> Value {
+    let files = |files: &[ChartFile]| -> Vec<Value> {
+        files
+            .iter()
+            .map(|f| json!({"name": f.name, "data": STANDARD.encode(&f.data)}))
+            .collect()
+    };
+    let schema = chart
+        .schema
+        .as_ref()
+        .map(|s| STANDARD.encode(s.to_string()));
+    json!({
+        "metadata": chart.metadata,
+        "lock": null,
+        "templates": files(&chart.templates),
+        "values": chart.values,
+        "schema": schema,
+        "files": files(&chart.files),
+    })
+}

@@ -1,0 +1,227 @@
+//! capstan's renderer service: charts and values in, manifests out, over gRPC
+//! (`capstan.renderer.v1.Renderer`).
+//!
+//! Platform backends call it thousands of times a day with the same few charts, so charts are
+//! addressed by the sha256 digest of their archive: a client asks [`HasChart`], uploads the archive
+//! only when it is missing, and renders by digest. Archives and compiled templates are cached by
+//! digest ([`ChartCache`], bounded, least recently used out).
+//!
+//! The same service runs in the `capstan-renderer` daemon and in-process in the `capstan` CLI
+//! (`capstan template`), so both give identical output.
+//!
+//! Invariants:
+//! - Rendering is CPU-bound and bounded (time, instructions, include depth, output size, see
+//!   [`capstan_render::RenderLimits`]); it runs on blocking threads, never on the async workers.
+//! - Values never appear in logs; spans carry the release, namespace, revision and chart digest.
+//!
+//! [`HasChart`]: capstan_proto::renderer::v1::renderer_server::Renderer::has_chart
+
+mod cache;
+mod convert;
+
+use std::sync::Arc;
+
+use capstan_chart::{Chart, Limits};
+use capstan_proto::renderer::v1 as pb;
+use capstan_proto::renderer::v1::renderer_server::{Renderer, RendererServer};
+use capstan_render::{CompiledChart, RenderLimits};
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+
+pub use cache::{CacheLimits, ChartCache};
+pub use convert::stored_chart;
+
+/// Largest gRPC message the renderer accepts or sends.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// The renderer service.
+#[derive(Clone)]
+pub struct RendererService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cache: ChartCache,
+    chart_limits: Limits,
+    render_limits: RenderLimits,
+}
+
+impl Default for RendererService {
+    fn default() -> Self {
+        RendererService::new(
+            CacheLimits::default(),
+            Limits::default(),
+            RenderLimits::default(),
+        )
+    }
+}
+
+impl RendererService {
+    /// A renderer with these cache, chart-loading and rendering bounds.
+    pub fn new(
+        cache: CacheLimits,
+        chart_limits: Limits,
+        render_limits: RenderLimits,
+    ) -> RendererService {
+        RendererService {
+            inner: Arc::new(Inner {
+                cache: ChartCache::new(cache),
+                chart_limits,
+                render_limits,
+            }),
+        }
+    }
+
+    /// The tonic server for this service, with capstan's message size limits.
+    pub fn into_server(self) -> RendererServer<RendererService> {
+        RendererServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// The chart cache (for metrics and tests).
+    pub fn cache(&self) -> &ChartCache {
+        &self.inner.cache
+    }
+
+    /// The compiled chart for a request's chart source, loading and compiling it when needed.
+    async fn compiled(
+        &self,
+        source: Option<pb::ChartSource>,
+    ) -> Result<(String, Arc<CompiledChart>), Status> {
+        use pb::chart_source::Source;
+        let digest = match source.and_then(|s| s.source) {
+            Some(Source::Archive(archive)) => {
+                let digest = digest_of(&archive);
+                if !self.inner.cache.has(&digest) {
+                    self.inner.cache.put_archive(&digest, archive);
+                }
+                digest
+            }
+            Some(Source::Digest(digest)) => digest,
+            None => {
+                return Err(Status::invalid_argument(
+                    "the request names no chart (archive or digest)",
+                ));
+            }
+        };
+        if let Some(compiled) = self.inner.cache.compiled(&digest) {
+            return Ok((digest, compiled));
+        }
+        let archive = self.inner.cache.archive(&digest).ok_or_else(|| {
+            Status::not_found(format!(
+                "chart {digest} is not held by this renderer; upload it first"
+            ))
+        })?;
+        let inner = self.inner.clone();
+        let compiled = blocking(move || {
+            let chart = Chart::load_archive(&archive, &inner.chart_limits).map_err(invalid)?;
+            let compiled =
+                CompiledChart::compile(&chart, &inner.render_limits).map_err(render_error)?;
+            Ok(Arc::new(compiled))
+        })
+        .await?;
+        self.inner.cache.put_compiled(&digest, compiled.clone());
+        Ok((digest, compiled))
+    }
+}
+
+/// The digest a chart archive is addressed by: `sha256:<hex>`.
+pub fn digest_of(archive: &[u8]) -> String {
+    format!("sha256:{}", capstan_chart::archive_digest(archive))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("render task failed: {e}")))?
+}
+
+fn invalid(error: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(error.to_string())
+}
+
+fn render_error(error: capstan_render::Error) -> Status {
+    match &error {
+        capstan_render::Error::Template {
+            kind: capstan_render::TemplateErrorKind::Limit,
+            ..
+        } => Status::resource_exhausted(error.to_string()),
+        _ => Status::invalid_argument(error.to_string()),
+    }
+}
+
+#[tonic::async_trait]
+impl Renderer for RendererService {
+    async fn render(
+        &self,
+        request: Request<pb::RenderRequest>,
+    ) -> Result<Response<pb::RenderResponse>, Status> {
+        let request = request.into_inner();
+        let release = convert::release(request.release);
+        let span = tracing::info_span!(
+            "render",
+            release = %release.name,
+            namespace = %release.namespace,
+            revision = release.revision,
+            chart = tracing::field::Empty,
+        );
+        async move {
+            let (digest, compiled) = self.compiled(request.chart).await?;
+            tracing::Span::current().record("chart", digest.as_str());
+            let (layers, files) = convert::layers(request.values);
+            let capabilities = convert::capabilities(request.capabilities);
+            let response = blocking(move || {
+                let mut read_file = |path: &str| {
+                    files
+                        .iter()
+                        .find(|(p, _)| p == path)
+                        .map(|(_, content)| content.clone())
+                        .ok_or_else(|| format!("file {path} was not sent with the request"))
+                };
+                let user = capstan_chart::user_values(&layers, &mut read_file).map_err(invalid)?;
+                let rendered = compiled
+                    .render(&user, &release, &capabilities)
+                    .map_err(render_error)?;
+                Ok(convert::response(digest, compiled.chart(), &user, rendered))
+            })
+            .await?;
+            tracing::debug!(
+                objects = response.manifests.len(),
+                hooks = response.hooks.len(),
+                "rendered"
+            );
+            Ok(Response::new(response))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn has_chart(
+        &self,
+        request: Request<pb::HasChartRequest>,
+    ) -> Result<Response<pb::HasChartResponse>, Status> {
+        let present = self.inner.cache.has(&request.into_inner().digest);
+        Ok(Response::new(pb::HasChartResponse { present }))
+    }
+
+    async fn upload_chart(
+        &self,
+        request: Request<pb::UploadChartRequest>,
+    ) -> Result<Response<pb::UploadChartResponse>, Status> {
+        let archive = request.into_inner().archive;
+        let digest = digest_of(&archive);
+        let limits = self.inner.chart_limits;
+        // Reject what cannot be loaded now, rather than at the first render.
+        let (digest, archive) = blocking(move || {
+            Chart::load_archive(&archive, &limits).map_err(invalid)?;
+            Ok((digest, archive))
+        })
+        .await?;
+        self.inner.cache.put_archive(&digest, archive);
+        tracing::info!(chart = %digest, "chart uploaded");
+        Ok(Response::new(pb::UploadChartResponse { digest }))
+    }
+}

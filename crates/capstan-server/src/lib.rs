@@ -1,0 +1,127 @@
+//! Daemon plumbing shared by capstan's gRPC services (the renderer and the applier).
+//!
+//! - [`telemetry::init`]: the tracing subscriber, with an env filter (`RUST_LOG`) and JSON output
+//!   when `CAPSTAN_LOG_FORMAT=json`.
+//! - [`Daemon`]: binds a loopback or public address, serves a service with gRPC health and
+//!   reflection next to it, and shuts down gracefully on SIGTERM or Ctrl-C: it stops accepting
+//!   connections and lets requests in flight finish.
+//!
+//! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
+//! generated tonic servers into it.
+
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+/// Errors of serving a daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The listen address could not be bound.
+    #[error("binding {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reflection could not be set up from the descriptor set.
+    #[error("setting up gRPC reflection")]
+    Reflection(#[source] tonic_reflection::server::Error),
+    /// The transport failed.
+    #[error("serving gRPC")]
+    Transport(#[source] tonic::transport::Error),
+}
+
+/// A `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A bound listener, ready to serve one gRPC service with health and reflection.
+pub struct Daemon {
+    listener: TcpListener,
+}
+
+impl Daemon {
+    /// Binds `addr` (e.g. `127.0.0.1:50051`, or port 0 for any free port).
+    pub async fn bind(addr: &str) -> Result<Daemon> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        Ok(Daemon { listener })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves `service` (reported SERVING by gRPC health) until `shutdown` completes, then
+    /// drains requests in flight.
+    pub async fn serve<S>(
+        self,
+        service: S,
+        descriptor_set: &'static [u8],
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()>
+    where
+        S: tonic::codegen::Service<
+                tonic::codegen::http::Request<tonic::body::Body>,
+                Response = tonic::codegen::http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter.set_serving::<S>().await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(descriptor_set)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(Error::Reflection)?;
+        let addr = self.local_addr();
+        tracing::info!(%addr, service = S::NAME, "serving");
+        let mut routes = Routes::new(service);
+        routes = routes.add_service(health).add_service(reflection);
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .await
+            .map_err(Error::Transport)?;
+        tracing::info!(%addr, "stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "no SIGTERM handler");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received; finishing requests in flight"),
+    }
+}
