@@ -47,15 +47,17 @@ pub fn release(context: Option<pb::ReleaseContext>) -> ReleaseInfo {
     info
 }
 
-/// The capabilities of the target cluster, defaulting what the request leaves empty.
+/// The capabilities of the target cluster: the request's API versions on top of the defaults.
 pub fn capabilities(capabilities: Option<pb::Capabilities>) -> Capabilities {
     let mut out = Capabilities::default();
     if let Some(c) = capabilities {
         if !c.kube_version.is_empty() {
             out.kube_version = c.kube_version;
         }
-        if !c.api_versions.is_empty() {
-            out.api_versions = c.api_versions;
+        for version in c.api_versions {
+            if !out.api_versions.contains(&version) {
+                out.api_versions.push(version);
+            }
         }
     }
     out

@@ -102,7 +102,7 @@ pub struct Capabilities {
     /// e.g. "v1.36.3"; empty means the renderer's default.
     #[prost(string, tag = "1")]
     pub kube_version: ::prost::alloc::string::String,
-    /// "group/version" and "group/version/Kind" entries.
+    /// "group/version" and "group/version/Kind" entries, on top of the built-in API groups.
     #[prost(string, repeated, tag = "2")]
     pub api_versions: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }

@@ -1,0 +1,155 @@
+//! `capstan template`: render a chart and print (or write) the manifests, as `helm template` does.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use capstan_proto::renderer::v1 as pb;
+
+use crate::cli::{Global, TemplateArgs};
+use crate::renderer;
+
+/// One output document: the template it came from and its YAML.
+struct Document {
+    source: String,
+    yaml: String,
+}
+
+pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
+    let (name, chart) = match args.args.as_slice() {
+        [chart] => ("release-name".to_string(), chart.clone()),
+        [name, chart] => (name.clone(), chart.clone()),
+        _ => bail!("template takes [NAME] CHART"),
+    };
+    let archive = crate::chart::archive(Path::new(&chart))?;
+    let layers = args.values.layers()?;
+    let mut client = renderer::connect(global.renderer.as_deref()).await?;
+    let source = renderer::ensure_chart(&mut client, archive).await?;
+    let mut capabilities = pb::Capabilities::default();
+    if let Some(version) = &args.kube_version {
+        capabilities.kube_version = version.clone();
+    }
+    capabilities.api_versions = args.api_versions.clone();
+    let request = pb::RenderRequest {
+        chart: Some(source),
+        values: layers,
+        release: Some(pb::ReleaseContext {
+            name,
+            namespace: global.namespace(),
+            revision: 1,
+            is_install: !args.is_upgrade,
+            is_upgrade: args.is_upgrade,
+        }),
+        capabilities: Some(capabilities),
+    };
+    let rendered = client
+        .render(request)
+        .await
+        .map_err(renderer::status)?
+        .into_inner();
+
+    let mut documents: Vec<Document> = Vec::new();
+    if args.include_crds {
+        let stored: serde_json::Value =
+            serde_json::from_str(&rendered.stored_chart_json).unwrap_or_default();
+        let chart_name = stored["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        documents.extend(crd_documents(&stored, &chart_name));
+    }
+    documents.extend(rendered.manifests.iter().map(|m| Document {
+        source: m.source.clone(),
+        yaml: m.yaml.clone(),
+    }));
+    if !args.no_hooks {
+        documents.extend(rendered.hooks.iter().map(|h| Document {
+            source: h.path.clone(),
+            yaml: h.yaml.clone(),
+        }));
+    }
+    if !args.show_only.is_empty() {
+        for wanted in &args.show_only {
+            if !documents.iter().any(|d| shows(&d.source, wanted)) {
+                bail!("could not find template {wanted} in chart");
+            }
+        }
+        documents.retain(|d| args.show_only.iter().any(|w| shows(&d.source, w)));
+    }
+
+    match &args.output_dir {
+        None => {
+            let mut out = String::new();
+            for d in &documents {
+                let _ = write!(out, "---\n# Source: {}\n{}\n", d.source, d.yaml);
+            }
+            print!("{out}");
+        }
+        Some(dir) => write_output_dir(dir, &documents)?,
+    }
+    Ok(0)
+}
+
+/// Whether a document from `source` (e.g. `webapp/templates/web.yaml`) is selected by `wanted`
+/// (`templates/web.yaml` or the full `webapp/templates/web.yaml`).
+fn shows(source: &str, wanted: &str) -> bool {
+    let wanted = wanted.trim_start_matches("./");
+    source == wanted
+        || source
+            .split_once('/')
+            .is_some_and(|(_, rest)| rest == wanted)
+}
+
+fn crd_documents(stored: &serde_json::Value, chart: &str) -> Vec<Document> {
+    use base64::Engine as _;
+    let files = stored["files"].as_array().cloned().unwrap_or_default();
+    files
+        .iter()
+        .filter_map(|f| {
+            let name = f["name"].as_str()?;
+            if !name.starts_with("crds/") {
+                return None;
+            }
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(f["data"].as_str()?)
+                .ok()?;
+            Some(Document {
+                source: format!("{chart}/{name}"),
+                yaml: String::from_utf8_lossy(&data).trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+fn write_output_dir(dir: &Path, documents: &[Document]) -> anyhow::Result<()> {
+    let mut written: Vec<String> = Vec::new();
+    for d in documents {
+        if d.source
+            .split('/')
+            .any(|part| part == ".." || part.is_empty())
+        {
+            bail!(
+                "refusing to write {}: not a relative path inside the output directory",
+                d.source
+            );
+        }
+        let path = dir.join(&d.source);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let append = written.contains(&d.source);
+        let mut text = String::new();
+        let _ = write!(text, "---\n# Source: {}\n{}\n", d.source, d.yaml);
+        if append {
+            let mut existing = std::fs::read_to_string(&path)?;
+            existing.push_str(&text);
+            std::fs::write(&path, existing)?;
+        } else {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            written.push(d.source.clone());
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}

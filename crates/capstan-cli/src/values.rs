@@ -1,0 +1,76 @@
+//! The values flags shared by `template`, `install`, `upgrade` and `lint`, turned into the
+//! renderer's values layers in Helm's order.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use capstan_proto::renderer::v1 as pb;
+use clap::Args;
+
+/// `-f`, `--set`, `--set-string`, `--set-file`, `--set-json`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ValuesFlags {
+    /// Values file (YAML), or `-` for standard input; may be repeated, later files win.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Set values: `a.b=c,x[0]=y` (Helm's syntax).
+    #[arg(long = "set", value_name = "KEY=VAL")]
+    pub set: Vec<String>,
+    /// Set values, keeping them strings.
+    #[arg(long = "set-string", value_name = "KEY=VAL")]
+    pub set_string: Vec<String>,
+    /// Set values from files: `key=path`.
+    #[arg(long = "set-file", value_name = "KEY=PATH")]
+    pub set_file: Vec<String>,
+    /// Set JSON values: `key={"a":1}`.
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+}
+
+impl ValuesFlags {
+    /// Whether any values flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+            && self.set.is_empty()
+            && self.set_string.is_empty()
+            && self.set_file.is_empty()
+            && self.set_json.is_empty()
+    }
+
+    /// The layers in Helm's order: files, `--set-json`, `--set`, `--set-string`, `--set-file`.
+    pub fn layers(&self) -> anyhow::Result<Vec<pb::ValuesLayer>> {
+        use pb::values_layer::Layer;
+        let mut layers = Vec::new();
+        for file in &self.files {
+            let contents = if file == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .context("reading values from standard input")?
+            } else {
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("reading values file {file}"))?
+            };
+            layers.push(Layer::File(contents));
+        }
+        layers.extend(self.set_json.iter().cloned().map(Layer::SetJson));
+        layers.extend(self.set.iter().cloned().map(Layer::Set));
+        layers.extend(self.set_string.iter().cloned().map(Layer::SetString));
+        for expression in &self.set_file {
+            let mut files = std::collections::HashMap::new();
+            for part in expression.split(',') {
+                if let Some((_, path)) = part.split_once('=') {
+                    let content = std::fs::read_to_string(Path::new(path))
+                        .with_context(|| format!("reading {path} for --set-file {expression}"))?;
+                    files.insert(path.to_string(), content);
+                }
+            }
+            layers.push(Layer::SetFile(pb::SetFile {
+                expression: expression.clone(),
+                files,
+            }));
+        }
+        Ok(layers
+            .into_iter()
+            .map(|layer| pb::ValuesLayer { layer: Some(layer) })
+            .collect())
+    }
+}
