@@ -276,6 +276,33 @@ impl Error {
         )
     }
 
+    /// The same error, with the storage object it names qualified by `namespace`
+    /// (`<namespace>/<object>`), as drivers whose objects live in namespaces report them.
+    /// Errors that name no object are returned unchanged.
+    pub fn in_namespace(mut self, namespace: &str) -> Self {
+        if let Some(object) = self.object_mut() {
+            *object = format!("{namespace}/{object}");
+        }
+        self
+    }
+
+    fn object_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Error::InvalidObjectName { object, .. }
+            | Error::Base64 { object, .. }
+            | Error::Gzip { object, .. }
+            | Error::TooLarge { object, .. }
+            | Error::Json { object, .. }
+            | Error::Encode { object, .. }
+            | Error::Mismatch { object, .. }
+            | Error::InvalidMetadata { object, .. }
+            | Error::ChunkIncomplete { object, .. }
+            | Error::ChunkDigest { object, .. }
+            | Error::ChunkManifest { object, .. } => Some(object),
+            _ => None,
+        }
+    }
+
     /// Builds an [`Error::Backend`] for drivers.
     pub fn backend(
         driver: impl Into<String>,
@@ -298,6 +325,21 @@ mod tests {
     fn errors_cross_threads() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn in_namespace_qualifies_the_object() {
+        let err = Error::InvalidMetadata {
+            object: "sh.helm.release.v1.web.v1".into(),
+            reason: "label \"name\" is missing".into(),
+        }
+        .in_namespace("apps");
+        assert_eq!(
+            err.to_string(),
+            "release object \"apps/sh.helm.release.v1.web.v1\": label \"name\" is missing"
+        );
+        let err = Error::InvalidStatus { value: "x".into() }.in_namespace("apps");
+        assert_eq!(err.to_string(), "unknown release status \"x\"");
     }
 
     #[test]

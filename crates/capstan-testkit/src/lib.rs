@@ -17,12 +17,17 @@
 //! When the test fails (an error or a panic), the status of every pod in its namespace is printed;
 //! the namespace is deleted afterwards unless `CAPSTAN_KEEP_NAMESPACES=1` is set.
 //!
+//! Tests of the sql storage driver get a fresh PostgreSQL database each from [`postgres`]
+//! (`postgres::with_database`), on the server `CAPSTAN_TEST_POSTGRES` names or the machine's
+//! Debian cluster, started (or installed) by `.ci/postgres.sh` when none answers.
+//!
 //! Invariant: tests only ever talk to the local control plane's kubeconfig under
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
 
 mod cluster;
 mod namespace;
+pub mod postgres;
 pub mod wait;
 
 pub use cluster::{client, kubeconfig_path};

@@ -1,0 +1,736 @@
+//! The Secret and ConfigMap release stores: [`KubeStore`] over a [`ReleaseObject`] kind, with
+//! the aliases [`SecretStore`] and [`ConfigMapStore`].
+//!
+//! How each operation maps onto the API server:
+//!
+//! | operation | requests |
+//! |---|---|
+//! | `create` | (chunked: POST each part) then POST the head; 409 AlreadyExists is [`Error::AlreadyExists`] |
+//! | `update` | GET metadata, (chunked: POST parts), PUT the head with `metadata.resourceVersion`; 409 is [`Error::Conflict`] |
+//! | `get` | GET the head (chunked: one list of its parts by label) |
+//! | `history` | list `owner=helm,name=<name>` (chunked heads: their parts) |
+//! | `delete` | GET the head, DELETE with a `resourceVersion` precondition, then its parts |
+//! | `list`, `list_summaries` | one metadata-only list of `owner=helm` (paged); payloads only where needed |
+//!
+//! Large records follow the chunk commit protocol of `capstan_release` (parts first, head last,
+//! old parts deleted after the commit); see [`KubeStore::collect_garbage`] for the clean-up of
+//! parts a crash left behind.
+
+mod object;
+mod parts;
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use capstan_release::chunk::{
+    ANNOTATION_PAYLOAD_SHA256, ChunkManifest, DEFAULT_MAX_OBJECT_PAYLOAD,
+    DEFAULT_PART_GRACE_SECONDS, StoredPayload, encode_for_storage, reassemble,
+};
+use capstan_release::storage::{
+    LABEL_CREATED_AT, custom_labels, history_selector, object_metadata, owner_selector,
+};
+use capstan_release::{
+    BoxFuture, Codec, Error, GoTime, ListFilter, Listing, ObjectMetadata, RecordVersion, Release,
+    ReleaseStore, ReleaseSummary, Result, StoredRelease, Unreadable, Write, object_name,
+    validate_release_name,
+};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{
+    DeleteParams, ListParams, ObjectList, PartialObjectMeta, PostParams, Preconditions,
+};
+use kube::{Api, Client};
+
+pub use object::{PART_SECRET_TYPE, ReleaseObject, Role};
+
+/// Releases in Secrets (`HELM_DRIVER=secret`, Helm's default).
+pub type SecretStore = KubeStore<Secret>;
+/// Releases in ConfigMaps (`HELM_DRIVER=configmap`).
+pub type ConfigMapStore = KubeStore<ConfigMap>;
+
+/// Objects per page of a metadata-only list.
+const METADATA_PAGE: u32 = 500;
+/// Objects per page of a list of whole objects (each can hold up to 1 MiB).
+const OBJECT_PAGE: u32 = 16;
+/// Records fetched at once by `list` and `history`.
+const CONCURRENCY: usize = 8;
+
+/// A release store over objects of kind `K` (Secret or ConfigMap).
+///
+/// Calls that name a namespace use it; an empty namespace means the store's own (as Helm's
+/// driver is bound to one). `list` with [`ListFilter::namespace`] `None` lists every namespace.
+pub struct KubeStore<K> {
+    client: Client,
+    namespace: String,
+    codec: Codec,
+    max_object_payload: usize,
+    part_grace: Duration,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for KubeStore<K> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            namespace: self.namespace.clone(),
+            codec: self.codec,
+            max_object_payload: self.max_object_payload,
+            part_grace: self.part_grace,
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K: ReleaseObject> fmt::Debug for KubeStore<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KubeStore")
+            .field("driver", &K::DRIVER)
+            .field("namespace", &self.namespace)
+            .field("codec", &self.codec)
+            .field("max_object_payload", &self.max_object_payload)
+            .field("part_grace", &self.part_grace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record read from the cluster, with the chunk manifest of its head when chunked.
+struct Loaded {
+    stored: StoredRelease,
+    manifest: Option<ChunkManifest>,
+}
+
+impl<K: ReleaseObject> KubeStore<K> {
+    /// A store using `client`, whose default namespace is `namespace` (`default` when empty).
+    pub fn new(client: Client, namespace: impl Into<String>) -> Self {
+        let namespace = namespace.into();
+        Self {
+            client,
+            namespace: if namespace.is_empty() {
+                capstan_release::DEFAULT_NAMESPACE.to_owned()
+            } else {
+                namespace
+            },
+            codec: Codec::new(),
+            max_object_payload: DEFAULT_MAX_OBJECT_PAYLOAD,
+            part_grace: Duration::from_secs(DEFAULT_PART_GRACE_SECONDS.unsigned_abs()),
+            kind: PhantomData,
+        }
+    }
+
+    /// Uses `codec` (e.g. another bound on decoded records).
+    pub fn with_codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// Stores payloads larger than `bytes` in parts of at most `bytes` (default 1 MiB, the
+    /// Secret and ConfigMap data limit).
+    pub fn with_max_object_payload(mut self, bytes: usize) -> Self {
+        self.max_object_payload = bytes.max(1);
+        self
+    }
+
+    /// How old an unreferenced part must be before garbage collection deletes it (default one
+    /// hour: younger parts may belong to a write whose head is not committed yet).
+    pub fn with_part_grace(mut self, grace: Duration) -> Self {
+        self.part_grace = grace;
+        self
+    }
+
+    /// The default namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The driver's name, `secret` or `configmap`.
+    pub fn driver(&self) -> &'static str {
+        K::DRIVER
+    }
+
+    fn ns<'a>(&'a self, namespace: &'a str) -> &'a str {
+        if namespace.is_empty() {
+            &self.namespace
+        } else {
+            namespace
+        }
+    }
+
+    fn api(&self, namespace: &str) -> Api<K> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
+    /// An [`Error::Backend`] for `doing` (`creating`, `reading`, ...) `namespace/object`.
+    fn backend(&self, doing: &str, namespace: &str, object: &str, e: kube::Error) -> Error {
+        Error::backend(K::DRIVER, format!("{doing} {namespace}/{object}"), e)
+    }
+
+    /// Decodes a head object (fetching its parts when chunked) into a stored release, checking
+    /// that its name, labels and payload agree. Errors name `namespace/object`.
+    async fn load(&self, api: &Api<K>, namespace: &str, head: &K) -> Result<Loaded> {
+        let meta = head.meta();
+        let object = meta.name.as_deref().unwrap_or_default();
+        let labels = meta.labels.clone().unwrap_or_default();
+        let qualify = |e: Error| e.in_namespace(namespace);
+        ReleaseSummary::from_metadata(object, namespace, &labels, &BTreeMap::new())
+            .map_err(qualify)?;
+        let payload = head.payload().ok_or_else(|| {
+            qualify(Error::InvalidMetadata {
+                object: object.to_owned(),
+                reason: format!("no {:?} data", capstan_release::storage::DATA_KEY),
+            })
+        })?;
+        let manifest = ChunkManifest::parse_head_payload(object, payload).map_err(qualify)?;
+        let mut release = match &manifest {
+            None => self.codec.decode_record(object, payload),
+            Some(manifest) => {
+                let parts = self.fetch_parts(api, namespace, object, manifest).await?;
+                reassemble(
+                    object,
+                    manifest,
+                    parts.iter().map(|(i, data)| (*i, data.as_slice())),
+                )
+                .and_then(|whole| self.codec.decode_record(object, &whole))
+            }
+        }
+        .map_err(qualify)?;
+        release.labels = custom_labels(&labels);
+        if release.namespace.is_empty() {
+            release.namespace = namespace.to_owned();
+        }
+        Ok(Loaded {
+            stored: StoredRelease {
+                release,
+                version: RecordVersion::new(meta.resource_version.clone().unwrap_or_default()),
+            },
+            manifest,
+        })
+    }
+
+    /// [`load`](Self::load), re-reading the head once when a part is missing (a concurrent
+    /// update committed a new set and removed the old one). `None` when the head is gone.
+    async fn load_verified(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        head: K,
+    ) -> Result<Option<Loaded>> {
+        match self.load(api, namespace, &head).await {
+            Err(Error::ChunkIncomplete { .. }) => {
+                let object = head.meta().name.clone().unwrap_or_default();
+                match self.get_head(api, namespace, &object).await? {
+                    Some(head) => self.load(api, namespace, &head).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+            other => other.map(Some),
+        }
+    }
+
+    async fn get_head(&self, api: &Api<K>, namespace: &str, object: &str) -> Result<Option<K>> {
+        api.get_opt(object)
+            .await
+            .map_err(|e| self.backend("reading", namespace, object, e))
+    }
+
+    async fn read(&self, namespace: &str, name: &str, revision: u32) -> Result<Loaded> {
+        let api = self.api(namespace);
+        let object = object_name(name, revision);
+        let not_found = || Error::NotFound {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            revision: Some(revision),
+        };
+        let head = self
+            .get_head(&api, namespace, &object)
+            .await?
+            .ok_or_else(not_found)?;
+        self.load_verified(&api, namespace, head)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// The head object of `release`, holding `payload`, with `metadata`'s name, labels and
+    /// annotations (plus the chunk annotations when chunked).
+    fn head_object(&self, metadata: ObjectMetadata, payload: &StoredPayload) -> K {
+        let mut annotations = metadata.annotations;
+        if let StoredPayload::Chunked { manifest, .. } = payload {
+            annotations.extend(manifest.annotations());
+        }
+        let meta = ObjectMeta {
+            name: Some(metadata.name),
+            labels: Some(metadata.labels),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        };
+        K::with_payload(meta, payload.head_payload().to_owned(), Role::Head)
+    }
+
+    /// Encodes `release` for the store: checks its key and labels, fills in the namespace.
+    fn prepare<'r>(
+        &self,
+        release: &'r Release,
+        write: Write,
+    ) -> Result<(Cow<'r, Release>, ObjectMetadata, StoredPayload)> {
+        validate_release_name(&release.name)?;
+        if release.version == 0 {
+            return Err(Error::InvalidRevision {
+                name: release.name.clone(),
+                revision: 0,
+            });
+        }
+        let release = if release.namespace.is_empty() {
+            let mut owned = release.clone();
+            owned.namespace = self.namespace.clone();
+            Cow::Owned(owned)
+        } else {
+            Cow::Borrowed(release)
+        };
+        let metadata = object_metadata(&release, write, GoTime::now().unix_seconds())?;
+        let payload = encode_for_storage(&self.codec, &release, self.max_object_payload)
+            .map_err(|e| e.in_namespace(&release.namespace))?;
+        Ok((release, metadata, payload))
+    }
+
+    async fn create_record(&self, release: &Release) -> Result<RecordVersion> {
+        let (release, metadata, payload) = self.prepare(release, Write::Create)?;
+        let namespace = release.namespace.as_str();
+        let object = metadata.name.clone();
+        let api = self.api(namespace);
+        self.write_parts(&api, namespace, &payload).await?;
+        let head = self.head_object(metadata, &payload);
+        match api.create(&PostParams::default(), &head).await {
+            Ok(created) => {
+                tracing::debug!(
+                    driver = K::DRIVER,
+                    namespace,
+                    object,
+                    "created release object"
+                );
+                self.after_commit(&api, namespace, &release.name, &payload)
+                    .await?;
+                Ok(version_of(&created))
+            }
+            Err(e) if status_is(&e, |s| s.is_already_exists()) => Err(Error::AlreadyExists {
+                namespace: namespace.to_owned(),
+                name: release.name.clone(),
+                revision: release.version,
+            }),
+            Err(e) => Err(self.backend("creating", namespace, &object, e)),
+        }
+    }
+
+    async fn update_record(
+        &self,
+        release: &Release,
+        expected: &RecordVersion,
+    ) -> Result<RecordVersion> {
+        let namespace = self.ns(&release.namespace).to_owned();
+        let api = self.api(&namespace);
+        let object = object_name(&release.name, release.version);
+        let not_found = || Error::NotFound {
+            namespace: namespace.clone(),
+            name: release.name.clone(),
+            revision: Some(release.version),
+        };
+        let current = api
+            .get_metadata_opt(&object)
+            .await
+            .map_err(|e| self.backend("reading", &namespace, &object, e))?
+            .ok_or_else(not_found)?
+            .metadata;
+        let conflict = |actual: String| Error::Conflict {
+            namespace: namespace.clone(),
+            name: release.name.clone(),
+            revision: release.version,
+            expected: expected.to_string(),
+            actual,
+        };
+        let actual = current.resource_version.unwrap_or_default();
+        if actual != expected.as_str() {
+            return Err(conflict(actual));
+        }
+        let created_at = current
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_CREATED_AT))
+            .and_then(|t| t.parse().ok());
+        // The set the committed head references; its parts go once the new head is in.
+        let previous_set = current
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_PAYLOAD_SHA256))
+            .and_then(|sha| sha.get(..12))
+            .map(str::to_owned);
+        let (release, metadata, payload) = self.prepare(release, Write::Update { created_at })?;
+        self.write_parts(&api, &namespace, &payload).await?;
+        let mut head = self.head_object(metadata, &payload);
+        head.meta_mut().resource_version = Some(expected.to_string());
+        match api.replace(&object, &PostParams::default(), &head).await {
+            Ok(replaced) => {
+                tracing::debug!(
+                    driver = K::DRIVER,
+                    namespace,
+                    object,
+                    "updated release object"
+                );
+                let new_set = match &payload {
+                    StoredPayload::Chunked { manifest, .. } => Some(manifest.set.as_str()),
+                    StoredPayload::Inline(_) => None,
+                };
+                if let Some(old) = previous_set.filter(|old| Some(old.as_str()) != new_set) {
+                    self.delete_part_set(&api, &namespace, &object, &release.name, &old)
+                        .await;
+                }
+                self.after_commit(&api, &namespace, &release.name, &payload)
+                    .await?;
+                Ok(version_of(&replaced))
+            }
+            Err(e) if status_is(&e, |s| s.is_conflict()) => {
+                Err(conflict(current_version(&api, &object).await))
+            }
+            Err(e) if status_is(&e, |s| s.is_not_found()) => Err(not_found()),
+            Err(e) => Err(self.backend("updating", &namespace, &object, e)),
+        }
+    }
+
+    async fn delete_record(
+        &self,
+        namespace: &str,
+        name: &str,
+        revision: u32,
+        expected: Option<&RecordVersion>,
+    ) -> Result<Release> {
+        let loaded = self.read(namespace, name, revision).await?;
+        let object = object_name(name, revision);
+        let version = loaded.stored.version.clone();
+        // Without an expected version, the one read is expected: the record returned is the
+        // record deleted.
+        let conflict = |actual: String| Error::Conflict {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            revision,
+            expected: expected.unwrap_or(&version).to_string(),
+            actual,
+        };
+        if let Some(expected) = expected
+            && *expected != version
+        {
+            return Err(conflict(version.to_string()));
+        }
+        let api = self.api(namespace);
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(version.to_string()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&object, &params).await {
+            Ok(_) => {}
+            Err(e) if status_is(&e, |s| s.is_conflict()) => {
+                return Err(conflict(current_version(&api, &object).await));
+            }
+            Err(e) if status_is(&e, |s| s.is_not_found()) => {
+                return Err(Error::NotFound {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                    revision: Some(revision),
+                });
+            }
+            Err(e) => return Err(self.backend("deleting", namespace, &object, e)),
+        }
+        tracing::debug!(
+            driver = K::DRIVER,
+            namespace,
+            object,
+            "deleted release object"
+        );
+        if let Some(manifest) = &loaded.manifest {
+            self.delete_part_set(&api, namespace, &object, name, &manifest.set)
+                .await;
+        }
+        Ok(loaded.stored.release)
+    }
+
+    async fn history_records(&self, namespace: &str, name: &str) -> Result<Vec<StoredRelease>> {
+        let api = self.api(namespace);
+        let selector = history_selector(name);
+        let heads = list_objects(&api, &selector)
+            .await
+            .map_err(|e| self.backend("listing", namespace, &selector, e))?;
+        let api = &api;
+        let mut history: Vec<StoredRelease> = stream::iter(heads)
+            .map(|head| async move { self.load_verified(api, namespace, head).await })
+            .buffered(CONCURRENCY)
+            .try_filter_map(|loaded| async move { Ok(loaded.map(|l| l.stored)) })
+            .try_collect()
+            .await?;
+        history.sort_by_key(|r| r.release.version);
+        Ok(history)
+    }
+
+    /// The rows `filter` selects, from a metadata-only list: summaries, plus the objects whose
+    /// metadata is unreadable.
+    async fn select(&self, filter: &ListFilter) -> Result<(Vec<ReleaseSummary>, Vec<Unreadable>)> {
+        let api: Api<K> = match &filter.namespace {
+            Some(ns) => self.api(self.ns(ns)),
+            None => Api::all(self.client.clone()),
+        };
+        let selector = owner_selector();
+        let objects = list_metadata(&api, &selector).await.map_err(|e| {
+            let scope = filter.namespace.as_deref().unwrap_or("(all namespaces)");
+            self.backend("listing", scope, &selector, e)
+        })?;
+        let mut rows = Vec::new();
+        let mut unreadable = Vec::new();
+        for object in objects {
+            let meta = object.metadata;
+            let name = meta.name.unwrap_or_default();
+            let namespace = meta.namespace.unwrap_or_default();
+            let labels = meta.labels.unwrap_or_default();
+            let annotations = meta.annotations.unwrap_or_default();
+            match ReleaseSummary::from_metadata(&name, &namespace, &labels, &annotations) {
+                Ok(row) => rows.push(row),
+                Err(error) => unreadable.push(Unreadable {
+                    error: error.in_namespace(&namespace),
+                    namespace,
+                    object: name,
+                }),
+            }
+        }
+        Ok((filter.apply(rows), unreadable))
+    }
+
+    /// Lists with `filter`, turning each selected row into an item with `resolve`; rows whose
+    /// record is unreadable are reported, rows deleted meanwhile dropped.
+    async fn list_with<'a, T, F, Fut>(
+        &'a self,
+        filter: &ListFilter,
+        resolve: F,
+    ) -> Result<Listing<T>>
+    where
+        F: Fn(ReleaseSummary) -> Fut,
+        Fut: Future<Output = Result<T>> + 'a,
+    {
+        let (rows, mut unreadable) = self.select(filter).await?;
+        let results: Vec<(String, String, Result<T>)> = stream::iter(rows)
+            .map(|row| {
+                let namespace = row.namespace.clone();
+                let object = object_name(&row.name, row.revision);
+                let item = resolve(row);
+                async move { (namespace, object, item.await) }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut items = Vec::with_capacity(results.len());
+        for (namespace, object, result) in results {
+            match result {
+                Ok(item) => items.push(item),
+                Err(error) if error.is_unreadable_record() => unreadable.push(Unreadable {
+                    namespace,
+                    object,
+                    error,
+                }),
+                Err(error) if error.is_not_found() => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if !unreadable.is_empty() {
+            tracing::warn!(
+                driver = K::DRIVER,
+                count = unreadable.len(),
+                "skipped unreadable release objects"
+            );
+        }
+        Ok(Listing { items, unreadable })
+    }
+}
+
+impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
+    fn driver_name(&self) -> &'static str {
+        K::DRIVER
+    }
+
+    fn create<'a>(&'a self, release: &'a Release) -> BoxFuture<'a, Result<RecordVersion>> {
+        Box::pin(self.create_record(release))
+    }
+
+    fn update<'a>(
+        &'a self,
+        release: &'a Release,
+        expected: &'a RecordVersion,
+    ) -> BoxFuture<'a, Result<RecordVersion>> {
+        Box::pin(self.update_record(release, expected))
+    }
+
+    fn get<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        revision: u32,
+    ) -> BoxFuture<'a, Result<StoredRelease>> {
+        Box::pin(async move {
+            let loaded = self.read(self.ns(namespace), name, revision).await?;
+            Ok(loaded.stored)
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<StoredRelease>>> {
+        Box::pin(self.history_records(self.ns(namespace), name))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        revision: u32,
+        expected: Option<&'a RecordVersion>,
+    ) -> BoxFuture<'a, Result<Release>> {
+        Box::pin(self.delete_record(self.ns(namespace), name, revision, expected))
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<Listing<StoredRelease>>> {
+        Box::pin(self.list_with(filter, move |row| async move {
+            self.read(&row.namespace, &row.name, row.revision)
+                .await
+                .map(|l| l.stored)
+        }))
+    }
+
+    fn list_summaries<'a>(
+        &'a self,
+        filter: &'a ListFilter,
+    ) -> BoxFuture<'a, Result<Listing<ReleaseSummary>>> {
+        Box::pin(self.list_with(filter, move |row| async move {
+            if !row.needs_payload() {
+                return Ok(row);
+            }
+            let loaded = self.read(&row.namespace, &row.name, row.revision).await?;
+            Ok(ReleaseSummary::from_release(
+                &loaded.stored.release,
+                &row.namespace,
+            ))
+        }))
+    }
+}
+
+/// The record version of an object the API server returned.
+fn version_of<K: ReleaseObject>(object: &K) -> RecordVersion {
+    RecordVersion::new(object.meta().resource_version.clone().unwrap_or_default())
+}
+
+/// The current `resourceVersion` of `object`, for a conflict's message (`deleted` when gone,
+/// `unknown` when it cannot be read).
+async fn current_version<K: ReleaseObject>(api: &Api<K>, object: &str) -> String {
+    match api.get_metadata_opt(object).await {
+        Ok(Some(meta)) => meta.metadata.resource_version.unwrap_or_default(),
+        Ok(None) => "deleted".to_owned(),
+        Err(_) => "unknown".to_owned(),
+    }
+}
+
+/// Whether `e` is an API error whose status satisfies `check`.
+fn status_is(e: &kube::Error, check: impl Fn(&kube::core::Status) -> bool) -> bool {
+    matches!(e, kube::Error::Api(status) if check(status))
+}
+
+/// The metadata of every object of `api` matching `selector` (a metadata-only list: no
+/// payload crosses the wire).
+async fn list_metadata<K: ReleaseObject>(
+    api: &Api<K>,
+    selector: &str,
+) -> kube::Result<Vec<PartialObjectMeta<K>>> {
+    list_paged(selector, METADATA_PAGE, |lp| {
+        let api = api.clone();
+        async move { api.list_metadata(&lp).await }
+    })
+    .await
+}
+
+/// Every whole object of `api` matching `selector`.
+async fn list_objects<K: ReleaseObject>(api: &Api<K>, selector: &str) -> kube::Result<Vec<K>> {
+    list_paged(selector, OBJECT_PAGE, |lp| {
+        let api = api.clone();
+        async move { api.list(&lp).await }
+    })
+    .await
+}
+
+/// Every object a paged list returns, following continue tokens.
+async fn list_paged<T, F, Fut>(selector: &str, page: u32, mut fetch: F) -> kube::Result<Vec<T>>
+where
+    T: Clone,
+    F: FnMut(ListParams) -> Fut,
+    Fut: Future<Output = kube::Result<ObjectList<T>>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().labels(selector).limit(page);
+        if let Some(token) = &token {
+            params = params.continue_token(token);
+        }
+        let list = fetch(params).await?;
+        items.extend(list.items);
+        match list.metadata.continue_ {
+            Some(next) if !next.is_empty() => token = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
+    use std::sync::Mutex;
+
+    #[test]
+    fn paged_lists_follow_continue_tokens() {
+        let pages = [
+            (vec!["a", "b"], Some("t1")),
+            (vec!["c"], Some("t2")),
+            (vec![], Some("")),
+        ];
+        let seen = Mutex::new(Vec::new());
+        let items = futures::executor::block_on(list_paged("owner=helm", 2, |lp| {
+            let mut seen = seen.lock().unwrap();
+            let (items, next) = pages[seen.len()].clone();
+            seen.push((
+                lp.continue_token.clone(),
+                lp.limit,
+                lp.label_selector.clone(),
+            ));
+            std::future::ready(Ok(ObjectList {
+                types: Default::default(),
+                metadata: ListMeta {
+                    continue_: next.map(str::to_owned),
+                    ..ListMeta::default()
+                },
+                items: items
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect::<Vec<String>>(),
+            }))
+        }))
+        .unwrap();
+        assert_eq!(items, ["a", "b", "c"]);
+        let seen = seen.into_inner().unwrap();
+        let tokens: Vec<_> = seen.iter().map(|(t, _, _)| t.as_deref()).collect();
+        assert_eq!(tokens, [None, Some("t1"), Some("t2")]);
+        assert!(
+            seen.iter()
+                .all(|(_, l, s)| *l == Some(2) && s.as_deref() == Some("owner=helm"))
+        );
+    }
+}
