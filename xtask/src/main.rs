@@ -4,8 +4,11 @@
 //!   kube-controller-manager from `deploy/devcluster`, plus the pod-lifecycle simulator).
 //! - `test`: brings the cluster up, runs the whole test suite against it, and stops it again.
 //! - `demo`: the README's main command.
+//! - `bench SUITE`: side-by-side benchmarks with Helm.
+//! - `codegen`: regenerate the committed protobuf code.
 //! - `helm`: reference Helm v3 and v4 binaries for compatibility tests and benchmarks.
 
+mod bench;
 mod cluster;
 mod demo;
 mod helm;
@@ -39,6 +42,13 @@ enum Task {
     },
     /// Bring up the local control plane and walk through a deployment becoming available.
     Demo,
+    /// Run a benchmark suite side by side with Helm (results in `target/bench/`).
+    Bench {
+        /// The suite: render, list, or all.
+        suite: String,
+    },
+    /// Regenerate the committed protobuf code from `proto/`.
+    Codegen,
     /// Build the reference Helm binaries (v3 and v4) into `target/helm/` and print their paths.
     Helm,
 }
@@ -81,6 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Task::Test { args } => return test(&args),
         Task::Demo => demo::run()?,
+        Task::Bench { suite } => bench::run(&suite)?,
+        Task::Codegen => codegen()?,
         Task::Helm => {
             for binary in helm::build_all()? {
                 println!("{}", binary.display());
@@ -90,8 +102,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `cargo xtask codegen`: regenerates `crates/capstan-proto/src/generated` from `proto/`.
+fn codegen() -> anyhow::Result<()> {
+    let status = Command::new(paths::cargo())
+        .current_dir(paths::root())
+        .args(["test", "--quiet", "--package", "capstan-proto", "--test", "codegen"])
+        .env("CAPSTAN_BLESS", "1")
+        .status()?;
+    if !status.success() {
+        bail!("code generation failed");
+    }
+    println!("regenerated crates/capstan-proto/src/generated");
+    Ok(())
+}
+
 /// `cargo xtask test`: what CI runs after formatting and lints.
 fn test(extra: &[String]) -> anyhow::Result<ExitCode> {
+    // The compatibility tests run the reference Helm binaries.
+    helm::build_all()?;
     let cluster = cluster::up()?;
     cluster.print_summary();
     let status = Command::new(paths::cargo())

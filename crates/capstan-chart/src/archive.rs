@@ -174,7 +174,7 @@ pub fn package_files(name: &str, files: &[ChartFile]) -> Result<Vec<u8>> {
     let gz = GzBuilder::new()
         .mtime(0)
         .operating_system(255)
-        .write(Vec::new(), Compression::best());
+        .write(Vec::new(), Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for file in sorted {

@@ -1,0 +1,121 @@
+//! `cargo xtask bench [SUITE]`: side-by-side benchmarks on this machine, written as Markdown and JSON
+//! under `target/bench/`. Runs alternate capstan and Helm after a warm-up; each row reports the median,
+//! min and max and the ratio capstan/Helm.
+
+mod chartgen;
+mod list;
+mod render;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use crate::paths;
+
+/// Runs a benchmark suite by name.
+pub fn run(suite: &str) -> anyhow::Result<()> {
+    match suite {
+        "render" => render::run(),
+        "list" => list::run(),
+        "all" => render::run().and_then(|()| list::run()),
+        other => bail!("unknown benchmark suite {other:?}; known: render, list, all"),
+    }
+}
+
+/// Where results go.
+pub fn out_dir() -> PathBuf {
+    paths::root().join("target").join("bench")
+}
+
+/// One timed run of a whole process: wall time and peak resident memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub seconds: f64,
+    pub max_rss_kib: u64,
+}
+
+/// Runs `command` under GNU time and returns its wall time and peak RSS; its stdout is discarded.
+pub fn measure(program: &std::path::Path, args: &[String], env: &[(&str, String)]) -> anyhow::Result<Sample> {
+    let report = tempfile_path("time");
+    let started = Instant::now();
+    let status = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .arg(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("running /usr/bin/time (Debian package `time`)")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.status.success() {
+        bail!("{} {:?} failed: {}", program.display(), args, String::from_utf8_lossy(&status.stderr));
+    }
+    let text = std::fs::read_to_string(&report)?;
+    let _ = std::fs::remove_file(&report);
+    let max_rss_kib = text.lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    Ok(Sample { seconds, max_rss_kib })
+}
+
+fn tempfile_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("capstan-bench-{tag}-{}-{}", std::process::id(), rand_suffix()))
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+}
+
+/// Median, min and max of a set of durations in seconds.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct Stats {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    pub fn of(values: &[f64]) -> Stats {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Stats { median: sorted[sorted.len() / 2], min: sorted[0], max: sorted[sorted.len() - 1] }
+    }
+}
+
+/// Builds the release binaries the benchmarks run.
+pub fn build_release(packages: &[&str], examples: bool) -> anyhow::Result<()> {
+    let mut command = Command::new(paths::cargo());
+    command.current_dir(paths::root()).args(["build", "--release"]);
+    for package in packages {
+        command.args(["--package", package]);
+    }
+    if examples {
+        command.args(["--bins", "--examples"]);
+    }
+    let status = command.status()?;
+    if !status.success() {
+        bail!("cargo build --release failed");
+    }
+    Ok(())
+}
+
+/// Builds one release example program.
+pub fn build_release_example(package: &str, example: &str) -> anyhow::Result<()> {
+    let status = Command::new(paths::cargo())
+        .current_dir(paths::root())
+        .args(["build", "--release", "--package", package, "--example", example])
+        .status()?;
+    if !status.success() {
+        bail!("cargo build --release --example {example} failed");
+    }
+    Ok(())
+}
+
+/// Formats seconds as milliseconds for tables.
+pub fn ms(seconds: f64) -> String {
+    format!("{:.1} ms", seconds * 1000.0)
+}
