@@ -106,7 +106,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn codegen() -> anyhow::Result<()> {
     let status = Command::new(paths::cargo())
         .current_dir(paths::root())
-        .args(["test", "--quiet", "--package", "capstan-proto", "--test", "codegen"])
+        .args([
+            "test",
+            "--quiet",
+            "--package",
+            "capstan-proto",
+            "--test",
+            "codegen",
+        ])
         .env("CAPSTAN_BLESS", "1")
         .status()?;
     if !status.success() {

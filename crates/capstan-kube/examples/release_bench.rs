@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use capstan_kube::store::SecretStore;
-use capstan_release::{ChartFile, ChartMetadata, GoTime, ListFilter, Release, ReleaseStore, Status, StoredChart};
+use capstan_release::{
+    ChartFile, ChartMetadata, GoTime, ListFilter, Release, ReleaseStore, Status, StoredChart,
+};
 use clap::{Parser, Subcommand};
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Namespace;
@@ -42,18 +44,29 @@ enum Cmd {
         prefix: String,
     },
     List,
-    History { namespace: String, name: String },
+    History {
+        namespace: String,
+        name: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let client = Client::try_default().await?;
     match Args::parse().command {
-        Cmd::Populate { namespaces, releases, revisions, chart, prefix } => {
+        Cmd::Populate {
+            namespaces,
+            releases,
+            revisions,
+            chart,
+            prefix,
+        } => {
             let chart = Arc::new(stored_chart(&chart)?);
             let ns_api: Api<Namespace> = Api::all(client.clone());
             for i in 0..namespaces {
-                let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": format!("bench-list-{i}")}}))?;
+                let ns: Namespace = serde_json::from_value(
+                    json!({"metadata": {"name": format!("bench-list-{i}")}}),
+                )?;
                 let _ = ns_api.create(&PostParams::default(), &ns).await;
             }
             let jobs = (0..releases).map(|r| {
@@ -65,17 +78,28 @@ async fn main() -> anyhow::Result<()> {
                     let store = SecretStore::new(client, namespace.clone());
                     let name = format!("{prefix}-{r:04}");
                     for revision in 1..=revisions {
-                        let status = if revision == revisions { Status::Deployed } else { Status::Superseded };
-                        store.create(&release(&namespace, &name, revision, status, &chart)).await?;
+                        let status = if revision == revisions {
+                            Status::Deployed
+                        } else {
+                            Status::Superseded
+                        };
+                        store
+                            .create(&release(&namespace, &name, revision, status, &chart))
+                            .await?;
                     }
                     anyhow::Ok(())
                 }
             });
-            let results: Vec<anyhow::Result<()>> = futures::stream::iter(jobs).buffer_unordered(16).collect().await;
+            let results: Vec<anyhow::Result<()>> = futures::stream::iter(jobs)
+                .buffer_unordered(16)
+                .collect()
+                .await;
             for result in results {
                 result?;
             }
-            println!("populated {releases} releases x {revisions} revisions in {namespaces} namespaces");
+            println!(
+                "populated {releases} releases x {revisions} revisions in {namespaces} namespaces"
+            );
         }
         Cmd::List => {
             let store = SecretStore::new(client, "default");
@@ -91,7 +115,11 @@ async fn main() -> anyhow::Result<()> {
                     s.app_version.as_deref().unwrap_or_default()
                 );
             }
-            eprintln!("{} releases, {} unreadable", listing.items.len(), listing.unreadable.len());
+            eprintln!(
+                "{} releases, {} unreadable",
+                listing.items.len(),
+                listing.unreadable.len()
+            );
         }
         Cmd::History { namespace, name } => {
             let store = SecretStore::new(client, namespace.clone());
@@ -110,7 +138,10 @@ fn stored_chart(dir: &std::path::Path) -> anyhow::Result<StoredChart> {
     for entry in std::fs::read_dir(dir.join("templates"))? {
         let path = entry?.path();
         if path.is_file() {
-            let name = format!("templates/{}", path.file_name().unwrap_or_default().to_string_lossy());
+            let name = format!(
+                "templates/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
             templates.push(ChartFile::new(&name, std::fs::read(&path)?));
         }
     }
@@ -124,12 +155,20 @@ fn stored_chart(dir: &std::path::Path) -> anyhow::Result<StoredChart> {
             ..ChartMetadata::default()
         }),
         templates,
-        values: Some(serde_json::from_value(json!({"replicaCount": 1, "image": {"repository": "nginx"}}))?),
+        values: Some(serde_json::from_value(
+            json!({"replicaCount": 1, "image": {"repository": "nginx"}}),
+        )?),
         ..StoredChart::default()
     })
 }
 
-fn release(namespace: &str, name: &str, revision: u32, status: Status, chart: &StoredChart) -> Release {
+fn release(
+    namespace: &str,
+    name: &str,
+    revision: u32,
+    status: Status,
+    chart: &StoredChart,
+) -> Release {
     let mut r = Release::new(name, namespace, revision, status);
     r.chart = Some(chart.clone());
     r.config = serde_json::from_value(json!({"replicaCount": revision})).unwrap_or_default();
@@ -139,6 +178,10 @@ fn release(namespace: &str, name: &str, revision: u32, status: Status, chart: &S
     let now = GoTime::now();
     r.info.first_deployed = Some(now);
     r.info.last_deployed = Some(now);
-    r.info.description = if revision == 1 { "Install complete".into() } else { "Upgrade complete".into() };
+    r.info.description = if revision == 1 {
+        "Install complete".into()
+    } else {
+        "Upgrade complete".into()
+    };
     r
 }

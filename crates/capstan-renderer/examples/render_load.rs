@@ -28,14 +28,30 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let channel = Channel::from_shared(format!("http://{}", args.addr))?.connect().await?;
+    let channel = Channel::from_shared(format!("http://{}", args.addr))?
+        .connect()
+        .await?;
     let mut client = RendererClient::new(channel).max_decoding_message_size(64 << 20);
     let archive = capstan_chart::package_dir(&args.chart, &capstan_chart::Limits::default())?;
-    let digest = client.upload_chart(pb::UploadChartRequest { archive }).await?.into_inner().digest;
+    let digest = client
+        .upload_chart(pb::UploadChartRequest { archive })
+        .await?
+        .into_inner()
+        .digest;
     let request = pb::RenderRequest {
-        chart: Some(pb::ChartSource { source: Some(pb::chart_source::Source::Digest(digest)) }),
-        values: vec![pb::ValuesLayer { layer: Some(pb::values_layer::Layer::Set("replicaCount=3".into())) }],
-        release: Some(pb::ReleaseContext { name: "bench".into(), namespace: "bench".into(), revision: 1, is_install: true, is_upgrade: false }),
+        chart: Some(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Digest(digest)),
+        }),
+        values: vec![pb::ValuesLayer {
+            layer: Some(pb::values_layer::Layer::Set("replicaCount=3".into())),
+        }],
+        release: Some(pb::ReleaseContext {
+            name: "bench".into(),
+            namespace: "bench".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }),
         capabilities: None,
     };
     for _ in 0..50 {
@@ -63,7 +79,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64() * 1000.0;
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
     println!(
         "{{\"requests\": {}, \"concurrency\": {}, \"p50_ms\": {:.3}, \"p99_ms\": {:.3}, \"renders_per_second\": {:.1}}}",
         latencies.len(),

@@ -100,6 +100,12 @@ fn object(i: usize, flavor: Flavor) -> String {
         out.push_str(" }}");
         out
     };
+    let image = format!(
+        "\"{}:{}\"",
+        pipe(&format!("{values}.image.repository"), &[]),
+        pipe(&format!("{values}.image.tag"), &[])
+    );
+    let index = format!("\"{i}\"");
     match i % 4 {
         0 => format!(
             "apiVersion: apps/v1
@@ -129,16 +135,21 @@ spec:
             {resources}
 ",
             replicas = pipe(&format!("{values}.replicaCount"), &[]),
-            release = if flavor == Flavor::Capstan { "Release" } else { ".Release" },
-            annotations = pipe(&format!("{values}.podAnnotations"), &[("toYaml", None), ("nindent", Some("8"))])
-                .replacen("{{ ", "{{- ", 1),
-            image = format!(
-                "\"{}:{}\"",
-                pipe(&format!("{values}.image.repository"), &[]),
-                pipe(&format!("{values}.image.tag"), &[])
-            ),
-            resources = pipe(&format!("{values}.resources"), &[("toYaml", None), ("nindent", Some("12"))])
-                .replacen("{{ ", "{{- ", 1),
+            release = if flavor == Flavor::Capstan {
+                "Release"
+            } else {
+                ".Release"
+            },
+            annotations = pipe(
+                &format!("{values}.podAnnotations"),
+                &[("toYaml", None), ("nindent", Some("8"))]
+            )
+            .replacen("{{ ", "{{- ", 1),
+            resources = pipe(
+                &format!("{values}.resources"),
+                &[("toYaml", None), ("nindent", Some("12"))]
+            )
+            .replacen("{{ ", "{{- ", 1),
         ),
         1 => format!(
             "apiVersion: v1
@@ -171,9 +182,11 @@ data:
   greeting: {greeting}
   index: {index}
 ",
-            level = pipe(&format!("{values}.config.logLevel"), &[("upper", None), ("quote", None)]),
+            level = pipe(
+                &format!("{values}.config.logLevel"),
+                &[("upper", None), ("quote", None)]
+            ),
             greeting = pipe(&format!("{values}.config.greeting"), &[("quote", None)]),
-            index = format!("\"{i}\""),
         ),
         _ => format!(
             "apiVersion: v1
@@ -189,7 +202,9 @@ metadata:
 
 /// Writes the chart with `objects` objects in `flavor` under `dir` and returns its path.
 pub fn generate(dir: &Path, flavor: Flavor, objects: usize) -> anyhow::Result<PathBuf> {
-    let chart = dir.join(format!("{}-{objects}", flavor.name())).join("bench");
+    let chart = dir
+        .join(format!("{}-{objects}", flavor.name()))
+        .join("bench");
     let _ = fs::remove_dir_all(&chart);
     fs::create_dir_all(chart.join("templates"))?;
     fs::write(
@@ -197,9 +212,15 @@ pub fn generate(dir: &Path, flavor: Flavor, objects: usize) -> anyhow::Result<Pa
         "apiVersion: v2\nname: bench\nversion: 0.1.0\nappVersion: \"1.0.0\"\ndescription: generated benchmark chart\n",
     )?;
     fs::write(chart.join("values.yaml"), VALUES)?;
-    fs::write(chart.join("templates").join("_helpers.tpl"), helpers(flavor))?;
+    fs::write(
+        chart.join("templates").join("_helpers.tpl"),
+        helpers(flavor),
+    )?;
     for i in 0..objects {
-        fs::write(chart.join("templates").join(format!("object-{i:04}.yaml")), object(i, flavor))?;
+        fs::write(
+            chart.join("templates").join(format!("object-{i:04}.yaml")),
+            object(i, flavor),
+        )?;
     }
     Ok(chart)
 }

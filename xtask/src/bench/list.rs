@@ -19,7 +19,10 @@ const RUNS: usize = 5;
 
 pub fn run() -> anyhow::Result<()> {
     super::build_release_example("capstan-kube", "release_bench")?;
-    let tool = paths::target().join("release").join("examples").join("release_bench");
+    let tool = paths::target()
+        .join("release")
+        .join("examples")
+        .join("release_bench");
     let helms = helm::build_all()?;
     let cluster = cluster::up()?;
     let env = [("KUBECONFIG", cluster.state.kubeconfig.display().to_string())];
@@ -27,10 +30,30 @@ pub fn run() -> anyhow::Result<()> {
     let listed = count_lines(&tool, &["list"], &env)?;
     if listed < RELEASES {
         println!("populating {RELEASES} releases x {REVISIONS} revisions (once per cluster)...");
-        run_tool(&tool, &["populate", "--releases", &RELEASES.to_string(), "--revisions", &REVISIONS.to_string()], &env)?;
         run_tool(
             &tool,
-            &["populate", "--namespaces", "1", "--releases", "1", "--prefix", "deep", "--revisions", &DEEP_REVISIONS.to_string()],
+            &[
+                "populate",
+                "--releases",
+                &RELEASES.to_string(),
+                "--revisions",
+                &REVISIONS.to_string(),
+            ],
+            &env,
+        )?;
+        run_tool(
+            &tool,
+            &[
+                "populate",
+                "--namespaces",
+                "1",
+                "--releases",
+                "1",
+                "--prefix",
+                "deep",
+                "--revisions",
+                &DEEP_REVISIONS.to_string(),
+            ],
             &env,
         )?;
     }
@@ -41,11 +64,22 @@ pub fn run() -> anyhow::Result<()> {
     );
     let mut rows = Vec::new();
     let cases: [(&str, Vec<String>, Vec<String>); 2] = [
-        ("list -A", vec!["list".into()], vec!["list".into(), "-A".into(), "--max".into(), "0".into()]),
+        (
+            "list -A",
+            vec!["list".into()],
+            vec!["list".into(), "-A".into(), "--max".into(), "0".into()],
+        ),
         (
             "history",
             vec!["history".into(), "bench-list-0".into(), "deep-0000".into()],
-            vec!["history".into(), "deep-0000".into(), "-n".into(), "bench-list-0".into(), "--max".into(), "1000".into()],
+            vec![
+                "history".into(),
+                "deep-0000".into(),
+                "-n".into(),
+                "bench-list-0".into(),
+                "--max".into(),
+                "1000".into(),
+            ],
         ),
     ];
     for (operation, ours_args, helm_args) in cases {
@@ -64,12 +98,27 @@ pub fn run() -> anyhow::Result<()> {
         }
         let stats = Stats::of(&ours.iter().map(|s| s.seconds).collect::<Vec<_>>());
         let rss = ours.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-        writeln!(report, "| {operation} | capstan | {} | {} | {} | {} MiB | |", ms(stats.median), ms(stats.min), ms(stats.max), rss / 1024)?;
-        let mut row = json!({"operation": operation, "capstan": {"seconds": stats, "max_rss_kib": rss}});
+        writeln!(
+            report,
+            "| {operation} | capstan | {} | {} | {} | {} MiB | |",
+            ms(stats.median),
+            ms(stats.min),
+            ms(stats.max),
+            rss / 1024
+        )?;
+        let mut row =
+            json!({"operation": operation, "capstan": {"seconds": stats, "max_rss_kib": rss}});
         for (i, h) in helms.iter().enumerate() {
             let s = Stats::of(&theirs[i].iter().map(|s| s.seconds).collect::<Vec<_>>());
             let r = theirs[i].iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            let ratio = Stats::of(&ours.iter().zip(&theirs[i]).map(|(a, b)| a.seconds / b.seconds).collect::<Vec<_>>()).median;
+            let ratio = Stats::of(
+                &ours
+                    .iter()
+                    .zip(&theirs[i])
+                    .map(|(a, b)| a.seconds / b.seconds)
+                    .collect::<Vec<_>>(),
+            )
+            .median;
             let name = super::render::helm_name(h);
             writeln!(
                 report,
@@ -87,14 +136,20 @@ pub fn run() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(out_dir())?;
     std::fs::write(out_dir().join("list.md"), &report)?;
-    std::fs::write(out_dir().join("list.json"), serde_json::to_vec_pretty(&json!({"rows": rows}))?)?;
+    std::fs::write(
+        out_dir().join("list.json"),
+        serde_json::to_vec_pretty(&json!({"rows": rows}))?,
+    )?;
     println!("{report}");
     println!("written to {}", out_dir().join("list.md").display());
     Ok(())
 }
 
 fn run_tool(tool: &Path, args: &[&str], env: &[(&str, String)]) -> anyhow::Result<()> {
-    let status = Command::new(tool).args(args).envs(env.iter().map(|(k, v)| (*k, v.as_str()))).status()?;
+    let status = Command::new(tool)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .status()?;
     if !status.success() {
         bail!("{} {args:?} failed", tool.display());
     }
@@ -102,6 +157,9 @@ fn run_tool(tool: &Path, args: &[&str], env: &[(&str, String)]) -> anyhow::Resul
 }
 
 fn count_lines(tool: &PathBuf, args: &[&str], env: &[(&str, String)]) -> anyhow::Result<usize> {
-    let output = Command::new(tool).args(args).envs(env.iter().map(|(k, v)| (*k, v.as_str()))).output()?;
+    let output = Command::new(tool)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()?;
     Ok(String::from_utf8_lossy(&output.stdout).lines().count())
 }

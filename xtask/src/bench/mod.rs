@@ -37,7 +37,11 @@ pub struct Sample {
 }
 
 /// Runs `command` under GNU time and returns its wall time and peak RSS; its stdout is discarded.
-pub fn measure(program: &std::path::Path, args: &[String], env: &[(&str, String)]) -> anyhow::Result<Sample> {
+pub fn measure(
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> anyhow::Result<Sample> {
     let report = tempfile_path("time");
     let started = Instant::now();
     let status = Command::new("/usr/bin/time")
@@ -54,20 +58,41 @@ pub fn measure(program: &std::path::Path, args: &[String], env: &[(&str, String)
         .context("running /usr/bin/time (Debian package `time`)")?;
     let seconds = started.elapsed().as_secs_f64();
     if !status.status.success() {
-        bail!("{} {:?} failed: {}", program.display(), args, String::from_utf8_lossy(&status.stderr));
+        bail!(
+            "{} {:?} failed: {}",
+            program.display(),
+            args,
+            String::from_utf8_lossy(&status.stderr)
+        );
     }
     let text = std::fs::read_to_string(&report)?;
     let _ = std::fs::remove_file(&report);
-    let max_rss_kib = text.lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
-    Ok(Sample { seconds, max_rss_kib })
+    let max_rss_kib = text
+        .lines()
+        .last()
+        .unwrap_or("0")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Ok(Sample {
+        seconds,
+        max_rss_kib,
+    })
 }
 
 fn tempfile_path(tag: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("capstan-bench-{tag}-{}-{}", std::process::id(), rand_suffix()))
+    std::env::temp_dir().join(format!(
+        "capstan-bench-{tag}-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ))
 }
 
 fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }
 
 /// Median, min and max of a set of durations in seconds.
@@ -82,14 +107,20 @@ impl Stats {
     pub fn of(values: &[f64]) -> Stats {
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        Stats { median: sorted[sorted.len() / 2], min: sorted[0], max: sorted[sorted.len() - 1] }
+        Stats {
+            median: sorted[sorted.len() / 2],
+            min: sorted[0],
+            max: sorted[sorted.len() - 1],
+        }
     }
 }
 
 /// Builds the release binaries the benchmarks run.
 pub fn build_release(packages: &[&str], examples: bool) -> anyhow::Result<()> {
     let mut command = Command::new(paths::cargo());
-    command.current_dir(paths::root()).args(["build", "--release"]);
+    command
+        .current_dir(paths::root())
+        .args(["build", "--release"]);
     for package in packages {
         command.args(["--package", package]);
     }
@@ -107,7 +138,14 @@ pub fn build_release(packages: &[&str], examples: bool) -> anyhow::Result<()> {
 pub fn build_release_example(package: &str, example: &str) -> anyhow::Result<()> {
     let status = Command::new(paths::cargo())
         .current_dir(paths::root())
-        .args(["build", "--release", "--package", package, "--example", example])
+        .args([
+            "build",
+            "--release",
+            "--package",
+            package,
+            "--example",
+            example,
+        ])
         .status()?;
     if !status.success() {
         bail!("cargo build --release --example {example} failed");

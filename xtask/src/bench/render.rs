@@ -46,7 +46,11 @@ pub fn run() -> anyhow::Result<()> {
             }
         }
         let ours_stats = Stats::of(&ours_samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
-        let ours_rss = ours_samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        let ours_rss = ours_samples
+            .iter()
+            .map(|s| s.max_rss_kib)
+            .max()
+            .unwrap_or(0);
         writeln!(
             report,
             "| {objects} | capstan | {} | {} | {} | {} MiB | |",
@@ -61,7 +65,11 @@ pub fn run() -> anyhow::Result<()> {
             let samples = &theirs_samples[i];
             let stats = Stats::of(&samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
             let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            let ratios: Vec<f64> = ours_samples.iter().zip(samples).map(|(a, b)| a.seconds / b.seconds).collect();
+            let ratios: Vec<f64> = ours_samples
+                .iter()
+                .zip(samples)
+                .map(|(a, b)| a.seconds / b.seconds)
+                .collect();
             let ratio = Stats::of(&ratios).median;
             writeln!(
                 report,
@@ -78,8 +86,14 @@ pub fn run() -> anyhow::Result<()> {
     }
 
     let daemon = daemon_latency(&release, &charts.join("capstan-200").join("bench"))?;
-    writeln!(report, "\n## warm renderer daemon (200 objects, render by digest)\n")?;
-    writeln!(report, "| requests | in flight | p50 | p99 | renders/s | daemon peak RSS |\n|---|---|---|---|---|---|")?;
+    writeln!(
+        report,
+        "\n## warm renderer daemon (200 objects, render by digest)\n"
+    )?;
+    writeln!(
+        report,
+        "| requests | in flight | p50 | p99 | renders/s | daemon peak RSS |\n|---|---|---|---|---|---|"
+    )?;
     writeln!(
         report,
         "| {} | {} | {:.2} ms | {:.2} ms | {:.0} | {} MiB |",
@@ -103,22 +117,44 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn template_args(chart: &Path) -> Vec<String> {
-    vec!["template".into(), "bench".into(), chart.display().to_string(), "--set".into(), "replicaCount=3".into()]
+    vec![
+        "template".into(),
+        "bench".into(),
+        chart.display().to_string(),
+        "--set".into(),
+        "replicaCount=3".into(),
+    ]
 }
 
 pub(super) fn helm_name(binary: &Path) -> String {
-    let version = binary.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()).unwrap_or("?");
+    let version = binary
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("?");
     format!("helm {version}")
 }
 
 /// Refuses to time charts whose capstan and Helm versions render different objects.
-fn check_equivalent(capstan: &Path, ours: &Path, helms: &[PathBuf], theirs: &Path) -> anyhow::Result<()> {
+fn check_equivalent(
+    capstan: &Path,
+    ours: &Path,
+    helms: &[PathBuf],
+    theirs: &Path,
+) -> anyhow::Result<()> {
     let expected = normalized(capstan, ours)?;
     for h in helms {
         let got = normalized(h, theirs)?;
         if got != expected {
-            let (a, b) = (serde_json::to_string_pretty(&expected)?, serde_json::to_string_pretty(&got)?);
-            let first = a.lines().zip(b.lines()).position(|(x, y)| x != y).unwrap_or(0);
+            let (a, b) = (
+                serde_json::to_string_pretty(&expected)?,
+                serde_json::to_string_pretty(&got)?,
+            );
+            let first = a
+                .lines()
+                .zip(b.lines())
+                .position(|(x, y)| x != y)
+                .unwrap_or(0);
             bail!(
                 "{} and capstan render different objects from the generated charts (first difference near line {first}: {:?} vs {:?}); not timing them",
                 helm_name(h),
@@ -132,9 +168,16 @@ fn check_equivalent(capstan: &Path, ours: &Path, helms: &[PathBuf], theirs: &Pat
 
 /// The objects a tool renders, parsed and sorted by kind and name.
 fn normalized(tool: &Path, chart: &Path) -> anyhow::Result<Vec<Value>> {
-    let output = Command::new(tool).args(template_args(chart)).output().context("running template")?;
+    let output = Command::new(tool)
+        .args(template_args(chart))
+        .output()
+        .context("running template")?;
     if !output.status.success() {
-        bail!("{} template failed: {}", tool.display(), String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "{} template failed: {}",
+            tool.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let text = String::from_utf8(output.stdout)?;
     let mut objects = Vec::new();
@@ -159,7 +202,12 @@ fn daemon_latency(release: &Path, chart: &Path) -> anyhow::Result<Value> {
     let stdout = daemon.stdout.take().context("daemon stdout")?;
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let result = (|| {
         let output = Command::new(release.join("examples").join("render_load"))
             .args(["--addr", &addr, "--chart"])
@@ -167,7 +215,10 @@ fn daemon_latency(release: &Path, chart: &Path) -> anyhow::Result<Value> {
             .args(["--requests", "2000", "--concurrency", "4"])
             .output()?;
         if !output.status.success() {
-            bail!("render_load failed: {}", String::from_utf8_lossy(&output.stderr));
+            bail!(
+                "render_load failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
         let mut stats: Value = serde_json::from_slice(&output.stdout)?;
         let status = std::fs::read_to_string(format!("/proc/{}/status", daemon.id()))?;
