@@ -7,6 +7,13 @@
 //! (codec, object names, labels, chunking, list filters), so everything about the record format
 //! lives there and everything about the API server lives here.
 //!
+//! It also applies releases' objects to a cluster: [`Applier`] ([`apply`]: server-side apply
+//! as field manager `helm`, or Helm 3's client-side three-way merge from [`merge`]; ownership
+//! metadata from [`ownership`]; pruning, uninstall, `--force`, server dry-run), over the
+//! discovery and REST mapping of [`mapping`] ([`RestMapper`]), and waits for them with
+//! [`Waiter`] ([`wait`]: watch-based readiness, kstatus rules for custom resources). These speak
+//! their own small types ([`Resource`], [`ObjectKey`], [`ApplyReport`]) and return [`Error`].
+//!
 //! # Main types
 //!
 //! - [`KubeStore<K>`]: a release store over Secrets or ConfigMaps, bound to a default namespace
@@ -34,6 +41,18 @@
 //! API failures are its `Backend` variant (driver, operation and `namespace/object`, with the
 //! kube error as source); record errors name the object as `namespace/object`.
 
+pub mod apply;
+pub mod error;
+pub mod mapping;
+pub mod merge;
+pub mod ownership;
+pub mod resource;
 pub mod store;
+pub mod wait;
 
+pub use apply::{Action, Applier, ApplyMethod, ApplyOptions, ApplyReport, Cascade, ObjectReport};
+pub use error::{Error, Result};
+pub use mapping::{Mapping, RestMapper};
+pub use resource::{ObjectKey, Resource};
 pub use store::{ConfigMapStore, KubeStore, ReleaseObject, Role, SecretStore};
+pub use wait::{Readiness, ReadinessChange, WaitOptions, Waiter};

@@ -1,0 +1,753 @@
+//! Applying a release's objects: [`Applier::apply`] (install, upgrade, rollback) and
+//! [`Applier::uninstall`], with a report of what happened to each object.
+//!
+//! # How each object is applied
+//!
+//! | situation | client-side ([`ApplyMethod::ClientSide`]) | server-side ([`ApplyMethod::ServerSide`]) |
+//! |---|---|---|
+//! | absent | POST | apply patch (field manager `helm`, `force` when `force_conflicts`) |
+//! | present | GET, three-way patch of (previous, new, live); nothing sent when empty | apply patch |
+//! | present with `force_replace` | PUT with the live `resourceVersion` | PUT |
+//!
+//! Strategic merge patches are used for built-in kinds with a published schema, JSON merge
+//! patches otherwise (custom resources, CustomResourceDefinitions), see [`crate::merge`]. An
+//! object that changed nothing on the server (same `resourceVersion`) is reported
+//! [`Action::Unchanged`].
+//!
+//! Every object gets Helm's ownership metadata ([`crate::ownership`]); an existing object that was
+//! not in the previous manifest must already belong to this release unless `take_ownership`.
+//! Kinds are applied in Helm's install order, the objects of one kind concurrently (at most
+//! `concurrency` at a time); objects of the previous manifest missing from the new one are then
+//! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
+//! on the live object). With `dry_run` every write is sent with `dryRun=All`.
+
+use std::collections::HashSet;
+
+use futures::StreamExt as _;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::{Api, Client};
+use serde_json::Value;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::mapping::{Mapping, RestMapper, is_builtin_group};
+use crate::merge;
+use crate::ownership;
+use crate::resource::{ObjectKey, Resource, install_steps, uninstall_steps};
+
+/// The field manager Helm uses, so capstan and Helm share ownership of fields.
+pub const FIELD_MANAGER: &str = "helm";
+
+/// Helm's two ways of applying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyMethod {
+    /// Server-side apply (Helm 4's default for installs).
+    ServerSide,
+    /// Client-side three-way merge (Helm 3).
+    ClientSide,
+}
+
+/// What deleting an object does to its dependents (`--cascade`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cascade {
+    /// Dependents deleted in the background (Helm's default).
+    #[default]
+    Background,
+    /// Dependents deleted before the owner.
+    Foreground,
+    /// Dependents left behind.
+    Orphan,
+}
+
+/// How to apply or uninstall.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The release's name, written into the ownership annotations.
+    pub release: String,
+    /// The release's namespace: ownership annotation and namespace of namespaced objects that name
+    /// none.
+    pub release_namespace: String,
+    /// Client-side or server-side.
+    pub method: ApplyMethod,
+    /// Field manager of every write.
+    pub field_manager: String,
+    /// Server-side apply takes over fields other managers own (`--force-conflicts`).
+    pub force_conflicts: bool,
+    /// Replace (PUT) existing objects instead of patching them (`--force`).
+    pub force_replace: bool,
+    /// Adopt existing objects of no release or another release (`--take-ownership`).
+    pub take_ownership: bool,
+    /// Send every write with `dryRun=All` (`--dry-run=server`).
+    pub dry_run: bool,
+    /// Objects of one kind applied at once.
+    pub concurrency: usize,
+    /// Propagation policy of deletes.
+    pub cascade: Cascade,
+}
+
+impl ApplyOptions {
+    /// Server-side apply as field manager `helm` with force-conflicts, no force, no adoption, no
+    /// dry run, 8 objects at a time, background cascade.
+    pub fn new(release: impl Into<String>, release_namespace: impl Into<String>) -> ApplyOptions {
+        ApplyOptions {
+            release: release.into(),
+            release_namespace: release_namespace.into(),
+            method: ApplyMethod::ServerSide,
+            field_manager: FIELD_MANAGER.to_string(),
+            force_conflicts: true,
+            force_replace: false,
+            take_ownership: false,
+            dry_run: false,
+            concurrency: 8,
+            cascade: Cascade::Background,
+        }
+    }
+
+    /// The same options with another apply method.
+    pub fn method(mut self, method: ApplyMethod) -> ApplyOptions {
+        self.method = method;
+        self
+    }
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and was patched or applied with changes.
+    Configured,
+    /// It was already as wanted: no change (client-side: no request at all).
+    Unchanged,
+    /// It was replaced (PUT) because of `force_replace`.
+    Replaced,
+    /// It was deleted.
+    Deleted,
+    /// It would have been deleted but is annotated `helm.sh/resource-policy: keep`.
+    Kept,
+    /// It was to be deleted but was already gone.
+    Absent,
+}
+
+/// One object's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// The object (its namespace resolved: none for cluster-scoped kinds).
+    pub key: ObjectKey,
+    /// What happened.
+    pub action: Action,
+}
+
+/// Every object's outcome, in the order they finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyReport {
+    /// The outcomes.
+    pub objects: Vec<ObjectReport>,
+}
+
+impl ApplyReport {
+    /// The action taken on `kind/name`, if that object was processed.
+    pub fn action(&self, kind: &str, name: &str) -> Option<Action> {
+        self.objects
+            .iter()
+            .find(|o| o.key.kind == kind && o.key.name == name)
+            .map(|o| o.action)
+    }
+
+    /// Objects that were written to (created, configured, replaced or deleted).
+    pub fn changed(&self) -> impl Iterator<Item = &ObjectReport> {
+        self.objects
+            .iter()
+            .filter(|o| !matches!(o.action, Action::Unchanged | Action::Kept | Action::Absent))
+    }
+}
+
+/// A callback told of each object as soon as it is applied or deleted.
+pub type OnObject<'a> = &'a (dyn Fn(&ObjectReport) + Send + Sync);
+
+/// Applies and deletes objects for releases.
+#[derive(Clone)]
+pub struct Applier {
+    client: Client,
+    mapper: Arc<RestMapper>,
+}
+
+struct Target {
+    key: ObjectKey,
+    api: Api<DynamicObject>,
+    mapping: Mapping,
+}
+
+fn to_value(object: &DynamicObject) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+fn resource_version(object: &DynamicObject) -> Option<String> {
+    object.metadata.resource_version.clone()
+}
+
+impl Applier {
+    /// An applier with its own [`RestMapper`].
+    pub fn new(client: Client) -> Applier {
+        let mapper = Arc::new(RestMapper::new(client.clone()));
+        Applier { client, mapper }
+    }
+
+    /// An applier sharing a [`RestMapper`] (and its caches).
+    pub fn with_mapper(mapper: Arc<RestMapper>) -> Applier {
+        Applier {
+            client: mapper.client().clone(),
+            mapper,
+        }
+    }
+
+    /// The mapper.
+    pub fn mapper(&self) -> &Arc<RestMapper> {
+        &self.mapper
+    }
+
+    async fn target(&self, resource: &Resource, release_namespace: &str) -> Result<Target> {
+        let mapping = self
+            .mapper
+            .resolve(&resource.api_version, &resource.kind)
+            .await?;
+        let namespace = mapping.namespaced.then(|| {
+            resource
+                .namespace
+                .clone()
+                .unwrap_or_else(|| release_namespace.to_string())
+        });
+        let api = match &namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
+            None => Api::all_with(self.client.clone(), &mapping.resource),
+        };
+        Ok(Target {
+            key: ObjectKey {
+                group: resource.group().to_string(),
+                kind: resource.kind.clone(),
+                namespace,
+                name: resource.name.clone(),
+            },
+            api,
+            mapping,
+        })
+    }
+
+    /// Applies `desired` (a revision's objects), given `previous` (the objects of the revision it
+    /// replaces; empty for an install): creates, patches or replaces each desired object, then
+    /// deletes the previous objects the desired set no longer has.
+    ///
+    /// On the first failure the step in progress is finished and the error
+    /// ([`Error::Incomplete`]) carries the report of what was done.
+    pub async fn apply(
+        &self,
+        previous: &[Resource],
+        desired: &[Resource],
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport> {
+        self.apply_observed(previous, desired, options, &|_| {})
+            .await
+    }
+
+    /// [`apply`](Self::apply), reporting each object to `on_object` as soon as it is done.
+    #[tracing::instrument(skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
+    pub async fn apply_observed(
+        &self,
+        previous: &[Resource],
+        desired: &[Resource],
+        options: &ApplyOptions,
+        on_object: OnObject<'_>,
+    ) -> Result<ApplyReport> {
+        let ns = options.release_namespace.as_str();
+        let desired_keys: HashSet<ObjectKey> = desired.iter().map(|r| r.key(ns)).collect();
+        let mut report = ApplyReport::default();
+        for step in install_steps(desired) {
+            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(step)
+                .map(|resource| async move {
+                    let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
+                    let result = self.apply_one(original, resource, options).await;
+                    if let Ok(done) = &result {
+                        on_object(done);
+                    }
+                    (resource.key(ns).to_string(), result)
+                })
+                .buffer_unordered(options.concurrency.max(1))
+                .collect()
+                .await;
+            absorb(&mut report, results)?;
+        }
+        let dropped: Vec<Resource> = previous
+            .iter()
+            .filter(|p| !desired_keys.contains(&p.key(ns)))
+            .cloned()
+            .collect();
+        self.delete_steps(&dropped, options, &mut report, on_object)
+            .await?;
+        Ok(report)
+    }
+
+    /// Deletes a release's objects in uninstall order (the reverse of the install order), keeping
+    /// those annotated `helm.sh/resource-policy: keep`, with the options' cascade. Objects
+    /// already gone are [`Action::Absent`].
+    pub async fn uninstall(
+        &self,
+        resources: &[Resource],
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport> {
+        self.uninstall_observed(resources, options, &|_| {}).await
+    }
+
+    /// [`uninstall`](Self::uninstall), reporting each object to `on_object` as soon as it is
+    /// done.
+    #[tracing::instrument(skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
+    pub async fn uninstall_observed(
+        &self,
+        resources: &[Resource],
+        options: &ApplyOptions,
+        on_object: OnObject<'_>,
+    ) -> Result<ApplyReport> {
+        let mut report = ApplyReport::default();
+        self.delete_steps(resources, options, &mut report, on_object)
+            .await?;
+        Ok(report)
+    }
+
+    async fn delete_steps(
+        &self,
+        resources: &[Resource],
+        options: &ApplyOptions,
+        report: &mut ApplyReport,
+        on_object: OnObject<'_>,
+    ) -> Result<()> {
+        for step in uninstall_steps(resources) {
+            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(step)
+                .map(|resource| async move {
+                    let result = self.delete_one(resource, options).await;
+                    if let Ok(done) = &result {
+                        on_object(done);
+                    }
+                    (resource.key(&options.release_namespace).to_string(), result)
+                })
+                .buffer_unordered(options.concurrency.max(1))
+                .collect()
+                .await;
+            absorb(report, results)?;
+        }
+        Ok(())
+    }
+
+    async fn delete_one(
+        &self,
+        resource: &Resource,
+        options: &ApplyOptions,
+    ) -> Result<ObjectReport> {
+        let target = match self.target(resource, &options.release_namespace).await {
+            Ok(t) => t,
+            // The kind is gone (its CRD was deleted): so is the object.
+            Err(Error::UnknownKind { .. }) => {
+                return Ok(ObjectReport {
+                    key: resource.key(&options.release_namespace),
+                    action: Action::Absent,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let api_error = |operation, source| Error::Api {
+            operation,
+            object: target.key.describe(),
+            source,
+        };
+        let live = target
+            .api
+            .get_opt(&resource.name)
+            .await
+            .map_err(|e| api_error("get", e))?;
+        let Some(live) = live else {
+            return Ok(ObjectReport {
+                key: target.key,
+                action: Action::Absent,
+            });
+        };
+        if ownership::is_kept(&resource.object) || ownership::is_kept(&to_value(&live)) {
+            tracing::debug!(object = %target.key, "kept by resource policy");
+            return Ok(ObjectReport {
+                key: target.key,
+                action: Action::Kept,
+            });
+        }
+        let params = DeleteParams {
+            dry_run: options.dry_run,
+            propagation_policy: Some(match options.cascade {
+                Cascade::Background => PropagationPolicy::Background,
+                Cascade::Foreground => PropagationPolicy::Foreground,
+                Cascade::Orphan => PropagationPolicy::Orphan,
+            }),
+            ..DeleteParams::default()
+        };
+        match target.api.delete(&resource.name, &params).await {
+            Ok(_) => Ok(ObjectReport {
+                key: target.key,
+                action: Action::Deleted,
+            }),
+            Err(kube::Error::Api(status)) if status.code == 404 => Ok(ObjectReport {
+                key: target.key,
+                action: Action::Absent,
+            }),
+            Err(e) => Err(api_error("delete", e)),
+        }
+    }
+
+    async fn apply_one(
+        &self,
+        original: Option<&Resource>,
+        resource: &Resource,
+        options: &ApplyOptions,
+    ) -> Result<ObjectReport> {
+        let target = self.target(resource, &options.release_namespace).await?;
+        let key = target.key.clone();
+        let api_error = |operation, source| Error::Api {
+            operation,
+            object: key.describe(),
+            source,
+        };
+        let prepare = |object: &Value| {
+            let mut object = object.clone();
+            ownership::set_ownership(&mut object, &options.release, &options.release_namespace);
+            if let (Some(ns), Some(meta)) = (
+                &target.key.namespace,
+                object.get_mut("metadata").and_then(Value::as_object_mut),
+            ) {
+                meta.insert("namespace".into(), Value::String(ns.clone()));
+            }
+            object
+        };
+        let modified = prepare(&resource.object);
+        let dynamic = |value: &Value| {
+            serde_json::from_value::<DynamicObject>(value.clone()).map_err(|e| {
+                Error::InvalidObject {
+                    object: key.describe(),
+                    reason: e.to_string(),
+                }
+            })
+        };
+        let live = target
+            .api
+            .get_opt(&resource.name)
+            .await
+            .map_err(|e| api_error("get", e))?;
+        let post = PostParams {
+            dry_run: options.dry_run,
+            field_manager: Some(options.field_manager.clone()),
+        };
+        let report = |action| {
+            tracing::debug!(object = %key, ?action, "applied");
+            Ok(ObjectReport {
+                key: key.clone(),
+                action,
+            })
+        };
+
+        let Some(live) = live else {
+            match options.method {
+                ApplyMethod::ServerSide => {
+                    self.server_side(&target, &modified, options)
+                        .await
+                        .map_err(|e| api_error("apply", e))?;
+                }
+                ApplyMethod::ClientSide => {
+                    target
+                        .api
+                        .create(&post, &dynamic(&modified)?)
+                        .await
+                        .map_err(|e| api_error("create", e))?;
+                }
+            }
+            return report(Action::Created);
+        };
+
+        let live_value = to_value(&live);
+        if original.is_none()
+            && !options.take_ownership
+            && let Err(problems) = ownership::check_ownership(
+                &live_value,
+                &options.release,
+                &options.release_namespace,
+            )
+        {
+            return Err(Error::Ownership {
+                object: key.to_string(),
+                namespace: key
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| options.release_namespace.clone()),
+                release: options.release.clone(),
+                problems,
+            });
+        }
+        let before = resource_version(&live);
+
+        if options.force_replace {
+            let mut replacement = modified.clone();
+            if let Some(meta) = replacement
+                .get_mut("metadata")
+                .and_then(Value::as_object_mut)
+            {
+                meta.insert(
+                    "resourceVersion".into(),
+                    before.clone().map_or(Value::Null, Value::String),
+                );
+            }
+            match target
+                .api
+                .replace(&resource.name, &post, &dynamic(&replacement)?)
+                .await
+            {
+                Ok(_) => return report(Action::Replaced),
+                // An immutable field changed: delete and create again, as `kubectl replace
+                // --force` does.
+                Err(kube::Error::Api(status)) if status.code == 422 && !options.dry_run => {
+                    tracing::debug!(object = %key, "replace refused, recreating");
+                    let params = DeleteParams::foreground();
+                    match target.api.delete(&resource.name, &params).await {
+                        Ok(_) => {}
+                        Err(kube::Error::Api(s)) if s.code == 404 => {}
+                        Err(e) => return Err(api_error("delete", e)),
+                    }
+                    let gone = kube::runtime::wait::await_condition(
+                        target.api.clone(),
+                        &resource.name,
+                        |o: Option<&DynamicObject>| o.is_none(),
+                    );
+                    match tokio::time::timeout(RECREATE_TIMEOUT, gone).await {
+                        Ok(Ok(_)) => {}
+                        _ => {
+                            return Err(Error::WaitTimeout {
+                                timeout: RECREATE_TIMEOUT,
+                                not_ready: vec![format!("{key}: still being deleted")],
+                            });
+                        }
+                    }
+                    target
+                        .api
+                        .create(&post, &dynamic(&modified)?)
+                        .await
+                        .map_err(|e| api_error("create", e))?;
+                    return report(Action::Replaced);
+                }
+                Err(e) => return Err(api_error("replace", e)),
+            }
+        }
+
+        let after = match options.method {
+            ApplyMethod::ServerSide => {
+                if !options.dry_run
+                    && let Some(fields) =
+                        upgraded_managed_fields(&live_value, &options.field_manager)
+                {
+                    // The object was last applied client-side: hand its fields to the
+                    // server-side manager, so that fields the chart drops are removed.
+                    let patch = serde_json::json!({"metadata": {
+                        "managedFields": fields,
+                        "resourceVersion": before,
+                    }});
+                    target
+                        .api
+                        .patch(
+                            &resource.name,
+                            &PatchParams::default(),
+                            &Patch::Merge(patch),
+                        )
+                        .await
+                        .map_err(|e| api_error("migrate managed fields of", e))?;
+                }
+                self.server_side(&target, &modified, options)
+                    .await
+                    .map_err(|e| api_error("apply", e))?
+            }
+            ApplyMethod::ClientSide => {
+                let original = original.map(|o| prepare(&o.object));
+                let group = target.mapping.resource.group.as_str();
+                let schema = if is_builtin_group(group) {
+                    self.mapper
+                        .schema(&resource.api_version, &resource.kind)
+                        .await?
+                } else {
+                    None
+                };
+                let root = schema.as_ref().and_then(|s| s.root());
+                let patch = merge::three_way(original.as_ref(), &modified, &live_value, root);
+                if merge::is_empty(&patch) {
+                    return report(Action::Unchanged);
+                }
+                tracing::trace!(object = %key, %patch, "patch");
+                let params = PatchParams {
+                    dry_run: options.dry_run,
+                    field_manager: Some(options.field_manager.clone()),
+                    ..PatchParams::default()
+                };
+                let patch = if root.is_some() {
+                    Patch::Strategic(patch)
+                } else {
+                    Patch::Merge(patch)
+                };
+                target
+                    .api
+                    .patch(&resource.name, &params, &patch)
+                    .await
+                    .map_err(|e| api_error("patch", e))?
+            }
+        };
+        let unchanged = if options.dry_run {
+            // A dry run never moves the resourceVersion: compare what the server would store.
+            comparable(to_value(&after)) == comparable(live_value)
+        } else {
+            resource_version(&after) == before
+        };
+        if unchanged {
+            report(Action::Unchanged)
+        } else {
+            report(Action::Configured)
+        }
+    }
+
+    async fn server_side(
+        &self,
+        target: &Target,
+        modified: &Value,
+        options: &ApplyOptions,
+    ) -> kube::Result<DynamicObject> {
+        let mut params = PatchParams::apply(&options.field_manager);
+        params.force = options.force_conflicts;
+        params.dry_run = options.dry_run;
+        target
+            .api
+            .patch(&target.key.name, &params, &Patch::Apply(modified))
+            .await
+    }
+}
+
+/// How long `force_replace` waits for an object to be gone before creating it again.
+const RECREATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The managed fields of `live` with every client-side (`Update`) entry of `manager` merged into
+/// its server-side (`Apply`) entry, or none when there is no such entry: the migration Helm 4
+/// (and `kubectl`'s csaupgrade) makes when a release moves from client-side to server-side apply.
+pub fn upgraded_managed_fields(live: &Value, manager: &str) -> Option<Value> {
+    let entries = live.pointer("/metadata/managedFields")?.as_array()?;
+    let is = |e: &Value, operation: &str| {
+        e.get("manager").and_then(Value::as_str) == Some(manager)
+            && e.get("operation").and_then(Value::as_str) == Some(operation)
+            && e.get("subresource")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+    };
+    let updates: Vec<&Value> = entries.iter().filter(|e| is(e, "Update")).collect();
+    if updates.is_empty() {
+        return None;
+    }
+    let mut apply = entries
+        .iter()
+        .find(|e| is(e, "Apply"))
+        .cloned()
+        .unwrap_or_else(|| {
+            let mut first = updates[0].clone();
+            first["operation"] = Value::String("Apply".into());
+            first["fieldsV1"] = Value::Object(Default::default());
+            first
+        });
+    for update in &updates {
+        if let Some(fields) = update.get("fieldsV1") {
+            union_fields(&mut apply["fieldsV1"], fields);
+        }
+    }
+    let mut out: Vec<Value> = entries
+        .iter()
+        .filter(|e| !is(e, "Update") && !is(e, "Apply"))
+        .cloned()
+        .collect();
+    out.push(apply);
+    Some(Value::Array(out))
+}
+
+fn union_fields(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(existing) => union_fields(existing, v),
+                    None => {
+                        a.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (into, from) if into.is_null() => *into = from.clone(),
+        _ => {}
+    }
+}
+
+/// An object without the metadata every write changes.
+fn comparable(mut object: Value) -> Value {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["managedFields", "resourceVersion", "generation"] {
+            meta.remove(field);
+        }
+    }
+    object
+}
+
+fn absorb(report: &mut ApplyReport, results: Vec<(String, Result<ObjectReport>)>) -> Result<()> {
+    let mut failure = None;
+    for (object, result) in results {
+        match result {
+            Ok(r) => report.objects.push(r),
+            Err(e) => {
+                failure.get_or_insert((object, e));
+            }
+        }
+    }
+    match failure {
+        None => Ok(()),
+        Some((object, source)) => Err(Error::Incomplete {
+            object,
+            done: report.objects.len(),
+            report: report.clone(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn client_side_fields_move_to_the_server_side_manager() {
+        let live = json!({"metadata": {"managedFields": [
+            {"manager": "helm", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {"f:x": {}, "f:y": {}}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+             "fieldsV1": {"f:status": {}}},
+            {"manager": "helm", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1",
+             "fieldsV1": {"f:data": {"f:z": {}}}},
+        ]}});
+        let fields = upgraded_managed_fields(&live, "helm").unwrap();
+        assert_eq!(
+            fields,
+            json!([
+                {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+                 "fieldsV1": {"f:status": {}}},
+                {"manager": "helm", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:data": {"f:z": {}, "f:x": {}, "f:y": {}}}},
+            ])
+        );
+        assert!(
+            upgraded_managed_fields(
+                &json!({"metadata": {"managedFields": [fields[1].clone()]}}),
+                "helm"
+            )
+            .is_none()
+        );
+    }
+}

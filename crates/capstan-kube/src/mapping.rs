@@ -1,0 +1,222 @@
+//! Discovery and REST mapping: from an object's apiVersion and kind to the resource to call
+//! (custom resources included), and to its type's OpenAPI v3 schema for strategic merge patches.
+//!
+//! Both are cached for the life of the [`RestMapper`]. A kind the cache does not know is looked
+//! up again on the server, for a short while, so that a CustomResourceDefinition installed by the
+//! same release is found once the API server serves it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, ApiCapabilities, ApiResource, Scope};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::merge::SchemaNode;
+
+/// Where objects of a kind live on the server.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Group, version, kind and plural for `Api::<DynamicObject>`.
+    pub resource: ApiResource,
+    /// Whether objects are namespaced.
+    pub namespaced: bool,
+}
+
+/// The OpenAPI v3 schema of one type: its group-version document and the schema's name in it.
+#[derive(Debug, Clone)]
+pub struct TypeSchema {
+    document: Arc<Value>,
+    name: String,
+}
+
+impl TypeSchema {
+    /// The type's root schema node.
+    pub fn root(&self) -> Option<SchemaNode<'_>> {
+        SchemaNode::root(&self.document, &self.name)
+    }
+}
+
+type Gvk = (String, String, String);
+
+/// Resolves kinds to resources and schemas, with caches.
+pub struct RestMapper {
+    client: Client,
+    retry_for: Duration,
+    kinds: Mutex<HashMap<Gvk, Mapping>>,
+    index: tokio::sync::Mutex<Option<Arc<Value>>>,
+    documents: tokio::sync::Mutex<HashMap<String, Arc<Value>>>,
+}
+
+/// Splits `group/version` (or a core `version`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
+}
+
+impl RestMapper {
+    /// A mapper over `client` that looks a missing kind up again for up to 10 seconds.
+    pub fn new(client: Client) -> RestMapper {
+        RestMapper {
+            client,
+            retry_for: Duration::from_secs(10),
+            kinds: Mutex::new(HashMap::new()),
+            index: tokio::sync::Mutex::new(None),
+            documents: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets how long a kind the server does not serve is looked up again before giving up.
+    pub fn with_retry(mut self, retry_for: Duration) -> RestMapper {
+        self.retry_for = retry_for;
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Resolves an apiVersion and kind, from the cache or the server.
+    pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Mapping> {
+        let (group, version) = split_api_version(api_version);
+        let key = (group.to_string(), version.to_string(), kind.to_string());
+        if let Some(found) = self.kinds.lock().expect("not poisoned").get(&key) {
+            return Ok(found.clone());
+        }
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let deadline = tokio::time::Instant::now() + self.retry_for;
+        let (resource, capabilities): (ApiResource, ApiCapabilities) = loop {
+            match discovery::pinned_kind(&self.client, &gvk).await {
+                Ok(found) => break found,
+                Err(source) if tokio::time::Instant::now() >= deadline => {
+                    return Err(Error::UnknownKind {
+                        api_version: api_version.to_string(),
+                        kind: kind.to_string(),
+                        source,
+                    });
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        };
+        let mapping = Mapping {
+            resource,
+            namespaced: capabilities.scope == Scope::Namespaced,
+        };
+        self.kinds
+            .lock()
+            .expect("not poisoned")
+            .insert(key, mapping.clone());
+        Ok(mapping)
+    }
+
+    /// Forgets every cached mapping and schema (after CRDs were removed, say).
+    pub async fn invalidate(&self) {
+        self.kinds.lock().expect("not poisoned").clear();
+        *self.index.lock().await = None;
+        self.documents.lock().await.clear();
+    }
+
+    async fn get_json(&self, path: &str) -> Result<Value> {
+        let request = http::Request::get(path)
+            .body(Vec::new())
+            .expect("a valid request");
+        self.client
+            .request::<Value>(request)
+            .await
+            .map_err(|source| Error::Schema {
+                path: path.to_string(),
+                source,
+            })
+    }
+
+    /// The OpenAPI v3 schema of a kind, or none when the server publishes none for it.
+    pub async fn schema(&self, api_version: &str, kind: &str) -> Result<Option<TypeSchema>> {
+        let (group, version) = split_api_version(api_version);
+        let path = if group.is_empty() {
+            format!("api/{version}")
+        } else {
+            format!("apis/{group}/{version}")
+        };
+        let document = {
+            let mut documents = self.documents.lock().await;
+            match documents.get(&path) {
+                Some(d) => d.clone(),
+                None => {
+                    let mut url = None;
+                    for refresh in [false, true] {
+                        let index = self.index(refresh).await?;
+                        url = index
+                            .pointer(&format!("/paths/{}", path.replace('/', "~1")))
+                            .and_then(|p| p.get("serverRelativeURL"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                        if url.is_some() {
+                            break;
+                        }
+                    }
+                    let Some(url) = url else { return Ok(None) };
+                    let document = Arc::new(self.get_json(&url).await?);
+                    documents.insert(path.clone(), document.clone());
+                    document
+                }
+            }
+        };
+        let name = document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .and_then(|schemas| {
+                schemas.iter().find_map(|(name, schema)| {
+                    let gvks = schema.get("x-kubernetes-group-version-kind")?.as_array()?;
+                    gvks.iter()
+                        .any(|g| {
+                            g.get("group").and_then(Value::as_str).unwrap_or("") == group
+                                && g.get("version").and_then(Value::as_str) == Some(version)
+                                && g.get("kind").and_then(Value::as_str) == Some(kind)
+                        })
+                        .then(|| name.clone())
+                })
+            });
+        Ok(name.map(|name| TypeSchema { document, name }))
+    }
+
+    async fn index(&self, refresh: bool) -> Result<Arc<Value>> {
+        let mut index = self.index.lock().await;
+        if refresh || index.is_none() {
+            *index = Some(Arc::new(self.get_json("/openapi/v3").await?));
+        }
+        Ok(index.clone().expect("just set"))
+    }
+}
+
+/// Whether a group is served by the Kubernetes API server itself (so strategic merge patches
+/// work), rather than by CustomResourceDefinitions or aggregated servers. CRDs themselves are
+/// patched with JSON merge patches, as Helm does.
+pub fn is_builtin_group(group: &str) -> bool {
+    group != "apiextensions.k8s.io" && (!group.contains('.') || group.ends_with(".k8s.io"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_versions_split_and_builtin_groups_are_recognised() {
+        assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
+        assert_eq!(split_api_version("v1"), ("", "v1"));
+        for builtin in [
+            "",
+            "apps",
+            "batch",
+            "networking.k8s.io",
+            "rbac.authorization.k8s.io",
+        ] {
+            assert!(is_builtin_group(builtin), "{builtin}");
+        }
+        for custom in ["apiextensions.k8s.io", "cert-manager.io", "example.com"] {
+            assert!(!is_builtin_group(custom), "{custom}");
+        }
+    }
+}
