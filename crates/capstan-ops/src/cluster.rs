@@ -1,0 +1,432 @@
+//! The [`Cluster`] trait: everything the operations need from Kubernetes, with the request and
+//! report types it speaks and its error, [`ClusterError`]. `capstan-kube` implements it; tests
+//! use a fake.
+//!
+//! Like [`capstan_release::ReleaseStore`], methods return boxed `Send` futures so the trait is
+//! object-safe (`Arc<dyn Cluster>`) and needs no async runtime here.
+
+use std::time::Duration;
+
+use capstan_release::{BoxFuture, GoTime, Hook, HookDeletePolicy, HookEvent, HookPhase};
+use serde::Serialize;
+
+use crate::progress::Progress;
+use crate::resource::{ObjectRef, Resource};
+
+/// How objects are applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApplyMode {
+    /// Server-side apply (Helm 4's default for installs), field manager [`ApplyOptions::field_manager`].
+    #[default]
+    ServerSide,
+    /// Client-side three-way merge of (previous manifest, new manifest, live object).
+    ClientSide,
+}
+
+/// `--dry-run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DryRun {
+    /// Nothing is sent to the cluster (except capability discovery).
+    Client,
+    /// Every object is sent with the server's dry-run; nothing is changed or recorded.
+    Server,
+}
+
+/// Options of one apply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Server-side or client-side.
+    pub mode: ApplyMode,
+    /// The field manager (`helm` by default, so capstan and Helm share ownership).
+    pub field_manager: String,
+    /// `--force`: replace (PUT, or delete and recreate when immutable) instead of patching.
+    pub force: bool,
+    /// `--force-conflicts`: take fields owned by other managers (server-side apply).
+    pub force_conflicts: bool,
+    /// `--take-ownership`: adopt existing objects owned by no or another release.
+    pub take_ownership: bool,
+    /// `Some(Server)`: server-side dry run. (`Client` dry runs never reach the cluster.)
+    pub dry_run: Option<DryRun>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            mode: ApplyMode::ServerSide,
+            field_manager: "helm".into(),
+            force: false,
+            force_conflicts: false,
+            take_ownership: false,
+            dry_run: None,
+        }
+    }
+}
+
+/// Apply `target` (the new revision's objects, in install order, with ownership metadata set)
+/// given `previous` (the objects of the revision being replaced, as last applied).
+///
+/// Implementations create or patch every target object (three-way with `previous` for
+/// client-side apply), refuse objects owned by no or another release unless
+/// `take_ownership`, and delete every object of `previous` that is not in `target`, unless it
+/// is annotated `helm.sh/resource-policy: keep` (reported [`ObjectAction::Kept`]), deleting in
+/// uninstall order ([`crate::sort_uninstall_order`]). An unchanged object gets no write.
+/// Independent objects of one kind may be applied concurrently. Results are reported in the
+/// returned [`ObjectReport`] (the operation forwards them as progress events); readiness and
+/// hook progress go to the sink directly.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyRequest<'a> {
+    /// The release name.
+    pub release: &'a str,
+    /// The release namespace (the namespace of objects that set none).
+    pub namespace: &'a str,
+    /// The previous revision's objects (empty for a fresh install).
+    pub previous: &'a [Resource],
+    /// The new revision's objects.
+    pub target: &'a [Resource],
+    /// How.
+    pub options: &'a ApplyOptions,
+}
+
+/// What happened to one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectAction {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and was changed.
+    Configured,
+    /// It existed unchanged; no write was made.
+    Unchanged,
+    /// It was replaced (`--force`).
+    Replaced,
+    /// It was deleted.
+    Deleted,
+    /// It would have been deleted but is annotated `helm.sh/resource-policy: keep`.
+    Kept,
+    /// It was to be deleted and was already gone.
+    NotFound,
+}
+
+/// The result of one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectResult {
+    /// The object.
+    pub object: ObjectRef,
+    /// What happened.
+    pub action: ObjectAction,
+}
+
+/// The outcome of an apply or delete: per-object results and per-object failures. A call that
+/// reaches the cluster returns `Ok` with failures listed, so the caller knows what was created
+/// before something failed (`--cleanup-on-fail`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectReport {
+    /// Objects handled.
+    pub results: Vec<ObjectResult>,
+    /// Objects that failed, with why.
+    pub failed: Vec<(ObjectRef, String)>,
+}
+
+impl ObjectReport {
+    /// The objects with the given action.
+    pub fn with_action(&self, action: ObjectAction) -> impl Iterator<Item = &ObjectRef> {
+        self.results
+            .iter()
+            .filter(move |r| r.action == action)
+            .map(|r| &r.object)
+    }
+}
+
+/// How dependents are deleted (`--cascade`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cascade {
+    /// Delete dependents in the background (the default).
+    #[default]
+    Background,
+    /// Delete dependents first.
+    Foreground,
+    /// Leave dependents.
+    Orphan,
+}
+
+/// Delete objects, in the order given (the operations pass Helm's uninstall order and have
+/// already left out objects annotated `helm.sh/resource-policy: keep`). An object already
+/// gone is [`ObjectAction::NotFound`], not a failure.
+#[derive(Clone, Copy, Debug)]
+pub struct DeleteRequest<'a> {
+    /// The release name.
+    pub release: &'a str,
+    /// The release namespace.
+    pub namespace: &'a str,
+    /// The objects.
+    pub objects: &'a [Resource],
+    /// `--cascade`.
+    pub cascade: Cascade,
+    /// Whether this is a dry run (server-side).
+    pub dry_run: bool,
+}
+
+/// Wait until objects are ready (or, with `for_deletion`, gone), reporting readiness changes to
+/// the progress sink. Fails with [`ClusterError::Timeout`] listing every object not ready and
+/// why.
+#[derive(Clone, Copy, Debug)]
+pub struct WaitRequest<'a> {
+    /// The release namespace.
+    pub namespace: &'a str,
+    /// The objects.
+    pub objects: &'a [Resource],
+    /// How long at most.
+    pub timeout: Duration,
+    /// `--wait-for-jobs`: Jobs must complete.
+    pub wait_for_jobs: bool,
+    /// Wait for the objects to be deleted instead.
+    pub for_deletion: bool,
+}
+
+/// Run one hook: delete a previous instance when the policies include
+/// `before-hook-creation`, create it, wait for a Job to complete or a Pod to succeed (other
+/// kinds are done once created) within the timeout, then delete it per `hook-succeeded` /
+/// `hook-failed`.
+#[derive(Clone, Copy, Debug)]
+pub struct HookRequest<'a> {
+    /// The release name.
+    pub release: &'a str,
+    /// The release namespace.
+    pub namespace: &'a str,
+    /// The event being run.
+    pub event: &'a HookEvent,
+    /// The hook as stored.
+    pub hook: &'a Hook,
+    /// Its parsed manifest.
+    pub resource: &'a Resource,
+    /// The effective delete policies (`before-hook-creation` when the hook sets none).
+    pub delete_policies: &'a [HookDeletePolicy],
+    /// How long to wait for it.
+    pub timeout: Duration,
+}
+
+/// How a hook run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookOutcome {
+    /// `Succeeded` or `Failed`.
+    pub phase: HookPhase,
+    /// When it was created.
+    pub started_at: GoTime,
+    /// When it finished.
+    pub completed_at: GoTime,
+    /// Why it failed (`BackoffLimitExceeded`, a container's exit code, ...).
+    pub message: Option<String>,
+}
+
+/// Take the per-release lock.
+#[derive(Clone, Copy, Debug)]
+pub struct LockRequest<'a> {
+    /// The release namespace.
+    pub namespace: &'a str,
+    /// The release name.
+    pub name: &'a str,
+    /// Who will hold it.
+    pub holder: &'a str,
+    /// How long to wait for a live holder to let go (`None`: fail at once with
+    /// [`ClusterError::LockHeld`]).
+    pub wait: Option<Duration>,
+}
+
+/// A lock that had expired under another holder when it was taken: proof that holder stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaleLease {
+    /// Who held it.
+    pub holder: String,
+    /// When they took it.
+    pub since: GoTime,
+    /// When it expired.
+    pub expired_at: GoTime,
+}
+
+/// A taken lock.
+pub struct Lock {
+    /// The guard; the lock is held until it is released or dropped.
+    pub guard: Box<dyn LockGuard>,
+    /// The expired lease this lock replaced, if any.
+    pub took_over: Option<StaleLease>,
+}
+
+impl std::fmt::Debug for Lock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lock")
+            .field("holder", &self.guard.holder())
+            .field("took_over", &self.took_over)
+            .finish()
+    }
+}
+
+/// A held per-release lock. Implementations renew it while held.
+///
+/// [`release`](Self::release) lets go cleanly. Dropping a guard without releasing it means the
+/// operation was abandoned mid-flight: implementations stop renewing and leave the lease to
+/// expire (they may shorten it to expire at once), so the next operation sees a
+/// [`StaleLease`] and recovers the interrupted revision.
+pub trait LockGuard: Send + Sync {
+    /// The holder identity.
+    fn holder(&self) -> &str;
+    /// Whether renewal failed and the lock may have been lost.
+    fn is_lost(&self) -> bool {
+        false
+    }
+    /// Releases the lock.
+    fn release(self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>>;
+}
+
+/// What the cluster offers (for `.Capabilities` in templates).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The server's version, e.g. `v1.36.0`.
+    pub kube_version: Option<String>,
+    /// Every `group/version` and `group/version/Kind` served.
+    pub api_versions: Vec<String>,
+}
+
+/// The live status of one object (for `status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectStatus {
+    /// The object.
+    pub object: ObjectRef,
+    /// Whether it exists.
+    pub exists: bool,
+    /// Whether it is ready.
+    pub ready: bool,
+    /// Why (or why not).
+    pub reason: String,
+}
+
+/// Everything the operations need from a Kubernetes cluster.
+pub trait Cluster: Send + Sync {
+    /// What the cluster offers. The default knows nothing.
+    fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, ClusterError>> {
+        Box::pin(async { Ok(Capabilities::default()) })
+    }
+
+    /// Creates a namespace if it does not exist (`--create-namespace`); returns whether it
+    /// was created.
+    fn create_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<bool, ClusterError>>;
+
+    /// Applies objects; see [`ApplyRequest`].
+    fn apply<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>>;
+
+    /// Deletes objects; see [`DeleteRequest`].
+    fn delete<'a>(
+        &'a self,
+        request: DeleteRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>>;
+
+    /// Waits for readiness; see [`WaitRequest`].
+    fn wait<'a>(
+        &'a self,
+        request: WaitRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<(), ClusterError>>;
+
+    /// Runs one hook; see [`HookRequest`]. A hook that ran and failed is `Ok` with phase
+    /// `Failed`; `Err` means it could not be run at all.
+    fn run_hook<'a>(
+        &'a self,
+        request: HookRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<HookOutcome, ClusterError>>;
+
+    /// Takes the per-release lock; fails with [`ClusterError::LockHeld`] when a live holder
+    /// has it (after waiting up to `request.wait`).
+    fn lock<'a>(&'a self, request: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>>;
+
+    /// The live status of objects. The default reports nothing.
+    fn object_status<'a>(
+        &'a self,
+        namespace: &'a str,
+        objects: &'a [Resource],
+    ) -> BoxFuture<'a, Result<Vec<ObjectStatus>, ClusterError>> {
+        let _ = (namespace, objects);
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// Who holds a release's lock ([`ClusterError::LockHeld`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockHolder {
+    /// The namespace.
+    pub namespace: String,
+    /// The release.
+    pub name: String,
+    /// Who holds it (applier instance and operation id).
+    pub holder: String,
+    /// Since when.
+    pub since: GoTime,
+    /// Until when, unless renewed.
+    pub until: GoTime,
+}
+
+/// What a [`Cluster`] call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// A live holder has the release's lock.
+    #[error(
+        "lock on release {:?} in namespace {:?} is held by {} since {} until {}",
+        .0.name, .0.namespace, .0.holder, .0.since, .0.until
+    )]
+    LockHeld(Box<LockHolder>),
+
+    /// Waiting timed out; every object not ready, with why.
+    #[error("timed out waiting for the condition: {}", not_ready.join("; "))]
+    Timeout {
+        /// `deployment/web: 1/3 available`, ...
+        not_ready: Vec<String>,
+    },
+
+    /// One object could not be handled.
+    #[error("{object}: {message}")]
+    Object {
+        /// The object.
+        object: Box<ObjectRef>,
+        /// Why.
+        message: String,
+    },
+
+    /// The call was cancelled from outside.
+    #[error("cancelled: {reason}")]
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+
+    /// Anything else (API errors, connection errors).
+    #[error("{message}")]
+    Other {
+        /// What happened.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl ClusterError {
+    /// An error from a message.
+    pub fn other(message: impl Into<String>) -> Self {
+        ClusterError::Other {
+            message: message.into(),
+            source: None,
+        }
+    }
+}

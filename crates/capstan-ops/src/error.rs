@@ -1,0 +1,303 @@
+//! The crate's one error type, [`Error`], its [`Result`] alias, and [`error_chain`].
+
+use std::time::Duration;
+
+use capstan_release::GoTime;
+
+use crate::cluster::ClusterError;
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything an operation can fail with.
+///
+/// Messages are lowercase and name the release (and revision) they are about; the cause, when
+/// there is one, is the [`source`](std::error::Error::source) and is not repeated. The
+/// descriptions recorded in release history use the whole chain ([`error_chain`]), as Helm's do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is not usable (bad release name, bad revision, bad option combination).
+    #[error("invalid input: {reason}")]
+    InvalidInput {
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Install: the name belongs to a release that is still in use (Helm's message).
+    #[error("cannot re-use a name that is still in use")]
+    NameInUse {
+        /// The release name.
+        name: String,
+    },
+
+    /// The release (or the revision asked for) does not exist (Helm's `release: not found`).
+    #[error("release {name:?}{}: not found", revision.map(|r| format!(" revision {r}")).unwrap_or_default())]
+    NotFound {
+        /// The release name.
+        name: String,
+        /// The revision asked for, if one was.
+        revision: Option<u32>,
+    },
+
+    /// Upgrade without `--install` of a release that has no deployed revision.
+    #[error("{name:?} has no deployed releases")]
+    NoDeployedReleases {
+        /// The release name.
+        name: String,
+    },
+
+    /// Uninstall of a release already uninstalled with `--keep-history` (Helm's message).
+    #[error("the release named {name:?} is already deleted")]
+    AlreadyDeleted {
+        /// The release name.
+        name: String,
+    },
+
+    /// The latest revision is `pending-*` and nobody has recovered it (Helm's message).
+    #[error("another operation (install/upgrade/rollback) is in progress")]
+    InProgress {
+        /// The release name.
+        name: String,
+        /// The pending revision.
+        revision: u32,
+    },
+
+    /// Another live operation holds the release's lock.
+    #[error(
+        "release {name:?} in namespace {namespace:?} is locked by {holder} since {since} until {until}"
+    )]
+    Locked {
+        /// The namespace.
+        namespace: String,
+        /// The release name.
+        name: String,
+        /// Who holds the lock (applier instance and operation id).
+        holder: String,
+        /// When the holder took it.
+        since: GoTime,
+        /// When the lease expires unless renewed.
+        until: GoTime,
+    },
+
+    /// The lock's renewal failed while the operation ran: another operation may hold it now.
+    #[error("lost the lock on release {name:?}: its lease could not be renewed")]
+    LockLost {
+        /// The release name.
+        name: String,
+    },
+
+    /// A manifest stored or rendered could not be parsed.
+    #[error("parsing manifest {source_path}: {reason}")]
+    Manifest {
+        /// The `# Source:` path of the document, or `<manifest>`.
+        source_path: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A hook failed (Helm: `warning: Hook <event> <path> failed`, after the operation's
+    /// wording, e.g. `pre-upgrade hooks failed: `).
+    #[error("{prefix}warning: Hook {event} {path} failed")]
+    HookFailed {
+        /// The operation's wording before Helm's hook message (may be empty).
+        prefix: String,
+        /// The event being run (`pre-upgrade`, ...).
+        event: String,
+        /// The hook's template path.
+        path: String,
+        /// The hook's resource name.
+        hook: String,
+        /// Why it failed.
+        #[source]
+        source: Box<ClusterError>,
+    },
+
+    /// Some objects could not be applied or deleted.
+    #[error("{what} failed for {count} object(s): {}", failures.join("; "))]
+    Objects {
+        /// `apply` or `delete`.
+        what: &'static str,
+        /// How many failed.
+        count: usize,
+        /// `kind/name: reason` for each.
+        failures: Vec<String>,
+    },
+
+    /// An uninstall finished but some objects could not be deleted (Helm's message).
+    #[error("uninstallation completed with {count} error(s): {}", errors.join("; "))]
+    UninstallErrors {
+        /// How many.
+        count: usize,
+        /// `kind/name: reason` for each.
+        errors: Vec<String>,
+    },
+
+    /// A cluster call failed.
+    #[error("{context}")]
+    Cluster {
+        /// What was being done (`waiting for release "web" revision 3`).
+        context: String,
+        /// The cluster's error.
+        #[source]
+        source: Box<ClusterError>,
+    },
+
+    /// A store call failed.
+    #[error("{context}")]
+    Store {
+        /// What was being done (`storing release "web" revision 3`).
+        context: String,
+        /// The store's error.
+        #[source]
+        source: Box<capstan_release::Error>,
+    },
+
+    /// The operation was cancelled (client gone, Ctrl-C, shutdown).
+    #[error("operation cancelled: {reason}")]
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+
+    /// The operation's deadline passed.
+    #[error("operation deadline exceeded after {elapsed:?}")]
+    DeadlineExceeded {
+        /// How long the operation had run.
+        elapsed: Duration,
+    },
+
+    /// An atomic install failed and the release was uninstalled (Helm's message).
+    #[error("release {name} failed, and has been uninstalled due to atomic being set")]
+    AtomicUninstalled {
+        /// The release name.
+        name: String,
+        /// The install's error.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// An atomic upgrade failed and the release was rolled back (Helm's message).
+    #[error("release {name} failed, and has been rolled back due to atomic being set")]
+    AtomicRolledBack {
+        /// The release name.
+        name: String,
+        /// The revision rolled back to.
+        to: u32,
+        /// The upgrade's error.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// An atomic upgrade failed and there is no superseded or deployed revision to roll back
+    /// to (Helm's message).
+    #[error(
+        "unable to find a previously successful release when attempting to rollback. original upgrade error: {original}"
+    )]
+    NoSuccessfulRelease {
+        /// The upgrade's error, as a chain.
+        original: String,
+    },
+
+    /// An atomic operation failed and so did its recovery (Helm's message, with the original
+    /// error).
+    #[error("an error occurred while {action} the release. original {operation} error: {original}")]
+    AtomicRecoveryFailed {
+        /// `rolling back` or `uninstalling`.
+        action: &'static str,
+        /// `upgrade` or `install`.
+        operation: &'static str,
+        /// The original error, as a chain.
+        original: String,
+        /// The recovery's error.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// What kind of failure an [`Error`] is, for one mapping to gRPC status codes per service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Bad input (`InvalidArgument`).
+    InvalidInput,
+    /// Something asked for does not exist (`NotFound`).
+    NotFound,
+    /// The name is taken (`AlreadyExists`).
+    AlreadyExists,
+    /// Another operation holds the release, or its state forbids this (`FailedPrecondition`).
+    Precondition,
+    /// The deadline passed (`DeadlineExceeded`).
+    DeadlineExceeded,
+    /// The caller cancelled (`Cancelled`).
+    Cancelled,
+    /// The operation ran and failed (hooks, objects, readiness, store or cluster errors).
+    Failed,
+}
+
+impl Error {
+    /// The class of this error.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::InvalidInput { .. } | Error::Manifest { .. } => ErrorClass::InvalidInput,
+            Error::NotFound { .. } => ErrorClass::NotFound,
+            Error::NameInUse { .. } => ErrorClass::AlreadyExists,
+            Error::NoDeployedReleases { .. }
+            | Error::AlreadyDeleted { .. }
+            | Error::InProgress { .. }
+            | Error::Locked { .. }
+            | Error::LockLost { .. } => ErrorClass::Precondition,
+            Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
+            Error::Cancelled { .. } => ErrorClass::Cancelled,
+            Error::Cluster { source, .. } if matches!(**source, ClusterError::Timeout { .. }) => {
+                ErrorClass::DeadlineExceeded
+            }
+            _ => ErrorClass::Failed,
+        }
+    }
+
+    /// Whether the operation was stopped from outside (cancelled, past its deadline, or its
+    /// lock lost).
+    pub fn is_cancellation(&self) -> bool {
+        matches!(
+            self,
+            Error::Cancelled { .. } | Error::DeadlineExceeded { .. }
+        )
+    }
+
+    pub(crate) fn store(
+        context: impl Into<String>,
+    ) -> impl FnOnce(capstan_release::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Store {
+            context,
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn cluster(context: impl Into<String>) -> impl FnOnce(ClusterError) -> Error {
+        let context = context.into();
+        move |source| match source {
+            ClusterError::Cancelled { reason } => Error::Cancelled { reason },
+            source => Error::Cluster {
+                context,
+                source: Box::new(source),
+            },
+        }
+    }
+}
+
+/// The error and its sources joined with `": "`, as Go's wrapped errors print and as Helm writes
+/// them in `info.description`.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !text.is_empty() && !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = e.source();
+    }
+    out
+}

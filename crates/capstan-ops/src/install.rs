@@ -1,0 +1,306 @@
+//! `install`: Helm's install with `--create-namespace`, `--replace`, `--generate-name`,
+//! `--dry-run`, `--wait`, `--timeout`, `--atomic`, `--description`, `--labels`, `--no-hooks`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use capstan_release::{
+    ApplyMethod, GoTime, HookEvent, Release, ReleaseStore, Status, StoredRelease, descriptions,
+    validate_release_name,
+};
+
+use crate::cluster::{ApplyMode, ApplyOptions, Cluster, DryRun};
+use crate::control::Control;
+use crate::error::{Error, Result, error_chain};
+use crate::progress::{Phase, Progress};
+use crate::rendered::Rendered;
+use crate::resource::Resource;
+use crate::session::Ctx;
+use crate::steps;
+use crate::uninstall::Uninstall;
+
+/// Helm's default `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `--generate-name`: `<chart>-<unix seconds>`, as Helm names it (the chart reference's last
+/// path element, without extension; `chart` when there is none).
+pub fn generate_name(chart_reference: &str, unix_seconds: i64) -> String {
+    let base = chart_reference
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let base = base.split('.').next().unwrap_or("");
+    let base = if base.is_empty() { "chart" } else { base };
+    format!("{base}-{unix_seconds}")
+}
+
+/// The options of an install.
+#[derive(Clone, Debug)]
+pub struct Install {
+    /// The release name.
+    pub name: String,
+    /// The release namespace (empty: `default`).
+    pub namespace: String,
+    /// `--create-namespace`.
+    pub create_namespace: bool,
+    /// `--replace`: re-use the name of a release whose latest revision is failed or
+    /// uninstalled.
+    pub replace: bool,
+    /// `--dry-run=client|server`: nothing is recorded; server sends every object with the
+    /// server's dry run.
+    pub dry_run: Option<DryRun>,
+    /// `--wait`.
+    pub wait: bool,
+    /// `--wait-for-jobs`.
+    pub wait_for_jobs: bool,
+    /// `--timeout` for hooks and waiting.
+    pub timeout: Duration,
+    /// `--atomic` / `--rollback-on-failure`: implies wait; uninstall on failure.
+    pub atomic: bool,
+    /// `--no-hooks`.
+    pub no_hooks: bool,
+    /// `--description`.
+    pub description: Option<String>,
+    /// `--labels`: custom labels on the release record.
+    pub labels: BTreeMap<String, String>,
+    /// How objects are applied (installs default to server-side).
+    pub apply: ApplyOptions,
+    /// Locking, recovery, deadline, cancellation.
+    pub control: Control,
+}
+
+impl Install {
+    /// An install of `name` into `namespace` with Helm's defaults.
+    pub fn new(name: impl Into<String>, namespace: impl Into<String>) -> Self {
+        Install {
+            name: name.into(),
+            namespace: namespace.into(),
+            create_namespace: false,
+            replace: false,
+            dry_run: None,
+            wait: false,
+            wait_for_jobs: false,
+            timeout: DEFAULT_TIMEOUT,
+            atomic: false,
+            no_hooks: false,
+            description: None,
+            labels: BTreeMap::new(),
+            apply: ApplyOptions::default(),
+            control: Control::default(),
+        }
+    }
+
+    /// Runs the install: `pending-install` "Initial install underway" -> pre-install hooks ->
+    /// create objects in install order -> wait -> post-install hooks -> `deployed`
+    /// "Install complete". On failure the revision is `failed` `Release "<name>" failed: ...`
+    /// (and, with `atomic`, the release is uninstalled). Returns the release written (for a
+    /// dry run, the one that would be, with "Dry run complete").
+    pub async fn run(
+        &self,
+        store: &dyn ReleaseStore,
+        cluster: &dyn Cluster,
+        progress: &dyn Progress,
+        rendered: Rendered,
+    ) -> Result<Release> {
+        let ctx = Ctx::new(
+            store,
+            cluster,
+            progress,
+            &self.control,
+            &self.namespace,
+            &self.name,
+        );
+        let result = self.run_in(&ctx, rendered).await;
+        steps::finished(&ctx, &result, |r| Some(r));
+        result
+    }
+
+    async fn run_in(&self, ctx: &Ctx<'_>, rendered: Rendered) -> Result<Release> {
+        validate_release_name(&self.name).map_err(|e| Error::InvalidInput {
+            reason: e.to_string(),
+        })?;
+        if self.dry_run.is_some() {
+            return self.dry_run_in(ctx, rendered).await;
+        }
+        let target = steps::target_objects(&rendered.manifest, &ctx.name, &ctx.namespace)?;
+        let locked = ctx.lock(true).await?;
+        let result = self
+            .install_locked(ctx, &locked.history, rendered, &target)
+            .await;
+        ctx.unlock(locked).await;
+        result
+    }
+
+    /// A dry run: the release that would be written, nothing recorded; with `Server`, every
+    /// object is sent with the server's dry run. Like Helm, the name is not checked.
+    pub(crate) async fn dry_run_in(&self, ctx: &Ctx<'_>, rendered: Rendered) -> Result<Release> {
+        let target = steps::target_objects(&rendered.manifest, &ctx.name, &ctx.namespace)?;
+        let mut release = self.build(ctx, 1, rendered, GoTime::now());
+        if self.dry_run == Some(DryRun::Server) {
+            if self.create_namespace {
+                ctx.step(
+                    || format!("creating namespace {:?}", ctx.namespace),
+                    ctx.cluster.create_namespace(&ctx.namespace, true),
+                )
+                .await?;
+            }
+            let options = ApplyOptions {
+                dry_run: Some(DryRun::Server),
+                ..self.apply.clone()
+            };
+            steps::apply(ctx, 1, &[], &target, &options, &mut Vec::new()).await?;
+        }
+        release.info.description = descriptions::DRY_RUN_COMPLETE.into();
+        Ok(release)
+    }
+
+    fn build(&self, ctx: &Ctx<'_>, version: u32, rendered: Rendered, now: GoTime) -> Release {
+        let mut release = Release::new(
+            ctx.name.clone(),
+            ctx.namespace.clone(),
+            version,
+            Status::Unknown,
+        );
+        release.mark_pending_install();
+        release.info.first_deployed = Some(now);
+        release.info.last_deployed = Some(now);
+        release.info.notes = rendered.notes;
+        release.chart = Some(rendered.chart);
+        release.config = rendered.config;
+        release.manifest = rendered.manifest;
+        release.hooks = rendered.hooks;
+        release.labels = self.labels.clone();
+        release.apply_method = Some(match self.apply.mode {
+            ApplyMode::ServerSide => ApplyMethod::ServerSide,
+            ApplyMode::ClientSide => ApplyMethod::ClientSide,
+        });
+        release
+    }
+
+    /// The install proper, under the lock; also `upgrade --install`'s install path.
+    pub(crate) async fn install_locked(
+        &self,
+        ctx: &Ctx<'_>,
+        history: &[StoredRelease],
+        rendered: Rendered,
+        target: &[Resource],
+    ) -> Result<Release> {
+        let mut version = 1;
+        if let Some(last) = history.last() {
+            let status = last.release.info.status;
+            if !(self.replace && matches!(status, Status::Uninstalled | Status::Failed)) {
+                return Err(Error::NameInUse {
+                    name: ctx.name.clone(),
+                });
+            }
+            version = last.release.version + 1;
+            if status != Status::Failed {
+                let mut last = last.clone();
+                last.release
+                    .set_status(Status::Superseded, descriptions::SUPERSEDED_BY_NEW_RELEASE);
+                ctx.save(&mut last).await?;
+            }
+        }
+        if self.create_namespace {
+            ctx.phase(Phase::CreatingNamespace, Some(version));
+            ctx.step(
+                || format!("creating namespace {:?}", ctx.namespace),
+                ctx.cluster.create_namespace(&ctx.namespace, false),
+            )
+            .await?;
+        }
+        let release = self.build(ctx, version, rendered, GoTime::now());
+        ctx.phase(Phase::Recording, Some(version));
+        let mut record = ctx.create(&release, 0).await?;
+        match self.perform(ctx, &mut record.release, target).await {
+            Ok(()) => {
+                ctx.phase(Phase::Finalising, Some(version));
+                record
+                    .release
+                    .mark_deployed(false, self.description.as_deref());
+                ctx.detached().save(&mut record).await?;
+                Ok(record.release)
+            }
+            Err(error) => self.fail(ctx, record, error).await,
+        }
+    }
+
+    async fn perform(
+        &self,
+        ctx: &Ctx<'_>,
+        release: &mut Release,
+        target: &[Resource],
+    ) -> Result<()> {
+        let version = release.version;
+        if !self.no_hooks {
+            ctx.phase(Phase::PreHooks, Some(version));
+            ctx.run_hooks(
+                release,
+                HookEvent::PreInstall,
+                self.timeout,
+                "failed pre-install: ",
+            )
+            .await?;
+        }
+        steps::apply(ctx, version, &[], target, &self.apply, &mut Vec::new()).await?;
+        if self.wait || self.atomic {
+            steps::wait(
+                ctx,
+                Some(version),
+                target,
+                self.timeout,
+                self.wait_for_jobs,
+                false,
+            )
+            .await?;
+        }
+        if !self.no_hooks {
+            ctx.phase(Phase::PostHooks, Some(version));
+            ctx.run_hooks(
+                release,
+                HookEvent::PostInstall,
+                self.timeout,
+                "failed post-install: ",
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the failure and, with `atomic`, uninstalls. Runs detached from cancellation.
+    async fn fail(
+        &self,
+        ctx: &Ctx<'_>,
+        mut record: StoredRelease,
+        error: Error,
+    ) -> Result<Release> {
+        let ctx = ctx.detached();
+        ctx.phase(Phase::Finalising, Some(record.release.version));
+        record.release.mark_install_failed(&error_chain(&error));
+        ctx.save(&mut record).await?;
+        if !self.atomic {
+            return Err(error);
+        }
+        ctx.phase(Phase::RollingBack, Some(record.release.version));
+        let uninstall = Uninstall {
+            no_hooks: self.no_hooks,
+            wait: false,
+            timeout: self.timeout,
+            ..Uninstall::new(ctx.name.clone(), ctx.namespace.clone())
+        };
+        let history = ctx.history().await?;
+        match uninstall.uninstall_locked(&ctx, &history).await {
+            Ok(_) => Err(Error::AtomicUninstalled {
+                name: ctx.name.clone(),
+                source: Box::new(error),
+            }),
+            Err(e) => Err(Error::AtomicRecoveryFailed {
+                action: "uninstalling",
+                operation: "install",
+                original: error_chain(&error),
+                source: Box::new(e),
+            }),
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The machinery every operation shares: [`Ctx`] (store, cluster, progress, control, release
+//! identity), steps raced against cancellation, record writes with version preconditions, the
+//! lock with crash recovery of an interrupted revision, and running hooks.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use capstan_release::{
+    BoxFuture, DEFAULT_NAMESPACE, GoTime, Hook, HookDeletePolicy, HookEvent, HookPhase, Release,
+    ReleaseStore, StoredRelease,
+};
+use futures::future::{Either, select};
+
+use crate::cluster::{
+    Cluster, ClusterError, HookRequest, LockGuard, LockHolder, LockRequest, StaleLease,
+};
+use crate::control::{Control, RecoverPolicy};
+use crate::error::{Error, Result};
+use crate::progress::{Event, Phase, Progress};
+use crate::resource::split_manifest;
+
+/// The namespace an empty namespace means.
+pub(crate) fn normalize_namespace(namespace: &str) -> &str {
+    if namespace.is_empty() {
+        DEFAULT_NAMESPACE
+    } else {
+        namespace
+    }
+}
+
+/// One operation's view of the world.
+pub(crate) struct Ctx<'a> {
+    pub store: &'a dyn ReleaseStore,
+    pub cluster: &'a dyn Cluster,
+    pub progress: &'a dyn Progress,
+    pub control: Control,
+    pub namespace: String,
+    pub name: String,
+    started: Instant,
+    /// The lock, while held (not in a detached context).
+    guard: Mutex<Option<Box<dyn LockGuard>>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        store: &'a dyn ReleaseStore,
+        cluster: &'a dyn Cluster,
+        progress: &'a dyn Progress,
+        control: &Control,
+        namespace: &str,
+        name: &str,
+    ) -> Self {
+        Ctx {
+            store,
+            cluster,
+            progress,
+            control: control.clone(),
+            namespace: normalize_namespace(namespace).to_owned(),
+            name: name.to_owned(),
+            started: Instant::now(),
+            guard: Mutex::new(None),
+        }
+    }
+
+    /// The same context with no cancellation and no deadline: for finalisation and the
+    /// recovery of an atomic operation, which must run even when the operation was cancelled.
+    pub fn detached(&self) -> Ctx<'a> {
+        Ctx {
+            store: self.store,
+            cluster: self.cluster,
+            progress: self.progress,
+            control: Control {
+                cancel: crate::control::Cancel::new(),
+                deadline: None,
+                ..self.control.clone()
+            },
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            started: self.started,
+            guard: Mutex::new(None),
+        }
+    }
+
+    pub fn phase(&self, phase: Phase, revision: Option<u32>) {
+        self.progress.event(Event::Phase { phase, revision });
+    }
+
+    /// Fails when the token fired, the deadline passed or the lock was lost.
+    pub fn check(&self) -> Result<()> {
+        let lost = self
+            .guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|g| g.is_lost());
+        if lost {
+            return Err(Error::LockLost {
+                name: self.name.clone(),
+            });
+        }
+        if let Some(reason) = self.control.cancel.reason() {
+            return Err(Error::Cancelled { reason });
+        }
+        if self.control.remaining() == Some(Duration::ZERO) {
+            return Err(Error::DeadlineExceeded {
+                elapsed: self.started.elapsed(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A timeout bounded by the deadline.
+    pub fn timeout(&self, timeout: Duration) -> Duration {
+        self.control.bound(timeout)
+    }
+
+    /// Runs one cluster call, abandoning it when the token fires.
+    pub async fn step<T>(
+        &self,
+        context: impl FnOnce() -> String,
+        fut: BoxFuture<'_, Result<T, ClusterError>>,
+    ) -> Result<T> {
+        self.check()?;
+        match select(fut, self.control.cancel.cancelled()).await {
+            Either::Left((result, _)) => result.map_err(Error::cluster(context())),
+            Either::Right((reason, _)) => Err(Error::Cancelled { reason }),
+        }
+    }
+
+    pub async fn history(&self) -> Result<Vec<StoredRelease>> {
+        self.store
+            .history(&self.namespace, &self.name)
+            .await
+            .map_err(Error::store(format!(
+                "reading the history of release {:?}",
+                self.name
+            )))
+    }
+
+    pub async fn create(&self, release: &Release, max_history: usize) -> Result<StoredRelease> {
+        let version = self
+            .store
+            .create_with_history_limit(release, max_history)
+            .await
+            .map_err(Error::store(format!(
+                "storing release {:?} revision {}",
+                release.name, release.version
+            )))?;
+        Ok(StoredRelease {
+            release: release.clone(),
+            version,
+        })
+    }
+
+    pub async fn save(&self, record: &mut StoredRelease) -> Result<()> {
+        record.version = self
+            .store
+            .update(&record.release, &record.version)
+            .await
+            .map_err(Error::store(format!(
+                "updating release {:?} revision {}",
+                record.release.name, record.release.version
+            )))?;
+        Ok(())
+    }
+
+    /// Takes the release's lock and recovers an interrupted pending revision. Returns the guard
+    /// and the history as it stands after recovery.
+    ///
+    /// `pending_is_error`: whether a pending latest revision that cannot be recovered is an
+    /// error (install/upgrade/rollback) or is left for the operation to handle (uninstall).
+    pub async fn lock(&self, pending_is_error: bool) -> Result<Locked> {
+        self.phase(Phase::Locking, None);
+        let lock = self
+            .step(
+                || format!("locking release {:?}", self.name),
+                self.cluster.lock(LockRequest {
+                    namespace: &self.namespace,
+                    name: &self.name,
+                    holder: &self.control.holder,
+                    wait: self.control.lock_wait,
+                }),
+            )
+            .await
+            .map_err(|e| match e {
+                Error::Cluster { source, context } => match *source {
+                    ClusterError::LockHeld(held) => {
+                        let LockHolder {
+                            namespace,
+                            name,
+                            holder,
+                            since,
+                            until,
+                        } = *held;
+                        Error::Locked {
+                            namespace,
+                            name,
+                            holder,
+                            since,
+                            until,
+                        }
+                    }
+                    source => Error::Cluster {
+                        context,
+                        source: Box::new(source),
+                    },
+                },
+                e => e,
+            })?;
+        *self.guard.lock().unwrap_or_else(PoisonError::into_inner) = Some(lock.guard);
+        match self
+            .recover(lock.took_over.as_ref(), pending_is_error)
+            .await
+        {
+            Ok(history) => Ok(Locked { history }),
+            Err(e) => {
+                self.unlock(Locked {
+                    history: Vec::new(),
+                })
+                .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn recover(
+        &self,
+        stale: Option<&StaleLease>,
+        pending_is_error: bool,
+    ) -> Result<Vec<StoredRelease>> {
+        let mut history = self.history().await?;
+        let Some(latest) = history.last_mut() else {
+            return Ok(history);
+        };
+        if !latest.release.info.status.is_pending() {
+            return Ok(history);
+        }
+        let description = match (stale, self.control.recover) {
+            (_, RecoverPolicy::Never) | (None, RecoverPolicy::IfLeaseExpired) => {
+                if pending_is_error {
+                    return Err(Error::InProgress {
+                        name: self.name.clone(),
+                        revision: latest.release.version,
+                    });
+                }
+                return Ok(history);
+            }
+            (Some(stale), _) => format!(
+                "interrupted: the operation holding the lock stopped (lease expired at {})",
+                stale.expired_at
+            ),
+            (None, RecoverPolicy::Always) => format!(
+                "interrupted: recovered by {} (no operation held the lock)",
+                self.control.holder
+            ),
+        };
+        self.phase(Phase::Recovering, Some(latest.release.version));
+        latest
+            .release
+            .set_status(capstan_release::Status::Failed, description.clone());
+        self.save(latest).await?;
+        self.progress.event(Event::Recovered {
+            revision: latest.release.version,
+            description,
+        });
+        Ok(history)
+    }
+
+    /// Releases the lock (errors are not the operation's: the lease expires anyway).
+    pub async fn unlock(&self, _locked: Locked) {
+        let guard = self
+            .guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(guard) = guard {
+            let _ = guard.release().await;
+        }
+    }
+
+    /// Runs a release's hooks for one event, by weight then name, one at a time, recording each
+    /// run in the hook's `last_run`. A failing hook stops the run and fails with
+    /// [`Error::HookFailed`]; `prefix` is the operation's wording (`pre-upgrade hooks failed: `).
+    pub async fn run_hooks(
+        &self,
+        release: &mut Release,
+        event: HookEvent,
+        timeout: Duration,
+        prefix: &str,
+    ) -> Result<()> {
+        let mut order: Vec<usize> = (0..release.hooks.len())
+            .filter(|i| release.hooks[*i].events.contains(&event))
+            .collect();
+        if order.is_empty() {
+            return Ok(());
+        }
+        order.sort_by(|a, b| {
+            let (a, b) = (&release.hooks[*a], &release.hooks[*b]);
+            a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name))
+        });
+        for i in order {
+            let hook = release.hooks[i].clone();
+            let outcome = self.run_hook(release, &hook, &event, timeout).await;
+            let fail = |source: Box<ClusterError>| Error::HookFailed {
+                prefix: prefix.to_owned(),
+                event: event.to_string(),
+                path: hook.path.clone(),
+                hook: hook.name.clone(),
+                source,
+            };
+            match outcome {
+                Ok(outcome) => {
+                    let last_run = &mut release.hooks[i].last_run;
+                    last_run.started_at = Some(outcome.started_at);
+                    last_run.completed_at = Some(outcome.completed_at);
+                    last_run.phase = Some(outcome.phase.clone());
+                    self.progress.event(Event::HookFinished {
+                        name: hook.name.clone(),
+                        event: event.clone(),
+                        phase: outcome.phase.clone(),
+                        message: outcome.message.clone(),
+                    });
+                    if outcome.phase != HookPhase::Succeeded {
+                        let message = outcome.message.unwrap_or_else(|| "failed".into());
+                        return Err(fail(Box::new(ClusterError::other(format!(
+                            "{} {} failed: {message}",
+                            hook.kind.to_lowercase(),
+                            hook.name
+                        )))));
+                    }
+                }
+                Err(Error::Cluster { source, .. }) => {
+                    release.hooks[i].last_run.phase = Some(HookPhase::Failed);
+                    self.progress.event(Event::HookFinished {
+                        name: hook.name.clone(),
+                        event: event.clone(),
+                        phase: HookPhase::Failed,
+                        message: Some(source.to_string()),
+                    });
+                    return Err(fail(source));
+                }
+                Err(e) => {
+                    release.hooks[i].last_run.phase = Some(HookPhase::Failed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_hook(
+        &self,
+        release: &mut Release,
+        hook: &Hook,
+        event: &HookEvent,
+        timeout: Duration,
+    ) -> Result<crate::cluster::HookOutcome> {
+        let resource = split_manifest(&hook.manifest)
+            .map_err(|e| match e {
+                Error::Manifest { reason, .. } => Error::Manifest {
+                    source_path: hook.path.clone(),
+                    reason,
+                },
+                e => e,
+            })?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Manifest {
+                source_path: hook.path.clone(),
+                reason: "hook manifest is empty".into(),
+            })?;
+        let policies = if hook.delete_policies.is_empty() {
+            vec![HookDeletePolicy::BeforeHookCreation]
+        } else {
+            hook.delete_policies.clone()
+        };
+        self.progress.event(Event::HookStarted {
+            name: hook.name.clone(),
+            kind: hook.kind.clone(),
+            event: event.clone(),
+            weight: hook.weight,
+        });
+        if let Some(h) = release.hooks.iter_mut().find(|h| h.name == hook.name) {
+            h.last_run.started_at = Some(GoTime::now());
+            h.last_run.completed_at = None;
+            h.last_run.phase = Some(HookPhase::Running);
+        }
+        self.step(
+            || format!("running hook {}", hook.name),
+            self.cluster.run_hook(
+                HookRequest {
+                    release: &self.name,
+                    namespace: &self.namespace,
+                    event,
+                    hook,
+                    resource: &resource,
+                    delete_policies: &policies,
+                    timeout: self.timeout(timeout),
+                },
+                self.progress,
+            ),
+        )
+        .await
+    }
+}
+
+/// Proof that the lock is held (the guard lives in the [`Ctx`]), with the history read under
+/// it.
+pub(crate) struct Locked {
+    pub history: Vec<StoredRelease>,
+}
