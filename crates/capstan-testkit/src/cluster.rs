@@ -10,7 +10,7 @@ use kube::{Api, Client};
 use tokio::sync::OnceCell;
 
 /// The workspace root, from this crate's location.
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 

@@ -26,6 +26,7 @@
 //! touch a real cluster by accident.
 
 mod cluster;
+pub mod helm;
 mod namespace;
 pub mod postgres;
 pub mod wait;
