@@ -262,7 +262,11 @@ impl Applier {
         let desired_keys: HashSet<ObjectKey> = desired.iter().map(|r| r.key(ns)).collect();
         let mut report = ApplyReport::default();
         for step in install_steps(desired) {
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(step)
+            // The futures are collected first (not mapped lazily in the stream) so that callers
+            // can box this future as `Send` (a closure over references inside the stream type
+            // defeats the compiler's higher-ranked `Send` proof).
+            let pending: Vec<_> = step
+                .into_iter()
                 .map(|resource| async move {
                     let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
                     let result = self.apply_one(original, resource, options).await;
@@ -271,6 +275,8 @@ impl Applier {
                     }
                     (resource.key(ns).to_string(), result)
                 })
+                .collect();
+            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
                 .buffer_unordered(options.concurrency.max(1))
                 .collect()
                 .await;
@@ -320,7 +326,8 @@ impl Applier {
         on_object: OnObject<'_>,
     ) -> Result<()> {
         for step in uninstall_steps(resources) {
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(step)
+            let pending: Vec<_> = step
+                .into_iter()
                 .map(|resource| async move {
                     let result = self.delete_one(resource, options).await;
                     if let Ok(done) = &result {
@@ -328,6 +335,8 @@ impl Applier {
                     }
                     (resource.key(&options.release_namespace).to_string(), result)
                 })
+                .collect();
+            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
                 .buffer_unordered(options.concurrency.max(1))
                 .collect()
                 .await;

@@ -14,8 +14,13 @@
 //! [`Waiter`] ([`wait`]: watch-based readiness, kstatus rules for custom resources). These speak
 //! their own small types ([`Resource`], [`ObjectKey`], [`ApplyReport`]) and return [`Error`].
 //!
+//! [`KubeCluster`] ([`cluster`]) puts these together as `capstan-ops`'s `Cluster`: apply,
+//! delete, wait, hooks run as Helm runs them, per-release locks on `coordination.k8s.io/v1`
+//! Leases (renewed while held, taken over once expired), capabilities and namespaces.
+//!
 //! # Main types
 //!
+//! - [`KubeCluster`]: `capstan_ops::Cluster` over a real cluster (`KubeCluster::new(client)`).
 //! - [`KubeStore<K>`]: a release store over Secrets or ConfigMaps, bound to a default namespace
 //!   (used when a call names none) and able to list across all namespaces (`list -A`).
 //! - [`SecretStore`], [`ConfigMapStore`]: the two drivers.
@@ -42,6 +47,7 @@
 //! kube error as source); record errors name the object as `namespace/object`.
 
 pub mod apply;
+pub mod cluster;
 pub mod error;
 pub mod mapping;
 pub mod merge;
@@ -51,6 +57,7 @@ pub mod store;
 pub mod wait;
 
 pub use apply::{Action, Applier, ApplyMethod, ApplyOptions, ApplyReport, Cascade, ObjectReport};
+pub use cluster::KubeCluster;
 pub use error::{Error, Result};
 pub use mapping::{Mapping, RestMapper};
 pub use resource::{ObjectKey, Resource};

@@ -1,0 +1,1083 @@
+//! [`KubeCluster`]: `capstan-ops`'s [`Cluster`] trait over a real cluster, built from an
+//! [`Applier`] and a [`Waiter`] sharing one [`RestMapper`], plus the two pieces only a cluster
+//! can do: per-release locks (a `coordination.k8s.io/v1` Lease per release) and hooks.
+//!
+//! # Locks
+//!
+//! A release's lock is the Lease `capstan.release.<name>` in the release namespace. Its holder
+//! identity is the operation's holder string; it is taken with a create (the API server's
+//! "already exists" decides races) or, when free or expired, an update carrying the
+//! `resourceVersion` read (a conflict means someone else moved first: read again). A lease is
+//! free when it has no holder and expired when `renewTime + leaseDurationSeconds` has passed;
+//! taking over an expired lease reports a [`StaleLease`] so the operation recovers the revision
+//! its holder left pending. While the guard lives a background task renews the lease every
+//! third of its duration; when renewal fails for a whole lease duration, or someone else holds
+//! the lease, the guard reports [`LockGuard::is_lost`]. [`LockGuard::release`] deletes the
+//! lease (with the last `resourceVersion` as precondition, so a successor's lease is never
+//! deleted); dropping the guard only stops renewing, leaving the lease to expire.
+//!
+//! # Hooks
+//!
+//! One hook runs as Helm runs it: with `before-hook-creation` the previous object is deleted
+//! (and its deletion awaited) first; the object is applied; a Job must reach `Complete` (a
+//! `Failed` condition fails the hook with its reason), a Pod must reach `Succeeded` (`Failed`
+//! fails it with its containers' reasons), anything else is done once created; all within the
+//! timeout (running out of time fails the hook). Then `hook-succeeded` / `hook-failed` delete
+//! the object per the outcome.
+//!
+//! # Conversions
+//!
+//! `capstan-ops` and this crate each speak their own small types; every conversion between
+//! them lives at the end of this file.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use capstan_ops::{
+    ApplyRequest, Capabilities, Cluster, ClusterError, DeleteRequest, Event, HookOutcome,
+    HookRequest, Lock, LockGuard, LockHolder, LockRequest, ObjectAction, ObjectRef, ObjectReport,
+    ObjectResult, ObjectStatus, Progress, StaleLease, WaitRequest,
+};
+use capstan_release::{BoxFuture, GoTime, HookDeletePolicy, HookPhase};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::apply::{self, Action, Applier, ApplyMethod};
+use crate::error::Error;
+use crate::mapping::RestMapper;
+use crate::resource::{ObjectKey, Resource};
+use crate::wait::{self, Readiness, ReadinessChange, WaitOptions, Waiter};
+
+/// The prefix of every release's Lease name: `capstan.release.<name>`.
+pub const LEASE_PREFIX: &str = "capstan.release.";
+
+/// The default lease duration.
+pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
+
+/// The Lease name of a release.
+pub fn lease_name(release: &str) -> String {
+    format!("{LEASE_PREFIX}{release}")
+}
+
+/// [`Cluster`] over a real Kubernetes cluster.
+///
+/// Cheap to clone (the client, mapper and caches are shared). Must be used inside a tokio
+/// runtime: a held lock is renewed by a spawned task.
+///
+/// ```no_run
+/// # async fn example(client: kube::Client) {
+/// use std::time::Duration;
+/// let cluster = capstan_kube::KubeCluster::new(client).lease_duration(Duration::from_secs(30));
+/// # let _ = cluster;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct KubeCluster {
+    client: Client,
+    applier: Applier,
+    waiter: Waiter,
+    lease_duration: Duration,
+    concurrency: usize,
+}
+
+impl std::fmt::Debug for KubeCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeCluster")
+            .field("lease_duration", &self.lease_duration)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KubeCluster {
+    /// A cluster over `client`, with its own [`RestMapper`] shared by its applier and waiter.
+    pub fn new(client: Client) -> KubeCluster {
+        KubeCluster::with_mapper(Arc::new(RestMapper::new(client)))
+    }
+
+    /// A cluster sharing a [`RestMapper`] (and its discovery and schema caches).
+    pub fn with_mapper(mapper: Arc<RestMapper>) -> KubeCluster {
+        KubeCluster {
+            client: mapper.client().clone(),
+            applier: Applier::with_mapper(mapper.clone()),
+            waiter: Waiter::with_mapper(mapper),
+            lease_duration: DEFAULT_LEASE_DURATION,
+            concurrency: 8,
+        }
+    }
+
+    /// The duration of the leases this cluster takes (default 15 s, at least 3 s); they are
+    /// renewed every third of it.
+    pub fn lease_duration(mut self, duration: Duration) -> KubeCluster {
+        self.lease_duration = duration.max(Duration::from_secs(3));
+        self
+    }
+
+    /// How many objects of one kind are applied or deleted at once (default 8).
+    pub fn concurrency(mut self, concurrency: usize) -> KubeCluster {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The applier.
+    pub fn applier(&self) -> &Applier {
+        &self.applier
+    }
+
+    /// The waiter.
+    pub fn waiter(&self) -> &Waiter {
+        &self.waiter
+    }
+
+    fn options(&self, release: &str, namespace: &str) -> apply::ApplyOptions {
+        let mut options = apply::ApplyOptions::new(release, namespace);
+        options.concurrency = self.concurrency;
+        options
+    }
+
+    async fn capabilities_impl(&self) -> Result<Capabilities, ClusterError> {
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|e| kube_error("reading the server version", e))?;
+        let discovery = match kube::Discovery::new(self.client.clone())
+            .run_aggregated()
+            .await
+        {
+            Ok(d) => d,
+            Err(_) => kube::Discovery::new(self.client.clone())
+                .run()
+                .await
+                .map_err(|e| kube_error("discovering the server's APIs", e))?,
+        };
+        let mut versions = BTreeSet::new();
+        for group in discovery.groups() {
+            for version in group.versions() {
+                for (resource, _) in group.versioned_resources(version) {
+                    versions.insert(format!("{}/{}", resource.api_version, resource.kind));
+                    versions.insert(resource.api_version);
+                }
+            }
+        }
+        Ok(Capabilities {
+            kube_version: Some(kube_version(&info)),
+            api_versions: versions.into_iter().collect(),
+        })
+    }
+
+    async fn create_namespace_impl(
+        &self,
+        namespace: &str,
+        dry_run: bool,
+    ) -> Result<bool, ClusterError> {
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let existing = api
+            .get_opt(namespace)
+            .await
+            .map_err(|e| kube_error(format!("get namespace {namespace}"), e))?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        let object = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.to_owned()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        let params = PostParams {
+            dry_run,
+            field_manager: Some(apply::FIELD_MANAGER.into()),
+        };
+        match api.create(&params, &object).await {
+            Ok(_) => Ok(!dry_run),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Err(e) => Err(kube_error(format!("create namespace {namespace}"), e)),
+        }
+    }
+
+    async fn apply_impl(&self, request: ApplyRequest<'_>) -> Result<ObjectReport, ClusterError> {
+        let previous = to_kube(request.previous);
+        let target = to_kube(request.target);
+        let options = apply_options(
+            self.options(request.release, request.namespace),
+            request.options,
+        );
+        let among = [request.target, request.previous];
+        let result = self.applier.apply(&previous, &target, &options).await;
+        object_report(result, &among)
+    }
+
+    async fn delete_impl(&self, request: DeleteRequest<'_>) -> Result<ObjectReport, ClusterError> {
+        let objects = to_kube(request.objects);
+        let mut options = self.options(request.release, request.namespace);
+        options.cascade = cascade(request.cascade);
+        options.dry_run = request.dry_run;
+        let result = self.applier.uninstall(&objects, &options).await;
+        object_report(result, &[request.objects])
+    }
+
+    async fn wait_impl(
+        &self,
+        request: WaitRequest<'_>,
+        progress: &dyn Progress,
+    ) -> Result<(), ClusterError> {
+        let objects = to_kube(request.objects);
+        let result = if request.for_deletion {
+            self.waiter
+                .wait_deleted(&objects, request.namespace, request.timeout)
+                .await
+        } else {
+            let options = WaitOptions {
+                timeout: request.timeout,
+                wait_for_jobs: request.wait_for_jobs,
+            };
+            let report = |change: &ReadinessChange| {
+                progress.event(readiness_event(change, &[request.objects]));
+            };
+            self.waiter
+                .wait(&objects, request.namespace, &options, &report)
+                .await
+        };
+        result.map_err(|e| cluster_error(e, &[request.objects]))
+    }
+
+    async fn object_status_impl(
+        &self,
+        namespace: &str,
+        objects: &[capstan_ops::Resource],
+    ) -> Result<Vec<ObjectStatus>, ClusterError> {
+        let statuses = self
+            .waiter
+            .status(&to_kube(objects), namespace)
+            .await
+            .map_err(|e| cluster_error(e, &[objects]))?;
+        Ok(objects
+            .iter()
+            .zip(statuses)
+            .map(|(o, (_, readiness))| object_status(o.object.clone(), readiness))
+            .collect())
+    }
+
+    async fn run_hook_impl(
+        &self,
+        request: HookRequest<'_>,
+        progress: &dyn Progress,
+    ) -> Result<HookOutcome, ClusterError> {
+        let deadline = Instant::now() + request.timeout;
+        let among: [&[capstan_ops::Resource]; 1] = [std::slice::from_ref(request.resource)];
+        let resource = to_kube_one(request.resource);
+        let options = self.options(request.release, request.namespace);
+        let policy = |p: HookDeletePolicy| request.delete_policies.contains(&p);
+
+        if policy(HookDeletePolicy::BeforeHookCreation) {
+            let gone = std::slice::from_ref(&resource);
+            self.applier
+                .uninstall(gone, &options)
+                .await
+                .map_err(|e| cluster_error(e, &among))?;
+            self.waiter
+                .wait_deleted(gone, request.namespace, remaining(deadline))
+                .await
+                .map_err(|e| cluster_error(e, &among))?;
+        }
+
+        let started_at = GoTime::now();
+        let applied = self
+            .applier
+            .apply(&[], std::slice::from_ref(&resource), &options)
+            .await;
+        if let Err(e) = applied {
+            let e = match e {
+                Error::Incomplete { source, .. } => *source,
+                e => e,
+            };
+            return Err(cluster_error(e, &among));
+        }
+
+        let failure = match (resource.group(), resource.kind.as_str()) {
+            ("batch", "Job") => {
+                let options = WaitOptions {
+                    timeout: remaining(deadline),
+                    wait_for_jobs: true,
+                };
+                let report = |change: &ReadinessChange| {
+                    progress.event(readiness_event(change, &among));
+                };
+                match self
+                    .waiter
+                    .wait(
+                        std::slice::from_ref(&resource),
+                        request.namespace,
+                        &options,
+                        &report,
+                    )
+                    .await
+                {
+                    Ok(()) => None,
+                    Err(Error::WaitFailed { reason, .. }) => Some(reason),
+                    Err(e @ Error::WaitTimeout { .. }) => Some(e.to_string()),
+                    Err(e) => return Err(cluster_error(e, &among)),
+                }
+            }
+            ("", "Pod") => {
+                self.wait_pod(&resource, request.namespace, deadline)
+                    .await?
+            }
+            _ => None,
+        };
+        let completed_at = GoTime::now();
+        let phase = if failure.is_none() {
+            HookPhase::Succeeded
+        } else {
+            HookPhase::Failed
+        };
+        let delete = match phase {
+            HookPhase::Succeeded => policy(HookDeletePolicy::HookSucceeded),
+            _ => policy(HookDeletePolicy::HookFailed),
+        };
+        if delete
+            && let Err(e) = self
+                .applier
+                .uninstall(std::slice::from_ref(&resource), &options)
+                .await
+        {
+            progress.event(Event::Warning {
+                message: format!(
+                    "deleting hook {} after it ran: {}",
+                    request.hook.name,
+                    capstan_ops::error_chain(&e)
+                ),
+            });
+        }
+        Ok(HookOutcome {
+            phase,
+            started_at,
+            completed_at,
+            message: failure,
+        })
+    }
+
+    /// Waits for a hook Pod to succeed: `None` when it did, why not otherwise.
+    async fn wait_pod(
+        &self,
+        resource: &Resource,
+        default_namespace: &str,
+        deadline: Instant,
+    ) -> Result<Option<String>, ClusterError> {
+        let namespace = resource.namespace.as_deref().unwrap_or(default_namespace);
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let finished = |pod: Option<&Pod>| {
+            pod.and_then(|p| p.status.as_ref())
+                .and_then(|s| s.phase.as_deref())
+                .is_some_and(|phase| matches!(phase, "Succeeded" | "Failed"))
+        };
+        let waited = tokio::time::timeout(
+            remaining(deadline),
+            kube::runtime::wait::await_condition(api.clone(), &resource.name, finished),
+        )
+        .await;
+        let pod = match waited {
+            Ok(Ok(pod)) => pod,
+            Ok(Err(e)) => {
+                return Err(ClusterError::Other {
+                    message: format!("watching pod/{} failed", resource.name),
+                    source: Some(Box::new(e)),
+                });
+            }
+            Err(_) => {
+                let why = match api.get_opt(&resource.name).await {
+                    Ok(Some(pod)) => {
+                        wait::pod_reason(&serde_json::to_value(&pod).unwrap_or(Value::Null))
+                    }
+                    _ => "not found".into(),
+                };
+                return Ok(Some(format!(
+                    "timed out waiting for pod/{} to succeed: {why}",
+                    resource.name
+                )));
+            }
+        };
+        let value = pod
+            .map(|p| serde_json::to_value(&p).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
+        Ok(match wait::readiness("", "Pod", &value, true) {
+            Readiness::Ready => None,
+            Readiness::InProgress(why) | Readiness::Failed(why) => Some(why),
+        })
+    }
+
+    async fn lock_impl(&self, request: LockRequest<'_>) -> Result<Lock, ClusterError> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), request.namespace);
+        let name = lease_name(request.name);
+        let deadline = request.wait.map(|w| Instant::now() + w);
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.try_lock(&api, &name, &request).await? {
+                Attempt::Taken(lock) => return Ok(lock),
+                Attempt::Raced => continue,
+                Attempt::Held(holder) => {
+                    let now = Instant::now();
+                    let Some(deadline) = deadline.filter(|d| *d > now) else {
+                        return Err(ClusterError::LockHeld(holder));
+                    };
+                    // Poll with a short, jittered backoff, but never past the deadline nor
+                    // much past the moment the lease would expire.
+                    let until_expiry = holder
+                        .until
+                        .timestamp()
+                        .duration_since(Timestamp::now())
+                        .try_into()
+                        .unwrap_or(Duration::ZERO)
+                        + Duration::from_millis(50);
+                    let sleep = pause.min(until_expiry).min(deadline - now) + jitter(pause / 4);
+                    tokio::time::sleep(sleep).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    async fn try_lock(
+        &self,
+        api: &Api<Lease>,
+        name: &str,
+        request: &LockRequest<'_>,
+    ) -> Result<Attempt, ClusterError> {
+        let error = |op: &str, e| kube_error(format!("{op} lease {}/{name}", request.namespace), e);
+        let now = Timestamp::now();
+        let duration = self.lease_duration;
+        let spec = |transitions: i32| LeaseSpec {
+            holder_identity: Some(request.holder.to_owned()),
+            lease_duration_seconds: Some(duration.as_secs().try_into().unwrap_or(i32::MAX)),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        };
+        let existing = api.get_opt(name).await.map_err(|e| error("get", e))?;
+        let (written, took_over) = match existing {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(name.to_owned()),
+                        namespace: Some(request.namespace.to_owned()),
+                        labels: Some(
+                            [
+                                ("app.kubernetes.io/managed-by".into(), "capstan".into()),
+                                ("capstan.dev/release".into(), request.name.to_owned()),
+                            ]
+                            .into(),
+                        ),
+                        ..ObjectMeta::default()
+                    },
+                    spec: Some(spec(0)),
+                };
+                match api.create(&PostParams::default(), &lease).await {
+                    Ok(l) => (l, None),
+                    Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Attempt::Raced),
+                    Err(e) => return Err(error("create", e)),
+                }
+            }
+            Some(mut lease) => {
+                let current = lease.spec.clone().unwrap_or_default();
+                let holder = current.holder_identity.clone().unwrap_or_default();
+                let until = lease_until(&current);
+                let expired = until.is_none_or(|u| u <= now);
+                let took_over = if holder.is_empty() || holder == request.holder {
+                    None
+                } else if expired {
+                    Some(StaleLease {
+                        holder: holder.clone(),
+                        since: go_time(current.acquire_time.as_ref().map_or(now, |t| t.0)),
+                        expired_at: go_time(until.unwrap_or(now)),
+                    })
+                } else {
+                    return Ok(Attempt::Held(Box::new(LockHolder {
+                        namespace: request.namespace.to_owned(),
+                        name: request.name.to_owned(),
+                        holder,
+                        since: go_time(current.acquire_time.as_ref().map_or(now, |t| t.0)),
+                        until: go_time(until.unwrap_or(now)),
+                    })));
+                };
+                let transitions = current.lease_transitions.unwrap_or(0)
+                    + i32::from(!holder.is_empty() && holder != request.holder);
+                lease.spec = Some(spec(transitions));
+                // `replace` carries the resourceVersion read: a conflict means we lost a race.
+                match api.replace(name, &PostParams::default(), &lease).await {
+                    Ok(l) => (l, took_over),
+                    Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Attempt::Raced),
+                    Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Attempt::Raced),
+                    Err(e) => return Err(error("update", e)),
+                }
+            }
+        };
+        tracing::debug!(
+            namespace = request.namespace,
+            release = request.name,
+            holder = request.holder,
+            took_over = took_over.is_some(),
+            "lock taken"
+        );
+        let shared = Arc::new(Shared {
+            lease: Mutex::new(written),
+            lost: AtomicBool::new(false),
+        });
+        let renewer = tokio::spawn(renew(
+            api.clone(),
+            shared.clone(),
+            request.holder.to_owned(),
+            duration,
+        ));
+        Ok(Attempt::Taken(Lock {
+            guard: Box::new(KubeLockGuard {
+                api: api.clone(),
+                holder: request.holder.to_owned(),
+                shared,
+                renewer: Some(renewer),
+            }),
+            took_over,
+        }))
+    }
+}
+
+enum Attempt {
+    Taken(Lock),
+    Held(Box<LockHolder>),
+    Raced,
+}
+
+/// A little randomness (from the clock's nanoseconds) so waiters do not poll in lockstep.
+fn jitter(max: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let max = max.as_nanos().max(1);
+    Duration::from_nanos(u64::try_from(u128::from(nanos) % max).unwrap_or(0))
+}
+
+fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// When a lease expires unless renewed.
+fn lease_until(spec: &LeaseSpec) -> Option<Timestamp> {
+    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref())?.0;
+    let seconds = spec.lease_duration_seconds.unwrap_or(0);
+    renewed
+        .checked_add(SignedDuration::from_secs(i64::from(seconds)))
+        .ok()
+}
+
+fn holder_of(lease: &Lease) -> Option<&str> {
+    lease.spec.as_ref()?.holder_identity.as_deref()
+}
+
+struct Shared {
+    /// The lease as last written by us (its resourceVersion is the next precondition).
+    lease: Mutex<Lease>,
+    lost: AtomicBool,
+}
+
+impl Shared {
+    fn lease(&self) -> Lease {
+        self.lease
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Renews the lease every third of its duration until aborted; marks it lost when someone else
+/// holds it or when renewing has failed for a whole lease duration.
+async fn renew(api: Api<Lease>, shared: Arc<Shared>, holder: String, duration: Duration) {
+    let interval = duration / 3;
+    let mut last_success = Instant::now();
+    let mut pause = interval;
+    loop {
+        tokio::time::sleep(pause).await;
+        let mut lease = shared.lease();
+        let name = lease.metadata.name.clone().unwrap_or_default();
+        if let Some(spec) = lease.spec.as_mut() {
+            spec.renew_time = Some(MicroTime(Timestamp::now()));
+        }
+        match api.replace(&name, &PostParams::default(), &lease).await {
+            Ok(written) => {
+                *shared.lease.lock().unwrap_or_else(PoisonError::into_inner) = written;
+                last_success = Instant::now();
+                pause = interval;
+                continue;
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
+                // Someone wrote the lease: it is ours only if the holder is still us.
+                match api.get_opt(&name).await {
+                    Ok(Some(current)) if holder_of(&current) == Some(holder.as_str()) => {
+                        *shared.lease.lock().unwrap_or_else(PoisonError::into_inner) = current;
+                        pause = Duration::ZERO;
+                        continue;
+                    }
+                    Ok(_) => {
+                        tracing::warn!(lease = %name, holder, "lease taken by someone else");
+                        shared.lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Err(e) => tracing::debug!(lease = %name, error = %e, "reading lease failed"),
+                }
+            }
+            Err(e) => tracing::debug!(lease = %name, error = %e, "renewing lease failed"),
+        }
+        if last_success.elapsed() >= duration {
+            tracing::warn!(lease = %name, holder, "lease not renewed for its whole duration");
+            shared.lost.store(true, Ordering::SeqCst);
+            return;
+        }
+        pause = Duration::from_millis(500).min(interval);
+    }
+}
+
+/// The guard of a lease taken by [`KubeCluster`].
+struct KubeLockGuard {
+    api: Api<Lease>,
+    holder: String,
+    shared: Arc<Shared>,
+    renewer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LockGuard for KubeLockGuard {
+    fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    fn is_lost(&self) -> bool {
+        self.shared.lost.load(Ordering::SeqCst)
+    }
+
+    fn release(mut self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>> {
+        let renewer = self.renewer.take();
+        let holder = self.holder.clone();
+        let api = self.api.clone();
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            if let Some(renewer) = renewer {
+                renewer.abort();
+                let _ = renewer.await;
+            }
+            if shared.lost.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let mut lease = shared.lease();
+            let name = lease.metadata.name.clone().unwrap_or_default();
+            // A renewal cut short by the abort may have landed without our knowing its
+            // resourceVersion: on a conflict, read again and delete only while it is ours.
+            for _ in 0..3 {
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        resource_version: lease.metadata.resource_version.clone(),
+                        uid: lease.metadata.uid.clone(),
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(&name, &params).await {
+                    Ok(_) => return Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Err(e) => return Err(kube_error(format!("delete lease {name}"), e)),
+                }
+                lease = match api.get_opt(&name).await {
+                    Ok(Some(current)) if holder_of(&current) == Some(holder.as_str()) => current,
+                    // Gone, or already someone else's: nothing of ours to release.
+                    Ok(_) => return Ok(()),
+                    Err(e) => return Err(kube_error(format!("get lease {name}"), e)),
+                };
+            }
+            Err(ClusterError::other(format!(
+                "releasing lease {name}: it kept changing under us"
+            )))
+        })
+    }
+}
+
+impl Drop for KubeLockGuard {
+    /// Abandoned without release: stop renewing and leave the lease to expire.
+    fn drop(&mut self) {
+        if let Some(renewer) = self.renewer.take() {
+            renewer.abort();
+        }
+    }
+}
+
+impl Cluster for KubeCluster {
+    fn capabilities(&self) -> BoxFuture<'_, Result<Capabilities, ClusterError>> {
+        Box::pin(self.capabilities_impl())
+    }
+
+    fn create_namespace<'a>(
+        &'a self,
+        namespace: &'a str,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<bool, ClusterError>> {
+        Box::pin(self.create_namespace_impl(namespace, dry_run))
+    }
+
+    fn apply<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+        _progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
+        Box::pin(self.apply_impl(request))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        request: DeleteRequest<'a>,
+        _progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
+        Box::pin(self.delete_impl(request))
+    }
+
+    fn wait<'a>(
+        &'a self,
+        request: WaitRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(self.wait_impl(request, progress))
+    }
+
+    fn run_hook<'a>(
+        &'a self,
+        request: HookRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<HookOutcome, ClusterError>> {
+        Box::pin(self.run_hook_impl(request, progress))
+    }
+
+    fn lock<'a>(&'a self, request: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>> {
+        Box::pin(self.lock_impl(request))
+    }
+
+    fn object_status<'a>(
+        &'a self,
+        namespace: &'a str,
+        objects: &'a [capstan_ops::Resource],
+    ) -> BoxFuture<'a, Result<Vec<ObjectStatus>, ClusterError>> {
+        Box::pin(self.object_status_impl(namespace, objects))
+    }
+}
+
+// ---- Conversions between capstan-ops's types and this crate's: all of them, here. ----
+
+fn to_kube_one(resource: &capstan_ops::Resource) -> Resource {
+    Resource {
+        api_version: resource.object.api_version.clone(),
+        kind: resource.object.kind.clone(),
+        name: resource.object.name.clone(),
+        namespace: resource.object.namespace.clone(),
+        object: resource.manifest.clone(),
+    }
+}
+
+fn to_kube(resources: &[capstan_ops::Resource]) -> Vec<Resource> {
+    resources.iter().map(to_kube_one).collect()
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
+/// The operation's reference to the object `key` names, found among the request's resources
+/// (so the caller gets back the very references it passed); a new one when none matches.
+fn object_ref(key: &ObjectKey, among: &[&[capstan_ops::Resource]]) -> ObjectRef {
+    let matches = |r: &&capstan_ops::Resource| {
+        r.object.kind == key.kind
+            && r.object.name == key.name
+            && group_of(&r.object.api_version) == key.group
+            && (key.namespace.is_none()
+                || r.object.namespace.is_none()
+                || r.object.namespace == key.namespace)
+    };
+    among
+        .iter()
+        .flat_map(|list| list.iter())
+        .find(matches)
+        .map(|r| r.object.clone())
+        .unwrap_or_else(|| ObjectRef {
+            api_version: key.group.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        })
+}
+
+/// The reference an error's `kind/name` text names.
+fn object_ref_named(text: &str, among: &[&[capstan_ops::Resource]]) -> Option<ObjectRef> {
+    among
+        .iter()
+        .flat_map(|list| list.iter())
+        .find(|r| r.object.to_string() == text)
+        .map(|r| r.object.clone())
+}
+
+fn action(action: Action) -> ObjectAction {
+    match action {
+        Action::Created => ObjectAction::Created,
+        Action::Configured => ObjectAction::Configured,
+        Action::Unchanged => ObjectAction::Unchanged,
+        Action::Replaced => ObjectAction::Replaced,
+        Action::Deleted => ObjectAction::Deleted,
+        Action::Kept => ObjectAction::Kept,
+        Action::Absent => ObjectAction::NotFound,
+    }
+}
+
+fn cascade(cascade: capstan_ops::Cascade) -> apply::Cascade {
+    match cascade {
+        capstan_ops::Cascade::Background => apply::Cascade::Background,
+        capstan_ops::Cascade::Foreground => apply::Cascade::Foreground,
+        capstan_ops::Cascade::Orphan => apply::Cascade::Orphan,
+    }
+}
+
+fn apply_options(
+    mut base: apply::ApplyOptions,
+    options: &capstan_ops::ApplyOptions,
+) -> apply::ApplyOptions {
+    base.method = match options.mode {
+        capstan_ops::ApplyMode::ServerSide => ApplyMethod::ServerSide,
+        capstan_ops::ApplyMode::ClientSide => ApplyMethod::ClientSide,
+    };
+    base.field_manager = options.field_manager.clone();
+    base.force_replace = options.force;
+    base.force_conflicts = options.force_conflicts;
+    base.take_ownership = options.take_ownership;
+    base.dry_run = options.dry_run == Some(capstan_ops::DryRun::Server);
+    base
+}
+
+fn results(report: &apply::ApplyReport, among: &[&[capstan_ops::Resource]]) -> Vec<ObjectResult> {
+    report
+        .objects
+        .iter()
+        .map(|o| ObjectResult {
+            object: object_ref(&o.key, among),
+            action: action(o.action),
+        })
+        .collect()
+}
+
+/// An apply or uninstall result as the operations want it: an incomplete run is `Ok` with the
+/// failure listed next to what was done.
+fn object_report(
+    result: crate::error::Result<apply::ApplyReport>,
+    among: &[&[capstan_ops::Resource]],
+) -> Result<ObjectReport, ClusterError> {
+    match result {
+        Ok(report) => Ok(ObjectReport {
+            results: results(&report, among),
+            failed: Vec::new(),
+        }),
+        Err(Error::Incomplete {
+            object,
+            report,
+            source,
+            ..
+        }) => {
+            let Some(failed) = object_ref_named(&object, among) else {
+                return Err(cluster_error(*source, among));
+            };
+            Ok(ObjectReport {
+                results: results(&report, among),
+                failed: vec![(failed, capstan_ops::error_chain(&*source))],
+            })
+        }
+        Err(e) => Err(cluster_error(e, among)),
+    }
+}
+
+fn cluster_error(error: Error, among: &[&[capstan_ops::Resource]]) -> ClusterError {
+    match error {
+        Error::WaitTimeout { not_ready, .. } => ClusterError::Timeout { not_ready },
+        Error::WaitFailed { object, reason } => match object_ref_named(&object, among) {
+            Some(object) => ClusterError::Object {
+                object: Box::new(object),
+                message: reason,
+            },
+            None => ClusterError::other(format!("{object} failed: {reason}")),
+        },
+        Error::Ownership { ref object, .. } => match object_ref_named(object, among) {
+            Some(object) => ClusterError::Object {
+                object: Box::new(object),
+                message: capstan_ops::error_chain(&error),
+            },
+            None => ClusterError::Other {
+                message: error.to_string(),
+                source: Some(Box::new(error)),
+            },
+        },
+        other => ClusterError::Other {
+            message: capstan_ops::error_chain(&other),
+            source: None,
+        },
+    }
+}
+
+fn kube_error(what: impl Into<String>, error: kube::Error) -> ClusterError {
+    ClusterError::Other {
+        message: what.into(),
+        source: Some(Box::new(error)),
+    }
+}
+
+fn readiness_event(change: &ReadinessChange, among: &[&[capstan_ops::Resource]]) -> Event {
+    let (ready, reason) = match &change.readiness {
+        Readiness::Ready => (true, "ready".to_owned()),
+        Readiness::InProgress(why) | Readiness::Failed(why) => (false, why.clone()),
+    };
+    Event::Readiness {
+        object: object_ref(&change.key, among),
+        ready,
+        reason,
+    }
+}
+
+fn object_status(object: ObjectRef, readiness: Option<Readiness>) -> ObjectStatus {
+    let (exists, ready, reason) = match readiness {
+        None => (false, false, "not found".to_owned()),
+        Some(Readiness::Ready) => (true, true, "ready".to_owned()),
+        Some(Readiness::InProgress(why) | Readiness::Failed(why)) => (true, false, why),
+    };
+    ObjectStatus {
+        object,
+        exists,
+        ready,
+        reason,
+    }
+}
+
+/// The server's version as Helm shows it (`v1.36.3`): its `gitVersion`, unless that is not
+/// stamped (a server built from source says `v0.0.0-master+$Format:%H$`), then
+/// `v<major>.<minor>.0` (a trailing `+` of the minor, as some providers write it, dropped).
+fn kube_version(info: &k8s_openapi::apimachinery::pkg::version::Info) -> String {
+    let stamped = info
+        .git_version
+        .strip_prefix('v')
+        .and_then(|v| v.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major > 0);
+    if stamped || info.major.is_empty() {
+        info.git_version.clone()
+    } else {
+        format!(
+            "v{}.{}.0",
+            info.major.trim_end_matches('+'),
+            info.minor.trim_end_matches('+')
+        )
+    }
+}
+
+fn go_time(timestamp: Timestamp) -> GoTime {
+    GoTime::from_timestamp(timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops_resource(
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> capstan_ops::Resource {
+        capstan_ops::Resource {
+            object: ObjectRef::new(api_version, kind, ns, name),
+            source: String::new(),
+            manifest: serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name}}),
+        }
+    }
+
+    #[test]
+    fn keys_map_back_to_the_callers_references() {
+        let list = [
+            ops_resource("apps/v1", "Deployment", None, "web"),
+            ops_resource("rbac.authorization.k8s.io/v1", "ClusterRole", None, "web"),
+        ];
+        let key = to_kube_one(&list[0]).key("apps");
+        assert_eq!(object_ref(&key, &[&list]), list[0].object);
+        let cluster_scoped = ObjectKey {
+            group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            namespace: None,
+            name: "web".into(),
+        };
+        assert_eq!(object_ref(&cluster_scoped, &[&list]), list[1].object);
+        assert_eq!(
+            object_ref_named("deployment/web", &[&list]),
+            Some(list[0].object.clone())
+        );
+    }
+
+    #[test]
+    fn lease_expiry_is_renewal_plus_duration() {
+        let renewed: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let spec = LeaseSpec {
+            renew_time: Some(MicroTime(renewed)),
+            lease_duration_seconds: Some(15),
+            ..LeaseSpec::default()
+        };
+        assert_eq!(
+            lease_until(&spec).unwrap().to_string(),
+            "2026-01-01T00:00:15Z"
+        );
+        assert_eq!(lease_until(&LeaseSpec::default()), None);
+        assert_eq!(lease_name("web"), "capstan.release.web");
+    }
+
+    #[test]
+    fn kube_versions_as_helm_shows_them() {
+        let info = |git: &str, major: &str, minor: &str| {
+            kube_version(&k8s_openapi::apimachinery::pkg::version::Info {
+                git_version: git.into(),
+                major: major.into(),
+                minor: minor.into(),
+                ..Default::default()
+            })
+        };
+        assert_eq!(info("v1.36.3", "1", "36"), "v1.36.3");
+        assert_eq!(info("v1.30.2-gke.1", "1", "30+"), "v1.30.2-gke.1");
+        assert_eq!(info("v0.0.0-master+$Format:%H$", "1", "36"), "v1.36.0");
+        assert_eq!(info("v0.0.0-master+$Format:%H$", "1", "36+"), "v1.36.0");
+    }
+
+    #[test]
+    fn incomplete_applies_list_the_failure_with_what_was_done() {
+        let list = [ops_resource("v1", "ConfigMap", None, "a")];
+        let error = Error::Incomplete {
+            object: "configmap/a".into(),
+            done: 0,
+            report: apply::ApplyReport::default(),
+            source: Box::new(Error::WaitFailed {
+                object: "configmap/a".into(),
+                reason: "denied".into(),
+            }),
+        };
+        let report = object_report(Err(error), &[&list]).unwrap();
+        assert_eq!(
+            report.failed,
+            vec![(list[0].object.clone(), "configmap/a failed: denied".into())]
+        );
+    }
+}
