@@ -29,6 +29,7 @@
 //!   [`package_dir`] gives byte-identical archives for identical inputs.
 
 pub mod constraint;
+pub mod kinds;
 pub mod strvals;
 
 mod archive;

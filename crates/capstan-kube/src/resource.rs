@@ -1,7 +1,6 @@
 //! The objects the applier works on ([`Resource`]), their identity ([`ObjectKey`]) and Helm's
 //! install and uninstall order of kinds.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use serde::Deserialize as _;
@@ -132,59 +131,7 @@ impl ObjectKey {
     }
 }
 
-/// Helm's install order of kinds (`releaseutil.InstallOrder`); unknown kinds come after these,
-/// alphabetically.
-pub const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
-/// Compares two kinds in install order.
-pub fn compare_kinds(a: &str, b: &str) -> Ordering {
-    let rank = |k: &str| INSTALL_ORDER.iter().position(|o| *o == k);
-    match (rank(a), rank(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.cmp(b),
-    }
-}
+pub use capstan_chart::kinds::{INSTALL_ORDER, compare_install as compare_kinds};
 
 /// Groups resources into steps of one kind each, in install order (stable within a kind).
 pub fn install_steps(resources: &[Resource]) -> Vec<Vec<&Resource>> {

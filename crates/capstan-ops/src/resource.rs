@@ -2,7 +2,6 @@
 //! stored manifest ([`split_manifest`]), Helm's install and uninstall order, the
 //! `helm.sh/resource-policy: keep` annotation and the ownership metadata Helm sets.
 
-use std::cmp::Ordering;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -211,77 +210,19 @@ fn split_documents(text: &str) -> Vec<&str> {
     docs.into_iter().filter(|d| !d.trim().is_empty()).collect()
 }
 
-/// Helm's install order of kinds; unknown kinds come after these, alphabetically.
-pub const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
-fn compare_kinds(a: &str, b: &str) -> Ordering {
-    let rank = |k: &str| INSTALL_ORDER.iter().position(|o| *o == k);
-    match (rank(a), rank(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => a.cmp(b),
-    }
-}
+pub use capstan_chart::kinds::INSTALL_ORDER;
+use capstan_chart::kinds::{compare_install, compare_uninstall};
 
 /// Sorts into Helm's install order (stable: objects of one kind keep their manifest order).
 pub fn sort_install_order(resources: &mut [Resource]) {
-    resources.sort_by(|a, b| compare_kinds(&a.object.kind, &b.object.kind));
+    resources.sort_by(|a, b| compare_install(&a.object.kind, &b.object.kind));
 }
 
 /// Sorts into Helm's uninstall order: the install order of kinds reversed (webhook
 /// configurations first); unknown kinds still last, alphabetically, as Helm's `lessByKind`
 /// does; stable within a kind.
 pub fn sort_uninstall_order(resources: &mut [Resource]) {
-    resources.sort_by(|a, b| {
-        let (ka, kb) = (&a.object.kind, &b.object.kind);
-        let known = |k: &str| INSTALL_ORDER.contains(&k);
-        match (known(ka), known(kb)) {
-            (true, true) => compare_kinds(kb, ka),
-            (true, false) => Ordering::Less,
-            (false, true) => Ordering::Greater,
-            (false, false) => ka.cmp(kb),
-        }
-    });
+    resources.sort_by(|a, b| compare_uninstall(&a.object.kind, &b.object.kind));
 }
 
 #[cfg(test)]
