@@ -1,6 +1,7 @@
 //! The command line's shape: global flags and subcommands, with Helm's names.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -36,6 +37,9 @@ pub struct Global {
     /// Address of a renderer daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_RENDERER")]
     pub renderer: Option<String>,
+    /// Address of an applier daemon (in-process when not given).
+    #[arg(long, global = true, env = "CAPSTAN_APPLIER")]
+    pub applier: Option<String>,
 }
 
 impl Global {
@@ -51,6 +55,28 @@ impl Global {
 /// The commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Install a chart as a new release.
+    #[command(disable_version_flag = true)]
+    Install(Box<InstallArgs>),
+    /// Upgrade a release to a new chart or new values.
+    #[command(disable_version_flag = true)]
+    Upgrade(Box<UpgradeArgs>),
+    /// Roll a release back to a previous revision.
+    Rollback(RollbackArgs),
+    /// Uninstall a release.
+    #[command(visible_aliases = ["un", "delete", "del"])]
+    Uninstall(UninstallArgs),
+    /// List releases.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show a release's revisions.
+    #[command(visible_alias = "hist")]
+    History(HistoryArgs),
+    /// Show a release's status.
+    Status(StatusArgs),
+    /// Show parts of a release.
+    #[command(subcommand)]
+    Get(GetCommand),
     /// Render a chart locally and print the manifests.
     Template(Box<TemplateArgs>),
     /// Print the client version.
@@ -87,4 +113,378 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
+}
+
+/// Parses a Go duration (`5m0s`, `10m`, `30s`, `1h30m`, `500ms`, or plain seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let invalid = || format!("invalid duration {text:?} (expected e.g. 5m0s, 30s, 1h)");
+    let mut total = 0f64;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        if digits == 0 {
+            return Err(invalid());
+        }
+        let number: f64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(invalid()),
+        };
+        total += number * factor;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `-o table|json|yaml`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns (the default).
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// Flags of install and upgrade that decide how objects are applied and waited for.
+#[derive(Args, Debug, Clone)]
+pub struct ApplyFlags {
+    /// Create the release namespace if it does not exist.
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// Wait until every object is ready (and hooks have completed) before succeeding.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait, also wait for Jobs to complete.
+    #[arg(long)]
+    pub wait_for_jobs: bool,
+    /// How long to wait for each Kubernetes operation (a Go duration).
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// On failure, undo the operation (uninstall an install, roll back an upgrade); implies --wait.
+    #[arg(long, visible_alias = "rollback-on-failure")]
+    pub atomic: bool,
+    /// Simulate: `--dry-run` or `--dry-run=client` sends nothing, `--dry-run=server` asks the
+    /// API server to validate every object.
+    #[arg(long, num_args = 0..=1, default_missing_value = "client", require_equals = true, value_name = "MODE")]
+    pub dry_run: Option<String>,
+    /// A description for the revision.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Replace objects instead of patching them.
+    #[arg(long)]
+    pub force: bool,
+    /// Adopt existing objects that belong to no release or another one.
+    #[arg(long)]
+    pub take_ownership: bool,
+    /// Do not run hooks.
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// The chart version (ignored for charts on disk, whose version is their own).
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+/// `capstan install NAME CHART`.
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// The release name.
+    pub name: String,
+    /// The chart: a directory or a `.tgz` archive.
+    pub chart: String,
+    /// Values flags.
+    #[command(flatten)]
+    pub values: ValuesFlags,
+    /// Apply and wait flags.
+    #[command(flatten)]
+    pub apply: ApplyFlags,
+    /// Re-use the name of a release that is uninstalled or failed.
+    #[arg(long)]
+    pub replace: bool,
+    /// Revisions to keep (for later upgrades; install writes one).
+    #[arg(long, env = "HELM_MAX_HISTORY", default_value_t = 10)]
+    pub history_max: u32,
+    /// Output format of the result.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `capstan upgrade NAME CHART`.
+#[derive(Args, Debug)]
+pub struct UpgradeArgs {
+    /// The release name.
+    pub name: String,
+    /// The chart: a directory or a `.tgz` archive.
+    pub chart: String,
+    /// Values flags.
+    #[command(flatten)]
+    pub values: ValuesFlags,
+    /// Apply and wait flags.
+    #[command(flatten)]
+    pub apply: ApplyFlags,
+    /// Install the release if it does not exist.
+    #[arg(short = 'i', long)]
+    pub install: bool,
+    /// Use only the values given now (and the chart's defaults).
+    #[arg(long)]
+    pub reset_values: bool,
+    /// Merge the values given now over the previous release's values.
+    #[arg(long)]
+    pub reuse_values: bool,
+    /// Merge the values given now over the previous release's values, with the new chart's defaults.
+    #[arg(long)]
+    pub reset_then_reuse_values: bool,
+    /// Revisions to keep (0 = unlimited).
+    #[arg(long, env = "HELM_MAX_HISTORY", default_value_t = 10)]
+    pub history_max: u32,
+    /// Delete the objects this upgrade created when it fails.
+    #[arg(long)]
+    pub cleanup_on_fail: bool,
+    /// Output format of the result.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `capstan rollback NAME [REVISION]`.
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The release name.
+    pub name: String,
+    /// The revision to roll back to (default: the one before the latest).
+    pub revision: Option<u32>,
+    /// Wait until every object is ready.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait, also wait for Jobs to complete.
+    #[arg(long)]
+    pub wait_for_jobs: bool,
+    /// How long to wait (a Go duration).
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Replace objects instead of patching them.
+    #[arg(long)]
+    pub force: bool,
+    /// Revisions to keep (0 = unlimited).
+    #[arg(long, env = "HELM_MAX_HISTORY", default_value_t = 10)]
+    pub history_max: u32,
+    /// Delete the objects this rollback created when it fails.
+    #[arg(long)]
+    pub cleanup_on_fail: bool,
+    /// Simulate the rollback.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not run hooks.
+    #[arg(long)]
+    pub no_hooks: bool,
+}
+
+/// `capstan uninstall NAME`.
+#[derive(Args, Debug)]
+pub struct UninstallArgs {
+    /// The release names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Keep the release's history (mark it uninstalled); `rollback` re-installs it.
+    #[arg(long)]
+    pub keep_history: bool,
+    /// Wait until every object is deleted.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long to wait (a Go duration).
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Simulate the uninstall.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not run hooks.
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// A description for the uninstalled revision.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// background, foreground or orphan.
+    #[arg(long, default_value = "background")]
+    pub cascade: String,
+}
+
+/// `capstan list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// List releases in every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Every status (the default).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Deployed releases.
+    #[arg(long)]
+    pub deployed: bool,
+    /// Failed releases.
+    #[arg(long)]
+    pub failed: bool,
+    /// Pending releases.
+    #[arg(long)]
+    pub pending: bool,
+    /// Superseded revisions.
+    #[arg(long)]
+    pub superseded: bool,
+    /// Uninstalled releases (with --keep-history).
+    #[arg(long)]
+    pub uninstalled: bool,
+    /// Releases being uninstalled.
+    #[arg(long)]
+    pub uninstalling: bool,
+    /// A regular expression release names must match.
+    #[arg(short = 'f', long)]
+    pub filter: Option<String>,
+    /// Names only.
+    #[arg(short = 'q', long)]
+    pub short: bool,
+    /// Leave out the header.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `capstan history NAME`.
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The release name.
+    pub name: String,
+    /// The most recent revisions to show.
+    #[arg(long, default_value_t = 256)]
+    pub max: u32,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `capstan status NAME`.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The release name.
+    pub name: String,
+    /// The revision (default: the latest).
+    #[arg(long)]
+    pub revision: Option<u32>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+/// `capstan get ...`.
+#[derive(Subcommand, Debug)]
+pub enum GetCommand {
+    /// The release's values (user-supplied, or all with --all).
+    Values(GetArgs),
+    /// The rendered manifest.
+    Manifest(GetArgs),
+    /// The rendered NOTES.txt.
+    Notes(GetArgs),
+    /// The hooks.
+    Hooks(GetArgs),
+    /// The release's metadata.
+    Metadata(GetArgs),
+    /// Everything.
+    All(GetArgs),
+}
+
+/// The flags of `get` subcommands.
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// The release name.
+    pub name: String,
+    /// The revision (default: the latest).
+    #[arg(long)]
+    pub revision: Option<u32>,
+    /// For values: every value, with the chart's defaults.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Output format (values and metadata).
+    #[arg(short = 'o', long = "output", value_enum, default_value_t)]
+    pub output: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_duration("5m0s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn helm_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "capstan",
+            "upgrade",
+            "prod-api",
+            "./chart",
+            "-i",
+            "--atomic",
+            "--timeout",
+            "10m",
+            "--history-max",
+            "15",
+            "--version",
+            "1.3.0",
+            "--dry-run=server",
+            "-n",
+            "production",
+        ])
+        .unwrap();
+        let Command::Upgrade(args) = cli.command else {
+            panic!("an upgrade")
+        };
+        assert!(args.install && args.apply.atomic);
+        assert_eq!(args.apply.timeout, Duration::from_secs(600));
+        assert_eq!(args.history_max, 15);
+        assert_eq!(args.apply.dry_run.as_deref(), Some("server"));
+        assert_eq!(cli.global.namespace(), "production");
+        let cli = Cli::try_parse_from(["capstan", "ls", "-A", "--failed", "-o", "json"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::List(ref l) if l.all_namespaces && l.failed && l.output == Format::Json)
+        );
+        let cli = Cli::try_parse_from(["capstan", "rollback", "prod-api", "2", "--wait"]).unwrap();
+        assert!(matches!(cli.command, Command::Rollback(ref r) if r.revision == Some(2) && r.wait));
+    }
 }

@@ -5,11 +5,42 @@
 //! | 0 | success (for `diff --detailed-exitcode`: no changes) |
 //! | 1 | an error: bad input, a failed operation, an unreachable service |
 //! | 2 | `diff --detailed-exitcode` found changes |
+//! | 3 | the release is locked by another operation (the message says who holds it, since and until when), or another operation is in progress on it |
+//! | 4 | a timeout: waiting for readiness (`--wait`, `--timeout`) or the operation's deadline passed |
 
 /// Any error.
 pub const ERROR: u8 = 1;
 /// `diff --detailed-exitcode` found changes.
 pub const DIFF_FOUND: u8 = 2;
+/// Another operation holds the release.
+pub const LOCK_HELD: u8 = 3;
+/// A timeout.
+pub const TIMEOUT: u8 = 4;
+
+/// An error a service reported, with its gRPC code (which decides the exit code).
+#[derive(Debug)]
+pub struct ServiceError {
+    /// The gRPC code.
+    pub code: tonic::Code,
+    /// The service's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// A gRPC status as an error whose message is the service's own.
+pub fn status(status: tonic::Status) -> anyhow::Error {
+    anyhow::Error::new(ServiceError {
+        code: status.code(),
+        message: status.message().to_string(),
+    })
+}
 
 /// Prints the error in one clear line, then its causes (all of them with `--debug`).
 pub fn report(error: &anyhow::Error, debug: bool) {
@@ -24,6 +55,37 @@ pub fn report(error: &anyhow::Error, debug: bool) {
 }
 
 /// The exit code for an error.
-pub fn code_of(_error: &anyhow::Error) -> u8 {
-    ERROR
+pub fn code_of(error: &anyhow::Error) -> u8 {
+    let Some(service) = error.chain().find_map(|e| e.downcast_ref::<ServiceError>()) else {
+        return ERROR;
+    };
+    match service.code {
+        tonic::Code::DeadlineExceeded => TIMEOUT,
+        tonic::Code::FailedPrecondition
+            if service.message.contains("locked by")
+                || service.message.contains("is held by")
+                || service.message.contains("in progress") =>
+        {
+            LOCK_HELD
+        }
+        _ => ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_by_status() {
+        let locked = status(tonic::Status::failed_precondition(
+            "release \"web\" in namespace \"apps\" is locked by a/op-1 since x until y",
+        ));
+        assert_eq!(code_of(&locked), LOCK_HELD);
+        let timeout = status(tonic::Status::deadline_exceeded("timed out waiting"));
+        assert_eq!(code_of(&timeout), TIMEOUT);
+        let missing = status(tonic::Status::not_found("release: not found"));
+        assert_eq!(code_of(&missing), ERROR);
+        assert_eq!(code_of(&anyhow::anyhow!("plain")), ERROR);
+    }
 }

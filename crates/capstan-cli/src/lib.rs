@@ -5,12 +5,15 @@
 //! when `--renderer`/`--applier` (or `CAPSTAN_RENDERER`/`CAPSTAN_APPLIER`) are given, or against
 //! the same services started in-process on a loopback port otherwise, so there is one code path.
 //!
-//! Exit codes: 0 success, 1 error (see [`exit`] for the others).
+//! Exit codes: 0 success, 1 error, 3 lock held, 4 timeout (see [`exit`]).
 
+pub mod applier;
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod exit;
+pub mod output;
 pub mod renderer;
 pub mod values;
 

@@ -68,5 +68,5 @@ pub async fn ensure_chart(
 
 /// A gRPC status as an error whose message is the service's own.
 pub fn status(status: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{}", status.message())
+    crate::exit::status(status)
 }

@@ -18,5 +18,14 @@ pub mod renderer {
     }
 }
 
+/// The applier service, `capstan.applier.v1`.
+pub mod applier {
+    /// Version 1 of the applier API.
+    #[allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod v1 {
+        include!("generated/capstan.applier.v1.rs");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every capstan proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/descriptor.bin");

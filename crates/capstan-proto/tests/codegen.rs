@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use prost::Message as _;
 
-const PROTOS: [&str; 1] = ["capstan/renderer/v1/renderer.proto"];
+const PROTOS: [&str; 2] = [
+    "capstan/renderer/v1/renderer.proto",
+    "capstan/applier/v1/applier.proto",
+];
 
 fn generate(out: &Path) -> Vec<u8> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");

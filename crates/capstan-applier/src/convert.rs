@@ -1,0 +1,352 @@
+//! Conversions between the protobuf messages of `capstan.applier.v1` and capstan's domain
+//! types, and the one mapping from [`capstan_ops::Error`] to gRPC status codes.
+
+use std::time::Duration;
+
+use capstan_ops::{DryRun, ErrorClass, Event, ObjectAction, ObjectRef, Rendered};
+use capstan_proto::applier::v1 as pb;
+use capstan_proto::renderer::v1 as render_pb;
+use capstan_release::{GoTime, Hook, Release, ReleaseSummary, StateMask, Status};
+use serde_json::{Map, Value};
+
+/// The gRPC code of an error class: the service's one mapping.
+pub fn code_of(class: ErrorClass) -> tonic::Code {
+    match class {
+        ErrorClass::InvalidInput => tonic::Code::InvalidArgument,
+        ErrorClass::NotFound => tonic::Code::NotFound,
+        ErrorClass::AlreadyExists => tonic::Code::AlreadyExists,
+        ErrorClass::Precondition => tonic::Code::FailedPrecondition,
+        ErrorClass::DeadlineExceeded => tonic::Code::DeadlineExceeded,
+        ErrorClass::Cancelled => tonic::Code::Cancelled,
+        ErrorClass::Failed => tonic::Code::Internal,
+    }
+}
+
+/// An operation error as a gRPC status (unary reads), with the whole cause chain as message.
+pub fn status(error: &capstan_ops::Error) -> tonic::Status {
+    tonic::Status::new(code_of(error.class()), capstan_ops::error_chain(error))
+}
+
+/// An operation error as the `Error` message of an [`pb::OperationResult`].
+pub fn error(error: &capstan_ops::Error) -> pb::Error {
+    pb::Error {
+        code: code_of(error.class()) as i32,
+        message: capstan_ops::error_chain(error),
+    }
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> tonic::Status {
+    tonic::Status::invalid_argument(format!("{what}: {e}"))
+}
+
+fn json_map(what: &str, text: &str) -> Result<Map<String, Value>, tonic::Status> {
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str::<Value>(text).map_err(|e| invalid(what, e))? {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err(invalid(what, "not a JSON object")),
+    }
+}
+
+/// A rendered hook as a release stores it.
+pub fn hook(h: &render_pb::Hook) -> Result<Hook, tonic::Status> {
+    let json = serde_json::json!({
+        "name": h.name,
+        "kind": h.kind,
+        "path": h.path,
+        "manifest": h.yaml,
+        "events": h.events,
+        "weight": h.weight,
+        "delete_policies": h.delete_policies,
+    });
+    serde_json::from_value(json).map_err(|e| invalid(&format!("hook {}", h.path), e))
+}
+
+/// The renderer's output, as the operations take it.
+pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
+    let r =
+        r.ok_or_else(|| tonic::Status::invalid_argument("the request carries no rendered chart"))?;
+    let chart_json: Value = if r.stored_chart_json.trim().is_empty() {
+        return Err(tonic::Status::invalid_argument(
+            "the rendered input carries no chart (stored_chart_json)",
+        ));
+    } else {
+        serde_json::from_str(&r.stored_chart_json).map_err(|e| invalid("stored_chart_json", e))?
+    };
+    Ok(Rendered {
+        manifest: r.manifest,
+        hooks: r.hooks.iter().map(hook).collect::<Result<_, _>>()?,
+        notes: r.notes,
+        chart: Rendered::chart_from_json(chart_json)
+            .map_err(|e| invalid("stored_chart_json", e))?,
+        config: json_map("user_values_json", &r.user_values_json)?,
+        values: json_map("merged_values_json", &r.merged_values_json)?,
+    })
+}
+
+/// A timeout in milliseconds, 0 meaning `default`.
+pub fn timeout(millis: u64, default: Duration) -> Duration {
+    if millis == 0 {
+        default
+    } else {
+        Duration::from_millis(millis)
+    }
+}
+
+/// `--dry-run`'s value: `""` (none), `client` (also `true`) or `server`.
+pub fn dry_run(value: &str) -> Result<Option<DryRun>, tonic::Status> {
+    match value {
+        "" | "none" | "false" => Ok(None),
+        "client" | "true" => Ok(Some(DryRun::Client)),
+        "server" => Ok(Some(DryRun::Server)),
+        other => Err(tonic::Status::invalid_argument(format!(
+            "invalid dry-run value {other:?}: expected client or server"
+        ))),
+    }
+}
+
+/// `--cascade`.
+pub fn cascade(value: &str) -> Result<capstan_ops::Cascade, tonic::Status> {
+    match value {
+        "" | "background" => Ok(capstan_ops::Cascade::Background),
+        "foreground" => Ok(capstan_ops::Cascade::Foreground),
+        "orphan" => Ok(capstan_ops::Cascade::Orphan),
+        other => Err(tonic::Status::invalid_argument(format!(
+            "invalid cascade value {other:?}: expected background, foreground or orphan"
+        ))),
+    }
+}
+
+/// The status mask of `list`'s status names (empty: every status).
+pub fn states(names: &[String]) -> Result<StateMask, tonic::Status> {
+    if names.is_empty() {
+        return Ok(StateMask::ALL);
+    }
+    let mut mask = StateMask::NONE;
+    for name in names {
+        mask = mask
+            | match name.as_str() {
+                "all" => StateMask::ALL,
+                "pending" => StateMask::PENDING,
+                other => {
+                    let status = Status::ALL
+                        .into_iter()
+                        .find(|s| s.as_str() == other)
+                        .ok_or_else(|| {
+                            tonic::Status::invalid_argument(format!("unknown status {other:?}"))
+                        })?;
+                    StateMask::of(status)
+                }
+            };
+    }
+    Ok(mask)
+}
+
+fn time(t: Option<GoTime>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// One revision, as list and history show it.
+pub fn release_info(r: &Release) -> pb::ReleaseInfo {
+    pb::ReleaseInfo {
+        name: r.name.clone(),
+        namespace: r.namespace.clone(),
+        revision: r.version,
+        status: r.info.status.as_str().to_owned(),
+        chart: r
+            .chart
+            .as_ref()
+            .map(|c| c.name_version())
+            .unwrap_or_default(),
+        app_version: r.app_version().to_owned(),
+        description: r.info.description.clone(),
+        first_deployed: time(r.info.first_deployed),
+        last_deployed: time(r.info.last_deployed),
+    }
+}
+
+/// A list row.
+pub fn summary(s: &ReleaseSummary) -> pb::ReleaseInfo {
+    pb::ReleaseInfo {
+        name: s.name.clone(),
+        namespace: s.namespace.clone(),
+        revision: s.revision,
+        status: s.status.as_str().to_owned(),
+        chart: s.chart.clone().unwrap_or_default(),
+        app_version: s.app_version.clone().unwrap_or_default(),
+        description: String::new(),
+        first_deployed: String::new(),
+        last_deployed: time(s.updated),
+    }
+}
+
+/// An object reference.
+pub fn object(o: &ObjectRef) -> pb::ObjectRef {
+    pb::ObjectRef {
+        api_version: o.api_version.clone(),
+        kind: o.kind.clone(),
+        namespace: o.namespace.clone().unwrap_or_default(),
+        name: o.name.clone(),
+    }
+}
+
+fn action(a: ObjectAction) -> &'static str {
+    match a {
+        ObjectAction::Created => "created",
+        ObjectAction::Configured => "configured",
+        ObjectAction::Unchanged => "unchanged",
+        ObjectAction::Replaced => "replaced",
+        ObjectAction::Deleted => "deleted",
+        ObjectAction::Kept => "kept",
+        ObjectAction::NotFound => "not-found",
+    }
+}
+
+fn kebab<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A progress event as a stream message; `None` for `Finished`, which the service turns into
+/// the final [`pb::OperationResult`] itself.
+pub fn event(e: &Event) -> Option<pb::OperationEvent> {
+    use pb::operation_event::Event as E;
+    let event = match e {
+        Event::Phase { phase, revision } => E::Phase(pb::PhaseEvent {
+            phase: kebab(phase),
+            revision: revision.unwrap_or(0),
+        }),
+        Event::Recovered {
+            revision,
+            description,
+        } => E::Recovered(pb::RecoveredEvent {
+            revision: *revision,
+            description: description.clone(),
+        }),
+        Event::Object {
+            object: o,
+            action: a,
+        } => E::Object(pb::ObjectEvent {
+            object: Some(object(o)),
+            action: action(*a).to_owned(),
+        }),
+        Event::Readiness {
+            object: o,
+            ready,
+            reason,
+        } => E::Readiness(pb::ReadinessEvent {
+            object: Some(object(o)),
+            ready: *ready,
+            reason: reason.clone(),
+        }),
+        Event::HookStarted {
+            name,
+            kind,
+            event,
+            weight,
+        } => E::Hook(pb::HookEvent {
+            name: name.clone(),
+            kind: kind.clone(),
+            event: kebab(event),
+            finished: false,
+            phase: String::new(),
+            message: String::new(),
+            weight: *weight,
+        }),
+        Event::HookFinished {
+            name,
+            event,
+            phase,
+            message,
+        } => E::Hook(pb::HookEvent {
+            name: name.clone(),
+            kind: String::new(),
+            event: kebab(event),
+            finished: true,
+            phase: kebab(phase),
+            message: message.clone().unwrap_or_default(),
+            weight: 0,
+        }),
+        Event::Warning { message } => E::Warning(pb::WarningEvent {
+            message: message.clone(),
+        }),
+        Event::Finished { .. } => return None,
+    };
+    Some(stamped(event))
+}
+
+/// An event stamped with the current time.
+pub fn stamped(event: pb::operation_event::Event) -> pb::OperationEvent {
+    pb::OperationEvent {
+        time: jiff::Timestamp::now().to_string(),
+        event: Some(event),
+    }
+}
+
+/// A gRPC `grpc-timeout` header value (`100m`, `5S`, `1H`...) as a duration.
+pub fn grpc_timeout(value: &str) -> Option<Duration> {
+    if value.len() < 2 {
+        return None;
+    }
+    let (digits, unit) = value.split_at(value.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_parse() {
+        assert_eq!(grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(grpc_timeout("x"), None);
+        assert_eq!(grpc_timeout("5X"), None);
+    }
+
+    #[test]
+    fn classes_map_to_codes() {
+        assert_eq!(
+            code_of(ErrorClass::InvalidInput),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(code_of(ErrorClass::NotFound), tonic::Code::NotFound);
+        assert_eq!(
+            code_of(ErrorClass::AlreadyExists),
+            tonic::Code::AlreadyExists
+        );
+        assert_eq!(
+            code_of(ErrorClass::Precondition),
+            tonic::Code::FailedPrecondition
+        );
+        assert_eq!(
+            code_of(ErrorClass::DeadlineExceeded),
+            tonic::Code::DeadlineExceeded
+        );
+    }
+
+    #[test]
+    fn list_states_by_name() {
+        assert_eq!(states(&[]).unwrap(), StateMask::ALL);
+        assert_eq!(
+            states(&["deployed".into(), "failed".into()]).unwrap(),
+            StateMask::DEPLOYED | StateMask::FAILED
+        );
+        assert!(states(&["bogus".into()]).is_err());
+    }
+}

@@ -1,0 +1,592 @@
+//! capstan's applier service: installs, upgrades, rolls back and uninstalls releases, and reads
+//! their history, over gRPC (`capstan.applier.v1.Applier`).
+//!
+//! The client renders first (with the renderer service) and hands the result to a mutating RPC
+//! ([`Install`], [`Upgrade`]...), which runs the matching `capstan-ops` operation as a spawned
+//! task over the store and cluster a [`Backend`] opens for the request's namespace, and streams
+//! its progress events; the last message is always an `OperationResult`. Reads (`List`,
+//! `History`, `Status`, `Get`) are unary.
+//!
+//! # Main types
+//!
+//! - [`ApplierService`]: the tonic service; [`ApplierService::into_server`] for a tonic server.
+//! - [`Backend`], [`Target`], [`KubeBackend`]: where the store and cluster of a request come
+//!   from (`HELM_DRIVER` and kube-rs in the daemon, fakes in tests).
+//! - [`convert::code_of`]: the one mapping from [`capstan_ops::ErrorClass`] to gRPC codes.
+//!
+//! # Invariants
+//!
+//! - Operations run as spawned tasks: a client that goes away, or a deadline that passes
+//!   (`grpc-timeout`), fires the operation's [`capstan_ops::Cancel`] (or deadline), and the
+//!   operation finalises (the release is marked failed, never left pending).
+//! - Every operation's lock holder is `<instance id>/<operation id>`, unique per process.
+//! - After [`ApplierService::begin_shutdown`] new operations are refused (`UNAVAILABLE`);
+//!   [`ApplierService::wait_idle`] waits for those in flight.
+//! - Each operation runs in a tracing span with `release`, `namespace`, `revision` and
+//!   `operation`; values and manifests are never logged.
+//!
+//! [`Install`]: capstan_proto::applier::v1::applier_server::Applier::install
+//! [`Upgrade`]: capstan_proto::applier::v1::applier_server::Applier::upgrade
+
+mod backend;
+pub mod convert;
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use capstan_ops::{
+    Cancel, Control, DEFAULT_TIMEOUT, Event, Install, Progress, Rollback, Uninstall, Upgrade, read,
+};
+use capstan_proto::applier::v1 as pb;
+use capstan_proto::applier::v1::applier_server::{Applier, ApplierServer};
+use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, Release};
+use futures::Stream;
+use tokio::sync::mpsc;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+
+pub use backend::{Backend, KubeBackend, Target};
+
+/// Largest gRPC message the applier accepts or sends.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// The applier service.
+#[derive(Clone)]
+pub struct ApplierService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Arc<dyn Backend>,
+    instance: String,
+    next_operation: AtomicU64,
+    draining: AtomicBool,
+    /// One clone per operation in flight.
+    in_flight: Arc<()>,
+}
+
+impl ApplierService {
+    /// A service over `backend`, with a fresh instance id.
+    pub fn new(backend: Arc<dyn Backend>) -> ApplierService {
+        ApplierService::with_instance(backend, new_instance_id())
+    }
+
+    /// A service over `backend` whose lock holders start with `instance`.
+    pub fn with_instance(backend: Arc<dyn Backend>, instance: impl Into<String>) -> ApplierService {
+        ApplierService {
+            inner: Arc::new(Inner {
+                backend,
+                instance: instance.into(),
+                next_operation: AtomicU64::new(1),
+                draining: AtomicBool::new(false),
+                in_flight: Arc::new(()),
+            }),
+        }
+    }
+
+    /// This process's instance id (the first part of every lock holder).
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// The tonic server for this service, with capstan's message size limits.
+    pub fn into_server(self) -> ApplierServer<ApplierService> {
+        ApplierServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Stops taking new operations; those in flight go on.
+    pub fn begin_shutdown(&self) {
+        self.inner.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// How many operations are running.
+    pub fn in_flight(&self) -> usize {
+        Arc::strong_count(&self.inner.in_flight) - 1
+    }
+
+    /// Completes when no operation is running.
+    pub async fn wait_idle(&self) {
+        while self.in_flight() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts a mutating operation as a task and returns its event stream.
+    async fn start<F, Fut>(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        operation: &'static str,
+        name: &str,
+        namespace: &str,
+        run: F,
+    ) -> Result<Response<EventStream>, Status>
+    where
+        F: FnOnce(Target, Control, Arc<dyn Progress>) -> Fut + Send + 'static,
+        Fut: Future<Output = pb::OperationResult> + Send + 'static,
+    {
+        if self.inner.draining.load(Ordering::SeqCst) {
+            return Err(Status::unavailable(
+                "the applier is shutting down and takes no new operations",
+            ));
+        }
+        let target = self.inner.backend.open(namespace).await?;
+        let id = self.inner.next_operation.fetch_add(1, Ordering::SeqCst);
+        let holder = format!("{}/op-{id}", self.inner.instance);
+        let cancel = Cancel::new();
+        let control = Control {
+            holder: holder.clone(),
+            deadline: metadata
+                .get("grpc-timeout")
+                .and_then(|v| v.to_str().ok())
+                .and_then(convert::grpc_timeout)
+                .map(|d| Instant::now() + d),
+            cancel: cancel.clone(),
+            ..Control::default()
+        };
+        let span = tracing::info_span!(
+            "operation",
+            operation,
+            release = %name,
+            namespace = %namespace,
+            revision = tracing::field::Empty,
+            holder = %holder,
+        );
+        let stream_cancel = cancel.clone();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let events = tx.clone();
+        let event_span = span.clone();
+        let progress: Arc<dyn Progress> = Arc::new(move |event: Event| {
+            if let Event::Phase {
+                revision: Some(r), ..
+            } = &event
+            {
+                event_span.record("revision", r);
+            }
+            if let Some(message) = convert::event(&event) {
+                let _ = events.send(Ok(message));
+            }
+        });
+        let token = self.inner.in_flight.clone();
+        let deadline = control.deadline;
+        tokio::spawn(
+            async move {
+                tracing::info!("started");
+                // The deadline bounds every step; past it, stop the step in flight at once.
+                let timer = deadline.map(|deadline| {
+                    let cancel = cancel.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(deadline.into()).await;
+                        cancel.cancel("the client's deadline passed");
+                    })
+                });
+                let result = run(target, control, progress).await;
+                if let Some(timer) = timer {
+                    timer.abort();
+                }
+                if let Some(release) = &result.release {
+                    tracing::Span::current().record("revision", release.revision);
+                }
+                match &result.error {
+                    None => tracing::info!("succeeded"),
+                    Some(e) => tracing::warn!(code = e.code, "failed"),
+                }
+                let _ = tx.send(Ok(convert::stamped(pb::operation_event::Event::Result(
+                    result,
+                ))));
+                drop(token);
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(Box::pin(OperationStream {
+            rx,
+            cancel: stream_cancel,
+        })))
+    }
+
+    async fn target(&self, namespace: &str) -> Result<Target, Status> {
+        self.inner.backend.open(namespace).await
+    }
+}
+
+/// A fresh instance id: `capstan-applier-<host>-<random>`.
+pub fn new_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "local".into());
+    format!("capstan-applier-{host}-{:08x}", rand::random::<u32>())
+}
+
+/// A Kubernetes client from a kubeconfig file (or the default: `KUBECONFIG`, `~/.kube/config`,
+/// in-cluster), with an optional context.
+pub async fn kube_client(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<kube::Client, Box<dyn std::error::Error + Send + Sync>> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)?;
+            kube::Config::from_custom_kubeconfig(file, &options).await?
+        }
+        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::OperationEvent, Status>> + Send>>;
+
+/// The events of one operation; dropping it before the end (the client went away) cancels the
+/// operation, which then finalises on its own.
+struct OperationStream {
+    rx: mpsc::UnboundedReceiver<Result<pb::OperationEvent, Status>>,
+    cancel: Cancel,
+}
+
+impl Stream for OperationStream {
+    type Item = Result<pb::OperationEvent, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for OperationStream {
+    fn drop(&mut self) {
+        // After the result was sent this is a no-op: the operation has finished.
+        self.cancel.cancel("the client went away");
+    }
+}
+
+fn finished(result: capstan_ops::Result<Release>) -> pb::OperationResult {
+    match result {
+        Ok(release) => pb::OperationResult {
+            success: true,
+            release: Some(convert::release_info(&release)),
+            notes: release.info.notes.clone(),
+            error: None,
+            info: String::new(),
+            manifest: release.manifest,
+        },
+        Err(e) => failed(&e),
+    }
+}
+
+fn failed(e: &capstan_ops::Error) -> pb::OperationResult {
+    pb::OperationResult {
+        success: false,
+        error: Some(convert::error(e)),
+        ..pb::OperationResult::default()
+    }
+}
+
+/// `--create-namespace`: the release's lock (a Lease) lives in the release namespace, so the
+/// namespace must exist before the operation takes it.
+async fn ensure_namespace(
+    target: &Target,
+    namespace: &str,
+    create: bool,
+) -> Result<(), capstan_ops::Error> {
+    if !create {
+        return Ok(());
+    }
+    target
+        .cluster
+        .create_namespace(namespace, false)
+        .await
+        .map(|_| ())
+        .map_err(|source| capstan_ops::Error::Cluster {
+            context: format!("creating namespace {namespace:?}"),
+            source: Box::new(source),
+        })
+}
+
+fn history_max(value: Option<u32>) -> usize {
+    value.map_or(DEFAULT_MAX_HISTORY, |v| v as usize)
+}
+
+#[tonic::async_trait]
+impl Applier for ApplierService {
+    type InstallStream = EventStream;
+    type UpgradeStream = EventStream;
+    type RollbackStream = EventStream;
+    type UninstallStream = EventStream;
+
+    async fn install(
+        &self,
+        request: Request<pb::InstallRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (metadata, _, r) = request.into_parts();
+        let rendered = convert::rendered(r.rendered.clone())?;
+        let mut op = Install::new(&r.name, &r.namespace);
+        op.create_namespace = r.create_namespace;
+        op.replace = r.replace;
+        op.dry_run = convert::dry_run(&r.dry_run)?;
+        op.atomic = r.atomic;
+        op.wait = r.wait || r.atomic;
+        op.wait_for_jobs = r.wait_for_jobs;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.no_hooks = r.no_hooks;
+        op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
+        op.apply.force = r.force;
+        op.apply.take_ownership = r.take_ownership;
+        self.start(
+            &metadata,
+            "install",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                if let Err(e) = ensure_namespace(
+                    &target,
+                    &op.namespace,
+                    op.create_namespace && op.dry_run.is_none(),
+                )
+                .await
+                {
+                    return failed(&e);
+                }
+                finished(
+                    op.run(&*target.store, &*target.cluster, &*progress, rendered)
+                        .await,
+                )
+            },
+        )
+        .await
+    }
+
+    async fn upgrade(
+        &self,
+        request: Request<pb::UpgradeRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (metadata, _, r) = request.into_parts();
+        let rendered = convert::rendered(r.rendered.clone())?;
+        let mut op = Upgrade::new(&r.name, &r.namespace);
+        op.install = r.install;
+        op.create_namespace = r.create_namespace;
+        op.history_max = history_max(r.history_max);
+        op.atomic = r.atomic;
+        op.cleanup_on_fail = r.cleanup_on_fail;
+        op.dry_run = convert::dry_run(&r.dry_run)?;
+        op.wait = r.wait || r.atomic;
+        op.wait_for_jobs = r.wait_for_jobs;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.no_hooks = r.no_hooks;
+        op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
+        op.apply.force = r.force;
+        op.apply.take_ownership = r.take_ownership;
+        self.start(
+            &metadata,
+            "upgrade",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                if let Err(e) = ensure_namespace(
+                    &target,
+                    &op.namespace,
+                    op.create_namespace && op.dry_run.is_none(),
+                )
+                .await
+                {
+                    return failed(&e);
+                }
+                finished(
+                    op.run(&*target.store, &*target.cluster, &*progress, rendered)
+                        .await,
+                )
+            },
+        )
+        .await
+    }
+
+    async fn rollback(
+        &self,
+        request: Request<pb::RollbackRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (metadata, _, r) = request.into_parts();
+        let mut op = Rollback::new(&r.name, &r.namespace);
+        op.revision = Some(r.revision).filter(|v| *v > 0);
+        op.wait = r.wait;
+        op.wait_for_jobs = r.wait_for_jobs;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.cleanup_on_fail = r.cleanup_on_fail;
+        op.history_max = history_max(r.history_max);
+        op.no_hooks = r.no_hooks;
+        op.dry_run = r.dry_run;
+        op.apply.force = r.force;
+        self.start(
+            &metadata,
+            "rollback",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                finished(op.run(&*target.store, &*target.cluster, &*progress).await)
+            },
+        )
+        .await
+    }
+
+    async fn uninstall(
+        &self,
+        request: Request<pb::UninstallRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let (metadata, _, r) = request.into_parts();
+        let mut op = Uninstall::new(&r.name, &r.namespace);
+        op.keep_history = r.keep_history;
+        op.wait = r.wait;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.dry_run = r.dry_run;
+        op.no_hooks = r.no_hooks;
+        op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
+        op.cascade = convert::cascade(&r.cascade)?;
+        self.start(
+            &metadata,
+            "uninstall",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                match op.run(&*target.store, &*target.cluster, &*progress).await {
+                    Ok(done) => pb::OperationResult {
+                        success: true,
+                        release: Some(convert::release_info(&done.release)),
+                        info: done.info,
+                        ..pb::OperationResult::default()
+                    },
+                    Err(e) => failed(&e),
+                }
+            },
+        )
+        .await
+    }
+
+    async fn list(
+        &self,
+        request: Request<pb::ListRequest>,
+    ) -> Result<Response<pb::ListResponse>, Status> {
+        let r = request.into_inner();
+        let namespace = if r.all_namespaces { "" } else { &r.namespace };
+        let target = self.target(namespace).await?;
+        let mut filter = if r.all_namespaces {
+            ListFilter::all_namespaces()
+        } else {
+            ListFilter::in_namespace(&r.namespace)
+        }
+        .with_states(convert::states(&r.states)?);
+        if !r.filter.is_empty() {
+            filter = filter
+                .with_name_filter(&r.filter)
+                .map_err(|e| Status::invalid_argument(capstan_ops::error_chain(&e)))?;
+        }
+        let listing = read::list(&*target.store, &filter)
+            .await
+            .map_err(|e| convert::status(&e))?;
+        Ok(Response::new(pb::ListResponse {
+            releases: listing.items.iter().map(convert::summary).collect(),
+            unreadable: listing
+                .unreadable
+                .iter()
+                .map(|u| format!("{u:?}"))
+                .collect(),
+        }))
+    }
+
+    async fn history(
+        &self,
+        request: Request<pb::HistoryRequest>,
+    ) -> Result<Response<pb::HistoryResponse>, Status> {
+        let r = request.into_inner();
+        let target = self.target(&r.namespace).await?;
+        let revisions = read::history(&*target.store, &r.namespace, &r.name, r.max as usize)
+            .await
+            .map_err(|e| convert::status(&e))?;
+        Ok(Response::new(pb::HistoryResponse {
+            revisions: revisions.iter().map(convert::release_info).collect(),
+        }))
+    }
+
+    async fn status(
+        &self,
+        request: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
+        let r = request.into_inner();
+        let target = self.target(&r.namespace).await?;
+        let revision = Some(r.revision).filter(|v| *v > 0);
+        let report = read::status(
+            &*target.store,
+            &*target.cluster,
+            &r.namespace,
+            &r.name,
+            revision,
+        )
+        .await
+        .map_err(|e| convert::status(&e))?;
+        Ok(Response::new(pb::StatusResponse {
+            release: Some(convert::release_info(&report.release)),
+            notes: report.release.info.notes.clone(),
+            objects: report
+                .objects
+                .iter()
+                .map(|o| pb::ObjectStatus {
+                    object: Some(convert::object(&o.object)),
+                    exists: o.exists,
+                    ready: o.ready,
+                    reason: o.reason.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<pb::GetRequest>,
+    ) -> Result<Response<pb::GetResponse>, Status> {
+        let r = request.into_inner();
+        let target = self.target(&r.namespace).await?;
+        let revision = Some(r.revision).filter(|v| *v > 0);
+        let release = read::get(&*target.store, &r.namespace, &r.name, revision)
+            .await
+            .map_err(|e| convert::status(&e))?;
+        let json = |v: &dyn erased::Json| v.json();
+        let chart_values = release
+            .chart
+            .as_ref()
+            .and_then(|c| c.values.clone())
+            .unwrap_or_default();
+        Ok(Response::new(pb::GetResponse {
+            release: Some(convert::release_info(&release)),
+            values_json: json(&read::values(&release, r.all_values)),
+            manifest: release.manifest.clone(),
+            notes: release.info.notes.clone(),
+            hooks: read::hooks_text(&release),
+            metadata_json: json(&read::metadata(&release)),
+            chart_values_json: json(&chart_values),
+        }))
+    }
+}
+
+mod erased {
+    /// Serialises to JSON text (an empty object on failure, which cannot happen for these types).
+    pub trait Json {
+        fn json(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+        }
+    }
+}

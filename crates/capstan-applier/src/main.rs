@@ -1,0 +1,52 @@
+//! `capstan-applier`: the applier daemon.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use capstan_applier::{ApplierService, KubeBackend};
+use clap::Parser;
+
+/// Serves capstan's applier over gRPC.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CAPSTAN_APPLIER_LISTEN",
+        default_value = "127.0.0.1:50052"
+    )]
+    listen: String,
+    /// Path to the kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    capstan_server::telemetry::init("info");
+    let args = Args::parse();
+    let client = capstan_applier::kube_client(args.kubeconfig.as_deref(), None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("connecting to Kubernetes")?;
+    let storage = capstan_storage::StorageConfig::from_env()?;
+    let service = ApplierService::new(Arc::new(KubeBackend::new(client, storage)));
+    let daemon = capstan_server::Daemon::bind(&args.listen).await?;
+    println!("capstan-applier listening on {}", daemon.local_addr());
+    let draining = service.clone();
+    let shutdown = async move {
+        capstan_server::shutdown_signal().await;
+        draining.begin_shutdown();
+    };
+    daemon
+        .serve(
+            service.clone().into_server(),
+            capstan_proto::FILE_DESCRIPTOR_SET,
+            shutdown,
+        )
+        .await?;
+    service.wait_idle().await;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Reaching an applier: a remote daemon, or the same service started in-process on a loopback
+//! port over this machine's kubeconfig and `HELM_DRIVER`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use capstan_applier::{ApplierService, KubeBackend, MAX_MESSAGE_BYTES};
+use capstan_proto::applier::v1::applier_client::ApplierClient;
+use tonic::transport::Channel;
+
+use crate::cli::Global;
+
+/// A connected applier client.
+pub type Client = ApplierClient<Channel>;
+
+/// The applier started in-process, if one was.
+static IN_PROCESS: std::sync::OnceLock<ApplierService> = std::sync::OnceLock::new();
+
+/// Waits until the in-process applier (if any) has finished every operation, e.g. the
+/// finalisation of one cancelled by Ctrl-C, so the process does not exit in the middle of it.
+pub async fn wait_idle() {
+    if let Some(service) = IN_PROCESS.get() {
+        service.wait_idle().await;
+    }
+}
+
+/// Connects to the applier at `--applier`/`CAPSTAN_APPLIER`, or starts one in-process.
+pub async fn connect(global: &Global) -> anyhow::Result<Client> {
+    let endpoint = match global.applier.as_deref().filter(|a| !a.is_empty()) {
+        Some(addr) if addr.contains("://") => addr.to_string(),
+        Some(addr) => format!("http://{addr}"),
+        None => {
+            // A KUBECONFIG list (a:b) is left to kube-rs's own inference.
+            let kubeconfig = global
+                .kubeconfig
+                .as_deref()
+                .filter(|p| !p.as_os_str().is_empty() && !p.to_string_lossy().contains(':'));
+            let client = capstan_applier::kube_client(kubeconfig, global.kube_context.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("connecting to Kubernetes")?;
+            let storage = capstan_storage::StorageConfig::from_env()?;
+            let service = ApplierService::new(Arc::new(KubeBackend::new(client, storage)));
+            let _ = IN_PROCESS.set(service.clone());
+            let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
+            let local = daemon.local_addr();
+            tokio::spawn(daemon.serve(
+                service.into_server(),
+                capstan_proto::FILE_DESCRIPTOR_SET,
+                std::future::pending(),
+            ));
+            format!("http://{local}")
+        }
+    };
+    let channel = Channel::from_shared(endpoint.clone())
+        .with_context(|| format!("invalid applier address {endpoint}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connecting to the applier at {endpoint}"))?;
+    Ok(ApplierClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}

@@ -1,0 +1,311 @@
+//! `install`, `upgrade`, `rollback` and `uninstall`: render with the renderer, then stream the
+//! operation from the applier, printing its progress and then the result as Helm does.
+
+use std::path::Path;
+
+use anyhow::bail;
+use capstan_proto::applier::v1 as pb;
+use capstan_proto::renderer::v1 as rpb;
+use tonic::Streaming;
+
+use crate::cli::{
+    ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
+};
+use crate::exit::{self, ServiceError};
+use crate::output::{self, ProgressPrinter};
+use crate::{applier, renderer};
+
+/// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
+async fn render(
+    global: &Global,
+    chart: &str,
+    values: Vec<rpb::ValuesLayer>,
+    release: rpb::ReleaseContext,
+) -> anyhow::Result<pb::Rendered> {
+    let archive = crate::chart::archive(Path::new(chart))?;
+    let mut client = renderer::connect(global.renderer.as_deref()).await?;
+    let source = renderer::ensure_chart(&mut client, archive).await?;
+    let r = client
+        .render(rpb::RenderRequest {
+            chart: Some(source),
+            values,
+            release: Some(release),
+            capabilities: None,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    Ok(pb::Rendered {
+        manifest: r.manifest,
+        hooks: r.hooks,
+        notes: r.notes,
+        stored_chart_json: r.stored_chart_json,
+        user_values_json: r.user_values_json,
+        merged_values_json: r.merged_values_json,
+    })
+}
+
+/// Follows an operation's events to its result, printing progress; a failed operation is an
+/// error carrying the applier's code.
+async fn follow(mut stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
+    let mut printer = ProgressPrinter::default();
+    loop {
+        let event = tokio::select! {
+            message = stream.message() => message.map_err(exit::status)?,
+            _ = tokio::signal::ctrl_c() => {
+                // Going away cancels the operation; it then marks the revision failed (and
+                // rolls back when atomic). An in-process applier is given the time to do so.
+                drop(stream);
+                eprintln!("interrupted: cancelling the operation");
+                applier::wait_idle().await;
+                bail!("operation cancelled by interrupt");
+            }
+        };
+        let Some(event) = event else { break };
+        if let Some(pb::operation_event::Event::Result(result)) = event.event {
+            if let Some(error) = &result.error {
+                return Err(anyhow::Error::new(ServiceError {
+                    code: tonic::Code::from(error.code),
+                    message: error.message.clone(),
+                }));
+            }
+            return Ok(result);
+        }
+        printer.print(&event);
+    }
+    bail!("the applier ended the operation without a result")
+}
+
+fn timeout_millis(flags: &ApplyFlags) -> u64 {
+    u64::try_from(flags.timeout.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Prints the result of install, upgrade or rollback as Helm does.
+fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> anyhow::Result<()> {
+    let release = result.release.clone().unwrap_or_default();
+    match format {
+        Format::Table => {
+            print!("{}", output::release_summary(&release));
+            if dry_run && !result.manifest.is_empty() {
+                println!("MANIFEST:\n{}", result.manifest);
+            }
+            if !result.notes.is_empty() {
+                println!("NOTES:\n{}", result.notes.trim_end());
+            }
+        }
+        Format::Json | Format::Yaml => {
+            let value = serde_json::json!({
+                "name": release.name,
+                "namespace": release.namespace,
+                "version": release.revision,
+                "info": {
+                    "status": release.status,
+                    "description": release.description,
+                    "first_deployed": release.first_deployed,
+                    "last_deployed": release.last_deployed,
+                    "notes": result.notes,
+                },
+                "chart": release.chart,
+                "app_version": release.app_version,
+                "manifest": result.manifest,
+            });
+            output::print_structured(&value, format == Format::Yaml)?;
+        }
+    }
+    Ok(())
+}
+
+/// `capstan install NAME CHART`.
+pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
+    let namespace = global.namespace();
+    let layers = args.values.layers()?;
+    let rendered = render(
+        global,
+        &args.chart,
+        layers,
+        rpb::ReleaseContext {
+            name: args.name.clone(),
+            namespace: namespace.clone(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        },
+    )
+    .await?;
+    let mut client = applier::connect(global).await?;
+    let stream = client
+        .install(pb::InstallRequest {
+            name: args.name.clone(),
+            namespace,
+            rendered: Some(rendered),
+            create_namespace: args.apply.create_namespace,
+            wait: args.apply.wait,
+            wait_for_jobs: args.apply.wait_for_jobs,
+            timeout_millis: timeout_millis(&args.apply),
+            atomic: args.apply.atomic,
+            dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+            description: args.apply.description.clone().unwrap_or_default(),
+            replace: args.replace,
+            no_hooks: args.apply.no_hooks,
+            force: args.apply.force,
+            take_ownership: args.apply.take_ownership,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    let result = follow(stream).await?;
+    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    Ok(0)
+}
+
+/// The latest revision of a release, or `None` when there is none.
+async fn latest(
+    client: &mut applier::Client,
+    name: &str,
+    namespace: &str,
+) -> anyhow::Result<Option<pb::GetResponse>> {
+    match client
+        .get(pb::GetRequest {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            revision: 0,
+            all_values: false,
+        })
+        .await
+    {
+        Ok(response) => Ok(Some(response.into_inner())),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(exit::status(status)),
+    }
+}
+
+/// `capstan upgrade NAME CHART`.
+pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
+    let namespace = global.namespace();
+    let mut client = applier::connect(global).await?;
+    let previous = latest(&mut client, &args.name, &namespace).await?;
+    let mut layers = args.values.layers()?;
+    if let Some(previous) = &previous {
+        // Helm's value flags: --reset-values keeps only the new values; --reuse-values and
+        // --reset-then-reuse-values put the new ones over the previous ones; with neither,
+        // the previous values are kept when no new ones are given.
+        let reuse = if args.reset_values {
+            false
+        } else if args.reuse_values || args.reset_then_reuse_values {
+            true
+        } else {
+            args.values.is_empty()
+        };
+        if reuse && !previous.values_json.trim().is_empty() {
+            layers.insert(
+                0,
+                rpb::ValuesLayer {
+                    layer: Some(rpb::values_layer::Layer::Json(previous.values_json.clone())),
+                },
+            );
+        }
+    }
+    let latest_release = previous.as_ref().and_then(|p| p.release.clone());
+    let installs = latest_release
+        .as_ref()
+        .is_none_or(|r| r.status == "uninstalled");
+    let rendered = render(
+        global,
+        &args.chart,
+        layers,
+        rpb::ReleaseContext {
+            name: args.name.clone(),
+            namespace: namespace.clone(),
+            revision: latest_release.as_ref().map_or(1, |r| r.revision as i32 + 1),
+            is_install: installs,
+            is_upgrade: !installs,
+        },
+    )
+    .await?;
+    let dry_run = args.apply.dry_run.is_some();
+    let stream = client
+        .upgrade(pb::UpgradeRequest {
+            name: args.name.clone(),
+            namespace,
+            rendered: Some(rendered),
+            install: args.install,
+            create_namespace: args.apply.create_namespace,
+            wait: args.apply.wait,
+            wait_for_jobs: args.apply.wait_for_jobs,
+            timeout_millis: timeout_millis(&args.apply),
+            atomic: args.apply.atomic,
+            cleanup_on_fail: args.cleanup_on_fail,
+            dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+            force: args.apply.force,
+            history_max: Some(args.history_max),
+            description: args.apply.description.clone().unwrap_or_default(),
+            no_hooks: args.apply.no_hooks,
+            take_ownership: args.apply.take_ownership,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    let result = follow(stream).await?;
+    if args.output == Format::Table {
+        if installs && args.install {
+            println!("Release {:?} does not exist. Installing it now.", args.name);
+        } else {
+            println!("Release {:?} has been upgraded. Happy Helming!", args.name);
+        }
+    }
+    print_result(&result, dry_run, args.output)?;
+    Ok(0)
+}
+
+/// `capstan rollback NAME [REVISION]`.
+pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8> {
+    let mut client = applier::connect(global).await?;
+    let stream = client
+        .rollback(pb::RollbackRequest {
+            name: args.name.clone(),
+            namespace: global.namespace(),
+            revision: args.revision.unwrap_or(0),
+            wait: args.wait,
+            wait_for_jobs: args.wait_for_jobs,
+            timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+            force: args.force,
+            cleanup_on_fail: args.cleanup_on_fail,
+            history_max: Some(args.history_max),
+            dry_run: args.dry_run,
+            no_hooks: args.no_hooks,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    follow(stream).await?;
+    println!("Rollback was a success! Happy Helming!");
+    Ok(0)
+}
+
+/// `capstan uninstall NAME...`.
+pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u8> {
+    let mut client = applier::connect(global).await?;
+    for name in &args.names {
+        let stream = client
+            .uninstall(pb::UninstallRequest {
+                name: name.clone(),
+                namespace: global.namespace(),
+                keep_history: args.keep_history,
+                wait: args.wait,
+                timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+                dry_run: args.dry_run,
+                no_hooks: args.no_hooks,
+                description: args.description.clone().unwrap_or_default(),
+                cascade: args.cascade.clone(),
+            })
+            .await
+            .map_err(exit::status)?
+            .into_inner();
+        let result = follow(stream).await?;
+        if !result.info.is_empty() {
+            println!("{}", result.info.trim_end());
+        }
+        println!("release \"{name}\" uninstalled");
+    }
+    Ok(0)
+}

@@ -1,0 +1,315 @@
+//! Output: Helm's tables and release summaries, times as Helm prints them, JSON and YAML, and
+//! live progress lines from the applier's event stream.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal as _;
+
+use capstan_proto::applier::v1 as pb;
+use serde::Serialize;
+
+/// Columns padded to their widest cell and separated by a tab, as Helm's tables are.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<width$}\t", width = widths[c]);
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn parse(time: &str) -> Option<jiff::Zoned> {
+    let timestamp: jiff::Timestamp = time.parse().ok()?;
+    Some(timestamp.to_zoned(jiff::tz::TimeZone::system()))
+}
+
+/// Go's `time.ANSIC` in local time (`Mon Jan 15 10:00:00 2024`), as `history` and release
+/// summaries print it; empty when unknown.
+pub fn ansic(time: &str) -> String {
+    parse(time)
+        .map(|t| t.strftime("%a %b %e %H:%M:%S %Y").to_string())
+        .unwrap_or_default()
+}
+
+/// Go's default time format in local time (`2024-01-15 10:00:00.123456789 +0000 UTC`), as
+/// `list` prints it; empty when unknown.
+pub fn go_default(time: &str) -> String {
+    parse(time)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S%.f %z %Z").to_string())
+        .unwrap_or_default()
+}
+
+/// Prints `value` as JSON (one line, as Helm does) or YAML.
+pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<()> {
+    if yaml {
+        print!("{}", serde_yaml_ng::to_string(value)?);
+    } else {
+        println!("{}", serde_json::to_string(value)?);
+    }
+    Ok(())
+}
+
+/// A JSON document as YAML text.
+pub fn json_to_yaml(json: &str) -> anyhow::Result<String> {
+    let value: serde_json::Value = if json.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(json)?
+    };
+    if value.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Ok("null\n".into());
+    }
+    Ok(serde_yaml_ng::to_string(&value)?)
+}
+
+/// The summary Helm prints after install, upgrade and for `status`.
+pub fn release_summary(release: &pb::ReleaseInfo) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "NAME: {}", release.name);
+    let _ = writeln!(out, "LAST DEPLOYED: {}", ansic(&release.last_deployed));
+    let _ = writeln!(out, "NAMESPACE: {}", release.namespace);
+    let _ = writeln!(out, "STATUS: {}", release.status);
+    let _ = writeln!(out, "REVISION: {}", release.revision);
+    if !release.description.is_empty() {
+        let _ = writeln!(out, "DESCRIPTION: {}", release.description);
+    }
+    let _ = writeln!(out, "TEST SUITE: None");
+    out
+}
+
+/// Writes the progress of an operation to standard error: timestamped plain lines when it is
+/// not a terminal (CI, pipes); on a terminal, a live display redrawn on every event: the phase,
+/// then one line per object with what happened to it and what it waits for, with hooks,
+/// warnings and recoveries printed above it as they happen.
+pub struct ProgressPrinter {
+    terminal: bool,
+    board: Board,
+    drawn: usize,
+}
+
+impl Default for ProgressPrinter {
+    fn default() -> Self {
+        ProgressPrinter {
+            terminal: std::io::stderr().is_terminal(),
+            board: Board::default(),
+            drawn: 0,
+        }
+    }
+}
+
+fn object_name(o: Option<&pb::ObjectRef>) -> String {
+    o.map(|o| format!("{}/{}", o.kind.to_lowercase(), o.name))
+        .unwrap_or_default()
+}
+
+/// The state of the live display: the phase and each object's last action and readiness.
+#[derive(Default, Debug)]
+pub struct Board {
+    phase: String,
+    objects: Vec<Row>,
+}
+
+/// One object of the live display: its name, its last action, and its readiness with why.
+type Row = (String, String, Option<(bool, String)>);
+
+impl Board {
+    /// Takes in an event; returns a line to print above the display (hooks, warnings).
+    pub fn update(&mut self, event: &pb::operation_event::Event) -> Option<String> {
+        use pb::operation_event::Event as E;
+        match event {
+            E::Phase(_) => self.phase = ProgressPrinter::line(event).unwrap_or_default(),
+            E::Object(o) => self.slot(object_name(o.object.as_ref())).1 = o.action.clone(),
+            E::Readiness(r) => {
+                self.slot(object_name(r.object.as_ref())).2 = Some((r.ready, r.reason.clone()));
+            }
+            E::Result(_) => {}
+            _ => return ProgressPrinter::line(event),
+        }
+        None
+    }
+
+    fn slot(&mut self, name: String) -> &mut Row {
+        let i = match self.objects.iter().position(|(n, _, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                self.objects.push((name, String::new(), None));
+                self.objects.len() - 1
+            }
+        };
+        &mut self.objects[i]
+    }
+
+    /// The display's lines.
+    pub fn lines(&self) -> Vec<String> {
+        let width = self.objects.iter().map(|o| o.0.len()).max().unwrap_or(0);
+        let mut lines = vec![format!("==> {}", self.phase)];
+        for (name, action, readiness) in &self.objects {
+            let state = match readiness {
+                Some((true, _)) => "ready".to_string(),
+                Some((false, reason)) if reason.is_empty() => "waiting".to_string(),
+                Some((false, reason)) => format!("waiting: {reason}"),
+                None => String::new(),
+            };
+            let line = format!("  {name:<width$}  {action:<10} {state}");
+            lines.push(line.trim_end().to_string());
+        }
+        lines
+    }
+}
+
+impl ProgressPrinter {
+    /// The line for one event (`None` for the final result).
+    pub fn line(event: &pb::operation_event::Event) -> Option<String> {
+        use pb::operation_event::Event as E;
+        Some(match event {
+            E::Phase(p) if p.revision > 0 => format!("{} (revision {})", p.phase, p.revision),
+            E::Phase(p) => p.phase.clone(),
+            E::Object(o) => format!("{} {}", object_name(o.object.as_ref()), o.action),
+            E::Readiness(r) => format!(
+                "{} {}{}",
+                object_name(r.object.as_ref()),
+                if r.ready { "ready" } else { "not ready" },
+                if r.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.reason)
+                }
+            ),
+            E::Hook(h) if h.finished => format!(
+                "hook {} {}: {}{}",
+                h.event,
+                h.name,
+                h.phase,
+                if h.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", h.message)
+                }
+            ),
+            E::Hook(h) => format!(
+                "hook {} {}/{} running",
+                h.event,
+                h.kind.to_lowercase(),
+                h.name
+            ),
+            E::Warning(w) => format!("warning: {}", w.message),
+            E::Recovered(r) => format!("recovered revision {}: {}", r.revision, r.description),
+            E::Result(_) => return None,
+        })
+    }
+
+    /// Prints one event.
+    pub fn print(&mut self, event: &pb::OperationEvent) {
+        let Some(inner) = event.event.as_ref() else {
+            return;
+        };
+        if !self.terminal {
+            if let Some(line) = Self::line(inner) {
+                eprintln!("{} {line}", event.time);
+            }
+            return;
+        }
+        let above = self.board.update(inner);
+        let mut out = String::new();
+        if self.drawn > 0 {
+            // Up to the first line of the display, and clear to the end of the screen.
+            let _ = write!(out, "\x1b[{}A\r\x1b[J", self.drawn);
+        }
+        if let Some(line) = above {
+            let _ = writeln!(out, "{line}");
+        }
+        let lines = self.board.lines();
+        for line in &lines {
+            let _ = writeln!(out, "{line}");
+        }
+        self.drawn = lines.len();
+        eprint!("{out}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_every_column_but_the_last() {
+        let out = table(&[
+            vec!["NAME".into(), "REVISION".into(), "STATUS".into()],
+            vec!["prod-api".into(), "3".into(), "deployed".into()],
+        ]);
+        assert_eq!(
+            out,
+            "NAME    \tREVISION\tSTATUS\nprod-api\t3       \tdeployed\n"
+        );
+    }
+
+    #[test]
+    fn the_live_display_shows_each_object_and_what_it_waits_for() {
+        use pb::operation_event::Event as E;
+        let object = |name: &str| {
+            Some(pb::ObjectRef {
+                kind: "Deployment".into(),
+                name: name.into(),
+                ..pb::ObjectRef::default()
+            })
+        };
+        let mut board = Board::default();
+        let events = [
+            E::Phase(pb::PhaseEvent {
+                phase: "applying".into(),
+                revision: 2,
+            }),
+            E::Object(pb::ObjectEvent {
+                object: object("web"),
+                action: "configured".into(),
+            }),
+            E::Phase(pb::PhaseEvent {
+                phase: "waiting".into(),
+                revision: 2,
+            }),
+            E::Readiness(pb::ReadinessEvent {
+                object: object("web"),
+                ready: false,
+                reason: "1/3 available".into(),
+            }),
+        ];
+        for e in &events {
+            assert_eq!(board.update(e), None);
+        }
+        assert_eq!(
+            board.lines(),
+            [
+                "==> waiting (revision 2)",
+                "  deployment/web  configured waiting: 1/3 available"
+            ]
+        );
+        let warning = E::Warning(pb::WarningEvent {
+            message: "slow".into(),
+        });
+        assert_eq!(board.update(&warning).as_deref(), Some("warning: slow"));
+    }
+
+    #[test]
+    fn times_print_as_helm_prints_them() {
+        assert!(!ansic("2024-01-15T10:00:00Z").is_empty());
+        assert_eq!(ansic(""), "");
+        assert!(go_default("2024-01-15T10:00:00Z").starts_with("2024-01-1"));
+    }
+}

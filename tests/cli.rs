@@ -1,0 +1,673 @@
+//! The `capstan` binary as a user runs it, against the real local control plane: the tutorial's
+//! release workflow with `examples/charts/webapp` (install two releases, list, upgrade with
+//! `--set`, history, get values, an `--atomic` upgrade to a broken image that rolls itself back,
+//! rollback to 2, uninstall `--keep-history` and re-install by rollback), both with the services
+//! in-process and against `capstan-renderer` and `capstan-applier` daemons started as separate
+//! processes; bad input, which must fail with one clear message and a non-zero exit (with
+//! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
+//! Ctrl-C, which cancels the operation and leaves the revision failed, never pending.
+//!
+//! The binaries are the ones cargo built next to this test (`cargo test --workspace` builds
+//! them; alone, run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer` first).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use anyhow::{Context as _, ensure};
+use capstan_testkit::{TestNamespace, with_namespace};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ListParams, PostParams};
+
+/// A binary built by cargo in this test's target directory.
+fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows where it is");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer`",
+        path.display()
+    );
+    path
+}
+
+fn webapp() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/charts/webapp")
+        .display()
+        .to_string()
+}
+
+/// Runs `capstan` in one namespace, in-process or against daemons.
+struct Capstan {
+    namespace: String,
+    /// `--renderer ADDR --applier ADDR`, or nothing for in-process services.
+    remote: Vec<String>,
+    /// `HELM_DRIVER`, when set.
+    driver: Option<&'static str>,
+}
+
+/// One run's outcome.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Capstan {
+    fn run(&self, args: &[&str]) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = Command::new(binary("capstan"))
+            .envs(self.driver.map(|d| ("HELM_DRIVER", d)))
+            .args(args)
+            .args(["-n", &self.namespace])
+            .args(&self.remote)
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_NAMESPACE")
+            .env_remove("HELM_MAX_HISTORY")
+            .output()
+            .expect("capstan runs");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+
+    /// Runs and requires success; returns standard output.
+    fn ok(&self, args: &[&str]) -> anyhow::Result<String> {
+        let run = self.run(args);
+        ensure!(
+            run.code == 0,
+            "capstan {args:?} exited {}:\n{}\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        Ok(run.stdout)
+    }
+
+    /// Runs and requires failure; returns standard error.
+    fn fails(&self, args: &[&str]) -> anyhow::Result<Run> {
+        let run = self.run(args);
+        ensure!(
+            run.code != 0,
+            "capstan {args:?} should have failed:\n{}",
+            run.stdout
+        );
+        // `Error: ` from capstan, `error: ` from clap for a malformed command line.
+        let first = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("Error: ") || l.starts_with("error: "));
+        ensure!(
+            first.is_some(),
+            "capstan {args:?}: no error line in:\n{}",
+            run.stderr
+        );
+        Ok(run)
+    }
+}
+
+/// Whitespace-normalised lines (table cells are tab- and space-padded).
+fn rows(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `(revision, status, description)` of each history row.
+fn history(capstan: &Capstan, name: &str) -> anyhow::Result<Vec<(u64, String, String)>> {
+    let json: serde_json::Value =
+        serde_json::from_str(&capstan.ok(&["history", name, "-o", "json"])?)?;
+    Ok(json
+        .as_array()
+        .context("history -o json is an array")?
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_u64().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+                r["description"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+async fn deployment(ns: &TestNamespace, name: &str) -> anyhow::Result<Option<Deployment>> {
+    Ok(ns.api::<Deployment>().get_opt(name).await?)
+}
+
+fn image(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.image.clone())
+        .unwrap_or_default()
+}
+
+/// The tutorial's workflow.
+async fn tutorial(ns: &TestNamespace, capstan: &Capstan) -> anyhow::Result<()> {
+    let chart = webapp();
+    let chart = chart.as_str();
+
+    // Two independent releases of the same chart.
+    let out = capstan.ok(&["install", "prod-api", chart, "--wait", "--timeout", "2m"])?;
+    ensure!(out.contains("STATUS: deployed"), "{out}");
+    ensure!(out.contains("REVISION: 1"), "{out}");
+    ensure!(
+        out.contains("NOTES:\nwebapp"),
+        "install prints the notes: {out}"
+    );
+    let values = std::env::temp_dir().join(format!("capstan-staging-{}.yaml", ns.name()));
+    std::fs::write(&values, "config:\n  greeting: staging\n")?;
+    capstan.ok(&[
+        "install",
+        "staging-api",
+        chart,
+        "-f",
+        values.to_str().unwrap(),
+    ])?;
+    std::fs::remove_file(&values).ok();
+
+    // list, with the tutorial's columns.
+    let list = rows(&capstan.ok(&["list"])?);
+    ensure!(
+        list[0] == "NAME NAMESPACE REVISION UPDATED STATUS CHART APP VERSION",
+        "{list:?}"
+    );
+    ensure!(list.len() == 3, "{list:?}");
+    for (row, name) in list[1..].iter().zip(["prod-api", "staging-api"]) {
+        ensure!(
+            row.starts_with(&format!("{name} {} 1 ", ns.name())),
+            "{row}"
+        );
+        ensure!(row.ends_with("deployed webapp-0.1.0 1.27.0"), "{row}");
+    }
+    let filtered = rows(&capstan.ok(&["list", "--filter", "prod.*"])?);
+    ensure!(
+        filtered.len() == 2 && filtered[1].starts_with("prod-api "),
+        "{filtered:?}"
+    );
+    let all = capstan.ok(&["ls", "-A"])?;
+    ensure!(all.contains("staging-api"), "{all}");
+    ensure!(capstan.ok(&["list", "--failed"])?.lines().count() == 1);
+    let json: serde_json::Value = serde_json::from_str(&capstan.ok(&["list", "-o", "json"])?)?;
+    ensure!(
+        json[0]["name"] == "prod-api" && json[0]["revision"] == "1",
+        "{json}"
+    );
+
+    // upgrade with --set.
+    let out = capstan.ok(&["upgrade", "prod-api", chart, "--set", "replicaCount=5"])?;
+    ensure!(
+        out.contains("Release \"prod-api\" has been upgraded"),
+        "{out}"
+    );
+    ensure!(out.contains("REVISION: 2"), "{out}");
+    let live = deployment(ns, "prod-api-webapp")
+        .await?
+        .context("deployed")?;
+    ensure!(live.spec.as_ref().and_then(|s| s.replicas) == Some(5));
+
+    // history, with the tutorial's columns.
+    let table = rows(&capstan.ok(&["hist", "prod-api"])?);
+    ensure!(
+        table[0] == "REVISION UPDATED STATUS CHART APP VERSION DESCRIPTION",
+        "{table:?}"
+    );
+    ensure!(
+        table[1].starts_with("1 ")
+            && table[1].ends_with("superseded webapp-0.1.0 1.27.0 Install complete"),
+        "{table:?}"
+    );
+    ensure!(
+        table[2].starts_with("2 ")
+            && table[2].ends_with("deployed webapp-0.1.0 1.27.0 Upgrade complete"),
+        "{table:?}"
+    );
+
+    // get values: user, all, by revision.
+    let user = capstan.ok(&["get", "values", "prod-api"])?;
+    ensure!(
+        user == "USER-SUPPLIED VALUES:\nreplicaCount: 5\n",
+        "{user:?}"
+    );
+    let computed = capstan.ok(&["get", "values", "prod-api", "--all"])?;
+    ensure!(computed.starts_with("COMPUTED VALUES:\n"), "{computed}");
+    ensure!(
+        computed.contains("greeting: Hello from capstan"),
+        "{computed}"
+    );
+    ensure!(computed.contains("replicaCount: 5"), "{computed}");
+    let first = capstan.ok(&["get", "values", "prod-api", "--revision", "1"])?;
+    ensure!(first == "USER-SUPPLIED VALUES:\nnull\n", "{first:?}");
+    let json = capstan.ok(&["get", "values", "prod-api", "-o", "json"])?;
+    ensure!(json.trim() == r#"{"replicaCount":5}"#, "{json}");
+    let manifest = capstan.ok(&["get", "manifest", "prod-api", "--revision", "1"])?;
+    ensure!(
+        manifest.contains("# Source: webapp/templates/deployment.yaml"),
+        "{manifest}"
+    );
+    let notes = capstan.ok(&["get", "notes", "prod-api"])?;
+    ensure!(notes.contains("(revision 2)"), "{notes}");
+    let hooks = capstan.ok(&["get", "hooks", "prod-api"])?;
+    ensure!(hooks.contains("helm.sh/hook"), "{hooks}");
+    let metadata = capstan.ok(&["get", "metadata", "prod-api"])?;
+    ensure!(
+        metadata.contains("CHART: webapp") && metadata.contains("REVISION: 2"),
+        "{metadata}"
+    );
+    let everything = capstan.ok(&["get", "all", "prod-api"])?;
+    for part in [
+        "USER-SUPPLIED VALUES:",
+        "COMPUTED VALUES:",
+        "MANIFEST:",
+        "NOTES:",
+    ] {
+        ensure!(everything.contains(part), "{part} in {everything}");
+    }
+
+    // An atomic upgrade to an image that never gets ready rolls itself back.
+    let failed = capstan.fails(&[
+        "upgrade",
+        "prod-api",
+        chart,
+        "--atomic",
+        "--timeout",
+        "15s",
+        "--set",
+        "image.tag=never-ready",
+    ])?;
+    ensure!(
+        failed
+            .stderr
+            .contains("has been rolled back due to atomic being set"),
+        "{}",
+        failed.stderr
+    );
+    // Progress is streamed as timestamped lines (stderr is not a terminal here).
+    ensure!(
+        failed
+            .stderr
+            .lines()
+            .any(|l| l.ends_with("waiting (revision 3)") && l.starts_with("20")),
+        "{}",
+        failed.stderr
+    );
+    let revisions = history(capstan, "prod-api")?;
+    let statuses: Vec<(u64, &str)> = revisions.iter().map(|(r, s, _)| (*r, s.as_str())).collect();
+    ensure!(
+        statuses
+            == [
+                (1, "superseded"),
+                (2, "superseded"),
+                (3, "failed"),
+                (4, "deployed")
+            ],
+        "{revisions:?}"
+    );
+    ensure!(revisions[3].2 == "Rollback to 2", "{revisions:?}");
+    let live = deployment(ns, "prod-api-webapp")
+        .await?
+        .context("still deployed")?;
+    ensure!(!image(&live).contains("never-ready"), "{}", image(&live));
+
+    // Roll back to 2 explicitly.
+    let out = capstan.ok(&["rollback", "prod-api", "2", "--wait", "--timeout", "2m"])?;
+    ensure!(out.contains("Rollback was a success"), "{out}");
+    let revisions = history(capstan, "prod-api")?;
+    ensure!(
+        revisions
+            .last()
+            .map(|(r, s, d)| (*r, s.as_str(), d.as_str()))
+            == Some((5, "deployed", "Rollback to 2")),
+        "{revisions:?}"
+    );
+    let status = capstan.ok(&["status", "prod-api"])?;
+    ensure!(
+        status.contains("STATUS: deployed") && status.contains("REVISION: 5"),
+        "{status}"
+    );
+    // status shows the live state of each object.
+    ensure!(
+        status.contains("RESOURCES:") && status.contains("deployment/prod-api-webapp"),
+        "{status}"
+    );
+
+    // Uninstall keeping history, then re-install by rollback.
+    let out = capstan.ok(&["uninstall", "prod-api", "--keep-history"])?;
+    ensure!(out.contains("release \"prod-api\" uninstalled"), "{out}");
+    ensure!(
+        deployment(ns, "prod-api-webapp").await?.is_none(),
+        "objects deleted"
+    );
+    let uninstalled = rows(&capstan.ok(&["list", "--uninstalled"])?);
+    ensure!(
+        uninstalled.len() == 2 && uninstalled[1].contains(" uninstalled "),
+        "{uninstalled:?}"
+    );
+    capstan.ok(&["rollback", "prod-api"])?;
+    let status: serde_json::Value =
+        serde_json::from_str(&capstan.ok(&["status", "prod-api", "-o", "json"])?)?;
+    ensure!(status["info"]["status"] == "deployed", "{status}");
+    ensure!(status["version"] == 6, "{status}");
+    ensure!(
+        deployment(ns, "prod-api-webapp").await?.is_some(),
+        "re-installed"
+    );
+
+    // staging-api was never touched.
+    ensure!(history(capstan, "staging-api")?.len() == 1);
+    capstan.ok(&["uninstall", "staging-api"])?;
+    ensure!(
+        capstan
+            .fails(&["status", "staging-api"])?
+            .stderr
+            .contains("not found")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn tutorial_in_process() {
+    with_namespace("cli-inproc", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        tutorial(&ns, &capstan).await
+    })
+    .await;
+}
+
+/// A daemon process, stopped when dropped.
+struct Daemon {
+    child: Child,
+    addr: String,
+}
+
+impl Daemon {
+    fn start(name: &str, args: &[&str]) -> anyhow::Result<Daemon> {
+        let mut child = Command::new(binary(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .env_remove("HELM_DRIVER")
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().context("piped stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|a| a.contains(':'))
+            .with_context(|| format!("{name} printed no address: {line:?}"))?
+            .to_owned();
+        Ok(Daemon { child, addr })
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn tutorial_against_daemons() {
+    with_namespace("cli-daemons", |ns| async move {
+        let renderer = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"])?;
+        let kubeconfig = capstan_testkit::kubeconfig_path();
+        let applier = Daemon::start(
+            "capstan-applier",
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+            ],
+        )?;
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: vec![
+                "--renderer".into(),
+                renderer.addr.clone(),
+                "--applier".into(),
+                applier.addr.clone(),
+            ],
+            driver: None,
+        };
+        tutorial(&ns, &capstan).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_fails_with_one_clear_line() {
+    with_namespace("cli-bad", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        let first_line = |run: &Run| {
+            run.stderr
+                .lines()
+                .find(|l| l.starts_with("Error: ") || l.starts_with("error: "))
+                .unwrap_or_default()
+                .to_owned()
+        };
+
+        for args in [
+            &["status", "ghost"][..],
+            &["history", "ghost"],
+            &["get", "values", "ghost"],
+            &["rollback", "ghost"],
+            &["uninstall", "ghost"],
+        ] {
+            let run = capstan.fails(args)?;
+            ensure!(
+                first_line(&run).contains("\"ghost\"") && first_line(&run).contains("not found"),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+
+        let run = capstan.fails(&["install", "Bad_Name", chart])?;
+        ensure!(first_line(&run).contains("Bad_Name"), "{}", run.stderr);
+
+        let run = capstan.fails(&["install", "web", "/no/such/chart"])?;
+        ensure!(
+            first_line(&run).contains("/no/such/chart"),
+            "{}",
+            run.stderr
+        );
+        ensure!(first_line(&run).contains("not found"), "{}", run.stderr);
+
+        let run = capstan.fails(&["install", "web", chart, "--set", "a.b[=c"])?;
+        ensure!(
+            first_line(&run).contains("a.b[=c") || first_line(&run).contains("set"),
+            "{}",
+            run.stderr
+        );
+
+        capstan.ok(&["install", "web", chart])?;
+        let run = capstan.fails(&["rollback", "web", "99"])?;
+        ensure!(first_line(&run).contains("revision 99"), "{}", run.stderr);
+        let run = capstan.fails(&["get", "values", "web", "--revision", "99"])?;
+        ensure!(first_line(&run).contains("revision 99"), "{}", run.stderr);
+        let run = capstan.fails(&["install", "web", chart])?;
+        ensure!(first_line(&run).contains("still in use"), "{}", run.stderr);
+        let run = capstan.fails(&["upgrade", "web", chart, "--timeout", "soon"])?;
+        ensure!(first_line(&run).contains("soon"), "{}", run.stderr);
+
+        // A release whose lock another live operation holds has its own exit code, and the
+        // message says who holds it.
+        let now = Timestamp::now();
+        let lease = Lease {
+            metadata: ObjectMeta {
+                name: Some("capstan.release.locked".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some("applier-elsewhere/op-42".into()),
+                lease_duration_seconds: Some(300),
+                acquire_time: Some(MicroTime(now)),
+                renew_time: Some(MicroTime(now)),
+                ..LeaseSpec::default()
+            }),
+        };
+        ns.api::<Lease>()
+            .create(&PostParams::default(), &lease)
+            .await?;
+        let run = capstan.fails(&["install", "locked", chart])?;
+        ensure!(run.code == 3, "exit {}: {}", run.code, run.stderr);
+        ensure!(
+            first_line(&run).contains("applier-elsewhere/op-42"),
+            "{}",
+            run.stderr
+        );
+
+        // A wait that times out has its own exit code.
+        let run = capstan.fails(&[
+            "upgrade",
+            "web",
+            chart,
+            "--wait",
+            "--timeout",
+            "5s",
+            "--set",
+            "image.tag=never-ready",
+        ])?;
+        ensure!(run.code == 4, "exit {}: {}", run.code, run.stderr);
+        ensure!(first_line(&run).contains("timed out"), "{}", run.stderr);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn helm_driver_and_history_max_are_honoured() {
+    with_namespace("cli-driver", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: Some("configmap"),
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        capstan.ok(&["install", "cm", chart])?;
+        for replicas in ["2", "3", "4"] {
+            let set = format!("replicaCount={replicas}");
+            capstan.ok(&["upgrade", "cm", chart, "--set", &set, "--history-max", "2"])?;
+        }
+        let configmaps = ns.api::<ConfigMap>();
+        let mut names: Vec<String> = configmaps
+            .list(&ListParams::default().labels("owner=helm,name=cm"))
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|c| c.metadata.name)
+            .collect();
+        names.sort();
+        ensure!(
+            names == ["sh.helm.release.v1.cm.v3", "sh.helm.release.v1.cm.v4"],
+            "{names:?}"
+        );
+        let revisions: Vec<u64> = history(&capstan, "cm")?.iter().map(|r| r.0).collect();
+        ensure!(revisions == [3, 4], "{revisions:?}");
+        ensure!(
+            ns.api::<k8s_openapi::api::core::v1::Secret>()
+                .list(&ListParams::default().labels("owner=helm"))
+                .await?
+                .items
+                .is_empty(),
+            "nothing stored as Secrets"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupt_cancels_and_the_revision_ends_failed() {
+    with_namespace("cli-interrupt", |ns| async move {
+        let mut child = Command::new(binary("capstan"))
+            .args([
+                "install",
+                "web",
+                &webapp(),
+                "--wait",
+                "--set",
+                "image.tag=never-ready",
+            ])
+            .args(["-n", ns.name()])
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_DRIVER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            ensure!(
+                stderr.read_line(&mut line)? > 0,
+                "capstan ended before waiting"
+            );
+            if line.trim_end().ends_with("waiting (revision 1)") {
+                break;
+            }
+        }
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()?;
+        ensure!(status.success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest)?;
+        let exit = child.wait()?;
+        ensure!(!exit.success(), "{rest}");
+        ensure!(
+            rest.contains("Error: operation cancelled by interrupt"),
+            "{rest}"
+        );
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.len() == 1
+                && revisions[0].1 == "failed"
+                && revisions[0].2.contains("cancelled"),
+            "{revisions:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
