@@ -225,6 +225,51 @@ async fn tutorial(ns: &TestNamespace, capstan: &Capstan) -> anyhow::Result<()> {
         .context("deployed")?;
     ensure!(live.spec.as_ref().and_then(|s| s.replicas) == Some(5));
 
+    // diff: what the next upgrade would change, and how two revisions differ.
+    let planned = capstan.run(&[
+        "diff",
+        "upgrade",
+        "prod-api",
+        chart,
+        "--set",
+        "replicaCount=4",
+        "--detailed-exitcode",
+    ]);
+    ensure!(
+        planned.code == 2,
+        "diff with changes exits 2: {} {}",
+        planned.stdout,
+        planned.stderr
+    );
+    ensure!(
+        planned
+            .stdout
+            .contains("prod-api-webapp, Deployment (apps) has changed:")
+            && planned.stdout.contains("-  replicas: 5")
+            && planned.stdout.contains("+  replicas: 4"),
+        "{}",
+        planned.stdout
+    );
+    let same = capstan.run(&[
+        "diff",
+        "upgrade",
+        "prod-api",
+        chart,
+        "--reuse-values",
+        "--detailed-exitcode",
+    ]);
+    ensure!(
+        same.code == 0 && same.stdout.is_empty(),
+        "no changes: {} {}",
+        same.stdout,
+        same.stderr
+    );
+    let revisions = capstan.ok(&["diff", "revision", "prod-api", "1", "2"])?;
+    ensure!(
+        revisions.contains("-  replicas: 1") && revisions.contains("+  replicas: 5"),
+        "{revisions}"
+    );
+
     // history, with the tutorial's columns.
     let table = rows(&capstan.ok(&["hist", "prod-api"])?);
     ensure!(

@@ -113,7 +113,23 @@ pub fn run() -> anyhow::Result<()> {
         &["list", "--all-namespaces", "--filter", "api$"],
     )?;
     demo.run(
-        "3. upgrade with new values",
+        "3. preview the changes an upgrade would make",
+        Expect::Success,
+        &[
+            "diff",
+            "upgrade",
+            "prod-api",
+            chart,
+            "-f",
+            "examples/values/production.yaml",
+            "--set",
+            "replicaCount=5",
+            "-n",
+            "production",
+        ],
+    )?;
+    demo.run(
+        "4. upgrade with new values",
         Expect::Success,
         &[
             "upgrade",
@@ -133,12 +149,12 @@ pub fn run() -> anyhow::Result<()> {
         ],
     )?;
     demo.run(
-        "4. history: every upgrade is a revision",
+        "5. history: every upgrade is a revision",
         Expect::Success,
         &["history", "prod-api", "-n", "production"],
     )?;
     demo.run(
-        "5. inspect the values of a release",
+        "6. inspect the values of a release",
         Expect::Success,
         &["get", "values", "prod-api", "-n", "production"],
     )?;
@@ -161,7 +177,7 @@ pub fn run() -> anyhow::Result<()> {
         &["get", "values", "prod-api", "-n", "production", "--all"],
     )?;
     demo.run(
-        "6. an --atomic upgrade to a broken image rolls itself back",
+        "7. an --atomic upgrade to a broken image rolls itself back",
         Expect::Failure,
         &[
             "upgrade",
@@ -186,7 +202,7 @@ pub fn run() -> anyhow::Result<()> {
         &["history", "prod-api", "-n", "production"],
     )?;
     demo.run(
-        "7. roll back to revision 2",
+        "8. roll back to revision 2",
         Expect::Success,
         &["rollback", "prod-api", "2", "-n", "production", "--wait"],
     )?;
@@ -196,7 +212,7 @@ pub fn run() -> anyhow::Result<()> {
         &["status", "prod-api", "-n", "production"],
     )?;
     demo.run(
-        "8. uninstall, keeping the history",
+        "9. uninstall, keeping the history",
         Expect::Success,
         &[
             "uninstall",
@@ -212,7 +228,7 @@ pub fn run() -> anyhow::Result<()> {
         &["history", "prod-api", "-n", "production"],
     )?;
     demo.run(
-        "9. roll back re-installs it",
+        "10. roll back re-installs it",
         Expect::Success,
         &["rollback", "prod-api", "2", "-n", "production", "--wait"],
     )?;

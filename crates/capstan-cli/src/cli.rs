@@ -77,6 +77,9 @@ pub enum Command {
     /// Show parts of a release.
     #[command(subcommand)]
     Get(GetCommand),
+    /// Show what an upgrade or rollback would change, or how two revisions differ.
+    #[command(subcommand)]
+    Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
     Template(Box<TemplateArgs>),
     /// Print the client version.
@@ -245,15 +248,9 @@ pub struct UpgradeArgs {
     /// Install the release if it does not exist.
     #[arg(short = 'i', long)]
     pub install: bool,
-    /// Use only the values given now (and the chart's defaults).
-    #[arg(long)]
-    pub reset_values: bool,
-    /// Merge the values given now over the previous release's values.
-    #[arg(long)]
-    pub reuse_values: bool,
-    /// Merge the values given now over the previous release's values, with the new chart's defaults.
-    #[arg(long)]
-    pub reset_then_reuse_values: bool,
+    /// How the previous release's values are used.
+    #[command(flatten)]
+    pub value_mode: ValueMode,
     /// Revisions to keep (0 = unlimited).
     #[arg(long, env = "HELM_MAX_HISTORY", default_value_t = 10)]
     pub history_max: u32,
@@ -263,6 +260,96 @@ pub struct UpgradeArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+}
+
+impl UpgradeArgs {
+    /// The value flags' mode.
+    pub fn value_mode(&self) -> ValueMode {
+        self.value_mode.clone()
+    }
+}
+
+/// `--reset-values`, `--reuse-values`, `--reset-then-reuse-values`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ValueMode {
+    /// Use only the values given now (and the chart's defaults).
+    #[arg(long)]
+    pub reset_values: bool,
+    /// Merge the values given now over the previous release's values.
+    #[arg(long)]
+    pub reuse_values: bool,
+    /// Merge the values given now over the previous release's values, with the new chart's defaults.
+    #[arg(long)]
+    pub reset_then_reuse_values: bool,
+}
+
+/// `capstan diff upgrade|rollback|revision`.
+#[derive(Subcommand, Debug)]
+pub enum DiffCommand {
+    /// What an upgrade would change: the latest revision's manifest against the new render.
+    Upgrade(Box<DiffUpgradeArgs>),
+    /// What a rollback would change: the latest revision against the target revision.
+    Rollback(DiffRollbackArgs),
+    /// The difference between two revisions of a release.
+    Revision(DiffRevisionArgs),
+}
+
+/// Output flags of every `diff` command.
+#[derive(Args, Debug, Clone)]
+pub struct DiffOutput {
+    /// Exit with 2 when there are changes, 0 when there are none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Lines of context around each change.
+    #[arg(short = 'C', long, default_value_t = 3)]
+    pub context: usize,
+    /// Never colour the output (it is coloured only on a terminal anyway).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+/// `capstan diff upgrade NAME CHART`.
+#[derive(Args, Debug)]
+pub struct DiffUpgradeArgs {
+    /// The release name.
+    pub name: String,
+    /// The chart: a directory or a `.tgz` archive.
+    pub chart: String,
+    /// Values flags.
+    #[command(flatten)]
+    pub values: ValuesFlags,
+    /// How the previous release's values are used.
+    #[command(flatten)]
+    pub value_mode: ValueMode,
+    /// Output flags.
+    #[command(flatten)]
+    pub output: DiffOutput,
+}
+
+/// `capstan diff rollback NAME [REVISION]`.
+#[derive(Args, Debug)]
+pub struct DiffRollbackArgs {
+    /// The release name.
+    pub name: String,
+    /// The revision to roll back to (default: the one before the latest).
+    pub revision: Option<u32>,
+    /// Output flags.
+    #[command(flatten)]
+    pub output: DiffOutput,
+}
+
+/// `capstan diff revision NAME REVISION [REVISION]`.
+#[derive(Args, Debug)]
+pub struct DiffRevisionArgs {
+    /// The release name.
+    pub name: String,
+    /// The revision to compare from.
+    pub from: u32,
+    /// The revision to compare to (default: the latest).
+    pub to: Option<u32>,
+    /// Output flags.
+    #[command(flatten)]
+    pub output: DiffOutput,
 }
 
 /// `capstan rollback NAME [REVISION]`.

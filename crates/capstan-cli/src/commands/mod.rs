@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod diff;
 mod read;
 mod release;
 mod template;
@@ -17,6 +18,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(args) => read::history(&cli.global, args).await,
         Command::Status(args) => read::status(&cli.global, args).await,
         Command::Get(command) => read::get(&cli.global, command).await,
+        Command::Diff(command) => diff::run(&cli.global, command).await,
         Command::Template(args) => template::run(&cli.global, *args).await,
         Command::Version => {
             println!("capstan {}", env!("CARGO_PKG_VERSION"));

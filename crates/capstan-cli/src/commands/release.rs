@@ -16,7 +16,7 @@ use crate::output::{self, ProgressPrinter};
 use crate::{applier, renderer};
 
 /// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
-async fn render(
+pub(crate) async fn render(
     global: &Global,
     chart: &str,
     values: Vec<rpb::ValuesLayer>,
@@ -159,7 +159,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
 }
 
 /// The latest revision of a release, or `None` when there is none.
-async fn latest(
+pub(crate) async fn latest(
     client: &mut applier::Client,
     name: &str,
     namespace: &str,
@@ -179,22 +179,23 @@ async fn latest(
     }
 }
 
-/// `capstan upgrade NAME CHART`.
-pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
-    let namespace = global.namespace();
-    let mut client = applier::connect(global).await?;
-    let previous = latest(&mut client, &args.name, &namespace).await?;
-    let mut layers = args.values.layers()?;
-    if let Some(previous) = &previous {
-        // Helm's value flags: --reset-values keeps only the new values; --reuse-values and
-        // --reset-then-reuse-values put the new ones over the previous ones; with neither,
-        // the previous values are kept when no new ones are given.
-        let reuse = if args.reset_values {
+/// The values layers an upgrade renders with: Helm's value flags decide whether the previous
+/// release's values go under the new ones. `--reset-values` keeps only the new values;
+/// `--reuse-values` and `--reset-then-reuse-values` put the new ones over the previous ones; with
+/// neither, the previous values are kept when no new ones are given.
+pub(crate) fn upgrade_layers(
+    values: &crate::values::ValuesFlags,
+    mode: &crate::cli::ValueMode,
+    previous: Option<&pb::GetResponse>,
+) -> anyhow::Result<Vec<rpb::ValuesLayer>> {
+    let mut layers = values.layers()?;
+    if let Some(previous) = previous {
+        let reuse = if mode.reset_values {
             false
-        } else if args.reuse_values || args.reset_then_reuse_values {
+        } else if mode.reuse_values || mode.reset_then_reuse_values {
             true
         } else {
-            args.values.is_empty()
+            values.is_empty()
         };
         if reuse && !previous.values_json.trim().is_empty() {
             layers.insert(
@@ -205,6 +206,15 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
             );
         }
     }
+    Ok(layers)
+}
+
+/// `capstan upgrade NAME CHART`.
+pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
+    let namespace = global.namespace();
+    let mut client = applier::connect(global).await?;
+    let previous = latest(&mut client, &args.name, &namespace).await?;
+    let layers = upgrade_layers(&args.values, &args.value_mode(), previous.as_ref())?;
     let latest_release = previous.as_ref().and_then(|p| p.release.clone());
     let installs = latest_release
         .as_ref()

@@ -1,0 +1,93 @@
+//! `capstan diff upgrade|rollback|revision`: what would change, per object, as the helm-diff
+//! plugin shows it (see [`crate::diff`]). Secrets are masked; `--detailed-exitcode` exits 2 when
+//! there are changes.
+
+use std::io::IsTerminal as _;
+
+use anyhow::{Context as _, bail};
+use capstan_proto::applier::v1 as pb;
+use capstan_proto::renderer::v1 as rpb;
+
+use super::release::{latest, render, upgrade_layers};
+use crate::cli::{DiffCommand, DiffOutput, Global};
+use crate::{applier, diff, exit};
+
+/// Runs one `diff` command and returns its exit code.
+pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
+    let namespace = global.namespace();
+    let mut client = applier::connect(global).await?;
+    let (old, new, output) = match command {
+        DiffCommand::Upgrade(args) => {
+            let previous = latest(&mut client, &args.name, &namespace).await?;
+            let layers = upgrade_layers(&args.values, &args.value_mode, previous.as_ref())?;
+            let current = previous.as_ref().and_then(|p| p.release.clone());
+            let rendered = render(
+                global,
+                &args.chart,
+                layers,
+                rpb::ReleaseContext {
+                    name: args.name.clone(),
+                    namespace: namespace.clone(),
+                    revision: current.as_ref().map_or(1, |r| r.revision as i32 + 1),
+                    is_install: current.is_none(),
+                    is_upgrade: current.is_some(),
+                },
+            )
+            .await?;
+            let old = previous.map(|p| p.manifest).unwrap_or_default();
+            (old, rendered.manifest, args.output)
+        }
+        DiffCommand::Rollback(args) => {
+            let current = revision(&mut client, &args.name, &namespace, 0).await?;
+            let latest = current.release.as_ref().map_or(0, |r| r.revision);
+            let target = match args.revision {
+                Some(r) => r,
+                None if latest > 1 => latest - 1,
+                None => bail!(
+                    "release {:?} has no revision before {latest} to roll back to",
+                    args.name
+                ),
+            };
+            let target = revision(&mut client, &args.name, &namespace, target).await?;
+            (current.manifest, target.manifest, args.output)
+        }
+        DiffCommand::Revision(args) => {
+            let from = revision(&mut client, &args.name, &namespace, args.from).await?;
+            let to = revision(&mut client, &args.name, &namespace, args.to.unwrap_or(0)).await?;
+            (from.manifest, to.manifest, args.output)
+        }
+    };
+    show(&old, &new, &namespace, &output)
+}
+
+/// One revision of a release (0: the latest).
+async fn revision(
+    client: &mut applier::Client,
+    name: &str,
+    namespace: &str,
+    revision: u32,
+) -> anyhow::Result<pb::GetResponse> {
+    Ok(client
+        .get(pb::GetRequest {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            revision,
+            all_values: false,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner())
+}
+
+fn show(old: &str, new: &str, namespace: &str, output: &DiffOutput) -> anyhow::Result<u8> {
+    let old = diff::objects(old, namespace).context("reading the current manifest")?;
+    let new = diff::objects(new, namespace).context("reading the new manifest")?;
+    let diffs = diff::diff(&old, &new, output.context);
+    let color = !output.no_color && std::io::stdout().is_terminal();
+    print!("{}", diff::render(&diffs, color));
+    Ok(if output.detailed_exitcode && !diffs.is_empty() {
+        exit::DIFF_FOUND
+    } else {
+        0
+    })
+}
