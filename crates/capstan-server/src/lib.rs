@@ -10,6 +10,8 @@
 //! generated tonic servers into it.
 
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::future::Future;
 use std::net::SocketAddr;
