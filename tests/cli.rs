@@ -5,7 +5,10 @@
 //! in-process and against `capstan-renderer` and `capstan-applier` daemons started as separate
 //! processes; bad input, which must fail with one clear message and a non-zero exit (with
 //! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
-//! Ctrl-C, which cancels the operation and leaves the revision failed, never pending.
+//! Ctrl-C, which cancels the operation and leaves the revision failed, never pending;
+//! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
+//! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
+//! recovers once the dead holder's lease expires.
 //!
 //! The binaries are the ones cargo built next to this test (`cargo test --workspace` builds
 //! them; alone, run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer` first).
@@ -713,6 +716,381 @@ async fn an_interrupt_cancels_and_the_revision_ends_failed() {
             "{revisions:?}"
         );
         Ok(())
+    })
+    .await;
+}
+
+/// A Lease on release `name`'s lock that a live operation elsewhere holds.
+async fn hold_lock(ns: &TestNamespace, name: &str) -> anyhow::Result<()> {
+    let now = Timestamp::now();
+    let lease = Lease {
+        metadata: ObjectMeta {
+            name: Some(format!("capstan.release.{name}")),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("applier-elsewhere/op-7".into()),
+            lease_duration_seconds: Some(300),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            ..LeaseSpec::default()
+        }),
+    };
+    ns.api::<Lease>()
+        .create(&PostParams::default(), &lease)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn wait_for_lock_waits_for_the_holder() {
+    with_namespace("cli-lockwait", |ns| async move {
+        let namespace = ns.name().to_owned();
+        let capstan = Capstan {
+            namespace: namespace.clone(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        capstan.ok(&["install", "web", &chart])?;
+        capstan.ok(&["upgrade", "web", &chart, "--set", "replicaCount=2"])?;
+        let operations: [(&str, Vec<&str>); 4] = [
+            ("fresh", vec!["install", "fresh", &chart]),
+            (
+                "web",
+                vec!["upgrade", "web", &chart, "--set", "replicaCount=3"],
+            ),
+            ("web", vec!["rollback", "web", "1"]),
+            ("web", vec!["uninstall", "web"]),
+        ];
+        for (index, (release, args)) in operations.into_iter().enumerate() {
+            hold_lock(&ns, release).await?;
+            let run = capstan.fails(&args)?;
+            ensure!(run.code == 3, "{args:?}: exit {}: {}", run.code, run.stderr);
+            // The rollback waits with the bare flag (as long as --timeout), the others 60s.
+            let mut waiting: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+            waiting.push("--wait-for-lock".into());
+            if index != 2 {
+                waiting.push("60s".into());
+            }
+            let namespace = namespace.clone();
+            let started = std::time::Instant::now();
+            let waiter = tokio::task::spawn_blocking(move || {
+                let capstan = Capstan {
+                    namespace,
+                    remote: Vec::new(),
+                    driver: None,
+                };
+                let args: Vec<&str> = waiting.iter().map(String::as_str).collect();
+                capstan.run(&args)
+            });
+            tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+            ensure!(!waiter.is_finished(), "{args:?} did not wait for the lock");
+            ns.api::<Lease>()
+                .delete(&format!("capstan.release.{release}"), &Default::default())
+                .await?;
+            let run = waiter.await?;
+            ensure!(
+                run.code == 0,
+                "{args:?} --wait-for-lock exited {}:\n{}\n{}",
+                run.code,
+                run.stdout,
+                run.stderr
+            );
+            ensure!(started.elapsed() >= std::time::Duration::from_secs(4));
+        }
+        let revisions = history(&capstan, "fresh")?;
+        ensure!(
+            revisions.len() == 1 && revisions[0].1 == "deployed",
+            "{revisions:?}"
+        );
+        ensure!(capstan.fails(&["status", "web"])?.code != 0);
+        Ok(())
+    })
+    .await;
+}
+
+/// `get metadata -o json` of a release.
+fn metadata(capstan: &Capstan, name: &str) -> anyhow::Result<serde_json::Value> {
+    Ok(serde_json::from_str(
+        &capstan.ok(&["get", "metadata", name, "-o", "json"])?,
+    )?)
+}
+
+#[tokio::test]
+async fn server_side_follows_the_flag_and_then_the_release() {
+    with_namespace("cli-ssa", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        let method = |capstan: &Capstan| -> anyhow::Result<String> {
+            Ok(metadata(capstan, "web")?["applyMethod"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned())
+        };
+        // Installs default to server-side.
+        capstan.ok(&["install", "web", chart])?;
+        ensure!(method(&capstan)? == "ssa", "{}", method(&capstan)?);
+        // An explicit client-side upgrade, then `auto` keeps client-side.
+        capstan.ok(&[
+            "upgrade",
+            "web",
+            chart,
+            "--set",
+            "replicaCount=2",
+            "--server-side=false",
+        ])?;
+        ensure!(method(&capstan)? == "csa", "{}", method(&capstan)?);
+        capstan.ok(&[
+            "upgrade",
+            "web",
+            chart,
+            "--set",
+            "replicaCount=3",
+            "--server-side=auto",
+        ])?;
+        ensure!(method(&capstan)? == "csa", "{}", method(&capstan)?);
+        capstan.ok(&["upgrade", "web", chart, "--set", "replicaCount=4"])?;
+        ensure!(method(&capstan)? == "csa", "{}", method(&capstan)?);
+        // Back to server-side, taking over the fields client-side apply owned.
+        capstan.ok(&[
+            "upgrade",
+            "web",
+            chart,
+            "--set",
+            "replicaCount=5",
+            "--server-side",
+            "--force-conflicts",
+        ])?;
+        ensure!(method(&capstan)? == "ssa", "{}", method(&capstan)?);
+        let replicas = deployment(&ns, "web-webapp")
+            .await?
+            .and_then(|d| d.spec)
+            .and_then(|s| s.replicas);
+        ensure!(replicas == Some(5), "{replicas:?}");
+        capstan.ok(&["rollback", "web", "2", "--server-side=false"])?;
+        ensure!(method(&capstan)? == "csa", "{}", method(&capstan)?);
+        // A fresh install that asks for client-side.
+        capstan.ok(&["install", "csa", chart, "--server-side=false"])?;
+        ensure!(
+            metadata(&capstan, "csa")?["applyMethod"] == "csa",
+            "{}",
+            metadata(&capstan, "csa")?
+        );
+        let run = capstan.fails(&["upgrade", "web", chart, "--server-side=maybe"])?;
+        ensure!(run.stderr.contains("maybe"), "{}", run.stderr);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn labels_are_stored_and_names_can_be_generated() {
+    with_namespace("cli-labels", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        capstan.ok(&["install", "web", chart, "--labels", "team=api,tier=web"])?;
+        let labels = &metadata(&capstan, "web")?["labels"];
+        ensure!(
+            *labels == serde_json::json!({"team": "api", "tier": "web"}),
+            "{labels}"
+        );
+        let table = capstan.ok(&["get", "metadata", "web"])?;
+        ensure!(table.contains("LABELS: team=api,tier=web"), "{table}");
+        // An upgrade's labels go over the previous revision's.
+        capstan.ok(&["upgrade", "web", chart, "--labels", "tier=backend"])?;
+        let labels = &metadata(&capstan, "web")?["labels"];
+        ensure!(
+            *labels == serde_json::json!({"team": "api", "tier": "backend"}),
+            "{labels}"
+        );
+        // The release record (the Secret) carries them too.
+        let secret = ns
+            .api::<k8s_openapi::api::core::v1::Secret>()
+            .get("sh.helm.release.v1.web.v2")
+            .await?;
+        let stored = secret.metadata.labels.unwrap_or_default();
+        ensure!(
+            stored.get("team").map(String::as_str) == Some("api")
+                && stored.get("tier").map(String::as_str) == Some("backend"),
+            "{stored:?}"
+        );
+        // Helm's system labels are refused.
+        let run = capstan.fails(&["upgrade", "web", chart, "--labels", "owner=me"])?;
+        ensure!(run.stderr.contains("owner"), "{}", run.stderr);
+        let run = capstan.fails(&["install", "bad", chart, "--labels", "novalue"])?;
+        ensure!(run.stderr.contains("novalue"), "{}", run.stderr);
+
+        // --generate-name: `<chart>-<unix seconds>`.
+        let out = capstan.ok(&["install", "--generate-name", chart])?;
+        let name = out
+            .lines()
+            .find_map(|l| l.strip_prefix("NAME: "))
+            .context("install prints the name")?
+            .trim()
+            .to_owned();
+        let seconds = name.strip_prefix("webapp-").unwrap_or_default();
+        ensure!(
+            !seconds.is_empty() && seconds.chars().all(|c| c.is_ascii_digit()),
+            "{name}"
+        );
+        let revisions = history(&capstan, &name)?;
+        ensure!(
+            revisions.len() == 1 && revisions[0].1 == "deployed",
+            "{revisions:?}"
+        );
+        let run = capstan.fails(&["install", "one", chart, "--generate-name"])?;
+        ensure!(run.stderr.contains("--generate-name"), "{}", run.stderr);
+        Ok(())
+    })
+    .await;
+}
+
+/// `kill -9` of an applier process while it runs `upgrade web --set <set>`, once the upgrade's
+/// progress prints a line `at` accepts; then a new applier recovers the interrupted revision
+/// (after the dead holder's 3s lease expires), upgrades, and rolls back.
+async fn kill_the_applier_mid_upgrade(
+    ns: &TestNamespace,
+    set: &str,
+    at: fn(&str) -> bool,
+) -> anyhow::Result<()> {
+    let kubeconfig = capstan_testkit::kubeconfig_path();
+    let kubeconfig = kubeconfig.to_str().context("a UTF-8 path")?.to_owned();
+    let applier_args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--kubeconfig",
+        &kubeconfig,
+        "--lease-duration",
+        "3s",
+    ];
+    let mut first = Daemon::start("capstan-applier", &applier_args)?;
+    let chart = webapp();
+    let chart = chart.as_str();
+    let capstan = Capstan {
+        namespace: ns.name().to_owned(),
+        remote: vec!["--applier".into(), first.addr.clone()],
+        driver: None,
+    };
+    capstan.ok(&["install", "web", chart, "--wait", "--timeout", "2m"])?;
+
+    // An upgrade that takes a minute (slow pods or a slow hook), through the first applier.
+    let mut upgrade = Command::new(binary("capstan"))
+        .args(["upgrade", "web", chart, "--set", set])
+        .args(["--wait", "--timeout", "2m", "-n", ns.name()])
+        .args(["--applier", &first.addr])
+        .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+        .env_remove("CAPSTAN_RENDERER")
+        .env_remove("CAPSTAN_APPLIER")
+        .env_remove("HELM_DRIVER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stderr = BufReader::new(upgrade.stderr.take().context("piped stderr")?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        ensure!(
+            stderr.read_line(&mut line)? > 0,
+            "capstan upgrade ended before waiting"
+        );
+        if at(line.trim_end()) {
+            break;
+        }
+    }
+    let local = Capstan {
+        namespace: ns.name().to_owned(),
+        remote: Vec::new(),
+        driver: None,
+    };
+    let revisions = history(&local, "web")?;
+    ensure!(
+        revisions.last().map(|r| r.1.as_str()) == Some("pending-upgrade"),
+        "{revisions:?}"
+    );
+
+    // kill -9 the applier: nothing finalises the revision.
+    first.child.kill()?;
+    first.child.wait()?;
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest)?;
+    ensure!(!upgrade.wait()?.success(), "{rest}");
+    let revisions = history(&local, "web")?;
+    ensure!(
+        revisions.last().map(|r| r.1.as_str()) == Some("pending-upgrade"),
+        "{revisions:?}"
+    );
+
+    // A new applier takes the release over once the dead holder's lease expires.
+    let second = Daemon::start("capstan-applier", &applier_args)?;
+    let capstan = Capstan {
+        namespace: ns.name().to_owned(),
+        remote: vec!["--applier".into(), second.addr.clone()],
+        driver: None,
+    };
+    capstan.ok(&[
+        "upgrade",
+        "web",
+        chart,
+        "--set",
+        "replicaCount=2",
+        "--wait",
+        "--timeout",
+        "2m",
+        "--wait-for-lock",
+        "30s",
+    ])?;
+    let revisions = history(&capstan, "web")?;
+    ensure!(revisions.len() == 3, "{revisions:?}");
+    ensure!(
+        revisions[1].1 == "failed" && revisions[1].2.contains("interrupted"),
+        "{revisions:?}"
+    );
+    ensure!(revisions[2].1 == "deployed", "{revisions:?}");
+    capstan.ok(&["rollback", "web", "1", "--wait", "--timeout", "2m"])?;
+    let revisions = history(&capstan, "web")?;
+    ensure!(
+        revisions.len() == 4 && revisions[3].1 == "deployed",
+        "{revisions:?}"
+    );
+    let image = deployment(ns, "web-webapp")
+        .await?
+        .map(|d| image(&d))
+        .unwrap_or_default();
+    ensure!(!image.ends_with("slow-60"), "{image}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_killed_applier_is_recovered_after_its_lease_expires() {
+    with_namespace("cli-kill", |ns| async move {
+        // Killed while waiting for pods that take a minute to become ready.
+        kill_the_applier_mid_upgrade(&ns, "image.tag=slow-60", |line| {
+            line.ends_with("waiting (revision 2)")
+        })
+        .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_applier_killed_during_a_hook_is_recovered() {
+    with_namespace("cli-kill-hook", |ns| async move {
+        // Killed while the pre-upgrade hook (a Job that takes a minute) runs, before apply.
+        kill_the_applier_mid_upgrade(&ns, "migration.image.tag=slow-60", |line| {
+            line.contains("hook pre-upgrade job/") && line.ends_with("running")
+        })
+        .await
     })
     .await;
 }

@@ -3,6 +3,7 @@
 //! cluster through kube-rs); tests plug in fakes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_ops::Cluster;
 use capstan_release::{BoxFuture, MemoryStore, ReleaseStore};
@@ -35,9 +36,25 @@ pub struct KubeBackend {
 impl KubeBackend {
     /// A backend over `client`, storing releases as `storage` says.
     pub fn new(client: kube::Client, storage: StorageConfig) -> KubeBackend {
+        KubeBackend::with_lease_duration(
+            client,
+            storage,
+            capstan_kube::cluster::DEFAULT_LEASE_DURATION,
+        )
+    }
+
+    /// A backend whose release locks (Leases) last `lease_duration` without renewal: how long
+    /// after this process dies another one may take its releases over.
+    pub fn with_lease_duration(
+        client: kube::Client,
+        storage: StorageConfig,
+        lease_duration: Duration,
+    ) -> KubeBackend {
         let memory = (storage.driver == Driver::Memory).then(|| Arc::new(MemoryStore::new()));
         KubeBackend {
-            cluster: Arc::new(capstan_kube::KubeCluster::new(client.clone())),
+            cluster: Arc::new(
+                capstan_kube::KubeCluster::new(client.clone()).lease_duration(lease_duration),
+            ),
             client,
             storage,
             memory,

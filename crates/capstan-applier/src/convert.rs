@@ -107,6 +107,39 @@ pub fn dry_run(value: &str) -> Result<Option<DryRun>, tonic::Status> {
     }
 }
 
+/// `--server-side`: `""` or `auto` (`None`: the operation decides), `true` or `false`.
+pub fn server_side(value: &str) -> Result<Option<bool>, tonic::Status> {
+    match value {
+        "" | "auto" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        other => Err(tonic::Status::invalid_argument(format!(
+            "invalid server-side value {other:?}: expected auto, true or false"
+        ))),
+    }
+}
+
+/// `--wait-for-lock`: how long to wait for a held lock (`None`: fail at once).
+pub fn lock_wait(millis: Option<u64>) -> Option<Duration> {
+    millis.map(Duration::from_millis)
+}
+
+/// `--labels`: custom release labels, which may not be Helm's system labels.
+pub fn labels(
+    labels: &std::collections::HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, tonic::Status> {
+    if let Some(key) = labels
+        .keys()
+        .find(|k| capstan_release::storage::is_system_label(k))
+    {
+        return Err(tonic::Status::invalid_argument(format!(
+            "invalid label {key:?}: it is one of Helm's system labels ({})",
+            capstan_release::storage::SYSTEM_LABELS.join(", ")
+        )));
+    }
+    Ok(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
 /// `--cascade`.
 pub fn cascade(value: &str) -> Result<capstan_ops::Cascade, tonic::Status> {
     match value {
@@ -309,6 +342,27 @@ pub fn grpc_timeout(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_side_lock_wait_and_labels_convert() {
+        assert_eq!(server_side("").unwrap(), None);
+        assert_eq!(server_side("auto").unwrap(), None);
+        assert_eq!(server_side("true").unwrap(), Some(true));
+        assert_eq!(server_side("false").unwrap(), Some(false));
+        assert_eq!(
+            server_side("maybe").unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(lock_wait(None), None);
+        assert_eq!(lock_wait(Some(1500)), Some(Duration::from_millis(1500)));
+        let mut given = std::collections::HashMap::new();
+        given.insert("team".to_owned(), "api".to_owned());
+        assert_eq!(labels(&given).unwrap()["team"], "api");
+        given.insert("owner".to_owned(), "me".to_owned());
+        let error = labels(&given).unwrap_err();
+        assert_eq!(error.code(), tonic::Code::InvalidArgument);
+        assert!(error.message().contains("\"owner\""), "{}", error.message());
+    }
 
     #[test]
     fn grpc_timeouts_parse() {

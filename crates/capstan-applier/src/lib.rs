@@ -341,13 +341,22 @@ impl Applier for ApplierService {
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
+        op.apply.force_conflicts = r.force_conflicts;
+        if convert::server_side(&r.server_side)? == Some(false) {
+            op.apply.mode = capstan_ops::ApplyMode::ClientSide;
+        }
+        op.labels = convert::labels(&r.labels)?;
+        let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
             &metadata,
             "install",
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
-                op.control = control;
+                op.control = Control {
+                    lock_wait,
+                    ..control
+                };
                 if let Err(e) = ensure_namespace(
                     &target,
                     &op.namespace,
@@ -386,13 +395,20 @@ impl Applier for ApplierService {
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
+        op.apply.force_conflicts = r.force_conflicts;
+        op.server_side = convert::server_side(&r.server_side)?;
+        op.labels = convert::labels(&r.labels)?;
+        let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
             &metadata,
             "upgrade",
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
-                op.control = control;
+                op.control = Control {
+                    lock_wait,
+                    ..control
+                };
                 if let Err(e) = ensure_namespace(
                     &target,
                     &op.namespace,
@@ -426,13 +442,19 @@ impl Applier for ApplierService {
         op.no_hooks = r.no_hooks;
         op.dry_run = r.dry_run;
         op.apply.force = r.force;
+        op.apply.force_conflicts = r.force_conflicts;
+        op.server_side = convert::server_side(&r.server_side)?;
+        let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
             &metadata,
             "rollback",
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
-                op.control = control;
+                op.control = Control {
+                    lock_wait,
+                    ..control
+                };
                 finished(op.run(&*target.store, &*target.cluster, &*progress).await)
             },
         )
@@ -452,13 +474,17 @@ impl Applier for ApplierService {
         op.no_hooks = r.no_hooks;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.cascade = convert::cascade(&r.cascade)?;
+        let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
             &metadata,
             "uninstall",
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
-                op.control = control;
+                op.control = Control {
+                    lock_wait,
+                    ..control
+                };
                 match op.run(&*target.store, &*target.cluster, &*progress).await {
                     Ok(done) => pb::OperationResult {
                         success: true,

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use capstan_applier::{ApplierService, KubeBackend};
@@ -21,6 +22,19 @@ struct Args {
     /// Path to the kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, in-cluster).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// How long a release lock lasts without renewal, in seconds (`15` or `15s`; at least 3):
+    /// how soon after this process dies another applier may take its releases over.
+    #[arg(long, value_parser = seconds, default_value = "15")]
+    lease_duration: Duration,
+}
+
+/// Parses `15` or `15s`.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .trim_end_matches('s')
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("invalid duration {text:?} (expected seconds, e.g. 15s)"))
 }
 
 #[tokio::main]
@@ -32,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))
         .context("connecting to Kubernetes")?;
     let storage = capstan_storage::StorageConfig::from_env()?;
-    let service = ApplierService::new(Arc::new(KubeBackend::new(client, storage)));
+    let backend = KubeBackend::with_lease_duration(client, storage, args.lease_duration);
+    let service = ApplierService::new(Arc::new(backend));
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     println!("capstan-applier listening on {}", daemon.local_addr());
     let draining = service.clone();

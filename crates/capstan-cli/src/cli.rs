@@ -82,6 +82,10 @@ pub enum Command {
     Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
     Template(Box<TemplateArgs>),
+    /// Examine charts for possible issues (Chart.yaml, values and schema, templates).
+    Lint(Box<LintArgs>),
+    /// Print the shell completion script for bash, zsh, fish or powershell.
+    Completion(CompletionArgs),
     /// Print the client version.
     Version,
 }
@@ -116,6 +120,37 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
+}
+
+/// `capstan lint [PATH...]`.
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Charts to lint: directories or `.tgz` archives.
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<String>,
+    /// Values flags.
+    #[command(flatten)]
+    pub values: ValuesFlags,
+    /// Fail on lint warnings too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Lint the charts under `charts/` too.
+    #[arg(long)]
+    pub with_subcharts: bool,
+    /// Print only warnings and errors.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Kubernetes version for `Capabilities.KubeVersion`.
+    #[arg(long)]
+    pub kube_version: Option<String>,
+}
+
+/// `capstan completion SHELL`.
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell to print the script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Parses a Go duration (`5m0s`, `10m`, `30s`, `1h30m`, `500ms`, or plain seconds).
@@ -206,15 +241,42 @@ pub struct ApplyFlags {
     /// The chart version (ignored for charts on disk, whose version is their own).
     #[arg(long)]
     pub version: Option<String>,
+    /// Wait this long for another operation's lock on the release instead of failing (a Go
+    /// duration; bare: until --timeout).
+    #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_lock: Option<Option<Duration>>,
+    /// Server-side apply: `auto` (installs: true; upgrades and rollbacks: as the release was
+    /// last applied), `true` or `false`.
+    #[arg(long, num_args = 0..=1, default_value = "auto", default_missing_value = "true",
+          value_parser = ["auto", "true", "false"], value_name = "MODE")]
+    pub server_side: String,
+    /// With server-side apply, take over fields other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// Custom labels on the release record, `key=value,...` (added to the previous revision's).
+    #[arg(long, value_delimiter = ',', value_parser = parse_label, value_name = "KEY=VALUE")]
+    pub labels: Vec<(String, String)>,
 }
 
-/// `capstan install NAME CHART`.
+/// Parses `key=value` of `--labels`.
+pub fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("invalid label {text:?} (expected key=value)")),
+    }
+}
+
+/// `capstan install [NAME] CHART`.
 #[derive(Args, Debug)]
 pub struct InstallArgs {
-    /// The release name.
-    pub name: String,
-    /// The chart: a directory or a `.tgz` archive.
-    pub chart: String,
+    /// The release name (not with --generate-name), then the chart: a directory or a `.tgz`.
+    #[arg(num_args = 1..=2, value_names = ["NAME", "CHART"], required = true)]
+    pub args: Vec<String>,
+    /// Name the release `<chart>-<unix seconds>` instead of taking a NAME.
+    #[arg(short = 'g', long)]
+    pub generate_name: bool,
     /// Values flags.
     #[command(flatten)]
     pub values: ValuesFlags,
@@ -230,6 +292,40 @@ pub struct InstallArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+}
+
+impl InstallArgs {
+    /// The release name and the chart: `NAME CHART`, or `CHART` with --generate-name (named
+    /// `<chart>-<unix seconds>`, as Helm does).
+    pub fn name_and_chart(&self) -> Result<(String, String), String> {
+        match (self.args.as_slice(), self.generate_name) {
+            ([name, chart], false) => Ok((name.clone(), chart.clone())),
+            ([chart], true) => {
+                let seconds = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                Ok((generate_name(chart, seconds), chart.clone()))
+            }
+            ([_], false) => {
+                Err("install needs a release name and a chart (or --generate-name)".into())
+            }
+            (_, true) => Err("install takes only a chart with --generate-name".into()),
+            _ => Err("install takes a release name and a chart".into()),
+        }
+    }
+}
+
+/// `--generate-name`: `<chart>-<unix seconds>`, from the chart reference's last path element
+/// without its extension (`chart` when there is none).
+pub fn generate_name(chart_reference: &str, unix_seconds: u64) -> String {
+    let base = chart_reference
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    let base = base.split('.').next().unwrap_or("");
+    let base = if base.is_empty() { "chart" } else { base };
+    format!("{base}-{unix_seconds}")
 }
 
 /// `capstan upgrade NAME CHART`.
@@ -383,6 +479,18 @@ pub struct RollbackArgs {
     /// Do not run hooks.
     #[arg(long)]
     pub no_hooks: bool,
+    /// Wait this long for another operation's lock on the release instead of failing (a Go
+    /// duration; bare: until --timeout).
+    #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_lock: Option<Option<Duration>>,
+    /// Server-side apply: `auto` (installs: true; upgrades and rollbacks: as the release was
+    /// last applied), `true` or `false`.
+    #[arg(long, num_args = 0..=1, default_value = "auto", default_missing_value = "true",
+          value_parser = ["auto", "true", "false"], value_name = "MODE")]
+    pub server_side: String,
+    /// With server-side apply, take over fields other field managers own.
+    #[arg(long)]
+    pub force_conflicts: bool,
 }
 
 /// `capstan uninstall NAME`.
@@ -412,6 +520,10 @@ pub struct UninstallArgs {
     /// background, foreground or orphan.
     #[arg(long, default_value = "background")]
     pub cascade: String,
+    /// Wait this long for another operation's lock on the release instead of failing (a Go
+    /// duration; bare: until --timeout).
+    #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_lock: Option<Option<Duration>>,
 }
 
 /// `capstan list`.
@@ -525,6 +637,62 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn lock_apply_and_label_flags_parse() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap().command;
+        let Command::Upgrade(args) = parse(&[
+            "capstan",
+            "upgrade",
+            "web",
+            "./chart",
+            "--wait-for-lock",
+            "30s",
+            "--server-side=false",
+            "--labels",
+            "team=api,tier=web",
+        ]) else {
+            panic!("an upgrade")
+        };
+        assert_eq!(
+            args.apply.wait_for_lock,
+            Some(Some(Duration::from_secs(30)))
+        );
+        assert_eq!(args.apply.server_side, "false");
+        assert_eq!(
+            args.apply.labels,
+            [("team".into(), "api".into()), ("tier".into(), "web".into())]
+        );
+        let Command::Rollback(args) = parse(&["capstan", "rollback", "web", "--wait-for-lock"])
+        else {
+            panic!("a rollback")
+        };
+        assert_eq!(args.wait_for_lock, Some(None));
+        assert_eq!(args.server_side, "auto");
+        let Command::Install(args) = parse(&[
+            "capstan",
+            "install",
+            "./charts/webapp",
+            "--generate-name",
+            "--server-side",
+        ]) else {
+            panic!("an install")
+        };
+        assert_eq!(args.apply.server_side, "true");
+        let (name, chart) = args.name_and_chart().unwrap();
+        assert!(name.starts_with("webapp-"), "{name}");
+        assert_eq!(chart, "./charts/webapp");
+        let Command::Install(args) = parse(&["capstan", "install", "./chart"]) else {
+            panic!("an install")
+        };
+        assert!(args.name_and_chart().is_err());
+        assert!(Cli::try_parse_from(["capstan", "install", "w", "c", "--labels", "x"]).is_err());
+        assert!(
+            Cli::try_parse_from(["capstan", "upgrade", "w", "c", "--server-side=maybe"]).is_err()
+        );
+        assert_eq!(generate_name("charts/nginx-1.2.0.tgz", 7), "nginx-1-7");
+        assert_eq!(generate_name("./", 7), "chart-7");
     }
 
     #[test]

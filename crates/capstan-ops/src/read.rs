@@ -158,6 +158,8 @@ pub struct Metadata {
     pub app_version: String,
     /// The chart's annotations.
     pub annotations: std::collections::BTreeMap<String, String>,
+    /// The release's custom labels (`--labels`).
+    pub labels: std::collections::BTreeMap<String, String>,
     /// The chart's dependencies.
     pub dependencies: Vec<Value>,
     /// The namespace.
@@ -182,6 +184,7 @@ pub fn metadata(release: &Release) -> Metadata {
         version: meta.map(|m| m.version.clone()).unwrap_or_default(),
         app_version: release.app_version().to_owned(),
         annotations: meta.map(|m| m.annotations.clone()).unwrap_or_default(),
+        labels: release.labels.clone(),
         dependencies: meta
             .map(|m| {
                 m.dependencies

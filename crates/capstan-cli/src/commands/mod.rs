@@ -1,6 +1,8 @@
 //! One module per command; [`run`] dispatches.
 
+mod completion;
 mod diff;
+mod lint;
 mod read;
 mod release;
 mod template;
@@ -20,6 +22,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Get(command) => read::get(&cli.global, command).await,
         Command::Diff(command) => diff::run(&cli.global, command).await,
         Command::Template(args) => template::run(&cli.global, *args).await,
+        Command::Lint(args) => lint::run(&cli.global, *args).await,
+        Command::Completion(args) => completion::run(args),
         Command::Version => {
             println!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

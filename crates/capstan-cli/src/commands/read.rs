@@ -348,20 +348,25 @@ fn print_metadata(m: &serde_json::Value) {
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     };
-    let annotations = m["annotations"]
-        .as_object()
-        .map(|a| {
-            a.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let pairs = |key: &str| {
+        m[key]
+            .as_object()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default()
+    };
+    let annotations = pairs("annotations");
+    let labels = pairs("labels");
     println!("NAME: {}", text("name"));
     println!("CHART: {}", text("chart"));
     println!("VERSION: {}", text("version"));
     println!("APP_VERSION: {}", text("appVersion"));
     println!("ANNOTATIONS: {annotations}");
+    println!("LABELS: {labels}");
     println!("NAMESPACE: {}", text("namespace"));
     println!("REVISION: {}", text("revision"));
     println!("STATUS: {}", text("status"));

@@ -2,6 +2,7 @@
 //! operation from the applier, printing its progress and then the result as Helm does.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::bail;
 use capstan_proto::applier::v1 as pb;
@@ -77,7 +78,16 @@ async fn follow(mut stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb:
 }
 
 fn timeout_millis(flags: &ApplyFlags) -> u64 {
-    u64::try_from(flags.timeout.as_millis()).unwrap_or(u64::MAX)
+    millis(flags.timeout)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `--wait-for-lock`: absent fails at once, bare waits as long as the operation's timeout.
+fn lock_wait_millis(flag: Option<Option<Duration>>, timeout: Duration) -> Option<u64> {
+    flag.map(|wait| millis(wait.unwrap_or(timeout)))
 }
 
 /// Prints the result of install, upgrade or rollback as Helm does.
@@ -118,13 +128,14 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 /// `capstan install NAME CHART`.
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
+    let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
     let layers = args.values.layers()?;
     let rendered = render(
         global,
-        &args.chart,
+        &chart,
         layers,
         rpb::ReleaseContext {
-            name: args.name.clone(),
+            name: name.clone(),
             namespace: namespace.clone(),
             revision: 1,
             is_install: true,
@@ -135,7 +146,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let mut client = applier::connect(global).await?;
     let stream = client
         .install(pb::InstallRequest {
-            name: args.name.clone(),
+            name,
             namespace,
             rendered: Some(rendered),
             create_namespace: args.apply.create_namespace,
@@ -149,6 +160,10 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
             no_hooks: args.apply.no_hooks,
             force: args.apply.force,
             take_ownership: args.apply.take_ownership,
+            lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
+            server_side: args.apply.server_side.clone(),
+            force_conflicts: args.apply.force_conflicts,
+            labels: args.apply.labels.iter().cloned().collect(),
         })
         .await
         .map_err(exit::status)?
@@ -251,6 +266,10 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
             description: args.apply.description.clone().unwrap_or_default(),
             no_hooks: args.apply.no_hooks,
             take_ownership: args.apply.take_ownership,
+            lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
+            server_side: args.apply.server_side.clone(),
+            force_conflicts: args.apply.force_conflicts,
+            labels: args.apply.labels.iter().cloned().collect(),
         })
         .await
         .map_err(exit::status)?
@@ -283,6 +302,9 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8>
             history_max: Some(args.history_max),
             dry_run: args.dry_run,
             no_hooks: args.no_hooks,
+            lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
+            server_side: args.server_side.clone(),
+            force_conflicts: args.force_conflicts,
         })
         .await
         .map_err(exit::status)?
@@ -307,6 +329,7 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                 no_hooks: args.no_hooks,
                 description: args.description.clone().unwrap_or_default(),
                 cascade: args.cascade.clone(),
+                lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
             })
             .await
             .map_err(exit::status)?

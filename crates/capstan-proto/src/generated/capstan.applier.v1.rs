@@ -51,6 +51,22 @@ pub struct InstallRequest {
     pub force: bool,
     #[prost(bool, tag = "14")]
     pub take_ownership: bool,
+    /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
+    #[prost(uint64, optional, tag = "15")]
+    pub lock_wait_millis: ::core::option::Option<u64>,
+    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
+    /// release's stored apply method), "true" or "false".
+    #[prost(string, tag = "16")]
+    pub server_side: ::prost::alloc::string::String,
+    /// `--force-conflicts`: with server-side apply, take over fields other managers own.
+    #[prost(bool, tag = "17")]
+    pub force_conflicts: bool,
+    /// `--labels`: custom labels on the release record (not Helm's system labels).
+    #[prost(map = "string, string", tag = "18")]
+    pub labels: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpgradeRequest {
@@ -89,6 +105,22 @@ pub struct UpgradeRequest {
     pub no_hooks: bool,
     #[prost(bool, tag = "16")]
     pub take_ownership: bool,
+    /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
+    #[prost(uint64, optional, tag = "17")]
+    pub lock_wait_millis: ::core::option::Option<u64>,
+    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
+    /// release's stored apply method), "true" or "false".
+    #[prost(string, tag = "18")]
+    pub server_side: ::prost::alloc::string::String,
+    /// `--force-conflicts`: with server-side apply, take over fields other managers own.
+    #[prost(bool, tag = "19")]
+    pub force_conflicts: bool,
+    /// `--labels`: custom labels on the release record (not Helm's system labels).
+    #[prost(map = "string, string", tag = "20")]
+    pub labels: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RollbackRequest {
@@ -115,6 +147,16 @@ pub struct RollbackRequest {
     pub dry_run: bool,
     #[prost(bool, tag = "11")]
     pub no_hooks: bool,
+    /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
+    #[prost(uint64, optional, tag = "12")]
+    pub lock_wait_millis: ::core::option::Option<u64>,
+    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
+    /// release's stored apply method), "true" or "false".
+    #[prost(string, tag = "13")]
+    pub server_side: ::prost::alloc::string::String,
+    /// `--force-conflicts`: with server-side apply, take over fields other managers own.
+    #[prost(bool, tag = "14")]
+    pub force_conflicts: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UninstallRequest {
@@ -137,6 +179,9 @@ pub struct UninstallRequest {
     /// "background" (default), "foreground" or "orphan".
     #[prost(string, tag = "9")]
     pub cascade: ::prost::alloc::string::String,
+    /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
+    #[prost(uint64, optional, tag = "10")]
+    pub lock_wait_millis: ::core::option::Option<u64>,
 }
 /// One object, as kubectl names it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -1,0 +1,13 @@
+//! `capstan completion SHELL`: print the shell completion script, as `helm completion` does.
+
+use clap::CommandFactory as _;
+
+use crate::cli::{Cli, CompletionArgs};
+
+pub fn run(args: CompletionArgs) -> anyhow::Result<u8> {
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "capstan", &mut out);
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)?;
+    Ok(0)
+}
