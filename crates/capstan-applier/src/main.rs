@@ -19,6 +19,9 @@ struct Args {
         default_value = "127.0.0.1:50052"
     )]
     listen: String,
+    /// TLS and bearer tokens.
+    #[command(flatten)]
+    security: capstan_server::SecurityFlags,
     /// Path to the kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, in-cluster).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -48,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
     let storage = capstan_storage::StorageConfig::from_env()?;
     let backend = KubeBackend::with_lease_duration(client, storage, args.lease_duration);
     let service = ApplierService::new(Arc::new(backend));
+    let security = args.security.security()?;
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     println!("capstan-applier listening on {}", daemon.local_addr());
     let draining = service.clone();
@@ -56,9 +60,10 @@ async fn main() -> anyhow::Result<()> {
         draining.begin_shutdown();
     };
     daemon
-        .serve(
+        .serve_secure(
             service.clone().into_server(),
             capstan_proto::FILE_DESCRIPTOR_SET,
+            &security,
             shutdown,
         )
         .await?;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use capstan_applier::{ApplierService, KubeBackend, MAX_MESSAGE_BYTES};
 use capstan_proto::applier::v1::applier_client::ApplierClient;
-use tonic::transport::Channel;
 
 use crate::cli::Global;
+use crate::remote::{self, Authed};
 
 /// A connected applier client.
-pub type Client = ApplierClient<Channel>;
+pub type Client = ApplierClient<Authed>;
 
 /// The applier started in-process, if one was.
 static IN_PROCESS: std::sync::OnceLock<ApplierService> = std::sync::OnceLock::new();
@@ -26,9 +26,8 @@ pub async fn wait_idle() {
 
 /// Connects to the applier at `--applier`/`CAPSTAN_APPLIER`, or starts one in-process.
 pub async fn connect(global: &Global) -> anyhow::Result<Client> {
-    let endpoint = match global.applier.as_deref().filter(|a| !a.is_empty()) {
-        Some(addr) if addr.contains("://") => addr.to_string(),
-        Some(addr) => format!("http://{addr}"),
+    let channel = match global.applier.as_deref().filter(|a| !a.is_empty()) {
+        Some(addr) => remote::connect(addr, global, "applier").await?,
         None => {
             // A KUBECONFIG list (a:b) is left to kube-rs's own inference.
             let kubeconfig = global
@@ -49,14 +48,9 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
                 capstan_proto::FILE_DESCRIPTOR_SET,
                 std::future::pending(),
             ));
-            format!("http://{local}")
+            remote::local(local, "applier").await?
         }
     };
-    let channel = Channel::from_shared(endpoint.clone())
-        .with_context(|| format!("invalid applier address {endpoint}"))?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to the applier at {endpoint}"))?;
     Ok(ApplierClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))

@@ -40,6 +40,31 @@ pub struct Global {
     /// Address of an applier daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_APPLIER")]
     pub applier: Option<String>,
+    /// CA certificate (PEM) that signed the daemons' TLS certificates; turns TLS on.
+    #[arg(long, global = true, env = "CAPSTAN_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// The name the daemons' certificates are issued to, when not their address's host.
+    #[arg(long, global = true, env = "CAPSTAN_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+    /// Client certificate (PEM) for daemons that require mutual TLS.
+    #[arg(
+        long,
+        global = true,
+        env = "CAPSTAN_TLS_CLIENT_CERT",
+        requires = "tls_client_key"
+    )]
+    pub tls_client_cert: Option<std::path::PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(
+        long,
+        global = true,
+        env = "CAPSTAN_TLS_CLIENT_KEY",
+        requires = "tls_client_cert"
+    )]
+    pub tls_client_key: Option<std::path::PathBuf>,
+    /// Bearer token for the daemons.
+    #[arg(long, global = true, env = "CAPSTAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 impl Global {

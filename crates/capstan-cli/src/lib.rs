@@ -14,6 +14,7 @@ pub mod commands;
 pub mod diff;
 pub mod exit;
 pub mod output;
+pub mod remote;
 pub mod renderer;
 pub mod values;
 

@@ -1,24 +1,19 @@
 //! Reaching a renderer: a remote daemon, or the same service started in-process.
 
-use anyhow::Context as _;
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
 use capstan_renderer::{MAX_MESSAGE_BYTES, RendererService, digest_of};
-use tonic::transport::Channel;
+
+use crate::cli::Global;
+use crate::remote::{self, Authed};
 
 /// A connected renderer client.
-pub type Client = RendererClient<Channel>;
+pub type Client = RendererClient<Authed>;
 
-/// Connects to the renderer at `addr`, or starts one in-process when `addr` is `None`.
-pub async fn connect(addr: Option<&str>) -> anyhow::Result<Client> {
-    let endpoint = match addr {
-        Some(addr) => {
-            if addr.contains("://") {
-                addr.to_string()
-            } else {
-                format!("http://{addr}")
-            }
-        }
+/// Connects to the renderer at `--renderer`/`CAPSTAN_RENDERER`, or starts one in-process.
+pub async fn connect(global: &Global) -> anyhow::Result<Client> {
+    let channel = match global.renderer.as_deref().filter(|a| !a.is_empty()) {
+        Some(addr) => remote::connect(addr, global, "renderer").await?,
         None => {
             let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
             let local = daemon.local_addr();
@@ -28,14 +23,9 @@ pub async fn connect(addr: Option<&str>) -> anyhow::Result<Client> {
                 capstan_proto::FILE_DESCRIPTOR_SET,
                 std::future::pending(),
             ));
-            format!("http://{local}")
+            remote::local(local, "renderer").await?
         }
     };
-    let channel = Channel::from_shared(endpoint.clone())
-        .with_context(|| format!("invalid renderer address {endpoint}"))?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to the renderer at {endpoint}"))?;
     Ok(RendererClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))

@@ -3,12 +3,13 @@
 //! - [`telemetry::init`]: the tracing subscriber, with an env filter (`RUST_LOG`) and JSON output
 //!   when `CAPSTAN_LOG_FORMAT=json`.
 //! - [`Daemon`]: binds a loopback or public address, serves a service with gRPC health and
-//!   reflection next to it, and shuts down gracefully on SIGTERM or Ctrl-C: it stops accepting
+//!   reflection next to it, with optional TLS and bearer tokens ([`Security`]), and shuts down gracefully on SIGTERM or Ctrl-C: it stops accepting
 //!   connections and lets requests in flight finish.
 //!
 //! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
 //! generated tonic servers into it.
 
+pub mod security;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -19,7 +20,10 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
+
+pub use security::{Authenticate, Security, SecurityFlags, TokenSet};
 
 /// Errors of serving a daemon.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +43,18 @@ pub enum Error {
     /// The transport failed.
     #[error("serving gRPC")]
     Transport(#[source] tonic::transport::Error),
+    /// A TLS or token file could not be read.
+    #[error("reading {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The security configuration is unusable.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A `Result` with this crate's [`Error`].
@@ -88,6 +104,30 @@ impl Daemon {
             + 'static,
         S::Future: Send + 'static,
     {
+        self.serve_secure(service, descriptor_set, &Security::default(), shutdown)
+            .await
+    }
+
+    /// Like [`Daemon::serve`], with TLS and bearer tokens as `security` says.
+    pub async fn serve_secure<S>(
+        self,
+        service: S,
+        descriptor_set: &'static [u8],
+        security: &Security,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()>
+    where
+        S: tonic::codegen::Service<
+                tonic::codegen::http::Request<tonic::body::Body>,
+                Response = tonic::codegen::http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter.set_serving::<S>().await;
         let reflection = tonic_reflection::server::Builder::configure()
@@ -97,9 +137,14 @@ impl Daemon {
             .map_err(Error::Reflection)?;
         let addr = self.local_addr();
         tracing::info!(%addr, service = S::NAME, "serving");
+        let service = InterceptedService::new(service, Authenticate::new(security.tokens.clone()));
         let mut routes = Routes::new(service);
         routes = routes.add_service(health).add_service(reflection);
-        tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = security.server_tls()? {
+            builder = builder.tls_config(tls).map_err(Error::Transport)?;
+        }
+        builder
             .add_routes(routes)
             .serve_with_incoming_shutdown(
                 // Without TCP_NODELAY, small responses wait for delayed ACKs (~40 ms each).

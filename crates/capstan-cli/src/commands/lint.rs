@@ -118,7 +118,7 @@ pub async fn run(global: &Global, args: LintArgs) -> anyhow::Result<u8> {
         }
     }
     let layers = Layers::new(&args)?;
-    let mut client = renderer::connect(global.renderer.as_deref()).await?;
+    let mut client = renderer::connect(global).await?;
     let mut failed = 0usize;
     for path in &paths {
         let findings = lint_chart(&mut client, global, &args, path, &layers).await;

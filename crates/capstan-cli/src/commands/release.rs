@@ -24,7 +24,7 @@ pub(crate) async fn render(
     release: rpb::ReleaseContext,
 ) -> anyhow::Result<pb::Rendered> {
     let archive = crate::chart::archive(Path::new(chart))?;
-    let mut client = renderer::connect(global.renderer.as_deref()).await?;
+    let mut client = renderer::connect(global).await?;
     let source = renderer::ensure_chart(&mut client, archive).await?;
     let r = client
         .render(rpb::RenderRequest {

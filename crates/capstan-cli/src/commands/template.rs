@@ -23,7 +23,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
     };
     let archive = crate::chart::archive(Path::new(&chart))?;
     let layers = args.values.layers()?;
-    let mut client = renderer::connect(global.renderer.as_deref()).await?;
+    let mut client = renderer::connect(global).await?;
     let source = renderer::ensure_chart(&mut client, archive).await?;
     let mut capabilities = pb::Capabilities::default();
     if let Some(version) = &args.kube_version {
