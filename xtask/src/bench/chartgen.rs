@@ -1,6 +1,7 @@
 //! Generates the same chart twice, in minijinja for capstan and in Go templates for Helm, with
 //! `objects` objects (Deployments, Services, ConfigMaps and ServiceAccounts in turn, each in a
-//! template of its own using shared named templates, as real charts do).
+//! template of its own using shared named templates, as real charts do). Services are headless, so
+//! that many installed copies (`bench apply`) do not exhaust the local cluster's Service IP range.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -40,6 +41,8 @@ podAnnotations:
 config:
   logLevel: info
   greeting: hello
+# Used by exactly one object (the first ConfigMap), so that an upgrade can change one object.
+marker: initial
 ";
 
 fn helpers(flavor: Flavor) -> String {
@@ -160,6 +163,7 @@ metadata:
     {labels}
 spec:
   type: ClusterIP
+  clusterIP: None
   ports:
     - port: {port}
       targetPort: http
@@ -170,8 +174,9 @@ spec:
             port = 8000 + i,
             prev = i - 1,
         ),
-        2 => format!(
-            "apiVersion: v1
+        2 => {
+            format!(
+                "apiVersion: v1
 kind: ConfigMap
 metadata:
   name: {fullname}-{i}
@@ -182,12 +187,13 @@ data:
   greeting: {greeting}
   index: {index}
 ",
-            level = pipe(
-                &format!("{values}.config.logLevel"),
-                &[("upper", None), ("quote", None)]
-            ),
-            greeting = pipe(&format!("{values}.config.greeting"), &[("quote", None)]),
-        ),
+                level = pipe(
+                    &format!("{values}.config.logLevel"),
+                    &[("upper", None), ("quote", None)]
+                ),
+                greeting = pipe(&format!("{values}.config.greeting"), &[("quote", None)]),
+            ) + &marker(i, values)
+        }
         _ => format!(
             "apiVersion: v1
 kind: ServiceAccount
@@ -199,6 +205,18 @@ metadata:
         ),
     }
 }
+
+/// The value only the first ConfigMap (object 2) uses, as an extra data key.
+/// (`values` is `Values` or `.Values`; the filter syntax is the same in both languages.)
+fn marker(i: usize, values: &str) -> String {
+    if i != MARKER_OBJECT {
+        return String::new();
+    }
+    format!("  marker: {{{{ {values}.marker | quote }}}}\n")
+}
+
+/// The index of the one object that uses the `marker` value.
+pub const MARKER_OBJECT: usize = 2;
 
 /// Writes the chart with `objects` objects in `flavor` under `dir` and returns its path.
 pub fn generate(dir: &Path, flavor: Flavor, objects: usize) -> anyhow::Result<PathBuf> {

@@ -2,6 +2,7 @@
 //! under `target/bench/`. Runs alternate capstan and Helm after a warm-up; each row reports the median,
 //! min and max and the ratio capstan/Helm.
 
+mod apply;
 mod chartgen;
 mod list;
 mod render;
@@ -19,8 +20,11 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
     match suite {
         "render" => render::run(),
         "list" => list::run(),
-        "all" => render::run().and_then(|()| list::run()),
-        other => bail!("unknown benchmark suite {other:?}; known: render, list, all"),
+        "apply" => apply::run(),
+        "all" => render::run()
+            .and_then(|()| list::run())
+            .and_then(|()| apply::run()),
+        other => bail!("unknown benchmark suite {other:?}; known: render, list, apply, all"),
     }
 }
 

@@ -136,7 +136,7 @@ pub(super) fn helm_name(binary: &Path) -> String {
 }
 
 /// Refuses to time charts whose capstan and Helm versions render different objects.
-fn check_equivalent(
+pub(super) fn check_equivalent(
     capstan: &Path,
     ours: &Path,
     helms: &[PathBuf],

@@ -1,0 +1,636 @@
+//! `cargo xtask bench apply`: install --wait, an upgrade that changes one object, an upgrade that
+//! changes nothing, and rollback --wait of the generated 100-object chart, capstan against Helm v3 and
+//! v4 on the same local control plane, each tool and run in a fresh namespace. For every step the API
+//! server's `apiserver_request_total` is read before and after, so the writes each tool sends are
+//! counted. Then the applier daemon's peak memory while 20 `capstan upgrade` processes share it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use super::chartgen::{Flavor, generate};
+use super::{Sample, Stats, measure, ms, out_dir};
+use crate::{cluster, helm, paths, probe};
+
+const OBJECTS: usize = 100;
+const RUNS: usize = 3;
+const CONCURRENT: usize = 20;
+const LABEL: &str = "capstan-bench";
+const LABEL_VALUE: &str = "apply";
+const RELEASE: &str = "bench";
+/// The `--set` that changes exactly one object (see `chartgen::MARKER_OBJECT`).
+const CHANGE: &str = "marker=changed";
+/// The write verbs of `apiserver_request_total` (`CREATE`/`UPDATE` are admission verbs, listed for
+/// safety; the request metric uses POST, PUT, PATCH, APPLY, DELETE).
+const WRITE_VERBS: [&str; 7] = [
+    "POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE",
+];
+/// Resources the generated chart creates; writes to them (without a subresource) are object writes.
+const CHART_RESOURCES: [&str; 4] = ["deployments", "services", "configmaps", "serviceaccounts"];
+/// Resource holding release records (both tools default to the Secret driver).
+const RECORD_RESOURCE: &str = "secrets";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Install,
+    UpgradeOne,
+    UpgradeNone,
+    Rollback,
+}
+
+const STEPS: [Step; 4] = [
+    Step::Install,
+    Step::UpgradeOne,
+    Step::UpgradeNone,
+    Step::Rollback,
+];
+
+impl Step {
+    fn label(self) -> &'static str {
+        match self {
+            Step::Install => "install --wait",
+            Step::UpgradeOne => "upgrade (1 object changed) --wait",
+            Step::UpgradeNone => "upgrade (nothing changed) --wait",
+            Step::Rollback => "rollback 1 --wait",
+        }
+    }
+
+    fn key(self) -> &'static str {
+        match self {
+            Step::Install => "install",
+            Step::UpgradeOne => "upgrade_one_change",
+            Step::UpgradeNone => "upgrade_no_change",
+            Step::Rollback => "rollback",
+        }
+    }
+}
+
+struct Tool {
+    name: String,
+    binary: PathBuf,
+    chart: PathBuf,
+}
+
+impl Tool {
+    fn args(&self, step: Step, namespace: &str) -> Vec<String> {
+        let chart = self.chart.display().to_string();
+        let mut args: Vec<String> = match step {
+            Step::Install => vec!["install".into(), RELEASE.into(), chart],
+            Step::UpgradeOne | Step::UpgradeNone => vec![
+                "upgrade".into(),
+                RELEASE.into(),
+                chart,
+                "--set".into(),
+                CHANGE.into(),
+            ],
+            Step::Rollback => vec!["rollback".into(), RELEASE.into(), "1".into()],
+        };
+        args.extend(
+            ["-n", namespace, "--wait", "--timeout", "2m"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        args
+    }
+}
+
+/// Write requests counted by the API server during one run, by category.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+struct Writes {
+    total: u64,
+    /// Writes to the chart's kinds (no subresource).
+    objects: u64,
+    /// Writes to Secrets: the release record.
+    record: u64,
+    /// Everything else: controllers and the pod simulator reacting, leases.
+    other: u64,
+    /// Every non-zero count by `resource[/subresource]`, to see what `other` is.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    by_resource: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+struct Measured {
+    seconds: Vec<f64>,
+    writes: Vec<Writes>,
+}
+
+pub fn run() -> anyhow::Result<()> {
+    super::build_release(&["capstan-cli", "capstan-applier"], false)?;
+    let helms = helm::build_all()?;
+    let cluster = cluster::up()?;
+    let kubeconfig = cluster.state.kubeconfig.clone();
+    let release = paths::target().join("release");
+    let capstan = release.join("capstan");
+    let charts = out_dir().join("charts");
+    let ours = generate(&charts, Flavor::Capstan, OBJECTS)?;
+    let theirs = generate(&charts, Flavor::Helm, OBJECTS)?;
+    super::render::check_equivalent(&capstan, &ours, &helms, &theirs)?;
+
+    let mut tools = vec![Tool {
+        name: "capstan".into(),
+        binary: capstan.clone(),
+        chart: ours.clone(),
+    }];
+    for h in &helms {
+        tools.push(Tool {
+            name: super::render::helm_name(h),
+            binary: h.clone(),
+            chart: theirs.clone(),
+        });
+    }
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = runtime.block_on(probe::client(&kubeconfig))?;
+    runtime.block_on(remove_leftovers(&client))?;
+
+    let mut namespaces = Vec::new();
+    let result = (|| {
+        let steps = measure_steps(&runtime, &client, &kubeconfig, &tools, &mut namespaces)?;
+        let concurrent = concurrent_upgrades(
+            &runtime,
+            &client,
+            &kubeconfig,
+            &release,
+            &ours,
+            &mut namespaces,
+        )?;
+        report(&tools, &steps, &concurrent)
+    })();
+    println!("deleting {} benchmark namespaces...", namespaces.len());
+    let cleanup = runtime.block_on(delete_namespaces(&client, &namespaces));
+    result.and(cleanup)
+}
+
+/// Runs the four steps for every tool: a warm-up round, then `RUNS` rounds, alternating tools.
+fn measure_steps(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    kubeconfig: &Path,
+    tools: &[Tool],
+    namespaces: &mut Vec<String>,
+) -> anyhow::Result<Vec<BTreeMap<&'static str, Measured>>> {
+    let env = [("KUBECONFIG", kubeconfig.display().to_string())];
+    let mut results: Vec<BTreeMap<&'static str, Measured>> =
+        tools.iter().map(|_| BTreeMap::new()).collect();
+    let stamp = super::rand_suffix() % 1_000_000;
+    for round in 0..=RUNS {
+        let warm_up = round == 0;
+        let round_namespaces: Vec<String> = tools
+            .iter()
+            .map(|t| {
+                let tool = t.name.replace([' ', '.'], "-");
+                format!("bench-apply-{stamp}-{round}-{tool}")
+            })
+            .collect();
+        for namespace in &round_namespaces {
+            runtime.block_on(create_namespace(client, namespace))?;
+            namespaces.push(namespace.clone());
+        }
+        println!(
+            "{} {round}/{RUNS}",
+            if warm_up { "warm-up" } else { "round" }
+        );
+        for step in STEPS {
+            for (i, tool) in tools.iter().enumerate() {
+                let before = runtime.block_on(write_counts(client))?;
+                let sample: Sample =
+                    measure(&tool.binary, &tool.args(step, &round_namespaces[i]), &env)
+                        .with_context(|| format!("{} {}", tool.name, step.label()))?;
+                let after = runtime.block_on(write_counts(client))?;
+                let writes = difference(&before, &after);
+                println!(
+                    "  {:<14} {:<34} {:>9}  writes {:>4} (objects {}, record {}, other {}: {})",
+                    tool.name,
+                    step.label(),
+                    ms(sample.seconds),
+                    writes.total,
+                    writes.objects,
+                    writes.record,
+                    writes.other,
+                    other_resources(&writes)
+                );
+                if !warm_up {
+                    let entry = results[i].entry(step.key()).or_default();
+                    entry.seconds.push(sample.seconds);
+                    entry.writes.push(writes);
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// The applier daemon's peak memory while `CONCURRENT` `capstan upgrade` processes, each its own
+/// release, run against it at once.
+fn concurrent_upgrades(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    kubeconfig: &Path,
+    release: &Path,
+    chart: &Path,
+    namespaces: &mut Vec<String>,
+) -> anyhow::Result<Value> {
+    let namespace = format!("bench-apply-{}-many", super::rand_suffix() % 1_000_000);
+    runtime.block_on(create_namespace(client, &namespace))?;
+    namespaces.push(namespace.clone());
+    let chart = chart.display().to_string();
+    let names: Vec<String> = (0..CONCURRENT).map(|i| format!("many-{i:02}")).collect();
+
+    println!(
+        "installing {CONCURRENT} releases for the concurrent upgrades (in-process, not timed)..."
+    );
+    let started = Instant::now();
+    run_all(
+        release,
+        kubeconfig,
+        &names,
+        |name| {
+            vec![
+                "install".into(),
+                name.into(),
+                chart.clone(),
+                "-n".into(),
+                namespace.clone(),
+                "--wait".into(),
+                "--timeout".into(),
+                "5m".into(),
+            ]
+        },
+        None,
+    )?;
+    let setup_seconds = started.elapsed().as_secs_f64();
+
+    let log = out_dir().join("apply-applier.log");
+    let mut daemon = Command::new(release.join("capstan-applier"))
+        .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
+        .arg(kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log)?)
+        .spawn()
+        .context("starting capstan-applier")?;
+    let result = (|| {
+        let stdout = daemon.stdout.take().context("daemon stdout")?;
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let Some(addr) = line
+            .trim()
+            .strip_prefix("capstan-applier listening on ")
+            .map(str::to_string)
+        else {
+            bail!(
+                "capstan-applier did not say where it listens (got {line:?}; log {})",
+                log.display()
+            );
+        };
+        // Keep draining its stdout so that it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        let idle_kib = vm_hwm(daemon.id())?;
+        println!("{CONCURRENT} concurrent `capstan upgrade --applier {addr}`...");
+        let started = Instant::now();
+        run_all(
+            release,
+            kubeconfig,
+            &names,
+            |name| {
+                vec![
+                    "upgrade".into(),
+                    name.into(),
+                    chart.clone(),
+                    "--set".into(),
+                    CHANGE.into(),
+                    "-n".into(),
+                    namespace.clone(),
+                    "--wait".into(),
+                    "--timeout".into(),
+                    "5m".into(),
+                ]
+            },
+            Some(&addr),
+        )?;
+        let seconds = started.elapsed().as_secs_f64();
+        let peak_kib = vm_hwm(daemon.id())?;
+        Ok(json!({
+            "processes": CONCURRENT,
+            "objects_per_release": OBJECTS,
+            "wall_seconds": seconds,
+            "daemon_idle_hwm_kib": idle_kib,
+            "daemon_peak_rss_kib": peak_kib,
+            "setup_install_seconds": setup_seconds,
+        }))
+    })();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    result
+}
+
+/// Runs one `capstan` process per release name at once and waits for all of them.
+fn run_all(
+    release: &Path,
+    kubeconfig: &Path,
+    names: &[String],
+    args: impl Fn(&str) -> Vec<String>,
+    applier: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut children = Vec::new();
+    for name in names {
+        let mut command = Command::new(release.join("capstan"));
+        command
+            .args(args(name))
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("CAPSTAN_RENDERER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(addr) = applier {
+            command.args(["--applier", addr]);
+        }
+        children.push((name, command.spawn()?));
+    }
+    let mut failures = Vec::new();
+    for (name, child) in children {
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            failures.push(format!(
+                "{name}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} failed:\n{}",
+            failures.len(),
+            names.len(),
+            failures.join("\n")
+        );
+    }
+    Ok(())
+}
+
+fn vm_hwm(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    Ok(status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0))
+}
+
+/// Counter values of `apiserver_request_total` for write verbs, keyed by (resource, subresource),
+/// summed over the other labels.
+async fn write_counts(client: &Client) -> anyhow::Result<BTreeMap<(String, String), f64>> {
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client
+        .request_text(request)
+        .await
+        .context("reading the API server's /metrics")?;
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.rsplit_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| -> String {
+            let key = format!("{name}=\"");
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&key))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        if !WRITE_VERBS.contains(&label("verb").as_str()) {
+            continue;
+        }
+        let value: f64 = value.trim().parse().unwrap_or(0.0);
+        *counts
+            .entry((label("resource"), label("subresource")))
+            .or_insert(0.0) += value;
+    }
+    Ok(counts)
+}
+
+fn difference(
+    before: &BTreeMap<(String, String), f64>,
+    after: &BTreeMap<(String, String), f64>,
+) -> Writes {
+    let mut writes = Writes::default();
+    for ((resource, subresource), value) in after {
+        let delta = (value
+            - before
+                .get(&(resource.clone(), subresource.clone()))
+                .unwrap_or(&0.0))
+        .max(0.0) as u64;
+        if delta == 0 {
+            continue;
+        }
+        let key = if subresource.is_empty() {
+            resource.clone()
+        } else {
+            format!("{resource}/{subresource}")
+        };
+        *writes.by_resource.entry(key).or_default() += delta;
+        writes.total += delta;
+        if subresource.is_empty() && CHART_RESOURCES.contains(&resource.as_str()) {
+            writes.objects += delta;
+        } else if subresource.is_empty() && resource == RECORD_RESOURCE {
+            writes.record += delta;
+        } else {
+            writes.other += delta;
+        }
+    }
+    writes
+}
+
+async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let namespace: Namespace = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": {LABEL: LABEL_VALUE}}
+    }))?;
+    api.create(&PostParams::default(), &namespace)
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+async fn delete_namespaces(client: &Client, names: &[String]) -> anyhow::Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    for name in names {
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(e) => return Err(e).with_context(|| format!("deleting namespace {name}")),
+        }
+    }
+    Ok(())
+}
+
+/// Deletes namespaces an earlier interrupted run left behind, and waits until they are gone, so that
+/// their deletion does not show up in the write counts.
+async fn remove_leftovers(client: &Client) -> anyhow::Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let selector = ListParams::default().labels(&format!("{LABEL}={LABEL_VALUE}"));
+    let names: Vec<String> = api
+        .list(&selector)
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    println!("removing {} leftover benchmark namespaces...", names.len());
+    delete_namespaces(client, &names).await?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(180);
+    while !api.list(&selector).await?.items.is_empty() {
+        if Instant::now() > deadline {
+            bail!("leftover benchmark namespaces are still terminating after 3 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    Ok(())
+}
+
+/// The resources counted as `other`, with their counts.
+fn other_resources(writes: &Writes) -> String {
+    writes
+        .by_resource
+        .iter()
+        .filter(|(key, _)| {
+            key.as_str() != RECORD_RESOURCE && !CHART_RESOURCES.contains(&key.as_str())
+        })
+        .map(|(key, count)| format!("{key} {count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn median_writes(writes: &[Writes]) -> Writes {
+    let pick = |f: fn(&Writes) -> u64| -> u64 {
+        let mut v: Vec<u64> = writes.iter().map(f).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    Writes {
+        total: pick(|w| w.total),
+        objects: pick(|w| w.objects),
+        record: pick(|w| w.record),
+        other: pick(|w| w.other),
+        by_resource: BTreeMap::new(),
+    }
+}
+
+fn report(
+    tools: &[Tool],
+    results: &[BTreeMap<&'static str, Measured>],
+    concurrent: &Value,
+) -> anyhow::Result<()> {
+    let mut report = format!(
+        "## install, upgrade, rollback ({OBJECTS} objects, {} Deployments; {RUNS} runs)\n\n\
+         | step | tool | median | min | max | capstan/tool (median of pairs) | writes: all | release record | objects | other |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        OBJECTS.div_ceil(4)
+    );
+    let mut rows = Vec::new();
+    for step in STEPS {
+        let ours = &results[0][step.key()];
+        let mut row = json!({"step": step.key()});
+        for (i, tool) in tools.iter().enumerate() {
+            let measured = &results[i][step.key()];
+            let stats = Stats::of(&measured.seconds);
+            let writes = median_writes(&measured.writes);
+            let ratio = if i == 0 {
+                None
+            } else {
+                Some(
+                    Stats::of(
+                        &ours
+                            .seconds
+                            .iter()
+                            .zip(&measured.seconds)
+                            .map(|(a, b)| a / b)
+                            .collect::<Vec<_>>(),
+                    )
+                    .median,
+                )
+            };
+            let ratio_text = match ratio {
+                None => String::new(),
+                Some(r) if r <= 1.0 => format!("{r:.3} ({:.1}x faster)", 1.0 / r),
+                Some(r) => format!("{r:.3} ({r:.1}x slower)"),
+            };
+            writeln!(
+                report,
+                "| {} | {} | {} | {} | {} | {ratio_text} | {} | {} | {} | {} |",
+                step.label(),
+                tool.name,
+                ms(stats.median),
+                ms(stats.min),
+                ms(stats.max),
+                writes.total,
+                writes.record,
+                writes.objects,
+                writes.other
+            )?;
+            row[tool.name.as_str()] = json!({
+                "seconds": stats,
+                "ratio": ratio,
+                "writes_median": writes,
+                "writes_per_run": measured.writes,
+            });
+        }
+        rows.push(row);
+    }
+    writeln!(
+        report,
+        "\nWrites are the API server's `apiserver_request_total` for POST, PUT, PATCH, APPLY and DELETE, \
+         read before and after each run (median of runs): release record = Secrets, objects = the \
+         chart's kinds, other = everything else: controllers and the pod simulator reacting to an install, \
+         Leases (capstan's release lock takes 2 writes per operation; a stray 1 is a controller renewing \
+         its lease). `apply.json` has the counts by resource for every run.\n"
+    )?;
+    writeln!(
+        report,
+        "## applier daemon under {} concurrent `capstan upgrade --applier` ({OBJECTS} objects each)\n",
+        concurrent["processes"]
+    )?;
+    writeln!(
+        report,
+        "| processes | wall time | daemon VmHWM (peak RSS) | daemon VmHWM before |\n|---|---|---|---|"
+    )?;
+    writeln!(
+        report,
+        "| {} | {} | {:.1} MiB | {:.1} MiB |",
+        concurrent["processes"],
+        ms(concurrent["wall_seconds"].as_f64().unwrap_or(0.0)),
+        concurrent["daemon_peak_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
+        concurrent["daemon_idle_hwm_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
+    )?;
+    std::fs::create_dir_all(out_dir())?;
+    std::fs::write(out_dir().join("apply.md"), &report)?;
+    std::fs::write(
+        out_dir().join("apply.json"),
+        serde_json::to_vec_pretty(&json!({"steps": rows, "concurrent": concurrent}))?,
+    )?;
+    println!("{report}");
+    println!("written to {}", out_dir().join("apply.md").display());
+    Ok(())
+}
