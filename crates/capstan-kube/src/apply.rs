@@ -6,7 +6,7 @@
 //! | situation | client-side ([`ApplyMethod::ClientSide`]) | server-side ([`ApplyMethod::ServerSide`]) |
 //! |---|---|---|
 //! | absent | POST | apply patch (field manager `helm`, `force` when `force_conflicts`) |
-//! | present | GET, three-way patch of (previous, new, live); nothing sent when empty | apply patch |
+//! | present | GET, three-way patch of (previous, new, live); nothing sent when empty | GET; nothing sent when the chart did not change the object and the live object already holds every field it sets (applied by the same manager), else apply patch |
 //! | present with `force_replace` | PUT with the live `resourceVersion` | PUT |
 //!
 //! Strategic merge patches are used for built-in kinds with a published schema, JSON merge
@@ -549,6 +549,17 @@ impl Applier {
 
         let after = match options.method {
             ApplyMethod::ServerSide => {
+                let unchanged_in_chart = original.is_some_and(|o| prepare(&o.object) == modified);
+                if unchanged_in_chart
+                    && applied_by(&live_value, &options.field_manager)
+                    && upgraded_managed_fields(&live_value, &options.field_manager).is_none()
+                    && is_subset(&modified, &live_value)
+                {
+                    // The chart did not change this object and the cluster already holds every
+                    // field it sets, applied by us: an apply request would change nothing, so
+                    // none is sent (no write for an unchanged object).
+                    return report(Action::Unchanged);
+                }
                 if !options.dry_run
                     && let Some(fields) =
                         upgraded_managed_fields(&live_value, &options.field_manager)
@@ -632,6 +643,32 @@ impl Applier {
             .api
             .patch(&target.key.name, &params, &Patch::Apply(modified))
             .await
+    }
+}
+
+/// Whether `manager` has applied (server-side) fields of `live`.
+fn applied_by(live: &Value, manager: &str) -> bool {
+    live.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|e| {
+                e.get("manager").and_then(Value::as_str) == Some(manager)
+                    && e.get("operation").and_then(Value::as_str) == Some("Apply")
+            })
+        })
+}
+
+/// Whether every field `desired` sets is in `live` with the same value (maps by key, lists
+/// element by element with the same length; the server's defaults inside elements are allowed).
+pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| is_subset(v, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        }
+        (d, l) => d == l,
     }
 }
 
@@ -730,6 +767,17 @@ fn absorb(report: &mut ApplyReport, results: Vec<(String, Result<ObjectReport>)>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn subsets_allow_server_defaults_but_not_differences() {
+        let desired = serde_json::json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "a", "image": "x"}]}}}});
+        let live = serde_json::json!({"spec": {"replicas": 2, "revisionHistoryLimit": 10, "template": {"spec": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}]}}}});
+        assert!(is_subset(&desired, &live));
+        let changed = serde_json::json!({"spec": {"replicas": 3}});
+        assert!(!is_subset(&changed, &live));
+        let more = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}});
+        assert!(!is_subset(&more, &live));
+    }
 
     #[test]
     fn client_side_fields_move_to_the_server_side_manager() {
