@@ -291,27 +291,6 @@ fn failed(e: &capstan_ops::Error) -> pb::OperationResult {
     }
 }
 
-/// `--create-namespace`: the release's lock (a Lease) lives in the release namespace, so the
-/// namespace must exist before the operation takes it.
-async fn ensure_namespace(
-    target: &Target,
-    namespace: &str,
-    create: bool,
-) -> Result<(), capstan_ops::Error> {
-    if !create {
-        return Ok(());
-    }
-    target
-        .cluster
-        .create_namespace(namespace, false)
-        .await
-        .map(|_| ())
-        .map_err(|source| capstan_ops::Error::Cluster {
-            context: format!("creating namespace {namespace:?}"),
-            source: Box::new(source),
-        })
-}
-
 fn history_max(value: Option<u32>) -> usize {
     value.map_or(DEFAULT_MAX_HISTORY, |v| v as usize)
 }
@@ -357,15 +336,6 @@ impl Applier for ApplierService {
                     lock_wait,
                     ..control
                 };
-                if let Err(e) = ensure_namespace(
-                    &target,
-                    &op.namespace,
-                    op.create_namespace && op.dry_run.is_none(),
-                )
-                .await
-                {
-                    return failed(&e);
-                }
                 finished(
                     op.run(&*target.store, &*target.cluster, &*progress, rendered)
                         .await,
@@ -409,15 +379,6 @@ impl Applier for ApplierService {
                     lock_wait,
                     ..control
                 };
-                if let Err(e) = ensure_namespace(
-                    &target,
-                    &op.namespace,
-                    op.create_namespace && op.dry_run.is_none(),
-                )
-                .await
-                {
-                    return failed(&e);
-                }
                 finished(
                     op.run(&*target.store, &*target.cluster, &*progress, rendered)
                         .await,

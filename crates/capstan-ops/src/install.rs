@@ -124,6 +124,9 @@ impl Install {
             return self.dry_run_in(ctx, rendered).await;
         }
         let target = steps::target_objects(&rendered.manifest, &ctx.name, &ctx.namespace)?;
+        if self.create_namespace {
+            create_namespace(ctx).await?;
+        }
         let locked = ctx.lock(true).await?;
         let result = self
             .install_locked(ctx, &locked.history, rendered, &target)
@@ -201,14 +204,6 @@ impl Install {
                     .set_status(Status::Superseded, descriptions::SUPERSEDED_BY_NEW_RELEASE);
                 ctx.save(&mut last).await?;
             }
-        }
-        if self.create_namespace {
-            ctx.phase(Phase::CreatingNamespace, Some(version));
-            ctx.step(
-                || format!("creating namespace {:?}", ctx.namespace),
-                ctx.cluster.create_namespace(&ctx.namespace, false),
-            )
-            .await?;
         }
         let release = self.build(ctx, version, rendered, GoTime::now());
         ctx.phase(Phase::Recording, Some(version));
@@ -303,4 +298,16 @@ impl Install {
             }),
         }
     }
+}
+
+/// `--create-namespace`: creates the release namespace before the release's lock is taken, since
+/// the lock lives in that namespace.
+pub(crate) async fn create_namespace(ctx: &Ctx<'_>) -> Result<()> {
+    ctx.phase(Phase::CreatingNamespace, None);
+    ctx.step(
+        || format!("creating namespace {:?}", ctx.namespace),
+        ctx.cluster.create_namespace(&ctx.namespace, false),
+    )
+    .await?;
+    Ok(())
 }

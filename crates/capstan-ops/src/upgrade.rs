@@ -147,6 +147,9 @@ impl Upgrade {
             release.info.description = descriptions::DRY_RUN_COMPLETE.into();
             return Ok(release);
         }
+        if self.create_namespace {
+            crate::install::create_namespace(ctx).await?;
+        }
         let locked = ctx.lock(true).await?;
         let result = if self.installs(&locked.history) {
             self.as_install(None)

@@ -238,8 +238,8 @@ fn install_description_wait_create_namespace_and_no_hooks() {
     assert_eq!(
         cluster.calls(),
         [
-            "lock apps/web by applier-1/op",
             "create-namespace apps dry-run=false",
+            "lock apps/web by applier-1/op",
             "apply web [configmap/a] prev [] ssa",
             "wait [configmap/a]",
             "unlock apps/web",
