@@ -652,3 +652,172 @@ async fn uninstall_honours_the_cascade_policy() {
     })
     .await;
 }
+
+/// A pod template running `image` with the label `app: <name>`.
+fn pod_template(name: &str, image: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": "main", "image": image}]},
+    })
+}
+
+fn stateful_set(name: &str, replicas: i32, image: &str) -> Resource {
+    res(json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": pod_template(name, image),
+        },
+    }))
+}
+
+fn daemon_set(name: &str, image: &str) -> Resource {
+    res(json!({
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": pod_template(name, image),
+        },
+    }))
+}
+
+/// A claim on `volume` (a statically provisioned PersistentVolume, bound by the controller
+/// manager); with no such volume it stays Pending.
+fn claim(name: &str, volume: &str) -> Resource {
+    res(json!({
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "",
+            "volumeName": volume,
+            "resources": {"requests": {"storage": "1Mi"}},
+        },
+    }))
+}
+
+/// Every kind Helm waits for becomes ready on the real control plane (StatefulSet, DaemonSet,
+/// ReplicaSet, Pod, PersistentVolumeClaim, Service), and a timeout names each one that did not,
+/// with why.
+#[tokio::test]
+async fn wait_covers_statefulsets_daemonsets_claims_pods_and_services() {
+    with_namespace("apply-kinds", |ns| async move {
+        let volume = format!("{}-data", ns.name());
+        let volumes: Api<k8s_openapi::api::core::v1::PersistentVolume> = Api::all(ns.client());
+        volumes
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": volume},
+                    "spec": {
+                        "capacity": {"storage": "1Mi"},
+                        "accessModes": ["ReadWriteOnce"],
+                        "persistentVolumeReclaimPolicy": "Retain",
+                        "storageClassName": "",
+                        "hostPath": {"path": "/tmp/capstan-test-volume"},
+                    },
+                }))?,
+            )
+            .await?;
+        let result = async {
+            let applier = Applier::new(ns.client());
+            let objects = [
+                claim("data", &volume),
+                res(json!({
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "db"},
+                    "spec": {"clusterIP": "None", "selector": {"app": "db"},
+                             "ports": [{"port": 5432}]},
+                })),
+                stateful_set("db", 2, "postgres:16"),
+                daemon_set("agent", "fluent-bit:3"),
+                res(json!({
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": "cache"},
+                    "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "cache"}},
+                             "template": pod_template("cache", "redis:7")},
+                })),
+                res(json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "solo"},
+                    "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]},
+                })),
+            ];
+            applier
+                .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
+                .await?;
+            let changes: Mutex<Vec<ReadinessChange>> = Mutex::new(Vec::new());
+            let options = WaitOptions {
+                timeout: Duration::from_secs(90),
+                wait_for_jobs: true,
+            };
+            Waiter::with_mapper(applier.mapper().clone())
+                .wait(&objects, ns.name(), &options, &|c| {
+                    changes.lock().unwrap().push(c.clone())
+                })
+                .await?;
+            let status = Waiter::new(ns.client()).status(&objects, ns.name()).await?;
+            assert!(
+                status.iter().all(|(_, r)| *r == Some(Readiness::Ready)),
+                "{status:?}"
+            );
+            let changes = changes.into_inner().unwrap();
+            for name in [
+                "persistentvolumeclaim/data",
+                "statefulset/db",
+                "daemonset/agent",
+                "replicaset/cache",
+                "pod/solo",
+            ] {
+                assert!(
+                    changes
+                        .iter()
+                        .any(|c| c.key.to_string() == name && c.readiness == Readiness::Ready),
+                    "{name} reported ready: {changes:?}"
+                );
+            }
+
+            // Not ready: a claim on a volume that does not exist, a StatefulSet whose pod never
+            // becomes ready, a DaemonSet whose pod crash-loops.
+            let stuck = [
+                claim("orphan", &format!("{}-missing", ns.name())),
+                stateful_set("stuck", 1, "db:never-ready"),
+                daemon_set("crashing", "agent:crashloop"),
+            ];
+            applier
+                .apply(&[], &stuck, &ApplyOptions::new(RELEASE, ns.name()))
+                .await?;
+            let options = WaitOptions {
+                timeout: Duration::from_secs(15),
+                wait_for_jobs: false,
+            };
+            let error = Waiter::new(ns.client())
+                .wait(&stuck, ns.name(), &options, &|_| {})
+                .await
+                .expect_err("times out");
+            let text = error.to_string();
+            assert!(
+                text.contains("persistentvolumeclaim/orphan: Pending (not Bound)"),
+                "{text}"
+            );
+            assert!(text.contains("statefulset/stuck: 0/1 ready"), "{text}");
+            assert!(text.contains("never-ready"), "{text}");
+            assert!(text.contains("daemonset/crashing: 0/1 available"), "{text}");
+            assert!(text.contains("CrashLoopBackOff"), "{text}");
+            anyhow::Ok(())
+        }
+        .await;
+        volumes.delete(&volume, &Default::default()).await?;
+        result
+    })
+    .await;
+}

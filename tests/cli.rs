@@ -956,6 +956,148 @@ async fn labels_are_stored_and_names_can_be_generated() {
     .await;
 }
 
+/// `diff upgrade --three-way` compares the live objects with a server-side dry run of the
+/// upgrade: an object deleted by hand shows up (the stored manifests see no change), a chart
+/// change shows against the live value, and nothing is written.
+#[tokio::test]
+async fn three_way_diff_compares_against_the_live_objects() {
+    with_namespace("cli-threeway", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        capstan.ok(&["install", "web", chart])?;
+        ns.api::<ConfigMap>()
+            .delete("web-webapp", &Default::default())
+            .await?;
+
+        let two_way = capstan.run(&["diff", "upgrade", "web", chart, "--detailed-exitcode"]);
+        ensure!(
+            two_way.code == 0 && two_way.stdout.is_empty(),
+            "the stored manifests see no change: {} {}",
+            two_way.stdout,
+            two_way.stderr
+        );
+        let three_way = capstan.run(&[
+            "diff",
+            "upgrade",
+            "web",
+            chart,
+            "--three-way",
+            "--detailed-exitcode",
+        ]);
+        ensure!(
+            three_way.code == 2
+                && three_way
+                    .stdout
+                    .contains("web-webapp, ConfigMap has been added:"),
+            "the deleted ConfigMap shows: {} {}",
+            three_way.stdout,
+            three_way.stderr
+        );
+        ensure!(
+            !three_way.stdout.contains("Deployment"),
+            "unchanged objects do not show: {}",
+            three_way.stdout
+        );
+
+        let changed = capstan.ok(&[
+            "diff",
+            "upgrade",
+            "web",
+            chart,
+            "--three-way",
+            "--set",
+            "replicaCount=3",
+        ])?;
+        ensure!(
+            changed.contains("web-webapp, Deployment (apps) has changed:")
+                && changed.contains("-  replicas: 1")
+                && changed.contains("+  replicas: 3"),
+            "{changed}"
+        );
+        for noise in ["resourceVersion", "managedFields", "uid:", "status:"] {
+            ensure!(!changed.contains(noise), "{noise} in {changed}");
+        }
+        // A dry run: nothing was written.
+        ensure!(ns.api::<ConfigMap>().get_opt("web-webapp").await?.is_none());
+        let revisions = history(&capstan, "web")?;
+        ensure!(revisions.len() == 1, "{revisions:?}");
+        Ok(())
+    })
+    .await;
+}
+
+/// Writes a one-ConfigMap chart `values` at `version` into `dir` and returns its path.
+fn config_chart(dir: &std::path::Path, version: &str, values: &str) -> anyhow::Result<String> {
+    let chart = dir.join(format!("settings-{version}"));
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: settings\nversion: {version}\n"),
+    )?;
+    std::fs::write(chart.join("values.yaml"), values)?;
+    std::fs::write(
+        chart.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ Release.Name }}-settings\n\
+         data:\n  greeting: {{ Values.greeting | quote }}\n  \
+         color: {{ Values.color | default(\"unset\") | quote }}\n",
+    )?;
+    Ok(chart.display().to_string())
+}
+
+/// The tutorial's `--reuse-values` trap, as Helm has it: the previous chart's defaults are kept,
+/// so a default the new chart adds is ignored; `--reset-then-reuse-values` takes the new
+/// chart's defaults under the previous user values; `--reset-values` drops the user values.
+#[tokio::test]
+async fn reuse_values_keeps_the_previous_charts_defaults() {
+    with_namespace("cli-reuse", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let dir = tempfile::tempdir()?;
+        let v1 = config_chart(dir.path(), "0.1.0", "greeting: hello\n")?;
+        let v2 = config_chart(dir.path(), "0.2.0", "greeting: hello\ncolor: blue\n")?;
+        let configmaps = ns.api::<ConfigMap>();
+        let data = || async {
+            let cm = configmaps.get("app-settings").await?;
+            let data = cm.data.unwrap_or_default();
+            anyhow::Ok((data["greeting"].clone(), data["color"].clone()))
+        };
+        capstan.ok(&["install", "app", &v1, "--set", "greeting=hi"])?;
+        ensure!(data().await? == ("hi".into(), "unset".into()));
+
+        capstan.ok(&["upgrade", "app", &v2, "--reuse-values"])?;
+        ensure!(
+            data().await? == ("hi".into(), "unset".into()),
+            "--reuse-values keeps the old chart's defaults: {:?}",
+            data().await?
+        );
+        let all: serde_json::Value =
+            serde_json::from_str(&capstan.ok(&["get", "values", "app", "--all", "-o", "json"])?)?;
+        ensure!(all.get("color").is_none(), "{all}");
+
+        capstan.ok(&["upgrade", "app", &v2, "--reset-then-reuse-values"])?;
+        ensure!(
+            data().await? == ("hi".into(), "blue".into()),
+            "--reset-then-reuse-values takes the new chart's defaults: {:?}",
+            data().await?
+        );
+        capstan.ok(&["upgrade", "app", &v2, "--reset-values"])?;
+        ensure!(data().await? == ("hello".into(), "blue".into()));
+        let user: serde_json::Value =
+            serde_json::from_str(&capstan.ok(&["get", "values", "app", "-o", "json"])?)?;
+        ensure!(user.as_object().is_none_or(|m| m.is_empty()), "{user}");
+        Ok(())
+    })
+    .await;
+}
+
 /// `kill -9` of an applier process while it runs `upgrade web --set <set>`, once the upgrade's
 /// progress prints a line `at` accepts; then a new applier recovers the interrupted revision
 /// (after the dead holder's 3s lease expires), upgrades, and rolls back.
@@ -1077,6 +1219,18 @@ async fn a_killed_applier_is_recovered_after_its_lease_expires() {
         // Killed while waiting for pods that take a minute to become ready.
         kill_the_applier_mid_upgrade(&ns, "image.tag=slow-60", |line| {
             line.ends_with("waiting (revision 2)")
+        })
+        .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_applier_killed_during_apply_is_recovered() {
+    with_namespace("cli-kill-apply", |ns| async move {
+        // Killed as soon as the apply phase begins (the objects are being written).
+        kill_the_applier_mid_upgrade(&ns, "image.tag=slow-60", |line| {
+            line.ends_with("applying (revision 2)")
         })
         .await
     })

@@ -29,6 +29,9 @@ var controllers = []string{
 	"clusterrole-aggregation-controller",
 	"resourcequota-controller",
 	"disruption-controller",
+	// Binds PersistentVolumeClaims to statically provisioned PersistentVolumes, so charts with
+	// claims can be waited for; there is no dynamic provisioner.
+	"persistentvolume-binder-controller",
 }
 
 func startControllerManager(ctx context.Context, kubeconfig string, pki pkiFiles) (<-chan error, error) {

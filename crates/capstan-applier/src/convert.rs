@@ -264,10 +264,16 @@ pub fn event(e: &Event) -> Option<pb::OperationEvent> {
         Event::Object {
             object: o,
             action: a,
-        } => E::Object(pb::ObjectEvent {
-            object: Some(object(o)),
-            action: action(*a).to_owned(),
-        }),
+            preview,
+        } => {
+            let json = |v: Option<&serde_json::Value>| v.map(|v| v.to_string()).unwrap_or_default();
+            E::Object(pb::ObjectEvent {
+                object: Some(object(o)),
+                action: action(*a).to_owned(),
+                live_json: json(preview.as_ref().and_then(|p| p.live.as_ref())),
+                planned_json: json(preview.as_ref().and_then(|p| p.planned.as_ref())),
+            })
+        }
         Event::Readiness {
             object: o,
             ready,

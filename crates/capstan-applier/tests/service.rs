@@ -61,10 +61,12 @@ impl Cluster for FakeCluster {
                 progress.event(capstan_ops::Event::Object {
                     object: r.object.clone(),
                     action: ObjectAction::Created,
+                    preview: None,
                 });
                 report.results.push(ObjectResult {
                     object: r.object.clone(),
                     action: ObjectAction::Created,
+                    preview: None,
                 });
             }
             Ok(report)

@@ -442,6 +442,10 @@ pub struct DiffUpgradeArgs {
     /// How the previous release's values are used.
     #[command(flatten)]
     pub value_mode: ValueMode,
+    /// Compare the live objects with what the upgrade would make of them (a server-side dry run
+    /// of the upgrade), instead of the stored manifests: changes made by hand show up too.
+    #[arg(long, alias = "three-way-merge")]
+    pub three_way: bool,
     /// Output flags.
     #[command(flatten)]
     pub output: DiffOutput,

@@ -79,26 +79,85 @@ pub fn objects(manifest: &str, namespace: &str) -> Result<BTreeMap<ObjectId, Val
         if value.is_null() {
             continue;
         }
+        out.insert(ObjectId::of(&value, namespace), value);
+    }
+    Ok(out)
+}
+
+impl ObjectId {
+    /// The identity of `object`; `namespace` when it sets none.
+    pub fn of(object: &Value, namespace: &str) -> ObjectId {
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let api_version = text(&value["apiVersion"]);
+        let api_version = text(&object["apiVersion"]);
         let group = api_version
             .rsplit_once('/')
             .map(|(g, _)| g.to_string())
             .unwrap_or_default();
-        let object_namespace = text(&value["metadata"]["namespace"]);
-        let id = ObjectId {
+        let object_namespace = text(&object["metadata"]["namespace"]);
+        ObjectId {
             namespace: if object_namespace.is_empty() {
                 namespace.to_string()
             } else {
                 object_namespace
             },
-            name: text(&value["metadata"]["name"]),
-            kind: text(&value["kind"]),
+            name: text(&object["metadata"]["name"]),
+            kind: text(&object["kind"]),
             group,
-        };
-        out.insert(id, value);
+        }
     }
-    Ok(out)
+}
+
+/// The live and planned objects of a server dry run (`diff --three-way`), keyed by identity,
+/// each without what the server alone manages: `status`, managed fields, resource version,
+/// uid, timestamps, generation, and kubectl's last-applied annotation. An object the dry run
+/// would create has no live side; one it would delete has no planned side.
+#[derive(Debug, Default)]
+pub struct LiveObjects {
+    /// The objects as they are in the cluster.
+    pub live: BTreeMap<ObjectId, Value>,
+    /// The objects as the server would store them.
+    pub planned: BTreeMap<ObjectId, Value>,
+}
+
+impl LiveObjects {
+    /// Adds one object's sides, each JSON or empty.
+    pub fn add(&mut self, namespace: &str, live: &str, planned: &str) -> serde_json::Result<()> {
+        for (json, side) in [(live, &mut self.live), (planned, &mut self.planned)] {
+            if json.is_empty() {
+                continue;
+            }
+            let object = comparable(serde_json::from_str(json)?);
+            side.insert(ObjectId::of(&object, namespace), object);
+        }
+        Ok(())
+    }
+}
+
+/// `object` without the fields only the server manages.
+fn comparable(mut object: Value) -> Value {
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+    }
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in [
+            "managedFields",
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "generation",
+            "selfLink",
+        ] {
+            meta.remove(field);
+        }
+        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+            annotations.remove("deployment.kubernetes.io/revision");
+            if annotations.is_empty() {
+                meta.remove("annotations");
+            }
+        }
+    }
+    object
 }
 
 /// The per-object diffs from `old` to `new`, in identity order; unchanged objects are left out.
@@ -305,5 +364,40 @@ mod tests {
         );
         assert!(!render(&diffs, false).contains('\x1b'));
         assert!(render(&diffs, true).contains("\x1b[32m+"));
+    }
+
+    #[test]
+    fn live_objects_compare_without_server_managed_fields() {
+        let live = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod","uid":"1","resourceVersion":"7","generation":2,"creationTimestamp":"2026-01-01T00:00:00Z","managedFields":[{"manager":"helm"}],"annotations":{"deployment.kubernetes.io/revision":"2"}},"spec":{"replicas":3},"status":{"readyReplicas":3}}"#;
+        let planned = r#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","namespace":"prod","uid":"1","resourceVersion":"7","generation":3,"managedFields":[]},"spec":{"replicas":5},"status":{"readyReplicas":3}}"#;
+        let mut objects = LiveObjects::default();
+        objects.add("prod", live, planned).unwrap();
+        objects
+            .add(
+                "prod",
+                "",
+                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"new"}}"#,
+            )
+            .unwrap();
+        let diffs = diff(&objects.live, &objects.planned, 3);
+        assert_eq!(diffs.len(), 2, "{diffs:?}");
+        let web = diffs.iter().find(|d| d.id.name == "web").unwrap();
+        assert_eq!(web.change, Change::Changed);
+        assert!(web.unified.contains("-  replicas: 3") && web.unified.contains("+  replicas: 5"));
+        for noise in [
+            "uid",
+            "resourceVersion",
+            "generation",
+            "managedFields",
+            "status",
+            "annotations",
+        ] {
+            assert!(!web.unified.contains(noise), "{noise} in {}", web.unified);
+        }
+        let new = diffs.iter().find(|d| d.id.name == "new").unwrap();
+        assert_eq!(
+            (new.change.clone(), new.id.namespace.as_str()),
+            (Change::Added, "prod")
+        );
     }
 }

@@ -279,6 +279,7 @@ mod tests {
             E::Object(pb::ObjectEvent {
                 object: object("web"),
                 action: "configured".into(),
+                ..Default::default()
             }),
             E::Phase(pb::PhaseEvent {
                 phase: "waiting".into(),

@@ -19,7 +19,9 @@
 //! Kinds are applied in Helm's install order, the objects of one kind concurrently (at most
 //! `concurrency` at a time); objects of the previous manifest missing from the new one are then
 //! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
-//! on the live object). With `dry_run` every write is sent with `dryRun=All`.
+//! on the live object). With `dry_run` every write is sent with `dryRun=All`, and each object's
+//! report carries a [`Preview`]: the live object and what the server says it would become, which
+//! `capstan diff --three-way` compares.
 
 use std::collections::HashSet;
 
@@ -136,6 +138,28 @@ pub struct ObjectReport {
     pub key: ObjectKey,
     /// What happened.
     pub action: Action,
+    /// In a dry run: the object before and after, as the server has it and would store it.
+    pub preview: Option<Box<Preview>>,
+}
+
+impl ObjectReport {
+    fn new(key: ObjectKey, action: Action) -> ObjectReport {
+        ObjectReport {
+            key,
+            action,
+            preview: None,
+        }
+    }
+}
+
+/// What a dry run would do to one object, as whole objects from the API server (with server
+/// defaults, status and metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// The object in the cluster now; `None` when it does not exist.
+    pub live: Option<Value>,
+    /// The object the server would store; `None` when it would be deleted.
+    pub planned: Option<Value>,
 }
 
 /// Every object's outcome, in the order they finished.
@@ -354,10 +378,10 @@ impl Applier {
             Ok(t) => t,
             // The kind is gone (its CRD was deleted): so is the object.
             Err(Error::UnknownKind { .. }) => {
-                return Ok(ObjectReport {
-                    key: resource.key(&options.release_namespace),
-                    action: Action::Absent,
-                });
+                return Ok(ObjectReport::new(
+                    resource.key(&options.release_namespace),
+                    Action::Absent,
+                ));
             }
             Err(e) => return Err(e),
         };
@@ -372,16 +396,22 @@ impl Applier {
             .await
             .map_err(|e| api_error("get", e))?;
         let Some(live) = live else {
-            return Ok(ObjectReport {
-                key: target.key,
-                action: Action::Absent,
-            });
+            return Ok(ObjectReport::new(target.key, Action::Absent));
         };
-        if ownership::is_kept(&resource.object) || ownership::is_kept(&to_value(&live)) {
+        let live = to_value(&live);
+        let preview = |planned: Option<&Value>| {
+            options.dry_run.then(|| {
+                Box::new(Preview {
+                    live: Some(live.clone()),
+                    planned: planned.cloned(),
+                })
+            })
+        };
+        if ownership::is_kept(&resource.object) || ownership::is_kept(&live) {
             tracing::debug!(object = %target.key, "kept by resource policy");
             return Ok(ObjectReport {
-                key: target.key,
-                action: Action::Kept,
+                preview: preview(Some(&live)),
+                ..ObjectReport::new(target.key, Action::Kept)
             });
         }
         let params = DeleteParams {
@@ -395,13 +425,12 @@ impl Applier {
         };
         match target.api.delete(&resource.name, &params).await {
             Ok(_) => Ok(ObjectReport {
-                key: target.key,
-                action: Action::Deleted,
+                preview: preview(None),
+                ..ObjectReport::new(target.key, Action::Deleted)
             }),
-            Err(kube::Error::Api(status)) if status.code == 404 => Ok(ObjectReport {
-                key: target.key,
-                action: Action::Absent,
-            }),
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                Ok(ObjectReport::new(target.key, Action::Absent))
+            }
             Err(e) => Err(api_error("delete", e)),
         }
     }
@@ -448,40 +477,42 @@ impl Applier {
             dry_run: options.dry_run,
             field_manager: Some(options.field_manager.clone()),
         };
-        let report = |action| {
+        let live_value = live.as_ref().map(to_value);
+        // `planned`: what the server returned for the write (or `None` when nothing was sent:
+        // the live object stays as it is).
+        let report = |action, planned: Option<&DynamicObject>| {
             tracing::debug!(object = %key, ?action, "applied");
+            let preview = options.dry_run.then(|| {
+                Box::new(Preview {
+                    live: live_value.clone(),
+                    planned: planned.map(to_value).or_else(|| live_value.clone()),
+                })
+            });
             Ok(ObjectReport {
-                key: key.clone(),
-                action,
+                preview,
+                ..ObjectReport::new(key.clone(), action)
             })
         };
 
-        let Some(live) = live else {
-            match options.method {
-                ApplyMethod::ServerSide => {
-                    self.server_side(&target, &modified, options)
-                        .await
-                        .map_err(|e| api_error("apply", e))?;
-                }
-                ApplyMethod::ClientSide => {
-                    target
-                        .api
-                        .create(&post, &dynamic(&modified)?)
-                        .await
-                        .map_err(|e| api_error("create", e))?;
-                }
-            }
-            return report(Action::Created);
+        let (Some(live), Some(live_value)) = (live, live_value.as_ref()) else {
+            let created = match options.method {
+                ApplyMethod::ServerSide => self
+                    .server_side(&target, &modified, options)
+                    .await
+                    .map_err(|e| api_error("apply", e))?,
+                ApplyMethod::ClientSide => target
+                    .api
+                    .create(&post, &dynamic(&modified)?)
+                    .await
+                    .map_err(|e| api_error("create", e))?,
+            };
+            return report(Action::Created, Some(&created));
         };
 
-        let live_value = to_value(&live);
         if original.is_none()
             && !options.take_ownership
-            && let Err(problems) = ownership::check_ownership(
-                &live_value,
-                &options.release,
-                &options.release_namespace,
-            )
+            && let Err(problems) =
+                ownership::check_ownership(live_value, &options.release, &options.release_namespace)
         {
             return Err(Error::Ownership {
                 object: key.to_string(),
@@ -511,7 +542,7 @@ impl Applier {
                 .replace(&resource.name, &post, &dynamic(&replacement)?)
                 .await
             {
-                Ok(_) => return report(Action::Replaced),
+                Ok(replaced) => return report(Action::Replaced, Some(&replaced)),
                 // An immutable field changed: delete and create again, as `kubectl replace
                 // --force` does.
                 Err(kube::Error::Api(status)) if status.code == 422 && !options.dry_run => {
@@ -536,12 +567,12 @@ impl Applier {
                             });
                         }
                     }
-                    target
+                    let created = target
                         .api
                         .create(&post, &dynamic(&modified)?)
                         .await
                         .map_err(|e| api_error("create", e))?;
-                    return report(Action::Replaced);
+                    return report(Action::Replaced, Some(&created));
                 }
                 Err(e) => return Err(api_error("replace", e)),
             }
@@ -551,18 +582,18 @@ impl Applier {
             ApplyMethod::ServerSide => {
                 let unchanged_in_chart = original.is_some_and(|o| prepare(&o.object) == modified);
                 if unchanged_in_chart
-                    && applied_by(&live_value, &options.field_manager)
-                    && upgraded_managed_fields(&live_value, &options.field_manager).is_none()
-                    && is_subset(&modified, &live_value)
+                    && applied_by(live_value, &options.field_manager)
+                    && upgraded_managed_fields(live_value, &options.field_manager).is_none()
+                    && is_subset(&modified, live_value)
                 {
                     // The chart did not change this object and the cluster already holds every
                     // field it sets, applied by us: an apply request would change nothing, so
                     // none is sent (no write for an unchanged object).
-                    return report(Action::Unchanged);
+                    return report(Action::Unchanged, None);
                 }
                 if !options.dry_run
                     && let Some(fields) =
-                        upgraded_managed_fields(&live_value, &options.field_manager)
+                        upgraded_managed_fields(live_value, &options.field_manager)
                 {
                     // The object was last applied client-side: hand its fields to the
                     // server-side manager, so that fields the chart drops are removed.
@@ -595,9 +626,9 @@ impl Applier {
                     None
                 };
                 let root = schema.as_ref().and_then(|s| s.root());
-                let patch = merge::three_way(original.as_ref(), &modified, &live_value, root);
+                let patch = merge::three_way(original.as_ref(), &modified, live_value, root);
                 if merge::is_empty(&patch) {
-                    return report(Action::Unchanged);
+                    return report(Action::Unchanged, None);
                 }
                 tracing::trace!(object = %key, %patch, "patch");
                 let params = PatchParams {
@@ -619,14 +650,14 @@ impl Applier {
         };
         let unchanged = if options.dry_run {
             // A dry run never moves the resourceVersion: compare what the server would store.
-            comparable(to_value(&after)) == comparable(live_value)
+            comparable(to_value(&after)) == comparable(live_value.clone())
         } else {
             resource_version(&after) == before
         };
         if unchanged {
-            report(Action::Unchanged)
+            report(Action::Unchanged, Some(&after))
         } else {
-            report(Action::Configured)
+            report(Action::Configured, Some(&after))
         }
     }
 

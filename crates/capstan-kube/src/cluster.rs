@@ -874,6 +874,10 @@ fn results(report: &apply::ApplyReport, among: &[&[capstan_ops::Resource]]) -> V
         .map(|o| ObjectResult {
             object: object_ref(&o.key, among),
             action: action(o.action),
+            preview: o.preview.as_ref().map(|p| capstan_ops::ObjectPreview {
+                live: p.live.clone(),
+                planned: p.planned.clone(),
+            }),
         })
         .collect()
 }

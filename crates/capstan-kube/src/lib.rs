@@ -56,7 +56,9 @@ pub mod resource;
 pub mod store;
 pub mod wait;
 
-pub use apply::{Action, Applier, ApplyMethod, ApplyOptions, ApplyReport, Cascade, ObjectReport};
+pub use apply::{
+    Action, Applier, ApplyMethod, ApplyOptions, ApplyReport, Cascade, ObjectReport, Preview,
+};
 pub use cluster::KubeCluster;
 pub use error::{Error, Result};
 pub use mapping::{Mapping, RestMapper};

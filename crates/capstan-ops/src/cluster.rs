@@ -116,6 +116,17 @@ pub struct ObjectResult {
     pub object: ObjectRef,
     /// What happened.
     pub action: ObjectAction,
+    /// In a server dry run: the object as it is and as it would be.
+    pub preview: Option<ObjectPreview>,
+}
+
+/// What a server dry run would do to one object: whole objects as the API server returns them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ObjectPreview {
+    /// The live object; `None` when it does not exist.
+    pub live: Option<serde_json::Value>,
+    /// The object the server would store; `None` when it would be deleted.
+    pub planned: Option<serde_json::Value>,
 }
 
 /// The outcome of an apply or delete: per-object results and per-object failures. A call that

@@ -84,7 +84,7 @@ pub mod values;
 pub use cluster::{
     ApplyMode, ApplyOptions, ApplyRequest, Capabilities, Cascade, Cluster, ClusterError,
     DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder, LockRequest,
-    ObjectAction, ObjectReport, ObjectResult, ObjectStatus, StaleLease, WaitRequest,
+    ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus, StaleLease, WaitRequest,
 };
 pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
 pub use error::{Error, ErrorClass, Result, error_chain};

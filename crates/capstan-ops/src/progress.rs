@@ -6,7 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use capstan_release::{HookEvent, HookPhase, Status};
 use serde::Serialize;
 
-use crate::cluster::ObjectAction;
+use crate::cluster::{ObjectAction, ObjectPreview};
 use crate::resource::ObjectRef;
 
 /// The phases of an operation, in the order they happen.
@@ -61,6 +61,9 @@ pub enum Event {
         object: ObjectRef,
         /// What happened to it.
         action: ObjectAction,
+        /// In a server dry run: the object as it is and as it would be.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        preview: Option<Box<ObjectPreview>>,
     },
     /// An object's readiness changed while waiting.
     Readiness {

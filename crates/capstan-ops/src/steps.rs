@@ -29,6 +29,7 @@ fn report_objects(ctx: &Ctx<'_>, report: &ObjectReport) {
         ctx.progress.event(Event::Object {
             object: r.object.clone(),
             action: r.action,
+            preview: r.preview.clone().map(Box::new),
         });
     }
 }

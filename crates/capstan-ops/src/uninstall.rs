@@ -165,6 +165,7 @@ impl Uninstall {
             ctx.progress.event(Event::Object {
                 object: k.object.clone(),
                 action: ObjectAction::Kept,
+                preview: None,
             });
         }
         sort_uninstall_order(&mut delete);

@@ -209,7 +209,8 @@ fn install_records_deployed_with_helm_fields() {
     );
     assert!(events.contains(&Event::Object {
         object: capstan_ops::ObjectRef::new("apps/v1", "Deployment", None, "web"),
-        action: ObjectAction::Created
+        action: ObjectAction::Created,
+        preview: None,
     }));
     assert_eq!(
         events.last(),
@@ -471,7 +472,7 @@ fn upgrade_supersedes_and_deletes_dropped_objects_except_kept() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Object { object, action } => Some((object.to_string(), action)),
+            Event::Object { object, action, .. } => Some((object.to_string(), action)),
             _ => None,
         })
         .collect();

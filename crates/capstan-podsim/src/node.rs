@@ -76,5 +76,20 @@ pub async fn register_node(client: &Client, name: &str) -> Result<()> {
             object: format!("node/{name}"),
             source,
         })?;
+    // The API server taints a new node `not-ready`; the node lifecycle controller (not run here:
+    // no kubelet heartbeats) lifts the taint once the node is Ready. Without this DaemonSets
+    // would schedule nothing.
+    nodes
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"taints": null}})),
+        )
+        .await
+        .map_err(|source| Error::Kube {
+            action: "lift the not-ready taint of",
+            object: format!("node/{name}"),
+            source,
+        })?;
     Ok(())
 }

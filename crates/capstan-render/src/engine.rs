@@ -195,7 +195,27 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Rendered> {
-        let (processed, values) = capstan_chart::compute_values(&self.chart, user_values)?;
+        self.render_with_defaults(None, user_values, release, capabilities)
+    }
+
+    /// Renders as [`CompiledChart::render`], with `chart_values` (when given) in place of the
+    /// chart's own `values.yaml`: `upgrade --reuse-values` renders over the previous release's
+    /// chart defaults, as Helm does.
+    pub fn render_with_defaults(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+    ) -> Result<Rendered> {
+        let chart = match chart_values {
+            Some(values) => std::borrow::Cow::Owned(Chart {
+                values: values.clone(),
+                ..self.chart.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(&self.chart),
+        };
+        let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
         capstan_chart::validate_values(&processed, &values)?;
         if processed.metadata.chart_type == capstan_chart::ChartType::Library {
             return Err(Error::LibraryChart(processed.name().to_string()));

@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             is_upgrade: false,
         }),
         capabilities: None,
+        chart_values_json: None,
     };
     for _ in 0..50 {
         client.render(request.clone()).await?;

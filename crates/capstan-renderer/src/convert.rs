@@ -6,6 +6,7 @@ use capstan_chart::{Chart, ChartFile, ValueLayer};
 use capstan_proto::renderer::v1 as pb;
 use capstan_render::{Capabilities, ReleaseInfo, Rendered};
 use serde_json::{Value, json};
+use tonic::Status;
 
 /// The values layers of a request, and the files `--set-file` layers may read.
 pub fn layers(values: Vec<pb::ValuesLayer>) -> (Vec<ValueLayer>, Vec<(String, String)>) {
@@ -63,14 +64,29 @@ pub fn capabilities(capabilities: Option<pb::Capabilities>) -> Capabilities {
     out
 }
 
-/// A render's response.
+/// The chart defaults a request puts in place of the chart's `values.yaml`: a JSON object.
+pub fn chart_values(json: &str) -> Result<capstan_chart::Values, Status> {
+    serde_json::from_str(json).map_err(|e| {
+        Status::invalid_argument(format!(
+            "chart_values_json is not a JSON object of values: {e}"
+        ))
+    })
+}
+
+/// A render's response; `chart_values` replaces the chart's defaults in the stored chart when
+/// the render used them.
 pub fn response(
     digest: String,
     chart: &Chart,
+    chart_values: Option<&capstan_chart::Values>,
     user: &capstan_chart::Values,
     rendered: Rendered,
 ) -> pb::RenderResponse {
     let manifest = rendered.manifest();
+    let mut stored = stored_chart(chart);
+    if let Some(values) = chart_values {
+        stored["values"] = Value::Object(values.clone());
+    }
     pb::RenderResponse {
         chart_digest: digest,
         manifest,
@@ -78,7 +94,7 @@ pub fn response(
         chart_metadata_json: serde_json::to_string(&rendered.chart).unwrap_or_default(),
         merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
         user_values_json: serde_json::to_string(user).unwrap_or_default(),
-        stored_chart_json: stored_chart(chart).to_string(),
+        stored_chart_json: stored.to_string(),
         manifests: rendered
             .manifests
             .into_iter()

@@ -173,6 +173,11 @@ impl Renderer for RendererService {
             tracing::Span::current().record("chart", digest.as_str());
             let (layers, files) = convert::layers(request.values);
             let capabilities = convert::capabilities(request.capabilities);
+            let chart_values = request
+                .chart_values_json
+                .as_deref()
+                .map(convert::chart_values)
+                .transpose()?;
             let response = blocking(move || {
                 let mut read_file = |path: &str| {
                     files
@@ -183,9 +188,15 @@ impl Renderer for RendererService {
                 };
                 let user = capstan_chart::user_values(&layers, &mut read_file).map_err(invalid)?;
                 let rendered = compiled
-                    .render(&user, &release, &capabilities)
+                    .render_with_defaults(chart_values.as_ref(), &user, &release, &capabilities)
                     .map_err(render_error)?;
-                Ok(convert::response(digest, compiled.chart(), &user, rendered))
+                Ok(convert::response(
+                    digest,
+                    compiled.chart(),
+                    chart_values.as_ref(),
+                    &user,
+                    rendered,
+                ))
             })
             .await?;
             tracing::debug!(

@@ -49,6 +49,7 @@ fn request(chart: pb::chart_source::Source, sets: &[&str]) -> pb::RenderRequest 
             is_upgrade: false,
         }),
         capabilities: None,
+        chart_values_json: None,
     }
 }
 

@@ -1,15 +1,17 @@
 //! `capstan diff upgrade|rollback|revision`: what would change, per object, as the helm-diff
 //! plugin shows it (see [`crate::diff`]). Secrets are masked; `--detailed-exitcode` exits 2 when
-//! there are changes.
+//! there are changes. `diff upgrade --three-way` compares the live objects with what a server-side
+//! dry run of the upgrade says they would become, so drift made by hand shows up too.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal as _;
 
 use anyhow::{Context as _, bail};
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::renderer::v1 as rpb;
 
-use super::release::{latest, render, upgrade_layers};
-use crate::cli::{DiffCommand, DiffOutput, Global};
+use super::release::{latest, render, upgrade_values};
+use crate::cli::{DiffCommand, DiffOutput, DiffUpgradeArgs, Global};
 use crate::{applier, diff, exit};
 
 /// Runs one `diff` command and returns its exit code.
@@ -17,14 +19,17 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
     let namespace = global.namespace();
     let mut client = applier::connect(global).await?;
     let (old, new, output) = match command {
+        DiffCommand::Upgrade(args) if args.three_way => {
+            return three_way(global, &mut client, &namespace, *args).await;
+        }
         DiffCommand::Upgrade(args) => {
             let previous = latest(&mut client, &args.name, &namespace).await?;
-            let layers = upgrade_layers(&args.values, &args.value_mode, previous.as_ref())?;
+            let values = upgrade_values(&args.values, &args.value_mode, previous.as_ref())?;
             let current = previous.as_ref().and_then(|p| p.release.clone());
             let rendered = render(
                 global,
                 &args.chart,
-                layers,
+                values,
                 rpb::ReleaseContext {
                     name: args.name.clone(),
                     namespace: namespace.clone(),
@@ -79,10 +84,75 @@ async fn revision(
         .into_inner())
 }
 
+/// `diff upgrade --three-way`: a server-side dry run of the upgrade through the applier, whose
+/// object events carry each object as it is and as it would be.
+async fn three_way(
+    global: &Global,
+    client: &mut applier::Client,
+    namespace: &str,
+    args: DiffUpgradeArgs,
+) -> anyhow::Result<u8> {
+    let previous = latest(client, &args.name, namespace).await?;
+    let values = upgrade_values(&args.values, &args.value_mode, previous.as_ref())?;
+    let current = previous.as_ref().and_then(|p| p.release.clone());
+    let rendered = render(
+        global,
+        &args.chart,
+        values,
+        rpb::ReleaseContext {
+            name: args.name.clone(),
+            namespace: namespace.to_owned(),
+            revision: current.as_ref().map_or(1, |r| r.revision as i32 + 1),
+            is_install: current.is_none(),
+            is_upgrade: current.is_some(),
+        },
+    )
+    .await?;
+    let mut stream = client
+        .upgrade(pb::UpgradeRequest {
+            name: args.name.clone(),
+            namespace: namespace.to_owned(),
+            rendered: Some(rendered),
+            install: true,
+            dry_run: "server".into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    let mut objects = diff::LiveObjects::default();
+    while let Some(event) = stream.message().await.map_err(exit::status)? {
+        match event.event {
+            Some(pb::operation_event::Event::Object(o)) => objects
+                .add(namespace, &o.live_json, &o.planned_json)
+                .context("reading an object of the dry run")?,
+            Some(pb::operation_event::Event::Result(result)) => {
+                if let Some(error) = result.error {
+                    return Err(anyhow::Error::new(exit::ServiceError {
+                        code: tonic::Code::from(error.code),
+                        message: error.message,
+                    }));
+                }
+                break;
+            }
+            _ => {}
+        }
+    }
+    print_diffs(&objects.live, &objects.planned, &args.output)
+}
+
 fn show(old: &str, new: &str, namespace: &str, output: &DiffOutput) -> anyhow::Result<u8> {
     let old = diff::objects(old, namespace).context("reading the current manifest")?;
     let new = diff::objects(new, namespace).context("reading the new manifest")?;
-    let diffs = diff::diff(&old, &new, output.context);
+    print_diffs(&old, &new, output)
+}
+
+fn print_diffs(
+    old: &BTreeMap<diff::ObjectId, serde_json::Value>,
+    new: &BTreeMap<diff::ObjectId, serde_json::Value>,
+    output: &DiffOutput,
+) -> anyhow::Result<u8> {
+    let diffs = diff::diff(old, new, output.context);
     let color = !output.no_color && std::io::stdout().is_terminal();
     print!("{}", diff::render(&diffs, color));
     Ok(if output.detailed_exitcode && !diffs.is_empty() {

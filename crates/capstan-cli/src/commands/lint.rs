@@ -386,6 +386,7 @@ async fn lint_render(
             is_upgrade: false,
         }),
         capabilities: Some(capabilities),
+        chart_values_json: None,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),

@@ -16,11 +16,21 @@ use crate::exit::{self, ServiceError};
 use crate::output::{self, ProgressPrinter};
 use crate::{applier, renderer};
 
+/// The values a release is rendered with: layers over the chart's defaults, or over other
+/// defaults (`upgrade --reuse-values` keeps the previous release's chart defaults, as Helm does).
+#[derive(Debug, Default)]
+pub(crate) struct RenderValues {
+    /// `-f`, `--set`... (and previous values), in order.
+    pub layers: Vec<rpb::ValuesLayer>,
+    /// Defaults in place of the chart's `values.yaml`, as a JSON object.
+    pub chart_values_json: Option<String>,
+}
+
 /// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
 pub(crate) async fn render(
     global: &Global,
     chart: &str,
-    values: Vec<rpb::ValuesLayer>,
+    values: RenderValues,
     release: rpb::ReleaseContext,
 ) -> anyhow::Result<pb::Rendered> {
     let archive = crate::chart::archive(Path::new(chart))?;
@@ -29,9 +39,10 @@ pub(crate) async fn render(
     let r = client
         .render(rpb::RenderRequest {
             chart: Some(source),
-            values,
+            values: values.layers,
             release: Some(release),
             capabilities: None,
+            chart_values_json: values.chart_values_json,
         })
         .await
         .map_err(exit::status)?
@@ -129,11 +140,14 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
-    let layers = args.values.layers()?;
+    let values = RenderValues {
+        layers: args.values.layers()?,
+        chart_values_json: None,
+    };
     let rendered = render(
         global,
         &chart,
-        layers,
+        values,
         rpb::ReleaseContext {
             name: name.clone(),
             namespace: namespace.clone(),
@@ -194,34 +208,43 @@ pub(crate) async fn latest(
     }
 }
 
-/// The values layers an upgrade renders with: Helm's value flags decide whether the previous
-/// release's values go under the new ones. `--reset-values` keeps only the new values;
-/// `--reuse-values` and `--reset-then-reuse-values` put the new ones over the previous ones; with
-/// neither, the previous values are kept when no new ones are given.
-pub(crate) fn upgrade_layers(
+/// The values an upgrade renders with, by Helm's value flags (`capstan_ops::values` has the
+/// table): `--reset-values` keeps only the new values; `--reuse-values` puts them over the
+/// previous ones and keeps the previous chart's defaults (new chart defaults are ignored, Helm's
+/// trap); `--reset-then-reuse-values` puts them over the previous ones with the new chart's
+/// defaults; with none of these, the previous values are kept when no new ones are given.
+pub(crate) fn upgrade_values(
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
     previous: Option<&pb::GetResponse>,
-) -> anyhow::Result<Vec<rpb::ValuesLayer>> {
-    let mut layers = values.layers()?;
-    if let Some(previous) = previous {
-        let reuse = if mode.reset_values {
-            false
-        } else if mode.reuse_values || mode.reset_then_reuse_values {
-            true
-        } else {
-            values.is_empty()
-        };
-        if reuse && !previous.values_json.trim().is_empty() {
-            layers.insert(
-                0,
-                rpb::ValuesLayer {
-                    layer: Some(rpb::values_layer::Layer::Json(previous.values_json.clone())),
-                },
-            );
-        }
+) -> anyhow::Result<RenderValues> {
+    let mut out = RenderValues {
+        layers: values.layers()?,
+        chart_values_json: None,
+    };
+    let Some(previous) = previous else {
+        return Ok(out);
+    };
+    let reuse = if mode.reset_values {
+        false
+    } else if mode.reuse_values || mode.reset_then_reuse_values {
+        true
+    } else {
+        values.is_empty()
+    };
+    if reuse && !previous.values_json.trim().is_empty() {
+        out.layers.insert(
+            0,
+            rpb::ValuesLayer {
+                layer: Some(rpb::values_layer::Layer::Json(previous.values_json.clone())),
+            },
+        );
     }
-    Ok(layers)
+    let old_defaults = !mode.reset_values && mode.reuse_values;
+    if old_defaults && !previous.chart_values_json.trim().is_empty() {
+        out.chart_values_json = Some(previous.chart_values_json.clone());
+    }
+    Ok(out)
 }
 
 /// `capstan upgrade NAME CHART`.
@@ -229,7 +252,7 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
     let mut client = applier::connect(global).await?;
     let previous = latest(&mut client, &args.name, &namespace).await?;
-    let layers = upgrade_layers(&args.values, &args.value_mode(), previous.as_ref())?;
+    let values = upgrade_values(&args.values, &args.value_mode(), previous.as_ref())?;
     let latest_release = previous.as_ref().and_then(|p| p.release.clone());
     let installs = latest_release
         .as_ref()
@@ -237,7 +260,7 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     let rendered = render(
         global,
         &args.chart,
-        layers,
+        values,
         rpb::ReleaseContext {
             name: args.name.clone(),
             namespace: namespace.clone(),

@@ -41,6 +41,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
             is_upgrade: args.is_upgrade,
         }),
         capabilities: Some(capabilities),
+        chart_values_json: None,
     };
     let rendered = client
         .render(request)

@@ -265,6 +265,7 @@ impl Cluster for FakeCluster {
                 report.results.push(ObjectResult {
                     object: r.object.clone(),
                     action,
+                    preview: None,
                 });
             }
             for p in req.previous {
@@ -282,6 +283,7 @@ impl Cluster for FakeCluster {
                 report.results.push(ObjectResult {
                     object: p.object.clone(),
                     action,
+                    preview: None,
                 });
             }
             Ok(report)
@@ -306,6 +308,7 @@ impl Cluster for FakeCluster {
                 report.results.push(ObjectResult {
                     object: o.object.clone(),
                     action,
+                    preview: None,
                 });
             }
             Ok(report)

@@ -241,6 +241,13 @@ pub struct ObjectEvent {
     /// "created", "configured", "unchanged", "replaced", "deleted", "kept", "not-found".
     #[prost(string, tag = "2")]
     pub action: ::prost::alloc::string::String,
+    /// Only in a server dry run (`dry_run: "server"`): the live object and the object the server
+    /// would store, as JSON ("" when absent or to be deleted); `capstan diff --three-way` compares
+    /// them. They may hold Secret data: clients must mask it before showing it.
+    #[prost(string, tag = "3")]
+    pub live_json: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub planned_json: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReadinessEvent {

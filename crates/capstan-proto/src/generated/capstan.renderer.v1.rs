@@ -116,6 +116,11 @@ pub struct RenderRequest {
     pub release: ::core::option::Option<ReleaseContext>,
     #[prost(message, optional, tag = "4")]
     pub capabilities: ::core::option::Option<Capabilities>,
+    /// When set, a JSON object that replaces the chart's own default values (values.yaml) for this
+    /// render: `upgrade --reuse-values` renders over the previous release's chart defaults, as Helm
+    /// does (new defaults of the chart are ignored: Helm's documented trap).
+    #[prost(string, optional, tag = "5")]
+    pub chart_values_json: ::core::option::Option<::prost::alloc::string::String>,
 }
 /// One rendered, non-hook object.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
