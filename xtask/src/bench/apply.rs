@@ -1,8 +1,10 @@
-//! `cargo xtask bench apply`: install --wait, an upgrade that changes one object, an upgrade that
-//! changes nothing, and rollback --wait of the generated 100-object chart, capstan against Helm v3 and
-//! v4 on the same local control plane, each tool and run in a fresh namespace. For every step the API
-//! server's `apiserver_request_total` is read before and after, so the writes each tool sends are
-//! counted. Then the applier daemon's peak memory while 20 `capstan upgrade` processes share it.
+//! `cargo xtask bench apply`: install --wait of a generated 50-object chart (10 Deployments); an
+//! upgrade that changes one object, an upgrade that changes nothing, and rollback --wait of a
+//! 200-object release; capstan against Helm v3 and v4 on the same local control plane, each tool and
+//! run in a fresh namespace. For every step the API server's `apiserver_request_total` is read before
+//! and after, so the writes each tool sends are counted. Then 50 releases upgraded at once: 50
+//! `capstan upgrade` processes served by one applier daemon against 50 Helm processes, with wall time
+//! and peak memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,13 +19,19 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use super::chartgen::{Flavor, generate};
+use super::chartgen::{Flavor, generate, generate_with};
 use super::{Sample, Stats, measure, ms, out_dir};
 use crate::{cluster, helm, paths, probe};
 
-const OBJECTS: usize = 100;
+/// The install step's chart: 50 objects, 10 of them Deployments.
+const INSTALL_OBJECTS: usize = 50;
+const INSTALL_DEPLOYMENTS: usize = 10;
+/// The release the upgrade and rollback steps work on (50 Deployments).
+const OBJECTS: usize = 200;
 const RUNS: usize = 3;
-const CONCURRENT: usize = 20;
+/// Releases upgraded at once, and the size of each (5 Deployments).
+const CONCURRENT: usize = 50;
+const CONCURRENT_OBJECTS: usize = 20;
 const LABEL: &str = "capstan-bench";
 const LABEL_VALUE: &str = "apply";
 const RELEASE: &str = "bench";
@@ -74,17 +82,59 @@ impl Step {
     }
 }
 
+/// The generated charts of one template language.
+struct Charts {
+    install: PathBuf,
+    upgrade: PathBuf,
+    concurrent: PathBuf,
+}
+
+impl Charts {
+    fn generate(dir: &Path, flavor: Flavor) -> anyhow::Result<Charts> {
+        Ok(Charts {
+            install: generate_with(dir, flavor, INSTALL_OBJECTS, INSTALL_DEPLOYMENTS)?,
+            upgrade: generate(dir, flavor, OBJECTS)?,
+            concurrent: generate(dir, flavor, CONCURRENT_OBJECTS)?,
+        })
+    }
+}
+
 struct Tool {
     name: String,
     binary: PathBuf,
-    chart: PathBuf,
+    charts: Charts,
 }
 
+/// The release of the install step (the upgrade steps work on [`RELEASE`]).
+const INSTALLED: &str = "small";
+
 impl Tool {
+    /// The untimed install of the release the upgrade steps change.
+    fn prepare_args(&self, namespace: &str) -> Vec<String> {
+        let chart = self.charts.upgrade.display().to_string();
+        [
+            "install",
+            RELEASE,
+            &chart,
+            "-n",
+            namespace,
+            "--wait",
+            "--timeout",
+            "5m",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     fn args(&self, step: Step, namespace: &str) -> Vec<String> {
-        let chart = self.chart.display().to_string();
+        let chart = self.charts.upgrade.display().to_string();
         let mut args: Vec<String> = match step {
-            Step::Install => vec!["install".into(), RELEASE.into(), chart],
+            Step::Install => vec![
+                "install".into(),
+                INSTALLED.into(),
+                self.charts.install.display().to_string(),
+            ],
             Step::UpgradeOne | Step::UpgradeNone => vec![
                 "upgrade".into(),
                 RELEASE.into(),
@@ -131,22 +181,26 @@ pub fn run() -> anyhow::Result<()> {
     let kubeconfig = cluster.state.kubeconfig.clone();
     let release = paths::target().join("release");
     let capstan = release.join("capstan");
-    let charts = out_dir().join("charts");
-    let ours = generate(&charts, Flavor::Capstan, OBJECTS)?;
-    let theirs = generate(&charts, Flavor::Helm, OBJECTS)?;
-    super::render::check_equivalent(&capstan, &ours, &helms, &theirs)?;
-
+    let dir = out_dir().join("charts");
     let mut tools = vec![Tool {
         name: "capstan".into(),
         binary: capstan.clone(),
-        chart: ours.clone(),
+        charts: Charts::generate(&dir, Flavor::Capstan)?,
     }];
     for h in &helms {
         tools.push(Tool {
             name: super::render::helm_name(h),
             binary: h.clone(),
-            chart: theirs.clone(),
+            charts: Charts::generate(&dir, Flavor::Helm)?,
         });
+    }
+    let (ours, theirs) = (&tools[0].charts, &tools[1].charts);
+    for (a, b) in [
+        (&ours.install, &theirs.install),
+        (&ours.upgrade, &theirs.upgrade),
+        (&ours.concurrent, &theirs.concurrent),
+    ] {
+        super::render::check_equivalent(&capstan, a, &helms, b)?;
     }
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -163,7 +217,7 @@ pub fn run() -> anyhow::Result<()> {
             &client,
             &kubeconfig,
             &release,
-            &ours,
+            &tools,
             &mut namespaces,
         )?;
         report(&tools, &steps, &concurrent)
@@ -203,6 +257,12 @@ fn measure_steps(
             if warm_up { "warm-up" } else { "round" }
         );
         for step in STEPS {
+            if step == Step::UpgradeOne {
+                for (i, tool) in tools.iter().enumerate() {
+                    measure(&tool.binary, &tool.prepare_args(&round_namespaces[i]), &env)
+                        .with_context(|| format!("{} install of {OBJECTS} objects", tool.name))?;
+                }
+            }
             for (i, tool) in tools.iter().enumerate() {
                 let before = runtime.block_on(write_counts(client))?;
                 let sample: Sample =
@@ -232,46 +292,105 @@ fn measure_steps(
     Ok(results)
 }
 
-/// The applier daemon's peak memory while `CONCURRENT` `capstan upgrade` processes, each its own
-/// release, run against it at once.
+/// `CONCURRENT` releases upgraded at once, per tool: `capstan upgrade` processes served by one
+/// applier daemon, and Helm processes. Each tool first installs its releases itself (not timed);
+/// the timed part is the upgrades' wall time, with every process's peak RSS (and the daemon's).
 fn concurrent_upgrades(
     runtime: &tokio::runtime::Runtime,
     client: &Client,
     kubeconfig: &Path,
     release: &Path,
-    chart: &Path,
+    tools: &[Tool],
     namespaces: &mut Vec<String>,
-) -> anyhow::Result<Value> {
-    let namespace = format!("bench-apply-{}-many", super::rand_suffix() % 1_000_000);
-    runtime.block_on(create_namespace(client, &namespace))?;
-    namespaces.push(namespace.clone());
-    let chart = chart.display().to_string();
+) -> anyhow::Result<Vec<Value>> {
     let names: Vec<String> = (0..CONCURRENT).map(|i| format!("many-{i:02}")).collect();
+    let stamp = super::rand_suffix() % 1_000_000;
+    let mut results = Vec::new();
+    for tool in tools {
+        let namespace = format!(
+            "bench-apply-{stamp}-many-{}",
+            tool.name.replace([' ', '.'], "-")
+        );
+        runtime.block_on(create_namespace(client, &namespace))?;
+        namespaces.push(namespace.clone());
+        let chart = tool.charts.concurrent.display().to_string();
+        let args = |verb: &str, name: &str| -> Vec<String> {
+            let mut args = vec![verb.to_string(), name.to_string(), chart.clone()];
+            if verb == "upgrade" {
+                args.extend(["--set".to_string(), CHANGE.to_string()]);
+            }
+            args.extend(
+                ["-n", &namespace, "--wait", "--timeout", "5m"]
+                    .iter()
+                    .map(|s| s.to_string()),
+            );
+            args
+        };
+        println!(
+            "{}: installing {CONCURRENT} releases of {CONCURRENT_OBJECTS} objects (not timed)...",
+            tool.name
+        );
+        run_all(
+            &tool.binary,
+            kubeconfig,
+            &names,
+            |n| args("install", n),
+            None,
+        )?;
 
-    println!(
-        "installing {CONCURRENT} releases for the concurrent upgrades (in-process, not timed)..."
-    );
-    let started = Instant::now();
-    run_all(
-        release,
-        kubeconfig,
-        &names,
-        |name| {
-            vec![
-                "install".into(),
-                name.into(),
-                chart.clone(),
-                "-n".into(),
-                namespace.clone(),
-                "--wait".into(),
-                "--timeout".into(),
-                "5m".into(),
-            ]
-        },
-        None,
-    )?;
-    let setup_seconds = started.elapsed().as_secs_f64();
+        let is_capstan = tool.name == "capstan";
+        let mut daemon = None;
+        let result = (|| -> anyhow::Result<Value> {
+            let addr = if is_capstan {
+                let (child, addr) = start_applier(release, kubeconfig)?;
+                daemon = Some(child);
+                Some(addr)
+            } else {
+                None
+            };
+            let idle_kib = match &daemon {
+                Some(d) => vm_hwm(d.id())?,
+                None => 0,
+            };
+            println!("{}: {CONCURRENT} concurrent upgrades...", tool.name);
+            let started = Instant::now();
+            let client_kib = run_all(
+                &tool.binary,
+                kubeconfig,
+                &names,
+                |n| args("upgrade", n),
+                addr.as_deref(),
+            )?;
+            let seconds = started.elapsed().as_secs_f64();
+            let daemon_kib = match &daemon {
+                Some(d) => vm_hwm(d.id())?,
+                None => 0,
+            };
+            Ok(json!({
+                "tool": tool.name,
+                "processes": CONCURRENT,
+                "objects_per_release": CONCURRENT_OBJECTS,
+                "wall_seconds": seconds,
+                "clients_peak_rss_kib_sum": client_kib.iter().sum::<u64>(),
+                "clients_peak_rss_kib_max": client_kib.iter().max().copied().unwrap_or(0),
+                "daemon_idle_hwm_kib": idle_kib,
+                "daemon_peak_rss_kib": daemon_kib,
+            }))
+        })();
+        if let Some(mut d) = daemon {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        results.push(result?);
+    }
+    Ok(results)
+}
 
+/// Starts a `capstan-applier` daemon on a free port; returns it and its address.
+fn start_applier(
+    release: &Path,
+    kubeconfig: &Path,
+) -> anyhow::Result<(std::process::Child, String)> {
     let log = out_dir().join("apply-applier.log");
     let mut daemon = Command::new(release.join("capstan-applier"))
         .args(["--listen", "127.0.0.1:0", "--kubeconfig"])
@@ -281,77 +400,48 @@ fn concurrent_upgrades(
         .stderr(std::fs::File::create(&log)?)
         .spawn()
         .context("starting capstan-applier")?;
-    let result = (|| {
-        let stdout = daemon.stdout.take().context("daemon stdout")?;
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let Some(addr) = line
-            .trim()
-            .strip_prefix("capstan-applier listening on ")
-            .map(str::to_string)
-        else {
-            bail!(
-                "capstan-applier did not say where it listens (got {line:?}; log {})",
-                log.display()
-            );
-        };
-        // Keep draining its stdout so that it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
-        let idle_kib = vm_hwm(daemon.id())?;
-        println!("{CONCURRENT} concurrent `capstan upgrade --applier {addr}`...");
-        let started = Instant::now();
-        run_all(
-            release,
-            kubeconfig,
-            &names,
-            |name| {
-                vec![
-                    "upgrade".into(),
-                    name.into(),
-                    chart.clone(),
-                    "--set".into(),
-                    CHANGE.into(),
-                    "-n".into(),
-                    namespace.clone(),
-                    "--wait".into(),
-                    "--timeout".into(),
-                    "5m".into(),
-                ]
-            },
-            Some(&addr),
-        )?;
-        let seconds = started.elapsed().as_secs_f64();
-        let peak_kib = vm_hwm(daemon.id())?;
-        Ok(json!({
-            "processes": CONCURRENT,
-            "objects_per_release": OBJECTS,
-            "wall_seconds": seconds,
-            "daemon_idle_hwm_kib": idle_kib,
-            "daemon_peak_rss_kib": peak_kib,
-            "setup_install_seconds": setup_seconds,
-        }))
-    })();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
-    result
+    let stdout = daemon.stdout.take().context("daemon stdout")?;
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let Some(addr) = line
+        .trim()
+        .strip_prefix("capstan-applier listening on ")
+        .map(str::to_string)
+    else {
+        let _ = daemon.kill();
+        bail!(
+            "capstan-applier did not say where it listens (got {line:?}; log {})",
+            log.display()
+        );
+    };
+    // Keep draining its stdout so that it never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = reader.read_to_end(&mut sink);
+    });
+    Ok((daemon, addr))
 }
 
-/// Runs one `capstan` process per release name at once and waits for all of them.
+/// Runs one `program` process per release name at once (each under GNU time), waits for all of
+/// them, and returns each one's peak RSS in KiB. `applier` points capstan at a daemon.
 fn run_all(
-    release: &Path,
+    program: &Path,
     kubeconfig: &Path,
     names: &[String],
     args: impl Fn(&str) -> Vec<String>,
     applier: Option<&str>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<u64>> {
     let mut children = Vec::new();
     for name in names {
-        let mut command = Command::new(release.join("capstan"));
+        let report = super::tempfile_path("rss");
+        let mut command = Command::new("/usr/bin/time");
         command
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&report)
+            .arg(program)
             .args(args(name))
             .env("KUBECONFIG", kubeconfig)
             .env_remove("CAPSTAN_APPLIER")
@@ -361,11 +451,22 @@ fn run_all(
         if let Some(addr) = applier {
             command.args(["--applier", addr]);
         }
-        children.push((name, command.spawn()?));
+        children.push((name, report, command.spawn()?));
     }
     let mut failures = Vec::new();
-    for (name, child) in children {
+    let mut rss = Vec::new();
+    for (name, report, child) in children {
         let output = child.wait_with_output()?;
+        let text = std::fs::read_to_string(&report).unwrap_or_default();
+        let _ = std::fs::remove_file(&report);
+        rss.push(
+            text.lines()
+                .last()
+                .unwrap_or("0")
+                .trim()
+                .parse()
+                .unwrap_or(0),
+        );
         if !output.status.success() {
             failures.push(format!(
                 "{name}: {}",
@@ -381,7 +482,7 @@ fn run_all(
             failures.join("\n")
         );
     }
-    Ok(())
+    Ok(rss)
 }
 
 fn vm_hwm(pid: u32) -> anyhow::Result<u64> {
@@ -541,10 +642,11 @@ fn median_writes(writes: &[Writes]) -> Writes {
 fn report(
     tools: &[Tool],
     results: &[BTreeMap<&'static str, Measured>],
-    concurrent: &Value,
+    concurrent: &[Value],
 ) -> anyhow::Result<()> {
     let mut report = format!(
-        "## install, upgrade, rollback ({OBJECTS} objects, {} Deployments; {RUNS} runs)\n\n\
+        "## install ({INSTALL_OBJECTS} objects, {INSTALL_DEPLOYMENTS} Deployments), upgrade and \
+         rollback ({OBJECTS} objects, {} Deployments); {RUNS} runs\n\n\
          | step | tool | median | min | max | capstan/tool (median of pairs) | writes: all | release record | objects | other |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
         OBJECTS.div_ceil(4)
@@ -609,21 +711,41 @@ fn report(
     )?;
     writeln!(
         report,
-        "## applier daemon under {} concurrent `capstan upgrade --applier` ({OBJECTS} objects each)\n",
-        concurrent["processes"]
+        "## {CONCURRENT} releases ({CONCURRENT_OBJECTS} objects each) upgraded at once\n\n\
+         capstan: {CONCURRENT} `capstan upgrade --applier ADDR` processes served by one applier daemon; \
+         Helm: {CONCURRENT} `helm upgrade` processes. Peak RSS is each process's maximum (GNU time), \
+         summed over the processes, plus the daemon's VmHWM.\n\n\
+         | tool | wall time | capstan/tool | client processes: sum of peak RSS (largest) | daemon peak RSS | total |\n\
+         |---|---|---|---|---|---|"
     )?;
-    writeln!(
-        report,
-        "| processes | wall time | daemon VmHWM (peak RSS) | daemon VmHWM before |\n|---|---|---|---|"
-    )?;
-    writeln!(
-        report,
-        "| {} | {} | {:.1} MiB | {:.1} MiB |",
-        concurrent["processes"],
-        ms(concurrent["wall_seconds"].as_f64().unwrap_or(0.0)),
-        concurrent["daemon_peak_rss_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
-        concurrent["daemon_idle_hwm_kib"].as_u64().unwrap_or(0) as f64 / 1024.0,
-    )?;
+    let mib = |v: &Value| v.as_u64().unwrap_or(0) as f64 / 1024.0;
+    let ours = concurrent
+        .first()
+        .and_then(|c| c["wall_seconds"].as_f64())
+        .unwrap_or(0.0);
+    for c in concurrent {
+        let wall = c["wall_seconds"].as_f64().unwrap_or(0.0);
+        let ratio = if c["tool"] == "capstan" || wall == 0.0 {
+            String::new()
+        } else {
+            format!("{:.3} ({:.1}x faster)", ours / wall, wall / ours)
+        };
+        let daemon = mib(&c["daemon_peak_rss_kib"]);
+        let clients = mib(&c["clients_peak_rss_kib_sum"]);
+        writeln!(
+            report,
+            "| {} | {} | {ratio} | {clients:.0} MiB ({:.0} MiB) | {} | {:.0} MiB |",
+            c["tool"].as_str().unwrap_or_default(),
+            ms(wall),
+            mib(&c["clients_peak_rss_kib_max"]),
+            if daemon > 0.0 {
+                format!("{daemon:.0} MiB")
+            } else {
+                "-".into()
+            },
+            clients + daemon,
+        )?;
+    }
     std::fs::create_dir_all(out_dir())?;
     std::fs::write(out_dir().join("apply.md"), &report)?;
     std::fs::write(

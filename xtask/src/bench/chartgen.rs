@@ -75,7 +75,9 @@ helm.sh/chart: {{ printf \"%s-%s\" .Chart.Name .Chart.Version }}
 }
 
 /// The template of object `i`; `{{fullname}}`, `{{labels4}}` etc. are filled per flavor.
-fn object(i: usize, flavor: Flavor) -> String {
+/// Object `i`: a Deployment, Service, ConfigMap and ServiceAccount in turn; a Deployment slot
+/// becomes a ConfigMap unless `deployment` is set.
+fn object(i: usize, flavor: Flavor, deployment: bool) -> String {
     let (fullname, labels, labels8, values) = match flavor {
         Flavor::Capstan => (
             "{{ include(\"bench.fullname\", ctx) }}",
@@ -109,8 +111,8 @@ fn object(i: usize, flavor: Flavor) -> String {
         pipe(&format!("{values}.image.tag"), &[])
     );
     let index = format!("\"{i}\"");
-    match i % 4 {
-        0 => format!(
+    match (i % 4, deployment) {
+        (0, true) => format!(
             "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -154,7 +156,7 @@ spec:
             )
             .replacen("{{ ", "{{- ", 1),
         ),
-        1 => format!(
+        (1, _) => format!(
             "apiVersion: v1
 kind: Service
 metadata:
@@ -174,7 +176,7 @@ spec:
             port = 8000 + i,
             prev = i - 1,
         ),
-        2 => {
+        (0 | 2, _) => {
             format!(
                 "apiVersion: v1
 kind: ConfigMap
@@ -220,9 +222,23 @@ pub const MARKER_OBJECT: usize = 2;
 
 /// Writes the chart with `objects` objects in `flavor` under `dir` and returns its path.
 pub fn generate(dir: &Path, flavor: Flavor, objects: usize) -> anyhow::Result<PathBuf> {
-    let chart = dir
-        .join(format!("{}-{objects}", flavor.name()))
-        .join("bench");
+    generate_with(dir, flavor, objects, usize::MAX)
+}
+
+/// [`generate`] with at most `deployments` Deployments: the Deployment slots past that many
+/// become ConfigMaps (e.g. 50 objects with 10 Deployments).
+pub fn generate_with(
+    dir: &Path,
+    flavor: Flavor,
+    objects: usize,
+    deployments: usize,
+) -> anyhow::Result<PathBuf> {
+    let name = if deployments == usize::MAX {
+        format!("{}-{objects}", flavor.name())
+    } else {
+        format!("{}-{objects}-{deployments}d", flavor.name())
+    };
+    let chart = dir.join(name).join("bench");
     let _ = fs::remove_dir_all(&chart);
     fs::create_dir_all(chart.join("templates"))?;
     fs::write(
@@ -237,7 +253,7 @@ pub fn generate(dir: &Path, flavor: Flavor, objects: usize) -> anyhow::Result<Pa
     for i in 0..objects {
         fs::write(
             chart.join("templates").join(format!("object-{i:04}.yaml")),
-            object(i, flavor),
+            object(i, flavor, i / 4 < deployments),
         )?;
     }
     Ok(chart)
