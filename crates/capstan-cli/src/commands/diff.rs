@@ -8,9 +8,8 @@ use std::io::IsTerminal as _;
 
 use anyhow::{Context as _, bail};
 use capstan_proto::applier::v1 as pb;
-use capstan_proto::renderer::v1 as rpb;
 
-use super::release::{latest, render, upgrade_values};
+use super::release::{UpgradeRender, render_upgrade};
 use crate::cli::{DiffCommand, DiffOutput, DiffUpgradeArgs, Global};
 use crate::{applier, diff, exit};
 
@@ -23,20 +22,15 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
             return three_way(global, &mut client, &namespace, *args).await;
         }
         DiffCommand::Upgrade(args) => {
-            let previous = latest(&mut client, &args.name, &namespace).await?;
-            let values = upgrade_values(&args.values, &args.value_mode, previous.as_ref())?;
-            let current = previous.as_ref().and_then(|p| p.release.clone());
-            let rendered = render(
+            let UpgradeRender {
+                previous, rendered, ..
+            } = render_upgrade(
                 global,
+                &mut client,
+                &args.name,
                 &args.chart,
-                values,
-                rpb::ReleaseContext {
-                    name: args.name.clone(),
-                    namespace: namespace.clone(),
-                    revision: current.as_ref().map_or(1, |r| r.revision as i32 + 1),
-                    is_install: current.is_none(),
-                    is_upgrade: current.is_some(),
-                },
+                &args.values,
+                &args.value_mode,
             )
             .await?;
             let old = previous.map(|p| p.manifest).unwrap_or_default();
@@ -92,20 +86,13 @@ async fn three_way(
     namespace: &str,
     args: DiffUpgradeArgs,
 ) -> anyhow::Result<u8> {
-    let previous = latest(client, &args.name, namespace).await?;
-    let values = upgrade_values(&args.values, &args.value_mode, previous.as_ref())?;
-    let current = previous.as_ref().and_then(|p| p.release.clone());
-    let rendered = render(
+    let UpgradeRender { rendered, .. } = render_upgrade(
         global,
+        client,
+        &args.name,
         &args.chart,
-        values,
-        rpb::ReleaseContext {
-            name: args.name.clone(),
-            namespace: namespace.to_owned(),
-            revision: current.as_ref().map_or(1, |r| r.revision as i32 + 1),
-            is_install: current.is_none(),
-            is_upgrade: current.is_some(),
-        },
+        &args.values,
+        &args.value_mode,
     )
     .await?;
     let mut stream = client

@@ -247,27 +247,64 @@ pub(crate) fn upgrade_values(
     Ok(out)
 }
 
+/// An upgrade's render: the latest revision (when there is one) and the chart rendered as its
+/// successor, with the values the value flags pick.
+pub(crate) struct UpgradeRender {
+    /// The latest revision, as `get` returns it.
+    pub previous: Option<pb::GetResponse>,
+    /// Whether the upgrade installs (no release, or only an uninstalled one).
+    pub installs: bool,
+    /// The render.
+    pub rendered: pb::Rendered,
+}
+
+/// Renders `chart` as the next revision of release `name`.
+pub(crate) async fn render_upgrade(
+    global: &Global,
+    client: &mut applier::Client,
+    name: &str,
+    chart: &str,
+    values: &crate::values::ValuesFlags,
+    mode: &crate::cli::ValueMode,
+) -> anyhow::Result<UpgradeRender> {
+    let namespace = global.namespace();
+    let previous = latest(client, name, &namespace).await?;
+    let values = upgrade_values(values, mode, previous.as_ref())?;
+    let latest_release = previous.as_ref().and_then(|p| p.release.as_ref());
+    let installs = latest_release.is_none_or(|r| r.status == "uninstalled");
+    let rendered = render(
+        global,
+        chart,
+        values,
+        rpb::ReleaseContext {
+            name: name.to_owned(),
+            namespace,
+            revision: latest_release.map_or(1, |r| r.revision as i32 + 1),
+            is_install: installs,
+            is_upgrade: !installs,
+        },
+    )
+    .await?;
+    Ok(UpgradeRender {
+        previous,
+        installs,
+        rendered,
+    })
+}
+
 /// `capstan upgrade NAME CHART`.
 pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
     let mut client = applier::connect(global).await?;
-    let previous = latest(&mut client, &args.name, &namespace).await?;
-    let values = upgrade_values(&args.values, &args.value_mode(), previous.as_ref())?;
-    let latest_release = previous.as_ref().and_then(|p| p.release.clone());
-    let installs = latest_release
-        .as_ref()
-        .is_none_or(|r| r.status == "uninstalled");
-    let rendered = render(
+    let UpgradeRender {
+        installs, rendered, ..
+    } = render_upgrade(
         global,
+        &mut client,
+        &args.name,
         &args.chart,
-        values,
-        rpb::ReleaseContext {
-            name: args.name.clone(),
-            namespace: namespace.clone(),
-            revision: latest_release.as_ref().map_or(1, |r| r.revision as i32 + 1),
-            is_install: installs,
-            is_upgrade: !installs,
-        },
+        &args.values,
+        &args.value_mode(),
     )
     .await?;
     let dry_run = args.apply.dry_run.is_some();
