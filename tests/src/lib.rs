@@ -1,4 +1,7 @@
-//! Builders for the objects capstan's end-to-end scenarios create on the local control plane.
+//! Support for capstan's end-to-end scenarios: builders for the objects they create on the local
+//! control plane, and the built binaries run as processes ([`process`]).
+
+pub mod process;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
