@@ -16,7 +16,7 @@ use capstan_e2e::process::{binary, capstan, capstan_ok, repository};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{Container, ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -85,7 +85,13 @@ fn help_flags(program: &str) -> anyhow::Result<BTreeSet<String>> {
 fn workspace_binaries() -> anyhow::Result<Vec<(String, Vec<String>)>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(repository().join("Cargo.toml"))
         .output()?;
     ensure!(
@@ -103,7 +109,11 @@ fn workspace_binaries() -> anyhow::Result<Vec<(String, Vec<String>)>> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter(|t| t["kind"].as_array().is_some_and(|k| k.contains(&"bin".into())))
+                .filter(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.contains(&"bin".into()))
+                })
                 .filter_map(|t| t["name"].as_str().map(str::to_owned))
                 .collect();
             (p["name"].as_str().unwrap_or_default().to_owned(), bins)
@@ -147,7 +157,9 @@ fn check_dockerfile(daemon: &str, text: &str) -> anyhow::Result<u16> {
         "the first stage is named: {builder:?}"
     );
     let stage = builder[2];
-    let (image, tag) = builder[0].rsplit_once(':').context("a tagged builder image")?;
+    let (image, tag) = builder[0]
+        .rsplit_once(':')
+        .context("a tagged builder image")?;
     ensure!(
         image.ends_with("library/rust") || image == "rust",
         "a Rust builder image: {image}"
@@ -274,7 +286,10 @@ fn dockerfiles_build_workspace_daemons_and_start_them_with_real_flags() {
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let exposed =
             check_dockerfile(daemon, &text).unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
-        assert_eq!(exposed, port, "{daemon}'s image listens on the chart's port");
+        assert_eq!(
+            exposed, port,
+            "{daemon}'s image listens on the chart's port"
+        );
         seen.push(daemon);
     }
     // The checks themselves catch a Dockerfile that drifts from the workspace.
@@ -302,7 +317,13 @@ fn chart() -> String {
 /// `capstan template` of the chart with extra arguments, as parsed documents.
 fn render(extra: &[&str]) -> anyhow::Result<Vec<Value>> {
     let chart = chart();
-    let mut args = vec!["template", "capstan", chart.as_str(), "-n", "capstan-system"];
+    let mut args = vec![
+        "template",
+        "capstan",
+        chart.as_str(),
+        "-n",
+        "capstan-system",
+    ];
     args.extend_from_slice(extra);
     let text = capstan_ok(&args)?;
     let mut documents = Vec::new();
@@ -328,7 +349,10 @@ fn kinds(documents: &[Value]) -> BTreeSet<(String, String)> {
         .map(|d| {
             (
                 d["kind"].as_str().unwrap_or_default().to_owned(),
-                d["metadata"]["name"].as_str().unwrap_or_default().to_owned(),
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect()
@@ -367,7 +391,10 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         ("ClusterRole", "capstan-system-capstan-applier"),
         ("ClusterRole", "capstan-system-capstan-applier-objects"),
         ("ClusterRoleBinding", "capstan-system-capstan-applier"),
-        ("ClusterRoleBinding", "capstan-system-capstan-applier-objects"),
+        (
+            "ClusterRoleBinding",
+            "capstan-system-capstan-applier-objects",
+        ),
         ("PodDisruptionBudget", "capstan-applier"),
     ]
     .into_iter()
@@ -398,7 +425,10 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         ensure!(pod_security["runAsUser"] != 0, "{pod_security}");
         for bound in ["requests", "limits"] {
             ensure!(c["resources"][bound]["cpu"].is_string(), "{daemon} {bound}");
-            ensure!(c["resources"][bound]["memory"].is_string(), "{daemon} {bound}");
+            ensure!(
+                c["resources"][bound]["memory"].is_string(),
+                "{daemon} {bound}"
+            );
         }
         ensure!(
             c["image"] == format!("ghcr.io/capstan-dev/capstan-{daemon}:0.1.0"),
@@ -426,7 +456,10 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
     );
     let hpa = find(&documents, "HorizontalPodAutoscaler", "capstan-renderer")?;
     ensure!(hpa["apiVersion"] == "autoscaling/v2", "{hpa}");
-    ensure!(hpa["spec"]["scaleTargetRef"]["name"] == "capstan-renderer", "{hpa}");
+    ensure!(
+        hpa["spec"]["scaleTargetRef"]["name"] == "capstan-renderer",
+        "{hpa}"
+    );
     let objects = find(&documents, "ClusterRole", "capstan-system-capstan-applier")?;
     ensure!(
         objects["rules"]
@@ -437,7 +470,11 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         "{objects}"
     );
     ensure!(
-        find(&documents, "ClusterRoleBinding", "capstan-system-capstan-applier")?["subjects"][0]
+        find(
+            &documents,
+            "ClusterRoleBinding",
+            "capstan-system-capstan-applier"
+        )?["subjects"][0]
             == serde_json::json!({"kind": "ServiceAccount", "name": "capstan-applier", "namespace": "capstan-system"})
     );
 
@@ -473,10 +510,19 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         // The kubelet's gRPC probe speaks no TLS: TCP probes then.
         ensure!(c["readinessProbe"]["tcpSocket"]["port"].is_number(), "{c}");
         ensure!(c["readinessProbe"].get("grpc").is_none(), "{c}");
-        ensure!(c["ports"][1] == serde_json::json!({"name": "metrics", "containerPort": 9464, "protocol": "TCP"}));
+        ensure!(
+            c["ports"][1]
+                == serde_json::json!({"name": "metrics", "containerPort": 9464, "protocol": "TCP"})
+        );
         let volumes = &deployment["spec"]["template"]["spec"]["volumes"];
-        ensure!(volumes[0]["secret"]["secretName"] == "capstan-tls", "{volumes}");
-        ensure!(volumes[1]["secret"]["secretName"] == "capstan-tokens", "{volumes}");
+        ensure!(
+            volumes[0]["secret"]["secretName"] == "capstan-tls",
+            "{volumes}"
+        );
+        ensure!(
+            volumes[1]["secret"]["secretName"] == "capstan-tokens",
+            "{volumes}"
+        );
         let service = find(&documents, "Service", &format!("capstan-{daemon}"))?;
         ensure!(service["spec"]["ports"][1]["port"] == 9464, "{service}");
         // Whether the daemons already have --metrics-listen or not, the rest are real flags.
@@ -488,8 +534,15 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
             );
         }
     }
-    let objects = find(&documents, "ClusterRole", "capstan-system-capstan-applier-objects")?;
-    ensure!(objects["rules"] == serde_json::json!([{"apiGroups":[""],"resources":["configmaps"],"verbs":["*"]}]));
+    let objects = find(
+        &documents,
+        "ClusterRole",
+        "capstan-system-capstan-applier-objects",
+    )?;
+    ensure!(
+        objects["rules"]
+            == serde_json::json!([{"apiGroups":[""],"resources":["configmaps"],"verbs":["*"]}])
+    );
 
     // Bad values fail with the schema's or the chart's own message.
     let run = capstan(&["template", "capstan", &chart, "--set", "applier.replicas=0"]);
@@ -498,7 +551,13 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         "{}",
         run.stderr
     );
-    let run = capstan(&["template", "capstan", &chart, "--set", "applier.storageDriver=sql"]);
+    let run = capstan(&[
+        "template",
+        "capstan",
+        &chart,
+        "--set",
+        "applier.storageDriver=sql",
+    ]);
     ensure!(
         run.code == 1 && run.stderr.contains("sqlConnectionSecret is required"),
         "{}",
@@ -545,7 +604,14 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
     let namespace = ns.name();
     let chart = chart();
     let out = capstan_ok(&[
-        "install", "capstan", &chart, "-n", namespace, "--wait", "--timeout", "2m",
+        "install",
+        "capstan",
+        &chart,
+        "-n",
+        namespace,
+        "--wait",
+        "--timeout",
+        "2m",
     ])?;
     ensure!(out.contains("STATUS: deployed"), "{out}");
     ensure!(
@@ -558,7 +624,10 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
     let applier = deployments.get("capstan-applier").await?;
     let spec = applier.spec.as_ref().context("spec")?;
     ensure!(spec.replicas == Some(2));
-    ensure!(ready_replicas(&applier) == 2, "--wait waited for both appliers");
+    ensure!(
+        ready_replicas(&applier) == 2,
+        "--wait waited for both appliers"
+    );
     let pod = spec.template.spec.as_ref().context("pod spec")?;
     ensure!(pod.service_account_name.as_deref() == Some("capstan-applier"));
     ensure!(pod.termination_grace_period_seconds == Some(330));
@@ -569,20 +638,30 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
             == Some((50052, Some("capstan.applier.v1.Applier"))),
         "{probe:?}"
     );
-    ensure!(c.liveness_probe.as_ref().and_then(|p| p.grpc.as_ref()).is_some());
+    ensure!(
+        c.liveness_probe
+            .as_ref()
+            .and_then(|p| p.grpc.as_ref())
+            .is_some()
+    );
     let security = c.security_context.as_ref().context("securityContext")?;
     ensure!(security.read_only_root_filesystem == Some(true));
     ensure!(
-        security.capabilities.as_ref().and_then(|c| c.drop.clone())
-            == Some(vec!["ALL".to_owned()])
+        security.capabilities.as_ref().and_then(|c| c.drop.clone()) == Some(vec!["ALL".to_owned()])
     );
     ensure!(
-        pod.security_context.as_ref().and_then(|s| s.run_as_non_root) == Some(true)
+        pod.security_context
+            .as_ref()
+            .and_then(|s| s.run_as_non_root)
+            == Some(true)
     );
     let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
     ensure!(limits.is_some_and(|l| l.contains_key("cpu") && l.contains_key("memory")));
     ensure!(
-        c.env.iter().flatten().any(|e| e.name == "HELM_DRIVER" && e.value.as_deref() == Some("secret"))
+        c.env
+            .iter()
+            .flatten()
+            .any(|e| e.name == "HELM_DRIVER" && e.value.as_deref() == Some("secret"))
     );
 
     let renderer = deployments.get("capstan-renderer").await?;
@@ -601,7 +680,10 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
         .await?;
     let hpa = hpa.spec;
     ensure!(hpa.min_replicas == Some(2) && hpa.max_replicas == 6);
-    ensure!(hpa.scale_target_ref.name == "capstan-renderer" && hpa.scale_target_ref.kind == "Deployment");
+    ensure!(
+        hpa.scale_target_ref.name == "capstan-renderer"
+            && hpa.scale_target_ref.kind == "Deployment"
+    );
     for (name, port) in [("capstan-renderer", 50051), ("capstan-applier", 50052)] {
         let service = ns.api::<Service>().get(name).await?;
         let ports = service.spec.and_then(|s| s.ports).unwrap_or_default();
@@ -629,7 +711,9 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
         "{role:?}"
     );
     for name in [cluster.clone(), format!("{cluster}-objects")] {
-        let binding = Api::<ClusterRoleBinding>::all(ns.client()).get(&name).await?;
+        let binding = Api::<ClusterRoleBinding>::all(ns.client())
+            .get(&name)
+            .await?;
         let subject = binding.subjects.unwrap_or_default();
         ensure!(
             subject.len() == 1
@@ -646,17 +730,36 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
     let tiny = repository().join("tests/fixtures/charts/tiny");
     let as_applier = |args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend(["-n", namespace, "--kubeconfig", kubeconfig.to_str().unwrap()]);
+        all.extend([
+            "-n",
+            namespace,
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+        ]);
         capstan(&all)
     };
-    let run = as_applier(&["install", "probe", tiny.to_str().unwrap(), "--set", "value=rbac"]);
-    ensure!(run.code == 0, "the applier's ServiceAccount installs: {}", run.stderr);
+    let run = as_applier(&[
+        "install",
+        "probe",
+        tiny.to_str().unwrap(),
+        "--set",
+        "value=rbac",
+    ]);
+    ensure!(
+        run.code == 0,
+        "the applier's ServiceAccount installs: {}",
+        run.stderr
+    );
     let config = ns.api::<ConfigMap>().get("probe-tiny").await?;
     ensure!(config.data.and_then(|d| d.get("value").cloned()).as_deref() == Some("rbac"));
     let run = as_applier(&["uninstall", "probe"]);
     ensure!(run.code == 0, "{}", run.stderr);
     let run = as_applier(&["list", "-A"]);
-    ensure!(run.code == 0, "list -A reads every namespace: {}", run.stderr);
+    ensure!(
+        run.code == 0,
+        "list -A reads every namespace: {}",
+        run.stderr
+    );
     let narrow = [
         "--set-json",
         r#"applier.rbac.rules=[{"apiGroups":["apps"],"resources":["deployments"],"verbs":["get"]}]"#,
@@ -665,8 +768,16 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
     let out = capstan_ok(
         &[
             &[
-                "upgrade", "capstan", &chart, "-n", namespace, "--wait", "--timeout", "2m",
-                "--set", "applier.replicas=3",
+                "upgrade",
+                "capstan",
+                &chart,
+                "-n",
+                namespace,
+                "--wait",
+                "--timeout",
+                "2m",
+                "--set",
+                "applier.replicas=3",
             ][..],
             &narrow[..],
         ]
@@ -706,7 +817,12 @@ async fn installed(ns: &TestNamespace) -> anyhow::Result<()> {
             .await?
             .is_none()
     );
-    ensure!(Api::<ClusterRole>::all(ns.client()).get_opt(&cluster).await?.is_none());
+    ensure!(
+        Api::<ClusterRole>::all(ns.client())
+            .get_opt(&cluster)
+            .await?
+            .is_none()
+    );
     ensure!(
         Api::<ClusterRoleBinding>::all(ns.client())
             .get_opt(&format!("{cluster}-objects"))
@@ -750,10 +866,9 @@ async fn the_chart_installs_upgrades_and_uninstalls() {
     with_namespace("deploy-chart", |ns| async move {
         let result = installed(&ns).await;
         delete_cluster_objects(&ns).await;
-        std::fs::remove_file(std::env::temp_dir().join(format!(
-            "capstan-{}-as-applier.yaml",
-            ns.name()
-        )))
+        std::fs::remove_file(
+            std::env::temp_dir().join(format!("capstan-{}-as-applier.yaml", ns.name())),
+        )
         .ok();
         result
     })
