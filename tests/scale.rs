@@ -67,8 +67,8 @@ fn operation(step: usize, role: usize, index: usize, chart: &str) -> Op {
         (1, 0) => (upgrade(false), false),
         (1, _) => (vec!["rollback".into(), name.clone(), "1".into()], true),
         // Every fourth release: uninstall racing a re-install; the others: two upgrades.
-        (_, 0) if index % 4 == 0 => (vec!["uninstall".into(), name.clone()], true),
-        (_, _) if index % 4 == 0 => (upgrade(true), true),
+        (_, 0) if index.is_multiple_of(4) => (vec!["uninstall".into(), name.clone()], true),
+        (_, _) if index.is_multiple_of(4) => (upgrade(true), true),
         (_, 0) => (upgrade(false), true),
         (_, _) => (upgrade(false), false),
     };
@@ -334,7 +334,7 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
     // Only a release whose uninstall ran after its re-install may be gone.
     for index in 0..RELEASES {
         ensure!(
-            index % 4 == 0 || stored.contains_key(&format!("r{index:03}")),
+            index.is_multiple_of(4) || stored.contains_key(&format!("r{index:03}")),
             "r{index:03} is gone"
         );
     }
