@@ -454,6 +454,12 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         renderer["spec"].get("replicas").is_none(),
         "the autoscaler owns the renderer's replicas"
     );
+    ensure!(
+        renderer["spec"]["template"]["metadata"]
+            .get("annotations")
+            .is_none(),
+        "no metrics by default"
+    );
     let hpa = find(&documents, "HorizontalPodAutoscaler", "capstan-renderer")?;
     ensure!(hpa["apiVersion"] == "autoscaling/v2", "{hpa}");
     ensure!(
@@ -525,11 +531,19 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
         );
         let service = find(&documents, "Service", &format!("capstan-{daemon}"))?;
         ensure!(service["spec"]["ports"][1]["port"] == 9464, "{service}");
-        // Whether the daemons already have --metrics-listen or not, the rest are real flags.
+        let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+        ensure!(
+            annotations["prometheus.io/scrape"] == "true"
+                && annotations["prometheus.io/port"] == "9464"
+                && annotations["prometheus.io/path"] == "/metrics",
+            "{annotations}"
+        );
+        // The rest are real flags; --metrics-listen too, once the daemons serve metrics at all.
         let known = help_flags(&format!("capstan-{daemon}"))?;
+        let serves_metrics = known.iter().any(|f| f.contains("metrics"));
         for flag in flags(args.iter().map(String::as_str)) {
             ensure!(
-                known.contains(&flag) || flag == "--metrics-listen",
+                known.contains(&flag) || (flag == "--metrics-listen" && !serves_metrics),
                 "capstan-{daemon} has no flag {flag}"
             );
         }
