@@ -1,11 +1,11 @@
 //! Horizontal scale: two `capstan-applier` processes and one `capstan-renderer` (the built
 //! binaries), and four concurrent clients running the real `capstan` binary on 60 releases of a
-//! one-ConfigMap chart (`CAPSTAN_SCALE_RELEASES=100` for the 100). The clients go in pairs, one through each applier, and each pair runs
-//! the same operation step on the same release at the same moment (install/upgrade/rollback/
-//! uninstall, some with `--wait-for-lock`, some without), so every step collides on the
-//! release's lock across appliers. In the middle one applier gets SIGTERM while a slow
-//! `--wait` install runs on it: that operation finishes, the process exits 0, and its clients
-//! retry against the other applier.
+//! one-ConfigMap chart (`CAPSTAN_SCALE_RELEASES=100` for the 100). The clients go in
+//! pairs, one through each applier, and each pair runs the same operation step on the same
+//! release at the same moment (install/upgrade/rollback/uninstall, some with `--wait-for-lock`,
+//! some without), so every step collides on the release's lock across appliers. In the middle
+//! one applier gets SIGTERM while a slow `--wait` install runs on it: that operation finishes,
+//! the process exits 0, and its clients retry against the other applier.
 //!
 //! Then every release's history (its Secrets) must be consistent: revisions 1..n with no gap or
 //! duplicate, exactly one `deployed`, none `pending-*`, no lock left behind; the only errors
@@ -37,6 +37,7 @@ fn releases() -> usize {
         .filter(|n| *n >= 4)
         .unwrap_or(60)
 }
+
 /// Operation steps per release, each run by both clients of a pair at once.
 const STEPS: usize = 3;
 /// How long an operation with `--wait-for-lock` waits.
