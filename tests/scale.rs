@@ -115,11 +115,14 @@ struct Shared<'a> {
 }
 
 /// Whether a failed run means "this applier is gone or going": the client then retries
-/// against the other one.
+/// against the other one. It is refused new operations while draining, cannot connect once the
+/// port is closed, or (a call after an earlier one on the same channel) gets `UNAVAILABLE`
+/// "tcp connect error" from the channel's reconnection.
 fn applier_gone(run: &Run) -> bool {
     let e = &run.stderr;
     e.contains("is shutting down and takes no new operations")
         || e.contains("connecting to the applier")
+        || e.contains("tcp connect error")
         || e.contains("transport error")
         || e.contains("Connection refused")
 }
