@@ -7,7 +7,12 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Crates that must never depend (directly or transitively) on these.
-const DOMAIN_CRATES: [&str; 3] = ["capstan-chart", "capstan-render", "capstan-release"];
+const DOMAIN_CRATES: [&str; 4] = [
+    "capstan-chart",
+    "capstan-render",
+    "capstan-release",
+    "capstan-auth",
+];
 const FORBIDDEN: [&str; 6] = ["tokio", "tonic", "prost", "kube", "kube-client", "hyper"];
 
 fn metadata() -> Value {
