@@ -20,10 +20,10 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
 
-pub use security::{Authenticate, Security, SecurityFlags, TokenSet};
+pub use capstan_auth::{Caller, Operation, Principal};
+pub use security::{Authenticated, Authenticator, Security, SecurityFlags, TokenSet, caller};
 
 /// Errors of serving a daemon.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +55,9 @@ pub enum Error {
     /// The security configuration is unusable.
     #[error("{0}")]
     Config(String),
+    /// A token file or the tenant policy is invalid.
+    #[error(transparent)]
+    Auth(#[from] capstan_auth::Error),
 }
 
 /// A `Result` with this crate's [`Error`].
@@ -148,7 +151,7 @@ impl Daemon {
             .map_err(Error::Reflection)?;
         let addr = self.local_addr();
         tracing::info!(%addr, service = S::NAME, "serving");
-        let service = InterceptedService::new(service, Authenticate::new(security.tokens.clone()));
+        let service = Authenticated::new(service, Authenticator::new(security));
         let mut routes = Routes::new(service);
         routes = routes.add_service(health).add_service(reflection);
         let mut builder = tonic::transport::Server::builder();
