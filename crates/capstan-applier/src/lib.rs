@@ -14,6 +14,17 @@
 //!   from (`HELM_DRIVER` and kube-rs in the daemon, fakes in tests).
 //! - [`convert::code_of`]: the one mapping from [`capstan_ops::ErrorClass`] to gRPC codes.
 //!
+//! # Tenants
+//!
+//! Every RPC is made by a [`Caller`] (`capstan_server::caller`, set by the daemon's
+//! authentication). Under a tenant policy the service authorizes the operation and namespace
+//! first; mutating operations are preflighted ([`Backend::preflight`]: the chart's objects stay
+//! in the release's namespace, cluster-scoped kinds only as the policy allows, and the cluster
+//! confirms the tenant's identity may create and patch each kind) before anything is applied;
+//! installs count against the tenant's release quota; and every cluster call is made as the
+//! tenant's Kubernetes identity ([`Backend::open_as`]), so the cluster's RBAC has the final word.
+//! `list -A` shows the tenant's namespaces only.
+//!
 //! # Invariants
 //!
 //! - Operations run as spawned tasks: a client that goes away, or a deadline that passes
@@ -39,12 +50,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use capstan_auth::{Caller, Operation};
 use capstan_ops::{
-    Cancel, Control, DEFAULT_TIMEOUT, Event, Install, Progress, Rollback, Uninstall, Upgrade, read,
+    Cancel, Control, DEFAULT_TIMEOUT, Event, Install, ObjectRef, Progress, Rollback, Uninstall,
+    Upgrade, read,
 };
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::applier::v1::applier_server::{Applier, ApplierServer};
-use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, Release};
+use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, Release, ReleaseSummary, Status as State};
 use futures::Stream;
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status};
@@ -119,8 +132,10 @@ impl ApplierService {
     }
 
     /// Starts a mutating operation as a task and returns its event stream.
+    #[allow(clippy::too_many_arguments)]
     async fn start<F, Fut>(
         &self,
+        caller: &Caller,
         metadata: &tonic::metadata::MetadataMap,
         operation: &'static str,
         name: &str,
@@ -136,7 +151,7 @@ impl ApplierService {
                 "the applier is shutting down and takes no new operations",
             ));
         }
-        let target = self.inner.backend.open(namespace).await?;
+        let target = self.inner.backend.open_as(caller, namespace).await?;
         let id = self.inner.next_operation.fetch_add(1, Ordering::SeqCst);
         let holder = format!("{}/op-{id}", self.inner.instance);
         let cancel = Cancel::new();
@@ -157,6 +172,7 @@ impl ApplierService {
             namespace = %namespace,
             revision = tracing::field::Empty,
             holder = %holder,
+            tenant = caller.tenant_name(),
         );
         let stream_cancel = cancel.clone();
         let (tx, rx) = mpsc::unbounded_channel();
@@ -210,8 +226,96 @@ impl ApplierService {
         })))
     }
 
-    async fn target(&self, namespace: &str) -> Result<Target, Status> {
-        self.inner.backend.open(namespace).await
+    async fn target(&self, caller: &Caller, namespace: &str) -> Result<Target, Status> {
+        self.inner.backend.open_as(caller, namespace).await
+    }
+
+    /// The latest revision of each release `caller` may see: in `namespace`, or (`None`) in
+    /// every namespace it may use, each `filter` admits; with the records that could not be read.
+    async fn listing(
+        &self,
+        caller: &Caller,
+        namespace: Option<&str>,
+        filter: &(dyn Fn(Option<&str>) -> ListFilter + Sync),
+    ) -> Result<(Vec<ReleaseSummary>, Vec<String>), Status> {
+        let namespaces = match namespace {
+            Some(namespace) => vec![Some(namespace.to_owned())],
+            None => match self.inner.backend.list_namespaces(caller).await? {
+                Some(namespaces) => namespaces.into_iter().map(Some).collect(),
+                None => vec![None],
+            },
+        };
+        let (mut items, mut unreadable) = (Vec::new(), Vec::new());
+        for namespace in &namespaces {
+            let target = self
+                .target(caller, namespace.as_deref().unwrap_or(""))
+                .await?;
+            let listing = read::list(&*target.store, &filter(namespace.as_deref()))
+                .await
+                .map_err(|e| convert::status(&e))?;
+            items.extend(listing.items);
+            unreadable.extend(listing.unreadable);
+        }
+        // Whatever the store returned, a tenant sees its own namespaces only.
+        items.retain(|s| caller.may_use_namespace(&s.namespace));
+        unreadable.retain(|u| caller.may_use_namespace(&u.namespace));
+        if namespaces.len() > 1 {
+            items.sort_by(|a, b| (&a.name, &a.namespace).cmp(&(&b.name, &b.namespace)));
+        }
+        Ok((items, unreadable.iter().map(|u| format!("{u:?}")).collect()))
+    }
+
+    /// Refuses a new release `name` in `namespace` when `caller`'s tenant has used up its
+    /// release quota (releases not uninstalled, across its namespaces).
+    async fn check_quota(
+        &self,
+        caller: &Caller,
+        name: &str,
+        namespace: &str,
+    ) -> Result<(), Status> {
+        if caller.tenant().and_then(|t| t.max_releases).is_none() {
+            return Ok(());
+        }
+        let (releases, _) = self
+            .listing(caller, None, &|ns| match ns {
+                Some(ns) => ListFilter::in_namespace(ns),
+                None => ListFilter::all_namespaces(),
+            })
+            .await?;
+        if releases
+            .iter()
+            .any(|r| r.name == name && r.namespace == namespace)
+        {
+            return Ok(());
+        }
+        let live = releases
+            .iter()
+            .filter(|r| r.status != State::Uninstalled)
+            .count();
+        caller.check_quota(live).map_err(|e| status(&e))
+    }
+
+    /// The preflight of a mutating operation: the objects of `manifest` and `hooks`.
+    async fn preflight(
+        &self,
+        caller: &Caller,
+        namespace: &str,
+        manifest: &str,
+        hooks: &[capstan_release::Hook],
+    ) -> Result<(), Status> {
+        if caller.tenant().is_none() {
+            return Ok(());
+        }
+        let mut objects: Vec<ObjectRef> = Vec::new();
+        for text in std::iter::once(manifest).chain(hooks.iter().map(|h| h.manifest.as_str())) {
+            let resources = capstan_ops::split_manifest(text)
+                .map_err(|e| Status::invalid_argument(capstan_ops::error_chain(&e)))?;
+            objects.extend(resources.into_iter().map(|r| r.object));
+        }
+        self.inner
+            .backend
+            .preflight(caller, namespace, &objects)
+            .await
     }
 }
 
@@ -230,19 +334,18 @@ pub async fn kube_client(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> Result<kube::Client, Box<dyn std::error::Error + Send + Sync>> {
-    let options = kube::config::KubeConfigOptions {
-        context: context.map(str::to_owned),
-        ..Default::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path)?;
-            kube::Config::from_custom_kubeconfig(file, &options).await?
-        }
-        None if context.is_some() => kube::Config::from_kubeconfig(&options).await?,
-        None => kube::Config::infer().await?,
-    };
-    Ok(kube::Client::try_from(config)?)
+    Ok(kube::Client::try_from(
+        kube_config(kubeconfig, context).await?,
+    )?)
+}
+
+/// The Kubernetes client configuration of [`kube_client`] (what tenants' impersonating clients
+/// are made from).
+pub async fn kube_config(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> Result<kube::Config, Box<dyn std::error::Error + Send + Sync>> {
+    capstan_kube::auth::config(kubeconfig, context).await
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::OperationEvent, Status>> + Send>>;
@@ -291,6 +394,27 @@ fn failed(e: &capstan_ops::Error) -> pb::OperationResult {
     }
 }
 
+/// An authorization failure as a gRPC status.
+fn status(error: &capstan_auth::Error) -> Status {
+    capstan_server::security::status(error)
+}
+
+/// The namespace a request means (`""`: `default`, as the operations read it).
+fn effective(namespace: &str) -> &str {
+    if namespace.is_empty() {
+        "default"
+    } else {
+        namespace
+    }
+}
+
+/// May `caller` run `operation` in `namespace`?
+fn authorize(caller: &Caller, operation: Operation, namespace: &str) -> Result<(), Status> {
+    caller
+        .authorize(operation, namespace)
+        .map_err(|e| status(&e))
+}
+
 fn history_max(value: Option<u32>) -> usize {
     value.map_or(DEFAULT_MAX_HISTORY, |v| v as usize)
 }
@@ -306,8 +430,14 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::InstallRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
         let (metadata, _, r) = request.into_parts();
+        let namespace = effective(&r.namespace);
+        authorize(&caller, Operation::Install, namespace)?;
         let rendered = convert::rendered(r.rendered.clone())?;
+        self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
+            .await?;
+        self.check_quota(&caller, &r.name, namespace).await?;
         let mut op = Install::new(&r.name, &r.namespace);
         op.create_namespace = r.create_namespace;
         op.replace = r.replace;
@@ -327,6 +457,7 @@ impl Applier for ApplierService {
         op.labels = convert::labels(&r.labels)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
+            &caller,
             &metadata,
             "install",
             &r.name,
@@ -349,8 +480,23 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
         let (metadata, _, r) = request.into_parts();
+        let namespace = effective(&r.namespace);
+        authorize(&caller, Operation::Upgrade, namespace)?;
+        if r.install && caller.tenant().is_some() {
+            let target = self.target(&caller, namespace).await?;
+            if read::get(&*target.store, namespace, &r.name, None)
+                .await
+                .is_err()
+            {
+                authorize(&caller, Operation::Install, namespace)?;
+                self.check_quota(&caller, &r.name, namespace).await?;
+            }
+        }
         let rendered = convert::rendered(r.rendered.clone())?;
+        self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
+            .await?;
         let mut op = Upgrade::new(&r.name, &r.namespace);
         op.install = r.install;
         op.create_namespace = r.create_namespace;
@@ -370,6 +516,7 @@ impl Applier for ApplierService {
         op.labels = convert::labels(&r.labels)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
+            &caller,
             &metadata,
             "upgrade",
             &r.name,
@@ -392,7 +539,25 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::RollbackRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
         let (metadata, _, r) = request.into_parts();
+        let namespace = effective(&r.namespace);
+        authorize(&caller, Operation::Rollback, namespace)?;
+        if caller.tenant().is_some() {
+            // The revision rolled back to is applied again: preflight its objects. (When it
+            // cannot be found the operation reports that itself.)
+            let target = self.target(&caller, namespace).await?;
+            if let Ok(history) = read::history(&*target.store, namespace, &r.name, 0).await {
+                let wanted = match r.revision {
+                    0 => history.len().checked_sub(2).map(|i| history[i].version),
+                    revision => Some(revision),
+                };
+                if let Some(release) = history.iter().find(|h| Some(h.version) == wanted) {
+                    self.preflight(&caller, namespace, &release.manifest, &release.hooks)
+                        .await?;
+                }
+            }
+        }
         let mut op = Rollback::new(&r.name, &r.namespace);
         op.revision = Some(r.revision).filter(|v| *v > 0);
         op.wait = r.wait;
@@ -407,6 +572,7 @@ impl Applier for ApplierService {
         op.server_side = convert::server_side(&r.server_side)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
+            &caller,
             &metadata,
             "rollback",
             &r.name,
@@ -426,7 +592,9 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::UninstallRequest>,
     ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
         let (metadata, _, r) = request.into_parts();
+        authorize(&caller, Operation::Uninstall, effective(&r.namespace))?;
         let mut op = Uninstall::new(&r.name, &r.namespace);
         op.keep_history = r.keep_history;
         op.wait = r.wait;
@@ -437,6 +605,7 @@ impl Applier for ApplierService {
         op.cascade = convert::cascade(&r.cascade)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         self.start(
+            &caller,
             &metadata,
             "uninstall",
             &r.name,
@@ -464,30 +633,27 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ListResponse>, Status> {
+        let caller = capstan_server::caller(&request);
         let r = request.into_inner();
-        let namespace = if r.all_namespaces { "" } else { &r.namespace };
-        let target = self.target(namespace).await?;
-        let mut filter = if r.all_namespaces {
+        let namespace = (!r.all_namespaces).then(|| r.namespace.as_str());
+        authorize(&caller, Operation::List, namespace.map_or("", effective))?;
+        let states = convert::states(&r.states)?;
+        let base = if r.filter.is_empty() {
             ListFilter::all_namespaces()
         } else {
-            ListFilter::in_namespace(&r.namespace)
-        }
-        .with_states(convert::states(&r.states)?);
-        if !r.filter.is_empty() {
-            filter = filter
+            ListFilter::all_namespaces()
                 .with_name_filter(&r.filter)
-                .map_err(|e| Status::invalid_argument(capstan_ops::error_chain(&e)))?;
-        }
-        let listing = read::list(&*target.store, &filter)
-            .await
-            .map_err(|e| convert::status(&e))?;
+                .map_err(|e| Status::invalid_argument(capstan_ops::error_chain(&e)))?
+        };
+        let filter = |namespace: Option<&str>| {
+            let mut filter = base.clone().with_states(states);
+            filter.namespace = namespace.map(str::to_owned);
+            filter
+        };
+        let (items, unreadable) = self.listing(&caller, namespace, &filter).await?;
         Ok(Response::new(pb::ListResponse {
-            releases: listing.items.iter().map(convert::summary).collect(),
-            unreadable: listing
-                .unreadable
-                .iter()
-                .map(|u| format!("{u:?}"))
-                .collect(),
+            releases: items.iter().map(convert::summary).collect(),
+            unreadable,
         }))
     }
 
@@ -495,8 +661,10 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::HistoryRequest>,
     ) -> Result<Response<pb::HistoryResponse>, Status> {
+        let caller = capstan_server::caller(&request);
         let r = request.into_inner();
-        let target = self.target(&r.namespace).await?;
+        authorize(&caller, Operation::History, effective(&r.namespace))?;
+        let target = self.target(&caller, &r.namespace).await?;
         let revisions = read::history(&*target.store, &r.namespace, &r.name, r.max as usize)
             .await
             .map_err(|e| convert::status(&e))?;
@@ -509,8 +677,10 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
+        let caller = capstan_server::caller(&request);
         let r = request.into_inner();
-        let target = self.target(&r.namespace).await?;
+        authorize(&caller, Operation::Status, effective(&r.namespace))?;
+        let target = self.target(&caller, &r.namespace).await?;
         let revision = Some(r.revision).filter(|v| *v > 0);
         let report = read::status(
             &*target.store,
@@ -541,8 +711,10 @@ impl Applier for ApplierService {
         &self,
         request: Request<pb::GetRequest>,
     ) -> Result<Response<pb::GetResponse>, Status> {
+        let caller = capstan_server::caller(&request);
         let r = request.into_inner();
-        let target = self.target(&r.namespace).await?;
+        authorize(&caller, Operation::Get, effective(&r.namespace))?;
+        let target = self.target(&caller, &r.namespace).await?;
         let revision = Some(r.revision).filter(|v| *v > 0);
         let release = read::get(&*target.store, &r.namespace, &r.name, revision)
             .await

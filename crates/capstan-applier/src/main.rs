@@ -29,6 +29,14 @@ struct Args {
     /// how soon after this process dies another applier may take its releases over.
     #[arg(long, value_parser = seconds, default_value = "15")]
     lease_duration: Duration,
+    /// Accept Kubernetes service-account tokens too, checked with the cluster's TokenReview API
+    /// (the applier's identity needs `create` on `tokenreviews`).
+    #[arg(long, env = "CAPSTAN_TOKEN_REVIEW")]
+    token_review: bool,
+    /// With --token-review: accept only tokens issued for this audience (repeatable; default:
+    /// the API server's audiences).
+    #[arg(long, requires = "token_review")]
+    token_audience: Vec<String>,
 }
 
 /// Parses `15` or `15s`.
@@ -44,14 +52,21 @@ fn seconds(text: &str) -> Result<Duration, String> {
 async fn main() -> anyhow::Result<()> {
     capstan_server::telemetry::init("info");
     let args = Args::parse();
-    let client = capstan_applier::kube_client(args.kubeconfig.as_deref(), None)
+    let config = capstan_applier::kube_config(args.kubeconfig.as_deref(), None)
         .await
         .map_err(|e| anyhow::anyhow!(e))
-        .context("connecting to Kubernetes")?;
+        .context("reading the Kubernetes configuration")?;
+    let client = kube::Client::try_from(config.clone()).context("connecting to Kubernetes")?;
     let storage = capstan_storage::StorageConfig::from_env()?;
-    let backend = KubeBackend::with_lease_duration(client, storage, args.lease_duration);
+    let backend = KubeBackend::with_lease_duration(client.clone(), storage, args.lease_duration)
+        .with_config(config);
     let service = ApplierService::new(Arc::new(backend));
-    let security = args.security.security()?;
+    let mut security = args.security.security()?;
+    if args.token_review {
+        let reviewer =
+            capstan_kube::auth::TokenReviewer::new(client).audiences(args.token_audience);
+        security.reviewer = Some(capstan_server::security::Reviewer(Arc::new(reviewer)));
+    }
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     println!("capstan-applier listening on {}", daemon.local_addr());
     let draining = service.clone();

@@ -17,6 +17,7 @@
 //! - [`Policy`], [`Tenant`], [`Operation`], [`Impersonation`]: the policy file's model and its
 //!   validation; [`Glob`], the `*`/`?` patterns it uses.
 //! - [`PolicyFile`]: a policy file, re-read when its content changes.
+//! - [`TokenReviewer`]: the port through which a cluster vouches for a token.
 //! - [`Caller`], [`ObjectInfo`]: the authorizer.
 //! - [`Error`]: one error for the crate; [`Error::Unauthenticated`], [`Error::Denied`] and
 //!   [`Error::Quota`] are what the services map to gRPC codes.
@@ -48,3 +49,18 @@ pub use policy::{Impersonation, Operation, Policy, Tenant};
 pub use principal::Principal;
 pub use source::PolicyFile;
 pub use tokens::TokenTable;
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// What a [`TokenReviewer`] answers: the principal of a valid token, `None` for a token that is
+/// not (unknown, expired, revoked), or why it could not be checked.
+pub type Review<'a> =
+    Pin<Box<dyn Future<Output = std::result::Result<Option<Principal>, String>> + Send + 'a>>;
+
+/// Verifies bearer tokens a token file does not list, e.g. with a Kubernetes TokenReview
+/// (`capstan_kube::auth::TokenReviewer`). Object-safe; implementations are adapters.
+pub trait TokenReviewer: Send + Sync + 'static {
+    /// Reviews `token`.
+    fn review<'a>(&'a self, token: &'a str) -> Review<'a>;
+}

@@ -90,7 +90,7 @@ impl fmt::Display for Operation {
 }
 
 /// The Kubernetes identity the applier impersonates for a tenant.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Impersonation {
     /// The user name (`Impersonate-User`).

@@ -62,9 +62,20 @@ pub struct Global {
         requires = "tls_client_cert"
     )]
     pub tls_client_key: Option<std::path::PathBuf>,
-    /// Bearer token for the daemons.
+    /// Bearer token for the daemons (a token of the daemons' token file, or a Kubernetes
+    /// service-account token).
     #[arg(long, global = true, env = "CAPSTAN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Read the bearer token from this file, e.g. a projected service-account token
+    /// (`/var/run/secrets/kubernetes.io/serviceaccount/token`); re-read on every run.
+    #[arg(
+        long,
+        global = true,
+        env = "CAPSTAN_TOKEN_PATH",
+        conflicts_with = "token",
+        value_name = "PATH"
+    )]
+    pub token_file: Option<PathBuf>,
 }
 
 impl Global {

@@ -1,5 +1,6 @@
 //! Connections to the daemons: plain HTTP/2 to the in-process services, or TLS (optionally with a
-//! client certificate) and a bearer token to remote daemons, as the global flags say.
+//! client certificate) and a bearer token (`--token`, or `--token-file` for a service-account
+//! token) to remote daemons, as the global flags say.
 
 use anyhow::Context as _;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -73,7 +74,20 @@ pub async fn connect(addr: &str, global: &Global, what: &str) -> anyhow::Result<
         .connect()
         .await
         .with_context(|| format!("connecting to the {what} at {endpoint}"))?;
-    let token = match global.token.as_deref().filter(|t| !t.is_empty()) {
+    let from_file = match &global.token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the bearer token from {}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let token = match from_file
+        .as_deref()
+        .or(global.token.as_deref())
+        .filter(|t| !t.is_empty())
+    {
         Some(token) => Some(
             format!("Bearer {token}")
                 .parse::<MetadataValue<Ascii>>()

@@ -14,6 +14,11 @@
 //! [`Waiter`] ([`wait`]: watch-based readiness, kstatus rules for custom resources). These speak
 //! their own small types ([`Resource`], [`ObjectKey`], [`ApplyReport`]) and return [`Error`].
 //!
+//! [`auth`] makes the cluster capstan's identity provider and final authority for tenants:
+//! service-account tokens checked with TokenReview ([`auth::TokenReviewer`]), clients that
+//! impersonate a tenant's identity ([`auth::impersonating`]), and access reviews as that
+//! identity ([`auth::may`]).
+//!
 //! [`KubeCluster`] ([`cluster`]) puts these together as `capstan-ops`'s `Cluster`: apply,
 //! delete, wait, hooks run as Helm runs them, per-release locks on `coordination.k8s.io/v1`
 //! Leases (renewed while held, taken over once expired), capabilities and namespaces.
@@ -47,6 +52,7 @@
 //! kube error as source); record errors name the object as `namespace/object`.
 
 pub mod apply;
+pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod mapping;

@@ -13,6 +13,8 @@
 //! - Rendering is CPU-bound and bounded (time, instructions, include depth, output size, see
 //!   [`capstan_render::RenderLimits`]); it runs on blocking threads, never on the async workers.
 //! - Values never appear in logs; spans carry the release, namespace, revision and chart digest.
+//! - Under a tenant policy, a caller renders only if its tenant may `render`, and only for
+//!   releases in its namespaces.
 //!
 //! [`HasChart`]: capstan_proto::renderer::v1::renderer_server::Renderer::has_chart
 
@@ -153,14 +155,28 @@ fn render_error(error: capstan_render::Error) -> Status {
     }
 }
 
+/// May `caller` render (for a release in `namespace`; `""`: charts, in no namespace)?
+fn authorize(caller: &capstan_server::Caller, namespace: &str) -> Result<(), Status> {
+    caller
+        .authorize(capstan_server::Operation::Render, namespace)
+        .map_err(|e| capstan_server::security::status(&e))
+}
+
 #[tonic::async_trait]
 impl Renderer for RendererService {
     async fn render(
         &self,
         request: Request<pb::RenderRequest>,
     ) -> Result<Response<pb::RenderResponse>, Status> {
+        let caller = capstan_server::caller(&request);
         let request = request.into_inner();
         let release = convert::release(request.release);
+        let namespace = if release.namespace.is_empty() {
+            "default"
+        } else {
+            release.namespace.as_str()
+        };
+        authorize(&caller, namespace)?;
         let span = tracing::info_span!(
             "render",
             release = %release.name,
@@ -214,6 +230,7 @@ impl Renderer for RendererService {
         &self,
         request: Request<pb::HasChartRequest>,
     ) -> Result<Response<pb::HasChartResponse>, Status> {
+        authorize(&capstan_server::caller(&request), "")?;
         let present = self.inner.cache.has(&request.into_inner().digest);
         Ok(Response::new(pb::HasChartResponse { present }))
     }
@@ -222,6 +239,7 @@ impl Renderer for RendererService {
         &self,
         request: Request<pb::UploadChartRequest>,
     ) -> Result<Response<pb::UploadChartResponse>, Status> {
+        authorize(&capstan_server::caller(&request), "")?;
         let archive = request.into_inner().archive;
         let digest = digest_of(&archive);
         let limits = self.inner.chart_limits;

@@ -1,5 +1,6 @@
 //! `capstan-renderer`: the renderer daemon.
 
+use anyhow::Context as _;
 use clap::Parser;
 
 /// Serves capstan's renderer over gRPC.
@@ -16,13 +17,36 @@ struct Args {
     /// TLS and bearer tokens.
     #[command(flatten)]
     security: capstan_server::SecurityFlags,
+    /// Accept Kubernetes service-account tokens too, checked with the cluster's TokenReview API
+    /// (this daemon's identity needs `create` on `tokenreviews`).
+    #[arg(long, env = "CAPSTAN_TOKEN_REVIEW")]
+    token_review: bool,
+    /// With --token-review: accept only tokens issued for this audience (repeatable).
+    #[arg(long, requires = "token_review")]
+    token_audience: Vec<String>,
+    /// With --token-review: the kubeconfig of the cluster that reviews tokens (default:
+    /// `KUBECONFIG`, `~/.kube/config`, in-cluster).
+    #[arg(long, requires = "token_review")]
+    kubeconfig: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     capstan_server::telemetry::init("info");
     let args = Args::parse();
-    let security = args.security.security()?;
+    let mut security = args.security.security()?;
+    if args.token_review {
+        let config = capstan_kube::auth::config(args.kubeconfig.as_deref(), None)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .context("reading the Kubernetes configuration for --token-review")?;
+        let client = kube::Client::try_from(config).context("connecting to Kubernetes")?;
+        let reviewer =
+            capstan_kube::auth::TokenReviewer::new(client).audiences(args.token_audience);
+        security.reviewer = Some(capstan_server::security::Reviewer(std::sync::Arc::new(
+            reviewer,
+        )));
+    }
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     println!("capstan-renderer listening on {}", daemon.local_addr());
     let service = capstan_renderer::RendererService::default().into_server();

@@ -22,7 +22,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
-pub use capstan_auth::{Caller, Operation, Principal};
+pub use capstan_auth::{Caller, Operation, Principal, TokenReviewer};
 pub use security::{Authenticated, Authenticator, Security, SecurityFlags, TokenSet, caller};
 
 /// Errors of serving a daemon.

@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use capstan_auth::TokenTable as TokenSet;
-use capstan_auth::{Caller, PolicyFile, Principal};
+use capstan_auth::{Caller, PolicyFile, Principal, TokenReviewer};
 use tonic::server::NamedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::{Certificate, CertificateDer, Identity, ServerTlsConfig};
@@ -111,17 +111,6 @@ impl Security {
     }
 }
 
-/// Verifies a bearer token the token file does not list, e.g. with a Kubernetes TokenReview
-/// (`capstan_kube::auth::TokenReviewer`).
-pub trait TokenReviewer: Send + Sync + 'static {
-    /// The principal `token` authenticates, `Ok(None)` when it is not valid (unknown, expired,
-    /// revoked), or why it could not be checked.
-    fn review<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> Pin<Box<dyn Future<Output = std::result::Result<Option<Principal>, String>> + Send + 'a>>;
-}
-
 /// A shared [`TokenReviewer`].
 #[derive(Clone)]
 pub struct Reviewer(pub Arc<dyn TokenReviewer>);
@@ -170,10 +159,7 @@ impl Authenticator {
         Authenticator {
             tokens: security.tokens.clone(),
             reviewer: security.reviewer.clone(),
-            client_certificates: security
-                .tls
-                .as_ref()
-                .is_some_and(|t| t.client_ca.is_some()),
+            client_certificates: security.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
             policy: security.policy.clone(),
         }
     }
@@ -318,7 +304,8 @@ where
 {
     type Response = HttpResponse;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, Infallible>> + Send>>;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<HttpResponse, Infallible>> + Send>>;
 
     fn poll_ready(
         &mut self,
@@ -344,7 +331,10 @@ where
                 .get::<TlsConnectInfo<TcpConnectInfo>>()
                 .and_then(|i| i.peer_certs());
             match auth
-                .caller(bearer.as_deref(), certificates.as_deref().map(Vec::as_slice))
+                .caller(
+                    bearer.as_deref(),
+                    certificates.as_deref().map(Vec::as_slice),
+                )
                 .await
             {
                 Ok(caller) => {
@@ -430,7 +420,11 @@ mod tests {
         assert_eq!(a.tenant_name(), "team-a");
         let z = auth.caller(Some("token-z"), None).await.unwrap_err();
         assert_eq!(z.code(), tonic::Code::PermissionDenied);
-        assert!(z.message().contains("belongs to no tenant"), "{}", z.message());
+        assert!(
+            z.message().contains("belongs to no tenant"),
+            "{}",
+            z.message()
+        );
         assert_eq!(
             auth.caller(None, None).await.unwrap_err().code(),
             tonic::Code::Unauthenticated
@@ -440,11 +434,7 @@ mod tests {
     struct Review;
 
     impl TokenReviewer for Review {
-        fn review<'a>(
-            &'a self,
-            token: &'a str,
-        ) -> Pin<Box<dyn Future<Output = std::result::Result<Option<Principal>, String>> + Send + 'a>>
-        {
+        fn review<'a>(&'a self, token: &'a str) -> capstan_auth::Review<'a> {
             Box::pin(async move {
                 match token {
                     "sa-token" => Ok(Some(Principal::service_account("team-a", "ci"))),
@@ -461,11 +451,17 @@ mod tests {
         security.reviewer = Some(Reviewer(Arc::new(Review)));
         let auth = Authenticator::new(&security);
         assert!(matches!(
-            auth.caller(Some("file-token"), None).await.unwrap().principal(),
+            auth.caller(Some("file-token"), None)
+                .await
+                .unwrap()
+                .principal(),
             Principal::Token { .. }
         ));
         assert_eq!(
-            auth.caller(Some("sa-token"), None).await.unwrap().principal(),
+            auth.caller(Some("sa-token"), None)
+                .await
+                .unwrap()
+                .principal(),
             &Principal::service_account("team-a", "ci")
         );
         assert_eq!(
