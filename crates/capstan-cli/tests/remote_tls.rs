@@ -54,6 +54,7 @@ async fn a_remote_renderer_over_tls_with_a_bearer_token() {
     let security = Security {
         tls: Some(tls),
         tokens: Some(tokens),
+        ..Security::default()
     };
     let daemon = Daemon::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("https://{}", daemon.local_addr());
