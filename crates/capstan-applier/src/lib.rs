@@ -635,7 +635,7 @@ impl Applier for ApplierService {
     ) -> Result<Response<pb::ListResponse>, Status> {
         let caller = capstan_server::caller(&request);
         let r = request.into_inner();
-        let namespace = (!r.all_namespaces).then(|| r.namespace.as_str());
+        let namespace = (!r.all_namespaces).then_some(r.namespace.as_str());
         authorize(&caller, Operation::List, namespace.map_or("", effective))?;
         let states = convert::states(&r.states)?;
         let base = if r.filter.is_empty() {

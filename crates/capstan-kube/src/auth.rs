@@ -30,12 +30,15 @@ pub const DEFAULT_REVIEW_TTL: Duration = Duration::from_secs(10);
 /// Most answers kept; beyond it the cache starts over.
 const MAX_CACHED: usize = 10_000;
 
+/// Cached answers: by token digest, when asked and the user name (`None`: not valid).
+type Answers = HashMap<[u8; 32], (Instant, Option<String>)>;
+
 /// Verifies bearer tokens with the cluster's TokenReview API.
 pub struct TokenReviewer {
     client: Client,
     audiences: Vec<String>,
     ttl: Duration,
-    cache: Mutex<HashMap<[u8; 32], (Instant, Option<String>)>>,
+    cache: Mutex<Answers>,
 }
 
 impl TokenReviewer {
