@@ -33,7 +33,7 @@ fn chart(dir: &Path) -> String {
     std::fs::write(chart.join("values.yaml"), "color: blue\n").unwrap();
     std::fs::write(
         chart.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  color: {{ .Values.color }}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ Release.Name }}\ndata:\n  color: {{ Values.color }}\n",
     )
     .unwrap();
     chart.display().to_string()
