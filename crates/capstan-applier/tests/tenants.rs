@@ -701,7 +701,11 @@ async fn tokens_service_accounts_and_certificates_authenticate() {
         assert!(listed.into_inner().releases.is_empty());
         // The signature's first character changed (its last one may only hold padding bits).
         let signature = sa_token.rfind('.').expect("a JWT") + 1;
-        let flipped = if sa_token[signature..].starts_with('A') { "B" } else { "A" };
+        let flipped = if sa_token[signature..].starts_with('A') {
+            "B"
+        } else {
+            "A"
+        };
         let forged = format!(
             "{}{flipped}{}",
             &sa_token[..signature],

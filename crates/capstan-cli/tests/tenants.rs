@@ -2,8 +2,8 @@
 //! tenants under a policy, on the local control plane with RBAC: tenant A authenticates with a
 //! token from the daemon's token file (`--token`), tenant B with a Kubernetes service-account
 //! token read from a file (`--token-file`); each installs its release, `list -A` shows each
-//! only its own, A's reads and writes of B's release are refused with a clear message, and a
-//! wrong token is UNAUTHENTICATED.
+//! only its own, A's reads, diffs and writes of B's release are refused with a clear message,
+//! and a wrong token is UNAUTHENTICATED.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -178,12 +178,13 @@ async fn the_capstan_binary_as_two_tenants() {
                     a(&["status", "web", "-n", &nb]),
                     a(&["get", "values", "web", "-n", &nb]),
                     a(&["uninstall", "web", "-n", &nb]),
+                    a(&["diff", "upgrade", "web", &chart, "-n", &nb]),
                     capstan(&["list", "-n", &na, "--applier", &addr, "--token", "wrong"]),
                 ]
             })
             .await?;
-            let [install_a, install_b, list_a, list_b, status, values, uninstall, wrong] =
-                <[Run; 8]>::try_from(runs).map_err(|_| anyhow::anyhow!("eight runs"))?;
+            let [install_a, install_b, list_a, list_b, status, values, uninstall, diff, wrong] =
+                <[Run; 9]>::try_from(runs).map_err(|_| anyhow::anyhow!("nine runs"))?;
             assert!(install_a.ok, "{}", install_a.stderr);
             assert!(install_b.ok, "{}", install_b.stderr);
             let namespaces = |run: &Run| -> Vec<String> {
@@ -197,7 +198,12 @@ async fn the_capstan_binary_as_two_tenants() {
             assert!(list_a.ok, "{}", list_a.stderr);
             assert_eq!(namespaces(&list_a), vec![a.name().to_owned()], "{}", list_a.stdout);
             assert_eq!(namespaces(&list_b), vec![b.name().to_owned()], "{}", list_b.stdout);
-            for (run, what) in [(&status, "status"), (&values, "get"), (&uninstall, "uninstall")] {
+            for (run, what) in [
+                (&status, "status"),
+                (&values, "get"),
+                (&uninstall, "uninstall"),
+                (&diff, "get"),
+            ] {
                 assert!(!run.ok, "{what} of B's release as A succeeded");
                 assert!(
                     run.stderr.contains(&format!(
