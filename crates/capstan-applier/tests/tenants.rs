@@ -116,6 +116,33 @@ impl As {
         Ok(result(stream).await)
     }
 
+    /// Installs a release whose only object is a pre-install hook with this manifest.
+    async fn install_hook(
+        &mut self,
+        name: &str,
+        namespace: &str,
+        hook: &str,
+    ) -> Result<pb::OperationResult, tonic::Status> {
+        let mut rendered = rendered(String::new(), "blue");
+        rendered.hooks.push(capstan_proto::renderer::v1::Hook {
+            name: "setup".into(),
+            kind: "ConfigMap".into(),
+            path: "demo/templates/hook.yaml".into(),
+            yaml: hook.into(),
+            events: vec!["pre-install".into()],
+            weight: 0,
+            delete_policies: vec![],
+        });
+        let request = self.request(pb::InstallRequest {
+            name: name.into(),
+            namespace: namespace.into(),
+            rendered: Some(rendered),
+            ..pb::InstallRequest::default()
+        });
+        let stream = self.client.install(request).await?.into_inner();
+        Ok(result(stream).await)
+    }
+
     async fn upgrade(
         &mut self,
         name: &str,
@@ -438,7 +465,20 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
             let cm = b.api::<ConfigMap>().get("web-b").await?;
             assert_eq!(cm.data.unwrap()["color"], "green");
 
-            // Escapes through a chart are refused before anything is applied.
+            // Escapes through a chart are refused before anything is applied: hooks too.
+            let hook = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: setup\n  namespace: {nb}\n"
+            );
+            let error = denied(
+                as_a.install_hook("hooked", na, &hook).await,
+                "a hook in B's namespace",
+            );
+            assert!(
+                error.message().contains("ConfigMap/setup sets namespace"),
+                "{}",
+                error.message()
+            );
+            assert!(b.api::<ConfigMap>().get_opt("setup").await?.is_none());
             let error = denied(
                 as_a.install("sneaky", na, config_map("planted", Some(nb), "red"))
                     .await,
@@ -482,7 +522,9 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
                 "no release record was written"
             );
 
-            // A's own life cycle works, within its quota of 2 releases.
+            // A's own life cycle works, within its quota of 2 releases; its reads see the
+            // cluster as A's identity.
+            as_a.status("web-a", na).await?;
             as_a.upgrade("web-a", na, config_map("web-a", None, "green"))
                 .await?;
             as_a.rollback("web-a", na).await?;

@@ -431,6 +431,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_policy_flag_loads_and_validates_the_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        let flags = SecurityFlags {
+            policy: Some(path.clone()),
+            ..SecurityFlags::default()
+        };
+        std::fs::write(
+            &path,
+            "tenants: {a: {namespaces: [a], operations: [list]}}\n",
+        )
+        .unwrap();
+        let error = flags.security().unwrap_err().to_string();
+        assert!(
+            error.contains("policy.yaml") && error.contains("impersonate"),
+            "{error}"
+        );
+        std::fs::write(
+            &path,
+            "tenants: {a: {namespaces: [a], operations: [list], impersonate: {user: a}}}\n",
+        )
+        .unwrap();
+        let security = flags.security().unwrap();
+        assert!(security.policy.is_some());
+    }
+
     struct Review;
 
     impl TokenReviewer for Review {
