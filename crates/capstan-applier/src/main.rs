@@ -37,6 +37,10 @@ struct Args {
     /// the API server's audiences).
     #[arg(long, requires = "token_review")]
     token_audience: Vec<String>,
+    /// The tenant policy from a ConfigMap (key `policy.yaml`) instead of --policy, read again
+    /// every 2 seconds (the applier's identity needs `get` on it).
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "policy")]
+    policy_configmap: Option<String>,
 }
 
 /// Parses `15` or `15s`.
@@ -62,6 +66,23 @@ async fn main() -> anyhow::Result<()> {
         .with_config(config);
     let service = ApplierService::new(Arc::new(backend));
     let mut security = args.security.security()?;
+    if let Some(configmap) = &args.policy_configmap {
+        let (namespace, name) = configmap
+            .split_once('/')
+            .context("--policy-configmap takes NAMESPACE/NAME")?;
+        let policy = capstan_kube::auth::policy_from_config_map(&client, namespace, name)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("reading the tenant policy from configmap {configmap}"))?;
+        capstan_kube::auth::follow_policy_config_map(
+            client.clone(),
+            namespace.to_owned(),
+            name.to_owned(),
+            policy.clone(),
+            Duration::from_secs(2),
+        );
+        security.policy = Some(policy);
+    }
     if args.token_review {
         let reviewer =
             capstan_kube::auth::TokenReviewer::new(client).audiences(args.token_audience);

@@ -7,14 +7,14 @@
 //! ClusterRole), is held to its release quota; a tenant whose identity lacks rights to a kind is
 //! refused before anything is applied, naming the object; and each way of authenticating (token
 //! file, service-account token, client certificate) works, while wrong or revoked credentials
-//! end UNAUTHENTICATED.
+//! end UNAUTHENTICATED. A policy kept in a ConfigMap is followed as it changes.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_applier::{ApplierService, KubeBackend};
-use capstan_auth::PolicyFile;
+use capstan_auth::PolicySource;
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::applier::v1::applier_client::ApplierClient;
 use capstan_server::security::{Reviewer, TlsFiles};
@@ -361,10 +361,10 @@ async fn applier(security: Security) -> String {
     addr
 }
 
-fn write_policy(dir: &Path, text: &str) -> PolicyFile {
+fn write_policy(dir: &Path, text: &str) -> PolicySource {
     let path = dir.join("policy.yaml");
     std::fs::write(&path, text).unwrap();
-    PolicyFile::load(&path)
+    PolicySource::load(&path)
         .unwrap()
         .check_interval(Duration::ZERO)
 }
@@ -811,6 +811,72 @@ async fn tokens_service_accounts_and_certificates_authenticate() {
             "{}",
             error.message()
         );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_in_a_config_map_is_followed() {
+    with_namespace("tenant-cm", |a| async move {
+        grant(&a, false).await?;
+        let text = |operations: &str| {
+            format!(
+                "tenants:\n  a:\n    namespaces: [\"{}\"]\n    operations: [{operations}]\n    impersonate: {{user: \"{}\"}}\n",
+                a.name(),
+                user_of(&a)
+            )
+        };
+        let map: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "capstan-policy"},
+            "data": {"policy.yaml": text("list")},
+        }))?;
+        let maps = a.api::<ConfigMap>();
+        maps.create(&PostParams::default(), &map).await?;
+        let source =
+            capstan_kube::auth::policy_from_config_map(&a.client(), a.name(), "capstan-policy")
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+        let follower = capstan_kube::auth::follow_policy_config_map(
+            a.client(),
+            a.name().to_owned(),
+            "capstan-policy".to_owned(),
+            source.clone(),
+            Duration::from_millis(100),
+        );
+        let addr = applier(Security {
+            tokens: Some(tokens()),
+            policy: Some(source),
+            ..Security::default()
+        })
+        .await;
+        let na = a.name();
+        let mut as_a = connect(&addr, Some("token-a")).await;
+        assert!(as_a.list(Some(na)).await?.is_empty());
+        let error = denied(as_a.get("web", na).await, "get before the ConfigMap allows it");
+        assert!(error.message().contains("may not run get"), "{}", error.message());
+
+        let mut map = maps.get("capstan-policy").await?;
+        map.data
+            .get_or_insert_default()
+            .insert("policy.yaml".into(), text("list, get"));
+        maps.replace("capstan-policy", &PostParams::default(), &map)
+            .await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match as_a.get("web", na).await {
+                // Allowed now: the release simply does not exist.
+                Err(status) if status.code() == Code::NotFound => break,
+                Err(status)
+                    if status.code() == Code::PermissionDenied
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => panic!("get after the ConfigMap changed: {other:?}"),
+            }
+        }
+        follower.abort();
         Ok(())
     })
     .await;

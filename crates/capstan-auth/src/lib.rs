@@ -4,8 +4,8 @@
 //! The daemons authenticate a call in one of three ways — a bearer token listed in a token file
 //! ([`TokenTable`]), a client certificate (its subject CN or a SAN), or a Kubernetes
 //! service-account token (checked by the cluster with a TokenReview, in `capstan-kube`) — and
-//! turn it into a [`Principal`]. With a tenant policy ([`PolicyFile`], a YAML file reloaded when
-//! it changes) the principal is mapped to exactly one [`Tenant`]; the resulting [`Caller`] is
+//! turn it into a [`Principal`]. With a tenant policy ([`PolicySource`], YAML from a file or a ConfigMap,
+//! reloaded when it changes) the principal is mapped to exactly one [`Tenant`]; the resulting [`Caller`] is
 //! asked before every operation ([`Caller::authorize`]) and before anything of a chart is
 //! applied ([`Caller::check_objects`]). Without a policy every authenticated caller is
 //! unrestricted ([`Caller::unrestricted`]), which is single-tenant capstan as before.
@@ -16,7 +16,8 @@
 //! - [`TokenTable`]: the token file: `sha256:<hex>` digests, each optionally naming its tenant.
 //! - [`Policy`], [`Tenant`], [`Operation`], [`Impersonation`]: the policy file's model and its
 //!   validation; [`Glob`], the `*`/`?` patterns it uses.
-//! - [`PolicyFile`]: a policy file, re-read when its content changes.
+//! - [`PolicySource`]: the policy in force: a file re-read when its content changes, or text an
+//!   adapter pushes (a ConfigMap).
 //! - [`TokenReviewer`]: the port through which a cluster vouches for a token.
 //! - [`Caller`], [`ObjectInfo`]: the authorizer.
 //! - [`Error`]: one error for the crate; [`Error::Unauthenticated`], [`Error::Denied`] and
@@ -47,7 +48,7 @@ pub use error::{Error, Result};
 pub use glob::Glob;
 pub use policy::{Impersonation, Operation, Policy, Tenant};
 pub use principal::Principal;
-pub use source::PolicyFile;
+pub use source::PolicySource;
 pub use tokens::TokenTable;
 
 use std::future::Future;

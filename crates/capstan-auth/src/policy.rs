@@ -163,7 +163,7 @@ struct TenantFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PolicyFileModel {
+struct PolicySourceModel {
     tenants: BTreeMap<String, TenantFile>,
 }
 
@@ -180,7 +180,7 @@ impl Policy {
             path: path.to_owned(),
             reason,
         };
-        let model: PolicyFileModel =
+        let model: PolicySourceModel =
             serde_yaml_ng::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut tenants = BTreeMap::new();
         for (name, t) in model.tenants {

@@ -1,6 +1,7 @@
-//! [`PolicyFile`]: a policy loaded from a file and re-read when the file's content changes.
+//! [`PolicySource`]: the policy in force, from a file re-read when its content changes, or pushed
+//! by an adapter (e.g. from a ConfigMap, `capstan_kube::auth::follow_policy_config_map`).
 //!
-//! The file is checked at most once per check interval (default one second), when the policy is
+//! A file is checked at most once per check interval (default one second), when the policy is
 //! asked for: no thread or timer is needed, and a burst of calls reads the file once. A changed
 //! file that does not parse or validate is reported (a warning) and ignored: the last good
 //! policy stays in force, so a typo never opens or closes the door by accident.
@@ -14,10 +15,14 @@ use crate::{Error, Policy, Result};
 /// How often the file is looked at, by default.
 pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// A policy file, reloaded when it changes.
+/// The policy in force: a file, reloaded when it changes, or text pushed with
+/// [`PolicySource::update`]. Clones share the policy.
 #[derive(Clone, Debug)]
-pub struct PolicyFile {
-    path: PathBuf,
+pub struct PolicySource {
+    /// The file to re-read; `None` for a pushed policy.
+    path: Option<PathBuf>,
+    /// Where the policy comes from, for messages.
+    origin: String,
     interval: Duration,
     state: Arc<Mutex<State>>,
 }
@@ -29,13 +34,14 @@ struct State {
     checked: Instant,
 }
 
-impl PolicyFile {
+impl PolicySource {
     /// Loads `path`; fails when it cannot be read or is not a valid policy.
-    pub fn load(path: &Path) -> Result<PolicyFile> {
+    pub fn load(path: &Path) -> Result<PolicySource> {
         let text = read(path)?;
         let policy = Policy::parse(&text, &path.display().to_string())?;
-        Ok(PolicyFile {
-            path: path.to_path_buf(),
+        Ok(PolicySource {
+            path: Some(path.to_path_buf()),
+            origin: path.display().to_string(),
             interval: DEFAULT_CHECK_INTERVAL,
             state: Arc::new(Mutex::new(State {
                 policy: Arc::new(policy),
@@ -45,52 +51,89 @@ impl PolicyFile {
         })
     }
 
+    /// A policy from `text` (`origin` names it in messages), replaced only by
+    /// [`PolicySource::update`]; fails when it is not a valid policy.
+    pub fn from_text(text: &str, origin: &str) -> Result<PolicySource> {
+        let policy = Policy::parse(text, origin)?;
+        Ok(PolicySource {
+            path: None,
+            origin: origin.to_owned(),
+            interval: DEFAULT_CHECK_INTERVAL,
+            state: Arc::new(Mutex::new(State {
+                policy: Arc::new(policy),
+                text: text.to_owned(),
+                checked: Instant::now(),
+            })),
+        })
+    }
+
+    /// Replaces the policy with `text` when it changed and is valid; an invalid text is
+    /// reported (and remembered, so it is reported once) and the previous policy stays.
+    pub fn update(&self, text: &str) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if text == state.text {
+            return Ok(());
+        }
+        state.text = text.to_owned();
+        let policy = Policy::parse(text, &self.origin)?;
+        tracing::info!(
+            origin = %self.origin,
+            tenants = policy.tenants().count(),
+            "tenant policy reloaded"
+        );
+        state.policy = Arc::new(policy);
+        Ok(())
+    }
+
+    /// Where the policy comes from (a path, or the origin given to [`PolicySource::from_text`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Sets how often the file is looked at (zero: on every call).
-    pub fn check_interval(mut self, interval: Duration) -> PolicyFile {
+    pub fn check_interval(mut self, interval: Duration) -> PolicySource {
         self.interval = interval;
         self
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The policy in force, re-reading the file when the check interval has passed.
+    /// The policy in force, re-reading the file (if any) when the check interval has passed.
     pub fn current(&self) -> Arc<Policy> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.checked.elapsed() < self.interval {
-            return state.policy.clone();
+        let Some(path) = &self.path else {
+            return self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .policy
+                .clone();
+        };
+        {
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.checked.elapsed() < self.interval {
+                return state.policy.clone();
+            }
+            state.checked = Instant::now();
         }
-        state.checked = Instant::now();
-        match read(&self.path) {
-            Ok(text) if text != state.text => {
-                match Policy::parse(&text, &self.path.display().to_string()) {
-                    Ok(policy) => {
-                        tracing::info!(
-                            path = %self.path.display(),
-                            tenants = policy.tenants().count(),
-                            "tenant policy reloaded"
-                        );
-                        state.policy = Arc::new(policy);
-                    }
-                    Err(error) => tracing::warn!(
-                        path = %self.path.display(),
+        match read(path) {
+            Ok(text) => {
+                if let Err(error) = self.update(&text) {
+                    tracing::warn!(
+                        path = %path.display(),
                         %error,
                         "the changed tenant policy is invalid; keeping the previous one"
-                    ),
+                    );
                 }
-                // Remember the text either way, so a bad file is reported once, not per call.
-                state.text = text;
             }
-            Ok(_) => {}
             Err(error) => tracing::warn!(
-                path = %self.path.display(),
+                path = %path.display(),
                 error = %std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default(),
                 "the tenant policy cannot be read; keeping the previous one"
             ),
         }
-        state.policy.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .policy
+            .clone()
     }
 }
 
@@ -117,7 +160,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, policy("list")).unwrap();
-        let file = PolicyFile::load(&path)
+        let file = PolicySource::load(&path)
             .unwrap()
             .check_interval(Duration::ZERO);
         let allows = |op| file.current().tenant("a").unwrap().allows(op);
@@ -145,7 +188,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, policy("list")).unwrap();
-        let file = PolicyFile::load(&path)
+        let file = PolicySource::load(&path)
             .unwrap()
             .check_interval(Duration::from_secs(3600));
         std::fs::write(&path, policy("get")).unwrap();
@@ -153,12 +196,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pushed_policy_changes_only_when_updated_with_a_valid_one() {
+        let source = PolicySource::from_text(&policy("list"), "configmap x/y").unwrap();
+        assert_eq!(source.origin(), "configmap x/y");
+        assert!(
+            source
+                .current()
+                .tenant("a")
+                .unwrap()
+                .allows(Operation::List)
+        );
+        source.update(&policy("get")).unwrap();
+        assert!(source.current().tenant("a").unwrap().allows(Operation::Get));
+        let error = source.update(&policy("gett")).unwrap_err().to_string();
+        assert!(error.starts_with("policy configmap x/y: "), "{error}");
+        assert!(source.current().tenant("a").unwrap().allows(Operation::Get));
+        assert!(source.update(&policy("gett")).is_ok(), "reported once");
+        assert!(PolicySource::from_text("tenants: [", "x").is_err());
+    }
+
+    #[test]
     fn loading_an_invalid_policy_fails() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.yaml");
         std::fs::write(&path, "tenants: [").unwrap();
-        let error = PolicyFile::load(&path).unwrap_err().to_string();
+        let error = PolicySource::load(&path).unwrap_err().to_string();
         assert!(error.contains("policy.yaml"), "{error}");
-        assert!(PolicyFile::load(&dir.path().join("missing.yaml")).is_err());
+        assert!(PolicySource::load(&dir.path().join("missing.yaml")).is_err());
     }
 }

@@ -144,7 +144,7 @@ async fn the_capstan_binary_as_two_tenants() {
                 reviewer: Some(Reviewer(Arc::new(
                     capstan_kube::auth::TokenReviewer::new(client).ttl(Duration::from_secs(1)),
                 ))),
-                policy: Some(capstan_auth::PolicyFile::load(&policy)?),
+                policy: Some(capstan_auth::PolicySource::load(&policy)?),
                 ..Security::default()
             };
             let daemon = Daemon::bind("127.0.0.1:0").await?;

@@ -4,6 +4,9 @@
 //! as that identity) whether it may do something, so a tenant's chart can be refused before
 //! anything of it is applied.
 //!
+//! The tenant policy may also live in a ConfigMap ([`policy_from_config_map`],
+//! [`follow_policy_config_map`]: read again every few seconds).
+//!
 //! The applier's own identity needs `create` on `tokenreviews` (authentication.k8s.io) for the
 //! reviews and `impersonate` on the users and groups the policy names; a review's answer is
 //! cached by the token's sha256 digest for a short time (default 10 s), so a revoked token stops
@@ -13,11 +16,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use capstan_auth::{Principal, Review};
+use capstan_auth::{PolicySource, Principal, Review};
 use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::PostParams;
 use kube::{Api, Client, Config};
 use sha2::{Digest as _, Sha256};
@@ -188,5 +192,75 @@ pub async fn may(client: &Client, access: &Access) -> Result<Option<String>> {
         None
     } else {
         Some(status.reason.unwrap_or_default())
+    })
+}
+
+/// The key of a policy ConfigMap that holds the policy.
+pub const POLICY_KEY: &str = "policy.yaml";
+
+/// Reads the tenant policy from the ConfigMap `namespace/name` (key [`POLICY_KEY`]); fails
+/// when it is missing or invalid.
+pub async fn policy_from_config_map(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> std::result::Result<PolicySource, Box<dyn std::error::Error + Send + Sync>> {
+    let text = read_policy(client, namespace, name).await?;
+    Ok(PolicySource::from_text(
+        &text,
+        &format!("configmap {namespace}/{name}"),
+    )?)
+}
+
+async fn read_policy(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let map = Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get(name)
+        .await
+        .map_err(|source| Error::Api {
+            operation: "get",
+            object: format!("configmap/{name} in namespace {namespace}"),
+            source,
+        })?;
+    map.data
+        .and_then(|mut d| d.remove(POLICY_KEY))
+        .ok_or_else(|| format!("configmap {namespace}/{name} has no {POLICY_KEY} key").into())
+}
+
+/// Keeps `source` up to date with the ConfigMap `namespace/name`, reading it every `interval`
+/// (a spawned task; abort the handle to stop). A ConfigMap that disappears, cannot be read or
+/// holds an invalid policy is reported and the previous policy stays in force.
+pub fn follow_policy_config_map(
+    client: Client,
+    namespace: String,
+    name: String,
+    source: PolicySource,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            match read_policy(&client, &namespace, &name).await {
+                Ok(text) => {
+                    if let Err(error) = source.update(&text) {
+                        tracing::warn!(
+                            %namespace,
+                            %name,
+                            %error,
+                            "the changed tenant policy is invalid; keeping the previous one"
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(
+                    %namespace,
+                    %name,
+                    %error,
+                    "the tenant policy cannot be read; keeping the previous one"
+                ),
+            }
+        }
     })
 }

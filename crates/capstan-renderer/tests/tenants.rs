@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use capstan_auth::PolicyFile;
+use capstan_auth::PolicySource;
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
 use capstan_renderer::RendererService;
@@ -34,7 +34,7 @@ async fn start(policy: &Path) -> RendererClient<Channel> {
             ))
             .unwrap(),
         ),
-        policy: Some(PolicyFile::load(policy).unwrap()),
+        policy: Some(PolicySource::load(policy).unwrap()),
         ..Security::default()
     };
     let daemon = Daemon::bind("127.0.0.1:0").await.unwrap();

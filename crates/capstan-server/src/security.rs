@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use capstan_auth::TokenTable as TokenSet;
-use capstan_auth::{Caller, PolicyFile, Principal, TokenReviewer};
+use capstan_auth::{Caller, PolicySource, Principal, TokenReviewer};
 use tonic::server::NamedService;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::transport::{Certificate, CertificateDer, Identity, ServerTlsConfig};
@@ -53,7 +53,7 @@ pub struct Security {
     /// Verifies bearer tokens the token file does not list (service-account tokens).
     pub reviewer: Option<Reviewer>,
     /// The tenant policy: every caller must be one tenant's, and may do what it allows.
-    pub policy: Option<PolicyFile>,
+    pub policy: Option<PolicySource>,
 }
 
 impl Security {
@@ -150,7 +150,7 @@ pub struct Authenticator {
     tokens: Option<TokenSet>,
     reviewer: Option<Reviewer>,
     client_certificates: bool,
-    policy: Option<PolicyFile>,
+    policy: Option<PolicySource>,
 }
 
 impl Authenticator {
@@ -364,7 +364,7 @@ where
 mod tests {
     use super::*;
 
-    fn security(tokens: &str, policy: Option<PolicyFile>) -> Security {
+    fn security(tokens: &str, policy: Option<PolicySource>) -> Security {
         Security {
             tls: None,
             tokens: Some(TokenSet::parse(tokens).unwrap()),
@@ -415,7 +415,7 @@ mod tests {
             TokenSet::entry_for("token-a"),
             TokenSet::entry_for("token-z")
         );
-        let auth = Authenticator::new(&security(&file, Some(PolicyFile::load(&path).unwrap())));
+        let auth = Authenticator::new(&security(&file, Some(PolicySource::load(&path).unwrap())));
         let a = auth.caller(Some("token-a"), None).await.unwrap();
         assert_eq!(a.tenant_name(), "team-a");
         let z = auth.caller(Some("token-z"), None).await.unwrap_err();
@@ -533,7 +533,7 @@ impl SecurityFlags {
             self.token_file.as_deref(),
         )
         .and_then(|mut security| {
-            security.policy = self.policy.as_deref().map(PolicyFile::load).transpose()?;
+            security.policy = self.policy.as_deref().map(PolicySource::load).transpose()?;
             Ok(security)
         })
     }
