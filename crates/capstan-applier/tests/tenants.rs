@@ -7,7 +7,8 @@
 //! ClusterRole), is held to its release quota; a tenant whose identity lacks rights to a kind is
 //! refused before anything is applied, naming the object; and each way of authenticating (token
 //! file, service-account token, client certificate) works, while wrong or revoked credentials
-//! end UNAUTHENTICATED. A policy kept in a ConfigMap is followed as it changes.
+//! end UNAUTHENTICATED. A policy kept in a ConfigMap is followed as it changes, and the
+//! `capstan-applier` binary wires it all from its flags.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -880,4 +881,77 @@ async fn a_policy_in_a_config_map_is_followed() {
         Ok(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_binary_serves_tenants() {
+    with_namespace("tenant-bin", |a| async move {
+        grant(&a, false).await?;
+        let dir = tempfile::tempdir()?;
+        let policy = dir.path().join("policy.yaml");
+        std::fs::write(&policy, policy_text(&a))?;
+        let token_file = dir.path().join("tokens");
+        std::fs::write(
+            &token_file,
+            format!("{} a\n", TokenSet::entry_for("token-a")),
+        )?;
+        let program = Path::new(env!("CARGO_BIN_EXE_capstan-applier"));
+        let kubeconfig = capstan_testkit::kubeconfig_path();
+        let (daemon, addr) = capstan_server::testing::spawn(
+            program,
+            [
+                "--kubeconfig".as_ref(),
+                kubeconfig.as_os_str(),
+                "--token-file".as_ref(),
+                token_file.as_os_str(),
+                "--policy".as_ref(),
+                policy.as_os_str(),
+                "--token-review".as_ref(),
+            ],
+        );
+        let mut daemon = KillOnDrop(Some(daemon));
+        let na = a.name();
+        let sa_token = service_account_token(&a, "deployer").await?;
+        let mut as_a = connect(&addr, Some("token-a")).await;
+        let installed = as_a
+            .install("cfg", na, config_map("cfg", None, "blue"))
+            .await?;
+        assert!(installed.success, "{:?}", installed.error);
+        let mut as_sa = connect(&addr, Some(&sa_token)).await;
+        assert_eq!(as_sa.list(Some(na)).await?, vec![format!("{na}/cfg")]);
+        denied(as_sa.list(Some("kube-system")).await, "another namespace");
+        let mut nobody = connect(&addr, None).await;
+        let error = nobody.list(Some(na)).await.unwrap_err();
+        assert_eq!(error.code(), Code::Unauthenticated);
+        // Health and reflection stay open for probes; SIGTERM stops the daemon.
+        capstan_server::testing::assert_serves_then_stops(
+            daemon.0.take().expect("the daemon runs"),
+            &addr,
+            "capstan.applier.v1.Applier",
+        )
+        .await;
+        Ok(())
+    })
+    .await;
+}
+
+/// Tenant `a` in `namespace`, all operations, its service accounts included.
+fn policy_text(namespace: &TestNamespace) -> String {
+    format!(
+        "tenants:\n  a:\n    namespaces: [\"{ns}\"]\n    operations: [\"*\"]\n    impersonate: {{user: \"{user}\"}}\n    serviceAccounts: [\"system:serviceaccount:{ns}:*\"]\n",
+        ns = namespace.name(),
+        user = user_of(namespace)
+    )
+}
+
+/// Kills the daemon process if the test fails before stopping it.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
