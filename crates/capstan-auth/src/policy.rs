@@ -26,7 +26,8 @@ use serde::Deserialize;
 use crate::{Error, Glob, Principal, Result};
 
 /// What a tenant may run. `diff` needs [`Operation::Get`] (and [`Operation::Render`] for
-/// `diff upgrade`).
+/// `diff upgrade`; `diff upgrade --three-way` also [`Operation::Upgrade`], being a server dry
+/// run of the upgrade).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Operation {
     /// `install` (and `upgrade --install` of a release that does not exist).

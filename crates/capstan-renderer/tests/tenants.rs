@@ -71,6 +71,7 @@ fn render(namespace: &str, token: Option<&str>) -> Request<pb::RenderRequest> {
             is_upgrade: false,
         }),
         capabilities: None,
+        chart_values_json: None,
     });
     if let Some(token) = token {
         request
