@@ -558,6 +558,62 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
             == serde_json::json!([{"apiGroups":[""],"resources":["configmaps"],"verbs":["*"]}])
     );
 
+    // Tenancy: the policy ConfigMap, the applier's flags for it (real flags of the binary) and
+    // the rights to impersonate tenants and review their tokens.
+    let documents = render(&[
+        "--set",
+        "tenancy.enabled=true",
+        "--set",
+        "tenancy.impersonate.users={capstan:tenant:a}",
+        "--set",
+        "tenancy.policy.tenants.a.namespaces={team-a}",
+    ])?;
+    let policy = find(&documents, "ConfigMap", "capstan-policy")?;
+    let text = policy["data"]["policy.yaml"].as_str().unwrap_or_default();
+    ensure!(
+        text.contains("tenants:") && text.contains("team-a"),
+        "{policy}"
+    );
+    let applier = find(&documents, "Deployment", "capstan-applier")?;
+    let args = container_args(applier);
+    for arg in [
+        "--token-review",
+        "--policy-configmap=capstan-system/capstan-policy",
+    ] {
+        ensure!(args.iter().any(|a| a == arg), "{arg} in {args:?}");
+    }
+    let known = help_flags("capstan-applier")?;
+    for flag in flags(args.iter().map(String::as_str)) {
+        ensure!(
+            known.contains(&flag) || flag == "--metrics-listen",
+            "capstan-applier has no flag {flag}"
+        );
+    }
+    let role = find(&documents, "ClusterRole", "capstan-system-capstan-applier")?;
+    let rules = role["rules"].as_array().context("rules")?;
+    let has = |resource: &str, verb: &str| {
+        rules.iter().any(|r| {
+            r["resources"]
+                .as_array()
+                .is_some_and(|v| v.iter().any(|x| x == resource))
+                && r["verbs"]
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(|x| x == verb))
+        })
+    };
+    ensure!(
+        has("users", "impersonate")
+            && has("groups", "impersonate")
+            && has("tokenreviews", "create"),
+        "{role}"
+    );
+    ensure!(
+        rules
+            .iter()
+            .any(|r| r["resourceNames"] == serde_json::json!(["capstan:tenant:a"])),
+        "{role}"
+    );
+
     // Bad values fail with the schema's or the chart's own message.
     let run = capstan(&["template", "capstan", &chart, "--set", "applier.replicas=0"]);
     ensure!(
