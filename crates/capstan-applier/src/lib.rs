@@ -34,7 +34,11 @@
 //! - After [`ApplierService::begin_shutdown`] new operations are refused (`UNAVAILABLE`);
 //!   [`ApplierService::wait_idle`] waits for those in flight.
 //! - Each operation runs in a tracing span with `release`, `namespace`, `revision` and
-//!   `operation`; values and manifests are never logged.
+//!   `operation` (a child of the RPC's server span, so of the client's trace); values and
+//!   manifests are never logged.
+//! - Every operation is counted and timed by kind and result, in flight while it runs; lock
+//!   waits and crash recoveries are recorded from its progress events
+//!   ([`capstan_telemetry::metrics`]).
 //!
 //! [`Install`]: capstan_proto::applier::v1::applier_server::Applier::install
 //! [`Upgrade`]: capstan_proto::applier::v1::applier_server::Applier::upgrade
@@ -167,6 +171,7 @@ impl ApplierService {
         };
         let span = tracing::info_span!(
             "operation",
+            otel.name = %format!("applier.{operation}"),
             operation,
             release = %name,
             namespace = %namespace,
@@ -178,6 +183,8 @@ impl ApplierService {
         let (tx, rx) = mpsc::unbounded_channel();
         let events = tx.clone();
         let event_span = span.clone();
+        // When the operation started waiting for the release lock, until it has it (or failed).
+        let locking = std::sync::Mutex::new(None::<Instant>);
         let progress: Arc<dyn Progress> = Arc::new(move |event: Event| {
             if let Event::Phase {
                 revision: Some(r), ..
@@ -185,41 +192,51 @@ impl ApplierService {
             {
                 event_span.record("revision", r);
             }
+            record_metrics(operation, &locking, &event);
             if let Some(message) = convert::event(&event) {
                 let _ = events.send(Ok(message));
             }
         });
         let token = self.inner.in_flight.clone();
         let deadline = control.deadline;
-        tokio::spawn(
-            async move {
-                tracing::info!("started");
-                // The deadline bounds every step; past it, stop the step in flight at once.
-                let timer = deadline.map(|deadline| {
-                    let cancel = cancel.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep_until(deadline.into()).await;
-                        cancel.cancel("the client's deadline passed");
-                    })
-                });
-                let result = run(target, control, progress).await;
-                if let Some(timer) = timer {
-                    timer.abort();
-                }
-                if let Some(release) = &result.release {
-                    tracing::Span::current().record("revision", release.revision);
-                }
-                match &result.error {
-                    None => tracing::info!("succeeded"),
-                    Some(e) => tracing::warn!(code = e.code, "failed"),
-                }
-                let _ = tx.send(Ok(convert::stamped(pb::operation_event::Event::Result(
-                    result,
-                ))));
-                drop(token);
+        let running = capstan_telemetry::metrics::operation_started(operation);
+        let operation_task = async move {
+            tracing::info!("started");
+            // The deadline bounds every step; past it, stop the step in flight at once.
+            let timer = deadline.map(|deadline| {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(deadline.into()).await;
+                    cancel.cancel("the client's deadline passed");
+                })
+            });
+            let result = run(target, control, progress).await;
+            if let Some(timer) = timer {
+                timer.abort();
             }
-            .instrument(span),
-        );
+            if let Some(release) = &result.release {
+                tracing::Span::current().record("revision", release.revision);
+            }
+            match &result.error {
+                None => tracing::info!("succeeded"),
+                Some(e) => tracing::warn!(code = e.code, "failed"),
+            }
+            running.finish(capstan_server::code_label(
+                result
+                    .error
+                    .as_ref()
+                    .map_or(tonic::Code::Ok, |e| tonic::Code::from(e.code)),
+            ));
+            let _ = tx.send(Ok(convert::stamped(pb::operation_event::Event::Result(
+                result,
+            ))));
+        }
+        .instrument(span);
+        tokio::spawn(async move {
+            operation_task.await;
+            // Only once the operation's span has closed (so a flush after wait_idle has it).
+            drop(token);
+        });
         Ok(Response::new(Box::pin(OperationStream {
             rx,
             cancel: stream_cancel,
@@ -316,6 +333,32 @@ impl ApplierService {
             .backend
             .preflight(caller, namespace, &objects)
             .await
+    }
+}
+
+/// Updates the lock-wait and crash-recovery metrics from an operation's progress: the lock
+/// wait runs from the `Locking` phase to the next event.
+fn record_metrics(
+    operation: &'static str,
+    locking: &std::sync::Mutex<Option<Instant>>,
+    event: &Event,
+) {
+    let mut locking = locking
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match event {
+        Event::Phase {
+            phase: capstan_ops::Phase::Locking,
+            ..
+        } => *locking = Some(Instant::now()),
+        _ => {
+            if let Some(since) = locking.take() {
+                capstan_telemetry::metrics::lock_waited(operation, since.elapsed());
+            }
+        }
+    }
+    if let Event::Recovered { .. } = event {
+        capstan_telemetry::metrics::recovered(operation);
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use capstan_applier::{ApplierService, KubeBackend};
+use capstan_telemetry::trace::Logs;
 use clap::Parser;
 
 /// Serves capstan's applier over gRPC.
@@ -22,6 +23,9 @@ struct Args {
     /// TLS and bearer tokens.
     #[command(flatten)]
     security: capstan_server::SecurityFlags,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
+    #[arg(long, env = "CAPSTAN_APPLIER_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Path to the kubeconfig file (default: `KUBECONFIG`, `~/.kube/config`, in-cluster).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
@@ -54,8 +58,8 @@ fn seconds(text: &str) -> Result<Duration, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    capstan_server::telemetry::init("info");
     let args = Args::parse();
+    let telemetry = capstan_telemetry::trace::init("capstan-applier", Logs::Default("info"))?;
     let config = capstan_applier::kube_config(args.kubeconfig.as_deref(), None)
         .await
         .map_err(|e| anyhow::anyhow!(e))
@@ -89,20 +93,26 @@ async fn main() -> anyhow::Result<()> {
         security.reviewer = Some(capstan_server::security::Reviewer(Arc::new(reviewer)));
     }
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
+    let metrics = capstan_server::serve_metrics(args.metrics_listen.as_deref()).await?;
     println!("capstan-applier listening on {}", daemon.local_addr());
+    if let Some(addr) = metrics.local_addr() {
+        println!("capstan-applier metrics on http://{addr}/metrics");
+    }
     let draining = service.clone();
     let shutdown = async move {
         capstan_server::shutdown_signal().await;
         draining.begin_shutdown();
     };
-    daemon
+    let served = daemon
         .serve_secure(
             service.clone().into_server(),
             capstan_proto::FILE_DESCRIPTOR_SET,
             &security,
             shutdown,
         )
-        .await?;
+        .await;
     service.wait_idle().await;
-    Ok(())
+    metrics.stop().await;
+    telemetry.shutdown().await;
+    Ok(served?)
 }

@@ -1,6 +1,8 @@
 //! The machinery every operation shares: [`Ctx`] (store, cluster, progress, control, release
 //! identity), steps raced against cancellation, record writes with version preconditions, the
-//! lock with crash recovery of an interrupted revision, and running hooks.
+//! lock with crash recovery of an interrupted revision, and running hooks. The lock, each hook
+//! and each record write run in a tracing span (`lock`, `hook`, `record`) with the release's
+//! identity, never its values.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,6 +12,7 @@ use capstan_release::{
     ReleaseStore, StoredRelease,
 };
 use futures::future::{Either, select};
+use tracing::Instrument as _;
 
 use crate::cluster::{
     Cluster, ClusterError, HookRequest, LockGuard, LockHolder, LockRequest, StaleLease,
@@ -138,9 +141,18 @@ impl<'a> Ctx<'a> {
     }
 
     pub async fn create(&self, release: &Release, max_history: usize) -> Result<StoredRelease> {
+        let span = tracing::info_span!(
+            "record",
+            release = %release.name,
+            namespace = %release.namespace,
+            revision = release.version,
+            status = %release.info.status,
+            write = "create",
+        );
         let version = self
             .store
             .create_with_history_limit(release, max_history)
+            .instrument(span)
             .await
             .map_err(Error::store(format!(
                 "storing release {:?} revision {}",
@@ -153,9 +165,18 @@ impl<'a> Ctx<'a> {
     }
 
     pub async fn save(&self, record: &mut StoredRelease) -> Result<()> {
+        let span = tracing::info_span!(
+            "record",
+            release = %record.release.name,
+            namespace = %record.release.namespace,
+            revision = record.release.version,
+            status = %record.release.info.status,
+            write = "update",
+        );
         record.version = self
             .store
             .update(&record.release, &record.version)
+            .instrument(span)
             .await
             .map_err(Error::store(format!(
                 "updating release {:?} revision {}",
@@ -171,6 +192,12 @@ impl<'a> Ctx<'a> {
     /// error (install/upgrade/rollback) or is left for the operation to handle (uninstall).
     pub async fn lock(&self, pending_is_error: bool) -> Result<Locked> {
         self.phase(Phase::Locking, None);
+        let span = tracing::info_span!(
+            "lock",
+            release = %self.name,
+            namespace = %self.namespace,
+            took_over = tracing::field::Empty,
+        );
         let lock = self
             .step(
                 || format!("locking release {:?}", self.name),
@@ -181,6 +208,7 @@ impl<'a> Ctx<'a> {
                     wait: self.control.lock_wait,
                 }),
             )
+            .instrument(span.clone())
             .await
             .map_err(|e| match e {
                 Error::Cluster { source, context } => match *source {
@@ -207,6 +235,7 @@ impl<'a> Ctx<'a> {
                 },
                 e => e,
             })?;
+        span.record("took_over", lock.took_over.is_some());
         *self.guard.lock().unwrap_or_else(PoisonError::into_inner) = Some(lock.guard);
         match self
             .recover(lock.took_over.as_ref(), pending_is_error)
@@ -255,6 +284,12 @@ impl<'a> Ctx<'a> {
             ),
         };
         self.phase(Phase::Recovering, Some(latest.release.version));
+        tracing::info!(
+            release = %self.name,
+            namespace = %self.namespace,
+            revision = latest.release.version,
+            "recovering an interrupted revision"
+        );
         latest
             .release
             .set_status(capstan_release::Status::Failed, description.clone());
@@ -385,22 +420,39 @@ impl<'a> Ctx<'a> {
             h.last_run.completed_at = None;
             h.last_run.phase = Some(HookPhase::Running);
         }
-        self.step(
-            || format!("running hook {}", hook.name),
-            self.cluster.run_hook(
-                HookRequest {
-                    release: &self.name,
-                    namespace: &self.namespace,
-                    event,
-                    hook,
-                    resource: &resource,
-                    delete_policies: &policies,
-                    timeout: self.timeout(timeout),
-                },
-                self.progress,
-            ),
-        )
-        .await
+        let span = tracing::info_span!(
+            "hook",
+            release = %self.name,
+            namespace = %self.namespace,
+            revision = release.version,
+            hook = %hook.name,
+            kind = %hook.kind,
+            event = %event,
+            weight = hook.weight,
+            phase = tracing::field::Empty,
+        );
+        let outcome = self
+            .step(
+                || format!("running hook {}", hook.name),
+                self.cluster.run_hook(
+                    HookRequest {
+                        release: &self.name,
+                        namespace: &self.namespace,
+                        event,
+                        hook,
+                        resource: &resource,
+                        delete_policies: &policies,
+                        timeout: self.timeout(timeout),
+                    },
+                    self.progress,
+                ),
+            )
+            .instrument(span.clone())
+            .await;
+        if let Ok(outcome) = &outcome {
+            span.record("phase", tracing::field::debug(&outcome.phase));
+        }
+        outcome
     }
 }
 

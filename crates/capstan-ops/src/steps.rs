@@ -1,9 +1,12 @@
 //! Steps shared by the operations: preparing target objects, applying, waiting, cleaning up
-//! what a failed operation created, and reporting the end of an operation.
+//! what a failed operation created, and reporting the end of an operation. Applying, waiting
+//! and deleting each run in a tracing span (`apply`, `wait`, `delete`) with the release's
+//! identity and object counts.
 
 use std::time::Duration;
 
 use capstan_release::{Release, Status};
+use tracing::Instrument as _;
 
 use crate::cluster::{
     ApplyOptions, ApplyRequest, Cascade, DeleteRequest, ObjectAction, ObjectReport, WaitRequest,
@@ -52,6 +55,14 @@ pub(crate) async fn apply(
     created: &mut Vec<ObjectRef>,
 ) -> Result<()> {
     ctx.phase(Phase::Applying, Some(revision));
+    let span = tracing::info_span!(
+        "apply",
+        release = %ctx.name,
+        namespace = %ctx.namespace,
+        revision,
+        objects = target.len(),
+        previous = previous.len(),
+    );
     let report = ctx
         .step(
             || format!("applying release {:?} revision {revision}", ctx.name),
@@ -66,6 +77,7 @@ pub(crate) async fn apply(
                 ctx.progress,
             ),
         )
+        .instrument(span)
         .await?;
     report_objects(ctx, &report);
     created.extend(report.with_action(ObjectAction::Created).cloned());
@@ -91,6 +103,14 @@ pub(crate) async fn wait(
     for_deletion: bool,
 ) -> Result<()> {
     ctx.phase(Phase::Waiting, revision);
+    let span = tracing::info_span!(
+        "wait",
+        release = %ctx.name,
+        namespace = %ctx.namespace,
+        revision,
+        objects = objects.len(),
+        for_deletion,
+    );
     ctx.step(
         || match revision {
             Some(r) => format!("waiting for release {:?} revision {r}", ctx.name),
@@ -107,6 +127,7 @@ pub(crate) async fn wait(
             ctx.progress,
         ),
     )
+    .instrument(span)
     .await
 }
 
@@ -118,6 +139,12 @@ pub(crate) async fn delete(
     dry_run: bool,
 ) -> Result<ObjectReport> {
     ctx.phase(Phase::Deleting, None);
+    let span = tracing::info_span!(
+        "delete",
+        release = %ctx.name,
+        namespace = %ctx.namespace,
+        objects = objects.len(),
+    );
     let report = ctx
         .step(
             || format!("deleting the objects of release {:?}", ctx.name),
@@ -132,6 +159,7 @@ pub(crate) async fn delete(
                 ctx.progress,
             ),
         )
+        .instrument(span)
         .await?;
     report_objects(ctx, &report);
     Ok(report)

@@ -15,6 +15,8 @@
 //! - Values never appear in logs; spans carry the release, namespace, revision and chart digest.
 //! - Under a tenant policy, a caller renders only if its tenant may `render`, and only for
 //!   releases in its namespaces.
+//! - Every render is counted and timed by result, and every chart cache lookup counted as a hit
+//!   or a miss ([`capstan_telemetry::metrics`]).
 //!
 //! [`HasChart`]: capstan_proto::renderer::v1::renderer_server::Renderer::has_chart
 
@@ -108,8 +110,10 @@ impl RendererService {
             }
         };
         if let Some(compiled) = self.inner.cache.compiled(&digest) {
+            capstan_telemetry::metrics::chart_cache("compiled", true);
             return Ok((digest, compiled));
         }
+        capstan_telemetry::metrics::chart_cache("compiled", false);
         let archive = self.inner.cache.archive(&digest).ok_or_else(|| {
             Status::not_found(format!(
                 "chart {digest} is not held by this renderer; upload it first"
@@ -169,6 +173,7 @@ impl Renderer for RendererService {
         request: Request<pb::RenderRequest>,
     ) -> Result<Response<pb::RenderResponse>, Status> {
         let caller = capstan_server::caller(&request);
+        let started = std::time::Instant::now();
         let request = request.into_inner();
         let release = convert::release(request.release);
         let namespace = if release.namespace.is_empty() {
@@ -184,7 +189,7 @@ impl Renderer for RendererService {
             revision = release.revision,
             chart = tracing::field::Empty,
         );
-        async move {
+        let result = async move {
             let (digest, compiled) = self.compiled(request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
             let (layers, files) = convert::layers(request.values);
@@ -223,7 +228,15 @@ impl Renderer for RendererService {
             Ok(Response::new(response))
         }
         .instrument(span)
-        .await
+        .await;
+        let code = result
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
+        capstan_telemetry::metrics::render_finished(
+            capstan_server::code_label(code),
+            started.elapsed(),
+        );
+        result
     }
 
     async fn has_chart(
@@ -232,6 +245,7 @@ impl Renderer for RendererService {
     ) -> Result<Response<pb::HasChartResponse>, Status> {
         authorize(&capstan_server::caller(&request), "")?;
         let present = self.inner.cache.has(&request.into_inner().digest);
+        capstan_telemetry::metrics::chart_cache("archive", present);
         Ok(Response::new(pb::HasChartResponse { present }))
     }
 

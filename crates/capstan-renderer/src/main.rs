@@ -1,6 +1,7 @@
 //! `capstan-renderer`: the renderer daemon.
 
 use anyhow::Context as _;
+use capstan_telemetry::trace::Logs;
 use clap::Parser;
 
 /// Serves capstan's renderer over gRPC.
@@ -28,12 +29,15 @@ struct Args {
     /// `KUBECONFIG`, `~/.kube/config`, in-cluster).
     #[arg(long, requires = "token_review")]
     kubeconfig: Option<std::path::PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
+    #[arg(long, env = "CAPSTAN_RENDERER_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    capstan_server::telemetry::init("info");
     let args = Args::parse();
+    let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;
     let mut security = args.security.security()?;
     if args.token_review {
         let config = capstan_kube::auth::config(args.kubeconfig.as_deref(), None)
@@ -48,15 +52,21 @@ async fn main() -> anyhow::Result<()> {
         )));
     }
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
+    let metrics = capstan_server::serve_metrics(args.metrics_listen.as_deref()).await?;
     println!("capstan-renderer listening on {}", daemon.local_addr());
+    if let Some(addr) = metrics.local_addr() {
+        println!("capstan-renderer metrics on http://{addr}/metrics");
+    }
     let service = capstan_renderer::RendererService::default().into_server();
-    daemon
+    let served = daemon
         .serve_secure(
             service,
             capstan_proto::FILE_DESCRIPTOR_SET,
             &security,
             capstan_server::shutdown_signal(),
         )
-        .await?;
-    Ok(())
+        .await;
+    metrics.stop().await;
+    telemetry.shutdown().await;
+    Ok(served?)
 }

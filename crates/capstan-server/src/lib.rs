@@ -1,16 +1,18 @@
 //! Daemon plumbing shared by capstan's gRPC services (the renderer and the applier).
 //!
-//! - [`telemetry::init`]: the tracing subscriber, with an env filter (`RUST_LOG`) and JSON output
-//!   when `CAPSTAN_LOG_FORMAT=json`.
 //! - [`Daemon`]: binds a loopback or public address, serves a service with gRPC health and
 //!   reflection next to it, with optional TLS and bearer tokens ([`Security`]), and shuts down gracefully on SIGTERM or Ctrl-C: it stops accepting
-//!   connections and lets requests in flight finish.
+//!   connections and lets requests in flight finish. Each request runs in the server span of
+//!   [`capstan_telemetry::propagation::server_span`] (a child of the caller's span when spans
+//!   are exported).
+//!
+//! - [`serve_metrics`]: the `--metrics-listen` endpoint ([`MetricsEndpoint`]).
 //!
 //! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
 //! generated tonic servers into it.
 
+mod metrics;
 pub mod security;
-pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -23,6 +25,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
 pub use capstan_auth::{Caller, Operation, Principal, TokenReviewer};
+pub use metrics::{MetricsEndpoint, code_label, serve_metrics};
 pub use security::{Authenticated, Authenticator, Security, SecurityFlags, TokenSet, caller};
 
 /// Errors of serving a daemon.
@@ -58,6 +61,9 @@ pub enum Error {
     /// A token file or the tenant policy is invalid.
     #[error(transparent)]
     Auth(#[from] capstan_auth::Error),
+    /// The metrics endpoint could not be set up.
+    #[error("serving metrics")]
+    Metrics(#[source] capstan_telemetry::Error),
 }
 
 /// A `Result` with this crate's [`Error`].
@@ -154,7 +160,8 @@ impl Daemon {
         let service = Authenticated::new(service, Authenticator::new(security));
         let mut routes = Routes::new(service);
         routes = routes.add_service(health).add_service(reflection);
-        let mut builder = tonic::transport::Server::builder();
+        let mut builder = tonic::transport::Server::builder()
+            .trace_fn(capstan_telemetry::propagation::server_span);
         if let Some(tls) = security.server_tls()? {
             builder = builder.tls_config(tls).map_err(Error::Transport)?;
         }

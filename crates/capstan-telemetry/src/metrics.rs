@@ -166,7 +166,10 @@ pub struct InFlight {
 
 /// Counts an operation as started (in flight until the returned guard is dropped).
 pub fn operation_started(operation: &'static str) -> InFlight {
-    global().in_flight.get_or_create(&[("operation", operation)]).inc();
+    global()
+        .in_flight
+        .get_or_create(&[("operation", operation)])
+        .inc();
     InFlight {
         operation,
         started: Instant::now(),
@@ -292,11 +295,13 @@ impl Collector for ProcessCollector {
                 gauge.metric_type(),
             )?)?;
         }
-        let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
-        });
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            });
         if let Some(kib) = rss {
             let gauge = ConstGauge::new(kib * 1024);
             gauge.encode(encoder.encode_descriptor(
@@ -377,9 +382,7 @@ impl MetricsServer {
     }
 }
 
-async fn answer(
-    request: http::Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(request: http::Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let plain = |status: StatusCode, text: &'static str| {
         Response::builder()
             .status(status)
@@ -417,8 +420,14 @@ mod tests {
         let op = operation_started("rollback");
         let during = encode();
         assert_eq!(
-            sample(&during, "capstan_operations_in_flight{operation=\"rollback\"}"),
-            sample(&before, "capstan_operations_in_flight{operation=\"rollback\"}") + 1.0
+            sample(
+                &during,
+                "capstan_operations_in_flight{operation=\"rollback\"}"
+            ),
+            sample(
+                &before,
+                "capstan_operations_in_flight{operation=\"rollback\"}"
+            ) + 1.0
         );
         op.finish("precondition");
         recovered("rollback");
@@ -436,11 +445,17 @@ mod tests {
                 "capstan_operation_duration_seconds_count{operation=\"rollback\",result=\"precondition\"}",
                 1.0,
             ),
-            ("capstan_crash_recoveries_total{operation=\"rollback\"}", 1.0),
+            (
+                "capstan_crash_recoveries_total{operation=\"rollback\"}",
+                1.0,
+            ),
             ("capstan_chart_cache_hits_total{cache=\"archive\"}", 1.0),
             ("capstan_chart_cache_misses_total{cache=\"compiled\"}", 1.0),
             ("capstan_renders_total{result=\"success\"}", 1.0),
-            ("capstan_lock_wait_seconds_count{operation=\"rollback\"}", 1.0),
+            (
+                "capstan_lock_wait_seconds_count{operation=\"rollback\"}",
+                1.0,
+            ),
             ("capstan_operations_in_flight{operation=\"rollback\"}", 0.0),
         ] {
             assert_eq!(
@@ -457,9 +472,15 @@ mod tests {
     fn process_figures_are_reported_on_linux() {
         let text = encode();
         if std::path::Path::new("/proc/self/stat").exists() {
-            assert!(sample(&text, "process_resident_memory_bytes") > 0.0, "{text}");
+            assert!(
+                sample(&text, "process_resident_memory_bytes") > 0.0,
+                "{text}"
+            );
             assert!(sample(&text, "process_open_fds") > 0.0, "{text}");
-            assert!(sample(&text, "process_start_time_seconds") > 1.0e9, "{text}");
+            assert!(
+                sample(&text, "process_start_time_seconds") > 1.0e9,
+                "{text}"
+            );
             assert!(text.contains("process_cpu_seconds_total"), "{text}");
         }
     }

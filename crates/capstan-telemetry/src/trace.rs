@@ -108,7 +108,11 @@ pub fn init(service: &'static str, logs: Logs) -> Result<Telemetry> {
     } else {
         None
     };
-    if tracing_subscriber::registry().with(layers).try_init().is_err() {
+    if tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_err()
+    {
         tracing::debug!("a tracing subscriber was already installed");
         if let Some(provider) = provider {
             let _ = provider.shutdown();
