@@ -6,6 +6,7 @@ use anyhow::{Context as _, bail};
 
 /// The chart at `path` (a directory or a `.tgz` archive) as archive bytes.
 pub fn archive(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let _span = tracing::info_span!("chart.package", chart = %path.display()).entered();
     let limits = capstan_chart::Limits::default();
     if path.is_dir() {
         return capstan_chart::package_dir(path, &limits)

@@ -21,6 +21,7 @@ pub mod values;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use tracing::Instrument as _;
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
@@ -36,11 +37,45 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::ERROR);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(run_traced(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             exit::report(&error, debug);
             ExitCode::from(exit::code_of(&error))
         }
     }
+}
+
+/// Runs the command in its root span (`capstan <command>`), with telemetry installed for the
+/// duration: logs to stderr only when `RUST_LOG` asks, spans over OTLP only when `OTEL_*`
+/// configure an endpoint, flushed before returning. A telemetry set-up that fails is a warning,
+/// never the command's failure.
+async fn run_traced(cli: cli::Cli) -> anyhow::Result<u8> {
+    let telemetry = match capstan_telemetry::trace::init(
+        "capstan",
+        capstan_telemetry::trace::Logs::OnlyWhenAsked,
+    ) {
+        Ok(telemetry) => Some(telemetry),
+        Err(error) => {
+            eprintln!(
+                "WARNING: not exporting traces: {:#}",
+                anyhow::Error::new(error)
+            );
+            None
+        }
+    };
+    let span = tracing::info_span!(
+        "command",
+        otel.name = %format!("capstan {}", cli.command.name()),
+        command = cli.command.name(),
+        release = tracing::field::Empty,
+        namespace = tracing::field::Empty,
+    );
+    let outcome = commands::run(cli).instrument(span).await;
+    // An in-process applier's operation ends (and closes its span) just after its result.
+    applier::wait_idle().await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    outcome
 }

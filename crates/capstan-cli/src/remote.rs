@@ -3,6 +3,7 @@
 //! token) to remote daemons, as the global flags say.
 
 use anyhow::Context as _;
+use capstan_telemetry::propagation::ClientTrace;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -11,8 +12,9 @@ use tonic::{Request, Status};
 
 use crate::cli::Global;
 
-/// A channel that sends the bearer token, if any, with every call.
-pub type Authed = InterceptedService<Channel, BearerToken>;
+/// A channel that sends the bearer token, if any, and the trace context with every call (each
+/// call in a client span, when spans are exported).
+pub type Authed = InterceptedService<ClientTrace<Channel>, BearerToken>;
 
 /// Adds `authorization: Bearer <token>` to each call.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +38,10 @@ pub async fn local(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<Aut
         .connect()
         .await
         .with_context(|| format!("connecting to the in-process {what} at {endpoint}"))?;
-    Ok(InterceptedService::new(channel, BearerToken::default()))
+    Ok(InterceptedService::new(
+        ClientTrace::new(channel),
+        BearerToken::default(),
+    ))
 }
 
 /// Connects to the daemon at `addr` (`host:port`, `http://...` or `https://...`), with TLS when
@@ -95,5 +100,8 @@ pub async fn connect(addr: &str, global: &Global, what: &str) -> anyhow::Result<
         ),
         None => None,
     };
-    Ok(InterceptedService::new(channel, BearerToken(token)))
+    Ok(InterceptedService::new(
+        ClientTrace::new(channel),
+        BearerToken(token),
+    ))
 }

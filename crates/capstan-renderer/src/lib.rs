@@ -184,6 +184,7 @@ impl Renderer for RendererService {
         authorize(&caller, namespace)?;
         let span = tracing::info_span!(
             "render",
+            otel.name = "renderer.render",
             release = %release.name,
             namespace = %release.namespace,
             revision = release.revision,

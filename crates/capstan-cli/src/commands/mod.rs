@@ -9,6 +9,34 @@ mod template;
 
 use crate::cli::{Cli, Command};
 
+impl Command {
+    /// The command's name as typed (`upgrade`, `get values`...), for its span.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Install(_) => "install",
+            Command::Upgrade(_) => "upgrade",
+            Command::Rollback(_) => "rollback",
+            Command::Uninstall(_) => "uninstall",
+            Command::List(_) => "list",
+            Command::History(_) => "history",
+            Command::Status(_) => "status",
+            Command::Get(_) => "get",
+            Command::Diff(_) => "diff",
+            Command::Template(_) => "template",
+            Command::Lint(_) => "lint",
+            Command::Completion(_) => "completion",
+            Command::Version => "version",
+        }
+    }
+}
+
+/// Records the release a command is about on its span (names, never values).
+pub(crate) fn record_release(name: &str, namespace: &str) {
+    let span = tracing::Span::current();
+    span.record("release", name);
+    span.record("namespace", namespace);
+}
+
 /// Runs the parsed command and returns its exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {

@@ -8,6 +8,7 @@ use anyhow::bail;
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::renderer::v1 as rpb;
 use tonic::Streaming;
+use tracing::Instrument as _;
 
 use crate::cli::{
     ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
@@ -33,20 +34,30 @@ pub(crate) async fn render(
     values: RenderValues,
     release: rpb::ReleaseContext,
 ) -> anyhow::Result<pb::Rendered> {
-    let archive = crate::chart::archive(Path::new(chart))?;
-    let mut client = renderer::connect(global).await?;
-    let source = renderer::ensure_chart(&mut client, archive).await?;
-    let r = client
-        .render(rpb::RenderRequest {
-            chart: Some(source),
-            values: values.layers,
-            release: Some(release),
-            capabilities: None,
-            chart_values_json: values.chart_values_json,
-        })
-        .await
-        .map_err(exit::status)?
-        .into_inner();
+    let span = tracing::info_span!(
+        "render",
+        release = %release.name,
+        namespace = %release.namespace,
+        revision = release.revision,
+    );
+    let archive = span.in_scope(|| crate::chart::archive(Path::new(chart)))?;
+    let r = async {
+        let mut client = renderer::connect(global).await?;
+        let source = renderer::ensure_chart(&mut client, archive).await?;
+        client
+            .render(rpb::RenderRequest {
+                chart: Some(source),
+                values: values.layers,
+                release: Some(release),
+                capabilities: None,
+                chart_values_json: values.chart_values_json,
+            })
+            .await
+            .map_err(exit::status)
+    }
+    .instrument(span)
+    .await?
+    .into_inner();
     Ok(pb::Rendered {
         manifest: r.manifest,
         hooks: r.hooks,
@@ -55,6 +66,17 @@ pub(crate) async fn render(
         user_values_json: r.user_values_json,
         merged_values_json: r.merged_values_json,
     })
+}
+
+/// The CLI's span around one applier operation (the call and its event stream).
+fn operation_span(operation: &'static str, name: &str, namespace: &str) -> tracing::Span {
+    tracing::info_span!(
+        "operation",
+        otel.name = %format!("operation {operation}"),
+        operation,
+        release = %name,
+        namespace = %namespace,
+    )
 }
 
 /// Follows an operation's events to its result, printing progress; a failed operation is an
@@ -140,6 +162,7 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
+    super::record_release(&name, &namespace);
     let values = RenderValues {
         layers: args.values.layers()?,
         chart_values_json: None,
@@ -158,31 +181,36 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     )
     .await?;
     let mut client = applier::connect(global).await?;
-    let stream = client
-        .install(pb::InstallRequest {
-            name,
-            namespace,
-            rendered: Some(rendered),
-            create_namespace: args.apply.create_namespace,
-            wait: args.apply.wait,
-            wait_for_jobs: args.apply.wait_for_jobs,
-            timeout_millis: timeout_millis(&args.apply),
-            atomic: args.apply.atomic,
-            dry_run: args.apply.dry_run.clone().unwrap_or_default(),
-            description: args.apply.description.clone().unwrap_or_default(),
-            replace: args.replace,
-            no_hooks: args.apply.no_hooks,
-            force: args.apply.force,
-            take_ownership: args.apply.take_ownership,
-            lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
-            server_side: args.apply.server_side.clone(),
-            force_conflicts: args.apply.force_conflicts,
-            labels: args.apply.labels.iter().cloned().collect(),
-        })
-        .await
-        .map_err(exit::status)?
-        .into_inner();
-    let result = follow(stream).await?;
+    let span = operation_span("install", &name, &namespace);
+    let result = async {
+        let stream = client
+            .install(pb::InstallRequest {
+                name,
+                namespace,
+                rendered: Some(rendered),
+                create_namespace: args.apply.create_namespace,
+                wait: args.apply.wait,
+                wait_for_jobs: args.apply.wait_for_jobs,
+                timeout_millis: timeout_millis(&args.apply),
+                atomic: args.apply.atomic,
+                dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+                description: args.apply.description.clone().unwrap_or_default(),
+                replace: args.replace,
+                no_hooks: args.apply.no_hooks,
+                force: args.apply.force,
+                take_ownership: args.apply.take_ownership,
+                lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
+                server_side: args.apply.server_side.clone(),
+                force_conflicts: args.apply.force_conflicts,
+                labels: args.apply.labels.iter().cloned().collect(),
+            })
+            .await
+            .map_err(exit::status)?
+            .into_inner();
+        follow(stream).await
+    }
+    .instrument(span)
+    .await?;
     print_result(&result, args.apply.dry_run.is_some(), args.output)?;
     Ok(0)
 }
@@ -295,6 +323,7 @@ pub(crate) async fn render_upgrade(
 /// `capstan upgrade NAME CHART`.
 pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     let namespace = global.namespace();
+    super::record_release(&args.name, &namespace);
     let mut client = applier::connect(global).await?;
     let UpgradeRender {
         installs, rendered, ..
@@ -308,33 +337,38 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     )
     .await?;
     let dry_run = args.apply.dry_run.is_some();
-    let stream = client
-        .upgrade(pb::UpgradeRequest {
-            name: args.name.clone(),
-            namespace,
-            rendered: Some(rendered),
-            install: args.install,
-            create_namespace: args.apply.create_namespace,
-            wait: args.apply.wait,
-            wait_for_jobs: args.apply.wait_for_jobs,
-            timeout_millis: timeout_millis(&args.apply),
-            atomic: args.apply.atomic,
-            cleanup_on_fail: args.cleanup_on_fail,
-            dry_run: args.apply.dry_run.clone().unwrap_or_default(),
-            force: args.apply.force,
-            history_max: Some(args.history_max),
-            description: args.apply.description.clone().unwrap_or_default(),
-            no_hooks: args.apply.no_hooks,
-            take_ownership: args.apply.take_ownership,
-            lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
-            server_side: args.apply.server_side.clone(),
-            force_conflicts: args.apply.force_conflicts,
-            labels: args.apply.labels.iter().cloned().collect(),
-        })
-        .await
-        .map_err(exit::status)?
-        .into_inner();
-    let result = follow(stream).await?;
+    let span = operation_span("upgrade", &args.name, &namespace);
+    let result = async {
+        let stream = client
+            .upgrade(pb::UpgradeRequest {
+                name: args.name.clone(),
+                namespace,
+                rendered: Some(rendered),
+                install: args.install,
+                create_namespace: args.apply.create_namespace,
+                wait: args.apply.wait,
+                wait_for_jobs: args.apply.wait_for_jobs,
+                timeout_millis: timeout_millis(&args.apply),
+                atomic: args.apply.atomic,
+                cleanup_on_fail: args.cleanup_on_fail,
+                dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+                force: args.apply.force,
+                history_max: Some(args.history_max),
+                description: args.apply.description.clone().unwrap_or_default(),
+                no_hooks: args.apply.no_hooks,
+                take_ownership: args.apply.take_ownership,
+                lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
+                server_side: args.apply.server_side.clone(),
+                force_conflicts: args.apply.force_conflicts,
+                labels: args.apply.labels.iter().cloned().collect(),
+            })
+            .await
+            .map_err(exit::status)?
+            .into_inner();
+        follow(stream).await
+    }
+    .instrument(span)
+    .await?;
     if args.output == Format::Table {
         if installs && args.install {
             println!("Release {:?} does not exist. Installing it now.", args.name);
@@ -349,27 +383,33 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
 /// `capstan rollback NAME [REVISION]`.
 pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8> {
     let mut client = applier::connect(global).await?;
-    let stream = client
-        .rollback(pb::RollbackRequest {
-            name: args.name.clone(),
-            namespace: global.namespace(),
-            revision: args.revision.unwrap_or(0),
-            wait: args.wait,
-            wait_for_jobs: args.wait_for_jobs,
-            timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
-            force: args.force,
-            cleanup_on_fail: args.cleanup_on_fail,
-            history_max: Some(args.history_max),
-            dry_run: args.dry_run,
-            no_hooks: args.no_hooks,
-            lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
-            server_side: args.server_side.clone(),
-            force_conflicts: args.force_conflicts,
-        })
-        .await
-        .map_err(exit::status)?
-        .into_inner();
-    follow(stream).await?;
+    super::record_release(&args.name, &global.namespace());
+    let span = operation_span("rollback", &args.name, &global.namespace());
+    async {
+        let stream = client
+            .rollback(pb::RollbackRequest {
+                name: args.name.clone(),
+                namespace: global.namespace(),
+                revision: args.revision.unwrap_or(0),
+                wait: args.wait,
+                wait_for_jobs: args.wait_for_jobs,
+                timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+                force: args.force,
+                cleanup_on_fail: args.cleanup_on_fail,
+                history_max: Some(args.history_max),
+                dry_run: args.dry_run,
+                no_hooks: args.no_hooks,
+                lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
+                server_side: args.server_side.clone(),
+                force_conflicts: args.force_conflicts,
+            })
+            .await
+            .map_err(exit::status)?
+            .into_inner();
+        follow(stream).await
+    }
+    .instrument(span)
+    .await?;
     println!("Rollback was a success! Happy Helming!");
     Ok(0)
 }
@@ -378,23 +418,29 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8>
 pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u8> {
     let mut client = applier::connect(global).await?;
     for name in &args.names {
-        let stream = client
-            .uninstall(pb::UninstallRequest {
-                name: name.clone(),
-                namespace: global.namespace(),
-                keep_history: args.keep_history,
-                wait: args.wait,
-                timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
-                dry_run: args.dry_run,
-                no_hooks: args.no_hooks,
-                description: args.description.clone().unwrap_or_default(),
-                cascade: args.cascade.clone(),
-                lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
-            })
-            .await
-            .map_err(exit::status)?
-            .into_inner();
-        let result = follow(stream).await?;
+        super::record_release(name, &global.namespace());
+        let span = operation_span("uninstall", name, &global.namespace());
+        let result = async {
+            let stream = client
+                .uninstall(pb::UninstallRequest {
+                    name: name.clone(),
+                    namespace: global.namespace(),
+                    keep_history: args.keep_history,
+                    wait: args.wait,
+                    timeout_millis: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+                    dry_run: args.dry_run,
+                    no_hooks: args.no_hooks,
+                    description: args.description.clone().unwrap_or_default(),
+                    cascade: args.cascade.clone(),
+                    lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
+                })
+                .await
+                .map_err(exit::status)?
+                .into_inner();
+            follow(stream).await
+        }
+        .instrument(span)
+        .await?;
         if !result.info.is_empty() {
             println!("{}", result.info.trim_end());
         }
