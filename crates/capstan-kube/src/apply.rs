@@ -274,7 +274,7 @@ impl Applier {
     }
 
     /// [`apply`](Self::apply), reporting each object to `on_object` as soon as it is done.
-    #[tracing::instrument(skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
+    #[tracing::instrument(name = "kube.apply", skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
     pub async fn apply_observed(
         &self,
         previous: &[Resource],
@@ -329,7 +329,7 @@ impl Applier {
 
     /// [`uninstall`](Self::uninstall), reporting each object to `on_object` as soon as it is
     /// done.
-    #[tracing::instrument(skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
+    #[tracing::instrument(name = "kube.uninstall", skip_all, fields(release = %options.release, namespace = %options.release_namespace))]
     pub async fn uninstall_observed(
         &self,
         resources: &[Resource],

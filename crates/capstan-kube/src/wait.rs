@@ -343,7 +343,7 @@ impl Waiter {
 
     /// Waits until every object is ready, reporting each readiness change to `progress`.
     /// Namespaced objects without a namespace are looked for in `default_namespace`.
-    #[tracing::instrument(skip_all, fields(namespace = %default_namespace, objects = resources.len()))]
+    #[tracing::instrument(name = "kube.wait", skip_all, fields(namespace = %default_namespace, objects = resources.len()))]
     pub async fn wait(
         &self,
         resources: &[Resource],

@@ -49,6 +49,9 @@
 //!   is Helm's "another operation (install/upgrade/rollback) is in progress".
 //! - After a successful install, upgrade or rollback exactly one revision is `deployed`.
 //! - History pruning never deletes the latest deployed revision.
+//! - Each step (`lock`, `record` writes, each `hook`, `apply`, `wait`, `delete`) runs in a
+//!   `tracing` span with the release's name, namespace and revision; values, manifests and
+//!   Secret contents never appear in spans or events. Subscribers are the binaries' business.
 //!
 //! # Example
 //!
