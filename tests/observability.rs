@@ -12,23 +12,15 @@
 //! The binaries are the ones cargo built next to this test (`cargo test --workspace` builds
 //! them; alone, run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer` first).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
+use capstan_testkit::otlp::{CLIENT, Receiver, SERVER, Span, descends, names, one};
 use capstan_testkit::{TestNamespace, with_namespace};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 
 /// A binary built by cargo in this test's target directory.
 fn binary(name: &str) -> PathBuf {
@@ -51,129 +43,6 @@ fn webapp() -> String {
         .join("../examples/charts/webapp")
         .display()
         .to_string()
-}
-
-/// One exported span, flattened.
-#[derive(Clone, Debug)]
-struct Span {
-    service: String,
-    trace: Vec<u8>,
-    id: Vec<u8>,
-    parent: Vec<u8>,
-    name: String,
-    kind: i32,
-    /// Attributes and event attributes, as text.
-    text: Vec<String>,
-}
-
-const SERVER: i32 = 2;
-const CLIENT: i32 = 3;
-
-impl Span {
-    fn attribute(&self, key: &str) -> Option<&str> {
-        self.text
-            .iter()
-            .find_map(|t| t.strip_prefix(key)?.strip_prefix('='))
-    }
-}
-
-fn text_of(value: &Option<AnyValue>) -> String {
-    match value.as_ref().and_then(|v| v.value.as_ref()) {
-        Some(Value::StringValue(s)) => s.clone(),
-        Some(other) => format!("{other:?}"),
-        None => String::new(),
-    }
-}
-
-fn texts(attributes: &[KeyValue]) -> impl Iterator<Item = String> + '_ {
-    attributes
-        .iter()
-        .map(|kv| format!("{}={}", kv.key, text_of(&kv.value)))
-}
-
-/// An OTLP/gRPC trace receiver on loopback that keeps every span it is sent.
-#[derive(Clone, Default)]
-struct Receiver {
-    spans: Arc<Mutex<Vec<Span>>>,
-}
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let mut kept = self.spans.lock().unwrap();
-        for resource in request.into_inner().resource_spans {
-            let service = resource
-                .resource
-                .iter()
-                .flat_map(|r| &r.attributes)
-                .find(|kv| kv.key == "service.name")
-                .map(|kv| text_of(&kv.value))
-                .unwrap_or_default();
-            for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
-                let mut text: Vec<String> = texts(&span.attributes).collect();
-                for event in &span.events {
-                    text.push(format!("event={}", event.name));
-                    text.extend(texts(&event.attributes));
-                }
-                if let Some(status) = &span.status {
-                    text.push(format!("status={}", status.message));
-                }
-                kept.push(Span {
-                    service: service.clone(),
-                    trace: span.trace_id,
-                    id: span.span_id,
-                    parent: span.parent_span_id,
-                    name: span.name,
-                    kind: span.kind,
-                    text,
-                });
-            }
-        }
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-impl Receiver {
-    /// Starts the receiver; returns it and its endpoint (`http://127.0.0.1:PORT`).
-    async fn start() -> anyhow::Result<(Receiver, String)> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        let receiver = Receiver::default();
-        let service = TraceServiceServer::new(receiver.clone());
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
-        );
-        Ok((receiver, endpoint))
-    }
-
-    fn spans(&self) -> Vec<Span> {
-        self.spans.lock().unwrap().clone()
-    }
-
-    /// The spans of the trace whose root is the span named `root`, once `expected` more
-    /// spans than `after` have arrived in it (or after 10 s).
-    async fn trace_rooted_at(&self, root: &str, seen: &BTreeSet<Vec<u8>>) -> Vec<Span> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let spans = self.spans();
-            let trace = spans
-                .iter()
-                .find(|s| s.name == root && s.parent.is_empty() && !seen.contains(&s.trace))
-                .map(|s| s.trace.clone());
-            if let Some(trace) = trace {
-                return spans.into_iter().filter(|s| s.trace == trace).collect();
-            }
-            if Instant::now() > deadline {
-                return Vec::new();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 /// A daemon started as a separate process, with the addresses it printed.
@@ -275,43 +144,6 @@ fn capstan(
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     ))
-}
-
-fn names(spans: &[Span]) -> BTreeMap<String, usize> {
-    let mut names = BTreeMap::new();
-    for s in spans {
-        *names.entry(s.name.clone()).or_insert(0) += 1;
-    }
-    names
-}
-
-fn one<'a>(spans: &'a [Span], name: &str, kind: Option<i32>) -> anyhow::Result<&'a Span> {
-    let found: Vec<&Span> = spans
-        .iter()
-        .filter(|s| s.name == name && kind.is_none_or(|k| s.kind == k))
-        .collect();
-    ensure!(
-        found.len() == 1,
-        "expected one span {name} (kind {kind:?}), found {}; spans: {:?}",
-        found.len(),
-        names(spans)
-    );
-    Ok(found[0])
-}
-
-/// Whether `span` descends from `ancestor` within `spans`.
-fn descends(spans: &[Span], span: &Span, ancestor: &Span) -> bool {
-    let mut parent = span.parent.clone();
-    for _ in 0..64 {
-        if parent == ancestor.id {
-            return true;
-        }
-        match spans.iter().find(|s| s.id == parent) {
-            Some(p) => parent = p.parent.clone(),
-            None => return false,
-        }
-    }
-    false
 }
 
 /// The checks every traced `capstan upgrade --install` must pass.

@@ -21,6 +21,8 @@
 //! (`postgres::with_database`), on the server `CAPSTAN_TEST_POSTGRES` names or the machine's
 //! Debian cluster, started (or installed) by `.ci/postgres.sh` when none answers.
 //!
+//! Tests of tracing get an OTLP/gRPC receiver from [`otlp`].
+//!
 //! Invariant: tests only ever talk to the local control plane's kubeconfig under
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
@@ -28,6 +30,7 @@
 mod cluster;
 pub mod helm;
 mod namespace;
+pub mod otlp;
 pub mod postgres;
 pub mod wait;
 
