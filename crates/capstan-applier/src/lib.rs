@@ -95,6 +95,9 @@ impl ApplierService {
 
     /// A service over `backend` whose lock holders start with `instance`.
     pub fn with_instance(backend: Arc<dyn Backend>, instance: impl Into<String>) -> ApplierService {
+        for operation in ["install", "upgrade", "rollback", "uninstall"] {
+            capstan_telemetry::metrics::declare_operation(operation);
+        }
         ApplierService {
             inner: Arc::new(Inner {
                 backend,

@@ -198,6 +198,16 @@ impl Drop for InFlight {
     }
 }
 
+/// Makes the per-operation series of `operation` exist (at zero) before its first run, so that
+/// scrapes show them and rates over them start from zero.
+pub fn declare_operation(operation: &'static str) {
+    let metrics = global();
+    metrics.in_flight.get_or_create(&[("operation", operation)]);
+    metrics
+        .recoveries
+        .get_or_create(&[("operation", operation)]);
+}
+
 /// Records the time an operation spent taking its release lock.
 pub fn lock_waited(operation: &'static str, waited: Duration) {
     global()
@@ -466,6 +476,14 @@ mod tests {
         }
         assert!(after.contains("# TYPE capstan_operations_total counter"));
         assert!(after.contains("# TYPE capstan_render_duration_seconds histogram"));
+    }
+
+    #[test]
+    fn declared_operations_show_at_zero() {
+        declare_operation("declared");
+        let text = encode();
+        assert!(text.contains("capstan_crash_recoveries_total{operation=\"declared\"} 0"));
+        assert!(text.contains("capstan_operations_in_flight{operation=\"declared\"} 0"));
     }
 
     #[test]
