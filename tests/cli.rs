@@ -8,7 +8,7 @@
 //! Ctrl-C, which cancels the operation and leaves the revision failed, never pending;
 //! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
 //! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
-//! recovers once the dead holder's lease expires.
+//! recovers once the dead holder's lease expires (and counts in its metrics).
 //!
 //! The binaries are the ones cargo built next to this test (`cargo test --workspace` builds
 //! them; alone, run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer` first).
@@ -449,6 +449,8 @@ async fn tutorial_in_process() {
 struct Daemon {
     child: Child,
     addr: String,
+    /// `http://ADDR/metrics`, when started with `--metrics-listen`.
+    metrics: Option<String>,
 }
 
 impl Daemon {
@@ -460,17 +462,47 @@ impl Daemon {
             .env_remove("HELM_DRIVER")
             .spawn()
             .with_context(|| format!("starting {name}"))?;
-        let stdout = child.stdout.take().context("piped stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .filter(|a| a.contains(':'))
-            .with_context(|| format!("{name} printed no address: {line:?}"))?
-            .to_owned();
-        Ok(Daemon { child, addr })
+        let mut stdout = BufReader::new(child.stdout.take().context("piped stdout")?);
+        let mut last_word = || -> anyhow::Result<String> {
+            let mut line = String::new();
+            stdout.read_line(&mut line)?;
+            Ok(line
+                .trim()
+                .rsplit(' ')
+                .next()
+                .filter(|a| a.contains(':'))
+                .with_context(|| format!("{name} printed no address: {line:?}"))?
+                .to_owned())
+        };
+        let addr = last_word()?;
+        let metrics = if args.contains(&"--metrics-listen") {
+            Some(last_word()?)
+        } else {
+            None
+        };
+        Ok(Daemon {
+            child,
+            addr,
+            metrics,
+        })
+    }
+
+    /// The daemon's metrics (`GET /metrics`).
+    async fn scrape(&self) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let url = self
+            .metrics
+            .as_deref()
+            .context("started without --metrics-listen")?;
+        let host = url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        let mut stream = tokio::net::TcpStream::connect(host).await?;
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        Ok(response)
     }
 }
 
@@ -1174,7 +1206,9 @@ async fn kill_the_applier_mid_upgrade(
     );
 
     // A new applier takes the release over once the dead holder's lease expires.
-    let second = Daemon::start("capstan-applier", &applier_args)?;
+    let metrics_args = ["--metrics-listen", "127.0.0.1:0"];
+    let second_args: Vec<&str> = applier_args.iter().chain(&metrics_args).copied().collect();
+    let second = Daemon::start("capstan-applier", &second_args)?;
     let capstan = Capstan {
         namespace: ns.name().to_owned(),
         remote: vec!["--applier".into(), second.addr.clone()],
@@ -1199,6 +1233,16 @@ async fn kill_the_applier_mid_upgrade(
         "{revisions:?}"
     );
     ensure!(revisions[2].1 == "deployed", "{revisions:?}");
+    // The recovery shows in the new applier's metrics, and so does its wait for the lease.
+    let metrics = second.scrape().await?;
+    ensure!(
+        metrics.contains("capstan_crash_recoveries_total{operation=\"upgrade\"} 1\n"),
+        "{metrics}"
+    );
+    ensure!(
+        metrics.contains("capstan_lock_wait_seconds_count{operation=\"upgrade\"} 1\n"),
+        "{metrics}"
+    );
     capstan.ok(&["rollback", "web", "1", "--wait", "--timeout", "2m"])?;
     let revisions = history(&capstan, "web")?;
     ensure!(
