@@ -108,6 +108,10 @@ pub fn init(service: &'static str, logs: Logs) -> Result<Telemetry> {
     } else {
         None
     };
+    if layers.is_empty() {
+        // No subscriber at all: every span and event stays disabled at its call site.
+        return Ok(Telemetry { provider: None });
+    }
     if tracing_subscriber::registry()
         .with(layers)
         .try_init()
