@@ -202,10 +202,9 @@ impl Drop for InFlight {
 /// scrapes show them and rates over them start from zero.
 pub fn declare_operation(operation: &'static str) {
     let metrics = global();
-    metrics.in_flight.get_or_create(&[("operation", operation)]);
-    metrics
-        .recoveries
-        .get_or_create(&[("operation", operation)]);
+    let labels = [("operation", operation)];
+    drop(metrics.in_flight.get_or_create(&labels));
+    drop(metrics.recoveries.get_or_create(&labels));
 }
 
 /// Records the time an operation spent taking its release lock.
