@@ -538,14 +538,10 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
                 && annotations["prometheus.io/path"] == "/metrics",
             "{annotations}"
         );
-        // The rest are real flags; --metrics-listen too, once the daemons serve metrics at all.
+        // The rest are real flags of the daemon.
         let known = help_flags(&format!("capstan-{daemon}"))?;
-        let serves_metrics = known.iter().any(|f| f.contains("metrics"));
         for flag in flags(args.iter().map(String::as_str)) {
-            ensure!(
-                known.contains(&flag) || (flag == "--metrics-listen" && !serves_metrics),
-                "capstan-{daemon} has no flag {flag}"
-            );
+            ensure!(known.contains(&flag), "capstan-{daemon} has no flag {flag}");
         }
     }
     let objects = find(
@@ -584,10 +580,7 @@ fn the_chart_lints_and_renders_what_its_values_ask_for() -> anyhow::Result<()> {
     }
     let known = help_flags("capstan-applier")?;
     for flag in flags(args.iter().map(String::as_str)) {
-        ensure!(
-            known.contains(&flag) || flag == "--metrics-listen",
-            "capstan-applier has no flag {flag}"
-        );
+        ensure!(known.contains(&flag), "capstan-applier has no flag {flag}");
     }
     let role = find(&documents, "ClusterRole", "capstan-system-capstan-applier")?;
     let rules = role["rules"].as_array().context("rules")?;
