@@ -134,13 +134,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A `--set`-style expression is malformed.
-    #[error("{flag} {expr:?}: {message}")]
+    /// A `--set`-style expression is malformed. Values may be secrets, so neither the message
+    /// nor `keys` holds any text after an `=`.
+    #[error("{flag} {keys:?}: {message}")]
     Set {
         /// The flag, e.g. `--set`.
         flag: &'static str,
-        /// The whole expression as given.
-        expr: String,
+        /// The expression up to its first `=` (the key being set), without any value.
+        keys: String,
         /// What is wrong, naming the bad token.
         message: String,
     },

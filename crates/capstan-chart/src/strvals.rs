@@ -229,7 +229,7 @@ impl Parser<'_> {
     fn rest_of_token(&self) -> String {
         self.chars[self.pos..]
             .iter()
-            .take_while(|c| **c != ',')
+            .take_while(|c| **c != ',' && **c != '=')
             .collect()
     }
 
@@ -354,7 +354,8 @@ impl Parser<'_> {
                 self.pos += consumed;
                 Ok(v)
             }
-            Some(Err(e)) => err(format!("invalid JSON value {rest:?}: {e}")),
+            // The JSON error names line and column, never the text: values may be secrets.
+            Some(Err(e)) => err(format!("invalid JSON value: {e}")),
             None => Ok(Value::Null),
         }
     }

@@ -176,11 +176,20 @@ pub fn user_values(
         };
         result.map_err(|message| Error::Set {
             flag,
-            expr: expr.clone(),
+            keys: redact_set(expr),
             message,
         })?;
     }
     Ok(base)
+}
+
+/// A `--set` expression fit for an error message: up to its first `=`, then `=…` if a value
+/// followed (values may be secrets; the message names the key at fault).
+fn redact_set(expr: &str) -> String {
+    match expr.split_once('=') {
+        Some((key, _)) => format!("{key}=…"),
+        None => expr.to_string(),
+    }
 }
 
 fn strip_nulls(map: &mut Values) {
@@ -461,7 +470,7 @@ mod tests {
         let e = user_values(&[ValueLayer::Set("a=1,b".into())], &mut no_files)
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "--set \"a=1,b\": key \"b\" has no value");
+        assert_eq!(e, "--set \"a=…\": key \"b\" has no value");
         let e = user_values(
             &[ValueLayer::File {
                 name: "bad.yaml".into(),

@@ -99,6 +99,11 @@ pub struct RenderLimits {
     pub timeout: Duration,
     /// Largest total rendered output (bytes).
     pub max_output_bytes: usize,
+    /// Largest string one function call may build (`indent`, `printf`, `replace`, `repeat`,
+    /// `join`, `toYaml`, ...), checked before the string is allocated: approximate memory bound.
+    pub max_string_bytes: usize,
+    /// Most Kubernetes objects (manifests and hooks) one render may produce.
+    pub max_objects: usize,
 }
 
 impl Default for RenderLimits {
@@ -108,6 +113,8 @@ impl Default for RenderLimits {
             fuel: 20_000_000,
             timeout: Duration::from_secs(10),
             max_output_bytes: 64 << 20,
+            max_string_bytes: 16 << 20,
+            max_objects: 10_000,
         }
     }
 }

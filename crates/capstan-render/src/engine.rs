@@ -66,6 +66,11 @@ fn formatter(
     if value.is_none() || value.is_undefined() {
         return Ok(());
     }
+    if let Ok(sess) = session(state) {
+        // A list or map that prints larger than the whole output may be is refused before
+        // its text is built.
+        sess.check_value(value)?;
+    }
     let s = strval(value);
     if let Ok(sess) = session(state) {
         sess.add_output(s.len())?;
@@ -85,7 +90,7 @@ fn new_env(limits: &RenderLimits) -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Lenient);
     env.set_fuel(Some(limits.fuel));
     env.set_formatter(formatter);
-    crate::funcs::register(&mut env);
+    crate::funcs::register(&mut env, limits);
     env
 }
 
@@ -321,6 +326,13 @@ impl CompiledChart {
         let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
         for (file, text) in &files {
             manifest::parse_template(file, text, &mut manifests, &mut hooks)?;
+        }
+        let objects = manifests.len() + hooks.len();
+        if objects > self.limits.max_objects {
+            return Err(Error::Limit {
+                what: format!("chart {} renders {objects} objects", processed.name()),
+                limit: format!("{} objects", self.limits.max_objects),
+            });
         }
         manifest::sort(&mut manifests, &mut hooks);
         Ok(Rendered {

@@ -15,7 +15,143 @@ use minijinja::value::{Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use sha2::{Digest, Sha256};
 
-use crate::objects::{FailMarker, SESSION_KEY, Session, session};
+use crate::context::RenderLimits;
+use crate::objects::{FailMarker, SESSION_KEY, Session, limit_error, session};
+
+/// What one function call may build: every function that can make its result much larger
+/// than its arguments (`indent`, `printf` widths, `replace`, `repeat`, `join`, `toYaml`, ...)
+/// checks the size it is about to build against this before allocating it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    /// Largest string one call may return (bytes).
+    pub max_string: usize,
+    /// Most items of a list one call may return (`until`, `untilStep`).
+    pub max_items: usize,
+}
+
+impl Bounds {
+    pub(crate) fn new(limits: &RenderLimits) -> Bounds {
+        Bounds {
+            max_string: limits.max_string_bytes,
+            max_items: LIST_ITEMS,
+        }
+    }
+
+    /// Fails when `what` would build a string of `len` bytes, above the limit.
+    fn string(self, what: &str, len: usize) -> Result<(), Error> {
+        if len > self.max_string {
+            return Err(limit_error(format!(
+                "{what}: the result ({len} bytes) would exceed the limit of {} bytes per string",
+                self.max_string
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails when `what` would build a list of `n` items, above the limit.
+    fn items(self, what: &str, n: u64) -> Result<(), Error> {
+        if n > self.max_items as u64 {
+            return Err(limit_error(format!(
+                "{what}: a list of {n} items would exceed the limit of {} items",
+                self.max_items
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails when converting `v` to text or data (toYaml, toJson, merge, ...) would produce
+    /// more than the string limit: the value is walked, stopping as soon as it is too large,
+    /// so a list holding the same large string many times is caught before it is copied.
+    fn value(self, what: &str, v: &Value) -> Result<(), Error> {
+        let mut size = 0usize;
+        value_size(v, self.max_string, &mut size, 0);
+        self.string(what, size)
+    }
+}
+
+/// Most items a list function (`until`, `untilStep`) returns, as minijinja's `range`.
+const LIST_ITEMS: usize = 100_000;
+
+/// Adds the approximate serialised size of `v` to `size`, stopping once it passes `limit`.
+fn value_size(v: &Value, limit: usize, size: &mut usize, depth: usize) {
+    if *size > limit {
+        return;
+    }
+    // Deeper than any serialiser should go; count it as too large rather than recurse further.
+    if depth > 256 {
+        *size = limit.saturating_add(1);
+        return;
+    }
+    match v.kind() {
+        ValueKind::String => *size = size.saturating_add(v.as_str().map_or(0, str::len) + 3),
+        ValueKind::Bytes => *size = size.saturating_add(v.as_bytes().map_or(0, <[u8]>::len) + 3),
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => {
+            let is_map = v.kind() == ValueKind::Map;
+            let Ok(iter) = v.try_iter() else {
+                *size = size.saturating_add(8);
+                return;
+            };
+            for item in iter {
+                *size = size.saturating_add(2);
+                value_size(&item, limit, size, depth + 1);
+                if is_map && let Ok(inner) = v.get_item(&item) {
+                    value_size(&inner, limit, size, depth + 1);
+                }
+                if *size > limit {
+                    return;
+                }
+            }
+        }
+        _ => *size = size.saturating_add(24),
+    }
+}
+
+/// Fails when the text form of `v` would be larger than `limit` bytes.
+pub(crate) fn check_size(what: &str, v: &Value, limit: usize) -> Result<(), Error> {
+    Bounds {
+        max_string: limit,
+        max_items: LIST_ITEMS,
+    }
+    .value(what, v)
+}
+
+/// Joins strings with `sep`, failing before allocation when the result would be too large.
+fn bounded_join(b: Bounds, what: &str, parts: &[String], sep: &str) -> Result<String, Error> {
+    let len = parts
+        .iter()
+        .map(String::len)
+        .fold(0usize, |a, l| a.saturating_add(l).saturating_add(sep.len()));
+    b.string(what, len)?;
+    Ok(parts.join(sep))
+}
+
+/// [`strval`] of a value, after checking that its text form is not too large.
+fn bounded_strval(b: Bounds, what: &str, v: &Value) -> Result<String, Error> {
+    if !matches!(
+        v.kind(),
+        ValueKind::String
+            | ValueKind::Number
+            | ValueKind::Bool
+            | ValueKind::Undefined
+            | ValueKind::None
+    ) {
+        b.value(what, v)?;
+    }
+    Ok(strval(v))
+}
+
+/// The text forms of `args` (nil and undefined left out), failing once their total is too large.
+fn bounded_strvals(b: Bounds, what: &str, args: &[Value]) -> Result<Vec<String>, Error> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut total = 0usize;
+    for v in args.iter().filter(|v| !(v.is_none() || v.is_undefined())) {
+        let s = bounded_strval(b, what, v)?;
+        total = total.saturating_add(s.len() + 1);
+        b.string(what, total)?;
+        out.push(s);
+    }
+    Ok(out)
+}
 
 fn op_err(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
@@ -50,14 +186,15 @@ fn from_json(j: &serde_json::Value) -> Value {
     Value::from_serialize(j)
 }
 
-/// Helm's `toYaml`: keys sorted, no trailing newline.
-pub(crate) fn to_yaml(v: &Value) -> Result<String, Error> {
-    Ok(crate::yaml::to_yaml(&to_json(v)?))
+/// [`to_json`] after checking the value's size, for values built by templates.
+fn bounded_json(b: Bounds, what: &str, v: &Value) -> Result<serde_json::Value, Error> {
+    b.value(what, v)?;
+    to_json(v)
 }
 
 /// Go's `json.Marshal` output: compact, keys sorted, `<`, `>` and `&` escaped.
-fn to_json_string(v: &Value, pretty: bool) -> Result<String, Error> {
-    let j = to_json(v)?;
+fn to_json_string(b: Bounds, v: &Value, pretty: bool) -> Result<String, Error> {
+    let j = bounded_json(b, "toJson", v)?;
     let s = if pretty {
         serde_json::to_string_pretty(&j)
     } else {
@@ -89,24 +226,88 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-fn quote_all(args: &[Value], single: bool) -> String {
-    args.iter()
-        .filter(|v| !(v.is_none() || v.is_undefined()))
-        .map(|v| {
-            let s = strval(v);
+fn quote_all(b: Bounds, args: &[Value], single: bool) -> Result<String, Error> {
+    let parts: Vec<String> = bounded_strvals(b, "quote", args)?
+        .into_iter()
+        .map(|s| {
             if single {
                 format!("'{s}'")
             } else {
                 go_quote(&s)
             }
         })
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    bounded_join(b, "quote", &parts, " ")
 }
 
-fn indent(n: usize, s: &str) -> String {
+fn indent(b: Bounds, n: usize, s: &str) -> Result<String, Error> {
+    let lines = s.bytes().filter(|c| *c == b'\n').count() + 1;
+    b.string(
+        "indent",
+        n.saturating_mul(lines)
+            .saturating_add(s.len())
+            .saturating_add(1),
+    )?;
     let pad = " ".repeat(n);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+}
+
+/// Helm's `replace`: every `old` in `s` becomes `new`, bounded in size.
+fn replace(b: Bounds, s: &str, old: &str, new: &str) -> Result<String, Error> {
+    let count = if old.is_empty() {
+        s.chars().count() + 1
+    } else {
+        s.matches(old).count()
+    };
+    b.string(
+        "replace",
+        s.len().saturating_add(count.saturating_mul(new.len())),
+    )?;
+    Ok(s.replace(old, new))
+}
+
+/// Sprig's `repeat`: `s` `count` times, bounded in size.
+fn repeat(b: Bounds, count: i64, s: &str) -> Result<String, Error> {
+    let count = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
+    b.string("repeat", count.saturating_mul(s.len()))?;
+    Ok(s.repeat(count))
+}
+
+/// Sprig's `untilStep`: integers from `start` towards `stop` (exclusive) by `step`.
+fn until_step(b: Bounds, start: i64, stop: i64, step: i64) -> Result<Value, Error> {
+    if step == 0 || (step > 0 && start >= stop) || (step < 0 && start <= stop) {
+        return Ok(Value::from(Vec::<i64>::new()));
+    }
+    let span = (i128::from(stop) - i128::from(start)).unsigned_abs();
+    let n = span.div_ceil(i128::from(step).unsigned_abs());
+    b.items("untilStep", u64::try_from(n).unwrap_or(u64::MAX))?;
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i < stop) || (step < 0 && i > stop) {
+        out.push(i);
+        match i.checked_add(step) {
+            Some(next) => i = next,
+            None => break,
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// Regex replacement that stops growing its result once it passes the string limit.
+fn regex_replace_all(b: Bounds, re: &str, s: &str, repl: &str) -> Result<String, Error> {
+    let re = regex(re)?;
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(s) {
+        let m = caps.get(0).expect("group 0 always matches");
+        out.push_str(&s[last..m.start()]);
+        caps.expand(repl, &mut out);
+        last = m.end();
+        b.string("regexReplaceAll", out.len())?;
+    }
+    out.push_str(&s[last..]);
+    b.string("regexReplaceAll", out.len())?;
+    Ok(out)
 }
 
 fn to_int(v: &Value) -> i64 {
@@ -207,13 +408,13 @@ fn merge_json(dst: &mut serde_json::Value, src: &serde_json::Value, overwrite: b
     }
 }
 
-fn merge(dst: &Value, srcs: &[Value], overwrite: bool) -> Result<Value, Error> {
-    let mut d = to_json(dst)?;
+fn merge(b: Bounds, dst: &Value, srcs: &[Value], overwrite: bool) -> Result<Value, Error> {
+    let mut d = bounded_json(b, "merge", dst)?;
     if d.is_null() {
         d = serde_json::Value::Object(Default::default());
     }
     for s in srcs {
-        merge_json(&mut d, &to_json(s)?, overwrite);
+        merge_json(&mut d, &bounded_json(b, "merge", s)?, overwrite);
     }
     Ok(from_json(&d))
 }
@@ -355,7 +556,7 @@ fn go_date(layout: &str, ts: jiff::Timestamp) -> String {
 
 /// A subset of Go's `fmt.Sprintf`: `%v %s %d %f %e %g %q %t %x %X %o %b %%` with flags
 /// `-`, `+`, `0`, width and precision.
-fn printf(format: &str, args: &[Value]) -> String {
+fn printf(b: Bounds, format: &str, args: &[Value]) -> Result<String, Error> {
     let mut out = String::new();
     let mut chars = format.chars().peekable();
     let mut next_arg = 0;
@@ -388,8 +589,21 @@ fn printf(format: &str, args: &[Value]) -> String {
                 p.push(d);
                 chars.next();
             }
-            precision = Some(p.parse().unwrap_or(0));
+            precision = Some(if p.is_empty() {
+                0
+            } else {
+                p.parse().unwrap_or(usize::MAX)
+            });
         }
+        let w: usize = if width.is_empty() {
+            0
+        } else {
+            width.parse().unwrap_or(usize::MAX)
+        };
+        b.string(
+            "printf",
+            w.max(precision.unwrap_or(0)).saturating_add(out.len()),
+        )?;
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");
             break;
@@ -451,7 +665,6 @@ fn printf(format: &str, args: &[Value]) -> String {
             }
             other => format!("%!{other}({})", strval(arg)),
         };
-        let w: usize = width.parse().unwrap_or(0);
         let len = formatted.chars().count();
         if len >= w {
             out.push_str(&formatted);
@@ -475,7 +688,8 @@ fn printf(format: &str, args: &[Value]) -> String {
         let extra: Vec<String> = args[next_arg..].iter().map(strval).collect();
         let _ = write!(out, "%!(EXTRA {})", extra.join(", "));
     }
-    out
+    b.string("printf", out.len())?;
+    Ok(out)
 }
 
 /// Builds the context a named template or `tpl` text renders with: the keys of `ctx` when it is
@@ -560,32 +774,46 @@ fn int_args(args: &[Value]) -> Vec<i64> {
 }
 
 /// Registers every function and filter on `env`.
-pub(crate) fn register(env: &mut Environment<'static>) {
+pub(crate) fn register(env: &mut Environment<'static>, limits: &RenderLimits) {
+    let b = Bounds::new(limits);
     // Serialisation.
-    env.add_function("toYaml", |v: Value| to_yaml(&v));
-    env.add_filter("toYaml", |v: Value| to_yaml(&v));
+    let to_yaml_fn = move |v: Value| -> Result<String, Error> {
+        Ok(crate::yaml::to_yaml(&bounded_json(b, "toYaml", &v)?))
+    };
+    env.add_function("toYaml", to_yaml_fn);
+    env.add_filter("toYaml", to_yaml_fn);
     env.add_function("fromYaml", |s: Value| from_yaml_value(&strval(&s)));
     env.add_filter("fromYaml", |s: Value| from_yaml_value(&strval(&s)));
-    env.add_function("toJson", |v: Value| to_json_string(&v, false));
-    env.add_filter("toJson", |v: Value| to_json_string(&v, false));
-    env.add_function("toPrettyJson", |v: Value| to_json_string(&v, true));
-    env.add_filter("toPrettyJson", |v: Value| to_json_string(&v, true));
+    env.add_function("toJson", move |v: Value| to_json_string(b, &v, false));
+    env.add_filter("toJson", move |v: Value| to_json_string(b, &v, false));
+    env.add_function("toPrettyJson", move |v: Value| to_json_string(b, &v, true));
+    env.add_filter("toPrettyJson", move |v: Value| to_json_string(b, &v, true));
     env.add_function("fromJson", |s: Value| from_json_value(&strval(&s)));
     env.add_filter("fromJson", |s: Value| from_json_value(&strval(&s)));
 
     // Layout.
-    env.add_function("indent", |n: usize, s: Value| indent(n, &strval(&s)));
-    env.add_filter("indent", |s: Value, n: usize| indent(n, &strval(&s)));
-    env.add_function("nindent", |n: usize, s: Value| {
-        format!("\n{}", indent(n, &strval(&s)))
+    env.add_function("indent", move |n: usize, s: Value| {
+        indent(b, n, &bounded_strval(b, "indent", &s)?)
     });
-    env.add_filter("nindent", |s: Value, n: usize| {
-        format!("\n{}", indent(n, &strval(&s)))
+    env.add_filter("indent", move |s: Value, n: usize| {
+        indent(b, n, &bounded_strval(b, "indent", &s)?)
     });
-    env.add_function("quote", |args: Rest<Value>| quote_all(&args, false));
-    env.add_filter("quote", |v: Value| quote_all(&[v], false));
-    env.add_function("squote", |args: Rest<Value>| quote_all(&args, true));
-    env.add_filter("squote", |v: Value| quote_all(&[v], true));
+    env.add_function("nindent", move |n: usize, s: Value| {
+        Ok::<_, Error>(format!(
+            "\n{}",
+            indent(b, n, &bounded_strval(b, "nindent", &s)?)?
+        ))
+    });
+    env.add_filter("nindent", move |s: Value, n: usize| {
+        Ok::<_, Error>(format!(
+            "\n{}",
+            indent(b, n, &bounded_strval(b, "nindent", &s)?)?
+        ))
+    });
+    env.add_function("quote", move |args: Rest<Value>| quote_all(b, &args, false));
+    env.add_filter("quote", move |v: Value| quote_all(b, &[v], false));
+    env.add_function("squote", move |args: Rest<Value>| quote_all(b, &args, true));
+    env.add_filter("squote", move |v: Value| quote_all(b, &[v], true));
 
     // Defaults and failures.
     env.add_function("default", |d: Value, v: Option<Value>| {
@@ -625,12 +853,13 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     );
 
     // Encodings and hashes.
-    env.add_function("b64enc", |s: Value| {
-        base64::engine::general_purpose::STANDARD.encode(strval(&s))
-    });
-    env.add_filter("b64enc", |s: Value| {
-        base64::engine::general_purpose::STANDARD.encode(strval(&s))
-    });
+    let b64enc = move |s: Value| -> Result<String, Error> {
+        let s = bounded_strval(b, "b64enc", &s)?;
+        b.string("b64enc", s.len().div_ceil(3).saturating_mul(4))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(s))
+    };
+    env.add_function("b64enc", b64enc);
+    env.add_filter("b64enc", b64enc);
     let b64dec = |s: Value| -> Result<String, Error> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(strval(&s).trim())
@@ -675,11 +904,17 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("lower", |s: Value| strval(&s).to_lowercase());
     env.add_function("title", |s: Value| title(&strval(&s)));
     env.add_filter("title", |s: Value| title(&strval(&s)));
-    env.add_function("replace", |old: Value, new: Value, s: Value| {
-        strval(&s).replace(&strval(&old), &strval(&new))
+    env.add_function("replace", move |old: Value, new: Value, s: Value| {
+        replace(b, &strval(&s), &strval(&old), &strval(&new))
     });
-    env.add_filter("replace", |s: Value, old: Value, new: Value| {
-        strval(&s).replace(&strval(&old), &strval(&new))
+    env.add_filter("replace", move |s: Value, old: Value, new: Value| {
+        replace(b, &strval(&s), &strval(&old), &strval(&new))
+    });
+    env.add_function("repeat", move |count: i64, s: Value| {
+        repeat(b, count, &strval(&s))
+    });
+    env.add_filter("repeat", move |s: Value, count: i64| {
+        repeat(b, count, &strval(&s))
     });
     env.add_function("contains", |sub: Value, s: Value| {
         strval(&s).contains(&strval(&sub))
@@ -699,19 +934,22 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("hasSuffix", |s: Value, p: Value| {
         strval(&s).ends_with(&strval(&p))
     });
-    env.add_function("printf", |f: Value, args: Rest<Value>| {
-        printf(&strval(&f), &args)
+    env.add_function("printf", move |f: Value, args: Rest<Value>| {
+        printf(b, &strval(&f), &args)
     });
-    env.add_function("print", |args: Rest<Value>| sprint(&args));
-    env.add_function("cat", |args: Rest<Value>| {
-        args.iter()
-            .filter(|v| !(v.is_none() || v.is_undefined()))
-            .map(strval)
-            .collect::<Vec<_>>()
-            .join(" ")
+    env.add_function("print", move |args: Rest<Value>| {
+        bounded_strvals(b, "print", &args)?;
+        Ok::<_, Error>(sprint(&args))
     });
-    env.add_function("toString", |v: Value| strval(&v));
-    env.add_filter("toString", |v: Value| strval(&v));
+    env.add_function("cat", move |args: Rest<Value>| {
+        bounded_join(b, "cat", &bounded_strvals(b, "cat", &args)?, " ")
+    });
+    env.add_function("toString", move |v: Value| {
+        bounded_strval(b, "toString", &v)
+    });
+    env.add_filter("toString", move |v: Value| {
+        bounded_strval(b, "toString", &v)
+    });
     env.add_function("int", |v: Value| to_int(&v));
     env.add_filter("int", |v: Value| to_int(&v));
     env.add_function("int64", |v: Value| to_int(&v));
@@ -730,17 +968,17 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         }
         Value::from(m)
     });
-    env.add_function("merge", |dst: Value, srcs: Rest<Value>| {
-        merge(&dst, &srcs, false)
+    env.add_function("merge", move |dst: Value, srcs: Rest<Value>| {
+        merge(b, &dst, &srcs, false)
     });
-    env.add_filter("merge", |dst: Value, srcs: Rest<Value>| {
-        merge(&dst, &srcs, false)
+    env.add_filter("merge", move |dst: Value, srcs: Rest<Value>| {
+        merge(b, &dst, &srcs, false)
     });
-    env.add_function("mergeOverwrite", |dst: Value, srcs: Rest<Value>| {
-        merge(&dst, &srcs, true)
+    env.add_function("mergeOverwrite", move |dst: Value, srcs: Rest<Value>| {
+        merge(b, &dst, &srcs, true)
     });
-    env.add_filter("mergeOverwrite", |dst: Value, srcs: Rest<Value>| {
-        merge(&dst, &srcs, true)
+    env.add_filter("mergeOverwrite", move |dst: Value, srcs: Rest<Value>| {
+        merge(b, &dst, &srcs, true)
     });
     let keys = |maps: Rest<Value>| -> Result<Value, Error> {
         let mut out: Vec<Value> = Vec::new();
@@ -824,23 +1062,23 @@ pub(crate) fn register(env: &mut Environment<'static>) {
                 .collect::<Vec<_>>(),
         )
     });
-    let join = |sep: Value, l: Value| -> Result<String, Error> {
-        Ok(list_items(&l)?
-            .iter()
-            .filter(|v| !(v.is_none() || v.is_undefined()))
-            .map(strval)
-            .collect::<Vec<_>>()
-            .join(&strval(&sep)))
+    let join = move |sep: Value, l: Value| -> Result<String, Error> {
+        let sep = strval(&sep);
+        let parts = bounded_strvals(b, "join", &list_items(&l)?)?;
+        bounded_join(b, "join", &parts, &sep)
     };
     env.add_function("join", join);
     env.add_filter("join", move |l: Value, sep: Option<Value>| {
         join(sep.unwrap_or(Value::from("")), l)
     });
-    env.add_function("until", |n: i64| -> Result<Value, Error> {
-        if !(0..=100_000).contains(&n) {
+    env.add_function("until", move |n: i64| -> Result<Value, Error> {
+        if n < 0 {
             return Err(op_err(format!("until: {n} is out of range")));
         }
-        Ok(Value::from((0..n).collect::<Vec<_>>()))
+        until_step(b, 0, n, 1)
+    });
+    env.add_function("untilStep", move |start: i64, stop: i64, step: i64| {
+        until_step(b, start, stop, step)
     });
 
     // Numbers.
@@ -874,18 +1112,14 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     env.add_function(
         "regexReplaceAll",
-        |re: Value, s: Value, repl: Value| -> Result<String, Error> {
-            Ok(regex(&strval(&re))?
-                .replace_all(&strval(&s), strval(&repl).as_str())
-                .into_owned())
+        move |re: Value, s: Value, repl: Value| -> Result<String, Error> {
+            regex_replace_all(b, &strval(&re), &strval(&s), &strval(&repl))
         },
     );
     env.add_filter(
         "regexReplaceAll",
-        |s: Value, re: Value, repl: Value| -> Result<String, Error> {
-            Ok(regex(&strval(&re))?
-                .replace_all(&strval(&s), strval(&repl).as_str())
-                .into_owned())
+        move |s: Value, re: Value, repl: Value| -> Result<String, Error> {
+            regex_replace_all(b, &strval(&re), &strval(&s), &strval(&repl))
         },
     );
     env.add_function("semverCompare", |c: Value, v: Value| {
@@ -924,6 +1158,15 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const B: Bounds = Bounds {
+        max_string: 1 << 20,
+        max_items: 1000,
+    };
+
+    fn printf(format: &str, args: &[Value]) -> String {
+        super::printf(B, format, args).unwrap()
+    }
 
     #[test]
     fn printf_verbs() {
@@ -972,7 +1215,47 @@ mod tests {
         assert_eq!(trunc(3, "abcdef"), "abc");
         assert_eq!(trunc(-2, "abcdef"), "ef");
         assert_eq!(trunc(10, "abc"), "abc");
-        assert_eq!(indent(2, "a\nb"), "  a\n    b".replace("    ", "  "));
+        assert_eq!(indent(B, 2, "a\nb").unwrap(), "  a\n  b");
         assert_eq!(go_quote("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn growth_is_bounded_before_allocation() {
+        let limit = |r: Result<String, Error>| {
+            let e = match r {
+                Ok(s) => panic!("built {} bytes", s.len()),
+                Err(e) => e,
+            };
+            assert!(
+                e.to_string().contains("limit of 1048576 bytes per string"),
+                "{e}"
+            );
+        };
+        limit(indent(B, usize::MAX / 2, "a\nb"));
+        limit(super::printf(B, "%999999999999d", &[Value::from(1)]));
+        limit(super::printf(B, "%.99999999f", &[Value::from(1.5)]));
+        limit(replace(B, &"ab".repeat(1000), "", &"x".repeat(1000)));
+        limit(repeat(B, i64::MAX, "ab"));
+        limit(regex_replace_all(
+            B,
+            "a",
+            &"a".repeat(2000),
+            &"$0".repeat(1000),
+        ));
+        let big = Value::from("x".repeat(300_000));
+        let list = Value::from(vec![big.clone(), big.clone(), big.clone(), big]);
+        assert!(bounded_json(B, "toYaml", &list).is_err());
+        assert!(quote_all(B, &[list.clone()], false).is_err());
+        assert_eq!(repeat(B, 3, "ab").unwrap(), "ababab");
+        assert_eq!(replace(B, "a-b", "-", "+").unwrap(), "a+b");
+        let e = until_step(B, 0, i64::MAX, 1).unwrap_err();
+        assert!(e.to_string().contains("limit of 1000 items"), "{e}");
+        let steps: Vec<i64> = until_step(B, 10, 0, -3)
+            .unwrap()
+            .try_iter()
+            .unwrap()
+            .map(|v| i64::try_from(v).unwrap())
+            .collect();
+        assert_eq!(steps, [10, 7, 4, 1]);
     }
 }

@@ -24,8 +24,12 @@
 //! - Deterministic: the same chart, values, release and capabilities give byte-identical output.
 //!   Maps iterate in key order, `now()` is the release's time and `randAlphaNum` is seeded from
 //!   the release.
-//! - Bounded: include/tpl depth, instructions per template (fuel), wall-clock time and output
-//!   size are limited ([`RenderLimits`]); a runaway template is an error, never a hang.
+//! - Bounded: include/tpl depth, macro recursion, instructions per template (fuel), wall-clock
+//!   time, output size, the size of any string a function builds and the number of objects are
+//!   limited ([`RenderLimits`]); a runaway template is an error, never a hang.
+//! - Isolated: templates reach nothing but the chart (no environment, filesystem, network or
+//!   cluster): there is no template loader, `include`/`import` find only the chart's compiled
+//!   templates, `.Files` holds only the chart's own files, `lookup` returns nothing.
 //! - Errors name the chart-relative file, line and column and the failing expression;
 //!   `required` and `fail` messages come through verbatim.
 //! - No network, cluster or async I/O.
@@ -42,6 +46,7 @@ pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
 pub use manifest::{
     Hook, HookDeletePolicy, HookEvent, INSTALL_ORDER, Manifest, Rendered, install_order_index,
+    parse_manifests,
 };
 
 /// What kind of template failure an [`Error::Template`] is.
@@ -106,6 +111,14 @@ pub enum Error {
     /// Library charts provide named templates only.
     #[error("chart {0} is a library chart and cannot be rendered or installed")]
     LibraryChart(String),
+    /// The rendered chart is larger than a bound of [`RenderLimits`] allows.
+    #[error("{what}, more than the limit of {limit}")]
+    Limit {
+        /// What was too large, e.g. `chart web renders 20000 objects`.
+        what: String,
+        /// The limit, e.g. `10000 objects`.
+        limit: String,
+    },
     /// The capabilities given are unusable.
     #[error("invalid capabilities: {0}")]
     Capabilities(String),

@@ -290,6 +290,15 @@ pub(crate) fn parse_template(
     Ok(())
 }
 
+/// Splits one rendered template's text on `---` lines and parses each document into a
+/// [`Manifest`] or a [`Hook`] (those with a `helm.sh/hook` annotation), in document order and
+/// unsorted. `source` is the template's chart-relative path, used in errors and `# Source:` lines.
+pub fn parse_manifests(source: &str, text: &str) -> Result<(Vec<Manifest>, Vec<Hook>)> {
+    let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
+    parse_template(source, text, &mut manifests, &mut hooks)?;
+    Ok((manifests, hooks))
+}
+
 /// Sorts manifests in install order (unknown kinds last, alphabetically), then by source and
 /// document index; hooks by weight, name and path.
 pub(crate) fn sort(manifests: &mut [Manifest], hooks: &mut [Hook]) {

@@ -81,6 +81,20 @@ impl Session {
         Ok(())
     }
 
+    /// Fails when printing `value` would exceed the output limit (checked without building its
+    /// text; strings are counted by [`Session::add_output`]).
+    pub fn check_value(&self, value: &Value) -> Result<(), Error> {
+        if value.as_str().is_some() {
+            return Ok(());
+        }
+        let used = self.output.load(Ordering::Relaxed);
+        crate::funcs::check_size(
+            "output",
+            value,
+            self.limits.max_output_bytes.saturating_sub(used),
+        )
+    }
+
     /// Enters one include/tpl level; the guard leaves it.
     pub fn enter(self: &Arc<Self>, what: &str) -> Result<DepthGuard, Error> {
         self.check_time()?;
