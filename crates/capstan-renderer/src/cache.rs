@@ -76,6 +76,11 @@ impl ChartCache {
         }
     }
 
+    /// The limits this cache was made with.
+    pub fn limits(&self) -> CacheLimits {
+        self.limits
+    }
+
     /// Whether the archive with this digest is held.
     pub fn has(&self, digest: &str) -> bool {
         self.entries

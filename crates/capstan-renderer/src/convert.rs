@@ -37,6 +37,26 @@ pub fn layers(values: Vec<pb::ValuesLayer>) -> (Vec<ValueLayer>, Vec<(String, St
     (layers, files)
 }
 
+/// The bytes of values a request carries: every layer's text and every `--set-file` file.
+pub fn values_bytes(values: &[pb::ValuesLayer]) -> usize {
+    use pb::values_layer::Layer;
+    values
+        .iter()
+        .filter_map(|l| l.layer.as_ref())
+        .map(|layer| match layer {
+            Layer::File(s) | Layer::Json(s) | Layer::Set(s) | Layer::SetString(s) => s.len(),
+            Layer::SetJson(s) => s.len(),
+            Layer::SetFile(f) => {
+                f.expression.len()
+                    + f.files
+                        .iter()
+                        .map(|(p, c)| p.len() + c.len())
+                        .sum::<usize>()
+            }
+        })
+        .fold(0usize, usize::saturating_add)
+}
+
 /// The release a render is for; revision 0 counts as 1.
 pub fn release(context: Option<pb::ReleaseContext>) -> ReleaseInfo {
     let context = context.unwrap_or_default();

@@ -11,7 +11,15 @@
 //!
 //! Invariants:
 //! - Rendering is CPU-bound and bounded (time, instructions, include depth, output size, see
-//!   [`capstan_render::RenderLimits`]); it runs on blocking threads, never on the async workers.
+//!   [`capstan_render::RenderLimits`]); it runs on threads of its own with a large stack
+//!   ([`ServiceLimits::render_stack_bytes`]), never on the async workers, so a hostile template
+//!   that nests deeply or panics ends its own render only.
+//! - Bounded admission: at most [`ServiceLimits::max_in_flight`] loads, compiles and renders run
+//!   at once (more are refused with `RESOURCE_EXHAUSTED`); a render that overruns its time limit
+//!   is answered with `RESOURCE_EXHAUSTED` at the deadline and keeps its slot until it ends.
+//! - Every input is bounded: chart archives ([`capstan_chart::Limits`]), values
+//!   ([`ServiceLimits::max_values_bytes`]) and messages ([`MAX_MESSAGE_BYTES`]); every rejection
+//!   names the limit.
 //! - Values never appear in logs; spans carry the release, namespace, revision and chart digest.
 //! - Under a tenant policy, a caller renders only if its tenant may `render`, and only for
 //!   releases in its namespaces.
@@ -22,21 +30,49 @@
 
 mod cache;
 mod convert;
+mod flags;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use capstan_chart::{Chart, Limits};
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_server::{Renderer, RendererServer};
 use capstan_render::{CompiledChart, RenderLimits};
+use capstan_server::{InFlightLimit, Tenant};
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
 pub use convert::stored_chart;
+pub use flags::LimitFlags;
 
 /// Largest gRPC message the renderer accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+/// Bounds of the service itself (those of one chart and one render are
+/// [`capstan_chart::Limits`] and [`RenderLimits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLimits {
+    /// Most loads, compiles and renders at once; more are refused with `RESOURCE_EXHAUSTED`.
+    pub max_in_flight: usize,
+    /// Stack of each render thread. Deeply nested template values are dropped and printed
+    /// recursively; a large stack (reserved, used only as touched) keeps that from overflowing.
+    pub render_stack_bytes: usize,
+    /// Most bytes of values in one render request (values files, `--set` expressions and
+    /// `--set-file` contents together).
+    pub max_values_bytes: usize,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        ServiceLimits {
+            max_in_flight: 32,
+            render_stack_bytes: 1 << 30,
+            max_values_bytes: 16 << 20,
+        }
+    }
+}
 
 /// The renderer service.
 #[derive(Clone)]
@@ -48,6 +84,8 @@ struct Inner {
     cache: ChartCache,
     chart_limits: Limits,
     render_limits: RenderLimits,
+    limits: ServiceLimits,
+    in_flight: InFlightLimit,
 }
 
 impl Default for RendererService {
@@ -72,7 +110,71 @@ impl RendererService {
                 cache: ChartCache::new(cache),
                 chart_limits,
                 render_limits,
+                limits: ServiceLimits::default(),
+                in_flight: InFlightLimit::new(
+                    ServiceLimits::default().max_in_flight,
+                    "--max-in-flight",
+                ),
             }),
+        }
+    }
+
+    /// The same service with these service bounds (admission, render threads, values size).
+    pub fn with_service_limits(self, limits: ServiceLimits) -> RendererService {
+        RendererService {
+            inner: Arc::new(Inner {
+                cache: ChartCache::new(self.inner.cache.limits()),
+                chart_limits: self.inner.chart_limits,
+                render_limits: self.inner.render_limits,
+                limits,
+                in_flight: InFlightLimit::new(limits.max_in_flight, "--max-in-flight"),
+            }),
+        }
+    }
+
+    /// Loads, compiles and renders running now (for metrics and tests).
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.in_use()
+    }
+
+    /// Runs `f` on a render thread of its own, admitted against the in-flight limit; answers
+    /// `RESOURCE_EXHAUSTED` when the render time limit (plus a second of grace) passes first.
+    /// The thread keeps its admission until it really ends (its fuel bounds that).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+    ) -> Result<T, Status> {
+        let admitted = self.inner.in_flight.admit(&Tenant::Anonymous)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name(format!("capstan-{what}"))
+            .stack_size(self.inner.limits.render_stack_bytes)
+            .spawn(move || {
+                let result = f();
+                drop(admitted);
+                let _ = tx.send(result);
+            })
+            .map_err(|e| {
+                Status::resource_exhausted(format!("cannot start a {what} thread: {e}"))
+            })?;
+        let deadline = self.inner.render_limits.timeout + Duration::from_secs(1);
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Status::internal(format!(
+                "the {what} thread ended without a result (it panicked)"
+            ))),
+            Err(_) => {
+                tracing::warn!(
+                    what,
+                    ?deadline,
+                    "abandoned a render that overran its time limit"
+                );
+                Err(Status::resource_exhausted(format!(
+                    "{what} took longer than the limit of {:?} (--render-timeout)",
+                    self.inner.render_limits.timeout
+                )))
+            }
         }
     }
 
@@ -120,13 +222,15 @@ impl RendererService {
             ))
         })?;
         let inner = self.inner.clone();
-        let compiled = blocking(move || {
-            let chart = Chart::load_archive(&archive, &inner.chart_limits).map_err(invalid)?;
-            let compiled =
-                CompiledChart::compile(&chart, &inner.render_limits).map_err(render_error)?;
-            Ok(Arc::new(compiled))
-        })
-        .await?;
+        let compiled = self
+            .blocking("compile", move || {
+                let chart =
+                    Chart::load_archive(&archive, &inner.chart_limits).map_err(chart_error)?;
+                let compiled =
+                    CompiledChart::compile(&chart, &inner.render_limits).map_err(render_error)?;
+                Ok(Arc::new(compiled))
+            })
+            .await?;
         self.inner.cache.put_compiled(&digest, compiled.clone());
         Ok((digest, compiled))
     }
@@ -137,16 +241,16 @@ pub fn digest_of(archive: &[u8]) -> String {
     format!("sha256:{}", capstan_chart::archive_digest(archive))
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
-) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(format!("render task failed: {e}")))?
-}
-
 fn invalid(error: impl std::fmt::Display) -> Status {
     Status::invalid_argument(error.to_string())
+}
+
+/// Chart loading errors: a limit is `RESOURCE_EXHAUSTED`, anything else `INVALID_ARGUMENT`.
+fn chart_error(error: capstan_chart::Error) -> Status {
+    match &error {
+        capstan_chart::Error::Limit { .. } => Status::resource_exhausted(error.to_string()),
+        _ => Status::invalid_argument(error.to_string()),
+    }
 }
 
 fn render_error(error: capstan_render::Error) -> Status {
@@ -154,7 +258,11 @@ fn render_error(error: capstan_render::Error) -> Status {
         capstan_render::Error::Template {
             kind: capstan_render::TemplateErrorKind::Limit,
             ..
-        } => Status::resource_exhausted(error.to_string()),
+        }
+        | capstan_render::Error::Limit { .. }
+        | capstan_render::Error::Chart(capstan_chart::Error::Limit { .. }) => {
+            Status::resource_exhausted(error.to_string())
+        }
         _ => Status::invalid_argument(error.to_string()),
     }
 }
@@ -193,6 +301,13 @@ impl Renderer for RendererService {
         let result = async move {
             let (digest, compiled) = self.compiled(request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
+            let values_bytes = convert::values_bytes(&request.values);
+            if values_bytes > self.inner.limits.max_values_bytes {
+                return Err(Status::resource_exhausted(format!(
+                    "values of {values_bytes} bytes exceed the limit of {} bytes (--max-values-bytes)",
+                    self.inner.limits.max_values_bytes
+                )));
+            }
             let (layers, files) = convert::layers(request.values);
             let capabilities = convert::capabilities(request.capabilities);
             let chart_values = request
@@ -200,7 +315,7 @@ impl Renderer for RendererService {
                 .as_deref()
                 .map(convert::chart_values)
                 .transpose()?;
-            let response = blocking(move || {
+            let response = self.blocking("render", move || {
                 let mut read_file = |path: &str| {
                     files
                         .iter()
@@ -259,11 +374,12 @@ impl Renderer for RendererService {
         let digest = digest_of(&archive);
         let limits = self.inner.chart_limits;
         // Reject what cannot be loaded now, rather than at the first render.
-        let (digest, archive) = blocking(move || {
-            Chart::load_archive(&archive, &limits).map_err(invalid)?;
-            Ok((digest, archive))
-        })
-        .await?;
+        let (digest, archive) = self
+            .blocking("upload", move || {
+                Chart::load_archive(&archive, &limits).map_err(chart_error)?;
+                Ok((digest, archive))
+            })
+            .await?;
         self.inner.cache.put_archive(&digest, archive);
         tracing::info!(chart = %digest, "chart uploaded");
         Ok(Response::new(pb::UploadChartResponse { digest }))

@@ -32,6 +32,9 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (off by default).
     #[arg(long, env = "CAPSTAN_RENDERER_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<String>,
+    /// Bounds on charts, renders and requests.
+    #[command(flatten)]
+    limits: capstan_renderer::LimitFlags,
 }
 
 #[tokio::main]
@@ -57,7 +60,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(addr) = metrics.local_addr() {
         println!("capstan-renderer metrics on http://{addr}/metrics");
     }
-    let service = capstan_renderer::RendererService::default().into_server();
+    let service = capstan_renderer::RendererService::new(
+        capstan_renderer::CacheLimits::default(),
+        args.limits.chart_limits(),
+        args.limits.render_limits(),
+    )
+    .with_service_limits(args.limits.service_limits())
+    .into_server();
     let served = daemon
         .serve_secure(
             service,

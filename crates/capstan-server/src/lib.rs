@@ -7,10 +7,13 @@
 //!   are exported).
 //!
 //! - [`serve_metrics`]: the `--metrics-listen` endpoint ([`MetricsEndpoint`]).
+//! - [`InFlightLimit`]: the bound on requests a daemon works on at once (`RESOURCE_EXHAUSTED`
+//!   beyond it), keyed by [`Tenant`] for per-tenant budgets later.
 //!
 //! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
 //! generated tonic servers into it.
 
+pub mod limits;
 mod metrics;
 pub mod security;
 #[cfg(feature = "testing")]
@@ -25,6 +28,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
 pub use capstan_auth::{Caller, Operation, Principal, TokenReviewer};
+pub use limits::{Admitted, InFlightLimit, Tenant};
 pub use metrics::{MetricsEndpoint, code_label, serve_metrics};
 pub use security::{Authenticated, Authenticator, Security, SecurityFlags, TokenSet, caller};
 
