@@ -62,7 +62,8 @@ fn collect(
             out.push(SchemaViolation {
                 chart: label.to_string(),
                 path: dotted(error.instance_path().as_str(), &instance),
-                message: error.to_string(),
+                // Masked: values may be secrets; the path names the value at fault.
+                message: error.masked().to_string(),
             });
         }
     }
@@ -160,7 +161,7 @@ mod tests {
         }
         let text = Error::Schema { violations }.to_string();
         assert!(
-            text.contains("web: replicaCount: \"five\" is not of type \"integer\""),
+            text.contains("web: replicaCount: value is not of type \"integer\""),
             "{text}"
         );
     }

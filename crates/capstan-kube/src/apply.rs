@@ -630,7 +630,7 @@ impl Applier {
                 if merge::is_empty(&patch) {
                     return report(Action::Unchanged, None);
                 }
-                tracing::trace!(object = %key, %patch, "patch");
+                tracing::trace!(object = %key, "patching (contents not logged: they may be secret)");
                 let params = PatchParams {
                     dry_run: options.dry_run,
                     field_manager: Some(options.field_manager.clone()),
