@@ -68,6 +68,19 @@ pub fn hook(h: &render_pb::Hook) -> Result<Hook, tonic::Status> {
 pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
     let r =
         r.ok_or_else(|| tonic::Status::invalid_argument("the request carries no rendered chart"))?;
+    let objects = r
+        .manifest
+        .lines()
+        .filter(|l| l.trim_end() == "---" || l.starts_with("--- "))
+        .count()
+        .max(usize::from(!r.manifest.trim().is_empty()))
+        + r.hooks.len();
+    if objects > crate::MAX_OBJECTS {
+        return Err(tonic::Status::resource_exhausted(format!(
+            "the rendered release holds {objects} objects, more than the limit of {}",
+            crate::MAX_OBJECTS
+        )));
+    }
     let chart_json: Value = if r.stored_chart_json.trim().is_empty() {
         return Err(tonic::Status::invalid_argument(
             "the rendered input carries no chart (stored_chart_json)",

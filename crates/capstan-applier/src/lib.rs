@@ -31,6 +31,9 @@
 //!   (`grpc-timeout`), fires the operation's [`capstan_ops::Cancel`] (or deadline), and the
 //!   operation finalises (the release is marked failed, never left pending).
 //! - Every operation's lock holder is `<instance id>/<operation id>`, unique per process.
+//! - At most `--max-in-flight` operations run at once ([`ApplierService::with_max_in_flight`]);
+//!   more are refused with `RESOURCE_EXHAUSTED`. Requests are bounded by [`MAX_MESSAGE_BYTES`]
+//!   and rendered releases by [`MAX_OBJECTS`].
 //! - After [`ApplierService::begin_shutdown`] new operations are refused (`UNAVAILABLE`);
 //!   [`ApplierService::wait_idle`] waits for those in flight.
 //! - Each operation runs in a tracing span with `release`, `namespace`, `revision` and
@@ -72,6 +75,13 @@ pub use backend::{Backend, KubeBackend, Target};
 /// Largest gRPC message the applier accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// Most objects (manifest documents and hooks) one rendered release may hold, as the renderer's
+/// default `--max-objects`.
+pub const MAX_OBJECTS: usize = 10_000;
+
+/// Default bound on operations running at once (`--max-in-flight`).
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+
 /// The applier service.
 #[derive(Clone)]
 pub struct ApplierService {
@@ -85,6 +95,8 @@ struct Inner {
     draining: AtomicBool,
     /// One clone per operation in flight.
     in_flight: Arc<()>,
+    /// Admission: operations beyond it are refused with `RESOURCE_EXHAUSTED`.
+    admission: capstan_server::InFlightLimit,
 }
 
 impl ApplierService {
@@ -105,6 +117,25 @@ impl ApplierService {
                 next_operation: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
                 in_flight: Arc::new(()),
+                admission: capstan_server::InFlightLimit::new(
+                    DEFAULT_MAX_IN_FLIGHT,
+                    "--max-in-flight",
+                ),
+            }),
+        }
+    }
+
+    /// The same service admitting at most `max` operations at once (more are refused with
+    /// `RESOURCE_EXHAUSTED`). Call before serving: it starts a fresh service.
+    pub fn with_max_in_flight(self, max: usize) -> ApplierService {
+        ApplierService {
+            inner: Arc::new(Inner {
+                backend: self.inner.backend.clone(),
+                instance: self.inner.instance.clone(),
+                next_operation: AtomicU64::new(1),
+                draining: AtomicBool::new(false),
+                in_flight: Arc::new(()),
+                admission: capstan_server::InFlightLimit::new(max, "--max-in-flight"),
             }),
         }
     }
@@ -158,6 +189,10 @@ impl ApplierService {
                 "the applier is shutting down and takes no new operations",
             ));
         }
+        let admitted = self
+            .inner
+            .admission
+            .admit(&capstan_server::Tenant::Anonymous)?;
         let target = self.inner.backend.open_as(caller, namespace).await?;
         let id = self.inner.next_operation.fetch_add(1, Ordering::SeqCst);
         let holder = format!("{}/op-{id}", self.inner.instance);
@@ -239,6 +274,7 @@ impl ApplierService {
             operation_task.await;
             // Only once the operation's span has closed (so a flush after wait_idle has it).
             drop(token);
+            drop(admitted);
         });
         Ok(Response::new(Box::pin(OperationStream {
             rx,

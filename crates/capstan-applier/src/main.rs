@@ -45,6 +45,9 @@ struct Args {
     /// every 2 seconds (the applier's identity needs `get` on it).
     #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "policy")]
     policy_configmap: Option<String>,
+    /// Most operations at once; more are refused (RESOURCE_EXHAUSTED).
+    #[arg(long, env = "CAPSTAN_MAX_IN_FLIGHT", default_value_t = capstan_applier::DEFAULT_MAX_IN_FLIGHT)]
+    max_in_flight: usize,
 }
 
 /// Parses `15` or `15s`.
@@ -68,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     let storage = capstan_storage::StorageConfig::from_env()?;
     let backend = KubeBackend::with_lease_duration(client.clone(), storage, args.lease_duration)
         .with_config(config);
-    let service = ApplierService::new(Arc::new(backend));
+    let service = ApplierService::new(Arc::new(backend)).with_max_in_flight(args.max_in_flight);
     let mut security = args.security.security()?;
     if let Some(configmap) = &args.policy_configmap {
         let (namespace, name) = configmap

@@ -156,6 +156,10 @@ struct Harness {
 }
 
 async fn start() -> Harness {
+    start_with(capstan_applier::DEFAULT_MAX_IN_FLIGHT).await
+}
+
+async fn start_with(max_in_flight: usize) -> Harness {
     let store = Arc::new(MemoryStore::new());
     let cluster = Arc::new(FakeCluster {
         wait: Mutex::new(WaitMode::Ready),
@@ -167,7 +171,8 @@ async fn start() -> Harness {
             cluster: cluster.clone(),
         }),
         "test-instance",
-    );
+    )
+    .with_max_in_flight(max_in_flight);
     let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await.unwrap();
     let addr = daemon.local_addr();
     tokio::spawn(daemon.serve(
@@ -517,6 +522,63 @@ async fn a_client_going_away_cancels_and_the_revision_ends_failed() {
         last.info.description
     );
     assert_eq!(service.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn operations_beyond_the_in_flight_limit_are_resource_exhausted() {
+    let Harness {
+        mut client,
+        cluster,
+        service,
+        ..
+    } = start_with(1).await;
+    *cluster.wait.lock().unwrap() = WaitMode::Hang;
+    let mut stream = client
+        .install(install_request("web"))
+        .await
+        .unwrap()
+        .into_inner();
+    stream.message().await.unwrap().expect("an event");
+    let refused = client.install(install_request("other")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("--max-in-flight 1"),
+        "{}",
+        refused.message()
+    );
+    drop(stream);
+    for _ in 0..100 {
+        if service.in_flight() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    *cluster.wait.lock().unwrap() = WaitMode::Ready;
+    let (_, result) = drain(
+        client
+            .install(install_request("other"))
+            .await
+            .unwrap()
+            .into_inner(),
+    )
+    .await;
+    assert!(result.error.is_none(), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_release_with_too_many_objects_is_resource_exhausted() {
+    let Harness { mut client, .. } = start().await;
+    let mut request = install_request("web");
+    let rendered = request.rendered.as_mut().unwrap();
+    rendered.manifest = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"
+        .repeat(capstan_applier::MAX_OBJECTS + 1);
+    let refused = client.install(request).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("more than the limit of 10000"),
+        "{}",
+        refused.message()
+    );
 }
 
 #[tokio::test]
