@@ -317,6 +317,31 @@ mod tests {
                 "web/dev",
                 "device",
             ),
+            (
+                tgz(&[("web/disk", tar::EntryType::Block, b"", None)]),
+                "web/disk",
+                "device",
+            ),
+            (
+                tgz(&[("web/pipe", tar::EntryType::Fifo, b"", None)]),
+                "web/pipe",
+                "fifo",
+            ),
+            (
+                tgz(&[("web\\..\\..\\x", reg, b"x", None)]),
+                "web\\..\\..\\x",
+                "'..'",
+            ),
+            (
+                tgz(&[("C:/Windows/x", reg, b"x", None)]),
+                "C:/Windows/x",
+                "absolute",
+            ),
+            (
+                tgz(&[("\\\\server\\share", reg, b"x", None)]),
+                "\\\\server\\share",
+                "absolute",
+            ),
         ];
         for (bytes, entry, reason) in cases {
             let e = load(&bytes).unwrap_err().to_string();
@@ -325,6 +350,34 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn file_count_and_total_size_are_bounded() {
+        let mut entries: Vec<(String, Vec<u8>)> =
+            vec![("web/Chart.yaml".into(), CHART_YAML.into())];
+        for i in 0..20 {
+            entries.push((format!("web/files/f{i}"), vec![b'x'; 100]));
+        }
+        let refs: Vec<(&str, tar::EntryType, &[u8], Option<&str>)> = entries
+            .iter()
+            .map(|(n, d)| (n.as_str(), tar::EntryType::Regular, d.as_slice(), None))
+            .collect();
+        let bytes = tgz(&refs);
+        let few = Limits {
+            max_files: 10,
+            ..Limits::default()
+        };
+        let e = Chart::load_archive(&bytes, &few).unwrap_err();
+        assert!(matches!(e, Error::Limit { .. }), "{e}");
+        assert!(e.to_string().contains("limit of 10 files"), "{e}");
+        let small = Limits {
+            max_total_bytes: 1000,
+            ..Limits::default()
+        };
+        let e = Chart::load_archive(&bytes, &small).unwrap_err();
+        assert!(e.to_string().contains("limit of 1000 bytes"), "{e}");
+        assert!(Chart::load_archive(&bytes, &Limits::default()).is_ok());
     }
 
     #[test]
