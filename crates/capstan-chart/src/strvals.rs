@@ -33,6 +33,10 @@ type Step<T = ()> = Result<T, Halt>;
 
 const MAX_INDEX: usize = 65536;
 const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// Most list items and map entries one expression may create or copy: `a[65536]=1` builds a
+/// list of 65537 items from 11 bytes, and every assignment into an existing list copies it, so
+/// without this bound a short expression could take gigabytes or minutes.
+const MAX_WORK: usize = 1_000_000;
 
 /// Reads a `--set-file` value: the path in, the file's text (or an error message) out.
 pub type FileReader<'a> = &'a mut dyn FnMut(&str) -> Result<String, String>;
@@ -42,6 +46,8 @@ struct Parser<'a> {
     pos: usize,
     mode: Mode,
     read_file: Option<FileReader<'a>>,
+    /// List items and map entries created or copied so far (bounded by [`MAX_WORK`]).
+    work: usize,
 }
 
 fn err<T>(msg: impl Into<String>) -> Step<T> {
@@ -133,6 +139,17 @@ impl Parser<'_> {
         }
     }
 
+    /// Counts `n` list items or map entries created or copied.
+    fn charge(&mut self, n: usize) -> Step {
+        self.work = self.work.saturating_add(n);
+        if self.work > MAX_WORK {
+            return err(format!(
+                "the expression creates or copies more than {MAX_WORK} list items and map entries"
+            ));
+        }
+        Ok(())
+    }
+
     fn parse(&mut self, data: &mut Map<String, Value>) -> Result<(), String> {
         loop {
             match self.key(data, 0) {
@@ -152,13 +169,18 @@ impl Parser<'_> {
                 let i = self.key_index()?;
                 let list = match data.get(&k) {
                     None => Vec::new(),
-                    Some(Value::Array(a)) => a.clone(),
+                    Some(Value::Array(a)) => {
+                        let a = a.clone();
+                        self.charge(a.len())?;
+                        a
+                    }
                     Some(_) => {
                         return err(format!(
                             "unable to parse key: {k:?} is not a list and cannot be indexed"
                         ));
                     }
                 };
+                self.charge(list.len())?;
                 let (list, result) = match self.list_item(list.clone(), i, level) {
                     Ok(l) => (l, Ok(())),
                     Err(e) => (list, Err(e)),
@@ -205,7 +227,11 @@ impl Parser<'_> {
                 }
                 let mut inner = match data.get(&k) {
                     None => Map::new(),
-                    Some(Value::Object(m)) => m.clone(),
+                    Some(Value::Object(m)) => {
+                        let m = m.clone();
+                        self.charge(m.len())?;
+                        m
+                    }
                     Some(_) => {
                         return err(format!(
                             "unable to parse key: {k:?} is not a map and cannot hold {:?}",
@@ -246,6 +272,12 @@ impl Parser<'_> {
         if i < 0 {
             return err(format!("negative {i} index not allowed"));
         }
+        if level > MAX_NESTED_NAME_LEVEL {
+            return err(format!(
+                "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
+            ));
+        }
+        self.charge(usize::try_from(i).unwrap_or(usize::MAX).min(MAX_INDEX) + 1)?;
         let (k, last) = self.until(&['[', '.', '=']);
         if !k.is_empty() {
             return err(format!("unexpected data at end of array index: {k:?}"));
@@ -285,7 +317,8 @@ impl Parser<'_> {
                         ));
                     }
                 };
-                let inner = self.list_item(current, next, level)?;
+                self.charge(current.len())?;
+                let inner = self.list_item(current, next, level + 1)?;
                 set_index(list, i, Value::Array(inner))
             }
             Some(_) => {
@@ -293,6 +326,7 @@ impl Parser<'_> {
                     Some(Value::Object(m)) => m.clone(),
                     _ => Map::new(),
                 };
+                self.charge(inner.len())?;
                 match self.key(&mut inner, level) {
                     Ok(()) | Err(Halt::Eof) => set_index(list, i, Value::Object(inner)),
                     Err(e) => Err(e),
@@ -383,6 +417,7 @@ fn run(
         pos: 0,
         mode,
         read_file,
+        work: 0,
     };
     p.parse(dest)
 }
@@ -654,5 +689,25 @@ mod tests {
         assert_eq!(Value::Object(dest), json!({"config": "line1\nline2\n"}));
         let e = parse_into_file("config=nope", &mut Map::new(), &mut reader).unwrap_err();
         assert!(e.contains("open nope"), "{e}");
+    }
+
+    #[test]
+    fn amplification_and_nesting_are_bounded() {
+        let start = std::time::Instant::now();
+        let expr = "a[65536]=1,".repeat(100);
+        let e = parse(&expr).unwrap_err();
+        assert!(e.contains("more than 1000000 list items"), "{e}");
+        let deep = format!("a{}=1", "[0]".repeat(100));
+        let e = parse(&deep).unwrap_err();
+        assert!(e.contains("nested level"), "{e}");
+        let deep = format!("{}=1", "a.".repeat(100_000));
+        assert!(parse(&deep).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // What Helm users write still works.
+        assert_eq!(
+            parse("a[2]=x").unwrap(),
+            json!({"a": [null, null, "x"]}).as_object().unwrap().clone()
+        );
+        assert!(parse("list[65536]=1").is_ok());
     }
 }

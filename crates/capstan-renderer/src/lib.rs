@@ -50,6 +50,9 @@ pub use flags::LimitFlags;
 /// Largest gRPC message the renderer accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
+/// Most values layers (values files, `--set` flags...) in one render request.
+pub const MAX_VALUES_LAYERS: usize = 1024;
+
 /// Bounds of the service itself (those of one chart and one render are
 /// [`capstan_chart::Limits`] and [`RenderLimits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,6 +304,12 @@ impl Renderer for RendererService {
         let result = async move {
             let (digest, compiled) = self.compiled(request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
+            if request.values.len() > MAX_VALUES_LAYERS {
+                return Err(Status::resource_exhausted(format!(
+                    "{} values layers exceed the limit of {MAX_VALUES_LAYERS}",
+                    request.values.len()
+                )));
+            }
             let values_bytes = convert::values_bytes(&request.values);
             if values_bytes > self.inner.limits.max_values_bytes {
                 return Err(Status::resource_exhausted(format!(

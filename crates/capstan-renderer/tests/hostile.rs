@@ -218,6 +218,23 @@ async fn oversized_inputs_name_their_limit() {
         e.message()
     );
 
+    let e = client
+        .render(request(
+            webapp(),
+            (0..=capstan_renderer::MAX_VALUES_LAYERS)
+                .map(|i| pb::values_layer::Layer::Set(format!("a{i}=1")))
+                .collect(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(
+        e.message()
+            .contains("values layers exceed the limit of 1024"),
+        "{}",
+        e.message()
+    );
+
     // A gzip bomb: 4 MiB of zeros in one file compresses to a few KiB.
     let bomb = capstan_chart::package_files(
         "bomb",
