@@ -1245,7 +1245,7 @@ mod tests {
         let big = Value::from("x".repeat(300_000));
         let list = Value::from(vec![big.clone(), big.clone(), big.clone(), big]);
         assert!(bounded_json(B, "toYaml", &list).is_err());
-        assert!(quote_all(B, &[list.clone()], false).is_err());
+        assert!(quote_all(B, std::slice::from_ref(&list), false).is_err());
         assert_eq!(repeat(B, 3, "ab").unwrap(), "ababab");
         assert_eq!(replace(B, "a-b", "-", "+").unwrap(), "a+b");
         let e = until_step(B, 0, i64::MAX, 1).unwrap_err();
