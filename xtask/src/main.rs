@@ -7,6 +7,7 @@
 //! - `bench SUITE`: side-by-side benchmarks with Helm.
 //! - `codegen`: regenerate the committed protobuf code.
 //! - `helm`: reference Helm v3 and v4 binaries for compatibility tests and benchmarks.
+//! - `fuzz TARGET --time SECONDS`: one cargo-fuzz target (`fuzz/`, nightly) for a while.
 
 mod bench;
 mod cluster;
@@ -51,6 +52,17 @@ enum Task {
     Codegen,
     /// Build the reference Helm binaries (v3 and v4) into `target/helm/` and print their paths.
     Helm,
+    /// Run one fuzz target of `fuzz/` (needs cargo-fuzz and a nightly toolchain).
+    Fuzz {
+        /// strvals, chart_archive, release_decode or manifest.
+        target: String,
+        /// How long to fuzz, in seconds.
+        #[arg(long, default_value_t = 600)]
+        time: u64,
+        /// Build without sanitizers (`-s none`): faster, finds panics, hangs and leaks only.
+        #[arg(long)]
+        no_sanitizer: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -98,8 +110,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", binary.display());
             }
         }
+        Task::Fuzz {
+            target,
+            time,
+            no_sanitizer,
+        } => fuzz(&target, time, no_sanitizer)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cargo xtask fuzz`: `cargo fuzz run TARGET` with the nightly toolchain in `fuzz/` for `seconds`, with a 2 GiB
+/// memory limit per input; crashes land in `fuzz/artifacts/TARGET/`.
+fn fuzz(target: &str, seconds: u64, no_sanitizer: bool) -> anyhow::Result<()> {
+    let mut command = Command::new("rustup");
+    command
+        .current_dir(paths::root().join("fuzz"))
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["run", "nightly", "cargo", "fuzz", "run", "-O"]);
+    if no_sanitizer {
+        command.args(["-s", "none"]);
+    }
+    let status = command
+        .arg(target)
+        .arg("--")
+        .arg(format!("-max_total_time={seconds}"))
+        .arg("-rss_limit_mb=2048")
+        .status()
+        .context(
+            "running cargo fuzz (cargo install cargo-fuzz; rustup toolchain install nightly)",
+        )?;
+    if !status.success() {
+        bail!("fuzz target {target} failed: see fuzz/artifacts/{target}/");
+    }
+    Ok(())
 }
 
 /// `cargo xtask codegen`: regenerates `crates/capstan-proto/src/generated` from `proto/`.
