@@ -46,8 +46,9 @@ pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};
 pub use schema::{SchemaViolation, validate_values};
 pub use values::{
-    ValueLayer, Values, coalesce_values, compute_values, merge_maps, parse_values_yaml,
-    process_dependencies, resolve_dependencies, user_values, yaml_to_json,
+    MAX_YAML_FLOW_DEPTH, ValueLayer, Values, check_yaml_nesting, coalesce_values, compute_values,
+    merge_maps, parse_values_yaml, process_dependencies, resolve_dependencies, user_values,
+    yaml_to_json,
 };
 
 /// Errors of chart loading, values handling and validation.

@@ -154,8 +154,7 @@ fn valid_name(name: &str) -> bool {
 impl ChartMetadata {
     /// Parses and validates `Chart.yaml`; `file` names it in errors (e.g. `webapp/Chart.yaml`).
     pub fn parse(text: &str, file: &str) -> Result<ChartMetadata> {
-        let md: ChartMetadata =
-            serde_yaml_ng::from_str(text).map_err(|e| crate::values::yaml_error(file, &e))?;
+        let md: ChartMetadata = crate::values::from_yaml(text, file)?;
         md.validate(file)?;
         Ok(md)
     }

@@ -38,6 +38,93 @@ pub enum ValueLayer {
     SetLiteral(String),
 }
 
+/// Deepest nesting of YAML flow collections (`[...]`, `{...}`) let through to the YAML parser.
+/// The parser would reject anything deeper than 128 levels anyway, but only after time
+/// quadratic in the depth: a megabyte of `[` would keep it busy for hours.
+pub const MAX_YAML_FLOW_DEPTH: usize = 1000;
+
+/// Checks, before a YAML parser sees `text`, that its flow collections nest at most
+/// [`MAX_YAML_FLOW_DEPTH`] deep; fails with the 1-based line where the limit is passed.
+/// Brackets inside quoted strings and plain scalars (`a[b`) are not counted.
+pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
+    let mut depth = 0usize;
+    let mut line = 1usize;
+    // The last significant character before this one (None at the start of a block line).
+    let mut prev: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let opener = matches!(prev, None | Some('[' | '{' | ',' | ':' | '-' | '?'));
+        match c {
+            '\n' => {
+                line += 1;
+                if depth == 0 {
+                    prev = None;
+                }
+                continue;
+            }
+            ' ' | '\t' | '\r' => continue,
+            '#' if opener || depth == 0 && prev.is_none() => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        break;
+                    }
+                }
+                if depth == 0 {
+                    prev = None;
+                }
+                continue;
+            }
+            '[' | '{' if opener => {
+                depth += 1;
+                if depth > MAX_YAML_FLOW_DEPTH {
+                    return Err(line);
+                }
+            }
+            // Inside a plain scalar (`x[[[`): text, and so is every bracket after it.
+            '[' | '{' => {
+                prev = Some('x');
+                continue;
+            }
+            ']' | '}' => depth = depth.saturating_sub(1),
+            '"' | '\'' if opener => {
+                let mut escaped = false;
+                while let Some(q) = chars.next() {
+                    if q == '\n' {
+                        line += 1;
+                    }
+                    if c == '"' && q == '\\' && !escaped {
+                        escaped = true;
+                        continue;
+                    }
+                    if q == c && !escaped {
+                        if c == '\'' && chars.peek() == Some(&'\'') {
+                            chars.next();
+                            continue;
+                        }
+                        break;
+                    }
+                    escaped = false;
+                }
+            }
+            _ => {}
+        }
+        prev = Some(c);
+    }
+    Ok(())
+}
+
+/// Parses YAML after [`check_yaml_nesting`], reporting either failure as [`Error::Yaml`].
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    check_yaml_nesting(text).map_err(|line| Error::Yaml {
+        file: file.to_string(),
+        line,
+        column: 0,
+        message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
+    })?;
+    serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
+}
+
 /// Converts a YAML error into [`Error::Yaml`] naming `file`, line and column.
 pub(crate) fn yaml_error(file: &str, e: &serde_yaml_ng::Error) -> Error {
     let (line, column) = e
@@ -113,7 +200,7 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     let value: serde_yaml_ng::Value = if text.trim().is_empty() {
         serde_yaml_ng::Value::Null
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))?
+        from_yaml(text, file)?
     };
     match yaml_to_json(value) {
         Value::Null => Ok(Values::new()),
@@ -619,6 +706,29 @@ mod tests {
             parse_values_yaml("# only a comment\n", "v.yaml")
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_before_parsing() {
+        let start = std::time::Instant::now();
+        let text = format!("a: {}{}\n", "[".repeat(1 << 20), "]".repeat(1 << 20));
+        let e = parse_values_yaml(&text, "values.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nest deeper than 1000 levels"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // Brackets in strings and plain scalars are text, not nesting.
+        let text = format!(
+            "a: \"{0}\"\nb: '{0}'\nc: x{0}\nd: [\"{0}\", '{0}']\n# {0}\n",
+            "[".repeat(2000)
+        );
+        let v = parse_values_yaml(&text, "values.yaml").unwrap();
+        assert_eq!(v["a"].as_str().unwrap().len(), 2000);
+        assert_eq!(check_yaml_nesting("a: [[1], {b: [2]}]\n"), Ok(()));
+        assert_eq!(
+            check_yaml_nesting(&format!("a: 1\nb: {}", "[".repeat(1001))),
+            Err(2)
         );
     }
 }

@@ -177,6 +177,19 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<Resource>> {
         }) {
             continue;
         }
+        if capstan_chart::check_yaml_nesting(doc).is_err() {
+            return Err(Error::Manifest {
+                source_path: if source.is_empty() {
+                    "<manifest>".into()
+                } else {
+                    source.clone()
+                },
+                reason: format!(
+                    "flow collections nest deeper than {} levels",
+                    capstan_chart::MAX_YAML_FLOW_DEPTH
+                ),
+            });
+        }
         let value: Value = serde_yaml_ng::from_str(doc).map_err(|e| Error::Manifest {
             source_path: if source.is_empty() {
                 "<manifest>".into()

@@ -744,6 +744,13 @@ fn tpl(state: &State<'_, '_>, text: String, ctx: Option<Value>) -> Result<String
 }
 
 fn from_yaml_value(s: &str) -> Value {
+    if capstan_chart::check_yaml_nesting(s).is_err() {
+        let message = format!(
+            "flow collections nest deeper than {} levels",
+            capstan_chart::MAX_YAML_FLOW_DEPTH
+        );
+        return Value::from_iter([("Error".to_string(), Value::from(message))]);
+    }
     match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(s) {
         Ok(v) => from_json(&capstan_chart::yaml_to_json(v)),
         Err(e) => Value::from_iter([("Error".to_string(), Value::from(e.to_string()))]),

@@ -228,6 +228,13 @@ pub(crate) fn parse_template(
         if doc.trim().is_empty() {
             continue;
         }
+        if let Err(line) = capstan_chart::check_yaml_nesting(&doc) {
+            return Err(err(format!(
+                "yaml does not parse (rendered line {}): flow collections nest deeper than {} levels",
+                start + line - 1,
+                capstan_chart::MAX_YAML_FLOW_DEPTH
+            )));
+        }
         let value: Y = serde_yaml_ng::from_str(&doc).map_err(|e| {
             let at = e
                 .location()
@@ -426,5 +433,50 @@ mod tests {
                 "Zebra:a"
             ]
         );
+    }
+
+    #[test]
+    fn hostile_yaml_is_an_error_not_a_crash_or_a_blow_up() {
+        let head = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        let timed = |what: &str, text: &str| {
+            let start = std::time::Instant::now();
+            let r = parse_manifests("c/templates/a.yaml", text);
+            let took = start.elapsed();
+            assert!(
+                took < std::time::Duration::from_secs(3),
+                "{what} took {took:?}"
+            );
+            r
+        };
+        // Nesting far deeper than the parser's recursion limit.
+        let deep = format!(
+            "{head}data: {}{}\n",
+            "[".repeat(1_000_000),
+            "]".repeat(1_000_000)
+        );
+        let e = timed("flow", &deep).unwrap_err().to_string();
+        assert!(e.contains("nest deeper than 1000 levels"), "{e}");
+        let deep = format!(
+            "{head}data: {}{}\n",
+            "{a: ".repeat(1_000),
+            "}".repeat(1_000)
+        );
+        assert!(timed("flow maps", &deep).is_err());
+        let deep = format!(
+            "{head}data:\n{}",
+            (0..1_000)
+                .map(|i| format!("{}k:\n", " ".repeat(i)))
+                .collect::<String>()
+        );
+        assert!(timed("block", &deep).is_err());
+        // A billion laughs: aliases that expand exponentially.
+        let mut laughs = format!("{head}a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            laughs.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(timed("laughs", &laughs).is_err());
     }
 }
