@@ -78,6 +78,7 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
             is_upgrade: false,
         }),
         capabilities: None,
+        chart_values_json: None,
     }
 }
 
