@@ -262,10 +262,16 @@ impl Parser<'_> {
     fn key_index(&mut self) -> Step<i64> {
         let (v, last) = self.until(&[']']);
         if last.is_none() {
-            return err(format!("error parsing index: unterminated index {v:?}"));
+            // What follows may be `=value`: never quoted.
+            return err("error parsing index: unterminated index");
         }
-        v.parse::<i64>()
-            .or_else(|_| err(format!("error parsing index: {v:?} is not an integer")))
+        v.parse::<i64>().or_else(|_| {
+            let shown = v.split('=').next().unwrap_or_default();
+            let more = if v.contains('=') { "=…" } else { "" };
+            err(format!(
+                "error parsing index: \"{shown}{more}\" is not an integer"
+            ))
+        })
     }
 
     fn list_item(&mut self, list: Vec<Value>, i: i64, level: usize) -> Step<Vec<Value>> {

@@ -116,6 +116,8 @@ async fn secret_values_are_never_logged_or_echoed_in_errors() {
     let failing: Vec<Vec<Layer>> = vec![
         vec![Layer::Set(format!("password={SECRET},port"))],
         vec![Layer::Set(format!("port=1,port.x={SECRET}"))],
+        vec![Layer::Set(format!("a[0={SECRET}"))],
+        vec![Layer::Set(format!("a[x={SECRET}]=1"))],
         vec![Layer::SetJson(format!("password={{\"a\": \"{SECRET}\""))],
         vec![Layer::SetString(format!("password={SECRET},a[-1]=2"))],
         vec![Layer::File(format!("password: {SECRET}\n  bad: [\n"))],
