@@ -1,6 +1,6 @@
 //! Horizontal scale: two `capstan-applier` processes and one `capstan-renderer` (the built
-//! binaries), and four concurrent clients running the real `capstan` binary on 60 releases of a
-//! one-ConfigMap chart (`CAPSTAN_SCALE_RELEASES=100` for the 100). The clients go in
+//! binaries), and four concurrent clients running the real `capstan` binary on the 100 releases
+//! of a one-ConfigMap chart (`CAPSTAN_SCALE_RELEASES=N` for another count). The clients go in
 //! pairs, one through each applier, and each pair runs the same operation step on the same
 //! release at the same moment (install/upgrade/rollback/uninstall, some with `--wait-for-lock`,
 //! some without), so every step collides on the release's lock across appliers. In the middle
@@ -28,14 +28,14 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::ListParams;
 
-/// Releases `r000`, `r001`...: 60 by default (about a minute on 2 busy cores),
-/// `CAPSTAN_SCALE_RELEASES` for more (the 100).
+/// Releases `r000`, `r001`...: the 100 by default (about 50 s on 2 idle cores),
+/// `CAPSTAN_SCALE_RELEASES` for another count.
 fn releases() -> usize {
     std::env::var("CAPSTAN_SCALE_RELEASES")
         .ok()
         .and_then(|n| n.parse().ok())
         .filter(|n| *n >= 4)
-        .unwrap_or(60)
+        .unwrap_or(100)
 }
 
 /// Operation steps per release, each run by both clients of a pair at once.
