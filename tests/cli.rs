@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 use anyhow::{Context as _, ensure};
+use capstan_e2e::process::binary;
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -25,22 +26,6 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ListParams, PostParams};
-
-/// A binary built by cargo in this test's target directory.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows where it is");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer`",
-        path.display()
-    );
-    path
-}
 
 fn webapp() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

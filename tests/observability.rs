@@ -19,24 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, ensure};
+use capstan_e2e::process::binary;
 use capstan_testkit::otlp::{CLIENT, Receiver, SERVER, Span, descends, names, one};
 use capstan_testkit::{TestNamespace, with_namespace};
-
-/// A binary built by cargo in this test's target directory.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows where it is");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer`",
-        path.display()
-    );
-    path
-}
 
 fn webapp() -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -12,25 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, ensure};
+use capstan_e2e::process::binary;
 use capstan_testkit::with_namespace;
 
 const SECRET: &str = "hunter2-5e7a1c9d-payload";
 const MARK: &str = "5e7a1c9d";
-
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test knows where it is");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer`",
-        path.display()
-    );
-    path
-}
 
 /// A daemon at TRACE level with its log in a file, stopped when dropped.
 struct Daemon {
