@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use capstan_kube::wait::{Readiness, ReadinessChange, WaitOptions, Waiter};
 use capstan_kube::{Action, Applier, ApplyMethod, ApplyOptions, Cascade, Resource};
-use capstan_testkit::with_namespace;
+use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -468,42 +468,72 @@ fn job(name: &str, image: &str) -> Resource {
     res(j)
 }
 
+/// Applies `objects` and waits for them (jobs included): every one must end Ready in the
+/// cluster and be reported ready by the wait's progress callback.
+async fn apply_and_wait_ready(ns: &TestNamespace, objects: &[Resource]) -> anyhow::Result<()> {
+    let applier = Applier::new(ns.client());
+    applier
+        .apply(&[], objects, &ApplyOptions::new(RELEASE, ns.name()))
+        .await?;
+    let changes: Mutex<Vec<ReadinessChange>> = Mutex::new(Vec::new());
+    let options = WaitOptions {
+        timeout: Duration::from_secs(90),
+        wait_for_jobs: true,
+    };
+    Waiter::with_mapper(applier.mapper().clone())
+        .wait(objects, ns.name(), &options, &|c| {
+            changes.lock().unwrap().push(c.clone())
+        })
+        .await?;
+    let status = Waiter::new(ns.client()).status(objects, ns.name()).await?;
+    assert!(
+        status.iter().all(|(_, r)| *r == Some(Readiness::Ready)),
+        "{status:?}"
+    );
+    let changes = changes.into_inner().unwrap();
+    for object in objects {
+        let name = object.key(ns.name()).to_string();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.key.to_string() == name && c.readiness == Readiness::Ready),
+            "{name} reported ready: {changes:?}"
+        );
+    }
+    Ok(())
+}
+
+/// Applies `objects` and waits `seconds` for them, which must time out; returns the error text.
+async fn apply_and_time_out(
+    ns: &TestNamespace,
+    objects: &[Resource],
+    seconds: u64,
+) -> anyhow::Result<String> {
+    Applier::new(ns.client())
+        .apply(&[], objects, &ApplyOptions::new(RELEASE, ns.name()))
+        .await?;
+    let options = WaitOptions {
+        timeout: Duration::from_secs(seconds),
+        wait_for_jobs: false,
+    };
+    let error = Waiter::new(ns.client())
+        .wait(objects, ns.name(), &options, &|_| {})
+        .await
+        .expect_err("times out");
+    Ok(error.to_string())
+}
+
 #[tokio::test]
 async fn wait_succeeds_for_a_healthy_deployment_and_job() {
     with_namespace("apply-wait", |ns| async move {
-        let applier = Applier::new(ns.client());
-        let objects = [
-            deployment("web", 2, "nginx:1.27"),
-            job("migrate", "busybox:1.36"),
-        ];
-        applier
-            .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
-            .await?;
-        let changes: Mutex<Vec<ReadinessChange>> = Mutex::new(Vec::new());
-        let options = WaitOptions {
-            timeout: Duration::from_secs(90),
-            wait_for_jobs: true,
-        };
-        Waiter::with_mapper(applier.mapper().clone())
-            .wait(&objects, ns.name(), &options, &|c| {
-                changes.lock().unwrap().push(c.clone())
-            })
-            .await?;
-        let changes = changes.into_inner().unwrap();
-        let status = Waiter::new(ns.client()).status(&objects, ns.name()).await?;
-        assert!(
-            status.iter().all(|(_, r)| *r == Some(Readiness::Ready)),
-            "{status:?}"
-        );
-        for name in ["deployment/web", "job/migrate"] {
-            assert!(
-                changes
-                    .iter()
-                    .any(|c| c.key.to_string() == name && c.readiness == Readiness::Ready),
-                "{name} reported ready: {changes:?}"
-            );
-        }
-        Ok(())
+        apply_and_wait_ready(
+            &ns,
+            &[
+                deployment("web", 2, "nginx:1.27"),
+                job("migrate", "busybox:1.36"),
+            ],
+        )
+        .await
     })
     .await;
 }
@@ -511,24 +541,12 @@ async fn wait_succeeds_for_a_healthy_deployment_and_job() {
 #[tokio::test]
 async fn wait_times_out_naming_every_unready_object_and_its_pods() {
     with_namespace("apply-waitfail", |ns| async move {
-        let applier = Applier::new(ns.client());
         let objects = [
             deployment("stuck", 1, "web:never-ready"),
             deployment("crash", 1, "web:crashloop"),
             deployment("fine", 1, "web:1"),
         ];
-        applier
-            .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
-            .await?;
-        let options = WaitOptions {
-            timeout: Duration::from_secs(20),
-            wait_for_jobs: false,
-        };
-        let error = Waiter::new(ns.client())
-            .wait(&objects, ns.name(), &options, &|_| {})
-            .await
-            .expect_err("times out");
-        let text = error.to_string();
+        let text = apply_and_time_out(&ns, &objects, 20).await?;
         assert!(
             text.contains("deployment/stuck: 0/1 available; pod stuck-"),
             "{text}"
@@ -543,7 +561,7 @@ async fn wait_times_out_naming_every_unready_object_and_its_pods() {
 
         // A failing Job ends the wait at once.
         let failing = [job("bad", "busybox:fail")];
-        applier
+        Applier::new(ns.client())
             .apply(&[], &failing, &ApplyOptions::new(RELEASE, ns.name()))
             .await?;
         let options = WaitOptions {
@@ -729,7 +747,6 @@ async fn wait_covers_statefulsets_daemonsets_claims_pods_and_services() {
             )
             .await?;
         let result = async {
-            let applier = Applier::new(ns.client());
             let objects = [
                 claim("data", &volume),
                 res(json!({
@@ -752,39 +769,7 @@ async fn wait_covers_statefulsets_daemonsets_claims_pods_and_services() {
                     "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]},
                 })),
             ];
-            applier
-                .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
-                .await?;
-            let changes: Mutex<Vec<ReadinessChange>> = Mutex::new(Vec::new());
-            let options = WaitOptions {
-                timeout: Duration::from_secs(90),
-                wait_for_jobs: true,
-            };
-            Waiter::with_mapper(applier.mapper().clone())
-                .wait(&objects, ns.name(), &options, &|c| {
-                    changes.lock().unwrap().push(c.clone())
-                })
-                .await?;
-            let status = Waiter::new(ns.client()).status(&objects, ns.name()).await?;
-            assert!(
-                status.iter().all(|(_, r)| *r == Some(Readiness::Ready)),
-                "{status:?}"
-            );
-            let changes = changes.into_inner().unwrap();
-            for name in [
-                "persistentvolumeclaim/data",
-                "statefulset/db",
-                "daemonset/agent",
-                "replicaset/cache",
-                "pod/solo",
-            ] {
-                assert!(
-                    changes
-                        .iter()
-                        .any(|c| c.key.to_string() == name && c.readiness == Readiness::Ready),
-                    "{name} reported ready: {changes:?}"
-                );
-            }
+            apply_and_wait_ready(&ns, &objects).await?;
 
             // Not ready: a claim on a volume that does not exist, a StatefulSet whose pod never
             // becomes ready, a DaemonSet whose pod crash-loops.
@@ -793,18 +778,7 @@ async fn wait_covers_statefulsets_daemonsets_claims_pods_and_services() {
                 stateful_set("stuck", 1, "db:never-ready"),
                 daemon_set("crashing", "agent:crashloop"),
             ];
-            applier
-                .apply(&[], &stuck, &ApplyOptions::new(RELEASE, ns.name()))
-                .await?;
-            let options = WaitOptions {
-                timeout: Duration::from_secs(15),
-                wait_for_jobs: false,
-            };
-            let error = Waiter::new(ns.client())
-                .wait(&stuck, ns.name(), &options, &|_| {})
-                .await
-                .expect_err("times out");
-            let text = error.to_string();
+            let text = apply_and_time_out(&ns, &stuck, 15).await?;
             assert!(
                 text.contains("persistentvolumeclaim/orphan: Pending (not Bound)"),
                 "{text}"
