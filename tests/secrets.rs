@@ -7,9 +7,8 @@
 //! The binaries are the ones cargo built next to this test (`cargo test --workspace` builds
 //! them; alone, run `cargo build -p capstan-cli -p capstan-applier -p capstan-renderer` first).
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context as _, ensure};
 use capstan_e2e::process::binary;
@@ -20,44 +19,25 @@ const MARK: &str = "5e7a1c9d";
 
 /// A daemon at TRACE level with its log in a file, stopped when dropped.
 struct Daemon {
-    child: Child,
-    addr: String,
+    process: capstan_e2e::process::Daemon,
     log: PathBuf,
 }
 
 impl Daemon {
     fn start(name: &str, args: &[&str], dir: &Path) -> anyhow::Result<Daemon> {
         let log = dir.join(format!("{name}.log"));
-        let mut child = Command::new(binary(name))
-            .args(args)
-            .env("RUST_LOG", "trace")
-            .env_remove("HELM_DRIVER")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
-        let stdout = child.stdout.take().context("piped stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let addr = line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .filter(|a| a.contains(':'))
-            .with_context(|| format!("{name} printed no address: {line:?}"))?
-            .to_owned();
-        Ok(Daemon { child, addr, log })
+        let process = capstan_e2e::process::Daemon::spawn(
+            name,
+            Command::new(binary(name))
+                .args(args)
+                .env("RUST_LOG", "trace")
+                .stderr(std::fs::File::create(&log)?),
+        )?;
+        Ok(Daemon { process, log })
     }
 
     fn log(&self) -> String {
         String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -105,7 +85,12 @@ async fn secret_values_stay_out_of_logs_and_errors() {
             Command::new(binary("capstan"))
                 .args(args)
                 .args(["-n", ns.name()])
-                .args(["--renderer", &renderer.addr, "--applier", &applier.addr])
+                .args([
+                    "--renderer",
+                    &renderer.process.addr,
+                    "--applier",
+                    &applier.process.addr,
+                ])
                 .env("KUBECONFIG", &kubeconfig)
                 .env("RUST_LOG", "trace")
                 .env_remove("HELM_DRIVER")

@@ -105,10 +105,17 @@ impl Daemon {
     /// Starts `name ARGS` (which must include `--listen 127.0.0.1:0`) and reads the address
     /// from its `... listening on ADDR` line.
     pub fn start(name: &str, args: &[&str]) -> anyhow::Result<Daemon> {
-        let mut child = Command::new(binary(name))
-            .args(args)
+        Daemon::spawn(
+            name,
+            Command::new(binary(name)).args(args).stderr(Stdio::null()),
+        )
+    }
+
+    /// Starts `command` (the daemon `name`, its arguments and anything else the caller set, e.g.
+    /// where its log goes) and reads the address from its `... listening on ADDR` line.
+    pub fn spawn(name: &str, command: &mut Command) -> anyhow::Result<Daemon> {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .env_remove("HELM_DRIVER")
             .spawn()
             .with_context(|| format!("starting {name}"))?;
