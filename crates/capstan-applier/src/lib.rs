@@ -31,7 +31,8 @@
 //!   (`grpc-timeout`), fires the operation's [`capstan_ops::Cancel`] (or deadline), and the
 //!   operation finalises (the release is marked failed, never left pending).
 //! - Every operation's lock holder is `<instance id>/<operation id>`, unique per process.
-//! - At most `--max-in-flight` operations run at once ([`ApplierService::with_max_in_flight`]);
+//! - At most `--max-in-flight` operations run at once, and at most
+//!   `--max-in-flight-per-tenant` of one tenant ([`ApplierService::with_in_flight_limits`]);
 //!   more are refused with `RESOURCE_EXHAUSTED`. Requests are bounded by [`MAX_MESSAGE_BYTES`]
 //!   and rendered releases by [`MAX_OBJECTS`].
 //! - After [`ApplierService::begin_shutdown`] new operations are refused (`UNAVAILABLE`);
@@ -82,6 +83,14 @@ pub const MAX_OBJECTS: usize = 10_000;
 /// Default bound on operations running at once (`--max-in-flight`).
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
+/// Default bound on one tenant's operations running at once (`--max-in-flight-per-tenant`).
+pub const DEFAULT_MAX_IN_FLIGHT_PER_TENANT: usize = 32;
+
+fn admission(max: usize, per_tenant: usize) -> capstan_server::InFlightLimit {
+    capstan_server::InFlightLimit::new(max, "--max-in-flight")
+        .per_tenant(per_tenant, "--max-in-flight-per-tenant")
+}
+
 /// The applier service.
 #[derive(Clone)]
 pub struct ApplierService {
@@ -117,17 +126,22 @@ impl ApplierService {
                 next_operation: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
                 in_flight: Arc::new(()),
-                admission: capstan_server::InFlightLimit::new(
-                    DEFAULT_MAX_IN_FLIGHT,
-                    "--max-in-flight",
-                ),
+                admission: admission(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_TENANT),
             }),
         }
     }
 
     /// The same service admitting at most `max` operations at once (more are refused with
-    /// `RESOURCE_EXHAUSTED`). Call before serving: it starts a fresh service.
+    /// `RESOURCE_EXHAUSTED`), each tenant the default share. Call before serving: it starts a
+    /// fresh service.
     pub fn with_max_in_flight(self, max: usize) -> ApplierService {
+        self.with_in_flight_limits(max, DEFAULT_MAX_IN_FLIGHT_PER_TENANT)
+    }
+
+    /// The same service admitting at most `max` operations at once, and at most `per_tenant`
+    /// of one tenant (more are refused with `RESOURCE_EXHAUSTED`). Call before serving: it
+    /// starts a fresh service.
+    pub fn with_in_flight_limits(self, max: usize, per_tenant: usize) -> ApplierService {
         ApplierService {
             inner: Arc::new(Inner {
                 backend: self.inner.backend.clone(),
@@ -135,7 +149,7 @@ impl ApplierService {
                 next_operation: AtomicU64::new(1),
                 draining: AtomicBool::new(false),
                 in_flight: Arc::new(()),
-                admission: capstan_server::InFlightLimit::new(max, "--max-in-flight"),
+                admission: admission(max, per_tenant),
             }),
         }
     }
@@ -192,7 +206,7 @@ impl ApplierService {
         let admitted = self
             .inner
             .admission
-            .admit(&capstan_server::Tenant::Anonymous)?;
+            .admit(&capstan_server::Tenant::of(caller))?;
         let target = self.inner.backend.open_as(caller, namespace).await?;
         let id = self.inner.next_operation.fetch_add(1, Ordering::SeqCst);
         let holder = format!("{}/op-{id}", self.inner.instance);

@@ -48,6 +48,9 @@ struct Args {
     /// Most operations at once; more are refused (RESOURCE_EXHAUSTED).
     #[arg(long, env = "CAPSTAN_MAX_IN_FLIGHT", default_value_t = capstan_applier::DEFAULT_MAX_IN_FLIGHT)]
     max_in_flight: usize,
+    /// Most operations of one tenant (under a policy) at once; more are refused.
+    #[arg(long, env = "CAPSTAN_MAX_IN_FLIGHT_PER_TENANT", default_value_t = capstan_applier::DEFAULT_MAX_IN_FLIGHT_PER_TENANT)]
+    max_in_flight_per_tenant: usize,
 }
 
 /// Parses `15` or `15s`.
@@ -71,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     let storage = capstan_storage::StorageConfig::from_env()?;
     let backend = KubeBackend::with_lease_duration(client.clone(), storage, args.lease_duration)
         .with_config(config);
-    let service = ApplierService::new(Arc::new(backend)).with_max_in_flight(args.max_in_flight);
+    let service = ApplierService::new(Arc::new(backend)).with_in_flight_limits(args.max_in_flight, args.max_in_flight_per_tenant);
     let mut security = args.security.security()?;
     if let Some(configmap) = &args.policy_configmap {
         let (namespace, name) = configmap

@@ -13,6 +13,9 @@ pub struct LimitFlags {
     /// Most loads, compiles and renders at once; more are refused (RESOURCE_EXHAUSTED).
     #[arg(long, env = "CAPSTAN_MAX_IN_FLIGHT", default_value_t = ServiceLimits::default().max_in_flight)]
     pub max_in_flight: usize,
+    /// Most loads, compiles and renders of one tenant (under a policy) at once.
+    #[arg(long, env = "CAPSTAN_MAX_IN_FLIGHT_PER_TENANT", default_value_t = ServiceLimits::default().max_in_flight_per_tenant)]
+    pub max_in_flight_per_tenant: usize,
     /// Wall-clock limit of one render, in seconds.
     #[arg(long, default_value_t = RenderLimits::default().timeout.as_secs_f64())]
     pub render_timeout: f64,
@@ -75,6 +78,7 @@ impl LimitFlags {
     pub fn service_limits(&self) -> ServiceLimits {
         ServiceLimits {
             max_in_flight: self.max_in_flight,
+            max_in_flight_per_tenant: self.max_in_flight_per_tenant,
             render_stack_bytes: self.render_stack_bytes,
             max_values_bytes: self.max_values_bytes,
         }

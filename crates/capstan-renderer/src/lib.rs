@@ -15,14 +15,16 @@
 //!   ([`ServiceLimits::render_stack_bytes`]), never on the async workers, so a hostile template
 //!   that nests deeply or panics ends its own render only.
 //! - Bounded admission: at most [`ServiceLimits::max_in_flight`] loads, compiles and renders run
-//!   at once (more are refused with `RESOURCE_EXHAUSTED`); a render that overruns its time limit
+//!   at once, and at most [`ServiceLimits::max_in_flight_per_tenant`] of one tenant (more are
+//!   refused with `RESOURCE_EXHAUSTED`); a render that overruns its time limit
 //!   is answered with `RESOURCE_EXHAUSTED` at the deadline and keeps its slot until it ends.
 //! - Every input is bounded: chart archives ([`capstan_chart::Limits`]), values
 //!   ([`ServiceLimits::max_values_bytes`]) and messages ([`MAX_MESSAGE_BYTES`]); every rejection
 //!   names the limit.
 //! - Values never appear in logs; spans carry the release, namespace, revision and chart digest.
 //! - Under a tenant policy, a caller renders only if its tenant may `render`, and only for
-//!   releases in its namespaces.
+//!   releases in its namespaces; each tenant's charts are cached apart from every other's, so
+//!   a digest uploaded by one tenant is unknown to the others.
 //! - Every render is counted and timed by result, and every chart cache lookup counted as a hit
 //!   or a miss ([`capstan_telemetry::metrics`]).
 //!
@@ -59,6 +61,8 @@ pub const MAX_VALUES_LAYERS: usize = 1024;
 pub struct ServiceLimits {
     /// Most loads, compiles and renders at once; more are refused with `RESOURCE_EXHAUSTED`.
     pub max_in_flight: usize,
+    /// Most loads, compiles and renders of one tenant (under a policy) at once.
+    pub max_in_flight_per_tenant: usize,
     /// Stack of each render thread. Deeply nested template values are dropped and printed
     /// recursively; a large stack (reserved, used only as touched) keeps that from overflowing.
     pub render_stack_bytes: usize,
@@ -71,10 +75,16 @@ impl Default for ServiceLimits {
     fn default() -> Self {
         ServiceLimits {
             max_in_flight: 32,
+            max_in_flight_per_tenant: 16,
             render_stack_bytes: 1 << 30,
             max_values_bytes: 16 << 20,
         }
     }
+}
+
+fn admission(limits: ServiceLimits) -> InFlightLimit {
+    InFlightLimit::new(limits.max_in_flight, "--max-in-flight")
+        .per_tenant(limits.max_in_flight_per_tenant, "--max-in-flight-per-tenant")
 }
 
 /// The renderer service.
@@ -114,10 +124,7 @@ impl RendererService {
                 chart_limits,
                 render_limits,
                 limits: ServiceLimits::default(),
-                in_flight: InFlightLimit::new(
-                    ServiceLimits::default().max_in_flight,
-                    "--max-in-flight",
-                ),
+                in_flight: admission(ServiceLimits::default()),
             }),
         }
     }
@@ -130,7 +137,7 @@ impl RendererService {
                 chart_limits: self.inner.chart_limits,
                 render_limits: self.inner.render_limits,
                 limits,
-                in_flight: InFlightLimit::new(limits.max_in_flight, "--max-in-flight"),
+                in_flight: admission(limits),
             }),
         }
     }
@@ -145,10 +152,11 @@ impl RendererService {
     /// The thread keeps its admission until it really ends (its fuel bounds that).
     async fn blocking<T: Send + 'static>(
         &self,
+        tenant: &Tenant,
         what: &'static str,
         f: impl FnOnce() -> Result<T, Status> + Send + 'static,
     ) -> Result<T, Status> {
-        let admitted = self.inner.in_flight.admit(&Tenant::Anonymous)?;
+        let admitted = self.inner.in_flight.admit(tenant)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name(format!("capstan-{what}"))
@@ -196,14 +204,16 @@ impl RendererService {
     /// The compiled chart for a request's chart source, loading and compiling it when needed.
     async fn compiled(
         &self,
+        tenant: &Tenant,
         source: Option<pb::ChartSource>,
     ) -> Result<(String, Arc<CompiledChart>), Status> {
         use pb::chart_source::Source;
         let digest = match source.and_then(|s| s.source) {
             Some(Source::Archive(archive)) => {
                 let digest = digest_of(&archive);
-                if !self.inner.cache.has(&digest) {
-                    self.inner.cache.put_archive(&digest, archive);
+                let key = cache_key(tenant, &digest);
+                if !self.inner.cache.has(&key) {
+                    self.inner.cache.put_archive(&key, archive);
                 }
                 digest
             }
@@ -214,19 +224,20 @@ impl RendererService {
                 ));
             }
         };
-        if let Some(compiled) = self.inner.cache.compiled(&digest) {
+        let key = cache_key(tenant, &digest);
+        if let Some(compiled) = self.inner.cache.compiled(&key) {
             capstan_telemetry::metrics::chart_cache("compiled", true);
             return Ok((digest, compiled));
         }
         capstan_telemetry::metrics::chart_cache("compiled", false);
-        let archive = self.inner.cache.archive(&digest).ok_or_else(|| {
+        let archive = self.inner.cache.archive(&key).ok_or_else(|| {
             Status::not_found(format!(
                 "chart {digest} is not held by this renderer; upload it first"
             ))
         })?;
         let inner = self.inner.clone();
         let compiled = self
-            .blocking("compile", move || {
+            .blocking(tenant, "compile", move || {
                 let chart =
                     Chart::load_archive(&archive, &inner.chart_limits).map_err(chart_error)?;
                 let compiled =
@@ -234,8 +245,17 @@ impl RendererService {
                 Ok(Arc::new(compiled))
             })
             .await?;
-        self.inner.cache.put_compiled(&digest, compiled.clone());
+        self.inner.cache.put_compiled(&key, compiled.clone());
         Ok((digest, compiled))
+    }
+}
+
+/// Where the renderer caches a tenant's chart: each tenant has its own cache entries, so no
+/// tenant can render, or learn that the renderer holds, a chart another tenant uploaded.
+fn cache_key(tenant: &Tenant, digest: &str) -> String {
+    match tenant {
+        Tenant::Anonymous => digest.to_owned(),
+        Tenant::Named(name) => format!("{name}/{digest}"),
     }
 }
 
@@ -293,6 +313,7 @@ impl Renderer for RendererService {
             release.namespace.as_str()
         };
         authorize(&caller, namespace)?;
+        let tenant = Tenant::of(&caller);
         let span = tracing::info_span!(
             "render",
             otel.name = "renderer.render",
@@ -302,7 +323,7 @@ impl Renderer for RendererService {
             chart = tracing::field::Empty,
         );
         let result = async move {
-            let (digest, compiled) = self.compiled(request.chart).await?;
+            let (digest, compiled) = self.compiled(&tenant, request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
             if request.values.len() > MAX_VALUES_LAYERS {
                 return Err(Status::resource_exhausted(format!(
@@ -324,7 +345,7 @@ impl Renderer for RendererService {
                 .as_deref()
                 .map(convert::chart_values)
                 .transpose()?;
-            let response = self.blocking("render", move || {
+            let response = self.blocking(&tenant, "render", move || {
                 let mut read_file = |path: &str| {
                     files
                         .iter()
@@ -368,8 +389,10 @@ impl Renderer for RendererService {
         &self,
         request: Request<pb::HasChartRequest>,
     ) -> Result<Response<pb::HasChartResponse>, Status> {
-        authorize(&capstan_server::caller(&request), "")?;
-        let present = self.inner.cache.has(&request.into_inner().digest);
+        let caller = capstan_server::caller(&request);
+        authorize(&caller, "")?;
+        let key = cache_key(&Tenant::of(&caller), &request.into_inner().digest);
+        let present = self.inner.cache.has(&key);
         capstan_telemetry::metrics::chart_cache("archive", present);
         Ok(Response::new(pb::HasChartResponse { present }))
     }
@@ -378,18 +401,20 @@ impl Renderer for RendererService {
         &self,
         request: Request<pb::UploadChartRequest>,
     ) -> Result<Response<pb::UploadChartResponse>, Status> {
-        authorize(&capstan_server::caller(&request), "")?;
+        let caller = capstan_server::caller(&request);
+        authorize(&caller, "")?;
+        let tenant = Tenant::of(&caller);
         let archive = request.into_inner().archive;
         let digest = digest_of(&archive);
         let limits = self.inner.chart_limits;
         // Reject what cannot be loaded now, rather than at the first render.
         let (digest, archive) = self
-            .blocking("upload", move || {
+            .blocking(&tenant, "upload", move || {
                 Chart::load_archive(&archive, &limits).map_err(chart_error)?;
                 Ok((digest, archive))
             })
             .await?;
-        self.inner.cache.put_archive(&digest, archive);
+        self.inner.cache.put_archive(&cache_key(&tenant, &digest), archive);
         tracing::info!(chart = %digest, "chart uploaded");
         Ok(Response::new(pb::UploadChartResponse { digest }))
     }

@@ -1,13 +1,17 @@
 //! The renderer daemon under a tenant policy, in-process on 127.0.0.1:0: a tenant renders only
 //! for releases in its own namespaces and only if it may `render`; calls without a valid token
-//! end UNAUTHENTICATED.
+//! end UNAUTHENTICATED; a chart one tenant uploaded is unknown to the others; and one tenant's
+//! burst is held to its own in-flight budget while the others are served.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use capstan_auth::PolicySource;
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
-use capstan_renderer::RendererService;
+use capstan_chart::ChartFile;
+use capstan_render::RenderLimits;
+use capstan_renderer::{CacheLimits, RendererService, ServiceLimits};
 use capstan_server::{Daemon, Security, TokenSet};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -18,6 +22,10 @@ tenants:
     namespaces: ["team-a", "team-a-*"]
     operations: [render]
     impersonate: {user: "capstan:tenant:a"}
+  b:
+    namespaces: ["team-b"]
+    operations: [render]
+    impersonate: {user: "capstan:tenant:b"}
   readers:
     namespaces: ["*"]
     operations: [list, get]
@@ -25,11 +33,16 @@ tenants:
 "#;
 
 async fn start(policy: &Path) -> RendererClient<Channel> {
+    start_service(policy, RendererService::default()).await
+}
+
+async fn start_service(policy: &Path, service: RendererService) -> RendererClient<Channel> {
     let security = Security {
         tokens: Some(
             TokenSet::parse(&format!(
-                "{} a\n{} readers\n",
+                "{} a\n{} b\n{} readers\n",
                 TokenSet::entry_for("token-a"),
+                TokenSet::entry_for("token-b"),
                 TokenSet::entry_for("token-r")
             ))
             .unwrap(),
@@ -39,7 +52,7 @@ async fn start(policy: &Path) -> RendererClient<Channel> {
     };
     let daemon = Daemon::bind("127.0.0.1:0").await.unwrap();
     let addr = daemon.local_addr();
-    let service = RendererService::default().into_server();
+    let service = service.into_server();
     tokio::spawn(async move {
         daemon
             .serve_secure(
@@ -55,12 +68,35 @@ async fn start(policy: &Path) -> RendererClient<Channel> {
         .unwrap()
 }
 
-fn render(namespace: &str, token: Option<&str>) -> Request<pb::RenderRequest> {
+fn webapp() -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/charts/webapp");
-    let archive = capstan_chart::package_dir(&dir, &capstan_chart::Limits::default()).unwrap();
-    let mut request = Request::new(pb::RenderRequest {
+    capstan_chart::package_dir(&dir, &capstan_chart::Limits::default()).unwrap()
+}
+
+fn render(namespace: &str, token: Option<&str>) -> Request<pb::RenderRequest> {
+    render_source(
+        pb::chart_source::Source::Archive(webapp()),
+        namespace,
+        token,
+    )
+}
+
+fn with_token<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn render_source(
+    source: pb::chart_source::Source,
+    namespace: &str,
+    token: Option<&str>,
+) -> Request<pb::RenderRequest> {
+    let message = pb::RenderRequest {
         chart: Some(pb::ChartSource {
-            source: Some(pb::chart_source::Source::Archive(archive)),
+            source: Some(source),
         }),
         values: vec![],
         release: Some(pb::ReleaseContext {
@@ -72,13 +108,11 @@ fn render(namespace: &str, token: Option<&str>) -> Request<pb::RenderRequest> {
         }),
         capabilities: None,
         chart_values_json: None,
-    });
-    if let Some(token) = token {
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    };
+    match token {
+        Some(token) => with_token(message, token),
+        None => Request::new(message),
     }
-    request
 }
 
 #[tokio::test]
@@ -122,4 +156,117 @@ async fn tenants_render_in_their_own_namespaces_only() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_chart_one_tenant_uploaded_is_unknown_to_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let mut client = start(&policy).await;
+
+    let digest = client
+        .upload_chart(with_token(
+            pb::UploadChartRequest { archive: webapp() },
+            "token-a",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .digest;
+    let has = |token| {
+        with_token(
+            pb::HasChartRequest {
+                digest: digest.clone(),
+            },
+            token,
+        )
+    };
+    assert!(client.has_chart(has("token-a")).await.unwrap().into_inner().present);
+    assert!(!client.has_chart(has("token-b")).await.unwrap().into_inner().present);
+
+    let by_digest = pb::chart_source::Source::Digest(digest.clone());
+    let rendered = client
+        .render(render_source(by_digest.clone(), "team-a", Some("token-a")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rendered.chart_digest, digest);
+    let error = client
+        .render(render_source(by_digest, "team-b", Some("token-b")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::NotFound, "{}", error.message());
+    assert!(
+        error.message().contains("upload it first"),
+        "{}",
+        error.message()
+    );
+}
+
+#[tokio::test]
+async fn one_tenants_burst_is_held_to_its_own_budget() {
+    const ENDLESS: &str = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let limits = RenderLimits {
+        timeout: Duration::from_secs(3),
+        fuel: u64::MAX / 2,
+        ..RenderLimits::default()
+    };
+    let service = RendererService::new(
+        CacheLimits::default(),
+        capstan_chart::Limits::default(),
+        limits,
+    )
+    .with_service_limits(ServiceLimits {
+        max_in_flight: 4,
+        max_in_flight_per_tenant: 1,
+        ..ServiceLimits::default()
+    });
+    let client = start_service(&policy, service.clone()).await;
+    let endless = capstan_chart::package_files(
+        "endless",
+        &[
+            ChartFile {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: endless\nversion: 1.0.0\n".to_vec(),
+            },
+            ChartFile {
+                name: "templates/a.yaml".into(),
+                data: ENDLESS.as_bytes().to_vec(),
+            },
+        ],
+    )
+    .unwrap();
+
+    let mut c = client.clone();
+    let slow = tokio::spawn(async move {
+        c.render(render_source(
+            pb::chart_source::Source::Archive(endless),
+            "team-a",
+            Some("token-a"),
+        ))
+        .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while service.in_flight() == 0 {
+        assert!(Instant::now() < deadline, "the slow render never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut c = client.clone();
+    let refused = c.render(render("team-a", Some("token-a"))).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(
+        refused.message(),
+        "tenant \"a\" has 1 requests in flight already, its limit \
+         (--max-in-flight-per-tenant 1); retry later"
+    );
+    let served = c.render(render("team-b", Some("token-b"))).await.unwrap();
+    assert!(!served.into_inner().manifests.is_empty());
+    assert_eq!(
+        slow.await.unwrap().unwrap_err().code(),
+        Code::ResourceExhausted
+    );
 }

@@ -7,8 +7,8 @@
 //!   are exported).
 //!
 //! - [`serve_metrics`]: the `--metrics-listen` endpoint ([`MetricsEndpoint`]).
-//! - [`InFlightLimit`]: the bound on requests a daemon works on at once (`RESOURCE_EXHAUSTED`
-//!   beyond it), keyed by [`Tenant`] for per-tenant budgets later.
+//! - [`InFlightLimit`]: the bound on requests a daemon works on at once, in all and per
+//!   [`Tenant`] (`RESOURCE_EXHAUSTED` beyond either).
 //!
 //! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
 //! generated tonic servers into it.
