@@ -21,7 +21,8 @@
 //! first; mutating operations are preflighted ([`Backend::preflight`]: the chart's objects stay
 //! in the release's namespace, cluster-scoped kinds only as the policy allows, and the cluster
 //! confirms the tenant's identity may create and patch each kind) before anything is applied;
-//! installs count against the tenant's release quota; and every cluster call is made as the
+//! installs count against the tenant's release quota (concurrent installs of one tenant
+//! included: a release being installed holds its place until its operation ends); and every cluster call is made as the
 //! tenant's Kubernetes identity ([`Backend::open_as`]), so the cluster's RBAC has the final word.
 //! `list -A` shows the tenant's namespaces only.
 //!
@@ -50,6 +51,7 @@
 mod backend;
 pub mod convert;
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -106,6 +108,8 @@ struct Inner {
     in_flight: Arc<()>,
     /// Admission: operations beyond it are refused with `RESOURCE_EXHAUSTED`.
     admission: capstan_server::InFlightLimit,
+    /// Releases being installed, per tenant, until their records exist.
+    quotas: Quotas,
 }
 
 impl ApplierService {
@@ -127,6 +131,7 @@ impl ApplierService {
                 draining: AtomicBool::new(false),
                 in_flight: Arc::new(()),
                 admission: admission(DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_IN_FLIGHT_PER_TENANT),
+                quotas: Quotas::default(),
             }),
         }
     }
@@ -150,6 +155,7 @@ impl ApplierService {
                 draining: AtomicBool::new(false),
                 in_flight: Arc::new(()),
                 admission: admission(max, per_tenant),
+                quotas: Quotas::default(),
             }),
         }
     }
@@ -336,33 +342,47 @@ impl ApplierService {
     }
 
     /// Refuses a new release `name` in `namespace` when `caller`'s tenant has used up its
-    /// release quota (releases not uninstalled, across its namespaces).
+    /// release quota (releases not uninstalled, across its namespaces, plus those being
+    /// installed now). A new release is held against the quota until its operation ends: keep
+    /// the returned hold in the operation, so that concurrent installs of one tenant cannot all
+    /// pass the same count.
     async fn check_quota(
         &self,
         caller: &Caller,
         name: &str,
         namespace: &str,
-    ) -> Result<(), Status> {
-        if caller.tenant().and_then(|t| t.max_releases).is_none() {
-            return Ok(());
-        }
+    ) -> Result<Option<QuotaHold>, Status> {
+        let Some(tenant) = caller.tenant().filter(|t| t.max_releases.is_some()) else {
+            return Ok(None);
+        };
+        let quota = self.inner.quotas.of(&tenant.name);
+        // One check at a time per tenant, from the listing to the hold.
+        let _checking = quota.checking.lock().await;
         let (releases, _) = self
             .listing(caller, None, &|ns| match ns {
                 Some(ns) => ListFilter::in_namespace(ns),
                 None => ListFilter::all_namespaces(),
             })
             .await?;
-        if releases
-            .iter()
-            .any(|r| r.name == name && r.namespace == namespace)
-        {
-            return Ok(());
+        let key = (namespace.to_owned(), name.to_owned());
+        let mut live: BTreeSet<(String, String)> = releases
+            .into_iter()
+            .filter(|r| {
+                r.status != State::Uninstalled || (&r.namespace, &r.name) == (&key.0, &key.1)
+            })
+            .map(|r| (r.namespace, r.name))
+            .collect();
+        let installing = quota
+            .installing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if live.contains(&key) || installing.contains(&key) {
+            return Ok(None);
         }
-        let live = releases
-            .iter()
-            .filter(|r| r.status != State::Uninstalled)
-            .count();
-        caller.check_quota(live).map_err(|e| status(&e))
+        live.extend(installing);
+        caller.check_quota(live.len()).map_err(|e| status(&e))?;
+        Ok(Some(QuotaHold::new(quota.clone(), key)))
     }
 
     /// The preflight of a mutating operation: the objects of `manifest` and `hooks`.
@@ -511,6 +531,58 @@ fn authorize(caller: &Caller, operation: Operation, namespace: &str) -> Result<(
         .map_err(|e| status(&e))
 }
 
+/// The releases each tenant is installing now, counted against its quota until they end.
+#[derive(Default)]
+struct Quotas {
+    tenants: std::sync::Mutex<HashMap<String, Arc<TenantQuota>>>,
+}
+
+#[derive(Default)]
+struct TenantQuota {
+    /// Held while one install of the tenant checks its quota.
+    checking: tokio::sync::Mutex<()>,
+    /// (namespace, name) of the releases being installed.
+    installing: std::sync::Mutex<BTreeSet<(String, String)>>,
+}
+
+impl Quotas {
+    fn of(&self, tenant: &str) -> Arc<TenantQuota> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+/// A release counted against its tenant's quota while it is being installed.
+struct QuotaHold {
+    quota: Arc<TenantQuota>,
+    key: (String, String),
+}
+
+impl QuotaHold {
+    fn new(quota: Arc<TenantQuota>, key: (String, String)) -> QuotaHold {
+        quota
+            .installing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone());
+        QuotaHold { quota, key }
+    }
+}
+
+impl Drop for QuotaHold {
+    fn drop(&mut self) {
+        self.quota
+            .installing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
+}
+
 fn history_max(value: Option<u32>) -> usize {
     value.map_or(DEFAULT_MAX_HISTORY, |v| v as usize)
 }
@@ -533,7 +605,7 @@ impl Applier for ApplierService {
         let rendered = convert::rendered(r.rendered.clone())?;
         self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
             .await?;
-        self.check_quota(&caller, &r.name, namespace).await?;
+        let hold = self.check_quota(&caller, &r.name, namespace).await?;
         let mut op = Install::new(&r.name, &r.namespace);
         op.create_namespace = r.create_namespace;
         op.replace = r.replace;
@@ -559,6 +631,7 @@ impl Applier for ApplierService {
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
+                let _hold = hold;
                 op.control = Control {
                     lock_wait,
                     ..control
@@ -580,6 +653,7 @@ impl Applier for ApplierService {
         let (metadata, _, r) = request.into_parts();
         let namespace = effective(&r.namespace);
         authorize(&caller, Operation::Upgrade, namespace)?;
+        let mut hold = None;
         if r.install && caller.tenant().is_some() {
             let target = self.target(&caller, namespace).await?;
             if read::get(&*target.store, namespace, &r.name, None)
@@ -587,7 +661,7 @@ impl Applier for ApplierService {
                 .is_err()
             {
                 authorize(&caller, Operation::Install, namespace)?;
-                self.check_quota(&caller, &r.name, namespace).await?;
+                hold = self.check_quota(&caller, &r.name, namespace).await?;
             }
         }
         let rendered = convert::rendered(r.rendered.clone())?;
@@ -618,6 +692,7 @@ impl Applier for ApplierService {
             &r.name,
             &r.namespace,
             move |target, control, progress| async move {
+                let _hold = hold;
                 op.control = Control {
                     lock_wait,
                     ..control

@@ -74,7 +74,8 @@ async fn main() -> anyhow::Result<()> {
     let storage = capstan_storage::StorageConfig::from_env()?;
     let backend = KubeBackend::with_lease_duration(client.clone(), storage, args.lease_duration)
         .with_config(config);
-    let service = ApplierService::new(Arc::new(backend)).with_in_flight_limits(args.max_in_flight, args.max_in_flight_per_tenant);
+    let service = ApplierService::new(Arc::new(backend))
+        .with_in_flight_limits(args.max_in_flight, args.max_in_flight_per_tenant);
     let mut security = args.security.security()?;
     if let Some(configmap) = &args.policy_configmap {
         let (namespace, name) = configmap

@@ -4,7 +4,7 @@
 //!
 //! Tenant A never sees or touches tenant B's releases (list, status, history, get values,
 //! upgrade, rollback, uninstall), cannot escape through a chart (an object in B's namespace, a
-//! ClusterRole), is held to its release quota; a tenant whose identity lacks rights to a kind is
+//! ClusterRole), is held to its release quota (concurrent installs included); a tenant whose identity lacks rights to a kind is
 //! refused before anything is applied, naming the object; and each way of authenticating (token
 //! file, service-account token, client certificate) works, while wrong or revoked credentials
 //! end UNAUTHENTICATED. A policy kept in a ConfigMap is followed as it changes, and the
@@ -564,6 +564,53 @@ async fn tenant_a_never_sees_or_touches_tenant_b() {
                 error.message()
             );
             assert!(as_a.list(Some(na)).await?.contains(&format!("{na}/web-a")));
+            Ok(())
+        })
+        .await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_installs_cannot_overrun_the_quota() {
+    with_namespace("tenant-a", |a| async move {
+        with_namespace("tenant-b", |b| async move {
+            grant(&a, false).await?;
+            let dir = tempfile::tempdir()?;
+            let addr = applier(Security {
+                tokens: Some(tokens()),
+                policy: Some(write_policy(dir.path(), &policy(&a, &b, None))),
+                ..Security::default()
+            })
+            .await;
+            // Tenant a's quota is 2 releases; five installs race for it.
+            let installs = (0..5).map(|i| {
+                let (addr, namespace) = (addr.clone(), a.name().to_owned());
+                tokio::spawn(async move {
+                    let name = format!("race-{i}");
+                    let mut as_a = connect(&addr, Some("token-a")).await;
+                    as_a.install(&name, &namespace, config_map(&name, None, "blue"))
+                        .await
+                })
+            });
+            let (mut installed, mut refused) = (0, 0);
+            for install in futures::future::join_all(installs).await {
+                match install? {
+                    Ok(result) => {
+                        assert!(result.success, "{:?}", result.error);
+                        installed += 1;
+                    }
+                    Err(status) => {
+                        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+                        assert!(status.message().contains("maxReleases 2"), "{status:?}");
+                        refused += 1;
+                    }
+                }
+            }
+            assert_eq!((installed, refused), (2, 3));
+            let mut as_a = connect(&addr, Some("token-a")).await;
+            assert_eq!(as_a.list(Some(a.name())).await?.len(), 2);
             Ok(())
         })
         .await;

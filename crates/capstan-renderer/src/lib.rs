@@ -83,8 +83,10 @@ impl Default for ServiceLimits {
 }
 
 fn admission(limits: ServiceLimits) -> InFlightLimit {
-    InFlightLimit::new(limits.max_in_flight, "--max-in-flight")
-        .per_tenant(limits.max_in_flight_per_tenant, "--max-in-flight-per-tenant")
+    InFlightLimit::new(limits.max_in_flight, "--max-in-flight").per_tenant(
+        limits.max_in_flight_per_tenant,
+        "--max-in-flight-per-tenant",
+    )
 }
 
 /// The renderer service.
@@ -414,7 +416,9 @@ impl Renderer for RendererService {
                 Ok((digest, archive))
             })
             .await?;
-        self.inner.cache.put_archive(&cache_key(&tenant, &digest), archive);
+        self.inner
+            .cache
+            .put_archive(&cache_key(&tenant, &digest), archive);
         tracing::info!(chart = %digest, "chart uploaded");
         Ok(Response::new(pb::UploadChartResponse { digest }))
     }

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use capstan_auth::PolicySource;
+use capstan_chart::ChartFile;
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
-use capstan_chart::ChartFile;
 use capstan_render::RenderLimits;
 use capstan_renderer::{CacheLimits, RendererService, ServiceLimits};
 use capstan_server::{Daemon, Security, TokenSet};
@@ -182,8 +182,22 @@ async fn a_chart_one_tenant_uploaded_is_unknown_to_the_others() {
             token,
         )
     };
-    assert!(client.has_chart(has("token-a")).await.unwrap().into_inner().present);
-    assert!(!client.has_chart(has("token-b")).await.unwrap().into_inner().present);
+    assert!(
+        client
+            .has_chart(has("token-a"))
+            .await
+            .unwrap()
+            .into_inner()
+            .present
+    );
+    assert!(
+        !client
+            .has_chart(has("token-b"))
+            .await
+            .unwrap()
+            .into_inner()
+            .present
+    );
 
     let by_digest = pb::chart_source::Source::Digest(digest.clone());
     let rendered = client
@@ -206,7 +220,8 @@ async fn a_chart_one_tenant_uploaded_is_unknown_to_the_others() {
 
 #[tokio::test]
 async fn one_tenants_burst_is_held_to_its_own_budget() {
-    const ENDLESS: &str = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+    const ENDLESS: &str =
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, POLICY).unwrap();
@@ -256,7 +271,10 @@ async fn one_tenants_burst_is_held_to_its_own_budget() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut c = client.clone();
-    let refused = c.render(render("team-a", Some("token-a"))).await.unwrap_err();
+    let refused = c
+        .render(render("team-a", Some("token-a")))
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::ResourceExhausted);
     assert_eq!(
         refused.message(),
