@@ -35,4 +35,4 @@ pub mod postgres;
 pub mod wait;
 
 pub use cluster::{client, kubeconfig_path};
-pub use namespace::{TestNamespace, with_namespace};
+pub use namespace::{TestNamespace, with_namespace, with_namespaces};

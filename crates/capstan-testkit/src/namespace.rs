@@ -122,29 +122,51 @@ where
     F: FnOnce(TestNamespace) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    let namespace = TestNamespace::create(prefix).await.unwrap_or_else(|error| {
-        panic!("creating a test namespace on the local control plane: {error:#}")
-    });
-    let outcome = AssertUnwindSafe(test(namespace.clone()))
+    with_namespaces(&[prefix], |mut namespaces| {
+        test(namespaces.pop().expect("one namespace"))
+    })
+    .await
+}
+
+/// [`with_namespace`] for a test that needs several namespaces: one per prefix, in order.
+pub async fn with_namespaces<F, Fut>(prefixes: &[&str], test: F)
+where
+    F: FnOnce(Vec<TestNamespace>) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let mut namespaces = Vec::new();
+    for prefix in prefixes {
+        namespaces.push(TestNamespace::create(prefix).await.unwrap_or_else(|error| {
+            panic!("creating a test namespace on the local control plane: {error:#}")
+        }));
+    }
+    let outcome = AssertUnwindSafe(test(namespaces.clone()))
         .catch_unwind()
         .await;
     let failed = !matches!(outcome, Ok(Ok(())));
-    if failed {
-        eprintln!("{}", namespace.pod_report().await);
-    }
     let keep =
         std::env::var_os("CAPSTAN_KEEP_NAMESPACES").is_some_and(|v| !v.is_empty() && v != "0");
-    if keep {
-        eprintln!(
-            "keeping namespace {} (CAPSTAN_KEEP_NAMESPACES is set)",
-            namespace.name()
-        );
-    } else if let Err(error) = namespace.delete().await {
-        eprintln!("deleting namespace {}: {error:#}", namespace.name());
+    for namespace in &namespaces {
+        if failed {
+            eprintln!("{}", namespace.pod_report().await);
+        }
+        if keep {
+            eprintln!(
+                "keeping namespace {} (CAPSTAN_KEEP_NAMESPACES is set)",
+                namespace.name()
+            );
+        } else if let Err(error) = namespace.delete().await {
+            eprintln!("deleting namespace {}: {error:#}", namespace.name());
+        }
     }
+    let names = namespaces
+        .iter()
+        .map(TestNamespace::name)
+        .collect::<Vec<_>>()
+        .join(", ");
     match outcome {
         Ok(Ok(())) => {}
-        Ok(Err(error)) => panic!("test failed in namespace {}: {error:?}", namespace.name()),
+        Ok(Err(error)) => panic!("test failed in namespace {names}: {error:?}"),
         Err(panic) => std::panic::resume_unwind(panic),
     }
 }
