@@ -101,12 +101,15 @@ impl Tenant {
             chart: Some(rpb::ChartSource {
                 source: Some(rpb::chart_source::Source::Digest(self.chart_digest.clone())),
             }),
-            values: ["migration.enabled=false".to_owned(), format!("config.greeting={greeting}")]
-                .into_iter()
-                .map(|set| rpb::ValuesLayer {
-                    layer: Some(rpb::values_layer::Layer::Set(set)),
-                })
-                .collect(),
+            values: [
+                "migration.enabled=false".to_owned(),
+                format!("config.greeting={greeting}"),
+            ]
+            .into_iter()
+            .map(|set| rpb::ValuesLayer {
+                layer: Some(rpb::values_layer::Layer::Set(set)),
+            })
+            .collect(),
             release: Some(rpb::ReleaseContext {
                 name: release.into(),
                 namespace: self.namespace.clone(),
@@ -268,11 +271,13 @@ async fn run_one(
                 .deploy(&release, &format!("upgrade-{i}"), false)
                 .await?;
             if let Some(error) = result.error {
-                if error.code == Code::FailedPrecondition as i32 && error.message.contains("lock")
-                {
+                if error.code == Code::FailedPrecondition as i32 && error.message.contains("lock") {
                     return Ok(Outcome::LockWait);
                 }
-                bail!("upgrade of {}/{release} failed: {error:?}", tenant.namespace);
+                bail!(
+                    "upgrade of {}/{release} failed: {error:?}",
+                    tenant.namespace
+                );
             }
         }
     }
@@ -339,6 +344,16 @@ impl Latencies {
     }
 }
 
+/// A process's peak resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/PID/status")
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
@@ -349,10 +364,10 @@ fn report(
     all: &Latencies,
     wall: Duration,
     lock_waits: usize,
+    peak_rss_kib: [(&str, u64); 2],
 ) -> (String, serde_json::Value) {
-    let mut markdown = String::from(
-        "| requests | count | p50 | p99 | max |\n|---|---|---|---|---|\n",
-    );
+    let mut markdown =
+        String::from("| requests | count | p50 | p99 | max |\n|---|---|---|---|---|\n");
     let mut rows = Vec::new();
     let mut row = |label: &str, latencies: &Latencies| {
         let (p50, p99, max) = (
@@ -383,14 +398,20 @@ fn report(
     let _ = writeln!(
         markdown,
         "\n{REQUESTS} requests from {TENANTS} tenants at once, all answered in {}; \
-         upgrades that gave up waiting for a release lock: {lock_waits}.",
-        ms(wall)
+         upgrades that gave up waiting for a release lock: {lock_waits}; peak RSS {}.",
+        ms(wall),
+        peak_rss_kib
+            .iter()
+            .map(|(daemon, kib)| format!("{daemon} {} MiB", kib / 1024))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let json = json!({
         "tenants": TENANTS,
         "requests": REQUESTS,
         "wall_ms": wall.as_secs_f64() * 1000.0,
         "lock_waits": lock_waits,
+        "peak_rss_kib": peak_rss_kib.iter().map(|(d, k)| (d.to_string(), *k)).collect::<BTreeMap<_, _>>(),
         "rows": rows,
     });
     (markdown, json)
@@ -445,7 +466,12 @@ async fn five_tenants_five_hundred_requests_at_once() {
             let upload = tenant.request(rpb::UploadChartRequest {
                 archive: archive.clone(),
             });
-            tenant.chart_digest = tenant.renderer.upload_chart(upload).await?.into_inner().digest;
+            tenant.chart_digest = tenant
+                .renderer
+                .upload_chart(upload)
+                .await?
+                .into_inner()
+                .digest;
             for r in 0..RELEASES_PER_TENANT {
                 let installed = tenant.deploy(&tenant.release(r), "installed", true).await?;
                 ensure!(installed.success, "install: {:?}", installed.error);
@@ -489,7 +515,11 @@ async fn five_tenants_five_hundred_requests_at_once() {
                 Err(error) => errors.push(format!("request {i} ({kind:?}): {error:#}")),
             }
         }
-        let (markdown, json) = report(&by_kind, &all, wall, lock_waits);
+        let peak_rss_kib = [
+            ("capstan-renderer", peak_rss_kib(renderer.pid())?),
+            ("capstan-applier", peak_rss_kib(applier.pid())?),
+        ];
+        let (markdown, json) = report(&by_kind, &all, wall, lock_waits, peak_rss_kib);
         println!("{markdown}");
         if let Some(out) = std::env::var_os("CAPSTAN_LOAD_REPORT") {
             let out = Path::new(&out);

@@ -5,6 +5,7 @@
 mod apply;
 mod chartgen;
 mod list;
+mod load;
 mod render;
 
 use std::path::PathBuf;
@@ -21,10 +22,12 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
         "render" => render::run(),
         "list" => list::run(),
         "apply" => apply::run(),
+        "load" => load::run(),
         "all" => render::run()
             .and_then(|()| list::run())
-            .and_then(|()| apply::run()),
-        other => bail!("unknown benchmark suite {other:?}; known: render, list, apply, all"),
+            .and_then(|()| apply::run())
+            .and_then(|()| load::run()),
+        other => bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, all"),
     }
 }
 
