@@ -1,6 +1,7 @@
-//! `cargo xtask bench list`: `list -A` over 1,000 releases of 3 revisions each, and `history` of a
-//! release with 100 revisions, capstan's Secret store against `helm list` / `helm history` (v3 and
-//! v4) on the same local control plane.
+//! `cargo xtask bench list`: `capstan list -A` over 1,000 releases of 3 revisions each, and
+//! `capstan history` of a release with 100 revisions, against `helm list` / `helm history` (v3 and
+//! v4) on the same local control plane. The releases are written once per cluster by the
+//! `release_bench` example (capstan's Secret store, Helm's format).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,10 +20,12 @@ const RUNS: usize = 5;
 
 pub fn run() -> anyhow::Result<()> {
     super::build_release_example("capstan-kube", "release_bench")?;
+    super::build_release(&["capstan-cli"], false)?;
     let tool = paths::target()
         .join("release")
         .join("examples")
         .join("release_bench");
+    let capstan = paths::target().join("release").join("capstan");
     let helms = helm::build_all()?;
     let cluster = cluster::up()?;
     let env = [("KUBECONFIG", cluster.state.kubeconfig.display().to_string())];
@@ -66,12 +69,19 @@ pub fn run() -> anyhow::Result<()> {
     let cases: [(&str, Vec<String>, Vec<String>); 2] = [
         (
             "list -A",
-            vec!["list".into()],
+            vec!["list".into(), "-A".into()],
             vec!["list".into(), "-A".into(), "--max".into(), "0".into()],
         ),
         (
             "history",
-            vec!["history".into(), "bench-list-0".into(), "deep-0000".into()],
+            vec![
+                "history".into(),
+                "deep-0000".into(),
+                "-n".into(),
+                "bench-list-0".into(),
+                "--max".into(),
+                "1000".into(),
+            ],
             vec![
                 "history".into(),
                 "deep-0000".into(),
@@ -84,14 +94,14 @@ pub fn run() -> anyhow::Result<()> {
     ];
     for (operation, ours_args, helm_args) in cases {
         let ours_args = ours_args.as_slice();
-        measure(&tool, ours_args, &env)?;
+        measure(&capstan, ours_args, &env)?;
         for h in &helms {
             measure(h, &helm_args, &env)?;
         }
         let mut ours: Vec<Sample> = Vec::new();
         let mut theirs: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
         for _ in 0..RUNS {
-            ours.push(measure(&tool, ours_args, &env)?);
+            ours.push(measure(&capstan, ours_args, &env)?);
             for (i, h) in helms.iter().enumerate() {
                 theirs[i].push(measure(h, &helm_args, &env)?);
             }
