@@ -10,6 +10,10 @@ use crate::remote::{self, Authed};
 /// A connected renderer client.
 pub type Client = RendererClient<Authed>;
 
+/// Whether this process started its own renderer (then charts are sent with each render: there
+/// is no upload to save, and asking first would load the chart twice).
+static IN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Connects to the renderer at `--renderer`/`CAPSTAN_RENDERER`, or starts one in-process.
 pub async fn connect(global: &Global) -> anyhow::Result<Client> {
     let channel = match global.renderer.as_deref().filter(|a| !a.is_empty()) {
@@ -18,6 +22,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
             let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
             let local = daemon.local_addr();
             let service = RendererService::default().into_server();
+            IN_PROCESS.store(true, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(daemon.serve(
                 service,
                 capstan_proto::FILE_DESCRIPTOR_SET,
@@ -32,11 +37,16 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
 }
 
 /// Makes sure the renderer holds `archive` (uploading it only when it lacks the digest) and
-/// returns the chart source to render it by.
+/// returns the chart source to render it by. An in-process renderer gets the archive itself.
 pub async fn ensure_chart(
     client: &mut Client,
     archive: Vec<u8>,
 ) -> anyhow::Result<pb::ChartSource> {
+    if IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Archive(archive)),
+        });
+    }
     let digest = digest_of(&archive);
     let present = client
         .has_chart(pb::HasChartRequest {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
 use crate::funcs::strval;
-use crate::manifest::{self, Rendered};
+use crate::manifest::{self, Hook, Manifest, Rendered};
 use crate::objects::{ApiVersions, FailMarker, Files, LimitMarker, SESSION_KEY, Session, session};
 use crate::{Error, Result, TemplateErrorKind};
 
@@ -323,10 +323,7 @@ impl CompiledChart {
             }
         }
 
-        let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
-        for (file, text) in &files {
-            manifest::parse_template(file, text, &mut manifests, &mut hooks)?;
-        }
+        let (mut manifests, mut hooks) = parse_all(&files)?;
         let objects = manifests.len() + hooks.len();
         if objects > self.limits.max_objects {
             return Err(Error::Limit {
@@ -570,4 +567,57 @@ fn base_context(
         }),
     );
     ctx
+}
+
+/// Templates below this count are parsed on the calling thread.
+const PARALLEL_PARSE_FROM: usize = 64;
+
+/// Parses every rendered template (in path order) into manifests and hooks, in that order. Large
+/// charts are parsed on a few threads, each taking a contiguous run of templates, so the result
+/// and the first error reported are the same as parsing one by one.
+fn parse_all(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Hook>)> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(4);
+    let files: Vec<(&String, &String)> = files.iter().collect();
+    let parse = |run: &[(&String, &String)]| -> Result<(Vec<Manifest>, Vec<Hook>)> {
+        let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
+        for (file, text) in run {
+            manifest::parse_template(file, text, &mut manifests, &mut hooks)?;
+        }
+        Ok((manifests, hooks))
+    };
+    if threads < 2 || files.len() < PARALLEL_PARSE_FROM {
+        return parse(&files);
+    }
+    let runs: Vec<Result<(Vec<Manifest>, Vec<Hook>)>> = std::thread::scope(|scope| {
+        let spawned: Vec<_> = files
+            .chunks(files.len().div_ceil(threads))
+            .map(|run| {
+                let thread = std::thread::Builder::new()
+                    .name("capstan-parse".into())
+                    // Room for the YAML parser's recursion, as on the render thread.
+                    .stack_size(64 << 20)
+                    .spawn_scoped(scope, move || parse(run));
+                (run, thread)
+            })
+            .collect();
+        spawned
+            .into_iter()
+            .map(|(run, thread)| match thread {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread to be had: parse this run here.
+                Err(_) => parse(run),
+            })
+            .collect()
+    });
+    let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
+    for run in runs {
+        let (m, h) = run?;
+        manifests.extend(m);
+        hooks.extend(h);
+    }
+    Ok((manifests, hooks))
 }

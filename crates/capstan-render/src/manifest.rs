@@ -443,7 +443,8 @@ mod tests {
             let r = parse_manifests("c/templates/a.yaml", text);
             let took = start.elapsed();
             assert!(
-                took < std::time::Duration::from_secs(3),
+                // A guard against blow-ups (minutes), not a speed target: generous for loaded machines.
+                took < std::time::Duration::from_secs(30),
                 "{what} took {took:?}"
             );
             r

@@ -684,3 +684,45 @@ fn library_chart_cannot_be_rendered() {
         "chart lib is a library chart and cannot be rendered or installed"
     );
 }
+
+/// Large charts are parsed on several threads: the objects come out in the same order, and
+/// the error reported is the first in template order, as when parsing one by one.
+#[test]
+fn large_charts_parse_in_order_and_report_the_first_bad_template() {
+    let templates: Vec<(String, String)> = (0..200)
+        .map(|i| {
+            (
+                format!("templates/t{i:03}.yaml"),
+                format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i:03}\n"),
+            )
+        })
+        .collect();
+    let files = |broken: &[usize]| -> Vec<(String, String)> {
+        templates
+            .iter()
+            .enumerate()
+            .map(|(i, (name, text))| {
+                let text = if broken.contains(&i) {
+                    format!("{text}  bad: [\n")
+                } else {
+                    text.clone()
+                };
+                (name.clone(), text)
+            })
+            .collect()
+    };
+    let run_owned = |files: Vec<(String, String)>| {
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        run(&refs, &RenderLimits::default())
+    };
+    let rendered = run_owned(files(&[])).unwrap();
+    let names: Vec<&str> = rendered.manifests.iter().map(|m| m.name.as_str()).collect();
+    let expected: Vec<String> = (0..200).map(|i| format!("cm-{i:03}")).collect();
+    assert_eq!(names, expected);
+
+    let e = run_owned(files(&[170, 42, 120])).unwrap_err().to_string();
+    assert!(e.contains("c/templates/t042.yaml"), "{e}");
+}
