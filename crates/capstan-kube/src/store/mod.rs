@@ -482,27 +482,37 @@ impl<K: ReleaseObject> KubeStore<K> {
             None => Api::all(self.client.clone()),
         };
         let selector = owner_selector();
-        let objects = list_metadata(&api, &selector).await.map_err(|e| {
+        // Each page is summarised as it arrives: only the rows are kept, never the metadata
+        // (managed fields and all) of every record at once.
+        let (mut rows, mut unreadable) = (Vec::new(), Vec::new());
+        list_paged(
+            &selector,
+            METADATA_PAGE,
+            |lp| {
+                let api = api.clone();
+                async move { api.list_metadata(&lp).await }
+            },
+            |object: PartialObjectMeta<K>| {
+                let meta = object.metadata;
+                let name = meta.name.unwrap_or_default();
+                let namespace = meta.namespace.unwrap_or_default();
+                let labels = meta.labels.unwrap_or_default();
+                let annotations = meta.annotations.unwrap_or_default();
+                match ReleaseSummary::from_metadata(&name, &namespace, &labels, &annotations) {
+                    Ok(row) => rows.push(row),
+                    Err(error) => unreadable.push(Unreadable {
+                        error: error.in_namespace(&namespace),
+                        namespace,
+                        object: name,
+                    }),
+                }
+            },
+        )
+        .await
+        .map_err(|e| {
             let scope = filter.namespace.as_deref().unwrap_or("(all namespaces)");
             self.backend("listing", scope, &selector, e)
         })?;
-        let mut rows = Vec::new();
-        let mut unreadable = Vec::new();
-        for object in objects {
-            let meta = object.metadata;
-            let name = meta.name.unwrap_or_default();
-            let namespace = meta.namespace.unwrap_or_default();
-            let labels = meta.labels.unwrap_or_default();
-            let annotations = meta.annotations.unwrap_or_default();
-            match ReleaseSummary::from_metadata(&name, &namespace, &labels, &annotations) {
-                Ok(row) => rows.push(row),
-                Err(error) => unreadable.push(Unreadable {
-                    error: error.in_namespace(&namespace),
-                    namespace,
-                    object: name,
-                }),
-            }
-        }
         Ok((filter.apply(rows), unreadable))
     }
 
@@ -650,30 +660,49 @@ async fn list_metadata<K: ReleaseObject>(
     api: &Api<K>,
     selector: &str,
 ) -> kube::Result<Vec<PartialObjectMeta<K>>> {
-    list_paged(selector, METADATA_PAGE, |lp| {
-        let api = api.clone();
-        async move { api.list_metadata(&lp).await }
-    })
-    .await
+    let mut items = Vec::new();
+    list_paged(
+        selector,
+        METADATA_PAGE,
+        |lp| {
+            let api = api.clone();
+            async move { api.list_metadata(&lp).await }
+        },
+        |item| items.push(item),
+    )
+    .await?;
+    Ok(items)
 }
 
 /// Every whole object of `api` matching `selector`.
 async fn list_objects<K: ReleaseObject>(api: &Api<K>, selector: &str) -> kube::Result<Vec<K>> {
-    list_paged(selector, OBJECT_PAGE, |lp| {
-        let api = api.clone();
-        async move { api.list(&lp).await }
-    })
-    .await
+    let mut items = Vec::new();
+    list_paged(
+        selector,
+        OBJECT_PAGE,
+        |lp| {
+            let api = api.clone();
+            async move { api.list(&lp).await }
+        },
+        |item| items.push(item),
+    )
+    .await?;
+    Ok(items)
 }
 
-/// Every object a paged list returns, following continue tokens.
-async fn list_paged<T, F, Fut>(selector: &str, page: u32, mut fetch: F) -> kube::Result<Vec<T>>
+/// Hands every object a paged list returns to `each`, page by page, following continue tokens
+/// (a page is dropped before the next is fetched).
+async fn list_paged<T, F, Fut>(
+    selector: &str,
+    page: u32,
+    mut fetch: F,
+    mut each: impl FnMut(T),
+) -> kube::Result<()>
 where
     T: Clone,
     F: FnMut(ListParams) -> Fut,
     Fut: Future<Output = kube::Result<ObjectList<T>>>,
 {
-    let mut items = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let mut params = ListParams::default().labels(selector).limit(page);
@@ -681,10 +710,10 @@ where
             params = params.continue_token(token);
         }
         let list = fetch(params).await?;
-        items.extend(list.items);
+        list.items.into_iter().for_each(&mut each);
         match list.metadata.continue_ {
             Some(next) if !next.is_empty() => token = Some(next),
-            _ => return Ok(items),
+            _ => return Ok(()),
         }
     }
 }
@@ -703,26 +732,32 @@ mod tests {
             (vec![], Some("")),
         ];
         let seen = Mutex::new(Vec::new());
-        let items = futures::executor::block_on(list_paged("owner=helm", 2, |lp| {
-            let mut seen = seen.lock().unwrap();
-            let (items, next) = pages[seen.len()].clone();
-            seen.push((
-                lp.continue_token.clone(),
-                lp.limit,
-                lp.label_selector.clone(),
-            ));
-            std::future::ready(Ok(ObjectList {
-                types: Default::default(),
-                metadata: ListMeta {
-                    continue_: next.map(str::to_owned),
-                    ..ListMeta::default()
-                },
-                items: items
-                    .into_iter()
-                    .map(str::to_owned)
-                    .collect::<Vec<String>>(),
-            }))
-        }))
+        let mut items = Vec::new();
+        futures::executor::block_on(list_paged(
+            "owner=helm",
+            2,
+            |lp| {
+                let mut seen = seen.lock().unwrap();
+                let (items, next) = pages[seen.len()].clone();
+                seen.push((
+                    lp.continue_token.clone(),
+                    lp.limit,
+                    lp.label_selector.clone(),
+                ));
+                std::future::ready(Ok(ObjectList {
+                    types: Default::default(),
+                    metadata: ListMeta {
+                        continue_: next.map(str::to_owned),
+                        ..ListMeta::default()
+                    },
+                    items: items
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect::<Vec<String>>(),
+                }))
+            },
+            |item| items.push(item),
+        ))
         .unwrap();
         assert_eq!(items, ["a", "b", "c"]);
         let seen = seen.into_inner().unwrap();
