@@ -18,6 +18,7 @@
 
 mod object;
 mod parts;
+mod protolist;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -477,43 +478,93 @@ impl<K: ReleaseObject> KubeStore<K> {
     /// The rows `filter` selects, from a metadata-only list: summaries, plus the objects whose
     /// metadata is unreadable.
     async fn select(&self, filter: &ListFilter) -> Result<(Vec<ReleaseSummary>, Vec<Unreadable>)> {
-        let api: Api<K> = match &filter.namespace {
-            Some(ns) => self.api(self.ns(ns)),
-            None => Api::all(self.client.clone()),
-        };
+        let namespace = filter.namespace.as_deref().map(|ns| self.ns(ns));
         let selector = owner_selector();
-        // Each page is summarised as it arrives: only the rows are kept, never the metadata
-        // (managed fields and all) of every record at once.
-        let (mut rows, mut unreadable) = (Vec::new(), Vec::new());
-        list_paged(
-            &selector,
-            METADATA_PAGE,
-            |lp| {
-                let api = api.clone();
-                async move { api.list_metadata(&lp).await }
-            },
-            |object: PartialObjectMeta<K>| {
-                let meta = object.metadata;
-                let name = meta.name.unwrap_or_default();
-                let namespace = meta.namespace.unwrap_or_default();
-                let labels = meta.labels.unwrap_or_default();
-                let annotations = meta.annotations.unwrap_or_default();
-                match ReleaseSummary::from_metadata(&name, &namespace, &labels, &annotations) {
-                    Ok(row) => rows.push(row),
-                    Err(error) => unreadable.push(Unreadable {
-                        error: error.in_namespace(&namespace),
-                        namespace,
-                        object: name,
-                    }),
-                }
-            },
-        )
-        .await
-        .map_err(|e| {
-            let scope = filter.namespace.as_deref().unwrap_or("(all namespaces)");
+        let failed = |e| {
+            let scope = namespace.unwrap_or("(all namespaces)");
             self.backend("listing", scope, &selector, e)
-        })?;
+        };
+        let (mut rows, mut unreadable) = (Vec::new(), Vec::new());
+        let mut summarise = |name: String,
+                             namespace: String,
+                             labels: &BTreeMap<String, String>,
+                             annotations: &BTreeMap<String, String>| {
+            match ReleaseSummary::from_metadata(&name, &namespace, labels, annotations) {
+                Ok(row) => rows.push(row),
+                Err(error) => unreadable.push(Unreadable {
+                    error: error.in_namespace(&namespace),
+                    namespace,
+                    object: name,
+                }),
+            }
+        };
+        match self
+            .list_protobuf(namespace, &selector)
+            .await
+            .map_err(failed)?
+        {
+            Some(objects) => {
+                tracing::debug!(objects = objects.len(), "listed release records as protobuf");
+                for meta in objects {
+                    summarise(meta.name, meta.namespace, &meta.labels, &meta.annotations);
+                }
+            }
+            None => {
+                tracing::debug!("the API server answered no protobuf: listing as JSON");
+                let api: Api<K> = match namespace {
+                    Some(ns) => self.api(ns),
+                    None => Api::all(self.client.clone()),
+                };
+                // Each page is summarised as it arrives: only the rows are kept, never the
+                // metadata (managed fields and all) of every record at once.
+                list_paged(
+                    &selector,
+                    METADATA_PAGE,
+                    |lp| {
+                        let api = api.clone();
+                        async move { api.list_metadata(&lp).await }
+                    },
+                    |object: PartialObjectMeta<K>| {
+                        let meta = object.metadata;
+                        summarise(
+                            meta.name.unwrap_or_default(),
+                            meta.namespace.unwrap_or_default(),
+                            &meta.labels.unwrap_or_default(),
+                            &meta.annotations.unwrap_or_default(),
+                        );
+                    },
+                )
+                .await
+                .map_err(failed)?;
+            }
+        }
         Ok((filter.apply(rows), unreadable))
+    }
+
+    /// Every record's metadata, page by page in protobuf ([`protolist`]); `None` when the
+    /// server does not answer in protobuf.
+    async fn list_protobuf(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> kube::Result<Option<Vec<protolist::ObjectMeta>>> {
+        let mut objects = Vec::new();
+        let mut token = String::new();
+        loop {
+            let mut params = ListParams::default().labels(selector).limit(METADATA_PAGE);
+            if !token.is_empty() {
+                params = params.continue_token(&token);
+            }
+            let Some((page, next)) = protolist::page::<K>(&self.client, namespace, &params).await?
+            else {
+                return Ok(None);
+            };
+            objects.extend(page);
+            if next.is_empty() {
+                return Ok(Some(objects));
+            }
+            token = next;
+        }
     }
 
     /// Lists with `filter`, turning each selected row into an item with `resolve`; rows whose
