@@ -504,7 +504,10 @@ impl<K: ReleaseObject> KubeStore<K> {
             .map_err(failed)?
         {
             Some(objects) => {
-                tracing::debug!(objects = objects.len(), "listed release records as protobuf");
+                tracing::debug!(
+                    objects = objects.len(),
+                    "listed release records as protobuf"
+                );
                 for meta in objects {
                     summarise(meta.name, meta.namespace, &meta.labels, &meta.annotations);
                 }
