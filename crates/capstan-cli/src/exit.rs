@@ -34,11 +34,25 @@ impl std::fmt::Display for ServiceError {
 
 impl std::error::Error for ServiceError {}
 
-/// A gRPC status as an error whose message is the service's own.
+/// A gRPC status as an error whose message is the service's own. A status made on this side of
+/// the connection (the daemon went away, the connection broke) carries its cause as a source:
+/// the message then says the service could not be reached, and why.
 pub fn status(status: tonic::Status) -> anyhow::Error {
+    let mut message = status.message().to_string();
+    let mut source = std::error::Error::source(&status);
+    if source.is_some() {
+        message = format!("cannot reach the service: {message}");
+    }
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
     anyhow::Error::new(ServiceError {
         code: status.code(),
-        message: status.message().to_string(),
+        message,
     })
 }
 
@@ -87,5 +101,22 @@ mod tests {
         let missing = status(tonic::Status::not_found("release: not found"));
         assert_eq!(code_of(&missing), ERROR);
         assert_eq!(code_of(&anyhow::anyhow!("plain")), ERROR);
+    }
+
+    #[test]
+    fn a_broken_connection_says_so_and_why() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let mut transport = tonic::Status::unavailable("tcp connect error");
+        transport.set_source(std::sync::Arc::new(refused));
+        assert_eq!(
+            status(transport).to_string(),
+            "cannot reach the service: tcp connect error: Connection refused (os error 111)"
+        );
+        // A service's own status is passed on as it is.
+        let draining = tonic::Status::unavailable("the applier is shutting down");
+        assert_eq!(status(draining).to_string(), "the applier is shutting down");
     }
 }
