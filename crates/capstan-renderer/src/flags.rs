@@ -37,6 +37,10 @@ pub struct LimitFlags {
     /// Most bytes of values (files, --set expressions, --set-file contents) in one request.
     #[arg(long, default_value_t = ServiceLimits::default().max_values_bytes)]
     pub max_values_bytes: usize,
+    /// Render each chart in a worker process allowed this many bytes of memory (0: in the
+    /// daemon, bounded by time and output only). A render past it gets RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CAPSTAN_RENDER_MEMORY_LIMIT", default_value_t = 0)]
+    pub render_memory_limit: u64,
     /// Stack of each render thread, in bytes (reserved, used only as touched).
     #[arg(long, default_value_t = ServiceLimits::default().render_stack_bytes)]
     pub render_stack_bytes: usize,

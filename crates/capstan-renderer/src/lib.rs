@@ -33,6 +33,7 @@
 mod cache;
 mod convert;
 mod flags;
+mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,7 @@ use tracing::Instrument as _;
 pub use cache::{CacheLimits, ChartCache};
 pub use convert::stored_chart;
 pub use flags::LimitFlags;
+pub use worker::{RenderWorker, serve_worker};
 
 /// Largest gRPC message the renderer accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
@@ -101,6 +103,8 @@ struct Inner {
     render_limits: RenderLimits,
     limits: ServiceLimits,
     in_flight: InFlightLimit,
+    /// When set, every render runs in a worker process with a memory limit.
+    worker: Option<RenderWorker>,
 }
 
 impl Default for RendererService {
@@ -127,6 +131,7 @@ impl RendererService {
                 render_limits,
                 limits: ServiceLimits::default(),
                 in_flight: admission(ServiceLimits::default()),
+                worker: None,
             }),
         }
     }
@@ -140,7 +145,54 @@ impl RendererService {
                 render_limits: self.inner.render_limits,
                 limits,
                 in_flight: admission(limits),
+                worker: self.inner.worker.clone(),
             }),
+        }
+    }
+
+    /// The same service rendering every chart in a worker process with a memory limit (see
+    /// [`RenderWorker`]). Call before serving: it starts a fresh service.
+    pub fn with_render_worker(self, worker: RenderWorker) -> RendererService {
+        RendererService {
+            inner: Arc::new(Inner {
+                cache: ChartCache::new(self.inner.cache.limits()),
+                chart_limits: self.inner.chart_limits,
+                render_limits: self.inner.render_limits,
+                limits: self.inner.limits,
+                in_flight: admission(self.inner.limits),
+                worker: Some(worker),
+            }),
+        }
+    }
+
+    /// The archive of a request's chart source (kept in the tenant's cache when sent whole).
+    fn archive_of(
+        &self,
+        tenant: &Tenant,
+        source: Option<pb::ChartSource>,
+    ) -> Result<Vec<u8>, Status> {
+        use pb::chart_source::Source;
+        match source.and_then(|s| s.source) {
+            Some(Source::Archive(archive)) => {
+                let key = cache_key(tenant, &digest_of(&archive));
+                if !self.inner.cache.has(&key) {
+                    self.inner.cache.put_archive(&key, archive.clone());
+                }
+                Ok(archive)
+            }
+            Some(Source::Digest(digest)) => self
+                .inner
+                .cache
+                .archive(&cache_key(tenant, &digest))
+                .map(|archive| archive.as_ref().clone())
+                .ok_or_else(|| {
+                    Status::not_found(format!(
+                        "chart {digest} is not held by this renderer; upload it first"
+                    ))
+                }),
+            None => Err(Status::invalid_argument(
+                "the request names no chart (archive or digest)",
+            )),
         }
     }
 
@@ -308,7 +360,7 @@ impl Renderer for RendererService {
         let caller = capstan_server::caller(&request);
         let started = std::time::Instant::now();
         let request = request.into_inner();
-        let release = convert::release(request.release);
+        let release = convert::release(request.release.clone());
         let namespace = if release.namespace.is_empty() {
             "default"
         } else {
@@ -325,6 +377,19 @@ impl Renderer for RendererService {
             chart = tracing::field::Empty,
         );
         let result = async move {
+            if let Some(worker) = &self.inner.worker {
+                let archive = self.archive_of(&tenant, request.chart.clone())?;
+                let _admitted = self.inner.in_flight.admit(&tenant)?;
+                let request = pb::RenderRequest {
+                    chart: Some(pb::ChartSource {
+                        source: Some(pb::chart_source::Source::Archive(archive)),
+                    }),
+                    ..request
+                };
+                // The worker's own start-up and chart load on top of the render's limit.
+                let timeout = self.inner.render_limits.timeout + Duration::from_secs(2);
+                return worker.render(request, timeout).await.map(Response::new);
+            }
             let (digest, compiled) = self.compiled(&tenant, request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
             if request.values.len() > MAX_VALUES_LAYERS {

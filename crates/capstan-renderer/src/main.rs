@@ -35,11 +35,34 @@ struct Args {
     /// Bounds on charts, renders and requests.
     #[command(flatten)]
     limits: capstan_renderer::LimitFlags,
+    /// Internal: render one request from standard input within this many bytes of data.
+    #[arg(long, hide = true, value_name = "BYTES")]
+    render_worker: Option<u64>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let service = capstan_renderer::RendererService::new(
+        capstan_renderer::CacheLimits::default(),
+        args.limits.chart_limits(),
+        args.limits.render_limits(),
+    )
+    .with_service_limits(args.limits.service_limits());
+    if let Some(bytes) = args.render_worker {
+        return capstan_renderer::serve_worker(service, bytes).await;
+    }
+    let service = match args.limits.render_memory_limit {
+        0 => service,
+        limit => service.with_render_worker(capstan_renderer::RenderWorker {
+            program: std::env::current_exe().context("finding this program for render workers")?,
+            args: std::env::args_os().skip(1).collect(),
+            // The render thread's stack reservation and the runtime count as data too.
+            memory_bytes: limit
+                .saturating_add(args.limits.render_stack_bytes as u64)
+                .saturating_add(64 << 20),
+        }),
+    };
     let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;
     let mut security = args.security.security()?;
     if args.token_review {
@@ -60,13 +83,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(addr) = metrics.local_addr() {
         println!("capstan-renderer metrics on http://{addr}/metrics");
     }
-    let service = capstan_renderer::RendererService::new(
-        capstan_renderer::CacheLimits::default(),
-        args.limits.chart_limits(),
-        args.limits.render_limits(),
-    )
-    .with_service_limits(args.limits.service_limits())
-    .into_server();
+    let service = service.into_server();
     let served = daemon
         .serve_secure(
             service,

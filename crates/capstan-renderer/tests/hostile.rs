@@ -271,3 +271,56 @@ async fn oversized_inputs_name_their_limit() {
         .unwrap_err();
     client.render(request(webapp(), vec![])).await.unwrap();
 }
+
+/// With a memory limit, renders run in a worker process: a chart that doubles a string with
+/// minijinja's own `~` (no capstan function involved) ends its worker, not the daemon, with
+/// RESOURCE_EXHAUSTED naming the limit; other charts render exactly as in the daemon.
+#[tokio::test]
+async fn a_render_past_its_memory_limit_ends_its_worker_only() {
+    const DOUBLING: &str = "{% set ns = namespace(s=\"x\") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}a: \"{{ ns.s | length }}\"\n";
+    let limit: u64 = 256 << 20;
+    let worker = capstan_renderer::RenderWorker {
+        program: env!("CARGO_BIN_EXE_capstan-renderer").into(),
+        args: vec![],
+        memory_bytes: limit + ServiceLimits::default().render_stack_bytes as u64 + (64 << 20),
+    };
+    let mut isolated = start(RendererService::default().with_render_worker(worker)).await;
+    let mut plain = start(RendererService::default()).await;
+
+    let e = isolated
+        .render(request(archive("doubling", DOUBLING), vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{}", e.message());
+    assert!(
+        e.message().contains("memory limit") && e.message().contains("--render-memory-limit"),
+        "{}",
+        e.message()
+    );
+
+    let values = vec![pb::values_layer::Layer::Set("replicaCount=3".into())];
+    let ours = isolated
+        .render(request(webapp(), values.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    let theirs = plain
+        .render(request(webapp(), values))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ours.manifest, theirs.manifest);
+    assert_eq!(ours.merged_values_json, theirs.merged_values_json);
+
+    // A template error comes back from the worker with its code and message.
+    let e = isolated
+        .render(request(archive("broken", "{{ nope( }}"), vec![]))
+        .await
+        .unwrap_err();
+    let expected = plain
+        .render(request(archive("broken", "{{ nope( }}"), vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), expected.code());
+    assert_eq!(e.message(), expected.message());
+}
