@@ -43,12 +43,19 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let mut service_limits = args.limits.service_limits();
+    if args.render_worker.is_some() {
+        // A worker's stack overflow ends the worker only, so it needs no huge stack.
+        service_limits.render_stack_bytes = service_limits
+            .render_stack_bytes
+            .min(capstan_renderer::WORKER_STACK_BYTES);
+    }
     let service = capstan_renderer::RendererService::new(
         capstan_renderer::CacheLimits::default(),
         args.limits.chart_limits(),
         args.limits.render_limits(),
     )
-    .with_service_limits(args.limits.service_limits());
+    .with_service_limits(service_limits);
     if let Some(bytes) = args.render_worker {
         return capstan_renderer::serve_worker(service, bytes).await;
     }
@@ -57,10 +64,7 @@ async fn main() -> anyhow::Result<()> {
         limit => service.with_render_worker(capstan_renderer::RenderWorker {
             program: std::env::current_exe().context("finding this program for render workers")?,
             args: std::env::args_os().skip(1).collect(),
-            // The render thread's stack reservation and the runtime count as data too.
-            memory_bytes: limit
-                .saturating_add(args.limits.render_stack_bytes as u64)
-                .saturating_add(64 << 20),
+            memory_bytes: capstan_renderer::RenderWorker::data_limit(limit),
         }),
     };
     let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;

@@ -38,7 +38,20 @@ pub struct RenderWorker {
     pub memory_bytes: u64,
 }
 
+/// The render thread's stack in a worker: a stack overflow ends the worker only, so a worker
+/// needs none of the daemon's large reservation.
+pub const WORKER_STACK_BYTES: usize = 64 << 20;
+
 impl RenderWorker {
+    /// The data size a worker caps itself at for a render memory limit of `limit` bytes: the
+    /// limit, plus the render thread's stack reservation and 64 MiB for the runtime, which
+    /// `RLIMIT_DATA` counts too.
+    pub fn data_limit(limit: u64) -> u64 {
+        limit
+            .saturating_add(WORKER_STACK_BYTES as u64)
+            .saturating_add(64 << 20)
+    }
+
     /// Runs `request` in a fresh worker, killed after `timeout`.
     pub(crate) async fn render(
         &self,
@@ -89,11 +102,16 @@ impl RenderWorker {
             return decode_answer(&out);
         }
         let err = String::from_utf8_lossy(&err);
-        if err.contains("memory allocation of") || status.code().is_none() {
+        if err.contains("memory allocation of") {
             return Err(Status::resource_exhausted(format!(
-                "the render used more than its memory limit of {limit} bytes \
-                 (--render-memory-limit)"
+                "the render used more than its memory limit (--render-memory-limit; \
+                 {limit} bytes of data in all)"
             )));
+        }
+        if err.contains("overflowed its stack") {
+            return Err(Status::resource_exhausted(
+                "the render overflowed its stack (values nested too deeply)",
+            ));
         }
         Err(Status::internal(format!(
             "the render worker failed ({status}): {}",

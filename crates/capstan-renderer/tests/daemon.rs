@@ -14,3 +14,65 @@ async fn the_daemon_serves_health_and_reflection_and_stops_on_sigterm() {
     )
     .await;
 }
+
+/// `--render-memory-limit` on the daemon binary: a chart that doubles a string without end is
+/// refused with RESOURCE_EXHAUSTED naming the flag, and the daemon goes on rendering.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_bounds_a_renders_memory_when_asked() {
+    use capstan_proto::renderer::v1 as pb;
+    use capstan_proto::renderer::v1::renderer_client::RendererClient;
+
+    let (mut daemon, addr) = capstan_server::testing::spawn(
+        Path::new(env!("CARGO_BIN_EXE_capstan-renderer")),
+        ["--render-memory-limit", "268435456"],
+    );
+    let mut client = RendererClient::connect(format!("http://{addr}"))
+        .await
+        .expect("the daemon answers");
+    let chart = |template: &str| {
+        capstan_chart::package_files(
+            "c",
+            &[
+                capstan_chart::ChartFile {
+                    name: "Chart.yaml".into(),
+                    data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                },
+                capstan_chart::ChartFile {
+                    name: "templates/a.yaml".into(),
+                    data: template.as_bytes().to_vec(),
+                },
+            ],
+        )
+        .unwrap()
+    };
+    let render = |archive: Vec<u8>| pb::RenderRequest {
+        chart: Some(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Archive(archive)),
+        }),
+        release: Some(pb::ReleaseContext {
+            name: "r".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }),
+        ..pb::RenderRequest::default()
+    };
+    let doubling = "{% set ns = namespace(s=\"x\") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}a: b\n";
+    let e = client.render(render(chart(doubling))).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::ResourceExhausted, "{}", e.message());
+    assert!(
+        e.message().contains("--render-memory-limit"),
+        "{}",
+        e.message()
+    );
+    let fine = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fine\n";
+    let rendered = client
+        .render(render(chart(fine)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rendered.manifests.len(), 1);
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
