@@ -22,10 +22,19 @@ async fn the_daemon_bounds_a_renders_memory_when_asked() {
     use capstan_proto::renderer::v1 as pb;
     use capstan_proto::renderer::v1::renderer_client::RendererClient;
 
-    let (mut daemon, addr) = capstan_server::testing::spawn(
+    /// Kills the daemon however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (daemon, addr) = capstan_server::testing::spawn(
         Path::new(env!("CARGO_BIN_EXE_capstan-renderer")),
         ["--render-memory-limit", "268435456"],
     );
+    let _daemon = Killed(daemon);
     let mut client = RendererClient::connect(format!("http://{addr}"))
         .await
         .expect("the daemon answers");
@@ -73,6 +82,4 @@ async fn the_daemon_bounds_a_renders_memory_when_asked() {
         .unwrap()
         .into_inner();
     assert_eq!(rendered.manifests.len(), 1);
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
 }
