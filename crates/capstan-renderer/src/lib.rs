@@ -138,6 +138,19 @@ impl RendererService {
 
     /// The same service with these service bounds (admission, render threads, values size).
     pub fn with_service_limits(self, limits: ServiceLimits) -> RendererService {
+        let worker = self.inner.worker.clone();
+        self.rebuilt(limits, worker)
+    }
+
+    /// The same service rendering every chart in a worker process with a memory limit (see
+    /// [`RenderWorker`]). Call before serving: it starts a fresh service.
+    pub fn with_render_worker(self, worker: RenderWorker) -> RendererService {
+        let limits = self.inner.limits;
+        self.rebuilt(limits, Some(worker))
+    }
+
+    /// A fresh service (empty cache, no admissions) with these service bounds and worker.
+    fn rebuilt(&self, limits: ServiceLimits, worker: Option<RenderWorker>) -> RendererService {
         RendererService {
             inner: Arc::new(Inner {
                 cache: ChartCache::new(self.inner.cache.limits()),
@@ -145,22 +158,7 @@ impl RendererService {
                 render_limits: self.inner.render_limits,
                 limits,
                 in_flight: admission(limits),
-                worker: self.inner.worker.clone(),
-            }),
-        }
-    }
-
-    /// The same service rendering every chart in a worker process with a memory limit (see
-    /// [`RenderWorker`]). Call before serving: it starts a fresh service.
-    pub fn with_render_worker(self, worker: RenderWorker) -> RendererService {
-        RendererService {
-            inner: Arc::new(Inner {
-                cache: ChartCache::new(self.inner.cache.limits()),
-                chart_limits: self.inner.chart_limits,
-                render_limits: self.inner.render_limits,
-                limits: self.inner.limits,
-                in_flight: admission(self.inner.limits),
-                worker: Some(worker),
+                worker,
             }),
         }
     }
@@ -359,7 +357,7 @@ impl Renderer for RendererService {
     ) -> Result<Response<pb::RenderResponse>, Status> {
         let caller = capstan_server::caller(&request);
         let started = std::time::Instant::now();
-        let request = request.into_inner();
+        let mut request = request.into_inner();
         let release = convert::release(request.release.clone());
         let namespace = if release.namespace.is_empty() {
             "default"
@@ -378,7 +376,7 @@ impl Renderer for RendererService {
         );
         let result = async move {
             if let Some(worker) = &self.inner.worker {
-                let archive = self.archive_of(&tenant, request.chart.clone())?;
+                let archive = self.archive_of(&tenant, request.chart.take())?;
                 let _admitted = self.inner.in_flight.admit(&tenant)?;
                 let request = pb::RenderRequest {
                     chart: Some(pb::ChartSource {

@@ -714,33 +714,31 @@ async fn list_metadata<K: ReleaseObject>(
     api: &Api<K>,
     selector: &str,
 ) -> kube::Result<Vec<PartialObjectMeta<K>>> {
-    let mut items = Vec::new();
-    list_paged(
-        selector,
-        METADATA_PAGE,
-        |lp| {
-            let api = api.clone();
-            async move { api.list_metadata(&lp).await }
-        },
-        |item| items.push(item),
-    )
-    .await?;
-    Ok(items)
+    collect_paged(selector, METADATA_PAGE, |lp| {
+        let api = api.clone();
+        async move { api.list_metadata(&lp).await }
+    })
+    .await
 }
 
 /// Every whole object of `api` matching `selector`.
 async fn list_objects<K: ReleaseObject>(api: &Api<K>, selector: &str) -> kube::Result<Vec<K>> {
+    collect_paged(selector, OBJECT_PAGE, |lp| {
+        let api = api.clone();
+        async move { api.list(&lp).await }
+    })
+    .await
+}
+
+/// Every object of a paged list ([`list_paged`]), collected.
+async fn collect_paged<T, F, Fut>(selector: &str, page: u32, fetch: F) -> kube::Result<Vec<T>>
+where
+    T: Clone,
+    F: FnMut(ListParams) -> Fut,
+    Fut: Future<Output = kube::Result<ObjectList<T>>>,
+{
     let mut items = Vec::new();
-    list_paged(
-        selector,
-        OBJECT_PAGE,
-        |lp| {
-            let api = api.clone();
-            async move { api.list(&lp).await }
-        },
-        |item| items.push(item),
-    )
-    .await?;
+    list_paged(selector, page, fetch, |item| items.push(item)).await?;
     Ok(items)
 }
 
