@@ -22,8 +22,6 @@ use capstan_proto::applier::v1::applier_client::ApplierClient;
 use capstan_proto::renderer::v1 as rpb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
 use capstan_testkit::{TestNamespace, with_namespaces};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::PostParams;
 use serde_json::json;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
@@ -287,28 +285,16 @@ async fn run_one(
 /// A Role letting the tenant's impersonated user manage the example chart's kinds, release
 /// records and locks in its namespace.
 async fn grant(namespace: &TestNamespace, user: &str) -> anyhow::Result<()> {
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "rules": [
-            {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts"], "verbs": ["*"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
-        ],
-    }))?;
     namespace
-        .api::<Role>()
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capstan-tenant"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }))?;
-    namespace
-        .api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(())
+        .grant(
+            user,
+            json!([
+                {"apiGroups": [""], "resources": ["configmaps", "secrets", "services", "serviceaccounts"], "verbs": ["*"]},
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+            ]),
+        )
+        .await
 }
 
 /// The policy and token file of the tenants `t0`... over these namespaces.

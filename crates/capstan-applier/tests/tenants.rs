@@ -24,7 +24,7 @@ use capstan_storage::{Driver, StorageConfig};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -255,24 +255,7 @@ async fn grant(namespace: &TestNamespace, deployments: bool) -> anyhow::Result<(
     if deployments {
         rules.push(json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]}));
     }
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "rules": rules,
-    }))?;
-    namespace
-        .api::<Role>()
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capstan-tenant"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user_of(namespace)}],
-    }))?;
-    namespace
-        .api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(())
+    namespace.grant(&user_of(namespace), json!(rules)).await
 }
 
 /// A service account and a token for it (a real TokenRequest).

@@ -17,7 +17,6 @@ use capstan_storage::{Driver, StorageConfig};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::PostParams;
 use serde_json::json;
 
@@ -40,27 +39,15 @@ fn chart(dir: &Path) -> String {
 }
 
 async fn grant(namespace: &TestNamespace, user: &str) -> anyhow::Result<()> {
-    let role: Role = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "rules": [
-            {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
-        ],
-    }))?;
     namespace
-        .api::<Role>()
-        .create(&PostParams::default(), &role)
-        .await?;
-    let binding: RoleBinding = serde_json::from_value(json!({
-        "metadata": {"name": "capstan-tenant"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capstan-tenant"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
-    }))?;
-    namespace
-        .api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await?;
-    Ok(())
+        .grant(
+            user,
+            json!([
+                {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["*"]},
+                {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["*"]},
+            ]),
+        )
+        .await
 }
 
 async fn service_account_token(namespace: &TestNamespace) -> anyhow::Result<String> {

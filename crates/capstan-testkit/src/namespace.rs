@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt as _;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client, Resource};
 use rand::distr::{Alphanumeric, SampleString as _};
@@ -104,6 +105,27 @@ impl TestNamespace {
             }
         }
         report
+    }
+
+    /// Grants `user` these RBAC `rules` (a JSON array of PolicyRules) in this namespace: a Role
+    /// and a RoleBinding, both named `capstan-tenant`.
+    pub async fn grant(&self, user: &str, rules: serde_json::Value) -> anyhow::Result<()> {
+        let role: Role = serde_json::from_value(json!({
+            "metadata": {"name": "capstan-tenant"},
+            "rules": rules,
+        }))?;
+        self.api::<Role>()
+            .create(&PostParams::default(), &role)
+            .await?;
+        let binding: RoleBinding = serde_json::from_value(json!({
+            "metadata": {"name": "capstan-tenant"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "capstan-tenant"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }))?;
+        self.api::<RoleBinding>()
+            .create(&PostParams::default(), &binding)
+            .await?;
+        Ok(())
     }
 
     /// Deletes the namespace (without waiting for it to be gone).
