@@ -66,31 +66,24 @@ pub fn run() -> anyhow::Result<()> {
          | operation | tool | median | min | max | peak RSS | capstan/tool (median of pairs) |\n|---|---|---|---|---|---|---|\n"
     );
     let mut rows = Vec::new();
+    // The same command line for both tools.
+    let history: Vec<String> = [
+        "history",
+        "deep-0000",
+        "-n",
+        "bench-list-0",
+        "--max",
+        "1000",
+    ]
+    .map(String::from)
+    .to_vec();
     let cases: [(&str, Vec<String>, Vec<String>); 2] = [
         (
             "list -A",
             vec!["list".into(), "-A".into()],
             vec!["list".into(), "-A".into(), "--max".into(), "0".into()],
         ),
-        (
-            "history",
-            vec![
-                "history".into(),
-                "deep-0000".into(),
-                "-n".into(),
-                "bench-list-0".into(),
-                "--max".into(),
-                "1000".into(),
-            ],
-            vec![
-                "history".into(),
-                "deep-0000".into(),
-                "-n".into(),
-                "bench-list-0".into(),
-                "--max".into(),
-                "1000".into(),
-            ],
-        ),
+        ("history", history.clone(), history),
     ];
     for (operation, ours_args, helm_args) in cases {
         let ours_args = ours_args.as_slice();
