@@ -1,0 +1,1 @@
+//! Go's text/template language, parsed and translated into minijinja source.

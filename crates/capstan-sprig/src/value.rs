@@ -1,0 +1,531 @@
+//! Go's types on minijinja values.
+//!
+//! | Go | here |
+//! |---|---|
+//! | `nil` (an empty `interface{}`) | `Value::from(())` (none); undefined reads as nil too |
+//! | `bool`, `string` | minijinja's own |
+//! | `int` (template literals, `len`, Sprig's `int`) | an `i64` value |
+//! | `int64` (`--set` integers, `add`, `int64`) | [`Int64`], an object |
+//! | `float64` (every number of a values file, `float64`) | an `f64` value |
+//! | `[]interface{}` | a minijinja sequence (slices are not changed in place by any function) |
+//! | `map[string]interface{}` | [`GoMap`]: shared, mutable in place (`set`, `unset`, `merge`) |
+//! | a struct (`.Release`, `.Chart`, ...) | [`GoStruct`]: fixed Go field names, an unknown one is an error |
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Error, Value};
+
+/// Go's `nil`.
+pub fn nil() -> Value {
+    Value::from(())
+}
+
+/// Whether `v` is Go's `nil` (a missing value included).
+pub fn is_nil(v: &Value) -> bool {
+    v.is_none() || v.is_undefined()
+}
+
+/// A Go `int`.
+pub fn int(i: i64) -> Value {
+    Value::from(i)
+}
+
+/// A Go `int64`.
+pub fn int64(i: i64) -> Value {
+    Value::from_object(Int64(i))
+}
+
+/// A Go `float64`.
+pub fn float64(f: f64) -> Value {
+    Value::from(f)
+}
+
+/// A Go `int64` (kept apart from `int`, which `typeOf`, `kindIs` and printing tell apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Int64(pub i64);
+
+impl Object for Int64 {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        self.0 != 0
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A number as Go sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    /// `int`.
+    Int(i64),
+    /// `int64`.
+    Int64(i64),
+    /// `float64`.
+    Float(f64),
+}
+
+impl Num {
+    /// The value as a float64 (Go's conversion).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(i) | Num::Int64(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+
+    /// The value as an int64, truncating a float toward zero as Go's conversion does.
+    pub fn as_i64(self) -> i64 {
+        match self {
+            Num::Int(i) | Num::Int64(i) => i,
+            Num::Float(f) => go_float_to_int(f),
+        }
+    }
+
+    /// Back to a value of the same Go type.
+    pub fn to_value(self) -> Value {
+        match self {
+            Num::Int(i) => int(i),
+            Num::Int64(i) => int64(i),
+            Num::Float(f) => float64(f),
+        }
+    }
+}
+
+/// Go's `int64(f)`: truncation toward zero; out of range and NaN give the minimum int64 as
+/// amd64 does.
+pub fn go_float_to_int(f: f64) -> i64 {
+    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
+        i64::MIN
+    } else {
+        f as i64
+    }
+}
+
+/// `v` as a Go number, if it is one (not a string, not a bool).
+pub fn num(v: &Value) -> Option<Num> {
+    if let Some(i) = v.downcast_object_ref::<Int64>() {
+        return Some(Num::Int64(i.0));
+    }
+    if v.is_number() {
+        if v.is_integer() {
+            return i64::try_from(v.clone()).ok().map(Num::Int);
+        }
+        return f64::try_from(v.clone()).ok().map(Num::Float);
+    }
+    None
+}
+
+/// Go's `map[string]interface{}`: a reference to mutable entries, iterated in key order.
+#[derive(Debug, Default)]
+pub struct GoMap {
+    entries: RwLock<BTreeMap<String, Value>>,
+}
+
+impl GoMap {
+    /// A map holding `entries`.
+    pub fn new(entries: BTreeMap<String, Value>) -> GoMap {
+        GoMap {
+            entries: RwLock::new(entries),
+        }
+    }
+
+    /// The value at `key`, if present.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.read().get(key).cloned()
+    }
+
+    /// Whether `key` is present (with any value, nil included).
+    pub fn contains(&self, key: &str) -> bool {
+        self.read().contains_key(key)
+    }
+
+    /// Sets `key`, as Go's `m[key] = v`.
+    pub fn insert(&self, key: String, value: Value) {
+        self.write().insert(key, value);
+    }
+
+    /// Deletes `key`, as Go's `delete(m, key)`.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.write().remove(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether it has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.read().keys().cloned().collect()
+    }
+
+    /// A copy of the entries, sorted by key (the map itself is not copied deeply).
+    pub fn entries(&self) -> BTreeMap<String, Value> {
+        self.read().clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Object for GoMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str().and_then(|k| self.get(k))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.keys().into_iter().map(Value::from).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.len())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        !self.is_empty()
+    }
+}
+
+/// A new Go map value holding `entries`.
+pub fn map(entries: BTreeMap<String, Value>) -> Value {
+    Value::from_object(GoMap::new(entries))
+}
+
+/// The Go map `v` is, if it is one.
+pub fn as_map(v: &Value) -> Option<Arc<GoMap>> {
+    v.downcast_object::<GoMap>()
+}
+
+/// The elements of `v` if it is a Go slice.
+pub fn as_list(v: &Value) -> Option<Vec<Value>> {
+    if v.kind() == minijinja::value::ValueKind::Seq {
+        v.try_iter().ok().map(Iterator::collect)
+    } else {
+        None
+    }
+}
+
+/// A Go slice value.
+pub fn list(items: Vec<Value>) -> Value {
+    Value::from(items)
+}
+
+/// A Go struct with fixed, capitalised field names (`.Release`, `.Chart`, `.Capabilities`,
+/// ...). Reading a field it does not have is an error, as in Go.
+#[derive(Debug)]
+pub struct GoStruct {
+    /// The Go type's name, e.g. `chart.Metadata`, for `typeOf` and error messages.
+    pub type_name: &'static str,
+    /// Fields by their Go names.
+    pub fields: BTreeMap<&'static str, Value>,
+    /// What printing it shows, for a type with a `String()` method (`KubeVersion`).
+    pub display: Option<String>,
+}
+
+impl GoStruct {
+    /// A struct of type `type_name` with `fields`.
+    pub fn new(
+        type_name: &'static str,
+        fields: impl IntoIterator<Item = (&'static str, Value)>,
+    ) -> GoStruct {
+        GoStruct {
+            type_name,
+            fields: fields.into_iter().collect(),
+            display: None,
+        }
+    }
+
+    /// The same struct, printing as `display` (a Go `String()` method).
+    pub fn with_display(mut self, display: impl Into<String>) -> GoStruct {
+        self.display = Some(display.into());
+        self
+    }
+}
+
+impl Object for GoStruct {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str().and_then(|k| self.fields.get(k).cloned())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::fmt::sprint_value(&Value::from_dyn_object(
+            self.clone(),
+        )))
+    }
+}
+
+/// Go's kinds, as `reflect.Kind` names them (Sprig's `kindOf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `nil`: "invalid".
+    Invalid,
+    /// "bool".
+    Bool,
+    /// "int".
+    Int,
+    /// "int64".
+    Int64,
+    /// "float64".
+    Float64,
+    /// "string".
+    String,
+    /// "slice".
+    Slice,
+    /// "map".
+    Map,
+    /// "struct" (also the built-in objects with methods).
+    Struct,
+}
+
+impl Kind {
+    /// The `reflect.Kind` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Invalid => "invalid",
+            Kind::Bool => "bool",
+            Kind::Int => "int",
+            Kind::Int64 => "int64",
+            Kind::Float64 => "float64",
+            Kind::String => "string",
+            Kind::Slice => "slice",
+            Kind::Map => "map",
+            Kind::Struct => "struct",
+        }
+    }
+}
+
+/// The Go kind of `v`.
+pub fn kind(v: &Value) -> Kind {
+    use minijinja::value::ValueKind as K;
+    if is_nil(v) {
+        return Kind::Invalid;
+    }
+    if let Some(n) = num(v) {
+        return match n {
+            Num::Int(_) => Kind::Int,
+            Num::Int64(_) => Kind::Int64,
+            Num::Float(_) => Kind::Float64,
+        };
+    }
+    match v.kind() {
+        K::Bool => Kind::Bool,
+        K::String => Kind::String,
+        K::Seq | K::Iterable => Kind::Slice,
+        K::Map => Kind::Map,
+        _ => Kind::Struct,
+    }
+}
+
+/// Sprig's `typeOf`: the Go type as `fmt`'s `%T` prints it.
+pub fn type_name(v: &Value) -> String {
+    if let Some(s) = v.downcast_object_ref::<GoStruct>() {
+        return s.type_name.to_string();
+    }
+    match kind(v) {
+        Kind::Invalid => "<nil>".into(),
+        Kind::Slice => "[]interface {}".into(),
+        Kind::Map => "map[string]interface {}".into(),
+        k => k.name().into(),
+    }
+}
+
+/// Go's truth (text/template's `if`): false, 0, nil, and empty strings, slices and maps are
+/// false; structs are true.
+pub fn truthy(v: &Value) -> bool {
+    match kind(v) {
+        Kind::Invalid => false,
+        Kind::Int | Kind::Int64 | Kind::Float64 => num(v).is_some_and(|n| n.as_f64() != 0.0),
+        Kind::Struct => true,
+        Kind::Bool => v.is_true(),
+        Kind::String => v.as_str().is_some_and(|s| !s.is_empty()),
+        Kind::Slice | Kind::Map => v.len().unwrap_or(0) != 0,
+    }
+}
+
+/// How the numbers of JSON data become Go numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbers {
+    /// Every number is a `float64`: data read by `encoding/json` or `sigs.k8s.io/yaml` (values
+    /// files, `fromJson`, `fromYaml`).
+    Float64,
+    /// Integers are `int64`, others `float64`: `--set` values.
+    Int64,
+}
+
+/// Go data from JSON data: objects become [`GoMap`]s, arrays slices.
+pub fn from_json(j: &serde_json::Value, numbers: Numbers) -> Value {
+    match j {
+        serde_json::Value::Null => nil(),
+        serde_json::Value::Bool(b) => Value::from(*b),
+        serde_json::Value::Number(n) => match (numbers, n.as_i64()) {
+            (Numbers::Int64, Some(i)) => int64(i),
+            _ => float64(n.as_f64().unwrap_or(0.0)),
+        },
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(a) => list(a.iter().map(|x| from_json(x, numbers)).collect()),
+        serde_json::Value::Object(o) => map(o
+            .iter()
+            .map(|(k, v)| (k.clone(), from_json(v, numbers)))
+            .collect()),
+    }
+}
+
+/// JSON data from Go data, as `encoding/json` marshals it: maps by sorted keys, structs by
+/// their field names; fails on a float that JSON cannot hold (NaN, infinities).
+pub fn to_json(v: &Value) -> Result<serde_json::Value, Error> {
+    Ok(match kind(v) {
+        Kind::Invalid => serde_json::Value::Null,
+        Kind::Bool => serde_json::Value::Bool(v.is_true()),
+        Kind::Int | Kind::Int64 => serde_json::Value::from(num(v).map_or(0, Num::as_i64)),
+        Kind::Float64 => {
+            let f = num(v).map_or(0.0, Num::as_f64);
+            serde_json::Number::from_f64(f)
+                .map(serde_json::Value::Number)
+                .ok_or_else(|| {
+                    crate::go_error(format!(
+                        "json: unsupported value: {}",
+                        crate::fmt::format_float(f, 'g', -1)
+                    ))
+                })?
+        }
+        Kind::String => serde_json::Value::String(v.as_str().unwrap_or_default().to_string()),
+        Kind::Slice => serde_json::Value::Array(
+            as_list(v)
+                .unwrap_or_default()
+                .iter()
+                .map(to_json)
+                .collect::<Result<_, _>>()?,
+        ),
+        Kind::Map => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in map_entries(v) {
+                out.insert(k, to_json(&x)?);
+            }
+            serde_json::Value::Object(out)
+        }
+        Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
+            Some(s) => {
+                let mut out = serde_json::Map::new();
+                for (k, x) in &s.fields {
+                    out.insert((*k).to_string(), to_json(x)?);
+                }
+                serde_json::Value::Object(out)
+            }
+            None => serde_json::Value::String(v.to_string()),
+        },
+    })
+}
+
+/// The entries of a map value (a [`GoMap`] or any minijinja map), sorted by key.
+pub fn map_entries(v: &Value) -> Vec<(String, Value)> {
+    if let Some(m) = as_map(v) {
+        return m.entries().into_iter().collect();
+    }
+    let mut out: Vec<(String, Value)> = match v.try_iter() {
+        Ok(keys) => keys
+            .map(|k| {
+                let val = v.get_item(&k).unwrap_or_default();
+                (k.to_string(), val)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// A deep copy: maps and slices copied, so changing the copy leaves `v` as it was.
+pub fn deep_copy(v: &Value) -> Value {
+    match kind(v) {
+        Kind::Map => map(map_entries(v)
+            .into_iter()
+            .map(|(k, x)| (k, deep_copy(&x)))
+            .collect()),
+        Kind::Slice => list(
+            as_list(v)
+                .unwrap_or_default()
+                .iter()
+                .map(deep_copy)
+                .collect(),
+        ),
+        _ => v.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_types() {
+        assert_eq!(kind(&nil()), Kind::Invalid);
+        assert_eq!(kind(&int(1)), Kind::Int);
+        assert_eq!(kind(&int64(1)), Kind::Int64);
+        assert_eq!(kind(&float64(1.0)), Kind::Float64);
+        assert_eq!(type_name(&map(BTreeMap::new())), "map[string]interface {}");
+        assert_eq!(type_name(&list(vec![])), "[]interface {}");
+    }
+
+    #[test]
+    fn maps_are_shared() {
+        let m = map(BTreeMap::new());
+        let alias = m.clone();
+        as_map(&alias).unwrap().insert("a".into(), int(1));
+        assert_eq!(as_map(&m).unwrap().get("a"), Some(int(1)));
+        assert!(truthy(&m));
+    }
+
+    #[test]
+    fn truth() {
+        for v in [
+            nil(),
+            int(0),
+            float64(0.0),
+            Value::from(""),
+            list(vec![]),
+            Value::from(false),
+        ] {
+            assert!(!truthy(&v), "{v:?}");
+        }
+        assert!(truthy(&int64(3)));
+    }
+
+    #[test]
+    fn values_file_numbers_are_floats() {
+        let j = serde_json::json!({"a": 1, "b": [1.5]});
+        let v = from_json(&j, Numbers::Float64);
+        let a = as_map(&v).unwrap().get("a").unwrap();
+        assert_eq!(kind(&a), Kind::Float64);
+        let v = from_json(&j, Numbers::Int64);
+        assert_eq!(kind(&as_map(&v).unwrap().get("a").unwrap()), Kind::Int64);
+    }
+}
