@@ -84,16 +84,53 @@ pub fn want_args(name: &str, args: &[Value], want: usize) -> Result<(), Error> {
 /// Go's arity check for a variadic function: at least `min` arguments.
 pub fn want_at_least(name: &str, args: &[Value], min: usize) -> Result<(), Error> {
     if args.len() < min {
-        return Err(go_error(format!(
-            "wrong number of args for {name}: want at least {min} got {}",
-            args.len()
-        )));
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "wrong number of args for {name}: want at least {min} got {}",
+                args.len()
+            ),
+        )
+        .with_source(ArityError));
     }
     Ok(())
 }
 
 fn arity_error(name: &str, want: usize, got: usize) -> Error {
-    go_error(format!(
-        "wrong number of args for {name}: want {want} got {got}"
-    ))
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("wrong number of args for {name}: want {want} got {got}"),
+    )
+    .with_source(ArityError)
 }
+
+/// Go's error for an argument that does not convert to the parameter's type (`wrong type for
+/// value; expected int; got float64`), which Go reports at argument `index` (0-based).
+pub fn arg_error(index: usize, msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into()).with_source(ArgError(index))
+}
+
+/// Marks an error as a wrong argument count: Go reports it at the function's name, without
+/// `error calling`.
+#[derive(Debug)]
+pub struct ArityError;
+
+impl std::fmt::Display for ArityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wrong number of arguments")
+    }
+}
+
+impl std::error::Error for ArityError {}
+
+/// Marks an error as a bad argument (by 0-based index): Go reports it at that argument.
+#[derive(Debug)]
+pub struct ArgError(pub usize);
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad argument {}", self.0)
+    }
+}
+
+impl std::error::Error for ArgError {}
