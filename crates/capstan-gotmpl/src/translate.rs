@@ -603,7 +603,12 @@ impl Translator<'_> {
             return;
         }
         let start = self.out.len();
-        self.out.push_str("go_field(");
+        // Dot inside `range` (an element of a map or list) keeps Go's interface type: a field
+        // of nil is an error. Variables, `$`, and the data of an include are plain values:
+        // a field of nil is nil.
+        let strict = base.starts_with('D') && base != "D0";
+        self.out
+            .push_str(if strict { "go_field(" } else { "go_field_lax(" });
         self.out.push_str(base);
         for f in fields {
             self.out.push_str(", ");
@@ -628,7 +633,7 @@ impl Translator<'_> {
                 let base = self.variable(v, op.pos)?;
                 self.fields(&base, f, op.pos, &op.text);
             }
-            OperandKind::Identifier(name) => {
+            OperandKind::Identifier(_) => {
                 let cmd = Command {
                     pos: op.pos,
                     text: op.text.clone(),
@@ -649,11 +654,15 @@ impl Translator<'_> {
                 sub.pipe(p, dot)?;
                 let inner = format!("({})", sub.out);
                 if f.is_empty() {
-                    self.splice(&inner, shift(sub.spans, 1));
+                    let at = self.out.len();
+                    self.out.push_str(&inner);
+                    self.spans.extend(shift(sub.spans, at + 1));
                 } else {
                     let start = self.out.len();
-                    self.out.push_str("go_field(");
-                    self.splice(&inner, shift(sub.spans, 1));
+                    self.out.push_str("go_field_lax(");
+                    let at = self.out.len();
+                    self.out.push_str(&inner);
+                    self.spans.extend(shift(sub.spans, at + 1));
                     for name in f {
                         self.out.push_str(", ");
                         self.out.push_str(&quote(name));

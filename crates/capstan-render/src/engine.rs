@@ -32,6 +32,8 @@ struct DefineOrigin {
 /// compiled chart serves every render; values only decide which subcharts are rendered.
 pub struct CompiledChart {
     chart: Chart,
+    /// The chart's Go templates, unless it is written in capstan's minijinja dialect.
+    go: Option<crate::go::GoChart>,
     env: Environment<'static>,
     defines: HashMap<String, DefineOrigin>,
     sources: HashMap<String, String>,
@@ -113,11 +115,22 @@ impl CompiledChart {
     /// Compiles every template of `chart` and its subcharts; syntax errors are reported here.
     pub fn compile(chart: &Chart, limits: &RenderLimits) -> Result<CompiledChart> {
         let resolved = capstan_chart::resolve_dependencies(chart)?;
+        if crate::TemplateSyntax::of(chart) == crate::TemplateSyntax::Go {
+            return Ok(CompiledChart {
+                chart: chart.clone(),
+                go: Some(crate::go::GoChart::compile(&resolved, limits)?),
+                env: Environment::new(),
+                defines: HashMap::new(),
+                sources: HashMap::new(),
+                limits: *limits,
+            });
+        }
         let mut env = new_env(limits);
         let mut charts = Vec::new();
         walk(&resolved, resolved.name(), &mut charts);
         let mut compiled = CompiledChart {
             chart: chart.clone(),
+            go: None,
             env: Environment::new(),
             defines: HashMap::new(),
             sources: HashMap::new(),
@@ -257,6 +270,13 @@ impl CompiledChart {
             counter: AtomicU64::new(0),
             now: release.time.clone(),
         });
+        if let Some(go) = &self.go {
+            let (files, notes) =
+                go.render(&processed, &values, release, capabilities, &kube, sess)?;
+            let mut crds = Vec::new();
+            collect_crds(&processed, processed.name(), &mut crds);
+            return self.finish(processed, values, files, notes, crds);
+        }
         let sess_value = Value::from_dyn_object(sess.clone());
         let caps = capabilities_value(capabilities, &kube);
         let release_value = release_value(release);
@@ -323,6 +343,18 @@ impl CompiledChart {
             }
         }
 
+        self.finish(processed, values, files, notes, crds)
+    }
+
+    /// Parses, bounds and orders the rendered files.
+    fn finish(
+        &self,
+        processed: Chart,
+        values: Values,
+        files: BTreeMap<String, String>,
+        notes: String,
+        crds: Vec<(String, String)>,
+    ) -> Result<Rendered> {
         let (mut manifests, mut hooks) = parse_all(&files)?;
         let objects = manifests.len() + hooks.len();
         if objects > self.limits.max_objects {
@@ -567,6 +599,19 @@ fn base_context(
         }),
     );
     ctx
+}
+
+/// The CRDs of a chart and its subcharts, parents first, as `(path, text)`.
+fn collect_crds(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
+    for crd in chart.crds() {
+        out.push((
+            format!("{path}/{}", crd.name),
+            String::from_utf8_lossy(&crd.data).into_owned(),
+        ));
+    }
+    for sub in &chart.dependencies {
+        collect_crds(sub, &format!("{path}/charts/{}", sub.name()), out);
+    }
 }
 
 /// Templates below this count are parsed on the calling thread.

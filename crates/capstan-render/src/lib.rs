@@ -38,6 +38,7 @@ mod context;
 mod defines;
 mod engine;
 mod funcs;
+mod go;
 mod manifest;
 mod objects;
 mod yaml;
@@ -85,6 +86,18 @@ pub enum Error {
         message: String,
         /// The include/tpl call sites that led here, innermost first (`file:line`).
         included_from: Vec<String>,
+    },
+    /// A Go template failed to parse or render; the message is Helm's, naming the Go source's
+    /// file, line and column.
+    #[error("{message}")]
+    Go {
+        /// What kind of failure.
+        kind: TemplateErrorKind,
+        /// Chart-relative file of the template being rendered.
+        file: String,
+        /// Helm's message, e.g. `template: web/templates/a.yaml:3:7: executing ... at <...>:
+        /// ...` or `execution error at (web/templates/a.yaml:3:7): message`.
+        message: String,
     },
     /// A rendered document is not a usable manifest.
     #[error("{template}: document {index}: {message}")]
@@ -136,6 +149,42 @@ fn trail(from: &[String]) -> String {
     from.iter()
         .map(|f| format!("\n  included from {f}"))
         .collect()
+}
+
+/// The template language of a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateSyntax {
+    /// Go's text/template with Sprig and Helm's functions, as Helm renders it: the default.
+    Go,
+    /// capstan's minijinja dialect: charts whose `Chart.yaml` carries the annotation
+    /// `capstan.dev/template-syntax: minijinja`.
+    Minijinja,
+}
+
+/// The `Chart.yaml` annotation that marks a chart as written in capstan's minijinja dialect.
+pub const SYNTAX_ANNOTATION: &str = "capstan.dev/template-syntax";
+
+impl TemplateSyntax {
+    /// The language `chart`'s templates are written in.
+    pub fn of(chart: &capstan_chart::Chart) -> TemplateSyntax {
+        match chart
+            .metadata
+            .annotations
+            .get(SYNTAX_ANNOTATION)
+            .map(String::as_str)
+        {
+            Some("minijinja") => TemplateSyntax::Minijinja,
+            _ => TemplateSyntax::Go,
+        }
+    }
+
+    /// The name users read: `Go templates` or `minijinja`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TemplateSyntax::Go => "Go templates",
+            TemplateSyntax::Minijinja => "minijinja",
+        }
+    }
 }
 
 /// A `Result` with this crate's [`Error`].

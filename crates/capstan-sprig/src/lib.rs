@@ -34,7 +34,7 @@ use minijinja::{Error, ErrorKind, State, Value};
 pub type GoFn = fn(&State<'_, '_>, &[Value]) -> Result<Value, Error>;
 
 /// Every function of the library by its Go name.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub struct Registry {
     functions: BTreeMap<&'static str, GoFn>,
 }

@@ -1,0 +1,174 @@
+//! Go template errors in Helm's words, located in the Go source (never the translation).
+
+use capstan_sprig::{ArgError, ArityError};
+use minijinja::{Error, ErrorKind};
+
+use super::{Compiled, GoTemplates};
+use crate::objects::{FailMarker, LimitMarker};
+use crate::{Error as RenderError, TemplateErrorKind};
+
+/// How a runtime error is reported.
+enum Class {
+    /// A function returned an error: `error calling NAME: ...` at the command.
+    Call,
+    /// Wrong argument count: at the function's name, as is.
+    Arity,
+    /// An argument of the wrong type: at that argument.
+    Arg(usize),
+}
+
+fn class(e: &Error) -> Class {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        if s.is::<ArityError>() {
+            return Class::Arity;
+        }
+        if let Some(a) = s.downcast_ref::<ArgError>() {
+            return Class::Arg(a.0);
+        }
+        cur = s.source();
+    }
+    Class::Call
+}
+
+fn has<T: std::error::Error + 'static>(e: &Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = cur {
+        if s.is::<T>() {
+            return true;
+        }
+        cur = s.source();
+    }
+    false
+}
+
+/// Go's `file:line:col` of byte `pos` (the column is the 0-based byte offset in the line).
+fn location(file: &str, src: &str, pos: usize) -> String {
+    let pos = pos.min(src.len());
+    let text = &src[..pos];
+    let line = 1 + text.matches('\n').count();
+    let col = match text.rfind('\n') {
+        Some(i) => pos - (i + 1),
+        None => pos,
+    };
+    format!("{file}:{line}:{col}")
+}
+
+/// The Go text of an error raised while executing `compiled`.
+fn go_text(compiled: &Compiled, e: &Error) -> String {
+    let detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
+    let span = e
+        .range()
+        .and_then(|r| compiled.translation.span_at(r.start, r.end));
+    let Some(span) = span else {
+        return format!("template: {}: {detail}", compiled.file);
+    };
+    let (pos, node, msg) = match (&span.function, class(e)) {
+        (Some(f), Class::Call) => (
+            span.pos,
+            span.text.clone(),
+            format!("error calling {f}: {detail}"),
+        ),
+        (Some(f), Class::Arity) => (span.pos, f.clone(), detail),
+        (Some(_), Class::Arg(i)) => match span.args.get(i) {
+            Some((p, t)) => (*p, t.clone(), detail),
+            None => (span.pos, span.text.clone(), detail),
+        },
+        (None, _) => (span.pos, span.text.clone(), detail),
+    };
+    format!(
+        "template: {}: executing {:?} at <{node}>: {msg}",
+        location(&compiled.file, &compiled.go_source, pos),
+        compiled.exec_name
+    )
+}
+
+/// An error of a nested render (`include`, `template`, `tpl`), as the error its caller gets:
+/// Go's text, the markers (fail, limit) kept. Limits pass through unchanged.
+pub(crate) fn nested(compiled: &Compiled, _all: &GoTemplates, e: &Error) -> Error {
+    if has::<LimitMarker>(e) || e.kind() == ErrorKind::OutOfFuel {
+        return limit_passthrough(e);
+    }
+    let text = go_text(compiled, e);
+    let out = Error::new(ErrorKind::InvalidOperation, text);
+    if has::<FailMarker>(e) {
+        out.with_source(FailMarker)
+    } else {
+        out
+    }
+}
+
+fn limit_passthrough(e: &Error) -> Error {
+    let detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
+    if e.kind() == ErrorKind::OutOfFuel {
+        return crate::objects::limit_error(
+            "template ran out of fuel (endless or too long loop?)".into(),
+        );
+    }
+    crate::objects::limit_error(detail)
+}
+
+/// `prefix: <error>`, markers kept.
+pub(crate) fn rewrap(prefix: String, e: Error) -> Error {
+    if has::<LimitMarker>(&e) {
+        return e;
+    }
+    let detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
+    let out = Error::new(ErrorKind::InvalidOperation, format!("{prefix}: {detail}"));
+    if has::<FailMarker>(&e) {
+        out.with_source(FailMarker)
+    } else {
+        out
+    }
+}
+
+/// A top-level template's error as the render's error, in Helm's words: `fail` and `required`
+/// become `execution error at (<file:line:col>): <message>`.
+pub(crate) fn render_error(compiled: &Compiled, e: &Error) -> RenderError {
+    if has::<LimitMarker>(e) || e.kind() == ErrorKind::OutOfFuel {
+        let limited = limit_passthrough(e);
+        return RenderError::Go {
+            kind: TemplateErrorKind::Limit,
+            file: compiled.file.clone(),
+            message: format!(
+                "template: {}: {}",
+                compiled.file,
+                limited.detail().unwrap_or_default()
+            ),
+        };
+    }
+    let text = go_text(compiled, e);
+    if let (Some(start), Some(end)) = (text.find("HELM_ERR_START"), text.rfind("HELM_ERR_END")) {
+        if start < end {
+            let msg = &text[start + "HELM_ERR_START".len()..end];
+            let location = text.splitn(3, ": ").nth(1).unwrap_or_default();
+            return RenderError::Go {
+                kind: TemplateErrorKind::Fail,
+                file: compiled.file.clone(),
+                message: format!("execution error at ({location}): {msg}"),
+            };
+        }
+    }
+    RenderError::Go {
+        kind: TemplateErrorKind::Runtime,
+        file: compiled.file.clone(),
+        message: text,
+    }
+}
+
+/// A syntax error of a Go template, as Helm reports it.
+pub(crate) fn syntax_error(file: &str, src: &str, e: &capstan_gotmpl::Error) -> RenderError {
+    let pos = e.pos().min(src.len());
+    let line = 1 + src[..pos].matches('\n').count();
+    RenderError::Go {
+        kind: TemplateErrorKind::Syntax,
+        file: file.to_string(),
+        message: format!("parse error at ({file}:{line}): {e}"),
+    }
+}

@@ -1,0 +1,318 @@
+//! Helm's Go-template charts: compiled by translation onto minijinja, rendered with Go's and
+//! Helm's semantics.
+//!
+//! Every template of the chart and its subcharts is parsed (`capstan-gotmpl`) in Helm's order
+//! (deeper paths first, so a parent's `define` wins over a subchart's of the same name),
+//! translated, and added to one minijinja environment together with the runtime
+//! ([`runtime`]) and the function library (`capstan-sprig`). A render builds Helm's top-level
+//! objects per chart and executes each non-partial template with them as dot.
+
+mod errors;
+mod objects;
+mod runtime;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use capstan_chart::{Chart, Values};
+use capstan_gotmpl::Translation;
+use capstan_sprig::value::{Numbers, as_map, from_json, map};
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
+use crate::objects::{SESSION_KEY, Session};
+use crate::{Error, Result};
+
+pub(crate) use runtime::GO_KEY;
+
+/// One translated template (a file's body, a `define`, or a `tpl` text).
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    /// Its name in the minijinja environment.
+    key: String,
+    /// The Go file it comes from (Helm's parse name), for error locations.
+    file: String,
+    /// The template's Go name (`executing "..."`): the file, or the define's name.
+    exec_name: String,
+    /// The Go source of `file`.
+    go_source: Arc<str>,
+    /// The minijinja source and its span map.
+    translation: Translation,
+}
+
+/// A `tpl` text, compiled.
+#[derive(Debug)]
+pub(crate) struct TplCompiled {
+    body: Arc<Compiled>,
+    defines: HashMap<String, Arc<Compiled>>,
+}
+
+/// The compiled templates of a Go chart and the state shared by its renders.
+#[derive(Debug)]
+pub(crate) struct GoTemplates {
+    compiled: HashMap<String, Compiled>,
+    tpl_cache: Mutex<HashMap<String, Arc<TplCompiled>>>,
+    functions: Arc<capstan_sprig::Registry>,
+}
+
+/// A Go chart, compiled: the environment and its templates.
+pub(crate) struct GoChart {
+    env: Environment<'static>,
+    templates: Arc<GoTemplates>,
+}
+
+impl std::fmt::Debug for GoChart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GoChart").finish_non_exhaustive()
+    }
+}
+
+/// The minijinja name of the named template `name`.
+pub(crate) fn define_name(name: &str) -> String {
+    format!("\u{0}define\u{0}{name}")
+}
+
+/// Helm's parse order: more path segments first; equal depth in reverse lexical order. Later
+/// definitions of a name replace earlier ones, so the top chart's win.
+fn helm_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (da, db) = (a.matches('/').count(), b.matches('/').count());
+    db.cmp(&da).then_with(|| b.cmp(a))
+}
+
+fn walk<'a>(chart: &'a Chart, path: &str, out: &mut Vec<(String, &'a Chart)>) {
+    for sub in &chart.dependencies {
+        walk(sub, &format!("{path}/charts/{}", sub.name()), out);
+    }
+    out.push((path.to_string(), chart));
+}
+
+fn is_partial(template_path: &str) -> bool {
+    template_path
+        .rsplit('/')
+        .next()
+        .is_some_and(|b| b.starts_with('_'))
+}
+
+impl GoChart {
+    /// Parses and translates every template of `chart` (dependencies resolved) and its
+    /// subcharts.
+    pub(crate) fn compile(chart: &Chart, limits: &RenderLimits) -> Result<GoChart> {
+        let functions = Arc::new(capstan_sprig::Registry::helm());
+        let is_function =
+            |name: &str| functions.contains(name) || runtime::ENGINE_FUNCTIONS.contains(&name);
+        let mut charts = Vec::new();
+        walk(chart, chart.name(), &mut charts);
+        let mut files: Vec<(String, Arc<str>)> = Vec::new();
+        for (path, c) in &charts {
+            for t in &c.templates {
+                let file = format!("{path}/{}", t.name);
+                let source = String::from_utf8(t.data.clone()).map_err(|_| Error::Go {
+                    kind: crate::TemplateErrorKind::Syntax,
+                    file: file.clone(),
+                    message: format!("template: {file}: template is not valid UTF-8"),
+                })?;
+                files.push((file, Arc::from(source)));
+            }
+        }
+        files.sort_by(|a, b| helm_order(&a.0, &b.0));
+        let mut compiled = HashMap::new();
+        for (file, source) in &files {
+            let tree = capstan_gotmpl::parse(source)
+                .map_err(|e| errors::syntax_error(file, source, &e))?;
+            let translate = |list: &capstan_gotmpl::ast::List| {
+                capstan_gotmpl::translate(list, &is_function)
+                    .map_err(|e| errors::syntax_error(file, source, &e))
+            };
+            for d in &tree.defines {
+                let key = define_name(&d.name);
+                compiled.insert(
+                    key.clone(),
+                    Compiled {
+                        key,
+                        file: file.clone(),
+                        exec_name: d.name.clone(),
+                        go_source: source.clone(),
+                        translation: translate(&d.list)?,
+                    },
+                );
+            }
+            compiled.insert(
+                file.clone(),
+                Compiled {
+                    key: file.clone(),
+                    file: file.clone(),
+                    exec_name: file.clone(),
+                    go_source: source.clone(),
+                    translation: translate(&tree.root)?,
+                },
+            );
+        }
+        let mut env = Environment::new();
+        env.set_keep_trailing_newline(true);
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        env.set_fuel(Some(limits.fuel));
+        env.set_recursion_limit(limits.max_include_depth.max(16) * 4);
+        env.set_formatter(runtime::formatter);
+        runtime::register(&mut env, &functions);
+        for c in compiled.values() {
+            env.add_template_owned(c.key.clone(), c.translation.source.clone())
+                .map_err(|e| Error::Go {
+                    kind: crate::TemplateErrorKind::Syntax,
+                    file: c.file.clone(),
+                    message: format!("template: {}: internal translation error: {e}", c.file),
+                })?;
+        }
+        Ok(GoChart {
+            env,
+            templates: Arc::new(GoTemplates {
+                compiled,
+                tpl_cache: Mutex::new(HashMap::new()),
+                functions,
+            }),
+        })
+    }
+
+    /// Renders every non-partial template of `processed` (values computed, disabled
+    /// subcharts removed): the rendered files by path and the top chart's notes.
+    pub(crate) fn render(
+        &self,
+        processed: &Chart,
+        values: &Values,
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+        kube: &semver::Version,
+        session: Arc<Session>,
+    ) -> Result<(BTreeMap<String, String>, String)> {
+        let go = Arc::new(runtime::GoSession {
+            session: session.clone(),
+            templates: self.templates.clone(),
+            overlays: Mutex::new(Vec::new()),
+            includes: Mutex::new(HashMap::new()),
+        });
+        let go_value = Value::from_dyn_object(go);
+        let session_value = Value::from_dyn_object(session);
+        let release_value = objects::release(release);
+        let caps = objects::capabilities(capabilities, kube);
+        let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
+
+        let mut renderables: Vec<(String, String, BTreeMap<String, Value>)> = Vec::new();
+        let mut stack = vec![(processed.name().to_string(), processed, top_values, true)];
+        while let Some((path, chart, scoped, top)) = stack.pop() {
+            for sub in &chart.dependencies {
+                let sub_values = as_map(&scoped)
+                    .and_then(|m| m.get(sub.name()))
+                    .filter(|v| as_map(v).is_some())
+                    .unwrap_or_else(|| map(BTreeMap::new()));
+                stack.push((
+                    format!("{path}/charts/{}", sub.name()),
+                    sub,
+                    sub_values,
+                    false,
+                ));
+            }
+            if chart.metadata.chart_type == capstan_chart::ChartType::Library {
+                continue;
+            }
+            let base: BTreeMap<String, Value> = BTreeMap::from([
+                ("Values".to_string(), scoped.clone()),
+                ("Release".to_string(), release_value.clone()),
+                ("Chart".to_string(), objects::chart(&chart.metadata)),
+                ("Capabilities".to_string(), caps.clone()),
+                ("Files".to_string(), objects::files(chart)),
+            ]);
+            for t in &chart.templates {
+                let is_notes = t.name == "templates/NOTES.txt";
+                if is_partial(&t.name) || (is_notes && !top) {
+                    continue;
+                }
+                let file = format!("{path}/{}", t.name);
+                let mut ctx = base.clone();
+                ctx.insert(
+                    "Template".to_string(),
+                    objects::template(&file, &format!("{path}/templates")),
+                );
+                renderables.push((file, path.clone(), ctx));
+            }
+        }
+        renderables.sort_by(|a, b| helm_order(&a.0, &b.0));
+
+        let mut files = BTreeMap::new();
+        let mut notes = String::new();
+        for (file, _, ctx) in renderables {
+            let Some(compiled) = self.templates.compiled.get(&file) else {
+                continue;
+            };
+            let root = map(ctx);
+            let context = Value::from_iter([
+                ("D0", root),
+                (GO_KEY, go_value.clone()),
+                (SESSION_KEY, session_value.clone()),
+            ]);
+            let out = self
+                .env
+                .get_template(&file)
+                .and_then(|t| t.render(context))
+                .map_err(|e| errors::render_error(compiled, &e))?;
+            let out = out.replace("<no value>", "");
+            if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
+                notes = out;
+            } else {
+                files.insert(file, out);
+            }
+        }
+        Ok((files, notes))
+    }
+}
+
+impl GoTemplates {
+    /// Translates a `tpl` text (cached by text).
+    fn compile_tpl(
+        &self,
+        text: &str,
+    ) -> std::result::Result<Arc<TplCompiled>, capstan_gotmpl::Error> {
+        if let Some(hit) = self
+            .tpl_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(text)
+        {
+            return Ok(hit.clone());
+        }
+        let is_function =
+            |name: &str| self.functions.contains(name) || runtime::ENGINE_FUNCTIONS.contains(&name);
+        let source: Arc<str> = Arc::from(text);
+        let tree = capstan_gotmpl::parse(text)?;
+        let mut defines = HashMap::new();
+        for d in &tree.defines {
+            let key = format!("\u{0}tpl-define\u{0}{}", d.name);
+            defines.insert(
+                d.name.clone(),
+                Arc::new(Compiled {
+                    key,
+                    file: "gotpl".into(),
+                    exec_name: d.name.clone(),
+                    go_source: source.clone(),
+                    translation: capstan_gotmpl::translate(&d.list, &is_function)?,
+                }),
+            );
+        }
+        let compiled = Arc::new(TplCompiled {
+            body: Arc::new(Compiled {
+                key: "gotpl".into(),
+                file: "gotpl".into(),
+                exec_name: "gotpl".into(),
+                go_source: source,
+                translation: capstan_gotmpl::translate(&tree.root, &is_function)?,
+            }),
+            defines,
+        });
+        let mut cache = self.tpl_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() > 4096 {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), compiled.clone());
+        Ok(compiled)
+    }
+}

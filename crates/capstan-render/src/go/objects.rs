@@ -1,0 +1,304 @@
+//! Helm's built-in objects as Go values: `.Release`, `.Chart`, `.Capabilities`, `.Files`,
+//! `.Template`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use capstan_chart::{Chart, ChartMetadata};
+use capstan_sprig::value::{GoStruct, int, list, map};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Error, State, Value};
+
+use crate::context::{Capabilities, ReleaseInfo};
+
+fn s(v: &str) -> Value {
+    Value::from(v)
+}
+
+fn strings(v: &[String]) -> Value {
+    list(v.iter().map(|x| s(x)).collect())
+}
+
+/// `.Release`: a map in Helm 3.
+pub(crate) fn release(r: &ReleaseInfo) -> Value {
+    map(BTreeMap::from([
+        ("Name".to_string(), s(&r.name)),
+        ("Namespace".to_string(), s(&r.namespace)),
+        ("Revision".to_string(), int(r.revision as i64)),
+        ("IsInstall".to_string(), Value::from(r.is_install)),
+        ("IsUpgrade".to_string(), Value::from(r.is_upgrade)),
+        ("Service".to_string(), s(&r.service)),
+    ]))
+}
+
+/// `.Chart`: Helm's `*chart.Metadata`, with its Go field names.
+pub(crate) fn chart(md: &ChartMetadata) -> Value {
+    let maintainers = md
+        .maintainers
+        .iter()
+        .map(|m| {
+            Value::from_object(GoStruct::new(
+                "*chart.Maintainer",
+                [
+                    ("Name", s(&m.name)),
+                    ("Email", s(&m.email)),
+                    ("URL", s(&m.url)),
+                ],
+            ))
+        })
+        .collect();
+    let dependencies = md
+        .dependencies
+        .iter()
+        .map(|d| {
+            Value::from_object(GoStruct::new(
+                "*chart.Dependency",
+                [
+                    ("Name", s(&d.name)),
+                    ("Version", s(&d.version)),
+                    ("Repository", s(&d.repository)),
+                    ("Condition", s(&d.condition)),
+                    ("Tags", strings(&d.tags)),
+                    ("Enabled", Value::from(true)),
+                    ("ImportValues", list(Vec::new())),
+                    ("Alias", s(&d.alias)),
+                ],
+            ))
+        })
+        .collect();
+    let chart_type = match md.chart_type {
+        capstan_chart::ChartType::Application => "application",
+        capstan_chart::ChartType::Library => "library",
+    };
+    let annotations = map(md
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), s(v)))
+        .collect());
+    Value::from_object(GoStruct::new(
+        "*chart.Metadata",
+        [
+            ("Name", s(&md.name)),
+            ("Home", s(&md.home)),
+            ("Sources", strings(&md.sources)),
+            ("Version", s(&md.version)),
+            ("Description", s(&md.description)),
+            ("Keywords", strings(&md.keywords)),
+            ("Maintainers", list(maintainers)),
+            ("Icon", s(&md.icon)),
+            ("APIVersion", s(&md.api_version)),
+            ("Condition", s("")),
+            ("Tags", s("")),
+            ("AppVersion", s(&md.app_version)),
+            ("Deprecated", Value::from(md.deprecated)),
+            ("Annotations", annotations),
+            ("KubeVersion", s(&md.kube_version)),
+            ("Dependencies", list(dependencies)),
+            ("Type", s(chart_type)),
+        ],
+    ))
+}
+
+/// `.Capabilities`: Helm's `*chartutil.Capabilities`.
+pub(crate) fn capabilities(c: &Capabilities, kube: &semver::Version) -> Value {
+    let version = format!("v{}.{}.{}", kube.major, kube.minor, kube.patch);
+    let kube_version = GoStruct::new(
+        "chartutil.KubeVersion",
+        [
+            ("Version", s(&version)),
+            ("Major", s(&kube.major.to_string())),
+            ("Minor", s(&kube.minor.to_string())),
+            ("GitVersion", s(&version)),
+        ],
+    )
+    .with_display(version.clone());
+    let helm = GoStruct::new(
+        "chartutil.HelmVersion",
+        [
+            ("Version", s("v3.22.0")),
+            ("GitCommit", s("")),
+            ("GitTreeState", s("")),
+            ("GoVersion", s("go1.26")),
+        ],
+    );
+    Value::from_object(GoStruct::new(
+        "*chartutil.Capabilities",
+        [
+            ("KubeVersion", Value::from_object(kube_version)),
+            (
+                "APIVersions",
+                Value::from_object(ApiVersions {
+                    versions: c.api_versions.clone(),
+                }),
+            ),
+            ("HelmVersion", Value::from_object(helm)),
+        ],
+    ))
+}
+
+/// `.Template` of one template file.
+pub(crate) fn template(name: &str, base_path: &str) -> Value {
+    map(BTreeMap::from([
+        ("Name".to_string(), s(name)),
+        ("BasePath".to_string(), s(base_path)),
+    ]))
+}
+
+/// `.Files` of a chart: its files outside `templates/` (and Helm's metadata files).
+pub(crate) fn files(chart: &Chart) -> Value {
+    Value::from_object(Files {
+        files: Arc::new(
+            chart
+                .files
+                .iter()
+                .map(|f| (f.name.clone(), f.data.clone()))
+                .collect(),
+        ),
+    })
+}
+
+/// Helm's `files` type: a map of path to bytes with `Get`, `GetBytes`, `Glob`, `Lines`,
+/// `AsConfig` and `AsSecrets`.
+#[derive(Debug, Clone)]
+pub(crate) struct Files {
+    files: Arc<BTreeMap<String, Vec<u8>>>,
+}
+
+fn base_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+impl Object for Files {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let data = self.files.get(key.as_str()?)?;
+        Some(Value::from(String::from_utf8_lossy(data).into_owned()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.files.keys().map(|k| s(k)).collect())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        !self.files.is_empty()
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let want = |n: usize| capstan_sprig::want_args(method, args, n);
+        let arg = |i: usize| -> Result<String, Error> {
+            args[i].as_str().map(str::to_string).ok_or_else(|| {
+                capstan_sprig::arg_error(
+                    i,
+                    format!(
+                        "wrong type for value; expected string; got {}",
+                        capstan_sprig::value::type_name(&args[i])
+                    ),
+                )
+            })
+        };
+        match method {
+            "Get" | "GetBytes" => {
+                want(1)?;
+                Ok(Value::from(
+                    self.files
+                        .get(&arg(0)?)
+                        .map(|d| String::from_utf8_lossy(d).into_owned())
+                        .unwrap_or_default(),
+                ))
+            }
+            "Lines" => {
+                want(1)?;
+                let Some(data) = self.files.get(&arg(0)?) else {
+                    return Ok(list(Vec::new()));
+                };
+                let text = String::from_utf8_lossy(data);
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                Ok(list(text.split('\n').map(s).collect()))
+            }
+            "Glob" => {
+                want(1)?;
+                let pattern = arg(0)?;
+                let glob = globset::GlobBuilder::new(&pattern)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| capstan_sprig::go_error(format!("{e}")))?
+                    .compile_matcher();
+                let files = self
+                    .files
+                    .iter()
+                    .filter(|(k, _)| glob.is_match(k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                Ok(Value::from_object(Files {
+                    files: Arc::new(files),
+                }))
+            }
+            "AsConfig" | "AsSecrets" => {
+                want(0)?;
+                if self.files.is_empty() {
+                    return Ok(s(""));
+                }
+                let secrets = method == "AsSecrets";
+                let entries = self
+                    .files
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = if secrets {
+                            base64::engine::general_purpose::STANDARD.encode(v)
+                        } else {
+                            String::from_utf8_lossy(v).into_owned()
+                        };
+                        (base_name(k), s(&text))
+                    })
+                    .collect();
+                super::runtime::to_yaml(&map(entries)).map(Value::from)
+            }
+            _ => Err(capstan_sprig::go_error(format!(
+                "can't evaluate field {method} in type chart.Files"
+            ))),
+        }
+    }
+}
+
+/// Helm's `.Capabilities.APIVersions`: a list of versions with `Has`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiVersions {
+    versions: Vec<String>,
+}
+
+impl Object for ApiVersions {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.versions.iter().map(|v| s(v)).collect())
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        match method {
+            "Has" => {
+                capstan_sprig::want_args("Has", args, 1)?;
+                let want = args[0].as_str().unwrap_or_default();
+                Ok(Value::from(self.versions.iter().any(|v| v == want)))
+            }
+            _ => Err(capstan_sprig::go_error(format!(
+                "can't evaluate field {method} in type chartutil.VersionSet"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The runtime of translated Go templates: field access, ranges, printing, and Helm's
+//! functions that reach the running template (`include`, `template`, `tpl`, `required`,
+//! `fail`, `lookup`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use capstan_sprig::value::{
+    Kind, Num, as_list, as_map, int, is_nil, kind, list, map, map_entries, nil, num, type_name,
+};
+use capstan_sprig::{go_error, want_args};
+use minijinja::value::{Object, ObjectRepr, Rest};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+
+use super::errors;
+use super::{GoTemplates, define_name};
+use crate::objects::{FailMarker, Session, limit_error};
+
+/// Where the Go runtime keeps its per-render state in every context.
+pub(crate) const GO_KEY: &str = "__go";
+
+/// The per-render state of a Go chart's render: the engine's session (limits, time, output)
+/// and the named templates that `tpl` texts define while they run.
+#[derive(Debug)]
+pub(crate) struct GoSession {
+    pub session: Arc<Session>,
+    pub templates: Arc<GoTemplates>,
+    /// `define`s of the `tpl` texts being executed, innermost last.
+    pub overlays: Mutex<Vec<Arc<HashMap<String, Arc<super::Compiled>>>>>,
+    /// How often each named template is being included right now (Helm stops at 1000).
+    pub includes: Mutex<HashMap<String, usize>>,
+}
+
+impl Object for GoSession {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+}
+
+pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error> {
+    state
+        .lookup(GO_KEY)
+        .and_then(|v| v.downcast_object::<GoSession>())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "no Go render session"))
+}
+
+/// Registers the runtime and every function of the library (as `f_NAME`).
+pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig::Registry) {
+    for (name, f) in registry.iter() {
+        env.add_function(
+            format!("f_{name}"),
+            move |state: &State<'_, '_>, args: Rest<Value>| f(state, &args),
+        );
+    }
+    env.add_function("go_field", |args: Rest<Value>| go_field(&args, true));
+    env.add_function("go_field_lax", |args: Rest<Value>| go_field(&args, false));
+    env.add_function("go_method", go_method);
+    env.add_function("go_range", |v: Value| go_range(&v, false));
+    env.add_function("go_range2", |v: Value| go_range(&v, true));
+    env.add_function("go_fail", |msg: String| -> Result<Value, Error> {
+        Err(go_error(msg))
+    });
+    env.add_function(
+        "go_template",
+        |state: &State<'_, '_>, name: String, data: Value| -> Result<Value, Error> {
+            render_named(state, &name, data).map(Value::from)
+        },
+    );
+    env.add_function("f_include", |state: &State<'_, '_>, args: Rest<Value>| {
+        want_args("include", &args, 2)?;
+        let name = args[0].as_str().ok_or_else(|| {
+            capstan_sprig::arg_error(
+                0,
+                format!(
+                    "wrong type for value; expected string; got {}",
+                    type_name(&args[0])
+                ),
+            )
+        })?;
+        render_named(state, name, args[1].clone()).map(Value::from)
+    });
+    env.add_function("f_tpl", |state: &State<'_, '_>, args: Rest<Value>| {
+        want_args("tpl", &args, 2)?;
+        let text = args[0].as_str().ok_or_else(|| {
+            capstan_sprig::arg_error(
+                0,
+                format!(
+                    "wrong type for value; expected string; got {}",
+                    type_name(&args[0])
+                ),
+            )
+        })?;
+        tpl(state, text, args[1].clone()).map(Value::from)
+    });
+    env.add_function("f_required", |args: Rest<Value>| {
+        want_args("required", &args, 2)?;
+        let empty = is_nil(&args[1]) || args[1].as_str() == Some("");
+        if empty {
+            return Err(fail_error(&capstan_sprig::fmt::sprint_value(&args[0])));
+        }
+        Ok(args[1].clone())
+    });
+    env.add_function("f_fail", |args: Rest<Value>| -> Result<Value, Error> {
+        want_args("fail", &args, 1)?;
+        Err(fail_error(&capstan_sprig::fmt::sprint_value(&args[0])))
+    });
+    env.add_function("f_lookup", |args: Rest<Value>| {
+        want_args("lookup", &args, 4)?;
+        Ok(map(Default::default()))
+    });
+}
+
+/// Every function name the runtime answers, for the translator.
+pub(crate) const ENGINE_FUNCTIONS: &[&str] =
+    &["include", "tpl", "required", "fail", "lookup", "and", "or"];
+
+/// `fail` and `required`: Helm wraps the message so the error can be reworded at the top.
+fn fail_error(msg: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("HELM_ERR_START{msg}HELM_ERR_END"),
+    )
+    .with_source(FailMarker)
+}
+
+/// `x.A.B...`: map keys, struct fields and niladic methods, with Go's errors. `strict`: a nil
+/// receiver at the first step is an error (it came out of a map or list); otherwise (a
+/// variable, a pipeline, the data of an include) the result is nil, as in Go.
+fn go_field(args: &[Value], strict: bool) -> Result<Value, Error> {
+    let Some((receiver, names)) = args.split_first() else {
+        return Ok(nil());
+    };
+    let mut cur = receiver.clone();
+    for (i, name) in names.iter().enumerate() {
+        let name = name.as_str().unwrap_or_default();
+        let static_type = if i == 0 && !strict {
+            type_name(&cur)
+        } else {
+            "interface {}".to_string()
+        };
+        if is_nil(&cur) {
+            if i == 0 && !strict && cur.is_undefined() {
+                return Ok(nil());
+            }
+            if i == 0 && !strict {
+                return Ok(nil());
+            }
+            return Err(go_error(format!(
+                "nil pointer evaluating interface {{}}.{name}"
+            )));
+        }
+        cur = match kind(&cur) {
+            Kind::Map => match as_map(&cur) {
+                Some(m) => m.get(name).unwrap_or_else(nil),
+                None => cur
+                    .get_attr(name)
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(nil),
+            },
+            Kind::Struct => match cur.get_attr(name) {
+                Ok(v) if !v.is_undefined() => v,
+                _ => {
+                    return Err(go_error(format!(
+                        "can't evaluate field {name} in type {static_type}"
+                    )));
+                }
+            },
+            _ => {
+                return Err(go_error(format!(
+                    "can't evaluate field {name} in type {static_type}"
+                )));
+            }
+        };
+    }
+    Ok(cur)
+}
+
+/// `x.Method args...` on a built-in object.
+fn go_method(
+    state: &State<'_, '_>,
+    receiver: Value,
+    method: String,
+    args: Rest<Value>,
+) -> Result<Value, Error> {
+    if is_nil(&receiver) {
+        return Err(go_error(format!(
+            "nil pointer evaluating interface {{}}.{method}"
+        )));
+    }
+    if let Some(m) = as_map(&receiver) {
+        if m.contains(&method) {
+            return Err(go_error(format!(
+                "{method} is not a method but has arguments"
+            )));
+        }
+        return Err(go_error(format!(
+            "can't evaluate field {method} in type interface {{}}"
+        )));
+    }
+    match receiver.call_method(state, &method, &args) {
+        Ok(v) => Ok(v),
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
+            "can't evaluate field {method} in type {}",
+            type_name(&receiver)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `range` iterates: elements (or, with `pairs`, key/index and element).
+fn go_range(v: &Value, pairs: bool) -> Result<Value, Error> {
+    let pair = |k: Value, x: Value| list(vec![k, x]);
+    match kind(v) {
+        Kind::Invalid => Ok(list(Vec::new())),
+        Kind::Slice => {
+            let items = as_list(v).unwrap_or_default();
+            if pairs {
+                Ok(list(
+                    items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, x)| pair(int(i as i64), x))
+                        .collect(),
+                ))
+            } else {
+                Ok(list(items))
+            }
+        }
+        Kind::Map => {
+            let entries = map_entries(v);
+            Ok(list(
+                entries
+                    .into_iter()
+                    .map(|(k, x)| if pairs { pair(Value::from(k), x) } else { x })
+                    .collect(),
+            ))
+        }
+        Kind::Int | Kind::Int64 => {
+            let n = num(v).map_or(0, Num::as_i64);
+            if pairs {
+                return Err(go_error(format!(
+                    "can't use {n} to iterate over more than one variable"
+                )));
+            }
+            let make = |i: i64| match num(v) {
+                Some(Num::Int64(_)) => capstan_sprig::value::int64(i),
+                _ => int(i),
+            };
+            Ok(list((0..n.max(0)).map(make).collect()))
+        }
+        _ => Err(go_error(format!(
+            "range can't iterate over {}",
+            capstan_sprig::fmt::sprint_value(v)
+        ))),
+    }
+}
+
+/// Renders the named template `name` with `data` as dot (`include`, `template`).
+pub(crate) fn render_named(
+    state: &State<'_, '_>,
+    name: &str,
+    data: Value,
+) -> Result<String, Error> {
+    let go = go_session(state)?;
+    let _depth = go.session.enter(&format!("include {name:?}"))?;
+    {
+        let mut includes = go.includes.lock().unwrap_or_else(|e| e.into_inner());
+        let n = includes.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        if *n > 1000 {
+            *n -= 1;
+            return Err(limit_error(format!(
+                "rendering template has a nested reference name: {name}: unable to execute template"
+            )));
+        }
+    }
+    let result = render_named_inner(state, &go, name, data);
+    let mut includes = go.includes.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = includes.get_mut(name) {
+        *n -= 1;
+    }
+    result
+}
+
+fn render_named_inner(
+    state: &State<'_, '_>,
+    go: &Arc<GoSession>,
+    name: &str,
+    data: Value,
+) -> Result<String, Error> {
+    let overlay = {
+        let overlays = go.overlays.lock().unwrap_or_else(|e| e.into_inner());
+        overlays.iter().rev().find_map(|o| o.get(name).cloned())
+    };
+    let ctx = context(data, state);
+    match overlay {
+        Some(compiled) => {
+            let tmpl = state
+                .env()
+                .template_from_named_str(&compiled.key, &compiled.translation.source)?;
+            tmpl.render(ctx)
+                .map_err(|e| errors::nested(&compiled, &go.templates, &e))
+        }
+        None => {
+            let key = define_name(name);
+            let Some(compiled) = go.templates.compiled.get(&key) else {
+                return Err(go_error(format!(
+                    "template: no template {name:?} associated with template \"gotpl\""
+                )));
+            };
+            let tmpl = state.env().get_template(&key)?;
+            tmpl.render(ctx)
+                .map_err(|e| errors::nested(compiled, &go.templates, &e))
+        }
+    }
+}
+
+/// The context of a nested render: dot, and the render's session.
+fn context(dot: Value, state: &State<'_, '_>) -> Value {
+    Value::from_iter([
+        ("D0", dot),
+        (GO_KEY, state.lookup(GO_KEY).unwrap_or_default()),
+        (
+            crate::objects::SESSION_KEY,
+            state
+                .lookup(crate::objects::SESSION_KEY)
+                .unwrap_or_default(),
+        ),
+    ])
+}
+
+/// Helm's `tpl`: `text` rendered as a template with `data` as dot; defines in the text are
+/// visible to includes inside it; `<no value>` removed from the result.
+fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> {
+    if !text.contains("{{") {
+        return Ok(text.replace("<no value>", ""));
+    }
+    let go = go_session(state)?;
+    let _depth = go.session.enter("tpl")?;
+    let compiled = go
+        .templates
+        .compile_tpl(text)
+        .map_err(|e| go_error(format!("cannot parse template {text:?}: {e}")))?;
+    let overlay = Arc::new(compiled.defines.clone());
+    let pushed = !overlay.is_empty();
+    if pushed {
+        go.overlays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(overlay);
+    }
+    let result = state
+        .env()
+        .template_from_named_str(&compiled.body.key, &compiled.body.translation.source)
+        .and_then(|t| t.render(context(data, state)))
+        .map_err(|e| errors::nested(&compiled.body, &go.templates, &e));
+    if pushed {
+        go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    }
+    match result {
+        Ok(out) => Ok(out.replace("<no value>", "")),
+        Err(e) => Err(errors::rewrap(
+            format!("error during tpl function execution for {text:?}"),
+            e,
+        )),
+    }
+}
+
+/// Helm's `toYaml` text of `v`.
+pub(crate) fn to_yaml(v: &Value) -> Result<String, Error> {
+    let json = capstan_sprig::value::to_json(v)?;
+    Ok(crate::yaml::to_yaml(&json)
+        .trim_end_matches('\n')
+        .to_string())
+}
+
+/// Prints an action's value as Go does (`%v`; nil as `<no value>`), within the output bound.
+pub(crate) fn formatter(
+    out: &mut minijinja::Output<'_>,
+    state: &State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
+    let text = match value.as_str() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(capstan_sprig::fmt::template_print(value)),
+    };
+    if let Ok(go) = go_session(state) {
+        go.session.add_output(text.len())?;
+        go.session.check_time()?;
+    }
+    out.write_str(&text)
+        .map_err(|e| Error::new(ErrorKind::WriteFailure, "cannot write output").with_source(e))
+}
