@@ -23,7 +23,10 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod builtins;
 pub mod fmt;
+#[cfg(test)]
+mod testing;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -44,6 +47,7 @@ impl Registry {
     pub fn helm() -> Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
+        builtins::register(&mut r);
         r
     }
 
