@@ -23,7 +23,9 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod args;
 pub mod builtins;
+pub mod conv;
 pub mod fmt;
 #[cfg(test)]
 mod testing;
@@ -48,6 +50,7 @@ impl Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
         builtins::register(&mut r);
+        conv::register(&mut r);
         r
     }
 
