@@ -25,8 +25,10 @@
 
 pub mod args;
 pub mod builtins;
+pub mod case;
 pub mod conv;
 pub mod fmt;
+pub mod strings;
 #[cfg(test)]
 mod testing;
 pub mod value;
@@ -51,6 +53,7 @@ impl Registry {
         fmt::register(&mut r);
         builtins::register(&mut r);
         conv::register(&mut r);
+        strings::register(&mut r);
         r
     }
 
