@@ -27,6 +27,7 @@ pub mod args;
 pub mod builtins;
 pub mod case;
 pub mod conv;
+pub mod defaults;
 pub mod fmt;
 pub mod strings;
 #[cfg(test)]
@@ -54,6 +55,7 @@ impl Registry {
         builtins::register(&mut r);
         conv::register(&mut r);
         strings::register(&mut r);
+        defaults::register(&mut r);
         r
     }
 
