@@ -23,7 +23,15 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod args;
+pub mod builtins;
+pub mod case;
+pub mod conv;
+pub mod defaults;
 pub mod fmt;
+pub mod strings;
+#[cfg(test)]
+mod testing;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -44,6 +52,10 @@ impl Registry {
     pub fn helm() -> Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
+        builtins::register(&mut r);
+        conv::register(&mut r);
+        strings::register(&mut r);
+        defaults::register(&mut r);
         r
     }
 

@@ -1,0 +1,89 @@
+//! Arguments passed to typed Go parameters, as text/template's reflection checks them.
+//!
+//! A Sprig function declared `trunc(c int, s string)` accepts only an `int` and a `string`:
+//! text/template rejects anything else before calling it, with `wrong type for value;
+//! expected int; got float64` (a nil from a map reads as `got interface {}`). That error is
+//! text/template's, positioned at the argument rather than `error calling trunc:`; it is
+//! marked with [`ArgTypeError`] as its source so the engine can tell the two apart.
+
+use minijinja::{Error, ErrorKind, Value};
+
+use crate::value::{Kind, Num, is_nil, kind, num, type_name};
+
+/// Marks an error as text/template's argument type check (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgTypeError;
+
+impl std::fmt::Display for ArgTypeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("argument of the wrong type")
+    }
+}
+
+impl std::error::Error for ArgTypeError {}
+
+/// Whether `err` is an argument type error made by this module.
+pub fn is_arg_type_error(err: &Error) -> bool {
+    std::error::Error::source(err).is_some_and(|s| s.is::<ArgTypeError>())
+}
+
+/// `wrong type for value; expected {want}; got {type of v}`.
+pub fn wrong_type(want: &str, v: &Value) -> Error {
+    let got = if is_nil(v) {
+        "interface {}".to_string()
+    } else {
+        type_name(v)
+    };
+    Error::new(
+        ErrorKind::InvalidOperation,
+        format!("wrong type for value; expected {want}; got {got}"),
+    )
+    .with_source(ArgTypeError)
+}
+
+/// Argument `i` for a Go `string` parameter.
+pub fn string_arg(args: &[Value], i: usize) -> Result<&str, Error> {
+    let v = &args[i];
+    match v.as_str() {
+        Some(s) if kind(v) == Kind::String => Ok(s),
+        _ => Err(wrong_type("string", v)),
+    }
+}
+
+/// Argument `i` for a Go `int` parameter (an `int64` or a `float64` is refused, as in Go).
+pub fn int_arg(args: &[Value], i: usize) -> Result<i64, Error> {
+    match num(&args[i]) {
+        Some(Num::Int(n)) => Ok(n),
+        _ => Err(wrong_type("int", &args[i])),
+    }
+}
+
+/// Argument `i` for a Go `bool` parameter.
+pub fn bool_arg(args: &[Value], i: usize) -> Result<bool, Error> {
+    match kind(&args[i]) {
+        Kind::Bool => Ok(args[i].is_true()),
+        _ => Err(wrong_type("bool", &args[i])),
+    }
+}
+
+/// Argument `i` for a Go `float64` parameter.
+pub fn float_arg(args: &[Value], i: usize) -> Result<f64, Error> {
+    match num(&args[i]) {
+        Some(Num::Float(f)) => Ok(f),
+        _ => Err(wrong_type("float64", &args[i])),
+    }
+}
+
+/// Argument `i` for a Go `[]interface{}` parameter (nil is an empty slice).
+pub fn list_arg(args: &[Value], i: usize) -> Result<Vec<Value>, Error> {
+    if is_nil(&args[i]) {
+        return Ok(Vec::new());
+    }
+    crate::value::as_list(&args[i]).ok_or_else(|| wrong_type("[]interface {}", &args[i]))
+}
+
+/// A Go `string` result from bytes that may have been cut inside a UTF-8 sequence (Go keeps
+/// the bytes; a Rust string cannot, so a broken sequence becomes U+FFFD).
+pub fn string_from_bytes(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
