@@ -23,6 +23,7 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod dicts;
 pub mod fmt;
 pub mod value;
 
@@ -44,6 +45,7 @@ impl Registry {
     pub fn helm() -> Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
+        dicts::register(&mut r);
         r
     }
 
