@@ -642,7 +642,7 @@ mod tests {
     #[test]
     fn merge_with_only_the_destination_returns_it() {
         let m = d(&[("a", int(1))]);
-        assert_eq!(show("merge", &[m.clone()]), "map[a:1]");
+        assert_eq!(show("merge", std::slice::from_ref(&m)), "map[a:1]");
         assert_eq!(
             show("mustMergeOverwrite", &[]),
             "ERR: wrong number of args for mustMergeOverwrite: want at least 1 got 0"
@@ -652,7 +652,7 @@ mod tests {
     #[test]
     fn deep_copy_shares_nothing() {
         let m = values_m();
-        let c = call("deepCopy", &[m.clone()]).unwrap();
+        let c = call("deepCopy", std::slice::from_ref(&m)).unwrap();
         let b = value::as_map(&c).unwrap().get("b").unwrap();
         call("set", &[b, s("c"), s("changed")]).unwrap();
         assert_eq!(sprint_value(&m), "map[a:1 b:map[c:x]]");
