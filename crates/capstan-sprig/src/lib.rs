@@ -25,6 +25,7 @@
 
 pub mod dicts;
 pub mod fmt;
+pub mod lists;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -46,6 +47,7 @@ impl Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
         dicts::register(&mut r);
+        lists::register(&mut r);
         r
     }
 
