@@ -441,14 +441,14 @@ mod tests {
     fn first_last_rest_initial_reverse() {
         let l3 = l(&[int(1), int(2), int(3)]);
         assert_eq!(show("first", &[l(&[])]), "<nil>");
-        assert_eq!(show("first", &[l3.clone()]), "1");
-        assert_eq!(show("last", &[l3.clone()]), "3");
+        assert_eq!(show("first", std::slice::from_ref(&l3)), "1");
+        assert_eq!(show("last", std::slice::from_ref(&l3)), "3");
         assert_eq!(show("last", &[l(&[])]), "<nil>");
-        assert_eq!(show("rest", &[l3.clone()]), "[2 3]");
+        assert_eq!(show("rest", std::slice::from_ref(&l3)), "[2 3]");
         assert_eq!(show("rest", &[l(&[])]), "[]");
-        assert_eq!(show("initial", &[l3.clone()]), "[1 2]");
+        assert_eq!(show("initial", std::slice::from_ref(&l3)), "[1 2]");
         assert_eq!(show("initial", &[l(&[])]), "[]");
-        assert_eq!(show("reverse", &[l3.clone()]), "[3 2 1]");
+        assert_eq!(show("reverse", std::slice::from_ref(&l3)), "[3 2 1]");
         assert_eq!(show("reverse", &[l(&[])]), "[]");
         for (f, text) in [
             ("first", "first"),
