@@ -24,6 +24,7 @@
 //!   only in the functions that are random in Helm too.
 
 pub mod dicts;
+pub mod encodings;
 pub mod fmt;
 pub mod lists;
 pub mod value;
@@ -47,6 +48,7 @@ impl Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
         dicts::register(&mut r);
+        encodings::register(&mut r);
         lists::register(&mut r);
         r
     }

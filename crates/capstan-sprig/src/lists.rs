@@ -86,7 +86,8 @@ pub fn register(r: &mut Registry) {
 }
 
 /// Go's message for the nil dereference `reflect.TypeOf(nil).Kind()` panics with.
-const NIL_DEREF: &str = "runtime error: invalid memory address or nil pointer dereference";
+pub(crate) const NIL_DEREF: &str =
+    "runtime error: invalid memory address or nil pointer dereference";
 
 /// The elements of a list argument; `what` completes Sprig's "Cannot ... type KIND".
 fn list_arg(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
