@@ -27,6 +27,7 @@ pub mod dicts;
 pub mod encodings;
 pub mod fmt;
 pub mod lists;
+pub mod random;
 pub mod value;
 
 use std::collections::BTreeMap;
@@ -50,6 +51,7 @@ impl Registry {
         dicts::register(&mut r);
         encodings::register(&mut r);
         lists::register(&mut r);
+        random::register(&mut r);
         r
     }
 
