@@ -95,7 +95,8 @@ mod tests {
 
     #[test]
     fn strings_have_the_length_and_alphabet() {
-        let checks: [(&str, fn(char) -> bool); 4] = [
+        type Check = fn(char) -> bool;
+        let checks: [(&str, Check); 4] = [
             ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
             ("randAlpha", |c| c.is_ascii_alphabetic()),
             ("randNumeric", |c| c.is_ascii_digit()),
