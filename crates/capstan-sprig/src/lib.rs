@@ -28,7 +28,11 @@ pub mod builtins;
 pub mod case;
 pub mod conv;
 pub mod defaults;
+pub mod dicts;
+pub mod encodings;
 pub mod fmt;
+pub mod lists;
+pub mod random;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -56,6 +60,10 @@ impl Registry {
         conv::register(&mut r);
         strings::register(&mut r);
         defaults::register(&mut r);
+        dicts::register(&mut r);
+        encodings::register(&mut r);
+        lists::register(&mut r);
+        random::register(&mut r);
         r
     }
 
