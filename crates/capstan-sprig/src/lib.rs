@@ -23,6 +23,7 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod encoding;
 pub mod fmt;
 pub mod value;
 
@@ -44,6 +45,7 @@ impl Registry {
     pub fn helm() -> Registry {
         let mut r = Registry::default();
         fmt::register(&mut r);
+        encoding::register(&mut r);
         r
     }
 
