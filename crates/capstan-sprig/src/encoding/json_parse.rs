@@ -9,10 +9,21 @@ use crate::value::{float64, list, map, nil};
 
 /// Decodes `text` as `json.Unmarshal` into an `interface{}` does, or Go's error text.
 pub fn parse(text: &str) -> Result<Value, String> {
+    match parse_partial(text) {
+        Ok((v, None)) => Ok(v),
+        Ok((_, Some(e))) | Err(e) => Err(e),
+    }
+}
+
+/// Decodes `text` as `json.Unmarshal` does: a syntax error anywhere is the error and
+/// nothing is decoded; otherwise the value, with a number out of float64's range left nil
+/// and reported as the (first) error beside the value, as Go fills the rest in.
+pub fn parse_partial(text: &str) -> Result<(Value, Option<String>), String> {
     let mut p = Parser {
         b: text.as_bytes(),
         s: text,
         i: 0,
+        range_error: None,
     };
     p.ws();
     let v = p.value("looking for beginning of value")?;
@@ -20,7 +31,35 @@ pub fn parse(text: &str) -> Result<Value, String> {
     if p.i < p.b.len() {
         return Err(p.invalid("after top-level value"));
     }
-    Ok(v)
+    Ok((v, p.range_error))
+}
+
+/// Helm's `fromJson`: the object as a Go map; an `Error` key holding Go's message when the
+/// text does not decode into a map (a `null` document gives an empty map here, a nil map in
+/// Go).
+pub fn from_json_map(text: &str) -> Value {
+    match parse_partial(text) {
+        Ok((v, err)) if crate::value::as_map(&v).is_some() => {
+            if let (Some(e), Some(m)) = (err, crate::value::as_map(&v)) {
+                m.insert("Error".into(), Value::from(e));
+            }
+            v
+        }
+        Ok((v, _)) if crate::value::is_nil(&v) => map(BTreeMap::new()),
+        Ok((v, _)) => super::error_map(type_error(&v, "map[string]interface {}")),
+        Err(e) => super::error_map(e),
+    }
+}
+
+/// Helm's `fromJsonArray`: the array as a Go slice; a one-element list holding Go's message
+/// when the text does not decode into a slice.
+pub fn from_json_list(text: &str) -> Value {
+    match parse_partial(text) {
+        Ok((v, None)) if crate::value::as_list(&v).is_some() => v,
+        Ok((_, Some(e))) | Err(e) => list(vec![Value::from(e)]),
+        Ok((v, None)) if crate::value::is_nil(&v) => list(vec![]),
+        Ok((v, None)) => list(vec![Value::from(type_error(&v, "[]interface {}"))]),
+    }
 }
 
 /// Go's `json: cannot unmarshal KIND into Go value of type TYPE` for a decoded `v`.
@@ -40,6 +79,7 @@ struct Parser<'a> {
     b: &'a [u8],
     s: &'a str,
     i: usize,
+    range_error: Option<String>,
 }
 
 /// Go's `quoteChar`: the offending character as the error shows it.
@@ -140,9 +180,14 @@ impl Parser<'_> {
         let text = &self.s[start..self.i];
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(float64(f)),
-            _ => Err(format!(
-                "json: cannot unmarshal number {text} into Go value of type float64"
-            )),
+            _ => {
+                if self.range_error.is_none() {
+                    self.range_error = Some(format!(
+                        "json: cannot unmarshal number {text} into Go value of type float64"
+                    ));
+                }
+                Ok(nil())
+            }
         }
     }
 
@@ -287,6 +332,41 @@ mod tests {
         let v = parse(r#" {"b": [1, 2.5, "x\u00e9\n", true, null], "a": {}} "#).unwrap();
         assert_eq!(sprint_value(&v), "map[a:map[] b:[1 2.5 xé\n true <nil>]]");
         assert_eq!(parse("1e2").unwrap(), float64(100.0));
+        let (v, e) = parse_partial(r#"{"a": 1e400, "b": 2}"#).unwrap();
+        assert_eq!(sprint_value(&v), "map[a:<nil> b:2]");
+        assert_eq!(
+            e.as_deref(),
+            Some("json: cannot unmarshal number 1e400 into Go value of type float64")
+        );
+    }
+
+    #[test]
+    fn helm_forms() {
+        let j = |v: &Value| crate::encoding::json::marshal(v).unwrap();
+        assert_eq!(
+            j(&from_json_map(r#"{"a": 1e400, "b": 2}"#)),
+            r#"{"Error":"json: cannot unmarshal number 1e400 into Go value of type float64","a":null,"b":2}"#
+        );
+        assert_eq!(
+            j(&from_json_list("[1e400, 2]")),
+            r#"["json: cannot unmarshal number 1e400 into Go value of type float64"]"#
+        );
+        assert_eq!(
+            j(&from_json_map("[1]")),
+            r#"{"Error":"json: cannot unmarshal array into Go value of type map[string]interface {}"}"#
+        );
+        assert_eq!(
+            j(&from_json_list("{}")),
+            r#"["json: cannot unmarshal object into Go value of type []interface {}"]"#
+        );
+        assert_eq!(
+            j(&from_json_list("\"s\"")),
+            r#"["json: cannot unmarshal string into Go value of type []interface {}"]"#
+        );
+        assert_eq!(
+            j(&from_json_map("{\"a\":1} x")),
+            r#"{"Error":"invalid character 'x' after top-level value"}"#
+        );
     }
 
     #[test]

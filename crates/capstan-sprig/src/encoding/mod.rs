@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use minijinja::{Error, State, Value};
 
-use crate::value::{list, map};
+use crate::value::map;
 use crate::{Registry, go_error, want_args};
 use json::Json;
 use yaml_node::{Node, Resolved, resolve};
@@ -75,25 +75,12 @@ pub fn register(r: &mut Registry) {
     r.add("fromJson", |_: &State<'_, '_>, args: &[Value]| {
         want_args("fromJson", args, 1)?;
         let text = string_arg(&args[0])?;
-        Ok(match json_parse::parse(&text) {
-            Ok(v) if crate::value::as_map(&v).is_some() => v,
-            Ok(v) if crate::value::is_nil(&v) => map(BTreeMap::new()),
-            Ok(v) => error_map(json_parse::type_error(&v, "map[string]interface {}")),
-            Err(e) => error_map(e),
-        })
+        Ok(json_parse::from_json_map(&text))
     });
     r.add("fromJsonArray", |_: &State<'_, '_>, args: &[Value]| {
         want_args("fromJsonArray", args, 1)?;
         let text = string_arg(&args[0])?;
-        Ok(match json_parse::parse(&text) {
-            Ok(v) if crate::value::as_list(&v).is_some() => v,
-            Ok(v) if crate::value::is_nil(&v) => list(vec![]),
-            Ok(v) => list(vec![Value::from(json_parse::type_error(
-                &v,
-                "[]interface {}",
-            ))]),
-            Err(e) => list(vec![Value::from(e)]),
-        })
+        Ok(json_parse::from_json_list(&text))
     });
     r.add("mustFromJson", |_: &State<'_, '_>, args: &[Value]| {
         want_args("mustFromJson", args, 1)?;
