@@ -29,6 +29,7 @@ pub mod case;
 pub mod conv;
 pub mod defaults;
 pub mod dicts;
+pub mod encoding;
 pub mod encodings;
 pub mod fmt;
 pub mod lists;
@@ -64,6 +65,7 @@ impl Registry {
         encodings::register(&mut r);
         lists::register(&mut r);
         random::register(&mut r);
+        encoding::register(&mut r);
         r
     }
 

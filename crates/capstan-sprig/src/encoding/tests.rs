@@ -1,0 +1,159 @@
+//! Byte-exact cases for the serialization functions, each checked against Helm 3.22.
+
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use super::*;
+use crate::value::{float64, int, int64, list, map, nil};
+
+/// `toYaml` of `fromYaml`'s result, as Helm renders `{{ toYaml .Values }}`.
+fn round_trip(values: &str) -> String {
+    let v = parse_yaml(values).unwrap();
+    to_yaml(&v).unwrap()
+}
+
+fn m(entries: &[(&str, Value)]) -> Value {
+    map(entries
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect::<BTreeMap<_, _>>())
+}
+
+fn s(x: &str) -> Value {
+    Value::from(x)
+}
+
+#[test]
+fn scalars_at_the_root() {
+    assert_eq!(to_yaml(&s("foo")).unwrap(), "foo");
+    assert_eq!(to_yaml(&int(1)).unwrap(), "1");
+    assert_eq!(to_yaml(&nil()).unwrap(), "null");
+    assert_eq!(to_yaml(&list(vec![])).unwrap(), "[]");
+    assert_eq!(to_yaml(&m(&[])).unwrap(), "{}");
+}
+
+#[test]
+fn strings_quote_as_goyaml_v2() {
+    let values = "s1: \"yes\"\ns2: \"123\"\ns3: \"\"\ns4: \" lead\"\ns5: \"trail \"\ns6: \"a: b\"\ns7: \"a #b\"\ns8: \"a#b\"\ns9: \"- x\"\ns10: \"-x\"\ns11: \"null\"\ns12: \"~\"\ns13: \"1.5\"\ns14: \"0x1F\"\ns15: \"2021-01-01\"\ns16: \"1:20\"\ns17: \"it's\"\ns18: \"tab\\there\"\ns19: \"emoji 😀\"\ns20: \"héllo wörld ü\"\ns21: \"line1\\nline2\"\ns22: \"line1\\nline2\\n\"\ns23: \"line1\\nline2\\n\\n\"\ns24: \"  indented\\nx\"\ns25: \"trailing space \\nx\"\ns27: \"*star\"\ns30: \"http://example.com/a?b=c#frag\"\ns31: \"{\\\"a\\\": 1}\"\ns34: \"key:\"\ns35: \":x\"\ns37: \"? x\"\ns39: \"a\\rb\"\ns40: \"a\\\\b\\\"c\"\ns41: \"---\"\ns44: \"1_000\"\ns50: \"on\"\ns55: \"<<\"\ns56: \"0b101\"\ns59: \"a\\u0085b\"\ns60: \"\\ufeffbom\"\ns61: \"x\\u2028y\"\ns62: \"ctrl\\u0001\"\ns63: \"\\u00a0nbsp\"";
+    let want = "s1: \"yes\"\ns2: \"123\"\ns3: \"\"\ns4: ' lead'\ns5: 'trail '\ns6: 'a: b'\ns7: 'a #b'\ns8: a#b\ns9: '- x'\ns10: -x\ns11: \"null\"\ns12: \"~\"\ns13: \"1.5\"\ns14: \"0x1F\"\ns15: \"2021-01-01\"\ns16: \"1:20\"\ns17: it's\ns18: \"tab\\there\"\ns19: \"emoji \\U0001F600\"\ns20: héllo wörld ü\ns21: |-\n  line1\n  line2\ns22: |\n  line1\n  line2\ns23: |+\n  line1\n  line2\n\ns24: |2-\n    indented\n  x\ns25: \"trailing space \\nx\"\ns27: '*star'\ns30: http://example.com/a?b=c#frag\ns31: '{\"a\": 1}'\ns34: 'key:'\ns35: :x\ns37: '? x'\ns39: \"a\\rb\"\ns40: a\\b\"c\ns41: '---'\ns44: \"1_000\"\ns50: \"on\"\ns55: <<\ns56: \"0b101\"\ns59: a b\ns60: \"\\uFEFF\\x62\\x6F\\x6D\"\ns61: 'x\u{2028}  y'\ns62: \"ctrl\\x01\"\ns63: \u{a0}nbsp";
+    assert_eq!(round_trip(values), want);
+}
+
+#[test]
+fn numbers_keys_folding_and_blocks() {
+    let values = "nums: [1, -1, 0, 1.5, 100000000, 1e21, 1e20, 12345678.9, 0.000001, 0.0000001, -0.0, 3.0, 9007199254740993, 1.0e+6, 2.5e-5, 0x1F, 0o17, 012, 1_000, yes, off, ~, 2021-01-01]\nkeys: {a10: 1, a2: 2, A1: 3, _x: 4, \"1\": 5, \"10\": 6, \"9\": 7, a01: 8, a1: 9, a001: 10, \"\": 11, 1.5: 12, true: 13, 7: 14}\nnested:\n  list_of_maps:\n  - name: a\n    sub: [x, [y, {}]]\n  - {}\n  - []\n  - [[1, 2], [3]]\nlong: \"this is a very long string that goes on and on and on beyond the eighty column limit for sure yes\"\nlongnospace: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\nlongquoted: \"'this is a very long string that goes on and on and on beyond the eighty column limit for sure yes\"\nlongdq: \"this is a very long string that goes on and on and on beyond the eighty column\\tlimit for sure yes and more and more words here\"\nlongkey_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa: 1\nlistlit:\n- |\n  a\n  b\n- x: |-\n    y\n    z\n\"multi\\nkey\": 1\nanchors:\n  base: &b {x: 1, y: 2}\n  derived:\n    <<: *b\n    y: 3\n  list: &l [1, 2]\n  again: *l\n";
+    let want = "anchors:\n  again:\n  - 1\n  - 2\n  base:\n    \"true\": 2\n    x: 1\n  derived:\n    \"true\": 3\n    x: 1\n  list:\n  - 1\n  - 2\nkeys:\n  \"\": 11\n  _x: 4\n  \"1\": 5\n  \"1.5\": 12\n  \"7\": 14\n  \"9\": 7\n  \"10\": 6\n  A1: 3\n  a1: 9\n  a01: 8\n  a001: 10\n  a2: 2\n  a10: 1\n  \"true\": 13\nlistlit:\n- |\n  a\n  b\n- x: |-\n    y\n    z\nlong: this is a very long string that goes on and on and on beyond the eighty column\n  limit for sure yes\nlongdq: \"this is a very long string that goes on and on and on beyond the eighty column\\tlimit\n  for sure yes and more and more words here\"\n? longkey_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n: 1\nlongnospace: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nlongquoted: '''this is a very long string that goes on and on and on beyond the eighty\n  column limit for sure yes'\n? |-\n  multi\n  key\n: 1\nnested:\n  list_of_maps:\n  - name: a\n    sub:\n    - x\n    - - true\n      - {}\n  - {}\n  - []\n  - - - 1\n      - 2\n    - - 3\nnums:\n- 1\n- -1\n- 0\n- 1.5\n- 100000000\n- 1e+21\n- 1e+20\n- 1.23456789e+07\n- 1e-06\n- 1e-07\n- 0\n- 3\n- 9007199254740992\n- 1000000\n- 2.5e-05\n- 31\n- 15\n- 10\n- 1000\n- true\n- false\n- null\n- \"2021-01-01\"";
+    assert_eq!(round_trip(values), want);
+}
+
+#[test]
+fn go_numbers_print_as_helm() {
+    let v = m(&[
+        ("f", float64(12345678.9)),
+        ("i", int(3)),
+        ("i64", int64(9007199254740993)),
+        ("whole", float64(3.0)),
+        ("tiny", float64(1e-7)),
+        ("big", float64(1e21)),
+    ]);
+    assert_eq!(
+        to_yaml(&v).unwrap(),
+        "big: 1e+21\nf: 1.23456789e+07\ni: 3\ni64: 9007199254740993\ntiny: 1e-07\nwhole: 3"
+    );
+    assert_eq!(
+        json::marshal(&v).unwrap(),
+        r#"{"big":1e+21,"f":12345678.9,"i":3,"i64":9007199254740993,"tiny":1e-7,"whole":3}"#
+    );
+    // NaN cannot be marshalled: Helm's toYaml and toJson print nothing.
+    assert!(to_yaml(&float64(f64::NAN)).is_err());
+}
+
+#[test]
+fn from_yaml_errors_as_helm() {
+    let e = yaml_parse::from_yaml_map("- a\n- b");
+    assert_eq!(
+        crate::fmt::sprint_value(&e),
+        "map[Error:error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}]"
+    );
+    let e = yaml_parse::from_yaml_map("a: b: c");
+    assert_eq!(
+        crate::fmt::sprint_value(&e),
+        "map[Error:error converting YAML to JSON: yaml: mapping values are not allowed in this context]"
+    );
+    let l = yaml_parse::from_yaml_list("a: 1");
+    assert_eq!(
+        crate::fmt::sprint_value(&l),
+        "[error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go value of type []interface {}]"
+    );
+    assert_eq!(
+        crate::fmt::sprint_value(&yaml_parse::from_yaml_map("")),
+        "map[]"
+    );
+    assert_eq!(
+        crate::fmt::sprint_value(&yaml_parse::from_yaml_list("")),
+        "[]"
+    );
+}
+
+#[test]
+fn from_yaml_cases_as_helm() {
+    let cases: [(&str, bool, &str); 12] = [
+        (
+            "a: .inf",
+            false,
+            r#"{"Error":"error converting YAML to JSON: json: unsupported value: +Inf"}"#,
+        ),
+        (
+            "a: [1\nb: 2",
+            false,
+            r#"{"Error":"error converting YAML to JSON: yaml: line 1: did not find expected ',' or ']'"}"#,
+        ),
+        (
+            "a:\n  b: 1\n c: 2",
+            false,
+            r#"{"Error":"error converting YAML to JSON: yaml: line 2: did not find expected key"}"#,
+        ),
+        (
+            "a: *x",
+            false,
+            r#"{"Error":"error converting YAML to JSON: yaml: unknown anchor 'x' referenced"}"#,
+        ),
+        (
+            "\ta: 1",
+            false,
+            r#"{"Error":"error converting YAML to JSON: yaml: found character that cannot start any token"}"#,
+        ),
+        (
+            "a: 'x",
+            false,
+            r#"{"Error":"error converting YAML to JSON: yaml: found unexpected end of stream"}"#,
+        ),
+        (
+            "foo",
+            false,
+            r#"{"Error":"error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go value of type map[string]interface {}"}"#,
+        ),
+        ("a: 1\n---\nb: 2", false, r#"{"a":1}"#),
+        ("", false, "{}"),
+        ("", true, "[]"),
+        (
+            "a: 1",
+            true,
+            r#"["error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go value of type []interface {}"]"#,
+        ),
+        (
+            "- a\n- b",
+            false,
+            r#"{"Error":"error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"}"#,
+        ),
+    ];
+    for (text, array, want) in cases {
+        let v = if array {
+            yaml_parse::from_yaml_list(text)
+        } else {
+            yaml_parse::from_yaml_map(text)
+        };
+        assert_eq!(json::marshal(&v).unwrap(), want, "{text:?}");
+    }
+}

@@ -1,0 +1,333 @@
+//! `sigs.k8s.io/yaml.Unmarshal` as Helm's `fromYaml` uses it: goyaml.v2 reads the first
+//! document (libyaml's parser, YAML 1.1 resolution, anchors and `<<` merges), keys become
+//! strings, the data goes through `encoding/json` so every number is a float64.
+
+use std::collections::{BTreeMap, HashMap};
+
+use libyaml_safer::{ErrorKind, EventData, Parser, ScalarStyle};
+use minijinja::Value;
+
+use super::yaml_node::{Node, Resolved, resolve};
+use crate::value::{float64, list, map, nil};
+
+/// Helm's `fromYaml`: the document as a Go map; an `Error` key holding the message when it
+/// does not parse or is not a map.
+pub fn from_yaml_map(text: &str) -> Value {
+    match parse(text) {
+        Ok(v) if crate::value::as_map(&v).is_some() => v,
+        Ok(v) if crate::value::is_nil(&v) => map(BTreeMap::new()),
+        Ok(v) => super::error_map(unmarshal_type_error(&v, "map[string]interface {}")),
+        Err(e) => super::error_map(e),
+    }
+}
+
+/// Helm's `fromYamlArray`: the document as a Go slice; a one-element list holding the
+/// message when it does not parse or is not a list.
+pub fn from_yaml_list(text: &str) -> Value {
+    match parse(text) {
+        Ok(v) if crate::value::as_list(&v).is_some() => v,
+        Ok(v) if crate::value::is_nil(&v) => list(vec![]),
+        Ok(v) => list(vec![Value::from(unmarshal_type_error(
+            &v,
+            "[]interface {}",
+        ))]),
+        Err(e) => list(vec![Value::from(e)]),
+    }
+}
+
+fn unmarshal_type_error(v: &Value, go_type: &str) -> String {
+    format!(
+        "error unmarshaling JSON: while decoding JSON: {}",
+        super::json_parse::type_error(v, go_type)
+    )
+}
+
+/// The first YAML document of `text` as Go data (maps, slices, float64, string, bool, nil),
+/// or the error text `sigs.k8s.io/yaml.Unmarshal` gives.
+pub fn parse(text: &str) -> Result<Value, String> {
+    let node = compose(text).map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
+    let Some(node) = node else {
+        return Ok(nil());
+    };
+    let decoded = Decoder
+        .decode(&node)
+        .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
+    to_go(&decoded).map_err(|e| format!("error converting YAML to JSON: {e}"))
+}
+
+/// A parsed node before goyaml.v2 decodes it.
+#[derive(Debug, Clone)]
+enum Raw {
+    Scalar {
+        value: String,
+        tag: Option<String>,
+        plain: bool,
+    },
+    Seq(Vec<Raw>),
+    Map(Vec<(Raw, Raw)>),
+}
+
+/// Builds the first document's node tree from libyaml's events.
+fn compose(text: &str) -> Result<Option<Raw>, String> {
+    let mut input = if text.is_empty() {
+        &b"\n"[..]
+    } else {
+        text.as_bytes()
+    };
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    let mut anchors: HashMap<String, Raw> = HashMap::new();
+    // Stack of open collections: (anchor, items, is_map).
+    let mut stack: Vec<(Option<String>, Vec<Raw>, bool)> = Vec::new();
+    loop {
+        let event = parser.parse().map_err(|e| libyaml_error(&e))?;
+        let (node, anchor) = match event.data {
+            EventData::StreamStart { .. } | EventData::DocumentStart { .. } => continue,
+            EventData::StreamEnd => return Ok(None),
+            EventData::DocumentEnd { .. } => return Ok(None),
+            EventData::Alias { anchor } => match anchors.get(&anchor) {
+                Some(n) => (n.clone(), None),
+                None => return Err(format!("unknown anchor '{anchor}' referenced")),
+            },
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => (
+                Raw::Scalar {
+                    value,
+                    tag,
+                    plain: style == ScalarStyle::Plain,
+                },
+                anchor,
+            ),
+            EventData::SequenceStart { anchor, .. } => {
+                stack.push((anchor, Vec::new(), false));
+                continue;
+            }
+            EventData::MappingStart { anchor, .. } => {
+                stack.push((anchor, Vec::new(), true));
+                continue;
+            }
+            EventData::SequenceEnd | EventData::MappingEnd => {
+                let Some((anchor, items, is_map)) = stack.pop() else {
+                    continue;
+                };
+                let node = if is_map {
+                    let mut pairs = Vec::new();
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        pairs.push((k, v));
+                    }
+                    Raw::Map(pairs)
+                } else {
+                    Raw::Seq(items)
+                };
+                (node, anchor)
+            }
+        };
+        if let Some(a) = anchor {
+            anchors.insert(a, node.clone());
+        }
+        match stack.last_mut() {
+            Some((_, items, _)) => items.push(node),
+            None => return Ok(Some(node)),
+        }
+    }
+}
+
+/// goyaml.v2's message for a libyaml error: `line N: problem` (scanner lines one-based,
+/// parser lines as libyaml counts them).
+fn libyaml_error(e: &libyaml_safer::Error) -> String {
+    let mut line = 0;
+    if let Some(m) = e.problem_mark()
+        && m.line != 0
+    {
+        line = m.line;
+        if e.kind() == ErrorKind::Scanner {
+            line += 1;
+        }
+    } else if let Some(m) = e.context_mark() {
+        line = m.line;
+    }
+    let problem = e.problem();
+    let problem = if problem.is_empty() {
+        "unknown problem parsing YAML content"
+    } else {
+        problem
+    };
+    if line != 0 {
+        format!("line {line}: {problem}")
+    } else {
+        problem.to_string()
+    }
+}
+
+const TAG_PREFIX: &str = "tag:yaml.org,2002:";
+
+#[derive(Default)]
+struct Decoder;
+
+impl Decoder {
+    fn decode(&self, raw: &Raw) -> Result<Node, String> {
+        match raw {
+            Raw::Scalar { value, tag, plain } => Ok(scalar(value, tag.as_deref(), *plain)),
+            Raw::Seq(items) => Ok(Node::Seq(
+                items
+                    .iter()
+                    .map(|x| self.decode(x))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Raw::Map(pairs) => {
+                let mut out: Vec<(Node, Node)> = Vec::new();
+                for (k, v) in pairs {
+                    if is_merge(k) {
+                        self.merge(v, &mut out)?;
+                        continue;
+                    }
+                    let key = self.decode(k)?;
+                    if matches!(key, Node::Seq(_) | Node::Map(_)) {
+                        return Err("invalid map key".into());
+                    }
+                    let val = self.decode(v)?;
+                    insert(&mut out, key, val);
+                }
+                Ok(Node::Map(out))
+            }
+        }
+    }
+
+    fn merge(&self, v: &Raw, out: &mut Vec<(Node, Node)>) -> Result<(), String> {
+        let want_map = || "map merge requires map or sequence of maps as the value".to_string();
+        match v {
+            Raw::Map(_) => self.merge_map(v, out),
+            Raw::Seq(items) => {
+                for item in items.iter().rev() {
+                    if !matches!(item, Raw::Map(_)) {
+                        return Err(want_map());
+                    }
+                    self.merge_map(item, out)?;
+                }
+                Ok(())
+            }
+            Raw::Scalar { .. } => Err(want_map()),
+        }
+    }
+
+    fn merge_map(&self, v: &Raw, out: &mut Vec<(Node, Node)>) -> Result<(), String> {
+        if let Node::Map(entries) = self.decode(v)? {
+            for (k, x) in entries {
+                insert(out, k, x);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn insert(out: &mut Vec<(Node, Node)>, key: Node, val: Node) {
+    match out.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = val,
+        None => out.push((key, val)),
+    }
+}
+
+fn is_merge(k: &Raw) -> bool {
+    matches!(k, Raw::Scalar { value, tag, plain: true } if value == "<<" && tag.is_none())
+        || matches!(k, Raw::Scalar { tag: Some(t), .. } if t == "tag:yaml.org,2002:merge")
+}
+
+/// A scalar as goyaml.v2 decodes it into `interface{}`.
+fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Node {
+    let resolved = match tag {
+        None | Some("!") if !plain => return Node::Str(value.to_string()),
+        None => resolve(value),
+        Some(t) => match t.strip_prefix(TAG_PREFIX) {
+            Some("str") => return Node::Str(value.to_string()),
+            Some("null" | "bool" | "int" | "float" | "timestamp") => resolve(value),
+            _ => return Node::Str(value.to_string()),
+        },
+    };
+    match (resolved, tag) {
+        (Resolved::Value(Node::Int(i)), Some(t)) if t.ends_with(":float") => Node::Float(i as f64),
+        (Resolved::Value(n), _) => n,
+        _ => Node::Str(value.to_string()),
+    }
+}
+
+/// The `encoding/json` round trip of `sigs.k8s.io/yaml`: keys to strings, numbers to
+/// float64, NaN and infinities an error.
+fn to_go(n: &Node) -> Result<Value, String> {
+    Ok(match n {
+        Node::Null => nil(),
+        Node::Bool(b) => Value::from(*b),
+        Node::Int(i) => float64(*i as f64),
+        Node::Uint(u) => float64(*u as f64),
+        Node::Float(f) => {
+            if !f.is_finite() {
+                return Err(format!(
+                    "json: unsupported value: {}",
+                    crate::fmt::format_float(*f, 'g', -1)
+                ));
+            }
+            float64(*f)
+        }
+        Node::Str(s) => Value::from(s.as_str()),
+        Node::Seq(items) => list(items.iter().map(to_go).collect::<Result<_, _>>()?),
+        Node::Map(entries) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in entries {
+                out.insert(key_string(k, v)?, to_go(v)?);
+            }
+            map(out)
+        }
+    })
+}
+
+/// `sigs.k8s.io/yaml`'s key conversion: strings, ints, bools, and floats at float32
+/// precision; other keys are an error.
+fn key_string(k: &Node, _v: &Node) -> Result<String, String> {
+    Ok(match k {
+        Node::Str(s) => s.clone(),
+        Node::Int(i) => i.to_string(),
+        Node::Bool(b) => b.to_string(),
+        Node::Float(f) if f.is_nan() => ".nan".into(),
+        Node::Float(f) if f.is_infinite() => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
+        Node::Float(f) => format_float32(*f as f32),
+        Node::Uint(u) => return Err(format!("unsupported map key of type: uint64, key: 0x{u:x}")),
+        _ => return Err("unsupported map key of type: <nil>, key: <nil>".into()),
+    })
+}
+
+/// `strconv.FormatFloat(f, 'g', -1, 32)`.
+fn format_float32(f: f32) -> String {
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let sign = if f < 0.0 { "-" } else { "" };
+    if !(-4..6).contains(&exp) {
+        let rest = &digits[1..];
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
+    } else {
+        let dp = exp + 1;
+        let body = if dp <= 0 {
+            format!("0.{}{digits}", "0".repeat((-dp) as usize))
+        } else if dp as usize >= digits.len() {
+            format!("{digits}{}", "0".repeat(dp as usize - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..dp as usize], &digits[dp as usize..])
+        };
+        format!("{sign}{body}")
+    }
+}
