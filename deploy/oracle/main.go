@@ -18,7 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
+	"path/filepath"
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -111,20 +111,28 @@ func jsonText(v interface{}) []byte {
 // render renders one case as `helm template rel ./case --namespace ns --kube-version 1.33 -f
 // values --set ...` renders it, and returns the text of templates/case.yaml.
 func render(c testCase) (string, error) {
+	// The chart is written to a directory and loaded as `helm template ./case` loads it
+	// (.helmignore applies).
+	dir, err := os.MkdirTemp("", "oracle-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "case")
 	files := map[string]string{"Chart.yaml": defaultChartYAML, caseTemplate: c.Template}
 	for name, text := range c.Files {
 		files[name] = text
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
+	for name, text := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			return "", err
+		}
 	}
-	sort.Strings(names)
-	var buffered []*loader.BufferedFile
-	for _, name := range names {
-		buffered = append(buffered, &loader.BufferedFile{Name: name, Data: []byte(files[name])})
-	}
-	chrt, err := loader.LoadFiles(buffered)
+	chrt, err := loader.Load(root)
 	if err != nil {
 		return "", err
 	}
@@ -155,6 +163,10 @@ func render(c testCase) (string, error) {
 		return "", err
 	}
 	caps.KubeVersion = *kube
+	// As the reference binary (`cargo xtask helm`) reports itself; the Go version is left out so
+	// that goldens do not depend on the toolchain.
+	caps.HelmVersion.Version = "v3.22.0"
+	caps.HelmVersion.GoVersion = ""
 	options := chartutil.ReleaseOptions{
 		Name:      "rel",
 		Namespace: "ns",
