@@ -8,11 +8,15 @@
 //! - `codegen`: regenerate the committed protobuf code.
 //! - `helm`: reference Helm v3 and v4 binaries for compatibility tests and benchmarks.
 //! - `fuzz TARGET --time SECONDS`: one cargo-fuzz target (`fuzz/`, nightly) for a while.
+//! - `oracle [--check]`: the Go-template case suite's golden files, written by Helm's engine.
+//! - `conformance [--bless]`: the chart corpus rendered by capstan and by Helm, compared.
 
 mod bench;
 mod cluster;
+mod conformance;
 mod demo;
 mod helm;
+mod oracle;
 mod paths;
 mod probe;
 
@@ -62,6 +66,18 @@ enum Task {
         /// Build without sanitizers (`-s none`): faster, finds panics, hangs and leaks only.
         #[arg(long)]
         no_sanitizer: bool,
+    },
+    /// Rewrite the Go-template suite's golden files with Helm's engine (`deploy/oracle`).
+    Oracle {
+        /// Write nothing; fail when a golden file is out of date.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Render every case of the chart corpus with capstan and Helm v3 and compare the objects.
+    Conformance {
+        /// Rewrite `xtask/conformance-baseline.txt` with the cases that pass now.
+        #[arg(long)]
+        bless: bool,
     },
 }
 
@@ -115,6 +131,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             time,
             no_sanitizer,
         } => fuzz(&target, time, no_sanitizer)?,
+        Task::Oracle { check } => oracle::run(check)?,
+        Task::Conformance { bless } => return conformance::run(bless),
     }
     Ok(ExitCode::SUCCESS)
 }
