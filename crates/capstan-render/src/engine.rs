@@ -226,6 +226,36 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Rendered> {
+        let (processed, values, files, notes, crds) =
+            self.render_texts(chart_values, user_values, release, capabilities)?;
+        self.finish(processed, values, files, notes, crds)
+    }
+
+    /// Renders every template to text, as Helm's `engine.Render` does, without reading the
+    /// output as manifests: the texts by chart-relative path (`NOTES.txt` of the top chart
+    /// included under its path).
+    pub fn render_templates(
+        &self,
+        user_values: &Values,
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+    ) -> Result<BTreeMap<String, String>> {
+        let (processed, _, mut files, notes, _) =
+            self.render_texts(None, user_values, release, capabilities)?;
+        if processed.templates.iter().any(|t| t.name == "templates/NOTES.txt") {
+            files.insert(format!("{}/templates/NOTES.txt", processed.name()), notes);
+        }
+        Ok(files)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn render_texts(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+    ) -> Result<(Chart, Values, BTreeMap<String, String>, String, Vec<(String, String)>)> {
         let chart = match chart_values {
             Some(values) => std::borrow::Cow::Owned(Chart {
                 values: values.clone(),
@@ -275,7 +305,7 @@ impl CompiledChart {
                 go.render(&processed, &values, release, capabilities, &kube, sess)?;
             let mut crds = Vec::new();
             collect_crds(&processed, processed.name(), &mut crds);
-            return self.finish(processed, values, files, notes, crds);
+            return Ok((processed, values, files, notes, crds));
         }
         let sess_value = Value::from_dyn_object(sess.clone());
         let caps = capabilities_value(capabilities, &kube);
@@ -343,7 +373,7 @@ impl CompiledChart {
             }
         }
 
-        self.finish(processed, values, files, notes, crds)
+        Ok((processed, values, files, notes, crds))
     }
 
     /// Parses, bounds and orders the rendered files.

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use capstan_chart::{Chart, Limits, ValueLayer, user_values};
-use capstan_render::{Capabilities, ReleaseInfo, RenderLimits, render};
+use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits};
 use serde::Deserialize;
 
 /// The Chart.yaml a case gets unless it brings its own (the oracle's, `deploy/oracle/main.go`).
@@ -146,16 +146,10 @@ fn render_case(case: &Case) -> Result<String, String> {
         kube_version: "1.33".into(),
         api_versions: HELM_API_VERSIONS.iter().map(|s| s.to_string()).collect(),
     };
-    let rendered = render(
-        &chart,
-        &values,
-        &ReleaseInfo::install("rel", "ns"),
-        &capabilities,
-        &RenderLimits::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let rendered = CompiledChart::compile(&chart, &RenderLimits::default())
+        .and_then(|c| c.render_templates(&values, &ReleaseInfo::install("rel", "ns"), &capabilities))
+        .map_err(|e| e.to_string())?;
     rendered
-        .files
         .get(&format!("case/{CASE_TEMPLATE}"))
         .cloned()
         .ok_or_else(|| format!("no output for case/{CASE_TEMPLATE}"))
