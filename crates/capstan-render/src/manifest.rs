@@ -174,12 +174,14 @@ impl Rendered {
     }
 }
 
+/// Helm splits a template's output at every `---` that starts a line (its separator is the
+/// regular expression `(?:^|\s*\n)---\s*`), whatever follows on that line.
 fn is_separator(line: &str) -> bool {
-    let t = line.trim_end();
-    t == "---" || t.starts_with("--- ") || t.starts_with("---\t")
+    line.starts_with("---")
 }
 
-/// Splits rendered text into `(first line number, text)` documents on `---` lines.
+/// Splits rendered text into `(first line number, text)` documents as Helm does: at every
+/// `---` starting a line; what follows the marker on its line begins the next document.
 pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
     let mut docs = Vec::new();
     let mut current = String::new();
@@ -188,9 +190,9 @@ pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
         if is_separator(line) {
             docs.push((start, std::mem::take(&mut current)));
             start = i + 2;
-            // `--- # comment` or `--- key: v` keeps what follows the marker.
+            // `--- # comment`, `--- key: v` or `---key: v` keeps what follows the marker.
             let rest = line.trim_end()[3..].trim_start();
-            if !rest.is_empty() && !rest.starts_with('#') {
+            if !rest.is_empty() {
                 current.push_str(rest);
                 current.push('\n');
                 start = i + 1;
@@ -330,11 +332,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_on_separator_lines_only() {
+    fn splits_where_helm_splits() {
         let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n---x: no\n");
-        assert_eq!(docs.len(), 3);
+        assert_eq!(docs.len(), 4);
         assert_eq!(docs[1], (3, "b: 2\n".to_string()));
-        assert_eq!(docs[2], (5, "c: 3\n---x: no\n".to_string()));
+        assert_eq!(docs[2], (4, "# c\nc: 3\n".to_string()));
+        assert_eq!(docs[3], (6, "x: no\n".to_string()));
     }
 
     #[test]
