@@ -15,6 +15,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 use serde_yaml_ng::Value;
 
+/// Helm's reading of YAML (a repeated key keeps its last value), shared with the renderer.
+#[path = "../../crates/capstan-render/src/lenient.rs"]
+mod lenient;
+
 use crate::{helm, paths};
 
 /// One row of `CASES.tsv`.
@@ -238,11 +242,10 @@ fn run_case(charts: &Path, case: &Case, capstan: &Path, helm: &Path) -> anyhow::
 /// The objects of a YAML stream by `apiVersion/kind/namespace/name` (a repeated key gets `#2`,
 /// `#3`, ... in document order); empty documents are skipped.
 fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
-    use serde::Deserialize as _;
     let mut objects = BTreeMap::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let value =
-            Value::deserialize(document).map_err(|e| format!("document {}: {e}", index + 1))?;
+        let value = lenient::from_document(document)
+            .map_err(|e| format!("document {}: {e}", index + 1))?;
         if value.is_null() {
             continue;
         }

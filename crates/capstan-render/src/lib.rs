@@ -39,6 +39,7 @@ mod defines;
 mod engine;
 mod funcs;
 mod go;
+mod lenient;
 mod manifest;
 mod objects;
 mod yaml;
