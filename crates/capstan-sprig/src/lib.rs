@@ -29,6 +29,7 @@ pub mod case;
 pub mod conv;
 pub mod defaults;
 pub mod fmt;
+pub mod math;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -56,6 +57,7 @@ impl Registry {
         conv::register(&mut r);
         strings::register(&mut r);
         defaults::register(&mut r);
+        math::register(&mut r);
         r
     }
 
