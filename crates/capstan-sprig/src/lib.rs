@@ -30,6 +30,7 @@ pub mod conv;
 pub mod defaults;
 pub mod fmt;
 pub mod math;
+pub mod regex;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -58,6 +59,7 @@ impl Registry {
         strings::register(&mut r);
         defaults::register(&mut r);
         math::register(&mut r);
+        regex::register(&mut r);
         r
     }
 
