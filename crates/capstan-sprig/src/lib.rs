@@ -33,7 +33,9 @@ pub mod encoding;
 pub mod encodings;
 pub mod fmt;
 pub mod lists;
+pub mod math;
 pub mod random;
+pub mod regex;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -66,6 +68,8 @@ impl Registry {
         lists::register(&mut r);
         random::register(&mut r);
         encoding::register(&mut r);
+        math::register(&mut r);
+        regex::register(&mut r);
         r
     }
 
