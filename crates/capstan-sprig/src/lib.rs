@@ -23,6 +23,7 @@
 //!   through the engine's session); randomness comes from the operating system's generator
 //!   only in the functions that are random in Helm too.
 
+pub mod certs;
 pub mod crypto;
 pub mod dicts;
 pub mod encodings;
@@ -51,6 +52,7 @@ impl Registry {
         fmt::register(&mut r);
         dicts::register(&mut r);
         crypto::register(&mut r);
+        certs::register(&mut r);
         encodings::register(&mut r);
         lists::register(&mut r);
         random::register(&mut r);
