@@ -813,6 +813,19 @@ mod tests {
     }
 
     #[test]
+    fn rsa_keys_are_pkcs1_4096() {
+        let key = call("genPrivateKey", &[s("rsa")]).unwrap();
+        let key = key.as_str().unwrap();
+        assert!(
+            key.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"),
+            "{key}"
+        );
+        assert!(key.lines().all(|l| l.len() <= 64));
+        let text = openssl(&["rsa", "-noout", "-text"], key);
+        assert!(text.contains("Private-Key: (4096 bit, 2 primes)"), "{text}");
+    }
+
+    #[test]
     fn errors_are_sprigs() {
         let cases: &[(&str, Vec<Value>, &str)] = &[
             (

@@ -232,9 +232,10 @@ fn decrypt_aes(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let data = crate::encodings::base64_decode(text.as_bytes())
         .map_err(|at| go_error(format!("illegal base64 data at input byte {at}")))?;
     if data.len() < 16 {
+        // The decoded slice's capacity is base64's DecodedLen of the text.
         return Err(go_error(format!(
             "runtime error: slice bounds out of range [:16] with capacity {}",
-            data.len()
+            text.len() / 4 * 3
         )));
     }
     let (iv, body) = data.split_at(16);
@@ -369,6 +370,10 @@ mod tests {
         assert_eq!(
             call("decryptAES", &[s("k"), s("YWJj")]).unwrap_err(),
             "runtime error: slice bounds out of range [:16] with capacity 3"
+        );
+        assert_eq!(
+            call("decryptAES", &[s("k"), s("YWJjYWJjYWJjYWJjYQ==")]).unwrap_err(),
+            "runtime error: slice bounds out of range [:16] with capacity 15"
         );
     }
 }
