@@ -26,7 +26,9 @@
 pub mod args;
 pub mod builtins;
 pub mod case;
+pub mod certs;
 pub mod conv;
+pub mod crypto;
 pub mod defaults;
 pub mod dicts;
 pub mod encoding;
@@ -64,6 +66,8 @@ impl Registry {
         strings::register(&mut r);
         defaults::register(&mut r);
         dicts::register(&mut r);
+        crypto::register(&mut r);
+        certs::register(&mut r);
         encodings::register(&mut r);
         lists::register(&mut r);
         random::register(&mut r);
