@@ -110,14 +110,9 @@ mod tests {
 
     #[test]
     fn ties_round_half_even_as_go() {
-        assert_eq!(
-            format_shortest(594143416755942.25, 'f'),
-            "594143416755942.2"
-        );
-        assert_eq!(
-            format_shortest(594143416755942.25, 'g'),
-            "5.941434167559422e+14"
-        );
+        let tie: f64 = "594143416755942.25".parse().unwrap();
+        assert_eq!(format_shortest(tie, 'f'), "594143416755942.2");
+        assert_eq!(format_shortest(tie, 'g'), "5.941434167559422e+14");
     }
 
     #[test]
@@ -129,6 +124,6 @@ mod tests {
         assert_eq!(format_shortest(1e-7, 'g'), "1e-07");
         assert_eq!(format_shortest(0.0001, 'g'), "0.0001");
         assert_eq!(format_shortest(-0.0, 'f'), "-0");
-        assert_eq!(format_shortest(9.999999999999999e22, 'g'), "1e+23");
+        assert_eq!(format_shortest(1e23, 'g'), "1e+23");
     }
 }
