@@ -70,14 +70,14 @@ pub fn json_float(f: f64) -> Result<String, Error> {
     }
     let a = f.abs();
     if a != 0.0 && !(1e-6..1e21).contains(&a) {
-        let mut s = format_float(f, 'e', -1);
+        let mut s = super::float::format_shortest(f, 'e');
         // Go writes `e-7`, not `e-07`.
         if let Some(pos) = s.find("e-0") {
             s.remove(pos + 2);
         }
         Ok(s)
     } else {
-        Ok(format_float(f, 'f', -1))
+        Ok(super::float::format_shortest(f, 'f'))
     }
 }
 

@@ -9,6 +9,7 @@
 //!   `Error` key (a one-element list for the `Array` forms). Sprig's `must*` forms return the
 //!   error.
 
+pub mod float;
 pub mod json;
 pub mod json_parse;
 pub mod toml;

@@ -157,3 +157,87 @@ fn from_yaml_cases_as_helm() {
         assert_eq!(json::marshal(&v).unwrap(), want, "{text:?}");
     }
 }
+
+/// Compares with cases rendered by real Helm: `CAPSTAN_GO_CASES` names a JSON-lines file of
+/// `{"v": values YAML, "out": what Helm renders for "{{ toYaml .Values }}\n#JSON#\n{{ toJson
+/// .Values }}" (or "VALERR " and Helm's error reading the values)}`.
+#[test]
+#[ignore]
+fn compare_with_go() {
+    let Ok(path) = std::env::var("CAPSTAN_GO_CASES") else {
+        return;
+    };
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut bad = 0;
+    for line in text.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let input = case["v"].as_str().unwrap();
+        let want = case["out"].as_str().unwrap();
+        let got = match parse_yaml(input) {
+            Ok(v) if crate::value::is_nil(&v) => "{}\n#JSON#\n{}".to_string(),
+            Ok(v) if crate::value::as_map(&v).is_none() => format!(
+                "VALERR {}",
+                json_parse::type_error(&v, "chartutil.Values").replace(
+                    "json: ",
+                    "error unmarshaling JSON: while decoding JSON: json: "
+                )
+            ),
+            Ok(v) => format!(
+                "{}\n#JSON#\n{}",
+                to_yaml(&v).unwrap_or_default(),
+                json::marshal(&v).unwrap_or_default()
+            ),
+            Err(e) => format!("VALERR {}", e.detail().unwrap_or_default()),
+        };
+        if got != want {
+            bad += 1;
+            let (g, w): (Vec<&str>, Vec<&str>) =
+                (got.split('\n').collect(), want.split('\n').collect());
+            for i in 0..g.len().max(w.len()) {
+                let (a, b) = (
+                    g.get(i).copied().unwrap_or("<none>"),
+                    w.get(i).copied().unwrap_or("<none>"),
+                );
+                if a != b {
+                    println!("line {i}:\n  got  {a:?}\n  want {b:?}");
+                }
+            }
+            println!("INPUT {input:?}\n-----");
+        }
+    }
+    assert_eq!(bad, 0);
+}
+
+#[test]
+fn from_yaml_quirks_as_goyaml_v2() {
+    let j = |text: &str| json::marshal(&yaml_parse::from_yaml_map(text)).unwrap();
+    // Block scalars running to the end of the text.
+    assert_eq!(j("k: |\n  lit"), r#"{"k":"lit"}"#);
+    assert_eq!(j("k: |+\n  lit"), r#"{"k":"lit"}"#);
+    assert_eq!(j("k: |-\n  lit"), r#"{"k":"lit"}"#);
+    assert_eq!(j("k: > \n  folded\n  text"), r#"{"k":"folded text"}"#);
+    assert_eq!(j("a: |\n  x\nb: |\n  y"), r#"{"a":"x\n","b":"y"}"#);
+    // `\'` in double quotes is a quote to goyaml.v2.
+    assert_eq!(j("k: \"it\\'s\""), r#"{"k":"it's"}"#);
+    // An error after the root node still fails the document.
+    assert_eq!(
+        j("k\n0: ' yes'"),
+        r#"{"Error":"error converting YAML to JSON: yaml: line 2: mapping values are not allowed in this context"}"#
+    );
+    // Keys sigs.k8s.io/yaml cannot turn into strings.
+    assert_eq!(
+        j("~: v"),
+        r#"{"Error":"error converting YAML to JSON: unsupported map key of type: %!s(\u003cnil\u003e), key: \u003cnil\u003e, value: \"v\""}"#
+    );
+    assert_eq!(
+        j("[1, 2]: v"),
+        r#"{"Error":"error converting YAML to JSON: yaml: invalid map key: []interface {}{1, 2}"}"#
+    );
+    // YAML 1.1 values, merges and float keys.
+    assert_eq!(
+        j(
+            "a: yes\nb: 0x1F\nc: 012\nd: 2021-01-01\ne: &x {p: 1}\nf:\n  <<: *x\n  q: 2\n1.5: x\ny: n"
+        ),
+        r#"{"1.5":"x","a":true,"b":31,"c":10,"d":"2021-01-01","e":{"p":1},"f":{"p":1,"q":2},"true":false}"#
+    );
+}

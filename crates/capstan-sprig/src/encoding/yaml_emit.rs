@@ -1,8 +1,8 @@
 //! goyaml.v2's encoder and emitter (libyaml's): block style, 2-space indentation, its
 //! choice of plain, quoted and literal scalars, line folding at 80 columns.
 
+use super::float::format_shortest;
 use super::yaml_node::{Node, Resolved, resolve, sort_entries};
-use crate::fmt::format_float;
 
 /// The YAML text goyaml.v2's `yaml.Marshal` writes for `node` (maps sorted by key).
 pub fn emit(node: &Node) -> String {
@@ -238,11 +238,12 @@ fn scalar_of(node: &Node) -> (String, Style) {
         Node::Int(i) => (i.to_string(), Style::Plain),
         Node::Uint(u) => (u.to_string(), Style::Plain),
         Node::Float(f) => {
-            let s = match format_float(*f, 'g', -1).as_str() {
-                "+Inf" => ".inf".to_string(),
-                "-Inf" => "-.inf".to_string(),
-                "NaN" => ".nan".to_string(),
-                s => s.to_string(),
+            let s = if f.is_nan() {
+                ".nan".to_string()
+            } else if f.is_infinite() {
+                (if *f > 0.0 { ".inf" } else { "-.inf" }).to_string()
+            } else {
+                format_shortest(*f, 'g')
             };
             (s, Style::Plain)
         }

@@ -68,19 +68,71 @@ enum Raw {
 }
 
 /// Builds the first document's node tree from libyaml's events.
+///
+/// libyaml-safer panics where a block scalar runs to the end of input without a line break
+/// (C libyaml reads its terminating NUL there), so such text is read with a newline added,
+/// and the newline that adds to a last clipped or kept block scalar is taken off again. If
+/// that reading fails, the text is read as it is (for the error's exact position), with a
+/// panic taken as the first reading's error.
 fn compose(text: &str) -> Result<Option<Raw>, String> {
-    let mut input = if text.is_empty() {
-        &b"\n"[..]
-    } else {
-        text.as_bytes()
-    };
+    // goyaml.v2 takes `\'` in a double-quoted scalar as `'`; libyaml does not. Such an
+    // escape is rewritten as `\x27` (the same character, on the same line) and read again.
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for _ in 0..1000 {
+        match compose_padded(&text) {
+            Err(e) if e.starts_with(ESCAPE_QUIRK) => {
+                let at: usize = e[ESCAPE_QUIRK.len()..].parse().unwrap_or(0);
+                let mut patched = text.into_owned();
+                patched.replace_range(at..at + 2, "\\x27");
+                text = std::borrow::Cow::Owned(patched);
+            }
+            other => return other,
+        }
+    }
+    Err("found unknown escape character".into())
+}
+
+/// Marks an error that is goyaml.v2's accepted `\'` escape, followed by its byte index.
+const ESCAPE_QUIRK: &str = "\u{0}escape:";
+
+/// A libyaml error as goyaml.v2 words it, or [`ESCAPE_QUIRK`] for a `\'` escape.
+fn parse_error(e: &libyaml_safer::Error, text: &str) -> String {
+    if e.problem() == "found unknown escape character"
+        && let Some(m) = e.problem_mark()
+        && text.as_bytes().get(m.index as usize..m.index as usize + 2) == Some(b"\\'")
+    {
+        return format!("{ESCAPE_QUIRK}{}", m.index);
+    }
+    libyaml_error(e)
+}
+
+fn compose_padded(text: &str) -> Result<Option<Raw>, String> {
+    if text.is_empty() || text.ends_with(['\n', '\r']) {
+        return compose_events(if text.is_empty() { "\n" } else { text }, None);
+    }
+    let padded = format!("{text}\n");
+    match compose_events(&padded, Some(text.len())) {
+        Ok(raw) => Ok(raw),
+        Err(padded_error) => {
+            let original = text.to_string();
+            std::panic::catch_unwind(move || compose_events(&original, None))
+                .unwrap_or(Err(padded_error))
+        }
+    }
+}
+
+/// The first document of `text`; `eof` is the length of the text before a newline was
+/// added to it.
+fn compose_events(text: &str, eof: Option<usize>) -> Result<Option<Raw>, String> {
+    let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
     let mut anchors: HashMap<String, Raw> = HashMap::new();
     // Stack of open collections: (anchor, items, is_map).
     let mut stack: Vec<(Option<String>, Vec<Raw>, bool)> = Vec::new();
     loop {
-        let event = parser.parse().map_err(|e| libyaml_error(&e))?;
+        let event = parser.parse().map_err(|e| parse_error(&e, text))?;
+        let ends_at_eof = eof.is_some_and(|len| event.end_mark.index as usize >= len);
         let (node, anchor) = match event.data {
             EventData::StreamStart { .. } | EventData::DocumentStart { .. } => continue,
             EventData::StreamEnd => return Ok(None),
@@ -92,14 +144,20 @@ fn compose(text: &str) -> Result<Option<Raw>, String> {
             EventData::Scalar {
                 anchor,
                 tag,
-                value,
+                mut value,
                 style,
                 ..
             } => (
-                Raw::Scalar {
-                    value,
-                    tag,
-                    plain: style == ScalarStyle::Plain,
+                {
+                    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                    if block && ends_at_eof && value.ends_with('\n') {
+                        value.pop();
+                    }
+                    Raw::Scalar {
+                        value,
+                        tag,
+                        plain: style == ScalarStyle::Plain,
+                    }
                 },
                 anchor,
             ),
@@ -133,7 +191,19 @@ fn compose(text: &str) -> Result<Option<Raw>, String> {
         }
         match stack.last_mut() {
             Some((_, items, _)) => items.push(node),
-            None => return Ok(Some(node)),
+            None => {
+                // goyaml.v2 reads on to the document's end, so an error right after the
+                // root node is still an error.
+                loop {
+                    let event = parser.parse().map_err(|e| parse_error(&e, text))?;
+                    if matches!(
+                        event.data,
+                        EventData::DocumentEnd { .. } | EventData::StreamEnd
+                    ) {
+                        return Ok(Some(node));
+                    }
+                }
+            }
         }
     }
 }
@@ -189,7 +259,7 @@ impl Decoder {
                     }
                     let key = self.decode(k)?;
                     if matches!(key, Node::Seq(_) | Node::Map(_)) {
-                        return Err("invalid map key".into());
+                        return Err(format!("invalid map key: {}", go_syntax(&key, true)));
                     }
                     let val = self.decode(v)?;
                     insert(&mut out, key, val);
@@ -285,9 +355,38 @@ fn to_go(n: &Node) -> Result<Value, String> {
     })
 }
 
+/// Go's `%+#v` of goyaml.v2's decoded data (`nil` inside a container is
+/// `interface {}(nil)`).
+fn go_syntax(n: &Node, top: bool) -> String {
+    match n {
+        Node::Null if top => "<nil>".into(),
+        Node::Null => "interface {}(nil)".into(),
+        Node::Bool(b) => b.to_string(),
+        Node::Int(i) => i.to_string(),
+        Node::Uint(u) => format!("0x{u:x}"),
+        Node::Float(f) if f.is_nan() => "NaN".into(),
+        Node::Float(f) if f.is_infinite() => (if *f > 0.0 { "+Inf" } else { "-Inf" }).into(),
+        Node::Float(f) => super::float::format_shortest(*f, 'g'),
+        Node::Str(s) => crate::fmt::go_quote(s),
+        Node::Seq(items) => {
+            let parts: Vec<String> = items.iter().map(|x| go_syntax(x, false)).collect();
+            format!("[]interface {{}}{{{}}}", parts.join(", "))
+        }
+        Node::Map(entries) => {
+            let mut entries = entries.clone();
+            entries.sort_by(|a, b| super::yaml_node::key_cmp(&a.0, &b.0));
+            let parts: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{}:{}", go_syntax(k, false), go_syntax(v, false)))
+                .collect();
+            format!("map[interface {{}}]interface {{}}{{{}}}", parts.join(", "))
+        }
+    }
+}
+
 /// `sigs.k8s.io/yaml`'s key conversion: strings, ints, bools, and floats at float32
 /// precision; other keys are an error.
-fn key_string(k: &Node, _v: &Node) -> Result<String, String> {
+fn key_string(k: &Node, v: &Node) -> Result<String, String> {
     Ok(match k {
         Node::Str(s) => s.clone(),
         Node::Int(i) => i.to_string(),
@@ -295,8 +394,18 @@ fn key_string(k: &Node, _v: &Node) -> Result<String, String> {
         Node::Float(f) if f.is_nan() => ".nan".into(),
         Node::Float(f) if f.is_infinite() => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
         Node::Float(f) => format_float32(*f as f32),
-        Node::Uint(u) => return Err(format!("unsupported map key of type: uint64, key: 0x{u:x}")),
-        _ => return Err("unsupported map key of type: <nil>, key: <nil>".into()),
+        Node::Uint(u) => {
+            return Err(format!(
+                "unsupported map key of type: uint64, key: 0x{u:x}, value: {}",
+                go_syntax(v, true)
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "unsupported map key of type: %!s(<nil>), key: <nil>, value: {}",
+                go_syntax(v, true)
+            ));
+        }
     })
 }
 
