@@ -31,6 +31,7 @@ pub mod defaults;
 pub mod fmt;
 pub mod math;
 pub mod regex;
+pub mod semver;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -60,6 +61,7 @@ impl Registry {
         defaults::register(&mut r);
         math::register(&mut r);
         regex::register(&mut r);
+        semver::register(&mut r);
         r
     }
 
