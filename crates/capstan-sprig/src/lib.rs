@@ -38,6 +38,7 @@ pub mod lists;
 pub mod math;
 pub mod random;
 pub mod regex;
+pub mod semver;
 pub mod strings;
 #[cfg(test)]
 mod testing;
@@ -74,6 +75,7 @@ impl Registry {
         encoding::register(&mut r);
         math::register(&mut r);
         regex::register(&mut r);
+        semver::register(&mut r);
         r
     }
 
