@@ -182,7 +182,10 @@ fn template(binary: &Path, charts: &Path, case: &Case) -> anyhow::Result<Result<
         .arg(&chart)
         .args(["--namespace", "ns", "--kube-version", "1.33"]);
     if let Some(values) = &case.values {
-        command.arg("-f").arg(chart.join(values));
+        // A case may list several files, comma-separated, as `-f` takes them.
+        for file in values.split(',') {
+            command.arg("-f").arg(chart.join(file));
+        }
     }
     let output = command
         .output()

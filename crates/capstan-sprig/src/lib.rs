@@ -36,6 +36,7 @@ pub mod encodings;
 pub mod fmt;
 pub mod lists;
 pub mod math;
+pub mod paths;
 pub mod random;
 pub mod regex;
 pub mod semver;
@@ -75,6 +76,7 @@ impl Registry {
         encoding::register(&mut r);
         math::register(&mut r);
         regex::register(&mut r);
+        paths::register(&mut r);
         semver::register(&mut r);
         r
     }

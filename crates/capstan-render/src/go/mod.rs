@@ -193,58 +193,33 @@ impl GoChart {
         });
         let go_value = Value::from_dyn_object(go);
         let session_value = Value::from_dyn_object(session);
-        let release_value = objects::release(release);
-        let caps = objects::capabilities(capabilities, kube);
         let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
 
-        let mut renderables: Vec<(String, String, BTreeMap<String, Value>)> = Vec::new();
-        let mut stack = vec![(processed.name().to_string(), processed, top_values, true)];
-        while let Some((path, chart, scoped, top)) = stack.pop() {
-            for sub in &chart.dependencies {
-                let sub_values = as_map(&scoped)
-                    .and_then(|m| m.get(sub.name()))
-                    .filter(|v| as_map(v).is_some())
-                    .unwrap_or_else(|| map(BTreeMap::new()));
-                stack.push((
-                    format!("{path}/charts/{}", sub.name()),
-                    sub,
-                    sub_values,
-                    false,
-                ));
-            }
-            if chart.metadata.chart_type == capstan_chart::ChartType::Library {
-                continue;
-            }
-            let base: BTreeMap<String, Value> = BTreeMap::from([
-                ("Values".to_string(), scoped.clone()),
-                ("Release".to_string(), release_value.clone()),
-                ("Chart".to_string(), objects::chart(&chart.metadata)),
-                ("Capabilities".to_string(), caps.clone()),
-                ("Files".to_string(), objects::files(chart)),
-            ]);
-            for t in &chart.templates {
-                let is_notes = t.name == "templates/NOTES.txt";
-                if is_partial(&t.name) || (is_notes && !top) {
-                    continue;
-                }
-                let file = format!("{path}/{}", t.name);
-                let mut ctx = base.clone();
-                ctx.insert(
-                    "Template".to_string(),
-                    objects::template(&file, &format!("{path}/templates")),
-                );
-                renderables.push((file, path.clone(), ctx));
-            }
-        }
-        renderables.sort_by(|a, b| helm_order(&a.0, &b.0));
+        let mut renderables = Vec::new();
+        let shared = Shared {
+            release: objects::release(release),
+            capabilities: objects::capabilities(capabilities, kube),
+        };
+        tree(processed, processed.name(), true, top_values, &shared, &mut renderables);
+        renderables.sort_by(|a: &Renderable, b: &Renderable| helm_order(&a.file, &b.file));
 
         let mut files = BTreeMap::new();
         let mut notes = String::new();
-        for (file, _, ctx) in renderables {
+        for Renderable {
+            file,
+            base_path,
+            root,
+        } in renderables
+        {
             let Some(compiled) = self.templates.compiled.get(&file) else {
                 continue;
             };
-            let root = map(ctx);
+            // One root per chart, shared by its templates as in Helm (a template that sets a
+            // key of `$` changes it for the templates rendered after it); `.Template` is
+            // replaced for each.
+            if let Some(m) = as_map(&root) {
+                m.insert("Template".into(), objects::template(&file, &base_path));
+            }
             let context = Value::from_iter([
                 ("D0", root),
                 (GO_KEY, go_value.clone()),
@@ -264,6 +239,63 @@ impl GoChart {
         }
         Ok((files, notes))
     }
+}
+
+/// What every chart's root shares.
+struct Shared {
+    release: Value,
+    capabilities: Value,
+}
+
+/// A template to render and the root (`$`) of its chart.
+struct Renderable {
+    file: String,
+    base_path: String,
+    root: Value,
+}
+
+/// Builds the root of `chart` (at `path`, with its scoped `values`) and its subcharts', and
+/// lists their templates to render; returns the root.
+fn tree(
+    chart: &Chart,
+    path: &str,
+    top: bool,
+    values: Value,
+    shared: &Shared,
+    out: &mut Vec<Renderable>,
+) -> Value {
+    let mut subcharts = BTreeMap::new();
+    for sub in &chart.dependencies {
+        let sub_values = as_map(&values)
+            .and_then(|m| m.get(sub.name()))
+            .filter(|v| as_map(v).is_some())
+            .unwrap_or_else(|| map(BTreeMap::new()));
+        let sub_path = format!("{path}/charts/{}", sub.name());
+        let root = tree(sub, &sub_path, false, sub_values, shared, out);
+        subcharts.insert(sub.name().to_string(), root);
+    }
+    let root = map(BTreeMap::from([
+        ("Values".to_string(), values),
+        ("Release".to_string(), shared.release.clone()),
+        ("Chart".to_string(), objects::chart(&chart.metadata, top)),
+        ("Capabilities".to_string(), shared.capabilities.clone()),
+        ("Files".to_string(), objects::files(chart)),
+        ("Subcharts".to_string(), map(subcharts)),
+    ]));
+    if chart.metadata.chart_type != capstan_chart::ChartType::Library {
+        for t in &chart.templates {
+            let is_notes = t.name == "templates/NOTES.txt";
+            if is_partial(&t.name) || (is_notes && !top) {
+                continue;
+            }
+            out.push(Renderable {
+                file: format!("{path}/{}", t.name),
+                base_path: format!("{path}/templates"),
+                root: root.clone(),
+            });
+        }
+    }
+    root
 }
 
 impl GoTemplates {

@@ -32,8 +32,8 @@ pub(crate) fn release(r: &ReleaseInfo) -> Value {
     ]))
 }
 
-/// `.Chart`: Helm's `*chart.Metadata`, with its Go field names.
-pub(crate) fn chart(md: &ChartMetadata) -> Value {
+/// `.Chart`: Helm's chart metadata (`chart.Metadata` with Go's field names) and `IsRoot`.
+pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
     let maintainers = md
         .maintainers
         .iter()
@@ -77,7 +77,7 @@ pub(crate) fn chart(md: &ChartMetadata) -> Value {
         .map(|(k, v)| (k.clone(), s(v)))
         .collect());
     Value::from_object(GoStruct::new(
-        "*chart.Metadata",
+        "struct { chart.Metadata; IsRoot bool }",
         [
             ("Name", s(&md.name)),
             ("Home", s(&md.home)),
@@ -96,6 +96,7 @@ pub(crate) fn chart(md: &ChartMetadata) -> Value {
             ("KubeVersion", s(&md.kube_version)),
             ("Dependencies", list(dependencies)),
             ("Type", s(chart_type)),
+            ("IsRoot", Value::from(is_root)),
         ],
     ))
 }

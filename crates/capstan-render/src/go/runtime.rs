@@ -303,7 +303,12 @@ fn render_named_inner(
                 .map_err(|e| errors::nested(&compiled, &go.templates, &e))
         }
         None => {
-            let key = define_name(name);
+            // Named templates first, then template files by path (`include (print
+            // $.Template.BasePath "/configmap.yaml") .`).
+            let mut key = define_name(name);
+            if !go.templates.compiled.contains_key(&key) {
+                key = name.to_string();
+            }
             let Some(compiled) = go.templates.compiled.get(&key) else {
                 return Err(go_error(format!(
                     "template: no template {name:?} associated with template \"gotpl\""
