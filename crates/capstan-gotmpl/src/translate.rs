@@ -7,7 +7,7 @@
 //! | `D0` | the data the template was executed with: Go's `$` |
 //! | `D1`, `D2`, ... | dot inside `with` and `range` bodies |
 //! | `V1`, ... (or `V1.v` for a variable assigned from a deeper `range`) | Go variables |
-//! | `go_field(x, "A", "B")` | `x.A.B` with Go's rules (maps, structs, nil pointer errors) |
+//! | `go_field(x, unwrap, "A", "B")` | `x.A.B` with Go's rules (methods, then struct fields or map keys; a field of a nil read from a map or list is an error, of an untyped nil (`undefined`) is nil); `unwrap` when the chain is a whole command, whose nil result Go makes untyped |
 //! | `go_method(x, "Get", args...)` | a method call on a built-in object |
 //! | `go_range(x)` / `go_range2(x)` | what `range` iterates: values, or (key, value) pairs |
 //! | `go_template("name", x)` | `{{ template "name" x }}` |
@@ -237,7 +237,9 @@ impl Translator<'_> {
     }
 
     fn text(&mut self, t: &str) {
-        if t.contains("{{") || t.contains("{%") || t.contains("{#") {
+        // Text that minijinja could read as a tag (or that ends in `{`, which would make one
+        // with the next tag) goes through as a string literal.
+        if t.contains("{{") || t.contains("{%") || t.contains("{#") || t.ends_with('{') {
             self.out.push_str("{{ ");
             self.out.push_str(&quote(t));
             self.out.push_str(" }}");
@@ -552,7 +554,7 @@ impl Translator<'_> {
                 };
                 self.out.push_str("go_method(");
                 let Receiver::Fields(base, fields) = receiver;
-                self.fields(&base, &fields, first.pos, &first.text);
+                self.fields(&base, &fields, first.pos, &first.text, false);
                 self.out.push_str(", ");
                 self.out.push_str(&quote(&method));
                 for op in &cmd.args[1..] {
@@ -573,7 +575,7 @@ impl Translator<'_> {
                     args: Vec::new(),
                 });
             }
-            _ => self.operand(first, dot)?,
+            _ => self.operand_as(first, dot, true)?,
         }
         Ok(())
     }
@@ -596,20 +598,17 @@ impl Translator<'_> {
         Ok(self.lookup(name, pos)?.target)
     }
 
-    /// `base.F1.F2` with Go's field rules.
-    fn fields(&mut self, base: &str, fields: &[String], pos: Pos, text: &str) {
+    /// `base.F1.F2` with Go's field rules. `unwrap`: the chain is a whole command, whose nil
+    /// result Go turns into an untyped nil (see `go_field` in the module docs).
+    fn fields(&mut self, base: &str, fields: &[String], pos: Pos, text: &str, unwrap: bool) {
         if fields.is_empty() {
             self.out.push_str(base);
             return;
         }
         let start = self.out.len();
-        // Dot inside `range` (an element of a map or list) keeps Go's interface type: a field
-        // of nil is an error. Variables, `$`, and the data of an include are plain values:
-        // a field of nil is nil.
-        let strict = base.starts_with('D') && base != "D0";
-        self.out
-            .push_str(if strict { "go_field(" } else { "go_field_lax(" });
+        self.out.push_str("go_field(");
         self.out.push_str(base);
+        self.out.push_str(if unwrap { ", true" } else { ", false" });
         for f in fields {
             self.out.push_str(", ");
             self.out.push_str(&quote(f));
@@ -626,12 +625,18 @@ impl Translator<'_> {
     }
 
     fn operand(&mut self, op: &Operand, dot: &str) -> Result<()> {
+        self.operand_as(op, dot, false)
+    }
+
+    /// An operand; `unwrap` when it is a whole command (Go then drops the interface type of
+    /// its value, so a nil read from a map becomes an untyped nil).
+    fn operand_as(&mut self, op: &Operand, dot: &str, unwrap: bool) -> Result<()> {
         match &op.kind {
             OperandKind::Dot => self.out.push_str(dot),
-            OperandKind::Field(f) => self.fields(dot, f, op.pos, &op.text),
+            OperandKind::Field(f) => self.fields(dot, f, op.pos, &op.text, unwrap),
             OperandKind::Variable(v, f) => {
                 let base = self.variable(v, op.pos)?;
-                self.fields(&base, f, op.pos, &op.text);
+                self.fields(&base, f, op.pos, &op.text, unwrap);
             }
             OperandKind::Identifier(_) => {
                 let cmd = Command {
@@ -659,10 +664,11 @@ impl Translator<'_> {
                     self.spans.extend(shift(sub.spans, at + 1));
                 } else {
                     let start = self.out.len();
-                    self.out.push_str("go_field_lax(");
+                    self.out.push_str("go_field(");
                     let at = self.out.len();
                     self.out.push_str(&inner);
                     self.spans.extend(shift(sub.spans, at + 1));
+                    self.out.push_str(if unwrap { ", true" } else { ", false" });
                     for name in f {
                         self.out.push_str(", ");
                         self.out.push_str(&quote(name));

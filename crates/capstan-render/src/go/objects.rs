@@ -263,9 +263,10 @@ impl Object for Files {
                     .collect();
                 super::runtime::to_yaml(&map(entries)).map(Value::from)
             }
-            _ => Err(capstan_sprig::go_error(format!(
-                "can't evaluate field {method} in type chart.Files"
-            ))),
+            _ => Err(Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("can't evaluate field {method} in type chart.Files"),
+            )),
         }
     }
 }
@@ -297,9 +298,10 @@ impl Object for ApiVersions {
                 let want = args[0].as_str().unwrap_or_default();
                 Ok(Value::from(self.versions.iter().any(|v| v == want)))
             }
-            _ => Err(capstan_sprig::go_error(format!(
-                "can't evaluate field {method} in type chartutil.VersionSet"
-            ))),
+            _ => Err(Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("can't evaluate field {method} in type chartutil.VersionSet"),
+            )),
         }
     }
 }

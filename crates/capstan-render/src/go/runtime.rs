@@ -47,13 +47,11 @@ pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error>
 /// Registers the runtime and every function of the library (as `f_NAME`).
 pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig::Registry) {
     for (name, f) in registry.iter() {
-        env.add_function(
-            format!("f_{name}"),
-            move |state: &State<'_, '_>, args: Rest<Value>| f(state, &args),
-        );
+        env.add_function(format!("f_{name}"), move |state: &State<'_, '_>, args: Rest<Value>| {
+            f(state, &args).map(untyped)
+        });
     }
-    env.add_function("go_field", |args: Rest<Value>| go_field(&args, true));
-    env.add_function("go_field_lax", |args: Rest<Value>| go_field(&args, false));
+    env.add_function("go_field", go_field);
     env.add_function("go_method", go_method);
     env.add_function("go_range", |v: Value| go_range(&v, false));
     env.add_function("go_range2", |v: Value| go_range(&v, true));
@@ -123,40 +121,41 @@ fn fail_error(msg: &str) -> Error {
     .with_source(FailMarker)
 }
 
-/// `x.A.B...`: map keys, struct fields and niladic methods, with Go's errors. `strict`: a nil
-/// receiver at the first step is an error (it came out of a map or list); otherwise (a
-/// variable, a pipeline, the data of an include) the result is nil, as in Go.
-fn go_field(args: &[Value], strict: bool) -> Result<Value, Error> {
-    let Some((receiver, names)) = args.split_first() else {
-        return Ok(nil());
-    };
-    let mut cur = receiver.clone();
+/// A command's value as Go's pipelines leave it: a nil holding an interface type (read from a
+/// map or list: none) becomes an untyped nil (undefined).
+fn untyped(v: Value) -> Value {
+    if v.is_none() { Value::UNDEFINED } else { v }
+}
+
+/// `x.A.B...`: niladic methods, struct fields and map keys, with Go's errors. A field of an
+/// untyped nil (a variable, a pipeline's value, an include's data) is nil; of a nil read from a
+/// map or list it is Go's `nil pointer evaluating interface {}.A`. `unwrap`: the result is a
+/// whole command's value (see [`untyped`]).
+fn go_field(state: &State<'_, '_>, receiver: Value, unwrap: bool, names: Rest<Value>) -> Result<Value, Error> {
+    let mut cur = receiver;
     for (i, name) in names.iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
-        let static_type = if i == 0 && !strict {
-            type_name(&cur)
-        } else {
-            "interface {}".to_string()
-        };
-        if is_nil(&cur) {
-            if i == 0 && !strict && cur.is_undefined() {
-                return Ok(nil());
-            }
-            if i == 0 && !strict {
-                return Ok(nil());
-            }
-            return Err(go_error(format!(
-                "nil pointer evaluating interface {{}}.{name}"
-            )));
+        if cur.is_undefined() {
+            return Ok(Value::UNDEFINED);
         }
+        if cur.is_none() {
+            return Err(go_error(format!("nil pointer evaluating interface {{}}.{name}")));
+        }
+        // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`).
+        if has_methods(&cur) {
+            match cur.call_method(state, name, &[]) {
+                Err(e) if e.kind() == ErrorKind::UnknownMethod => {}
+                other => {
+                    cur = other?;
+                    continue;
+                }
+            }
+        }
+        let static_type = if i == 0 { type_name(&cur) } else { "interface {}".to_string() };
         cur = match kind(&cur) {
             Kind::Map => match as_map(&cur) {
-                Some(m) => m.get(name).unwrap_or_else(nil),
-                None => cur
-                    .get_attr(name)
-                    .ok()
-                    .filter(|v| !v.is_undefined())
-                    .unwrap_or_else(nil),
+                Some(m) => m.get(name).filter(|v| !v.is_undefined()).unwrap_or_else(nil),
+                None => cur.get_attr(name).ok().filter(|v| !v.is_undefined()).unwrap_or_else(nil),
             },
             Kind::Struct => match cur.get_attr(name) {
                 Ok(v) if !v.is_undefined() => v,
@@ -173,7 +172,15 @@ fn go_field(args: &[Value], strict: bool) -> Result<Value, Error> {
             }
         };
     }
-    Ok(cur)
+    Ok(if unwrap { untyped(cur) } else { cur })
+}
+
+/// Whether `v` is a built-in object with methods (`.Files`, `.Capabilities.APIVersions`).
+fn has_methods(v: &Value) -> bool {
+    v.as_object().is_some()
+        && as_map(v).is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::GoStruct>().is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::Int64>().is_none()
 }
 
 /// `x.Method args...` on a built-in object.
@@ -199,7 +206,7 @@ fn go_method(
         )));
     }
     match receiver.call_method(state, &method, &args) {
-        Ok(v) => Ok(v),
+        Ok(v) => Ok(untyped(v)),
         Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
             "can't evaluate field {method} in type {}",
             type_name(&receiver)
@@ -293,7 +300,8 @@ fn render_named_inner(
         let overlays = go.overlays.lock().unwrap_or_else(|e| e.into_inner());
         overlays.iter().rev().find_map(|o| o.get(name).cloned())
     };
-    let ctx = context(data, state);
+    // The data reaches the template as `interface{}`: a nil is untyped there.
+    let ctx = context(untyped(data), state);
     match overlay {
         Some(compiled) => {
             let tmpl = state
