@@ -161,8 +161,15 @@ pub fn eq(a: &Value, others: &[Value]) -> Result<bool, Error> {
     Ok(false)
 }
 
-/// Two structs are equal when they are the same object (Helm's are pointers).
+/// Two structs are equal when they are the same object (Helm's are pointers); times when
+/// they are the same instant in the same location, as Go's `==` on `time.Time`.
 fn same_object(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (
+        a.downcast_object_ref::<crate::dates::GoTime>(),
+        b.downcast_object_ref::<crate::dates::GoTime>(),
+    ) {
+        return x.same(y);
+    }
     match (
         a.downcast_object_ref::<GoStruct>(),
         b.downcast_object_ref::<GoStruct>(),

@@ -27,6 +27,7 @@ pub mod args;
 pub mod builtins;
 pub mod case;
 pub mod conv;
+pub mod dates;
 pub mod defaults;
 pub mod fmt;
 pub mod math;
@@ -62,6 +63,7 @@ impl Registry {
         math::register(&mut r);
         regex::register(&mut r);
         semver::register(&mut r);
+        dates::register(&mut r);
         r
     }
 
