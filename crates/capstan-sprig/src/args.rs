@@ -8,7 +8,8 @@
 
 use minijinja::{Error, ErrorKind, Value};
 
-use crate::value::{Kind, Num, is_nil, kind, num, type_name};
+use crate::fmt::type_name;
+use crate::value::{Kind, Num, is_nil, kind, num};
 
 /// Marks an error as text/template's argument type check (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,9 @@
 
 use minijinja::{Error, State, Value};
 
+use crate::fmt::type_name;
 use crate::fmt::{is_print, sprint, sprintf};
-use crate::value::{GoStruct, Kind, Num, as_list, as_map, is_nil, kind, num, type_name};
+use crate::value::{GoStruct, Kind, Num, as_list, as_map, is_nil, kind, num};
 use crate::{Registry, go_error, want_args, want_at_least};
 
 /// Registers `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `not`, `len`, `index`, `html`, `js`,

@@ -1879,5 +1879,7 @@ mod tests {
             "1704067200"
         );
         assert_eq!(call("kindOf", &[t0()]), "struct");
+        assert_eq!(call("typeOf", &[t0()]), "time.Time");
+        assert_eq!(call("len", &[t0()]), "ERR:len of type time.Time");
     }
 }

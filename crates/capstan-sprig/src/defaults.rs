@@ -4,7 +4,8 @@
 use minijinja::{State, Value};
 
 use crate::args::{bool_arg, string_arg};
-use crate::value::{GoStruct, Kind, as_list, kind, map_entries, num, type_name};
+use crate::fmt::type_name;
+use crate::value::{GoStruct, Kind, as_list, kind, map_entries, num};
 use crate::{Registry, want_args, want_at_least};
 
 /// Registers the defaults and type tests.

@@ -3,7 +3,7 @@
 use minijinja::{Error, State, Value};
 
 use crate::Registry;
-use crate::value::{GoStruct, Kind, Num, as_list, is_nil, kind, map_entries, num, type_name};
+use crate::value::{GoStruct, Kind, Num, as_list, is_nil, kind, map_entries, num};
 
 /// Registers `print`, `println`, `printf`.
 pub fn register(r: &mut Registry) {
@@ -18,7 +18,7 @@ pub fn register(r: &mut Registry) {
         let format = args[0].as_str().ok_or_else(|| {
             crate::go_error(format!(
                 "wrong type for value; expected string; got {}",
-                crate::value::type_name(&args[0])
+                type_name(&args[0])
             ))
         })?;
         Ok(Value::from(sprintf(format, &args[1..])))
@@ -217,6 +217,15 @@ fn exponent(digits: &str, dp: i32, prec: usize, upper: bool) -> String {
     }
     out.push_str(&e.to_string());
     out
+}
+
+/// The Go type of `v` as `%T` prints it: [`crate::value::type_name`], and `time.Time` for
+/// the time values of [`crate::dates`].
+pub fn type_name(v: &Value) -> String {
+    if v.downcast_object_ref::<crate::dates::GoTime>().is_some() {
+        return "time.Time".into();
+    }
+    crate::value::type_name(v)
 }
 
 /// Go's `%v` of `v`: `<nil>`, `true`, `80`, `1e+06`, `[a b]`, `map[a:1 b:[1 x]]`.
