@@ -120,7 +120,13 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
                         .zip(&y.fields)
                         .all(|((k1, v1), (k2, v2))| k1 == k2 && deep_equal(v1, v2))
             }
-            _ => a == b,
+            _ => match (
+                a.downcast_object_ref::<crate::dates::GoTime>(),
+                b.downcast_object_ref::<crate::dates::GoTime>(),
+            ) {
+                (Some(x), Some(y)) => x.same(y),
+                _ => a == b,
+            },
         },
     }
 }
