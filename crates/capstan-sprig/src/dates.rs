@@ -1882,4 +1882,27 @@ mod tests {
         assert_eq!(call("typeOf", &[t0()]), "time.Time");
         assert_eq!(call("len", &[t0()]), "ERR:len of type time.Time");
     }
+
+    #[test]
+    fn now_reads_the_engine_clock_and_zone() {
+        use minijinja::value::Rest;
+        let mut env = minijinja::Environment::new();
+        env.add_global("__now", Value::from("2024-02-29T23:30:00Z"));
+        env.add_global("__tz", Value::from("Asia/Tokyo"));
+        let reg = crate::Registry::helm();
+        for name in ["now", "date", "dateInZone"] {
+            let f = reg.get(name).unwrap();
+            env.add_function(name, move |st: &State<'_, '_>, a: Rest<Value>| f(st, &a));
+        }
+        let out = env
+            .render_str(
+                "{{ date('2006-01-02 15:04 MST', now()) }}|{{ dateInZone('15:04 MST', now(), 'UTC') }}|{{ now() }}",
+                (),
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "2024-03-01 08:30 JST|23:30 UTC|2024-03-01 08:30:00 +0900 JST"
+        );
+    }
 }
