@@ -8,7 +8,8 @@
 
 use minijinja::{Error, ErrorKind, Value};
 
-use crate::value::{Kind, Num, is_nil, kind, num, type_name};
+use crate::fmt::type_name;
+use crate::value::{Kind, Num, is_nil, kind, num};
 
 /// Marks an error as text/template's argument type check (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,4 +87,25 @@ pub fn list_arg(args: &[Value], i: usize) -> Result<Vec<Value>, Error> {
 /// the bytes; a Rust string cannot, so a broken sequence becomes U+FFFD).
 pub fn string_from_bytes(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_are_marked() {
+        let err = string_arg(&[crate::value::float64(3.0)], 0).unwrap_err();
+        assert!(is_arg_type_error(&err));
+        assert_eq!(
+            err.detail(),
+            Some("wrong type for value; expected string; got float64")
+        );
+        let err = int_arg(&[crate::value::nil()], 0).unwrap_err();
+        assert_eq!(
+            err.detail(),
+            Some("wrong type for value; expected int; got interface {}")
+        );
+        assert!(!is_arg_type_error(&crate::go_error("x")));
+    }
 }

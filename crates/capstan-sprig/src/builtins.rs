@@ -1,12 +1,13 @@
 //! text/template's builtin functions: comparisons, `not`, `len`, `index`, the escapers, `call`.
 //!
 //! `and` and `or` are not here: the translator short-circuits them, using [`truth`].
-//! `slice` is not here either: Helm's `slice` is Sprig's list function, which replaces Go's.
+//! `slice` is Sprig's (Helm's function map replaces Go's builtin with it), and `mustSlice`.
 
 use minijinja::{Error, State, Value};
 
+use crate::fmt::type_name;
 use crate::fmt::{is_print, sprint, sprintf};
-use crate::value::{GoStruct, Kind, Num, as_list, as_map, is_nil, kind, num, type_name};
+use crate::value::{GoStruct, Kind, Num, as_list, as_map, is_nil, kind, num};
 use crate::{Registry, go_error, want_args, want_at_least};
 
 /// Registers `eq`, `ne`, `lt`, `le`, `gt`, `ge`, `not`, `len`, `index`, `html`, `js`,
@@ -47,6 +48,14 @@ pub fn register(r: &mut Registry) {
     r.add("index", |_: &State<'_, '_>, a: &[Value]| {
         want_at_least("index", a, 1)?;
         index(&a[0], &a[1..])
+    });
+    r.add("slice", |_: &State<'_, '_>, a: &[Value]| {
+        want_at_least("slice", a, 1)?;
+        sprig_slice(&a[0], &a[1..])
+    });
+    r.add("mustSlice", |_: &State<'_, '_>, a: &[Value]| {
+        want_at_least("mustSlice", a, 1)?;
+        sprig_slice(&a[0], &a[1..])
     });
     r.add("html", |_: &State<'_, '_>, a: &[Value]| {
         Ok(Value::from(html_escape(&eval_args(a))))
@@ -161,8 +170,15 @@ pub fn eq(a: &Value, others: &[Value]) -> Result<bool, Error> {
     Ok(false)
 }
 
-/// Two structs are equal when they are the same object (Helm's are pointers).
+/// Two structs are equal when they are the same object (Helm's are pointers); times when
+/// they are the same instant in the same location, as Go's `==` on `time.Time`.
 fn same_object(a: &Value, b: &Value) -> bool {
+    if let (Some(x), Some(y)) = (
+        a.downcast_object_ref::<crate::dates::GoTime>(),
+        b.downcast_object_ref::<crate::dates::GoTime>(),
+    ) {
+        return x.same(y);
+    }
     match (
         a.downcast_object_ref::<GoStruct>(),
         b.downcast_object_ref::<GoStruct>(),
@@ -286,6 +302,39 @@ fn index_arg(i: &Value, cap: usize) -> Result<usize, Error> {
         return Err(go_error(format!("index out of range: {x}")));
     }
     Ok(x as usize)
+}
+
+/// Sprig's `slice list start end`: `list[start:end]` with indexes cast as spf13/cast does;
+/// an empty list is nil; Go's reflect panic for indexes out of bounds.
+pub fn sprig_slice(list: &Value, indexes: &[Value]) -> Result<Value, Error> {
+    if is_nil(list) {
+        return Err(go_error(
+            "runtime error: invalid memory address or nil pointer dereference",
+        ));
+    }
+    let Some(items) = as_list(list).filter(|_| kind(list) == Kind::Slice) else {
+        let k = if list.downcast_object_ref::<GoStruct>().is_some() {
+            "ptr"
+        } else {
+            kind(list).name()
+        };
+        return Err(go_error(format!(
+            "list should be type of slice or array but {k}"
+        )));
+    };
+    if items.is_empty() {
+        return Ok(crate::value::nil());
+    }
+    let start = indexes.first().map_or(0, crate::conv::to_int64);
+    let end = indexes
+        .get(1)
+        .map_or(items.len() as i64, crate::conv::to_int64);
+    if start < 0 || end < start || end > items.len() as i64 {
+        return Err(go_error("reflect.Value.Slice: slice index out of bounds"));
+    }
+    Ok(crate::value::list(
+        items[start as usize..end as usize].to_vec(),
+    ))
 }
 
 /// text/template's `evalArgs`: one string as it is, else `fmt.Sprint` with nil as
@@ -559,6 +608,57 @@ mod tests {
             ("call", &["n:"], "ERR:call of nil"),
             ("call", &["i:3"], "ERR:non-function 3 of type int"),
             ("print", &["i:1", "i:2", "s:a", "i:3", "n:"], "1 2a3 <nil>"),
+            ("slice", &["j:[1,2,3]", "i:1", "i:3"], "[2 3]"),
+            (
+                "slice",
+                &["j:[1,2,3]", "i:2", "i:1"],
+                "ERR:reflect.Value.Slice: slice index out of bounds",
+            ),
+            (
+                "slice",
+                &["j:[1,2,3]", "i:1", "i:9"],
+                "ERR:reflect.Value.Slice: slice index out of bounds",
+            ),
+            (
+                "slice",
+                &["j:[1,2,3]", "i:-1"],
+                "ERR:reflect.Value.Slice: slice index out of bounds",
+            ),
+            ("slice", &["j:[1,2,3]", "s:1"], "[2 3]"),
+            ("slice", &["j:[1,2,3]", "f:1.9"], "[2 3]"),
+            ("slice", &["j:[1,2,3]"], "[1 2 3]"),
+            ("slice", &["j:[1,2,3]", "i:0", "i:1", "i:2"], "[1]"),
+            ("slice", &["j:[]", "i:0"], "<nil>"),
+            (
+                "slice",
+                &["n:", "i:1"],
+                "ERR:runtime error: invalid memory address or nil pointer dereference",
+            ),
+            (
+                "mustSlice",
+                &["j:[1,2,3]", "i:2", "i:1"],
+                "ERR:reflect.Value.Slice: slice index out of bounds",
+            ),
+            (
+                "mustSlice",
+                &["s:abc", "i:1"],
+                "ERR:list should be type of slice or array but string",
+            ),
+            (
+                "slice",
+                &["b:true"],
+                "ERR:list should be type of slice or array but bool",
+            ),
+            (
+                "slice",
+                &["j:{}"],
+                "ERR:list should be type of slice or array but map",
+            ),
+            (
+                "slice",
+                &["f:1.5"],
+                "ERR:list should be type of slice or array but float64",
+            ),
             ("println", &["i:1", "s:a"], "1 a\n"),
         ];
         for (name, args, want) in cases {

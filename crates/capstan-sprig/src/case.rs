@@ -1,7 +1,7 @@
 //! Word case conversions as xstrings v1.5 and goutils do them: `snakecase`, `kebabcase`,
 //! `camelcase` (Pascal case), `swapcase`; and the Unicode classes they rely on.
 
-use crate::strings::{is_space, to_lower, to_upper};
+use crate::strings::{is_space, to_lower, to_title, to_upper};
 
 /// Go's `unicode.IsUpper`.
 fn is_upper(c: char) -> bool {
@@ -261,7 +261,7 @@ pub fn swap_case(s: &str) -> String {
                 space = false;
                 to_lower(c)
             } else if is_lower(c) {
-                let out = to_upper(c);
+                let out = if space { to_title(c) } else { to_upper(c) };
                 space = false;
                 out
             } else {

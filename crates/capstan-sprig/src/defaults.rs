@@ -4,7 +4,8 @@
 use minijinja::{State, Value};
 
 use crate::args::{bool_arg, string_arg};
-use crate::value::{GoStruct, Kind, as_list, kind, map_entries, num, type_name};
+use crate::fmt::type_name;
+use crate::value::{GoStruct, Kind, as_list, kind, map_entries, num};
 use crate::{Registry, want_args, want_at_least};
 
 /// Registers the defaults and type tests.
@@ -119,7 +120,13 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
                         .zip(&y.fields)
                         .all(|((k1, v1), (k2, v2))| k1 == k2 && deep_equal(v1, v2))
             }
-            _ => a == b,
+            _ => match (
+                a.downcast_object_ref::<crate::dates::GoTime>(),
+                b.downcast_object_ref::<crate::dates::GoTime>(),
+            ) {
+                (Some(x), Some(y)) => x.same(y),
+                _ => a == b,
+            },
         },
     }
 }

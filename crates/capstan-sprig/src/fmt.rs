@@ -3,7 +3,7 @@
 use minijinja::{Error, State, Value};
 
 use crate::Registry;
-use crate::value::{GoStruct, Kind, Num, as_list, is_nil, kind, map_entries, num, type_name};
+use crate::value::{GoStruct, Kind, Num, as_list, is_nil, kind, map_entries, num};
 
 /// Registers `print`, `println`, `printf`.
 pub fn register(r: &mut Registry) {
@@ -15,12 +15,7 @@ pub fn register(r: &mut Registry) {
     });
     r.add("printf", |_: &State<'_, '_>, args: &[Value]| {
         crate::want_at_least("printf", args, 1)?;
-        let format = args[0].as_str().ok_or_else(|| {
-            crate::go_error(format!(
-                "wrong type for value; expected string; got {}",
-                crate::value::type_name(&args[0])
-            ))
-        })?;
+        let format = crate::args::string_arg(args, 0)?;
         Ok(Value::from(sprintf(format, &args[1..])))
     });
 }
@@ -219,6 +214,15 @@ fn exponent(digits: &str, dp: i32, prec: usize, upper: bool) -> String {
     out
 }
 
+/// The Go type of `v` as `%T` prints it: [`crate::value::type_name`], and `time.Time` for
+/// the time values of [`crate::dates`].
+pub fn type_name(v: &Value) -> String {
+    if v.downcast_object_ref::<crate::dates::GoTime>().is_some() {
+        return "time.Time".into();
+    }
+    crate::value::type_name(v)
+}
+
 /// Go's `%v` of `v`: `<nil>`, `true`, `80`, `1e+06`, `[a b]`, `map[a:1 b:[1 x]]`.
 pub fn sprint_value(v: &Value) -> String {
     let mut p = Printer::default();
@@ -344,7 +348,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
                 arg_num = next;
                 if ok && n >= 0 {
                     p.f.prec = Some(n as usize);
-                } else if !ok {
+                } else {
                     p.out.push_str("%!(BADPREC)");
                 }
                 after_index = false;
@@ -1059,25 +1063,6 @@ mod tests {
         assert_eq!(sprint_value(&float64(1.5)), "1.5");
     }
 
-    /// A test argument: `i:5` int, `I:5` int64, `f:1.5` float64, `s:x` string, `b:true`,
-    /// `n:` nil, `j:{..}` JSON data (numbers float64, as a values file).
-    pub(crate) fn arg(s: &str) -> Value {
-        let (t, v) = s.split_at(2);
-        match t {
-            "i:" => int(v.parse().unwrap()),
-            "I:" => crate::value::int64(v.parse().unwrap()),
-            "f:" => float64(v.parse().unwrap()),
-            "s:" => Value::from(v),
-            "b:" => Value::from(v == "true"),
-            "n:" => crate::value::nil(),
-            "j:" => crate::value::from_json(
-                &serde_json::from_str(v).unwrap(),
-                crate::value::Numbers::Float64,
-            ),
-            _ => panic!("{s}"),
-        }
-    }
-
     /// Expected outputs are Go 1.26's `fmt.Sprintf` for the same format and arguments.
     #[test]
     fn sprintf_matches_go() {
@@ -1254,9 +1239,98 @@ mod tests {
             ("%w", &["i:1"], "%!w(int=1)"),
             ("%.3v", &["s:abcdef"], "abc"),
             ("%x", &["j:[\"ab\",1]"], "[6162 0x1p+00]"),
+            ("%5.2f|", &["i:5"], "%!f(int=   05)|"),
+            ("%-8d|", &["i:5"], "5       |"),
+            ("%-08d|", &["i:5"], "5       |"),
+            ("%+08.3f|", &["f:-1.5"], "-001.500|"),
+            ("%08s|", &["s:ab"], "000000ab|"),
+            ("%-08s|", &["s:ab"], "ab      |"),
+            ("%8q|", &["s:ab"], "    \"ab\"|"),
+            ("%q", &["j:[\"a\",1]"], "[\"a\" %!q(float64=1)]"),
+            ("%x", &["j:[\"ab\",\"c\"]"], "[6162 63]"),
+            ("%X", &["j:{\"k\":\"v\"}"], "map[6B:76]"),
+            ("%d", &["j:[1,2.5]"], "[%!d(float64=1) %!d(float64=2.5)]"),
+            ("%5v|", &["j:[1,\"a\"]"], "[    1     a]|"),
+            ("%+v", &["j:{\"a\":{\"b\":1}}"], "map[a:map[b:1]]"),
+            (
+                "%#v",
+                &["j:[1,[2],{\"x\":null}]"],
+                "[]interface {}{1, []interface {}{2}, map[string]interface {}{\"x\":interface {}(nil)}}",
+            ),
+            ("%#v", &["b:true"], "true"),
+            ("%#v", &["I:5"], "5"),
+            ("%#x", &["i:-255"], "-0xff"),
+            ("%+x", &["i:255"], "+ff"),
+            ("% x", &["i:255"], " ff"),
+            ("%#08x|", &["i:255"], "0x000000ff|"),
+            ("%08.3x|", &["i:255"], "     0ff|"),
+            ("%c%c", &["i:72", "i:105"], "Hi"),
+            ("%5c|", &["i:65"], "    A|"),
+            ("%-5U|", &["i:65"], "U+0041|"),
+            ("%#.6U", &["i:65"], "U+000041 'A'"),
+            ("%.2q", &["s:hello"], "\"he\""),
+            ("%#+q", &["s:é`"], "\"\\u00e9`\""),
+            ("%t", &["i:1"], "%!t(int=1)"),
+            ("%v", &["f:1e-5"], "1e-05"),
+            ("%v", &["f:0.000123"], "0.000123"),
+            ("%v", &["f:1e21"], "1e+21"),
+            ("%v", &["f:123456789.125"], "1.23456789125e+08"),
+            ("%.1e", &["f:0.25"], "2.5e-01"),
+            ("%.0e", &["f:2.5"], "2e+00"),
+            ("%g", &["f:1e-7"], "1e-07"),
+            ("%G", &["f:1e-7"], "1E-07"),
+            ("%.3G", &["f:1234567"], "1.23E+06"),
+            ("%10.4g|", &["f:3.14159265"], "     3.142|"),
+            ("%-10.3e|", &["f:31415.9"], "3.142e+04 |"),
+            ("%f", &["f:1e20"], "100000000000000000000.000000"),
+            ("%.3f", &["f:-0.0005"], "-0.001"),
+            ("%e", &["f:5e-324"], "4.940656e-324"),
+            (
+                "%v",
+                &["f:1.7976931348623157e308"],
+                "1.7976931348623157e+308",
+            ),
+            (
+                "%s %s",
+                &["j:{\"a\":null}", "n:"],
+                "map[a:<nil>] %!s(<nil>)",
+            ),
+            ("%[2]*[1]d|", &["i:12", "i:5"], "   12|"),
+            ("%[1]*d|", &["i:5"], "%!d(MISSING)|"),
+            ("%.[2]d", &["i:5", "i:3"], "3"),
+            ("%d %d %[1]d %d", &["i:1", "i:2"], "1 2 1 2"),
+            ("%[0]d", &["i:1"], "%!d(BADINDEX)"),
+            ("%[2]d", &["i:1"], "%!d(BADINDEX)"),
+            ("%[1]d %[3]d", &["i:1", "i:2"], "1 %!d(BADINDEX)"),
+            ("%.*d", &["i:-1", "i:5"], "%!(BADPREC)5"),
+            ("%*d", &["i:1000001", "i:5"], "%!(BADWIDTH)5"),
+            ("%10.3v|", &["s:abcdef"], "       abc|"),
+            ("%010v|", &["f:-3.5"], "-0000003.5|"),
+            ("%+.2v", &["f:3.14159"], "3.1"),
+            ("%v %v", &["b:true", "b:false"], "true false"),
+            ("%s", &["b:true"], "%!s(bool=true)"),
+            ("%5.1f%%", &["f:99.44"], " 99.4%"),
+            ("%3c|", &["i:1114112"], "  �|"),
+            ("%U", &["i:-1"], "U+FFFFFFFFFFFFFFFF"),
+            ("%o", &["i:-8"], "-10"),
+            ("%O", &["i:-8"], "-0o10"),
+            ("%b", &["i:-5"], "-101"),
+            ("%x", &["f:-0"], "-0x0p+00"),
+            ("%x", &["f:1e-320"], "0x1.fap-1064"),
+            ("%.0x", &["f:1.5"], "0x1p+01"),
+            ("%X", &["f:255.75"], "0X1.FF8P+07"),
+            ("%b", &["f:0"], "0p-1074"),
+            ("%#g", &["f:100000"], "100000."),
+            ("%#.3e", &["f:5"], "5.000e+00"),
+            ("%#v", &["f:1e21"], "1e+21"),
+            ("%#v", &["f:1e6"], "1e+06"),
+            ("%#v", &["f:100000"], "100000"),
+            ("%v", &["f:100000"], "100000"),
+            ("% .3g", &["f:-1.5"], "-1.5"),
+            ("%+g", &["f:1.5"], "+1.5"),
         ];
         for (format, args, want) in cases {
-            let args: Vec<Value> = args.iter().map(|a| arg(a)).collect();
+            let args = crate::testing::args(args);
             assert_eq!(sprintf(format, &args), *want, "{format} {args:?}");
         }
     }

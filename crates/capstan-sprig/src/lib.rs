@@ -29,6 +29,7 @@ pub mod case;
 pub mod certs;
 pub mod conv;
 pub mod crypto;
+pub mod dates;
 pub mod defaults;
 pub mod dicts;
 pub mod encoding;
@@ -78,6 +79,7 @@ impl Registry {
         regex::register(&mut r);
         paths::register(&mut r);
         semver::register(&mut r);
+        dates::register(&mut r);
         r
     }
 

@@ -534,16 +534,27 @@ fn class(chars: &[char], i: usize) -> Result<(String, usize), ParseError> {
             }
         }
         // One class item: a character or an escape, maybe the start of a range.
+        let start = j;
         let (lo, lo_char, next) = class_char(chars, j)?;
         j = next;
-        if chars.get(j) == Some(&'-') && chars.get(j + 1).is_some_and(|x| *x != ']') {
+        // A `-` after a class escape such as `\w` is a literal, as in Go.
+        if lo_char.is_some()
+            && chars.get(j) == Some(&'-')
+            && chars.get(j + 1).is_some_and(|x| *x != ']')
+        {
             let (hi, hi_char, next) = class_char(chars, j + 1)?;
-            if let (Some(a), Some(b)) = (lo_char, hi_char)
-                && b < a
-            {
+            let Some(b) = hi_char else {
+                // Go reads a range's end as one character: `\w` there is no escape.
+                return Err((
+                    "invalid escape sequence",
+                    chars[j + 1..(j + 3).min(chars.len())].iter().collect(),
+                ));
+            };
+            let bad_range = lo_char.is_some_and(|a| b < a);
+            if bad_range {
                 return Err((
                     "invalid character class range",
-                    chars[j - 1..next].iter().collect(),
+                    chars[start..next].iter().collect(),
                 ));
             }
             out.push_str(&lo);
@@ -888,6 +899,848 @@ mod tests {
             ("regexMatch", &["s:(?s).", "s:\n"], "true"),
             ("regexMatch", &["s:(?m)^b$", "s:a\nb\nc"], "true"),
             ("regexMatch", &["s:a$", "s:a\n"], "false"),
+            (
+                "mustRegexFindAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^[\\ -\\.]+$]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-http-endpoint)", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:(-kube-api-qps)|(-kube-api-burst)|(-worker-threads)",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:(-kube-api-qps)|(-kube-api-burst)|(-workers)",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-metrics-address)", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-retry-interval-max)", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-timeout)", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:(?m)^(?:[^#/\\n]|/[^/])*autopilot_redundancy_zone\\s*=\\s*\"VAULT_REDUNDANCY_ZONE\"",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:(?m)^\\s*disable_mlock\\s*=\\s*(true|false)",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(^.*/)(.*)\\.json$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            ("mustRegexFindAll", &["s:,", "s:^[\\w-\\.]+$", "i:-1"], "[]"),
+            (
+                "mustRegexFindAll",
+                &["s:-r\\d+$|sha256:", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:64$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            ("mustRegexFindAll", &["s::", "s:^[\\w-\\.]+$", "i:-1"], "[]"),
+            ("mustRegexFindAll", &["s:=", "s:^[\\w-\\.]+$", "i:-1"], "[]"),
+            (
+                "mustRegexFindAll",
+                &["s:@.*$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:@sha.*", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:@sha256:[a-f0-9]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:OAUTHBEARER", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:PLAIN", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:SASL", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:SCRAM", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:SCRAM-SHA-256", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:SCRAM-SHA-512", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:SSL", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[A-Z]", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^ [ \\ \\ ] + $]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9-_.]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^[\\ \\ ]+$]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9._-]", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^ [ \\ \\ ] + $]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:\"autopilot_redundancy_zone\"\\s*:\\s*\"VAULT_REDUNDANCY_ZONE\"",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:\\$(?:__(?:env|file|vault))?{[^}]+}",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:\\W", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^ [ \\ - \\ . ] + $]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:\n  annotations:\n    helm.sh/resource-policy: keep\n",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:\n", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^([0-9]*\\.){3}[0-9]*$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^([0-9a-fA-F]*:)+[0-9a-fA-F]*$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:^([a-z0-9][-a-z0-9]*)?[a-z0-9]$",
+                    "s:^[\\w-\\.]+$",
+                    "i:-1",
+                ],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[0-9]+$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[0-9]+.[0-9]+.[0-9]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[\\w-\\.]+$", "s:abc-DEF_1.2", "i:-1"],
+                "[abc-DEF_1.2]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[\\w-\\.]+$", "s:10.0.0.1", "i:-1"],
+                "[10.0.0.1]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[\\w-\\.]+$", "s:fe80::1", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[^[\\w-\\.]+$]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^config-map:[^,]+$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^redis:\\/\\/(.*)", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^v?[0-9]+\\.[0-9]+\\.[0-9]+$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^v\\d+\\.\\d+$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:metadata-labeler", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:v[0-9]+.[0-9]+.[0-9]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:v[0-9]+\\.[0-9]+\\.[0-9]+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:v\\d+\\.\\d+\\.\\d+", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:valueFrom", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:{(v[0-9])*[^}]*}}$", "s:^[\\w-\\.]+$", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[\\w-\\.]", "s:abc-DEF_1.2", "i:-1"],
+                "[a b c - D E F _ 1 . 2]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[\\w-\\.]", "s:a\nb\n", "i:-1"],
+                "[a b]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[\\w-\\.]", "s: disable_mlock = true", "i:-1"],
+                "[d i s a b l e _ m l o c k t r u e]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[a-\\w]", "s:abc-DEF_1.2", "i:-1"],
+                "ERR:error parsing regexp: invalid escape sequence: `\\w`",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[a-\\w]", "s:$__env{FOO}", "i:-1"],
+                "ERR:error parsing regexp: invalid escape sequence: `\\w`",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[a-\\w]", "s:a\nb\n", "i:-1"],
+                "ERR:error parsing regexp: invalid escape sequence: `\\w`",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[\\d-z]", "s:abc-DEF_1.2", "i:-1"],
+                "[- 1 2]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[\\d-z]", "s:-r12", "i:-1"],
+                "[- 1 2]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[+--]", "s:abc-DEF_1.2", "i:-1"],
+                "[-]",
+            ),
+            ("mustRegexFindAll", &["s:[+--]", "s:v1.2.3", "i:-1"], "[]"),
+            (
+                "mustRegexFindAll",
+                &["s:[+--]", "s:-kube-api-qps=5", "i:-1"],
+                "[- - -]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[+--]", "s:x/y/z.json", "i:-1"],
+                "[]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[a-c-e]", "s:abc-DEF_1.2", "i:-1"],
+                "[a b c -]",
+            ),
+            ("mustRegexFindAll", &["s:[a-c-e]", "s:v1.2.3", "i:-1"], "[]"),
+            (
+                "mustRegexFindAll",
+                &["s:[a-c-e]", "s:redis://host:6379", "i:-1"],
+                "[e]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[a-c-e]", "s:-kube-api-qps=5", "i:-1"],
+                "[- b e - a -]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[--/]", "s:abc-DEF_1.2", "i:-1"],
+                "[- .]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[--/]", "s:SCRAM-SHA-256", "i:-1"],
+                "[- -]",
+            ),
+            ("mustRegexFindAll", &["s:[--/]", "s:-r12", "i:-1"], "[-]"),
+            (
+                "mustRegexReplaceAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc<-DEF_>1<.>2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:(-http-endpoint)", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:(-kube-api-qps)|(-kube-api-burst)|(-worker-threads)",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:(-kube-api-qps)|(-kube-api-burst)|(-workers)",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:(-metrics-address)", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:(-retry-interval-max)", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:(-timeout)", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:(?m)^(?:[^#/\\n]|/[^/])*autopilot_redundancy_zone\\s*=\\s*\"VAULT_REDUNDANCY_ZONE\"",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:(?m)^\\s*disable_mlock\\s*=\\s*(true|false)",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:(^.*/)(.*)\\.json$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:,", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:-r\\d+$|sha256:", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:64$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s::", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:=", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:@.*$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:@sha.*", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:@sha256:[a-f0-9]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:OAUTHBEARER", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:PLAIN", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:SASL", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:SCRAM", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:SCRAM-SHA-256", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:SCRAM-SHA-512", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:SSL", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:[A-Z]", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-<D><E><F>_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:[^-A-Za-z0-9_.]", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:[^a-zA-Z0-9-_.]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:[^a-zA-Z0-9._-]", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:\"autopilot_redundancy_zone\"\\s*:\\s*\"VAULT_REDUNDANCY_ZONE\"",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:\\$(?:__(?:env|file|vault))?{[^}]+}",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:\\W", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc<->DEF_1<.>2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:\n  annotations:\n    helm.sh/resource-policy: keep\n",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:\n", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^([0-9]*\\.){3}[0-9]*$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:^([0-9a-fA-F]*:)+[0-9a-fA-F]*$",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &[
+                    "s:^([a-z0-9][-a-z0-9]*)?[a-z0-9]$",
+                    "s:abc-DEF_1.2",
+                    "s:<$0>",
+                ],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^[0-9]+$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^[0-9]+.[0-9]+.[0-9]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^[^_]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "<abc-DEF>_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^config-map:[^,]+$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^redis:\\/\\/(.*)", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^v?[0-9]+\\.[0-9]+\\.[0-9]+$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:^v\\d+\\.\\d+$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:metadata-labeler", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:v[0-9]+.[0-9]+.[0-9]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:v[0-9]+\\.[0-9]+\\.[0-9]+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:v\\d+\\.\\d+\\.\\d+", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:valueFrom", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexReplaceAll",
+                &["s:{(v[0-9])*[^}]*}}$", "s:abc-DEF_1.2", "s:<$0>"],
+                "abc-DEF_1.2",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:fe80::1", "i:-1"],
+                "[::]",
+            ),
+            ("mustRegexFindAll", &["s:\\W", "s:-r12", "i:-1"], "[-]"),
+            (
+                "mustRegexFindAll",
+                &["s:\\W", "s:Hello World", "i:-1"],
+                "[ ]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s: disable_mlock = true", "i:-1"],
+                "[    =  ]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9._-]", "s:a\nb\n", "i:-1"],
+                "[\n \n]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s:Hello World", "i:-1"],
+                "[ ]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[0-9]+.[0-9]+.[0-9]+", "s:10.0.0.1", "i:-1"],
+                "[10.0.0]",
+            ),
+            ("mustRegexFindAll", &["s:^[^_]+", "s:9-_.", "i:-1"], "[9-]"),
+            (
+                "mustRegexFindAll",
+                &["s:\\W", "s:x/y/z.json", "i:-1"],
+                "[/ / .]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:redis://host:6379", "i:-1"],
+                "[redis://host:6379]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[A-Z]", "s:Hello World", "i:-1"],
+                "[H W]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:fe80::1", "i:-1"],
+                "[fe80::1]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9._-]", "s: disable_mlock = true", "i:-1"],
+                "[    =  ]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:my-app@sha256:abcdef", "i:-1"],
+                "[@ :]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:\\W", "s:-kube-api-qps=5", "i:-1"],
+                "[- - - =]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:v\\d+\\.\\d+\\.\\d+", "s:v1.2.3", "i:-1"],
+                "[v1.2.3]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:-r12", "i:-1"],
+                "[-r12]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s: disable_mlock = true", "i:-1"],
+                "[ disable]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9-_.]+", "s:redis://host:6379", "i:-1"],
+                "[:// :]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[A-Z]", "s:abc-DEF_1.2", "i:-1"],
+                "[D E F]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:v[0-9]+.[0-9]+.[0-9]+", "s:v1.2.3", "i:-1"],
+                "[v1.2.3]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9._-]", "s:$__env{FOO}", "i:-1"],
+                "[$ { }]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s:$__env{FOO}", "i:-1"],
+                "[$ { }]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:10.0.0.1", "i:-1"],
+                "[10.0.0.1]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:\\W", "s: disable_mlock = true", "i:-1"],
+                "[    =  ]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s:fe80::1", "i:-1"],
+                "[: :]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s::", "s:my-app@sha256:abcdef", "i:-1"],
+                "[:]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9-_.]+", "s:my-app@sha256:abcdef", "i:-1"],
+                "[@ :]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s::", "s:redis://host:6379", "i:-1"],
+                "[: :]",
+            ),
+            ("mustRegexFindAll", &["s:\\W", "s:9-_.", "i:-1"], "[- .]"),
+            (
+                "mustRegexFindAll",
+                &["s:^[^_]+", "s:my-app@sha256:abcdef", "i:-1"],
+                "[my-app@sha256:abcdef]",
+            ),
+            ("mustRegexFindAll", &["s:\n", "s:a\nb\n", "i:-1"], "[\n \n]"),
+            (
+                "mustRegexFindAll",
+                &["s:[A-Z]", "s:$__env{FOO}", "i:-1"],
+                "[F O O]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:^([0-9a-fA-F]*:)+[0-9a-fA-F]*$", "s:fe80::1", "i:-1"],
+                "[fe80::1]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9-_.]+", "s:$__env{FOO}", "i:-1"],
+                "[$ { }]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:Hello World", "i:-1"],
+                "[H  W]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:(-?[^a-z\\d\\-])+-?", "s:redis://host:6379", "i:-1"],
+                "[:// :]",
+            ),
+            (
+                "mustRegexFindAll",
+                &[
+                    "s:(-kube-api-qps)|(-kube-api-burst)|(-workers)",
+                    "s:-kube-api-qps=5",
+                    "i:-1",
+                ],
+                "[-kube-api-qps]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^-A-Za-z0-9_.]", "s:a\nb\n", "i:-1"],
+                "[\n \n]",
+            ),
+            (
+                "mustRegexFindAll",
+                &["s:[^a-zA-Z0-9._-]", "s:a,b", "i:-1"],
+                "[,]",
+            ),
             // END GO CASES
         ];
         for (name, args, want) in cases {

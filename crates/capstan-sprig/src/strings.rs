@@ -231,6 +231,17 @@ pub fn to_upper(c: char) -> char {
     }
 }
 
+/// Go's `unicode.ToTitle`: upper case, except the Latin digraphs' title forms.
+pub fn to_title(c: char) -> char {
+    match c {
+        '\u{1C4}'..='\u{1C6}' => '\u{1C5}',
+        '\u{1C7}'..='\u{1C9}' => '\u{1C8}',
+        '\u{1CA}'..='\u{1CC}' => '\u{1CB}',
+        '\u{1F1}'..='\u{1F3}' => '\u{1F2}',
+        c => to_upper(c),
+    }
+}
+
 /// Go's `unicode.ToLower` (a simple, one-character mapping).
 pub fn to_lower(c: char) -> char {
     c.to_lowercase().next().unwrap_or(c)
@@ -242,7 +253,7 @@ fn title(s: &str) -> String {
     s.chars()
         .map(|c| {
             let out = if title_separator(prev) {
-                to_upper(c)
+                to_title(c)
             } else {
                 c
             };
@@ -704,6 +715,77 @@ mod tests {
             ),
             ("upper", &["s:"], ""),
             ("title", &["s:hello_world"], "Hello_world"),
+            ("upper", &["s:ǆ ǅ ﬀ ı i"], "Ǆ Ǆ ﬀ I I"),
+            ("lower", &["s:ǅ Σ ẞ K"], "ǆ σ ß k"),
+            (
+                "title",
+                &["s:ǆemal élan ñu 'quoted' o'neil 1st"],
+                "ǅemal Élan Ñu 'Quoted' O'Neil 1st",
+            ),
+            ("title", &["s:hello\u{a0}world　x"], "Hello\u{a0}World　X"),
+            ("untitle", &["s:Élan\tÑu"], "élan\tñu"),
+            ("swapcase", &["s:ß ǅ éÉ"], "ß ǆ Éé"),
+            ("trimAll", &["s:é", "s:éaé"], "a"),
+            ("trim", &["s:\u{85}x\u{2028}"], "x"),
+            ("abbrev", &["i:5", "s:héllo wörld"], "h�..."),
+            ("wrap", &["i:4", "s:héllo wörld"], "héllo\nwörld"),
+            ("initials", &["s:\tA b\nc"], "Abc"),
+            ("snakecase", &["s:HelloWorld123Foo"], "hello_world123_foo"),
+            ("snakecase", &["s:ABC"], "abc"),
+            ("snakecase", &["s:a"], "a"),
+            ("snakecase", &["s:123abc"], "123abc"),
+            ("snakecase", &["s:a-B-c"], "a_b_c"),
+            ("snakecase", &["s:Hello, World!"], "hello,_world!"),
+            ("snakecase", &["s:  leading"], "__leading"),
+            ("snakecase", &["s:x__y"], "x__y"),
+            ("snakecase", &["s:ÀÉÎ êtes"], "àéî_êtes"),
+            ("kebabcase", &["s:some_var-name Here"], "some-var-name-here"),
+            ("camelcase", &["s:some_var-name Here"], "SomeVarNameHere"),
+            ("camelcase", &["s:aBC_dEF"], "ABCDEF"),
+            ("camelcase", &["s:ABC"], "Abc"),
+            ("camelcase", &["s:x"], "X"),
+            ("camelcase", &["s:_"], "__"),
+            ("camelcase", &["s:-a-"], "-A-"),
+            ("camelcase", &["s:hello world_"], "HelloWorld_"),
+            ("nospace", &["s:a\u{a0}b"], "aÂb"),
+            ("substr", &["i:1", "i:1", "s:abc"], ""),
+            ("substr", &["i:3", "i:-1", "s:abc"], ""),
+            ("trunc", &["i:-3", "s:abc"], "abc"),
+            ("replace", &["s:é", "s:e", "s:héllo"], "hello"),
+            (
+                "cat",
+                &["f:1.5", "b:true", "j:{\"a\":1}"],
+                "1.5 true map[a:1]",
+            ),
+            ("squote", &["j:[1,\"a\"]"], "'[1 a]'"),
+            (
+                "quote",
+                &["s:tab\there", "s:é\u{7}"],
+                "\"tab\\there\" \"é\\a\"",
+            ),
+            ("indent", &["i:2", "s:"], "  "),
+            ("nindent", &["i:2", "s:"], "\n  "),
+            ("splitList", &["s:", "s:héllo"], "[h é l l o]"),
+            ("splitn", &["s:,", "i:-1", "s:a,b,c"], "map[_0:a _1:b _2:c]"),
+            ("splitn", &["s:,", "i:1", "s:a,b,c"], "map[_0:a,b,c]"),
+            ("sortAlpha", &["j:[\"é\",\"z\",\"a\",\"B\"]"], "[B a z é]"),
+            ("join", &["s:, ", "j:[[1,2],{\"a\":1}]"], "[1 2], map[a:1]"),
+            ("trimPrefix", &["s:", "s:abc"], "abc"),
+            ("hasPrefix", &["s:", "s:abc"], "true"),
+            ("contains", &["s:", "s:"], "true"),
+            ("repeat", &["i:0", "s:ab"], ""),
+            (
+                "plural",
+                &["s:a", "s:b", "I:1"],
+                "ERR:wrong type for value; expected int; got int64",
+            ),
+            ("wrapWith", &["i:2", "s:", "s:abcdef"], "ab\ncd\nef"),
+            ("wrap", &["i:10", "s:short"], "short"),
+            (
+                "wrap",
+                &["i:5", "s:   lead  spaces here"],
+                "lead \nspaces\nhere",
+            ),
             // END GO CASES
         ];
         for (name, args, want) in cases {
