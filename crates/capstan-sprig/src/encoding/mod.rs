@@ -34,7 +34,7 @@ pub fn register(r: &mut Registry) {
     });
     r.add("toYamlPretty", |_: &State<'_, '_>, args: &[Value]| {
         want_args("toYamlPretty", args, 1)?;
-        Ok(Value::from(to_yaml(&args[0]).unwrap_or_default()))
+        Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     r.add("fromYaml", |_: &State<'_, '_>, args: &[Value]| {
         want_args("fromYaml", args, 1)?;
@@ -125,6 +125,53 @@ pub fn to_yaml(v: &Value) -> Result<String, Error> {
         text.pop();
     }
     Ok(text)
+}
+
+/// Helm's `toYamlPretty`: goyaml.v3's encoder with `SetIndent(2)` on the Go value itself
+/// (no JSON pass: float64 prints as `%g`, `1e+08`), the final newline removed.
+pub fn to_yaml_pretty(v: &Value) -> String {
+    let mut text = yaml_emit::emit_in(&value_to_node(v), yaml_node::Flavor::V3);
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
+/// A Go value as goyaml's encoder sees it.
+fn value_to_node(v: &Value) -> Node {
+    use crate::value::{GoStruct, Kind, Num};
+    match crate::value::kind(v) {
+        Kind::Invalid => Node::Null,
+        Kind::Bool => Node::Bool(v.is_true()),
+        Kind::Int | Kind::Int64 | Kind::Float64 => match crate::value::num(v) {
+            Some(Num::Float(f)) => Node::Float(f),
+            Some(n) => Node::Int(n.as_i64()),
+            None => Node::Null,
+        },
+        Kind::String => Node::Str(v.as_str().unwrap_or_default().to_string()),
+        Kind::Slice => Node::Seq(
+            crate::value::as_list(v)
+                .unwrap_or_default()
+                .iter()
+                .map(value_to_node)
+                .collect(),
+        ),
+        Kind::Map => Node::Map(
+            crate::value::map_entries(v)
+                .into_iter()
+                .map(|(k, x)| (Node::Str(k), value_to_node(&x)))
+                .collect(),
+        ),
+        Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
+            Some(s) => Node::Map(
+                s.fields
+                    .iter()
+                    .map(|(k, x)| (Node::Str((*k).to_string()), value_to_node(x)))
+                    .collect(),
+            ),
+            None => Node::Str(v.to_string()),
+        },
+    }
 }
 
 /// Go data from YAML text as `fromYaml` produces it (any kind of document; numbers
