@@ -104,14 +104,21 @@ pub(crate) fn error_map(msg: String) -> Value {
     map(BTreeMap::from([("Error".to_string(), Value::from(msg))]))
 }
 
-/// A `string` parameter: Go's reflection accepts only a string.
+/// A `string` parameter: Go's reflection accepts only a string (a missing value is an
+/// `interface {}` there).
 fn string_arg(v: &Value) -> Result<String, Error> {
     match v.as_str() {
         Some(s) if crate::value::kind(v) == crate::value::Kind::String => Ok(s.to_string()),
-        _ => Err(go_error(format!(
-            "wrong type for value; expected string; got {}",
-            crate::value::type_name(v)
-        ))),
+        _ => {
+            let got = if crate::value::is_nil(v) {
+                "interface {}".to_string()
+            } else {
+                crate::value::type_name(v)
+            };
+            Err(go_error(format!(
+                "wrong type for value; expected string; got {got}"
+            )))
+        }
     }
 }
 

@@ -256,3 +256,16 @@ fn to_yaml_pretty_as_goyaml_v3() {
         "f: .nan\nk: 3"
     );
 }
+
+#[test]
+fn string_parameters_as_go() {
+    assert_eq!(
+        string_arg(&nil()).unwrap_err().detail(),
+        Some("wrong type for value; expected string; got interface {}")
+    );
+    assert_eq!(
+        string_arg(&float64(1.5)).unwrap_err().detail(),
+        Some("wrong type for value; expected string; got float64")
+    );
+    assert_eq!(string_arg(&s("x")).unwrap(), "x");
+}
