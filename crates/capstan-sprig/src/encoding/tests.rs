@@ -235,6 +235,15 @@ fn from_yaml_quirks_as_goyaml_v2() {
         j("[1, 2]: v"),
         r#"{"Error":"error converting YAML to JSON: yaml: invalid map key: []interface {}{1, 2}"}"#
     );
+    // Tags.
+    assert_eq!(
+        j("a: !!binary aGVsbG8=\nb: !!str 12\nc: !!int '12'\nd: !custom x"),
+        r#"{"a":"hello","b":"12","c":12,"d":"x"}"#
+    );
+    assert_eq!(
+        j("a: !!binary a@"),
+        r#"{"Error":"error converting YAML to JSON: yaml: !!binary value contains invalid base64 data"}"#
+    );
     // YAML 1.1 values, merges and float keys.
     assert_eq!(
         j(

@@ -243,7 +243,7 @@ struct Decoder;
 impl Decoder {
     fn decode(&self, raw: &Raw) -> Result<Node, String> {
         match raw {
-            Raw::Scalar { value, tag, plain } => Ok(scalar(value, tag.as_deref(), *plain)),
+            Raw::Scalar { value, tag, plain } => scalar(value, tag.as_deref(), *plain),
             Raw::Seq(items) => Ok(Node::Seq(
                 items
                     .iter()
@@ -308,8 +308,58 @@ fn is_merge(k: &Raw) -> bool {
         || matches!(k, Raw::Scalar { tag: Some(t), .. } if t == "tag:yaml.org,2002:merge")
 }
 
+/// Go's `base64.StdEncoding.DecodeString` (padding required; CR and LF skipped).
+fn base64_std(text: &str) -> Option<Vec<u8>> {
+    let mut sextets = Vec::new();
+    let mut pad = 0;
+    for b in text.bytes().filter(|&b| b != b'\r' && b != b'\n') {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                pad += 1;
+                continue;
+            }
+            _ => return None,
+        };
+        if pad > 0 {
+            return None;
+        }
+        sextets.push(v);
+    }
+    if (sextets.len() + pad) % 4 != 0 || pad > 2 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for chunk in sextets.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &v)| acc | (u32::from(v) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+        if chunk.len() == 1 {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// A scalar as goyaml.v2 decodes it into `interface{}`.
-fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Node {
+fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Result<Node, String> {
+    if tag == Some("tag:yaml.org,2002:binary") {
+        return match base64_std(value) {
+            Some(bytes) => Ok(Node::Str(String::from_utf8_lossy(&bytes).into_owned())),
+            None => Err("!!binary value contains invalid base64 data".into()),
+        };
+    }
+    Ok(scalar_text(value, tag, plain))
+}
+
+fn scalar_text(value: &str, tag: Option<&str>, plain: bool) -> Node {
     let resolved = match tag {
         None | Some("!") if !plain => return Node::Str(value.to_string()),
         None => resolve(value),
