@@ -278,3 +278,21 @@ fn string_parameters_as_go() {
     );
     assert_eq!(string_arg(&s("x")).unwrap(), "x");
 }
+
+#[test]
+fn from_yaml_limits_aliasing_as_goyaml_v2() {
+    let mut doc = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]");
+    for (prev, name) in [("a", "b"), ("b", "c"), ("c", "d")] {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        doc.push_str(&format!("\n{name}: &{name} [{refs}]"));
+    }
+    assert_eq!(
+        json::marshal(&yaml_parse::from_yaml_map(&doc)).unwrap(),
+        r#"{"Error":"error converting YAML to JSON: yaml: document contains excessive aliasing"}"#
+    );
+    let shared = "base: &b {x: 1}\nitems:\n- *b\n- *b";
+    assert_eq!(
+        json::marshal(&yaml_parse::from_yaml_map(shared)).unwrap(),
+        r#"{"base":{"x":1},"items":[{"x":1},{"x":1}]}"#
+    );
+}
