@@ -5,9 +5,13 @@
 //!   back by goyaml.v2 ([`yaml_node`]) and written by goyaml.v2's emitter ([`yaml_emit`]).
 //! - `fromYaml` is `sigs.k8s.io/yaml.Unmarshal`: goyaml.v2's YAML 1.1 reading
 //!   ([`yaml_parse`]), then through JSON, so every number is a float64.
+//! - `toYamlPretty` is goyaml.v3's encoder on the Go value itself (same emitter, v3 rules).
+//! - `toJson` and friends are `encoding/json` ([`json`]); `fromJson` is its decoder with Go's
+//!   error texts ([`json_parse`]); numbers print as Go prints them ([`float`]).
+//! - `toToml` is BurntSushi/toml's encoder; `fromToml` reads with the `toml` crate ([`toml`]).
 //! - Helm's functions never fail: a marshalling error gives `""`, a parse error a map with an
-//!   `Error` key (a one-element list for the `Array` forms). Sprig's `must*` forms return the
-//!   error.
+//!   `Error` key (a one-element list for the `Array` forms). Sprig's `must*` forms and
+//!   `toRawJson` return the error. (`mustToYaml` is Helm 4's, not 3.22's, so it is not here.)
 
 pub mod float;
 pub mod json;
