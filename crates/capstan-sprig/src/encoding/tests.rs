@@ -244,6 +244,18 @@ fn from_yaml_quirks_as_goyaml_v2() {
         j("a: !!binary a@"),
         r#"{"Error":"error converting YAML to JSON: yaml: !!binary value contains invalid base64 data"}"#
     );
+    assert_eq!(
+        j("a: !!int 5k2"),
+        r#"{"Error":"error converting YAML to JSON: yaml: cannot decode !!str `5k2` as a !!int"}"#
+    );
+    assert_eq!(
+        j("a: !!bool 1"),
+        r#"{"Error":"error converting YAML to JSON: yaml: cannot decode !!int `1` as a !!bool"}"#
+    );
+    assert_eq!(
+        j("a: !!float 3\nb: !!float '1.5'\nc: !!int \"0x1F\"\nd: !!timestamp 2001-12-14"),
+        r#"{"a":3,"b":1.5,"c":31,"d":"2001-12-14"}"#
+    );
     // YAML 1.1 values, merges and float keys.
     assert_eq!(
         j(

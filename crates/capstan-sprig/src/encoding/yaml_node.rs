@@ -71,39 +71,55 @@ pub fn resolve(s: &str) -> Resolved {
             if is_timestamp(s) {
                 return Resolved::Timestamp;
             }
-            let plain: String = s.chars().filter(|&c| c != '_').collect();
-            if let Some(i) = go_parse_int(&plain) {
-                return Resolved::Value(Node::Int(i));
-            }
-            if let Some(u) = go_parse_uint(&plain) {
-                return Resolved::Value(Node::Uint(u));
-            }
-            if is_yaml_float(&plain)
-                && let Some(f) = go_parse_float(&plain)
-            {
-                return Resolved::Value(Node::Float(f));
-            }
-            if let Some(bits) = plain.strip_prefix("0b") {
-                if let Ok(i) = i64::from_str_radix(bits, 2)
-                    && !bits.starts_with(['+', '-'])
-                {
-                    return Resolved::Value(Node::Int(i));
-                }
-                if let Ok(u) = u64::from_str_radix(bits, 2)
-                    && !bits.starts_with('+')
-                {
-                    return Resolved::Value(Node::Uint(u));
-                }
-            } else if let Some(bits) = plain.strip_prefix("-0b")
-                && !bits.starts_with(['+', '-'])
-                && let Ok(i) = i64::from_str_radix(&format!("-{bits}"), 2)
-            {
-                return Resolved::Value(Node::Int(i));
-            }
-            Resolved::Str
+            resolve_number(s)
         }
         _ => Resolved::Str,
     }
+}
+
+/// Whether `s` is a scalar goyaml.v2 would take for a timestamp.
+pub fn looks_like_timestamp(s: &str) -> bool {
+    is_timestamp(s)
+}
+
+/// [`resolve`] without the timestamp test (goyaml.v2 skips it for a scalar tagged other than
+/// `!!timestamp`).
+pub fn resolve_no_timestamp(s: &str) -> Resolved {
+    resolve_number(s)
+}
+
+/// The integer and float forms of a scalar starting with a digit or sign.
+fn resolve_number(s: &str) -> Resolved {
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    if let Some(i) = go_parse_int(&plain) {
+        return Resolved::Value(Node::Int(i));
+    }
+    if let Some(u) = go_parse_uint(&plain) {
+        return Resolved::Value(Node::Uint(u));
+    }
+    if is_yaml_float(&plain)
+        && let Some(f) = go_parse_float(&plain)
+    {
+        return Resolved::Value(Node::Float(f));
+    }
+    if let Some(bits) = plain.strip_prefix("0b") {
+        if let Ok(i) = i64::from_str_radix(bits, 2)
+            && !bits.starts_with(['+', '-'])
+        {
+            return Resolved::Value(Node::Int(i));
+        }
+        if let Ok(u) = u64::from_str_radix(bits, 2)
+            && !bits.starts_with('+')
+        {
+            return Resolved::Value(Node::Uint(u));
+        }
+    } else if let Some(bits) = plain.strip_prefix("-0b")
+        && !bits.starts_with(['+', '-'])
+        && let Ok(i) = i64::from_str_radix(&format!("-{bits}"), 2)
+    {
+        return Resolved::Value(Node::Int(i));
+    }
+    Resolved::Str
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`

@@ -426,23 +426,44 @@ fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Result<Node, String> {
             None => Err("!!binary value contains invalid base64 data".into()),
         };
     }
-    Ok(scalar_text(value, tag, plain))
+    scalar_text(value, tag, plain)
 }
 
-fn scalar_text(value: &str, tag: Option<&str>, plain: bool) -> Node {
-    let resolved = match tag {
-        None | Some("!") if !plain => return Node::Str(value.to_string()),
-        None => resolve(value),
+fn scalar_text(value: &str, tag: Option<&str>, plain: bool) -> Result<Node, String> {
+    let want = match tag {
+        None | Some("!") if !plain => return Ok(Node::Str(value.to_string())),
+        None => None,
         Some(t) => match t.strip_prefix(TAG_PREFIX) {
-            Some("str") => return Node::Str(value.to_string()),
-            Some("null" | "bool" | "int" | "float" | "timestamp") => resolve(value),
-            _ => return Node::Str(value.to_string()),
+            Some(short @ ("null" | "bool" | "int" | "float" | "timestamp")) => Some(short),
+            _ => return Ok(Node::Str(value.to_string())),
         },
     };
-    match (resolved, tag) {
-        (Resolved::Value(Node::Int(i)), Some(t)) if t.ends_with(":float") => Node::Float(i as f64),
-        (Resolved::Value(n), _) => n,
-        _ => Node::Str(value.to_string()),
+    // goyaml.v2 tries a timestamp only for untagged and !!timestamp scalars.
+    let resolved = match want {
+        Some(w) if w != "timestamp" && super::yaml_node::looks_like_timestamp(value) => {
+            super::yaml_node::resolve_no_timestamp(value)
+        }
+        _ => resolve(value),
+    };
+    let Some(want) = want else {
+        return Ok(match resolved {
+            Resolved::Value(n) => n,
+            _ => Node::Str(value.to_string()),
+        });
+    };
+    let got = match &resolved {
+        Resolved::Value(Node::Null) => "null",
+        Resolved::Value(Node::Bool(_)) => "bool",
+        Resolved::Value(Node::Int(_) | Node::Uint(_)) => "int",
+        Resolved::Value(Node::Float(_)) => "float",
+        Resolved::Timestamp => "timestamp",
+        _ => "str",
+    };
+    match (resolved, want) {
+        (Resolved::Value(Node::Int(i)), "float") => Ok(Node::Float(i as f64)),
+        (Resolved::Value(n), _) if got == want => Ok(n),
+        (Resolved::Timestamp, "timestamp") => Ok(Node::Str(value.to_string())),
+        _ => Err(format!("cannot decode !!{got} `{value}` as a !!{want}")),
     }
 }
 
