@@ -108,6 +108,16 @@ impl Parser<'_> {
         }
     }
 
+    /// Go's scanner ends the input by feeding it a space: where a space is wrong (inside a
+    /// literal, a number, an escape) the end of input is reported as that space.
+    fn invalid_or_space(&self, context: &str) -> String {
+        if self.i >= self.b.len() {
+            format!("invalid character ' ' {context}")
+        } else {
+            self.invalid(context)
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -135,7 +145,7 @@ impl Parser<'_> {
                 return Err(if k == 0 {
                     self.invalid("looking for beginning of value")
                 } else {
-                    self.invalid(&ctx)
+                    self.invalid_or_space(&ctx)
                 });
             }
             self.i += 1;
@@ -160,12 +170,12 @@ impl Parser<'_> {
             Some(b'1'..=b'9') => {
                 digits(self);
             }
-            _ => return Err(self.invalid("in numeric literal")),
+            _ => return Err(self.invalid_or_space("in numeric literal")),
         }
         if self.peek() == Some(b'.') {
             self.i += 1;
             if digits(self) == 0 {
-                return Err(self.invalid("after decimal point in numeric literal"));
+                return Err(self.invalid_or_space("after decimal point in numeric literal"));
             }
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
@@ -174,7 +184,7 @@ impl Parser<'_> {
                 self.i += 1;
             }
             if digits(self) == 0 {
-                return Err(self.invalid("in exponent of numeric literal"));
+                return Err(self.invalid_or_space("in exponent of numeric literal"));
             }
         }
         let text = &self.s[start..self.i];
@@ -206,7 +216,7 @@ impl Parser<'_> {
                 '\\' => {
                     self.i += 1;
                     let Some(e) = self.peek() else {
-                        return Err("unexpected end of JSON input".into());
+                        return Err(self.invalid_or_space("in string escape code"));
                     };
                     self.i += 1;
                     match e {
@@ -258,7 +268,9 @@ impl Parser<'_> {
                     v = v * 16 + d;
                     self.i += 1;
                 }
-                None => return Err(self.invalid("in \\u hexadecimal character escape")),
+                None => {
+                    return Err(self.invalid_or_space("in \\u hexadecimal character escape"));
+                }
             }
         }
         Ok(v)
@@ -386,7 +398,46 @@ mod tests {
             ),
             ("[1 2]", "invalid character '2' after array element"),
             ("{} x", "invalid character 'x' after top-level value"),
-            ("tru", "unexpected end of JSON input"),
+            (
+                "tru",
+                "invalid character ' ' in literal true (expecting 'e')",
+            ),
+            (
+                "nul",
+                "invalid character ' ' in literal null (expecting 'l')",
+            ),
+            ("-", "invalid character ' ' in numeric literal"),
+            (
+                "1.",
+                "invalid character ' ' after decimal point in numeric literal",
+            ),
+            ("1e", "invalid character ' ' in exponent of numeric literal"),
+            ("\"\\", "invalid character ' ' in string escape code"),
+            (
+                "\"\\u12",
+                "invalid character ' ' in \\u hexadecimal character escape",
+            ),
+            ("\"abc", "unexpected end of JSON input"),
+            ("[1", "unexpected end of JSON input"),
+            ("[01]", "invalid character '1' after array element"),
+            (
+                "[1.]",
+                "invalid character ']' after decimal point in numeric literal",
+            ),
+            (
+                "[.5]",
+                "invalid character '.' looking for beginning of value",
+            ),
+            ("[-]", "invalid character ']' in numeric literal"),
+            (
+                "[1,]",
+                "invalid character ']' looking for beginning of value",
+            ),
+            (
+                "{\"a\":1,}",
+                "invalid character '}' looking for beginning of object key string",
+            ),
+            ("\"a\tb\"", "invalid character '\\t' in string literal"),
             (
                 "trux",
                 "invalid character 'x' in literal true (expecting 'e')",

@@ -5,9 +5,13 @@
 //!   back by goyaml.v2 ([`yaml_node`]) and written by goyaml.v2's emitter ([`yaml_emit`]).
 //! - `fromYaml` is `sigs.k8s.io/yaml.Unmarshal`: goyaml.v2's YAML 1.1 reading
 //!   ([`yaml_parse`]), then through JSON, so every number is a float64.
+//! - `toYamlPretty` is goyaml.v3's encoder on the Go value itself (same emitter, v3 rules).
+//! - `toJson` and friends are `encoding/json` ([`json`]); `fromJson` is its decoder with Go's
+//!   error texts ([`json_parse`]); numbers print as Go prints them ([`float`]).
+//! - `toToml` is BurntSushi/toml's encoder; `fromToml` reads with the `toml` crate ([`toml`]).
 //! - Helm's functions never fail: a marshalling error gives `""`, a parse error a map with an
-//!   `Error` key (a one-element list for the `Array` forms). Sprig's `must*` forms return the
-//!   error.
+//!   `Error` key (a one-element list for the `Array` forms). Sprig's `must*` forms and
+//!   `toRawJson` return the error. (`mustToYaml` is Helm 4's, not 3.22's, so it is not here.)
 
 pub mod float;
 pub mod json;
@@ -34,7 +38,7 @@ pub fn register(r: &mut Registry) {
     });
     r.add("toYamlPretty", |_: &State<'_, '_>, args: &[Value]| {
         want_args("toYamlPretty", args, 1)?;
-        Ok(Value::from(to_yaml(&args[0]).unwrap_or_default()))
+        Ok(Value::from(to_yaml_pretty(&args[0])))
     });
     r.add("fromYaml", |_: &State<'_, '_>, args: &[Value]| {
         want_args("fromYaml", args, 1)?;
@@ -104,14 +108,21 @@ pub(crate) fn error_map(msg: String) -> Value {
     map(BTreeMap::from([("Error".to_string(), Value::from(msg))]))
 }
 
-/// A `string` parameter: Go's reflection accepts only a string.
+/// A `string` parameter: Go's reflection accepts only a string (a missing value is an
+/// `interface {}` there).
 fn string_arg(v: &Value) -> Result<String, Error> {
     match v.as_str() {
         Some(s) if crate::value::kind(v) == crate::value::Kind::String => Ok(s.to_string()),
-        _ => Err(go_error(format!(
-            "wrong type for value; expected string; got {}",
-            crate::value::type_name(v)
-        ))),
+        _ => {
+            let got = if crate::value::is_nil(v) {
+                "interface {}".to_string()
+            } else {
+                crate::value::type_name(v)
+            };
+            Err(go_error(format!(
+                "wrong type for value; expected string; got {got}"
+            )))
+        }
     }
 }
 
@@ -125,6 +136,53 @@ pub fn to_yaml(v: &Value) -> Result<String, Error> {
         text.pop();
     }
     Ok(text)
+}
+
+/// Helm's `toYamlPretty`: goyaml.v3's encoder with `SetIndent(2)` on the Go value itself
+/// (no JSON pass: float64 prints as `%g`, `1e+08`), the final newline removed.
+pub fn to_yaml_pretty(v: &Value) -> String {
+    let mut text = yaml_emit::emit_in(&value_to_node(v), yaml_node::Flavor::V3);
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    text
+}
+
+/// A Go value as goyaml's encoder sees it.
+fn value_to_node(v: &Value) -> Node {
+    use crate::value::{GoStruct, Kind, Num};
+    match crate::value::kind(v) {
+        Kind::Invalid => Node::Null,
+        Kind::Bool => Node::Bool(v.is_true()),
+        Kind::Int | Kind::Int64 | Kind::Float64 => match crate::value::num(v) {
+            Some(Num::Float(f)) => Node::Float(f),
+            Some(n) => Node::Int(n.as_i64()),
+            None => Node::Null,
+        },
+        Kind::String => Node::Str(v.as_str().unwrap_or_default().to_string()),
+        Kind::Slice => Node::Seq(
+            crate::value::as_list(v)
+                .unwrap_or_default()
+                .iter()
+                .map(value_to_node)
+                .collect(),
+        ),
+        Kind::Map => Node::Map(
+            crate::value::map_entries(v)
+                .into_iter()
+                .map(|(k, x)| (Node::Str(k), value_to_node(&x)))
+                .collect(),
+        ),
+        Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
+            Some(s) => Node::Map(
+                s.fields
+                    .iter()
+                    .map(|(k, x)| (Node::Str((*k).to_string()), value_to_node(x)))
+                    .collect(),
+            ),
+            None => Node::Str(v.to_string()),
+        },
+    }
 }
 
 /// Go data from YAML text as `fromYaml` produces it (any kind of document; numbers

@@ -160,7 +160,8 @@ fn from_yaml_cases_as_helm() {
 
 /// Compares with cases rendered by real Helm: `CAPSTAN_GO_CASES` names a JSON-lines file of
 /// `{"v": values YAML, "out": what Helm renders for "{{ toYaml .Values }}\n#JSON#\n{{ toJson
-/// .Values }}" (or "VALERR " and Helm's error reading the values)}`.
+/// .Values }}\n#PRETTY#\n{{ toYamlPretty .Values }}" (or "VALERR " and Helm's error reading
+/// the values)}`.
 #[test]
 #[ignore]
 fn compare_with_go() {
@@ -174,7 +175,7 @@ fn compare_with_go() {
         let input = case["v"].as_str().unwrap();
         let want = case["out"].as_str().unwrap();
         let got = match parse_yaml(input) {
-            Ok(v) if crate::value::is_nil(&v) => "{}\n#JSON#\n{}".to_string(),
+            Ok(v) if crate::value::is_nil(&v) => "{}\n#JSON#\n{}\n#PRETTY#\n{}".to_string(),
             Ok(v) if crate::value::as_map(&v).is_none() => format!(
                 "VALERR {}",
                 json_parse::type_error(&v, "chartutil.Values").replace(
@@ -183,9 +184,10 @@ fn compare_with_go() {
                 )
             ),
             Ok(v) => format!(
-                "{}\n#JSON#\n{}",
+                "{}\n#JSON#\n{}\n#PRETTY#\n{}",
                 to_yaml(&v).unwrap_or_default(),
-                json::marshal(&v).unwrap_or_default()
+                json::marshal(&v).unwrap_or_default(),
+                to_yaml_pretty(&v)
             ),
             Err(e) => format!("VALERR {}", e.detail().unwrap_or_default()),
         };
@@ -233,11 +235,76 @@ fn from_yaml_quirks_as_goyaml_v2() {
         j("[1, 2]: v"),
         r#"{"Error":"error converting YAML to JSON: yaml: invalid map key: []interface {}{1, 2}"}"#
     );
+    // Tags.
+    assert_eq!(
+        j("a: !!binary aGVsbG8=\nb: !!str 12\nc: !!int '12'\nd: !custom x"),
+        r#"{"a":"hello","b":"12","c":12,"d":"x"}"#
+    );
+    assert_eq!(
+        j("a: !!binary a@"),
+        r#"{"Error":"error converting YAML to JSON: yaml: !!binary value contains invalid base64 data"}"#
+    );
+    assert_eq!(
+        j("a: !!int 5k2"),
+        r#"{"Error":"error converting YAML to JSON: yaml: cannot decode !!str `5k2` as a !!int"}"#
+    );
+    assert_eq!(
+        j("a: !!bool 1"),
+        r#"{"Error":"error converting YAML to JSON: yaml: cannot decode !!int `1` as a !!bool"}"#
+    );
+    assert_eq!(
+        j("a: !!float 3\nb: !!float '1.5'\nc: !!int \"0x1F\"\nd: !!timestamp 2001-12-14"),
+        r#"{"a":3,"b":1.5,"c":31,"d":"2001-12-14"}"#
+    );
     // YAML 1.1 values, merges and float keys.
     assert_eq!(
         j(
             "a: yes\nb: 0x1F\nc: 012\nd: 2021-01-01\ne: &x {p: 1}\nf:\n  <<: *x\n  q: 2\n1.5: x\ny: n"
         ),
         r#"{"1.5":"x","a":true,"b":31,"c":10,"d":"2021-01-01","e":{"p":1},"f":{"p":1,"q":2},"true":false}"#
+    );
+}
+
+#[test]
+fn to_yaml_pretty_as_goyaml_v3() {
+    let values = parse_yaml("a:\n  list: [1, 2.5, \"x\", \"yes\", \"123\", \"\", \" lead\", \"a: b\", \"multi\\nline\\n\", \"2021-01-01\", \"on\", \"tab\\tx\", \"tab\\tin\\nblock\", \"😀\"]\n  nested: [[1, 2], {a: 1, b: [x]}, {}, []]\n  long: \"this is a very long string that goes on and on and on beyond the eighty column limit for sure yes\"\n  big: 1e21\n  i: 100000000\n  keys: {a10: 1, a2: 2, A1: 3, \"1\": 4, \"10\": 5, \"9\": 6, \"1a\": 7, \"1_\": 8}\n").unwrap();
+    assert_eq!(
+        to_yaml_pretty(&values),
+        "a:\n  big: 1e+21\n  i: 1e+08\n  keys:\n    \"1\": 4\n    1a: 7\n    \"1_\": 8\n    \"9\": 6\n    \"10\": 5\n    A1: 3\n    a2: 2\n    a10: 1\n  list:\n    - 1\n    - 2.5\n    - x\n    - \"yes\"\n    - \"123\"\n    - \"\"\n    - ' lead'\n    - 'a: b'\n    - |\n      multi\n      line\n    - \"2021-01-01\"\n    - \"on\"\n    - \"tab\\tx\"\n    - |-\n      tab\tin\n      block\n    - \"\\U0001F600\"\n  long: this is a very long string that goes on and on and on beyond the eighty column limit for sure yes\n  nested:\n    - - 1\n      - 2\n    - a: 1\n      b:\n        - x\n    - {}\n    - []"
+    );
+    assert_eq!(
+        to_yaml_pretty(&m(&[("k", int64(3)), ("f", float64(f64::NAN))])),
+        "f: .nan\nk: 3"
+    );
+}
+
+#[test]
+fn string_parameters_as_go() {
+    assert_eq!(
+        string_arg(&nil()).unwrap_err().detail(),
+        Some("wrong type for value; expected string; got interface {}")
+    );
+    assert_eq!(
+        string_arg(&float64(1.5)).unwrap_err().detail(),
+        Some("wrong type for value; expected string; got float64")
+    );
+    assert_eq!(string_arg(&s("x")).unwrap(), "x");
+}
+
+#[test]
+fn from_yaml_limits_aliasing_as_goyaml_v2() {
+    let mut doc = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]");
+    for (prev, name) in [("a", "b"), ("b", "c"), ("c", "d")] {
+        let refs = vec![format!("*{prev}"); 10].join(", ");
+        doc.push_str(&format!("\n{name}: &{name} [{refs}]"));
+    }
+    assert_eq!(
+        json::marshal(&yaml_parse::from_yaml_map(&doc)).unwrap(),
+        r#"{"Error":"error converting YAML to JSON: yaml: document contains excessive aliasing"}"#
+    );
+    let shared = "base: &b {x: 1}\nitems:\n- *b\n- *b";
+    assert_eq!(
+        json::marshal(&yaml_parse::from_yaml_map(shared)).unwrap(),
+        r#"{"base":{"x":1},"items":[{"x":1},{"x":1}]}"#
     );
 }

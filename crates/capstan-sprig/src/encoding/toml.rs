@@ -13,10 +13,36 @@ pub fn to_toml(v: &Value) -> String {
     }
 }
 
-/// Helm's `fromToml`: the document as a Go map, an `Error` key on failure.
+/// Helm's `fromToml`: the document as a Go map (integers int64, floats float64, tables
+/// maps, arrays of tables lists of maps), an `Error` key on failure. Datetimes are kept as
+/// their TOML text (Go has a `time.Time` there); error texts are `toml: line N: ` and the
+/// `toml` crate's description, not BurntSushi's wording.
 pub fn from_toml_map(text: &str) -> Value {
-    let _ = text;
-    super::error_map("toml: decoding is not supported".to_string())
+    match text.parse::<toml::Table>() {
+        Ok(table) => from_table(&table),
+        Err(e) => {
+            let line = e.span().map_or(1, |s| {
+                text[..s.start.min(text.len())].matches('\n').count() + 1
+            });
+            super::error_map(format!("toml: line {line}: {}", e.message()))
+        }
+    }
+}
+
+fn from_table(t: &toml::Table) -> Value {
+    crate::value::map(t.iter().map(|(k, v)| (k.clone(), from_toml(v))).collect())
+}
+
+fn from_toml(v: &toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::from(s.as_str()),
+        toml::Value::Integer(i) => crate::value::int64(*i),
+        toml::Value::Float(f) => crate::value::float64(*f),
+        toml::Value::Boolean(b) => Value::from(*b),
+        toml::Value::Datetime(d) => Value::from(d.to_string()),
+        toml::Value::Array(items) => crate::value::list(items.iter().map(from_toml).collect()),
+        toml::Value::Table(t) => from_table(t),
+    }
 }
 
 /// How BurntSushi/toml classifies a Go value.
@@ -285,6 +311,22 @@ mod tests {
             to_toml(&a),
             "b = 1.0\nc = \"str\\\"q\\\\ \\t\\u007f é\"\nempty = []\nmixed = [1.0, {false = [2.0], m = 1.0}, [3.0, 4.0]]\n\n[d]\n  e = [1.0, 2.5, \"x\"]\n  \"g h\" = true\n  [d.f]\n\n[[list_tables]]\n  name = \"x\"\n  [list_tables.sub]\n    k = \"v\"\n\n[[list_tables]]\n  name = true\n"
         );
+    }
+
+    #[test]
+    fn decodes_as_burntsushi() {
+        let v = from_toml_map(
+            "a = 1\nb = [1, 2.5, 'x']\nc = true\n[t]\nd = 1979-05-27T07:32:00Z\n[[e]]\nf = 'x'",
+        );
+        assert_eq!(
+            crate::encoding::json::marshal(&v).unwrap(),
+            r#"{"a":1,"b":[1,2.5,"x"],"c":true,"e":[{"f":"x"}],"t":{"d":"1979-05-27T07:32:00Z"}}"#
+        );
+        let a = crate::value::as_map(&v).unwrap().get("a").unwrap();
+        assert_eq!(crate::value::type_name(&a), "int64");
+        let e = from_toml_map("a = = 1");
+        let msg = crate::value::as_map(&e).unwrap().get("Error").unwrap();
+        assert!(msg.as_str().unwrap().starts_with("toml: line 1: "), "{msg}");
     }
 
     #[test]

@@ -2,11 +2,20 @@
 //! choice of plain, quoted and literal scalars, line folding at 80 columns.
 
 use super::float::format_shortest;
-use super::yaml_node::{Node, Resolved, resolve, sort_entries};
+use super::yaml_node::{Flavor, Node, Resolved, resolve, sort_entries};
 
 /// The YAML text goyaml.v2's `yaml.Marshal` writes for `node` (maps sorted by key).
 pub fn emit(node: &Node) -> String {
+    emit_in(node, Flavor::V2)
+}
+
+/// The YAML text of goyaml `flavor`'s encoder: v2 as `yaml.Marshal` (sequences in a mapping
+/// not indented, long lines folded at 80 columns), v3 as Helm's `toYamlPretty` sets it up
+/// (`SetIndent(2)`: sequences indented, no folding).
+pub fn emit_in(node: &Node, flavor: Flavor) -> String {
     let mut e = Emitter {
+        flavor,
+        best_width: if flavor == Flavor::V2 { 80 } else { usize::MAX },
         out: String::new(),
         column: 0,
         indent: -1,
@@ -22,7 +31,6 @@ pub fn emit(node: &Node) -> String {
     e.out
 }
 
-const BEST_WIDTH: usize = 80;
 const BEST_INDENT: i32 = 2;
 
 #[derive(Clone, Copy, Default)]
@@ -64,6 +72,8 @@ struct Analysis {
 }
 
 struct Emitter {
+    flavor: Flavor,
+    best_width: usize,
     out: String,
     column: usize,
     indent: i32,
@@ -96,7 +106,7 @@ fn is_printable(c: char) -> bool {
         || ((0xE000..=0xFFFD).contains(&u) && u != 0xFEFF)
 }
 
-fn analyze(value: &str) -> Analysis {
+fn analyze(value: &str, flavor: Flavor) -> Analysis {
     if value.is_empty() {
         return Analysis {
             multiline: false,
@@ -111,6 +121,8 @@ fn analyze(value: &str) -> Analysis {
     let mut flow_indicators = false;
     let mut line_breaks = false;
     let mut special = false;
+    // goyaml.v3 lets a tab into a literal block, not into a plain or single-quoted scalar.
+    let mut tabs = false;
     let (mut leading_space, mut leading_break) = (false, false);
     let (mut trailing_space, mut trailing_break) = (false, false);
     let (mut break_space, mut space_break) = (false, false);
@@ -158,7 +170,9 @@ fn analyze(value: &str) -> Analysis {
                 _ => {}
             }
         }
-        if !is_printable(c) {
+        if c == '\t' && flavor == Flavor::V3 {
+            tabs = true;
+        } else if !is_printable(c) {
             special = true;
         }
         if c == ' ' {
@@ -211,10 +225,12 @@ fn analyze(value: &str) -> Analysis {
         a.block_plain = false;
         a.single_quoted = false;
     }
-    if space_break || special {
+    if space_break || tabs || special {
         a.flow_plain = false;
         a.block_plain = false;
         a.single_quoted = false;
+    }
+    if space_break || special {
         a.block = false;
     }
     if line_breaks {
@@ -378,7 +394,7 @@ impl Emitter {
     }
 
     fn block_sequence(&mut self, items: &[Node]) {
-        let indentless = self.ctx.mapping && !self.indention;
+        let indentless = self.flavor == Flavor::V2 && self.ctx.mapping && !self.indention;
         self.increase_indent(false, indentless);
         for item in items {
             self.write_indent();
@@ -390,7 +406,7 @@ impl Emitter {
 
     fn block_mapping(&mut self, entries: &[(Node, Node)]) {
         let mut entries = entries.to_vec();
-        sort_entries(&mut entries);
+        sort_entries(&mut entries, self.flavor);
         self.increase_indent(false, false);
         for (k, v) in &entries {
             self.write_indent();
@@ -414,14 +430,14 @@ impl Emitter {
             Node::Map(entries) => entries.is_empty(),
             leaf => {
                 let (text, _) = scalar_of(leaf);
-                !analyze(&text).multiline && text.len() <= 128
+                !analyze(&text, self.flavor).multiline && text.len() <= 128
             }
         }
     }
 
     fn scalar(&mut self, node: &Node) {
         let (value, requested) = scalar_of(node);
-        let a = analyze(&value);
+        let a = analyze(&value, self.flavor);
         let ctx = self.ctx;
         let mut style = requested;
         if ctx.simple_key && a.multiline {
@@ -463,7 +479,7 @@ impl Emitter {
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
                 let next_space = chars.get(i + 1) == Some(&' ');
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_space {
+                if allow_breaks && !spaces && self.column > self.best_width && !next_space {
                     self.write_indent();
                 } else {
                     self.put(c);
@@ -501,7 +517,7 @@ impl Emitter {
                 let next_space = chars.get(i + 1) == Some(&' ');
                 if allow_breaks
                     && !spaces
-                    && self.column > BEST_WIDTH
+                    && self.column > self.best_width
                     && byte > 0
                     && byte < last
                     && !next_space
@@ -585,7 +601,12 @@ impl Emitter {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && byte > 0 && byte < last {
+                if allow_breaks
+                    && !spaces
+                    && self.column > self.best_width
+                    && byte > 0
+                    && byte < last
+                {
                     self.write_indent();
                     if chars.get(i + 1) == Some(&' ') {
                         self.put('\\');

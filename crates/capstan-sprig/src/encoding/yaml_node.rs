@@ -71,39 +71,55 @@ pub fn resolve(s: &str) -> Resolved {
             if is_timestamp(s) {
                 return Resolved::Timestamp;
             }
-            let plain: String = s.chars().filter(|&c| c != '_').collect();
-            if let Some(i) = go_parse_int(&plain) {
-                return Resolved::Value(Node::Int(i));
-            }
-            if let Some(u) = go_parse_uint(&plain) {
-                return Resolved::Value(Node::Uint(u));
-            }
-            if is_yaml_float(&plain)
-                && let Some(f) = go_parse_float(&plain)
-            {
-                return Resolved::Value(Node::Float(f));
-            }
-            if let Some(bits) = plain.strip_prefix("0b") {
-                if let Ok(i) = i64::from_str_radix(bits, 2)
-                    && !bits.starts_with(['+', '-'])
-                {
-                    return Resolved::Value(Node::Int(i));
-                }
-                if let Ok(u) = u64::from_str_radix(bits, 2)
-                    && !bits.starts_with('+')
-                {
-                    return Resolved::Value(Node::Uint(u));
-                }
-            } else if let Some(bits) = plain.strip_prefix("-0b")
-                && !bits.starts_with(['+', '-'])
-                && let Ok(i) = i64::from_str_radix(&format!("-{bits}"), 2)
-            {
-                return Resolved::Value(Node::Int(i));
-            }
-            Resolved::Str
+            resolve_number(s)
         }
         _ => Resolved::Str,
     }
+}
+
+/// Whether `s` is a scalar goyaml.v2 would take for a timestamp.
+pub fn looks_like_timestamp(s: &str) -> bool {
+    is_timestamp(s)
+}
+
+/// [`resolve`] without the timestamp test (goyaml.v2 skips it for a scalar tagged other than
+/// `!!timestamp`).
+pub fn resolve_no_timestamp(s: &str) -> Resolved {
+    resolve_number(s)
+}
+
+/// The integer and float forms of a scalar starting with a digit or sign.
+fn resolve_number(s: &str) -> Resolved {
+    let plain: String = s.chars().filter(|&c| c != '_').collect();
+    if let Some(i) = go_parse_int(&plain) {
+        return Resolved::Value(Node::Int(i));
+    }
+    if let Some(u) = go_parse_uint(&plain) {
+        return Resolved::Value(Node::Uint(u));
+    }
+    if is_yaml_float(&plain)
+        && let Some(f) = go_parse_float(&plain)
+    {
+        return Resolved::Value(Node::Float(f));
+    }
+    if let Some(bits) = plain.strip_prefix("0b") {
+        if let Ok(i) = i64::from_str_radix(bits, 2)
+            && !bits.starts_with(['+', '-'])
+        {
+            return Resolved::Value(Node::Int(i));
+        }
+        if let Ok(u) = u64::from_str_radix(bits, 2)
+            && !bits.starts_with('+')
+        {
+            return Resolved::Value(Node::Uint(u));
+        }
+    } else if let Some(bits) = plain.strip_prefix("-0b")
+        && !bits.starts_with(['+', '-'])
+        && let Ok(i) = i64::from_str_radix(&format!("-{bits}"), 2)
+    {
+        return Resolved::Value(Node::Int(i));
+    }
+    Resolved::Str
 }
 
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
@@ -295,9 +311,23 @@ fn key_float(n: &Node) -> Option<f64> {
     }
 }
 
+/// Which goyaml's rules: v2 (`toYaml`, `fromYaml`) or v3 (`toYamlPretty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// goyaml.v2 (go.yaml.in/yaml/v2).
+    V2,
+    /// goyaml.v3 (go.yaml.in/yaml/v3).
+    V3,
+}
+
 /// goyaml.v2's key order: numbers numerically, strings "naturally" (runs of digits compared
-/// as numbers, letters before other characters).
+/// as numbers, letters after other characters).
 pub fn key_less(a: &Node, b: &Node) -> bool {
+    key_less_in(a, b, Flavor::V2)
+}
+
+/// The key order of goyaml `flavor` (v3 puts a letter first right after a digit).
+pub fn key_less_in(a: &Node, b: &Node, flavor: Flavor) -> bool {
     if let (Some(af), Some(bf)) = (key_float(a), key_float(b)) {
         if af != bf {
             return af < bf;
@@ -317,14 +347,16 @@ pub fn key_less(a: &Node, b: &Node) -> bool {
     let (Node::Str(a), Node::Str(b)) = (a, b) else {
         return kind_rank(a) < kind_rank(b);
     };
-    str_less(a, b)
+    str_less(a, b, flavor)
 }
 
-fn str_less(a: &str, b: &str) -> bool {
+fn str_less(a: &str, b: &str, flavor: Flavor) -> bool {
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    let mut digits = false;
     for i in 0..ar.len().min(br.len()) {
         if ar[i] == br[i] {
+            digits = is_go_digit(ar[i]);
             continue;
         }
         let al = ar[i].is_alphabetic();
@@ -333,7 +365,11 @@ fn str_less(a: &str, b: &str) -> bool {
             return ar[i] < br[i];
         }
         if al || bl {
-            return bl;
+            return if flavor == Flavor::V3 && digits {
+                al
+            } else {
+                bl
+            };
         }
         let mut an: i64 = 0;
         let mut bn: i64 = 0;
@@ -393,11 +429,11 @@ fn digit_value(c: char) -> i64 {
 
 /// Sorts `entries` by key as goyaml.v2's `sort.Sort(keyList)` does (insertion sort for short
 /// lists as Go's pdqsort does; a stable merge otherwise), never panicking on odd orders.
-pub fn sort_entries(entries: &mut [(Node, Node)]) {
+pub fn sort_entries(entries: &mut [(Node, Node)], flavor: Flavor) {
     if entries.len() <= 12 {
         for i in 1..entries.len() {
             let mut j = i;
-            while j > 0 && key_less(&entries[j].0, &entries[j - 1].0) {
+            while j > 0 && key_less_in(&entries[j].0, &entries[j - 1].0, flavor) {
                 entries.swap(j, j - 1);
                 j -= 1;
             }
@@ -405,21 +441,21 @@ pub fn sort_entries(entries: &mut [(Node, Node)]) {
         return;
     }
     let mut v: Vec<(Node, Node)> = entries.to_vec();
-    merge_sort(&mut v);
+    merge_sort(&mut v, flavor);
     entries.clone_from_slice(&v);
 }
 
-fn merge_sort(v: &mut Vec<(Node, Node)>) {
+fn merge_sort(v: &mut Vec<(Node, Node)>, flavor: Flavor) {
     if v.len() <= 1 {
         return;
     }
     let mut right = v.split_off(v.len() / 2);
-    merge_sort(v);
-    merge_sort(&mut right);
+    merge_sort(v, flavor);
+    merge_sort(&mut right, flavor);
     let left = std::mem::take(v);
     let (mut l, mut r) = (left.into_iter().peekable(), right.into_iter().peekable());
     while let (Some(a), Some(b)) = (l.peek(), r.peek()) {
-        if key_less(&b.0, &a.0) {
+        if key_less_in(&b.0, &a.0, flavor) {
             v.extend(r.next());
         } else {
             v.extend(l.next());
@@ -489,7 +525,7 @@ mod tests {
         .iter()
         .map(|k| (s(k), Node::Null))
         .collect();
-        sort_entries(&mut keys);
+        sort_entries(&mut keys, Flavor::V2);
         let got: Vec<&str> = keys
             .iter()
             .map(|(k, _)| match k {

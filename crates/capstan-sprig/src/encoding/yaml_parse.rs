@@ -3,6 +3,7 @@
 //! strings, the data goes through `encoding/json` so every number is a float64.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use libyaml_safer::{ErrorKind, EventData, Parser, ScalarStyle};
 use minijinja::Value;
@@ -49,7 +50,7 @@ pub fn parse(text: &str) -> Result<Value, String> {
     let Some(node) = node else {
         return Ok(nil());
     };
-    let decoded = Decoder
+    let decoded = Decoder::default()
         .decode(&node)
         .map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
     to_go(&decoded).map_err(|e| format!("error converting YAML to JSON: {e}"))
@@ -65,6 +66,9 @@ enum Raw {
     },
     Seq(Vec<Raw>),
     Map(Vec<(Raw, Raw)>),
+    /// An alias: the anchored node, shared (not copied, so aliases cost nothing until
+    /// decoded, where goyaml.v2's limit on aliasing applies).
+    Alias(Rc<Raw>),
 }
 
 /// Builds the first document's node tree from libyaml's events.
@@ -127,7 +131,7 @@ fn compose_events(text: &str, eof: Option<usize>) -> Result<Option<Raw>, String>
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
-    let mut anchors: HashMap<String, Raw> = HashMap::new();
+    let mut anchors: HashMap<String, Rc<Raw>> = HashMap::new();
     // Stack of open collections: (anchor, items, is_map).
     let mut stack: Vec<(Option<String>, Vec<Raw>, bool)> = Vec::new();
     loop {
@@ -138,7 +142,7 @@ fn compose_events(text: &str, eof: Option<usize>) -> Result<Option<Raw>, String>
             EventData::StreamEnd => return Ok(None),
             EventData::DocumentEnd { .. } => return Ok(None),
             EventData::Alias { anchor } => match anchors.get(&anchor) {
-                Some(n) => (n.clone(), None),
+                Some(n) => (Raw::Alias(n.clone()), None),
                 None => return Err(format!("unknown anchor '{anchor}' referenced")),
             },
             EventData::Scalar {
@@ -187,7 +191,7 @@ fn compose_events(text: &str, eof: Option<usize>) -> Result<Option<Raw>, String>
             }
         };
         if let Some(a) = anchor {
-            anchors.insert(a, node.clone());
+            anchors.insert(a, Rc::new(node.clone()));
         }
         match stack.last_mut() {
             Some((_, items, _)) => items.push(node),
@@ -237,13 +241,58 @@ fn libyaml_error(e: &libyaml_safer::Error) -> String {
 
 const TAG_PREFIX: &str = "tag:yaml.org,2002:";
 
-#[derive(Default)]
-struct Decoder;
+/// goyaml.v2's decoder state: node counts for its limit on aliasing.
+struct Decoder {
+    decode_count: usize,
+    alias_count: usize,
+    alias_depth: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Decoder {
+        // The document node counts as one.
+        Decoder {
+            decode_count: 1,
+            alias_count: 0,
+            alias_depth: 0,
+        }
+    }
+}
+
+/// goyaml.v2's allowed share of aliased nodes, by the number of nodes decoded.
+fn allowed_alias_ratio(count: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if count <= LOW {
+        0.99
+    } else if count >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((count - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
 
 impl Decoder {
-    fn decode(&self, raw: &Raw) -> Result<Node, String> {
+    fn decode(&mut self, raw: &Raw) -> Result<Node, String> {
+        self.decode_count += 1;
+        if self.alias_depth > 0 {
+            self.alias_count += 1;
+        }
+        if self.alias_count > 100
+            && self.decode_count > 1000
+            && self.alias_count as f64 / self.decode_count as f64
+                > allowed_alias_ratio(self.decode_count)
+        {
+            return Err("document contains excessive aliasing".into());
+        }
         match raw {
-            Raw::Scalar { value, tag, plain } => Ok(scalar(value, tag.as_deref(), *plain)),
+            Raw::Alias(target) => {
+                self.alias_depth += 1;
+                let out = self.decode(target);
+                self.alias_depth -= 1;
+                out
+            }
+            Raw::Scalar { value, tag, plain } => scalar(value, tag.as_deref(), *plain),
             Raw::Seq(items) => Ok(Node::Seq(
                 items
                     .iter()
@@ -251,7 +300,7 @@ impl Decoder {
                     .collect::<Result<_, _>>()?,
             )),
             Raw::Map(pairs) => {
-                let mut out: Vec<(Node, Node)> = Vec::new();
+                let mut out = Entries::default();
                 for (k, v) in pairs {
                     if is_merge(k) {
                         self.merge(v, &mut out)?;
@@ -262,44 +311,65 @@ impl Decoder {
                         return Err(format!("invalid map key: {}", go_syntax(&key, true)));
                     }
                     let val = self.decode(v)?;
-                    insert(&mut out, key, val);
+                    out.insert(key, val);
                 }
-                Ok(Node::Map(out))
+                Ok(Node::Map(out.entries))
             }
         }
     }
 
-    fn merge(&self, v: &Raw, out: &mut Vec<(Node, Node)>) -> Result<(), String> {
+    fn merge(&mut self, v: &Raw, out: &mut Entries) -> Result<(), String> {
         let want_map = || "map merge requires map or sequence of maps as the value".to_string();
         match v {
             Raw::Map(_) => self.merge_map(v, out),
+            Raw::Alias(target) if matches!(**target, Raw::Map(_)) => self.merge_map(v, out),
             Raw::Seq(items) => {
                 for item in items.iter().rev() {
-                    if !matches!(item, Raw::Map(_)) {
+                    let is_map = match item {
+                        Raw::Map(_) => true,
+                        Raw::Alias(target) => matches!(**target, Raw::Map(_)),
+                        _ => false,
+                    };
+                    if !is_map {
                         return Err(want_map());
                     }
                     self.merge_map(item, out)?;
                 }
                 Ok(())
             }
-            Raw::Scalar { .. } => Err(want_map()),
+            _ => Err(want_map()),
         }
     }
 
-    fn merge_map(&self, v: &Raw, out: &mut Vec<(Node, Node)>) -> Result<(), String> {
+    fn merge_map(&mut self, v: &Raw, out: &mut Entries) -> Result<(), String> {
         if let Node::Map(entries) = self.decode(v)? {
             for (k, x) in entries {
-                insert(out, k, x);
+                out.insert(k, x);
             }
         }
         Ok(())
     }
 }
 
-fn insert(out: &mut Vec<(Node, Node)>, key: Node, val: Node) {
-    match out.iter_mut().find(|(k, _)| *k == key) {
-        Some(slot) => slot.1 = val,
-        None => out.push((key, val)),
+/// A map's entries in insertion order, a later equal key replacing the value (Go map
+/// assignment), found through an index rather than a scan.
+#[derive(Default)]
+struct Entries {
+    entries: Vec<(Node, Node)>,
+    index: HashMap<String, usize>,
+}
+
+impl Entries {
+    fn insert(&mut self, key: Node, val: Node) {
+        // Keys are scalars; their Debug form tells equal keys of one type apart exactly.
+        let id = format!("{key:?}");
+        match self.index.get(&id) {
+            Some(&i) => self.entries[i].1 = val,
+            None => {
+                self.index.insert(id, self.entries.len());
+                self.entries.push((key, val));
+            }
+        }
     }
 }
 
@@ -308,21 +378,92 @@ fn is_merge(k: &Raw) -> bool {
         || matches!(k, Raw::Scalar { tag: Some(t), .. } if t == "tag:yaml.org,2002:merge")
 }
 
+/// Go's `base64.StdEncoding.DecodeString` (padding required; CR and LF skipped).
+fn base64_std(text: &str) -> Option<Vec<u8>> {
+    let mut sextets = Vec::new();
+    let mut pad = 0;
+    for b in text.bytes().filter(|&b| b != b'\r' && b != b'\n') {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => {
+                pad += 1;
+                continue;
+            }
+            _ => return None,
+        };
+        if pad > 0 {
+            return None;
+        }
+        sextets.push(v);
+    }
+    if (sextets.len() + pad) % 4 != 0 || pad > 2 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for chunk in sextets.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &v)| acc | (u32::from(v) << (18 - 6 * i)));
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+        if chunk.len() == 1 {
+            return None;
+        }
+    }
+    Some(out)
+}
+
 /// A scalar as goyaml.v2 decodes it into `interface{}`.
-fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Node {
-    let resolved = match tag {
-        None | Some("!") if !plain => return Node::Str(value.to_string()),
-        None => resolve(value),
+fn scalar(value: &str, tag: Option<&str>, plain: bool) -> Result<Node, String> {
+    if tag == Some("tag:yaml.org,2002:binary") {
+        return match base64_std(value) {
+            Some(bytes) => Ok(Node::Str(String::from_utf8_lossy(&bytes).into_owned())),
+            None => Err("!!binary value contains invalid base64 data".into()),
+        };
+    }
+    scalar_text(value, tag, plain)
+}
+
+fn scalar_text(value: &str, tag: Option<&str>, plain: bool) -> Result<Node, String> {
+    let want = match tag {
+        None | Some("!") if !plain => return Ok(Node::Str(value.to_string())),
+        None => None,
         Some(t) => match t.strip_prefix(TAG_PREFIX) {
-            Some("str") => return Node::Str(value.to_string()),
-            Some("null" | "bool" | "int" | "float" | "timestamp") => resolve(value),
-            _ => return Node::Str(value.to_string()),
+            Some(short @ ("null" | "bool" | "int" | "float" | "timestamp")) => Some(short),
+            _ => return Ok(Node::Str(value.to_string())),
         },
     };
-    match (resolved, tag) {
-        (Resolved::Value(Node::Int(i)), Some(t)) if t.ends_with(":float") => Node::Float(i as f64),
-        (Resolved::Value(n), _) => n,
-        _ => Node::Str(value.to_string()),
+    // goyaml.v2 tries a timestamp only for untagged and !!timestamp scalars.
+    let resolved = match want {
+        Some(w) if w != "timestamp" && super::yaml_node::looks_like_timestamp(value) => {
+            super::yaml_node::resolve_no_timestamp(value)
+        }
+        _ => resolve(value),
+    };
+    let Some(want) = want else {
+        return Ok(match resolved {
+            Resolved::Value(n) => n,
+            _ => Node::Str(value.to_string()),
+        });
+    };
+    let got = match &resolved {
+        Resolved::Value(Node::Null) => "null",
+        Resolved::Value(Node::Bool(_)) => "bool",
+        Resolved::Value(Node::Int(_) | Node::Uint(_)) => "int",
+        Resolved::Value(Node::Float(_)) => "float",
+        Resolved::Timestamp => "timestamp",
+        _ => "str",
+    };
+    match (resolved, want) {
+        (Resolved::Value(Node::Int(i)), "float") => Ok(Node::Float(i as f64)),
+        (Resolved::Value(n), _) if got == want => Ok(n),
+        (Resolved::Timestamp, "timestamp") => Ok(Node::Str(value.to_string())),
+        _ => Err(format!("cannot decode !!{got} `{value}` as a !!{want}")),
     }
 }
 
