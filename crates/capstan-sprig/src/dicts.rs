@@ -650,6 +650,24 @@ mod tests {
     }
 
     #[test]
+    fn helm_has_every_function_of_this_branch() {
+        let r = Registry::helm();
+        let names = "dict get set unset hasKey pluck dig merge mergeOverwrite mustMerge \
+            mustMergeOverwrite keys values pick omit deepCopy mustDeepCopy list tuple append \
+            push mustAppend mustPush prepend mustPrepend first mustFirst last mustLast rest \
+            mustRest initial mustInitial reverse mustReverse uniq mustUniq without mustWithout \
+            has mustHas compact mustCompact concat until untilStep seq chunk mustChunk sha1sum \
+            sha256sum sha512sum adler32sum htpasswd bcrypt derivePassword genPrivateKey \
+            buildCustomCert genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey \
+            genSignedCert genSignedCertWithKey encryptAES decryptAES randAlphaNum randAlpha \
+            randNumeric randAscii randBytes uuidv4 b64enc b64dec b32enc b32dec urlParse urlJoin \
+            getHostByName";
+        for name in names.split_whitespace() {
+            assert!(r.contains(name), "{name}");
+        }
+    }
+
+    #[test]
     fn deep_copy_shares_nothing() {
         let m = values_m();
         let c = call("deepCopy", std::slice::from_ref(&m)).unwrap();

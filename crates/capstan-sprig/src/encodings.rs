@@ -660,6 +660,27 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(one("urlParse", input), want, "{input:?}");
         }
+        let users = [
+            ("http://us%65r:p%40ss@h/x", "user:p%40ss"),
+            ("http://a!b@h/", "a%21b"),
+            ("http://u@h@x/", "u%40h"),
+        ];
+        for (input, want) in users {
+            let m = one("urlParse", input);
+            assert!(m.contains(&format!("userinfo:{want}]")), "{input:?}: {m}");
+        }
+        assert_eq!(
+            one("urlParse", "//h/p"),
+            "map[fragment: host:h hostname:h opaque: path:/p query: scheme: userinfo:]"
+        );
+        assert_eq!(
+            one("urlParse", "///p"),
+            "map[fragment: host: hostname: opaque: path:///p query: scheme: userinfo:]"
+        );
+        assert_eq!(
+            one("urlParse", "http://h:/p"),
+            "map[fragment: host:h: hostname:h opaque: path:/p query: scheme:http userinfo:]"
+        );
         let errors = [
             ("http://a b.com/", "invalid character \" \" in host name"),
             ("http://[::1/", "missing ']' in host"),
@@ -667,6 +688,7 @@ mod tests {
             (":foo", "missing protocol scheme"),
             ("1a:b", "first path segment in URL cannot contain colon"),
             ("http://x/%zz", "invalid URL escape \"%zz\""),
+            ("http://h/p#a%zz", "invalid URL escape \"%zz\""),
         ];
         for (input, want) in errors {
             assert_eq!(
@@ -713,6 +735,26 @@ mod tests {
         assert_eq!(
             join(&[("userinfo", s("a@b:c d")), ("host", s("h"))]),
             "ERR: unable to parse userinfo in dict: parse \"proto://a@b:c d@host\": net/url: invalid userinfo"
+        );
+        assert_eq!(
+            join(&[
+                ("userinfo", s("us%65r:p%40ss")),
+                ("host", s("h")),
+                ("scheme", s("http"))
+            ]),
+            "http://user:p%40ss@h"
+        );
+        assert_eq!(
+            join(&[("userinfo", s("a!b(c)*")), ("host", s("h"))]),
+            "//a%21b%28c%29%2A@h"
+        );
+        assert_eq!(
+            join(&[
+                ("path", s("/a!b(c)*?#")),
+                ("fragment", s("x y!?#")),
+                ("host", s("h"))
+            ]),
+            "//h/a%21b%28c%29%2A%3F%23#x%20y!?%23"
         );
         let raw = "https://user:pa%20ss@example.com:8443/a%20b/c?x=1&y=2#frag%20x";
         let parsed = {
