@@ -249,7 +249,7 @@ fn merge_all(name: &str, args: &[Value], overwrite: bool) -> Result<Value, Error
         .map(map_arg)
         .collect::<Result<Vec<_>, _>>()?;
     for src in srcs {
-        merge_into(&dst, src.entries(), overwrite);
+        merge_into(&dst, src.entries(), overwrite, 0)?;
     }
     Ok(same_map(&args[0], dst))
 }
@@ -269,7 +269,20 @@ fn is_empty(v: &Value) -> bool {
 /// destination in place (recursively); otherwise a source value replaces the destination's
 /// when overwriting, or when the destination is missing or empty ("", false, 0, nil, empty
 /// slice or map). Source values are stored as they are (maps shared, not copied).
-fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
+///
+/// Maps that contain themselves would recurse forever (Go's stack overflows); past
+/// [`MAX_MERGE_DEPTH`] levels this is an error instead.
+fn merge_into(
+    dst: &GoMap,
+    src: BTreeMap<String, Value>,
+    overwrite: bool,
+    depth: usize,
+) -> Result<(), Error> {
+    if depth > MAX_MERGE_DEPTH {
+        return Err(go_error(
+            "runtime: goroutine stack exceeds 1000000000-byte limit",
+        ));
+    }
     for (key, s) in src {
         let d = dst.get(&key);
         if value::is_nil(&s) {
@@ -282,7 +295,12 @@ fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
         if s_kind == Kind::Map
             && let Some(dm) = d.as_ref().and_then(value::as_map)
         {
-            merge_into(&dm, value::map_entries(&s).into_iter().collect(), overwrite);
+            merge_into(
+                &dm,
+                value::map_entries(&s).into_iter().collect(),
+                overwrite,
+                depth + 1,
+            )?;
         }
         if let Some(dv) = &d
             && !is_empty(dv)
@@ -297,7 +315,11 @@ fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
             dst.insert(key, s);
         }
     }
+    Ok(())
 }
+
+/// How deep `merge` follows nested maps.
+const MAX_MERGE_DEPTH: usize = 1000;
 
 /// `deepCopy v`: a copy sharing no map or slice with `v`.
 fn deep_copy(name: &str, args: &[Value]) -> Result<Value, Error> {
@@ -637,6 +659,15 @@ mod tests {
         let m = d(&[("a", int(1))]);
         call("merge", &[m.clone(), m.clone()]).unwrap();
         assert_eq!(sprint_value(&m), "map[a:1]");
+    }
+
+    #[test]
+    fn merging_maps_that_contain_themselves_fails() {
+        let a = d(&[]);
+        call("set", &[a.clone(), s("self"), a.clone()]).unwrap();
+        let b = d(&[]);
+        call("set", &[b.clone(), s("self"), b.clone()]).unwrap();
+        assert!(show("merge", &[a, b]).starts_with("ERR: runtime: goroutine stack exceeds"));
     }
 
     #[test]
