@@ -92,10 +92,17 @@ pub(crate) const NIL_DEREF: &str =
 /// The elements of a list argument; `what` completes Sprig's "Cannot ... type KIND".
 fn list_arg(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
     match kind(v) {
-        Kind::Slice => Ok(value::as_list(v).unwrap_or_default()),
+        Kind::Slice => Ok(elements(v)),
         Kind::Invalid => Err(go_error(NIL_DEREF)),
         k => Err(go_error(format!("{what} {}", k.name()))),
     }
+}
+
+/// The elements of a slice value (a sequence, or anything else minijinja iterates).
+fn elements(v: &Value) -> Vec<Value> {
+    value::as_list(v)
+        .or_else(|| v.try_iter().ok().map(Iterator::collect))
+        .unwrap_or_default()
 }
 
 /// A Go `int` parameter: only an `int` converts (`int64`, `float64` and nil do not).
@@ -122,10 +129,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         Kind::Bool => a.is_true() == b.is_true(),
         Kind::String => a.as_str() == b.as_str(),
         Kind::Slice => {
-            let (x, y) = (
-                value::as_list(a).unwrap_or_default(),
-                value::as_list(b).unwrap_or_default(),
-            );
+            let (x, y) = (elements(a), elements(b));
             x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| deep_equal(p, q))
         }
         Kind::Map => {
@@ -272,7 +276,7 @@ fn concat(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let mut out = Vec::new();
     for a in args {
         match kind(a) {
-            Kind::Slice => out.extend(value::as_list(a).unwrap_or_default()),
+            Kind::Slice => out.extend(elements(a)),
             Kind::Invalid => return Err(go_error(NIL_DEREF)),
             k => {
                 return Err(go_error(format!("Cannot concat type {} as list", k.name())));
