@@ -38,16 +38,16 @@ pub fn register(r: &mut Registry) {
     r.add("buildCustomCert", build_custom_cert);
     r.add("genCA", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genCA", args, 2)?;
-        let cn = string_arg(&args[0])?;
-        let days = int_arg(&args[1])?;
+        let cn = string_arg(args, 0)?;
+        let days = int_arg(args, 1)?;
         let key = PrivKey::generate_rsa(2048)?;
         ca(cn, days, &key)
     });
     r.add("genCAWithKey", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genCAWithKey", args, 3)?;
-        let cn = string_arg(&args[0])?;
-        let days = int_arg(&args[1])?;
-        let pem = string_arg(&args[2])?;
+        let cn = string_arg(args, 0)?;
+        let days = int_arg(args, 1)?;
+        let pem = string_arg(args, 2)?;
         let key =
             PrivKey::from_pem(&pem).map_err(|e| go_error(format!("parsing private key: {e}")))?;
         ca(cn, days, &key)
@@ -63,7 +63,7 @@ pub fn register(r: &mut Registry) {
         |_: &State<'_, '_>, args: &[Value]| {
             want_args("genSelfSignedCertWithKey", args, 5)?;
             let (cn, ips, dns, days) = cert_args(args)?;
-            let pem = string_arg(&args[4])?;
+            let pem = string_arg(args, 4)?;
             let key = PrivKey::from_pem(&pem)
                 .map_err(|e| go_error(format!("parsing private key: {e}")))?;
             self_signed(cn, ips, dns, days, &key)
@@ -72,7 +72,7 @@ pub fn register(r: &mut Registry) {
     r.add("genSignedCert", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genSignedCert", args, 5)?;
         let (cn, ips, dns, days) = cert_args(args)?;
-        let (ca_cert, ca_key) = certificate_arg(&args[4])?;
+        let (ca_cert, ca_key) = certificate_arg(args, 4)?;
         let key = PrivKey::generate_rsa(2048)?;
         signed(cn, ips, dns, days, &ca_cert, &ca_key, &key)
     });
@@ -81,8 +81,8 @@ pub fn register(r: &mut Registry) {
         |_: &State<'_, '_>, args: &[Value]| {
             want_args("genSignedCertWithKey", args, 6)?;
             let (cn, ips, dns, days) = cert_args(args)?;
-            let (ca_cert, ca_key) = certificate_arg(&args[4])?;
-            let pem = string_arg(&args[5])?;
+            let (ca_cert, ca_key) = certificate_arg(args, 4)?;
+            let pem = string_arg(args, 5)?;
             let key = PrivKey::from_pem(&pem)
                 .map_err(|e| go_error(format!("parsing private key: {e}")))?;
             signed(cn, ips, dns, days, &ca_cert, &ca_key, &key)
@@ -99,7 +99,8 @@ pub fn certificate(cert: String, key: String) -> Value {
 }
 
 /// The `Cert` and `Key` of a `certificate` argument.
-fn certificate_arg(v: &Value) -> Result<(String, String), Error> {
+fn certificate_arg(args: &[Value], i: usize) -> Result<(String, String), Error> {
+    let v = &args[i];
     match v.downcast_object_ref::<GoStruct>() {
         Some(s) if s.type_name == CERTIFICATE_TYPE => {
             let field = |name| {
@@ -110,16 +111,17 @@ fn certificate_arg(v: &Value) -> Result<(String, String), Error> {
             };
             Ok((field("Cert"), field("Key")))
         }
-        _ => Err(wrong_type(CERTIFICATE_TYPE, v)),
+        _ => Err(wrong_type(i, CERTIFICATE_TYPE, v)),
     }
 }
 
 /// A `[]interface{}` parameter; nil (Go's literal `nil`, as charts pass it) is empty.
-fn slice_arg(v: &Value) -> Result<Vec<Value>, Error> {
+fn slice_arg(args: &[Value], i: usize) -> Result<Vec<Value>, Error> {
+    let v = &args[i];
     match kind(v) {
         Kind::Invalid => Ok(Vec::new()),
         Kind::Slice => Ok(value::as_list(v).unwrap_or_default()),
-        _ => Err(wrong_type("[]interface {}", v)),
+        _ => Err(wrong_type(i, "[]interface {}", v)),
     }
 }
 
@@ -128,10 +130,10 @@ type CertArgs = (String, Vec<Value>, Vec<Value>, i64);
 /// `cn ips dnsNames days`, converted as Go converts them.
 fn cert_args(args: &[Value]) -> Result<CertArgs, Error> {
     Ok((
-        string_arg(&args[0])?,
-        slice_arg(&args[1])?,
-        slice_arg(&args[2])?,
-        int_arg(&args[3])?,
+        string_arg(args, 0)?,
+        slice_arg(args, 1)?,
+        slice_arg(args, 2)?,
+        int_arg(args, 3)?,
     ))
 }
 
@@ -462,7 +464,7 @@ impl PrivKey {
 /// `genPrivateKey type`: a new key in PEM, or Sprig's text for an unknown type.
 fn gen_private_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("genPrivateKey", args, 1)?;
-    let kind = string_arg(&args[0])?;
+    let kind = string_arg(args, 0)?;
     let key = match kind.as_str() {
         "" | "rsa" => PrivKey::generate_rsa(4096)?,
         "ecdsa" => PrivKey::generate_ecdsa()?,
@@ -480,8 +482,8 @@ fn gen_private_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `buildCustomCert b64cert b64key`: the decoded PEM texts, checked as Sprig checks them.
 fn build_custom_cert(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("buildCustomCert", args, 2)?;
-    let cert = string_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let cert = string_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     let cert = crate::encodings::base64_decode(cert.as_bytes())
         .map_err(|_| go_error("unable to decode base64 certificate"))?;
     let key = crate::encodings::base64_decode(key.as_bytes())

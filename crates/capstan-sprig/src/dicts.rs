@@ -48,20 +48,25 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-/// Go's error for an argument whose type a parameter of type `want` cannot take (nil, read
-/// from data, is an empty `interface {}`).
-pub(crate) fn wrong_type(want: &str, got: &Value) -> Error {
+/// text/template's error for argument `i` (0-based), whose type a parameter of type `want`
+/// cannot take (nil read from data is an empty `interface {}`); Go reports it at that
+/// argument, without `error calling`.
+pub(crate) fn wrong_type(i: usize, want: &str, got: &Value) -> Error {
     let got = if value::is_nil(got) {
         "interface {}".to_string()
     } else {
         value::type_name(got)
     };
-    go_error(format!("wrong type for value; expected {want}; got {got}"))
+    crate::arg_error(
+        i,
+        format!("wrong type for value; expected {want}; got {got}"),
+    )
 }
 
-/// A `map[string]interface{}` parameter: the map itself (shared) if `v` is a Go map; a copy
-/// for another minijinja map (whose changes nobody else sees).
-pub(crate) fn map_arg(v: &Value) -> Result<Arc<GoMap>, Error> {
+/// Argument `i` for a `map[string]interface{}` parameter: the map itself (shared) if it is a
+/// Go map; a copy for another minijinja map (whose changes nobody else sees).
+pub(crate) fn map_arg(args: &[Value], i: usize) -> Result<Arc<GoMap>, Error> {
+    let v = &args[i];
     if let Some(m) = value::as_map(v) {
         return Ok(m);
     }
@@ -70,14 +75,15 @@ pub(crate) fn map_arg(v: &Value) -> Result<Arc<GoMap>, Error> {
             value::map_entries(v).into_iter().collect(),
         )));
     }
-    Err(wrong_type("map[string]interface {}", v))
+    Err(wrong_type(i, "map[string]interface {}", v))
 }
 
-/// A `string` parameter.
-pub(crate) fn string_arg(v: &Value) -> Result<String, Error> {
+/// Argument `i` for a `string` parameter.
+pub(crate) fn string_arg(args: &[Value], i: usize) -> Result<String, Error> {
+    let v = &args[i];
     match v.as_str() {
         Some(s) if kind(v) == Kind::String => Ok(s.to_string()),
-        _ => Err(wrong_type("string", v)),
+        _ => Err(wrong_type(i, "string", v)),
     }
 }
 
@@ -95,16 +101,16 @@ fn dict(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `get m key`: the value, or "" when absent.
 fn get(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("get", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     Ok(m.get(&key).unwrap_or_else(|| Value::from("")))
 }
 
 /// `set m key v`: sets the entry in place and returns the same map.
 fn set(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("set", args, 3)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     m.insert(key, args[2].clone());
     Ok(same_map(&args[0], m))
 }
@@ -112,8 +118,8 @@ fn set(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `unset m key`: deletes the entry in place and returns the same map.
 fn unset(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("unset", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     m.remove(&key);
     Ok(same_map(&args[0], m))
 }
@@ -130,18 +136,17 @@ fn same_map(arg: &Value, m: Arc<GoMap>) -> Value {
 /// `hasKey m key`.
 fn has_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("hasKey", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     Ok(Value::from(m.contains(&key)))
 }
 
 /// `pluck key m1 m2 ...`: the values `key` has in the maps that have it.
 fn pluck(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("pluck", args, 1)?;
-    let key = string_arg(&args[0])?;
-    let maps = args[1..]
-        .iter()
-        .map(map_arg)
+    let key = string_arg(args, 0)?;
+    let maps = (1..args.len())
+        .map(|i| map_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(value::list(
         maps.iter().filter_map(|m| m.get(&key)).collect(),
@@ -150,7 +155,9 @@ fn pluck(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 
 /// `keys m1 m2 ...`: every key of every map (duplicates kept), sorted.
 fn keys(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-    let maps = args.iter().map(map_arg).collect::<Result<Vec<_>, _>>()?;
+    let maps = (0..args.len())
+        .map(|i| map_arg(args, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out: Vec<String> = maps.iter().flat_map(|m| m.keys()).collect();
     out.sort();
     Ok(value::list(out.into_iter().map(Value::from).collect()))
@@ -159,17 +166,16 @@ fn keys(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `values m`: the values, in key order.
 fn values(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("values", args, 1)?;
-    let m = map_arg(&args[0])?;
+    let m = map_arg(args, 0)?;
     Ok(value::list(m.entries().into_values().collect()))
 }
 
 /// `pick m k1 k2 ...`: a new map of the named entries that exist.
 fn pick(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("pick", args, 1)?;
-    let m = map_arg(&args[0])?;
-    let names = args[1..]
-        .iter()
-        .map(string_arg)
+    let m = map_arg(args, 0)?;
+    let names = (1..args.len())
+        .map(|i| string_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = BTreeMap::new();
     for k in names {
@@ -183,10 +189,9 @@ fn pick(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `omit m k1 k2 ...`: a new map of every entry but the named ones.
 fn omit(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("omit", args, 1)?;
-    let m = map_arg(&args[0])?;
-    let names = args[1..]
-        .iter()
-        .map(string_arg)
+    let m = map_arg(args, 0)?;
+    let names = (1..args.len())
+        .map(|i| string_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = m.entries();
     for k in &names {
@@ -243,10 +248,9 @@ fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `dst`, in place; returns `dst` (a new map when `dst` is nil).
 fn merge_all(name: &str, args: &[Value], overwrite: bool) -> Result<Value, Error> {
     want_at_least(name, args, 1)?;
-    let dst = map_arg(&args[0])?;
-    let srcs = args[1..]
-        .iter()
-        .map(map_arg)
+    let dst = map_arg(args, 0)?;
+    let srcs = (1..args.len())
+        .map(|i| map_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     for src in srcs {
         merge_into(&dst, src.entries(), overwrite, 0)?;
@@ -438,6 +442,21 @@ mod tests {
             show("merge", &[values_m(), nil()]),
             "ERR: wrong type for value; expected map[string]interface {}; got interface {}"
         );
+    }
+
+    #[test]
+    fn wrong_types_are_reported_at_their_argument() {
+        let index = |name: &str, args: &[Value]| {
+            let e = call(name, args).unwrap_err();
+            std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<crate::ArgError>())
+                .map(|a| a.0)
+        };
+        assert_eq!(index("get", &[values_m(), float64(1.5)]), Some(1));
+        assert_eq!(index("set", &[nil(), s("a"), int(1)]), Some(0));
+        assert_eq!(index("pick", &[values_m(), s("a"), int(1)]), Some(2));
+        assert_eq!(index("merge", &[values_m(), d(&[]), s("x")]), Some(2));
+        assert_eq!(index("dig", &[s("a"), s("def"), nil()]), None);
     }
 
     #[test]

@@ -18,14 +18,14 @@ use crate::{Registry, go_error, want_args};
 pub fn register(r: &mut Registry) {
     r.add("b64enc", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b64enc", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(
             base64::engine::general_purpose::STANDARD.encode(s),
         ))
     });
     r.add("b64dec", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b64dec", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(decoded_or_error(
             base64_decode(s.as_bytes()),
             "base64",
@@ -33,12 +33,12 @@ pub fn register(r: &mut Registry) {
     });
     r.add("b32enc", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b32enc", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(base32_encode(s.as_bytes())))
     });
     r.add("b32dec", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b32dec", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(decoded_or_error(
             base32_decode(s.as_bytes()),
             "base32",
@@ -48,7 +48,7 @@ pub fn register(r: &mut Registry) {
     r.add("urlJoin", url_join);
     r.add("getHostByName", |_: &State<'_, '_>, args: &[Value]| {
         want_args("getHostByName", args, 1)?;
-        string_arg(&args[0])?;
+        string_arg(args, 0)?;
         // Sprig picks a random address of the name's; rendering resolves nothing, which is
         // what Sprig does with a name that does not resolve: rand.Intn(0) panics.
         Err(go_error("invalid argument to Intn"))
@@ -395,7 +395,7 @@ fn split_port(host: &str) -> (&str, &str) {
 /// `urlParse s`: a map of scheme, host, hostname, path, query, opaque, fragment, userinfo.
 fn url_parse(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("urlParse", args, 1)?;
-    let raw = string_arg(&args[0])?;
+    let raw = string_arg(args, 0)?;
     let u = parse_url(&raw).map_err(|e| {
         go_error(format!(
             "unable to parse url: parse {}: {e}",
@@ -474,7 +474,7 @@ fn url_part(m: &value::GoMap, key: &str) -> Result<String, Error> {
 /// `urlJoin m`: Go's `URL.String()` of the parts `urlParse` gives.
 fn url_join(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("urlJoin", args, 1)?;
-    let m = map_arg(&args[0])?;
+    let m = map_arg(args, 0)?;
     let scheme = url_part(&m, "scheme")?;
     let host = url_part(&m, "host")?;
     let path = url_part(&m, "path")?;
