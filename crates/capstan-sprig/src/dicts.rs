@@ -212,15 +212,24 @@ fn conversion_error(got: &Value, want: &str) -> Error {
     ))
 }
 
+/// `v.(map[string]interface{})`: only a plain Go map passes (not, say, Helm's
+/// `chartutil.Values`, the type of `.Values` itself).
+fn plain_map(v: &Value) -> Result<Arc<GoMap>, Error> {
+    const MAP: &str = "map[string]interface {}";
+    match value::as_map(v) {
+        Some(m) if value::type_name(v) == MAP => Ok(m),
+        _ => Err(conversion_error(v, MAP)),
+    }
+}
+
 /// `dig k1 k2 ... default m`: the value at the key path, or `default` when a key is missing.
 fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     if args.len() < 3 {
         return Err(go_error("dig needs at least three arguments"));
     }
-    const MAP: &str = "map[string]interface {}";
     let last = &args[args.len() - 1];
     let default = &args[args.len() - 2];
-    let mut current = value::as_map(last).ok_or_else(|| conversion_error(last, MAP))?;
+    let mut current = plain_map(last)?;
     let path = &args[..args.len() - 2];
     let keys = path
         .iter()
@@ -239,7 +248,7 @@ fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         if i + 1 == keys.len() {
             return Ok(step);
         }
-        current = value::as_map(&step).ok_or_else(|| conversion_error(&step, MAP))?;
+        current = plain_map(&step)?;
     }
     Ok(default.clone())
 }

@@ -1,5 +1,5 @@
 //! Sprig's encodings: `b64enc`, `b64dec`, `b32enc`, `b32dec`, `urlParse`, `urlJoin`, and
-//! Helm's `getHostByName` (which never reaches the network here).
+//! `getHostByName` as Helm has it without `--enable-dns` (always "").
 //!
 //! Sprig's decoders return Go's error text as their *result* for invalid input (`illegal
 //! base64 data at input byte N`), not an error; the positions here are the ones Go's decoders
@@ -49,9 +49,9 @@ pub fn register(r: &mut Registry) {
     r.add("getHostByName", |_: &State<'_, '_>, args: &[Value]| {
         want_args("getHostByName", args, 1)?;
         string_arg(args, 0)?;
-        // Sprig picks a random address of the name's; rendering resolves nothing, which is
-        // what Sprig does with a name that does not resolve: rand.Intn(0) panics.
-        Err(go_error("invalid argument to Intn"))
+        // Helm replaces Sprig's lookup with "" unless DNS is enabled (`--enable-dns`);
+        // rendering never reaches the network.
+        Ok(Value::from(""))
     });
 }
 
@@ -769,9 +769,10 @@ mod tests {
 
     #[test]
     fn get_host_by_name_resolves_nothing() {
+        assert_eq!(one("getHostByName", "localhost"), "");
         assert_eq!(
-            one("getHostByName", "example.com"),
-            "ERR: invalid argument to Intn"
+            show("getHostByName", &[Value::from(1)]),
+            "ERR: wrong type for value; expected string; got int"
         );
     }
 }
