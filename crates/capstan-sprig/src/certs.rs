@@ -878,6 +878,43 @@ mod tests {
         assert!(text.contains("Private-Key: (4096 bit, 2 primes)"), "{text}");
     }
 
+    /// Sprig's certificate struct for a CA made by Go: `testdata/*.pem` is `Cert` then `Key`.
+    fn go_ca(file: &str) -> Value {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata")
+                .join(file),
+        )
+        .unwrap();
+        let end = "-----END CERTIFICATE-----\n";
+        let (cert, key) = text.split_at(text.find(end).unwrap() + end.len());
+        certificate(cert.to_string(), key.to_string())
+    }
+
+    #[test]
+    fn cas_made_by_go_sign_certificates() {
+        for file in ["go-rsa-ca.pem", "go-ec-ca.pem"] {
+            let ca = go_ca(file);
+            let ips = list(vec![s("10.1.2.3")]);
+            let leaf = call(
+                "genSignedCert",
+                &[s("leaf"), ips, nil(), int(3), ca.clone()],
+            )
+            .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let ca_path = dir.path().join("ca.pem");
+            std::fs::write(&ca_path, field(&ca, "Cert")).unwrap();
+            let verify = openssl(
+                &["verify", "-CAfile", ca_path.to_str().unwrap()],
+                &field(&leaf, "Cert"),
+            );
+            assert_eq!(verify.trim(), "stdin: OK", "{file}");
+            // Go's key re-encodes to the same PEM (genCAWithKey returns it as Key)
+            let again = call("genCAWithKey", &[s("x"), int(1), s(&field(&ca, "Key"))]).unwrap();
+            assert_eq!(field(&again, "Key"), field(&ca, "Key"), "{file}");
+        }
+    }
+
     #[test]
     fn dsa_keys_are_made_but_sign_nothing() {
         let key = call("genPrivateKey", &[s("dsa")]).unwrap();

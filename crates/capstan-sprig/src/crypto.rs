@@ -362,6 +362,29 @@ mod tests {
             call("decryptAES", &[s(&"k".repeat(40)), s(&enc)]).unwrap(),
             "x".repeat(16)
         );
+        // texts Sprig encrypted
+        assert_eq!(
+            call(
+                "decryptAES",
+                &[
+                    s("secretkey"),
+                    s("ls4oOTtkcj42IPlbRbk1PuRRpTZFhLPFLIfTRZuLoAQ=")
+                ]
+            )
+            .unwrap(),
+            "plaintext"
+        );
+        assert_eq!(
+            call(
+                "decryptAES",
+                &[
+                    s("a-very-long-password-longer-than-32-bytes!!"),
+                    s("Di6P73jiDTFE2kvnWMnUJC0bwpVu8GGl+z5WLSi3Vi+Z5mnUPSdFAD0nf00UA32e")
+                ]
+            )
+            .unwrap(),
+            "sixteen byte msg"
+        );
         assert_eq!(call("encryptAES", &[s("k"), s("")]).unwrap(), "");
         assert_eq!(call("decryptAES", &[s("k"), s("")]).unwrap(), "");
         assert_eq!(
