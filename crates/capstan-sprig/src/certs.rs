@@ -9,7 +9,8 @@
 //! CA's key identifier on signed certificates, DNS names then IP addresses as SANs, and
 //! SHA-256 signatures. New keys are RSA 2048 (`genPrivateKey "rsa"`: 4096), PEM-encoded as
 //! Go's `pem.Encode` writes them: `RSA PRIVATE KEY` (PKCS#1), `EC PRIVATE KEY` (SEC1),
-//! `PRIVATE KEY` (PKCS#8, Ed25519). DSA keys are not supported.
+//! `PRIVATE KEY` (PKCS#8, Ed25519), `DSA PRIVATE KEY` (Sprig's own ASN.1, L2048N256; Go
+//! makes no certificate with a DSA key, and neither does this).
 
 use std::net::IpAddr;
 
@@ -38,16 +39,16 @@ pub fn register(r: &mut Registry) {
     r.add("buildCustomCert", build_custom_cert);
     r.add("genCA", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genCA", args, 2)?;
-        let cn = string_arg(&args[0])?;
-        let days = int_arg(&args[1])?;
+        let cn = string_arg(args, 0)?;
+        let days = int_arg(args, 1)?;
         let key = PrivKey::generate_rsa(2048)?;
         ca(cn, days, &key)
     });
     r.add("genCAWithKey", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genCAWithKey", args, 3)?;
-        let cn = string_arg(&args[0])?;
-        let days = int_arg(&args[1])?;
-        let pem = string_arg(&args[2])?;
+        let cn = string_arg(args, 0)?;
+        let days = int_arg(args, 1)?;
+        let pem = string_arg(args, 2)?;
         let key =
             PrivKey::from_pem(&pem).map_err(|e| go_error(format!("parsing private key: {e}")))?;
         ca(cn, days, &key)
@@ -63,7 +64,7 @@ pub fn register(r: &mut Registry) {
         |_: &State<'_, '_>, args: &[Value]| {
             want_args("genSelfSignedCertWithKey", args, 5)?;
             let (cn, ips, dns, days) = cert_args(args)?;
-            let pem = string_arg(&args[4])?;
+            let pem = string_arg(args, 4)?;
             let key = PrivKey::from_pem(&pem)
                 .map_err(|e| go_error(format!("parsing private key: {e}")))?;
             self_signed(cn, ips, dns, days, &key)
@@ -72,7 +73,7 @@ pub fn register(r: &mut Registry) {
     r.add("genSignedCert", |_: &State<'_, '_>, args: &[Value]| {
         want_args("genSignedCert", args, 5)?;
         let (cn, ips, dns, days) = cert_args(args)?;
-        let (ca_cert, ca_key) = certificate_arg(&args[4])?;
+        let (ca_cert, ca_key) = certificate_arg(args, 4)?;
         let key = PrivKey::generate_rsa(2048)?;
         signed(cn, ips, dns, days, &ca_cert, &ca_key, &key)
     });
@@ -81,8 +82,8 @@ pub fn register(r: &mut Registry) {
         |_: &State<'_, '_>, args: &[Value]| {
             want_args("genSignedCertWithKey", args, 6)?;
             let (cn, ips, dns, days) = cert_args(args)?;
-            let (ca_cert, ca_key) = certificate_arg(&args[4])?;
-            let pem = string_arg(&args[5])?;
+            let (ca_cert, ca_key) = certificate_arg(args, 4)?;
+            let pem = string_arg(args, 5)?;
             let key = PrivKey::from_pem(&pem)
                 .map_err(|e| go_error(format!("parsing private key: {e}")))?;
             signed(cn, ips, dns, days, &ca_cert, &ca_key, &key)
@@ -99,7 +100,8 @@ pub fn certificate(cert: String, key: String) -> Value {
 }
 
 /// The `Cert` and `Key` of a `certificate` argument.
-fn certificate_arg(v: &Value) -> Result<(String, String), Error> {
+fn certificate_arg(args: &[Value], i: usize) -> Result<(String, String), Error> {
+    let v = &args[i];
     match v.downcast_object_ref::<GoStruct>() {
         Some(s) if s.type_name == CERTIFICATE_TYPE => {
             let field = |name| {
@@ -110,16 +112,17 @@ fn certificate_arg(v: &Value) -> Result<(String, String), Error> {
             };
             Ok((field("Cert"), field("Key")))
         }
-        _ => Err(wrong_type(CERTIFICATE_TYPE, v)),
+        _ => Err(wrong_type(i, CERTIFICATE_TYPE, v)),
     }
 }
 
 /// A `[]interface{}` parameter; nil (Go's literal `nil`, as charts pass it) is empty.
-fn slice_arg(v: &Value) -> Result<Vec<Value>, Error> {
+fn slice_arg(args: &[Value], i: usize) -> Result<Vec<Value>, Error> {
+    let v = &args[i];
     match kind(v) {
         Kind::Invalid => Ok(Vec::new()),
         Kind::Slice => Ok(value::as_list(v).unwrap_or_default()),
-        _ => Err(wrong_type("[]interface {}", v)),
+        _ => Err(wrong_type(i, "[]interface {}", v)),
     }
 }
 
@@ -128,10 +131,10 @@ type CertArgs = (String, Vec<Value>, Vec<Value>, i64);
 /// `cn ips dnsNames days`, converted as Go converts them.
 fn cert_args(args: &[Value]) -> Result<CertArgs, Error> {
     Ok((
-        string_arg(&args[0])?,
-        slice_arg(&args[1])?,
-        slice_arg(&args[2])?,
-        int_arg(&args[3])?,
+        string_arg(args, 0)?,
+        slice_arg(args, 1)?,
+        slice_arg(args, 2)?,
+        int_arg(args, 3)?,
     ))
 }
 
@@ -256,6 +259,8 @@ enum PrivKey {
         public: Vec<u8>,
     },
     Ed25519([u8; 32]),
+    /// Sprig's DSA key encoding (`DSAKeyFormat`); Go signs no certificate with DSA.
+    Dsa(Vec<u8>),
 }
 
 /// The operating system's generator, for the `rsa` crate.
@@ -291,6 +296,30 @@ impl PrivKey {
         Ok(PrivKey::Rsa(Box::new(key)))
     }
 
+    /// A DSA key with L2048N256 parameters, as Sprig generates them.
+    fn generate_dsa() -> Result<PrivKey, Error> {
+        let components = dsa::Components::try_generate_from_rng_with_key_size(
+            &mut OsRng,
+            dsa::KeySize::DSA_2048_256,
+        )
+        .map_err(|e| go_error(format!("failed to generate dsa params: {e}")))?;
+        let key = dsa::SigningKey::try_generate_from_rng_with_components(&mut OsRng, components)
+            .map_err(key_error)?;
+        let public = key.verifying_key();
+        let c = public.components();
+        let mut body = der(0x02, &[0]);
+        for n in [
+            c.p().as_ref(),
+            c.q().as_ref(),
+            c.g().as_ref(),
+            public.y().as_ref(),
+            key.x().as_ref(),
+        ] {
+            body.extend(der_uint(&n.to_be_bytes()));
+        }
+        Ok(PrivKey::Dsa(der(0x30, &body)))
+    }
+
     fn generate_ecdsa() -> Result<PrivKey, Error> {
         let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(
             &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
@@ -324,7 +353,10 @@ impl PrivKey {
                     "parsing EC private key from PEM: x509: failed to parse EC private key: {e}"
                 )
             }),
-            "DSA" => Err("parsing DSA private key from PEM: DSA keys are not supported".into()),
+            "DSA" => match der_read(&der) {
+                Some((0x30, _, _)) => Ok(PrivKey::Dsa(der)),
+                _ => Err("parsing DSA private key from PEM: asn1: structure error: malformed DSA private key".into()),
+            },
             _ => Err(format!("invalid private key type {kind}")),
         }
     }
@@ -410,6 +442,7 @@ impl PrivKey {
     fn pkcs8(&self) -> Result<Vec<u8>, Error> {
         let version = der(0x02, &[0]);
         Ok(match self {
+            PrivKey::Dsa(_) => return Err(cert_error(DSA_PUBLIC)),
             PrivKey::Rsa(k) => k
                 .to_pkcs8_der()
                 .map_err(|e| go_error(e.to_string()))?
@@ -449,29 +482,49 @@ impl PrivKey {
                 public,
             } => pem_encode("EC PRIVATE KEY", &PrivKey::sec1(*curve, scalar, public)),
             PrivKey::Ed25519(_) => pem_encode("PRIVATE KEY", &self.pkcs8()?),
+            PrivKey::Dsa(der) => pem_encode("DSA PRIVATE KEY", der),
         })
     }
 
-    /// The key for signing.
+    /// The key of a certificate's subject.
     fn key_pair(&self) -> Result<KeyPair, Error> {
-        KeyPair::try_from(self.pkcs8()?.as_slice())
-            .map_err(|e| go_error(format!("error creating certificate: {e}")))
+        KeyPair::try_from(self.pkcs8()?.as_slice()).map_err(cert_error)
     }
+
+    /// The key that signs a certificate (Go checks it before the subject's).
+    fn signer(&self) -> Result<KeyPair, Error> {
+        if let PrivKey::Dsa(_) = self {
+            return Err(cert_error(
+                "x509: certificate private key does not implement crypto.Signer",
+            ));
+        }
+        self.key_pair()
+    }
+}
+
+/// Go's refusal of a DSA subject key.
+const DSA_PUBLIC: &str = "x509: unsupported public key type: *dsa.PublicKey";
+
+/// DER: a non-negative INTEGER from big-endian bytes.
+fn der_uint(bytes: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend(trimmed);
+    der(0x02, &content)
 }
 
 /// `genPrivateKey type`: a new key in PEM, or Sprig's text for an unknown type.
 fn gen_private_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("genPrivateKey", args, 1)?;
-    let kind = string_arg(&args[0])?;
+    let kind = string_arg(args, 0)?;
     let key = match kind.as_str() {
         "" | "rsa" => PrivKey::generate_rsa(4096)?,
         "ecdsa" => PrivKey::generate_ecdsa()?,
         "ed25519" => PrivKey::generate_ed25519()?,
-        "dsa" => {
-            return Err(go_error(
-                "failed to generate dsa params: DSA keys are not supported",
-            ));
-        }
+        "dsa" => PrivKey::generate_dsa()?,
         _ => return Ok(Value::from(format!("Unknown type {kind}"))),
     };
     Ok(Value::from(key.pem()?))
@@ -480,8 +533,8 @@ fn gen_private_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `buildCustomCert b64cert b64key`: the decoded PEM texts, checked as Sprig checks them.
 fn build_custom_cert(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("buildCustomCert", args, 2)?;
-    let cert = string_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let cert = string_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     let cert = crate::encodings::base64_decode(cert.as_bytes())
         .map_err(|_| go_error("unable to decode base64 certificate"))?;
     let key = crate::encodings::base64_decode(key.as_bytes())
@@ -609,7 +662,7 @@ fn ca(cn: String, days: i64, key: &PrivKey) -> Result<Value, Error> {
     params.custom_extensions.clear();
     params.key_usages.push(KeyUsagePurpose::KeyCertSign);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let pair = key.key_pair()?;
+    let pair = key.signer()?;
     let cert = params.self_signed(&pair).map_err(cert_error)?;
     Ok(certificate(
         pem_encode("CERTIFICATE", cert.der()),
@@ -626,7 +679,7 @@ fn self_signed(
     key: &PrivKey,
 ) -> Result<Value, Error> {
     let params = base_params(&cn, &ips, &dns, days)?;
-    let pair = key.key_pair()?;
+    let pair = key.signer()?;
     let cert = params.self_signed(&pair).map_err(cert_error)?;
     Ok(certificate(
         pem_encode("CERTIFICATE", cert.der()),
@@ -649,7 +702,7 @@ fn signed(
         .map_err(|e| go_error(format!("error parsing private key: {e}")))?;
     let mut params = base_params(&cn, &ips, &dns, days)?;
     params.use_authority_key_identifier_extension = true;
-    let issuer = Issuer::from_ca_cert_der(&ca_der.into(), signer.key_pair()?).map_err(|e| {
+    let issuer = Issuer::from_ca_cert_der(&ca_der.into(), signer.signer()?).map_err(|e| {
         go_error(format!(
             "error parsing certificate: decodedSignerCert.Bytes: {e}"
         ))
@@ -823,6 +876,76 @@ mod tests {
         assert!(key.lines().all(|l| l.len() <= 64));
         let text = openssl(&["rsa", "-noout", "-text"], key);
         assert!(text.contains("Private-Key: (4096 bit, 2 primes)"), "{text}");
+    }
+
+    /// Sprig's certificate struct for a CA made by Go: `testdata/*.pem` is `Cert` then `Key`.
+    fn go_ca(file: &str) -> Value {
+        let text = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("testdata")
+                .join(file),
+        )
+        .unwrap();
+        let end = "-----END CERTIFICATE-----\n";
+        let (cert, key) = text.split_at(text.find(end).unwrap() + end.len());
+        certificate(cert.to_string(), key.to_string())
+    }
+
+    #[test]
+    fn cas_made_by_go_sign_certificates() {
+        for file in ["go-rsa-ca.pem", "go-ec-ca.pem"] {
+            let ca = go_ca(file);
+            let ips = list(vec![s("10.1.2.3")]);
+            let leaf = call(
+                "genSignedCert",
+                &[s("leaf"), ips, nil(), int(3), ca.clone()],
+            )
+            .unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let ca_path = dir.path().join("ca.pem");
+            std::fs::write(&ca_path, field(&ca, "Cert")).unwrap();
+            let verify = openssl(
+                &["verify", "-CAfile", ca_path.to_str().unwrap()],
+                &field(&leaf, "Cert"),
+            );
+            assert_eq!(verify.trim(), "stdin: OK", "{file}");
+            // Go's key re-encodes to the same PEM (genCAWithKey returns it as Key)
+            let again = call("genCAWithKey", &[s("x"), int(1), s(&field(&ca, "Key"))]).unwrap();
+            assert_eq!(field(&again, "Key"), field(&ca, "Key"), "{file}");
+        }
+    }
+
+    #[test]
+    fn dsa_keys_are_made_but_sign_nothing() {
+        let key = call("genPrivateKey", &[s("dsa")]).unwrap();
+        let key = key.as_str().unwrap().to_string();
+        assert!(
+            key.starts_with("-----BEGIN DSA PRIVATE KEY-----\n"),
+            "{key}"
+        );
+        let text = openssl(&["dsa", "-noout", "-text"], &key);
+        assert!(text.contains("Private-Key: (2048 bit)"), "{text}");
+        assert_eq!(
+            call("genCAWithKey", &[s("x"), int(1), s(&key)]).unwrap_err(),
+            "error creating certificate: x509: certificate private key does not implement crypto.Signer"
+        );
+        assert_eq!(
+            call(
+                "genSelfSignedCertWithKey",
+                &[s("x"), nil(), nil(), int(1), s(&key)]
+            )
+            .unwrap_err(),
+            "error creating certificate: x509: certificate private key does not implement crypto.Signer"
+        );
+        let ca = call("genCA", &[s("x"), int(1)]).unwrap();
+        assert_eq!(
+            call(
+                "genSignedCertWithKey",
+                &[s("x"), nil(), nil(), int(1), ca, s(&key)]
+            )
+            .unwrap_err(),
+            "error creating certificate: x509: unsupported public key type: *dsa.PublicKey"
+        );
     }
 
     #[test]

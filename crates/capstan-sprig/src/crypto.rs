@@ -25,18 +25,18 @@ pub fn register(r: &mut Registry) {
     });
     r.add("adler32sum", |_: &State<'_, '_>, args: &[Value]| {
         want_args("adler32sum", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(adler32(s.as_bytes()).to_string()))
     });
     r.add("bcrypt", |_: &State<'_, '_>, args: &[Value]| {
         want_args("bcrypt", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(bcrypt_text(&s)))
     });
     r.add("htpasswd", |_: &State<'_, '_>, args: &[Value]| {
         want_args("htpasswd", args, 2)?;
-        let user = string_arg(&args[0])?;
-        let password = string_arg(&args[1])?;
+        let user = string_arg(args, 0)?;
+        let password = string_arg(args, 1)?;
         if user.contains(':') {
             return Ok(Value::from(format!("invalid username: {user}")));
         }
@@ -53,7 +53,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn hash(name: &str, args: &[Value], alg: &'static digest::Algorithm) -> Result<Value, Error> {
     want_args(name, args, 1)?;
-    let s = string_arg(&args[0])?;
+    let s = string_arg(args, 0)?;
     Ok(Value::from(hex(digest::digest(alg, s.as_bytes()).as_ref())))
 }
 
@@ -85,10 +85,11 @@ fn bcrypt_text(password: &str) -> String {
 }
 
 /// A Go `uint32` parameter (a template integer that fits).
-fn uint32_arg(v: &Value) -> Result<u32, Error> {
+fn uint32_arg(args: &[Value], i: usize) -> Result<u32, Error> {
+    let v = &args[i];
     match value::num(v) {
-        Some(Num::Int(i)) => u32::try_from(i).map_err(|_| wrong_type("uint32", v)),
-        _ => Err(wrong_type("uint32", v)),
+        Some(Num::Int(n)) => u32::try_from(n).map_err(|_| wrong_type(i, "uint32", v)),
+        _ => Err(wrong_type(i, "uint32", v)),
     }
 }
 
@@ -146,11 +147,11 @@ fn template_characters(c: u8) -> &'static [u8] {
 /// key from password and user, HMAC-SHA256 seed from site and counter, then a template).
 fn derive_password(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("derivePassword", args, 5)?;
-    let counter = uint32_arg(&args[0])?;
-    let kind = string_arg(&args[1])?;
-    let password = string_arg(&args[2])?;
-    let user = string_arg(&args[3])?;
-    let site = string_arg(&args[4])?;
+    let counter = uint32_arg(args, 0)?;
+    let kind = string_arg(args, 1)?;
+    let password = string_arg(args, 2)?;
+    let user = string_arg(args, 3)?;
+    let site = string_arg(args, 4)?;
     let Some(templates) = password_templates(&kind) else {
         return Ok(Value::from(format!("cannot find password template {kind}")));
     };
@@ -193,8 +194,8 @@ fn aes_key(password: &str) -> aes::Aes256 {
 /// padded text; "" stays "".
 fn encrypt_aes(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("encryptAES", args, 2)?;
-    let password = string_arg(&args[0])?;
-    let text = string_arg(&args[1])?;
+    let password = string_arg(args, 0)?;
+    let text = string_arg(args, 1)?;
     if text.is_empty() {
         return Ok(Value::from(""));
     }
@@ -224,8 +225,8 @@ fn encrypt_aes(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// is too short, not whole blocks, or wrongly padded.
 fn decrypt_aes(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("decryptAES", args, 2)?;
-    let password = string_arg(&args[0])?;
-    let text = string_arg(&args[1])?;
+    let password = string_arg(args, 0)?;
+    let text = string_arg(args, 1)?;
     if text.is_empty() {
         return Ok(Value::from(""));
     }
@@ -360,6 +361,29 @@ mod tests {
         assert_eq!(
             call("decryptAES", &[s(&"k".repeat(40)), s(&enc)]).unwrap(),
             "x".repeat(16)
+        );
+        // texts Sprig encrypted
+        assert_eq!(
+            call(
+                "decryptAES",
+                &[
+                    s("secretkey"),
+                    s("ls4oOTtkcj42IPlbRbk1PuRRpTZFhLPFLIfTRZuLoAQ=")
+                ]
+            )
+            .unwrap(),
+            "plaintext"
+        );
+        assert_eq!(
+            call(
+                "decryptAES",
+                &[
+                    s("a-very-long-password-longer-than-32-bytes!!"),
+                    s("Di6P73jiDTFE2kvnWMnUJC0bwpVu8GGl+z5WLSi3Vi+Z5mnUPSdFAD0nf00UA32e")
+                ]
+            )
+            .unwrap(),
+            "sixteen byte msg"
         );
         assert_eq!(call("encryptAES", &[s("k"), s("")]).unwrap(), "");
         assert_eq!(call("decryptAES", &[s("k"), s("")]).unwrap(), "");

@@ -48,20 +48,25 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-/// Go's error for an argument whose type a parameter of type `want` cannot take (nil, read
-/// from data, is an empty `interface {}`).
-pub(crate) fn wrong_type(want: &str, got: &Value) -> Error {
+/// text/template's error for argument `i` (0-based), whose type a parameter of type `want`
+/// cannot take (nil read from data is an empty `interface {}`); Go reports it at that
+/// argument, without `error calling`.
+pub(crate) fn wrong_type(i: usize, want: &str, got: &Value) -> Error {
     let got = if value::is_nil(got) {
         "interface {}".to_string()
     } else {
         value::type_name(got)
     };
-    go_error(format!("wrong type for value; expected {want}; got {got}"))
+    crate::arg_error(
+        i,
+        format!("wrong type for value; expected {want}; got {got}"),
+    )
 }
 
-/// A `map[string]interface{}` parameter: the map itself (shared) if `v` is a Go map; a copy
-/// for another minijinja map (whose changes nobody else sees).
-pub(crate) fn map_arg(v: &Value) -> Result<Arc<GoMap>, Error> {
+/// Argument `i` for a `map[string]interface{}` parameter: the map itself (shared) if it is a
+/// Go map; a copy for another minijinja map (whose changes nobody else sees).
+pub(crate) fn map_arg(args: &[Value], i: usize) -> Result<Arc<GoMap>, Error> {
+    let v = &args[i];
     if let Some(m) = value::as_map(v) {
         return Ok(m);
     }
@@ -70,14 +75,15 @@ pub(crate) fn map_arg(v: &Value) -> Result<Arc<GoMap>, Error> {
             value::map_entries(v).into_iter().collect(),
         )));
     }
-    Err(wrong_type("map[string]interface {}", v))
+    Err(wrong_type(i, "map[string]interface {}", v))
 }
 
-/// A `string` parameter.
-pub(crate) fn string_arg(v: &Value) -> Result<String, Error> {
+/// Argument `i` for a `string` parameter.
+pub(crate) fn string_arg(args: &[Value], i: usize) -> Result<String, Error> {
+    let v = &args[i];
     match v.as_str() {
         Some(s) if kind(v) == Kind::String => Ok(s.to_string()),
-        _ => Err(wrong_type("string", v)),
+        _ => Err(wrong_type(i, "string", v)),
     }
 }
 
@@ -95,16 +101,16 @@ fn dict(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `get m key`: the value, or "" when absent.
 fn get(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("get", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     Ok(m.get(&key).unwrap_or_else(|| Value::from("")))
 }
 
 /// `set m key v`: sets the entry in place and returns the same map.
 fn set(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("set", args, 3)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     m.insert(key, args[2].clone());
     Ok(same_map(&args[0], m))
 }
@@ -112,8 +118,8 @@ fn set(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `unset m key`: deletes the entry in place and returns the same map.
 fn unset(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("unset", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     m.remove(&key);
     Ok(same_map(&args[0], m))
 }
@@ -130,18 +136,17 @@ fn same_map(arg: &Value, m: Arc<GoMap>) -> Value {
 /// `hasKey m key`.
 fn has_key(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("hasKey", args, 2)?;
-    let m = map_arg(&args[0])?;
-    let key = string_arg(&args[1])?;
+    let m = map_arg(args, 0)?;
+    let key = string_arg(args, 1)?;
     Ok(Value::from(m.contains(&key)))
 }
 
 /// `pluck key m1 m2 ...`: the values `key` has in the maps that have it.
 fn pluck(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("pluck", args, 1)?;
-    let key = string_arg(&args[0])?;
-    let maps = args[1..]
-        .iter()
-        .map(map_arg)
+    let key = string_arg(args, 0)?;
+    let maps = (1..args.len())
+        .map(|i| map_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(value::list(
         maps.iter().filter_map(|m| m.get(&key)).collect(),
@@ -150,7 +155,9 @@ fn pluck(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 
 /// `keys m1 m2 ...`: every key of every map (duplicates kept), sorted.
 fn keys(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-    let maps = args.iter().map(map_arg).collect::<Result<Vec<_>, _>>()?;
+    let maps = (0..args.len())
+        .map(|i| map_arg(args, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut out: Vec<String> = maps.iter().flat_map(|m| m.keys()).collect();
     out.sort();
     Ok(value::list(out.into_iter().map(Value::from).collect()))
@@ -159,17 +166,16 @@ fn keys(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `values m`: the values, in key order.
 fn values(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("values", args, 1)?;
-    let m = map_arg(&args[0])?;
+    let m = map_arg(args, 0)?;
     Ok(value::list(m.entries().into_values().collect()))
 }
 
 /// `pick m k1 k2 ...`: a new map of the named entries that exist.
 fn pick(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("pick", args, 1)?;
-    let m = map_arg(&args[0])?;
-    let names = args[1..]
-        .iter()
-        .map(string_arg)
+    let m = map_arg(args, 0)?;
+    let names = (1..args.len())
+        .map(|i| string_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = BTreeMap::new();
     for k in names {
@@ -183,10 +189,9 @@ fn pick(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `omit m k1 k2 ...`: a new map of every entry but the named ones.
 fn omit(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_at_least("omit", args, 1)?;
-    let m = map_arg(&args[0])?;
-    let names = args[1..]
-        .iter()
-        .map(string_arg)
+    let m = map_arg(args, 0)?;
+    let names = (1..args.len())
+        .map(|i| string_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = m.entries();
     for k in &names {
@@ -207,15 +212,24 @@ fn conversion_error(got: &Value, want: &str) -> Error {
     ))
 }
 
+/// `v.(map[string]interface{})`: only a plain Go map passes (not, say, Helm's
+/// `chartutil.Values`, the type of `.Values` itself).
+fn plain_map(v: &Value) -> Result<Arc<GoMap>, Error> {
+    const MAP: &str = "map[string]interface {}";
+    match value::as_map(v) {
+        Some(m) if value::type_name(v) == MAP => Ok(m),
+        _ => Err(conversion_error(v, MAP)),
+    }
+}
+
 /// `dig k1 k2 ... default m`: the value at the key path, or `default` when a key is missing.
 fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     if args.len() < 3 {
         return Err(go_error("dig needs at least three arguments"));
     }
-    const MAP: &str = "map[string]interface {}";
     let last = &args[args.len() - 1];
     let default = &args[args.len() - 2];
-    let mut current = value::as_map(last).ok_or_else(|| conversion_error(last, MAP))?;
+    let mut current = plain_map(last)?;
     let path = &args[..args.len() - 2];
     let keys = path
         .iter()
@@ -234,7 +248,7 @@ fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         if i + 1 == keys.len() {
             return Ok(step);
         }
-        current = value::as_map(&step).ok_or_else(|| conversion_error(&step, MAP))?;
+        current = plain_map(&step)?;
     }
     Ok(default.clone())
 }
@@ -243,13 +257,12 @@ fn dig(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
 /// `dst`, in place; returns `dst` (a new map when `dst` is nil).
 fn merge_all(name: &str, args: &[Value], overwrite: bool) -> Result<Value, Error> {
     want_at_least(name, args, 1)?;
-    let dst = map_arg(&args[0])?;
-    let srcs = args[1..]
-        .iter()
-        .map(map_arg)
+    let dst = map_arg(args, 0)?;
+    let srcs = (1..args.len())
+        .map(|i| map_arg(args, i))
         .collect::<Result<Vec<_>, _>>()?;
     for src in srcs {
-        merge_into(&dst, src.entries(), overwrite);
+        merge_into(&dst, src.entries(), overwrite, 0)?;
     }
     Ok(same_map(&args[0], dst))
 }
@@ -269,7 +282,20 @@ fn is_empty(v: &Value) -> bool {
 /// destination in place (recursively); otherwise a source value replaces the destination's
 /// when overwriting, or when the destination is missing or empty ("", false, 0, nil, empty
 /// slice or map). Source values are stored as they are (maps shared, not copied).
-fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
+///
+/// Maps that contain themselves would recurse forever (Go's stack overflows); past
+/// [`MAX_MERGE_DEPTH`] levels this is an error instead.
+fn merge_into(
+    dst: &GoMap,
+    src: BTreeMap<String, Value>,
+    overwrite: bool,
+    depth: usize,
+) -> Result<(), Error> {
+    if depth > MAX_MERGE_DEPTH {
+        return Err(go_error(
+            "runtime: goroutine stack exceeds 1000000000-byte limit",
+        ));
+    }
     for (key, s) in src {
         let d = dst.get(&key);
         if value::is_nil(&s) {
@@ -282,7 +308,12 @@ fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
         if s_kind == Kind::Map
             && let Some(dm) = d.as_ref().and_then(value::as_map)
         {
-            merge_into(&dm, value::map_entries(&s).into_iter().collect(), overwrite);
+            merge_into(
+                &dm,
+                value::map_entries(&s).into_iter().collect(),
+                overwrite,
+                depth + 1,
+            )?;
         }
         if let Some(dv) = &d
             && !is_empty(dv)
@@ -297,7 +328,11 @@ fn merge_into(dst: &GoMap, src: BTreeMap<String, Value>, overwrite: bool) {
             dst.insert(key, s);
         }
     }
+    Ok(())
 }
+
+/// How deep `merge` follows nested maps.
+const MAX_MERGE_DEPTH: usize = 1000;
 
 /// `deepCopy v`: a copy sharing no map or slice with `v`.
 fn deep_copy(name: &str, args: &[Value]) -> Result<Value, Error> {
@@ -416,6 +451,21 @@ mod tests {
             show("merge", &[values_m(), nil()]),
             "ERR: wrong type for value; expected map[string]interface {}; got interface {}"
         );
+    }
+
+    #[test]
+    fn wrong_types_are_reported_at_their_argument() {
+        let index = |name: &str, args: &[Value]| {
+            let e = call(name, args).unwrap_err();
+            std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<crate::ArgError>())
+                .map(|a| a.0)
+        };
+        assert_eq!(index("get", &[values_m(), float64(1.5)]), Some(1));
+        assert_eq!(index("set", &[nil(), s("a"), int(1)]), Some(0));
+        assert_eq!(index("pick", &[values_m(), s("a"), int(1)]), Some(2));
+        assert_eq!(index("merge", &[values_m(), d(&[]), s("x")]), Some(2));
+        assert_eq!(index("dig", &[s("a"), s("def"), nil()]), None);
     }
 
     #[test]
@@ -640,6 +690,15 @@ mod tests {
     }
 
     #[test]
+    fn merging_maps_that_contain_themselves_fails() {
+        let a = d(&[]);
+        call("set", &[a.clone(), s("self"), a.clone()]).unwrap();
+        let b = d(&[]);
+        call("set", &[b.clone(), s("self"), b.clone()]).unwrap();
+        assert!(show("merge", &[a, b]).starts_with("ERR: runtime: goroutine stack exceeds"));
+    }
+
+    #[test]
     fn merge_with_only_the_destination_returns_it() {
         let m = d(&[("a", int(1))]);
         assert_eq!(show("merge", std::slice::from_ref(&m)), "map[a:1]");
@@ -647,6 +706,24 @@ mod tests {
             show("mustMergeOverwrite", &[]),
             "ERR: wrong number of args for mustMergeOverwrite: want at least 1 got 0"
         );
+    }
+
+    #[test]
+    fn helm_has_every_function_of_this_branch() {
+        let r = Registry::helm();
+        let names = "dict get set unset hasKey pluck dig merge mergeOverwrite mustMerge \
+            mustMergeOverwrite keys values pick omit deepCopy mustDeepCopy list tuple append \
+            push mustAppend mustPush prepend mustPrepend first mustFirst last mustLast rest \
+            mustRest initial mustInitial reverse mustReverse uniq mustUniq without mustWithout \
+            has mustHas compact mustCompact concat until untilStep seq chunk mustChunk sha1sum \
+            sha256sum sha512sum adler32sum htpasswd bcrypt derivePassword genPrivateKey \
+            buildCustomCert genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey \
+            genSignedCert genSignedCertWithKey encryptAES decryptAES randAlphaNum randAlpha \
+            randNumeric randAscii randBytes uuidv4 b64enc b64dec b32enc b32dec urlParse urlJoin \
+            getHostByName";
+        for name in names.split_whitespace() {
+            assert!(r.contains(name), "{name}");
+        }
     }
 
     #[test]

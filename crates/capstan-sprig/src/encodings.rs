@@ -1,5 +1,5 @@
 //! Sprig's encodings: `b64enc`, `b64dec`, `b32enc`, `b32dec`, `urlParse`, `urlJoin`, and
-//! Helm's `getHostByName` (which never reaches the network here).
+//! `getHostByName` as Helm has it without `--enable-dns` (always "").
 //!
 //! Sprig's decoders return Go's error text as their *result* for invalid input (`illegal
 //! base64 data at input byte N`), not an error; the positions here are the ones Go's decoders
@@ -18,14 +18,14 @@ use crate::{Registry, go_error, want_args};
 pub fn register(r: &mut Registry) {
     r.add("b64enc", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b64enc", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(
             base64::engine::general_purpose::STANDARD.encode(s),
         ))
     });
     r.add("b64dec", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b64dec", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(decoded_or_error(
             base64_decode(s.as_bytes()),
             "base64",
@@ -33,12 +33,12 @@ pub fn register(r: &mut Registry) {
     });
     r.add("b32enc", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b32enc", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(base32_encode(s.as_bytes())))
     });
     r.add("b32dec", |_: &State<'_, '_>, args: &[Value]| {
         want_args("b32dec", args, 1)?;
-        let s = string_arg(&args[0])?;
+        let s = string_arg(args, 0)?;
         Ok(Value::from(decoded_or_error(
             base32_decode(s.as_bytes()),
             "base32",
@@ -48,10 +48,10 @@ pub fn register(r: &mut Registry) {
     r.add("urlJoin", url_join);
     r.add("getHostByName", |_: &State<'_, '_>, args: &[Value]| {
         want_args("getHostByName", args, 1)?;
-        string_arg(&args[0])?;
-        // Sprig picks a random address of the name's; rendering resolves nothing, which is
-        // what Sprig does with a name that does not resolve: rand.Intn(0) panics.
-        Err(go_error("invalid argument to Intn"))
+        string_arg(args, 0)?;
+        // Helm replaces Sprig's lookup with "" unless DNS is enabled (`--enable-dns`);
+        // rendering never reaches the network.
+        Ok(Value::from(""))
     });
 }
 
@@ -395,7 +395,7 @@ fn split_port(host: &str) -> (&str, &str) {
 /// `urlParse s`: a map of scheme, host, hostname, path, query, opaque, fragment, userinfo.
 fn url_parse(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("urlParse", args, 1)?;
-    let raw = string_arg(&args[0])?;
+    let raw = string_arg(args, 0)?;
     let u = parse_url(&raw).map_err(|e| {
         go_error(format!(
             "unable to parse url: parse {}: {e}",
@@ -474,7 +474,7 @@ fn url_part(m: &value::GoMap, key: &str) -> Result<String, Error> {
 /// `urlJoin m`: Go's `URL.String()` of the parts `urlParse` gives.
 fn url_join(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("urlJoin", args, 1)?;
-    let m = map_arg(&args[0])?;
+    let m = map_arg(args, 0)?;
     let scheme = url_part(&m, "scheme")?;
     let host = url_part(&m, "host")?;
     let path = url_part(&m, "path")?;
@@ -660,6 +660,27 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(one("urlParse", input), want, "{input:?}");
         }
+        let users = [
+            ("http://us%65r:p%40ss@h/x", "user:p%40ss"),
+            ("http://a!b@h/", "a%21b"),
+            ("http://u@h@x/", "u%40h"),
+        ];
+        for (input, want) in users {
+            let m = one("urlParse", input);
+            assert!(m.contains(&format!("userinfo:{want}]")), "{input:?}: {m}");
+        }
+        assert_eq!(
+            one("urlParse", "//h/p"),
+            "map[fragment: host:h hostname:h opaque: path:/p query: scheme: userinfo:]"
+        );
+        assert_eq!(
+            one("urlParse", "///p"),
+            "map[fragment: host: hostname: opaque: path:///p query: scheme: userinfo:]"
+        );
+        assert_eq!(
+            one("urlParse", "http://h:/p"),
+            "map[fragment: host:h: hostname:h opaque: path:/p query: scheme:http userinfo:]"
+        );
         let errors = [
             ("http://a b.com/", "invalid character \" \" in host name"),
             ("http://[::1/", "missing ']' in host"),
@@ -667,6 +688,7 @@ mod tests {
             (":foo", "missing protocol scheme"),
             ("1a:b", "first path segment in URL cannot contain colon"),
             ("http://x/%zz", "invalid URL escape \"%zz\""),
+            ("http://h/p#a%zz", "invalid URL escape \"%zz\""),
         ];
         for (input, want) in errors {
             assert_eq!(
@@ -714,6 +736,26 @@ mod tests {
             join(&[("userinfo", s("a@b:c d")), ("host", s("h"))]),
             "ERR: unable to parse userinfo in dict: parse \"proto://a@b:c d@host\": net/url: invalid userinfo"
         );
+        assert_eq!(
+            join(&[
+                ("userinfo", s("us%65r:p%40ss")),
+                ("host", s("h")),
+                ("scheme", s("http"))
+            ]),
+            "http://user:p%40ss@h"
+        );
+        assert_eq!(
+            join(&[("userinfo", s("a!b(c)*")), ("host", s("h"))]),
+            "//a%21b%28c%29%2A@h"
+        );
+        assert_eq!(
+            join(&[
+                ("path", s("/a!b(c)*?#")),
+                ("fragment", s("x y!?#")),
+                ("host", s("h"))
+            ]),
+            "//h/a%21b%28c%29%2A%3F%23#x%20y!?%23"
+        );
         let raw = "https://user:pa%20ss@example.com:8443/a%20b/c?x=1&y=2#frag%20x";
         let parsed = {
             let mut r = Registry::default();
@@ -727,9 +769,10 @@ mod tests {
 
     #[test]
     fn get_host_by_name_resolves_nothing() {
+        assert_eq!(one("getHostByName", "localhost"), "");
         assert_eq!(
-            one("getHostByName", "example.com"),
-            "ERR: invalid argument to Intn"
+            show("getHostByName", &[Value::from(1)]),
+            "ERR: wrong type for value; expected string; got int"
         );
     }
 }

@@ -92,17 +92,24 @@ pub(crate) const NIL_DEREF: &str =
 /// The elements of a list argument; `what` completes Sprig's "Cannot ... type KIND".
 fn list_arg(v: &Value, what: &str) -> Result<Vec<Value>, Error> {
     match kind(v) {
-        Kind::Slice => Ok(value::as_list(v).unwrap_or_default()),
+        Kind::Slice => Ok(elements(v)),
         Kind::Invalid => Err(go_error(NIL_DEREF)),
         k => Err(go_error(format!("{what} {}", k.name()))),
     }
 }
 
-/// A Go `int` parameter: only an `int` converts (`int64`, `float64` and nil do not).
-pub(crate) fn int_arg(v: &Value) -> Result<i64, Error> {
-    match value::num(v) {
-        Some(Num::Int(i)) => Ok(i),
-        _ => Err(crate::dicts::wrong_type("int", v)),
+/// The elements of a slice value (a sequence, or anything else minijinja iterates).
+fn elements(v: &Value) -> Vec<Value> {
+    value::as_list(v)
+        .or_else(|| v.try_iter().ok().map(Iterator::collect))
+        .unwrap_or_default()
+}
+
+/// Argument `i` for a Go `int` parameter: only an `int` converts (`int64`, `float64` and nil do not).
+pub(crate) fn int_arg(args: &[Value], i: usize) -> Result<i64, Error> {
+    match value::num(&args[i]) {
+        Some(Num::Int(n)) => Ok(n),
+        _ => Err(crate::dicts::wrong_type(i, "int", &args[i])),
     }
 }
 
@@ -122,10 +129,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         Kind::Bool => a.is_true() == b.is_true(),
         Kind::String => a.as_str() == b.as_str(),
         Kind::Slice => {
-            let (x, y) = (
-                value::as_list(a).unwrap_or_default(),
-                value::as_list(b).unwrap_or_default(),
-            );
+            let (x, y) = (elements(a), elements(b));
             x.len() == y.len() && x.iter().zip(&y).all(|(p, q)| deep_equal(p, q))
         }
         Kind::Map => {
@@ -234,7 +238,7 @@ fn compact(name: &str, args: &[Value]) -> Result<Value, Error> {
 /// floating-point arithmetic for the count, so a size below 1 fails as Go's `make` does.
 fn chunk(name: &str, args: &[Value]) -> Result<Value, Error> {
     want_args(name, args, 2)?;
-    let size = int_arg(&args[0])?;
+    let size = int_arg(args, 0)?;
     let l = list_arg(&args[1], "Cannot chunk type")?;
     let n = l.len() as i64;
     let out_of_range = || go_error("runtime error: makeslice: len out of range");
@@ -272,7 +276,7 @@ fn concat(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let mut out = Vec::new();
     for a in args {
         match kind(a) {
-            Kind::Slice => out.extend(value::as_list(a).unwrap_or_default()),
+            Kind::Slice => out.extend(elements(a)),
             Kind::Invalid => return Err(go_error(NIL_DEREF)),
             k => {
                 return Err(go_error(format!("Cannot concat type {} as list", k.name())));
@@ -319,21 +323,23 @@ fn ints(v: Vec<i64>) -> Value {
 
 fn until(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("until", args, 1)?;
-    let count = int_arg(&args[0])?;
+    let count = int_arg(args, 0)?;
     Ok(ints(step_range(0, count, if count < 0 { -1 } else { 1 })))
 }
 
 fn until_step(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("untilStep", args, 3)?;
-    let start = int_arg(&args[0])?;
-    let stop = int_arg(&args[1])?;
-    let step = int_arg(&args[2])?;
+    let start = int_arg(args, 0)?;
+    let stop = int_arg(args, 1)?;
+    let step = int_arg(args, 2)?;
     Ok(ints(step_range(start, stop, step)))
 }
 
 /// `seq [start [step]] end`: the numbers from start to end inclusive, space-separated.
 fn seq(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-    let p = args.iter().map(int_arg).collect::<Result<Vec<_>, _>>()?;
+    let p = (0..args.len())
+        .map(|i| int_arg(args, i))
+        .collect::<Result<Vec<_>, _>>()?;
     let numbers = match p.as_slice() {
         [end] => {
             let inc = if *end < 1 { -1 } else { 1 };

@@ -38,7 +38,7 @@ pub fn register(r: &mut Registry) {
 /// `count` characters drawn uniformly from `alphabet`; none for a count below 1.
 fn random_string(name: &str, args: &[Value], alphabet: &str) -> Result<Value, Error> {
     want_args(name, args, 1)?;
-    let count = int_arg(&args[0])?;
+    let count = int_arg(args, 0)?;
     let chars: Vec<char> = alphabet.chars().collect();
     let mut rng = rand::rng();
     let out: String = (0..count.max(0))
@@ -50,7 +50,7 @@ fn random_string(name: &str, args: &[Value], alphabet: &str) -> Result<Value, Er
 /// `randBytes n`: `n` random bytes, base64-encoded.
 fn rand_bytes(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("randBytes", args, 1)?;
-    let count = int_arg(&args[0])?;
+    let count = int_arg(args, 0)?;
     let count = usize::try_from(count)
         .map_err(|_| go_error("runtime error: makeslice: len out of range"))?;
     let mut buf = vec![0u8; count];
