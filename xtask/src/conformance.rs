@@ -148,7 +148,12 @@ fn read_cases(path: &Path) -> anyhow::Result<Vec<Case>> {
     Ok(cases)
 }
 
+/// The binary to test: `CAPSTAN_CONFORMANCE_BIN` when set (e.g. Helm itself, to check the
+/// comparison, or a release build), else a fresh debug build of capstan.
 fn build_capstan() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("CAPSTAN_CONFORMANCE_BIN") {
+        return Ok(PathBuf::from(binary));
+    }
     let status = Command::new(paths::cargo())
         .current_dir(paths::root())
         .args([
@@ -217,7 +222,14 @@ fn run_case(charts: &Path, case: &Case, capstan: &Path, helm: &Path) -> anyhow::
     };
     let reference = match (parse_objects(&first), parse_objects(&second)) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => bail!("{}: helm's output does not parse: {e}", case.id()),
+        (Err(e), _) | (_, Err(e)) => {
+            return Ok(Outcome {
+                case: case.clone(),
+                version,
+                objects: 0,
+                difference: Some(format!("helm's output does not parse: {e}")),
+            });
+        }
     };
     let objects = reference.0.len();
     let difference = match template(capstan, charts, case)? {
@@ -241,8 +253,9 @@ fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
     use serde::Deserialize as _;
     let mut objects = BTreeMap::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let value =
-            Value::deserialize(document).map_err(|e| format!("document {}: {e}", index + 1))?;
+        let value = Loose::deserialize(document)
+            .map_err(|e| format!("document {}: {e}", index + 1))?
+            .0;
         if value.is_null() {
             continue;
         }
@@ -272,6 +285,77 @@ fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
         objects.insert(key, value);
     }
     Ok(objects)
+}
+
+/// A YAML value read as Helm's YAML reader reads it: a key repeated in a mapping is not an error,
+/// the last one wins (charts do render such documents, and Kubernetes accepts them).
+struct Loose(Value);
+
+impl<'de> serde::Deserialize<'de> for Loose {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LooseVisitor).map(Loose)
+    }
+}
+
+struct LooseVisitor;
+
+impl<'de> serde::de::Visitor<'de> for LooseVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(LooseVisitor)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Loose(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Sequence(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_yaml_ng::Mapping::new();
+        while let Some((Loose(k), Loose(v))) = map.next_entry()? {
+            out.insert(k, v);
+        }
+        Ok(Value::Mapping(out))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        // A tagged value (`!tag value`): kept with its tag.
+        use serde::de::VariantAccess as _;
+        let (tag, variant): (String, A::Variant) = data.variant()?;
+        let Loose(value) = variant.newtype_variant()?;
+        Ok(Value::Tagged(Box::new(serde_yaml_ng::value::TaggedValue {
+            tag: serde_yaml_ng::value::Tag::new(tag),
+            value,
+        })))
+    }
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -625,6 +709,14 @@ mod tests {
             "---\n---\napiVersion: v1\nkind: A\nmetadata: {name: x}\n---\napiVersion: v1\nkind: A\nmetadata: {name: x}\n",
         );
         assert_eq!(o.keys().collect::<Vec<_>>(), vec!["v1/A//x", "v1/A//x#2"]);
+    }
+
+    #[test]
+    fn repeated_mapping_keys_last_wins() {
+        let o = objects("apiVersion: v1\nkind: A\nmetadata: {name: x}\nspec:\n  a: 1\n  a: 2\n");
+        assert_eq!(o["v1/A//x"]["spec"]["a"], Value::Number(2.into()));
+        let tagged = objects("apiVersion: v1\nkind: A\nmetadata: {name: x}\nv: !custom 5\n");
+        assert!(matches!(tagged["v1/A//x"]["v"], Value::Tagged(_)));
     }
 
     #[test]
