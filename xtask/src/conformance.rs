@@ -182,7 +182,8 @@ fn template(binary: &Path, charts: &Path, case: &Case) -> anyhow::Result<Result<
         .args(["template", "rel"])
         .arg(&chart)
         .args(["--namespace", "ns", "--kube-version", "1.33"]);
-    if let Some(values) = &case.values {
+    // Several values files are separated by commas, each given with its own `-f`.
+    for values in case.values.iter().flat_map(|v| v.split(',')) {
         command.arg("-f").arg(chart.join(values));
     }
     let output = command
@@ -378,23 +379,53 @@ fn compare_streams(
     helm: &BTreeMap<String, Value>,
     helm_again: &BTreeMap<String, Value>,
 ) -> Option<String> {
-    for key in helm.keys() {
-        if !ours.contains_key(key) {
-            return Some(format!("{key}: missing in capstan's output"));
+    // Objects named at random (a test pod `rel-ui-test-x7k2p`) have another key in each run: a
+    // key of Helm's first run missing from its second is paired, in order, with an unmatched
+    // key of the second run of the same apiVersion, kind and namespace.
+    let mut again_left: Vec<&String> = helm_again
+        .keys()
+        .filter(|k| !helm.contains_key(*k))
+        .collect();
+    let mut random_names: BTreeMap<&String, &String> = BTreeMap::new();
+    for key in helm.keys().filter(|k| !helm_again.contains_key(*k)) {
+        if let Some(i) = again_left.iter().position(|a| prefix(a) == prefix(key)) {
+            random_names.insert(key, again_left.remove(i));
         }
     }
-    for key in ours.keys() {
-        if !helm.contains_key(key) {
-            return Some(format!("{key}: not in Helm's output"));
-        }
-    }
+    let mut ours_left: Vec<&String> = ours.keys().filter(|k| !helm.contains_key(*k)).collect();
     for (key, theirs) in helm {
-        let again = helm_again.get(key).unwrap_or(theirs);
-        if let Some(diff) = compare(&ours[key], theirs, again, "") {
+        let (mine, again) = if let Some(mine) = ours.get(key) {
+            (mine, helm_again.get(key).unwrap_or(theirs))
+        } else if let Some(again_key) = random_names.get(key) {
+            // Ours may have its own random name of the same shape.
+            let (name, again_name) = (name_of(key), name_of(again_key));
+            let found = ours_left
+                .iter()
+                .position(|o| prefix(o) == prefix(key) && same_shape(name_of(o), name, again_name));
+            let Some(i) = found else {
+                return Some(format!("{key}: missing in capstan's output"));
+            };
+            (&ours[ours_left.remove(i)], &helm_again[*again_key])
+        } else {
+            return Some(format!("{key}: missing in capstan's output"));
+        };
+        if let Some(diff) = compare(mine, theirs, again, "") {
             return Some(format!("{key}: {diff}"));
         }
     }
-    None
+    ours_left
+        .first()
+        .map(|key| format!("{key}: not in Helm's output"))
+}
+
+/// `apiVersion/kind/namespace/` of an object key.
+fn prefix(key: &str) -> &str {
+    key.rfind('/').map_or(key, |i| &key[..=i])
+}
+
+/// The name part of an object key.
+fn name_of(key: &str) -> &str {
+    key.rfind('/').map_or(key, |i| &key[i + 1..])
 }
 
 fn path_key(path: &str, key: &Value) -> String {
@@ -709,6 +740,23 @@ mod tests {
             "---\n---\napiVersion: v1\nkind: A\nmetadata: {name: x}\n---\napiVersion: v1\nkind: A\nmetadata: {name: x}\n",
         );
         assert_eq!(o.keys().collect::<Vec<_>>(), vec!["v1/A//x", "v1/A//x#2"]);
+    }
+
+    #[test]
+    fn objects_named_at_random_pair_by_shape() {
+        let pod = |name: &str| {
+            objects(&format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: rel-test-{name}\n  namespace: ns\nspec: {{}}\n"
+            ))
+        };
+        let (helm, again) = (pod("x7k2p"), pod("a9b3c"));
+        assert_eq!(compare_streams(&pod("qq1zz"), &helm, &again), None);
+        assert_eq!(
+            compare_streams(&pod("toolong"), &helm, &again).as_deref(),
+            Some("v1/Pod/ns/rel-test-x7k2p: missing in capstan's output")
+        );
+        // A name that is the same in both of Helm's runs still compares exactly.
+        assert!(compare_streams(&pod("qq1zz"), &helm, &helm).is_some());
     }
 
     #[test]
