@@ -15,6 +15,10 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context as _, bail};
 use serde_yaml_ng::Value;
 
+/// Helm's reading of YAML (a repeated key keeps its last value), shared with the renderer.
+#[path = "../../crates/capstan-render/src/lenient.rs"]
+mod lenient;
+
 use crate::{helm, paths};
 
 /// One row of `CASES.tsv`.
@@ -182,9 +186,11 @@ fn template(binary: &Path, charts: &Path, case: &Case) -> anyhow::Result<Result<
         .args(["template", "rel"])
         .arg(&chart)
         .args(["--namespace", "ns", "--kube-version", "1.33"]);
-    // Several values files are separated by commas, each given with its own `-f`.
-    for values in case.values.iter().flat_map(|v| v.split(',')) {
-        command.arg("-f").arg(chart.join(values));
+    if let Some(values) = &case.values {
+        // A case may list several files, comma-separated, as `-f` takes them.
+        for file in values.split(',') {
+            command.arg("-f").arg(chart.join(file));
+        }
     }
     let output = command
         .output()
@@ -251,12 +257,10 @@ fn run_case(charts: &Path, case: &Case, capstan: &Path, helm: &Path) -> anyhow::
 /// The objects of a YAML stream by `apiVersion/kind/namespace/name` (a repeated key gets `#2`,
 /// `#3`, ... in document order); empty documents are skipped.
 fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
-    use serde::Deserialize as _;
     let mut objects = BTreeMap::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let value = Loose::deserialize(document)
-            .map_err(|e| format!("document {}: {e}", index + 1))?
-            .0;
+        let value =
+            lenient::from_document(document).map_err(|e| format!("document {}: {e}", index + 1))?;
         if value.is_null() {
             continue;
         }
@@ -286,77 +290,6 @@ fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
         objects.insert(key, value);
     }
     Ok(objects)
-}
-
-/// A YAML value read as Helm's YAML reader reads it: a key repeated in a mapping is not an error,
-/// the last one wins (charts do render such documents, and Kubernetes accepts them).
-struct Loose(Value);
-
-impl<'de> serde::Deserialize<'de> for Loose {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(LooseVisitor).map(Loose)
-    }
-}
-
-struct LooseVisitor;
-
-impl<'de> serde::de::Visitor<'de> for LooseVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Number(v.into()))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_string()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(LooseVisitor)
-    }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(Loose(item)) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Sequence(items))
-    }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut out = serde_yaml_ng::Mapping::new();
-        while let Some((Loose(k), Loose(v))) = map.next_entry()? {
-            out.insert(k, v);
-        }
-        Ok(Value::Mapping(out))
-    }
-    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
-        // A tagged value (`!tag value`): kept with its tag.
-        use serde::de::VariantAccess as _;
-        let (tag, variant): (String, A::Variant) = data.variant()?;
-        let Loose(value) = variant.newtype_variant()?;
-        Ok(Value::Tagged(Box::new(serde_yaml_ng::value::TaggedValue {
-            tag: serde_yaml_ng::value::Tag::new(tag),
-            value,
-        })))
-    }
 }
 
 fn scalar_text(v: &Value) -> String {
