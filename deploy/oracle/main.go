@@ -10,6 +10,9 @@
 // `set` a list of `--set` expressions. The release is `rel` in namespace `ns`, revision 1, an
 // install, on Kubernetes 1.33 with Helm's default API versions.
 //
+// Random values vary from run to run, so cases test them by shape inside the template
+// (`{{ randAlphaNum 10 | len }}`); the render time is now, so dates likewise.
+//
 // The output is a JSON object, in case order: name -> {"output": text} or {"error": message}.
 package main
 
@@ -109,7 +112,7 @@ func jsonText(v interface{}) []byte {
 }
 
 // render renders one case as `helm template rel ./case --namespace ns --kube-version 1.33 -f
-// values --set ...` renders it, and returns the text of templates/case.yaml.
+// values --set ...` does and returns the text of templates/case.yaml, or the error.
 func render(c testCase) (string, error) {
 	// The chart is written to a directory and loaded as `helm template ./case` loads it
 	// (.helmignore applies).

@@ -2,7 +2,9 @@
 //! compared byte for byte with the answer Helm's own engine gave (`*.golden.json`, written by
 //! `cargo xtask oracle`). Cases listed in `tests/gotemplate/known-failures.txt` may fail; the test
 //! fails on any other failure, and on a listed case that passes (the list only shrinks).
-//! `CAPSTAN_GOTEMPLATE_BLESS=1` rewrites the list with the cases that fail now.
+//! `CAPSTAN_GOTEMPLATE_BLESS=1` rewrites the list with the cases that fail now;
+//! `CAPSTAN_GOTEMPLATE_SHOW=text` prints how each failing case whose id contains `text` (`actions/`,
+//! `toyaml`, or `all`) differs, known failures included.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -174,6 +176,8 @@ fn go_template_cases_match_helm() {
     let mut new_failures = Vec::new();
     let mut fixed = Vec::new();
     let mut all_ids = BTreeSet::new();
+    let show = std::env::var("CAPSTAN_GOTEMPLATE_SHOW").ok();
+    let mut shown = Vec::new();
 
     for case_file in &case_files {
         let stem = case_file
@@ -212,6 +216,12 @@ fn go_template_cases_match_helm() {
                 }
                 (false, true) => {
                     known_failed += 1;
+                    if show
+                        .as_deref()
+                        .is_some_and(|s| s == "all" || id.contains(s))
+                    {
+                        shown.push(format!("{id}: {}", describe(&ours, golden)));
+                    }
                     failing.insert(id);
                 }
                 (false, false) => {
@@ -229,6 +239,9 @@ fn go_template_cases_match_helm() {
         new_failures.len(),
         fixed.len()
     );
+    for failure in &shown {
+        println!("  KNOWN FAILURE {failure}");
+    }
     for failure in &new_failures {
         println!("  NEW FAILURE {failure}");
     }
