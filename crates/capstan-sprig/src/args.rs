@@ -4,42 +4,27 @@
 //! text/template rejects anything else before calling it, with `wrong type for value;
 //! expected int; got float64` (a nil from a map reads as `got interface {}`). That error is
 //! text/template's, positioned at the argument rather than `error calling trunc:`; it is
-//! marked with [`ArgTypeError`] as its source so the engine can tell the two apart.
+//! marked with [`crate::ArgError`] (and its index) so the engine can tell the two apart.
 
-use minijinja::{Error, ErrorKind, Value};
+use minijinja::{Error, Value};
 
 use crate::fmt::type_name;
 use crate::value::{Kind, Num, is_nil, kind, num};
 
-/// Marks an error as text/template's argument type check (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArgTypeError;
-
-impl std::fmt::Display for ArgTypeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("argument of the wrong type")
+/// Go's error for argument `i` that does not convert to the parameter type `want`: `wrong
+/// type for value; expected {want}; got {type}` (a nil read from a map is `got interface {}`),
+/// or, for an untyped nil (a pipeline's nil value), `invalid value; expected {want}`. Marked
+/// with [`crate::ArgError`] so the engine reports it at the argument.
+pub fn wrong_type(i: usize, want: &str, v: &Value) -> Error {
+    if v.is_undefined() {
+        return crate::arg_error(i, format!("invalid value; expected {want}"));
     }
-}
-
-impl std::error::Error for ArgTypeError {}
-
-/// Whether `err` is an argument type error made by this module.
-pub fn is_arg_type_error(err: &Error) -> bool {
-    std::error::Error::source(err).is_some_and(|s| s.is::<ArgTypeError>())
-}
-
-/// `wrong type for value; expected {want}; got {type of v}`.
-pub fn wrong_type(want: &str, v: &Value) -> Error {
     let got = if is_nil(v) {
         "interface {}".to_string()
     } else {
         type_name(v)
     };
-    Error::new(
-        ErrorKind::InvalidOperation,
-        format!("wrong type for value; expected {want}; got {got}"),
-    )
-    .with_source(ArgTypeError)
+    crate::arg_error(i, format!("wrong type for value; expected {want}; got {got}"))
 }
 
 /// Argument `i` for a Go `string` parameter.
@@ -47,7 +32,7 @@ pub fn string_arg(args: &[Value], i: usize) -> Result<&str, Error> {
     let v = &args[i];
     match v.as_str() {
         Some(s) if kind(v) == Kind::String => Ok(s),
-        _ => Err(wrong_type("string", v)),
+        _ => Err(wrong_type(i, "string", v)),
     }
 }
 
@@ -55,7 +40,7 @@ pub fn string_arg(args: &[Value], i: usize) -> Result<&str, Error> {
 pub fn int_arg(args: &[Value], i: usize) -> Result<i64, Error> {
     match num(&args[i]) {
         Some(Num::Int(n)) => Ok(n),
-        _ => Err(wrong_type("int", &args[i])),
+        _ => Err(wrong_type(i, "int", &args[i])),
     }
 }
 
@@ -63,7 +48,7 @@ pub fn int_arg(args: &[Value], i: usize) -> Result<i64, Error> {
 pub fn bool_arg(args: &[Value], i: usize) -> Result<bool, Error> {
     match kind(&args[i]) {
         Kind::Bool => Ok(args[i].is_true()),
-        _ => Err(wrong_type("bool", &args[i])),
+        _ => Err(wrong_type(i, "bool", &args[i])),
     }
 }
 
@@ -71,7 +56,7 @@ pub fn bool_arg(args: &[Value], i: usize) -> Result<bool, Error> {
 pub fn float_arg(args: &[Value], i: usize) -> Result<f64, Error> {
     match num(&args[i]) {
         Some(Num::Float(f)) => Ok(f),
-        _ => Err(wrong_type("float64", &args[i])),
+        _ => Err(wrong_type(i, "float64", &args[i])),
     }
 }
 
@@ -80,7 +65,7 @@ pub fn list_arg(args: &[Value], i: usize) -> Result<Vec<Value>, Error> {
     if is_nil(&args[i]) {
         return Ok(Vec::new());
     }
-    crate::value::as_list(&args[i]).ok_or_else(|| wrong_type("[]interface {}", &args[i]))
+    crate::value::as_list(&args[i]).ok_or_else(|| wrong_type(i, "[]interface {}", &args[i]))
 }
 
 /// A Go `string` result from bytes that may have been cut inside a UTF-8 sequence (Go keeps

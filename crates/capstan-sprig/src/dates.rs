@@ -296,7 +296,7 @@ pub fn now(state: &State<'_, '_>) -> GoTime {
 fn time_arg(a: &[Value], i: usize) -> Result<GoTime, Error> {
     a[i].downcast_object_ref::<GoTime>()
         .cloned()
-        .ok_or_else(|| wrong_type("time.Time", &a[i]))
+        .ok_or_else(|| wrong_type(i, "time.Time", &a[i]))
 }
 
 /// Go's `time.LoadLocation(name)`, falling back to UTC as Sprig does.

@@ -48,20 +48,7 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-/// text/template's error for argument `i` (0-based), whose type a parameter of type `want`
-/// cannot take (nil read from data is an empty `interface {}`); Go reports it at that
-/// argument, without `error calling`.
-pub(crate) fn wrong_type(i: usize, want: &str, got: &Value) -> Error {
-    let got = if value::is_nil(got) {
-        "interface {}".to_string()
-    } else {
-        value::type_name(got)
-    };
-    crate::arg_error(
-        i,
-        format!("wrong type for value; expected {want}; got {got}"),
-    )
-}
+pub(crate) use crate::args::wrong_type;
 
 /// Argument `i` for a `map[string]interface{}` parameter: the map itself (shared) if it is a
 /// Go map; a copy for another minijinja map (whose changes nobody else sees).
@@ -69,6 +56,10 @@ pub(crate) fn map_arg(args: &[Value], i: usize) -> Result<Arc<GoMap>, Error> {
     let v = &args[i];
     if let Some(m) = value::as_map(v) {
         return Ok(m);
+    }
+    if v.is_undefined() {
+        // An untyped nil converts to a nil map.
+        return Ok(Arc::new(GoMap::default()));
     }
     if kind(v) == Kind::Map {
         return Ok(Arc::new(GoMap::new(
