@@ -259,8 +259,8 @@ fn run_case(charts: &Path, case: &Case, capstan: &Path, helm: &Path) -> anyhow::
 fn parse_objects(text: &str) -> Result<BTreeMap<String, Value>, String> {
     let mut objects = BTreeMap::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let value = lenient::from_document(document)
-            .map_err(|e| format!("document {}: {e}", index + 1))?;
+        let value =
+            lenient::from_document(document).map_err(|e| format!("document {}: {e}", index + 1))?;
         if value.is_null() {
             continue;
         }

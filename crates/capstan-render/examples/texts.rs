@@ -24,8 +24,11 @@ fn main() {
             only = Some(a.clone());
         }
     }
-    let chart = Chart::load_dir(chart_dir.expect("a chart directory").as_ref(), &Limits::default())
-        .expect("chart loads");
+    let chart = Chart::load_dir(
+        chart_dir.expect("a chart directory").as_ref(),
+        &Limits::default(),
+    )
+    .expect("chart loads");
     let values = user_values(&layers, &mut |p| Err(format!("no file {p}"))).expect("values");
     let capabilities = Capabilities {
         kube_version: "v1.33.0".into(),

@@ -242,7 +242,11 @@ impl CompiledChart {
     ) -> Result<BTreeMap<String, String>> {
         let (processed, _, mut files, notes, _) =
             self.render_texts(None, user_values, release, capabilities)?;
-        if processed.templates.iter().any(|t| t.name == "templates/NOTES.txt") {
+        if processed
+            .templates
+            .iter()
+            .any(|t| t.name == "templates/NOTES.txt")
+        {
             files.insert(format!("{}/templates/NOTES.txt", processed.name()), notes);
         }
         Ok(files)
@@ -255,7 +259,13 @@ impl CompiledChart {
         user_values: &Values,
         release: &ReleaseInfo,
         capabilities: &Capabilities,
-    ) -> Result<(Chart, Values, BTreeMap<String, String>, String, Vec<(String, String)>)> {
+    ) -> Result<(
+        Chart,
+        Values,
+        BTreeMap<String, String>,
+        String,
+        Vec<(String, String)>,
+    )> {
         let chart = match chart_values {
             Some(values) => std::borrow::Cow::Owned(Chart {
                 values: values.clone(),

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn repeated_keys_keep_the_last_value() {
         let v = super::from_str("a: 1\nb: {c: 1, c: 2}\na: 3\n").unwrap();
-        assert_eq!(v, serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: 3\nb: {c: 2}\n").unwrap());
+        assert_eq!(
+            v,
+            serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: 3\nb: {c: 2}\n").unwrap()
+        );
         assert!(super::from_str("a: [1\n").is_err());
     }
 }

@@ -24,7 +24,6 @@ const CASE_TEMPLATE: &str = "templates/case.yaml";
 /// Helm v3.22's default API versions (`chartutil.DefaultVersionSet`), in Helm's order: what
 /// `helm template` offers without a cluster.
 
-
 /// One case of a case file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +90,9 @@ fn render_case(case: &Case) -> Result<String, String> {
         api_versions: Capabilities::default().api_versions,
     };
     let rendered = CompiledChart::compile(&chart, &RenderLimits::default())
-        .and_then(|c| c.render_templates(&values, &ReleaseInfo::install("rel", "ns"), &capabilities))
+        .and_then(|c| {
+            c.render_templates(&values, &ReleaseInfo::install("rel", "ns"), &capabilities)
+        })
         .map_err(|e| e.to_string())?;
     rendered
         .get(&format!("case/{CASE_TEMPLATE}"))

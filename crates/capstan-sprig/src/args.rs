@@ -24,7 +24,10 @@ pub fn wrong_type(i: usize, want: &str, v: &Value) -> Error {
     } else {
         type_name(v)
     };
-    crate::arg_error(i, format!("wrong type for value; expected {want}; got {got}"))
+    crate::arg_error(
+        i,
+        format!("wrong type for value; expected {want}; got {got}"),
+    )
 }
 
 /// Argument `i` for a Go `string` parameter.

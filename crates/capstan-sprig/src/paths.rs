@@ -7,10 +7,14 @@ use crate::Registry;
 
 /// Registers `base`, `dir`, `ext`, `clean`, `isAbs`.
 pub fn register(r: &mut Registry) {
-    r.add("base", |_: &State<'_, '_>, a: &[Value]| one(a, "base", base));
+    r.add("base", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "base", base)
+    });
     r.add("dir", |_: &State<'_, '_>, a: &[Value]| one(a, "dir", dir));
     r.add("ext", |_: &State<'_, '_>, a: &[Value]| one(a, "ext", ext));
-    r.add("clean", |_: &State<'_, '_>, a: &[Value]| one(a, "clean", clean));
+    r.add("clean", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "clean", clean)
+    });
     r.add("isAbs", |_: &State<'_, '_>, a: &[Value]| {
         crate::want_args("isAbs", a, 1)?;
         Ok(Value::from(string(a, 0)?.starts_with('/')))

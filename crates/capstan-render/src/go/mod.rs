@@ -200,7 +200,14 @@ impl GoChart {
             release: objects::release(release),
             capabilities: objects::capabilities(capabilities, kube),
         };
-        tree(processed, processed.name(), true, top_values, &shared, &mut renderables);
+        tree(
+            processed,
+            processed.name(),
+            true,
+            top_values,
+            &shared,
+            &mut renderables,
+        );
         renderables.sort_by(|a: &Renderable, b: &Renderable| helm_order(&a.file, &b.file));
 
         let mut files = BTreeMap::new();

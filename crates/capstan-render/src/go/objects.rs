@@ -103,7 +103,13 @@ pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
 
 /// `.Capabilities`: Helm's `*chartutil.Capabilities`.
 pub(crate) fn capabilities(c: &Capabilities, kube: &semver::Version) -> Value {
-    let version = format!("v{}.{}.{}", kube.major, kube.minor, kube.patch);
+    // As Helm's ParseKubeVersion: the version as given, with a `v` in front.
+    let given = c.kube_version.trim();
+    let version = if given.starts_with('v') {
+        given.to_string()
+    } else {
+        format!("v{given}")
+    };
     let kube_version = GoStruct::new(
         "chartutil.KubeVersion",
         [

@@ -47,9 +47,10 @@ pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error>
 /// Registers the runtime and every function of the library (as `f_NAME`).
 pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig::Registry) {
     for (name, f) in registry.iter() {
-        env.add_function(format!("f_{name}"), move |state: &State<'_, '_>, args: Rest<Value>| {
-            f(state, &args).map(untyped)
-        });
+        env.add_function(
+            format!("f_{name}"),
+            move |state: &State<'_, '_>, args: Rest<Value>| f(state, &args).map(untyped),
+        );
     }
     env.add_function("go_field", go_field);
     env.add_function("go_method", go_method);
@@ -131,7 +132,12 @@ fn untyped(v: Value) -> Value {
 /// untyped nil (a variable, a pipeline's value, an include's data) is nil; of a nil read from a
 /// map or list it is Go's `nil pointer evaluating interface {}.A`. `unwrap`: the result is a
 /// whole command's value (see [`untyped`]).
-fn go_field(state: &State<'_, '_>, receiver: Value, unwrap: bool, names: Rest<Value>) -> Result<Value, Error> {
+fn go_field(
+    state: &State<'_, '_>,
+    receiver: Value,
+    unwrap: bool,
+    names: Rest<Value>,
+) -> Result<Value, Error> {
     let mut cur = receiver;
     for (i, name) in names.iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
@@ -139,7 +145,9 @@ fn go_field(state: &State<'_, '_>, receiver: Value, unwrap: bool, names: Rest<Va
             return Ok(Value::UNDEFINED);
         }
         if cur.is_none() {
-            return Err(go_error(format!("nil pointer evaluating interface {{}}.{name}")));
+            return Err(go_error(format!(
+                "nil pointer evaluating interface {{}}.{name}"
+            )));
         }
         // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`).
         if has_methods(&cur) {
@@ -151,11 +159,22 @@ fn go_field(state: &State<'_, '_>, receiver: Value, unwrap: bool, names: Rest<Va
                 }
             }
         }
-        let static_type = if i == 0 { type_name(&cur) } else { "interface {}".to_string() };
+        let static_type = if i == 0 {
+            type_name(&cur)
+        } else {
+            "interface {}".to_string()
+        };
         cur = match kind(&cur) {
             Kind::Map => match as_map(&cur) {
-                Some(m) => m.get(name).filter(|v| !v.is_undefined()).unwrap_or_else(nil),
-                None => cur.get_attr(name).ok().filter(|v| !v.is_undefined()).unwrap_or_else(nil),
+                Some(m) => m
+                    .get(name)
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(nil),
+                None => cur
+                    .get_attr(name)
+                    .ok()
+                    .filter(|v| !v.is_undefined())
+                    .unwrap_or_else(nil),
             },
             Kind::Struct => match cur.get_attr(name) {
                 Ok(v) if !v.is_undefined() => v,
@@ -179,8 +198,10 @@ fn go_field(state: &State<'_, '_>, receiver: Value, unwrap: bool, names: Rest<Va
 fn has_methods(v: &Value) -> bool {
     v.as_object().is_some()
         && as_map(v).is_none()
-        && v.downcast_object_ref::<capstan_sprig::value::GoStruct>().is_none()
-        && v.downcast_object_ref::<capstan_sprig::value::Int64>().is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::GoStruct>()
+            .is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::Int64>()
+            .is_none()
 }
 
 /// `x.Method args...` on a built-in object.
