@@ -1002,6 +1002,11 @@ mod tests {
                 "wrong type for value; expected int; got float64",
             ),
             (
+                "genSignedCert",
+                vec![s("x"), nil(), nil(), int(1), Value::UNDEFINED],
+                "invalid value; expected sprig.certificate",
+            ),
+            (
                 "buildCustomCert",
                 vec![s("!!"), s("YQ==")],
                 "unable to decode base64 certificate",

@@ -51,14 +51,15 @@ pub fn register(r: &mut Registry) {
 pub(crate) use crate::args::wrong_type;
 
 /// Argument `i` for a `map[string]interface{}` parameter: the map itself (shared) if it is a
-/// Go map; a copy for another minijinja map (whose changes nobody else sees).
+/// Go map; a copy for another minijinja map (whose changes nobody else sees); for an untyped
+/// nil, which Go passes as a nil map, a new empty map (reads of a nil map find nothing; `set`
+/// checks for it, as writing to a nil map fails).
 pub(crate) fn map_arg(args: &[Value], i: usize) -> Result<Arc<GoMap>, Error> {
     let v = &args[i];
     if let Some(m) = value::as_map(v) {
         return Ok(m);
     }
     if v.is_undefined() {
-        // An untyped nil converts to a nil map.
         return Ok(Arc::new(GoMap::default()));
     }
     if kind(v) == Kind::Map {
@@ -102,6 +103,9 @@ fn set(_: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     want_args("set", args, 3)?;
     let m = map_arg(args, 0)?;
     let key = string_arg(args, 1)?;
+    if args[0].is_undefined() {
+        return Err(go_error("assignment to entry in nil map"));
+    }
     m.insert(key, args[2].clone());
     Ok(same_map(&args[0], m))
 }
@@ -457,6 +461,38 @@ mod tests {
         assert_eq!(index("pick", &[values_m(), s("a"), int(1)]), Some(2));
         assert_eq!(index("merge", &[values_m(), d(&[]), s("x")]), Some(2));
         assert_eq!(index("dig", &[s("a"), s("def"), nil()]), None);
+    }
+
+    #[test]
+    fn untyped_nil_is_a_nil_map() {
+        let u = Value::UNDEFINED;
+        assert_eq!(show("hasKey", &[u.clone(), s("a")]), "false");
+        assert_eq!(show("get", &[u.clone(), s("a")]), "");
+        assert_eq!(show("keys", &[u.clone()]), "[]");
+        assert_eq!(show("values", &[u.clone()]), "[]");
+        assert_eq!(show("pick", &[u.clone(), s("a")]), "map[]");
+        assert_eq!(show("omit", &[u.clone(), s("a")]), "map[]");
+        assert_eq!(show("pluck", &[s("a"), u.clone(), values_m()]), "[1]");
+        assert_eq!(show("unset", &[u.clone(), s("a")]), "map[]");
+        assert_eq!(
+            show("set", &[u.clone(), s("a"), int(1)]),
+            "ERR: assignment to entry in nil map"
+        );
+        assert_eq!(show("merge", &[d(&[("a", int(1))]), u.clone()]), "map[a:1]");
+        assert_eq!(show("merge", &[u.clone(), d(&[("a", int(1))])]), "map[a:1]");
+        assert_eq!(show("merge", &[u.clone(), u.clone()]), "map[]");
+        assert_eq!(
+            show("mustMergeOverwrite", &[u.clone(), d(&[("a", int(1))])]),
+            "map[a:1]"
+        );
+        assert_eq!(
+            show("get", &[values_m(), u.clone()]),
+            "ERR: invalid value; expected string"
+        );
+        assert_eq!(
+            show("dig", &[s("a"), s("d"), u]),
+            "ERR: interface conversion: interface {} is nil, not map[string]interface {}"
+        );
     }
 
     #[test]

@@ -724,6 +724,12 @@ mod tests {
             "http:///p"
         );
         assert_eq!(join(&[("scheme", s("file")), ("path", s(""))]), "file:");
+        assert_eq!(show("urlJoin", &[Value::UNDEFINED]), "");
+        assert_eq!(one("b64enc", "x").len(), 4,);
+        assert_eq!(
+            show("b64enc", &[Value::UNDEFINED]),
+            "ERR: invalid value; expected string"
+        );
         assert_eq!(
             join(&[("host", Value::from(1))]),
             "ERR: unable to parse host key, must be of type string, but int found"

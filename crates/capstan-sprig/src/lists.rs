@@ -584,6 +584,10 @@ mod tests {
             show("until", &[nil()]),
             "ERR: wrong type for value; expected int; got interface {}"
         );
+        assert_eq!(
+            show("until", &[Value::UNDEFINED]),
+            "ERR: invalid value; expected int"
+        );
     }
 
     #[test]
