@@ -468,8 +468,8 @@ mod tests {
         let u = Value::UNDEFINED;
         assert_eq!(show("hasKey", &[u.clone(), s("a")]), "false");
         assert_eq!(show("get", &[u.clone(), s("a")]), "");
-        assert_eq!(show("keys", &[u.clone()]), "[]");
-        assert_eq!(show("values", &[u.clone()]), "[]");
+        assert_eq!(show("keys", std::slice::from_ref(&u)), "[]");
+        assert_eq!(show("values", std::slice::from_ref(&u)), "[]");
         assert_eq!(show("pick", &[u.clone(), s("a")]), "map[]");
         assert_eq!(show("omit", &[u.clone(), s("a")]), "map[]");
         assert_eq!(show("pluck", &[s("a"), u.clone(), values_m()]), "[1]");
