@@ -212,9 +212,100 @@ pub fn map(entries: BTreeMap<String, Value>) -> Value {
     Value::from_object(GoMap::new(entries))
 }
 
-/// The Go map `v` is, if it is one.
+/// The Go map `v` is, if it is one (a [`NamedMap`] included).
 pub fn as_map(v: &Value) -> Option<Arc<GoMap>> {
     v.downcast_object::<GoMap>()
+        .or_else(|| v.downcast_object_ref::<NamedMap>().map(|n| n.map.clone()))
+}
+
+/// A Go map of a named map type: Helm's `chartutil.Values` (`.Values`), the same entries as
+/// the map it wraps, with that type's methods (`AsMap`, `YAML`, `Table`, `PathValue`).
+#[derive(Debug)]
+pub struct NamedMap {
+    /// The Go type's name, e.g. `chartutil.Values`.
+    pub type_name: &'static str,
+    /// The entries (shared with every other view of the map).
+    pub map: Arc<GoMap>,
+}
+
+/// `map` seen as Helm's `chartutil.Values`.
+pub fn chart_values(map: Arc<GoMap>) -> Value {
+    Value::from_object(NamedMap {
+        type_name: "chartutil.Values",
+        map,
+    })
+}
+
+impl NamedMap {
+    /// `Table("a.b")`: the map at that dotted path, as `chartutil.Values`.
+    fn table(&self, path: &str) -> Option<Arc<GoMap>> {
+        let mut cur = self.map.clone();
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            cur = as_map(&cur.get(part)?)?;
+        }
+        Some(cur)
+    }
+}
+
+impl Object for NamedMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        key.as_str().and_then(|k| self.map.get(k))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.map.keys().into_iter().map(Value::from).collect())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.map.len())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        !self.map.is_empty()
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        let arg = |name: &str| -> Result<String, Error> {
+            crate::want_args(name, args, 1)?;
+            crate::args::string_arg(args, 0).map(str::to_string)
+        };
+        match method {
+            "AsMap" => {
+                crate::want_args("AsMap", args, 0)?;
+                Ok(Value::from_dyn_object(self.map.clone()))
+            }
+            "YAML" => {
+                crate::want_args("YAML", args, 0)?;
+                let text = crate::encoding::to_yaml(&Value::from_dyn_object(self.map.clone()))?;
+                Ok(Value::from(format!("{text}\n")))
+            }
+            "Table" => {
+                let path = arg("Table")?;
+                Ok(self
+                    .table(&path)
+                    .map_or_else(|| chart_values(Arc::new(GoMap::default())), chart_values))
+            }
+            "PathValue" => {
+                let path = arg("PathValue")?;
+                let (table, key) = path.rsplit_once('.').unwrap_or(("", path.as_str()));
+                let found = self.table(table).and_then(|m| m.get(key));
+                found.ok_or_else(|| crate::go_error(format!("{path} is not a value")))
+            }
+            _ => Err(Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("{} has no method {method}", self.type_name),
+            )),
+        }
+    }
 }
 
 /// The elements of `v` if it is a Go slice.
@@ -349,6 +440,9 @@ pub fn kind(v: &Value) -> Kind {
 pub fn type_name(v: &Value) -> String {
     if let Some(s) = v.downcast_object_ref::<GoStruct>() {
         return s.type_name.to_string();
+    }
+    if let Some(n) = v.downcast_object_ref::<NamedMap>() {
+        return n.type_name.to_string();
     }
     match kind(v) {
         Kind::Invalid => "<nil>".into(),

@@ -281,6 +281,10 @@ fn tree(
         let root = tree(sub, &sub_path, false, sub_values, shared, out);
         subcharts.insert(sub.name().to_string(), root);
     }
+    let values = match as_map(&values) {
+        Some(m) => capstan_sprig::value::chart_values(m),
+        None => values,
+    };
     let root = map(BTreeMap::from([
         ("Values".to_string(), values),
         ("Release".to_string(), shared.release.clone()),

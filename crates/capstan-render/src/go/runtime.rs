@@ -151,7 +151,10 @@ fn go_field(
         }
         // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`).
         if has_methods(&cur) {
-            match cur.call_method(state, name, &[]) {
+            // The object's own method only: minijinja's `Value::call_method` would fall back to
+            // calling an attribute of that name.
+            let own = cur.as_object().map(|o| o.call_method(state, name, &[]));
+            match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
                 Err(e) if e.kind() == ErrorKind::UnknownMethod => {}
                 other => {
                     cur = other?;
@@ -197,7 +200,7 @@ fn go_field(
 /// Whether `v` is a built-in object with methods (`.Files`, `.Capabilities.APIVersions`).
 fn has_methods(v: &Value) -> bool {
     v.as_object().is_some()
-        && as_map(v).is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::GoMap>().is_none()
         && v.downcast_object_ref::<capstan_sprig::value::GoStruct>()
             .is_none()
         && v.downcast_object_ref::<capstan_sprig::value::Int64>()
@@ -226,7 +229,8 @@ fn go_method(
             "can't evaluate field {method} in type interface {{}}"
         )));
     }
-    match receiver.call_method(state, &method, &args) {
+    let own = receiver.as_object().map(|o| o.call_method(state, &method, &args));
+    match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
         Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
             "can't evaluate field {method} in type {}",
