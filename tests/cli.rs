@@ -1054,7 +1054,9 @@ fn config_chart(dir: &std::path::Path, version: &str, values: &str) -> anyhow::R
     std::fs::create_dir_all(chart.join("templates"))?;
     std::fs::write(
         chart.join("Chart.yaml"),
-        format!("apiVersion: v2\nname: settings\nversion: {version}\n"),
+        format!(
+            "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: settings\nversion: {version}\n"
+        ),
     )?;
     std::fs::write(chart.join("values.yaml"), values)?;
     std::fs::write(

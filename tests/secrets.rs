@@ -46,7 +46,7 @@ fn write_chart(dir: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(chart.join("templates"))?;
     std::fs::write(
         chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: vault\nversion: 1.0.0\n",
+        "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: vault\nversion: 1.0.0\n",
     )?;
     std::fs::write(
         chart.join("values.yaml"),

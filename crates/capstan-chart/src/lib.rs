@@ -37,6 +37,7 @@ mod chart;
 mod ignore;
 mod metadata;
 mod schema;
+mod syntax;
 mod values;
 
 pub use archive::{archive_digest, package_dir, package_files};
@@ -45,6 +46,7 @@ pub use constraint::parse_version;
 pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};
 pub use schema::{SchemaViolation, validate_values};
+pub use syntax::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use values::{
     MAX_YAML_FLOW_DEPTH, ValueLayer, Values, check_yaml_nesting, coalesce_values, compute_values,
     merge_maps, parse_values_yaml, process_dependencies, resolve_dependencies, user_values,

@@ -33,7 +33,7 @@ fn chart(files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
     let base = [
         (
             "Chart.yaml",
-            "apiVersion: v2\nname: broken\nversion: 0.1.0\nicon: https://example.com/i.png\n",
+            "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: broken\nversion: 0.1.0\nicon: https://example.com/i.png\n",
         ),
         ("values.yaml", "replicaCount: 1\nname: web\n"),
         (
@@ -101,7 +101,19 @@ fn a_minimal_chart_passes_and_subcharts_are_linted_on_request() {
     let (_dir, root) = chart(&[]);
     let out = lint(&root, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(!text(&out).contains("[INFO]"), "{}", text(&out));
+    // The only note is the template language read.
+    let notes: Vec<&str> = text(&out)
+        .lines()
+        .filter(|l| l.contains("[INFO]"))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "[INFO] templates/: templates are read as minijinja (Chart.yaml annotation capstan.dev/template-syntax)"
+        ],
+        "{}",
+        text(&out)
+    );
     // Each subchart is linted on its own with the same values, as in Helm; the example's cache
     // subchart reads `global.environment`, which only its parent defines.
     let out = lint(
@@ -147,7 +159,7 @@ fn a_schema_violation_names_the_path_not_the_value() {
 fn an_invalid_chart_version_names_chart_yaml() {
     let (_dir, root) = chart(&[(
         "Chart.yaml",
-        "apiVersion: v2\nname: broken\nversion: one.two\n",
+        "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: broken\nversion: one.two\n",
     )]);
     let out = lint(&root, &[]);
     assert_fails_with(&out, &["[ERROR] Chart.yaml: version \"one.two\"", "SemVer"]);

@@ -26,7 +26,7 @@ fn chart(dir: &Path) -> String {
     std::fs::create_dir_all(chart.join("templates")).unwrap();
     std::fs::write(
         chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+        "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: demo\nversion: 0.1.0\n",
     )
     .unwrap();
     std::fs::write(chart.join("values.yaml"), "color: blue\n").unwrap();

@@ -458,6 +458,16 @@ impl CompiledChart {
                 None => innermost.kind().to_string(),
             },
         };
+        let message = if kind == TemplateErrorKind::Syntax && looks_like_go(&expr) {
+            format!(
+                "{message} (this looks like a Go template: the chart is marked as capstan's \
+                 minijinja dialect by its Chart.yaml annotation {}: minijinja; remove the \
+                 annotation to render it as Helm does)",
+                crate::SYNTAX_ANNOTATION
+            )
+        } else {
+            message
+        };
         let included_from = located
             .iter()
             .rev()
@@ -509,6 +519,15 @@ impl CompiledChart {
             None => (name, line, column, expr),
         }
     }
+}
+
+/// Whether a failing expression reads like Go template syntax (`.Values`, `$.x`, `{{-`).
+fn looks_like_go(expr: &str) -> bool {
+    let t = expr
+        .trim_start_matches("{{")
+        .trim_start_matches('-')
+        .trim_start();
+    t.starts_with('.') || t.starts_with('$') || expr.contains(" .Values") || expr.contains("{{ .")
 }
 
 /// The `{{ ... }}` or `{% ... %}` tag around a byte range, else the range's own text.

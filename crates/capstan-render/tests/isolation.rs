@@ -9,7 +9,7 @@ fn chart(template: &str) -> Chart {
         vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
             },
             ChartFile {
                 name: "files/config.txt".into(),
@@ -147,7 +147,7 @@ fn object_count_is_bounded() {
         vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
             },
             ChartFile {
                 name: "templates/cm.yaml".into(),

@@ -9,7 +9,7 @@ use capstan_render::{
     render,
 };
 
-const CHART_YAML: &str = "apiVersion: v2\nname: c\nversion: 1.2.3\nappVersion: \"9.9\"\n";
+const CHART_YAML: &str = "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.2.3\nappVersion: \"9.9\"\n";
 
 fn chart(files: &[(&str, &str)]) -> Chart {
     let mut all = vec![ChartFile {
@@ -666,7 +666,7 @@ fn library_chart_cannot_be_rendered() {
     let c = Chart::from_files(
         vec![ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nname: lib\nversion: 1.0.0\ntype: library\n".to_vec(),
+            data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: lib\nversion: 1.0.0\ntype: library\n".to_vec(),
         }],
         &Limits::default(),
     )

@@ -44,7 +44,7 @@ async fn the_daemon_bounds_a_renders_memory_when_asked() {
             &[
                 capstan_chart::ChartFile {
                     name: "Chart.yaml".into(),
-                    data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                    data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
                 },
                 capstan_chart::ChartFile {
                     name: "templates/a.yaml".into(),

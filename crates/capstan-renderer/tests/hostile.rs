@@ -37,7 +37,7 @@ fn archive(name: &str, template: &str) -> Vec<u8> {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").into_bytes(),
+                data: format!("apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: {name}\nversion: 1.0.0\n").into_bytes(),
             },
             ChartFile {
                 name: "templates/a.yaml".into(),
@@ -241,7 +241,7 @@ async fn oversized_inputs_name_their_limit() {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: bomb\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: bomb\nversion: 1.0.0\n".to_vec(),
             },
             ChartFile {
                 name: "files/zeros".into(),

@@ -46,7 +46,7 @@ fn chart() -> Vec<u8> {
     capstan_chart::package_files(
         "db",
         &[
-            file("Chart.yaml", "apiVersion: v2\nname: db\nversion: 1.0.0\n"),
+            file("Chart.yaml", "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: db\nversion: 1.0.0\n"),
             file("values.yaml", "password: changeme\nport: 5432\n"),
             file(
                 "values.schema.json",

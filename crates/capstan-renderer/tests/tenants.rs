@@ -246,7 +246,7 @@ async fn one_tenants_burst_is_held_to_its_own_budget() {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: endless\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: endless\nversion: 1.0.0\n".to_vec(),
             },
             ChartFile {
                 name: "templates/a.yaml".into(),

@@ -243,7 +243,7 @@ pub fn generate_with(
     fs::create_dir_all(chart.join("templates"))?;
     fs::write(
         chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: bench\nversion: 0.1.0\nappVersion: \"1.0.0\"\ndescription: generated benchmark chart\n",
+        "apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: bench\nversion: 0.1.0\nappVersion: \"1.0.0\"\ndescription: generated benchmark chart\n",
     )?;
     fs::write(chart.join("values.yaml"), VALUES)?;
     fs::write(

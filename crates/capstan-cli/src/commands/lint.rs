@@ -211,6 +211,20 @@ async fn lint_chart(
         }
     };
     lint_metadata(&mut findings, &chart);
+    findings.add(
+        Severity::Info,
+        "templates/",
+        format!(
+            "templates are read as {}{}",
+            capstan_chart::TemplateSyntax::of(&chart).name(),
+            match capstan_chart::TemplateSyntax::of(&chart) {
+                capstan_chart::TemplateSyntax::Go => " (Helm's language)",
+                capstan_chart::TemplateSyntax::Minijinja => {
+                    " (Chart.yaml annotation capstan.dev/template-syntax)"
+                }
+            }
+        ),
+    );
     lint_files(&mut findings, &chart, path);
     let schema_failed = lint_values(&mut findings, &chart, layers);
     if chart.metadata.chart_type != ChartType::Library

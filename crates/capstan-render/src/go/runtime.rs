@@ -200,7 +200,8 @@ fn go_field(
 /// Whether `v` is a built-in object with methods (`.Files`, `.Capabilities.APIVersions`).
 fn has_methods(v: &Value) -> bool {
     v.as_object().is_some()
-        && v.downcast_object_ref::<capstan_sprig::value::GoMap>().is_none()
+        && v.downcast_object_ref::<capstan_sprig::value::GoMap>()
+            .is_none()
         && v.downcast_object_ref::<capstan_sprig::value::GoStruct>()
             .is_none()
         && v.downcast_object_ref::<capstan_sprig::value::Int64>()
@@ -229,7 +230,9 @@ fn go_method(
             "can't evaluate field {method} in type interface {{}}"
         )));
     }
-    let own = receiver.as_object().map(|o| o.call_method(state, &method, &args));
+    let own = receiver
+        .as_object()
+        .map(|o| o.call_method(state, &method, &args));
     match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
         Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
