@@ -102,10 +102,8 @@ fn a_minimal_chart_passes_and_subcharts_are_linted_on_request() {
     let out = lint(&root, &[]);
     assert!(out.status.success(), "{}", text(&out));
     // The only note is the template language read.
-    let notes: Vec<&str> = text(&out)
-        .lines()
-        .filter(|l| l.contains("[INFO]"))
-        .collect();
+    let all = text(&out);
+    let notes: Vec<&str> = all.lines().filter(|l| l.contains("[INFO]")).collect();
     assert_eq!(
         notes,
         [

@@ -29,6 +29,7 @@ pub fn parse(src: &str) -> Result<Tree> {
 }
 
 /// What ended a list.
+#[allow(clippy::enum_variant_names)] // `End::End` is the `{{end}}` action
 enum End {
     Eof,
     End(Pos),
@@ -165,10 +166,7 @@ impl Parser<'_> {
                 match end {
                     End::End(_) => Some(other),
                     End::Else(p, _) => {
-                        return Err(Error::syntax(
-                            p,
-                            format!("expected end; found {{{{else}}}}"),
-                        ));
+                        return Err(Error::syntax(p, "expected end; found {{else}}".to_string()));
                     }
                     End::Eof => {
                         return Err(Error::syntax(

@@ -80,11 +80,18 @@ pub fn string_from_bytes(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::value::int;
+
+    fn marked_at(err: &Error) -> Option<usize> {
+        std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<crate::ArgError>())
+            .map(|a| a.0)
+    }
 
     #[test]
     fn type_errors_are_marked() {
-        let err = string_arg(&[crate::value::float64(3.0)], 0).unwrap_err();
-        assert!(is_arg_type_error(&err));
+        let err = string_arg(&[int(1), crate::value::float64(3.0)], 1).unwrap_err();
+        assert_eq!(marked_at(&err), Some(1));
         assert_eq!(
             err.detail(),
             Some("wrong type for value; expected string; got float64")
@@ -94,6 +101,8 @@ mod tests {
             err.detail(),
             Some("wrong type for value; expected int; got interface {}")
         );
-        assert!(!is_arg_type_error(&crate::go_error("x")));
+        assert_eq!(marked_at(&crate::go_error("x")), None);
+        let err = int_arg(&[Value::UNDEFINED], 0).unwrap_err();
+        assert_eq!(err.detail(), Some("invalid value; expected int"));
     }
 }

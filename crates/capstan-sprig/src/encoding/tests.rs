@@ -158,58 +158,6 @@ fn from_yaml_cases_as_helm() {
     }
 }
 
-/// Compares with cases rendered by real Helm: `CAPSTAN_GO_CASES` names a JSON-lines file of
-/// `{"v": values YAML, "out": what Helm renders for "{{ toYaml .Values }}\n#JSON#\n{{ toJson
-/// .Values }}\n#PRETTY#\n{{ toYamlPretty .Values }}" (or "VALERR " and Helm's error reading
-/// the values)}`.
-#[test]
-#[ignore]
-fn compare_with_go() {
-    let Ok(path) = std::env::var("CAPSTAN_GO_CASES") else {
-        return;
-    };
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut bad = 0;
-    for line in text.lines() {
-        let case: serde_json::Value = serde_json::from_str(line).unwrap();
-        let input = case["v"].as_str().unwrap();
-        let want = case["out"].as_str().unwrap();
-        let got = match parse_yaml(input) {
-            Ok(v) if crate::value::is_nil(&v) => "{}\n#JSON#\n{}\n#PRETTY#\n{}".to_string(),
-            Ok(v) if crate::value::as_map(&v).is_none() => format!(
-                "VALERR {}",
-                json_parse::type_error(&v, "chartutil.Values").replace(
-                    "json: ",
-                    "error unmarshaling JSON: while decoding JSON: json: "
-                )
-            ),
-            Ok(v) => format!(
-                "{}\n#JSON#\n{}\n#PRETTY#\n{}",
-                to_yaml(&v).unwrap_or_default(),
-                json::marshal(&v).unwrap_or_default(),
-                to_yaml_pretty(&v)
-            ),
-            Err(e) => format!("VALERR {}", e.detail().unwrap_or_default()),
-        };
-        if got != want {
-            bad += 1;
-            let (g, w): (Vec<&str>, Vec<&str>) =
-                (got.split('\n').collect(), want.split('\n').collect());
-            for i in 0..g.len().max(w.len()) {
-                let (a, b) = (
-                    g.get(i).copied().unwrap_or("<none>"),
-                    w.get(i).copied().unwrap_or("<none>"),
-                );
-                if a != b {
-                    println!("line {i}:\n  got  {a:?}\n  want {b:?}");
-                }
-            }
-            println!("INPUT {input:?}\n-----");
-        }
-    }
-    assert_eq!(bad, 0);
-}
-
 #[test]
 fn from_yaml_quirks_as_goyaml_v2() {
     let j = |text: &str| json::marshal(&yaml_parse::from_yaml_map(text)).unwrap();
