@@ -7,8 +7,10 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Crates that must never depend (directly or transitively) on these.
-const DOMAIN_CRATES: [&str; 4] = [
+const DOMAIN_CRATES: [&str; 6] = [
     "capstan-chart",
+    "capstan-gotmpl",
+    "capstan-sprig",
     "capstan-render",
     "capstan-release",
     "capstan-auth",
