@@ -48,16 +48,19 @@ struct Outcome {
     difference: Option<String>,
 }
 
-/// Where the chart corpus lives: `CAPSTAN_CHARTS_DIR`, or `../shared/charts` beside the repository.
-fn charts_dir() -> anyhow::Result<PathBuf> {
+/// Where the chart corpus lives: `CAPSTAN_CHARTS_DIR`, or `shared/charts` beside the repository
+/// or one of its parents (`../shared/charts` in the team's layout), or this machine's
+/// `/work/shared/charts`.
+pub fn charts_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
         return Ok(PathBuf::from(dir));
     }
     let root = paths::root();
-    for candidate in [
-        root.join("../shared/charts"),
-        root.join("../../shared/charts"),
-    ] {
+    let candidates = root
+        .ancestors()
+        .map(|a| a.join("shared/charts"))
+        .chain([PathBuf::from("/work/shared/charts")]);
+    for candidate in candidates {
         if candidate.join("CASES.tsv").exists() {
             return Ok(candidate);
         }

@@ -2,10 +2,18 @@
 
 use std::path::{Path, PathBuf};
 
+/// `CAPSTAN_CHARTS_DIR`, or `shared/charts` beside the repository or a parent of it, or this
+/// machine's `/work/shared/charts` (as `cargo xtask conformance` finds it).
 fn corpus() -> PathBuf {
-    std::env::var_os("CAPSTAN_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/charts"))
+    if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
+        return PathBuf::from(dir);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared/charts"))
+        .chain([PathBuf::from("/work/shared/charts")])
+        .find(|c| c.join("CASES.tsv").is_file())
+        .unwrap_or_else(|| PathBuf::from("shared/charts"))
 }
 
 fn templates(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -1,0 +1,153 @@
+//! Helm's Go-template charts through the real binaries: the in-process renderer and the
+//! renderer daemon give byte-identical output; `lint` and `install --dry-run` take Go charts;
+//! capstan installs and upgrades a Go chart on the local control plane and Helm reads the
+//! release it wrote.
+
+use std::path::PathBuf;
+
+use anyhow::ensure;
+use capstan_e2e::process::{Daemon, capstan, capstan_ok, repository};
+use capstan_testkit::helm::Helm;
+use capstan_testkit::with_namespace;
+
+/// The shared chart corpus (`shared/charts` beside the repository or a parent of it,
+/// `CAPSTAN_CHARTS_DIR`, or this machine's `/work/shared/charts`).
+fn corpus() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
+        return PathBuf::from(dir);
+    }
+    repository()
+        .ancestors()
+        .map(|a| a.join("shared/charts"))
+        .chain([PathBuf::from("/work/shared/charts")])
+        .find(|c| c.join("CASES.tsv").is_file())
+        .expect("the chart corpus (shared/charts) is present")
+}
+
+/// Go charts whose output has nothing random (charts that call `randAlphaNum` or `genCA`
+/// differ from render to render, in Helm too).
+fn go_charts() -> Vec<PathBuf> {
+    vec![
+        repository().join("tests/fixtures/charts/helm-web"),
+        corpus().join("ingress-nginx"),
+        corpus().join("kube-state-metrics"),
+    ]
+}
+
+#[test]
+fn the_daemon_renders_go_charts_byte_identical_to_the_cli() {
+    let daemon = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"]).unwrap();
+    for chart in go_charts() {
+        let chart = chart.to_string_lossy().into_owned();
+        let args = [
+            "template",
+            "rel",
+            &chart,
+            "--namespace",
+            "ns",
+            "--kube-version",
+            "1.33",
+        ];
+        let local = capstan_ok(&args).unwrap();
+        let mut remote_args = args.to_vec();
+        remote_args.extend(["--renderer", &daemon.addr]);
+        let remote = capstan_ok(&remote_args).unwrap();
+        assert!(local.contains("# Source: "), "{chart}: {local}");
+        assert_eq!(local, remote, "{chart}: the daemon's render differs");
+    }
+}
+
+#[test]
+fn lint_reads_go_charts_as_helm_does() {
+    let chart = corpus().join("podinfo");
+    let out = capstan_ok(&["lint", &chart.to_string_lossy()]).unwrap();
+    assert!(
+        out.contains("[INFO] templates/: templates are read as Go templates"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 chart(s) linted, 0 chart(s) failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_go_template_error_names_the_go_source_and_never_jinja() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("broken");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: broken\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: {{ .Values.db.host }}\n",
+    )
+    .unwrap();
+    let run = capstan(&["template", "rel", &chart.to_string_lossy()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run.error_line();
+    assert!(
+        line.starts_with("Error: template: broken/templates/cm.yaml:6:")
+            && line.ends_with(
+                ": executing \"broken/templates/cm.yaml\" at <.Values.db.host>: nil pointer \
+                 evaluating interface {}.host"
+            ),
+        "{run:?}"
+    );
+    assert!(!run.stderr.to_lowercase().contains("jinja"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn capstan_installs_and_upgrades_a_go_chart_that_helm_reads() {
+    with_namespace("gochart", |ns| async move {
+        let chart = corpus().join("podinfo");
+        let chart = chart.to_string_lossy().into_owned();
+        let name = ns.name().to_string();
+        let dry = capstan_ok(&["install", "web", &chart, "-n", &name, "--dry-run"])?;
+        ensure!(
+            dry.contains("kind: Deployment"),
+            "dry run shows the manifest: {dry}"
+        );
+        capstan_ok(&[
+            "install",
+            "web",
+            &chart,
+            "-n",
+            &name,
+            "--wait",
+            "--timeout",
+            "2m",
+        ])?;
+        capstan_ok(&[
+            "upgrade",
+            "web",
+            &chart,
+            "-n",
+            &name,
+            "--set",
+            "replicaCount=2",
+            "--wait",
+            "--timeout",
+            "2m",
+        ])?;
+        let helm = Helm::new("v3.22.0", "secret", &name)?;
+        let history = helm.json(&["history", "web", "-o", "json"]).await?;
+        let statuses: Vec<String> = history
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["status"].as_str().unwrap_or_default().to_string())
+            .collect();
+        ensure!(
+            statuses == ["superseded", "deployed"],
+            "helm reads capstan's history: {statuses:?}"
+        );
+        let values = helm.run(&["get", "values", "web"]).await?;
+        ensure!(values.contains("replicaCount: 2"), "{values}");
+        Ok(())
+    })
+    .await;
+}
