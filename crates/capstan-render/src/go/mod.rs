@@ -155,7 +155,7 @@ impl GoChart {
         env.set_fuel(Some(limits.fuel));
         env.set_recursion_limit(limits.max_include_depth.max(16) * 4);
         env.set_formatter(runtime::formatter);
-        runtime::register(&mut env, &functions);
+        runtime::register(&mut env, &functions, limits.max_string_bytes);
         for c in compiled.values() {
             env.add_template_owned(c.key.clone(), c.translation.source.clone())
                 .map_err(|e| Error::Go {
@@ -191,7 +191,7 @@ impl GoChart {
             overlays: Mutex::new(Vec::new()),
             includes: Mutex::new(HashMap::new()),
         });
-        let go_value = Value::from_dyn_object(go);
+        let go_value = Value::from_dyn_object(go.clone());
         let session_value = Value::from_dyn_object(session);
         let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
 
@@ -236,6 +236,11 @@ impl GoChart {
                 .env
                 .get_template(&file)
                 .and_then(|t| t.render(context))
+                .map_err(|e| errors::render_error(compiled, &e))?;
+            // The whole output is bounded; one template's runaway text is bounded by fuel,
+            // time and the string bound first.
+            go.session
+                .add_output(out.len())
                 .map_err(|e| errors::render_error(compiled, &e))?;
             let out = out.replace("<no value>", "");
             if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {

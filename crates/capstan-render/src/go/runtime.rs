@@ -47,13 +47,27 @@ pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error>
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "no Go render session"))
 }
 
-/// Registers the runtime and every function of the library (as `f_NAME`).
-pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig::Registry) {
+/// Registers the runtime and every function of the library (as `f_NAME`). Every string a
+/// function returns is bounded by `max_string_bytes` (checked on the result: a runaway
+/// doubling stops within twice the bound).
+pub(crate) fn register(
+    env: &mut Environment<'static>,
+    registry: &capstan_sprig::Registry,
+    max_string_bytes: usize,
+) {
     for (name, f) in registry.iter() {
-        env.add_function(
-            format!("f_{name}"),
-            move |state: &State<'_, '_>, args: Rest<Value>| f(state, &args).map(untyped),
-        );
+        env.add_function(format!("f_{name}"), move |state: &State<'_, '_>, args: Rest<Value>| {
+            let value = f(state, &args)?;
+            if let Some(s) = value.as_str()
+                && s.len() > max_string_bytes
+            {
+                return Err(limit_error(format!(
+                    "{name} built a string of {} bytes, more than the limit of {max_string_bytes}",
+                    s.len()
+                )));
+            }
+            Ok(untyped(value))
+        });
     }
     env.add_function("go_field", go_field);
     env.add_function("go_method", go_method);
@@ -419,7 +433,8 @@ pub(crate) fn to_yaml(v: &Value) -> Result<String, Error> {
         .to_string())
 }
 
-/// Prints an action's value as Go does (`%v`; nil as `<no value>`), within the output bound.
+/// Prints an action's value as Go does (`%v`; nil as `<no value>`); the render's time bound is
+/// checked at every print.
 pub(crate) fn formatter(
     out: &mut minijinja::Output<'_>,
     state: &State<'_, '_>,
@@ -430,7 +445,6 @@ pub(crate) fn formatter(
         None => std::borrow::Cow::Owned(capstan_sprig::fmt::template_print(value)),
     };
     if let Ok(go) = go_session(state) {
-        go.session.add_output(text.len())?;
         go.session.check_time()?;
     }
     out.write_str(&text)
