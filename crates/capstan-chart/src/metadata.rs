@@ -52,7 +52,7 @@ pub struct Dependency {
     /// The name the subchart is known by in this chart (its values key and template prefix).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub alias: String,
-    /// Helm's `import-values` (kept for round-tripping; not applied).
+    /// Helm's `import-values` (applied by `process_dependencies`).
     #[serde(
         default,
         rename = "import-values",

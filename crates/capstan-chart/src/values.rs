@@ -480,13 +480,90 @@ fn disable(chart: &mut Chart, cvals: &Values, prefix: &str) {
     }
 }
 
-/// Resolves dependencies (presence, versions, aliases) and drops those disabled by their
-/// `condition` or `tags`, evaluated against the coalesced values as Helm does.
+/// Resolves dependencies (presence, versions, aliases), drops those disabled by their
+/// `condition` or `tags`, evaluated against the coalesced values as Helm does, and applies
+/// `import-values`.
 pub fn process_dependencies(chart: &Chart, user: &Values) -> Result<Chart> {
     let mut resolved = resolve_dependencies(chart)?;
     let cvals = coalesce_values(&resolved, user)?;
     disable(&mut resolved, &cvals, "");
+    import_values(&mut resolved)?;
     Ok(resolved)
+}
+
+/// `{a: {b: data}}` for the path `a.b`; `data` itself for `.`.
+fn path_to_map(path: &str, data: Values) -> Values {
+    if path == "." || path.is_empty() {
+        return data;
+    }
+    let mut out = data;
+    for part in path.rsplit('.').filter(|p| !p.is_empty()) {
+        let mut m = Values::new();
+        m.insert(part.to_string(), Value::Object(out));
+        out = m;
+    }
+    out
+}
+
+/// Helm's `processDependencyImportValues`, deepest charts first: each dependency's
+/// `import-values` (`- data` imports the subchart's `exports.data` into the parent's root;
+/// `- {child: a.b, parent: x}` imports the subchart's table `a.b` at `x`) is merged under the
+/// parent's own defaults, which win, so a parent can import a section and override parts of it.
+/// Imports come from the charts' defaults, not the user's values, as in Helm.
+fn import_values(chart: &mut Chart) -> Result<()> {
+    for sub in &mut chart.dependencies {
+        import_values(sub)?;
+    }
+    let wanted = chart
+        .metadata
+        .dependencies
+        .iter()
+        .any(|r| matches!(&r.import_values, Some(Value::Array(a)) if !a.is_empty()));
+    if !wanted {
+        return Ok(());
+    }
+    let cvals = coalesce_values(chart, &Values::new())?;
+    let mut imported = Values::new();
+    for req in &chart.metadata.dependencies {
+        let Some(Value::Array(imports)) = &req.import_values else {
+            continue;
+        };
+        let name = req.effective_name();
+        for import in imports {
+            let (child, parent) = match import {
+                Value::String(key) => (format!("exports.{key}"), ".".to_string()),
+                Value::Object(m) => (
+                    m.get("child").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    m.get("parent").and_then(Value::as_str).unwrap_or_default().to_string(),
+                ),
+                _ => continue,
+            };
+            // A missing table is skipped, as Helm does (it only logs a warning).
+            if let Some(Value::Object(table)) = path_value(&cvals, &format!("{name}.{child}")) {
+                let mut earlier = imported;
+                let later = path_to_map(&parent, table.clone());
+                merge_tables(&mut earlier, &later);
+                imported = earlier;
+            }
+        }
+    }
+    let mut values = cvals;
+    merge_tables(&mut values, &imported);
+    chart.values = values;
+    Ok(())
+}
+
+/// Helm's `MergeTables`: `src` merged into `dst`, `dst`'s entries winning, maps merged deeply.
+fn merge_tables(dst: &mut Values, src: &Values) {
+    for (k, sv) in src {
+        match (dst.get_mut(k), sv) {
+            (Some(Value::Object(dm)), Value::Object(sm)) => merge_tables(dm, sm),
+            (Some(_), _) => {}
+            (None, _) => {
+                dst.insert(k.clone(), sv.clone());
+            }
+        }
+    }
 }
 
 /// Everything Helm does before rendering: processes dependencies, then coalesces the user's
