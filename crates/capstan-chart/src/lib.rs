@@ -49,8 +49,8 @@ pub use schema::{SchemaViolation, validate_values};
 pub use syntax::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use values::{
     MAX_YAML_FLOW_DEPTH, ValueLayer, Values, check_yaml_nesting, coalesce_values, compute_values,
-    merge_maps, parse_values_yaml, process_dependencies, resolve_dependencies, user_values,
-    yaml_to_json,
+    merge_maps, parse_values_yaml, process_dependencies, resolve_dependencies, set_integer_paths,
+    user_values, yaml_to_json,
 };
 
 /// Errors of chart loading, values handling and validation.

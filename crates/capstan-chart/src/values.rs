@@ -365,6 +365,33 @@ fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
     Ok(())
 }
 
+/// The paths of the integers `--set` layers give (`--set a.b=3`): Helm makes those `int64`,
+/// where every number of a values file is a `float64`. A path a later layer sets again to
+/// something else no longer holds an integer in the merged values; callers check that.
+pub fn set_integer_paths(layers: &[ValueLayer]) -> Vec<Vec<String>> {
+    fn walk(prefix: &mut Vec<String>, m: &Values, out: &mut Vec<Vec<String>>) {
+        for (k, v) in m {
+            prefix.push(k.clone());
+            match v {
+                Value::Object(inner) => walk(prefix, inner, out),
+                Value::Number(n) if n.is_i64() || n.is_u64() => out.push(prefix.clone()),
+                _ => {}
+            }
+            prefix.pop();
+        }
+    }
+    let mut out = Vec::new();
+    for layer in layers {
+        if let ValueLayer::Set(expr) = layer {
+            let mut one = Values::new();
+            if strvals::parse_into(expr, &mut one).is_ok() {
+                walk(&mut Vec::new(), &one, &mut out);
+            }
+        }
+    }
+    out
+}
+
 /// Helm's `CoalesceValues`: user values over the chart's defaults, recursively for the chart's
 /// (already processed) subcharts, with `global` shared downwards.
 pub fn coalesce_values(chart: &Chart, user: &Values) -> Result<Values> {
@@ -533,8 +560,14 @@ fn import_values(chart: &mut Chart) -> Result<()> {
             let (child, parent) = match import {
                 Value::String(key) => (format!("exports.{key}"), ".".to_string()),
                 Value::Object(m) => (
-                    m.get("child").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    m.get("parent").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    m.get("child")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    m.get("parent")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
                 ),
                 _ => continue,
             };

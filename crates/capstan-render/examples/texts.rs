@@ -36,7 +36,12 @@ fn main() {
     };
     let compiled = CompiledChart::compile(&chart, &RenderLimits::default());
     let texts = compiled.and_then(|c| {
-        c.render_templates(&values, &ReleaseInfo::install("rel", "ns"), &capabilities)
+        c.render_templates(
+            &values,
+            &capstan_chart::set_integer_paths(&layers),
+            &ReleaseInfo::install("rel", "ns"),
+            &capabilities,
+        )
     });
     match texts {
         Ok(texts) => {

@@ -226,22 +226,44 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Rendered> {
-        let (processed, values, files, notes, crds) =
-            self.render_texts(chart_values, user_values, release, capabilities)?;
+        self.render_typed(chart_values, user_values, &[], release, capabilities)
+    }
+
+    /// Renders as [`CompiledChart::render_with_defaults`], with `set_integers` naming the
+    /// values that `--set` gave as integers ([`capstan_chart::set_integer_paths`]): a
+    /// Go-template chart sees those as Go `int64`, as in Helm, and every other number as
+    /// `float64`.
+    pub fn render_typed(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+        set_integers: &[Vec<String>],
+        release: &ReleaseInfo,
+        capabilities: &Capabilities,
+    ) -> Result<Rendered> {
+        let (processed, values, files, notes, crds) = self.render_texts(
+            chart_values,
+            user_values,
+            set_integers,
+            release,
+            capabilities,
+        )?;
         self.finish(processed, values, files, notes, crds)
     }
 
     /// Renders every template to text, as Helm's `engine.Render` does, without reading the
     /// output as manifests: the texts by chart-relative path (`NOTES.txt` of the top chart
     /// included under its path).
+    /// `set_integers` as for [`CompiledChart::render_typed`].
     pub fn render_templates(
         &self,
         user_values: &Values,
+        set_integers: &[Vec<String>],
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<BTreeMap<String, String>> {
         let (processed, _, mut files, notes, _) =
-            self.render_texts(None, user_values, release, capabilities)?;
+            self.render_texts(None, user_values, set_integers, release, capabilities)?;
         if processed
             .templates
             .iter()
@@ -257,6 +279,7 @@ impl CompiledChart {
         &self,
         chart_values: Option<&Values>,
         user_values: &Values,
+        set_integers: &[Vec<String>],
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<(
@@ -311,8 +334,15 @@ impl CompiledChart {
             now: release.time.clone(),
         });
         if let Some(go) = &self.go {
-            let (files, notes) =
-                go.render(&processed, &values, release, capabilities, &kube, sess)?;
+            let (files, notes) = go.render(
+                &processed,
+                &values,
+                set_integers,
+                release,
+                capabilities,
+                &kube,
+                sess,
+            )?;
             let mut crds = Vec::new();
             collect_crds(&processed, processed.name(), &mut crds);
             return Ok((processed, values, files, notes, crds));

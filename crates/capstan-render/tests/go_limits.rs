@@ -25,6 +25,7 @@ fn render(compiled: &CompiledChart) -> Result<String, Error> {
     compiled
         .render_templates(
             &Values::new(),
+            &[],
             &ReleaseInfo::install("r", "ns"),
             &Capabilities::default(),
         )

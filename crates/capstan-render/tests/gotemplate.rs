@@ -88,7 +88,12 @@ fn render_case(case: &Case) -> Result<String, String> {
     };
     let rendered = CompiledChart::compile(&chart, &RenderLimits::default())
         .and_then(|c| {
-            c.render_templates(&values, &ReleaseInfo::install("rel", "ns"), &capabilities)
+            c.render_templates(
+                &values,
+                &capstan_chart::set_integer_paths(&layers),
+                &ReleaseInfo::install("rel", "ns"),
+                &capabilities,
+            )
         })
         .map_err(|e| e.to_string())?;
     rendered

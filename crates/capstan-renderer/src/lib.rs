@@ -419,8 +419,15 @@ impl Renderer for RendererService {
                         .ok_or_else(|| format!("file {path} was not sent with the request"))
                 };
                 let user = capstan_chart::user_values(&layers, &mut read_file).map_err(invalid)?;
+                let set_integers = capstan_chart::set_integer_paths(&layers);
                 let rendered = compiled
-                    .render_with_defaults(chart_values.as_ref(), &user, &release, &capabilities)
+                    .render_typed(
+                        chart_values.as_ref(),
+                        &user,
+                        &set_integers,
+                        &release,
+                        &capabilities,
+                    )
                     .map_err(render_error)?;
                 Ok(convert::response(
                     digest,

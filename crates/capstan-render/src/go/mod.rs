@@ -180,6 +180,7 @@ impl GoChart {
         &self,
         processed: &Chart,
         values: &Values,
+        set_integers: &[Vec<String>],
         release: &ReleaseInfo,
         capabilities: &Capabilities,
         kube: &semver::Version,
@@ -194,6 +195,9 @@ impl GoChart {
         let go_value = Value::from_dyn_object(go.clone());
         let session_value = Value::from_dyn_object(session);
         let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
+        for path in set_integers {
+            as_int64(&top_values, values, path);
+        }
 
         let mut renderables = Vec::new();
         let shared = Shared {
@@ -250,6 +254,34 @@ impl GoChart {
             }
         }
         Ok((files, notes))
+    }
+}
+
+/// Makes the value at `path` a Go `int64` when the merged values still hold an integer there
+/// (a `--set` integer that no later layer replaced).
+fn as_int64(values: &Value, json: &Values, path: &[String]) {
+    let mut at = json.get(&path[0]);
+    for p in &path[1..] {
+        at = at.and_then(|v| v.get(p));
+    }
+    let Some(exact) = at.and_then(serde_json::Value::as_i64) else {
+        return;
+    };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = values.clone();
+    for p in parents {
+        match as_map(&cur).and_then(|m| m.get(p)) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    let Some(m) = as_map(&cur) else {
+        return;
+    };
+    if m.contains(last) {
+        m.insert(last.clone(), capstan_sprig::value::int64(exact));
     }
 }
 
