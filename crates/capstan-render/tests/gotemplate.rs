@@ -86,7 +86,13 @@ fn render_case(case: &Case) -> Result<String, String> {
         kube_version: "1.33".into(),
         api_versions: Capabilities::default().api_versions,
     };
-    let rendered = CompiledChart::compile(&chart, &RenderLimits::default())
+    // Correctness, not speed: key generation (`genPrivateKey "rsa"` makes 4096-bit keys) takes
+    // a varying time, so a loaded machine must not turn a case into a timeout.
+    let limits = RenderLimits {
+        timeout: std::time::Duration::from_secs(300),
+        ..RenderLimits::default()
+    };
+    let rendered = CompiledChart::compile(&chart, &limits)
         .and_then(|c| {
             c.render_templates(
                 &values,
