@@ -279,17 +279,9 @@ fn redact_set(expr: &str) -> String {
     }
 }
 
-fn strip_nulls(map: &mut Values) {
-    map.retain(|_, v| !v.is_null());
-    for v in map.values_mut() {
-        if let Value::Object(m) = v {
-            strip_nulls(m);
-        }
-    }
-}
-
-/// Coalesces `dst` (user values, which win) over `src` (defaults). A user `null` removes the
-/// key; maps on both sides merge recursively.
+/// Helm's `coalesceTablesFullKey`, for tables below the top: `dst` (user values, which win)
+/// over `src` (defaults). A user `null` removes the key; a default `null` the user does not set
+/// stays; maps on both sides merge recursively.
 fn coalesce_tables(dst: &mut Values, src: &Values) {
     let user_nulls: Vec<String> = dst
         .iter()
@@ -299,19 +291,35 @@ fn coalesce_tables(dst: &mut Values, src: &Values) {
     for k in &user_nulls {
         dst.remove(k);
     }
-    for (k, v) in dst.iter_mut() {
-        if let Value::Object(m) = v {
-            match src.get(k) {
-                Some(Value::Object(sm)) => coalesce_tables(m, sm),
-                _ => strip_nulls(m),
-            }
-        }
-    }
     for (k, sv) in src {
-        if user_nulls.contains(k) || dst.contains_key(k) {
+        if user_nulls.contains(k) {
             continue;
         }
-        dst.insert(k.clone(), sv.clone());
+        match (dst.get_mut(k), sv) {
+            (None, _) => {
+                dst.insert(k.clone(), sv.clone());
+            }
+            (Some(Value::Object(dm)), Value::Object(sm)) => coalesce_tables(dm, sm),
+            (Some(_), _) => {}
+        }
+    }
+}
+
+/// Helm's `coalesceValues`: a chart's defaults under the user's values at the top of a chart's
+/// values. A user `null` removes a key the defaults have; other keys of the user's (nulls
+/// included) stay as given.
+fn coalesce_top(dst: &mut Values, src: &Values) {
+    for (k, sv) in src {
+        match (dst.get_mut(k), sv) {
+            (None, _) => {
+                dst.insert(k.clone(), sv.clone());
+            }
+            (Some(Value::Null), _) => {
+                dst.remove(k);
+            }
+            (Some(Value::Object(dm)), Value::Object(sm)) => coalesce_tables(dm, sm),
+            (Some(_), _) => {}
+        }
     }
 }
 
@@ -342,7 +350,7 @@ fn coalesce_globals(dest: &mut Values, parent: &Values) {
 }
 
 fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
-    coalesce_tables(dest, &chart.values);
+    coalesce_top(dest, &chart.values);
     for sub in &chart.dependencies {
         let name = sub.name().to_string();
         let mut dv = match dest.remove(&name) {
@@ -705,7 +713,9 @@ mod tests {
         let (_, v) = compute_values(&c, &user).unwrap();
         assert_eq!(
             Value::Object(v),
-            json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"j": 1}})
+            // As Helm: a user null removes a default; nulls under keys without defaults stay
+            // (the oracle's goldens show `helm template` keeping them).
+            json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"k": null, "j": 1}})
         );
     }
 
