@@ -16,7 +16,7 @@ use anyhow::{Context as _, bail};
 use serde_yaml_ng::Value;
 
 /// Helm's reading of YAML (a repeated key keeps its last value), shared with the renderer.
-#[path = "../../crates/capstan-render/src/lenient.rs"]
+#[path = "../../crates/capstan-chart/src/lenient.rs"]
 mod lenient;
 
 use crate::{helm, paths};

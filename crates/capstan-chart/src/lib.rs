@@ -30,6 +30,7 @@
 
 pub mod constraint;
 pub mod kinds;
+pub mod lenient;
 pub mod strvals;
 
 mod archive;

@@ -116,13 +116,24 @@ pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
 
 /// Parses YAML after [`check_yaml_nesting`], reporting either failure as [`Error::Yaml`].
 pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    check_nesting(text, file)?;
+    serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
+}
+
+/// A values document read as Helm reads it ([`crate::lenient`]).
+fn values_yaml(text: &str, file: &str) -> Result<serde_yaml_ng::Value> {
+    check_nesting(text, file)?;
+    crate::lenient::from_str(text).map_err(|e| yaml_error(file, &e))
+}
+
+fn check_nesting(text: &str, file: &str) -> Result<()> {
     check_yaml_nesting(text).map_err(|line| Error::Yaml {
         file: file.to_string(),
         line,
         column: 0,
         message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
     })?;
-    serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
+    Ok(())
 }
 
 /// Converts a YAML error into [`Error::Yaml`] naming `file`, line and column.
@@ -200,7 +211,7 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     let value: serde_yaml_ng::Value = if text.trim().is_empty() {
         serde_yaml_ng::Value::Null
     } else {
-        from_yaml(text, file)?
+        values_yaml(text, file)?
     };
     match yaml_to_json(value) {
         Value::Null => Ok(Values::new()),

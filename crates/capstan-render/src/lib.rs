@@ -39,7 +39,6 @@ mod defines;
 mod engine;
 mod funcs;
 mod go;
-mod lenient;
 mod manifest;
 mod objects;
 mod yaml;

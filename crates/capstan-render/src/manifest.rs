@@ -237,7 +237,7 @@ pub(crate) fn parse_template(
                 capstan_chart::MAX_YAML_FLOW_DEPTH
             )));
         }
-        let value: Y = crate::lenient::from_str(&doc).map_err(|e| {
+        let value: Y = capstan_chart::lenient::from_str(&doc).map_err(|e| {
             let at = e
                 .location()
                 .map(|l| {

@@ -183,7 +183,6 @@ impl GoChart {
         set_integers: &[Vec<String>],
         release: &ReleaseInfo,
         capabilities: &Capabilities,
-        kube: &semver::Version,
         session: Arc<Session>,
     ) -> Result<(BTreeMap<String, String>, String)> {
         let go = Arc::new(runtime::GoSession {
@@ -202,7 +201,7 @@ impl GoChart {
         let mut renderables = Vec::new();
         let shared = Shared {
             release: objects::release(release),
-            capabilities: objects::capabilities(capabilities, kube),
+            capabilities: objects::capabilities(capabilities),
         };
         tree(
             processed,

@@ -102,7 +102,10 @@ pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
 }
 
 /// `.Capabilities`: Helm's `*chartutil.Capabilities`.
-pub(crate) fn capabilities(c: &Capabilities, kube: &semver::Version) -> Value {
+pub(crate) fn capabilities(c: &Capabilities) -> Value {
+    // The engine checked the version before rendering.
+    let kube = capstan_chart::parse_version(&c.kube_version)
+        .unwrap_or_else(|_| semver::Version::new(0, 0, 0));
     // As Helm's ParseKubeVersion: the version as given, with a `v` in front.
     let given = c.kube_version.trim();
     let version = if given.starts_with('v') {

@@ -1,6 +1,7 @@
-//! Reading rendered YAML as Helm does: a key repeated in one mapping keeps its last value
-//! (go-yaml v2, under sigs.k8s.io/yaml, overwrites instead of refusing). `xtask` includes this
-//! file as is for its conformance comparison.
+//! Reading YAML as Helm does (go-yaml v2 under sigs.k8s.io/yaml): a key repeated in one mapping
+//! keeps its last value instead of being refused, and an integer too large for 64 bits is a
+//! float. Values files and rendered manifests are read this way; `xtask` includes this file as
+//! is for its conformance comparison.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_yaml_ng::{Mapping, Value};
@@ -34,6 +35,12 @@ impl<'de> Visitor<'de> for LenientVisitor {
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
         Ok(Value::Number(v.into()))
+    }
+    fn visit_i128<E>(self, v: i128) -> Result<Value, E> {
+        Ok(Value::Number((v as f64).into()))
+    }
+    fn visit_u128<E>(self, v: u128) -> Result<Value, E> {
+        Ok(Value::Number((v as f64).into()))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
         Ok(Value::String(v.to_string()))
@@ -76,13 +83,13 @@ impl<'de> Visitor<'de> for LenientVisitor {
 
 /// Parses one YAML document; a repeated key keeps its last value.
 #[allow(dead_code)] // xtask, which includes this file, reads streams only
-pub(crate) fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
+pub fn from_str(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     serde_yaml_ng::from_str::<Lenient>(text).map(|l| l.0)
 }
 
 /// Reads one document of a stream; a repeated key keeps its last value.
 #[allow(dead_code)] // used by xtask's conformance run, which includes this file
-pub(crate) fn from_document<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+pub fn from_document<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     Lenient::deserialize(d).map(|l| l.0)
 }
 
@@ -96,5 +103,7 @@ mod tests {
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>("a: 3\nb: {c: 2}\n").unwrap()
         );
         assert!(super::from_str("a: [1\n").is_err());
+        let big = super::from_str("e: 100000000000000000000\n").unwrap();
+        assert_eq!(big["e"].as_f64(), Some(1e20));
     }
 }
