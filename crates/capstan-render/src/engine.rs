@@ -340,7 +340,6 @@ impl CompiledChart {
                 set_integers,
                 release,
                 capabilities,
-                &kube,
                 sess,
             )?;
             let mut crds = Vec::new();
