@@ -15,7 +15,6 @@ use anyhow::{Context as _, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::{paths, probe};
 
@@ -336,57 +335,12 @@ fn tail(path: &Path, lines: usize) -> String {
 
 /// Builds the control-plane program unless a binary for the same inputs is cached.
 fn build_devcluster() -> anyhow::Result<PathBuf> {
-    let source = paths::root().join("deploy").join("devcluster");
-    let go_version = Command::new("go")
-        .arg("version")
-        .output()
-        .context("running `go version`: is Go installed?")?;
-    let mut hasher = Sha256::new();
-    hasher.update(&go_version.stdout);
-    let mut inputs: Vec<PathBuf> = fs::read_dir(&source)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.ends_with(".go") || name == "go.mod" || name == "go.sum"
-        })
-        .collect();
-    inputs.sort();
-    for input in &inputs {
-        hasher.update(input.file_name().unwrap_or_default().as_encoded_bytes());
-        hasher.update(fs::read(input)?);
-    }
-    let digest = hasher.finalize();
-    let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    let bin_dir = paths::cluster_home().join("bin");
-    let binary = bin_dir.join(format!("devcluster-{hash}"));
-    if binary.exists() {
-        return Ok(binary);
-    }
-    fs::create_dir_all(&bin_dir)?;
-    eprintln!(
-        "building the control plane from deploy/devcluster (the first build takes several minutes)..."
-    );
-    let started = Instant::now();
-    let partial = bin_dir.join(format!(".devcluster-{hash}.partial"));
-    let status = Command::new("go")
-        .current_dir(&source)
-        .args(["build", "-trimpath", "-o"])
-        .arg(&partial)
-        .arg(".")
-        .env("CGO_ENABLED", "0")
-        .status()
-        .context("running `go build`")?;
-    if !status.success() {
-        bail!("building deploy/devcluster failed ({status})");
-    }
-    fs::rename(&partial, &binary)?;
-    eprintln!(
-        "built {} in {:.0}s",
-        binary.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(binary)
+    crate::gobuild::cached(
+        &paths::root().join("deploy").join("devcluster"),
+        &paths::cluster_home().join("bin"),
+        "devcluster",
+        "the first build takes several minutes",
+    )
 }
 
 /// Builds the pod-lifecycle simulator with cargo and returns its path.

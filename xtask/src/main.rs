@@ -15,6 +15,7 @@ mod bench;
 mod cluster;
 mod conformance;
 mod demo;
+mod gobuild;
 mod helm;
 mod oracle;
 mod paths;

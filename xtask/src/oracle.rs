@@ -5,10 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use sha2::{Digest as _, Sha256};
 
 use crate::paths;
 
@@ -109,59 +107,10 @@ fn rel(path: &Path) -> String {
 /// Builds `deploy/oracle` unless a binary for the same inputs (sources, go.mod, go.sum and the Go
 /// version) is cached.
 fn build() -> anyhow::Result<PathBuf> {
-    let source = paths::root().join("deploy").join("oracle");
-    let go_version = Command::new("go")
-        .arg("version")
-        .output()
-        .context("running `go version`: is Go installed?")?;
-    let mut hasher = Sha256::new();
-    hasher.update(&go_version.stdout);
-    let mut inputs: Vec<PathBuf> = fs::read_dir(&source)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.ends_with(".go") || name == "go.mod" || name == "go.sum"
-        })
-        .collect();
-    inputs.sort();
-    for input in &inputs {
-        hasher.update(input.file_name().unwrap_or_default().as_encoded_bytes());
-        hasher.update(fs::read(input)?);
-    }
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let bin_dir = paths::root().join("target").join("oracle");
-    let binary = bin_dir.join(format!("oracle-{hash}"));
-    if binary.exists() {
-        return Ok(binary);
-    }
-    fs::create_dir_all(&bin_dir)?;
-    eprintln!(
-        "building the Helm oracle from deploy/oracle (the first build takes a few minutes)..."
-    );
-    let started = Instant::now();
-    let partial = bin_dir.join(format!(".oracle-{hash}.partial"));
-    let status = Command::new("go")
-        .current_dir(&source)
-        .args(["build", "-trimpath", "-o"])
-        .arg(&partial)
-        .arg(".")
-        .env("CGO_ENABLED", "0")
-        .status()
-        .context("running `go build`")?;
-    if !status.success() {
-        bail!("building deploy/oracle failed ({status})");
-    }
-    fs::rename(&partial, &binary)?;
-    eprintln!(
-        "built {} in {:.0}s",
-        binary.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(binary)
+    crate::gobuild::cached(
+        &paths::root().join("deploy").join("oracle"),
+        &paths::root().join("target").join("oracle"),
+        "oracle",
+        "the first build takes a few minutes",
+    )
 }

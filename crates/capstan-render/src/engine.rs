@@ -97,14 +97,15 @@ fn new_env(limits: &RenderLimits) -> Environment<'static> {
 }
 
 /// Visits a chart tree depth-first, children before their parent, with each chart's path.
-fn walk<'a>(chart: &'a Chart, path: &str, out: &mut Vec<(String, &'a Chart)>) {
+pub(crate) fn walk<'a>(chart: &'a Chart, path: &str, out: &mut Vec<(String, &'a Chart)>) {
     for sub in &chart.dependencies {
         walk(sub, &format!("{path}/charts/{}", sub.name()), out);
     }
     out.push((path.to_string(), chart));
 }
 
-fn is_partial(template_path: &str) -> bool {
+/// Whether a template is a partial (its file name starts with `_`): defines only, no output.
+pub(crate) fn is_partial(template_path: &str) -> bool {
     template_path
         .rsplit('/')
         .next()

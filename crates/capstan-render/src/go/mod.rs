@@ -21,6 +21,7 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
+use crate::engine::{is_partial, walk};
 use crate::objects::{SESSION_KEY, Session};
 use crate::{Error, Result};
 
@@ -78,20 +79,6 @@ pub(crate) fn define_name(name: &str) -> String {
 fn helm_order(a: &str, b: &str) -> std::cmp::Ordering {
     let (da, db) = (a.matches('/').count(), b.matches('/').count());
     db.cmp(&da).then_with(|| b.cmp(a))
-}
-
-fn walk<'a>(chart: &'a Chart, path: &str, out: &mut Vec<(String, &'a Chart)>) {
-    for sub in &chart.dependencies {
-        walk(sub, &format!("{path}/charts/{}", sub.name()), out);
-    }
-    out.push((path.to_string(), chart));
-}
-
-fn is_partial(template_path: &str) -> bool {
-    template_path
-        .rsplit('/')
-        .next()
-        .is_some_and(|b| b.starts_with('_'))
 }
 
 impl GoChart {
