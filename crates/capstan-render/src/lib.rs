@@ -34,6 +34,7 @@
 //!   `required` and `fail` messages come through verbatim.
 //! - No network, cluster or async I/O.
 
+mod chartfiles;
 mod context;
 mod defines;
 mod engine;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use base64::Engine as _;
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
@@ -158,10 +157,6 @@ fn to_yaml_map(m: BTreeMap<String, String>) -> Result<String, Error> {
     Ok(crate::yaml::to_yaml(&serde_json::Value::Object(json)))
 }
 
-fn base_name(path: &str) -> String {
-    path.rsplit('/').next().unwrap_or(path).to_string()
-}
-
 impl Object for Files {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
@@ -202,57 +197,27 @@ impl Object for Files {
             "GetBytes" => Ok(Value::from_bytes(
                 self.files.get(&arg(0)?).cloned().unwrap_or_default(),
             )),
-            "Lines" => {
-                let Some(data) = self.files.get(&arg(0)?) else {
-                    return Ok(Value::from(Vec::<String>::new()));
-                };
-                let s = String::from_utf8_lossy(data);
-                let s = s.strip_suffix('\n').unwrap_or(&s);
-                Ok(Value::from(
-                    s.split('\n').map(str::to_string).collect::<Vec<_>>(),
-                ))
-            }
+            "Lines" => Ok(Value::from(crate::chartfiles::lines(
+                self.files.get(&arg(0)?),
+            ))),
             "Glob" => {
                 let pattern = arg(0)?;
-                let glob = globset::GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::InvalidOperation,
-                            format!("Files.Glob({pattern:?}): {e}"),
-                        )
-                    })?
-                    .compile_matcher();
-                let files = self
-                    .files
-                    .iter()
-                    .filter(|(k, _)| glob.is_match(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let files = crate::chartfiles::glob(&self.files, &pattern).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("Files.Glob({pattern:?}): {e}"),
+                    )
+                })?;
                 Ok(Value::from_object(Files {
                     files: Arc::new(files),
                 }))
             }
-            "AsConfig" => to_yaml_map(
-                self.files
-                    .iter()
-                    .map(|(k, v)| (base_name(k), String::from_utf8_lossy(v).into_owned()))
-                    .collect(),
-            )
-            .map(Value::from),
-            "AsSecrets" => to_yaml_map(
-                self.files
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            base_name(k),
-                            base64::engine::general_purpose::STANDARD.encode(v),
-                        )
-                    })
-                    .collect(),
-            )
-            .map(Value::from),
+            "AsConfig" => {
+                to_yaml_map(crate::chartfiles::config_entries(&self.files, false)).map(Value::from)
+            }
+            "AsSecrets" => {
+                to_yaml_map(crate::chartfiles::config_entries(&self.files, true)).map(Value::from)
+            }
             _ => Err(Error::new(
                 ErrorKind::UnknownMethod,
                 format!(

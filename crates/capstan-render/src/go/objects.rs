@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use base64::Engine as _;
 use capstan_chart::{Chart, ChartMetadata};
 use capstan_sprig::value::{GoStruct, int, list, map};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
@@ -175,10 +174,6 @@ pub(crate) struct Files {
     files: Arc<BTreeMap<String, Vec<u8>>>,
 }
 
-fn base_name(path: &str) -> String {
-    path.rsplit('/').next().unwrap_or(path).to_string()
-}
-
 impl Object for Files {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Map
@@ -227,48 +222,23 @@ impl Object for Files {
             }
             "Lines" => {
                 want(1)?;
-                let Some(data) = self.files.get(&arg(0)?) else {
-                    return Ok(list(Vec::new()));
-                };
-                let text = String::from_utf8_lossy(data);
-                let text = text.strip_suffix('\n').unwrap_or(&text);
-                Ok(list(text.split('\n').map(s).collect()))
+                let lines = crate::chartfiles::lines(self.files.get(&arg(0)?));
+                Ok(list(lines.iter().map(|l| s(l)).collect()))
             }
             "Glob" => {
                 want(1)?;
-                let pattern = arg(0)?;
-                let glob = globset::GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| capstan_sprig::go_error(format!("{e}")))?
-                    .compile_matcher();
-                let files = self
-                    .files
-                    .iter()
-                    .filter(|(k, _)| glob.is_match(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
+                let files = crate::chartfiles::glob(&self.files, &arg(0)?)
+                    .map_err(|e| capstan_sprig::go_error(format!("{e}")))?;
                 Ok(Value::from_object(Files {
                     files: Arc::new(files),
                 }))
             }
             "AsConfig" | "AsSecrets" => {
                 want(0)?;
-                if self.files.is_empty() {
-                    return Ok(s(""));
-                }
-                let secrets = method == "AsSecrets";
-                let entries = self
-                    .files
-                    .iter()
-                    .map(|(k, v)| {
-                        let text = if secrets {
-                            base64::engine::general_purpose::STANDARD.encode(v)
-                        } else {
-                            String::from_utf8_lossy(v).into_owned()
-                        };
-                        (base_name(k), s(&text))
-                    })
+                // No files still prints `{}`: Helm returns "" only for a nil map.
+                let entries = crate::chartfiles::config_entries(&self.files, method == "AsSecrets")
+                    .into_iter()
+                    .map(|(k, v)| (k, s(&v)))
                     .collect();
                 super::runtime::to_yaml(&map(entries)).map(Value::from)
             }

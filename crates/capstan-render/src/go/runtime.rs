@@ -427,10 +427,7 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
 
 /// Helm's `toYaml` text of `v`.
 pub(crate) fn to_yaml(v: &Value) -> Result<String, Error> {
-    let json = capstan_sprig::value::to_json(v)?;
-    Ok(crate::yaml::to_yaml(&json)
-        .trim_end_matches('\n')
-        .to_string())
+    capstan_sprig::encoding::to_yaml(v)
 }
 
 /// Prints an action's value as Go does (`%v`; nil as `<no value>`); the render's time bound is
