@@ -263,6 +263,23 @@ pub(crate) fn build(
                 message: format!("line {}, column {}: {e}", e.line(), e.column()),
             })?;
             chart.schema = Some(schema);
+        } else if name == "requirements.yaml" {
+            // Helm 2's place for dependencies (apiVersion v1 charts); Helm 3 still reads it
+            // into the chart's dependencies, and keeps the file of a v1 chart.
+            #[derive(serde::Deserialize)]
+            struct Requirements {
+                #[serde(default)]
+                dependencies: Option<Vec<crate::Dependency>>,
+            }
+            let text = utf8(&file, &label)?;
+            let reqs: Requirements =
+                crate::values::from_yaml(&text, &format!("{label}/requirements.yaml"))?;
+            if let Some(deps) = reqs.dependencies {
+                chart.metadata.dependencies = deps;
+            }
+            if chart.metadata.api_version == "v1" {
+                chart.files.push(file);
+            }
         } else if name.starts_with("templates/") {
             chart.templates.push(file);
         } else if let Some(rest) = name.strip_prefix("charts/") {

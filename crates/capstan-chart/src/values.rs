@@ -730,6 +730,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_v1_charts_requirements_are_its_dependencies() {
+        let c = chart(&[
+            ("Chart.yaml", "apiVersion: v1\nname: web\nversion: 1.0.0\n"),
+            (
+                "requirements.yaml",
+                "dependencies:\n- name: db\n  version: 1.0.0\n  condition: db.enabled\n",
+            ),
+            ("values.yaml", "db: {enabled: false}\n"),
+            (
+                "charts/db/Chart.yaml",
+                "apiVersion: v1\nname: db\nversion: 1.0.0\n",
+            ),
+        ]);
+        assert_eq!(c.metadata.dependencies[0].name, "db");
+        assert!(c.files.iter().any(|f| f.name == "requirements.yaml"));
+        let (processed, v) = compute_values(&c, &Values::new()).unwrap();
+        assert!(
+            processed.dependencies.is_empty(),
+            "the condition disables db"
+        );
+        assert_eq!(Value::Object(v), json!({"db": {"enabled": false}}));
+    }
+
     fn parent_with_subcharts() -> Chart {
         chart(&[
             (
