@@ -249,7 +249,28 @@ pub fn quote_meta(s: &str) -> String {
 }
 
 /// Go's `regexp.Compile`: the pattern checked with Go's rules and errors, then compiled.
+/// Compiled patterns are kept per thread (charts call `regexReplaceAll` with the same few
+/// patterns on every render); a `Regex` clone shares its compiled program.
 pub fn compile(re: &str) -> Result<Regex, String> {
+    thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Regex>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(re).cloned()) {
+        return Ok(hit);
+    }
+    let compiled = compile_uncached(re)?;
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(re.to_string(), compiled.clone());
+    });
+    Ok(compiled)
+}
+
+fn compile_uncached(re: &str) -> Result<Regex, String> {
     let translated =
         translate(re).map_err(|(code, expr)| format!("error parsing regexp: {code}: `{expr}`"))?;
     Regex::new(&translated).map_err(|e| {
