@@ -51,7 +51,7 @@ struct Outcome {
 /// Where the chart corpus lives: `CAPSTAN_CHARTS_DIR`, or `shared/charts` beside the repository
 /// or one of its parents (`../shared/charts` in the team's layout), or this machine's
 /// `/work/shared/charts`.
-pub fn charts_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn charts_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
         return Ok(PathBuf::from(dir));
     }
@@ -68,6 +68,22 @@ pub fn charts_dir() -> anyhow::Result<PathBuf> {
     bail!(
         "the chart corpus was not found: set CAPSTAN_CHARTS_DIR to the directory holding CASES.tsv"
     )
+}
+
+/// Whether `binary` renders `chart` (defaults, relative to the corpus `charts`) with the objects
+/// `helm` renders, compared as the conformance run compares them: `None` when identical, else
+/// the first difference. `cargo xtask bench render` times only charts that pass.
+pub(crate) fn difference(
+    charts: &Path,
+    chart: &str,
+    binary: &Path,
+    helm: &Path,
+) -> anyhow::Result<Option<String>> {
+    let case = Case {
+        chart: chart.to_string(),
+        values: None,
+    };
+    Ok(run_case(charts, &case, binary, helm)?.difference)
 }
 
 fn baseline_path() -> PathBuf {

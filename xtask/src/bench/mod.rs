@@ -6,6 +6,7 @@ mod apply;
 mod chartgen;
 mod list;
 mod load;
+mod realcharts;
 mod render;
 
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! `cargo xtask bench render`: `capstan template` against `helm template` (v3 and v4) on the same
-//! generated charts, whole process; then the warm renderer daemon's latency and throughput.
+//! generated charts, whole process; then the warm renderer daemon's latency and throughput; then
+//! real charts of the conformance corpus, both ways (`realcharts`).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -85,7 +86,17 @@ pub fn run() -> anyhow::Result<()> {
         rows.push(row);
     }
 
-    let daemon = daemon_latency(&release, &charts.join("capstan-200").join("bench"))?;
+    let load: Vec<String> = [
+        "--set",
+        "replicaCount=3",
+        "--requests",
+        "2000",
+        "--concurrency",
+        "4",
+    ]
+    .map(String::from)
+    .to_vec();
+    let daemon = daemon_latency(&release, &charts.join("capstan-200").join("bench"), &load)?;
     writeln!(
         report,
         "\n## warm renderer daemon (200 objects, render by digest)\n"
@@ -105,11 +116,16 @@ pub fn run() -> anyhow::Result<()> {
         daemon["daemon_peak_rss_kib"].as_u64().unwrap_or(0) / 1024
     )?;
 
+    let real = super::realcharts::run(&release, &helms)?;
+    report.push_str(&real.markdown);
+
     std::fs::create_dir_all(out_dir())?;
     std::fs::write(out_dir().join("render.md"), &report)?;
     std::fs::write(
         out_dir().join("render.json"),
-        serde_json::to_vec_pretty(&json!({"template": rows, "daemon": daemon}))?,
+        serde_json::to_vec_pretty(
+            &json!({"template": rows, "daemon": daemon, "real_charts": real.json}),
+        )?,
     )?;
     println!("{report}");
     println!("written to {}", out_dir().join("render.md").display());
@@ -191,8 +207,13 @@ fn normalized(tool: &Path, chart: &Path) -> anyhow::Result<Vec<Value>> {
     Ok(objects)
 }
 
-/// Starts the release daemon, loads it with the example load client, and reports its latency.
-fn daemon_latency(release: &Path, chart: &Path) -> anyhow::Result<Value> {
+/// Starts the release daemon, loads it with the example load client (`load`: its arguments after
+/// `--addr` and `--chart`), and reports its latency and its peak RSS.
+pub(super) fn daemon_latency(
+    release: &Path,
+    chart: &Path,
+    load: &[String],
+) -> anyhow::Result<Value> {
     let mut daemon = Command::new(release.join("capstan-renderer"))
         .args(["--listen", "127.0.0.1:0"])
         .env("RUST_LOG", "warn")
@@ -212,7 +233,7 @@ fn daemon_latency(release: &Path, chart: &Path) -> anyhow::Result<Value> {
         let output = Command::new(release.join("examples").join("render_load"))
             .args(["--addr", &addr, "--chart"])
             .arg(chart)
-            .args(["--requests", "2000", "--concurrency", "4"])
+            .args(load)
             .output()?;
         if !output.status.success() {
             bail!(

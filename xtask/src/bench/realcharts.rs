@@ -1,0 +1,191 @@
+//! The real-chart part of `cargo xtask bench render`: charts of the conformance corpus
+//! (`/work/shared/charts` or `CAPSTAN_CHARTS_DIR`) rendered with their default values by
+//! `capstan template` and `helm template` (v3 and v4), whole process; then by a warm
+//! `capstan-renderer` daemon, one render at a time, against Helm's whole process.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+use serde_json::{Value, json};
+
+use super::render::{daemon_latency, helm_name};
+use super::{Sample, Stats, measure, ms};
+use crate::conformance;
+
+/// The charts timed, by directory in the corpus.
+const CHARTS: [&str; 3] = ["kube-prometheus-stack", "postgresql", "ingress-nginx"];
+/// Timed runs per tool and chart, after one warm-up each.
+const RUNS: usize = 7;
+/// Renders timed on the warm daemon per chart, one in flight.
+const DAEMON_RENDERS: usize = 300;
+/// The issue's targets: whole process against Helm, warm daemon against Helm's whole process
+/// (on kube-prometheus-stack).
+const PROCESS_TARGET: f64 = 5.0;
+const DAEMON_TARGET: f64 = 30.0;
+
+/// What `run` measured: the report's Markdown sections and the JSON rows.
+pub struct Measured {
+    pub markdown: String,
+    pub json: Value,
+}
+
+/// Times every chart of `CHARTS`; `release` holds the release binaries, `helms` the reference Helms.
+pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
+    let charts = conformance::charts_dir()?;
+    let capstan = release.join("capstan");
+    for chart in CHARTS {
+        for h in helms {
+            if let Some(difference) = conformance::difference(&charts, chart, &capstan, h)? {
+                bail!(
+                    "capstan and {} render different objects from {chart}: {difference}; not timing it",
+                    helm_name(h)
+                );
+            }
+        }
+    }
+
+    let mut markdown = String::from(
+        "\n## real charts: template (whole process, default values)\n\n\
+         `template rel CHART --namespace ns --kube-version 1.33`, charts from the conformance corpus.\n\n",
+    );
+    markdown.push_str("| chart | tool | median | min | max | peak RSS | capstan/tool (median of pairs) |\n|---|---|---|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    // The median of Helm's whole process per chart, fastest Helm first, for the daemon's ratio.
+    let mut helm_medians: Vec<(f64, String)> = Vec::new();
+    for chart in CHARTS {
+        let args = template_args(&charts.join(chart));
+        measure(&capstan, &args, &[])?;
+        for h in helms {
+            measure(h, &args, &[])?;
+        }
+        let mut ours: Vec<Sample> = Vec::new();
+        let mut theirs: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
+        for _ in 0..RUNS {
+            ours.push(measure(&capstan, &args, &[])?);
+            for (i, h) in helms.iter().enumerate() {
+                theirs[i].push(measure(h, &args, &[])?);
+            }
+        }
+        let stats = Stats::of(&ours.iter().map(|s| s.seconds).collect::<Vec<_>>());
+        let rss = ours.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        writeln!(
+            markdown,
+            "| {chart} | capstan | {} | {} | {} | {} MiB | |",
+            ms(stats.median),
+            ms(stats.min),
+            ms(stats.max),
+            rss / 1024
+        )?;
+        let mut row = json!({"chart": chart, "capstan": {"seconds": stats, "max_rss_kib": rss}});
+        let mut fastest: Option<(f64, String)> = None;
+        for (i, h) in helms.iter().enumerate() {
+            let name = helm_name(h);
+            let s = Stats::of(&theirs[i].iter().map(|s| s.seconds).collect::<Vec<_>>());
+            let r = theirs[i].iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+            let ratio = Stats::of(
+                &ours
+                    .iter()
+                    .zip(&theirs[i])
+                    .map(|(a, b)| a.seconds / b.seconds)
+                    .collect::<Vec<_>>(),
+            )
+            .median;
+            let verdict = if 1.0 / ratio >= PROCESS_TARGET && rss < r {
+                "met"
+            } else {
+                "not met"
+            };
+            writeln!(
+                markdown,
+                "| {chart} | {name} | {} | {} | {} | {} MiB | {ratio:.3} ({:.1}x faster; {:.1}x less memory; target {PROCESS_TARGET}x and less memory: {verdict}) |",
+                ms(s.median),
+                ms(s.min),
+                ms(s.max),
+                r / 1024,
+                1.0 / ratio,
+                r as f64 / rss.max(1) as f64
+            )?;
+            row[name.as_str()] = json!({"seconds": s, "max_rss_kib": r, "ratio": ratio});
+            if fastest.as_ref().is_none_or(|(m, _)| s.median < *m) {
+                fastest = Some((s.median, name));
+            }
+        }
+        helm_medians.push(fastest.unwrap_or((f64::NAN, "helm".into())));
+        rows.push(row);
+    }
+
+    writeln!(
+        markdown,
+        "\n## real charts: warm renderer daemon (render by digest, one in flight)\n\n\
+         The chart is uploaded once and compiled on its first render (\"first\"); then {DAEMON_RENDERS} renders\n\
+         of the same request. \"vs Helm\" is the faster Helm's whole-process median over the daemon's p50.\n"
+    )?;
+    markdown.push_str("| chart | documents | first | p50 | p99 | min | max | renders/s | daemon peak RSS | vs Helm |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut daemon_rows = Vec::new();
+    for (chart, (helm_median, helm)) in CHARTS.iter().zip(&helm_medians) {
+        let mut load: Vec<String> = [
+            "--name",
+            "rel",
+            "--namespace",
+            "ns",
+            "--kube-version",
+            "1.33",
+            "--concurrency",
+            "1",
+            "--warmup",
+            "20",
+            "--requests",
+        ]
+        .map(String::from)
+        .to_vec();
+        load.push(DAEMON_RENDERS.to_string());
+        let mut stats = daemon_latency(release, &charts.join(chart), &load)?;
+        let f = |key: &str| stats[key].as_f64().unwrap_or(0.0);
+        let speedup = helm_median * 1000.0 / f("p50_ms");
+        let target = if *chart == "kube-prometheus-stack" {
+            let verdict = if speedup >= DAEMON_TARGET {
+                "met"
+            } else {
+                "not met"
+            };
+            format!("; target {DAEMON_TARGET}x: {verdict}")
+        } else {
+            String::new()
+        };
+        writeln!(
+            markdown,
+            "| {chart} | {} | {:.1} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} | {} MiB | {speedup:.1}x faster than {helm} ({}){target} |",
+            stats["documents"],
+            f("first_ms"),
+            f("p50_ms"),
+            f("p99_ms"),
+            f("min_ms"),
+            f("max_ms"),
+            f("renders_per_second"),
+            stats["daemon_peak_rss_kib"].as_u64().unwrap_or(0) / 1024,
+            ms(*helm_median)
+        )?;
+        stats["chart"] = json!(chart);
+        stats["helm_median_seconds"] = json!(helm_median);
+        stats["speedup_vs_helm"] = json!(speedup);
+        daemon_rows.push(stats);
+    }
+    Ok(Measured {
+        markdown,
+        json: json!({"template": rows, "daemon": daemon_rows}),
+    })
+}
+
+/// The conformance run's arguments, default values.
+fn template_args(chart: &Path) -> Vec<String> {
+    vec![
+        "template".into(),
+        "rel".into(),
+        chart.display().to_string(),
+        "--namespace".into(),
+        "ns".into(),
+        "--kube-version".into(),
+        "1.33".into(),
+    ]
+}
