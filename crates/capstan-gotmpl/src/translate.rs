@@ -380,11 +380,13 @@ impl Translator<'_> {
         let start = self.out.len();
         self.pipe(&range_pipe, dot)?;
         let end = self.out.len();
+        // Go reports what it cannot iterate at the last node it evaluated.
+        let (at_pos, at_text) = last_at(&b.pipe);
         self.spans.push(Span {
             start: start - if pairs { 12 } else { 9 },
             end: end + 1,
-            pos: b.pos,
-            text: format!("range {}", crate::parse::pipe_text(&b.pipe)),
+            pos: at_pos,
+            text: at_text,
             function: None,
             args: Vec::new(),
         });
@@ -674,11 +676,14 @@ impl Translator<'_> {
                         self.out.push_str(&quote(name));
                     }
                     self.out.push(')');
+                    // Go reports a field of a pipeline's value at the last node the pipeline
+                    // evaluated.
+                    let (pos, text) = last_at(p);
                     self.spans.push(Span {
                         start,
                         end: self.out.len(),
-                        pos: op.pos,
-                        text: op.text.clone(),
+                        pos,
+                        text,
                         function: None,
                         args: Vec::new(),
                     });
@@ -691,6 +696,19 @@ impl Translator<'_> {
                 } else {
                     self.out.push_str(&i.to_string());
                 }
+            }
+            OperandKind::Number(Number::Uint(u)) => {
+                let start = self.out.len();
+                self.out
+                    .push_str(&format!("go_fail(\"{u} overflows int\")"));
+                self.spans.push(Span {
+                    start,
+                    end: self.out.len(),
+                    pos: op.pos,
+                    text: op.text.clone(),
+                    function: None,
+                    args: Vec::new(),
+                });
             }
             OperandKind::Number(Number::Float(f)) => {
                 let text = if f.is_finite() {
@@ -708,6 +726,23 @@ impl Translator<'_> {
             OperandKind::Nil => self.out.push_str("none"),
         }
         Ok(())
+    }
+}
+
+/// The node Go's executor last visits while evaluating `p` (its errors' location when what
+/// fails is the pipeline's value): the last argument of the last command, looked into.
+fn last_at(p: &Pipe) -> (Pos, String) {
+    let Some(cmd) = p.cmds.last() else {
+        return (p.pos, crate::parse::pipe_text(p));
+    };
+    let op = if cmd.args.len() > 1 {
+        &cmd.args[cmd.args.len() - 1]
+    } else {
+        &cmd.args[0]
+    };
+    match &op.kind {
+        OperandKind::Pipe(inner, _) => last_at(inner),
+        _ => (op.pos, op.text.clone()),
     }
 }
 

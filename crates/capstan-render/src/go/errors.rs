@@ -162,13 +162,25 @@ pub(crate) fn render_error(compiled: &Compiled, e: &Error) -> RenderError {
     }
 }
 
-/// A syntax error of a Go template, as Helm reports it.
+/// A syntax error of a Go template, as Helm reports it: Helm keeps only the text after the
+/// last `: ` of Go's message (`illegal number syntax: "-"` reads `"-"`).
 pub(crate) fn syntax_error(file: &str, src: &str, e: &capstan_gotmpl::Error) -> RenderError {
-    let pos = e.pos().min(src.len());
-    let line = 1 + src[..pos].matches('\n').count();
+    let message = e.to_string();
+    let last = message.rsplit(": ").next().unwrap_or_default();
     RenderError::Go {
         kind: TemplateErrorKind::Syntax,
         file: file.to_string(),
-        message: format!("parse error at ({file}:{line}): {e}"),
+        message: format!("parse error at ({file}:{}): {last}", syntax_line(src, e)),
     }
+}
+
+/// The line Go's parser names for a syntax error.
+fn syntax_line(src: &str, e: &capstan_gotmpl::Error) -> usize {
+    let pos = e.pos().min(src.len());
+    1 + src[..pos].matches('\n').count()
+}
+
+/// A syntax error of a `tpl` text as Go words it: `template: gotpl:LINE: message`.
+pub(crate) fn tpl_syntax_error(src: &str, e: &capstan_gotmpl::Error) -> String {
+    format!("template: gotpl:{}: {e}", syntax_line(src, e))
 }

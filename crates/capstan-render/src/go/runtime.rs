@@ -379,10 +379,12 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
     }
     let go = go_session(state)?;
     let _depth = go.session.enter("tpl")?;
-    let compiled = go
-        .templates
-        .compile_tpl(text)
-        .map_err(|e| go_error(format!("cannot parse template {text:?}: {e}")))?;
+    let compiled = go.templates.compile_tpl(text).map_err(|e| {
+        go_error(format!(
+            "cannot parse template {text:?}: {}",
+            errors::tpl_syntax_error(text, &e)
+        ))
+    })?;
     let overlay = Arc::new(compiled.defines.clone());
     let pushed = !overlay.is_empty();
     if pushed {
