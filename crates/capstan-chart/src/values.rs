@@ -279,39 +279,51 @@ fn redact_set(expr: &str) -> String {
     }
 }
 
-fn strip_nulls(map: &mut Values) {
-    map.retain(|_, v| !v.is_null());
-    for v in map.values_mut() {
-        if let Value::Object(m) = v {
-            strip_nulls(m);
+/// Helm's `coalesceTables`: `dst` (user values, which win) over `src` (defaults), maps on
+/// both sides merging recursively. A user `null` removes the key only where the default is not
+/// null, and never when `merge` (Helm's `MergeValues`, and a subchart's table); every other
+/// `null` stays, as a key holding nil.
+fn coalesce_tables(dst: &mut Values, src: &Values, merge: bool) {
+    for (k, sv) in src {
+        match dst.get_mut(k) {
+            None => {
+                dst.insert(k.clone(), sv.clone());
+            }
+            Some(Value::Null) => {
+                if !merge && !sv.is_null() {
+                    dst.remove(k);
+                }
+            }
+            Some(Value::Object(dm)) => {
+                if let Value::Object(sm) = sv {
+                    coalesce_tables(dm, sm, merge);
+                }
+            }
+            Some(_) => {}
         }
     }
 }
 
-/// Coalesces `dst` (user values, which win) over `src` (defaults). A user `null` removes the
-/// key; maps on both sides merge recursively.
-fn coalesce_tables(dst: &mut Values, src: &Values) {
-    let user_nulls: Vec<String> = dst
-        .iter()
-        .filter(|(_, v)| v.is_null())
-        .map(|(k, _)| k.clone())
-        .collect();
-    for k in &user_nulls {
-        dst.remove(k);
-    }
-    for (k, v) in dst.iter_mut() {
-        if let Value::Object(m) = v {
-            match src.get(k) {
-                Some(Value::Object(sm)) => coalesce_tables(m, sm),
-                _ => strip_nulls(m),
+/// Helm's `coalesceValues`: the user's values of `chart` over its defaults. A user `null`
+/// removes a key the defaults have; a subchart's table merges (its nulls stay for the subchart's
+/// own pass).
+fn coalesce_chart_values(chart: &Chart, dst: &mut Values) {
+    for (k, sv) in &chart.values {
+        match dst.get_mut(k) {
+            None => {
+                dst.insert(k.clone(), sv.clone());
             }
+            Some(Value::Null) => {
+                dst.remove(k);
+            }
+            Some(Value::Object(dm)) => {
+                if let Value::Object(sm) = sv {
+                    let merge = chart.dependencies.iter().any(|d| d.name() == k);
+                    coalesce_tables(dm, sm, merge);
+                }
+            }
+            Some(_) => {}
         }
-    }
-    for (k, sv) in src {
-        if user_nulls.contains(k) || dst.contains_key(k) {
-            continue;
-        }
-        dst.insert(k.clone(), sv.clone());
     }
 }
 
@@ -327,7 +339,7 @@ fn coalesce_globals(dest: &mut Values, parent: &Values) {
             match (v, dg.get(k)) {
                 (Value::Object(pv), Some(Value::Object(dv))) => {
                     let mut merged = pv.clone();
-                    coalesce_tables(&mut merged, dv);
+                    coalesce_tables(&mut merged, dv, true);
                     dg.insert(k.clone(), Value::Object(merged));
                 }
                 (Value::Object(_), Some(_)) => {}
@@ -342,7 +354,7 @@ fn coalesce_globals(dest: &mut Values, parent: &Values) {
 }
 
 fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
-    coalesce_tables(dest, &chart.values);
+    coalesce_chart_values(chart, dest);
     for sub in &chart.dependencies {
         let name = sub.name().to_string();
         let mut dv = match dest.remove(&name) {
@@ -595,7 +607,7 @@ mod tests {
         let (_, v) = compute_values(&c, &user).unwrap();
         assert_eq!(
             Value::Object(v),
-            json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"j": 1}})
+            json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"k": null, "j": 1}})
         );
     }
 
