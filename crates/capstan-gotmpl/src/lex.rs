@@ -32,6 +32,8 @@ pub(crate) enum Tok {
     Assign,
     /// `,`.
     Comma,
+    /// Any other printable ASCII character (`!`, `{`): Go's parser rejects it where it stands.
+    Other(char),
 }
 
 /// A token with its place in the source.
@@ -245,10 +247,14 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                 }
                 Tok::Ident(src[start..at].to_string())
             }
+            c if c.is_ascii_graphic() => {
+                at += 1;
+                Tok::Other(c)
+            }
             c => {
                 return Err(Error::syntax(
                     at,
-                    format!("unrecognized character in action: {c:?}"),
+                    format!("unrecognized character in action: U+{:04X} {c:?}", c as u32),
                 ));
             }
         };

@@ -12,6 +12,7 @@
 //! | `go_range(x)` / `go_range2(x)` | what `range` iterates: values, or (key, value) pairs |
 //! | `go_template("name", x)` | `{{ template "name" x }}` |
 //! | `go_fail("msg")` | a Go execution error known at translation time |
+//! | `go_v(x)` | `x` itself (keeps minijinja from folding constants of `and` / `or`) |
 //! | `f_NAME(args...)` | the Go function NAME |
 //! | `A and B`, `A or B` | Go's `and` / `or`: minijinja's operators short-circuit and return an operand, with the same truth as Go for every runtime value |
 //!
@@ -162,13 +163,8 @@ fn scan_pipe(
                 Some((_, decl, decl_depth)) if *decl_depth < depth => {
                     cells.insert(*decl, true);
                 }
-                Some(_) => {}
-                None => {
-                    return Err(Error::syntax(
-                        v.pos,
-                        format!("undefined variable \"{}\"", v.name),
-                    ));
-                }
+                // Undeclared: an execution error (see `declare`).
+                Some(_) | None => {}
             }
         }
     } else if declares {
@@ -216,10 +212,12 @@ impl Translator<'_> {
                 self.out.push_str(") }}");
                 let end = self.out.len() - 3;
                 let text = match pipe {
-                    Some(p) => {
-                        format!("template {} {}", go_quote(name), crate::parse::pipe_text(p))
-                    }
-                    None => format!("template {}", go_quote(name)),
+                    Some(p) => format!(
+                        "{{{{template {} {}}}}}",
+                        go_quote(name),
+                        crate::parse::pipe_text(p)
+                    ),
+                    None => format!("{{{{template {}}}}}", go_quote(name)),
                 };
                 self.spans.push(Span {
                     start,
@@ -251,6 +249,29 @@ impl Translator<'_> {
     /// `{{ $x := p }}` / `{{ $x = p }}` (prints nothing).
     fn declare(&mut self, p: &Pipe, dot: &str) -> Result<()> {
         let v = &p.decl[0];
+        if p.is_assign && self.lookup(&v.name, v.pos).is_err() {
+            // Go's parser lets `$x = ...` through; assigning fails when it runs, after the
+            // pipeline, at the last node evaluated.
+            self.out.push_str("{% set _ = ");
+            self.pipe(p, dot)?;
+            self.out.push_str(" %}{{ ");
+            let start = self.out.len();
+            self.out.push_str(&format!(
+                "go_fail({})",
+                quote(&format!("undefined variable: {}", v.name))
+            ));
+            let (pos, text) = last_at(p);
+            self.spans.push(Span {
+                start,
+                end: self.out.len(),
+                pos,
+                text,
+                function: None,
+                args: Vec::new(),
+            });
+            self.out.push_str(" }}");
+            return Ok(());
+        }
         if p.is_assign {
             let var = self.lookup(&v.name, v.pos)?;
             self.out.push_str("{% set ");
@@ -321,11 +342,13 @@ impl Translator<'_> {
             self.out.push_str(" %}");
         } else {
             self.declare(&b.pipe, dot)?;
-            let var = self.lookup(&b.pipe.decl[0].name, b.pipe.decl[0].pos)?;
+            let target = self
+                .lookup(&b.pipe.decl[0].name, b.pipe.decl[0].pos)
+                .map_or_else(|_| "none".to_string(), |v| v.target);
             self.out.push_str("{% set ");
             self.out.push_str(&value);
             self.out.push_str(" = ");
-            self.out.push_str(&var.target);
+            self.out.push_str(&target);
             self.out.push_str(" %}");
         }
         self.out.push_str("{% if ");
@@ -472,6 +495,14 @@ impl Translator<'_> {
                         self.out.push_str(&format!(
                             "go_fail(\"wrong number of args for {name}: want at least 1 got 0\")"
                         ));
+                        self.spans.push(Span {
+                            start,
+                            end: self.out.len(),
+                            pos: first.pos,
+                            text: name.clone(),
+                            function: None,
+                            args: Vec::new(),
+                        });
                     } else {
                         self.out.push('(');
                         let mut first_op = true;
@@ -481,7 +512,22 @@ impl Translator<'_> {
                                     .push_str(if name == "and" { " and " } else { " or " });
                             }
                             first_op = false;
+                            // A literal goes through `go_v`: minijinja folds `and`/`or` of
+                            // constants into a bool, where Go returns the operand.
+                            let literal = matches!(
+                                op.kind,
+                                OperandKind::String(_)
+                                    | OperandKind::Number(_)
+                                    | OperandKind::Bool(_)
+                                    | OperandKind::Nil
+                            );
+                            if literal {
+                                self.out.push_str("go_v(");
+                            }
                             self.operand(op, dot)?;
+                            if literal {
+                                self.out.push(')');
+                            }
                         }
                         if let Some((text, spans)) = final_arg {
                             if !first_op {
@@ -568,12 +614,24 @@ impl Translator<'_> {
                     self.splice(&text, spans);
                 }
                 self.out.push(')');
+                // Go reports a method's errors at the field node that names it.
                 self.spans.push(Span {
                     start,
                     end: self.out.len(),
                     pos: first.pos,
-                    text: cmd.text.clone(),
+                    text: first.text.clone(),
                     function: Some(method),
+                    args: Vec::new(),
+                });
+            }
+            OperandKind::Nil => {
+                self.out.push_str("go_fail(\"nil is not a command\")");
+                self.spans.push(Span {
+                    start,
+                    end: self.out.len(),
+                    pos: first.pos,
+                    text: first.text.clone(),
+                    function: None,
                     args: Vec::new(),
                 });
             }

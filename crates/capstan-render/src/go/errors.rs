@@ -15,6 +15,52 @@ enum Class {
     Arity,
     /// An argument of the wrong type: at that argument.
     Arg(usize),
+    /// An error of the executor itself (not of a call): at the node, as is.
+    Exec,
+}
+
+/// Marks an error raised by the executor around a call rather than by the function called
+/// (`x is not a method but has arguments`): Go reports it at the node, without `error calling`.
+#[derive(Debug)]
+pub(crate) struct ExecMarker;
+
+impl std::fmt::Display for ExecMarker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("executor error")
+    }
+}
+
+impl std::error::Error for ExecMarker {}
+
+/// An executor error (see [`ExecMarker`]).
+pub(crate) fn exec_error(msg: String) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg).with_source(ExecMarker)
+}
+
+/// Go's text for a literal argument that does not fit the parameter: a constant is converted
+/// by the parameter's kind (`expected string; found 1`), not checked as a value.
+fn literal_mismatch(node: &str, detail: &str) -> Option<String> {
+    let first = node.chars().next()?;
+    let second_digit = node.chars().nth(1).is_some_and(|c| c.is_ascii_digit());
+    let literal = matches!(first, '"' | '`' | '\'' | '0'..='9')
+        || (matches!(first, '-' | '+' | '.') && second_digit)
+        || node == "true"
+        || node == "false";
+    if !literal {
+        return None;
+    }
+    let rest = detail.strip_prefix("wrong type for value; expected ")?;
+    let (want, _) = rest.split_once("; got ")?;
+    let kind = match want {
+        "string" => "string",
+        "bool" => "bool",
+        "float64" | "float32" => "float",
+        "int" | "int64" | "int32" | "int16" | "int8" | "uint" | "uint64" | "uint32" | "uint8" => {
+            "integer"
+        }
+        _ => return None,
+    };
+    Some(format!("expected {kind}; found {node}"))
 }
 
 fn class(e: &Error) -> Class {
@@ -25,6 +71,9 @@ fn class(e: &Error) -> Class {
         }
         if let Some(a) = s.downcast_ref::<ArgError>() {
             return Class::Arg(a.0);
+        }
+        if s.is::<ExecMarker>() {
+            return Class::Exec;
         }
         cur = s.source();
     }
@@ -66,16 +115,33 @@ fn go_text(compiled: &Compiled, e: &Error) -> String {
         return format!("template: {}: {detail}", compiled.file);
     };
     let (pos, node, msg) = match (&span.function, class(e)) {
-        (Some(f), Class::Call) => (
-            span.pos,
-            span.text.clone(),
-            format!("error calling {f}: {detail}"),
-        ),
+        (Some(f), Class::Call) => {
+            // `call` names its callee by the argument's node text.
+            let detail = match (f.as_str(), span.args.first()) {
+                ("call", Some((_, callee))) if detail.starts_with("non-function ") => {
+                    match detail.rsplit_once(" of type ") {
+                        Some((_, ty)) => format!("non-function {callee} of type {ty}"),
+                        None => detail,
+                    }
+                }
+                _ => detail,
+            };
+            (
+                span.pos,
+                span.text.clone(),
+                format!("error calling {f}: {detail}"),
+            )
+        }
         (Some(f), Class::Arity) => (span.pos, f.clone(), detail),
         (Some(_), Class::Arg(i)) => match span.args.get(i) {
-            Some((p, t)) => (*p, t.clone(), detail),
+            Some((p, t)) => (
+                *p,
+                t.clone(),
+                literal_mismatch(t, &detail).unwrap_or(detail),
+            ),
             None => (span.pos, span.text.clone(), detail),
         },
+        (Some(_), Class::Exec) => (span.pos, span.text.clone(), detail),
         (None, _) => (span.pos, span.text.clone(), detail),
     };
     format!(

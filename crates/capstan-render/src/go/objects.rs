@@ -251,9 +251,7 @@ impl Object for Files {
             }
             "AsConfig" | "AsSecrets" => {
                 want(0)?;
-                if self.files.is_empty() {
-                    return Ok(s(""));
-                }
+                // Never nil in a chart: an empty group is the YAML of an empty map, `{}`.
                 let secrets = method == "AsSecrets";
                 let entries = self
                     .files

@@ -59,9 +59,13 @@ pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig:
     env.add_function("go_fail", |msg: String| -> Result<Value, Error> {
         Err(go_error(msg))
     });
+    env.add_function("go_v", |v: Value| v);
     env.add_function(
         "go_template",
         |state: &State<'_, '_>, name: String, data: Value| -> Result<Value, Error> {
+            if !template_exists(state, &name)? {
+                return Err(go_error(format!("template {name:?} not defined")));
+            }
             render_named(state, &name, data).map(Value::from)
         },
     );
@@ -220,14 +224,10 @@ fn go_method(
             "nil pointer evaluating interface {{}}.{method}"
         )));
     }
-    if let Some(m) = as_map(&receiver) {
-        if m.contains(&method) {
-            return Err(go_error(format!(
-                "{method} is not a method but has arguments"
-            )));
-        }
-        return Err(go_error(format!(
-            "can't evaluate field {method} in type interface {{}}"
+    if as_map(&receiver).is_some() {
+        // Go: a map's key is not a method, present or not.
+        return Err(errors::exec_error(format!(
+            "{method} is not a method but has arguments"
         )));
     }
     let own = receiver
@@ -355,6 +355,15 @@ fn render_named_inner(
                 .map_err(|e| errors::nested(compiled, &go.templates, &e))
         }
     }
+}
+
+/// Whether a named template (or template file) `name` exists for `{{ template }}`.
+fn template_exists(state: &State<'_, '_>, name: &str) -> Result<bool, Error> {
+    let go = go_session(state)?;
+    let overlays = go.overlays.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(overlays.iter().any(|o| o.contains_key(name))
+        || go.templates.compiled.contains_key(&define_name(name))
+        || go.templates.compiled.contains_key(name))
 }
 
 /// The context of a nested render: dot, and the render's session.
