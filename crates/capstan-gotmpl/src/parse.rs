@@ -29,6 +29,7 @@ pub fn parse(src: &str) -> Result<Tree> {
 }
 
 /// What ended a list.
+#[allow(clippy::enum_variant_names)]
 enum End {
     Eof,
     End(Pos),
@@ -166,10 +167,7 @@ impl Parser<'_> {
                 match end {
                     End::End(_) => Some(other),
                     End::Else(p, _) => {
-                        return Err(Error::syntax(
-                            p,
-                            format!("expected end; found {{{{else}}}}"),
-                        ));
+                        return Err(Error::syntax(p, "expected end; found {{else}}"));
                     }
                     End::Eof => return Err(self.eof()),
                 }
@@ -570,14 +568,14 @@ fn go_quote(s: &str) -> String {
 fn number(text: &str) -> std::result::Result<Number, String> {
     let clean: String = text.chars().filter(|c| *c != '_').collect();
     let digits = clean.strip_prefix(['+', '-']).unwrap_or(&clean);
-    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
-    {
-        if clean.parse::<i64>().is_err() {
-            if !clean.starts_with('-') && digits.parse::<u64>().is_ok() {
-                return Ok(Number::Uint(digits.parse::<u64>().unwrap_or_default()));
-            }
-            return Err(format!("integer overflow: {text:?}"));
-        }
+    let decimal = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if decimal && clean.parse::<i64>().is_err() {
+        return match digits.parse::<u64>() {
+            Ok(u) if !clean.starts_with('-') => Ok(Number::Uint(u)),
+            _ => Err(format!("integer overflow: {text:?}")),
+        };
     }
     parse_number(text).ok_or_else(|| format!("illegal number syntax: {text:?}"))
 }

@@ -144,7 +144,7 @@ fn scan_list(
 
 fn scan_pipe(
     p: &Pipe,
-    scopes: &mut Vec<Vec<(String, Pos, usize)>>,
+    scopes: &mut [Vec<(String, Pos, usize)>],
     depth: usize,
     cells: &mut HashMap<Pos, bool>,
     declares: bool,
@@ -294,7 +294,9 @@ impl Translator<'_> {
                 self.pipe(p, dot)?;
                 self.out.push_str(" %}");
             }
-            self.scopes.last_mut().map(|s| s.push(var));
+            if let Some(s) = self.scopes.last_mut() {
+                s.push(var);
+            }
         }
         Ok(())
     }

@@ -21,9 +21,6 @@ const CHART_YAML: &str = "apiVersion: v2\nname: case\ndescription: A template ca
 /// The template whose output each case compares.
 const CASE_TEMPLATE: &str = "templates/case.yaml";
 
-/// Helm v3.22's default API versions (`chartutil.DefaultVersionSet`), in Helm's order: what
-/// `helm template` offers without a cluster.
-
 /// One case of a case file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -81,6 +81,10 @@ pub fn string_from_bytes(b: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    fn is_arg_type_error(e: &Error) -> bool {
+        std::error::Error::source(e).is_some_and(|s| s.is::<crate::ArgError>())
+    }
+
     #[test]
     fn type_errors_are_marked() {
         let err = string_arg(&[crate::value::float64(3.0)], 0).unwrap_err();

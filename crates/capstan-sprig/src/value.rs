@@ -101,7 +101,9 @@ impl Num {
 /// Go's `int64(f)`: truncation toward zero; out of range and NaN give the minimum int64 as
 /// amd64 does.
 pub fn go_float_to_int(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
+    // 2^63: the first float64 beyond int64.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
         i64::MIN
     } else {
         f as i64
@@ -332,6 +334,9 @@ pub struct GoStruct {
     pub fields: BTreeMap<&'static str, Value>,
     /// What printing it shows, for a type with a `String()` method (`KubeVersion`).
     pub display: Option<String>,
+    /// How `encoding/json` writes it, in declaration order: Go field, JSON key, `omitempty`.
+    /// Empty: every field under its Go name.
+    pub json: Vec<(&'static str, &'static str, bool)>,
 }
 
 impl GoStruct {
@@ -344,7 +349,33 @@ impl GoStruct {
             type_name,
             fields: fields.into_iter().collect(),
             display: None,
+            json: Vec::new(),
         }
+    }
+
+    /// The same struct, marshalled by `encoding/json` as `layout` says (see [`GoStruct::json`]).
+    pub fn with_json(mut self, layout: &[(&'static str, &'static str, bool)]) -> GoStruct {
+        self.json = layout.to_vec();
+        self
+    }
+
+    /// The fields `encoding/json` writes, in its order, under its keys (`omitempty` fields
+    /// holding their zero value left out).
+    pub fn json_fields(&self) -> Vec<(String, Value)> {
+        if self.json.is_empty() {
+            return self
+                .fields
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect();
+        }
+        self.json
+            .iter()
+            .filter_map(|(field, key, omitempty)| {
+                let v = self.fields.get(field)?.clone();
+                (!(*omitempty && is_empty_value(&v))).then(|| ((*key).to_string(), v))
+            })
+            .collect()
     }
 
     /// The same struct, printing as `display` (a Go `String()` method).
@@ -475,6 +506,19 @@ pub enum Numbers {
     Int64,
 }
 
+/// Go's `isEmptyValue` (what `omitempty` leaves out): false, 0, "", nil, an empty slice or map.
+fn is_empty_value(v: &Value) -> bool {
+    match kind(v) {
+        Kind::Invalid => true,
+        Kind::Bool => !v.is_true(),
+        Kind::Int | Kind::Int64 | Kind::Float64 => num(v).is_some_and(|n| n.as_f64() == 0.0),
+        Kind::String => v.as_str().is_some_and(str::is_empty),
+        Kind::Slice => as_list(v).is_some_and(|l| l.is_empty()),
+        Kind::Map => map_entries(v).is_empty(),
+        Kind::Struct => false,
+    }
+}
+
 /// Go data from JSON data: objects become [`GoMap`]s, arrays slices.
 pub fn from_json(j: &serde_json::Value, numbers: Numbers) -> Value {
     match j {
@@ -529,8 +573,8 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value, Error> {
         Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
             Some(s) => {
                 let mut out = serde_json::Map::new();
-                for (k, x) in &s.fields {
-                    out.insert((*k).to_string(), to_json(x)?);
+                for (k, x) in s.json_fields() {
+                    out.insert(k, to_json(&x)?);
                 }
                 serde_json::Value::Object(out)
             }

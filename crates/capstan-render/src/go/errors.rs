@@ -210,16 +210,16 @@ pub(crate) fn render_error(compiled: &Compiled, e: &Error) -> RenderError {
         };
     }
     let text = go_text(compiled, e);
-    if let (Some(start), Some(end)) = (text.find("HELM_ERR_START"), text.rfind("HELM_ERR_END")) {
-        if start < end {
-            let msg = &text[start + "HELM_ERR_START".len()..end];
-            let location = text.splitn(3, ": ").nth(1).unwrap_or_default();
-            return RenderError::Go {
-                kind: TemplateErrorKind::Fail,
-                file: compiled.file.clone(),
-                message: format!("execution error at ({location}): {msg}"),
-            };
-        }
+    if let (Some(start), Some(end)) = (text.find("HELM_ERR_START"), text.rfind("HELM_ERR_END"))
+        && start < end
+    {
+        let msg = &text[start + "HELM_ERR_START".len()..end];
+        let location = text.split(": ").nth(1).unwrap_or_default();
+        return RenderError::Go {
+            kind: TemplateErrorKind::Fail,
+            file: compiled.file.clone(),
+            message: format!("execution error at ({location}): {msg}"),
+        };
     }
     RenderError::Go {
         kind: TemplateErrorKind::Runtime,

@@ -19,6 +19,9 @@ use crate::objects::{FailMarker, Session, limit_error};
 /// Where the Go runtime keeps its per-render state in every context.
 pub(crate) const GO_KEY: &str = "__go";
 
+/// The named templates one `tpl` text defines, by name.
+pub(crate) type Overlay = Arc<HashMap<String, Arc<super::Compiled>>>;
+
 /// The per-render state of a Go chart's render: the engine's session (limits, time, output)
 /// and the named templates that `tpl` texts define while they run.
 #[derive(Debug)]
@@ -26,7 +29,7 @@ pub(crate) struct GoSession {
     pub session: Arc<Session>,
     pub templates: Arc<GoTemplates>,
     /// `define`s of the `tpl` texts being executed, innermost last.
-    pub overlays: Mutex<Vec<Arc<HashMap<String, Arc<super::Compiled>>>>>,
+    pub overlays: Mutex<Vec<Overlay>>,
     /// How often each named template is being included right now (Helm stops at 1000).
     pub includes: Mutex<HashMap<String, usize>>,
 }
