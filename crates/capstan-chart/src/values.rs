@@ -492,12 +492,80 @@ fn disable(chart: &mut Chart, cvals: &Values, prefix: &str) {
     }
 }
 
+/// Helm's `processDependencyImportValues`, children first: a chart whose dependencies list
+/// `import-values` gets the values those name (`{child, parent}` tables, or a name under the
+/// child's `exports`) under its own defaults, which win; its defaults become the coalesced
+/// values of the chart and its subcharts, as in Helm.
+fn import_values(chart: &mut Chart) -> Result<()> {
+    for sub in &mut chart.dependencies {
+        import_values(sub)?;
+    }
+    let wanted = chart
+        .metadata
+        .dependencies
+        .iter()
+        .any(|d| d.import_values.as_ref().is_some_and(|v| !v.is_null()));
+    if !wanted {
+        return Ok(());
+    }
+    let cvals = coalesce_values(chart, &Values::new())?;
+    let table = |path: &str| -> Option<Values> {
+        let mut cur = &cvals;
+        let mut parts = path.split('.').peekable();
+        while let Some(p) = parts.next() {
+            match cur.get(p) {
+                Some(Value::Object(m)) if parts.peek().is_some() => cur = m,
+                Some(Value::Object(m)) => return Some(m.clone()),
+                _ => return None,
+            }
+        }
+        None
+    };
+    let mut imported = Values::new();
+    for dep in &chart.metadata.dependencies {
+        let Some(Value::Array(items)) = &dep.import_values else {
+            continue;
+        };
+        for item in items {
+            let (child, parent) = match item {
+                Value::String(name) => (format!("exports.{name}"), ".".to_string()),
+                Value::Object(m) => (
+                    m.get("child")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    m.get("parent")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                _ => continue,
+            };
+            let Some(data) = table(&format!("{}.{child}", dep.name)) else {
+                continue;
+            };
+            let mut at_path = data;
+            if parent != "." {
+                for key in parent.split('.').rev() {
+                    at_path = Values::from_iter([(key.to_string(), Value::Object(at_path))]);
+                }
+            }
+            coalesce_tables(&mut imported, &at_path, true);
+        }
+    }
+    let mut values = cvals;
+    coalesce_tables(&mut values, &imported, true);
+    chart.values = values;
+    Ok(())
+}
+
 /// Resolves dependencies (presence, versions, aliases) and drops those disabled by their
 /// `condition` or `tags`, evaluated against the coalesced values as Helm does.
 pub fn process_dependencies(chart: &Chart, user: &Values) -> Result<Chart> {
     let mut resolved = resolve_dependencies(chart)?;
     let cvals = coalesce_values(&resolved, user)?;
     disable(&mut resolved, &cvals, "");
+    import_values(&mut resolved)?;
     Ok(resolved)
 }
 
@@ -638,6 +706,30 @@ mod tests {
             ),
             ("charts/cache/values.yaml", "size: 1\n"),
         ])
+    }
+
+    #[test]
+    fn import_values_from_children_and_exports() {
+        let c = chart(&[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n\
+                 - name: db\n  import-values:\n  - {child: conn, parent: database}\n  - data\n",
+            ),
+            ("values.yaml", "database: {port: 1}\n"),
+            (
+                "charts/db/Chart.yaml",
+                "apiVersion: v2\nname: db\nversion: 1.0.0\n",
+            ),
+            (
+                "charts/db/values.yaml",
+                "conn: {host: h, port: 5432}\nexports:\n  data: {shared: true}\n",
+            ),
+        ]);
+        let (_, v) = compute_values(&c, &Values::new()).unwrap();
+        // The parent's own values win over what it imports.
+        assert_eq!(v["database"], json!({"host": "h", "port": 1}));
+        assert_eq!(v["shared"], json!(true));
     }
 
     #[test]
