@@ -202,7 +202,14 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     } else {
         from_yaml(text, file)?
     };
-    match yaml_to_json(value) {
+    // Helm's YAML 1.1 reading decides the values (`yes` is true); the strict reading above
+    // words the errors and stands in where the YAML 1.1 one cannot say.
+    let strict = yaml_to_json(value);
+    let resolved = match crate::yaml11::read(text) {
+        Some(v) if std::mem::discriminant(&v) == std::mem::discriminant(&strict) => v,
+        _ => strict,
+    };
+    match resolved {
         Value::Null => Ok(Values::new()),
         Value::Object(m) => Ok(m),
         other => Err(Error::Values {
