@@ -218,6 +218,7 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                 while let Some(ch) = src[at..].chars().next().filter(|c| is_alnum(*c)) {
                     at += ch.len_utf8();
                 }
+                at_terminator(src, at)?;
                 Tok::Var(src[start..at].to_string())
             }
             '.' => {
@@ -233,6 +234,7 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                     if at == name_start {
                         Tok::Dot
                     } else {
+                        at_terminator(src, at)?;
                         Tok::Field(src[name_start..at].to_string())
                     }
                 }
@@ -245,6 +247,7 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                 while let Some(ch) = src[at..].chars().next().filter(|c| is_alnum(*c)) {
                     at += ch.len_utf8();
                 }
+                at_terminator(src, at)?;
                 Tok::Ident(src[start..at].to_string())
             }
             c if c.is_ascii_graphic() => {
@@ -264,6 +267,20 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
             end: at,
             space_before: space,
         });
+    }
+}
+
+/// Go's lexer wants a name (field, variable, identifier) followed by a space, the action's end
+/// or one of `.,|:()`: `.a-b` is a bad character.
+fn at_terminator(src: &str, at: usize) -> Result<()> {
+    match src[at..].chars().next() {
+        None => Ok(()),
+        Some(' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(') => Ok(()),
+        Some(_) if src[at..].starts_with("}}") => Ok(()),
+        Some(c) => Err(Error::syntax(
+            at,
+            format!("bad character U+{:04X} {c:?}", c as u32),
+        )),
     }
 }
 

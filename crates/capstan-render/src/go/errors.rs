@@ -19,6 +19,34 @@ enum Class {
     Exec,
 }
 
+/// An error of a `{{ template }}` call: Go passes it up unchanged (no `executing ... at` of
+/// the caller); it keeps the original as its source, so markers (fail, limit) stay visible.
+#[derive(Debug)]
+pub(crate) struct PassThrough(pub Error);
+
+impl std::fmt::Display for PassThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("error of a template call")
+    }
+}
+
+impl std::error::Error for PassThrough {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// The error of a `{{ template }}` call as its caller raises it (see [`PassThrough`]).
+pub(crate) fn pass_through(e: Error) -> Error {
+    if has::<LimitMarker>(&e) || e.kind() == ErrorKind::OutOfFuel {
+        return e;
+    }
+    let detail = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), str::to_string);
+    Error::new(ErrorKind::InvalidOperation, detail).with_source(PassThrough(e))
+}
+
 /// Marks an error raised by the executor around a call rather than by the function called
 /// (`x is not a method but has arguments`): Go reports it at the node, without `error calling`.
 #[derive(Debug)]
@@ -108,6 +136,9 @@ fn go_text(compiled: &Compiled, e: &Error) -> String {
     let detail = e
         .detail()
         .map_or_else(|| e.kind().to_string(), str::to_string);
+    if has::<PassThrough>(e) {
+        return detail;
+    }
     let span = e
         .range()
         .and_then(|r| compiled.translation.span_at(r.start, r.end));

@@ -69,7 +69,9 @@ pub(crate) fn register(env: &mut Environment<'static>, registry: &capstan_sprig:
             if !template_exists(state, &name)? {
                 return Err(go_error(format!("template {name:?} not defined")));
             }
-            render_named(state, &name, data).map(Value::from)
+            render_named(state, &name, data)
+                .map(Value::from)
+                .map_err(errors::pass_through)
         },
     );
     env.add_function("f_include", |state: &State<'_, '_>, args: Rest<Value>| {
