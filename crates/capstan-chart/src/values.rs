@@ -200,7 +200,17 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     let value: serde_yaml_ng::Value = if text.trim().is_empty() {
         serde_yaml_ng::Value::Null
     } else {
-        from_yaml(text, file)?
+        match from_yaml(text, file) {
+            Ok(v) => v,
+            // An integer beyond 64 bits, which Helm reads as a float.
+            Err(Error::Yaml { message, .. })
+                if message.contains("invalid type: integer")
+                    && let Some(Value::Object(m)) = crate::yaml11::read(text) =>
+            {
+                return Ok(m);
+            }
+            Err(e) => return Err(e),
+        }
     };
     // Helm's YAML 1.1 reading decides the values (`yes` is true); the strict reading above
     // words the errors and stands in where the YAML 1.1 one cannot say.
