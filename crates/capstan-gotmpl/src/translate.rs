@@ -583,6 +583,9 @@ impl Translator<'_> {
                             f[f.len() - 1].clone(),
                         )
                     }
+                    OperandKind::Pipe(p, f) if f.len() == 1 => {
+                        (Receiver::Pipe(p.clone()), f[0].clone())
+                    }
                     _ => {
                         self.out.push_str(&format!(
                             "go_fail({})",
@@ -603,12 +606,40 @@ impl Translator<'_> {
                     }
                 };
                 self.out.push_str("go_method(");
-                let Receiver::Fields(base, fields) = receiver;
-                self.fields(&base, &fields, first.pos, &first.text, false);
+                // Go reports a method's errors at the field node that names it; on a
+                // pipeline's value, at the last node the pipeline evaluated.
+                let (at_pos, at_text) = match &receiver {
+                    Receiver::Pipe(p) => last_at(p),
+                    Receiver::Fields(..) => (first.pos, first.text.clone()),
+                };
+                match receiver {
+                    Receiver::Fields(base, fields) => {
+                        self.fields(&base, &fields, first.pos, &first.text, false);
+                    }
+                    Receiver::Pipe(p) => {
+                        let mut sub = Translator {
+                            out: String::new(),
+                            spans: Vec::new(),
+                            scopes: self.scopes.clone(),
+                            cells: self.cells.clone(),
+                            next_dot: self.next_dot,
+                            next_var: self.next_var,
+                            is_function: self.is_function,
+                        };
+                        sub.pipe(&p, dot)?;
+                        let at = self.out.len();
+                        self.out.push('(');
+                        self.out.push_str(&sub.out);
+                        self.out.push(')');
+                        self.spans.extend(shift(sub.spans, at + 1));
+                    }
+                }
                 self.out.push_str(", ");
                 self.out.push_str(&quote(&method));
+                let mut args = Vec::new();
                 for op in &cmd.args[1..] {
                     self.out.push_str(", ");
+                    args.push((op.pos, op.text.clone()));
                     self.operand(op, dot)?;
                 }
                 if let Some((text, spans)) = final_arg {
@@ -616,14 +647,13 @@ impl Translator<'_> {
                     self.splice(&text, spans);
                 }
                 self.out.push(')');
-                // Go reports a method's errors at the field node that names it.
                 self.spans.push(Span {
                     start,
                     end: self.out.len(),
-                    pos: first.pos,
-                    text: first.text.clone(),
+                    pos: at_pos,
+                    text: at_text,
                     function: Some(method),
-                    args: Vec::new(),
+                    args,
                 });
             }
             OperandKind::Nil => {
@@ -806,8 +836,10 @@ fn last_at(p: &Pipe) -> (Pos, String) {
     }
 }
 
+/// What a method is called on: fields of an expression, or a parenthesized pipeline's value.
 enum Receiver {
     Fields(String, Vec<String>),
+    Pipe(Box<Pipe>),
 }
 
 fn shift(spans: Vec<Span>, by: usize) -> Vec<Span> {

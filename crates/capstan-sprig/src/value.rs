@@ -337,7 +337,13 @@ pub struct GoStruct {
     /// How `encoding/json` writes it, in declaration order: Go field, JSON key, `omitempty`.
     /// Empty: every field under its Go name.
     pub json: Vec<(&'static str, &'static str, bool)>,
+    /// Its methods that take arguments (`Compare` of a semver version): the result, or `None`
+    /// for a name that is no method.
+    pub methods: Option<StructMethods>,
 }
+
+/// The methods of a [`GoStruct`]: called with the struct, the method's name and arguments.
+pub type StructMethods = fn(&GoStruct, &str, &[Value]) -> Option<Result<Value, Error>>;
 
 impl GoStruct {
     /// A struct of type `type_name` with `fields`.
@@ -350,7 +356,14 @@ impl GoStruct {
             fields: fields.into_iter().collect(),
             display: None,
             json: Vec::new(),
+            methods: None,
         }
+    }
+
+    /// The same struct, with `methods`.
+    pub fn with_methods(mut self, methods: StructMethods) -> GoStruct {
+        self.methods = Some(methods);
+        self
     }
 
     /// The same struct, marshalled by `encoding/json` as `layout` says (see [`GoStruct::json`]).
@@ -396,6 +409,17 @@ impl Object for GoStruct {
 
     fn is_true(self: &Arc<Self>) -> bool {
         true
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        self.methods
+            .and_then(|m| m(self, method, args))
+            .unwrap_or_else(|| Err(Error::new(minijinja::ErrorKind::UnknownMethod, "")))
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

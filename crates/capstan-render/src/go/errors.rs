@@ -86,7 +86,8 @@ fn literal_mismatch(node: &str, detail: &str) -> Option<String> {
         "int" | "int64" | "int32" | "int16" | "int8" | "uint" | "uint64" | "uint32" | "uint8" => {
             "integer"
         }
-        _ => return None,
+        // A constant for a parameter of another type (`*semver.Version`).
+        _ => return Some(format!("can't handle {node} for arg of type {want}")),
     };
     Some(format!("expected {kind}; found {node}"))
 }

@@ -248,17 +248,7 @@ impl Object for Files {
         args: &[Value],
     ) -> Result<Value, Error> {
         let want = |n: usize| capstan_sprig::want_args(method, args, n);
-        let arg = |i: usize| -> Result<String, Error> {
-            args[i].as_str().map(str::to_string).ok_or_else(|| {
-                capstan_sprig::arg_error(
-                    i,
-                    format!(
-                        "wrong type for value; expected string; got {}",
-                        capstan_sprig::value::type_name(&args[i])
-                    ),
-                )
-            })
-        };
+        let arg = |i: usize| capstan_sprig::args::string_arg(args, i).map(str::to_string);
         match method {
             "Get" | "GetBytes" => {
                 want(1)?;
@@ -346,7 +336,7 @@ impl Object for ApiVersions {
         match method {
             "Has" => {
                 capstan_sprig::want_args("Has", args, 1)?;
-                let want = args[0].as_str().unwrap_or_default();
+                let want = capstan_sprig::args::string_arg(args, 0)?;
                 Ok(Value::from(self.versions.iter().any(|v| v == want)))
             }
             _ => Err(Error::new(

@@ -240,10 +240,18 @@ fn go_method(
         .map(|o| o.call_method(state, &method, &args));
     match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
-        Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
-            "can't evaluate field {method} in type {}",
-            type_name(&receiver)
-        ))),
+        // The object's own words when it gives them (its Go type's name).
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(errors::exec_error(
+            e.detail().filter(|d| !d.is_empty()).map_or_else(
+                || {
+                    format!(
+                        "can't evaluate field {method} in type {}",
+                        type_name(&receiver)
+                    )
+                },
+                str::to_string,
+            ),
+        )),
         Err(e) => Err(e),
     }
 }
