@@ -230,7 +230,18 @@ pub(crate) fn build(
         .ok_or_else(|| Error::MissingChartYaml {
             location: label.to_string(),
         })?;
-    let metadata = ChartMetadata::parse(&utf8(chart_yaml, label)?, &format!("{label}/Chart.yaml"))?;
+    let mut metadata =
+        ChartMetadata::parse(&utf8(chart_yaml, label)?, &format!("{label}/Chart.yaml"))?;
+    // Helm reads `requirements.yaml` (apiVersion v1's dependencies) into the metadata.
+    if let Some(req) = files.iter().find(|f| f.name == "requirements.yaml") {
+        let file = format!("{label}/requirements.yaml");
+        let r: Requirements = crate::values::from_yaml(&utf8(req, label)?, &file)?;
+        if let Some(deps) = r.dependencies {
+            metadata.dependencies = deps;
+            metadata.validate(&file)?;
+        }
+    }
+    let is_v1 = metadata.api_version == "v1";
     let label = if depth == 0 {
         metadata.name.clone()
     } else {
@@ -250,7 +261,7 @@ pub(crate) fn build(
     let mut sub_archives: Vec<ChartFile> = Vec::new();
     for file in files {
         let name = file.name.as_str();
-        if name == "Chart.yaml" {
+        if name == "Chart.yaml" || (name == "requirements.yaml" && !is_v1) {
             continue;
         } else if name == "values.yaml" {
             let text = utf8(&file, &label)?;
@@ -263,23 +274,6 @@ pub(crate) fn build(
                 message: format!("line {}, column {}: {e}", e.line(), e.column()),
             })?;
             chart.schema = Some(schema);
-        } else if name == "requirements.yaml" {
-            // Helm 2's place for dependencies (apiVersion v1 charts); Helm 3 still reads it
-            // into the chart's dependencies, and keeps the file of a v1 chart.
-            #[derive(serde::Deserialize)]
-            struct Requirements {
-                #[serde(default)]
-                dependencies: Option<Vec<crate::Dependency>>,
-            }
-            let text = utf8(&file, &label)?;
-            let reqs: Requirements =
-                crate::values::from_yaml(&text, &format!("{label}/requirements.yaml"))?;
-            if let Some(deps) = reqs.dependencies {
-                chart.metadata.dependencies = deps;
-            }
-            if chart.metadata.api_version == "v1" {
-                chart.files.push(file);
-            }
         } else if name.starts_with("templates/") {
             chart.templates.push(file);
         } else if let Some(rest) = name.strip_prefix("charts/") {
@@ -408,6 +402,12 @@ pub(crate) fn read_dir_files(root: &Path, limits: &Limits) -> Result<Vec<ChartFi
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The part of `requirements.yaml` Helm reads.
+#[derive(serde::Deserialize)]
+struct Requirements {
+    dependencies: Option<Vec<crate::metadata::Dependency>>,
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Reading YAML as Helm does (go-yaml v2 under sigs.k8s.io/yaml): a key repeated in one mapping
 //! keeps its last value instead of being refused, and an integer too large for 64 bits is a
-//! float. Values files and rendered manifests are read this way; `xtask` includes this file as
+//! float. Rendered manifests are read this way; `xtask` includes this file as
 //! is for its conformance comparison.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};

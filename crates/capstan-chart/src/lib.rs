@@ -40,6 +40,7 @@ mod metadata;
 mod schema;
 mod syntax;
 mod values;
+mod yaml11;
 
 pub use archive::{archive_digest, package_dir, package_files};
 pub use chart::{Chart, ChartFile, Limits};

@@ -116,24 +116,13 @@ pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
 
 /// Parses YAML after [`check_yaml_nesting`], reporting either failure as [`Error::Yaml`].
 pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
-    check_nesting(text, file)?;
-    serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
-}
-
-/// A values document read as Helm reads it ([`crate::lenient`]).
-fn values_yaml(text: &str, file: &str) -> Result<serde_yaml_ng::Value> {
-    check_nesting(text, file)?;
-    crate::lenient::from_str(text).map_err(|e| yaml_error(file, &e))
-}
-
-fn check_nesting(text: &str, file: &str) -> Result<()> {
     check_yaml_nesting(text).map_err(|line| Error::Yaml {
         file: file.to_string(),
         line,
         column: 0,
         message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
     })?;
-    Ok(())
+    serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
 }
 
 /// Converts a YAML error into [`Error::Yaml`] naming `file`, line and column.
@@ -211,9 +200,26 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     let value: serde_yaml_ng::Value = if text.trim().is_empty() {
         serde_yaml_ng::Value::Null
     } else {
-        values_yaml(text, file)?
+        match from_yaml(text, file) {
+            Ok(v) => v,
+            // An integer beyond 64 bits, which Helm reads as a float.
+            Err(Error::Yaml { message, .. })
+                if message.contains("invalid type: integer")
+                    && let Some(Value::Object(m)) = crate::yaml11::read(text) =>
+            {
+                return Ok(m);
+            }
+            Err(e) => return Err(e),
+        }
     };
-    match yaml_to_json(value) {
+    // Helm's YAML 1.1 reading decides the values (`yes` is true); the strict reading above
+    // words the errors and stands in where the YAML 1.1 one cannot say.
+    let strict = yaml_to_json(value);
+    let resolved = match crate::yaml11::read(text) {
+        Some(v) if std::mem::discriminant(&v) == std::mem::discriminant(&strict) => v,
+        _ => strict,
+    };
+    match resolved {
         Value::Null => Ok(Values::new()),
         Value::Object(m) => Ok(m),
         other => Err(Error::Values {
@@ -290,98 +296,29 @@ fn redact_set(expr: &str) -> String {
     }
 }
 
-/// Helm's `coalesceTablesFullKey`, for tables below the top: `dst` (user values, which win)
-/// over `src` (defaults). A user `null` removes the key; a default `null` the user does not set
-/// stays; maps on both sides merge recursively.
-fn coalesce_tables(dst: &mut Values, src: &Values) {
-    let user_nulls: Vec<String> = dst
-        .iter()
-        .filter(|(_, v)| v.is_null())
-        .map(|(k, _)| k.clone())
-        .collect();
-    for k in &user_nulls {
-        dst.remove(k);
-    }
+/// Helm's `coalesceTables`: `dst` (user values, which win) over `src` (defaults), maps on
+/// both sides merging recursively. A user `null` removes the key only where the default is not
+/// null, and never when `merge` (Helm's `MergeValues`, and a subchart's table); every other
+/// `null` stays, as a key holding nil.
+fn coalesce_tables(dst: &mut Values, src: &Values, merge: bool) {
     for (k, sv) in src {
-        if user_nulls.contains(k) {
-            continue;
-        }
-        match (dst.get_mut(k), sv) {
-            (None, _) => {
+        match dst.get_mut(k) {
+            None => {
                 dst.insert(k.clone(), sv.clone());
             }
-            (Some(Value::Object(dm)), Value::Object(sm)) => coalesce_tables(dm, sm),
-            (Some(_), _) => {}
-        }
-    }
-}
-
-/// Helm's `coalesceValues`: a chart's defaults under the user's values at the top of a chart's
-/// values. A user `null` removes a key the defaults have; other keys of the user's (nulls
-/// included) stay as given.
-fn coalesce_top(dst: &mut Values, src: &Values) {
-    for (k, sv) in src {
-        match (dst.get_mut(k), sv) {
-            (None, _) => {
-                dst.insert(k.clone(), sv.clone());
-            }
-            (Some(Value::Null), _) => {
-                dst.remove(k);
-            }
-            (Some(Value::Object(dm)), Value::Object(sm)) => coalesce_tables(dm, sm),
-            (Some(_), _) => {}
-        }
-    }
-}
-
-/// Helm's `coalesceGlobals`: the parent's `global` is copied into the subchart's, the parent's
-/// entries winning.
-fn coalesce_globals(dest: &mut Values, parent: &Values) {
-    let mut dg = match dest.get("global") {
-        Some(Value::Object(m)) => m.clone(),
-        _ => Values::new(),
-    };
-    if let Some(Value::Object(pg)) = parent.get("global") {
-        for (k, v) in pg {
-            match (v, dg.get(k)) {
-                (Value::Object(pv), Some(Value::Object(dv))) => {
-                    let mut merged = pv.clone();
-                    coalesce_tables(&mut merged, dv);
-                    dg.insert(k.clone(), Value::Object(merged));
-                }
-                (Value::Object(_), Some(_)) => {}
-                (_, Some(Value::Object(_))) => {}
-                (v, _) => {
-                    dg.insert(k.clone(), v.clone());
+            Some(Value::Null) => {
+                if !merge && !sv.is_null() {
+                    dst.remove(k);
                 }
             }
+            Some(Value::Object(dm)) => {
+                if let Value::Object(sm) = sv {
+                    coalesce_tables(dm, sm, merge);
+                }
+            }
+            Some(_) => {}
         }
     }
-    dest.insert("global".to_string(), Value::Object(dg));
-}
-
-fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
-    coalesce_top(dest, &chart.values);
-    for sub in &chart.dependencies {
-        let name = sub.name().to_string();
-        let mut dv = match dest.remove(&name) {
-            None | Some(Value::Null) => Values::new(),
-            Some(Value::Object(m)) => m,
-            Some(other) => {
-                return Err(Error::Dependency {
-                    chart: chart.name().to_string(),
-                    message: format!(
-                        "values for subchart {name:?} must be a map, found {}",
-                        kind(&other)
-                    ),
-                });
-            }
-        };
-        coalesce_globals(&mut dv, dest);
-        coalesce(sub, &mut dv)?;
-        dest.insert(name, Value::Object(dv));
-    }
-    Ok(())
 }
 
 /// The paths of the integers `--set` layers give (`--set a.b=3`): Helm makes those `int64`,
@@ -409,6 +346,79 @@ pub fn set_integer_paths(layers: &[ValueLayer]) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+/// Helm's `coalesceValues`: the user's values of `chart` over its defaults. A user `null`
+/// removes a key the defaults have; a subchart's table merges (its nulls stay for the subchart's
+/// own pass).
+fn coalesce_chart_values(chart: &Chart, dst: &mut Values) {
+    for (k, sv) in &chart.values {
+        match dst.get_mut(k) {
+            None => {
+                dst.insert(k.clone(), sv.clone());
+            }
+            Some(Value::Null) => {
+                dst.remove(k);
+            }
+            Some(Value::Object(dm)) => {
+                if let Value::Object(sm) = sv {
+                    let merge = chart.dependencies.iter().any(|d| d.name() == k);
+                    coalesce_tables(dm, sm, merge);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// Helm's `coalesceGlobals`: the parent's `global` is copied into the subchart's, the parent's
+/// entries winning.
+fn coalesce_globals(dest: &mut Values, parent: &Values) {
+    let mut dg = match dest.get("global") {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Values::new(),
+    };
+    if let Some(Value::Object(pg)) = parent.get("global") {
+        for (k, v) in pg {
+            match (v, dg.get(k)) {
+                (Value::Object(pv), Some(Value::Object(dv))) => {
+                    let mut merged = pv.clone();
+                    coalesce_tables(&mut merged, dv, true);
+                    dg.insert(k.clone(), Value::Object(merged));
+                }
+                (Value::Object(_), Some(_)) => {}
+                (_, Some(Value::Object(_))) => {}
+                (v, _) => {
+                    dg.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    dest.insert("global".to_string(), Value::Object(dg));
+}
+
+fn coalesce(chart: &Chart, dest: &mut Values) -> Result<()> {
+    coalesce_chart_values(chart, dest);
+    for sub in &chart.dependencies {
+        let name = sub.name().to_string();
+        let mut dv = match dest.remove(&name) {
+            None | Some(Value::Null) => Values::new(),
+            Some(Value::Object(m)) => m,
+            Some(other) => {
+                return Err(Error::Dependency {
+                    chart: chart.name().to_string(),
+                    message: format!(
+                        "values for subchart {name:?} must be a map, found {}",
+                        kind(&other)
+                    ),
+                });
+            }
+        };
+        coalesce_globals(&mut dv, dest);
+        coalesce(sub, &mut dv)?;
+        dest.insert(name, Value::Object(dv));
+    }
+    Ok(())
 }
 
 /// Helm's `CoalesceValues`: user values over the chart's defaults, recursively for the chart's
@@ -526,36 +536,10 @@ fn disable(chart: &mut Chart, cvals: &Values, prefix: &str) {
     }
 }
 
-/// Resolves dependencies (presence, versions, aliases), drops those disabled by their
-/// `condition` or `tags`, evaluated against the coalesced values as Helm does, and applies
-/// `import-values`.
-pub fn process_dependencies(chart: &Chart, user: &Values) -> Result<Chart> {
-    let mut resolved = resolve_dependencies(chart)?;
-    let cvals = coalesce_values(&resolved, user)?;
-    disable(&mut resolved, &cvals, "");
-    import_values(&mut resolved)?;
-    Ok(resolved)
-}
-
-/// `{a: {b: data}}` for the path `a.b`; `data` itself for `.`.
-fn path_to_map(path: &str, data: Values) -> Values {
-    if path == "." || path.is_empty() {
-        return data;
-    }
-    let mut out = data;
-    for part in path.rsplit('.').filter(|p| !p.is_empty()) {
-        let mut m = Values::new();
-        m.insert(part.to_string(), Value::Object(out));
-        out = m;
-    }
-    out
-}
-
-/// Helm's `processDependencyImportValues`, deepest charts first: each dependency's
-/// `import-values` (`- data` imports the subchart's `exports.data` into the parent's root;
-/// `- {child: a.b, parent: x}` imports the subchart's table `a.b` at `x`) is merged under the
-/// parent's own defaults, which win, so a parent can import a section and override parts of it.
-/// Imports come from the charts' defaults, not the user's values, as in Helm.
+/// Helm's `processDependencyImportValues`, children first: a chart whose dependencies list
+/// `import-values` gets the values those name (`{child, parent}` tables, or a name under the
+/// child's `exports`) under its own defaults, which win; its defaults become the coalesced
+/// values of the chart and its subcharts, as in Helm.
 fn import_values(chart: &mut Chart) -> Result<()> {
     for sub in &mut chart.dependencies {
         import_values(sub)?;
@@ -564,20 +548,31 @@ fn import_values(chart: &mut Chart) -> Result<()> {
         .metadata
         .dependencies
         .iter()
-        .any(|r| matches!(&r.import_values, Some(Value::Array(a)) if !a.is_empty()));
+        .any(|d| d.import_values.as_ref().is_some_and(|v| !v.is_null()));
     if !wanted {
         return Ok(());
     }
     let cvals = coalesce_values(chart, &Values::new())?;
+    let table = |path: &str| -> Option<Values> {
+        let mut cur = &cvals;
+        let mut parts = path.split('.').peekable();
+        while let Some(p) = parts.next() {
+            match cur.get(p) {
+                Some(Value::Object(m)) if parts.peek().is_some() => cur = m,
+                Some(Value::Object(m)) => return Some(m.clone()),
+                _ => return None,
+            }
+        }
+        None
+    };
     let mut imported = Values::new();
-    for req in &chart.metadata.dependencies {
-        let Some(Value::Array(imports)) = &req.import_values else {
+    for dep in &chart.metadata.dependencies {
+        let Some(Value::Array(items)) = &dep.import_values else {
             continue;
         };
-        let name = req.effective_name();
-        for import in imports {
-            let (child, parent) = match import {
-                Value::String(key) => (format!("exports.{key}"), ".".to_string()),
+        for item in items {
+            let (child, parent) = match item {
+                Value::String(name) => (format!("exports.{name}"), ".".to_string()),
                 Value::Object(m) => (
                     m.get("child")
                         .and_then(Value::as_str)
@@ -590,32 +585,32 @@ fn import_values(chart: &mut Chart) -> Result<()> {
                 ),
                 _ => continue,
             };
-            // A missing table is skipped, as Helm does (it only logs a warning).
-            if let Some(Value::Object(table)) = path_value(&cvals, &format!("{name}.{child}")) {
-                let mut earlier = imported;
-                let later = path_to_map(&parent, table.clone());
-                merge_tables(&mut earlier, &later);
-                imported = earlier;
+            let Some(data) = table(&format!("{}.{child}", dep.name)) else {
+                continue;
+            };
+            let mut at_path = data;
+            if parent != "." {
+                for key in parent.split('.').rev() {
+                    at_path = Values::from_iter([(key.to_string(), Value::Object(at_path))]);
+                }
             }
+            coalesce_tables(&mut imported, &at_path, true);
         }
     }
     let mut values = cvals;
-    merge_tables(&mut values, &imported);
+    coalesce_tables(&mut values, &imported, true);
     chart.values = values;
     Ok(())
 }
 
-/// Helm's `MergeTables`: `src` merged into `dst`, `dst`'s entries winning, maps merged deeply.
-fn merge_tables(dst: &mut Values, src: &Values) {
-    for (k, sv) in src {
-        match (dst.get_mut(k), sv) {
-            (Some(Value::Object(dm)), Value::Object(sm)) => merge_tables(dm, sm),
-            (Some(_), _) => {}
-            (None, _) => {
-                dst.insert(k.clone(), sv.clone());
-            }
-        }
-    }
+/// Resolves dependencies (presence, versions, aliases) and drops those disabled by their
+/// `condition` or `tags`, evaluated against the coalesced values as Helm does.
+pub fn process_dependencies(chart: &Chart, user: &Values) -> Result<Chart> {
+    let mut resolved = resolve_dependencies(chart)?;
+    let cvals = coalesce_values(&resolved, user)?;
+    disable(&mut resolved, &cvals, "");
+    import_values(&mut resolved)?;
+    Ok(resolved)
 }
 
 /// Everything Helm does before rendering: processes dependencies, then coalesces the user's
@@ -724,34 +719,8 @@ mod tests {
         let (_, v) = compute_values(&c, &user).unwrap();
         assert_eq!(
             Value::Object(v),
-            // As Helm: a user null removes a default; nulls under keys without defaults stay
-            // (the oracle's goldens show `helm template` keeping them).
             json!({"image": {"repository": "nginx", "tag": "x"}, "resources": {}, "new": {"k": null, "j": 1}})
         );
-    }
-
-    #[test]
-    fn a_v1_charts_requirements_are_its_dependencies() {
-        let c = chart(&[
-            ("Chart.yaml", "apiVersion: v1\nname: web\nversion: 1.0.0\n"),
-            (
-                "requirements.yaml",
-                "dependencies:\n- name: db\n  version: 1.0.0\n  condition: db.enabled\n",
-            ),
-            ("values.yaml", "db: {enabled: false}\n"),
-            (
-                "charts/db/Chart.yaml",
-                "apiVersion: v1\nname: db\nversion: 1.0.0\n",
-            ),
-        ]);
-        assert_eq!(c.metadata.dependencies[0].name, "db");
-        assert!(c.files.iter().any(|f| f.name == "requirements.yaml"));
-        let (processed, v) = compute_values(&c, &Values::new()).unwrap();
-        assert!(
-            processed.dependencies.is_empty(),
-            "the condition disables db"
-        );
-        assert_eq!(Value::Object(v), json!({"db": {"enabled": false}}));
     }
 
     fn parent_with_subcharts() -> Chart {
@@ -781,6 +750,30 @@ mod tests {
             ),
             ("charts/cache/values.yaml", "size: 1\n"),
         ])
+    }
+
+    #[test]
+    fn import_values_from_children_and_exports() {
+        let c = chart(&[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n\
+                 - name: db\n  import-values:\n  - {child: conn, parent: database}\n  - data\n",
+            ),
+            ("values.yaml", "database: {port: 1}\n"),
+            (
+                "charts/db/Chart.yaml",
+                "apiVersion: v2\nname: db\nversion: 1.0.0\n",
+            ),
+            (
+                "charts/db/values.yaml",
+                "conn: {host: h, port: 5432}\nexports:\n  data: {shared: true}\n",
+            ),
+        ]);
+        let (_, v) = compute_values(&c, &Values::new()).unwrap();
+        // The parent's own values win over what it imports.
+        assert_eq!(v["database"], json!({"host": "h", "port": 1}));
+        assert_eq!(v["shared"], json!(true));
     }
 
     #[test]

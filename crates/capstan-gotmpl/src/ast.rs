@@ -119,6 +119,9 @@ pub enum OperandKind {
 pub enum Number {
     /// An integer constant (`3`, `0x1F`, `'a'`): Go `int`.
     Int(i64),
+    /// An integer constant beyond `int` that fits `uint64`: Go's executor refuses it
+    /// (`N overflows int`).
+    Uint(u64),
     /// A floating-point constant (`3.0`, `1e3`, `0x1p-2`): Go `float64`.
     Float(f64),
 }

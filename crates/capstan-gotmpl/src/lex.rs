@@ -32,6 +32,8 @@ pub(crate) enum Tok {
     Assign,
     /// `,`.
     Comma,
+    /// Any other printable ASCII character (`!`, `{`): Go's parser rejects it where it stands.
+    Other(char),
 }
 
 /// A token with its place in the source.
@@ -216,6 +218,7 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                 while let Some(ch) = src[at..].chars().next().filter(|c| is_alnum(*c)) {
                     at += ch.len_utf8();
                 }
+                at_terminator(src, at)?;
                 Tok::Var(src[start..at].to_string())
             }
             '.' => {
@@ -231,6 +234,7 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                     if at == name_start {
                         Tok::Dot
                     } else {
+                        at_terminator(src, at)?;
                         Tok::Field(src[name_start..at].to_string())
                     }
                 }
@@ -243,12 +247,17 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
                 while let Some(ch) = src[at..].chars().next().filter(|c| is_alnum(*c)) {
                     at += ch.len_utf8();
                 }
+                at_terminator(src, at)?;
                 Tok::Ident(src[start..at].to_string())
+            }
+            c if c.is_ascii_graphic() => {
+                at += 1;
+                Tok::Other(c)
             }
             c => {
                 return Err(Error::syntax(
                     at,
-                    format!("unrecognized character in action: {c:?}"),
+                    format!("unrecognized character in action: U+{:04X} {c:?}", c as u32),
                 ));
             }
         };
@@ -258,6 +267,20 @@ fn lex_action(src: &str, mut at: usize, open: usize) -> Result<(Vec<Token>, usiz
             end: at,
             space_before: space,
         });
+    }
+}
+
+/// Go's lexer wants a name (field, variable, identifier) followed by a space, the action's end
+/// or one of `.,|:()`: `.a-b` is a bad character.
+fn at_terminator(src: &str, at: usize) -> Result<()> {
+    match src[at..].chars().next() {
+        None => Ok(()),
+        Some(' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(') => Ok(()),
+        Some(_) if src[at..].starts_with("}}") => Ok(()),
+        Some(c) => Err(Error::syntax(
+            at,
+            format!("bad character U+{:04X} {c:?}", c as u32),
+        )),
     }
 }
 

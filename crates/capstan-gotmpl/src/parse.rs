@@ -29,7 +29,7 @@ pub fn parse(src: &str) -> Result<Tree> {
 }
 
 /// What ended a list.
-#[allow(clippy::enum_variant_names)] // `End::End` is the `{{end}}` action
+#[allow(clippy::enum_variant_names)]
 enum End {
     Eof,
     End(Pos),
@@ -67,7 +67,7 @@ impl Parser<'_> {
             };
             match keyword {
                 "end" => {
-                    expect_alone(&tokens, "end")?;
+                    self.expect_alone(&tokens, "end")?;
                     return Ok((list, End::End(pos)));
                 }
                 "else" => return Ok((list, End::Else(pos, tokens[1..].to_vec()))),
@@ -79,7 +79,7 @@ impl Parser<'_> {
                     if !top {
                         return Err(Error::syntax(pos, "unexpected <define> in command"));
                     }
-                    let name = template_name(&tokens[1..], pos, "define")?;
+                    let name = self.template_name(&tokens[1..], pos, "define")?;
                     if tokens.len() > 2 {
                         return Err(Error::syntax(
                             tokens[2].pos,
@@ -88,7 +88,7 @@ impl Parser<'_> {
                     }
                     let (body, end) = self.list(false)?;
                     if !matches!(end, End::End(_)) {
-                        return Err(Error::syntax(pos, "unexpected EOF in define"));
+                        return Err(self.eof());
                     }
                     self.defines.push(Define {
                         name,
@@ -97,15 +97,11 @@ impl Parser<'_> {
                     });
                 }
                 "block" => {
-                    let name = template_name(&tokens[1..], pos, "block")?;
-                    let pipe = if tokens.len() > 2 {
-                        Some(self.pipe(&tokens[2..], pos, false)?)
-                    } else {
-                        None
-                    };
+                    let name = self.template_name(&tokens[1..], pos, "block")?;
+                    let pipe = Some(self.pipe(&tokens[2..], pos, "block clause")?);
                     let (body, end) = self.list(false)?;
                     if !matches!(end, End::End(_)) {
-                        return Err(Error::syntax(pos, "unexpected EOF in block"));
+                        return Err(self.eof());
                     }
                     self.defines.push(Define {
                         name: name.clone(),
@@ -115,16 +111,21 @@ impl Parser<'_> {
                     list.push(Node::Template { pos, name, pipe });
                 }
                 "template" => {
-                    let name = template_name(&tokens[1..], pos, "template")?;
+                    let name = self.template_name(&tokens[1..], pos, "template")?;
                     let pipe = if tokens.len() > 2 {
-                        Some(self.pipe(&tokens[2..], pos, false)?)
+                        Some(self.pipe(&tokens[2..], pos, "template clause")?)
                     } else {
                         None
                     };
-                    list.push(Node::Template { pos, name, pipe });
+                    // Go places the node at the name.
+                    list.push(Node::Template {
+                        pos: tokens[1].pos,
+                        name,
+                        pipe,
+                    });
                 }
                 "break" | "continue" => {
-                    expect_alone(&tokens, keyword)?;
+                    self.expect_alone(&tokens, keyword)?;
                     if self.range_depth == 0 {
                         return Err(Error::syntax(
                             pos,
@@ -138,7 +139,7 @@ impl Parser<'_> {
                     });
                 }
                 _ => {
-                    let pipe = self.pipe(&tokens, pos, false)?;
+                    let pipe = self.pipe(&tokens, pos, "command")?;
                     list.push(Node::Action(pipe));
                 }
             }
@@ -149,7 +150,7 @@ impl Parser<'_> {
     /// `if`, `with` or `range` from the tokens after the keyword, through its `{{end}}`.
     fn branch(&mut self, keyword: &str, pos: Pos, tokens: &[Token]) -> Result<Node> {
         let is_range = keyword == "range";
-        let pipe = self.pipe(tokens, pos, is_range)?;
+        let pipe = self.pipe(tokens, pos, keyword)?;
         if is_range {
             self.range_depth += 1;
         }
@@ -159,28 +160,36 @@ impl Parser<'_> {
         }
         let (list, end) = body?;
         let otherwise = match end {
-            End::Eof => return Err(Error::syntax(pos, format!("unexpected EOF in {keyword}"))),
+            End::Eof => return Err(self.eof()),
             End::End(_) => None,
-            End::Else(else_pos, rest) if rest.is_empty() => {
+            End::Else(_, rest) if rest.is_empty() => {
                 let (other, end) = self.list(false)?;
                 match end {
                     End::End(_) => Some(other),
                     End::Else(p, _) => {
-                        return Err(Error::syntax(p, "expected end; found {{else}}".to_string()));
+                        return Err(Error::syntax(p, "expected end; found {{else}}"));
                     }
-                    End::Eof => {
-                        return Err(Error::syntax(
-                            else_pos,
-                            format!("unexpected EOF in {keyword}"),
-                        ));
-                    }
+                    End::Eof => return Err(self.eof()),
                 }
             }
             End::Else(else_pos, rest) => {
                 // `else if` / `else with`: a nested branch that shares this one's `{{end}}`.
+                // Go leaves an `if` / `with` after `else` pending; only the branch's own keyword
+                // continues it, any other is an unexpected token of the body.
                 let chained = match &rest[0].tok {
-                    Tok::Ident(k) if (k == "if" || k == "with") && !is_range => k.clone(),
-                    _ => return Err(Error::syntax(else_pos, "unexpected tokens after else")),
+                    Tok::Ident(k) if k == keyword && k != "range" => k.clone(),
+                    Tok::Ident(k) if k == "if" || k == "with" => {
+                        return Err(Error::syntax(
+                            rest[0].pos,
+                            format!("unexpected <{k}> in input"),
+                        ));
+                    }
+                    _ => {
+                        return Err(Error::syntax(
+                            rest[0].pos,
+                            format!("unexpected {} in else", self.show(&rest[0])),
+                        ));
+                    }
                 };
                 Some(vec![self.branch(&chained, else_pos, &rest[1..])?])
             }
@@ -199,7 +208,8 @@ impl Parser<'_> {
     }
 
     /// A pipeline from `tokens`, with its declaration if any.
-    fn pipe(&self, tokens: &[Token], pos: Pos, is_range: bool) -> Result<Pipe> {
+    fn pipe(&self, tokens: &[Token], pos: Pos, context: &str) -> Result<Pipe> {
+        let is_range = context == "range";
         let mut decl = Vec::new();
         let mut is_assign = false;
         let mut rest = tokens;
@@ -217,7 +227,13 @@ impl Parser<'_> {
                     decl.push(v);
                     rest = &rest[2..];
                 }
-                Tok::Comma if is_range => {
+                Tok::Comma if !is_range => {
+                    return Err(Error::syntax(
+                        op.pos,
+                        format!("too many declarations in {context}"),
+                    ));
+                }
+                Tok::Comma => {
                     let second = rest.get(2).and_then(var);
                     let op2 = rest.get(3);
                     match (second, op2) {
@@ -227,16 +243,22 @@ impl Parser<'_> {
                             decl.push(v2);
                             rest = &rest[4..];
                         }
-                        _ => return Err(Error::syntax(op.pos, "too many declarations in command")),
+                        _ => {
+                            return Err(Error::syntax(
+                                op.pos,
+                                format!("too many declarations in {context}"),
+                            ));
+                        }
                     }
                 }
                 _ => {}
             }
         }
-        let mut cmds = Vec::new();
+        let mut cmds: Vec<Command> = Vec::new();
         let mut at = 0;
-        loop {
-            let (cmd, used) = self.command(&rest[at..], pos)?;
+        // A pipeline may end after a `|`, as in Go.
+        while at < rest.len() {
+            let (cmd, used) = self.command(&rest[at..], pos, context)?;
             cmds.push(cmd);
             at += used;
             match rest.get(at) {
@@ -245,9 +267,31 @@ impl Parser<'_> {
                 Some(t) => {
                     return Err(Error::syntax(
                         t.pos,
-                        format!("unexpected {} in command", show(t)),
+                        format!("unexpected {} in {context}", self.show(t)),
                     ));
                 }
+            }
+        }
+        if cmds.is_empty() {
+            let at_pos = tokens.last().map_or(pos, |t| t.pos);
+            return Err(Error::syntax(
+                at_pos,
+                format!("missing value for {context}"),
+            ));
+        }
+        for (i, c) in cmds.iter().enumerate().skip(1) {
+            if matches!(
+                c.args[0].kind,
+                OperandKind::Bool(_)
+                    | OperandKind::Dot
+                    | OperandKind::Nil
+                    | OperandKind::Number(_)
+                    | OperandKind::String(_)
+            ) {
+                return Err(Error::syntax(
+                    c.pos,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                ));
             }
         }
         Ok(Pipe {
@@ -259,21 +303,29 @@ impl Parser<'_> {
     }
 
     /// One command from the start of `tokens`; returns it and how many tokens it used.
-    fn command(&self, tokens: &[Token], pos: Pos) -> Result<(Command, usize)> {
+    fn command(&self, tokens: &[Token], pos: Pos, context: &str) -> Result<(Command, usize)> {
         let mut args = Vec::new();
         let mut at = 0;
         while let Some(t) = tokens.get(at) {
             if matches!(t.tok, Tok::Pipe | Tok::RParen) {
                 break;
             }
-            let (op, used) = self.operand(&tokens[at..])?;
+            if at > 0 && !t.space_before {
+                // Operands are separated by spaces (`1.2.3` is `1.2` then `.3`).
+                return Err(Error::syntax(
+                    t.pos,
+                    format!("unexpected {} in operand", self.show(t)),
+                ));
+            }
+            let what = if at == 0 { context } else { "operand" };
+            let (op, used) = self.operand(&tokens[at..], what)?;
             args.push(op);
             at += used;
         }
-        if args.is_empty() {
+        let Some(first) = tokens.first().filter(|_| !args.is_empty()) else {
             let at_pos = tokens.first().map_or(pos, |t| t.pos);
             return Err(Error::syntax(at_pos, "missing value for command"));
-        }
+        };
         let text = args
             .iter()
             .map(|a| a.text.as_str())
@@ -281,7 +333,7 @@ impl Parser<'_> {
             .join(" ");
         Ok((
             Command {
-                pos: args[0].pos,
+                pos: first.pos,
                 text,
                 args,
             },
@@ -290,10 +342,12 @@ impl Parser<'_> {
     }
 
     /// One operand (a term and the fields chained to it).
-    fn operand(&self, tokens: &[Token]) -> Result<(Operand, usize)> {
+    fn operand(&self, tokens: &[Token], context: &str) -> Result<(Operand, usize)> {
         let t = &tokens[0];
         let mut used = 1;
         let mut end = t.end;
+        // Go puts a chain `.A.B` / `$x.A` at its second part (the first chained field).
+        let mut pos = t.pos;
         let fields_after = |from: usize, used: &mut usize, end: &mut Pos| -> Vec<String> {
             let mut fields = Vec::new();
             while let Some(Token {
@@ -309,87 +363,92 @@ impl Parser<'_> {
             *used += fields.len();
             fields
         };
-        let kind =
-            match &t.tok {
-                Tok::Dot => OperandKind::Dot,
-                Tok::Field(f) => {
-                    let mut fields = vec![f.clone()];
-                    fields.extend(fields_after(1, &mut used, &mut end));
-                    OperandKind::Field(fields)
+        let kind = match &t.tok {
+            Tok::Dot => OperandKind::Dot,
+            Tok::Field(f) => {
+                let mut fields = vec![f.clone()];
+                fields.extend(fields_after(1, &mut used, &mut end));
+                if fields.len() > 1 {
+                    pos = tokens[1].pos;
                 }
-                Tok::Var(v) => {
-                    let fields = fields_after(1, &mut used, &mut end);
-                    OperandKind::Variable(v.clone(), fields)
+                OperandKind::Field(fields)
+            }
+            Tok::Var(v) => {
+                let fields = fields_after(1, &mut used, &mut end);
+                if !fields.is_empty() {
+                    pos = tokens[1].pos;
                 }
-                Tok::Ident(name) => match name.as_str() {
-                    "true" => OperandKind::Bool(true),
-                    "false" => OperandKind::Bool(false),
-                    "nil" => OperandKind::Nil,
-                    "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
-                    | "break" | "continue" => {
-                        return Err(Error::syntax(
-                            t.pos,
-                            format!("unexpected <{name}> in command"),
-                        ));
-                    }
-                    _ => {
-                        if let Some(Token {
-                            tok: Tok::Field(_),
-                            space_before: false,
-                            pos,
-                            ..
-                        }) = tokens.get(1)
-                        {
-                            return Err(Error::syntax(
-                                *pos,
-                                format!("unexpected . after term {name:?}"),
-                            ));
-                        }
-                        OperandKind::Identifier(name.clone())
-                    }
-                },
-                Tok::Str(s) => OperandKind::String(s.clone()),
-                Tok::Char(c) => OperandKind::Number(Number::Int(*c)),
-                Tok::Number(text) => OperandKind::Number(parse_number(text).ok_or_else(|| {
-                    Error::syntax(t.pos, format!("illegal number syntax: {text:?}"))
-                })?),
-                Tok::LParen => {
-                    // Find the matching right paren.
-                    let mut depth = 0;
-                    let mut close = None;
-                    for (i, tok) in tokens.iter().enumerate() {
-                        match tok.tok {
-                            Tok::LParen => depth += 1,
-                            Tok::RParen => {
-                                depth -= 1;
-                                if depth == 0 {
-                                    close = Some(i);
-                                    break;
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    let close = close.ok_or_else(|| Error::syntax(t.pos, "unclosed left paren"))?;
-                    let inner = self.pipe(&tokens[1..close], t.pos, false)?;
-                    if !inner.decl.is_empty() {
-                        return Err(Error::syntax(
-                            t.pos,
-                            "parenthesized pipeline cannot declare variables",
-                        ));
-                    }
-                    used = close + 1;
-                    end = tokens[close].end;
-                    let fields = fields_after(close + 1, &mut used, &mut end);
-                    OperandKind::Pipe(Box::new(inner), fields)
-                }
-                _ => {
+                OperandKind::Variable(v.clone(), fields)
+            }
+            Tok::Ident(name) => match name.as_str() {
+                "true" => OperandKind::Bool(true),
+                "false" => OperandKind::Bool(false),
+                "nil" => OperandKind::Nil,
+                "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block"
+                | "break" | "continue" => {
                     return Err(Error::syntax(
                         t.pos,
-                        format!("unexpected {} in operand", show(t)),
+                        format!("unexpected <{name}> in {context}"),
                     ));
                 }
-            };
+                _ => {
+                    if let Some(Token {
+                        tok: Tok::Field(_),
+                        space_before: false,
+                        pos,
+                        ..
+                    }) = tokens.get(1)
+                    {
+                        return Err(Error::syntax(
+                            *pos,
+                            format!("unexpected . after term {name:?}"),
+                        ));
+                    }
+                    OperandKind::Identifier(name.clone())
+                }
+            },
+            Tok::Str(s) => OperandKind::String(s.clone()),
+            Tok::Char(c) => OperandKind::Number(Number::Int(*c)),
+            Tok::Number(text) => {
+                OperandKind::Number(number(text).map_err(|m| Error::syntax(t.pos, m))?)
+            }
+            Tok::LParen => {
+                // Find the matching right paren.
+                let mut depth = 0;
+                let mut close = None;
+                for (i, tok) in tokens.iter().enumerate() {
+                    match tok.tok {
+                        Tok::LParen => depth += 1,
+                        Tok::RParen => {
+                            depth -= 1;
+                            if depth == 0 {
+                                close = Some(i);
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let close = close.ok_or_else(|| Error::syntax(t.pos, "unclosed left paren"))?;
+                let inner = self.pipe(&tokens[1..close], t.pos, "parenthesized pipeline")?;
+                if !inner.decl.is_empty() {
+                    return Err(Error::syntax(
+                        t.pos,
+                        "parenthesized pipeline cannot declare variables",
+                    ));
+                }
+                used = close + 1;
+                end = tokens[close].end;
+                let fields = fields_after(close + 1, &mut used, &mut end);
+                OperandKind::Pipe(Box::new(inner), fields)
+            }
+            _ => {
+                return Err(Error::syntax(
+                    t.pos,
+                    format!("unexpected {} in {context}", self.show(t)),
+                ));
+            }
+        };
         let text = match &kind {
             OperandKind::Pipe(p, fields) => {
                 let mut s = format!("({})", pipe_text(p));
@@ -401,14 +460,7 @@ impl Parser<'_> {
             }
             _ => self.src[t.pos..end].to_string(),
         };
-        Ok((
-            Operand {
-                pos: t.pos,
-                text,
-                kind,
-            },
-            used,
-        ))
+        Ok((Operand { pos, text, kind }, used))
     }
 }
 
@@ -425,42 +477,107 @@ pub fn pipe_text(p: &Pipe) -> String {
     s
 }
 
-fn show(t: &Token) -> String {
-    match &t.tok {
-        Tok::Pipe => "\"|\"".into(),
-        Tok::RParen => "\")\"".into(),
-        Tok::LParen => "\"(\"".into(),
-        Tok::Comma => "\",\"".into(),
-        Tok::Declare => "\":=\"".into(),
-        Tok::Assign => "\"=\"".into(),
-        other => format!("{other:?}"),
+impl Parser<'_> {
+    /// A token as Go's parser prints it in errors: keywords as `<if>`, others quoted (at most
+    /// ten characters, then `...`).
+    fn show(&self, t: &Token) -> String {
+        let text = &self.src[t.pos..t.end];
+        match &t.tok {
+            Tok::Dot => "<.>".into(),
+            Tok::Ident(k)
+                if matches!(
+                    k.as_str(),
+                    "block"
+                        | "break"
+                        | "continue"
+                        | "define"
+                        | "else"
+                        | "end"
+                        | "if"
+                        | "nil"
+                        | "range"
+                        | "template"
+                        | "with"
+                ) =>
+            {
+                format!("<{k}>")
+            }
+            _ if text.chars().count() > 10 => {
+                format!(
+                    "{}...",
+                    go_quote(&text.chars().take(10).collect::<String>())
+                )
+            }
+            _ => go_quote(text),
+        }
+    }
+
+    /// Go's error for a template that ends inside an action's body.
+    fn eof(&self) -> Error {
+        Error::syntax(self.src.len(), "unexpected EOF")
+    }
+
+    fn expect_alone(&self, tokens: &[Token], keyword: &str) -> Result<()> {
+        match tokens.get(1) {
+            None => Ok(()),
+            Some(t) => Err(Error::syntax(
+                t.pos,
+                format!("unexpected {} in {keyword}", self.show(t)),
+            )),
+        }
+    }
+
+    fn template_name(&self, tokens: &[Token], pos: Pos, what: &str) -> Result<String> {
+        match tokens.first() {
+            Some(Token {
+                tok: Tok::Str(s), ..
+            }) => Ok(s.clone()),
+            Some(t) => Err(Error::syntax(
+                t.pos,
+                format!("unexpected {} in {what} clause", self.show(t)),
+            )),
+            None => Err(Error::syntax(
+                pos,
+                format!("unexpected \"}}}}\" in {what} clause"),
+            )),
+        }
     }
 }
 
-fn expect_alone(tokens: &[Token], keyword: &str) -> Result<()> {
-    match tokens.get(1) {
-        None => Ok(()),
-        Some(t) => Err(Error::syntax(
-            t.pos,
-            format!("unexpected {} in {keyword}", show(t)),
-        )),
+/// `s` quoted as Go's `%q` quotes it.
+fn go_quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
     }
+    out.push('"');
+    out
 }
 
-fn template_name(tokens: &[Token], pos: Pos, what: &str) -> Result<String> {
-    match tokens.first() {
-        Some(Token {
-            tok: Tok::Str(s), ..
-        }) => Ok(s.clone()),
-        Some(t) => Err(Error::syntax(
-            t.pos,
-            format!("unexpected {} in {what} clause", show(t)),
-        )),
-        None => Err(Error::syntax(
-            pos,
-            format!("unexpected \"}}}}\" in {what} clause"),
-        )),
+/// A number literal as Go's parser reads it, or its error text.
+fn number(text: &str) -> std::result::Result<Number, String> {
+    let clean: String = text.chars().filter(|c| *c != '_').collect();
+    let digits = clean.strip_prefix(['+', '-']).unwrap_or(&clean);
+    let decimal = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if decimal && clean.parse::<i64>().is_err() {
+        return match digits.parse::<u64>() {
+            Ok(u) if !clean.starts_with('-') => Ok(Number::Uint(u)),
+            _ => Err(format!("integer overflow: {text:?}")),
+        };
     }
+    parse_number(text).ok_or_else(|| format!("illegal number syntax: {text:?}"))
 }
 
 /// A number constant typed as text/template types it: float when written with `.`, an

@@ -12,6 +12,7 @@
 //! | `go_range(x)` / `go_range2(x)` | what `range` iterates: values, or (key, value) pairs |
 //! | `go_template("name", x)` | `{{ template "name" x }}` |
 //! | `go_fail("msg")` | a Go execution error known at translation time |
+//! | `go_v(x)` | `x` itself (keeps minijinja from folding constants of `and` / `or`) |
 //! | `f_NAME(args...)` | the Go function NAME |
 //! | `A and B`, `A or B` | Go's `and` / `or`: minijinja's operators short-circuit and return an operand, with the same truth as Go for every runtime value |
 //!
@@ -162,13 +163,8 @@ fn scan_pipe(
                 Some((_, decl, decl_depth)) if *decl_depth < depth => {
                     cells.insert(*decl, true);
                 }
-                Some(_) => {}
-                None => {
-                    return Err(Error::syntax(
-                        v.pos,
-                        format!("undefined variable \"{}\"", v.name),
-                    ));
-                }
+                // Undeclared: an execution error (see `declare`).
+                Some(_) | None => {}
             }
         }
     } else if declares {
@@ -216,10 +212,12 @@ impl Translator<'_> {
                 self.out.push_str(") }}");
                 let end = self.out.len() - 3;
                 let text = match pipe {
-                    Some(p) => {
-                        format!("template {} {}", go_quote(name), crate::parse::pipe_text(p))
-                    }
-                    None => format!("template {}", go_quote(name)),
+                    Some(p) => format!(
+                        "{{{{template {} {}}}}}",
+                        go_quote(name),
+                        crate::parse::pipe_text(p)
+                    ),
+                    None => format!("{{{{template {}}}}}", go_quote(name)),
                 };
                 self.spans.push(Span {
                     start,
@@ -251,6 +249,29 @@ impl Translator<'_> {
     /// `{{ $x := p }}` / `{{ $x = p }}` (prints nothing).
     fn declare(&mut self, p: &Pipe, dot: &str) -> Result<()> {
         let v = &p.decl[0];
+        if p.is_assign && self.lookup(&v.name, v.pos).is_err() {
+            // Go's parser lets `$x = ...` through; assigning fails when it runs, after the
+            // pipeline, at the last node evaluated.
+            self.out.push_str("{% set _ = ");
+            self.pipe(p, dot)?;
+            self.out.push_str(" %}{{ ");
+            let start = self.out.len();
+            self.out.push_str(&format!(
+                "go_fail({})",
+                quote(&format!("undefined variable: {}", v.name))
+            ));
+            let (pos, text) = last_at(p);
+            self.spans.push(Span {
+                start,
+                end: self.out.len(),
+                pos,
+                text,
+                function: None,
+                args: Vec::new(),
+            });
+            self.out.push_str(" }}");
+            return Ok(());
+        }
         if p.is_assign {
             let var = self.lookup(&v.name, v.pos)?;
             self.out.push_str("{% set ");
@@ -323,11 +344,13 @@ impl Translator<'_> {
             self.out.push_str(" %}");
         } else {
             self.declare(&b.pipe, dot)?;
-            let var = self.lookup(&b.pipe.decl[0].name, b.pipe.decl[0].pos)?;
+            let target = self
+                .lookup(&b.pipe.decl[0].name, b.pipe.decl[0].pos)
+                .map_or_else(|_| "none".to_string(), |v| v.target);
             self.out.push_str("{% set ");
             self.out.push_str(&value);
             self.out.push_str(" = ");
-            self.out.push_str(&var.target);
+            self.out.push_str(&target);
             self.out.push_str(" %}");
         }
         self.out.push_str("{% if ");
@@ -382,11 +405,13 @@ impl Translator<'_> {
         let start = self.out.len();
         self.pipe(&range_pipe, dot)?;
         let end = self.out.len();
+        // Go reports what it cannot iterate at the last node it evaluated.
+        let (at_pos, at_text) = last_at(&b.pipe);
         self.spans.push(Span {
             start: start - if pairs { 12 } else { 9 },
             end: end + 1,
-            pos: b.pos,
-            text: format!("range {}", crate::parse::pipe_text(&b.pipe)),
+            pos: at_pos,
+            text: at_text,
             function: None,
             args: Vec::new(),
         });
@@ -472,6 +497,14 @@ impl Translator<'_> {
                         self.out.push_str(&format!(
                             "go_fail(\"wrong number of args for {name}: want at least 1 got 0\")"
                         ));
+                        self.spans.push(Span {
+                            start,
+                            end: self.out.len(),
+                            pos: first.pos,
+                            text: name.clone(),
+                            function: None,
+                            args: Vec::new(),
+                        });
                     } else {
                         self.out.push('(');
                         let mut first_op = true;
@@ -481,7 +514,22 @@ impl Translator<'_> {
                                     .push_str(if name == "and" { " and " } else { " or " });
                             }
                             first_op = false;
+                            // A literal goes through `go_v`: minijinja folds `and`/`or` of
+                            // constants into a bool, where Go returns the operand.
+                            let literal = matches!(
+                                op.kind,
+                                OperandKind::String(_)
+                                    | OperandKind::Number(_)
+                                    | OperandKind::Bool(_)
+                                    | OperandKind::Nil
+                            );
+                            if literal {
+                                self.out.push_str("go_v(");
+                            }
                             self.operand(op, dot)?;
+                            if literal {
+                                self.out.push(')');
+                            }
                         }
                         if let Some((text, spans)) = final_arg {
                             if !first_op {
@@ -535,6 +583,9 @@ impl Translator<'_> {
                             f[f.len() - 1].clone(),
                         )
                     }
+                    OperandKind::Pipe(p, f) if f.len() == 1 => {
+                        (Receiver::Pipe(p.clone()), f[0].clone())
+                    }
                     _ => {
                         self.out.push_str(&format!(
                             "go_fail({})",
@@ -555,12 +606,40 @@ impl Translator<'_> {
                     }
                 };
                 self.out.push_str("go_method(");
-                let Receiver::Fields(base, fields) = receiver;
-                self.fields(&base, &fields, first.pos, &first.text, false);
+                // Go reports a method's errors at the field node that names it; on a
+                // pipeline's value, at the last node the pipeline evaluated.
+                let (at_pos, at_text) = match &receiver {
+                    Receiver::Pipe(p) => last_at(p),
+                    Receiver::Fields(..) => (first.pos, first.text.clone()),
+                };
+                match receiver {
+                    Receiver::Fields(base, fields) => {
+                        self.fields(&base, &fields, first.pos, &first.text, false);
+                    }
+                    Receiver::Pipe(p) => {
+                        let mut sub = Translator {
+                            out: String::new(),
+                            spans: Vec::new(),
+                            scopes: self.scopes.clone(),
+                            cells: self.cells.clone(),
+                            next_dot: self.next_dot,
+                            next_var: self.next_var,
+                            is_function: self.is_function,
+                        };
+                        sub.pipe(&p, dot)?;
+                        let at = self.out.len();
+                        self.out.push('(');
+                        self.out.push_str(&sub.out);
+                        self.out.push(')');
+                        self.spans.extend(shift(sub.spans, at + 1));
+                    }
+                }
                 self.out.push_str(", ");
                 self.out.push_str(&quote(&method));
+                let mut args = Vec::new();
                 for op in &cmd.args[1..] {
                     self.out.push_str(", ");
+                    args.push((op.pos, op.text.clone()));
                     self.operand(op, dot)?;
                 }
                 if let Some((text, spans)) = final_arg {
@@ -571,9 +650,20 @@ impl Translator<'_> {
                 self.spans.push(Span {
                     start,
                     end: self.out.len(),
-                    pos: first.pos,
-                    text: cmd.text.clone(),
+                    pos: at_pos,
+                    text: at_text,
                     function: Some(method),
+                    args,
+                });
+            }
+            OperandKind::Nil => {
+                self.out.push_str("go_fail(\"nil is not a command\")");
+                self.spans.push(Span {
+                    start,
+                    end: self.out.len(),
+                    pos: first.pos,
+                    text: first.text.clone(),
+                    function: None,
                     args: Vec::new(),
                 });
             }
@@ -676,11 +766,14 @@ impl Translator<'_> {
                         self.out.push_str(&quote(name));
                     }
                     self.out.push(')');
+                    // Go reports a field of a pipeline's value at the last node the pipeline
+                    // evaluated.
+                    let (pos, text) = last_at(p);
                     self.spans.push(Span {
                         start,
                         end: self.out.len(),
-                        pos: op.pos,
-                        text: op.text.clone(),
+                        pos,
+                        text,
                         function: None,
                         args: Vec::new(),
                     });
@@ -693,6 +786,19 @@ impl Translator<'_> {
                 } else {
                     self.out.push_str(&i.to_string());
                 }
+            }
+            OperandKind::Number(Number::Uint(u)) => {
+                let start = self.out.len();
+                self.out
+                    .push_str(&format!("go_fail(\"{u} overflows int\")"));
+                self.spans.push(Span {
+                    start,
+                    end: self.out.len(),
+                    pos: op.pos,
+                    text: op.text.clone(),
+                    function: None,
+                    args: Vec::new(),
+                });
             }
             OperandKind::Number(Number::Float(f)) => {
                 let text = if f.is_finite() {
@@ -713,8 +819,27 @@ impl Translator<'_> {
     }
 }
 
+/// The node Go's executor last visits while evaluating `p` (its errors' location when what
+/// fails is the pipeline's value): the last argument of the last command, looked into.
+fn last_at(p: &Pipe) -> (Pos, String) {
+    let Some(cmd) = p.cmds.last() else {
+        return (p.pos, crate::parse::pipe_text(p));
+    };
+    let op = if cmd.args.len() > 1 {
+        &cmd.args[cmd.args.len() - 1]
+    } else {
+        &cmd.args[0]
+    };
+    match &op.kind {
+        OperandKind::Pipe(inner, _) => last_at(inner),
+        _ => (op.pos, op.text.clone()),
+    }
+}
+
+/// What a method is called on: fields of an expression, or a parenthesized pipeline's value.
 enum Receiver {
     Fields(String, Vec<String>),
+    Pipe(Box<Pipe>),
 }
 
 fn shift(spans: Vec<Span>, by: usize) -> Vec<Span> {

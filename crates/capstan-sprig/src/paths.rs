@@ -1,12 +1,29 @@
 //! Sprig's path functions (`base`, `dir`, `ext`, `clean`, `isAbs`): Go's `path` package, on
-//! slash-separated paths.
+//! slash-separated paths; and their `os` forms (`osBase`, ...: Go's `path/filepath`, which on
+//! the Linux that Helm runs on is the same).
 
 use minijinja::{Error, State, Value};
 
 use crate::Registry;
 
-/// Registers `base`, `dir`, `ext`, `clean`, `isAbs`.
+/// Registers `base`, `dir`, `ext`, `clean`, `isAbs` and the `os` forms.
 pub fn register(r: &mut Registry) {
+    r.add("osBase", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "osBase", base)
+    });
+    r.add("osDir", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "osDir", dir)
+    });
+    r.add("osExt", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "osExt", ext)
+    });
+    r.add("osClean", |_: &State<'_, '_>, a: &[Value]| {
+        one(a, "osClean", clean)
+    });
+    r.add("osIsAbs", |_: &State<'_, '_>, a: &[Value]| {
+        crate::want_args("osIsAbs", a, 1)?;
+        Ok(Value::from(string(a, 0)?.starts_with('/')))
+    });
     r.add("base", |_: &State<'_, '_>, a: &[Value]| {
         one(a, "base", base)
     });

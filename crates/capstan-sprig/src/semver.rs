@@ -157,8 +157,18 @@ impl Version {
                     ("Original", Value::from(self.original.as_str())),
                 ],
             )
-            .with_display(self.canonical()),
+            .with_display(self.canonical())
+            .with_methods(version_methods),
         )
+    }
+
+    /// The version a template value stands for: a `*semver.Version` struct.
+    fn of_value(v: &Value) -> Option<Version> {
+        let s = v.downcast_object_ref::<GoStruct>()?;
+        if s.type_name != "*semver.Version" {
+            return None;
+        }
+        Version::parse(s.display.as_deref()?).ok()
     }
 
     /// Masterminds' `Compare`: numbers, then pre-releases (metadata ignored).
@@ -174,6 +184,34 @@ impl Version {
                 (false, false) => compare_prerelease(&self.pre, &o.pre),
             })
     }
+}
+
+/// The methods of a `*semver.Version` that take a version: `Compare`, `LessThan`,
+/// `GreaterThan`, `Equal`.
+fn version_methods(s: &GoStruct, method: &str, args: &[Value]) -> Option<Result<Value, Error>> {
+    if !matches!(method, "Compare" | "LessThan" | "GreaterThan" | "Equal") {
+        return None;
+    }
+    Some((|| {
+        want_args(method, args, 1)?;
+        let me = Version::parse(s.display.as_deref().unwrap_or_default()).map_err(go_error)?;
+        let other = Version::of_value(&args[0]).ok_or_else(|| {
+            crate::arg_error(
+                0,
+                format!(
+                    "wrong type for value; expected *semver.Version; got {}",
+                    crate::value::type_name(&args[0])
+                ),
+            )
+        })?;
+        let order = me.compare(&other);
+        Ok(match method {
+            "Compare" => int(order as i64),
+            "LessThan" => Value::from(order == Ordering::Less),
+            "GreaterThan" => Value::from(order == Ordering::Greater),
+            _ => Value::from(order == Ordering::Equal),
+        })
+    })())
 }
 
 fn compare_prerelease(a: &str, b: &str) -> Ordering {

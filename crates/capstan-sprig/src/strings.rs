@@ -10,6 +10,11 @@ use crate::{Registry, go_error, want_args};
 
 /// Registers the string functions.
 pub fn register(r: &mut Registry) {
+    // Sprig's greeting, part of Helm's function map.
+    r.add("hello", |_: &State<'_, '_>, a: &[Value]| {
+        crate::want_args("hello", a, 0)?;
+        Ok(Value::from("Hello!"))
+    });
     r.add("trim", |_: &State<'_, '_>, a: &[Value]| {
         want_args("trim", a, 1)?;
         Ok(Value::from(string_arg(a, 0)?.trim_matches(is_space)))

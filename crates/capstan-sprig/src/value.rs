@@ -334,7 +334,16 @@ pub struct GoStruct {
     pub fields: BTreeMap<&'static str, Value>,
     /// What printing it shows, for a type with a `String()` method (`KubeVersion`).
     pub display: Option<String>,
+    /// How `encoding/json` writes it, in declaration order: Go field, JSON key, `omitempty`.
+    /// Empty: every field under its Go name.
+    pub json: Vec<(&'static str, &'static str, bool)>,
+    /// Its methods that take arguments (`Compare` of a semver version): the result, or `None`
+    /// for a name that is no method.
+    pub methods: Option<StructMethods>,
 }
+
+/// The methods of a [`GoStruct`]: called with the struct, the method's name and arguments.
+pub type StructMethods = fn(&GoStruct, &str, &[Value]) -> Option<Result<Value, Error>>;
 
 impl GoStruct {
     /// A struct of type `type_name` with `fields`.
@@ -346,7 +355,40 @@ impl GoStruct {
             type_name,
             fields: fields.into_iter().collect(),
             display: None,
+            json: Vec::new(),
+            methods: None,
         }
+    }
+
+    /// The same struct, with `methods`.
+    pub fn with_methods(mut self, methods: StructMethods) -> GoStruct {
+        self.methods = Some(methods);
+        self
+    }
+
+    /// The same struct, marshalled by `encoding/json` as `layout` says (see [`GoStruct::json`]).
+    pub fn with_json(mut self, layout: &[(&'static str, &'static str, bool)]) -> GoStruct {
+        self.json = layout.to_vec();
+        self
+    }
+
+    /// The fields `encoding/json` writes, in its order, under its keys (`omitempty` fields
+    /// holding their zero value left out).
+    pub fn json_fields(&self) -> Vec<(String, Value)> {
+        if self.json.is_empty() {
+            return self
+                .fields
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect();
+        }
+        self.json
+            .iter()
+            .filter_map(|(field, key, omitempty)| {
+                let v = self.fields.get(field)?.clone();
+                (!(*omitempty && is_empty_value(&v))).then(|| ((*key).to_string(), v))
+            })
+            .collect()
     }
 
     /// The same struct, printing as `display` (a Go `String()` method).
@@ -367,6 +409,17 @@ impl Object for GoStruct {
 
     fn is_true(self: &Arc<Self>) -> bool {
         true
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Value, Error> {
+        self.methods
+            .and_then(|m| m(self, method, args))
+            .unwrap_or_else(|| Err(Error::new(minijinja::ErrorKind::UnknownMethod, "")))
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -477,6 +530,19 @@ pub enum Numbers {
     Int64,
 }
 
+/// Go's `isEmptyValue` (what `omitempty` leaves out): false, 0, "", nil, an empty slice or map.
+fn is_empty_value(v: &Value) -> bool {
+    match kind(v) {
+        Kind::Invalid => true,
+        Kind::Bool => !v.is_true(),
+        Kind::Int | Kind::Int64 | Kind::Float64 => num(v).is_some_and(|n| n.as_f64() == 0.0),
+        Kind::String => v.as_str().is_some_and(str::is_empty),
+        Kind::Slice => as_list(v).is_some_and(|l| l.is_empty()),
+        Kind::Map => map_entries(v).is_empty(),
+        Kind::Struct => false,
+    }
+}
+
 /// Go data from JSON data: objects become [`GoMap`]s, arrays slices.
 pub fn from_json(j: &serde_json::Value, numbers: Numbers) -> Value {
     match j {
@@ -531,8 +597,8 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value, Error> {
         Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
             Some(s) => {
                 let mut out = serde_json::Map::new();
-                for (k, x) in &s.fields {
-                    out.insert((*k).to_string(), to_json(x)?);
+                for (k, x) in s.json_fields() {
+                    out.insert(k, to_json(&x)?);
                 }
                 serde_json::Value::Object(out)
             }

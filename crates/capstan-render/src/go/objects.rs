@@ -37,33 +37,52 @@ pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
         .maintainers
         .iter()
         .map(|m| {
-            Value::from_object(GoStruct::new(
-                "*chart.Maintainer",
-                [
-                    ("Name", s(&m.name)),
-                    ("Email", s(&m.email)),
-                    ("URL", s(&m.url)),
-                ],
-            ))
+            Value::from_object(
+                GoStruct::new(
+                    "*chart.Maintainer",
+                    [
+                        ("Name", s(&m.name)),
+                        ("Email", s(&m.email)),
+                        ("URL", s(&m.url)),
+                    ],
+                )
+                .with_json(&[
+                    ("Name", "name", true),
+                    ("Email", "email", true),
+                    ("URL", "url", true),
+                ]),
+            )
         })
         .collect();
     let dependencies = md
         .dependencies
         .iter()
         .map(|d| {
-            Value::from_object(GoStruct::new(
-                "*chart.Dependency",
-                [
-                    ("Name", s(&d.name)),
-                    ("Version", s(&d.version)),
-                    ("Repository", s(&d.repository)),
-                    ("Condition", s(&d.condition)),
-                    ("Tags", strings(&d.tags)),
-                    ("Enabled", Value::from(true)),
-                    ("ImportValues", list(Vec::new())),
-                    ("Alias", s(&d.alias)),
-                ],
-            ))
+            Value::from_object(
+                GoStruct::new(
+                    "*chart.Dependency",
+                    [
+                        ("Name", s(&d.name)),
+                        ("Version", s(&d.version)),
+                        ("Repository", s(&d.repository)),
+                        ("Condition", s(&d.condition)),
+                        ("Tags", strings(&d.tags)),
+                        ("Enabled", Value::from(true)),
+                        ("ImportValues", list(Vec::new())),
+                        ("Alias", s(&d.alias)),
+                    ],
+                )
+                .with_json(&[
+                    ("Name", "name", false),
+                    ("Version", "version", true),
+                    ("Repository", "repository", false),
+                    ("Condition", "condition", true),
+                    ("Tags", "tags", true),
+                    ("Enabled", "enabled", true),
+                    ("ImportValues", "import-values", true),
+                    ("Alias", "alias", true),
+                ]),
+            )
         })
         .collect();
     let chart_type = match md.chart_type {
@@ -75,29 +94,51 @@ pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), s(v)))
         .collect());
-    Value::from_object(GoStruct::new(
-        "struct { chart.Metadata; IsRoot bool }",
-        [
-            ("Name", s(&md.name)),
-            ("Home", s(&md.home)),
-            ("Sources", strings(&md.sources)),
-            ("Version", s(&md.version)),
-            ("Description", s(&md.description)),
-            ("Keywords", strings(&md.keywords)),
-            ("Maintainers", list(maintainers)),
-            ("Icon", s(&md.icon)),
-            ("APIVersion", s(&md.api_version)),
-            ("Condition", s("")),
-            ("Tags", s("")),
-            ("AppVersion", s(&md.app_version)),
-            ("Deprecated", Value::from(md.deprecated)),
-            ("Annotations", annotations),
-            ("KubeVersion", s(&md.kube_version)),
-            ("Dependencies", list(dependencies)),
-            ("Type", s(chart_type)),
-            ("IsRoot", Value::from(is_root)),
-        ],
-    ))
+    Value::from_object(
+        GoStruct::new(
+            "struct { chart.Metadata; IsRoot bool }",
+            [
+                ("Name", s(&md.name)),
+                ("Home", s(&md.home)),
+                ("Sources", strings(&md.sources)),
+                ("Version", s(&md.version)),
+                ("Description", s(&md.description)),
+                ("Keywords", strings(&md.keywords)),
+                ("Maintainers", list(maintainers)),
+                ("Icon", s(&md.icon)),
+                ("APIVersion", s(&md.api_version)),
+                ("Condition", s("")),
+                ("Tags", s("")),
+                ("AppVersion", s(&md.app_version)),
+                ("Deprecated", Value::from(md.deprecated)),
+                ("Annotations", annotations),
+                ("KubeVersion", s(&md.kube_version)),
+                ("Dependencies", list(dependencies)),
+                ("Type", s(chart_type)),
+                ("IsRoot", Value::from(is_root)),
+            ],
+        )
+        .with_json(&[
+            ("Name", "name", true),
+            ("Home", "home", true),
+            ("Sources", "sources", true),
+            ("Version", "version", true),
+            ("Description", "description", true),
+            ("Keywords", "keywords", true),
+            ("Maintainers", "maintainers", true),
+            ("Icon", "icon", true),
+            ("APIVersion", "apiVersion", true),
+            ("Condition", "condition", true),
+            ("Tags", "tags", true),
+            ("AppVersion", "appVersion", true),
+            ("Deprecated", "deprecated", true),
+            ("Annotations", "annotations", true),
+            ("KubeVersion", "kubeVersion", true),
+            ("Dependencies", "dependencies", true),
+            ("Type", "type", true),
+            ("IsRoot", "IsRoot", false),
+        ]),
+    )
 }
 
 /// `.Capabilities`: Helm's `*chartutil.Capabilities`.
@@ -121,6 +162,12 @@ pub(crate) fn capabilities(c: &Capabilities) -> Value {
             ("GitVersion", s(&version)),
         ],
     )
+    // `GitVersion` is a method in Helm 3.22, not a field JSON would write.
+    .with_json(&[
+        ("Version", "Version", false),
+        ("Major", "Major", false),
+        ("Minor", "Minor", false),
+    ])
     .with_display(version.clone());
     let helm = GoStruct::new(
         "chartutil.HelmVersion",
@@ -199,17 +246,7 @@ impl Object for Files {
         args: &[Value],
     ) -> Result<Value, Error> {
         let want = |n: usize| capstan_sprig::want_args(method, args, n);
-        let arg = |i: usize| -> Result<String, Error> {
-            args[i].as_str().map(str::to_string).ok_or_else(|| {
-                capstan_sprig::arg_error(
-                    i,
-                    format!(
-                        "wrong type for value; expected string; got {}",
-                        capstan_sprig::value::type_name(&args[i])
-                    ),
-                )
-            })
-        };
+        let arg = |i: usize| capstan_sprig::args::string_arg(args, i).map(str::to_string);
         match method {
             "Get" | "GetBytes" => {
                 want(1)?;
@@ -274,7 +311,7 @@ impl Object for ApiVersions {
         match method {
             "Has" => {
                 capstan_sprig::want_args("Has", args, 1)?;
-                let want = args[0].as_str().unwrap_or_default();
+                let want = capstan_sprig::args::string_arg(args, 0)?;
                 Ok(Value::from(self.versions.iter().any(|v| v == want)))
             }
             _ => Err(Error::new(

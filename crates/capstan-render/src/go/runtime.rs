@@ -76,10 +76,16 @@ pub(crate) fn register(
     env.add_function("go_fail", |msg: String| -> Result<Value, Error> {
         Err(go_error(msg))
     });
+    env.add_function("go_v", |v: Value| v);
     env.add_function(
         "go_template",
         |state: &State<'_, '_>, name: String, data: Value| -> Result<Value, Error> {
-            render_named(state, &name, data).map(Value::from)
+            if !template_exists(state, &name)? {
+                return Err(go_error(format!("template {name:?} not defined")));
+            }
+            render_named(state, &name, data)
+                .map(Value::from)
+                .map_err(errors::pass_through)
         },
     );
     env.add_function("f_include", |state: &State<'_, '_>, args: Rest<Value>| {
@@ -237,14 +243,10 @@ fn go_method(
             "nil pointer evaluating interface {{}}.{method}"
         )));
     }
-    if let Some(m) = as_map(&receiver) {
-        if m.contains(&method) {
-            return Err(go_error(format!(
-                "{method} is not a method but has arguments"
-            )));
-        }
-        return Err(go_error(format!(
-            "can't evaluate field {method} in type interface {{}}"
+    if as_map(&receiver).is_some() {
+        // Go: a map's key is not a method, present or not.
+        return Err(errors::exec_error(format!(
+            "{method} is not a method but has arguments"
         )));
     }
     let own = receiver
@@ -252,10 +254,18 @@ fn go_method(
         .map(|o| o.call_method(state, &method, &args));
     match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
-        Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(go_error(format!(
-            "can't evaluate field {method} in type {}",
-            type_name(&receiver)
-        ))),
+        // The object's own words when it gives them (its Go type's name).
+        Err(e) if e.kind() == ErrorKind::UnknownMethod => Err(errors::exec_error(
+            e.detail().filter(|d| !d.is_empty()).map_or_else(
+                || {
+                    format!(
+                        "can't evaluate field {method} in type {}",
+                        type_name(&receiver)
+                    )
+                },
+                str::to_string,
+            ),
+        )),
         Err(e) => Err(e),
     }
 }
@@ -374,6 +384,15 @@ fn render_named_inner(
     }
 }
 
+/// Whether a named template (or template file) `name` exists for `{{ template }}`.
+fn template_exists(state: &State<'_, '_>, name: &str) -> Result<bool, Error> {
+    let go = go_session(state)?;
+    let overlays = go.overlays.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(overlays.iter().any(|o| o.contains_key(name))
+        || go.templates.compiled.contains_key(&define_name(name))
+        || go.templates.compiled.contains_key(name))
+}
+
 /// The context of a nested render: dot, and the render's session.
 fn context(dot: Value, state: &State<'_, '_>) -> Value {
     Value::from_iter([
@@ -396,10 +415,12 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
     }
     let go = go_session(state)?;
     let _depth = go.session.enter("tpl")?;
-    let compiled = go
-        .templates
-        .compile_tpl(text)
-        .map_err(|e| go_error(format!("cannot parse template {text:?}: {e}")))?;
+    let compiled = go.templates.compile_tpl(text).map_err(|e| {
+        go_error(format!(
+            "cannot parse template {text:?}: {}",
+            errors::tpl_syntax_error(text, &e)
+        ))
+    })?;
     let overlay = Arc::new(compiled.defines.clone());
     let pushed = !overlay.is_empty();
     if pushed {

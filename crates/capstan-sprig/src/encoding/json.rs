@@ -49,9 +49,9 @@ pub fn to_json_data(v: &Value) -> Result<Json, Error> {
         ),
         Kind::Struct => match v.downcast_object_ref::<GoStruct>() {
             Some(s) => Json::Object(
-                s.fields
-                    .iter()
-                    .map(|(k, x)| Ok(((*k).to_string(), to_json_data(x)?)))
+                s.json_fields()
+                    .into_iter()
+                    .map(|(k, x)| Ok((k, to_json_data(&x)?)))
                     .collect::<Result<_, Error>>()?,
             ),
             None => Json::Str(v.to_string()),
