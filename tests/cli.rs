@@ -5,7 +5,8 @@
 //! in-process and against `capstan-renderer` and `capstan-applier` daemons started as separate
 //! processes; bad input, which must fail with one clear message and a non-zero exit (with
 //! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
-//! Ctrl-C, which cancels the operation and leaves the revision failed, never pending;
+//! Ctrl-C, SIGTERM and SIGHUP, which cancel the operation and leave the revision failed, never
+//! pending, and the lock released;
 //! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
 //! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
 //! recovers once the dead holder's lease expires (and counts in its metrics).
@@ -733,6 +734,127 @@ async fn an_interrupt_cancels_and_the_revision_ends_failed() {
             "{revisions:?}"
         );
         Ok(())
+    })
+    .await;
+}
+
+/// How many times each signal scenario runs: enough to show a signal never finds the CLI
+/// without its handler, whatever it is doing when the wait begins.
+const SIGNAL_TRIALS: usize = 3;
+
+/// SIGTERM or SIGHUP to `capstan install`/`upgrade --wait` of release `name` whose pods never
+/// become ready, once the wait has begun, [`SIGNAL_TRIALS`] times each way (installs first,
+/// then upgrades): the CLI exits 1 saying what cancelled it, the revision ends `failed` (never
+/// pending), the release's Lease is gone, and a following upgrade proceeds at once (no lock
+/// wait); counts printed.
+async fn signal_cancels_each_time(
+    ns: &TestNamespace,
+    name: &str,
+    signal: nix::sys::signal::Signal,
+) -> anyhow::Result<()> {
+    let capstan = Capstan {
+        namespace: ns.name().to_owned(),
+        remote: Vec::new(),
+        driver: None,
+    };
+    let chart = webapp();
+    let mut cancelled = Vec::new();
+    for trial in 0..SIGNAL_TRIALS {
+        let verb = if trial == 0 { "install" } else { "upgrade" };
+        let mut child = Command::new(binary("capstan"))
+            .args([
+                verb,
+                name,
+                &chart,
+                "--wait",
+                "--set",
+                "image.tag=never-ready",
+            ])
+            .args(["-n", ns.name()])
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_DRIVER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
+        let mut seen = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            ensure!(
+                stderr.read_line(&mut line)? > 0,
+                "trial {trial}: capstan {verb} ended before waiting:\n{seen}"
+            );
+            seen.push_str(&line);
+            if line.contains("waiting (revision") {
+                break;
+            }
+        }
+        let sent = std::time::Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
+            signal,
+        )?;
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest)?;
+        let exit = child.wait()?;
+        let took = sent.elapsed();
+        ensure!(
+            exit.code() == Some(1),
+            "trial {trial}: capstan {verb} after {signal}: {exit}\n{seen}{rest}"
+        );
+        ensure!(
+            rest.contains(&format!("Error: operation cancelled by {signal}")),
+            "trial {trial}: {rest}"
+        );
+        let revisions = history(&capstan, name)?;
+        let last = revisions.last().context("a revision")?;
+        ensure!(
+            last.0 == revisions.len() as u64
+                && last.1 == "failed"
+                && last.2.contains("cancelled")
+                && revisions.iter().all(|r| !r.1.starts_with("pending")),
+            "trial {trial}: {revisions:?}"
+        );
+        let lease = ns
+            .api::<Lease>()
+            .get_opt(&format!("capstan.release.{name}"))
+            .await?;
+        ensure!(
+            lease.is_none(),
+            "trial {trial}: the lock is still held: {lease:?}"
+        );
+        // Without --wait-for-lock: a held lock would fail at once with exit 3.
+        capstan.ok(&["upgrade", name, &chart, "--set", "image.tag=never-ready"])?;
+        let revisions = history(&capstan, name)?;
+        ensure!(
+            revisions.last().map(|r| r.1.as_str()) == Some("deployed"),
+            "trial {trial}: {revisions:?}"
+        );
+        cancelled.push(took);
+    }
+    eprintln!(
+        "{signal}: {}/{SIGNAL_TRIALS} operations ended failed with the lock released, \
+         exits after {cancelled:?}",
+        cancelled.len()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_cancels_and_the_revision_ends_failed() {
+    with_namespace("cli-sigterm", |ns| async move {
+        signal_cancels_each_time(&ns, "web", nix::sys::signal::Signal::SIGTERM).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sighup_cancels_and_the_revision_ends_failed() {
+    with_namespace("cli-sighup", |ns| async move {
+        signal_cancels_each_time(&ns, "web", nix::sys::signal::Signal::SIGHUP).await
     })
     .await;
 }

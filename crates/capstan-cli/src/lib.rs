@@ -5,7 +5,8 @@
 //! when `--renderer`/`--applier` (or `CAPSTAN_RENDERER`/`CAPSTAN_APPLIER`) are given, or against
 //! the same services started in-process on a loopback port otherwise, so there is one code path.
 //!
-//! Exit codes: 0 success, 1 error, 3 lock held, 4 timeout (see [`exit`]).
+//! Exit codes: 0 success, 1 error, 3 lock held, 4 timeout (see [`exit`]). Ctrl-C, SIGTERM and
+//! SIGHUP cancel a running operation, which ends `failed` with its lock released ([`signals`]).
 
 pub mod applier;
 pub mod chart;
@@ -16,6 +17,7 @@ pub mod exit;
 pub mod output;
 pub mod remote;
 pub mod renderer;
+pub mod signals;
 pub mod values;
 
 use std::process::ExitCode;
