@@ -6,7 +6,7 @@
 //! processes; bad input, which must fail with one clear message and a non-zero exit (with
 //! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
 //! Ctrl-C, SIGTERM and SIGHUP, which cancel the operation and leave the revision failed, never
-//! pending, and the lock released;
+//! pending, and the lock released; output closed early (`| head -1`), which ends quietly;
 //! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
 //! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
 //! recovers once the dead holder's lease expires (and counts in its metrics).
@@ -52,12 +52,10 @@ struct Run {
 }
 
 impl Capstan {
-    fn run(&self, args: &[&str]) -> Run {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = Command::new(binary("capstan"))
+    /// `capstan ARGS` in this namespace, ready to run.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("capstan"));
+        command
             .envs(self.driver.map(|d| ("HELM_DRIVER", d)))
             .args(args)
             .args(["-n", &self.namespace])
@@ -66,9 +64,16 @@ impl Capstan {
             .env_remove("CAPSTAN_RENDERER")
             .env_remove("CAPSTAN_APPLIER")
             .env_remove("HELM_NAMESPACE")
-            .env_remove("HELM_MAX_HISTORY")
-            .output()
-            .expect("capstan runs");
+            .env_remove("HELM_MAX_HISTORY");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().expect("capstan runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -855,6 +860,123 @@ async fn sigterm_cancels_and_the_revision_ends_failed() {
 async fn sighup_cancels_and_the_revision_ends_failed() {
     with_namespace("cli-sighup", |ns| async move {
         signal_cancels_each_time(&ns, "web", nix::sys::signal::Signal::SIGHUP).await
+    })
+    .await;
+}
+
+/// Runs `capstan ARGS` with its standard output read by a reader that takes `lines` lines and
+/// then closes the pipe (with 0, before capstan has written anything); returns the lines read
+/// and the run (its standard output empty).
+fn into_closing_reader(
+    capstan: &Capstan,
+    args: &[&str],
+    lines: usize,
+) -> anyhow::Result<(Vec<String>, Run)> {
+    let mut child = capstan
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().context("piped stdout")?);
+    let mut read = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        if stdout.read_line(&mut line)? == 0 {
+            break;
+        }
+        read.push(line.trim_end().to_owned());
+    }
+    drop(stdout);
+    let output = child.wait_with_output()?;
+    Ok((
+        read,
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        },
+    ))
+}
+
+/// `capstan status R | head -1` and every command whose standard output is closed before it
+/// has written anything end quietly (no panic, no error) with 141, what a shell reports for Helm
+/// killed by SIGPIPE; an upgrade whose output nobody reads still completes; and one whose
+/// progress (standard error) nobody reads completes and succeeds.
+#[tokio::test]
+async fn output_closed_early_ends_quietly() {
+    with_namespace("cli-pipe", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        capstan.ok(&["install", "web", &chart])?;
+        let quiet = |args: &[&str], run: &Run| {
+            ensure!(
+                !run.stderr.contains("panicked") && !run.stderr.contains("Error"),
+                "capstan {args:?} exited {}: {}",
+                run.code,
+                run.stderr
+            );
+            Ok(())
+        };
+        // `| head -1`: the rest of the output may or may not have fit in the pipe by then.
+        let (first, run) = into_closing_reader(&capstan, &["status", "web"], 1)?;
+        ensure!(first == ["NAME: web"], "{first:?}");
+        ensure!(
+            run.code == 0 || run.code == 141,
+            "exit {}: {}",
+            run.code,
+            run.stderr
+        );
+        quiet(&["status", "web"], &run)?;
+        let commands: [&[&str]; 7] = [
+            &["status", "web"],
+            &["list"],
+            &["history", "web"],
+            &["get", "values", "web", "--all"],
+            &["get", "manifest", "web"],
+            &["template", "web", &chart],
+            &["upgrade", "web", &chart, "--set", "replicaCount=2"],
+        ];
+        for args in commands {
+            let (_, run) = into_closing_reader(&capstan, args, 0)?;
+            ensure!(
+                run.code == 141,
+                "capstan {args:?} exited {}: {}",
+                run.code,
+                run.stderr
+            );
+            quiet(args, &run)?;
+        }
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.len() == 2 && revisions[1].1 == "deployed",
+            "{revisions:?}"
+        );
+        // Progress to a closed standard error: the operation goes on to its end.
+        let mut child = capstan
+            .command(&[
+                "upgrade",
+                "web",
+                &chart,
+                "--wait",
+                "--set",
+                "replicaCount=1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        drop(child.stderr.take());
+        let exit = child.wait()?;
+        ensure!(exit.success(), "{exit}");
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.len() == 3 && revisions[2].1 == "deployed",
+            "{revisions:?}"
+        );
+        Ok(())
     })
     .await;
 }

@@ -9,12 +9,12 @@
 //! before the process exits. A second signal during that short finalisation is ignored.
 
 use std::future::Future;
-use std::io::Write as _;
 
 use anyhow::Context as _;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::applier;
+use crate::console::eoutln;
 
 /// The signals a command is listening to; one per command, so a signal between two of its
 /// operations (`uninstall A B`) cancels the next one.
@@ -91,11 +91,7 @@ impl Signals {
             }
         };
         // Standard error may be gone (SIGHUP from a closed terminal): the notice is best effort.
-        let _ = writeln!(
-            std::io::stderr(),
-            "{}: cancelling the operation",
-            received.notice()
-        );
+        eoutln!("{}: cancelling the operation", received.notice());
         applier::wait_idle().await;
         anyhow::bail!("operation cancelled by {}", received.cause())
     }

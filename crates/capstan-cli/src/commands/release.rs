@@ -13,6 +13,7 @@ use tracing::Instrument as _;
 use crate::cli::{
     ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
 };
+use crate::console::{out, outln};
 use crate::exit::{self, ServiceError};
 use crate::output::{self, ProgressPrinter};
 use crate::signals::Signals;
@@ -120,12 +121,12 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
     let release = result.release.clone().unwrap_or_default();
     match format {
         Format::Table => {
-            print!("{}", output::release_summary(&release));
+            out!("{}", output::release_summary(&release));
             if dry_run && !result.manifest.is_empty() {
-                println!("MANIFEST:\n{}", result.manifest);
+                outln!("MANIFEST:\n{}", result.manifest);
             }
             if !result.notes.is_empty() {
-                println!("NOTES:\n{}", result.notes.trim_end());
+                outln!("NOTES:\n{}", result.notes.trim_end());
             }
         }
         Format::Json | Format::Yaml => {
@@ -326,9 +327,9 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
         .await?;
     if args.output == Format::Table {
         if installs && args.install {
-            println!("Release {:?} does not exist. Installing it now.", args.name);
+            outln!("Release {:?} does not exist. Installing it now.", args.name);
         } else {
-            println!("Release {:?} has been upgraded. Happy Helming!", args.name);
+            outln!("Release {:?} has been upgraded. Happy Helming!", args.name);
         }
     }
     print_result(&result, args.apply.dry_run.is_some(), args.output)?;
@@ -395,7 +396,7 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8>
     Signals::listen()?
         .cancellable(run_rollback(global, &args))
         .await?;
-    println!("Rollback was a success! Happy Helming!");
+    outln!("Rollback was a success! Happy Helming!");
     Ok(0)
 }
 
@@ -460,9 +461,9 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
         .instrument(span);
         let result = signals.cancellable(operation).await?;
         if !result.info.is_empty() {
-            println!("{}", result.info.trim_end());
+            outln!("{}", result.info.trim_end());
         }
-        println!("release \"{name}\" uninstalled");
+        outln!("release \"{name}\" uninstalled");
     }
     Ok(0)
 }
