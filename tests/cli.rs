@@ -6,7 +6,8 @@
 //! processes; bad input, which must fail with one clear message and a non-zero exit (with
 //! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
 //! Ctrl-C, SIGTERM and SIGHUP, which cancel the operation and leave the revision failed, never
-//! pending, and the lock released; output closed early (`| head -1`), which ends quietly;
+//! pending, and the lock released; output closed early (`| head -1`), which ends quietly; a
+//! template error too long for a gRPC status, which arrives shortened;
 //! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
 //! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
 //! recovers once the dead holder's lease expires (and counts in its metrics).
@@ -979,6 +980,56 @@ async fn output_closed_early_ends_quietly() {
         Ok(())
     })
     .await;
+}
+
+/// A template error far over the 16 KiB a client accepts in a status (`fail` with 40,000
+/// characters) reaches the user as the error, shortened with its start and end kept and the cut
+/// said, never as "h2 protocol error": from the in-process renderer and from a daemon.
+#[tokio::test]
+async fn a_huge_template_error_reaches_the_user_shortened() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("templates"))?;
+    std::fs::write(
+        dir.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: huge-error\nversion: 0.1.0\n",
+    )?;
+    std::fs::write(
+        dir.path().join("templates/cm.yaml"),
+        "{{ fail (print \"START-\" (repeat 40000 \"x\") \"-END\") }}\n",
+    )?;
+    let chart = dir.path().display().to_string();
+    let renderer = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"])?;
+    let runs = [
+        (
+            "in-process",
+            capstan_e2e::process::capstan(&["template", "r", &chart]),
+        ),
+        (
+            "daemon",
+            capstan_e2e::process::capstan(&["template", "r", &chart, "--renderer", &renderer.addr]),
+        ),
+    ];
+    for (how, run) in runs {
+        let error = run.error_line();
+        ensure!(run.code == 1, "{how}: exit {}: {}", run.code, run.stderr);
+        ensure!(
+            error.starts_with(
+                "Error: execution error at (huge-error/templates/cm.yaml:1:3): START-xxx"
+            ) && run.stderr.contains("xxx-END")
+                && run
+                    .stderr
+                    .contains("bytes cut here: too long for a gRPC status")
+                && !run.stderr.contains("h2 protocol error"),
+            "{how}: {}",
+            &run.stderr[..run.stderr.len().min(400)]
+        );
+        ensure!(
+            run.stderr.len() < 16 * 1024,
+            "{how}: {} bytes",
+            run.stderr.len()
+        );
+    }
+    Ok(())
 }
 
 /// A Lease on release `name`'s lock that a live operation elsewhere holds.
