@@ -235,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn headers_and_trailers_carry_the_bounded_message() {
+    fn a_unary_error_is_bounded_in_its_headers() {
         let status = tonic::Status::invalid_argument(format!("START {} END", "x ".repeat(20_000)));
         let mut headers = HeaderMap::new();
         status.add_header(&mut headers).expect("encodes");
@@ -247,5 +247,41 @@ mod tests {
         assert!(received.message().starts_with("START x x"));
         assert!(received.message().ends_with("x x  END"));
         assert!(received.message().contains("bytes cut here"));
+    }
+
+    /// A body ending with the given trailers.
+    struct Trailers(Option<HeaderMap>);
+
+    impl http_body::Body for Trailers {
+        type Data = Bytes;
+        type Error = tonic::Status;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, tonic::Status>>> {
+            Poll::Ready(self.0.take().map(|t| Ok(http_body::Frame::trailers(t))))
+        }
+    }
+
+    #[test]
+    fn an_error_ending_a_stream_is_bounded_in_its_trailers() {
+        use http_body::Body as _;
+        let status = tonic::Status::internal(format!("START {} END", "é".repeat(20_000)));
+        let mut trailers = HeaderMap::new();
+        status.add_header(&mut trailers).expect("encodes");
+        let mut body = BoundedTrailers {
+            inner: tonic::body::Body::new(Trailers(Some(trailers))),
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Some(Ok(frame))) = Pin::new(&mut body).poll_frame(&mut cx) else {
+            panic!("the trailers frame");
+        };
+        let trailers = frame.into_trailers().expect("trailers");
+        assert!(trailers[tonic::Status::GRPC_MESSAGE].len() <= MAX_ENCODED_MESSAGE_BYTES);
+        let received = tonic::Status::from_header_map(&trailers).expect("a status");
+        assert_eq!(received.code(), tonic::Code::Internal);
+        assert!(received.message().starts_with("START éé"));
+        assert!(received.message().ends_with("éé END"));
     }
 }
