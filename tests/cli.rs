@@ -865,6 +865,81 @@ async fn sighup_cancels_and_the_revision_ends_failed() {
     .await;
 }
 
+/// SIGTERM at every moment of an `upgrade --install --wait` (render, lock, record, hooks, apply,
+/// wait: a delay from 0 to 2 s after the start, in steps of 200 ms): whatever the CLI was doing,
+/// it either ends `operation cancelled by SIGTERM` (exit 1) or, signalled before it listens, is
+/// killed before it has started anything; no revision is ever left pending, the Lease is never
+/// left held, and the next upgrade proceeds at once. Counts printed.
+#[tokio::test]
+async fn sigterm_at_any_moment_leaves_nothing_pending() {
+    with_namespace("cli-sigterm-any", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let (mut cancelled, mut before) = (0, 0);
+        for step in 0..=10u64 {
+            let delay = std::time::Duration::from_millis(step * 200);
+            let child = capstan
+                .command(&[
+                    "upgrade",
+                    "web",
+                    &chart,
+                    "--install",
+                    "--wait",
+                    "--set",
+                    "image.tag=never-ready",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            tokio::time::sleep(delay).await;
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
+                nix::sys::signal::Signal::SIGTERM,
+            )?;
+            let output = child.wait_with_output()?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match output.status.code() {
+                Some(1) if stderr.contains("Error: operation cancelled by SIGTERM") => {
+                    cancelled += 1
+                }
+                None => before += 1,
+                _ => anyhow::bail!("after {delay:?}: {}: {stderr}", output.status),
+            }
+            let run = capstan.run(&["history", "web", "-o", "json"]);
+            ensure!(
+                run.code == 0 || run.stderr.contains("not found"),
+                "after {delay:?}: {}",
+                run.stderr
+            );
+            ensure!(
+                !run.stdout.contains("pending"),
+                "after {delay:?}: {}",
+                run.stdout
+            );
+            let lease = ns.api::<Lease>().get_opt("capstan.release.web").await?;
+            ensure!(
+                lease.is_none(),
+                "after {delay:?}: the lock is held: {lease:?}"
+            );
+            capstan.ok(&["upgrade", "web", &chart, "--install"])?;
+        }
+        eprintln!(
+            "SIGTERM at 0-2 s: {cancelled} cancelled, {before} before capstan listened, \
+             none left pending or locked"
+        );
+        ensure!(
+            cancelled >= 8,
+            "{cancelled} cancelled, {before} before listening"
+        );
+        Ok(())
+    })
+    .await;
+}
+
 /// Runs `capstan ARGS` with its standard output read by a reader that takes `lines` lines and
 /// then closes the pipe (with 0, before capstan has written anything); returns the lines read
 /// and the run (its standard output empty).
