@@ -1,12 +1,13 @@
 //! The signals that cancel a running operation: Ctrl-C (SIGINT), SIGTERM and SIGHUP.
 //!
 //! A command makes its [`Signals`] before it connects to anything and runs its work through
-//! [`Signals::cancellable`] until its operation has returned its result, so a signal at any moment in between is seen (none falls between two
-//! waits, and none finds the default action, which would kill the process with the operation
-//! half done). On a signal the command's work is dropped: the applier sees its client go away
-//! and cancels the operation, which then marks the revision `failed`, releases the release's
-//! lock (and rolls back when `--atomic`); an in-process applier is given the time to do so
-//! before the process exits. A second signal during that short finalisation is ignored.
+//! [`Signals::cancellable`] until its operation has returned its result, so a signal at any moment
+//! in between is seen (none falls between two waits, and none finds the default action, which
+//! would kill the process with the operation half done). On a signal the command's work is
+//! dropped: the applier sees its client go away and cancels the operation, which then marks the
+//! revision `failed`, releases the release's lock (and rolls back when `--atomic`); an in-process
+//! applier is given the time to do so before the process exits. A second signal during that short
+//! finalisation is ignored.
 
 use std::future::Future;
 
