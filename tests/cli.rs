@@ -5,7 +5,9 @@
 //! in-process and against `capstan-renderer` and `capstan-applier` daemons started as separate
 //! processes; bad input, which must fail with one clear message and a non-zero exit (with
 //! distinct exit codes for a held lock and a timeout); `HELM_DRIVER` and `--history-max`; and
-//! Ctrl-C, which cancels the operation and leaves the revision failed, never pending;
+//! Ctrl-C, SIGTERM and SIGHUP, which cancel the operation and leave the revision failed, never
+//! pending, and the lock released; output closed early (`| head -1`), which ends quietly; a
+//! template error too long for a gRPC status, which arrives shortened;
 //! `--wait-for-lock`, `--server-side`/`--force-conflicts`, `--labels` and `--generate-name`; and
 //! an applier process killed (`kill -9`) mid-upgrade, whose interrupted revision a new applier
 //! recovers once the dead holder's lease expires (and counts in its metrics).
@@ -51,12 +53,10 @@ struct Run {
 }
 
 impl Capstan {
-    fn run(&self, args: &[&str]) -> Run {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = Command::new(binary("capstan"))
+    /// `capstan ARGS` in this namespace, ready to run.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary("capstan"));
+        command
             .envs(self.driver.map(|d| ("HELM_DRIVER", d)))
             .args(args)
             .args(["-n", &self.namespace])
@@ -65,9 +65,16 @@ impl Capstan {
             .env_remove("CAPSTAN_RENDERER")
             .env_remove("CAPSTAN_APPLIER")
             .env_remove("HELM_NAMESPACE")
-            .env_remove("HELM_MAX_HISTORY")
-            .output()
-            .expect("capstan runs");
+            .env_remove("HELM_MAX_HISTORY");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command(args).output().expect("capstan runs");
         Run {
             code: status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -735,6 +742,369 @@ async fn an_interrupt_cancels_and_the_revision_ends_failed() {
         Ok(())
     })
     .await;
+}
+
+/// How many times each signal scenario runs: enough to show a signal never finds the CLI
+/// without its handler, whatever it is doing when the wait begins.
+const SIGNAL_TRIALS: usize = 3;
+
+/// SIGTERM or SIGHUP to `capstan install`/`upgrade --wait` of release `name` whose pods never
+/// become ready, once the wait has begun, [`SIGNAL_TRIALS`] times each way (installs first,
+/// then upgrades): the CLI exits 1 saying what cancelled it, the revision ends `failed` (never
+/// pending), the release's Lease is gone, and a following upgrade proceeds at once (no lock
+/// wait); counts printed.
+async fn signal_cancels_each_time(
+    ns: &TestNamespace,
+    name: &str,
+    signal: nix::sys::signal::Signal,
+) -> anyhow::Result<()> {
+    let capstan = Capstan {
+        namespace: ns.name().to_owned(),
+        remote: Vec::new(),
+        driver: None,
+    };
+    let chart = webapp();
+    let mut cancelled = Vec::new();
+    for trial in 0..SIGNAL_TRIALS {
+        let verb = if trial == 0 { "install" } else { "upgrade" };
+        let mut child = Command::new(binary("capstan"))
+            .args([
+                verb,
+                name,
+                &chart,
+                "--wait",
+                "--set",
+                "image.tag=never-ready",
+            ])
+            .args(["-n", ns.name()])
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_DRIVER")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
+        let mut seen = String::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            ensure!(
+                stderr.read_line(&mut line)? > 0,
+                "trial {trial}: capstan {verb} ended before waiting:\n{seen}"
+            );
+            seen.push_str(&line);
+            if line.contains("waiting (revision") {
+                break;
+            }
+        }
+        let sent = std::time::Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
+            signal,
+        )?;
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest)?;
+        let exit = child.wait()?;
+        let took = sent.elapsed();
+        ensure!(
+            exit.code() == Some(1),
+            "trial {trial}: capstan {verb} after {signal}: {exit}\n{seen}{rest}"
+        );
+        ensure!(
+            rest.contains(&format!("Error: operation cancelled by {signal}")),
+            "trial {trial}: {rest}"
+        );
+        let revisions = history(&capstan, name)?;
+        let last = revisions.last().context("a revision")?;
+        ensure!(
+            last.0 == revisions.len() as u64
+                && last.1 == "failed"
+                && last.2.contains("cancelled")
+                && revisions.iter().all(|r| !r.1.starts_with("pending")),
+            "trial {trial}: {revisions:?}"
+        );
+        let lease = ns
+            .api::<Lease>()
+            .get_opt(&format!("capstan.release.{name}"))
+            .await?;
+        ensure!(
+            lease.is_none(),
+            "trial {trial}: the lock is still held: {lease:?}"
+        );
+        // Without --wait-for-lock: a held lock would fail at once with exit 3.
+        capstan.ok(&["upgrade", name, &chart, "--set", "image.tag=never-ready"])?;
+        let revisions = history(&capstan, name)?;
+        ensure!(
+            revisions.last().map(|r| r.1.as_str()) == Some("deployed"),
+            "trial {trial}: {revisions:?}"
+        );
+        cancelled.push(took);
+    }
+    eprintln!(
+        "{signal}: {}/{SIGNAL_TRIALS} operations ended failed with the lock released, \
+         exits after {cancelled:?}",
+        cancelled.len()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_cancels_and_the_revision_ends_failed() {
+    with_namespace("cli-sigterm", |ns| async move {
+        signal_cancels_each_time(&ns, "web", nix::sys::signal::Signal::SIGTERM).await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sighup_cancels_and_the_revision_ends_failed() {
+    with_namespace("cli-sighup", |ns| async move {
+        signal_cancels_each_time(&ns, "web", nix::sys::signal::Signal::SIGHUP).await
+    })
+    .await;
+}
+
+/// SIGTERM at every moment of an `upgrade --install --wait` (render, lock, record, hooks, apply,
+/// wait: a delay from 0 to 2 s after the start, in steps of 200 ms): whatever the CLI was doing,
+/// it either ends `operation cancelled by SIGTERM` (exit 1) or, signalled before it listens, is
+/// killed before it has started anything; no revision is ever left pending, the Lease is never
+/// left held, and the next upgrade proceeds at once. Counts printed.
+#[tokio::test]
+async fn sigterm_at_any_moment_leaves_nothing_pending() {
+    with_namespace("cli-sigterm-any", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let (mut cancelled, mut before) = (0, 0);
+        for step in 0..=10u64 {
+            let delay = std::time::Duration::from_millis(step * 200);
+            let child = capstan
+                .command(&[
+                    "upgrade",
+                    "web",
+                    &chart,
+                    "--install",
+                    "--wait",
+                    "--set",
+                    "image.tag=never-ready",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            tokio::time::sleep(delay).await;
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
+                nix::sys::signal::Signal::SIGTERM,
+            )?;
+            let output = child.wait_with_output()?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            match output.status.code() {
+                Some(1) if stderr.contains("Error: operation cancelled by SIGTERM") => {
+                    cancelled += 1
+                }
+                None => before += 1,
+                _ => anyhow::bail!("after {delay:?}: {}: {stderr}", output.status),
+            }
+            let run = capstan.run(&["history", "web", "-o", "json"]);
+            ensure!(
+                run.code == 0 || run.stderr.contains("not found"),
+                "after {delay:?}: {}",
+                run.stderr
+            );
+            ensure!(
+                !run.stdout.contains("pending"),
+                "after {delay:?}: {}",
+                run.stdout
+            );
+            let lease = ns.api::<Lease>().get_opt("capstan.release.web").await?;
+            ensure!(
+                lease.is_none(),
+                "after {delay:?}: the lock is held: {lease:?}"
+            );
+            capstan.ok(&["upgrade", "web", &chart, "--install"])?;
+        }
+        eprintln!(
+            "SIGTERM at 0-2 s: {cancelled} cancelled, {before} before capstan listened, \
+             none left pending or locked"
+        );
+        ensure!(
+            cancelled >= 8,
+            "{cancelled} cancelled, {before} before listening"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Runs `capstan ARGS` with its standard output read by a reader that takes `lines` lines and
+/// then closes the pipe (with 0, before capstan has written anything); returns the lines read
+/// and the run (its standard output empty).
+fn into_closing_reader(
+    capstan: &Capstan,
+    args: &[&str],
+    lines: usize,
+) -> anyhow::Result<(Vec<String>, Run)> {
+    let mut child = capstan
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().context("piped stdout")?);
+    let mut read = Vec::new();
+    for _ in 0..lines {
+        let mut line = String::new();
+        if stdout.read_line(&mut line)? == 0 {
+            break;
+        }
+        read.push(line.trim_end().to_owned());
+    }
+    drop(stdout);
+    let output = child.wait_with_output()?;
+    Ok((
+        read,
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        },
+    ))
+}
+
+/// `capstan status R | head -1` and every command whose standard output is closed before it
+/// has written anything end quietly (no panic, no error) with 141, what a shell reports for Helm
+/// killed by SIGPIPE; an upgrade whose output nobody reads still completes; and one whose
+/// progress (standard error) nobody reads completes and succeeds.
+#[tokio::test]
+async fn output_closed_early_ends_quietly() {
+    with_namespace("cli-pipe", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        capstan.ok(&["install", "web", &chart])?;
+        let quiet = |args: &[&str], run: &Run| {
+            ensure!(
+                !run.stderr.contains("panicked") && !run.stderr.contains("Error"),
+                "capstan {args:?} exited {}: {}",
+                run.code,
+                run.stderr
+            );
+            Ok(())
+        };
+        // `| head -1`: the rest of the output may or may not have fit in the pipe by then.
+        let (first, run) = into_closing_reader(&capstan, &["status", "web"], 1)?;
+        ensure!(first == ["NAME: web"], "{first:?}");
+        ensure!(
+            run.code == 0 || run.code == 141,
+            "exit {}: {}",
+            run.code,
+            run.stderr
+        );
+        quiet(&["status", "web"], &run)?;
+        let commands: [&[&str]; 7] = [
+            &["status", "web"],
+            &["list"],
+            &["history", "web"],
+            &["get", "values", "web", "--all"],
+            &["get", "manifest", "web"],
+            &["template", "web", &chart],
+            &["upgrade", "web", &chart, "--set", "replicaCount=2"],
+        ];
+        for args in commands {
+            let (_, run) = into_closing_reader(&capstan, args, 0)?;
+            ensure!(
+                run.code == 141,
+                "capstan {args:?} exited {}: {}",
+                run.code,
+                run.stderr
+            );
+            quiet(args, &run)?;
+        }
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.len() == 2 && revisions[1].1 == "deployed",
+            "{revisions:?}"
+        );
+        // Progress to a closed standard error: the operation goes on to its end.
+        let mut child = capstan
+            .command(&[
+                "upgrade",
+                "web",
+                &chart,
+                "--wait",
+                "--set",
+                "replicaCount=1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        drop(child.stderr.take());
+        let exit = child.wait()?;
+        ensure!(exit.success(), "{exit}");
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.len() == 3 && revisions[2].1 == "deployed",
+            "{revisions:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// A template error far over the 16 KiB a client accepts in a status (`fail` with 40,000
+/// characters) reaches the user as the error, shortened with its start and end kept and the cut
+/// said, never as "h2 protocol error": from the in-process renderer and from a daemon.
+#[tokio::test]
+async fn a_huge_template_error_reaches_the_user_shortened() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("templates"))?;
+    std::fs::write(
+        dir.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: huge-error\nversion: 0.1.0\n",
+    )?;
+    std::fs::write(
+        dir.path().join("templates/cm.yaml"),
+        "{{ fail (print \"START-\" (repeat 40000 \"x\") \"-END\") }}\n",
+    )?;
+    let chart = dir.path().display().to_string();
+    let renderer = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"])?;
+    let runs = [
+        (
+            "in-process",
+            capstan_e2e::process::capstan(&["template", "r", &chart]),
+        ),
+        (
+            "daemon",
+            capstan_e2e::process::capstan(&["template", "r", &chart, "--renderer", &renderer.addr]),
+        ),
+    ];
+    for (how, run) in runs {
+        let error = run.error_line();
+        ensure!(run.code == 1, "{how}: exit {}: {}", run.code, run.stderr);
+        ensure!(
+            error.starts_with(
+                "Error: execution error at (huge-error/templates/cm.yaml:1:3): START-xxx"
+            ) && run.stderr.contains("xxx-END")
+                && run
+                    .stderr
+                    .contains("bytes cut here: too long for a gRPC status")
+                && !run.stderr.contains("h2 protocol error"),
+            "{how}: {}",
+            &run.stderr[..run.stderr.len().min(400)]
+        );
+        ensure!(
+            run.stderr.len() < 16 * 1024,
+            "{how}: {} bytes",
+            run.stderr.len()
+        );
+    }
+    Ok(())
 }
 
 /// A Lease on release `name`'s lock that a live operation elsewhere holds.

@@ -7,6 +7,9 @@
 //! | 2 | `diff --detailed-exitcode` found changes |
 //! | 3 | the release is locked by another operation (the message says who holds it, since and until when), or another operation is in progress on it |
 //! | 4 | a timeout: waiting for readiness (`--wait`, `--timeout`) or the operation's deadline passed |
+//! | 141 | standard output was closed before everything was written (`capstan status R \| head -1`): quietly, with what a shell reports for Helm killed by SIGPIPE there ([`crate::console`]) |
+
+use crate::console::eoutln;
 
 /// Any error.
 pub const ERROR: u8 = 1;
@@ -16,6 +19,8 @@ pub const DIFF_FOUND: u8 = 2;
 pub const LOCK_HELD: u8 = 3;
 /// A timeout.
 pub const TIMEOUT: u8 = 4;
+/// Standard output was closed early (128 + SIGPIPE).
+pub const OUTPUT_CLOSED: u8 = 141;
 
 /// An error a service reported, with its gRPC code (which decides the exit code).
 #[derive(Debug)]
@@ -58,13 +63,13 @@ pub fn status(status: tonic::Status) -> anyhow::Error {
 
 /// Prints the error in one clear line, then its causes (all of them with `--debug`).
 pub fn report(error: &anyhow::Error, debug: bool) {
-    eprintln!("Error: {error}");
+    eoutln!("Error: {error}");
     let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
     for cause in &causes {
-        eprintln!("  caused by: {cause}");
+        eoutln!("  caused by: {cause}");
     }
     if debug {
-        eprintln!("{error:?}");
+        eoutln!("{error:?}");
     }
 }
 

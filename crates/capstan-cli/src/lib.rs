@@ -5,23 +5,30 @@
 //! when `--renderer`/`--applier` (or `CAPSTAN_RENDERER`/`CAPSTAN_APPLIER`) are given, or against
 //! the same services started in-process on a loopback port otherwise, so there is one code path.
 //!
-//! Exit codes: 0 success, 1 error, 3 lock held, 4 timeout (see [`exit`]).
+//! Exit codes: 0 success, 1 error, 3 lock held, 4 timeout, 141 output closed early (see
+//! [`exit`]; nothing is printed but through [`console`], which never panics). Ctrl-C, SIGTERM
+//! and SIGHUP cancel a running operation, which ends `failed` with its lock released
+//! ([`signals`]).
 
 pub mod applier;
 pub mod chart;
 pub mod cli;
 pub mod commands;
+pub mod console;
 pub mod diff;
 pub mod exit;
 pub mod output;
 pub mod remote;
 pub mod renderer;
+pub mod signals;
 pub mod values;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use tracing::Instrument as _;
+
+use crate::console::eoutln;
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
@@ -33,15 +40,21 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("Error: starting the async runtime: {error}");
+            eoutln!("Error: starting the async runtime: {error}");
             return ExitCode::from(exit::ERROR);
         }
     };
-    match runtime.block_on(run_traced(cli)) {
-        Ok(code) => ExitCode::from(code),
-        Err(error) => {
+    let outcome = runtime.block_on(run_traced(cli));
+    match (outcome, console::finish()) {
+        (Err(error), _) => {
             exit::report(&error, debug);
             ExitCode::from(exit::code_of(&error))
+        }
+        (Ok(code), console::Ending::Written) => ExitCode::from(code),
+        (Ok(_), console::Ending::ReaderGone) => ExitCode::from(exit::OUTPUT_CLOSED),
+        (Ok(_), console::Ending::Failed(error)) => {
+            eoutln!("Error: writing to standard output: {error}");
+            ExitCode::from(exit::ERROR)
         }
     }
 }
@@ -57,7 +70,7 @@ async fn run_traced(cli: cli::Cli) -> anyhow::Result<u8> {
     ) {
         Ok(telemetry) => Some(telemetry),
         Err(error) => {
-            eprintln!(
+            eoutln!(
                 "WARNING: not exporting traces: {:#}",
                 anyhow::Error::new(error)
             );

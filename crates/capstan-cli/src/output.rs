@@ -7,6 +7,8 @@ use std::io::IsTerminal as _;
 use capstan_proto::applier::v1 as pb;
 use serde::Serialize;
 
+use crate::console::{eout, eoutln, out, outln};
+
 /// Columns padded to their widest cell and separated by a tab, as Helm's tables are.
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -59,9 +61,9 @@ pub fn go_default(time: &str) -> String {
 /// Prints `value` as JSON (one line, as Helm does) or YAML.
 pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<()> {
     if yaml {
-        print!("{}", serde_yaml_ng::to_string(value)?);
+        out!("{}", serde_yaml_ng::to_string(value)?);
     } else {
-        println!("{}", serde_json::to_string(value)?);
+        outln!("{}", serde_json::to_string(value)?);
     }
     Ok(())
 }
@@ -222,7 +224,7 @@ impl ProgressPrinter {
         };
         if !self.terminal {
             if let Some(line) = Self::line(inner) {
-                eprintln!("{} {line}", event.time);
+                eoutln!("{} {line}", event.time);
             }
             return;
         }
@@ -240,7 +242,7 @@ impl ProgressPrinter {
             let _ = writeln!(out, "{line}");
         }
         self.drawn = lines.len();
-        eprint!("{out}");
+        eout!("{out}");
     }
 }
 

@@ -6,6 +6,9 @@
 //!   [`capstan_telemetry::propagation::server_span`] (a child of the caller's span when spans
 //!   are exported).
 //!
+//! - [`BoundedStatus`]: every status the served service sends carries a message short enough
+//!   for clients to accept (its start and end kept, the cut said), so a huge error never turns
+//!   into "h2 protocol error".
 //! - [`serve_metrics`]: the `--metrics-listen` endpoint ([`MetricsEndpoint`]).
 //! - [`InFlightLimit`]: the bound on requests a daemon works on at once, in all and per
 //!   [`Tenant`] (`RESOURCE_EXHAUSTED` beyond either).
@@ -13,6 +16,7 @@
 //! Invariant: this crate knows nothing about charts, releases or Kubernetes; services plug their
 //! generated tonic servers into it.
 
+pub mod bounded;
 pub mod limits;
 mod metrics;
 pub mod security;
@@ -27,6 +31,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
+pub use bounded::BoundedStatus;
 pub use capstan_auth::{Caller, Operation, Principal, TokenReviewer};
 pub use limits::{Admitted, InFlightLimit, Tenant};
 pub use metrics::{MetricsEndpoint, code_label, serve_metrics};
@@ -161,7 +166,7 @@ impl Daemon {
             .map_err(Error::Reflection)?;
         let addr = self.local_addr();
         tracing::info!(%addr, service = S::NAME, "serving");
-        let service = Authenticated::new(service, Authenticator::new(security));
+        let service = BoundedStatus::new(Authenticated::new(service, Authenticator::new(security)));
         let mut routes = Routes::new(service);
         routes = routes.add_service(health).add_service(reflection);
         let mut builder = tonic::transport::Server::builder()

@@ -11,6 +11,7 @@ use capstan_proto::applier::v1 as pb;
 
 use super::release::{UpgradeRender, render_upgrade};
 use crate::cli::{DiffCommand, DiffOutput, DiffUpgradeArgs, Global};
+use crate::console::out;
 use crate::{applier, diff, exit};
 
 /// Runs one `diff` command and returns its exit code.
@@ -141,7 +142,7 @@ fn print_diffs(
 ) -> anyhow::Result<u8> {
     let diffs = diff::diff(old, new, output.context);
     let color = !output.no_color && std::io::stdout().is_terminal();
-    print!("{}", diff::render(&diffs, color));
+    out!("{}", diff::render(&diffs, color));
     Ok(if output.detailed_exitcode && !diffs.is_empty() {
         exit::DIFF_FOUND
     } else {

@@ -13,6 +13,7 @@ use capstan_chart::{Chart, ChartType, Limits, ValueLayer};
 use capstan_proto::renderer::v1 as pb;
 
 use crate::cli::{Global, LintArgs};
+use crate::console::outln;
 use crate::renderer;
 
 /// How serious a finding is.
@@ -134,19 +135,19 @@ pub async fn run(global: &Global, args: LintArgs) -> anyhow::Result<u8> {
         if args.quiet && worst.is_none_or(|w| w == Severity::Info) {
             continue;
         }
-        println!("==> Linting {}", path.display());
+        outln!("==> Linting {}", path.display());
         for finding in &findings.0 {
             if !(args.quiet && finding.severity == Severity::Info) {
-                println!("{finding}");
+                outln!("{finding}");
             }
         }
-        println!();
+        outln!();
     }
     let summary = format!("{} chart(s) linted, {failed} chart(s) failed", paths.len());
     if failed > 0 {
         bail!(summary);
     }
-    println!("{summary}");
+    outln!("{summary}");
     Ok(0)
 }
 

@@ -8,6 +8,7 @@ mod release;
 mod template;
 
 use crate::cli::{Cli, Command};
+use crate::console::outln;
 
 impl Command {
     /// The command's name as typed (`upgrade`, `get values`...), for its span.
@@ -53,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
         Command::Version => {
-            println!("capstan {}", env!("CARGO_PKG_VERSION"));
+            outln!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
     }

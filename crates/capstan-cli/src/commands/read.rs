@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::applier;
 use crate::cli::{Format, GetArgs, GetCommand, Global, HistoryArgs, ListArgs, StatusArgs};
+use crate::console::{eoutln, out, outln};
 use crate::exit;
 use crate::output;
 
@@ -61,12 +62,12 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
         .map_err(exit::status)?
         .into_inner();
     for unreadable in &response.unreadable {
-        eprintln!("warning: skipped an unreadable release record: {unreadable}");
+        eoutln!("warning: skipped an unreadable release record: {unreadable}");
     }
     let releases = &response.releases;
     if args.short {
         for r in releases {
-            println!("{}", r.name);
+            outln!("{}", r.name);
         }
         return Ok(0);
     }
@@ -99,7 +100,7 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
                     r.app_version.clone(),
                 ]);
             }
-            print!("{}", output::table(&rows));
+            out!("{}", output::table(&rows));
         }
         format => {
             let rows: Vec<ListRow<'_>> = releases
@@ -156,7 +157,7 @@ pub async fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<u8> {
                     r.description.clone(),
                 ]);
             }
-            print!("{}", output::table(&rows));
+            out!("{}", output::table(&rows));
         }
         format => {
             let rows: Vec<HistoryRow<'_>> = response
@@ -192,9 +193,9 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
     let release = response.release.clone().unwrap_or_default();
     match args.output {
         Format::Table => {
-            print!("{}", output::release_summary(&release));
+            out!("{}", output::release_summary(&release));
             if !response.objects.is_empty() {
-                println!("RESOURCES:");
+                outln!("RESOURCES:");
                 let mut rows = vec![["OBJECT", "READY", "REASON"].map(String::from).to_vec()];
                 for o in &response.objects {
                     let name = o
@@ -211,10 +212,10 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
                     };
                     rows.push(vec![name, ready.into(), o.reason.clone()]);
                 }
-                print!("{}", output::table(&rows));
+                out!("{}", output::table(&rows));
             }
             if !response.notes.is_empty() {
-                println!("NOTES:\n{}", response.notes.trim_end());
+                outln!("NOTES:\n{}", response.notes.trim_end());
             }
         }
         format => {
@@ -276,7 +277,7 @@ async fn fetch(
 fn print_values(json: &str, all: bool, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Table => {
-            println!(
+            outln!(
                 "{}",
                 if all {
                     "COMPUTED VALUES:"
@@ -284,10 +285,10 @@ fn print_values(json: &str, all: bool, format: Format) -> anyhow::Result<()> {
                     "USER-SUPPLIED VALUES:"
                 }
             );
-            print!("{}", output::json_to_yaml(json)?);
+            out!("{}", output::json_to_yaml(json)?);
         }
-        Format::Json => println!("{json}"),
-        Format::Yaml => print!("{}", output::json_to_yaml(json)?),
+        Format::Json => outln!("{json}"),
+        Format::Yaml => out!("{}", output::json_to_yaml(json)?),
     }
     Ok(())
 }
@@ -302,17 +303,17 @@ pub async fn get(global: &Global, command: GetCommand) -> anyhow::Result<u8> {
         }
         GetCommand::Manifest(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
-            println!("{}", got.manifest.trim_end());
+            outln!("{}", got.manifest.trim_end());
         }
         GetCommand::Notes(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
             if !got.notes.is_empty() {
-                println!("NOTES:\n{}", got.notes.trim_end());
+                outln!("NOTES:\n{}", got.notes.trim_end());
             }
         }
         GetCommand::Hooks(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
-            print!("{}", got.hooks);
+            out!("{}", got.hooks);
         }
         GetCommand::Metadata(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
@@ -326,16 +327,16 @@ pub async fn get(global: &Global, command: GetCommand) -> anyhow::Result<u8> {
             let user = fetch(&mut client, global, &args, false).await?;
             let all = fetch(&mut client, global, &args, true).await?;
             let release = user.release.clone().unwrap_or_default();
-            print!("{}", output::release_summary(&release));
+            out!("{}", output::release_summary(&release));
             print_values(&user.values_json, false, Format::Table)?;
-            println!();
+            outln!();
             print_values(&all.values_json, true, Format::Table)?;
             if !user.hooks.is_empty() {
-                println!("HOOKS:\n{}", user.hooks.trim_end());
+                outln!("HOOKS:\n{}", user.hooks.trim_end());
             }
-            println!("MANIFEST:\n{}", user.manifest.trim_end());
+            outln!("MANIFEST:\n{}", user.manifest.trim_end());
             if !user.notes.is_empty() {
-                println!("\nNOTES:\n{}", user.notes.trim_end());
+                outln!("\nNOTES:\n{}", user.notes.trim_end());
             }
         }
     }
@@ -361,14 +362,14 @@ fn print_metadata(m: &serde_json::Value) {
     };
     let annotations = pairs("annotations");
     let labels = pairs("labels");
-    println!("NAME: {}", text("name"));
-    println!("CHART: {}", text("chart"));
-    println!("VERSION: {}", text("version"));
-    println!("APP_VERSION: {}", text("appVersion"));
-    println!("ANNOTATIONS: {annotations}");
-    println!("LABELS: {labels}");
-    println!("NAMESPACE: {}", text("namespace"));
-    println!("REVISION: {}", text("revision"));
-    println!("STATUS: {}", text("status"));
-    println!("DEPLOYED_AT: {}", text("deployedAt"));
+    outln!("NAME: {}", text("name"));
+    outln!("CHART: {}", text("chart"));
+    outln!("VERSION: {}", text("version"));
+    outln!("APP_VERSION: {}", text("appVersion"));
+    outln!("ANNOTATIONS: {annotations}");
+    outln!("LABELS: {labels}");
+    outln!("NAMESPACE: {}", text("namespace"));
+    outln!("REVISION: {}", text("revision"));
+    outln!("STATUS: {}", text("status"));
+    outln!("DEPLOYED_AT: {}", text("deployedAt"));
 }

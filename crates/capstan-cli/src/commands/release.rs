@@ -13,8 +13,10 @@ use tracing::Instrument as _;
 use crate::cli::{
     ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
 };
+use crate::console::{out, outln};
 use crate::exit::{self, ServiceError};
 use crate::output::{self, ProgressPrinter};
+use crate::signals::Signals;
 use crate::{applier, renderer};
 
 /// The values a release is rendered with: layers over the chart's defaults, or over other
@@ -84,18 +86,9 @@ fn operation_span(operation: &'static str, name: &str, namespace: &str) -> traci
 async fn follow(mut stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
     let mut printer = ProgressPrinter::default();
     loop {
-        let event = tokio::select! {
-            message = stream.message() => message.map_err(exit::status)?,
-            _ = tokio::signal::ctrl_c() => {
-                // Going away cancels the operation; it then marks the revision failed (and
-                // rolls back when atomic). An in-process applier is given the time to do so.
-                drop(stream);
-                eprintln!("interrupted: cancelling the operation");
-                applier::wait_idle().await;
-                bail!("operation cancelled by interrupt");
-            }
+        let Some(event) = stream.message().await.map_err(exit::status)? else {
+            break;
         };
-        let Some(event) = event else { break };
         if let Some(pb::operation_event::Event::Result(result)) = event.event {
             if let Some(error) = &result.error {
                 return Err(anyhow::Error::new(ServiceError {
@@ -128,12 +121,12 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
     let release = result.release.clone().unwrap_or_default();
     match format {
         Format::Table => {
-            print!("{}", output::release_summary(&release));
+            out!("{}", output::release_summary(&release));
             if dry_run && !result.manifest.is_empty() {
-                println!("MANIFEST:\n{}", result.manifest);
+                outln!("MANIFEST:\n{}", result.manifest);
             }
             if !result.notes.is_empty() {
-                println!("NOTES:\n{}", result.notes.trim_end());
+                outln!("NOTES:\n{}", result.notes.trim_end());
             }
         }
         Format::Json | Format::Yaml => {
@@ -160,6 +153,15 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 
 /// `capstan install NAME CHART`.
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
+    let result = Signals::listen()?
+        .cancellable(run_install(global, &args))
+        .await?;
+    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    Ok(0)
+}
+
+/// Renders and installs: the part of `install` a signal cancels.
+async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::OperationResult> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
     super::record_release(&name, &namespace);
@@ -182,7 +184,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     .await?;
     let mut client = applier::connect(global).await?;
     let span = operation_span("install", &name, &namespace);
-    let result = async {
+    async {
         let stream = client
             .install(pb::InstallRequest {
                 name,
@@ -210,9 +212,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
         follow(stream).await
     }
     .instrument(span)
-    .await?;
-    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
-    Ok(0)
+    .await
 }
 
 /// The latest revision of a release, or `None` when there is none.
@@ -322,6 +322,26 @@ pub(crate) async fn render_upgrade(
 
 /// `capstan upgrade NAME CHART`.
 pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
+    let (installs, result) = Signals::listen()?
+        .cancellable(run_upgrade(global, &args))
+        .await?;
+    if args.output == Format::Table {
+        if installs && args.install {
+            outln!("Release {:?} does not exist. Installing it now.", args.name);
+        } else {
+            outln!("Release {:?} has been upgraded. Happy Helming!", args.name);
+        }
+    }
+    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    Ok(0)
+}
+
+/// Renders and upgrades: the part of `upgrade` a signal cancels. Also says whether the upgrade
+/// installed.
+async fn run_upgrade(
+    global: &Global,
+    args: &UpgradeArgs,
+) -> anyhow::Result<(bool, pb::OperationResult)> {
     let namespace = global.namespace();
     super::record_release(&args.name, &namespace);
     let mut client = applier::connect(global).await?;
@@ -336,7 +356,6 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
         &args.value_mode(),
     )
     .await?;
-    let dry_run = args.apply.dry_run.is_some();
     let span = operation_span("upgrade", &args.name, &namespace);
     let result = async {
         let stream = client
@@ -369,19 +388,20 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     }
     .instrument(span)
     .await?;
-    if args.output == Format::Table {
-        if installs && args.install {
-            println!("Release {:?} does not exist. Installing it now.", args.name);
-        } else {
-            println!("Release {:?} has been upgraded. Happy Helming!", args.name);
-        }
-    }
-    print_result(&result, dry_run, args.output)?;
-    Ok(0)
+    Ok((installs, result))
 }
 
 /// `capstan rollback NAME [REVISION]`.
 pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8> {
+    Signals::listen()?
+        .cancellable(run_rollback(global, &args))
+        .await?;
+    outln!("Rollback was a success! Happy Helming!");
+    Ok(0)
+}
+
+/// Rolls back: the part of `rollback` a signal cancels.
+async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb::OperationResult> {
     let mut client = applier::connect(global).await?;
     super::record_release(&args.name, &global.namespace());
     let span = operation_span("rollback", &args.name, &global.namespace());
@@ -409,18 +429,17 @@ pub async fn rollback(global: &Global, args: RollbackArgs) -> anyhow::Result<u8>
         follow(stream).await
     }
     .instrument(span)
-    .await?;
-    println!("Rollback was a success! Happy Helming!");
-    Ok(0)
+    .await
 }
 
 /// `capstan uninstall NAME...`.
 pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u8> {
-    let mut client = applier::connect(global).await?;
+    let mut signals = Signals::listen()?;
+    let mut client = signals.cancellable(applier::connect(global)).await?;
     for name in &args.names {
         super::record_release(name, &global.namespace());
         let span = operation_span("uninstall", name, &global.namespace());
-        let result = async {
+        let operation = async {
             let stream = client
                 .uninstall(pb::UninstallRequest {
                     name: name.clone(),
@@ -439,12 +458,12 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                 .into_inner();
             follow(stream).await
         }
-        .instrument(span)
-        .await?;
+        .instrument(span);
+        let result = signals.cancellable(operation).await?;
         if !result.info.is_empty() {
-            println!("{}", result.info.trim_end());
+            outln!("{}", result.info.trim_end());
         }
-        println!("release \"{name}\" uninstalled");
+        outln!("release \"{name}\" uninstalled");
     }
     Ok(0)
 }

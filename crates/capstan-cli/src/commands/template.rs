@@ -7,6 +7,7 @@ use anyhow::{Context as _, bail};
 use capstan_proto::renderer::v1 as pb;
 
 use crate::cli::{Global, TemplateArgs};
+use crate::console::{out, outln};
 use crate::renderer;
 
 /// One output document: the template it came from and its YAML.
@@ -84,7 +85,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
             for d in &documents {
                 let _ = write!(out, "---\n# Source: {}\n{}\n", d.source, d.yaml);
             }
-            print!("{out}");
+            out!("{out}");
         }
         Some(dir) => write_output_dir(dir, &documents)?,
     }
@@ -149,7 +150,7 @@ fn write_output_dir(dir: &Path, documents: &[Document]) -> anyhow::Result<()> {
         } else {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             written.push(d.source.clone());
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
         }
     }
     Ok(())
