@@ -103,10 +103,14 @@ pub fn response(
     rendered: Rendered,
 ) -> pb::RenderResponse {
     let manifest = rendered.manifest();
-    let mut stored = stored_chart(chart);
-    if let Some(values) = chart_values {
-        stored["values"] = Value::Object(values.clone());
-    }
+    let stored_chart_json = match chart_values {
+        None => stored_chart_json(&digest, chart),
+        Some(values) => {
+            let mut stored = stored_chart(chart);
+            stored["values"] = Value::Object(values.clone());
+            stored.to_string()
+        }
+    };
     pb::RenderResponse {
         chart_digest: digest,
         manifest,
@@ -114,7 +118,7 @@ pub fn response(
         chart_metadata_json: serde_json::to_string(&rendered.chart).unwrap_or_default(),
         merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
         user_values_json: serde_json::to_string(user).unwrap_or_default(),
-        stored_chart_json: stored.to_string(),
+        stored_chart_json,
         manifests: rendered
             .manifests
             .into_iter()
@@ -145,6 +149,29 @@ pub fn response(
             })
             .collect(),
     }
+}
+
+/// The stored chart's JSON for the chart with `digest`: the same for every render of that chart
+/// (every template and file base64-encoded), so the last few are kept.
+fn stored_chart_json(digest: &str, chart: &Chart) -> String {
+    static CACHE: std::sync::Mutex<Vec<(String, std::sync::Arc<str>)>> =
+        std::sync::Mutex::new(Vec::new());
+    let hit = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(d, _)| d == digest)
+        .map(|(_, json)| json.clone());
+    if let Some(json) = hit {
+        return json.to_string();
+    }
+    let json: std::sync::Arc<str> = stored_chart(chart).to_string().into();
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= 16 {
+        cache.remove(0);
+    }
+    cache.push((digest.to_string(), json.clone()));
+    json.to_string()
 }
 
 /// The chart as Helm stores it in a release record: metadata, templates and files with base64
