@@ -686,35 +686,7 @@ async fn helm_driver_and_history_max_are_honoured() {
 #[tokio::test]
 async fn an_interrupt_cancels_and_the_revision_ends_failed() {
     with_namespace("cli-interrupt", |ns| async move {
-        let mut child = Command::new(binary("capstan"))
-            .args([
-                "install",
-                "web",
-                &webapp(),
-                "--wait",
-                "--set",
-                "image.tag=never-ready",
-            ])
-            .args(["-n", ns.name()])
-            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
-            .env_remove("CAPSTAN_RENDERER")
-            .env_remove("CAPSTAN_APPLIER")
-            .env_remove("HELM_DRIVER")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
-        let mut line = String::new();
-        loop {
-            line.clear();
-            ensure!(
-                stderr.read_line(&mut line)? > 0,
-                "capstan ended before waiting"
-            );
-            if line.trim_end().ends_with("waiting (revision 1)") {
-                break;
-            }
-        }
+        let (mut child, mut stderr, _) = start_waiting("install", "web", &webapp(), ns.name())?;
         let status = Command::new("kill")
             .args(["-INT", &child.id().to_string()])
             .status()?;
@@ -744,6 +716,48 @@ async fn an_interrupt_cancels_and_the_revision_ends_failed() {
     .await;
 }
 
+/// Starts `capstan VERB NAME CHART --wait` in `namespace` with pods that never become ready, and
+/// returns once it says it is waiting: the process, the rest of its standard error, and what it
+/// printed up to then.
+fn start_waiting(
+    verb: &str,
+    name: &str,
+    chart: &str,
+    namespace: &str,
+) -> anyhow::Result<(Child, BufReader<std::process::ChildStderr>, String)> {
+    let mut child = Command::new(binary("capstan"))
+        .args([
+            verb,
+            name,
+            chart,
+            "--wait",
+            "--set",
+            "image.tag=never-ready",
+        ])
+        .args(["-n", namespace])
+        .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+        .env_remove("CAPSTAN_RENDERER")
+        .env_remove("CAPSTAN_APPLIER")
+        .env_remove("HELM_DRIVER")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
+    let mut seen = String::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        ensure!(
+            stderr.read_line(&mut line)? > 0,
+            "capstan {verb} ended before waiting:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("waiting (revision") {
+            return Ok((child, stderr, seen));
+        }
+    }
+}
+
 /// How many times each signal scenario runs: enough to show a signal never finds the CLI
 /// without its handler, whatever it is doing when the wait begins.
 const SIGNAL_TRIALS: usize = 3;
@@ -767,37 +781,8 @@ async fn signal_cancels_each_time(
     let mut cancelled = Vec::new();
     for trial in 0..SIGNAL_TRIALS {
         let verb = if trial == 0 { "install" } else { "upgrade" };
-        let mut child = Command::new(binary("capstan"))
-            .args([
-                verb,
-                name,
-                &chart,
-                "--wait",
-                "--set",
-                "image.tag=never-ready",
-            ])
-            .args(["-n", ns.name()])
-            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
-            .env_remove("CAPSTAN_RENDERER")
-            .env_remove("CAPSTAN_APPLIER")
-            .env_remove("HELM_DRIVER")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut stderr = BufReader::new(child.stderr.take().context("piped stderr")?);
-        let mut seen = String::new();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            ensure!(
-                stderr.read_line(&mut line)? > 0,
-                "trial {trial}: capstan {verb} ended before waiting:\n{seen}"
-            );
-            seen.push_str(&line);
-            if line.contains("waiting (revision") {
-                break;
-            }
-        }
+        let (mut child, mut stderr, seen) = start_waiting(verb, name, &chart, ns.name())
+            .with_context(|| format!("trial {trial}"))?;
         let sent = std::time::Instant::now();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(i32::try_from(child.id())?),
