@@ -103,37 +103,50 @@ impl GoChart {
             }
         }
         files.sort_by(|a, b| helm_order(&a.0, &b.0));
-        let mut compiled = HashMap::new();
-        for (file, source) in &files {
-            let tree = capstan_gotmpl::parse(source)
-                .map_err(|e| errors::syntax_error(file, source, &e))?;
-            let translate = |list: &capstan_gotmpl::ast::List| {
-                capstan_gotmpl::translate(list, &is_function)
-                    .map_err(|e| errors::syntax_error(file, source, &e))
-            };
-            for d in &tree.defines {
-                let key = define_name(&d.name);
-                compiled.insert(
-                    key.clone(),
-                    Compiled {
-                        key,
-                        file: file.clone(),
-                        exec_name: d.name.clone(),
-                        go_source: source.clone(),
-                        translation: translate(&d.list)?,
-                    },
-                );
+        // Parsing and translating are independent per file: large charts use a few threads,
+        // each taking a contiguous run, and the results are inserted in Helm's order (a later
+        // define replaces an earlier one; the first error in that order is the one reported).
+        let compile_run = |run: &[(String, Arc<str>)]| -> Result<Vec<Compiled>> {
+            let mut out = Vec::new();
+            for (file, source) in run {
+                out.extend(compile_file(file, source, &is_function)?);
             }
-            compiled.insert(
-                file.clone(),
-                Compiled {
-                    key: file.clone(),
-                    file: file.clone(),
-                    exec_name: file.clone(),
-                    go_source: source.clone(),
-                    translation: translate(&tree.root)?,
-                },
-            );
+            Ok(out)
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(4);
+        let runs: Vec<Result<Vec<Compiled>>> = if threads < 2 || files.len() < 32 {
+            vec![compile_run(&files)]
+        } else {
+            std::thread::scope(|scope| {
+                let spawned: Vec<_> = files
+                    .chunks(files.len().div_ceil(threads))
+                    .map(|run| {
+                        let thread = std::thread::Builder::new()
+                            .name("capstan-compile".into())
+                            .stack_size(64 << 20)
+                            .spawn_scoped(scope, move || compile_run(run));
+                        (run, thread)
+                    })
+                    .collect();
+                spawned
+                    .into_iter()
+                    .map(|(run, thread)| match thread {
+                        Ok(handle) => handle
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                        // No thread to be had: compile this run here.
+                        Err(_) => compile_run(run),
+                    })
+                    .collect()
+            })
+        };
+        let mut compiled = HashMap::new();
+        for run in runs {
+            for c in run? {
+                compiled.insert(c.key.clone(), c);
+            }
         }
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
@@ -269,6 +282,38 @@ fn as_int64(values: &Value, json: &Values, path: &[String]) {
     if m.contains(last) {
         m.insert(last.clone(), capstan_sprig::value::int64(exact));
     }
+}
+
+/// One template file parsed and translated: its `define`s (in source order), then its body.
+fn compile_file(
+    file: &str,
+    source: &Arc<str>,
+    is_function: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<Vec<Compiled>> {
+    let tree = capstan_gotmpl::parse(source).map_err(|e| errors::syntax_error(file, source, &e))?;
+    let translate = |list: &capstan_gotmpl::ast::List| {
+        capstan_gotmpl::translate(list, is_function)
+            .map_err(|e| errors::syntax_error(file, source, &e))
+    };
+    let mut out = Vec::with_capacity(tree.defines.len() + 1);
+    for d in &tree.defines {
+        let key = define_name(&d.name);
+        out.push(Compiled {
+            key,
+            file: file.to_string(),
+            exec_name: d.name.clone(),
+            go_source: source.clone(),
+            translation: translate(&d.list)?,
+        });
+    }
+    out.push(Compiled {
+        key: file.to_string(),
+        file: file.to_string(),
+        exec_name: file.to_string(),
+        go_source: source.clone(),
+        translation: translate(&tree.root)?,
+    });
+    Ok(out)
 }
 
 /// What every chart's root shares.
