@@ -710,9 +710,6 @@ const PARALLEL_PARSE_FROM: usize = 64;
 /// charts are parsed on a few threads, each taking a contiguous run of templates, so the result
 /// and the first error reported are the same as parsing one by one.
 fn parse_all(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Hook>)> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(4);
     let files: Vec<(&String, &String)> = files.iter().collect();
     let parse = |run: &[(&String, &String)]| -> Result<(Vec<Manifest>, Vec<Hook>)> {
         let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
@@ -721,32 +718,7 @@ fn parse_all(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Hoo
         }
         Ok((manifests, hooks))
     };
-    if threads < 2 || files.len() < PARALLEL_PARSE_FROM {
-        return parse(&files);
-    }
-    let runs: Vec<Result<(Vec<Manifest>, Vec<Hook>)>> = std::thread::scope(|scope| {
-        let spawned: Vec<_> = files
-            .chunks(files.len().div_ceil(threads))
-            .map(|run| {
-                let thread = std::thread::Builder::new()
-                    .name("capstan-parse".into())
-                    // Room for the YAML parser's recursion, as on the render thread.
-                    .stack_size(64 << 20)
-                    .spawn_scoped(scope, move || parse(run));
-                (run, thread)
-            })
-            .collect();
-        spawned
-            .into_iter()
-            .map(|(run, thread)| match thread {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                // No thread to be had: parse this run here.
-                Err(_) => parse(run),
-            })
-            .collect()
-    });
+    let runs = crate::runs::in_runs(&files, PARALLEL_PARSE_FROM, "capstan-parse", parse);
     let (mut manifests, mut hooks) = (Vec::new(), Vec::new());
     for run in runs {
         let (m, h) = run?;

@@ -42,6 +42,7 @@ mod funcs;
 mod go;
 mod manifest;
 mod objects;
+mod runs;
 mod yaml;
 
 pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};

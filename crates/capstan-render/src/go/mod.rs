@@ -113,35 +113,7 @@ impl GoChart {
             }
             Ok(out)
         };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(4);
-        let runs: Vec<Result<Vec<Compiled>>> = if threads < 2 || files.len() < 32 {
-            vec![compile_run(&files)]
-        } else {
-            std::thread::scope(|scope| {
-                let spawned: Vec<_> = files
-                    .chunks(files.len().div_ceil(threads))
-                    .map(|run| {
-                        let thread = std::thread::Builder::new()
-                            .name("capstan-compile".into())
-                            .stack_size(64 << 20)
-                            .spawn_scoped(scope, move || compile_run(run));
-                        (run, thread)
-                    })
-                    .collect();
-                spawned
-                    .into_iter()
-                    .map(|(run, thread)| match thread {
-                        Ok(handle) => handle
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                        // No thread to be had: compile this run here.
-                        Err(_) => compile_run(run),
-                    })
-                    .collect()
-            })
-        };
+        let runs = crate::runs::in_runs(&files, 32, "capstan-compile", compile_run);
         let mut compiled = HashMap::new();
         for run in runs {
             for c in run? {
