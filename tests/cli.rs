@@ -716,25 +716,15 @@ async fn an_interrupt_cancels_and_the_revision_ends_failed() {
     .await;
 }
 
-/// Starts `capstan VERB NAME CHART --wait` in `namespace` with pods that never become ready, and
-/// returns once it says it is waiting: the process, the rest of its standard error, and what it
-/// printed up to then.
-fn start_waiting(
-    verb: &str,
-    name: &str,
-    chart: &str,
-    namespace: &str,
+/// Starts `capstan ARGS` (on the local control plane, no daemon address or driver from the
+/// environment) and returns once a line of its standard error satisfies `until`: the process,
+/// the rest of its standard error, and what it printed up to then.
+fn spawn_until(
+    args: &[&str],
+    until: impl Fn(&str) -> bool,
 ) -> anyhow::Result<(Child, BufReader<std::process::ChildStderr>, String)> {
     let mut child = Command::new(binary("capstan"))
-        .args([
-            verb,
-            name,
-            chart,
-            "--wait",
-            "--set",
-            "image.tag=never-ready",
-        ])
-        .args(["-n", namespace])
+        .args(args)
         .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
         .env_remove("CAPSTAN_RENDERER")
         .env_remove("CAPSTAN_APPLIER")
@@ -749,13 +739,37 @@ fn start_waiting(
         line.clear();
         ensure!(
             stderr.read_line(&mut line)? > 0,
-            "capstan {verb} ended before waiting:\n{seen}"
+            "capstan {} ended before the awaited line:\n{seen}",
+            args.first().copied().unwrap_or_default()
         );
         seen.push_str(&line);
-        if line.contains("waiting (revision") {
+        if until(line.trim_end()) {
             return Ok((child, stderr, seen));
         }
     }
+}
+
+/// Starts `capstan VERB NAME CHART --wait` in `namespace` with pods that never become ready, and
+/// returns once it says it is waiting (see [`spawn_until`]).
+fn start_waiting(
+    verb: &str,
+    name: &str,
+    chart: &str,
+    namespace: &str,
+) -> anyhow::Result<(Child, BufReader<std::process::ChildStderr>, String)> {
+    spawn_until(
+        &[
+            verb,
+            name,
+            chart,
+            "--wait",
+            "--set",
+            "image.tag=never-ready",
+            "-n",
+            namespace,
+        ],
+        |line| line.contains("waiting (revision"),
+    )
 }
 
 /// How many times each signal scenario runs: enough to show a signal never finds the CLI
@@ -1501,29 +1515,23 @@ async fn kill_the_applier_mid_upgrade(
     capstan.ok(&["install", "web", chart, "--wait", "--timeout", "2m"])?;
 
     // An upgrade that takes a minute (slow pods or a slow hook), through the first applier.
-    let mut upgrade = Command::new(binary("capstan"))
-        .args(["upgrade", "web", chart, "--set", set])
-        .args(["--wait", "--timeout", "2m", "-n", ns.name()])
-        .args(["--applier", &first.addr])
-        .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
-        .env_remove("CAPSTAN_RENDERER")
-        .env_remove("CAPSTAN_APPLIER")
-        .env_remove("HELM_DRIVER")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stderr = BufReader::new(upgrade.stderr.take().context("piped stderr")?);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        ensure!(
-            stderr.read_line(&mut line)? > 0,
-            "capstan upgrade ended before waiting"
-        );
-        if at(line.trim_end()) {
-            break;
-        }
-    }
+    let (mut upgrade, mut stderr, _) = spawn_until(
+        &[
+            "upgrade",
+            "web",
+            chart,
+            "--set",
+            set,
+            "--wait",
+            "--timeout",
+            "2m",
+            "-n",
+            ns.name(),
+            "--applier",
+            &first.addr,
+        ],
+        at,
+    )?;
     let local = Capstan {
         namespace: ns.name().to_owned(),
         remote: Vec::new(),
