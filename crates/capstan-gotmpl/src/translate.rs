@@ -261,14 +261,7 @@ impl Translator<'_> {
                 quote(&format!("undefined variable: {}", v.name))
             ));
             let (pos, text) = last_at(p);
-            self.spans.push(Span {
-                start,
-                end: self.out.len(),
-                pos,
-                text,
-                function: None,
-                args: Vec::new(),
-            });
+            self.node_span(start, pos, text);
             self.out.push_str(" }}");
             return Ok(());
         }
@@ -497,14 +490,7 @@ impl Translator<'_> {
                         self.out.push_str(&format!(
                             "go_fail(\"wrong number of args for {name}: want at least 1 got 0\")"
                         ));
-                        self.spans.push(Span {
-                            start,
-                            end: self.out.len(),
-                            pos: first.pos,
-                            text: name.clone(),
-                            function: None,
-                            args: Vec::new(),
-                        });
+                        self.node_span(start, first.pos, name.clone());
                     } else {
                         self.out.push('(');
                         let mut first_op = true;
@@ -594,14 +580,7 @@ impl Translator<'_> {
                                 first.text
                             ))
                         ));
-                        self.spans.push(Span {
-                            start,
-                            end: self.out.len(),
-                            pos: first.pos,
-                            text: first.text.clone(),
-                            function: None,
-                            args: Vec::new(),
-                        });
+                        self.node_span(start, first.pos, first.text.clone());
                         return Ok(());
                     }
                 };
@@ -658,18 +637,24 @@ impl Translator<'_> {
             }
             OperandKind::Nil => {
                 self.out.push_str("go_fail(\"nil is not a command\")");
-                self.spans.push(Span {
-                    start,
-                    end: self.out.len(),
-                    pos: first.pos,
-                    text: first.text.clone(),
-                    function: None,
-                    args: Vec::new(),
-                });
+                self.node_span(start, first.pos, first.text.clone());
             }
             _ => self.operand_as(first, dot, true)?,
         }
         Ok(())
+    }
+
+    /// Records that the expression from `start` to the end of the output stands for the Go node
+    /// at `pos` printed as `text` (no function call).
+    fn node_span(&mut self, start: usize, pos: Pos, text: String) {
+        self.spans.push(Span {
+            start,
+            end: self.out.len(),
+            pos,
+            text,
+            function: None,
+            args: Vec::new(),
+        });
     }
 
     /// Appends an expression translated apart, moving its spans along.
@@ -706,14 +691,7 @@ impl Translator<'_> {
             self.out.push_str(&quote(f));
         }
         self.out.push(')');
-        self.spans.push(Span {
-            start,
-            end: self.out.len(),
-            pos,
-            text: text.to_string(),
-            function: None,
-            args: Vec::new(),
-        });
+        self.node_span(start, pos, text.to_string());
     }
 
     fn operand(&mut self, op: &Operand, dot: &str) -> Result<()> {
@@ -769,14 +747,7 @@ impl Translator<'_> {
                     // Go reports a field of a pipeline's value at the last node the pipeline
                     // evaluated.
                     let (pos, text) = last_at(p);
-                    self.spans.push(Span {
-                        start,
-                        end: self.out.len(),
-                        pos,
-                        text,
-                        function: None,
-                        args: Vec::new(),
-                    });
+                    self.node_span(start, pos, text);
                 }
             }
             OperandKind::String(s) => self.out.push_str(&quote(s)),
@@ -791,14 +762,7 @@ impl Translator<'_> {
                 let start = self.out.len();
                 self.out
                     .push_str(&format!("go_fail(\"{u} overflows int\")"));
-                self.spans.push(Span {
-                    start,
-                    end: self.out.len(),
-                    pos: op.pos,
-                    text: op.text.clone(),
-                    function: None,
-                    args: Vec::new(),
-                });
+                self.node_span(start, op.pos, op.text.clone());
             }
             OperandKind::Number(Number::Float(f)) => {
                 let text = if f.is_finite() {
