@@ -469,89 +469,15 @@ fn parse_time(v: &Value) -> Result<jiff::Timestamp, Error> {
         .map_err(|e| op_err(format!("date: cannot read time {s:?}: {e}")))
 }
 
-/// Formats a UTC time with a Go layout (`2006-01-02T15:04:05Z07:00`).
+/// Formats a UTC time with a Go layout (`2006-01-02T15:04:05Z07:00`), as Go's `t.Format`.
 fn go_date(layout: &str, ts: jiff::Timestamp) -> String {
-    let z = ts.to_zoned(jiff::tz::TimeZone::UTC);
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let month = MONTHS[(z.month() - 1) as usize];
-    let weekday = match z.weekday() {
-        jiff::civil::Weekday::Monday => "Monday",
-        jiff::civil::Weekday::Tuesday => "Tuesday",
-        jiff::civil::Weekday::Wednesday => "Wednesday",
-        jiff::civil::Weekday::Thursday => "Thursday",
-        jiff::civil::Weekday::Friday => "Friday",
-        jiff::civil::Weekday::Saturday => "Saturday",
-        jiff::civil::Weekday::Sunday => "Sunday",
-    };
-    let hour12 = match z.hour() % 12 {
-        0 => 12,
-        h => h,
-    };
-    let nanos = z.subsec_nanosecond();
-    let tokens: [(&str, String); 29] = [
-        ("January", month.to_string()),
-        ("Monday", weekday.to_string()),
-        ("Z07:00", "Z".into()),
-        ("-07:00", "+00:00".into()),
-        ("Z0700", "Z".into()),
-        ("-0700", "+0000".into()),
-        (".000000000", format!(".{nanos:09}")),
-        (".000000", format!(".{:06}", nanos / 1000)),
-        (".000", format!(".{:03}", nanos / 1_000_000)),
-        ("2006", format!("{:04}", z.year())),
-        ("Jan", month[..3].to_string()),
-        ("Mon", weekday[..3].to_string()),
-        ("MST", "UTC".into()),
-        ("Z07", "Z".into()),
-        ("-07", "+00".into()),
-        ("01", format!("{:02}", z.month())),
-        ("02", format!("{:02}", z.day())),
-        ("_2", format!("{:>2}", z.day())),
-        ("03", format!("{hour12:02}")),
-        ("04", format!("{:02}", z.minute())),
-        ("05", format!("{:02}", z.second())),
-        ("06", format!("{:02}", z.year() % 100)),
-        ("15", format!("{:02}", z.hour())),
-        ("PM", if z.hour() >= 12 { "PM" } else { "AM" }.into()),
-        ("pm", if z.hour() >= 12 { "pm" } else { "am" }.into()),
-        ("1", z.month().to_string()),
-        ("2", z.day().to_string()),
-        ("3", hour12.to_string()),
-        ("4", z.minute().to_string()),
-    ];
-    let mut out = String::new();
-    let mut rest = layout;
-    'outer: while !rest.is_empty() {
-        for (tok, val) in &tokens {
-            if let Some(r) = rest.strip_prefix(tok) {
-                out.push_str(val);
-                rest = r;
-                continue 'outer;
-            }
-        }
-        if let Some(r) = rest.strip_prefix('5') {
-            out.push_str(&z.second().to_string());
-            rest = r;
-            continue;
-        }
-        let c = rest.chars().next().unwrap_or_default();
-        out.push(c);
-        rest = &rest[c.len_utf8()..];
+    capstan_sprig::dates::GoTime {
+        ts,
+        tz: jiff::tz::TimeZone::UTC,
+        loc: "UTC".into(),
+        fixed_abbrev: None,
     }
-    out
+    .format(layout)
 }
 
 /// A subset of Go's `fmt.Sprintf`: `%v %s %d %f %e %g %q %t %x %X %o %b %%` with flags
