@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use base64::Engine as _;
+use capstan_sprig::fmt::go_quote;
 use minijinja::value::{Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, State};
 use sha2::{Digest, Sha256};
@@ -204,26 +205,6 @@ fn to_json_string(b: Bounds, v: &Value, pretty: bool) -> Result<String, Error> {
     Ok(s.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026"))
-}
-
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn quote_all(b: Bounds, args: &[Value], single: bool) -> Result<String, Error> {
