@@ -100,7 +100,7 @@ pub fn run() -> anyhow::Result<()> {
             }
         }
         let stats = Stats::of(&ours.iter().map(|s| s.seconds).collect::<Vec<_>>());
-        let rss = ours.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        let rss = Sample::peak_rss(&ours);
         writeln!(
             report,
             "| {operation} | capstan | {} | {} | {} | {} MiB | |",
@@ -112,16 +112,9 @@ pub fn run() -> anyhow::Result<()> {
         let mut row =
             json!({"operation": operation, "capstan": {"seconds": stats, "max_rss_kib": rss}});
         for (i, h) in helms.iter().enumerate() {
-            let s = Stats::of(&theirs[i].iter().map(|s| s.seconds).collect::<Vec<_>>());
-            let r = theirs[i].iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            let ratio = Stats::of(
-                &ours
-                    .iter()
-                    .zip(&theirs[i])
-                    .map(|(a, b)| a.seconds / b.seconds)
-                    .collect::<Vec<_>>(),
-            )
-            .median;
+            let s = Sample::times(&theirs[i]);
+            let r = Sample::peak_rss(&theirs[i]);
+            let ratio = Sample::paired_ratio(&ours, &theirs[i]);
             let name = super::render::helm_name(h);
             writeln!(
                 report,

@@ -44,6 +44,28 @@ pub struct Sample {
     pub max_rss_kib: u64,
 }
 
+impl Sample {
+    /// The time statistics of `samples`.
+    pub fn times(samples: &[Sample]) -> Stats {
+        Stats::of(&samples.iter().map(|s| s.seconds).collect::<Vec<_>>())
+    }
+
+    /// The largest peak RSS of `samples` (KiB).
+    pub fn peak_rss(samples: &[Sample]) -> u64 {
+        samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0)
+    }
+
+    /// The median of `ours[i] / theirs[i]` over runs that alternated the two tools.
+    pub fn paired_ratio(ours: &[Sample], theirs: &[Sample]) -> f64 {
+        let ratios: Vec<f64> = ours
+            .iter()
+            .zip(theirs)
+            .map(|(a, b)| a.seconds / b.seconds)
+            .collect();
+        Stats::of(&ratios).median
+    }
+}
+
 /// Runs `command` under GNU time and returns its wall time and peak RSS; its stdout is discarded.
 pub fn measure(
     program: &std::path::Path,

@@ -68,7 +68,7 @@ pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
             }
         }
         let stats = Stats::of(&ours.iter().map(|s| s.seconds).collect::<Vec<_>>());
-        let rss = ours.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
+        let rss = Sample::peak_rss(&ours);
         writeln!(
             markdown,
             "| {chart} | capstan | {} | {} | {} | {} MiB | |",
@@ -81,16 +81,9 @@ pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
         let mut fastest: Option<(f64, String)> = None;
         for (i, h) in helms.iter().enumerate() {
             let name = helm_name(h);
-            let s = Stats::of(&theirs[i].iter().map(|s| s.seconds).collect::<Vec<_>>());
-            let r = theirs[i].iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            let ratio = Stats::of(
-                &ours
-                    .iter()
-                    .zip(&theirs[i])
-                    .map(|(a, b)| a.seconds / b.seconds)
-                    .collect::<Vec<_>>(),
-            )
-            .median;
+            let s = Sample::times(&theirs[i]);
+            let r = Sample::peak_rss(&theirs[i]);
+            let ratio = Sample::paired_ratio(&ours, &theirs[i]);
             let verdict = if 1.0 / ratio >= PROCESS_TARGET && rss < r {
                 "met"
             } else {

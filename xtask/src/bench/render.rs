@@ -64,14 +64,9 @@ pub fn run() -> anyhow::Result<()> {
         for (i, h) in helms.iter().enumerate() {
             let name = helm_name(h);
             let samples = &theirs_samples[i];
-            let stats = Stats::of(&samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
-            let rss = samples.iter().map(|s| s.max_rss_kib).max().unwrap_or(0);
-            let ratios: Vec<f64> = ours_samples
-                .iter()
-                .zip(samples)
-                .map(|(a, b)| a.seconds / b.seconds)
-                .collect();
-            let ratio = Stats::of(&ratios).median;
+            let stats = Sample::times(samples);
+            let rss = Sample::peak_rss(samples);
+            let ratio = Sample::paired_ratio(&ours_samples, samples);
             writeln!(
                 report,
                 "| {objects} | {name} | {} | {} | {} | {} MiB | {ratio:.3} ({:.1}x faster) |",
