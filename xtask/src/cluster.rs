@@ -345,20 +345,5 @@ fn build_devcluster() -> anyhow::Result<PathBuf> {
 
 /// Builds the pod-lifecycle simulator with cargo and returns its path.
 fn build_podsim() -> anyhow::Result<PathBuf> {
-    let status = Command::new(paths::cargo())
-        .current_dir(paths::root())
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "capstan-podsim",
-            "--bin",
-            "capstan-podsim",
-        ])
-        .status()
-        .context("running cargo build for the simulator")?;
-    if !status.success() {
-        bail!("building capstan-podsim failed ({status})");
-    }
-    Ok(paths::target().join("debug").join("capstan-podsim"))
+    paths::debug_binary("capstan-podsim", "capstan-podsim")
 }

@@ -177,22 +177,7 @@ fn build_capstan() -> anyhow::Result<PathBuf> {
     if let Some(binary) = std::env::var_os("CAPSTAN_CONFORMANCE_BIN") {
         return Ok(PathBuf::from(binary));
     }
-    let status = Command::new(paths::cargo())
-        .current_dir(paths::root())
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "capstan-cli",
-            "--bin",
-            "capstan",
-        ])
-        .status()
-        .context("running cargo build for capstan")?;
-    if !status.success() {
-        bail!("building capstan failed ({status})");
-    }
-    Ok(paths::target().join("debug").join("capstan"))
+    paths::debug_binary("capstan-cli", "capstan")
 }
 
 /// `template rel <chart> --namespace ns --kube-version 1.33 [-f <values>]` with `binary`:

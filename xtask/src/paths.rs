@@ -30,3 +30,17 @@ pub fn state_dir() -> PathBuf {
 pub fn cargo() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
+
+/// Builds the binary `bin` of `package` (debug profile) and returns its path.
+pub fn debug_binary(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
+    use anyhow::Context as _;
+    let status = std::process::Command::new(cargo())
+        .current_dir(root())
+        .args(["build", "--quiet", "--package", package, "--bin", bin])
+        .status()
+        .with_context(|| format!("running cargo build for {bin}"))?;
+    if !status.success() {
+        anyhow::bail!("building {bin} failed ({status})");
+    }
+    Ok(target().join("debug").join(bin))
+}
