@@ -172,8 +172,9 @@ fn go_field(
                 "nil pointer evaluating interface {{}}.{name}"
             )));
         }
-        // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`).
-        if has_methods(&cur) {
+        // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`); only
+        // exported (capitalised) names can be methods, so `.Values.image` never asks.
+        if name.starts_with(|c: char| c.is_ascii_uppercase()) && has_methods(&cur) {
             // The object's own method only: minijinja's `Value::call_method` would fall back to
             // calling an attribute of that name.
             let own = cur.as_object().map(|o| o.call_method(state, name, &[]));
@@ -185,10 +186,14 @@ fn go_field(
                 }
             }
         }
-        let static_type = if i == 0 {
-            type_name(&cur)
-        } else {
-            "interface {}".to_string()
+        // The static type Go names in the error: the value's own for the first step, the
+        // map's element type (`interface {}`) after it.
+        let static_type = |cur: &Value| {
+            if i == 0 {
+                type_name(cur)
+            } else {
+                "interface {}".to_string()
+            }
         };
         cur = match kind(&cur) {
             Kind::Map => match as_map(&cur) {
@@ -206,13 +211,15 @@ fn go_field(
                 Ok(v) if !v.is_undefined() => v,
                 _ => {
                     return Err(go_error(format!(
-                        "can't evaluate field {name} in type {static_type}"
+                        "can't evaluate field {name} in type {}",
+                        static_type(&cur)
                     )));
                 }
             },
             _ => {
                 return Err(go_error(format!(
-                    "can't evaluate field {name} in type {static_type}"
+                    "can't evaluate field {name} in type {}",
+                    static_type(&cur)
                 )));
             }
         };
