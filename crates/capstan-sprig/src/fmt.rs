@@ -1035,9 +1035,6 @@ pub fn template_print(v: &Value) -> String {
     }
 }
 
-/// Keeps `Error` in the signatures of this module's public API stable.
-pub type Result<T> = std::result::Result<T, Error>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -185,7 +185,7 @@ fn go_text(compiled: &Compiled, e: &Error) -> String {
 
 /// An error of a nested render (`include`, `template`, `tpl`), as the error its caller gets:
 /// Go's text, the markers (fail, limit) kept. Limits pass through unchanged.
-pub(crate) fn nested(compiled: &Compiled, _all: &GoTemplates, e: &Error) -> Error {
+pub(crate) fn nested(compiled: &Compiled, e: &Error) -> Error {
     if has::<LimitMarker>(e) || e.kind() == ErrorKind::OutOfFuel {
         return limit_passthrough(e);
     }

@@ -161,7 +161,6 @@ impl GoChart {
             session: session.clone(),
             templates: self.templates.clone(),
             overlays: Mutex::new(Vec::new()),
-            includes: Mutex::new(HashMap::new()),
         });
         let go_value = Value::from_dyn_object(go.clone());
         let session_value = Value::from_dyn_object(session);

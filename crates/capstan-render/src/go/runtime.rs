@@ -30,8 +30,6 @@ pub(crate) struct GoSession {
     pub templates: Arc<GoTemplates>,
     /// `define`s of the `tpl` texts being executed, innermost last.
     pub overlays: Mutex<Vec<Overlay>>,
-    /// How often each named template is being included right now (Helm stops at 1000).
-    pub includes: Mutex<HashMap<String, usize>>,
 }
 
 impl Object for GoSession {
@@ -332,24 +330,10 @@ pub(crate) fn render_named(
     data: Value,
 ) -> Result<String, Error> {
     let go = go_session(state)?;
+    // The render's include depth bounds recursion (Helm's own bound, 1000 nested includes of
+    // one name, is never reached first).
     let _depth = go.session.enter(&format!("include {name:?}"))?;
-    {
-        let mut includes = go.includes.lock().unwrap_or_else(|e| e.into_inner());
-        let n = includes.entry(name.to_string()).or_insert(0);
-        *n += 1;
-        if *n > 1000 {
-            *n -= 1;
-            return Err(limit_error(format!(
-                "rendering template has a nested reference name: {name}: unable to execute template"
-            )));
-        }
-    }
-    let result = render_named_inner(state, &go, name, data);
-    let mut includes = go.includes.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(n) = includes.get_mut(name) {
-        *n -= 1;
-    }
-    result
+    render_named_inner(state, &go, name, data)
 }
 
 fn render_named_inner(
@@ -369,8 +353,7 @@ fn render_named_inner(
             let tmpl = state
                 .env()
                 .template_from_named_str(&compiled.key, &compiled.translation.source)?;
-            tmpl.render(ctx)
-                .map_err(|e| errors::nested(&compiled, &go.templates, &e))
+            tmpl.render(ctx).map_err(|e| errors::nested(&compiled, &e))
         }
         None => {
             // Named templates first, then template files by path (`include (print
@@ -385,8 +368,7 @@ fn render_named_inner(
                 )));
             };
             let tmpl = state.env().get_template(&key)?;
-            tmpl.render(ctx)
-                .map_err(|e| errors::nested(compiled, &go.templates, &e))
+            tmpl.render(ctx).map_err(|e| errors::nested(compiled, &e))
         }
     }
 }
@@ -440,7 +422,7 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
         .env()
         .template_from_named_str(&compiled.body.key, &compiled.body.translation.source)
         .and_then(|t| t.render(context(data, state)))
-        .map_err(|e| errors::nested(&compiled.body, &go.templates, &e));
+        .map_err(|e| errors::nested(&compiled.body, &e));
     if pushed {
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
     }
