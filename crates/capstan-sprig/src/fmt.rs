@@ -1,6 +1,6 @@
 //! Go's `fmt` printing: `%v` of every kind, `print`, `println`, `printf`.
 
-use minijinja::{Error, State, Value};
+use minijinja::{State, Value};
 
 use crate::Registry;
 use crate::value::{GoStruct, Kind, Num, as_list, is_nil, kind, map_entries, num};
