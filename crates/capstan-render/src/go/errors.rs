@@ -3,7 +3,7 @@
 use capstan_sprig::{ArgError, ArityError};
 use minijinja::{Error, ErrorKind};
 
-use super::{Compiled, GoTemplates};
+use super::Compiled;
 use crate::objects::{FailMarker, LimitMarker};
 use crate::{Error as RenderError, TemplateErrorKind};
 
