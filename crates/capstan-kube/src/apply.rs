@@ -36,6 +36,7 @@ use crate::mapping::{Mapping, RestMapper, is_builtin_group};
 use crate::merge;
 use crate::ownership;
 use crate::resource::{ObjectKey, Resource, install_steps, uninstall_steps};
+use crate::retry;
 
 /// The field manager Helm uses, so capstan and Helm share ownership of fields.
 pub const FIELD_MANAGER: &str = "helm";
@@ -293,7 +294,9 @@ impl Applier {
                 .into_iter()
                 .map(|resource| async move {
                     let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
-                    let result = self.apply_one(original, resource, options).await;
+                    let result =
+                        retry::retrying("apply", || self.apply_one(original, resource, options))
+                            .await;
                     if let Ok(done) = &result {
                         on_object(done);
                     }
@@ -353,7 +356,8 @@ impl Applier {
             let pending: Vec<_> = step
                 .into_iter()
                 .map(|resource| async move {
-                    let result = self.delete_one(resource, options).await;
+                    let result =
+                        retry::retrying("delete", || self.delete_one(resource, options)).await;
                     if let Ok(done) = &result {
                         on_object(done);
                     }

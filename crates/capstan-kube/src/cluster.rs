@@ -1,20 +1,10 @@
 //! [`KubeCluster`]: `capstan-ops`'s [`Cluster`] trait over a real cluster, built from an
 //! [`Applier`] and a [`Waiter`] sharing one [`RestMapper`], plus the two pieces only a cluster
-//! can do: per-release locks (a `coordination.k8s.io/v1` Lease per release) and hooks.
+//! can do: per-release locks ([`crate::lease`]) and hooks.
 //!
 //! # Locks
 //!
-//! A release's lock is the Lease `capstan.release.<name>` in the release namespace. Its holder
-//! identity is the operation's holder string; it is taken with a create (the API server's
-//! "already exists" decides races) or, when free or expired, an update carrying the
-//! `resourceVersion` read (a conflict means someone else moved first: read again). A lease is
-//! free when it has no holder and expired when `renewTime + leaseDurationSeconds` has passed;
-//! taking over an expired lease reports a [`StaleLease`] so the operation recovers the revision
-//! its holder left pending. While the guard lives a background task renews the lease every
-//! third of its duration; when renewal fails for a whole lease duration, or someone else holds
-//! the lease, the guard reports [`LockGuard::is_lost`]. [`LockGuard::release`] deletes the
-//! lease (with the last `resourceVersion` as precondition, so a successor's lease is never
-//! deleted); dropping the guard only stops renewing, leaving the lease to expire.
+//! Per-release locks are Leases, fenced by a local deadline: see [`crate::lease`].
 //!
 //! # Hooks
 //!
@@ -31,21 +21,19 @@
 //! them lives at the end of this file.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_ops::{
     ApplyRequest, Capabilities, Cluster, ClusterError, DeleteRequest, Event, HookOutcome,
-    HookRequest, Lock, LockGuard, LockHolder, LockRequest, ObjectAction, ObjectRef, ObjectReport,
-    ObjectResult, ObjectStatus, Progress, StaleLease, WaitRequest,
+    HookRequest, Lock, LockRequest, ObjectAction, ObjectRef, ObjectReport, ObjectResult,
+    ObjectStatus, Progress, WaitRequest,
 };
 use capstan_release::{BoxFuture, GoTime, HookDeletePolicy, HookPhase};
-use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{DeleteParams, PostParams, Preconditions};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
 use kube::{Api, Client};
 use serde_json::Value;
 
@@ -53,18 +41,10 @@ use crate::apply::{self, Action, Applier, ApplyMethod};
 use crate::error::Error;
 use crate::mapping::RestMapper;
 use crate::resource::{ObjectKey, Resource};
+use crate::retry::retrying;
 use crate::wait::{self, Readiness, ReadinessChange, WaitOptions, Waiter};
 
-/// The prefix of every release's Lease name: `capstan.release.<name>`.
-pub const LEASE_PREFIX: &str = "capstan.release.";
-
-/// The default lease duration.
-pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
-
-/// The Lease name of a release.
-pub fn lease_name(release: &str) -> String {
-    format!("{LEASE_PREFIX}{release}")
-}
+pub use crate::lease::{DEFAULT_LEASE_DURATION, LEASE_PREFIX, lease_name};
 
 /// [`Cluster`] over a real Kubernetes cluster.
 ///
@@ -184,8 +164,7 @@ impl KubeCluster {
         dry_run: bool,
     ) -> Result<bool, ClusterError> {
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let existing = api
-            .get_opt(namespace)
+        let existing = retrying("get namespace", || api.get_opt(namespace))
             .await
             .map_err(|e| kube_error(format!("get namespace {namespace}"), e))?;
         if existing.is_some() {
@@ -202,7 +181,7 @@ impl KubeCluster {
             dry_run,
             field_manager: Some(apply::FIELD_MANAGER.into()),
         };
-        match api.create(&params, &object).await {
+        match retrying("create namespace", || api.create(&params, &object)).await {
             Ok(_) => Ok(!dry_run),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
             Err(e) => Err(kube_error(format!("create namespace {namespace}"), e)),
@@ -385,11 +364,22 @@ impl KubeCluster {
                 .and_then(|s| s.phase.as_deref())
                 .is_some_and(|phase| matches!(phase, "Succeeded" | "Failed"))
         };
-        let waited = tokio::time::timeout(
-            remaining(deadline),
-            kube::runtime::wait::await_condition(api.clone(), &resource.name, finished),
-        )
-        .await;
+        let waited = loop {
+            let waited = tokio::time::timeout(
+                remaining(deadline),
+                kube::runtime::wait::await_condition(api.clone(), &resource.name, finished),
+            )
+            .await;
+            match waited {
+                // The watch ended (a dropped connection, a server restarting): watch again
+                // while there is time.
+                Ok(Err(e)) if remaining(deadline) > Duration::from_millis(500) => {
+                    tracing::debug!(pod = %resource.name, error = %e, "watch interrupted, resuming");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                waited => break waited,
+            }
+        };
         let pod = match waited {
             Ok(Ok(pod)) => pod,
             Ok(Err(e)) => {
@@ -419,305 +409,10 @@ impl KubeCluster {
             Readiness::InProgress(why) | Readiness::Failed(why) => Some(why),
         })
     }
-
-    async fn lock_impl(&self, request: LockRequest<'_>) -> Result<Lock, ClusterError> {
-        let api: Api<Lease> = Api::namespaced(self.client.clone(), request.namespace);
-        let name = lease_name(request.name);
-        let deadline = request.wait.map(|w| Instant::now() + w);
-        let mut pause = Duration::from_millis(100);
-        loop {
-            match self.try_lock(&api, &name, &request).await? {
-                Attempt::Taken(lock) => return Ok(lock),
-                Attempt::Raced => continue,
-                Attempt::Held(holder) => {
-                    let now = Instant::now();
-                    let Some(deadline) = deadline.filter(|d| *d > now) else {
-                        return Err(ClusterError::LockHeld(holder));
-                    };
-                    // Poll with a short, jittered backoff, but never past the deadline nor
-                    // much past the moment the lease would expire.
-                    let until_expiry = holder
-                        .until
-                        .timestamp()
-                        .duration_since(Timestamp::now())
-                        .try_into()
-                        .unwrap_or(Duration::ZERO)
-                        + Duration::from_millis(50);
-                    let sleep = pause.min(until_expiry).min(deadline - now) + jitter(pause / 4);
-                    tokio::time::sleep(sleep).await;
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-            }
-        }
-    }
-
-    async fn try_lock(
-        &self,
-        api: &Api<Lease>,
-        name: &str,
-        request: &LockRequest<'_>,
-    ) -> Result<Attempt, ClusterError> {
-        let error = |op: &str, e| kube_error(format!("{op} lease {}/{name}", request.namespace), e);
-        let now = Timestamp::now();
-        let duration = self.lease_duration;
-        let spec = |transitions: i32| LeaseSpec {
-            holder_identity: Some(request.holder.to_owned()),
-            lease_duration_seconds: Some(duration.as_secs().try_into().unwrap_or(i32::MAX)),
-            acquire_time: Some(MicroTime(now)),
-            renew_time: Some(MicroTime(now)),
-            lease_transitions: Some(transitions),
-            ..LeaseSpec::default()
-        };
-        let existing = api.get_opt(name).await.map_err(|e| error("get", e))?;
-        let (written, took_over) = match existing {
-            None => {
-                let lease = Lease {
-                    metadata: ObjectMeta {
-                        name: Some(name.to_owned()),
-                        namespace: Some(request.namespace.to_owned()),
-                        labels: Some(
-                            [
-                                ("app.kubernetes.io/managed-by".into(), "capstan".into()),
-                                ("capstan.dev/release".into(), request.name.to_owned()),
-                            ]
-                            .into(),
-                        ),
-                        ..ObjectMeta::default()
-                    },
-                    spec: Some(spec(0)),
-                };
-                match api.create(&PostParams::default(), &lease).await {
-                    Ok(l) => (l, None),
-                    Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Attempt::Raced),
-                    Err(e) => return Err(error("create", e)),
-                }
-            }
-            Some(mut lease) => {
-                let current = lease.spec.clone().unwrap_or_default();
-                let holder = current.holder_identity.clone().unwrap_or_default();
-                let until = lease_until(&current);
-                let expired = until.is_none_or(|u| u <= now);
-                let took_over = if holder.is_empty() || holder == request.holder {
-                    None
-                } else if expired {
-                    Some(StaleLease {
-                        holder: holder.clone(),
-                        since: go_time(current.acquire_time.as_ref().map_or(now, |t| t.0)),
-                        expired_at: go_time(until.unwrap_or(now)),
-                    })
-                } else {
-                    return Ok(Attempt::Held(Box::new(LockHolder {
-                        namespace: request.namespace.to_owned(),
-                        name: request.name.to_owned(),
-                        holder,
-                        since: go_time(current.acquire_time.as_ref().map_or(now, |t| t.0)),
-                        until: go_time(until.unwrap_or(now)),
-                    })));
-                };
-                let transitions = current.lease_transitions.unwrap_or(0)
-                    + i32::from(!holder.is_empty() && holder != request.holder);
-                lease.spec = Some(spec(transitions));
-                // `replace` carries the resourceVersion read: a conflict means we lost a race.
-                match api.replace(name, &PostParams::default(), &lease).await {
-                    Ok(l) => (l, took_over),
-                    Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Attempt::Raced),
-                    Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Attempt::Raced),
-                    Err(e) => return Err(error("update", e)),
-                }
-            }
-        };
-        tracing::debug!(
-            namespace = request.namespace,
-            release = request.name,
-            holder = request.holder,
-            took_over = took_over.is_some(),
-            "lock taken"
-        );
-        let shared = Arc::new(Shared {
-            lease: Mutex::new(written),
-            lost: AtomicBool::new(false),
-        });
-        let renewer = tokio::spawn(renew(
-            api.clone(),
-            shared.clone(),
-            request.holder.to_owned(),
-            duration,
-        ));
-        Ok(Attempt::Taken(Lock {
-            guard: Box::new(KubeLockGuard {
-                api: api.clone(),
-                holder: request.holder.to_owned(),
-                shared,
-                renewer: Some(renewer),
-            }),
-            took_over,
-        }))
-    }
-}
-
-enum Attempt {
-    Taken(Lock),
-    Held(Box<LockHolder>),
-    Raced,
-}
-
-/// A little randomness (from the clock's nanoseconds) so waiters do not poll in lockstep.
-fn jitter(max: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let max = max.as_nanos().max(1);
-    Duration::from_nanos(u64::try_from(u128::from(nanos) % max).unwrap_or(0))
 }
 
 fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
-}
-
-/// When a lease expires unless renewed.
-fn lease_until(spec: &LeaseSpec) -> Option<Timestamp> {
-    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref())?.0;
-    let seconds = spec.lease_duration_seconds.unwrap_or(0);
-    renewed
-        .checked_add(SignedDuration::from_secs(i64::from(seconds)))
-        .ok()
-}
-
-fn holder_of(lease: &Lease) -> Option<&str> {
-    lease.spec.as_ref()?.holder_identity.as_deref()
-}
-
-struct Shared {
-    /// The lease as last written by us (its resourceVersion is the next precondition).
-    lease: Mutex<Lease>,
-    lost: AtomicBool,
-}
-
-impl Shared {
-    fn lease(&self) -> Lease {
-        self.lease
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-/// Renews the lease every third of its duration until aborted; marks it lost when someone else
-/// holds it or when renewing has failed for a whole lease duration.
-async fn renew(api: Api<Lease>, shared: Arc<Shared>, holder: String, duration: Duration) {
-    let interval = duration / 3;
-    let mut last_success = Instant::now();
-    let mut pause = interval;
-    loop {
-        tokio::time::sleep(pause).await;
-        let mut lease = shared.lease();
-        let name = lease.metadata.name.clone().unwrap_or_default();
-        if let Some(spec) = lease.spec.as_mut() {
-            spec.renew_time = Some(MicroTime(Timestamp::now()));
-        }
-        match api.replace(&name, &PostParams::default(), &lease).await {
-            Ok(written) => {
-                *shared.lease.lock().unwrap_or_else(PoisonError::into_inner) = written;
-                last_success = Instant::now();
-                pause = interval;
-                continue;
-            }
-            Err(kube::Error::Api(s)) if s.code == 409 || s.code == 404 => {
-                // Someone wrote the lease: it is ours only if the holder is still us.
-                match api.get_opt(&name).await {
-                    Ok(Some(current)) if holder_of(&current) == Some(holder.as_str()) => {
-                        *shared.lease.lock().unwrap_or_else(PoisonError::into_inner) = current;
-                        pause = Duration::ZERO;
-                        continue;
-                    }
-                    Ok(_) => {
-                        tracing::warn!(lease = %name, holder, "lease taken by someone else");
-                        shared.lost.store(true, Ordering::SeqCst);
-                        return;
-                    }
-                    Err(e) => tracing::debug!(lease = %name, error = %e, "reading lease failed"),
-                }
-            }
-            Err(e) => tracing::debug!(lease = %name, error = %e, "renewing lease failed"),
-        }
-        if last_success.elapsed() >= duration {
-            tracing::warn!(lease = %name, holder, "lease not renewed for its whole duration");
-            shared.lost.store(true, Ordering::SeqCst);
-            return;
-        }
-        pause = Duration::from_millis(500).min(interval);
-    }
-}
-
-/// The guard of a lease taken by [`KubeCluster`].
-struct KubeLockGuard {
-    api: Api<Lease>,
-    holder: String,
-    shared: Arc<Shared>,
-    renewer: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl LockGuard for KubeLockGuard {
-    fn holder(&self) -> &str {
-        &self.holder
-    }
-
-    fn is_lost(&self) -> bool {
-        self.shared.lost.load(Ordering::SeqCst)
-    }
-
-    fn release(mut self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>> {
-        let renewer = self.renewer.take();
-        let holder = self.holder.clone();
-        let api = self.api.clone();
-        let shared = self.shared.clone();
-        Box::pin(async move {
-            if let Some(renewer) = renewer {
-                renewer.abort();
-                let _ = renewer.await;
-            }
-            if shared.lost.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            let mut lease = shared.lease();
-            let name = lease.metadata.name.clone().unwrap_or_default();
-            // A renewal cut short by the abort may have landed without our knowing its
-            // resourceVersion: on a conflict, read again and delete only while it is ours.
-            for _ in 0..3 {
-                let params = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        resource_version: lease.metadata.resource_version.clone(),
-                        uid: lease.metadata.uid.clone(),
-                    }),
-                    ..DeleteParams::default()
-                };
-                match api.delete(&name, &params).await {
-                    Ok(_) => return Ok(()),
-                    Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-                    Err(kube::Error::Api(s)) if s.code == 409 => {}
-                    Err(e) => return Err(kube_error(format!("delete lease {name}"), e)),
-                }
-                lease = match api.get_opt(&name).await {
-                    Ok(Some(current)) if holder_of(&current) == Some(holder.as_str()) => current,
-                    // Gone, or already someone else's: nothing of ours to release.
-                    Ok(_) => return Ok(()),
-                    Err(e) => return Err(kube_error(format!("get lease {name}"), e)),
-                };
-            }
-            Err(ClusterError::other(format!(
-                "releasing lease {name}: it kept changing under us"
-            )))
-        })
-    }
-}
-
-impl Drop for KubeLockGuard {
-    /// Abandoned without release: stop renewing and leave the lease to expire.
-    fn drop(&mut self) {
-        if let Some(renewer) = self.renewer.take() {
-            renewer.abort();
-        }
-    }
 }
 
 impl Cluster for KubeCluster {
@@ -766,7 +461,11 @@ impl Cluster for KubeCluster {
     }
 
     fn lock<'a>(&'a self, request: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>> {
-        Box::pin(self.lock_impl(request))
+        Box::pin(crate::lease::lock(
+            &self.client,
+            self.lease_duration,
+            request,
+        ))
     }
 
     fn object_status<'a>(
@@ -938,7 +637,7 @@ fn cluster_error(error: Error, among: &[&[capstan_ops::Resource]]) -> ClusterErr
     }
 }
 
-fn kube_error(what: impl Into<String>, error: kube::Error) -> ClusterError {
+pub(crate) fn kube_error(what: impl Into<String>, error: kube::Error) -> ClusterError {
     ClusterError::Other {
         message: what.into(),
         source: Some(Box::new(error)),
@@ -992,7 +691,7 @@ fn kube_version(info: &k8s_openapi::apimachinery::pkg::version::Info) -> String 
     }
 }
 
-fn go_time(timestamp: Timestamp) -> GoTime {
+pub(crate) fn go_time(timestamp: Timestamp) -> GoTime {
     GoTime::from_timestamp(timestamp)
 }
 
@@ -1032,22 +731,6 @@ mod tests {
             object_ref_named("deployment/web", &[&list]),
             Some(list[0].object.clone())
         );
-    }
-
-    #[test]
-    fn lease_expiry_is_renewal_plus_duration() {
-        let renewed: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let spec = LeaseSpec {
-            renew_time: Some(MicroTime(renewed)),
-            lease_duration_seconds: Some(15),
-            ..LeaseSpec::default()
-        };
-        assert_eq!(
-            lease_until(&spec).unwrap().to_string(),
-            "2026-01-01T00:00:15Z"
-        );
-        assert_eq!(lease_until(&LeaseSpec::default()), None);
-        assert_eq!(lease_name("web"), "capstan.release.web");
     }
 
     #[test]

@@ -99,3 +99,12 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl crate::retry::ApiFailure for Error {
+    fn api_error(&self) -> Option<&kube::Error> {
+        match self {
+            Error::Api { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

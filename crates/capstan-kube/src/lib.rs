@@ -55,10 +55,12 @@ pub mod apply;
 pub mod auth;
 pub mod cluster;
 pub mod error;
+pub mod lease;
 pub mod mapping;
 pub mod merge;
 pub mod ownership;
 pub mod resource;
+pub mod retry;
 pub mod store;
 pub mod wait;
 

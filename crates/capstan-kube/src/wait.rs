@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::{StreamExt as _, TryStreamExt as _};
+use futures::StreamExt as _;
 use kube::api::{DynamicObject, ListParams};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::mapping::RestMapper;
 use crate::resource::{ObjectKey, Resource};
+use crate::retry;
 
 /// How long and for what to wait.
 #[derive(Debug, Clone)]
@@ -386,17 +387,33 @@ impl Waiter {
                     .default_backoff()
                     .applied_objects()
                     .boxed();
-                while let Some(object) = stream.try_next().await.map_err(|e| Error::Api {
-                    operation: "watch",
-                    object: key.describe(),
-                    source: match e {
-                        watcher::Error::InitialListFailed(e)
-                        | watcher::Error::WatchStartFailed(e)
-                        | watcher::Error::WatchFailed(e) => e,
-                        watcher::Error::WatchError(status) => kube::Error::Api(status),
-                        other => kube::Error::Service(Box::new(other)),
-                    },
-                })? {
+                while let Some(item) = stream.next().await {
+                    let source = match item {
+                        Ok(object) => Ok(object),
+                        Err(
+                            watcher::Error::InitialListFailed(e)
+                            | watcher::Error::WatchStartFailed(e)
+                            | watcher::Error::WatchFailed(e),
+                        ) => Err(e),
+                        Err(watcher::Error::WatchError(status)) => Err(kube::Error::Api(status)),
+                        Err(other) => Err(kube::Error::Service(Box::new(other))),
+                    };
+                    let object = match source {
+                        Ok(object) => object,
+                        // The watcher starts again after a backoff (a dropped connection, a
+                        // server restarting, an expired resourceVersion): keep waiting.
+                        Err(e) if retry::is_transient(&e) || is_expired(&e) => {
+                            tracing::debug!(object = %key, error = %e, "watch interrupted, resuming");
+                            continue;
+                        }
+                        Err(source) => {
+                            return Err(Error::Api {
+                                operation: "watch",
+                                object: key.describe(),
+                                source,
+                            });
+                        }
+                    };
                     let value = serde_json::to_value(&object).unwrap_or(Value::Null);
                     let now = readiness(&key.group, &key.kind, &value, options.wait_for_jobs);
                     let changed = {
@@ -497,17 +514,18 @@ impl Waiter {
                     Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
                     None => Api::all_with(self.client.clone(), &mapping.resource),
                 };
-                kube::runtime::wait::await_condition(
-                    api,
+                // The watch ending early (a dropped connection, a server restarting) is not
+                // an answer: watch again until the object is gone or time runs out.
+                while let Err(e) = kube::runtime::wait::await_condition(
+                    api.clone(),
                     &resource.name,
                     |o: Option<&DynamicObject>| o.is_none(),
                 )
                 .await
-                .map_err(|e| Error::Api {
-                    operation: "watch",
-                    object: key.describe(),
-                    source: kube::Error::Service(Box::new(e)),
-                })?;
+                {
+                    tracing::debug!(object = %key, error = %e, "watch interrupted, resuming");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
                 remaining.lock().expect("not poisoned").remove(&i);
                 Ok(())
             }
@@ -555,11 +573,13 @@ impl Waiter {
                 Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
                 None => Api::all_with(self.client.clone(), &mapping.resource),
             };
-            let live = api.get_opt(&resource.name).await.map_err(|e| Error::Api {
-                operation: "get",
-                object: key.describe(),
-                source: e,
-            })?;
+            let live = crate::retry::retrying("get", || api.get_opt(&resource.name))
+                .await
+                .map_err(|e| Error::Api {
+                    operation: "get",
+                    object: key.describe(),
+                    source: e,
+                })?;
             let readiness = live.map(|o| {
                 let value = serde_json::to_value(&o).unwrap_or(Value::Null);
                 readiness(&key.group, &key.kind, &value, true)
@@ -613,6 +633,11 @@ impl Waiter {
             .take(3)
             .collect()
     }
+}
+
+/// A watch whose resourceVersion is too old (410 Gone): the watcher lists again.
+fn is_expired(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 410)
 }
 
 #[cfg(test)]

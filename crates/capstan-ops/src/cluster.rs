@@ -10,6 +10,7 @@ use std::time::Duration;
 use capstan_release::{BoxFuture, GoTime, Hook, HookDeletePolicy, HookEvent, HookPhase};
 use serde::Serialize;
 
+use crate::control::Cancel;
 use crate::progress::Progress;
 use crate::resource::{ObjectRef, Resource};
 
@@ -280,12 +281,25 @@ impl std::fmt::Debug for Lock {
 /// operation was abandoned mid-flight: implementations stop renewing and leave the lease to
 /// expire (they may shorten it to expire at once), so the next operation sees a
 /// [`StaleLease`] and recovers the interrupted revision.
+///
+/// **Fencing.** A lock is only known held until the moment another client could see it
+/// expired. Implementations keep a local deadline short of that (from the last renewal that
+/// was acknowledged, counted from when it was sent) and report the lock lost once it passes
+/// or once another holder is seen: [`is_lost`](Self::is_lost) then stays true, and
+/// [`lost`](Self::lost) fires. An operation checks both before and races them against every
+/// write, so a holder that lost its lock writes nothing more.
 pub trait LockGuard: Send + Sync {
     /// The holder identity.
     fn holder(&self) -> &str;
-    /// Whether renewal failed and the lock may have been lost.
+    /// Whether the lock may no longer be held (taken by another holder, or not renewed before
+    /// its local deadline). Once true, it stays true.
     fn is_lost(&self) -> bool {
         false
+    }
+    /// A token that fires (with the reason) when [`is_lost`](Self::is_lost) becomes true. The
+    /// default never fires.
+    fn lost(&self) -> Cancel {
+        Cancel::new()
     }
     /// Releases the lock.
     fn release(self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>>;

@@ -80,11 +80,18 @@ pub enum Error {
         until: GoTime,
     },
 
-    /// The lock's renewal failed while the operation ran: another operation may hold it now.
-    #[error("lost the lock on release {name:?}: its lease could not be renewed")]
+    /// The lock may have been lost while the operation ran (not renewed in time, taken by
+    /// another holder, or a record changed under it): another operation may hold it now, so
+    /// this one wrote nothing more.
+    #[error(
+        "lost the lock on release {name:?}: {reason}; this operation stopped without writing \
+         anything more, and the release's state is what the operation now holding it makes it"
+    )]
     LockLost {
         /// The release name.
         name: String,
+        /// Why the lock is considered lost.
+        reason: String,
     },
 
     /// A manifest stored or rendered could not be parsed.

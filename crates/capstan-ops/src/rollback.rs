@@ -235,7 +235,7 @@ impl Rollback {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                for mut r in ctx.history().await? {
+                for mut r in ctx.history_to_finalise(&record).await? {
                     if r.release.info.status == Status::Deployed && r.release.version != version {
                         r.release.mark_superseded();
                         ctx.save(&mut r).await?;

@@ -4,7 +4,8 @@
 //! and each record write run in a tracing span (`lock`, `hook`, `record`) with the release's
 //! identity, never its values.
 
-use std::sync::{Mutex, PoisonError};
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use capstan_release::{
@@ -17,7 +18,7 @@ use tracing::Instrument as _;
 use crate::cluster::{
     Cluster, ClusterError, HookRequest, LockGuard, LockHolder, LockRequest, StaleLease,
 };
-use crate::control::{Control, RecoverPolicy};
+use crate::control::{Cancel, Control, RecoverPolicy};
 use crate::error::{Error, Result};
 use crate::progress::{Event, Phase, Progress};
 use crate::resource::split_manifest;
@@ -40,8 +41,24 @@ pub(crate) struct Ctx<'a> {
     pub namespace: String,
     pub name: String,
     started: Instant,
-    /// The lock, while held (not in a detached context).
+    /// The lock, while held; shared with the detached context, whose writes it fences too.
+    held: Arc<Held>,
+}
+
+/// The lock an operation holds, and the token that fires when it is lost.
+#[derive(Default)]
+struct Held {
     guard: Mutex<Option<Box<dyn LockGuard>>>,
+    lost: Mutex<Option<Cancel>>,
+}
+
+impl Held {
+    fn lost(&self) -> Option<Cancel> {
+        self.lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -61,12 +78,13 @@ impl<'a> Ctx<'a> {
             namespace: normalize_namespace(namespace).to_owned(),
             name: name.to_owned(),
             started: Instant::now(),
-            guard: Mutex::new(None),
+            held: Arc::default(),
         }
     }
 
     /// The same context with no cancellation and no deadline: for finalisation and the
     /// recovery of an atomic operation, which must run even when the operation was cancelled.
+    /// It shares the lock: a lost lock stops its writes too.
     pub fn detached(&self) -> Ctx<'a> {
         Ctx {
             store: self.store,
@@ -80,7 +98,7 @@ impl<'a> Ctx<'a> {
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             started: self.started,
-            guard: Mutex::new(None),
+            held: self.held.clone(),
         }
     }
 
@@ -88,19 +106,44 @@ impl<'a> Ctx<'a> {
         self.progress.event(Event::Phase { phase, revision });
     }
 
-    /// Fails when the token fired, the deadline passed or the lock was lost.
-    pub fn check(&self) -> Result<()> {
+    /// Fails when the lock this operation holds may have been lost: nothing may be written.
+    pub fn fence(&self) -> Result<()> {
         let lost = self
+            .held
             .guard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .is_some_and(|g| g.is_lost());
         if lost {
-            return Err(Error::LockLost {
-                name: self.name.clone(),
-            });
+            let reason = self.held.lost().and_then(|t| t.reason());
+            return Err(self.lock_lost(reason));
         }
+        Ok(())
+    }
+
+    fn lock_lost(&self, reason: Option<String>) -> Error {
+        Error::LockLost {
+            name: self.name.clone(),
+            reason: reason.unwrap_or_else(|| "its lease was not renewed in time".into()),
+        }
+    }
+
+    /// Runs a write, unless the lock was lost, and abandons it if the lock is lost meanwhile.
+    async fn fenced<T>(&self, write: impl Future<Output = Result<T>>) -> Result<T> {
+        self.fence()?;
+        let Some(lost) = self.held.lost() else {
+            return write.await;
+        };
+        match select(std::pin::pin!(write), lost.cancelled()).await {
+            Either::Left((result, _)) => result,
+            Either::Right((reason, _)) => Err(self.lock_lost(Some(reason))),
+        }
+    }
+
+    /// Fails when the token fired, the deadline passed or the lock was lost.
+    pub fn check(&self) -> Result<()> {
+        self.fence()?;
         if let Some(reason) = self.control.cancel.reason() {
             return Err(Error::Cancelled { reason });
         }
@@ -117,17 +160,20 @@ impl<'a> Ctx<'a> {
         self.control.bound(timeout)
     }
 
-    /// Runs one cluster call, abandoning it when the token fires.
+    /// Runs one cluster call, abandoning it when the token fires or the lock is lost.
     pub async fn step<T>(
         &self,
         context: impl FnOnce() -> String,
         fut: BoxFuture<'_, Result<T, ClusterError>>,
     ) -> Result<T> {
         self.check()?;
-        match select(fut, self.control.cancel.cancelled()).await {
-            Either::Left((result, _)) => result.map_err(Error::cluster(context())),
-            Either::Right((reason, _)) => Err(Error::Cancelled { reason }),
-        }
+        let call = async {
+            match select(fut, self.control.cancel.cancelled()).await {
+                Either::Left((result, _)) => result.map_err(Error::cluster(context())),
+                Either::Right((reason, _)) => Err(Error::Cancelled { reason }),
+            }
+        };
+        self.fenced(call).await
     }
 
     pub async fn history(&self) -> Result<Vec<StoredRelease>> {
@@ -149,15 +195,20 @@ impl<'a> Ctx<'a> {
             status = %release.info.status,
             write = "create",
         );
-        let version = self
+        // Checked before the write is even built: a store may do its work when called.
+        self.fence()?;
+        let write = self
             .store
             .create_with_history_limit(release, max_history)
-            .instrument(span)
-            .await
-            .map_err(Error::store(format!(
-                "storing release {:?} revision {}",
-                release.name, release.version
-            )))?;
+            .instrument(span);
+        let version = self
+            .fenced(async {
+                write.await.map_err(Error::store(format!(
+                    "storing release {:?} revision {}",
+                    release.name, release.version
+                )))
+            })
+            .await?;
         Ok(StoredRelease {
             release: release.clone(),
             version,
@@ -173,16 +224,55 @@ impl<'a> Ctx<'a> {
             status = %record.release.info.status,
             write = "update",
         );
-        record.version = self
+        self.fence()?;
+        let write = self
             .store
             .update(&record.release, &record.version)
-            .instrument(span)
-            .await
-            .map_err(Error::store(format!(
-                "updating release {:?} revision {}",
-                record.release.name, record.release.version
-            )))?;
+            .instrument(span);
+        let (name, revision) = (&record.release.name, record.release.version);
+        record.version = self
+            .fenced(async {
+                match write.await {
+                    // Under the lock, only another client can have written the record: a holder
+                    // that took over after this one's lease could have expired, or Helm, which
+                    // takes no lock. Either way this operation stops writing.
+                    Err(capstan_release::Error::Conflict { .. }) if self.holds_lock() => Err(self
+                        .lock_lost(Some(format!(
+                            "revision {revision} was changed by another client while this \
+                             operation held the lock"
+                        )))),
+                    result => result.map_err(Error::store(format!(
+                        "updating release {name:?} revision {revision}"
+                    ))),
+                }
+            })
+            .await?;
         Ok(())
+    }
+
+    fn holds_lock(&self) -> bool {
+        self.held
+            .guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The history re-read to finalise `own`, this operation's revision, provided no other
+    /// client wrote since: `own` unchanged since this operation last wrote it, and no later
+    /// revision. Anything else means the lock was lost (see [`Ctx::save`]), and nothing more is
+    /// written.
+    pub async fn history_to_finalise(&self, own: &StoredRelease) -> Result<Vec<StoredRelease>> {
+        let history = self.history().await?;
+        let revision = own.release.version;
+        let latest = history.last().map(|r| (r.release.version, &r.version));
+        if latest != Some((revision, &own.version)) {
+            return Err(self.lock_lost(Some(format!(
+                "revision {revision} was changed, or a later one written, by another client \
+                 while this operation held the lock"
+            ))));
+        }
+        Ok(history)
     }
 
     /// Takes the release's lock and recovers an interrupted pending revision. Returns the guard
@@ -236,7 +326,16 @@ impl<'a> Ctx<'a> {
                 e => e,
             })?;
         span.record("took_over", lock.took_over.is_some());
-        *self.guard.lock().unwrap_or_else(PoisonError::into_inner) = Some(lock.guard);
+        *self
+            .held
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(lock.guard.lost());
+        *self
+            .held
+            .guard
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(lock.guard);
         match self
             .recover(lock.took_over.as_ref(), pending_is_error)
             .await
@@ -304,6 +403,7 @@ impl<'a> Ctx<'a> {
     /// Releases the lock (errors are not the operation's: the lease expires anyway).
     pub async fn unlock(&self, _locked: Locked) {
         let guard = self
+            .held
             .guard
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

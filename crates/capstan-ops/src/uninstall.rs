@@ -227,6 +227,7 @@ impl Uninstall {
     /// Deletes every record of the release.
     async fn purge(&self, ctx: &Ctx<'_>, history: &[StoredRelease]) -> Result<()> {
         for r in history {
+            ctx.fence()?;
             ctx.store
                 .delete(&ctx.namespace, &ctx.name, r.release.version, None)
                 .await

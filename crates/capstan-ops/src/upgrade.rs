@@ -301,7 +301,7 @@ impl Upgrade {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                for mut r in ctx.history().await? {
+                for mut r in ctx.history_to_finalise(&record).await? {
                     let supersede = r.release.version != version
                         && (r.release.version == current.release.version
                             || r.release.info.status == Status::Deployed);

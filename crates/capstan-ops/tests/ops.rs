@@ -1422,8 +1422,10 @@ fn cancelling_while_locking_records_nothing() {
     assert!(cluster.calls().is_empty());
 }
 
+/// Fencing: once the lock may be lost, the operation writes nothing more, not even its own
+/// failure (the holder that took over recovers the pending revision and owns the release).
 #[test]
-fn a_lost_lock_stops_the_operation_and_marks_it_failed() {
+fn a_lost_lock_stops_the_operation_and_writes_nothing_more() {
     let (store, cluster) = installed(&cm("a", "1"));
     let c2 = cluster.clone();
     let progress = move |e: Event| {
@@ -1440,15 +1442,43 @@ fn a_lost_lock_stops_the_operation_and_marks_it_failed() {
     let err =
         block_on(upgrade().run(&store, &cluster, &progress, rendered(&cm("a", "2")))).unwrap_err();
     assert!(matches!(err, Error::LockLost { .. }), "{err}");
-    assert_eq!(
-        history(&store)[1],
-        h(
-            2,
-            Status::Failed,
-            "Upgrade \"web\" failed: lost the lock on release \"web\": its lease could not be renewed"
-        )
+    assert!(
+        err.to_string().starts_with(
+            "lost the lock on release \"web\": its lease was not renewed in time; this \
+             operation stopped without writing anything more"
+        ),
+        "{err}"
     );
+    // Lost before the revision was recorded: it never was.
+    let history = history(&store);
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].0, history[0].1), (1, Status::Deployed));
     assert!(!cluster.calls().iter().any(|c| c.starts_with("apply")));
+}
+
+/// Lost after the revision was recorded and applied, before it was finalised: the revision
+/// stays pending for the new holder to recover, and no other revision is touched.
+#[test]
+fn a_lock_lost_before_finalising_leaves_every_record_as_it_was() {
+    let (store, cluster) = installed(&cm("a", "1"));
+    let c2 = cluster.clone();
+    let progress = move |e: Event| {
+        if matches!(
+            e,
+            Event::Phase {
+                phase: Phase::Finalising,
+                ..
+            }
+        ) {
+            c2.state().lose_locks = true;
+        }
+    };
+    let err =
+        block_on(upgrade().run(&store, &cluster, &progress, rendered(&cm("a", "2")))).unwrap_err();
+    assert!(matches!(err, Error::LockLost { .. }), "{err}");
+    let history = history(&store);
+    assert_eq!((history[0].0, history[0].1), (1, Status::Deployed));
+    assert_eq!((history[1].0, history[1].1), (2, Status::PendingUpgrade));
 }
 
 #[test]

@@ -47,6 +47,8 @@ use kube::api::{
 };
 use kube::{Api, Client};
 
+use crate::retry;
+
 pub use object::{PART_SECRET_TYPE, ReleaseObject, Role};
 
 /// Releases in Secrets (`HELM_DRIVER=secret`, Helm's default).
@@ -233,7 +235,7 @@ impl<K: ReleaseObject> KubeStore<K> {
     }
 
     async fn get_head(&self, api: &Api<K>, namespace: &str, object: &str) -> Result<Option<K>> {
-        api.get_opt(object)
+        retry::retrying("read release object", || api.get_opt(object))
             .await
             .map_err(|e| self.backend("reading", namespace, object, e))
     }
@@ -304,7 +306,17 @@ impl<K: ReleaseObject> KubeStore<K> {
         let api = self.api(namespace);
         self.write_parts(&api, namespace, &payload).await?;
         let head = self.head_object(metadata, &payload);
-        match api.create(&PostParams::default(), &head).await {
+        let post = PostParams::default();
+        let attempts = retry::attempts("create release object", || api.create(&post, &head)).await;
+        match attempts.result {
+            Err(e)
+                if attempts.retried
+                    && status_is(&e, |s| s.is_already_exists())
+                    && let Some(version) =
+                        self.own_write(&api, namespace, &object, &payload).await =>
+            {
+                Ok(version)
+            }
             Ok(created) => {
                 tracing::debug!(
                     driver = K::DRIVER,
@@ -325,6 +337,19 @@ impl<K: ReleaseObject> KubeStore<K> {
         }
     }
 
+    /// The version of `object` when it holds exactly the head `payload`: how a write whose
+    /// answer was lost, and which was retried, recognises that its first attempt landed.
+    async fn own_write(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        object: &str,
+        payload: &StoredPayload,
+    ) -> Option<RecordVersion> {
+        let head = self.get_head(api, namespace, object).await.ok()??;
+        (head.payload() == Some(payload.head_payload().as_bytes())).then(|| version_of(&head))
+    }
+
     async fn update_record(
         &self,
         release: &Release,
@@ -338,8 +363,7 @@ impl<K: ReleaseObject> KubeStore<K> {
             name: release.name.clone(),
             revision: Some(release.version),
         };
-        let current = api
-            .get_metadata_opt(&object)
+        let current = retry::retrying("read release object", || api.get_metadata_opt(&object))
             .await
             .map_err(|e| self.backend("reading", &namespace, &object, e))?
             .ok_or_else(not_found)?
@@ -371,7 +395,20 @@ impl<K: ReleaseObject> KubeStore<K> {
         self.write_parts(&api, &namespace, &payload).await?;
         let mut head = self.head_object(metadata, &payload);
         head.meta_mut().resource_version = Some(expected.to_string());
-        match api.replace(&object, &PostParams::default(), &head).await {
+        let post = PostParams::default();
+        let attempts = retry::attempts("update release object", || {
+            api.replace(&object, &post, &head)
+        })
+        .await;
+        match attempts.result {
+            Err(e)
+                if attempts.retried
+                    && status_is(&e, |s| s.is_conflict())
+                    && let Some(version) =
+                        self.own_write(&api, &namespace, &object, &payload).await =>
+            {
+                Ok(version)
+            }
             Ok(replaced) => {
                 tracing::debug!(
                     driver = K::DRIVER,
@@ -431,8 +468,12 @@ impl<K: ReleaseObject> KubeStore<K> {
             }),
             ..DeleteParams::default()
         };
-        match api.delete(&object, &params).await {
+        let attempts =
+            retry::attempts("delete release object", || api.delete(&object, &params)).await;
+        match attempts.result {
             Ok(_) => {}
+            // The earlier attempt deleted it.
+            Err(e) if attempts.retried && status_is(&e, |s| s.is_not_found()) => {}
             Err(e) if status_is(&e, |s| s.is_conflict()) => {
                 return Err(conflict(current_version(&api, &object).await));
             }
@@ -558,7 +599,10 @@ impl<K: ReleaseObject> KubeStore<K> {
             if !token.is_empty() {
                 params = params.continue_token(&token);
             }
-            let Some((page, next)) = protolist::page::<K>(&self.client, namespace, &params).await?
+            let Some((page, next)) = retry::retrying("list release objects", || {
+                protolist::page::<K>(&self.client, namespace, &params)
+            })
+            .await?
             else {
                 return Ok(None);
             };
@@ -696,7 +740,7 @@ fn version_of<K: ReleaseObject>(object: &K) -> RecordVersion {
 /// The current `resourceVersion` of `object`, for a conflict's message (`deleted` when gone,
 /// `unknown` when it cannot be read).
 async fn current_version<K: ReleaseObject>(api: &Api<K>, object: &str) -> String {
-    match api.get_metadata_opt(object).await {
+    match retry::retrying("read release object", || api.get_metadata_opt(object)).await {
         Ok(Some(meta)) => meta.metadata.resource_version.unwrap_or_default(),
         Ok(None) => "deleted".to_owned(),
         Err(_) => "unknown".to_owned(),
@@ -761,7 +805,7 @@ where
         if let Some(token) = &token {
             params = params.continue_token(token);
         }
-        let list = fetch(params).await?;
+        let list = retry::retrying("list release objects", || fetch(params.clone())).await?;
         list.items.into_iter().for_each(&mut each);
         match list.metadata.continue_ {
             Some(next) if !next.is_empty() => token = Some(next),

@@ -15,6 +15,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
 use kube::api::{DeleteParams, PostParams, Preconditions};
 
+use crate::retry;
+
 use super::{KubeStore, ReleaseObject, Role, list_metadata, list_objects, status_is};
 
 /// Parts written at once (each request carries up to 1 MiB).
@@ -44,7 +46,8 @@ impl<K: ReleaseObject> KubeStore<K> {
             ..ObjectMeta::default()
         };
         let object = K::with_payload(meta, part.data.clone(), Role::Part);
-        match api.create(&PostParams::default(), &object).await {
+        let post = PostParams::default();
+        match retry::retrying("create release part", || api.create(&post, &object)).await {
             Ok(_) => Ok(()),
             Err(e) if status_is(&e, |s| s.is_already_exists()) => Ok(()),
             Err(e) => Err(self.backend("creating part", namespace, &part.object_name, e)),
@@ -169,7 +172,7 @@ impl<K: ReleaseObject> KubeStore<K> {
             }),
             ..DeleteParams::default()
         };
-        match api.delete(part, &params).await {
+        match retry::retrying("delete release part", || api.delete(part, &params)).await {
             Ok(_) => Ok(true),
             Err(e) if status_is(&e, |s| s.is_not_found() || s.is_conflict()) => Ok(false),
             Err(e) => Err(self.backend("deleting part", namespace, part, e)),
