@@ -128,21 +128,20 @@ impl KubeCluster {
     }
 
     async fn capabilities_impl(&self) -> Result<Capabilities, ClusterError> {
-        let info = self
-            .client
-            .apiserver_version()
+        let info = retrying("read the server version", || self.client.apiserver_version())
             .await
             .map_err(|e| kube_error("reading the server version", e))?;
-        let discovery = match kube::Discovery::new(self.client.clone())
-            .run_aggregated()
-            .await
-        {
-            Ok(d) => d,
-            Err(_) => kube::Discovery::new(self.client.clone())
-                .run()
+        let discovery = retrying("discover the server's APIs", || async {
+            match kube::Discovery::new(self.client.clone())
+                .run_aggregated()
                 .await
-                .map_err(|e| kube_error("discovering the server's APIs", e))?,
-        };
+            {
+                Ok(d) => Ok(d),
+                Err(_) => kube::Discovery::new(self.client.clone()).run().await,
+            }
+        })
+        .await
+        .map_err(|e| kube_error("discovering the server's APIs", e))?;
         let mut versions = BTreeSet::new();
         for group in discovery.groups() {
             for version in group.versions() {

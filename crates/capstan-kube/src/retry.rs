@@ -7,9 +7,10 @@
 //! [`BUDGET`]; the operation around it bounds it further by its own deadline, its cancellation
 //! and its lock's validity (capstan-ops races every step against those).
 //!
-//! Before the cluster has answered once in this process, a connection error is not retried: a
-//! cluster that was never reached is unreachable, and the user hears so at once rather than
-//! after the budget. Once it has answered, the same error is a blip and is retried.
+//! A connection cut under a request (reset, aborted, closed early) is always retried. A refused
+//! connection or a connect timeout is retried only once the cluster has answered in this
+//! process: a cluster never reached is unreachable, and the user hears so at once rather than
+//! after the budget; once it has answered, the same error is a blip.
 //!
 //! A retried write may have landed before its connection broke: a create then meets
 //! `AlreadyExists` and an update `Conflict` on its own earlier attempt. [`attempts`] says
@@ -37,10 +38,49 @@ pub fn is_transient(error: &kube::Error) -> bool {
     match error {
         kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-            REACHED.load(Ordering::Relaxed)
+            cut_off(error) || REACHED.load(Ordering::Relaxed)
         }
         _ => false,
     }
+}
+
+/// How the standard library and hyper word a connection cut under a request.
+const CUT_OFF: [&str; 5] = [
+    "connection reset",
+    "broken pipe",
+    "connection closed before message completed",
+    "unexpected end of file",
+    "unexpected eof",
+];
+
+/// Whether a connection was cut under a request (reset, aborted, closed early): a blip, even
+/// on the first call. A refused connection or a timeout is not, until the server has answered.
+fn cut_off(error: &kube::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            )
+        {
+            return true;
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled())
+        {
+            return true;
+        }
+        // Connectors box their errors in boxes, and a box as an error hides what it holds
+        // from `downcast_ref` (its `source` skips to the inner error's source): read its text.
+        let text = e.to_string().to_ascii_lowercase();
+        if CUT_OFF.iter().any(|phrase| text.contains(phrase)) {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// An error that may come from the API server: kube-rs's own, or one of this crate's that

@@ -21,13 +21,16 @@
 //! (`postgres::with_database`), on the server `CAPSTAN_TEST_POSTGRES` names or the machine's
 //! Debian cluster, started (or installed) by `.ci/postgres.sh` when none answers.
 //!
-//! Tests of tracing get an OTLP/gRPC receiver from [`otlp`].
+//! Tests of tracing get an OTLP/gRPC receiver from [`otlp`]; fault-injection tests put a
+//! [`faults::FaultProxy`] (hang or reset connections on demand) between capstan and the API
+//! server.
 //!
 //! Invariant: tests only ever talk to the local control plane's kubeconfig under
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
 
 mod cluster;
+pub mod faults;
 pub mod helm;
 mod namespace;
 pub mod otlp;
