@@ -153,15 +153,26 @@ async fn a_lock_holder_cut_off_from_the_cluster_writes_nothing() {
         let via_proxy = proxy.kubeconfig(dir.path())?;
         let direct = capstan_testkit::kubeconfig_path();
         let chart = webapp();
-        ok(&direct, &["install", "web", &chart, "-n", &namespace, "--wait"])?;
+        ok(
+            &direct,
+            &["install", "web", &chart, "-n", &namespace, "--wait"],
+        )?;
         let mut gave_up = Vec::new();
         for trial in 0..FENCE_TRIALS {
             proxy.set(Fault::None);
             let (mut a, mut a_stderr) = spawn_until(
                 &via_proxy,
                 &[
-                    "upgrade", "web", &chart, "--wait", "--timeout", "5m", "--set",
-                    "image.tag=never-ready", "-n", &namespace,
+                    "upgrade",
+                    "web",
+                    &chart,
+                    "--wait",
+                    "--timeout",
+                    "5m",
+                    "--set",
+                    "image.tag=never-ready",
+                    "-n",
+                    &namespace,
                 ],
                 |line| line.contains("waiting (revision"),
             )?;
@@ -258,7 +269,10 @@ async fn one_second_outages(
     let namespace = ns.name().to_owned();
     let chart = webapp();
     let direct = capstan_testkit::kubeconfig_path();
-    ok(&direct, &["install", "web", &chart, "-n", &namespace, "--wait"])?;
+    ok(
+        &direct,
+        &["install", "web", &chart, "-n", &namespace, "--wait"],
+    )?;
     let (mut deployed, mut failed) = (0, 0);
     for (i, offset) in OUTAGE_OFFSETS_MS.iter().enumerate() {
         let tag = format!("slow-2-{i}");

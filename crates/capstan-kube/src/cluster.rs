@@ -128,9 +128,11 @@ impl KubeCluster {
     }
 
     async fn capabilities_impl(&self) -> Result<Capabilities, ClusterError> {
-        let info = retrying("read the server version", || self.client.apiserver_version())
-            .await
-            .map_err(|e| kube_error("reading the server version", e))?;
+        let info = retrying("read the server version", || {
+            self.client.apiserver_version()
+        })
+        .await
+        .map_err(|e| kube_error("reading the server version", e))?;
         let discovery = retrying("discover the server's APIs", || async {
             match kube::Discovery::new(self.client.clone())
                 .run_aggregated()

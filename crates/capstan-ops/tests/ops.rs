@@ -1481,6 +1481,36 @@ fn a_lock_lost_before_finalising_leaves_every_record_as_it_was() {
     assert_eq!((history[1].0, history[1].1), (2, Status::PendingUpgrade));
 }
 
+/// Another client writes the revision under the holder (a holder that took over once this
+/// one's lease could have expired, recovering it as failed): the record update's precondition
+/// tells, and the holder stops without superseding anything or marking itself deployed.
+#[test]
+fn a_record_changed_under_the_holder_is_a_lost_lock() {
+    let (store, cluster) = installed(&cm("a", "1"));
+    let progress = |e: Event| {
+        if let Event::Phase {
+            phase: Phase::Finalising,
+            ..
+        } = e
+        {
+            let mut r = store.get(NS, "web", 2).now_or_never().unwrap().unwrap();
+            r.release
+                .set_status(Status::Failed, "interrupted: recovered by another holder");
+            store
+                .update(&r.release, &r.version)
+                .now_or_never()
+                .unwrap()
+                .unwrap();
+        }
+    };
+    let err =
+        block_on(upgrade().run(&store, &cluster, &progress, rendered(&cm("a", "2")))).unwrap_err();
+    assert!(err.to_string().contains("revision 2 was changed"), "{err}");
+    let history = history(&store);
+    assert_eq!((history[0].0, history[0].1), (1, Status::Deployed));
+    assert_eq!((history[1].0, history[1].1), (2, Status::Failed));
+}
+
 #[test]
 fn rollback_wait_failure_is_recorded_as_helm_does() {
     let (store, cluster) = installed(&deploy("nginx:1"));
