@@ -46,13 +46,16 @@ impl ReleaseInfo {
     }
 }
 
-/// What the cluster offers: Helm's `.Capabilities`.
+/// What the cluster offers: Helm's `.Capabilities`, and what `lookup` finds in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
     /// The Kubernetes version, e.g. `v1.36.0`.
     pub kube_version: String,
     /// Available API versions, as `group/version` and optionally `group/version/Kind`.
     pub api_versions: Vec<String>,
+    /// The caller's answers to `lookup` ([`crate::lookup`]); `None` (`template`, a client dry
+    /// run) answers every lookup empty, as `helm template` does.
+    pub lookups: Option<std::sync::Arc<crate::Lookups>>,
 }
 
 impl Default for Capabilities {
@@ -122,6 +125,7 @@ impl Default for Capabilities {
         Capabilities {
             kube_version: "v1.36.0".into(),
             api_versions: versions.iter().map(|s| s.to_string()).collect(),
+            lookups: None,
         }
     }
 }

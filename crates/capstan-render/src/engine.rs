@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
 use crate::funcs::strval;
+use crate::lookup::LookupSession;
 use crate::manifest::{self, Hook, Manifest, Rendered};
 use crate::objects::{ApiVersions, FailMarker, Files, LimitMarker, SESSION_KEY, Session, session};
 use crate::{Error, Result, TemplateErrorKind};
@@ -110,6 +111,19 @@ pub(crate) fn is_partial(template_path: &str) -> bool {
         .rsplit('/')
         .next()
         .is_some_and(|b| b.starts_with('_'))
+}
+
+/// What rendering every template gives, before it is read as manifests.
+struct Texts {
+    /// The chart with its values processed (dependencies enabled or not, imports done).
+    chart: Chart,
+    /// The merged values the top chart saw.
+    values: Values,
+    /// Rendered text by chart-relative path (NOTES excluded).
+    files: BTreeMap<String, String>,
+    notes: String,
+    crds: Vec<(String, String)>,
+    lookups_unanswered: Vec<crate::LookupKey>,
 }
 
 impl CompiledChart {
@@ -242,14 +256,14 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Rendered> {
-        let (processed, values, files, notes, crds) = self.render_texts(
+        let texts = self.render_texts(
             chart_values,
             user_values,
             set_integers,
             release,
             capabilities,
         )?;
-        self.finish(processed, values, files, notes, crds)
+        self.finish(texts)
     }
 
     /// Renders every template to text, as Helm's `engine.Render` does, without reading the
@@ -263,8 +277,12 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<BTreeMap<String, String>> {
-        let (processed, _, mut files, notes, _) =
-            self.render_texts(None, user_values, set_integers, release, capabilities)?;
+        let Texts {
+            chart: processed,
+            mut files,
+            notes,
+            ..
+        } = self.render_texts(None, user_values, set_integers, release, capabilities)?;
         if processed
             .templates
             .iter()
@@ -275,7 +293,6 @@ impl CompiledChart {
         Ok(files)
     }
 
-    #[allow(clippy::type_complexity)]
     fn render_texts(
         &self,
         chart_values: Option<&Values>,
@@ -283,13 +300,7 @@ impl CompiledChart {
         set_integers: &[Vec<String>],
         release: &ReleaseInfo,
         capabilities: &Capabilities,
-    ) -> Result<(
-        Chart,
-        Values,
-        BTreeMap<String, String>,
-        String,
-        Vec<(String, String)>,
-    )> {
+    ) -> Result<Texts> {
         let chart = match chart_values {
             Some(values) => std::borrow::Cow::Owned(Chart {
                 values: values.clone(),
@@ -333,6 +344,10 @@ impl CompiledChart {
             seed: seed.finalize().into(),
             counter: AtomicU64::new(0),
             now: release.time.clone(),
+            lookups: LookupSession {
+                answers: capabilities.lookups.clone(),
+                ..LookupSession::default()
+            },
         });
         if let Some(go) = &self.go {
             let (files, notes) = go.render(
@@ -341,11 +356,18 @@ impl CompiledChart {
                 set_integers,
                 release,
                 capabilities,
-                sess,
+                sess.clone(),
             )?;
             let mut crds = Vec::new();
             collect_crds(&processed, processed.name(), &mut crds);
-            return Ok((processed, values, files, notes, crds));
+            return Ok(Texts {
+                chart: processed,
+                values,
+                files,
+                notes,
+                crds,
+                lookups_unanswered: sess.lookups.take_unanswered(),
+            });
         }
         let sess_value = Value::from_dyn_object(sess.clone());
         let caps = capabilities_value(capabilities, &kube);
@@ -413,18 +435,26 @@ impl CompiledChart {
             }
         }
 
-        Ok((processed, values, files, notes, crds))
+        Ok(Texts {
+            chart: processed,
+            values,
+            files,
+            notes,
+            crds,
+            lookups_unanswered: sess.lookups.take_unanswered(),
+        })
     }
 
     /// Parses, bounds and orders the rendered files.
-    fn finish(
-        &self,
-        processed: Chart,
-        values: Values,
-        files: BTreeMap<String, String>,
-        notes: String,
-        crds: Vec<(String, String)>,
-    ) -> Result<Rendered> {
+    fn finish(&self, texts: Texts) -> Result<Rendered> {
+        let Texts {
+            chart: processed,
+            values,
+            files,
+            notes,
+            crds,
+            lookups_unanswered,
+        } = texts;
         let (mut manifests, mut hooks) = parse_all(&files)?;
         let objects = manifests.len() + hooks.len();
         if objects > self.limits.max_objects {
@@ -442,6 +472,7 @@ impl CompiledChart {
             notes,
             files,
             crds,
+            lookups_unanswered,
         })
     }
 

@@ -1064,9 +1064,26 @@ pub(crate) fn register(env: &mut Environment<'static>, limits: &RenderLimits) {
     env.add_function("include", include);
     env.add_function("tpl", tpl);
     env.add_filter("tpl", tpl);
-    env.add_function("lookup", |_args: Rest<Value>| {
-        Value::from(BTreeMap::<String, Value>::new())
-    });
+    env.add_function(
+        "lookup",
+        |state: &State<'_, '_>,
+         api_version: String,
+         kind: String,
+         namespace: String,
+         name: String|
+         -> Result<Value, Error> {
+            let found = session(state)?.lookups.resolve(crate::LookupKey {
+                api_version,
+                kind,
+                namespace,
+                name,
+            });
+            Ok(found.map_or_else(
+                || Value::from(BTreeMap::<String, Value>::new()),
+                |object| Value::from_serialize(&object),
+            ))
+        },
+    );
 }
 
 #[cfg(test)]

@@ -29,7 +29,8 @@
 //!   limited ([`RenderLimits`]); a runaway template is an error, never a hang.
 //! - Isolated: templates reach nothing but the chart (no environment, filesystem, network or
 //!   cluster): there is no template loader, `include`/`import` find only the chart's compiled
-//!   templates, `.Files` holds only the chart's own files, `lookup` returns nothing.
+//!   templates, `.Files` holds only the chart's own files, and `lookup` answers only from what the caller
+//!   read for it ([`lookup`]).
 //! - Errors name the chart-relative file, line and column and the failing expression;
 //!   `required` and `fail` messages come through verbatim.
 //! - No network, cluster or async I/O.
@@ -40,6 +41,7 @@ mod defines;
 mod engine;
 mod funcs;
 mod go;
+pub mod lookup;
 mod manifest;
 mod objects;
 mod runs;
@@ -48,6 +50,7 @@ mod yaml;
 pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
+pub use lookup::{LookupKey, Lookups};
 pub use manifest::{
     Hook, HookDeletePolicy, HookEvent, INSTALL_ORDER, Manifest, Rendered, install_order_index,
     parse_manifests,

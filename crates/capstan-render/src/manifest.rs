@@ -156,6 +156,12 @@ pub struct Rendered {
     /// CRD files from `crds/` of the chart and its enabled subcharts: (path, content), not
     /// templated, as Helm installs them before anything else.
     pub crds: Vec<(String, String)>,
+    /// The `lookup` keys the templates asked that [`Capabilities::lookups`] did not answer
+    /// (always empty without lookups): the caller reads them and renders again
+    /// ([`crate::lookup`]).
+    ///
+    /// [`Capabilities::lookups`]: crate::Capabilities::lookups
+    pub lookups_unanswered: Vec<crate::LookupKey>,
 }
 
 impl Rendered {

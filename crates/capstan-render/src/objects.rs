@@ -24,6 +24,8 @@ pub(crate) struct Session {
     pub seed: [u8; 32],
     pub counter: AtomicU64,
     pub now: String,
+    /// `lookup`'s answers and the keys asked without one.
+    pub lookups: crate::lookup::LookupSession,
 }
 
 impl Object for Session {

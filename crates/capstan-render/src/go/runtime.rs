@@ -124,9 +124,37 @@ pub(crate) fn register(
         want_args("fail", &args, 1)?;
         Err(fail_error(&capstan_sprig::fmt::sprint_value(&args[0])))
     });
-    env.add_function("f_lookup", |args: Rest<Value>| {
+    env.add_function("f_lookup", |state: &State<'_, '_>, args: Rest<Value>| {
         want_args("lookup", &args, 4)?;
-        Ok(map(Default::default()))
+        let mut parts = Vec::with_capacity(4);
+        for (i, arg) in args.iter().enumerate() {
+            match arg.as_str() {
+                Some(s) => parts.push(s.to_owned()),
+                None => {
+                    return Err(capstan_sprig::arg_error(
+                        i,
+                        format!(
+                            "wrong type for value; expected string; got {}",
+                            type_name(arg)
+                        ),
+                    ));
+                }
+            }
+        }
+        let [api_version, kind, namespace, name] = <[String; 4]>::try_from(parts)
+            .map_err(|_| Error::new(ErrorKind::InvalidOperation, "lookup takes 4 arguments"))?;
+        let session = go_session(state)?;
+        let found = session.session.lookups.resolve(crate::LookupKey {
+            api_version,
+            kind,
+            namespace,
+            name,
+        });
+        // As Kubernetes' unstructured objects: integers are int64.
+        Ok(found.map_or_else(
+            || map(Default::default()),
+            |object| capstan_sprig::value::from_json(&object, capstan_sprig::value::Numbers::Int64),
+        ))
     });
 }
 
