@@ -117,6 +117,7 @@ impl Tenant {
             }),
             capabilities: None,
             chart_values_json: None,
+            lookups: None,
         });
         let r = self.renderer.render(request).await?.into_inner();
         ensure!(!r.manifests.is_empty(), "a render without objects");

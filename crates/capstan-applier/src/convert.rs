@@ -27,6 +27,23 @@ pub fn status(error: &capstan_ops::Error) -> tonic::Status {
     tonic::Status::new(code_of(error.class()), capstan_ops::error_chain(error))
 }
 
+/// A failed lookup as a gRPC status: refused by the cluster (`PermissionDenied`) or not
+/// answered (`Unavailable`), with the whole cause chain.
+pub fn lookup_status(error: &capstan_ops::ClusterError) -> tonic::Status {
+    let message = capstan_ops::error_chain(error);
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(kube::Error::Api(status)) = e.downcast_ref::<kube::Error>() {
+            return match status.code {
+                401 | 403 => tonic::Status::permission_denied(message),
+                _ => tonic::Status::failed_precondition(message),
+            };
+        }
+        cause = e.source();
+    }
+    tonic::Status::unavailable(message)
+}
+
 /// An operation error as the `Error` message of an [`pb::OperationResult`].
 pub fn error(error: &capstan_ops::Error) -> pb::Error {
     pb::Error {

@@ -516,6 +516,9 @@ fn status(error: &capstan_auth::Error) -> Status {
 }
 
 /// The namespace a request means (`""`: `default`, as the operations read it).
+/// The most lookups one request may ask for.
+const MAX_LOOKUPS: usize = 256;
+
 fn effective(namespace: &str) -> &str {
     if namespace.is_empty() {
         "default"
@@ -905,6 +908,47 @@ impl Applier for ApplierService {
             metadata_json: json(&read::metadata(&release)),
             chart_values_json: json(&chart_values),
         }))
+    }
+
+    async fn lookup(
+        &self,
+        request: Request<pb::LookupRequest>,
+    ) -> Result<Response<pb::LookupResponse>, Status> {
+        let caller = capstan_server::caller(&request);
+        let r = request.into_inner();
+        authorize(&caller, Operation::Render, effective(&r.namespace))?;
+        if r.keys.len() > MAX_LOOKUPS {
+            return Err(Status::resource_exhausted(format!(
+                "{} lookups in one request exceed the limit of {MAX_LOOKUPS}",
+                r.keys.len()
+            )));
+        }
+        for key in &r.keys {
+            if !key.namespace.is_empty() {
+                authorize(&caller, Operation::Render, &key.namespace)?;
+            }
+        }
+        // The caller's own view: a tenant's target impersonates its identity, so the API
+        // server's RBAC decides what its lookups may read.
+        let target = self.target(&caller, &r.namespace).await?;
+        let mut answers = Vec::with_capacity(r.keys.len());
+        for key in r.keys {
+            let found = target
+                .cluster
+                .lookup(capstan_ops::LookupRequest {
+                    api_version: &key.api_version,
+                    kind: &key.kind,
+                    namespace: &key.namespace,
+                    name: &key.name,
+                })
+                .await
+                .map_err(|e| convert::lookup_status(&e))?;
+            answers.push(capstan_proto::renderer::v1::LookupAnswer {
+                key: Some(key),
+                object_json: found.map(|o| o.to_string()),
+            });
+        }
+        Ok(Response::new(pb::LookupResponse { answers }))
     }
 }
 

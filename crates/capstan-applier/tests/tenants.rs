@@ -196,6 +196,31 @@ impl As {
             .collect())
     }
 
+    /// Looks up `kind` `name` in `namespace` (a core or `apps` kind) for a release there.
+    async fn lookup(
+        &mut self,
+        namespace: &str,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<Option<serde_json::Value>, tonic::Status> {
+        let request = self.request(pb::LookupRequest {
+            namespace: namespace.into(),
+            keys: vec![capstan_proto::renderer::v1::LookupKey {
+                api_version: api_version.into(),
+                kind: kind.into(),
+                namespace: namespace.into(),
+                name: name.into(),
+            }],
+        });
+        let answers = self.client.lookup(request).await?.into_inner().answers;
+        Ok(answers
+            .into_iter()
+            .next()
+            .and_then(|a| a.object_json)
+            .map(|json| serde_json::from_str(&json).expect("JSON")))
+    }
+
     async fn get(&mut self, name: &str, namespace: &str) -> Result<pb::GetResponse, tonic::Status> {
         let request = self.request(pb::GetRequest {
             name: name.into(),
@@ -984,4 +1009,54 @@ impl Drop for KillOnDrop {
             let _ = child.wait();
         }
     }
+}
+
+/// A tenant's lookups are read as the tenant: what its impersonated user may read is answered
+/// (a missing object as none), what it may not is refused by the cluster, and a namespace
+/// outside its policy is refused by the applier before the cluster is asked.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_see_only_what_the_tenant_may_read() {
+    with_namespace("tenant-lookup", |a| async move {
+        // The tenant's user may read Secrets in its namespace, not Deployments.
+        grant(&a, false).await?;
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "db"},
+            "stringData": {"password": "kept"},
+        }))?;
+        a.api::<Secret>()
+            .create(&Default::default(), &secret)
+            .await?;
+        let dir = tempfile::tempdir()?;
+        let policy_file = write_policy(dir.path(), &policy_text(&a));
+        let addr = applier(Security {
+            tokens: Some(tokens()),
+            policy: Some(policy_file),
+            ..Security::default()
+        })
+        .await;
+        let ns = a.name();
+        let mut as_a = connect(&addr, Some("token-a")).await;
+        let found = as_a
+            .lookup(ns, "v1", "Secret", "db")
+            .await?
+            .expect("the Secret is found");
+        assert_eq!(found["data"]["password"], "a2VwdA==");
+        assert_eq!(as_a.lookup(ns, "v1", "Secret", "gone").await?, None);
+        let error = denied(
+            as_a.lookup(ns, "apps/v1", "Deployment", "web").await,
+            "a Deployment the user may not read",
+        );
+        assert!(error.message().contains("forbidden"), "{}", error.message());
+        let error = denied(
+            as_a.lookup("kube-system", "v1", "Secret", "db").await,
+            "a namespace outside the policy",
+        );
+        assert!(
+            error.message().contains("kube-system"),
+            "{}",
+            error.message()
+        );
+        Ok(())
+    })
+    .await;
 }

@@ -305,6 +305,19 @@ pub trait LockGuard: Send + Sync {
     fn release(self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>>;
 }
 
+/// What a template's `lookup` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupRequest<'a> {
+    /// `v1`, `apps/v1`, ...
+    pub api_version: &'a str,
+    /// `Secret`, ...
+    pub kind: &'a str,
+    /// The namespace (empty: cluster-scoped, or every namespace when listing).
+    pub namespace: &'a str,
+    /// The name (empty: list).
+    pub name: &'a str,
+}
+
 /// What the cluster offers (for `.Capabilities` in templates).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
@@ -374,6 +387,17 @@ pub trait Cluster: Send + Sync {
     /// Takes the per-release lock; fails with [`ClusterError::LockHeld`] when a live holder
     /// has it (after waiting up to `request.wait`).
     fn lock<'a>(&'a self, request: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>>;
+
+    /// Reads what a template's `lookup` asks for (Helm's `lookup apiVersion kind namespace
+    /// name`; an empty name lists): the object, or the list, as JSON; `None` when it does not
+    /// exist. The default finds nothing.
+    fn lookup<'a>(
+        &'a self,
+        request: LookupRequest<'a>,
+    ) -> BoxFuture<'a, Result<Option<serde_json::Value>, ClusterError>> {
+        let _ = request;
+        Box::pin(async { Ok(None) })
+    }
 
     /// The live status of objects. The default reports nothing.
     fn object_status<'a>(

@@ -87,7 +87,8 @@ pub mod values;
 pub use cluster::{
     ApplyMode, ApplyOptions, ApplyRequest, Capabilities, Cascade, Cluster, ClusterError,
     DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder, LockRequest,
-    ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus, StaleLease, WaitRequest,
+    LookupRequest, ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus,
+    StaleLease, WaitRequest,
 };
 pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
 pub use error::{Error, ErrorClass, Result, error_chain};

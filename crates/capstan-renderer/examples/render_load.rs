@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
                 api_versions: Vec::new(),
             }),
         chart_values_json: None,
+        lookups: None,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -84,6 +84,49 @@ pub fn capabilities(capabilities: Option<pb::Capabilities>) -> Capabilities {
     out
 }
 
+/// The caller's answers to `lookup` (`None`: the render may not read the cluster).
+pub fn lookups(
+    lookups: Option<pb::Lookups>,
+) -> Result<Option<std::sync::Arc<capstan_render::Lookups>>, Status> {
+    let Some(lookups) = lookups else {
+        return Ok(None);
+    };
+    let mut out = capstan_render::Lookups::new();
+    for answer in lookups.answers {
+        let key = lookup_key(answer.key.unwrap_or_default());
+        let object = answer
+            .object_json
+            .as_deref()
+            .map(serde_json::from_str::<Value>)
+            .transpose()
+            .map_err(|e| {
+                Status::invalid_argument(format!("the answer to lookup {key} is not JSON: {e}"))
+            })?;
+        out.answer(key, object);
+    }
+    Ok(Some(std::sync::Arc::new(out)))
+}
+
+/// A lookup key from the wire.
+pub fn lookup_key(key: pb::LookupKey) -> capstan_render::LookupKey {
+    capstan_render::LookupKey {
+        api_version: key.api_version,
+        kind: key.kind,
+        namespace: key.namespace,
+        name: key.name,
+    }
+}
+
+/// A lookup key for the wire.
+pub fn lookup_key_pb(key: capstan_render::LookupKey) -> pb::LookupKey {
+    pb::LookupKey {
+        api_version: key.api_version,
+        kind: key.kind,
+        namespace: key.namespace,
+        name: key.name,
+    }
+}
+
 /// The chart defaults a request puts in place of the chart's `values.yaml`: a JSON object.
 pub fn chart_values(json: &str) -> Result<capstan_chart::Values, Status> {
     serde_json::from_str(json).map_err(|e| {
@@ -147,6 +190,11 @@ pub fn response(
                     .map(|p| p.as_str().to_string())
                     .collect(),
             })
+            .collect(),
+        lookups_unanswered: rendered
+            .lookups_unanswered
+            .into_iter()
+            .map(lookup_key_pb)
             .collect(),
     }
 }

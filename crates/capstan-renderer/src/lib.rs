@@ -342,6 +342,28 @@ fn render_error(error: capstan_render::Error) -> Status {
     }
 }
 
+/// The tenant's policy bounds what its templates may read: a lookup in a namespace it may not
+/// render in is refused, before its client is asked to read it.
+fn check_lookups(
+    caller: &capstan_server::Caller,
+    response: &pb::RenderResponse,
+) -> Result<(), Status> {
+    for key in &response.lookups_unanswered {
+        if key.namespace.is_empty() {
+            continue;
+        }
+        caller
+            .authorize(capstan_server::Operation::Render, &key.namespace)
+            .map_err(|e| {
+                Status::permission_denied(format!(
+                    "the chart looks up {} {} {:?} in namespace {:?}: {e}",
+                    key.api_version, key.kind, key.name, key.namespace
+                ))
+            })?;
+    }
+    Ok(())
+}
+
 /// May `caller` render (for a release in `namespace`; `""`: charts, in no namespace)?
 fn authorize(caller: &capstan_server::Caller, namespace: &str) -> Result<(), Status> {
     caller
@@ -386,7 +408,9 @@ impl Renderer for RendererService {
                 };
                 // The worker's own start-up and chart load on top of the render's limit.
                 let timeout = self.inner.render_limits.timeout + Duration::from_secs(2);
-                return worker.render(request, timeout).await.map(Response::new);
+                let response = worker.render(request, timeout).await?;
+                check_lookups(&caller, &response)?;
+                return Ok(Response::new(response));
             }
             let (digest, compiled) = self.compiled(&tenant, request.chart).await?;
             tracing::Span::current().record("chart", digest.as_str());
@@ -404,7 +428,8 @@ impl Renderer for RendererService {
                 )));
             }
             let (layers, files) = convert::layers(request.values);
-            let capabilities = convert::capabilities(request.capabilities);
+            let mut capabilities = convert::capabilities(request.capabilities);
+            capabilities.lookups = convert::lookups(request.lookups)?;
             let chart_values = request
                 .chart_values_json
                 .as_deref()
@@ -438,9 +463,11 @@ impl Renderer for RendererService {
                 ))
             })
             .await?;
+            check_lookups(&caller, &response)?;
             tracing::debug!(
                 objects = response.manifests.len(),
                 hooks = response.hooks.len(),
+                lookups_unanswered = response.lookups_unanswered.len(),
                 "rendered"
             );
             Ok(Response::new(response))

@@ -79,6 +79,7 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
         }),
         capabilities: None,
         chart_values_json: None,
+        lookups: None,
     }
 }
 

@@ -108,6 +108,7 @@ fn render_source(
         }),
         capabilities: None,
         chart_values_json: None,
+        lookups: None,
     };
     match token {
         Some(token) => with_token(message, token),
@@ -286,5 +287,65 @@ async fn one_tenants_burst_is_held_to_its_own_budget() {
     assert_eq!(
         slow.await.unwrap().unwrap_err().code(),
         Code::ResourceExhausted
+    );
+}
+
+/// A Go chart whose template looks up a Secret in `namespace`.
+fn looking_up(namespace: &str) -> Vec<u8> {
+    let files = vec![
+        ChartFile {
+            name: "Chart.yaml".into(),
+            data: b"apiVersion: v2\nname: peek\nversion: 1.0.0\n".to_vec(),
+        },
+        ChartFile {
+            name: "templates/cm.yaml".into(),
+            data: format!(
+                "{{{{- $s := lookup \"v1\" \"Secret\" \"{namespace}\" \"db\" }}}}\n\
+                 apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: peek\n\
+                 data:\n  found: {{{{ ternary \"yes\" \"no\" (not (empty $s)) | quote }}}}\n"
+            )
+            .into_bytes(),
+        },
+    ];
+    capstan_chart::package_files("peek", &files).unwrap()
+}
+
+/// The renderer asks its caller for lookups only in namespaces the tenant may render in: a
+/// chart that looks up another tenant's Secret is refused before anyone reads it.
+#[tokio::test]
+async fn a_tenants_lookups_stay_in_its_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let mut client = start(&policy).await;
+    let with_lookups = |archive: Vec<u8>| {
+        let mut request = render_source(
+            pb::chart_source::Source::Archive(archive),
+            "team-a",
+            Some("token-a"),
+        );
+        request.get_mut().lookups = Some(pb::Lookups::default());
+        request
+    };
+
+    let own = client
+        .render(with_lookups(looking_up("team-a-dev")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(own.lookups_unanswered.len(), 1);
+    assert_eq!(own.lookups_unanswered[0].namespace, "team-a-dev");
+
+    let error = client
+        .render(with_lookups(looking_up("team-b")))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::PermissionDenied);
+    assert!(
+        error
+            .message()
+            .starts_with("the chart looks up v1 Secret \"db\" in namespace \"team-b\""),
+        "{}",
+        error.message()
     );
 }

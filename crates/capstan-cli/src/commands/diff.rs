@@ -32,6 +32,7 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                 &args.chart,
                 &args.values,
                 &args.value_mode,
+                false,
             )
             .await?;
             let old = previous.map(|p| p.manifest).unwrap_or_default();
@@ -94,6 +95,7 @@ async fn three_way(
         &args.chart,
         &args.values,
         &args.value_mode,
+        true,
     )
     .await?;
     let mut stream = client

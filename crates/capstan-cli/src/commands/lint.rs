@@ -402,6 +402,7 @@ async fn lint_render(
         }),
         capabilities: Some(capabilities),
         chart_values_json: None,
+        lookups: None,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),

@@ -29,12 +29,27 @@ pub(crate) struct RenderValues {
     pub chart_values_json: Option<String>,
 }
 
+/// How many rounds of lookups a render may take: each round answers the lookups the previous
+/// render asked (a template can look up what an earlier lookup named).
+const MAX_LOOKUP_ROUNDS: usize = 8;
+
+/// Whether a render may read the cluster (`lookup`): install and upgrade, `--dry-run=server`;
+/// not a client dry run, as in Helm.
+pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
+    matches!(dry_run, None | Some("server"))
+}
+
 /// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
+/// With `reads_cluster`, the templates' `lookup` calls are answered from the cluster as the
+/// user (through the applier, in-process or remote): the renderer says what it could not
+/// answer, the applier reads it, and the chart is rendered again with the answers, until
+/// nothing is left unanswered.
 pub(crate) async fn render(
     global: &Global,
     chart: &str,
     values: RenderValues,
     release: rpb::ReleaseContext,
+    reads_cluster: bool,
 ) -> anyhow::Result<pb::Rendered> {
     let span = tracing::info_span!(
         "render",
@@ -45,21 +60,53 @@ pub(crate) async fn render(
     let archive = span.in_scope(|| crate::chart::archive(Path::new(chart)))?;
     let r = async {
         let mut client = renderer::connect(global).await?;
-        let source = renderer::ensure_chart(&mut client, archive).await?;
-        client
-            .render(rpb::RenderRequest {
-                chart: Some(source),
-                values: values.layers,
-                release: Some(release),
-                capabilities: None,
-                chart_values_json: values.chart_values_json,
-            })
-            .await
-            .map_err(exit::status)
+        let mut source = renderer::ensure_chart(&mut client, archive).await?;
+        let mut answers: Option<rpb::Lookups> = reads_cluster.then(rpb::Lookups::default);
+        let mut round = 0;
+        loop {
+            let r = client
+                .render(rpb::RenderRequest {
+                    chart: Some(source.clone()),
+                    values: values.layers.clone(),
+                    release: Some(release.clone()),
+                    capabilities: None,
+                    chart_values_json: values.chart_values_json.clone(),
+                    lookups: answers.clone(),
+                })
+                .await
+                .map_err(exit::status)?
+                .into_inner();
+            let Some(known) = answers
+                .as_mut()
+                .filter(|_| !r.lookups_unanswered.is_empty())
+            else {
+                return anyhow::Ok(r);
+            };
+            round += 1;
+            if round > MAX_LOOKUP_ROUNDS {
+                bail!(
+                    "the chart's lookups did not settle after {MAX_LOOKUP_ROUNDS} rounds (still \
+                     asking for {} objects)",
+                    r.lookups_unanswered.len()
+                );
+            }
+            let found = applier::connect(global)
+                .await?
+                .lookup(pb::LookupRequest {
+                    namespace: release.namespace.clone(),
+                    keys: r.lookups_unanswered,
+                })
+                .await
+                .map_err(exit::status)?
+                .into_inner();
+            known.answers.extend(found.answers);
+            source = rpb::ChartSource {
+                source: Some(rpb::chart_source::Source::Digest(r.chart_digest)),
+            };
+        }
     }
     .instrument(span)
-    .await?
-    .into_inner();
+    .await?;
     Ok(pb::Rendered {
         manifest: r.manifest,
         hooks: r.hooks,
@@ -180,6 +227,7 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
             is_install: true,
             is_upgrade: false,
         },
+        reads_cluster(args.apply.dry_run.as_deref()),
     )
     .await?;
     let mut client = applier::connect(global).await?;
@@ -294,6 +342,7 @@ pub(crate) async fn render_upgrade(
     chart: &str,
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
+    reads_cluster: bool,
 ) -> anyhow::Result<UpgradeRender> {
     let namespace = global.namespace();
     let previous = latest(client, name, &namespace).await?;
@@ -311,6 +360,7 @@ pub(crate) async fn render_upgrade(
             is_install: installs,
             is_upgrade: !installs,
         },
+        reads_cluster,
     )
     .await?;
     Ok(UpgradeRender {
@@ -354,6 +404,7 @@ async fn run_upgrade(
         &args.chart,
         &args.values,
         &args.value_mode(),
+        reads_cluster(args.apply.dry_run.as_deref()),
     )
     .await?;
     let span = operation_span("upgrade", &args.name, &namespace);

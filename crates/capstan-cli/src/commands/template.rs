@@ -43,6 +43,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         }),
         capabilities: Some(capabilities),
         chart_values_json: None,
+        lookups: None,
     };
     let rendered = client
         .render(request)

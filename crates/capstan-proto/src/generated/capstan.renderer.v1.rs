@@ -121,6 +121,38 @@ pub struct RenderRequest {
     /// does (new defaults of the chart are ignored: Helm's documented trap).
     #[prost(string, optional, tag = "5")]
     pub chart_values_json: ::core::option::Option<::prost::alloc::string::String>,
+    /// Answers to the templates' `lookup` calls, read from the cluster by the caller with its own
+    /// identity. Unset (`template`, a client dry run): every lookup is empty, as in `helm template`.
+    /// Set, even empty: a lookup without an answer is empty too, and its key is returned in
+    /// RenderResponse.lookups_unanswered so the caller reads it and renders again.
+    #[prost(message, optional, tag = "20")]
+    pub lookups: ::core::option::Option<Lookups>,
+}
+/// What a template's `lookup apiVersion kind namespace name` asks (an empty name lists).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LookupKey {
+    #[prost(string, tag = "1")]
+    pub api_version: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub kind: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub namespace: ::prost::alloc::string::String,
+    #[prost(string, tag = "4")]
+    pub name: ::prost::alloc::string::String,
+}
+/// The caller's answer to one lookup.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct LookupAnswer {
+    #[prost(message, optional, tag = "1")]
+    pub key: ::core::option::Option<LookupKey>,
+    /// The object (or, for an empty name, the list) as JSON; unset when it does not exist.
+    #[prost(string, optional, tag = "2")]
+    pub object_json: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Lookups {
+    #[prost(message, repeated, tag = "1")]
+    pub answers: ::prost::alloc::vec::Vec<LookupAnswer>,
 }
 /// One rendered, non-hook object.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -190,6 +222,10 @@ pub struct RenderResponse {
     /// The chart as a release record stores it (Helm's JSON: metadata, templates, values, schema, files).
     #[prost(string, tag = "9")]
     pub stored_chart_json: ::prost::alloc::string::String,
+    /// The lookups the templates asked that RenderRequest.lookups did not answer: read them and
+    /// render again with their answers added (the rest of this response is then provisional).
+    #[prost(message, repeated, tag = "20")]
+    pub lookups_unanswered: ::prost::alloc::vec::Vec<LookupKey>,
 }
 /// Generated client implementations.
 pub mod renderer_client {
