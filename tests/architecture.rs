@@ -1,5 +1,6 @@
 //! Architecture invariants, checked from `cargo metadata`: the domain crates stay free of networking,
-//! async runtimes and Kubernetes clients.
+//! async runtimes and Kubernetes clients; every crate's workspace dependencies are those the crate
+//! map in ARCHITECTURE.md lists; kube-rs is used only where ARCHITECTURE.md says.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -7,12 +8,13 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Crates that must never depend (directly or transitively) on these.
-const DOMAIN_CRATES: [&str; 6] = [
+const DOMAIN_CRATES: [&str; 7] = [
     "capstan-chart",
     "capstan-gotmpl",
     "capstan-sprig",
     "capstan-render",
     "capstan-release",
+    "capstan-ops",
     "capstan-auth",
 ];
 const FORBIDDEN: [&str; 6] = ["tokio", "tonic", "prost", "kube", "kube-client", "hyper"];
@@ -112,4 +114,120 @@ fn xtask_depends_on_nothing_in_the_workspace() {
         inside.is_empty(),
         "xtask depends on workspace crates {inside:?}"
     );
+}
+
+fn architecture_md() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../ARCHITECTURE.md"))
+        .expect("ARCHITECTURE.md is readable")
+}
+
+/// Each workspace package's direct normal dependencies on other workspace packages.
+fn workspace_deps(meta: &Value) -> HashMap<String, BTreeSet<String>> {
+    let members: BTreeSet<&str> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"].is_null())
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"].is_null())
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap())
+                .filter(|d| members.contains(d))
+                .map(str::to_string)
+                .collect();
+            (p["name"].as_str().unwrap().to_string(), deps)
+        })
+        .collect()
+}
+
+/// The crate map of ARCHITECTURE.md: `crates/NAME` rows and their "depends on" cells, as full
+/// crate names.
+fn crate_map() -> HashMap<String, BTreeSet<String>> {
+    architecture_md()
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells.get(1)?.strip_prefix("`crates/")?.strip_suffix('`')?;
+            let deps = cells.get(cells.len().checked_sub(2)?)?;
+            let deps = if *deps == "-" {
+                BTreeSet::new()
+            } else {
+                deps.split(',')
+                    .map(|d| format!("capstan-{}", d.trim()))
+                    .collect()
+            };
+            Some((name.to_string(), deps))
+        })
+        .collect()
+}
+
+#[test]
+fn dependencies_are_those_the_crate_map_lists() {
+    let actual = workspace_deps(&metadata());
+    let map = crate_map();
+    assert!(map.len() >= 15, "the crate map was not found: {map:?}");
+    let mut wrong = Vec::new();
+    for (krate, deps) in &actual {
+        if krate == "xtask" || krate == "capstan-e2e" {
+            continue;
+        }
+        match map.get(krate) {
+            None => wrong.push(format!("{krate}: not in ARCHITECTURE.md's crate map")),
+            Some(listed) if listed != deps => wrong.push(format!(
+                "{krate}: depends on {deps:?}, the crate map says {listed:?}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for krate in map.keys() {
+        if !actual.contains_key(krate) {
+            wrong.push(format!("{krate}: in the crate map but not in the workspace"));
+        }
+    }
+    wrong.sort();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn kube_rs_is_used_only_where_the_architecture_says() {
+    let doc = architecture_md();
+    let sentence = doc
+        .split("kube-rs is a direct dependency of exactly these")
+        .nth(1)
+        .expect("ARCHITECTURE.md names the crates that use kube-rs");
+    let listed: BTreeSet<String> = sentence
+        .split_once("crates:")
+        .and_then(|(_, rest)| rest.split_once('.'))
+        .map(|(list, _)| list)
+        .expect("a list ending with a full stop")
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .collect();
+    let meta = metadata();
+    let actual: BTreeSet<String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"].is_null())
+        .filter(|p| {
+            p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d["kind"].is_null() && d["name"] == "kube")
+        })
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .filter(|name| name != "xtask" && name != "capstan-e2e")
+        .collect();
+    assert_eq!(actual, listed);
 }
