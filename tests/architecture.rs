@@ -191,7 +191,9 @@ fn dependencies_are_those_the_crate_map_lists() {
     }
     for krate in map.keys() {
         if !actual.contains_key(krate) {
-            wrong.push(format!("{krate}: in the crate map but not in the workspace"));
+            wrong.push(format!(
+                "{krate}: in the crate map but not in the workspace"
+            ));
         }
     }
     wrong.sort();

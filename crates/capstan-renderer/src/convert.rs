@@ -1,11 +1,10 @@
 //! Conversions between the renderer's protobuf messages and the chart and render crates' types.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use capstan_chart::{Chart, ChartFile, ValueLayer};
 use capstan_proto::renderer::v1 as pb;
+use capstan_release::StoredChart;
 use capstan_render::{Capabilities, ReleaseInfo, Rendered};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tonic::Status;
 
 /// The values layers of a request, and the files `--set-file` layers may read.
@@ -150,8 +149,8 @@ pub fn response(
         None => stored_chart_json(&digest, chart),
         Some(values) => {
             let mut stored = stored_chart(chart);
-            stored["values"] = Value::Object(values.clone());
-            stored.to_string()
+            stored.values = Some(values.clone());
+            stored_json(&stored)
         }
     };
     pb::RenderResponse {
@@ -213,7 +212,7 @@ fn stored_chart_json(digest: &str, chart: &Chart) -> String {
     if let Some(json) = hit {
         return json.to_string();
     }
-    let json: std::sync::Arc<str> = stored_chart(chart).to_string().into();
+    let json: std::sync::Arc<str> = stored_json(&stored_chart(chart)).into();
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= 16 {
         cache.remove(0);
@@ -224,23 +223,28 @@ fn stored_chart_json(digest: &str, chart: &Chart) -> String {
 
 /// The chart as Helm stores it in a release record: metadata, templates and files with base64
 /// data, default values, and the schema as base64 JSON. Subcharts are not stored, as in Helm.
-pub fn stored_chart(chart: &Chart) -> Value {
-    let files = |files: &[ChartFile]| -> Vec<Value> {
+pub fn stored_chart(chart: &Chart) -> StoredChart {
+    let files = |files: &[ChartFile]| -> Vec<capstan_release::ChartFile> {
         files
             .iter()
-            .map(|f| json!({"name": f.name, "data": STANDARD.encode(&f.data)}))
+            .map(|f| capstan_release::ChartFile::new(f.name.clone(), f.data.clone()))
             .collect()
     };
-    let schema = chart
-        .schema
-        .as_ref()
-        .map(|s| STANDARD.encode(s.to_string()));
-    json!({
-        "metadata": chart.metadata,
-        "lock": null,
-        "templates": files(&chart.templates),
-        "values": chart.values,
-        "schema": schema,
-        "files": files(&chart.files),
-    })
+    StoredChart {
+        // Both crates read and write Chart.yaml with Helm's JSON names.
+        metadata: serde_json::to_value(&chart.metadata)
+            .ok()
+            .and_then(|m| serde_json::from_value(m).ok()),
+        lock: None,
+        templates: files(&chart.templates),
+        values: Some(chart.values.clone()),
+        schema: chart.schema.as_ref().map(|s| s.to_string().into_bytes()),
+        files: files(&chart.files),
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// A stored chart's JSON, as the applier writes it into the release record.
+fn stored_json(stored: &StoredChart) -> String {
+    serde_json::to_string(stored).unwrap_or_default()
 }
