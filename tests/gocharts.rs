@@ -246,3 +246,68 @@ async fn lookup_keeps_a_generated_password_across_upgrades() {
     })
     .await;
 }
+
+/// Helm and capstan on one real chart, as during a migration: Helm v3 installs bitnami
+/// postgresql, capstan upgrades it (its `lookup` keeps the password Helm's install generated),
+/// Helm v4 rolls it back, and capstan lists it and reads the history all three wrote.
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_and_capstan_take_turns_on_bitnami_postgresql() {
+    with_namespace("pg-interop", |ns| async move {
+        let chart = corpus().join("postgresql");
+        let chart = chart.to_string_lossy().into_owned();
+        let name = ns.name().to_string();
+        let v3 = Helm::new("v3.22.0", "secret", &name)?;
+        let v4 = Helm::new("v4.3.1", "secret", &name)?;
+        v3.run(&["install", "db", &chart]).await?;
+        let installed = postgres_password(&ns).await?;
+
+        capstan_ok(&[
+            "upgrade",
+            "db",
+            &chart,
+            "-n",
+            &name,
+            "--reuse-values",
+            "--set",
+            "primary.resources.requests.cpu=150m",
+        ])?;
+        ensure!(
+            postgres_password(&ns).await? == installed,
+            "capstan's upgrade kept the password Helm generated"
+        );
+
+        v4.run(&["rollback", "db", "1"]).await?;
+        ensure!(
+            postgres_password(&ns).await? == installed,
+            "the rollback kept it too"
+        );
+
+        let list = capstan_ok(&["list", "-n", &name, "-o", "json"])?;
+        let list: serde_json::Value = serde_json::from_str(&list)?;
+        ensure!(
+            list[0]["name"] == "db" && list[0]["revision"] == "3" && list[0]["status"] == "deployed",
+            "{list}"
+        );
+        let history = capstan_ok(&["history", "db", "-n", &name, "-o", "json"])?;
+        let history: serde_json::Value = serde_json::from_str(&history)?;
+        let rows: Vec<(String, String)> = history
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["status"].as_str().unwrap_or_default().to_string(),
+                    r["description"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        ensure!(
+            rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>()
+                == ["superseded", "superseded", "deployed"]
+                && rows[2].1 == "Rollback to 1",
+            "{rows:?}"
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -335,12 +335,40 @@ fn tail(path: &Path, lines: usize) -> String {
 
 /// Builds the control-plane program unless a binary for the same inputs is cached.
 fn build_devcluster() -> anyhow::Result<PathBuf> {
+    let source = paths::root().join("deploy").join("devcluster");
     crate::gobuild::cached(
-        &paths::root().join("deploy").join("devcluster"),
+        &source,
         &paths::cluster_home().join("bin"),
         "devcluster",
+        &version_ldflags(&source)?,
         "the first build takes several minutes",
     )
+}
+
+/// The linker flags that make the API server report the version of the `k8s.io/kubernetes`
+/// module it is built from, as a released kube-apiserver does (`/version`'s `gitVersion`):
+/// without them it reports `v0.0.0-master+$Format:%H$`, which is not a semantic version, and
+/// charts that compare `.Capabilities.KubeVersion` (bitnami's) fail to render in Helm.
+fn version_ldflags(source: &Path) -> anyhow::Result<Vec<String>> {
+    let go_mod = fs::read_to_string(source.join("go.mod"))?;
+    let version = go_mod
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("k8s.io/kubernetes "))
+        .map(str::trim)
+        .find(|v| v.starts_with('v'))
+        .context("deploy/devcluster/go.mod requires no k8s.io/kubernetes version")?;
+    let mut parts = version.trim_start_matches('v').split('.');
+    let (major, minor) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let package = "k8s.io/component-base/version";
+    Ok(vec![
+        format!("-X {package}.gitVersion={version}"),
+        format!("-X {package}.gitMajor={major}"),
+        format!("-X {package}.gitMinor={minor}"),
+        format!("-X {package}.gitTreeState=clean"),
+    ])
 }
 
 /// Builds the pod-lifecycle simulator with cargo and returns its path.

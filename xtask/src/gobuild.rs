@@ -11,11 +11,13 @@ use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 
 /// Builds the Go program in `source` into `bin_dir/<name>-<hash>` unless that binary exists;
-/// `first_build` tells the user what the first build costs.
+/// `ldflags` are passed to the linker (and are part of the hash); `first_build` tells the user
+/// what the first build costs.
 pub fn cached(
     source: &Path,
     bin_dir: &Path,
     name: &str,
+    ldflags: &[String],
     first_build: &str,
 ) -> anyhow::Result<PathBuf> {
     let go_version = Command::new("go")
@@ -24,6 +26,10 @@ pub fn cached(
         .context("running `go version`: is Go installed?")?;
     let mut hasher = Sha256::new();
     hasher.update(&go_version.stdout);
+    for flag in ldflags {
+        hasher.update(flag.as_bytes());
+        hasher.update([0]);
+    }
     let mut inputs: Vec<PathBuf> = fs::read_dir(source)?
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -56,7 +62,7 @@ pub fn cached(
     let partial = bin_dir.join(format!(".{name}-{hash}.partial"));
     let status = Command::new("go")
         .current_dir(source)
-        .args(["build", "-trimpath", "-o"])
+        .args(["build", "-trimpath", "-ldflags", &ldflags.join(" "), "-o"])
         .arg(&partial)
         .arg(".")
         .env("CGO_ENABLED", "0")

@@ -111,6 +111,7 @@ fn build() -> anyhow::Result<PathBuf> {
         &paths::root().join("deploy").join("oracle"),
         &paths::root().join("target").join("oracle"),
         "oracle",
+        &[],
         "the first build takes a few minutes",
     )
 }
