@@ -23,6 +23,9 @@
 //!
 //! Tests of tracing get an OTLP/gRPC receiver from [`otlp`].
 //!
+//! Tests of OCI registries get a real one (the CNCF Distribution registry, TLS and htpasswd) from
+//! [`registry`].
+//!
 //! Invariant: tests only ever talk to the local control plane's kubeconfig under
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
@@ -32,6 +35,7 @@ pub mod helm;
 mod namespace;
 pub mod otlp;
 pub mod postgres;
+pub mod registry;
 pub mod wait;
 
 pub use cluster::{client, kubeconfig_path};

@@ -30,6 +30,7 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                 &mut client,
                 &args.name,
                 &args.chart,
+                &crate::chart::ChartSource::default(),
                 &args.values,
                 &args.value_mode,
             )
@@ -92,6 +93,7 @@ async fn three_way(
         client,
         &args.name,
         &args.chart,
+        &crate::chart::ChartSource::default(),
         &args.values,
         &args.value_mode,
     )
