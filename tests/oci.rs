@@ -395,6 +395,7 @@ async fn capstan_pushes_helm_installs(version: &'static str) {
         .await?;
         ensure!(installed_version(&ns, "to-helm").await? == "2.1.0+build.5");
         let dest = setup.home.path().join("helm-pulled");
+        std::fs::create_dir_all(&dest)?;
         helm.run(&[
             "pull",
             &reference,

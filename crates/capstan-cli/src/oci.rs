@@ -5,6 +5,7 @@ use anyhow::Context as _;
 use capstan_oci::{Credential, CredentialsFile, Reference, Registry, chart::Pulled};
 
 use crate::cli::RegistryFlags;
+use crate::console::outln;
 
 /// Helm's registry credentials file (`HELM_REGISTRY_CONFIG`, else under the Helm config home).
 pub fn credentials_path() -> std::path::PathBuf {
@@ -49,4 +50,16 @@ pub async fn pull(
     capstan_oci::chart::pull(&registry, &resolved, &limits, with_prov)
         .await
         .with_context(|| format!("pulling chart oci://{resolved}"))
+}
+
+/// Helm's note after a push or pull whose tag holds `_` (a version with `+`).
+pub fn explain_underscore(reference: &Reference) {
+    if reference.tag.as_deref().is_some_and(|t| t.contains('_')) {
+        outln!("{reference} contains an underscore.");
+        outln!();
+        outln!("OCI artifact references (e.g. tags) do not support the plus sign (+). To support");
+        outln!("storing semantic versions, Helm adopts the convention of changing plus (+) to");
+        outln!("an underscore (_) in chart version tags when pushing to a registry and back to");
+        outln!("a plus (+) when pulling from a registry.");
+    }
 }

@@ -35,6 +35,7 @@ pub async fn run(args: PullArgs) -> anyhow::Result<u8> {
     }
     outln!("Pulled: {}", pulled.reference);
     outln!("Digest: {}", pulled.manifest_digest);
+    crate::oci::explain_underscore(&pulled.reference);
     Ok(0)
 }
 

@@ -50,6 +50,7 @@ pub async fn run(args: PushArgs) -> anyhow::Result<u8> {
     .with_context(|| format!("pushing {} to {}", path.display(), args.remote))?;
     outln!("Pushed: {}", pushed.reference);
     outln!("Digest: {}", pushed.manifest_digest);
+    crate::oci::explain_underscore(&pushed.reference);
     Ok(0)
 }
 
