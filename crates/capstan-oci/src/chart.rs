@@ -23,13 +23,13 @@ pub async fn resolve(
     wanted: Option<&str>,
 ) -> Result<Reference> {
     let wanted = wanted.map(str::trim).filter(|v| !v.is_empty());
-    if let (Some(tag), Some(wanted)) = (&reference.tag, wanted) {
-        if *tag != version::tag_of(wanted) {
-            return Err(Error::Reference {
-                reference: reference.to_string(),
-                message: format!("chart reference and version mismatch: {wanted} is not {tag}"),
-            });
-        }
+    if let (Some(tag), Some(wanted)) = (&reference.tag, wanted)
+        && *tag != version::tag_of(wanted)
+    {
+        return Err(Error::Reference {
+            reference: reference.to_string(),
+            message: format!("chart reference and version mismatch: {wanted} is not {tag}"),
+        });
     }
     if reference.tag.is_some() || reference.digest.is_some() {
         return Ok(reference.clone());

@@ -55,10 +55,10 @@ impl Reference {
             }
             _ => (path, None),
         };
-        if let Some(tag) = &tag {
-            if !valid_tag(tag) {
-                return Err(invalid(&format!("{tag:?} is not a valid tag")));
-            }
+        if let Some(tag) = &tag
+            && !valid_tag(tag)
+        {
+            return Err(invalid(&format!("{tag:?} is not a valid tag")));
         }
         if !valid_repository(repository) {
             return Err(invalid(&format!(

@@ -238,15 +238,15 @@ impl Registry {
         } else {
             announced
         };
-        if let Some(expected) = expected.filter(|e| e.starts_with("sha256:")) {
-            if expected != actual {
-                return Err(Error::DigestMismatch {
-                    registry: self.host.clone(),
-                    what: format!("the manifest of {what}"),
-                    expected,
-                    actual,
-                });
-            }
+        if let Some(expected) = expected.filter(|e| e.starts_with("sha256:"))
+            && expected != actual
+        {
+            return Err(Error::DigestMismatch {
+                registry: self.host.clone(),
+                what: format!("the manifest of {what}"),
+                expected,
+                actual,
+            });
         }
         if content_type.as_deref() == Some(INDEX_MEDIA_TYPE) {
             return Err(Error::NotAChart {
@@ -405,15 +405,15 @@ impl Registry {
             .await?;
         let response = self.expect(response, &[StatusCode::CREATED], &what).await?;
         let computed = digest::sha256(bytes);
-        if let Some(announced) = header(response.headers(), "docker-content-digest") {
-            if announced != computed {
-                return Err(Error::DigestMismatch {
-                    registry: self.host.clone(),
-                    what,
-                    expected: computed,
-                    actual: announced,
-                });
-            }
+        if let Some(announced) = header(response.headers(), "docker-content-digest")
+            && announced != computed
+        {
+            return Err(Error::DigestMismatch {
+                registry: self.host.clone(),
+                what,
+                expected: computed,
+                actual: announced,
+            });
         }
         Ok(computed)
     }
@@ -664,15 +664,15 @@ impl Registry {
         limit: u64,
         what: &str,
     ) -> Result<Vec<u8>> {
-        if let Some(length) = response.content_length() {
-            if length > limit {
-                return Err(Error::TooLarge {
-                    registry: self.host.clone(),
-                    what: what.to_string(),
-                    size: length,
-                    limit,
-                });
-            }
+        if let Some(length) = response.content_length()
+            && length > limit
+        {
+            return Err(Error::TooLarge {
+                registry: self.host.clone(),
+                what: what.to_string(),
+                size: length,
+                limit,
+            });
         }
         let mut body = Vec::new();
         loop {
