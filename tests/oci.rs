@@ -489,6 +489,26 @@ async fn versions_resolve_against_the_tags_and_digests_pin() {
         run.stderr
     );
 
+    // --insecure-skip-tls-verify instead of the CA; --username/--password instead of the file.
+    let out = setup
+        .capstan_ok(&["registry", "logout", setup.host()])
+        .unwrap();
+    assert!(out.contains("Removing login credentials"), "{out}");
+    let out = setup
+        .capstan_ok(&[
+            "template",
+            "r",
+            &format!("{reference}:1.2.0"),
+            "--insecure-skip-tls-verify",
+            "--username",
+            USER,
+            "--password",
+            PASSWORD,
+        ])
+        .unwrap();
+    assert!(out.contains("chartVersion: \"1.2.0\""), "{out}");
+    setup.login().unwrap();
+
     let pinned = format!("{reference}@{}", digests["1.0.0"]);
     let out = setup
         .capstan_ok(&["template", "r", &pinned, "--ca-file", &ca])
@@ -655,6 +675,42 @@ async fn bad_input_fails_naming_the_registry_and_the_chart() {
         run.error()
             .contains(&format!("chart {host}/charts/evil:1.0.0"))
             && run.stderr.contains(".."),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_registries_need_plain_http() {
+    let registry = TestRegistry::start_plain_http().unwrap();
+    let setup = Setup {
+        registry,
+        home: tempfile::tempdir().unwrap(),
+    };
+    let chart = setup.package("0.1.0");
+    let out = setup
+        .capstan_ok(&[
+            "push",
+            chart.to_str().unwrap(),
+            &setup.registry.oci("plain"),
+            "--plain-http",
+        ])
+        .unwrap();
+    assert!(
+        out.starts_with(&format!("Pushed: {}/plain/oci-demo:0.1.0", setup.host())),
+        "{out}"
+    );
+    let reference = setup.registry.oci("plain/oci-demo");
+    let out = setup
+        .capstan_ok(&["template", &reference, "--plain-http", "--version", "0.1.0"])
+        .unwrap();
+    assert!(out.contains("chartVersion: \"0.1.0\""), "{out}");
+    // Without --plain-http, HTTPS to a plain HTTP registry fails, naming it.
+    let run = setup.capstan(&["template", &reference, "--version", "0.1.0"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.error()
+            .contains(&format!("registry {} is unreachable", setup.host())),
         "{}",
         run.stderr
     );

@@ -58,6 +58,15 @@ pub struct TestRegistry {
 impl TestRegistry {
     /// Starts a registry with TLS and htpasswd authentication ([`USER`], [`PASSWORD`]).
     pub fn start() -> anyhow::Result<TestRegistry> {
+        TestRegistry::start_with(true)
+    }
+
+    /// Starts a registry on plain HTTP, without authentication (for `--plain-http`).
+    pub fn start_plain_http() -> anyhow::Result<TestRegistry> {
+        TestRegistry::start_with(false)
+    }
+
+    fn start_with(tls: bool) -> anyhow::Result<TestRegistry> {
         let binary = binary()?;
         let dir = tempfile::Builder::new()
             .prefix("capstan-registry-")
@@ -70,7 +79,7 @@ impl TestRegistry {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let host = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yaml(dir.path(), &host))?;
+            std::fs::write(&config, config_yaml(dir.path(), &host, tls))?;
             let log = std::fs::File::create(dir.path().join("registry.log"))?;
             let mut child = Command::new(&binary)
                 .arg("serve")
@@ -134,8 +143,18 @@ impl Drop for TestRegistry {
     }
 }
 
-fn config_yaml(dir: &Path, host: &str) -> String {
+fn config_yaml(dir: &Path, host: &str, tls: bool) -> String {
     let dir = dir.display();
+    let secured = format!(
+        "  tls:
+    certificate: {dir}/server.pem
+    key: {dir}/server.key
+auth:
+  htpasswd:
+    realm: capstan-test-registry
+    path: {dir}/htpasswd
+"
+    );
     format!(
         "version: 0.1
 log:
@@ -151,14 +170,8 @@ storage:
     blobdescriptor: inmemory
 http:
   addr: {host}
-  tls:
-    certificate: {dir}/server.pem
-    key: {dir}/server.key
-auth:
-  htpasswd:
-    realm: capstan-test-registry
-    path: {dir}/htpasswd
-"
+{}",
+        if tls { secured.as_str() } else { "" }
     )
 }
 
