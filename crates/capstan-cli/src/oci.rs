@@ -45,7 +45,12 @@ pub async fn pull(
     let parsed = Reference::parse(reference)?;
     let _span = tracing::info_span!("chart.pull", registry = %parsed.registry, repository = %parsed.repository);
     let registry = open(&parsed.registry, flags)?;
-    let resolved = capstan_oci::chart::resolve(&registry, &parsed, version).await?;
+    let resolved = capstan_oci::chart::resolve(&registry, &parsed, version)
+        .await
+        .with_context(|| match version {
+            Some(version) => format!("resolving version {version:?} of chart oci://{parsed}"),
+            None => format!("resolving the version of chart oci://{parsed}"),
+        })?;
     let limits = capstan_chart::Limits::default();
     capstan_oci::chart::pull(&registry, &resolved, &limits, with_prov)
         .await

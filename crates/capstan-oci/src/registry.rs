@@ -174,7 +174,7 @@ impl Registry {
             #[serde(default)]
             tags: Option<Vec<String>>,
         }
-        let what = format!("the tags of {}/{repository}", self.host);
+        let what = format!("chart repository {}/{repository}", self.host);
         let scope = pull_scope(repository);
         let mut path = format!("v2/{repository}/tags/list?n=1000");
         let mut tags = Vec::new();
