@@ -681,6 +681,76 @@ async fn bad_input_fails_naming_the_registry_and_the_chart() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn bearer_tokens_from_the_registrys_token_server() {
+    let setup = Setup {
+        registry: TestRegistry::start_token_auth().unwrap(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let ca = setup.ca();
+    let host = setup.host().to_string();
+    let run = setup.capstan(&[
+        "registry",
+        "login",
+        &host,
+        "-u",
+        USER,
+        "-p",
+        "wrong",
+        "--ca-file",
+        &ca,
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.error().contains(&format!(
+            "registry {host} refused the credentials of user \"{USER}\""
+        )),
+        "{}",
+        run.stderr
+    );
+    setup.login().unwrap();
+    let chart = setup.package("3.0.0");
+    setup
+        .capstan_ok(&[
+            "push",
+            chart.to_str().unwrap(),
+            &setup.registry.oci("tokens"),
+            "--ca-file",
+            &ca,
+        ])
+        .unwrap();
+    let out = setup
+        .capstan_ok(&[
+            "template",
+            &setup.registry.oci("tokens/oci-demo"),
+            "--version",
+            "^3",
+            "--ca-file",
+            &ca,
+        ])
+        .unwrap();
+    assert!(out.contains("chartVersion: \"3.0.0\""), "{out}");
+    assert!(
+        setup.registry.tokens_issued() >= 3,
+        "login, push and pull each took a token"
+    );
+    // Anonymous: the token server refuses, and the error says no credentials were given.
+    setup.capstan_ok(&["registry", "logout", &host]).unwrap();
+    let run = setup.capstan(&[
+        "template",
+        &setup.registry.oci("tokens/oci-demo:3.0.0"),
+        "--ca-file",
+        &ca,
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.error()
+            .contains(&format!("registry {host} refused anonymous access")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn plain_http_registries_need_plain_http() {
     let registry = TestRegistry::start_plain_http().unwrap();
     let setup = Setup {

@@ -36,6 +36,7 @@ mod namespace;
 pub mod otlp;
 pub mod postgres;
 pub mod registry;
+pub mod token_server;
 pub mod wait;
 
 pub use cluster::{client, kubeconfig_path};

@@ -3,6 +3,9 @@
 //! missing), on a free loopback port, serving TLS with a CA made for the test and requiring
 //! htpasswd (bcrypt) authentication, with its storage in a scratch directory of its own.
 //!
+//! [`TestRegistry::start_token_auth`] starts one that authenticates with bearer tokens from a
+//! [`TokenServer`] instead (the distribution token flow).
+//!
 //! [`TestRegistry::blob_path`] names a blob's file in that storage, so a test can tamper with
 //! what the registry serves.
 
@@ -16,6 +19,7 @@ use anyhow::{Context as _, bail, ensure};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 use crate::cluster::root;
+use crate::token_server::{self, TokenServer};
 
 /// The Distribution release (kept equal to `xtask/src/registry.rs`).
 pub const VERSION: &str = "v3.1.2";
@@ -53,20 +57,43 @@ pub struct TestRegistry {
     child: Child,
     dir: tempfile::TempDir,
     host: String,
+    token_server: Option<TokenServer>,
+}
+
+/// How a test registry authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// TLS and htpasswd.
+    Htpasswd,
+    /// TLS and bearer tokens from a token server.
+    Token,
+    /// Plain HTTP, anonymous.
+    PlainHttp,
 }
 
 impl TestRegistry {
     /// Starts a registry with TLS and htpasswd authentication ([`USER`], [`PASSWORD`]).
     pub fn start() -> anyhow::Result<TestRegistry> {
-        TestRegistry::start_with(true)
+        TestRegistry::start_with(Mode::Htpasswd)
     }
 
     /// Starts a registry on plain HTTP, without authentication (for `--plain-http`).
     pub fn start_plain_http() -> anyhow::Result<TestRegistry> {
-        TestRegistry::start_with(false)
+        TestRegistry::start_with(Mode::PlainHttp)
     }
 
-    fn start_with(tls: bool) -> anyhow::Result<TestRegistry> {
+    /// Starts a registry with TLS that takes bearer tokens from a [`TokenServer`] accepting
+    /// [`USER`] and [`PASSWORD`].
+    pub fn start_token_auth() -> anyhow::Result<TestRegistry> {
+        TestRegistry::start_with(Mode::Token)
+    }
+
+    /// How many tokens the token server issued (0 without one).
+    pub fn tokens_issued(&self) -> usize {
+        self.token_server.as_ref().map_or(0, TokenServer::issued)
+    }
+
+    fn start_with(mode: Mode) -> anyhow::Result<TestRegistry> {
         let binary = binary()?;
         let dir = tempfile::Builder::new()
             .prefix("capstan-registry-")
@@ -74,12 +101,37 @@ impl TestRegistry {
         write_certificates(dir.path())?;
         let hash = bcrypt::hash(PASSWORD, 4)?;
         std::fs::write(dir.path().join("htpasswd"), format!("{USER}:{hash}\n"))?;
+        let token_server = match mode {
+            Mode::Token => Some(TokenServer::start(
+                USER,
+                PASSWORD,
+                &dir.path().join("token-ca.pem"),
+            )?),
+            _ => None,
+        };
+        let auth = match &token_server {
+            Some(server) => format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}/token-ca.pem\n",
+                server.realm(),
+                token_server::SERVICE,
+                token_server::ISSUER,
+                dir.path().display()
+            ),
+            None if mode == Mode::Htpasswd => format!(
+                "auth:\n  htpasswd:\n    realm: capstan-test-registry\n    path: {}/htpasswd\n",
+                dir.path().display()
+            ),
+            None => String::new(),
+        };
         let mut last_error = None;
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let host = format!("127.0.0.1:{port}");
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, config_yaml(dir.path(), &host, tls))?;
+            std::fs::write(
+                &config,
+                config_yaml(dir.path(), &host, mode != Mode::PlainHttp, &auth),
+            )?;
             let log = std::fs::File::create(dir.path().join("registry.log"))?;
             let mut child = Command::new(&binary)
                 .arg("serve")
@@ -91,7 +143,14 @@ impl TestRegistry {
                 .spawn()
                 .with_context(|| format!("starting {}", binary.display()))?;
             match wait_listening(&mut child, &host) {
-                Ok(()) => return Ok(TestRegistry { child, dir, host }),
+                Ok(()) => {
+                    return Ok(TestRegistry {
+                        child,
+                        dir,
+                        host,
+                        token_server,
+                    });
+                }
                 Err(error) => {
                     let _ = child.kill();
                     let _ = child.wait();
@@ -143,16 +202,12 @@ impl Drop for TestRegistry {
     }
 }
 
-fn config_yaml(dir: &Path, host: &str, tls: bool) -> String {
+fn config_yaml(dir: &Path, host: &str, tls: bool, auth: &str) -> String {
     let dir = dir.display();
     let secured = format!(
         "  tls:
     certificate: {dir}/server.pem
     key: {dir}/server.key
-auth:
-  htpasswd:
-    realm: capstan-test-registry
-    path: {dir}/htpasswd
 "
     );
     format!(
@@ -170,7 +225,7 @@ storage:
     blobdescriptor: inmemory
 http:
   addr: {host}
-{}",
+{}{auth}",
         if tls { secured.as_str() } else { "" }
     )
 }
