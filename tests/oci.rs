@@ -1,10 +1,11 @@
 //! Charts in a real OCI registry (the CNCF Distribution registry, TLS with a CA made for the
 //! test, htpasswd authentication; `capstan_testkit::registry`), with the built `capstan` binary
 //! and Helm v3 and v4 on the other side: `registry login`/`logout` sharing Helm's credentials
-//! file both ways, `push`, `pull`, `install` and `template` from `oci://` references, `--version`
-//! constraints against the tags, `@digest` references, and bad input (a wrong password, a
-//! missing tag, an unreachable registry, a blob tampered with in the registry's storage, a
-//! hostile archive), each a clear error naming the registry and the chart, with a non-zero exit.
+//! file both ways, `push`, `pull`, `install`, `upgrade` and `template` from `oci://` references,
+//! `--version` constraints against the tags, `@digest` references, the bearer token flow,
+//! `--plain-http`, and bad input (a wrong password, a missing tag, an unreachable registry, a
+//! blob tampered with in the registry's storage, a hostile archive, a chart layer over the
+//! archive limit), each a clear error naming the registry and the chart, with a non-zero exit.
 //!
 //! Needs `cargo build -p capstan-cli` first (the binary next to this test) and the registry
 //! (`cargo xtask registry`, built here when missing).
@@ -675,6 +676,41 @@ async fn bad_input_fails_naming_the_registry_and_the_chart() {
         run.error()
             .contains(&format!("chart {host}/charts/evil:1.0.0"))
             && run.stderr.contains(".."),
+        "{}",
+        run.stderr
+    );
+
+    // A chart layer over the archive limit (20 MiB) is refused before it is downloaded.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let huge: Vec<u8> = (0..21 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let built = capstan_oci::manifest::chart_manifest(&metadata, &huge, None, "");
+    registry
+        .push_blob("charts/huge", &built.config)
+        .await
+        .unwrap();
+    registry.push_blob("charts/huge", &huge).await.unwrap();
+    registry
+        .push_manifest("charts/huge", "1.0.0", &built.bytes)
+        .await
+        .unwrap();
+    let run = setup.capstan(&[
+        "template",
+        &setup.registry.oci("charts/huge:1.0.0"),
+        "--ca-file",
+        &ca,
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.error().contains(&format!(
+            "chart {host}/charts/huge:1.0.0 from registry {host} is 22020096 bytes, over the 20971520 byte limit"
+        )),
         "{}",
         run.stderr
     );
