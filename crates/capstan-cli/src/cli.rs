@@ -482,6 +482,12 @@ pub fn generate_name(chart_reference: &str, unix_seconds: u64) -> String {
         .rsplit('/')
         .next()
         .unwrap_or("");
+    // An `oci://` reference's tag or digest is not part of the chart's name.
+    let base = if chart_reference.starts_with("oci://") {
+        base.split(['@', ':']).next().unwrap_or("")
+    } else {
+        base
+    };
     let base = base.split('.').next().unwrap_or("");
     let base = if base.is_empty() { "chart" } else { base };
     format!("{base}-{unix_seconds}")
@@ -859,6 +865,10 @@ mod tests {
         );
         assert_eq!(generate_name("charts/nginx-1.2.0.tgz", 7), "nginx-1-7");
         assert_eq!(generate_name("./", 7), "chart-7");
+        assert_eq!(
+            generate_name("oci://r.io:5000/charts/web:1.2.0@sha256:ab", 7),
+            "web-7"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use capstan_oci::{Credential, CredentialsFile, Reference, Registry, chart::Pulled};
+use tracing::Instrument as _;
 
 use crate::cli::RegistryFlags;
 use crate::console::outln;
@@ -43,18 +44,26 @@ pub async fn pull(
     with_prov: bool,
 ) -> anyhow::Result<Pulled> {
     let parsed = Reference::parse(reference)?;
-    let _span = tracing::info_span!("chart.pull", registry = %parsed.registry, repository = %parsed.repository);
-    let registry = open(&parsed.registry, flags)?;
-    let resolved = capstan_oci::chart::resolve(&registry, &parsed, version)
-        .await
-        .with_context(|| match version {
-            Some(version) => format!("resolving version {version:?} of chart oci://{parsed}"),
-            None => format!("resolving the version of chart oci://{parsed}"),
-        })?;
-    let limits = capstan_chart::Limits::default();
-    capstan_oci::chart::pull(&registry, &resolved, &limits, with_prov)
-        .await
-        .with_context(|| format!("pulling chart oci://{resolved}"))
+    let span = tracing::info_span!(
+        "chart.pull",
+        registry = %parsed.registry,
+        repository = %parsed.repository
+    );
+    async {
+        let registry = open(&parsed.registry, flags)?;
+        let resolved = capstan_oci::chart::resolve(&registry, &parsed, version)
+            .await
+            .with_context(|| match version {
+                Some(version) => format!("resolving version {version:?} of chart oci://{parsed}"),
+                None => format!("resolving the version of chart oci://{parsed}"),
+            })?;
+        let limits = capstan_chart::Limits::default();
+        capstan_oci::chart::pull(&registry, &resolved, &limits, with_prov)
+            .await
+            .with_context(|| format!("pulling chart oci://{resolved}"))
+    }
+    .instrument(span)
+    .await
 }
 
 /// Helm's note after a push or pull whose tag holds `_` (a version with `+`).
