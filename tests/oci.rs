@@ -368,6 +368,12 @@ async fn capstan_pushes_helm_installs(version: &'static str) {
         // capstan logs in and writes the credentials file Helm then uses.
         setup.login()?;
         let chart = setup.package("2.1.0+build.5");
+        // A provenance file next to the archive is pushed as Helm's provenance layer.
+        let prov = format!("{}.prov", chart.display());
+        std::fs::write(
+            &prov,
+            "-----BEGIN PGP SIGNED MESSAGE-----\nnot verified here\n",
+        )?;
         let out = setup.capstan_ok(&[
             "push",
             chart.to_str().unwrap(),
@@ -402,6 +408,7 @@ async fn capstan_pushes_helm_installs(version: &'static str) {
             &reference,
             "--version",
             "2.1.0+build.5",
+            "--prov",
             "-d",
             dest.to_str().unwrap(),
             "--ca-file",
@@ -409,6 +416,25 @@ async fn capstan_pushes_helm_installs(version: &'static str) {
         ])
         .await?;
         ensure!(std::fs::read(dest.join("oci-demo-2.1.0+build.5.tgz"))? == std::fs::read(&chart)?);
+        ensure!(
+            std::fs::read(dest.join("oci-demo-2.1.0+build.5.tgz.prov"))? == std::fs::read(&prov)?,
+            "Helm reads the provenance layer capstan pushed"
+        );
+        let mine = setup.home.path().join("capstan-pulled");
+        setup.capstan_ok(&[
+            "pull",
+            &reference,
+            "--version",
+            "2.1.0+build.5",
+            "--prov",
+            "-d",
+            mine.to_str().unwrap(),
+            "--ca-file",
+            &ca,
+        ])?;
+        ensure!(
+            std::fs::read(mine.join("oci-demo-2.1.0+build.5.tgz.prov"))? == std::fs::read(&prov)?
+        );
         Ok(())
     })
     .await;
