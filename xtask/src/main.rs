@@ -7,6 +7,7 @@
 //! - `bench SUITE`: side-by-side benchmarks with Helm.
 //! - `codegen`: regenerate the committed protobuf code.
 //! - `helm`: reference Helm v3 and v4 binaries for compatibility tests and benchmarks.
+//! - `registry`: the CNCF Distribution registry the OCI tests start.
 //! - `fuzz TARGET --time SECONDS`: one cargo-fuzz target (`fuzz/`, nightly) for a while.
 //! - `oracle [--check]`: the Go-template case suite's golden files, written by Helm's engine.
 //! - `conformance [--bless]`: the chart corpus rendered by capstan and by Helm, compared.
@@ -20,6 +21,7 @@ mod helm;
 mod oracle;
 mod paths;
 mod probe;
+mod registry;
 
 use std::process::{Command, ExitCode};
 
@@ -57,6 +59,9 @@ enum Task {
     Codegen,
     /// Build the reference Helm binaries (v3 and v4) into `target/helm/` and print their paths.
     Helm,
+    /// Build the CNCF Distribution registry (for the OCI tests) into `target/registry/` and
+    /// print its path.
+    Registry,
     /// Run one fuzz target of `fuzz/` (needs cargo-fuzz and a nightly toolchain).
     Fuzz {
         /// strvals, chart_archive, release_decode or manifest.
@@ -127,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", binary.display());
             }
         }
+        Task::Registry => println!("{}", registry::build()?.display()),
         Task::Fuzz {
             target,
             time,
@@ -189,6 +195,8 @@ fn codegen() -> anyhow::Result<()> {
 fn test(extra: &[String]) -> anyhow::Result<ExitCode> {
     // The compatibility tests run the reference Helm binaries.
     helm::build_all()?;
+    // The OCI tests start the distribution registry.
+    registry::build()?;
     let cluster = cluster::up()?;
     cluster.print_summary();
     let status = Command::new(paths::cargo())

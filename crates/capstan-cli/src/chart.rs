@@ -29,3 +29,38 @@ pub fn archive(path: &Path) -> anyhow::Result<Vec<u8>> {
     }
     std::fs::read(path).with_context(|| format!("reading chart archive {}", path.display()))
 }
+
+/// Where a chart named by reference comes from, besides the reference: `--version` and how to
+/// reach its registry.
+#[derive(Debug, Clone, Default)]
+pub struct ChartSource {
+    /// `--version`: a version or constraint (registry charts only).
+    pub version: Option<String>,
+    /// Registry flags, for `oci://` charts.
+    pub registry: crate::cli::RegistryFlags,
+}
+
+/// The chart `reference` names as archive bytes: an `oci://` chart from its registry
+/// ([`oci_archive`]), otherwise a directory or archive on disk ([`archive`]).
+pub async fn load(reference: &str, source: &ChartSource) -> anyhow::Result<Vec<u8>> {
+    if capstan_oci::is_oci(reference) {
+        return oci_archive(reference, source).await;
+    }
+    archive(Path::new(reference))
+}
+
+/// The `oci://host/path/chart[:tag|@digest]` chart resolved (`--version` against the tags),
+/// pulled (every blob checked against its digest) and loaded within the archive limits.
+///
+/// The one place the CLI turns an `oci://` reference into a chart; a general chart resolver
+/// (repositories, URLs, a cache by digest) calls this for its `oci://` case.
+pub async fn oci_archive(reference: &str, source: &ChartSource) -> anyhow::Result<Vec<u8>> {
+    let pulled = crate::oci::pull(
+        reference,
+        source.version.as_deref(),
+        &source.registry,
+        false,
+    )
+    .await?;
+    Ok(pulled.archive)
+}

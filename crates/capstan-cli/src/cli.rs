@@ -117,6 +117,7 @@ pub enum Command {
     #[command(subcommand)]
     Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
+    #[command(disable_version_flag = true)]
     Template(Box<TemplateArgs>),
     /// Examine charts for possible issues (Chart.yaml, values and schema, templates).
     Lint(Box<LintArgs>),
@@ -124,6 +125,119 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Print the client version.
     Version,
+    /// Push a chart archive to an OCI registry.
+    Push(Box<PushArgs>),
+    /// Download a chart from an OCI registry (`oci://host/path/chart`).
+    #[command(disable_version_flag = true)]
+    Pull(Box<PullArgs>),
+    /// Log in to or out of an OCI registry.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+}
+
+/// How to reach an OCI registry for `oci://` charts and `push`. Credentials default to the
+/// registry's entry in Helm's credentials file (`HELM_REGISTRY_CONFIG`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryFlags {
+    /// Talk plain HTTP to the registry instead of HTTPS.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Do not verify the registry's TLS certificate.
+    #[arg(long)]
+    pub insecure_skip_tls_verify: bool,
+    /// Verify the registry's certificate with this CA bundle (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for the registry.
+    #[arg(long, value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Registry user name (instead of the credentials file).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Registry password.
+    #[arg(long, hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+/// `capstan push CHART.tgz oci://host/path`.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// The chart archive (`.tgz`); a `.prov` file next to it is pushed too.
+    pub chart: PathBuf,
+    /// The destination, `oci://host/path` (the chart's name and version are added).
+    pub remote: String,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+/// `capstan pull oci://host/path/chart`.
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// The chart, `oci://host/path/chart[:tag|@digest]`.
+    pub chart: String,
+    /// A version or constraint (default: the newest release).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Where to write the archive.
+    #[arg(short = 'd', long, default_value = ".", value_name = "DIR")]
+    pub destination: PathBuf,
+    /// Also download the provenance file (`.prov`), when the chart has one.
+    #[arg(long)]
+    pub prov: bool,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
+}
+
+/// `capstan registry login|logout`.
+#[derive(Subcommand, Debug)]
+pub enum RegistryCommand {
+    /// Log in to a registry: check the credentials and store them in Helm's credentials file.
+    Login(RegistryLoginArgs),
+    /// Remove a registry's credentials from Helm's credentials file.
+    Logout(RegistryLogoutArgs),
+}
+
+/// `capstan registry login HOST`.
+#[derive(Args, Debug)]
+pub struct RegistryLoginArgs {
+    /// The registry, `host[:port]`.
+    pub host: String,
+    /// User name.
+    #[arg(short = 'u', long)]
+    pub username: Option<String>,
+    /// Password (prefer --password-stdin).
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// Do not verify the registry's TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Talk plain HTTP to the registry.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Verify the registry's certificate with this CA bundle (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// `capstan registry logout HOST`.
+#[derive(Args, Debug)]
+pub struct RegistryLogoutArgs {
+    /// The registry, `host[:port]`.
+    pub host: String,
 }
 
 /// `capstan template [NAME] CHART`.
@@ -156,6 +270,12 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
+    /// The chart version or constraint, for charts in a registry.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Registry flags, for `oci://` charts.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
 }
 
 /// `capstan lint [PATH...]`.
@@ -328,6 +448,9 @@ pub struct InstallArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+    /// Registry flags, for `oci://` charts.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
 }
 
 impl InstallArgs {
@@ -359,6 +482,12 @@ pub fn generate_name(chart_reference: &str, unix_seconds: u64) -> String {
         .rsplit('/')
         .next()
         .unwrap_or("");
+    // An `oci://` reference's tag or digest is not part of the chart's name.
+    let base = if chart_reference.starts_with("oci://") {
+        base.split(['@', ':']).next().unwrap_or("")
+    } else {
+        base
+    };
     let base = base.split('.').next().unwrap_or("");
     let base = if base.is_empty() { "chart" } else { base };
     format!("{base}-{unix_seconds}")
@@ -392,6 +521,9 @@ pub struct UpgradeArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+    /// Registry flags, for `oci://` charts.
+    #[command(flatten)]
+    pub registry: RegistryFlags,
 }
 
 impl UpgradeArgs {
@@ -733,6 +865,10 @@ mod tests {
         );
         assert_eq!(generate_name("charts/nginx-1.2.0.tgz", 7), "nginx-1-7");
         assert_eq!(generate_name("./", 7), "chart-7");
+        assert_eq!(
+            generate_name("oci://r.io:5000/charts/web:1.2.0@sha256:ab", 7),
+            "web-7"
+        );
     }
 
     #[test]

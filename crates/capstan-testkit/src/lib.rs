@@ -25,6 +25,9 @@
 //! [`faults::FaultProxy`] (hang or reset connections on demand) between capstan and the API
 //! server.
 //!
+//! Tests of OCI registries get a real one (the CNCF Distribution registry, TLS and htpasswd) from
+//! [`registry`].
+//!
 //! Invariant: tests only ever talk to the local control plane's kubeconfig under
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
@@ -35,6 +38,8 @@ pub mod helm;
 mod namespace;
 pub mod otlp;
 pub mod postgres;
+pub mod registry;
+pub mod token_server;
 pub mod wait;
 
 pub use cluster::{client, kubeconfig_path};

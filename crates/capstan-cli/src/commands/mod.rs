@@ -3,7 +3,10 @@
 mod completion;
 mod diff;
 mod lint;
+mod pull;
+mod push;
 mod read;
+mod registry;
 mod release;
 mod template;
 
@@ -27,6 +30,10 @@ impl Command {
             Command::Lint(_) => "lint",
             Command::Completion(_) => "completion",
             Command::Version => "version",
+            Command::Push(_) => "push",
+            Command::Pull(_) => "pull",
+            Command::Registry(crate::cli::RegistryCommand::Login(_)) => "registry login",
+            Command::Registry(crate::cli::RegistryCommand::Logout(_)) => "registry logout",
         }
     }
 }
@@ -53,6 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Template(args) => template::run(&cli.global, *args).await,
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
+        Command::Push(args) => push::run(*args).await,
+        Command::Pull(args) => pull::run(*args).await,
+        Command::Registry(command) => registry::run(command).await,
         Command::Version => {
             outln!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

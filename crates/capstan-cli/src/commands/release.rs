@@ -1,7 +1,6 @@
 //! `install`, `upgrade`, `rollback` and `uninstall`: render with the renderer, then stream the
 //! operation from the applier, printing its progress and then the result as Helm does.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -47,6 +46,7 @@ pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
 pub(crate) async fn render(
     global: &Global,
     chart: &str,
+    source: &crate::chart::ChartSource,
     values: RenderValues,
     release: rpb::ReleaseContext,
     reads_cluster: bool,
@@ -57,7 +57,9 @@ pub(crate) async fn render(
         namespace = %release.namespace,
         revision = release.revision,
     );
-    let archive = span.in_scope(|| crate::chart::archive(Path::new(chart)))?;
+    let archive = crate::chart::load(chart, source)
+        .instrument(span.clone())
+        .await?;
     let r = async {
         let mut client = renderer::connect(global).await?;
         let mut source = renderer::ensure_chart(&mut client, archive).await?;
@@ -216,9 +218,14 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         layers: args.values.layers()?,
         chart_values_json: None,
     };
+    let source = crate::chart::ChartSource {
+        version: args.apply.version.clone(),
+        registry: args.registry.clone(),
+    };
     let rendered = render(
         global,
         &chart,
+        &source,
         values,
         rpb::ReleaseContext {
             name: name.clone(),
@@ -340,6 +347,7 @@ pub(crate) async fn render_upgrade(
     client: &mut applier::Client,
     name: &str,
     chart: &str,
+    source: &crate::chart::ChartSource,
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
     reads_cluster: bool,
@@ -352,6 +360,7 @@ pub(crate) async fn render_upgrade(
     let rendered = render(
         global,
         chart,
+        source,
         values,
         rpb::ReleaseContext {
             name: name.to_owned(),
@@ -402,6 +411,10 @@ async fn run_upgrade(
         &mut client,
         &args.name,
         &args.chart,
+        &crate::chart::ChartSource {
+            version: args.apply.version.clone(),
+            registry: args.registry.clone(),
+        },
         &args.values,
         &args.value_mode(),
         reads_cluster(args.apply.dry_run.as_deref()),

@@ -22,7 +22,11 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         [name, chart] => (name.clone(), chart.clone()),
         _ => bail!("template takes [NAME] CHART"),
     };
-    let archive = crate::chart::archive(Path::new(&chart))?;
+    let source = crate::chart::ChartSource {
+        version: args.version.clone(),
+        registry: args.registry.clone(),
+    };
+    let archive = crate::chart::load(&chart, &source).await?;
     let layers = args.values.layers()?;
     let mut client = renderer::connect(global).await?;
     let source = renderer::ensure_chart(&mut client, archive).await?;
