@@ -127,20 +127,7 @@ fn rows(text: &str) -> Vec<String> {
 
 /// `(revision, status, description)` of each history row.
 fn history(capstan: &Capstan, name: &str) -> anyhow::Result<Vec<(u64, String, String)>> {
-    let json: serde_json::Value =
-        serde_json::from_str(&capstan.ok(&["history", name, "-o", "json"])?)?;
-    Ok(json
-        .as_array()
-        .context("history -o json is an array")?
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_u64().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-                r["description"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect())
+    capstan_e2e::history_rows(&capstan.ok(&["history", name, "-o", "json"])?)
 }
 
 async fn deployment(ns: &TestNamespace, name: &str) -> anyhow::Result<Option<Deployment>> {

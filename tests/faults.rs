@@ -108,22 +108,10 @@ async fn exit_within(child: &mut Child, timeout: Duration) -> anyhow::Result<i32
 
 /// `(revision, status, description)` of each revision.
 fn history(kubeconfig: &Path, namespace: &str) -> anyhow::Result<Vec<(u64, String, String)>> {
-    let json: serde_json::Value = serde_json::from_str(&ok(
+    capstan_e2e::history_rows(&ok(
         kubeconfig,
         &["history", "web", "-n", namespace, "-o", "json"],
-    )?)?;
-    Ok(json
-        .as_array()
-        .context("history -o json is an array")?
-        .iter()
-        .map(|r| {
-            (
-                r["revision"].as_u64().unwrap_or_default(),
-                r["status"].as_str().unwrap_or_default().to_owned(),
-                r["description"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect())
+    )?)
 }
 
 async fn image(ns: &TestNamespace) -> anyhow::Result<String> {

@@ -3,6 +3,24 @@
 
 pub mod process;
 
+/// `(revision, status, description)` of each row of `history -o json` output.
+pub fn history_rows(json: &str) -> anyhow::Result<Vec<(u64, String, String)>> {
+    use anyhow::Context as _;
+    let json: serde_json::Value = serde_json::from_str(json)?;
+    Ok(json
+        .as_array()
+        .context("history -o json is an array")?
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_u64().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default().to_owned(),
+                r["description"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
