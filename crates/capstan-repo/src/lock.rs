@@ -1,0 +1,1 @@
+//! `Chart.lock` and chart dependencies: `dependency list|update|build`.

@@ -1,0 +1,1 @@
+//! `helm package`: a chart directory as a versioned `.tgz`.

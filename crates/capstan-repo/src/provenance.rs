@@ -1,0 +1,1 @@
+//! Provenance: `.prov` files (OpenPGP clear-signed) and `--verify`.
