@@ -35,6 +35,7 @@ pub mod provenance;
 mod reference;
 mod repofile;
 mod resolve;
+mod search;
 
 pub use access::{Access, fetch, join_url};
 pub use cache::{ChartCache, write_atomic};
@@ -43,4 +44,5 @@ pub use index::{ChartVersion, IndexFile, index_directory};
 pub use paths::HelmPaths;
 pub use reference::ChartRef;
 pub use repofile::{RepoEntry, RepoFile};
-pub use resolve::{FetchOptions, Resolved, Resolver};
+pub use resolve::{FetchOptions, MAX_INDEX_BYTES, Resolved, Resolver};
+pub use search::{SearchQuery, SearchResult, search};
