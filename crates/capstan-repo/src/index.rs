@@ -273,7 +273,7 @@ pub(crate) fn now() -> String {
 }
 
 /// The raw `Chart.yaml` text at the top of a chart archive.
-pub(crate) fn chart_yaml_of_archive(bytes: &[u8], label: &str) -> Result<String> {
+pub fn chart_yaml_of_archive(bytes: &[u8], label: &str) -> Result<String> {
     let missing = || Error::Parse {
         what: format!("chart archive {label}"),
         message: "no Chart.yaml at its top level".into(),

@@ -41,6 +41,7 @@ pub use access::{Access, fetch, join_url};
 pub use cache::{ChartCache, write_atomic};
 pub use error::{Error, Result};
 pub use index::{ChartVersion, IndexFile, index_directory};
+pub use index::{chart_version_of_archive, chart_yaml_of_archive};
 pub use paths::HelmPaths;
 pub use reference::ChartRef;
 pub use repofile::{RepoEntry, RepoFile};

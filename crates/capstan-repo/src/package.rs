@@ -86,6 +86,41 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
     })
 }
 
+/// `pull --untar`: extracts a chart archive into `dest/<chart name>/` after loading it with
+/// capstan-chart's checks and limits (no `..`, links or special files); refuses to overwrite an
+/// existing directory, as Helm does. The directory written.
+pub fn untar(bytes: &[u8], dest: &Path, label: &str) -> Result<std::path::PathBuf> {
+    let chart = capstan_chart::Chart::load_archive(bytes, &capstan_chart::Limits::default())
+        .map_err(|source| Error::Chart {
+            chart: label.into(),
+            source,
+        })?;
+    let files = entries(bytes, label)?;
+    let top = dest.join(chart.name());
+    if top.exists() {
+        return Err(Error::Reference(format!(
+            "failed to untar: a file or directory with the name {} already exists",
+            top.display()
+        )));
+    }
+    for (name, data) in files {
+        let relative = Path::new(&name);
+        if name.is_empty()
+            || !relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            continue;
+        }
+        let path = top.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io("creating", parent, e))?;
+        }
+        std::fs::write(&path, data).map_err(|e| Error::io("writing", &path, e))?;
+    }
+    Ok(top)
+}
+
 /// Helm's order of the parts of a chart in its archive.
 fn rank(path: &str) -> u8 {
     match path {
