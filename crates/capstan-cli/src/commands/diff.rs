@@ -29,7 +29,11 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                 global,
                 &mut client,
                 &args.name,
-                &args.chart,
+                crate::chart::ChartSpec {
+                    reference: &args.chart,
+                    version: args.version.as_deref(),
+                    source: &args.source,
+                },
                 &args.values,
                 &args.value_mode,
             )
@@ -91,7 +95,11 @@ async fn three_way(
         global,
         client,
         &args.name,
-        &args.chart,
+        crate::chart::ChartSpec {
+            reference: &args.chart,
+            version: args.version.as_deref(),
+            source: &args.source,
+        },
         &args.values,
         &args.value_mode,
     )

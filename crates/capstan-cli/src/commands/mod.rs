@@ -1,10 +1,16 @@
 //! One module per command; [`run`] dispatches.
 
 mod completion;
+mod dependency;
 mod diff;
 mod lint;
+mod package;
+mod pull;
 mod read;
 mod release;
+mod repo;
+mod search;
+mod show;
 mod template;
 
 use crate::cli::{Cli, Command};
@@ -26,6 +32,12 @@ impl Command {
             Command::Template(_) => "template",
             Command::Lint(_) => "lint",
             Command::Completion(_) => "completion",
+            Command::Repo(_) => "repo",
+            Command::Search(_) => "search",
+            Command::Pull(_) => "pull",
+            Command::Package(_) => "package",
+            Command::Dependency(_) => "dependency",
+            Command::Show(_) => "show",
             Command::Version => "version",
         }
     }
@@ -53,6 +65,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Template(args) => template::run(&cli.global, *args).await,
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
+        Command::Repo(command) => repo::run(&cli.global, command).await,
+        Command::Search(command) => search::run(&cli.global, command).await,
+        Command::Pull(args) => pull::run(&cli.global, *args).await,
+        Command::Package(args) => package::run(&cli.global, args).await,
+        Command::Dependency(command) => dependency::run(&cli.global, command).await,
+        Command::Show(command) => show::run(&cli.global, command).await,
         Command::Version => {
             outln!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -1,7 +1,6 @@
 //! `install`, `upgrade`, `rollback` and `uninstall`: render with the renderer, then stream the
 //! operation from the applier, printing its progress and then the result as Helm does.
 
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
@@ -32,7 +31,7 @@ pub(crate) struct RenderValues {
 /// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
 pub(crate) async fn render(
     global: &Global,
-    chart: &str,
+    chart: crate::chart::ChartSpec<'_>,
     values: RenderValues,
     release: rpb::ReleaseContext,
 ) -> anyhow::Result<pb::Rendered> {
@@ -42,7 +41,9 @@ pub(crate) async fn render(
         namespace = %release.namespace,
         revision = release.revision,
     );
-    let archive = span.in_scope(|| crate::chart::archive(Path::new(chart)))?;
+    let archive = crate::chart::load(global, chart)
+        .instrument(span.clone())
+        .await?;
     let r = async {
         let mut client = renderer::connect(global).await?;
         let source = renderer::ensure_chart(&mut client, archive).await?;
@@ -169,9 +170,14 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         layers: args.values.layers()?,
         chart_values_json: None,
     };
+    let spec = crate::chart::ChartSpec {
+        reference: &chart,
+        version: args.apply.version.as_deref(),
+        source: &args.source,
+    };
     let rendered = render(
         global,
-        &chart,
+        spec,
         values,
         rpb::ReleaseContext {
             name: name.clone(),
@@ -291,7 +297,7 @@ pub(crate) async fn render_upgrade(
     global: &Global,
     client: &mut applier::Client,
     name: &str,
-    chart: &str,
+    chart: crate::chart::ChartSpec<'_>,
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
 ) -> anyhow::Result<UpgradeRender> {
@@ -351,7 +357,11 @@ async fn run_upgrade(
         global,
         &mut client,
         &args.name,
-        &args.chart,
+        crate::chart::ChartSpec {
+            reference: &args.chart,
+            version: args.apply.version.as_deref(),
+            source: &args.source,
+        },
         &args.values,
         &args.value_mode(),
     )
