@@ -27,6 +27,7 @@
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
 
+pub mod chartrepo;
 mod cluster;
 pub mod helm;
 mod namespace;
