@@ -98,7 +98,10 @@ impl Home {
 
     /// `capstan repo add NAME` for `repo`, with its CA and credentials.
     fn add(&self, name: &str, repo: &ChartRepo) -> anyhow::Result<String> {
-        let ca = repo.ca_file().display().to_string();
+        // The user's copy of the CA, which outlives the server.
+        let ca = self.path().join(format!("{name}-ca.pem"));
+        std::fs::copy(repo.ca_file(), &ca)?;
+        let ca = ca.display().to_string();
         let (user, password) = repo.credentials().unwrap_or_default();
         self.ok(&["repo", "add", name, repo.url(), "--ca-file", &ca, "--username", user, "--password", password])
     }
@@ -216,11 +219,13 @@ async fn repo_add_search_pull_and_install_from_a_tls_repository_with_auth() {
         let values = home.ok(&["show", "values", "web/helm-web", "--version", "0.1.0"])?;
         assert_eq!(values.trim_end(), std::fs::read_to_string(capstan_testkit::helm::chart().join("values.yaml"))?.trim_end());
 
-        // Offline: the server is gone, cached charts still install.
+        // Offline: the server is gone, cached charts still install; others fail clearly.
+        publish(&home, &repo, &["0.5.0"])?;
+        home.ok(&["repo", "update", "web"])?;
         drop(repo);
         home.ok(&["template", "shop", "web/helm-web", "--version", "0.2.0"])?;
-        let offline = home.fails(&["template", "shop", "web/helm-web", "--version", "0.4.0"])?;
-        assert!(offline.contains("repository \"web\""), "{offline}");
+        let offline = home.fails(&["template", "shop", "web/helm-web", "--version", "0.5.0"])?;
+        assert!(offline.contains("\"helm-web\" version 0.5.0 from repository web"), "{offline}");
 
         let removed = home.ok(&["repo", "remove", "web"])?;
         assert_eq!(removed.trim(), "\"web\" has been removed from your repositories");
