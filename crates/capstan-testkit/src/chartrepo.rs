@@ -55,7 +55,9 @@ impl ChartRepo {
     /// Starts nginx on a free port of 127.0.0.1 and waits until it answers.
     pub fn start(options: RepoOptions) -> anyhow::Result<ChartRepo> {
         let nginx = nginx_binary()?;
-        let work = tempfile::Builder::new().prefix("capstan-chartrepo-").tempdir()?;
+        let work = tempfile::Builder::new()
+            .prefix("capstan-chartrepo-")
+            .tempdir()?;
         let root = work.path().join("charts");
         std::fs::create_dir_all(&root)?;
         std::fs::create_dir_all(work.path().join("tmp"))?;
@@ -73,7 +75,10 @@ impl ChartRepo {
             server += &format!("    listen 127.0.0.1:{port};\n");
         }
         if let Some((user, password)) = &options.basic_auth {
-            std::fs::write(work.path().join("htpasswd"), format!("{user}:{{PLAIN}}{password}\n"))?;
+            std::fs::write(
+                work.path().join("htpasswd"),
+                format!("{user}:{{PLAIN}}{password}\n"),
+            )?;
             server += &format!(
                 "    auth_basic \"charts\";\n    auth_basic_user_file {}/htpasswd;\n",
                 work.path().display()
@@ -128,7 +133,10 @@ impl ChartRepo {
                 bail!("nginx exited ({status}): {}", self.error_log());
             }
             if Instant::now() > deadline {
-                bail!("nginx did not listen on 127.0.0.1:{port} in 15 s: {}", self.error_log());
+                bail!(
+                    "nginx did not listen on 127.0.0.1:{port} in 15 s: {}",
+                    self.error_log()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
