@@ -177,7 +177,7 @@ impl Resolver {
                     ..Access::default()
                 });
                 let archive = fetch(&access, url, &format!("chart {url}"), max_archive()).await?;
-                check_archive(&archive, &format!("{url}"))?;
+                check_archive(&archive, url)?;
                 let digest = self.cache.put(&archive)?;
                 Ok(Resolved {
                     archive,
