@@ -114,7 +114,9 @@ impl Resolver {
             &bytes,
             &format!("index.yaml of repository {:?} ({url})", entry.name),
         )?;
-        write_atomic(&self.paths.index_file(&entry.name), &bytes, 0o644)?;
+        let index_path = self.paths.index_file(&entry.name);
+        write_atomic(&index_path, &bytes, 0o644)?;
+        self.save_parsed(&entry.name, &index_path, &index);
         let mut names: String = index.entries.keys().map(|n| format!("{n}\n")).collect();
         names.pop();
         write_atomic(
@@ -126,19 +128,68 @@ impl Resolver {
         Ok(index)
     }
 
-    /// The cached index of repository `name`.
+    /// The cached index of repository `name`: from capstan's parsed copy when it was made from
+    /// the `index.yaml` now in the cache (same size and modification time), else parsed from
+    /// the YAML (and the parsed copy refreshed).
     pub fn cached_index(&self, name: &str) -> Result<IndexFile> {
         let path = self.paths.index_file(name);
-        if !path.exists() {
+        let Ok(metadata) = std::fs::metadata(&path) else {
             return Err(Error::NoCachedIndex { name: name.into() });
+        };
+        let stamp = stamp(&metadata);
+        if let Ok(bytes) = std::fs::read(self.parsed_path(name))
+            && let Ok(parsed) = serde_json::from_slice::<ParsedIndex>(&bytes)
+            && parsed.source == stamp
+        {
+            return Ok(parsed.index);
         }
-        IndexFile::load(
-            &path,
-            &format!(
-                "cached index.yaml of repository {name:?} ({})",
-                path.display()
-            ),
-        )
+        let what = format!(
+            "cached index.yaml of repository {name:?} ({})",
+            path.display()
+        );
+        let index = IndexFile::load(&path, &what)?;
+        self.save_parsed(name, &path, &index);
+        Ok(index)
+    }
+
+    /// Removes repository `name`'s cached index, chart list and parsed copy (`repo remove`).
+    pub fn forget_repo(&self, name: &str) -> Result<()> {
+        for path in [
+            self.paths.index_file(name),
+            self.paths.charts_file(name),
+            self.parsed_path(name),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("removing", &path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// capstan's parsed copy of repository `name`'s cached index.
+    fn parsed_path(&self, name: &str) -> PathBuf {
+        self.paths
+            .cache_home
+            .join("capstan/indexes")
+            .join(format!("{name}.json"))
+    }
+
+    /// Writes the parsed copy of the index at `source` (best effort: it is only a speed-up).
+    fn save_parsed(&self, name: &str, source: &std::path::Path, index: &IndexFile) {
+        let Ok(metadata) = std::fs::metadata(source) else {
+            return;
+        };
+        let parsed = ParsedIndexRef {
+            source: stamp(&metadata),
+            index,
+        };
+        if let Ok(bytes) = serde_json::to_vec(&parsed)
+            && let Err(error) = write_atomic(&self.parsed_path(name), &bytes, 0o644)
+        {
+            tracing::debug!(repo = %name, error = %error, "not keeping a parsed index");
+        }
     }
 
     /// Resolves a remote reference (`REPO/CHART`, `--repo`, a URL) to archive bytes, through
@@ -252,6 +303,29 @@ impl Resolver {
     }
 }
 
+/// The parsed copy of a cached index, stamped with the size and modification time of the
+/// `index.yaml` it was made from.
+#[derive(serde::Deserialize)]
+struct ParsedIndex {
+    source: String,
+    index: IndexFile,
+}
+
+#[derive(serde::Serialize)]
+struct ParsedIndexRef<'a> {
+    source: String,
+    index: &'a IndexFile,
+}
+
+fn stamp(metadata: &std::fs::Metadata) -> String {
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}:{modified}", metadata.len())
+}
+
 fn max_archive() -> u64 {
     capstan_chart::Limits::default().max_archive_bytes
 }
@@ -280,5 +354,46 @@ pub(crate) fn missing_message(reference: &str) -> String {
         format!(
             "chart {reference} not found: no such directory or archive (a repository's chart is named REPO/CHART, or give --repo URL)"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parsed_copy_follows_the_cached_yaml() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        let paths = HelmPaths::from_lookup(|name| (name == "HOME").then(|| home.clone()));
+        let resolver = Resolver::new(paths);
+        assert!(matches!(
+            resolver.cached_index("r"),
+            Err(Error::NoCachedIndex { .. })
+        ));
+        let yaml = |version: &str| {
+            format!(
+                "apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: {version}\n    urls: [w.tgz]\n"
+            )
+        };
+        let index_path = resolver.paths.index_file("r");
+        write_atomic(&index_path, yaml("1.0.0").as_bytes(), 0o644).unwrap();
+        assert_eq!(
+            resolver.cached_index("r").unwrap().entries["web"][0].version,
+            "1.0.0"
+        );
+        assert!(resolver.parsed_path("r").is_file());
+        assert_eq!(
+            resolver.cached_index("r").unwrap().entries["web"][0].version,
+            "1.0.0"
+        );
+        // Another tool (helm repo update) rewrites the YAML: the parsed copy is not used.
+        write_atomic(&index_path, yaml("1.10.0").as_bytes(), 0o644).unwrap();
+        assert_eq!(
+            resolver.cached_index("r").unwrap().entries["web"][0].version,
+            "1.10.0"
+        );
+        resolver.forget_repo("r").unwrap();
+        assert!(!index_path.exists() && !resolver.parsed_path("r").exists());
     }
 }

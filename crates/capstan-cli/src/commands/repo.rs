@@ -178,13 +178,7 @@ fn remove(global: &Global, names: &[String]) -> anyhow::Result<u8> {
             bail!("no repo named {name:?} found");
         }
         file.save(&paths.repository_config)?;
-        for cached in [paths.index_file(name), paths.charts_file(name)] {
-            match std::fs::remove_file(&cached) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("removing {}", cached.display())),
-            }
-        }
+        capstan_repo::Resolver::new(paths.clone()).forget_repo(name)?;
         outln!("{name:?} has been removed from your repositories");
     }
     Ok(0)
