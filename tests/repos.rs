@@ -899,6 +899,13 @@ async fn dependencies_and_provenance_interoperate_with_helm() {
             &home.path().join("parent-0.1.0.tgz").display().to_string(),
         ])?;
         assert!(rendered.contains("helm-web"), "{rendered}");
+        // `--dependency-update` on a chart directory fills charts/ before rendering.
+        std::fs::remove_dir_all(parent.join("charts"))?;
+        let rendered = home.ok(&["template", "p", &parent_dir, "--dependency-update"])?;
+        assert!(
+            rendered.contains("helm.sh/chart: helm-web-1.0.0"),
+            "{rendered}"
+        );
         Ok::<_, anyhow::Error>(())
     };
     test.await.unwrap();
