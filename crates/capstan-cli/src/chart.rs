@@ -88,6 +88,7 @@ async fn resolve_reference(global: &Global, spec: ChartSpec<'_>) -> anyhow::Resu
                 let options = capstan_repo::lock::UpdateOptions {
                     skip_refresh: false,
                     fetch: fetch_options(None, spec.source),
+                    oci: oci_fetcher(global, spec.source),
                 };
                 capstan_repo::lock::update(&resolver(global), &path, &options)
                     .await
@@ -162,9 +163,29 @@ fn verify(
     )?)
 }
 
-/// `oci://` references: resolved by the OCI client.
-async fn oci(_global: &Global, reference: &str, _spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
-    bail!("chart {reference}: oci:// references are not supported yet")
+/// The OCI client, when there is one: the [`capstan_repo::ChartFetcher`] that `oci://`
+/// references (and `oci://` dependencies) go through.
+pub fn oci_fetcher(
+    _global: &Global,
+    _source: &ChartSource,
+) -> Option<std::sync::Arc<dyn capstan_repo::ChartFetcher>> {
+    None
+}
+
+/// `oci://` references: fetched by the OCI client.
+async fn oci(global: &Global, reference: &str, spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
+    let Some(fetcher) = oci_fetcher(global, spec.source) else {
+        bail!("chart {reference}: oci:// references are not supported yet");
+    };
+    let options = fetch_options(spec.version, spec.source);
+    let fetched = fetcher.fetch(reference, &options).await?;
+    let name = ChartRef::Oci(reference.to_string()).chart_name();
+    Ok(Fetched {
+        file_name: format!("{name}-{}.tgz", fetched.version),
+        archive: fetched.archive,
+        remote: None,
+        verification: None,
+    })
 }
 
 fn file_name(path: &Path) -> String {

@@ -27,6 +27,7 @@
 mod access;
 mod cache;
 mod error;
+mod fetcher;
 mod index;
 pub mod lock;
 pub mod package;
@@ -40,6 +41,7 @@ mod search;
 pub use access::{Access, fetch, join_url};
 pub use cache::{ChartCache, write_atomic};
 pub use error::{Error, Result};
+pub use fetcher::{ChartFetcher, FetchFuture, FetchedChart};
 pub use index::{ChartVersion, IndexFile, index_directory};
 pub use index::{chart_version_of_archive, chart_yaml_of_archive};
 pub use paths::HelmPaths;

@@ -206,12 +206,24 @@ fn dependency_status(charts: &Path, dep: &Dependency) -> String {
 }
 
 /// How `dependency update|build` behaves.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct UpdateOptions {
     /// Use the cached indexes as they are (`--skip-refresh`).
     pub skip_refresh: bool,
     /// Credentials and TLS for repositories given by URL.
     pub fetch: FetchOptions,
+    /// The OCI client, for `oci://` dependencies (none: they are refused).
+    pub oci: Option<std::sync::Arc<dyn crate::ChartFetcher>>,
+}
+
+impl std::fmt::Debug for UpdateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateOptions")
+            .field("skip_refresh", &self.skip_refresh)
+            .field("fetch", &self.fetch)
+            .field("oci", &self.oci.is_some())
+            .finish()
+    }
 }
 
 /// What a dependency update did, for the command's output.
@@ -302,10 +314,28 @@ async fn fill_charts(
             continue;
         }
         if repository.starts_with("oci://") {
-            return Err(dep_error(format!(
-                "{:?} comes from {repository}: oci:// dependencies are not supported yet",
-                dep.name
-            )));
+            let Some(oci) = &options.oci else {
+                return Err(dep_error(format!(
+                    "{:?} comes from {repository}: oci:// dependencies are not supported yet",
+                    dep.name
+                )));
+            };
+            let reference = format!("{}/{}", repository.trim_end_matches('/'), dep.name);
+            let fetch = FetchOptions {
+                version: dep.version.clone(),
+                ..options.fetch.clone()
+            };
+            let fetched = oci.fetch(&reference, &fetch).await?;
+            locked.push(Locked {
+                name: dep.name.clone(),
+                repository: repository.into(),
+                version: fetched.version.clone(),
+            });
+            plan.push((
+                PathBuf::from(format!("{}-{}.tgz", dep.name, fetched.version)),
+                fetched.archive,
+            ));
+            continue;
         }
         let (index, access) = dependency_index(resolver, repository, options, &mut report).await?;
         let version = index

@@ -16,7 +16,7 @@ pub async fn run(global: &Global, command: DependencyCommand) -> anyhow::Result<
             let report = lock::update(
                 &crate::chart::resolver(global),
                 &args.chart,
-                &options(&args),
+                &options(global, &args),
             )
             .await
             .with_context(|| format!("updating the dependencies of {}", args.chart.display()))?;
@@ -27,7 +27,7 @@ pub async fn run(global: &Global, command: DependencyCommand) -> anyhow::Result<
             let report = lock::build(
                 &crate::chart::resolver(global),
                 &args.chart,
-                &options(&args),
+                &options(global, &args),
             )
             .await
             .with_context(|| format!("building the dependencies of {}", args.chart.display()))?;
@@ -37,8 +37,9 @@ pub async fn run(global: &Global, command: DependencyCommand) -> anyhow::Result<
     }
 }
 
-fn options(args: &DependencyArgs) -> UpdateOptions {
+fn options(global: &Global, args: &DependencyArgs) -> UpdateOptions {
     UpdateOptions {
+        oci: crate::chart::oci_fetcher(global, &Default::default()),
         skip_refresh: args.skip_refresh,
         fetch: capstan_repo::FetchOptions {
             username: args.username.clone(),

@@ -18,7 +18,10 @@ pub async fn run(global: &Global, args: PackageArgs) -> anyhow::Result<u8> {
             bail!("{} is not a chart directory", path.display());
         }
         if args.dependency_update {
-            let update = capstan_repo::lock::UpdateOptions::default();
+            let update = capstan_repo::lock::UpdateOptions {
+                oci: crate::chart::oci_fetcher(global, &Default::default()),
+                ..Default::default()
+            };
             capstan_repo::lock::update(&crate::chart::resolver(global), path, &update)
                 .await
                 .with_context(|| format!("updating the dependencies of {}", path.display()))?;
