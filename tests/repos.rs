@@ -312,6 +312,29 @@ async fn repo_add_search_pull_and_install_from_a_tls_repository_with_auth() {
             "-n",
             ns.name(),
         ])?;
+        let diff = home.ok(&[
+            "diff",
+            "upgrade",
+            "shop",
+            "web/helm-web",
+            "--version",
+            "0.2.0",
+            "--set",
+            "replicaCount=3",
+            "-n",
+            ns.name(),
+        ])?;
+        assert!(diff.contains("replicas: 3"), "{diff}");
+        let lint = home.ok(&["lint", "web/helm-web", "--version", "0.2.0"])?;
+        assert!(
+            lint.contains("1 chart(s) linted, 0 chart(s) failed"),
+            "{lint}"
+        );
+        let all = home.ok(&["show", "all", "web/helm-web", "--version", "0.2.0"])?;
+        assert!(
+            all.contains("name: helm-web\n") && all.contains("\n---\n"),
+            "{all}"
+        );
         assert_eq!(
             tgz_downloads(&repo),
             before + 1,
