@@ -64,6 +64,7 @@ pub fn fetch_options(version: Option<&str>, source: &ChartSource) -> FetchOption
         cert_file: source.cert_file.clone(),
         key_file: source.key_file.clone(),
         insecure_skip_tls_verify: source.insecure_skip_tls_verify,
+        plain_http: source.plain_http,
     }
 }
 

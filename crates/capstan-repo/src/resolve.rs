@@ -32,6 +32,8 @@ pub struct FetchOptions {
     pub key_file: Option<PathBuf>,
     /// `--insecure-skip-tls-verify`.
     pub insecure_skip_tls_verify: bool,
+    /// `--plain-http` (for `oci://` registries).
+    pub plain_http: bool,
 }
 
 impl FetchOptions {
