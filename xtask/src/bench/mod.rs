@@ -31,7 +31,9 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
             .and_then(|()| apply::run())
             .and_then(|()| load::run())
             .and_then(|()| repos::run()),
-        other => bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, repos, all"),
+        other => {
+            bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, repos, all")
+        }
     }
 }
 

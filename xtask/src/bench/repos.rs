@@ -43,7 +43,10 @@ pub fn run() -> anyhow::Result<()> {
         let home = work.join(format!("home-{name}"));
         let env = vec![
             ("HOME", home.display().to_string()),
-            ("HELM_CONFIG_HOME", home.join("config").display().to_string()),
+            (
+                "HELM_CONFIG_HOME",
+                home.join("config").display().to_string(),
+            ),
             ("HELM_CACHE_HOME", home.join("cache").display().to_string()),
             ("HELM_DATA_HOME", home.join("data").display().to_string()),
         ];
