@@ -465,6 +465,63 @@ pub async fn build(
 mod tests {
     use super::*;
 
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[tokio::test]
+    async fn file_dependencies_update_build_and_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        let resolver = Resolver::new(crate::HelmPaths::from_lookup(|n| {
+            (n == "HOME").then(|| home.clone())
+        }));
+        write(
+            &dir.path().join("child/Chart.yaml"),
+            "apiVersion: v2\nname: child\nversion: 0.3.0\n",
+        );
+        let parent = dir.path().join("parent");
+        write(
+            &parent.join("Chart.yaml"),
+            "apiVersion: v2\nname: parent\nversion: 1.0.0\ndependencies:\n- name: child\n  version: ~0.3\n  repository: file://../child\n",
+        );
+        write(
+            &parent.join("charts/child-0.1.0.tgz"),
+            "an outdated archive",
+        );
+        assert_eq!(list(&parent).unwrap()[0].status, "corrupt");
+        let report = update(&resolver, &parent, &UpdateOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(report.saved, ["child-0.3.0.tgz"]);
+        assert!(!parent.join("charts/child-0.1.0.tgz").exists());
+        assert_eq!(list(&parent).unwrap()[0].status, "ok");
+        let lock = LockFile::load(&parent).unwrap().unwrap();
+        assert_eq!(lock.dependencies[0].version, "0.3.0");
+        let text = std::fs::read_to_string(parent.join("Chart.lock")).unwrap();
+        assert!(text.starts_with("dependencies:\n- name: child\n  repository: file://../child\n  version: 0.3.0\ndigest: sha256:"), "{text}");
+        std::fs::remove_dir_all(parent.join("charts")).unwrap();
+        build(&resolver, &parent, &UpdateOptions::default())
+            .await
+            .unwrap();
+        assert!(parent.join("charts/child-0.3.0.tgz").is_file());
+        assert_eq!(
+            std::fs::read_to_string(parent.join("Chart.lock")).unwrap(),
+            text
+        );
+        // Chart.yaml changed after the lock: build refuses, as Helm's does.
+        let chart_yaml = std::fs::read_to_string(parent.join("Chart.yaml")).unwrap();
+        write(
+            &parent.join("Chart.yaml"),
+            &chart_yaml.replace("~0.3", "~0.4"),
+        );
+        let err = build(&resolver, &parent, &UpdateOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("out of sync"), "{err}");
+    }
+
     #[test]
     fn hash_matches_helm_s_json() {
         let req = vec![Dependency {

@@ -243,4 +243,19 @@ mod tests {
             .is_err()
         );
     }
+
+    #[test]
+    fn untar_writes_the_chart_once() {
+        let dir = tempfile::tempdir().unwrap();
+        chart(&dir.path().join("src"));
+        let packaged = package(&dir.path().join("src"), &PackageOptions::default()).unwrap();
+        let out = dir.path().join("out");
+        let top = untar(&packaged.bytes, &out, "web").unwrap();
+        assert_eq!(top, out.join("web"));
+        assert!(out.join("web/templates/cm.yaml").is_file());
+        let again = untar(&packaged.bytes, &out, "web").unwrap_err().to_string();
+        assert!(again.contains("already exists"), "{again}");
+        let err = untar(b"not a chart", &out, "junk").unwrap_err().to_string();
+        assert!(err.starts_with("chart junk"), "{err}");
+    }
 }
