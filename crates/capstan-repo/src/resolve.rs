@@ -217,7 +217,7 @@ impl Resolver {
                     ..Access::default()
                 });
                 let index_url = join_url(url, "index.yaml");
-                let what = format!("repository {url} index");
+                let what = format!("chart {chart:?} from repository {url}: its index");
                 let bytes = fetch(&access, &index_url, &what, MAX_INDEX_BYTES).await?;
                 let index = IndexFile::parse(&bytes, &format!("index.yaml of repository {url}"))?;
                 let version = index.select(url, chart, &options.constraint())?.clone();
