@@ -40,6 +40,20 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
     };
     let limits = capstan_chart::Limits::default();
     let plain = capstan_chart::package_dir(dir, &limits).map_err(chart_error)?;
+    let missing: Vec<String> = crate::lock::list(dir)?
+        .into_iter()
+        .filter(|d| d.status == "missing")
+        .map(|d| d.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Dependency {
+            chart: label,
+            message: format!(
+                "found in Chart.yaml, but missing in charts/ directory: {} (run `capstan dependency update`)",
+                missing.join(", ")
+            ),
+        });
+    }
     let mut files = entries(&plain, &label)?;
     let chart_yaml_at = files
         .iter()
@@ -255,6 +269,18 @@ mod tests {
         assert!(out.join("web/templates/cm.yaml").is_file());
         let again = untar(&packaged.bytes, &out, "web").unwrap_err().to_string();
         assert!(again.contains("already exists"), "{again}");
+        let with_deps = dir.path().join("deps");
+        chart(&with_deps);
+        let chart_yaml = std::fs::read_to_string(with_deps.join("Chart.yaml")).unwrap();
+        std::fs::write(
+            with_deps.join("Chart.yaml"),
+            chart_yaml + "dependencies:\n- name: db\n  version: 1.x\n  repository: https://h\n",
+        )
+        .unwrap();
+        let err = package(&with_deps, &PackageOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing in charts/ directory: db"), "{err}");
         let err = untar(b"not a chart", &out, "junk").unwrap_err().to_string();
         assert!(err.starts_with("chart junk"), "{err}");
     }
