@@ -197,6 +197,7 @@ fn nginx_binary() -> anyhow::Result<PathBuf> {
         return Ok(found);
     }
     eprintln!("nginx is missing; installing Debian's nginx-light");
+    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
     let status = Command::new("apt-get")
         .args(["install", "-y", "--no-install-recommends", "nginx-light"])
         .env("DEBIAN_FRONTEND", "noninteractive")
