@@ -285,7 +285,9 @@ async fn helm_and_capstan_take_turns_on_bitnami_postgresql() {
         let list = capstan_ok(&["list", "-n", &name, "-o", "json"])?;
         let list: serde_json::Value = serde_json::from_str(&list)?;
         ensure!(
-            list[0]["name"] == "db" && list[0]["revision"] == "3" && list[0]["status"] == "deployed",
+            list[0]["name"] == "db"
+                && list[0]["revision"] == "3"
+                && list[0]["status"] == "deployed",
             "{list}"
         );
         let history = capstan_ok(&["history", "db", "-n", &name, "-o", "json"])?;

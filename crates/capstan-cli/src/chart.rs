@@ -1,8 +1,246 @@
-//! Finding a chart on disk and packaging it into the archive the renderer takes.
+//! Finding a chart and packaging it into the archive the renderer takes: every command that
+//! takes a chart goes through [`resolve`] (a directory or `.tgz` on disk, `repo/chart`, a chart
+//! URL, `--repo URL`, or `oci://`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use capstan_repo::{ChartRef, FetchOptions, HelmPaths, Resolver};
+use tracing::Instrument as _;
+
+use crate::cli::Global;
+use crate::sources::ChartSource;
+
+/// A chart as a command names it: the reference, `--version` and the source flags.
+#[derive(Debug, Clone, Copy)]
+pub struct ChartSpec<'a> {
+    /// What the user typed: a path, `repo/chart`, a URL, `oci://...`, or a name with `--repo`.
+    pub reference: &'a str,
+    /// `--version` (a version or constraint).
+    pub version: Option<&'a str>,
+    /// The download flags.
+    pub source: &'a ChartSource,
+}
+
+/// A chart found: its archive bytes and where they came from.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The `.tgz` bytes.
+    pub archive: Vec<u8>,
+    /// The file name `pull` writes (`<name>-<version>.tgz` from its URL).
+    pub file_name: String,
+    /// The repository download, when it came from one.
+    pub remote: Option<capstan_repo::Resolved>,
+    /// The `.prov` file and what verifying it found, with `--verify`.
+    pub verification: Option<(Vec<u8>, capstan_repo::provenance::Verification)>,
+}
+
+/// Helm's paths, with `--repository-config` and `--repository-cache` laid over the environment.
+pub fn helm_paths(global: &Global) -> HelmPaths {
+    let mut paths = HelmPaths::from_env();
+    if let Some(config) = &global.repository_config {
+        paths.repository_config = config.clone();
+    }
+    if let Some(cache) = &global.repository_cache {
+        paths.repository_cache = cache.clone();
+    }
+    paths
+}
+
+/// The resolver over Helm's files and capstan's chart cache.
+pub fn resolver(global: &Global) -> Resolver {
+    Resolver::new(helm_paths(global))
+}
+
+/// The download options of `--version` and the source flags.
+pub fn fetch_options(version: Option<&str>, source: &ChartSource) -> FetchOptions {
+    FetchOptions {
+        version: version.unwrap_or_default().to_string(),
+        devel: source.devel,
+        username: source.username.clone(),
+        password: source.password.clone(),
+        pass_credentials: source.pass_credentials,
+        ca_file: source.ca_file.clone(),
+        cert_file: source.cert_file.clone(),
+        key_file: source.key_file.clone(),
+        insecure_skip_tls_verify: source.insecure_skip_tls_verify,
+        plain_http: source.plain_http,
+    }
+}
+
+/// The archive of the chart `spec` names (see [`resolve`]).
+pub async fn load(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Vec<u8>> {
+    Ok(resolve(global, spec).await?.archive)
+}
+
+/// The one chart resolver: a local directory (its dependencies updated first with
+/// `--dependency-update`) or archive, a repository chart through the cache, a chart URL, or an
+/// `oci://` reference; verified against its `.prov` with `--verify`.
+pub async fn resolve(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
+    let span = tracing::info_span!("chart.resolve", chart = %spec.reference);
+    resolve_reference(global, spec).instrument(span).await
+}
+
+async fn resolve_reference(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
+    let reference = ChartRef::parse(spec.reference, spec.source.repo.as_deref());
+    match reference {
+        ChartRef::Local(path) => {
+            if spec.source.dependency_update && path.is_dir() {
+                let options = capstan_repo::lock::UpdateOptions {
+                    skip_refresh: false,
+                    fetch: fetch_options(None, spec.source),
+                    oci: oci_fetcher(global, spec.source),
+                };
+                capstan_repo::lock::update(&resolver(global), &path, &options)
+                    .await
+                    .with_context(|| format!("updating the dependencies of {}", path.display()))?;
+            }
+            let archive = archive(&path)?;
+            let mut verification = None;
+            if spec.source.verify {
+                if path.is_dir() {
+                    bail!(
+                        "cannot verify {}: --verify needs a chart archive",
+                        path.display()
+                    );
+                }
+                let prov_path = PathBuf::from(format!("{}.prov", path.display()));
+                let prov = std::fs::read(&prov_path).with_context(|| {
+                    format!("reading the provenance file {}", prov_path.display())
+                })?;
+                let found = verify(&archive, &prov, &file_name(&path), spec.source)?;
+                verification = Some((prov, found));
+            }
+            Ok(Fetched {
+                archive,
+                file_name: file_name(&path),
+                remote: None,
+                verification,
+            })
+        }
+        ChartRef::Oci(reference) => oci(global, &reference, spec).await,
+        remote => {
+            let options = fetch_options(spec.version, spec.source);
+            let resolved = resolver(global).resolve(&remote, &options).await?;
+            let mut verification = None;
+            if spec.source.verify {
+                let prov_url = format!("{}.prov", resolved.url);
+                let prov = capstan_repo::fetch(
+                    &resolved.access,
+                    &prov_url,
+                    &format!("provenance of chart {}", resolved.file_name),
+                    1 << 20,
+                )
+                .await?;
+                let found = verify(&resolved.archive, &prov, &resolved.file_name, spec.source)?;
+                verification = Some((prov, found));
+            }
+            Ok(Fetched {
+                archive: resolved.archive.clone(),
+                file_name: resolved.file_name.clone(),
+                remote: Some(resolved),
+                verification,
+            })
+        }
+    }
+}
+
+/// Checks `archive` against its provenance file with the keyring of `--keyring` (Helm's
+/// default `~/.gnupg/pubring.gpg` otherwise).
+pub(crate) fn verify(
+    archive: &[u8],
+    prov: &[u8],
+    file_name: &str,
+    source: &ChartSource,
+) -> anyhow::Result<capstan_repo::provenance::Verification> {
+    let keyring_path = source
+        .keyring
+        .clone()
+        .unwrap_or_else(HelmPaths::default_keyring);
+    let keyring = std::fs::read(&keyring_path)
+        .with_context(|| format!("reading the keyring {}", keyring_path.display()))?;
+    Ok(capstan_repo::provenance::verify(
+        archive, file_name, prov, &keyring,
+    )?)
+}
+
+/// The registry flags of the chart download flags (`oci://` charts use the same ones).
+pub(crate) fn registry_flags(source: &ChartSource) -> crate::cli::RegistryFlags {
+    crate::cli::RegistryFlags {
+        plain_http: source.plain_http,
+        insecure_skip_tls_verify: source.insecure_skip_tls_verify,
+        ca_file: source.ca_file.clone(),
+        cert_file: source.cert_file.clone(),
+        key_file: source.key_file.clone(),
+        username: source.username.clone(),
+        password: source.password.clone(),
+    }
+}
+
+/// The OCI client as the [`capstan_repo::ChartFetcher`] that `oci://` references and `oci://`
+/// dependencies go through: credentials from the flags or Helm's registry credentials file.
+struct OciFetcher {
+    flags: crate::cli::RegistryFlags,
+}
+
+impl capstan_repo::ChartFetcher for OciFetcher {
+    fn fetch<'a>(
+        &'a self,
+        reference: &'a str,
+        options: &'a FetchOptions,
+    ) -> capstan_repo::FetchFuture<'a> {
+        Box::pin(async move {
+            let version = Some(options.version.as_str()).filter(|v| !v.is_empty());
+            let pulled = crate::oci::pull(reference, version, &self.flags, false)
+                .await
+                .map_err(|e| capstan_repo::Error::Reference(format!("{e:#}")))?;
+            Ok(capstan_repo::FetchedChart {
+                version: pulled.metadata.version.clone(),
+                digest: pulled.manifest_digest,
+                archive: pulled.archive,
+            })
+        })
+    }
+}
+
+/// The OCI client for `source`'s flags.
+pub fn oci_fetcher(
+    _global: &Global,
+    source: &ChartSource,
+) -> Option<std::sync::Arc<dyn capstan_repo::ChartFetcher>> {
+    Some(std::sync::Arc::new(OciFetcher {
+        flags: registry_flags(source),
+    }))
+}
+
+/// `oci://` references: pulled from the registry (every blob checked against its digest),
+/// with the provenance layer verified under `--verify`.
+async fn oci(_global: &Global, reference: &str, spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
+    let flags = registry_flags(spec.source);
+    let pulled = crate::oci::pull(reference, spec.version, &flags, spec.source.verify).await?;
+    let file_name = format!("{}-{}.tgz", pulled.metadata.name, pulled.metadata.version);
+    let verification = if spec.source.verify {
+        let prov = pulled.prov.clone().with_context(|| {
+            format!("cannot verify {reference}: the registry holds no provenance for it")
+        })?;
+        let found = verify(&pulled.archive, &prov, &file_name, spec.source)?;
+        Some((prov, found))
+    } else {
+        None
+    };
+    Ok(Fetched {
+        archive: pulled.archive,
+        file_name,
+        remote: None,
+        verification,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
 
 /// The chart at `path` (a directory or a `.tgz` archive) as archive bytes.
 pub fn archive(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -28,39 +266,4 @@ pub fn archive(path: &Path) -> anyhow::Result<Vec<u8>> {
         );
     }
     std::fs::read(path).with_context(|| format!("reading chart archive {}", path.display()))
-}
-
-/// Where a chart named by reference comes from, besides the reference: `--version` and how to
-/// reach its registry.
-#[derive(Debug, Clone, Default)]
-pub struct ChartSource {
-    /// `--version`: a version or constraint (registry charts only).
-    pub version: Option<String>,
-    /// Registry flags, for `oci://` charts.
-    pub registry: crate::cli::RegistryFlags,
-}
-
-/// The chart `reference` names as archive bytes: an `oci://` chart from its registry
-/// ([`oci_archive`]), otherwise a directory or archive on disk ([`archive`]).
-pub async fn load(reference: &str, source: &ChartSource) -> anyhow::Result<Vec<u8>> {
-    if capstan_oci::is_oci(reference) {
-        return oci_archive(reference, source).await;
-    }
-    archive(Path::new(reference))
-}
-
-/// The `oci://host/path/chart[:tag|@digest]` chart resolved (`--version` against the tags),
-/// pulled (every blob checked against its digest) and loaded within the archive limits.
-///
-/// The one place the CLI turns an `oci://` reference into a chart; a general chart resolver
-/// (repositories, URLs, a cache by digest) calls this for its `oci://` case.
-pub async fn oci_archive(reference: &str, source: &ChartSource) -> anyhow::Result<Vec<u8>> {
-    let pulled = crate::oci::pull(
-        reference,
-        source.version.as_deref(),
-        &source.registry,
-        false,
-    )
-    .await?;
-    Ok(pulled.archive)
 }

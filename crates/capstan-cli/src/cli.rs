@@ -76,6 +76,17 @@ pub struct Global {
         value_name = "PATH"
     )]
     pub token_file: Option<PathBuf>,
+    /// Path to the file of chart repositories (Helm's `repositories.yaml`).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_REPOSITORY_CONFIG",
+        value_name = "FILE"
+    )]
+    pub repository_config: Option<PathBuf>,
+    /// Path to the directory of cached repository indexes.
+    #[arg(long, global = true, env = "HELM_REPOSITORY_CACHE", value_name = "DIR")]
+    pub repository_cache: Option<PathBuf>,
 }
 
 impl Global {
@@ -114,22 +125,38 @@ pub enum Command {
     #[command(subcommand)]
     Get(GetCommand),
     /// Show what an upgrade or rollback would change, or how two revisions differ.
-    #[command(subcommand)]
+    #[command(subcommand, disable_version_flag = true)]
     Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
     #[command(disable_version_flag = true)]
     Template(Box<TemplateArgs>),
     /// Examine charts for possible issues (Chart.yaml, values and schema, templates).
+    #[command(disable_version_flag = true)]
     Lint(Box<LintArgs>),
     /// Print the shell completion script for bash, zsh, fish or powershell.
     Completion(CompletionArgs),
+    /// Add, list, update, remove and index chart repositories.
+    #[command(subcommand)]
+    Repo(crate::sources::RepoCommand),
+    /// Search the chart repositories.
+    #[command(subcommand, disable_version_flag = true)]
+    Search(crate::sources::SearchCommand),
+    /// Download a chart from a repository or an OCI registry (and optionally extract it).
+    #[command(disable_version_flag = true)]
+    Pull(Box<crate::sources::PullArgs>),
+    /// Package a chart directory into a versioned chart archive.
+    #[command(disable_version_flag = true)]
+    Package(crate::sources::PackageArgs),
+    /// Manage a chart's dependencies (charts/ and Chart.lock).
+    #[command(subcommand, visible_aliases = ["dep", "dependencies"])]
+    Dependency(crate::sources::DependencyCommand),
+    /// Show a chart's information.
+    #[command(subcommand, visible_alias = "inspect", disable_version_flag = true)]
+    Show(crate::sources::ShowCommand),
     /// Print the client version.
     Version,
     /// Push a chart archive to an OCI registry.
     Push(Box<PushArgs>),
-    /// Download a chart from an OCI registry (`oci://host/path/chart`).
-    #[command(disable_version_flag = true)]
-    Pull(Box<PullArgs>),
     /// Log in to or out of an OCI registry.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -169,25 +196,6 @@ pub struct PushArgs {
     pub chart: PathBuf,
     /// The destination, `oci://host/path` (the chart's name and version are added).
     pub remote: String,
-    /// Registry flags.
-    #[command(flatten)]
-    pub registry: RegistryFlags,
-}
-
-/// `capstan pull oci://host/path/chart`.
-#[derive(Args, Debug)]
-pub struct PullArgs {
-    /// The chart, `oci://host/path/chart[:tag|@digest]`.
-    pub chart: String,
-    /// A version or constraint (default: the newest release).
-    #[arg(long)]
-    pub version: Option<String>,
-    /// Where to write the archive.
-    #[arg(short = 'd', long, default_value = ".", value_name = "DIR")]
-    pub destination: PathBuf,
-    /// Also download the provenance file (`.prov`), when the chart has one.
-    #[arg(long)]
-    pub prov: bool,
     /// Registry flags.
     #[command(flatten)]
     pub registry: RegistryFlags,
@@ -270,12 +278,12 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
-    /// The chart version or constraint, for charts in a registry.
+    /// The chart version or constraint (for charts from repositories).
     #[arg(long)]
     pub version: Option<String>,
-    /// Registry flags, for `oci://` charts.
+    /// Where the chart comes from.
     #[command(flatten)]
-    pub registry: RegistryFlags,
+    pub source: crate::sources::ChartSource,
 }
 
 /// `capstan lint [PATH...]`.
@@ -299,6 +307,12 @@ pub struct LintArgs {
     /// Kubernetes version for `Capabilities.KubeVersion`.
     #[arg(long)]
     pub kube_version: Option<String>,
+    /// The chart version or constraint (for charts from repositories).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Where the chart comes from.
+    #[command(flatten)]
+    pub source: crate::sources::ChartSource,
 }
 
 /// `capstan completion SHELL`.
@@ -448,9 +462,9 @@ pub struct InstallArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
-    /// Registry flags, for `oci://` charts.
+    /// Where the chart comes from.
     #[command(flatten)]
-    pub registry: RegistryFlags,
+    pub source: crate::sources::ChartSource,
 }
 
 impl InstallArgs {
@@ -521,9 +535,9 @@ pub struct UpgradeArgs {
     /// Output format of the result.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
-    /// Registry flags, for `oci://` charts.
+    /// Where the chart comes from.
     #[command(flatten)]
-    pub registry: RegistryFlags,
+    pub source: crate::sources::ChartSource,
 }
 
 impl UpgradeArgs {
@@ -551,6 +565,7 @@ pub struct ValueMode {
 #[derive(Subcommand, Debug)]
 pub enum DiffCommand {
     /// What an upgrade would change: the latest revision's manifest against the new render.
+    #[command(disable_version_flag = true)]
     Upgrade(Box<DiffUpgradeArgs>),
     /// What a rollback would change: the latest revision against the target revision.
     Rollback(DiffRollbackArgs),
@@ -592,6 +607,12 @@ pub struct DiffUpgradeArgs {
     /// Output flags.
     #[command(flatten)]
     pub output: DiffOutput,
+    /// The chart version or constraint (for charts from repositories).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Where the chart comes from.
+    #[command(flatten)]
+    pub source: crate::sources::ChartSource,
 }
 
 /// `capstan diff rollback NAME [REVISION]`.

@@ -22,6 +22,7 @@ pub mod output;
 pub mod remote;
 pub mod renderer;
 pub mod signals;
+pub mod sources;
 pub mod values;
 
 use std::process::ExitCode;

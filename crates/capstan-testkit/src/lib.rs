@@ -32,6 +32,7 @@
 //! `target/devcluster/state/`, never to whatever `KUBECONFIG` points at, so running the tests cannot
 //! touch a real cluster by accident.
 
+pub mod chartrepo;
 mod cluster;
 pub mod faults;
 pub mod helm;

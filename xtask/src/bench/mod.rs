@@ -8,6 +8,7 @@ mod list;
 mod load;
 mod realcharts;
 mod render;
+mod repos;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -24,11 +25,15 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
         "list" => list::run(),
         "apply" => apply::run(),
         "load" => load::run(),
+        "repos" => repos::run(),
         "all" => render::run()
             .and_then(|()| list::run())
             .and_then(|()| apply::run())
-            .and_then(|()| load::run()),
-        other => bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, all"),
+            .and_then(|()| load::run())
+            .and_then(|()| repos::run()),
+        other => {
+            bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, repos, all")
+        }
     }
 }
 

@@ -111,8 +111,25 @@ impl Layers {
 
 pub async fn run(global: &Global, args: LintArgs) -> anyhow::Result<u8> {
     let mut paths = Vec::new();
+    // Charts named by reference are downloaded into a directory that lives until the end.
+    let downloads = tempfile::tempdir()?;
     for path in &args.paths {
-        let path = PathBuf::from(path);
+        let path = match capstan_repo::ChartRef::parse(path, args.source.repo.as_deref()) {
+            capstan_repo::ChartRef::Local(_) | capstan_repo::ChartRef::Missing(_) => {
+                PathBuf::from(path)
+            }
+            _ => {
+                let spec = crate::chart::ChartSpec {
+                    reference: path,
+                    version: args.version.as_deref(),
+                    source: &args.source,
+                };
+                let fetched = crate::chart::resolve(global, spec).await?;
+                let file = downloads.path().join(&fetched.file_name);
+                std::fs::write(&file, &fetched.archive)?;
+                file
+            }
+        };
         paths.push(path.clone());
         if args.with_subcharts {
             subcharts(&path, &mut paths);

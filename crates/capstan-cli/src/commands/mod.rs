@@ -1,13 +1,18 @@
 //! One module per command; [`run`] dispatches.
 
 mod completion;
+mod dependency;
 mod diff;
 mod lint;
+mod package;
 mod pull;
 mod push;
 mod read;
 mod registry;
 mod release;
+mod repo;
+mod search;
+mod show;
 mod template;
 
 use crate::cli::{Cli, Command};
@@ -29,9 +34,14 @@ impl Command {
             Command::Template(_) => "template",
             Command::Lint(_) => "lint",
             Command::Completion(_) => "completion",
+            Command::Repo(_) => "repo",
+            Command::Search(_) => "search",
+            Command::Pull(_) => "pull",
+            Command::Package(_) => "package",
+            Command::Dependency(_) => "dependency",
+            Command::Show(_) => "show",
             Command::Version => "version",
             Command::Push(_) => "push",
-            Command::Pull(_) => "pull",
             Command::Registry(crate::cli::RegistryCommand::Login(_)) => "registry login",
             Command::Registry(crate::cli::RegistryCommand::Logout(_)) => "registry logout",
         }
@@ -61,8 +71,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
         Command::Push(args) => push::run(*args).await,
-        Command::Pull(args) => pull::run(*args).await,
         Command::Registry(command) => registry::run(command).await,
+        Command::Repo(command) => repo::run(&cli.global, command).await,
+        Command::Search(command) => search::run(&cli.global, command).await,
+        Command::Pull(args) => pull::run(&cli.global, *args).await,
+        Command::Package(args) => package::run(&cli.global, args).await,
+        Command::Dependency(command) => dependency::run(&cli.global, command).await,
+        Command::Show(command) => show::run(&cli.global, command).await,
         Command::Version => {
             outln!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -45,8 +45,7 @@ pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
 /// nothing is left unanswered.
 pub(crate) async fn render(
     global: &Global,
-    chart: &str,
-    source: &crate::chart::ChartSource,
+    chart: crate::chart::ChartSpec<'_>,
     values: RenderValues,
     release: rpb::ReleaseContext,
     reads_cluster: bool,
@@ -57,7 +56,7 @@ pub(crate) async fn render(
         namespace = %release.namespace,
         revision = release.revision,
     );
-    let archive = crate::chart::load(chart, source)
+    let archive = crate::chart::load(global, chart)
         .instrument(span.clone())
         .await?;
     let r = async {
@@ -218,14 +217,14 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         layers: args.values.layers()?,
         chart_values_json: None,
     };
-    let source = crate::chart::ChartSource {
-        version: args.apply.version.clone(),
-        registry: args.registry.clone(),
+    let spec = crate::chart::ChartSpec {
+        reference: &chart,
+        version: args.apply.version.as_deref(),
+        source: &args.source,
     };
     let rendered = render(
         global,
-        &chart,
-        &source,
+        spec,
         values,
         rpb::ReleaseContext {
             name: name.clone(),
@@ -346,8 +345,7 @@ pub(crate) async fn render_upgrade(
     global: &Global,
     client: &mut applier::Client,
     name: &str,
-    chart: &str,
-    source: &crate::chart::ChartSource,
+    chart: crate::chart::ChartSpec<'_>,
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
     reads_cluster: bool,
@@ -360,7 +358,6 @@ pub(crate) async fn render_upgrade(
     let rendered = render(
         global,
         chart,
-        source,
         values,
         rpb::ReleaseContext {
             name: name.to_owned(),
@@ -410,10 +407,10 @@ async fn run_upgrade(
         global,
         &mut client,
         &args.name,
-        &args.chart,
-        &crate::chart::ChartSource {
-            version: args.apply.version.clone(),
-            registry: args.registry.clone(),
+        crate::chart::ChartSpec {
+            reference: &args.chart,
+            version: args.apply.version.as_deref(),
+            source: &args.source,
         },
         &args.values,
         &args.value_mode(),

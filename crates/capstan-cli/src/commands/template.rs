@@ -22,11 +22,12 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         [name, chart] => (name.clone(), chart.clone()),
         _ => bail!("template takes [NAME] CHART"),
     };
-    let source = crate::chart::ChartSource {
-        version: args.version.clone(),
-        registry: args.registry.clone(),
+    let spec = crate::chart::ChartSpec {
+        reference: &chart,
+        version: args.version.as_deref(),
+        source: &args.source,
     };
-    let archive = crate::chart::load(&chart, &source).await?;
+    let archive = crate::chart::load(global, spec).await?;
     let layers = args.values.layers()?;
     let mut client = renderer::connect(global).await?;
     let source = renderer::ensure_chart(&mut client, archive).await?;
