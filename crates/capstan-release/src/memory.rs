@@ -7,8 +7,8 @@ use std::sync::{PoisonError, RwLock};
 use crate::error::{Error, Result};
 use crate::list::{ListFilter, Listable};
 use crate::release::Release;
-use crate::storage::{ReleaseSummary, validate_custom_labels};
 use crate::revisions::{History, RevisionMeta};
+use crate::storage::{ReleaseSummary, validate_custom_labels};
 use crate::store::{BoxFuture, Listing, RecordVersion, ReleaseStore, StoredRelease};
 
 /// The namespace an empty namespace means, as in Helm.

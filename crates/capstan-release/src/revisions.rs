@@ -143,7 +143,10 @@ mod tests {
 
         // A failed upgrade on top: the deployed one and the newest superseded one are read.
         let m = metas(&[Superseded, Superseded, Deployed, Failed, Failed]);
-        assert_eq!(HistoryScope::Operation.wanted(&m, &none), set(&[2, 3, 4, 5]));
+        assert_eq!(
+            HistoryScope::Operation.wanted(&m, &none),
+            set(&[2, 3, 4, 5])
+        );
         // A pending latest is the latest.
         let m = metas(&[Superseded, Deployed, PendingUpgrade]);
         assert_eq!(HistoryScope::Operation.wanted(&m, &none), set(&[1, 2, 3]));
@@ -155,11 +158,12 @@ mod tests {
         let m = metas(&[Superseded, Superseded, Superseded, Deployed]);
         assert_eq!(HistoryScope::Latest.wanted(&m, &set(&[4])), set(&[3]));
         assert_eq!(HistoryScope::Latest.wanted(&m, &set(&[4, 3])), set(&[2]));
-        assert_eq!(
-            HistoryScope::Operation.wanted(&m, &set(&[4])),
-            set(&[2, 3])
+        assert_eq!(HistoryScope::Operation.wanted(&m, &set(&[4])), set(&[2, 3]));
+        assert!(
+            HistoryScope::Latest
+                .wanted(&m, &set(&[1, 2, 3, 4]))
+                .is_empty()
         );
-        assert!(HistoryScope::Latest.wanted(&m, &set(&[1, 2, 3, 4])).is_empty());
     }
 
     #[test]

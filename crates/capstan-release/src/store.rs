@@ -369,7 +369,8 @@ pub trait ReleaseStore: Send + Sync {
                 return Ok(Vec::new());
             }
             let metas = self.revisions(namespace, name).await?.items;
-            let plan = revisions_to_prune(metas.iter().map(|m| (m.revision, m.status)), max_history);
+            let plan =
+                revisions_to_prune(metas.iter().map(|m| (m.revision, m.status)), max_history);
             let mut deleted = Vec::new();
             let mut first_error = None;
             for revision in plan {
