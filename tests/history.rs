@@ -504,27 +504,32 @@ async fn the_create_race_with_helm_is_retried_with_wait_for_lock() {
         let helm = Helm::new("v3.22.0", "secret", ns.name())?;
         let chart = chart();
         helm.run(&["install", "web", &chart]).await?;
-        let trials = 12;
+        let trials: i64 = 24;
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for trial in 0..trials {
             let helm_set = format!("message=helm-{trial}");
             let capstan_set = format!("message=capstan-{trial}");
-            let capstan_child = Command::new(binary("capstan"))
+            let mut command = Command::new(binary("capstan"));
+            command
                 .args(["upgrade", "web", &chart, "--set", &capstan_set])
                 .args(["--wait-for-lock", "60s", "-n", ns.name()])
                 .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
                 .env_remove("CAPSTAN_RENDERER")
                 .env_remove("CAPSTAN_APPLIER")
-                .env_remove("HELM_DRIVER")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?;
-            // Start Helm at different moments of capstan's run.
-            tokio::time::sleep(Duration::from_millis(40 * (trial % 6) as u64)).await;
-            let helm_result = helm
-                .run(&["upgrade", "web", &chart, "--set", &helm_set])
-                .await;
-            let out = capstan_child.wait_with_output()?;
+                .env_remove("HELM_DRIVER");
+            // capstan starts this long after Helm (before it when negative), in steps of 25 ms
+            // across the moments where the two reach the history at about the same time.
+            let offset = 250 + (trial % 12) * 25;
+            let capstan_run = async {
+                tokio::time::sleep(Duration::from_millis(offset.max(0) as u64)).await;
+                tokio::task::spawn_blocking(move || command.output()).await
+            };
+            let helm_run = async {
+                tokio::time::sleep(Duration::from_millis((-offset).max(0) as u64)).await;
+                helm.run(&["upgrade", "web", &chart, "--set", &helm_set]).await
+            };
+            let (out, helm_result) = tokio::join!(capstan_run, helm_run);
+            let out = out??;
             let stderr = String::from_utf8_lossy(&out.stderr);
             ensure!(
                 out.status.success(),
