@@ -526,7 +526,8 @@ async fn the_create_race_with_helm_is_retried_with_wait_for_lock() {
             };
             let helm_run = async {
                 tokio::time::sleep(Duration::from_millis((-offset).max(0) as u64)).await;
-                helm.run(&["upgrade", "web", &chart, "--set", &helm_set]).await
+                helm.run(&["upgrade", "web", &chart, "--set", &helm_set])
+                    .await
             };
             let (out, helm_result) = tokio::join!(capstan_run, helm_run);
             let out = out??;
