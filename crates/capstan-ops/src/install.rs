@@ -199,7 +199,7 @@ impl Install {
             let release = self.build(ctx, version, rendered.clone(), GoTime::now());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {
-                race::Created::Record(record) => break record,
+                race::Created::Record(record) => break *record,
                 race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
             }
         };

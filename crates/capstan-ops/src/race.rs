@@ -28,7 +28,7 @@ pub(crate) const MAX_CREATE_ATTEMPTS: u32 = 5;
 /// What [`create`] did.
 pub(crate) enum Created {
     /// The record was created.
-    Record(StoredRelease),
+    Record(Box<StoredRelease>),
     /// Another client created that revision first; this is the history after its operation
     /// ended: build the revision again on top of it.
     Retry(Vec<StoredRelease>),
@@ -72,7 +72,7 @@ pub(crate) async fn create(
     attempts: &mut u32,
 ) -> Result<Created> {
     let taken = match ctx.create(release, max_history).await {
-        Ok(record) => return Ok(Created::Record(record)),
+        Ok(record) => return Ok(Created::Record(Box::new(record))),
         Err(Error::Store { source, .. }) if source.is_already_exists() => Error::RevisionTaken {
             name: release.name.clone(),
             revision: release.version,

@@ -287,7 +287,7 @@ impl Upgrade {
             let release = self.build(&current, version, rendered.clone());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
-                race::Created::Record(record) => break (current, record),
+                race::Created::Record(record) => break (current, *record),
                 race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
             }
         };
