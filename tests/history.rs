@@ -495,68 +495,109 @@ async fn a_pending_revision_left_by_helm_is_cleared_with_recover() {
     .await;
 }
 
-/// `helm upgrade` and `capstan upgrade --wait-for-lock` started together, again and again:
-/// capstan always ends deployed on top of whatever Helm wrote, never "already exists", and
-/// the history is never left with a pending revision or two deployed ones.
+/// `helm upgrade` and `capstan upgrade` (with `--wait-for-lock` when `wait`) started together,
+/// `trials` times; after each, no revision is pending and exactly one, the latest, is deployed.
+/// Returns how each trial went.
+async fn race_helm(
+    ns: &TestNamespace,
+    helm: &Helm,
+    trials: i64,
+    wait: bool,
+) -> anyhow::Result<BTreeMap<&'static str, usize>> {
+    let chart = chart();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for trial in 0..trials {
+        let helm_set = format!("message=helm-{trial}");
+        let capstan_set = format!("message=capstan-{trial}");
+        let mut command = Command::new(binary("capstan"));
+        command
+            .args(["upgrade", "web", &chart, "--set", &capstan_set])
+            .args(["--history-max", "3", "-n", ns.name()])
+            .args(if wait {
+                &["--wait-for-lock", "60s"][..]
+            } else {
+                &[]
+            })
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_DRIVER");
+        // capstan starts this long after Helm, in steps of 20 ms across the moments where the
+        // two reach the history at about the same time; `--history-max 3` makes capstan prune
+        // a revision or two between reading the history and creating its revision, which
+        // widens the window in which Helm's create can come first.
+        let offset = 380 + (trial % 12) * 20;
+        let capstan_run = async {
+            tokio::time::sleep(Duration::from_millis(offset as u64)).await;
+            tokio::task::spawn_blocking(move || command.output()).await
+        };
+        let helm_args = ["upgrade", "web", &chart, "--set", &helm_set];
+        let helm_run = helm.run(&helm_args);
+        let (out, helm_result) = tokio::join!(capstan_run, helm_run);
+        let out = out??;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let error = stderr
+            .lines()
+            .find(|l| l.starts_with("Error: "))
+            .unwrap_or_default();
+        ensure!(
+            !wait || out.status.success(),
+            "trial {trial}: capstan with --wait-for-lock failed: {stderr}"
+        );
+        let outcome = if !out.status.success() {
+            if error.contains("wrote revision") && error.contains("--wait-for-lock") {
+                "capstan lost the create to helm: error naming --wait-for-lock"
+            } else if error.contains("in progress") && error.contains("--recover") {
+                "capstan found helm's revision pending: error naming --recover"
+            } else {
+                bail!("trial {trial}: capstan failed unclearly: {stderr}");
+            }
+        } else if stderr.contains("wrote revision") {
+            "capstan lost the create to helm and retried"
+        } else if stderr.contains("is pending and no capstan operation holds the lock") {
+            "capstan waited for helm's pending revision"
+        } else if helm_result.is_err() {
+            "helm lost (already exists / in progress)"
+        } else {
+            "one after the other"
+        };
+        *counts.entry(outcome).or_default() += 1;
+        let rows = history(ns, "web")?;
+        let deployed = rows.iter().filter(|r| r.1 == "deployed").count();
+        let pending = rows.iter().filter(|r| r.1.starts_with("pending")).count();
+        ensure!(
+            pending == 0 && deployed == 1 && rows.last().map(|r| r.1.as_str()) == Some("deployed"),
+            "trial {trial}: {rows:?}"
+        );
+    }
+    Ok(counts)
+}
+
+/// With `--wait-for-lock` capstan always ends deployed on top of whatever Helm wrote, never
+/// "already exists".
 #[tokio::test]
 async fn the_create_race_with_helm_is_retried_with_wait_for_lock() {
     with_namespace("hist-race", |ns| async move {
         let helm = Helm::new("v3.22.0", "secret", ns.name())?;
-        let chart = chart();
-        helm.run(&["install", "web", &chart]).await?;
-        let trials: i64 = 24;
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for trial in 0..trials {
-            let helm_set = format!("message=helm-{trial}");
-            let capstan_set = format!("message=capstan-{trial}");
-            let mut command = Command::new(binary("capstan"));
-            command
-                .args(["upgrade", "web", &chart, "--set", &capstan_set])
-                .args(["--wait-for-lock", "60s", "-n", ns.name()])
-                .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
-                .env_remove("CAPSTAN_RENDERER")
-                .env_remove("CAPSTAN_APPLIER")
-                .env_remove("HELM_DRIVER");
-            // capstan starts this long after Helm (before it when negative), in steps of 25 ms
-            // across the moments where the two reach the history at about the same time.
-            let offset = 250 + (trial % 12) * 25;
-            let capstan_run = async {
-                tokio::time::sleep(Duration::from_millis(offset.max(0) as u64)).await;
-                tokio::task::spawn_blocking(move || command.output()).await
-            };
-            let helm_run = async {
-                tokio::time::sleep(Duration::from_millis((-offset).max(0) as u64)).await;
-                helm.run(&["upgrade", "web", &chart, "--set", &helm_set])
-                    .await
-            };
-            let (out, helm_result) = tokio::join!(capstan_run, helm_run);
-            let out = out??;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            ensure!(
-                out.status.success(),
-                "trial {trial}: capstan failed: {stderr}"
-            );
-            let outcome = if stderr.contains("wrote revision") {
-                "capstan lost the create to helm and retried"
-            } else if stderr.contains("is pending and no capstan operation holds the lock") {
-                "capstan waited for helm's pending revision"
-            } else if helm_result.is_err() {
-                "helm lost (already exists / in progress)"
-            } else {
-                "one after the other"
-            };
-            *counts.entry(outcome).or_default() += 1;
-            let rows = history(&ns, "web")?;
-            let deployed = rows.iter().filter(|r| r.1 == "deployed").count();
-            let pending = rows.iter().filter(|r| r.1.starts_with("pending")).count();
-            ensure!(
-                pending == 0
-                    && deployed == 1
-                    && rows.last().map(|r| r.1.as_str()) == Some("deployed"),
-                "trial {trial}: {rows:?}"
-            );
-        }
-        println!("create race with helm v3.22.0 over {trials} trials: {counts:?}");
+        helm.run(&["install", "web", &chart()]).await?;
+        let trials = 24;
+        let counts = race_helm(&ns, &helm, trials, true).await?;
+        println!("create race with helm v3.22.0, --wait-for-lock, {trials} trials: {counts:?}");
+        Ok(())
+    })
+    .await;
+}
+
+/// Without `--wait-for-lock` capstan either deploys or fails with an error saying what
+/// happened and what to do (never a bare "already exists").
+#[tokio::test]
+async fn the_create_race_with_helm_fails_clearly_without_wait_for_lock() {
+    with_namespace("hist-race-nowait", |ns| async move {
+        let helm = Helm::new("v3.22.0", "secret", ns.name())?;
+        helm.run(&["install", "web", &chart()]).await?;
+        let trials = 24;
+        let counts = race_helm(&ns, &helm, trials, false).await?;
+        println!("create race with helm v3.22.0, no --wait-for-lock, {trials} trials: {counts:?}");
         Ok(())
     })
     .await;
