@@ -208,6 +208,7 @@ impl Env {
     async fn history(&self) -> anyhow::Result<Vec<(u32, Status, String)>> {
         Ok(read::history(&self.store, &self.ns, RELEASE, 0)
             .await?
+            .value
             .into_iter()
             .map(|r| (r.version, r.info.status, r.info.description))
             .collect())

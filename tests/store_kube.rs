@@ -765,11 +765,18 @@ async fn bad_records<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<()> 
         err.to_string().contains(&format!("{here}/{imposter}")),
         "{err}"
     );
-    let err = store.history(here, "victim").await.unwrap_err();
+    // History skips and reports what it cannot read.
+    let history = store.read_history(here, "victim").await?;
+    assert!(history.records.is_empty());
+    assert_eq!(history.unreadable.len(), 1);
     assert!(
-        err.to_string().contains(&format!("{here}/{imposter}")),
-        "{err}"
+        history.unreadable[0]
+            .to_string()
+            .contains(&format!("{here}/{imposter}")),
+        "{}",
+        history.unreadable[0]
     );
+    assert!(store.history(here, "victim").await?.is_empty());
 
     bad_objects.sort();
     let listing = store.list(&ListFilter::in_namespace(here)).await?;
@@ -785,10 +792,21 @@ async fn bad_records<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<()> 
             u.error
         );
     }
+    // A latest revision whose payload cannot be read keeps its row, from its labels, next to
+    // the report; the imposter's labels disagree with its name, so it has no row.
     let summaries = store
         .list_summaries(&ListFilter::in_namespace(here))
         .await?;
-    assert_eq!(listed(&summaries, |s| s.name.clone()), ["good"]);
+    let mut rows: Vec<String> = cases
+        .iter()
+        .map(|(name, _, _)| (*name).to_owned())
+        .collect();
+    rows.push("good".into());
+    rows.sort();
+    assert_eq!(listed(&summaries, |s| s.name.clone()), rows);
+    for row in summaries.items.iter().filter(|s| s.name != "good") {
+        assert_eq!((row.revision, row.chart.as_deref()), (1, None), "{row:?}");
+    }
     assert_eq!(unreadable_objects(&summaries), bad_objects);
     Ok(())
 }

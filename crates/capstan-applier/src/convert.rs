@@ -154,6 +154,16 @@ pub fn lock_wait(millis: Option<u64>) -> Option<Duration> {
     millis.map(Duration::from_millis)
 }
 
+/// `--recover`: recover a pending latest revision no capstan operation holds; without it,
+/// only one whose lease expired.
+pub fn recover(recover: bool) -> capstan_ops::RecoverPolicy {
+    if recover {
+        capstan_ops::RecoverPolicy::Always
+    } else {
+        capstan_ops::RecoverPolicy::default()
+    }
+}
+
 /// `--labels`: custom release labels, which may not be Helm's system labels.
 pub fn labels(
     labels: &std::collections::HashMap<String, String>,

@@ -338,7 +338,7 @@ impl ApplierService {
         if namespaces.len() > 1 {
             items.sort_by(|a, b| (&a.name, &a.namespace).cmp(&(&b.name, &b.namespace)));
         }
-        Ok((items, unreadable.iter().map(|u| format!("{u:?}")).collect()))
+        Ok((items, unreadable.iter().map(ToString::to_string).collect()))
     }
 
     /// Refuses a new release `name` in `namespace` when `caller`'s tenant has used up its
@@ -627,6 +627,7 @@ impl Applier for ApplierService {
         }
         op.labels = convert::labels(&r.labels)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
+        let recover = convert::recover(r.recover);
         self.start(
             &caller,
             &metadata,
@@ -637,6 +638,7 @@ impl Applier for ApplierService {
                 let _hold = hold;
                 op.control = Control {
                     lock_wait,
+                    recover,
                     ..control
                 };
                 finished(
@@ -688,6 +690,7 @@ impl Applier for ApplierService {
         op.server_side = convert::server_side(&r.server_side)?;
         op.labels = convert::labels(&r.labels)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
+        let recover = convert::recover(r.recover);
         self.start(
             &caller,
             &metadata,
@@ -698,6 +701,7 @@ impl Applier for ApplierService {
                 let _hold = hold;
                 op.control = Control {
                     lock_wait,
+                    recover,
                     ..control
                 };
                 finished(
@@ -721,15 +725,26 @@ impl Applier for ApplierService {
             // The revision rolled back to is applied again: preflight its objects. (When it
             // cannot be found the operation reports that itself.)
             let target = self.target(&caller, namespace).await?;
-            if let Ok(history) = read::history(&*target.store, namespace, &r.name, 0).await {
-                let wanted = match r.revision {
-                    0 => history.len().checked_sub(2).map(|i| history[i].version),
-                    revision => Some(revision),
-                };
-                if let Some(release) = history.iter().find(|h| Some(h.version) == wanted) {
-                    self.preflight(&caller, namespace, &release.manifest, &release.hooks)
-                        .await?;
-                }
+            // Two reads at most, whatever the length of the history.
+            let store = &*target.store;
+            let wanted = match r.revision {
+                0 => read::get(store, namespace, &r.name, None)
+                    .await
+                    .ok()
+                    .map(|latest| latest.value.version.saturating_sub(1))
+                    .filter(|v| *v > 0),
+                revision => Some(revision),
+            };
+            if let Some(wanted) = wanted
+                && let Ok(release) = read::get(store, namespace, &r.name, Some(wanted)).await
+            {
+                self.preflight(
+                    &caller,
+                    namespace,
+                    &release.value.manifest,
+                    &release.value.hooks,
+                )
+                .await?;
             }
         }
         let mut op = Rollback::new(&r.name, &r.namespace);
@@ -745,6 +760,7 @@ impl Applier for ApplierService {
         op.apply.force_conflicts = r.force_conflicts;
         op.server_side = convert::server_side(&r.server_side)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
+        let recover = convert::recover(r.recover);
         self.start(
             &caller,
             &metadata,
@@ -754,6 +770,7 @@ impl Applier for ApplierService {
             move |target, control, progress| async move {
                 op.control = Control {
                     lock_wait,
+                    recover,
                     ..control
                 };
                 finished(op.run(&*target.store, &*target.cluster, &*progress).await)
@@ -778,6 +795,7 @@ impl Applier for ApplierService {
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.cascade = convert::cascade(&r.cascade)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
+        let recover = convert::recover(r.recover);
         self.start(
             &caller,
             &metadata,
@@ -787,6 +805,7 @@ impl Applier for ApplierService {
             move |target, control, progress| async move {
                 op.control = Control {
                     lock_wait,
+                    recover,
                     ..control
                 };
                 match op.run(&*target.store, &*target.cluster, &*progress).await {
@@ -843,7 +862,8 @@ impl Applier for ApplierService {
             .await
             .map_err(|e| convert::status(&e))?;
         Ok(Response::new(pb::HistoryResponse {
-            revisions: revisions.iter().map(convert::release_info).collect(),
+            revisions: revisions.value.iter().map(convert::release_info).collect(),
+            unreadable: revisions.skipped,
         }))
     }
 
@@ -878,6 +898,7 @@ impl Applier for ApplierService {
                     reason: o.reason.clone(),
                 })
                 .collect(),
+            unreadable: report.skipped,
         }))
     }
 
@@ -890,7 +911,10 @@ impl Applier for ApplierService {
         authorize(&caller, Operation::Get, effective(&r.namespace))?;
         let target = self.target(&caller, &r.namespace).await?;
         let revision = Some(r.revision).filter(|v| *v > 0);
-        let release = read::get(&*target.store, &r.namespace, &r.name, revision)
+        let read::Reading {
+            value: release,
+            skipped,
+        } = read::get(&*target.store, &r.namespace, &r.name, revision)
             .await
             .map_err(|e| convert::status(&e))?;
         let json = |v: &dyn erased::Json| v.json();
@@ -907,6 +931,7 @@ impl Applier for ApplierService {
             hooks: read::hooks_text(&release),
             metadata_json: json(&read::metadata(&release)),
             chart_values_json: json(&chart_values),
+            unreadable: skipped,
         }))
     }
 

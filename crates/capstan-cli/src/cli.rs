@@ -415,6 +415,11 @@ pub struct ApplyFlags {
     /// duration; bare: until --timeout).
     #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_for_lock: Option<Option<Duration>>,
+    /// A pending latest revision that no capstan operation holds (left by Helm, or by a client
+    /// killed without a lock) is marked failed and the operation proceeds. Only when no other
+    /// client is working on the release.
+    #[arg(long)]
+    pub recover: bool,
     /// Server-side apply: `auto` (installs: true; upgrades and rollbacks: as the release was
     /// last applied), `true` or `false`.
     #[arg(long, num_args = 0..=1, default_value = "auto", default_missing_value = "true",
@@ -676,6 +681,11 @@ pub struct RollbackArgs {
     /// duration; bare: until --timeout).
     #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_for_lock: Option<Option<Duration>>,
+    /// A pending latest revision that no capstan operation holds (left by Helm, or by a client
+    /// killed without a lock) is marked failed and the operation proceeds. Only when no other
+    /// client is working on the release.
+    #[arg(long)]
+    pub recover: bool,
     /// Server-side apply: `auto` (installs: true; upgrades and rollbacks: as the release was
     /// last applied), `true` or `false`.
     #[arg(long, num_args = 0..=1, default_value = "auto", default_missing_value = "true",
@@ -717,6 +727,11 @@ pub struct UninstallArgs {
     /// duration; bare: until --timeout).
     #[arg(long, num_args = 0..=1, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_for_lock: Option<Option<Duration>>,
+    /// A pending latest revision that no capstan operation holds (left by Helm, or by a client
+    /// killed without a lock) is marked failed and the operation proceeds. Only when no other
+    /// client is working on the release.
+    #[arg(long)]
+    pub recover: bool,
 }
 
 /// `capstan list`.

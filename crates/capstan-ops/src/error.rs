@@ -47,6 +47,18 @@ pub enum Error {
         name: String,
     },
 
+    /// Another client that takes no lock (Helm) created the revision this operation was about
+    /// to create, after this operation read the history.
+    #[error(
+        "another client (Helm takes no lock) wrote revision {revision} of release {name:?} first; run the command again, or pass --wait-for-lock to retry on its own"
+    )]
+    RevisionTaken {
+        /// The release name.
+        name: String,
+        /// The revision the other client wrote.
+        revision: u32,
+    },
+
     /// Uninstall of a release already uninstalled with `--keep-history` (Helm's message).
     #[error("the release named {name:?} is already deleted")]
     AlreadyDeleted {
@@ -54,8 +66,11 @@ pub enum Error {
         name: String,
     },
 
-    /// The latest revision is `pending-*` and nobody has recovered it (Helm's message).
-    #[error("another operation (install/upgrade/rollback) is in progress")]
+    /// The latest revision is `pending-*` and nobody has recovered it (Helm's message, plus
+    /// the way out when no other client is running).
+    #[error(
+        "another operation (install/upgrade/rollback) is in progress (revision {revision} of release {name:?} is pending; if no other client is working on it, --recover marks it failed and proceeds)"
+    )]
     InProgress {
         /// The release name.
         name: String,
@@ -251,6 +266,7 @@ impl Error {
             Error::NoDeployedReleases { .. }
             | Error::AlreadyDeleted { .. }
             | Error::InProgress { .. }
+            | Error::RevisionTaken { .. }
             | Error::Locked { .. }
             | Error::LockLost { .. } => ErrorClass::Precondition,
             Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,

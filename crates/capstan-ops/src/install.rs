@@ -13,6 +13,7 @@ use crate::cluster::{ApplyMode, ApplyOptions, Cluster, DryRun};
 use crate::control::Control;
 use crate::error::{Error, Result, error_chain};
 use crate::progress::{Phase, Progress};
+use crate::race;
 use crate::rendered::Rendered;
 use crate::resource::Resource;
 use crate::session::Ctx;
@@ -127,7 +128,7 @@ impl Install {
         if self.create_namespace {
             create_namespace(ctx).await?;
         }
-        let locked = ctx.lock(true).await?;
+        let locked = race::lock(ctx, true).await?;
         let result = self
             .install_locked(ctx, &locked.history, rendered, &target)
             .await;
@@ -189,25 +190,20 @@ impl Install {
         rendered: Rendered,
         target: &[Resource],
     ) -> Result<Release> {
-        let mut version = 1;
-        if let Some(last) = history.last() {
-            let status = last.release.info.status;
-            if !(self.replace && matches!(status, Status::Uninstalled | Status::Failed)) {
-                return Err(Error::NameInUse {
-                    name: ctx.name.clone(),
-                });
+        // Another client (Helm) may create the revision first: then decide again on what it
+        // wrote (`race::create` decides whether to).
+        let mut history = std::borrow::Cow::Borrowed(history);
+        let mut attempts = 0;
+        let mut record = loop {
+            let version = self.next_version(ctx, &history).await?;
+            let release = self.build(ctx, version, rendered.clone(), GoTime::now());
+            ctx.phase(Phase::Recording, Some(version));
+            match race::create(ctx, &release, 0, &mut attempts).await? {
+                race::Created::Record(record) => break *record,
+                race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
             }
-            version = last.release.version + 1;
-            if status != Status::Failed {
-                let mut last = last.clone();
-                last.release
-                    .set_status(Status::Superseded, descriptions::SUPERSEDED_BY_NEW_RELEASE);
-                ctx.save(&mut last).await?;
-            }
-        }
-        let release = self.build(ctx, version, rendered, GoTime::now());
-        ctx.phase(Phase::Recording, Some(version));
-        let mut record = ctx.create(&release, 0).await?;
+        };
+        let version = record.release.version;
         match self.perform(ctx, &mut record.release, target).await {
             Ok(()) => {
                 ctx.phase(Phase::Finalising, Some(version));
@@ -219,6 +215,33 @@ impl Install {
             }
             Err(error) => self.fail(ctx, record, error).await,
         }
+    }
+
+    /// The revision an install writes: 1, or with `replace` the one after a failed or
+    /// uninstalled latest revision (superseding an uninstalled one first). A name whose records
+    /// are all unreadable is still in use, unless replaced.
+    async fn next_version(&self, ctx: &Ctx<'_>, history: &[StoredRelease]) -> Result<u32> {
+        let Some(last) = history.last() else {
+            if ctx.saw_unreadable() && !self.replace {
+                return Err(Error::NameInUse {
+                    name: ctx.name.clone(),
+                });
+            }
+            return Ok(ctx.next_revision(0));
+        };
+        let status = last.release.info.status;
+        if !(self.replace && matches!(status, Status::Uninstalled | Status::Failed)) {
+            return Err(Error::NameInUse {
+                name: ctx.name.clone(),
+            });
+        }
+        if status != Status::Failed {
+            let mut last = last.clone();
+            last.release
+                .set_status(Status::Superseded, descriptions::SUPERSEDED_BY_NEW_RELEASE);
+            ctx.save(&mut last).await?;
+        }
+        Ok(ctx.next_revision(last.release.version))
     }
 
     async fn perform(

@@ -74,6 +74,7 @@ mod control;
 mod error;
 mod install;
 mod progress;
+mod race;
 pub mod read;
 mod rendered;
 mod resource;

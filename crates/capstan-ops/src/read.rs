@@ -1,7 +1,10 @@
 //! The read side: `history`, `status` (with the live status of each object), `get` (values,
 //! manifest, notes, hooks, metadata) and `list`.
 
-use capstan_release::{ListFilter, Listing, Release, ReleaseStore, ReleaseSummary, StoredRelease};
+use capstan_release::{
+    History, HistoryScope, ListFilter, Listing, Release, ReleaseStore, ReleaseSummary,
+    StoredRelease, Unreadable,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -31,51 +34,99 @@ fn read_error(name: &str, revision: Option<u32>) -> impl FnOnce(capstan_release:
     }
 }
 
-/// The last `max` revisions of a release (0 = all), ascending; `release: not found` when
-/// there is none.
+/// What a read returns, with the records it skipped because they cannot be read (each naming
+/// its object and why), for the caller to show as warnings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reading<T> {
+    /// What was read.
+    pub value: T,
+    /// The unreadable records skipped.
+    pub skipped: Vec<String>,
+}
+
+/// Turns a history read into its readable records and warnings; with nothing readable, the
+/// newest unreadable record's error (or `release: not found` when there is no record at all).
+fn readable(name: &str, mut history: History) -> Result<Reading<Vec<StoredRelease>>> {
+    if history.records.is_empty() {
+        history.unreadable.sort_by_key(Unreadable::revision);
+        return Err(match history.unreadable.pop() {
+            Some(newest) => read_error(name, newest.revision())(newest.error),
+            None => Error::NotFound {
+                name: name.to_owned(),
+                revision: None,
+            },
+        });
+    }
+    Ok(Reading {
+        skipped: history.unreadable.iter().map(ToString::to_string).collect(),
+        value: history.records,
+    })
+}
+
+/// The last `max` readable revisions of a release (0 = all), ascending, with the unreadable
+/// ones skipped (as Helm skips them); `release: not found` when there is none.
 pub async fn history(
     store: &dyn ReleaseStore,
     namespace: &str,
     name: &str,
     max: usize,
-) -> Result<Vec<Release>> {
-    let all: Vec<StoredRelease> = store
-        .history(normalize_namespace(namespace), name)
+) -> Result<Reading<Vec<Release>>> {
+    let all = store
+        .read_history(normalize_namespace(namespace), name)
         .await
         .map_err(read_error(name, None))?;
-    if all.is_empty() {
-        return Err(Error::NotFound {
-            name: name.to_owned(),
-            revision: None,
-        });
-    }
+    let Reading {
+        value: all,
+        skipped,
+    } = readable(name, all)?;
     let skip = if max == 0 {
         0
     } else {
         all.len().saturating_sub(max)
     };
-    Ok(all.into_iter().skip(skip).map(|r| r.release).collect())
+    Ok(Reading {
+        value: all.into_iter().skip(skip).map(|r| r.release).collect(),
+        skipped,
+    })
 }
 
-/// One revision (`None`: the latest).
+/// One revision (`None`: the newest readable one, skipping and reporting newer unreadable
+/// ones, as Helm does; a revision asked for by number must be readable).
 pub async fn get(
     store: &dyn ReleaseStore,
     namespace: &str,
     name: &str,
     revision: Option<u32>,
-) -> Result<Release> {
+) -> Result<Reading<Release>> {
     let namespace = normalize_namespace(namespace);
-    let stored = match revision.filter(|r| *r > 0) {
-        Some(r) => store
-            .get(namespace, name, r)
-            .await
-            .map_err(read_error(name, Some(r)))?,
-        None => store
-            .latest(namespace, name)
-            .await
-            .map_err(read_error(name, None))?,
-    };
-    Ok(stored.release)
+    match revision.filter(|r| *r > 0) {
+        Some(r) => Ok(Reading {
+            value: store
+                .get(namespace, name, r)
+                .await
+                .map_err(read_error(name, Some(r)))?
+                .release,
+            skipped: Vec::new(),
+        }),
+        None => {
+            let history = store
+                .history_in(namespace, name, HistoryScope::Latest)
+                .await
+                .map_err(read_error(name, None))?;
+            let Reading { mut value, skipped } = readable(name, history)?;
+            let latest = value
+                .pop()
+                .map(|r| r.release)
+                .ok_or_else(|| Error::NotFound {
+                    name: name.to_owned(),
+                    revision: None,
+                })?;
+            Ok(Reading {
+                value: latest,
+                skipped,
+            })
+        }
+    }
 }
 
 /// What `status` shows: the revision and the live status of each of its objects.
@@ -85,6 +136,8 @@ pub struct StatusReport {
     pub release: Release,
     /// The live status of its objects, as the cluster reports it.
     pub objects: Vec<ObjectStatus>,
+    /// Newer records skipped because they cannot be read.
+    pub skipped: Vec<String>,
 }
 
 /// `status [--revision N]`.
@@ -95,7 +148,10 @@ pub async fn status(
     name: &str,
     revision: Option<u32>,
 ) -> Result<StatusReport> {
-    let release = get(store, namespace, name, revision).await?;
+    let Reading {
+        value: release,
+        skipped,
+    } = get(store, namespace, name, revision).await?;
     let objects = split_manifest(&release.manifest)?;
     let objects = cluster
         .object_status(normalize_namespace(namespace), &objects)
@@ -103,7 +159,11 @@ pub async fn status(
         .map_err(Error::cluster(format!(
             "reading the live status of release {name:?}"
         )))?;
-    Ok(StatusReport { release, objects })
+    Ok(StatusReport {
+        release,
+        objects,
+        skipped,
+    })
 }
 
 /// `list`: the latest revision of each release passing the filter, from metadata.

@@ -14,6 +14,7 @@ use crate::control::Control;
 use crate::error::{Error, Result, error_chain};
 use crate::install::DEFAULT_TIMEOUT;
 use crate::progress::{Event, Phase, Progress};
+use crate::race;
 use crate::session::Ctx;
 use crate::steps;
 
@@ -103,7 +104,7 @@ impl Rollback {
                 GoTime::now(),
             ));
         }
-        let locked = ctx.lock(true).await?;
+        let locked = race::lock(ctx, true).await?;
         let result = self.rollback_locked(ctx, &locked.history).await;
         ctx.unlock(locked).await;
         result
@@ -140,14 +141,26 @@ impl Rollback {
                 ),
             });
         }
-        let target = history
-            .iter()
-            .find(|r| r.release.version == wanted)
-            .map(|r| r.release.clone())
-            .ok_or_else(|| Error::NotFound {
-                name: ctx.name.clone(),
-                revision: Some(wanted),
-            })?;
+        // The operation's history holds the revisions an operation usually needs (the one
+        // before the latest among them); an older target is read on its own.
+        let target = match history.iter().find(|r| r.release.version == wanted) {
+            Some(found) => found.release.clone(),
+            None => match ctx.store.get(&ctx.namespace, &ctx.name, wanted).await {
+                Ok(stored) => stored.release,
+                Err(e) if e.is_not_found() => {
+                    return Err(Error::NotFound {
+                        name: ctx.name.clone(),
+                        revision: Some(wanted),
+                    });
+                }
+                Err(e) => {
+                    return Err(Error::store(format!(
+                        "reading release {:?} revision {wanted}, the rollback's target",
+                        ctx.name
+                    ))(e));
+                }
+            },
+        };
         Ok((current, target))
     }
 
@@ -159,6 +172,7 @@ impl Rollback {
     ) -> Result<Release> {
         let (current, target) = self.prepare(ctx, history).await?;
         let mut next = Release::rollback_from(&current.release, &target, GoTime::now());
+        next.version = ctx.next_revision(current.release.version);
         let version = next.version;
         let previous_objects =
             steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;

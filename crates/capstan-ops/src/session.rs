@@ -4,13 +4,15 @@
 //! and each record write run in a tracing span (`lock`, `hook`, `record`) with the release's
 //! identity, never its values.
 
+use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use capstan_release::{
-    BoxFuture, DEFAULT_NAMESPACE, GoTime, Hook, HookDeletePolicy, HookEvent, HookPhase, Release,
-    ReleaseStore, StoredRelease,
+    BoxFuture, DEFAULT_NAMESPACE, GoTime, History, HistoryScope, Hook, HookDeletePolicy, HookEvent,
+    HookPhase, Release, ReleaseStore, StoredRelease,
 };
 use futures::future::{Either, select};
 use tracing::Instrument as _;
@@ -43,6 +45,9 @@ pub(crate) struct Ctx<'a> {
     started: Instant,
     /// The lock, while held; shared with the detached context, whose writes it fences too.
     held: Arc<Held>,
+    /// What history reads found: the unreadable records already reported (object names), and
+    /// the highest revision stored, readable or not.
+    seen: HistorySeen,
 }
 
 /// The lock an operation holds, and the token that fires when it is lost.
@@ -58,6 +63,27 @@ impl Held {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+/// What the history reads of one operation found, shared by its detached context.
+#[derive(Debug, Default)]
+struct HistorySeen {
+    reported: Mutex<BTreeSet<String>>,
+    highest: AtomicU32,
+}
+
+impl HistorySeen {
+    fn copy(&self) -> Self {
+        HistorySeen {
+            reported: Mutex::new(
+                self.reported
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone(),
+            ),
+            highest: AtomicU32::new(self.highest.load(Ordering::SeqCst)),
+        }
     }
 }
 
@@ -79,6 +105,7 @@ impl<'a> Ctx<'a> {
             name: name.to_owned(),
             started: Instant::now(),
             held: Arc::default(),
+            seen: HistorySeen::default(),
         }
     }
 
@@ -99,6 +126,7 @@ impl<'a> Ctx<'a> {
             name: self.name.clone(),
             started: self.started,
             held: self.held.clone(),
+            seen: self.seen.copy(),
         }
     }
 
@@ -176,14 +204,63 @@ impl<'a> Ctx<'a> {
         self.fenced(call).await
     }
 
+    /// The revisions an operation works on ([`HistoryScope::Operation`]: the latest readable
+    /// one, the one before it, the deployed ones, the newest superseded one; never every
+    /// revision), ascending. Unreadable records are skipped, as Helm skips them, and each is
+    /// reported once per operation as a [`Event::Warning`] naming it.
     pub async fn history(&self) -> Result<Vec<StoredRelease>> {
-        self.store
-            .history(&self.namespace, &self.name)
+        let history = self
+            .store
+            .history_in(&self.namespace, &self.name, HistoryScope::Operation)
             .await
             .map_err(Error::store(format!(
                 "reading the history of release {:?}",
                 self.name
-            )))
+            )))?;
+        Ok(self.note(history))
+    }
+
+    /// Records what a history read found (reporting unreadable records once) and returns its
+    /// readable records.
+    fn note(&self, history: History) -> Vec<StoredRelease> {
+        if let Some(highest) = history.highest_revision {
+            self.seen.highest.fetch_max(highest, Ordering::SeqCst);
+        }
+        let mut reported = self
+            .seen
+            .reported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for skipped in &history.unreadable {
+            if reported.insert(skipped.object.clone()) {
+                tracing::warn!(
+                    release = %self.name,
+                    namespace = %self.namespace,
+                    object = %skipped.object,
+                    "skipped an unreadable release record"
+                );
+                self.progress.event(Event::Warning {
+                    message: format!("skipped an unreadable release record: {skipped}"),
+                });
+            }
+        }
+        history.records
+    }
+
+    /// The revision a new record takes after `latest` (the latest readable one): above every
+    /// revision stored, unreadable ones included, so it never collides with one of them.
+    pub fn next_revision(&self, latest: u32) -> u32 {
+        latest.max(self.seen.highest.load(Ordering::SeqCst)) + 1
+    }
+
+    /// Whether a history read found records it could not read.
+    pub fn saw_unreadable(&self) -> bool {
+        !self
+            .seen
+            .reported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     pub async fn create(&self, release: &Release, max_history: usize) -> Result<StoredRelease> {

@@ -109,7 +109,7 @@ impl Uninstall {
                 info: String::new(),
             });
         }
-        let locked = ctx.lock(false).await?;
+        let locked = crate::race::lock(ctx, false).await?;
         let result = self.uninstall_locked(ctx, &locked.history).await;
         ctx.unlock(locked).await;
         result
@@ -128,14 +128,17 @@ impl Uninstall {
         ctx: &Ctx<'_>,
         history: &[StoredRelease],
     ) -> Result<UninstallResult> {
-        let mut record = history.last().ok_or_else(|| self.not_found())?.clone();
+        let Some(latest) = history.last() else {
+            return self.purge_unreadable(ctx).await;
+        };
+        let mut record = latest.clone();
         if record.release.info.status == Status::Uninstalled {
             if self.keep_history {
                 return Err(Error::AlreadyDeleted {
                     name: self.name.clone(),
                 });
             }
-            self.purge(ctx, history).await?;
+            self.purge(ctx).await?;
             return Ok(UninstallResult {
                 release: record.release,
                 kept: Vec::new(),
@@ -195,8 +198,7 @@ impl Uninstall {
         if self.keep_history {
             ctx.save(&mut record).await?;
         } else {
-            let history = ctx.history().await?;
-            self.purge(&ctx, &history).await?;
+            self.purge(&ctx).await?;
         }
         let kept_refs: Vec<ObjectRef> = kept.iter().map(|k| k.object.clone()).collect();
         let info = if kept_refs.is_empty() {
@@ -224,25 +226,48 @@ impl Uninstall {
         })
     }
 
-    /// Deletes every record of the release.
-    async fn purge(&self, ctx: &Ctx<'_>, history: &[StoredRelease]) -> Result<()> {
-        for r in history {
-            ctx.fence()?;
-            ctx.store
-                .delete(&ctx.namespace, &ctx.name, r.release.version, None)
-                .await
-                .or_else(|e| {
-                    if e.is_not_found() {
-                        Ok(r.release.clone())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(Error::store(format!(
-                    "deleting release {:?} revision {}",
-                    ctx.name, r.release.version
-                )))?;
-        }
+    /// Deletes every record of the release, readable or not (found by label, never decoded).
+    async fn purge(&self, ctx: &Ctx<'_>) -> Result<()> {
+        ctx.fence()?;
+        ctx.store
+            .purge(&ctx.namespace, &ctx.name)
+            .await
+            .map_err(Error::store(format!(
+                "deleting the records of release {:?}",
+                ctx.name
+            )))?;
         Ok(())
+    }
+
+    /// A release none of whose records can be read (each was reported as it was skipped):
+    /// there is nothing to delete from the cluster that capstan can know of, so the records
+    /// are deleted (unless `keep_history`, which has no record to mark); with no record at all,
+    /// the release is not found.
+    async fn purge_unreadable(&self, ctx: &Ctx<'_>) -> Result<UninstallResult> {
+        if !ctx.saw_unreadable() {
+            return Err(self.not_found());
+        }
+        if self.keep_history {
+            return Err(Error::InvalidInput {
+                reason: format!(
+                    "release {:?} has no readable revision to mark uninstalled: uninstall without --keep-history deletes its records",
+                    ctx.name
+                ),
+            });
+        }
+        self.purge(ctx).await?;
+        let revision = ctx.next_revision(0) - 1;
+        let mut release = Release::new(
+            ctx.name.clone(),
+            ctx.namespace.clone(),
+            revision,
+            Status::Uninstalled,
+        );
+        release.mark_uninstalled(self.description.as_deref());
+        Ok(UninstallResult {
+            release,
+            kept: Vec::new(),
+            info: String::new(),
+        })
     }
 }

@@ -16,6 +16,7 @@ use crate::control::Control;
 use crate::error::{Error, Result, error_chain};
 use crate::install::{DEFAULT_TIMEOUT, Install};
 use crate::progress::{Event, Phase, Progress};
+use crate::race;
 use crate::rendered::Rendered;
 use crate::resource::{ObjectRef, Resource};
 use crate::rollback::Rollback;
@@ -126,7 +127,8 @@ impl Upgrade {
                     .await;
             }
             let (current, latest) = self.current(ctx, &history)?;
-            let mut release = self.build(current, latest, rendered);
+            let version = ctx.next_revision(latest.release.version);
+            let mut release = self.build(current, version, rendered);
             if dry_run == DryRun::Server {
                 let previous =
                     steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
@@ -150,7 +152,7 @@ impl Upgrade {
         if self.create_namespace {
             crate::install::create_namespace(ctx).await?;
         }
-        let locked = ctx.lock(true).await?;
+        let locked = race::lock(ctx, true).await?;
         let result = if self.installs(&locked.history) {
             self.as_install(None)
                 .install_locked(ctx, &locked.history, rendered, &target)
@@ -242,16 +244,12 @@ impl Upgrade {
         }
     }
 
-    fn build(
-        &self,
-        current: &StoredRelease,
-        latest: &StoredRelease,
-        rendered: Rendered,
-    ) -> Release {
+    /// The new revision `version` over `current`.
+    fn build(&self, current: &StoredRelease, version: u32, rendered: Rendered) -> Release {
         let mut release = Release::new(
-            latest.release.name.clone(),
-            latest.release.namespace.clone(),
-            latest.release.version + 1,
+            current.release.name.clone(),
+            current.release.namespace.clone(),
+            version,
             Status::Unknown,
         );
         release.mark_pending_upgrade();
@@ -278,14 +276,24 @@ impl Upgrade {
         rendered: Rendered,
         target: &[Resource],
     ) -> Result<Release> {
-        let (current, latest) = self.current(ctx, history)?;
-        let current = current.clone();
+        // Another client (Helm) may create the revision first: then build again on top of
+        // what it wrote (`race::create` decides whether to).
+        let mut history = std::borrow::Cow::Borrowed(history);
+        let mut attempts = 0;
+        let (current, mut record) = loop {
+            let (current, latest) = self.current(ctx, &history)?;
+            let current = current.clone();
+            let version = ctx.next_revision(latest.release.version);
+            let release = self.build(&current, version, rendered.clone());
+            ctx.phase(Phase::Recording, Some(version));
+            match race::create(ctx, &release, self.history_max, &mut attempts).await? {
+                race::Created::Record(record) => break (current, *record),
+                race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
+            }
+        };
         let options = self.options(&current);
-        let release = self.build(&current, latest, rendered);
-        let version = release.version;
+        let version = record.release.version;
         let previous = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
-        ctx.phase(Phase::Recording, Some(version));
-        let mut record = ctx.create(&release, self.history_max).await?;
         let mut created = Vec::new();
         let result = self
             .perform(

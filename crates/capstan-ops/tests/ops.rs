@@ -1038,10 +1038,12 @@ fn pending_latest_without_lease_is_helms_error_unless_recovered() {
     leave_pending(&store, Status::PendingUpgrade);
     let err = block_on(upgrade().run(&store, &cluster, &NoProgress, rendered(&cm("a", "2"))))
         .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "another operation (install/upgrade/rollback) is in progress"
+    assert!(
+        err.to_string()
+            .starts_with("another operation (install/upgrade/rollback) is in progress"),
+        "{err}"
     );
+    assert!(err.to_string().contains("--recover"), "{err}");
     let err = block_on(rollback().run(&store, &cluster, &NoProgress)).unwrap_err();
     assert!(matches!(err, Error::InProgress { revision: 2, .. }));
     assert!(
@@ -1266,10 +1268,13 @@ fn reads() {
     r.hooks = vec![hook("pre", &[HookEvent::PreUpgrade], 0)];
     block_on(upgrade().run(&store, &cluster, &NoProgress, r)).unwrap();
 
-    let hist = block_on(read::history(&store, NS, "web", 1)).unwrap();
+    let hist = block_on(read::history(&store, NS, "web", 1)).unwrap().value;
     assert_eq!(hist.iter().map(|r| r.version).collect::<Vec<_>>(), [2]);
     assert_eq!(
-        block_on(read::history(&store, NS, "web", 0)).unwrap().len(),
+        block_on(read::history(&store, NS, "web", 0))
+            .unwrap()
+            .value
+            .len(),
         2
     );
     assert!(matches!(
@@ -1277,9 +1282,11 @@ fn reads() {
         Err(Error::NotFound { .. })
     ));
 
-    let latest = block_on(read::get(&store, NS, "web", None)).unwrap();
+    let latest = block_on(read::get(&store, NS, "web", None)).unwrap().value;
     assert_eq!(latest.version, 2);
-    let first = block_on(read::get(&store, NS, "web", Some(1))).unwrap();
+    let first = block_on(read::get(&store, NS, "web", Some(1)))
+        .unwrap()
+        .value;
     assert_eq!(first.version, 1);
     assert_eq!(
         Value::Object(read::values(&latest, false)),

@@ -97,6 +97,7 @@ mod list;
 mod memory;
 mod name;
 mod release;
+mod revisions;
 mod serde_util;
 mod status;
 pub mod storage;
@@ -117,6 +118,7 @@ pub use release::{
     ApplyMethod, Hook, HookDeletePolicy, HookEvent, HookExecution, HookOutputLogPolicy, HookPhase,
     Info, Release,
 };
+pub use revisions::{History, HistoryScope, RevisionMeta};
 pub use status::Status;
 pub use storage::{ObjectMetadata, ReleaseSummary, SummarySource, Write, object_metadata};
 pub use store::{BoxFuture, Listing, RecordVersion, ReleaseStore, StoredRelease, Unreadable};

@@ -7,6 +7,7 @@ use std::sync::{PoisonError, RwLock};
 use crate::error::{Error, Result};
 use crate::list::{ListFilter, Listable};
 use crate::release::Release;
+use crate::revisions::{History, RevisionMeta};
 use crate::storage::{ReleaseSummary, validate_custom_labels};
 use crate::store::{BoxFuture, Listing, RecordVersion, ReleaseStore, StoredRelease};
 
@@ -272,12 +273,36 @@ impl ReleaseStore for MemoryStore {
         Box::pin(std::future::ready(self.get_now(namespace, name, revision)))
     }
 
-    fn history<'a>(
+    fn read_history<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<StoredRelease>>> {
-        Box::pin(std::future::ready(Ok(self.history_now(namespace, name))))
+    ) -> BoxFuture<'a, Result<History>> {
+        let records = self.history_now(namespace, name);
+        Box::pin(std::future::ready(Ok(History::from_parts(
+            records,
+            Vec::new(),
+        ))))
+    }
+
+    fn revisions<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Listing<RevisionMeta>>> {
+        let items = self
+            .history_now(namespace, name)
+            .into_iter()
+            .map(|r| RevisionMeta {
+                revision: r.release.version,
+                status: r.release.info.status,
+                version: r.version,
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(Listing {
+            items,
+            unreadable: Vec::new(),
+        })))
     }
 
     fn delete<'a>(

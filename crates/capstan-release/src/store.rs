@@ -9,10 +9,14 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::error::{Error, Result};
 use crate::history::revisions_to_prune;
 use crate::list::ListFilter;
+use crate::name::{ObjectKey, object_name};
 use crate::release::Release;
+use crate::revisions::{History, HistoryScope, RevisionMeta};
 use crate::status::Status;
 use crate::storage::ReleaseSummary;
 
@@ -51,7 +55,7 @@ pub struct StoredRelease {
     pub version: RecordVersion,
 }
 
-/// A record `list` could not read: skipped and reported, never failing the whole list.
+/// A record a reader could not read: skipped and reported, never failing the whole read.
 #[derive(Debug)]
 pub struct Unreadable {
     /// The namespace of the object.
@@ -60,6 +64,26 @@ pub struct Unreadable {
     pub object: String,
     /// Why it could not be read (the message names the object).
     pub error: Error,
+}
+
+impl Unreadable {
+    /// The revision its object name says, when the name is a release key.
+    pub fn revision(&self) -> Option<u32> {
+        ObjectKey::parse(&self.object).ok().map(|k| k.revision)
+    }
+}
+
+/// The error and its causes, `: `-separated (the error names `<namespace>/<object>`).
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.error)?;
+        let mut source = std::error::Error::source(&self.error);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
 }
 
 /// What `list` returns: the rows, and the records it skipped.
@@ -92,8 +116,10 @@ impl<T> Default for Listing<T> {
 ///   and fail with [`Error::Conflict`] when the record changed since; update fails with
 ///   [`Error::NotFound`] when it does not exist (it never creates).
 /// - Reads return the custom labels in [`Release::labels`], never system labels.
-/// - [`history`](Self::history) is ascending by revision and empty (not an error) for an unknown
-///   release.
+/// - [`read_history`](Self::read_history) is ascending by revision and empty (not an error) for
+///   an unknown release; a record that cannot be read (bad payload or metadata) is reported in
+///   [`History::unreadable`] and skipped, never failing the others (Helm's driver skips the
+///   records it cannot decode). [`revisions`](Self::revisions) answers from metadata alone.
 /// - [`list`](Self::list) and [`list_summaries`](Self::list_summaries) apply
 ///   [`ListFilter::apply`]; records that cannot be read are reported in
 ///   [`Listing::unreadable`], not fatal.
@@ -120,12 +146,146 @@ pub trait ReleaseStore: Send + Sync {
         revision: u32,
     ) -> BoxFuture<'a, Result<StoredRelease>>;
 
-    /// Every revision of a release, ascending; empty when there is none.
+    /// Every revision of a release: the readable records, ascending, and the unreadable ones.
+    fn read_history<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<History>>;
+
+    /// Every revision of a release as its metadata says (no payload decoded), ascending, with
+    /// the objects whose metadata is unreadable.
+    fn revisions<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Listing<RevisionMeta>>>;
+
+    /// Every readable revision of a release, ascending; empty when there is none. Unreadable
+    /// records are skipped (and logged): use [`read_history`](Self::read_history) to see them.
     fn history<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<StoredRelease>>>;
+    ) -> BoxFuture<'a, Result<Vec<StoredRelease>>> {
+        Box::pin(async move {
+            let history = self.read_history(namespace, name).await?;
+            for skipped in &history.unreadable {
+                tracing::warn!(
+                    namespace = %skipped.namespace,
+                    object = %skipped.object,
+                    error = %skipped,
+                    "skipped an unreadable release record"
+                );
+            }
+            Ok(history.records)
+        })
+    }
+
+    /// The revisions `scope` needs, decoded (one read each), with those that could not be
+    /// read; [`HistoryScope::All`] is [`read_history`](Self::read_history). The cost of
+    /// [`HistoryScope::Latest`] and [`HistoryScope::Operation`] does not grow with the number
+    /// of revisions: the others are known from metadata only.
+    fn history_in<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        scope: HistoryScope,
+    ) -> BoxFuture<'a, Result<History>> {
+        Box::pin(async move {
+            if scope == HistoryScope::All {
+                return self.read_history(namespace, name).await;
+            }
+            let listing = self.revisions(namespace, name).await?;
+            let metas = listing.items;
+            let mut unreadable = listing.unreadable;
+            let mut failed: BTreeSet<u32> =
+                unreadable.iter().filter_map(Unreadable::revision).collect();
+            let mut records: BTreeMap<u32, StoredRelease> = BTreeMap::new();
+            loop {
+                let todo: Vec<u32> = scope
+                    .wanted(&metas, &failed)
+                    .into_iter()
+                    .filter(|r| !records.contains_key(r))
+                    .collect();
+                if todo.is_empty() {
+                    break;
+                }
+                for revision in todo.into_iter().rev() {
+                    match self.get(namespace, name, revision).await {
+                        Ok(stored) => {
+                            records.insert(revision, stored);
+                        }
+                        Err(error) if error.is_unreadable_record() => {
+                            failed.insert(revision);
+                            unreadable.push(Unreadable {
+                                namespace: namespace.to_owned(),
+                                object: object_name(name, revision),
+                                error,
+                            });
+                        }
+                        // Deleted since it was listed.
+                        Err(error) if error.is_not_found() => {
+                            failed.insert(revision);
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            let mut history = History::from_parts(records.into_values().collect(), unreadable);
+            history.highest_revision = history
+                .highest_revision
+                .max(metas.iter().map(|m| m.revision).max());
+            Ok(history)
+        })
+    }
+
+    /// Deletes one revision without reading its payload (so an unreadable record can be
+    /// deleted too), if its version is still `expected` (when given). The default deletes with
+    /// [`delete`](Self::delete); drivers whose records can be unreadable override it.
+    fn remove<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        revision: u32,
+        expected: Option<&'a RecordVersion>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.delete(namespace, name, revision, expected)
+                .await
+                .map(drop)
+        })
+    }
+
+    /// Deletes every revision of a release, readable or not (found by metadata, deleted with
+    /// [`remove`](Self::remove)). Returns the revisions deleted; like Helm, it deletes as many
+    /// as it can and reports the first failure after trying them all.
+    fn purge<'a>(&'a self, namespace: &'a str, name: &'a str) -> BoxFuture<'a, Result<Vec<u32>>> {
+        Box::pin(async move {
+            let listing = self.revisions(namespace, name).await?;
+            let revisions: BTreeSet<u32> = listing
+                .items
+                .iter()
+                .map(|m| m.revision)
+                .chain(listing.unreadable.iter().filter_map(Unreadable::revision))
+                .collect();
+            let mut deleted = Vec::new();
+            let mut first_error = None;
+            for revision in revisions {
+                match self.remove(namespace, name, revision, None).await {
+                    Ok(()) => deleted.push(revision),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            match first_error {
+                Some(e) => Err(e),
+                None => Ok(deleted),
+            }
+        })
+    }
 
     /// Deletes one revision, if its version is still `expected` (when given); returns it.
     fn delete<'a>(
@@ -146,21 +306,29 @@ pub trait ReleaseStore: Send + Sync {
         filter: &'a ListFilter,
     ) -> BoxFuture<'a, Result<Listing<ReleaseSummary>>>;
 
-    /// The latest revision; [`Error::NotFound`] when there is none.
+    /// The newest readable revision; [`Error::NotFound`] when there is none, or the error of
+    /// the newest unreadable one when none can be read.
     fn latest<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<StoredRelease>> {
         Box::pin(async move {
-            self.history(namespace, name)
-                .await?
-                .pop()
-                .ok_or_else(|| Error::NotFound {
+            let mut history = self
+                .history_in(namespace, name, HistoryScope::Latest)
+                .await?;
+            if let Some(latest) = history.records.pop() {
+                return Ok(latest);
+            }
+            history.unreadable.sort_by_key(Unreadable::revision);
+            Err(match history.unreadable.pop() {
+                Some(newest) => newest.error,
+                None => Error::NotFound {
                     namespace: namespace.to_owned(),
                     name: name.to_owned(),
                     revision: None,
-                })
+                },
+            })
         })
     }
 
@@ -172,8 +340,9 @@ pub trait ReleaseStore: Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<StoredRelease>> {
         Box::pin(async move {
-            self.history(namespace, name)
+            self.history_in(namespace, name, HistoryScope::Operation)
                 .await?
+                .records
                 .into_iter()
                 .rev()
                 .find(|r| r.release.info.status == Status::Deployed)
@@ -185,9 +354,10 @@ pub trait ReleaseStore: Send + Sync {
     }
 
     /// Deletes old revisions with Helm's rule ([`revisions_to_prune`]) so that a new one fits
-    /// within `max_history` (0 = unlimited). Each delete carries the version read, so a revision
-    /// changed meanwhile is left alone. Returns the revisions deleted. Like Helm, it deletes as
-    /// many as it can and reports the first failure after trying them all.
+    /// within `max_history` (0 = unlimited), deciding from metadata alone (no payload decoded,
+    /// so unreadable old records are pruned too). Each delete carries the version read, so a
+    /// revision changed meanwhile is left alone. Returns the revisions deleted. Like Helm, it
+    /// deletes as many as it can and reports the first failure after trying them all.
     fn prune_history<'a>(
         &'a self,
         namespace: &'a str,
@@ -198,21 +368,17 @@ pub trait ReleaseStore: Send + Sync {
             if max_history == 0 {
                 return Ok(Vec::new());
             }
-            let history = self.history(namespace, name).await?;
-            let plan = revisions_to_prune(
-                history
-                    .iter()
-                    .map(|r| (r.release.version, r.release.info.status)),
-                max_history,
-            );
+            let metas = self.revisions(namespace, name).await?.items;
+            let plan =
+                revisions_to_prune(metas.iter().map(|m| (m.revision, m.status)), max_history);
             let mut deleted = Vec::new();
             let mut first_error = None;
             for revision in plan {
-                let version = history
+                let version = metas
                     .iter()
-                    .find(|r| r.release.version == revision)
-                    .map(|r| &r.version);
-                match self.delete(namespace, name, revision, version).await {
+                    .find(|m| m.revision == revision)
+                    .map(|m| &m.version);
+                match self.remove(namespace, name, revision, version).await {
                     Ok(_) => deleted.push(revision),
                     Err(e) if e.is_not_found() => {}
                     Err(e) => {

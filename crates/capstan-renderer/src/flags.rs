@@ -38,9 +38,14 @@ pub struct LimitFlags {
     #[arg(long, default_value_t = ServiceLimits::default().max_values_bytes)]
     pub max_values_bytes: usize,
     /// Render each chart in a worker process allowed this many bytes of memory (0: in the
-    /// daemon, bounded by time and output only). A render past it gets RESOURCE_EXHAUSTED.
-    #[arg(long, env = "CAPSTAN_RENDER_MEMORY_LIMIT", default_value_t = 0)]
+    /// daemon, bounded by time and output only, and a render past its time limit keeps its
+    /// thread until its fuel ends). A render past it gets RESOURCE_EXHAUSTED.
+    #[arg(long, env = "CAPSTAN_RENDER_MEMORY_LIMIT", default_value_t = crate::DEFAULT_RENDER_MEMORY_LIMIT)]
     pub render_memory_limit: u64,
+    /// Render workers kept started ahead, so a render does not wait for a process to start
+    /// (with a render memory limit).
+    #[arg(long, env = "CAPSTAN_RENDER_WARM_WORKERS", default_value_t = crate::DEFAULT_WARM_WORKERS)]
+    pub render_warm_workers: usize,
     /// Stack of each render thread, in bytes (reserved, used only as touched).
     #[arg(long, default_value_t = ServiceLimits::default().render_stack_bytes)]
     pub render_stack_bytes: usize,

@@ -49,7 +49,10 @@ use tracing::Instrument as _;
 pub use cache::{CacheLimits, ChartCache};
 pub use convert::stored_chart;
 pub use flags::LimitFlags;
-pub use worker::{RenderWorker, WORKER_STACK_BYTES, serve_worker};
+pub use worker::{
+    DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RenderWorker, WORKER_STACK_BYTES,
+    serve_worker,
+};
 
 /// Largest gRPC message the renderer accepts or sends.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;

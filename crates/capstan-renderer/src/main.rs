@@ -61,11 +61,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let service = match args.limits.render_memory_limit {
         0 => service,
-        limit => service.with_render_worker(capstan_renderer::RenderWorker {
-            program: std::env::current_exe().context("finding this program for render workers")?,
-            args: std::env::args_os().skip(1).collect(),
-            memory_bytes: capstan_renderer::RenderWorker::data_limit(limit),
-        }),
+        limit => service.with_render_worker(
+            capstan_renderer::RenderWorker::new(
+                std::env::current_exe().context("finding this program for render workers")?,
+                std::env::args_os().skip(1).collect(),
+                capstan_renderer::RenderWorker::data_limit(limit),
+            )
+            .with_warm(args.limits.render_warm_workers),
+        ),
     };
     let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;
     let mut security = args.security.security()?;

@@ -8,6 +8,10 @@
 //! `RESOURCE_EXHAUSTED` naming the limit and serves everyone else; a render past its time limit is
 //! killed with its process.
 //!
+//! A worker serves one render and exits, so every render starts from a fresh process; to keep
+//! the process start off a render's path, the daemon keeps `warm` workers started ahead, each
+//! already capped and waiting for its request ([`DEFAULT_WARM_WORKERS`], `--render-warm-workers`).
+//!
 //! The protocol is one message each way: the parent writes the `RenderRequest` (the chart always
 //! as an archive) to the worker's standard input and closes it; the worker writes `0` and the
 //! `RenderResponse`, or `1`, the gRPC code (4 bytes, big endian) and the message.
@@ -15,6 +19,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use capstan_proto::renderer::v1 as pb;
@@ -25,8 +30,14 @@ use tonic::Status;
 
 use crate::RendererService;
 
+/// The memory limit of one render by default (`--render-memory-limit`): 256 MiB of data.
+pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 256 << 20;
+
+/// Workers kept started ahead by default (`--render-warm-workers`).
+pub const DEFAULT_WARM_WORKERS: usize = 2;
+
 /// How the daemon starts a render worker: its own binary and arguments (with the same limit
-/// flags), plus `--render-worker`.
+/// flags), plus `--render-worker`; and the workers started ahead.
 #[derive(Debug, Clone)]
 pub struct RenderWorker {
     /// The program (the daemon's own executable).
@@ -36,6 +47,10 @@ pub struct RenderWorker {
     /// The most bytes of data (heap and private mappings, thread stacks included) one worker
     /// may use.
     pub memory_bytes: u64,
+    /// How many workers to keep started ahead (0: start one per render).
+    pub warm: usize,
+    /// The workers started ahead, waiting for a request (killed when dropped).
+    spares: Arc<Mutex<Vec<tokio::process::Child>>>,
 }
 
 /// The render thread's stack in a worker: a stack overflow ends the worker only, so a worker
@@ -52,6 +67,66 @@ impl RenderWorker {
             .saturating_add(64 << 20)
     }
 
+    /// Workers of `program` with `args`, each capped at `memory_bytes` of data, with
+    /// [`DEFAULT_WARM_WORKERS`] started ahead.
+    pub fn new(program: impl Into<PathBuf>, args: Vec<OsString>, memory_bytes: u64) -> Self {
+        RenderWorker {
+            program: program.into(),
+            args,
+            memory_bytes,
+            warm: DEFAULT_WARM_WORKERS,
+            spares: Arc::default(),
+        }
+    }
+
+    /// Keeps `warm` workers started ahead (0: start one per render).
+    pub fn with_warm(mut self, warm: usize) -> Self {
+        self.warm = warm;
+        self
+    }
+
+    /// Starts one worker: it caps itself, then waits for its request on standard input.
+    fn spawn(&self) -> Result<tokio::process::Child, Status> {
+        tokio::process::Command::new(&self.program)
+            .args(&self.args)
+            .arg("--render-worker")
+            .arg(self.memory_bytes.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Status::internal(format!("cannot start a render worker: {e}")))
+    }
+
+    /// A worker for one render: a live one started ahead when there is one, else a new one;
+    /// then the spares are topped up to `warm` (starting a process returns at once: the
+    /// worker's own start-up runs while this render does).
+    fn take(&self) -> Result<tokio::process::Child, Status> {
+        let mut spares = self.spares.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut taken = None;
+        while let Some(mut spare) = spares.pop() {
+            if matches!(spare.try_wait(), Ok(None)) {
+                taken = Some(spare);
+                break;
+            }
+        }
+        let child = match taken {
+            Some(child) => child,
+            None => self.spawn()?,
+        };
+        while spares.len() < self.warm {
+            match self.spawn() {
+                Ok(spare) => spares.push(spare),
+                Err(e) => {
+                    tracing::warn!(error = %e.message(), "starting a spare render worker");
+                    break;
+                }
+            }
+        }
+        Ok(child)
+    }
+
     /// Runs `request` in a fresh worker, killed after `timeout`.
     pub(crate) async fn render(
         &self,
@@ -59,18 +134,7 @@ impl RenderWorker {
         timeout: Duration,
     ) -> Result<pb::RenderResponse, Status> {
         let limit = self.memory_bytes;
-        let mut command = tokio::process::Command::new(&self.program);
-        command
-            .args(&self.args)
-            .arg("--render-worker")
-            .arg(limit.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| Status::internal(format!("cannot start a render worker: {e}")))?;
+        let mut child = self.take()?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         let mut stdout = child.stdout.take().expect("piped stdout");
         let mut stderr = child.stderr.take().expect("piped stderr");

@@ -15,10 +15,11 @@ async fn the_daemon_serves_health_and_reflection_and_stops_on_sigterm() {
     .await;
 }
 
-/// `--render-memory-limit` on the daemon binary: a chart that doubles a string without end is
-/// refused with RESOURCE_EXHAUSTED naming the flag, and the daemon goes on rendering.
+/// The daemon binary as it starts with no flag (`--render-memory-limit` defaults to 256 MiB,
+/// renders in warm workers): a chart that doubles a string without end is refused with
+/// RESOURCE_EXHAUSTED naming the flag, and the daemon goes on rendering.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_daemon_bounds_a_renders_memory_when_asked() {
+async fn the_daemon_bounds_a_renders_memory_by_default() {
     use capstan_proto::renderer::v1 as pb;
     use capstan_proto::renderer::v1::renderer_client::RendererClient;
 
@@ -30,10 +31,8 @@ async fn the_daemon_bounds_a_renders_memory_when_asked() {
             let _ = self.0.wait();
         }
     }
-    let (daemon, addr) = capstan_server::testing::spawn(
-        Path::new(env!("CARGO_BIN_EXE_capstan-renderer")),
-        ["--render-memory-limit", "268435456"],
-    );
+    let (daemon, addr) =
+        capstan_server::testing::spawn(Path::new(env!("CARGO_BIN_EXE_capstan-renderer")), [""; 0]);
     let _daemon = Killed(daemon);
     let mut client = RendererClient::connect(format!("http://{addr}"))
         .await

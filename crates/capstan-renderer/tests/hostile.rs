@@ -279,11 +279,11 @@ async fn oversized_inputs_name_their_limit() {
 #[tokio::test]
 async fn a_render_past_its_memory_limit_ends_its_worker_only() {
     const DOUBLING: &str = "{% set ns = namespace(s=\"x\") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}a: \"{{ ns.s | length }}\"\n";
-    let worker = capstan_renderer::RenderWorker {
-        program: env!("CARGO_BIN_EXE_capstan-renderer").into(),
-        args: vec![],
-        memory_bytes: capstan_renderer::RenderWorker::data_limit(256 << 20),
-    };
+    let worker = capstan_renderer::RenderWorker::new(
+        env!("CARGO_BIN_EXE_capstan-renderer"),
+        vec![],
+        capstan_renderer::RenderWorker::data_limit(256 << 20),
+    );
     let mut isolated = start(RendererService::default().with_render_worker(worker)).await;
     let mut plain = start(RendererService::default()).await;
 

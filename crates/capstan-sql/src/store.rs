@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use capstan_release::storage::{self, LABEL_NAME, LABEL_OWNER, LABEL_STATUS, LABEL_VERSION};
 use capstan_release::{
-    BoxFuture, Codec, DEFAULT_NAMESPACE, Error as ReleaseError, ListFilter, Listable, Listing,
-    ObjectKey, RecordVersion, Release, ReleaseStore, ReleaseSummary, Result as ReleaseResult,
-    Status, StoredRelease, Unreadable, object_name,
+    BoxFuture, Codec, DEFAULT_NAMESPACE, Error as ReleaseError, History, ListFilter, Listable,
+    Listing, ObjectKey, RecordVersion, Release, ReleaseStore, ReleaseSummary,
+    Result as ReleaseResult, RevisionMeta, Status, StoredRelease, Unreadable, object_name,
 };
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, GenericClient, Row};
@@ -431,40 +431,104 @@ impl SqlStore {
         self.decode_row(&row)
     }
 
-    async fn history_rows(
-        &self,
-        namespace: &str,
-        name: &str,
-        latest_only: bool,
-    ) -> ReleaseResult<Vec<StoredRelease>> {
+    /// Every revision of a release, decoded; a row that cannot be read is reported, not fatal.
+    async fn history_rows(&self, namespace: &str, name: &str) -> ReleaseResult<History> {
         let namespace = normalize(namespace);
         let op = format!("read the history of release {name:?} in namespace {namespace:?}");
         let conn = self.conn(&op).await?;
-        let order = if latest_only {
-            "ORDER BY r.version DESC LIMIT 1"
-        } else {
-            "ORDER BY r.version"
-        };
         let rows = conn
             .query(
                 &format!(
-                    "SELECT {} WHERE r.namespace = $1 AND r.name = $2 AND r.owner = $3 {order}",
+                    "SELECT {} WHERE r.namespace = $1 AND r.name = $2 AND r.owner = $3 \
+                     ORDER BY r.version",
                     record_columns()
                 ),
                 &[&namespace, &name, &storage::OWNER_HELM],
             )
             .await
             .map_err(backend(&op))?;
-        rows.iter().map(|row| self.decode_row(row)).collect()
+        let (mut records, mut unreadable) = (Vec::new(), Vec::new());
+        for row in &rows {
+            match self.decode_row(row) {
+                Ok(stored) => records.push(stored),
+                Err(error) if error.is_unreadable_record() => unreadable.push(Unreadable {
+                    namespace: namespace.to_owned(),
+                    object: row.get("key"),
+                    error,
+                }),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(History::from_parts(records, unreadable))
     }
 
+    /// Every revision of a release from its columns: no body is decoded.
+    async fn revision_rows(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> ReleaseResult<Listing<RevisionMeta>> {
+        let namespace = normalize(namespace);
+        let op = format!("list the revisions of release {name:?} in namespace {namespace:?}");
+        let conn = self.conn(&op).await?;
+        let rows = conn
+            .query(
+                &format!(
+                    "SELECT r.key::text AS key, r.version, r.status, {ROW_VERSION} AS row_version \
+                     FROM releases_v1 r {LABELS_JOIN} \
+                     WHERE r.namespace = $1 AND r.name = $2 AND r.owner = $3 ORDER BY r.version"
+                ),
+                &[&namespace, &name, &storage::OWNER_HELM],
+            )
+            .await
+            .map_err(backend(&op))?;
+        let mut listing = Listing::default();
+        for row in &rows {
+            let key: String = row.get("key");
+            let version: i32 = row.get("version");
+            let status: String = row.get("status");
+            let meta = ObjectKey::parse(&key).and_then(|parsed| {
+                let status =
+                    Status::from_str(&status).map_err(|_| ReleaseError::InvalidMetadata {
+                        object: key.clone(),
+                        reason: format!("status {status:?} is not a release status"),
+                    })?;
+                if parsed.name != name || i64::from(parsed.revision) != i64::from(version) {
+                    return Err(ReleaseError::Mismatch {
+                        object: key.clone(),
+                        what: "key",
+                        expected: format!("release {:?} revision {}", parsed.name, parsed.revision),
+                        found: format!("columns for release {name:?} revision {version}"),
+                    });
+                }
+                Ok(RevisionMeta {
+                    revision: parsed.revision,
+                    status,
+                    version: RecordVersion::new(row.get::<_, String>("row_version")),
+                })
+            });
+            match meta {
+                Ok(meta) => listing.items.push(meta),
+                Err(error) => listing.unreadable.push(Unreadable {
+                    namespace: namespace.to_owned(),
+                    object: key,
+                    error,
+                }),
+            }
+        }
+        Ok(listing)
+    }
+
+    /// Deletes row (key, namespace) and its labels if its version is still `expected`; with
+    /// `decode`, returns the record deleted (like Helm, an unreadable one is then not deleted).
     async fn delete_row(
         &self,
         namespace: &str,
         name: &str,
         revision: u32,
         expected: Option<&RecordVersion>,
-    ) -> ReleaseResult<Release> {
+        decode: bool,
+    ) -> ReleaseResult<Option<Release>> {
         let namespace = normalize(namespace);
         let key = object_name(name, revision);
         let op = format!("delete {key} in namespace {namespace:?}");
@@ -497,8 +561,11 @@ impl SqlStore {
                 actual: actual.to_string(),
             });
         }
-        // Like Helm, return the deleted record; an unreadable one is not deleted.
-        let stored = self.decode_row(&row)?;
+        let stored = if decode {
+            Some(self.decode_row(&row)?.release)
+        } else {
+            None
+        };
         tx.execute(
             "DELETE FROM releases_v1 WHERE key = $1 AND namespace = $2",
             &[&key, &namespace],
@@ -512,7 +579,7 @@ impl SqlStore {
         .await
         .map_err(backend(&op))?;
         tx.commit().await.map_err(backend(&op))?;
-        Ok(stored.release)
+        Ok(stored)
     }
 
     /// `list`: filters on the columns, then decodes only the rows the filters selected (at most
@@ -721,28 +788,33 @@ impl ReleaseStore for SqlStore {
         Box::pin(self.get_row(namespace, name, revision))
     }
 
-    fn history<'a>(
+    fn read_history<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, ReleaseResult<Vec<StoredRelease>>> {
-        Box::pin(self.history_rows(namespace, name, false))
+    ) -> BoxFuture<'a, ReleaseResult<History>> {
+        Box::pin(self.history_rows(namespace, name))
     }
 
-    fn latest<'a>(
+    fn revisions<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, ReleaseResult<StoredRelease>> {
+    ) -> BoxFuture<'a, ReleaseResult<Listing<RevisionMeta>>> {
+        Box::pin(self.revision_rows(namespace, name))
+    }
+
+    fn remove<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        revision: u32,
+        expected: Option<&'a RecordVersion>,
+    ) -> BoxFuture<'a, ReleaseResult<()>> {
         Box::pin(async move {
-            self.history_rows(namespace, name, true)
-                .await?
-                .pop()
-                .ok_or_else(|| ReleaseError::NotFound {
-                    namespace: normalize(namespace).to_owned(),
-                    name: name.to_owned(),
-                    revision: None,
-                })
+            self.delete_row(namespace, name, revision, expected, false)
+                .await
+                .map(drop)
         })
     }
 
@@ -753,7 +825,14 @@ impl ReleaseStore for SqlStore {
         revision: u32,
         expected: Option<&'a RecordVersion>,
     ) -> BoxFuture<'a, ReleaseResult<Release>> {
-        Box::pin(self.delete_row(namespace, name, revision, expected))
+        Box::pin(async move {
+            let deleted = self
+                .delete_row(namespace, name, revision, expected, true)
+                .await?;
+            deleted.ok_or_else(|| {
+                ReleaseError::backend(DRIVER_NAME, "delete", "the deleted record was not returned")
+            })
+        })
     }
 
     fn list<'a>(

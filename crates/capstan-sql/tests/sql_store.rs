@@ -857,6 +857,23 @@ async fn list_skips_and_reports_unreadable_rows() {
             // get names the row as well.
             let err = s.get("ns", name, 2).await.unwrap_err();
             assert!(err.to_string().contains(&key), "{err}");
+            // History skips and reports it; the latest readable revision is 1; the columns
+            // list both revisions without decoding.
+            let history = s.read_history("ns", name).await?;
+            let readable: Vec<u32> = history.records.iter().map(|r| r.release.version).collect();
+            assert_eq!(readable, [1], "{name}");
+            assert_eq!(history.unreadable.len(), 1, "{name}");
+            assert_eq!(history.unreadable[0].object, key);
+            assert_eq!(history.highest_revision, Some(2));
+            assert_eq!(s.latest("ns", name).await?.release.version, 1);
+            let revisions: Vec<u32> = s
+                .revisions("ns", name)
+                .await?
+                .items
+                .iter()
+                .map(|m| m.revision)
+                .collect();
+            assert_eq!(revisions, [1, 2], "{name}");
         }
         for key in ["garbage", "sh.helm.release.v1.columns.v1"] {
             let u = listing.unreadable.iter().find(|u| u.object == key).unwrap();
@@ -880,6 +897,19 @@ async fn list_skips_and_reports_unreadable_rows() {
             .map(|u| u.object.as_str())
             .collect();
         assert_eq!(objects, ["garbage", "sh.helm.release.v1.columns.v1"]);
+        // Purge deletes every row of a release, the unreadable one included.
+        assert_eq!(s.purge("ns", "base64").await?, [1, 2]);
+        assert!(s.revisions("ns", "base64").await?.items.is_empty());
+        assert_eq!(
+            client
+                .query_one(
+                    "SELECT count(*) FROM releases_v1 WHERE name = 'base64'",
+                    &[]
+                )
+                .await?
+                .get::<_, i64>(0),
+            0
+        );
         Ok(())
     })
     .await;

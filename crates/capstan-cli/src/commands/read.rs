@@ -32,6 +32,14 @@ struct HistoryRow<'a> {
     description: &'a str,
 }
 
+/// Prints on standard error each release record the applier skipped because it cannot be read
+/// (the message names the object and why).
+fn warn_unreadable(unreadable: &[String]) {
+    for record in unreadable {
+        eoutln!("warning: skipped an unreadable release record: {record}");
+    }
+}
+
 /// `capstan list`.
 pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
     let mut states = Vec::new();
@@ -61,9 +69,7 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
         .await
         .map_err(exit::status)?
         .into_inner();
-    for unreadable in &response.unreadable {
-        eoutln!("warning: skipped an unreadable release record: {unreadable}");
-    }
+    warn_unreadable(&response.unreadable);
     let releases = &response.releases;
     if args.short {
         for r in releases {
@@ -133,6 +139,7 @@ pub async fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<u8> {
         .await
         .map_err(exit::status)?
         .into_inner();
+    warn_unreadable(&response.unreadable);
     match args.output {
         Format::Table => {
             let mut rows = vec![
@@ -190,6 +197,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
         .await
         .map_err(exit::status)?
         .into_inner();
+    warn_unreadable(&response.unreadable);
     let release = response.release.clone().unwrap_or_default();
     match args.output {
         Format::Table => {
@@ -262,7 +270,7 @@ async fn fetch(
     args: &GetArgs,
     all_values: bool,
 ) -> anyhow::Result<pb::GetResponse> {
-    Ok(client
+    let response = client
         .get(pb::GetRequest {
             name: args.name.clone(),
             namespace: global.namespace(),
@@ -271,7 +279,9 @@ async fn fetch(
         })
         .await
         .map_err(exit::status)?
-        .into_inner())
+        .into_inner();
+    warn_unreadable(&response.unreadable);
+    Ok(response)
 }
 
 fn print_values(json: &str, all: bool, format: Format) -> anyhow::Result<()> {

@@ -259,6 +259,7 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
                 server_side: args.apply.server_side.clone(),
                 force_conflicts: args.apply.force_conflicts,
                 labels: args.apply.labels.iter().cloned().collect(),
+                recover: args.apply.recover,
             })
             .await
             .map_err(exit::status)?
@@ -441,6 +442,7 @@ async fn run_upgrade(
                 server_side: args.apply.server_side.clone(),
                 force_conflicts: args.apply.force_conflicts,
                 labels: args.apply.labels.iter().cloned().collect(),
+                recover: args.apply.recover,
             })
             .await
             .map_err(exit::status)?
@@ -483,6 +485,7 @@ async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb
                 lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
                 server_side: args.server_side.clone(),
                 force_conflicts: args.force_conflicts,
+                recover: args.recover,
             })
             .await
             .map_err(exit::status)?
@@ -513,6 +516,7 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                     description: args.description.clone().unwrap_or_default(),
                     cascade: args.cascade.clone(),
                     lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
+                    recover: args.recover,
                 })
                 .await
                 .map_err(exit::status)?

@@ -35,11 +35,11 @@ use capstan_release::storage::{
     LABEL_CREATED_AT, custom_labels, history_selector, object_metadata, owner_selector,
 };
 use capstan_release::{
-    BoxFuture, Codec, Error, GoTime, ListFilter, Listing, ObjectMetadata, RecordVersion, Release,
-    ReleaseStore, ReleaseSummary, Result, StoredRelease, Unreadable, Write, object_name,
-    validate_release_name,
+    BoxFuture, Codec, Error, GoTime, History, ListFilter, Listing, ObjectMetadata, RecordVersion,
+    Release, ReleaseStore, ReleaseSummary, Result, RevisionMeta, StoredRelease, Unreadable, Write,
+    object_name, validate_release_name,
 };
-use futures::{StreamExt as _, TryStreamExt as _, stream};
+use futures::{StreamExt as _, stream};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{
@@ -499,21 +499,134 @@ impl<K: ReleaseObject> KubeStore<K> {
         Ok(loaded.stored.release)
     }
 
-    async fn history_records(&self, namespace: &str, name: &str) -> Result<Vec<StoredRelease>> {
+    /// Every revision of `name`: one list of the heads, then each decoded (chunked ones with
+    /// their parts); an unreadable record is reported, not fatal.
+    async fn history_records(&self, namespace: &str, name: &str) -> Result<History> {
         let api = self.api(namespace);
         let selector = history_selector(name);
         let heads = list_objects(&api, &selector)
             .await
             .map_err(|e| self.backend("listing", namespace, &selector, e))?;
         let api = &api;
-        let mut history: Vec<StoredRelease> = stream::iter(heads)
-            .map(|head| async move { self.load_verified(api, namespace, head).await })
+        let results: Vec<(String, Result<Option<Loaded>>)> = stream::iter(heads)
+            .map(|head| async move {
+                let object = head.meta().name.clone().unwrap_or_default();
+                (object, self.load_verified(api, namespace, head).await)
+            })
             .buffered(CONCURRENCY)
-            .try_filter_map(|loaded| async move { Ok(loaded.map(|l| l.stored)) })
-            .try_collect()
-            .await?;
-        history.sort_by_key(|r| r.release.version);
-        Ok(history)
+            .collect()
+            .await;
+        let (mut records, mut unreadable) = (Vec::new(), Vec::new());
+        for (object, result) in results {
+            match result {
+                Ok(Some(loaded)) => records.push(loaded.stored),
+                Ok(None) => {}
+                Err(error) if error.is_unreadable_record() => unreadable.push(Unreadable {
+                    namespace: namespace.to_owned(),
+                    object,
+                    error,
+                }),
+                Err(error) => return Err(error),
+            }
+        }
+        if !unreadable.is_empty() {
+            tracing::warn!(
+                driver = K::DRIVER,
+                namespace,
+                release = name,
+                count = unreadable.len(),
+                "skipped unreadable release records"
+            );
+        }
+        Ok(History::from_parts(records, unreadable))
+    }
+
+    /// Every revision of `name` from a metadata-only list: no payload crosses the wire.
+    async fn revision_metas(&self, namespace: &str, name: &str) -> Result<Listing<RevisionMeta>> {
+        let api = self.api(namespace);
+        let selector = history_selector(name);
+        let objects = list_metadata(&api, &selector)
+            .await
+            .map_err(|e| self.backend("listing", namespace, &selector, e))?;
+        let mut listing = Listing::default();
+        for meta in objects.into_iter().map(|o| o.metadata) {
+            let object = meta.name.unwrap_or_default();
+            let labels = meta.labels.unwrap_or_default();
+            match ReleaseSummary::from_metadata(&object, namespace, &labels, &BTreeMap::new()) {
+                Ok(row) => listing.items.push(RevisionMeta {
+                    revision: row.revision,
+                    status: row.status,
+                    version: RecordVersion::new(meta.resource_version.unwrap_or_default()),
+                }),
+                Err(error) => listing.unreadable.push(Unreadable {
+                    error: error.in_namespace(namespace),
+                    namespace: namespace.to_owned(),
+                    object,
+                }),
+            }
+        }
+        listing.items.sort_by_key(|m| m.revision);
+        Ok(listing)
+    }
+
+    /// Deletes one revision without decoding it: its head (with the `resourceVersion`
+    /// precondition), then every part of that revision, whatever its set (found by label).
+    async fn remove_record(
+        &self,
+        namespace: &str,
+        name: &str,
+        revision: u32,
+        expected: Option<&RecordVersion>,
+    ) -> Result<()> {
+        let api = self.api(namespace);
+        let object = object_name(name, revision);
+        let not_found = || Error::NotFound {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            revision: Some(revision),
+        };
+        let current = api
+            .get_metadata_opt(&object)
+            .await
+            .map_err(|e| self.backend("reading", namespace, &object, e))?
+            .ok_or_else(not_found)?;
+        let version = current.metadata.resource_version.unwrap_or_default();
+        let conflict = |actual: String| Error::Conflict {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            revision,
+            expected: expected.map_or_else(|| version.clone(), ToString::to_string),
+            actual,
+        };
+        if let Some(expected) = expected
+            && expected.as_str() != version
+        {
+            return Err(conflict(version.clone()));
+        }
+        let params = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: Some(version.clone()),
+                uid: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(&object, &params).await {
+            Ok(_) => {}
+            Err(e) if status_is(&e, |s| s.is_conflict()) => {
+                return Err(conflict(current_version(&api, &object).await));
+            }
+            Err(e) if status_is(&e, |s| s.is_not_found()) => return Err(not_found()),
+            Err(e) => return Err(self.backend("deleting", namespace, &object, e)),
+        }
+        tracing::debug!(
+            driver = K::DRIVER,
+            namespace,
+            object,
+            "deleted release object"
+        );
+        self.delete_revision_parts(&api, namespace, name, revision)
+            .await;
+        Ok(())
     }
 
     /// The rows `filter` selects, from a metadata-only list: summaries, plus the objects whose
@@ -615,36 +728,39 @@ impl<K: ReleaseObject> KubeStore<K> {
     }
 
     /// Lists with `filter`, turning each selected row into an item with `resolve`; rows whose
-    /// record is unreadable are reported, rows deleted meanwhile dropped.
+    /// record is unreadable are reported (and shown as `unreadable_row` makes them, if at all),
+    /// rows deleted meanwhile dropped.
     async fn list_with<'a, T, F, Fut>(
         &'a self,
         filter: &ListFilter,
         resolve: F,
+        unreadable_row: fn(ReleaseSummary) -> Option<T>,
     ) -> Result<Listing<T>>
     where
         F: Fn(ReleaseSummary) -> Fut,
         Fut: Future<Output = Result<T>> + 'a,
     {
         let (rows, mut unreadable) = self.select(filter).await?;
-        let results: Vec<(String, String, Result<T>)> = stream::iter(rows)
+        let results: Vec<(ReleaseSummary, Result<T>)> = stream::iter(rows)
             .map(|row| {
-                let namespace = row.namespace.clone();
-                let object = object_name(&row.name, row.revision);
-                let item = resolve(row);
-                async move { (namespace, object, item.await) }
+                let item = resolve(row.clone());
+                async move { (row, item.await) }
             })
             .buffered(CONCURRENCY)
             .collect()
             .await;
         let mut items = Vec::with_capacity(results.len());
-        for (namespace, object, result) in results {
+        for (row, result) in results {
             match result {
                 Ok(item) => items.push(item),
-                Err(error) if error.is_unreadable_record() => unreadable.push(Unreadable {
-                    namespace,
-                    object,
-                    error,
-                }),
+                Err(error) if error.is_unreadable_record() => {
+                    unreadable.push(Unreadable {
+                        namespace: row.namespace.clone(),
+                        object: object_name(&row.name, row.revision),
+                        error,
+                    });
+                    items.extend(unreadable_row(row));
+                }
                 Err(error) if error.is_not_found() => {}
                 Err(error) => return Err(error),
             }
@@ -689,12 +805,30 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
         })
     }
 
-    fn history<'a>(
+    fn read_history<'a>(
         &'a self,
         namespace: &'a str,
         name: &'a str,
-    ) -> BoxFuture<'a, Result<Vec<StoredRelease>>> {
+    ) -> BoxFuture<'a, Result<History>> {
         Box::pin(self.history_records(self.ns(namespace), name))
+    }
+
+    fn revisions<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Listing<RevisionMeta>>> {
+        Box::pin(self.revision_metas(self.ns(namespace), name))
+    }
+
+    fn remove<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+        revision: u32,
+        expected: Option<&'a RecordVersion>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.remove_record(self.ns(namespace), name, revision, expected))
     }
 
     fn delete<'a>(
@@ -708,27 +842,38 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
     }
 
     fn list<'a>(&'a self, filter: &'a ListFilter) -> BoxFuture<'a, Result<Listing<StoredRelease>>> {
-        Box::pin(self.list_with(filter, move |row| async move {
-            self.read(&row.namespace, &row.name, row.revision)
-                .await
-                .map(|l| l.stored)
-        }))
+        Box::pin(self.list_with(
+            filter,
+            move |row| async move {
+                self.read(&row.namespace, &row.name, row.revision)
+                    .await
+                    .map(|l| l.stored)
+            },
+            |_| None,
+        ))
     }
 
     fn list_summaries<'a>(
         &'a self,
         filter: &'a ListFilter,
     ) -> BoxFuture<'a, Result<Listing<ReleaseSummary>>> {
-        Box::pin(self.list_with(filter, move |row| async move {
-            if !row.needs_payload() {
-                return Ok(row);
-            }
-            let loaded = self.read(&row.namespace, &row.name, row.revision).await?;
-            Ok(ReleaseSummary::from_release(
-                &loaded.stored.release,
-                &row.namespace,
-            ))
-        }))
+        // A latest revision whose payload cannot be read keeps its row, from its labels
+        // (revision and status; no chart), next to the report naming it: the release is never
+        // shown from an older revision instead.
+        Box::pin(self.list_with(
+            filter,
+            move |row| async move {
+                if !row.needs_payload() {
+                    return Ok(row);
+                }
+                let loaded = self.read(&row.namespace, &row.name, row.revision).await?;
+                Ok(ReleaseSummary::from_release(
+                    &loaded.stored.release,
+                    &row.namespace,
+                ))
+            },
+            Some,
+        ))
     }
 }
 

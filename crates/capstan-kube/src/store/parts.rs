@@ -158,6 +158,30 @@ impl<K: ReleaseObject> KubeStore<K> {
         }
     }
 
+    /// Deletes every part of revision `revision` of `release`, whatever its set (after its head
+    /// is gone). Best effort, like [`delete_part_set`](Self::delete_part_set).
+    pub(super) async fn delete_revision_parts(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        release: &str,
+        revision: u32,
+    ) {
+        let selector = format!("{},{LABEL_VERSION}={revision}", parts_selector(release));
+        let parts = match list_metadata(api, &selector).await {
+            Ok(parts) => parts,
+            Err(e) => {
+                tracing::warn!(driver = K::DRIVER, namespace, release, revision, error = %e, "listing the parts of a deleted revision");
+                return;
+            }
+        };
+        for name in parts.into_iter().filter_map(|p| p.metadata.name) {
+            if let Err(e) = self.delete_part(api, namespace, &name, None).await {
+                tracing::warn!(driver = K::DRIVER, namespace, part = name, error = %e, "deleting a part of a deleted revision");
+            }
+        }
+    }
+
     async fn delete_part(
         &self,
         api: &Api<K>,

@@ -80,6 +80,10 @@ pub struct InstallRequest {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+    /// `--recover`: a pending latest revision that no capstan operation holds (left by Helm, or
+    /// by a client that died without a lease) is marked failed and the operation proceeds.
+    #[prost(bool, tag = "19")]
+    pub recover: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpgradeRequest {
@@ -134,6 +138,10 @@ pub struct UpgradeRequest {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+    /// `--recover`: a pending latest revision that no capstan operation holds (left by Helm, or
+    /// by a client that died without a lease) is marked failed and the operation proceeds.
+    #[prost(bool, tag = "21")]
+    pub recover: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RollbackRequest {
@@ -170,6 +178,10 @@ pub struct RollbackRequest {
     /// `--force-conflicts`: with server-side apply, take over fields other managers own.
     #[prost(bool, tag = "14")]
     pub force_conflicts: bool,
+    /// `--recover`: a pending latest revision that no capstan operation holds (left by Helm, or
+    /// by a client that died without a lease) is marked failed and the operation proceeds.
+    #[prost(bool, tag = "15")]
+    pub recover: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UninstallRequest {
@@ -195,6 +207,10 @@ pub struct UninstallRequest {
     /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
     #[prost(uint64, optional, tag = "10")]
     pub lock_wait_millis: ::core::option::Option<u64>,
+    /// `--recover`: a pending latest revision that no capstan operation holds (left by Helm, or
+    /// by a client that died without a lease) is marked failed and the operation proceeds.
+    #[prost(bool, tag = "11")]
+    pub recover: bool,
 }
 /// One object, as kubectl names it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -396,6 +412,9 @@ pub struct HistoryResponse {
     /// Oldest first.
     #[prost(message, repeated, tag = "1")]
     pub revisions: ::prost::alloc::vec::Vec<ReleaseInfo>,
+    /// Records skipped because they cannot be read, each naming its object and why.
+    #[prost(string, repeated, tag = "2")]
+    pub unreadable: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct StatusRequest {
@@ -426,6 +445,10 @@ pub struct StatusResponse {
     pub notes: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "3")]
     pub objects: ::prost::alloc::vec::Vec<ObjectStatus>,
+    /// Newer records skipped because they cannot be read (the revision shown is the newest
+    /// readable one), each naming its object and why.
+    #[prost(string, repeated, tag = "4")]
+    pub unreadable: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct GetRequest {
@@ -461,6 +484,10 @@ pub struct GetResponse {
     /// The chart's default values (values.yaml) of this revision, JSON.
     #[prost(string, tag = "7")]
     pub chart_values_json: ::prost::alloc::string::String,
+    /// Newer records skipped because they cannot be read (the revision shown is the newest
+    /// readable one), each naming its object and why.
+    #[prost(string, repeated, tag = "8")]
+    pub unreadable: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// Generated client implementations.
 pub mod applier_client {
