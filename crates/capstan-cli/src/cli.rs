@@ -7,9 +7,23 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::values::ValuesFlags;
 
+/// The exit codes, as `capstan --help` lists them (see [`crate::exit`]).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for `diff --detailed-exitcode`: no changes)
+  1  an error, including a malformed command line
+  2  `diff --detailed-exitcode` found changes
+  3  the release is locked by another operation
+  4  timed out (waiting for readiness, or the operation's deadline, --atomic included)";
+
 /// capstan: Helm's release lifecycle, as services.
 #[derive(Parser, Debug)]
-#[command(name = "capstan", version, about, propagate_version = true)]
+#[command(
+    name = "capstan",
+    version,
+    about,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
@@ -21,6 +35,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global Flags")]
 pub struct Global {
     /// Namespace of the release.
     #[arg(short = 'n', long, global = true, env = "HELM_NAMESPACE")]
@@ -29,10 +44,17 @@ pub struct Global {
     #[arg(long, global = true, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Name of the kubeconfig context to use.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "HELM_KUBECONTEXT")]
     pub kube_context: Option<String>,
+    /// The Kubernetes connection's overrides of the kubeconfig.
+    #[command(flatten)]
+    pub kube: KubeFlags,
+    /// The namespace of the kubeconfig's context in use, read once the command line is parsed
+    /// (see [`crate::kubeconfig::context_namespace`]).
+    #[arg(skip)]
+    pub context_namespace: Option<String>,
     /// Print every cause of an error, and debug output.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "HELM_DEBUG")]
     pub debug: bool,
     /// Address of a renderer daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_RENDERER")]
@@ -79,13 +101,61 @@ pub struct Global {
 }
 
 impl Global {
-    /// The namespace to use: `-n`, `HELM_NAMESPACE`, or `default`.
+    /// The namespace to use: `-n`, `HELM_NAMESPACE`, the namespace of the kubeconfig's context
+    /// in use, or `default` (Helm's order).
     pub fn namespace(&self) -> String {
         self.namespace
             .clone()
             .filter(|n| !n.is_empty())
+            .or_else(|| self.context_namespace.clone())
             .unwrap_or_else(|| "default".into())
     }
+}
+
+/// Helm's `--kube-*` flags: overrides of the kubeconfig's cluster and user for the context in
+/// use, each also read from its `HELM_*` variable.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeFlags {
+    /// The address and the port for the Kubernetes API server.
+    #[arg(long, global = true, env = "HELM_KUBEAPISERVER", value_name = "URL")]
+    pub kube_apiserver: Option<String>,
+    /// Bearer token used for authentication.
+    #[arg(long, global = true, env = "HELM_KUBETOKEN", hide_env_values = true)]
+    pub kube_token: Option<String>,
+    /// Username to impersonate for the operation.
+    #[arg(long, global = true, env = "HELM_KUBEASUSER", value_name = "USER")]
+    pub kube_as_user: Option<String>,
+    /// Group to impersonate for the operation (repeatable).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBEASGROUPS",
+        value_delimiter = ',',
+        value_name = "GROUP"
+    )]
+    pub kube_as_group: Vec<String>,
+    /// The certificate authority file for the Kubernetes API server connection.
+    #[arg(long, global = true, env = "HELM_KUBECAFILE", value_name = "FILE")]
+    pub kube_ca_file: Option<PathBuf>,
+    /// Do not check the Kubernetes API server's certificate (insecure).
+    #[arg(long, global = true, env = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY")]
+    pub kube_insecure_skip_tls_verify: bool,
+    /// Server name to check the Kubernetes API server's certificate against (default: the
+    /// host used to reach it).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBETLS_SERVER_NAME",
+        value_name = "NAME"
+    )]
+    pub kube_tls_server_name: Option<String>,
+    /// Queries per second to the Kubernetes API (accepted for Helm compatibility; kube-rs does
+    /// no client-side throttling).
+    #[arg(long, global = true, env = "HELM_QPS", default_value_t = 0.0)]
+    pub qps: f32,
+    /// Client-side throttling burst limit (accepted for Helm compatibility, as --qps).
+    #[arg(long, global = true, env = "HELM_BURST_LIMIT", default_value_t = 100)]
+    pub burst_limit: u32,
 }
 
 /// The commands.
@@ -124,6 +194,15 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Print the client version.
     Version,
+    /// Print the `HELM_*` environment in effect (all of it, or one variable's value).
+    Env(EnvArgs),
+}
+
+/// `capstan env [NAME]`.
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    /// Print only this variable's value.
+    pub name: Option<String>,
 }
 
 /// `capstan template [NAME] CHART`.

@@ -2,6 +2,7 @@
 
 mod completion;
 mod diff;
+mod env;
 mod lint;
 mod read;
 mod release;
@@ -9,6 +10,7 @@ mod template;
 
 use crate::cli::{Cli, Command};
 use crate::console::outln;
+use crate::exit;
 
 impl Command {
     /// The command's name as typed (`upgrade`, `get values`...), for its span.
@@ -27,6 +29,24 @@ impl Command {
             Command::Lint(_) => "lint",
             Command::Completion(_) => "completion",
             Command::Version => "version",
+            Command::Env(_) => "env",
+        }
+    }
+}
+
+impl Command {
+    /// The flag that would fix a missing namespace or release for this command, when it was
+    /// not given (see [`crate::exit::explain`]).
+    fn fix(&self) -> exit::Fix {
+        match self {
+            Command::Install(args) if !args.apply.create_namespace => exit::Fix::CreateNamespace,
+            Command::Upgrade(args) => match (args.apply.create_namespace, args.install) {
+                (false, false) => exit::Fix::CreateNamespaceOrInstall,
+                (false, true) => exit::Fix::CreateNamespace,
+                (true, false) => exit::Fix::Install,
+                (true, true) => exit::Fix::None,
+            },
+            _ => exit::Fix::None,
         }
     }
 }
@@ -40,6 +60,15 @@ pub(crate) fn record_release(name: &str, namespace: &str) {
 
 /// Runs the parsed command and returns its exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let namespace = cli.global.namespace();
+    let fix = cli.command.fix();
+    dispatch(cli)
+        .await
+        .map_err(|error| exit::explain(error, &namespace, fix))
+}
+
+/// Runs the command.
+async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Install(args) => release::install(&cli.global, *args).await,
         Command::Upgrade(args) => release::upgrade(&cli.global, *args).await,
@@ -53,6 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Template(args) => template::run(&cli.global, *args).await,
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
+        Command::Env(args) => env::run(&cli.global, args),
         Command::Version => {
             outln!("capstan {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

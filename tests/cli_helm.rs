@@ -1,0 +1,471 @@
+//! `capstan` and Helm v3 side by side on the same cluster, as a Helm user meets them: the
+//! kubeconfig's context namespace, `HELM_KUBECONTEXT`, `HELM_NAMESPACE` and the `--kube-*`
+//! flags; `capstan env` against `helm env`; and the errors a user causes (a missing namespace,
+//! an unreachable cluster, a missing kubeconfig, a malformed command line, a missing release),
+//! each with its message and exit code.
+//!
+//! The binaries are the ones cargo built next to this test (run `cargo build -p capstan-cli`
+//! first) and Helm v3 under `target/helm/` (`cargo xtask helm`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, ensure};
+use capstan_e2e::process::{Run, binary};
+use capstan_testkit::{TestNamespace, kubeconfig_path, with_namespace, with_namespaces};
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::PostParams;
+use serde_yaml_ng::Value;
+
+/// Helm v3, the reference.
+fn helm_binary() -> PathBuf {
+    capstan_testkit::helm::binary("v3.22.0").expect("helm v3 is built")
+}
+
+/// Runs `program ARGS` with exactly the given `HELM_*`/`KUBECONFIG` environment (nothing of the
+/// caller's), a scratch Helm home, and no capstan daemon addresses.
+fn run(program: &Path, args: &[&str], env: &[(&str, &str)], home: &Path) -> Run {
+    let mut command = Command::new(program);
+    command.args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HELM_") || key.starts_with("CAPSTAN_") || key == "KUBECONFIG" {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("HOME", home)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .envs(env.iter().copied());
+    let output = command.output().expect("the program runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The two tools with one scratch home.
+struct Both {
+    home: tempfile::TempDir,
+    capstan: PathBuf,
+    helm: PathBuf,
+}
+
+impl Both {
+    fn new() -> Both {
+        Both {
+            home: tempfile::tempdir().expect("a scratch home"),
+            capstan: binary("capstan"),
+            helm: helm_binary(),
+        }
+    }
+
+    fn capstan(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run(&self.capstan, args, env, self.home.path())
+    }
+
+    fn helm(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run(&self.helm, args, env, self.home.path())
+    }
+
+    /// Runs both; both must succeed; their standard outputs.
+    fn both_ok(&self, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<(String, String)> {
+        let c = self.capstan(args, env);
+        ensure!(
+            c.code == 0,
+            "capstan {args:?} exited {}: {}",
+            c.code,
+            c.stderr
+        );
+        let h = self.helm(args, env);
+        ensure!(h.code == 0, "helm {args:?} exited {}: {}", h.code, h.stderr);
+        Ok((c.stdout, h.stdout))
+    }
+}
+
+/// The local control plane's kubeconfig, parsed.
+fn kubeconfig() -> anyhow::Result<Value> {
+    Ok(serde_yaml_ng::from_str(&std::fs::read_to_string(
+        kubeconfig_path(),
+    )?)?)
+}
+
+/// Writes a kubeconfig to `dir/name` and returns its path.
+fn write(dir: &Path, name: &str, config: &Value) -> anyhow::Result<String> {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_yaml_ng::to_string(config)?)?;
+    Ok(path.display().to_string())
+}
+
+/// A copy of the local kubeconfig whose current context is in namespace `current` and with a
+/// second context `other` (same cluster and user) in namespace `other`.
+fn two_contexts(current: &str, other: &str) -> anyhow::Result<Value> {
+    let mut config = kubeconfig()?;
+    let contexts = config["contexts"]
+        .as_sequence_mut()
+        .context("contexts in the kubeconfig")?;
+    let mut second = contexts[0].clone();
+    contexts[0]["context"]["namespace"] = Value::from(current);
+    second["name"] = Value::from("other");
+    second["context"]["namespace"] = Value::from(other);
+    contexts.push(second);
+    Ok(config)
+}
+
+/// Borrowed arguments.
+fn args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Release names of `list -q` output, sorted.
+fn names(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text.lines().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn the_context_namespace_and_helm_variables_pick_the_namespace() {
+    with_namespaces(&["cli-ctx-a", "cli-ctx-b"], |namespaces| async move {
+        let (a, b) = (namespaces[0].name(), namespaces[1].name());
+        let both = Both::new();
+        let config = write(both.home.path(), "config", &two_contexts(a, b)?)?;
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let kube = [("KUBECONFIG", config.as_str())];
+
+        // No -n: both install into the current context's namespace.
+        let c = both.capstan(&["install", "by-capstan", chart], &kube);
+        ensure!(c.code == 0, "{}", c.stderr);
+        ensure!(
+            c.stdout.contains(&format!("NAMESPACE: {a}")),
+            "{}",
+            c.stdout
+        );
+        let h = both.helm(&["install", "by-helm", chart], &kube);
+        ensure!(h.code == 0, "{}", h.stderr);
+        let (c, h) = both.both_ok(&["list", "-q"], &kube)?;
+        ensure!(names(&c) == ["by-capstan", "by-helm"], "{c}");
+        ensure!(names(&c) == names(&h), "capstan {c:?}, helm {h:?}");
+
+        // HELM_KUBECONTEXT picks the other context, and its namespace.
+        let other = [
+            ("KUBECONFIG", config.as_str()),
+            ("HELM_KUBECONTEXT", "other"),
+        ];
+        let c = both.capstan(&["install", "in-other", chart], &other);
+        ensure!(c.code == 0, "{}", c.stderr);
+        let (c, h) = both.both_ok(&["list", "-q"], &other)?;
+        ensure!(
+            names(&c) == ["in-other"] && names(&h) == names(&c),
+            "{c} / {h}"
+        );
+        let (c, h) = both.both_ok(&["list", "-q", "--kube-context", "other"], &kube)?;
+        ensure!(
+            names(&c) == ["in-other"] && names(&h) == names(&c),
+            "{c} / {h}"
+        );
+
+        // HELM_NAMESPACE beats the context's namespace; -n beats both.
+        let env = [
+            ("KUBECONFIG", config.as_str()),
+            ("HELM_KUBECONTEXT", "other"),
+            ("HELM_NAMESPACE", a),
+        ];
+        let (c, h) = both.both_ok(&["list", "-q"], &env)?;
+        ensure!(
+            names(&c) == ["by-capstan", "by-helm"] && names(&h) == names(&c),
+            "{c}"
+        );
+        let (c, h) = both.both_ok(&["list", "-q", "-n", b], &env)?;
+        ensure!(names(&c) == ["in-other"] && names(&h) == names(&c), "{c}");
+        let (c, h) = both.both_ok(&["env", "HELM_NAMESPACE"], &other)?;
+        ensure!(c == format!("{b}\n") && c == h, "capstan {c:?}, helm {h:?}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn env_prints_what_helm_env_prints() -> anyhow::Result<()> {
+    let both = Both::new();
+    let config = kubeconfig_path().display().to_string();
+    for env in [
+        &[("KUBECONFIG", config.as_str())][..],
+        &[
+            ("KUBECONFIG", config.as_str()),
+            ("HELM_KUBECONTEXT", "devcluster"),
+            ("HELM_NAMESPACE", "apps"),
+            ("HELM_MAX_HISTORY", "3"),
+            ("HELM_QPS", "2.5"),
+            ("HELM_BURST_LIMIT", "7"),
+            ("HELM_KUBEASUSER", "jane"),
+            ("HELM_KUBEASGROUPS", "dev,ops"),
+            ("HELM_KUBEAPISERVER", "https://example.test:6443"),
+            ("HELM_KUBETOKEN", "abc"),
+            ("HELM_KUBECAFILE", "/etc/ca.pem"),
+            ("HELM_KUBETLS_SERVER_NAME", "kube.test"),
+            ("HELM_CACHE_HOME", "/tmp/cache-x"),
+            ("XDG_CONFIG_HOME", "/tmp/xdg-config"),
+            ("HELM_DEBUG", "true"),
+        ],
+    ] {
+        let (c, h) = both.both_ok(&["env"], env)?;
+        let c: Vec<&str> = c.lines().filter(|l| !l.starts_with("HELM_BIN=")).collect();
+        let h: Vec<&str> = h.lines().filter(|l| !l.starts_with("HELM_BIN=")).collect();
+        ensure!(c == h, "with {env:?}\ncapstan:\n{c:#?}\nhelm:\n{h:#?}");
+    }
+    let c = both.capstan(&["env", "--kube-context", "x", "HELM_KUBECONTEXT"], &[]);
+    ensure!(c.code == 0 && c.stdout == "x\n", "{c:?}");
+    Ok(())
+}
+
+/// A service account's token, from the TokenRequest API.
+async fn token(ns: &TestNamespace) -> anyhow::Result<String> {
+    let accounts = ns.api::<ServiceAccount>();
+    let account = ServiceAccount {
+        metadata: kube::api::ObjectMeta {
+            name: Some("robot".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    accounts.create(&PostParams::default(), &account).await?;
+    let request = accounts
+        .create_token_request("robot", &PostParams::default(), &TokenRequest::default())
+        .await?;
+    request
+        .status
+        .and_then(|s| s.token)
+        .context("the token request has a token")
+}
+
+#[tokio::test]
+async fn kube_flags_override_the_kubeconfig() {
+    with_namespace("cli-kubeflags", |ns| async move {
+        let both = Both::new();
+        let ns_name = ns.name().to_owned();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let base = ["list", "-q", "-n", ns_name.as_str()];
+        let with = |extra: &[&str]| -> Vec<String> {
+            base.iter().chain(extra).map(|s| (*s).to_owned()).collect()
+        };
+
+        // --qps and --burst-limit are accepted.
+        both.both_ok(&args(&with(&["--qps", "5", "--burst-limit", "10"])), &kube)?;
+
+        // Impersonation: a user with no rights is refused, with the user named; the same user
+        // in system:masters may list.
+        let v = with(&["--kube-as-user", "nobody"]);
+        let c = both.capstan(&args(&v), &kube);
+        let h = both.helm(&args(&v), &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        ensure!(
+            c.stderr.contains("\"nobody\"") && c.stderr.contains("forbidden"),
+            "{}",
+            c.stderr
+        );
+        both.both_ok(
+            &args(&with(&[
+                "--kube-as-user",
+                "nobody",
+                "--kube-as-group",
+                "system:masters",
+            ])),
+            &kube,
+        )?;
+
+        // A wrong TLS server name fails the certificate check; skipping the check passes.
+        let v = with(&["--kube-tls-server-name", "wrong.example"]);
+        let c = both.capstan(&args(&v), &kube);
+        let h = both.helm(&args(&v), &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        ensure!(
+            c.stderr
+                .starts_with("Error: Kubernetes cluster unreachable: Get \"https://"),
+            "{}",
+            c.stderr
+        );
+        let c = both.capstan(
+            &args(&with(&[
+                "--kube-tls-server-name",
+                "wrong.example",
+                "--kube-insecure-skip-tls-verify",
+            ])),
+            &kube,
+        );
+        ensure!(c.code == 0, "{}", c.stderr);
+
+        // --kube-ca-file: a kubeconfig without the CA works with it.
+        let mut no_ca = kubeconfig()?;
+        let cluster = &mut no_ca["clusters"][0]["cluster"];
+        let ca_data = cluster["certificate-authority-data"]
+            .as_str()
+            .context("the kubeconfig has its CA inline")?
+            .to_owned();
+        cluster
+            .as_mapping_mut()
+            .context("a cluster mapping")?
+            .remove("certificate-authority-data");
+        let no_ca = write(both.home.path(), "no-ca", &no_ca)?;
+        let ca_file = both.home.path().join("ca.pem");
+        use base64::Engine as _;
+        std::fs::write(
+            &ca_file,
+            base64::engine::general_purpose::STANDARD.decode(ca_data)?,
+        )?;
+        let no_ca_env = [("KUBECONFIG", no_ca.as_str())];
+        let c = both.capstan(&args(&with(&[])), &no_ca_env);
+        ensure!(c.code == 1, "without the CA: {c:?}");
+        let ca = ca_file.display().to_string();
+        both.both_ok(&args(&with(&["--kube-ca-file", &ca])), &no_ca_env)?;
+
+        // --kube-apiserver and --kube-token alone, with no kubeconfig: the token's service
+        // account is who asks (and may not list Secrets).
+        let token = token(&ns).await?;
+        let server = kubeconfig()?["clusters"][0]["cluster"]["server"]
+            .as_str()
+            .context("a server")?
+            .to_owned();
+        let missing = both.home.path().join("none").display().to_string();
+        let v = with(&[
+            "--kube-apiserver",
+            &server,
+            "--kube-token",
+            &token,
+            "--kube-ca-file",
+            &ca,
+        ]);
+        let c = both.capstan(&args(&v), &[("HOME", missing.as_str())]);
+        let h = both.helm(&args(&v), &[("HOME", missing.as_str())]);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        let account = format!("system:serviceaccount:{ns_name}:robot");
+        ensure!(c.stderr.contains(&account), "{}", c.stderr);
+        ensure!(h.stderr.contains(&account), "{}", h.stderr);
+        Ok(())
+    })
+    .await;
+}
+
+/// The stderr of a run must be a plain message: no Rust type names or Debug structs.
+fn plain(run: &Run) -> anyhow::Result<()> {
+    for debugish in [
+        "Status {",
+        "ApiError",
+        "ServiceError",
+        "HyperError",
+        "Some(",
+        "ListMeta",
+    ] {
+        ensure!(
+            !run.stderr.contains(debugish),
+            "{debugish:?} in:\n{}",
+            run.stderr
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn errors_say_what_and_where_with_helms_exit_codes() {
+    with_namespace("cli-errors", |ns| async move {
+        let both = Both::new();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let ns_name = ns.name();
+
+        // A namespace that does not exist: Helm's words, and the flag that fixes it.
+        let missing = format!("{ns_name}-missing");
+        let args = ["install", "web", chart, "-n", missing.as_str()];
+        let c = both.capstan(&args, &kube);
+        let h = both.helm(&args, &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        let words = format!("namespaces \"{missing}\" not found");
+        ensure!(h.stderr.contains(&words), "{}", h.stderr);
+        ensure!(
+            c.error_line() == format!("Error: {words} (add --create-namespace to create it)"),
+            "{}",
+            c.stderr
+        );
+        plain(&c)?;
+        let c = both.capstan(&[&args[..], &["--debug"]].concat(), &kube);
+        ensure!(
+            c.stderr.contains("caused by: locking release"),
+            "--debug adds the cause chain: {}",
+            c.stderr
+        );
+        plain(&c)?;
+
+        // An unreachable cluster: the API server named, as Helm does.
+        let args = ["list", "--kube-apiserver", "https://127.0.0.1:1"];
+        let c = both.capstan(&args, &kube);
+        let h = both.helm(&args, &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        let prefix = "Error: Kubernetes cluster unreachable: Get \"https://127.0.0.1:1/version\": ";
+        ensure!(h.stderr.starts_with(prefix), "{}", h.stderr);
+        ensure!(c.error_line().starts_with(prefix), "{}", c.stderr);
+        ensure!(c.error_line().contains("refused"), "{}", c.stderr);
+        plain(&c)?;
+
+        // A kubeconfig that does not exist, quoted plainly.
+        let c = both.capstan(&["list", "--kubeconfig", "/no/such/kubeconfig"], &[]);
+        ensure!(c.code == 1, "{c:?}");
+        ensure!(
+            c.error_line()
+                == "Error: Kubernetes cluster unreachable: kubeconfig \"/no/such/kubeconfig\" \
+                    does not exist (set by --kubeconfig)",
+            "{}",
+            c.stderr
+        );
+        let c = both.capstan(&["list"], &[("KUBECONFIG", "/no/such/kubeconfig")]);
+        ensure!(
+            c.code == 1 && c.error_line().contains("(set by KUBECONFIG)"),
+            "{c:?}"
+        );
+
+        // A malformed command line: 1 as Helm, never 2 (diff's "changes found").
+        for args in [&["list", "--bogus"][..], &["lsx"], &["install"]] {
+            let c = both.capstan(args, &kube);
+            let h = both.helm(args, &kube);
+            ensure!(c.code == 1 && h.code == 1, "{args:?}: {c:?} {h:?}");
+        }
+        for args in [&["--help"][..], &["list", "--help"], &["--version"]] {
+            let c = both.capstan(args, &kube);
+            ensure!(c.code == 0, "{args:?}: {c:?}");
+        }
+        let help = both.capstan(&["--help"], &[]).stdout;
+        ensure!(help.contains("Exit codes:"), "{help}");
+        ensure!(help.contains("3  the release is locked"), "{help}");
+
+        // A missing release: the namespace searched, and --install for an upgrade.
+        let c = both.capstan(&["status", "ghost", "-n", ns_name], &kube);
+        ensure!(c.code == 1, "{c:?}");
+        ensure!(
+            c.error_line()
+                == format!("Error: release \"ghost\" not found in namespace \"{ns_name}\""),
+            "{}",
+            c.stderr
+        );
+        let c = both.capstan(&["upgrade", "ghost", chart, "-n", ns_name], &kube);
+        let h = both.helm(&["upgrade", "ghost", chart, "-n", ns_name], &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        ensure!(
+            c.error_line()
+                == format!(
+                    "Error: release \"ghost\" not found in namespace \"{ns_name}\" (add --install \
+                     to install it)"
+                ),
+            "{}",
+            c.stderr
+        );
+        plain(&c)?;
+        Ok(())
+    })
+    .await;
+}
