@@ -469,3 +469,158 @@ async fn errors_say_what_and_where_with_helms_exit_codes() {
     })
     .await;
 }
+
+/// Runs both tools with one argument list; both must succeed with the same standard output.
+fn same(both: &Both, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<String> {
+    let (c, h) = both.both_ok(args, env)?;
+    ensure!(c == h, "{args:?}\ncapstan:\n{c}\nhelm:\n{h}");
+    Ok(c)
+}
+
+#[tokio::test]
+async fn list_defaults_sorting_paging_and_selectors_match_helm() {
+    with_namespace("cli-list", |ns| async move {
+        let both = Both::new();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let n = ns.name();
+        // Installed in an order that is not the names' order; one kept uninstalled.
+        for (name, extra) in [
+            ("b-one", &[][..]),
+            ("a-two", &["--labels", "team=api"][..]),
+            ("c-three", &[][..]),
+        ] {
+            let args = [&["install", name, chart, "-n", n][..], extra].concat();
+            let c = both.capstan(&args, &kube);
+            ensure!(c.code == 0, "{}", c.stderr);
+        }
+        let c = both.capstan(&["uninstall", "c-three", "--keep-history", "-n", n], &kube);
+        ensure!(c.code == 0, "{}", c.stderr);
+
+        let list = same(&both, &["list", "-q", "-n", n], &kube)?;
+        ensure!(
+            list == "a-two\nb-one\n",
+            "uninstalled ones are not listed: {list}"
+        );
+        for flags in [
+            &["-o", "json"][..],
+            &["-o", "yaml"],
+            &["-a", "-o", "json"],
+            &["--uninstalled", "-q"],
+            &["--deployed", "--uninstalled", "-q"],
+            &["-a", "-d", "-q"],
+            &["-a", "-d", "-r", "-q"],
+            &["-a", "-r", "-q"],
+            &["-a", "-m", "1", "--offset", "1", "-q"],
+            &["-a", "--offset", "5", "-q"],
+            &["-l", "name=a-two", "-q"],
+            &["-a", "-l", "status!=deployed", "-q"],
+            &["-l", "team=api", "-q"],
+            &["--time-format", "2006-01-02 15:04:05Z0700", "-o", "json"],
+            &["--no-headers", "--time-format", "Jan _2"],
+        ] {
+            same(&both, &[&["list", "-n", n][..], flags].concat(), &kube)?;
+        }
+        Ok(())
+    })
+    .await;
+}
+
+/// Text with every RFC 3339 time (`2026-01-02T03:04:05.123Z`) replaced by `TIME`.
+fn mask_times(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("T") {
+        let (head, tail) = rest.split_at(at);
+        let date = head.len() >= 10
+            && head[head.len() - 10..].chars().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    c == '-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        let end = tail.find('Z').filter(|e| {
+            tail[1..*e]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+        });
+        match (date, end) {
+            (true, Some(end)) => {
+                out.push_str(&head[..head.len() - 10]);
+                out.push_str("TIME");
+                rest = &tail[end + 1..];
+            }
+            _ => {
+                out.push_str(head);
+                out.push('T');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn status_and_install_output_match_helm_byte_for_byte() {
+    with_namespaces(&["cli-out-c", "cli-out-h"], |namespaces| async move {
+        let (c_ns, h_ns) = (namespaces[0].name(), namespaces[1].name());
+        let both = Both::new();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let normal = |text: &str, ns: &str| mask_times(text).replace(ns, "NS");
+        for (i, format) in ["json", "yaml"].into_iter().enumerate() {
+            let name = format!("web{i}");
+            let install = |ns: &str, values: &str| {
+                vec![
+                    "install".to_owned(),
+                    name.clone(),
+                    chart.to_owned(),
+                    "-n".into(),
+                    ns.to_owned(),
+                    "--set".into(),
+                    values.to_owned(),
+                    "-o".into(),
+                    format.to_owned(),
+                ]
+            };
+            let c = both.capstan(&args(&install(c_ns, "message=one")), &kube);
+            let h = both.helm(&args(&install(h_ns, "message=one")), &kube);
+            ensure!(c.code == 0 && h.code == 0, "{c:?}\n{h:?}");
+            ensure!(
+                normal(&c.stdout, c_ns) == normal(&h.stdout, h_ns),
+                "install -o {format}\ncapstan:\n{}\nhelm:\n{}",
+                c.stdout,
+                h.stdout
+            );
+            for extra in [&[][..], &["--revision", "1"]] {
+                let c_args = [
+                    &["status", name.as_str(), "-n", c_ns, "-o", format][..],
+                    extra,
+                ]
+                .concat();
+                let h_args = [
+                    &["status", name.as_str(), "-n", h_ns, "-o", format][..],
+                    extra,
+                ]
+                .concat();
+                let c = both.capstan(&c_args, &kube);
+                let h = both.helm(&h_args, &kube);
+                ensure!(c.code == 0 && h.code == 0, "{c:?}\n{h:?}");
+                ensure!(
+                    normal(&c.stdout, c_ns) == normal(&h.stdout, h_ns),
+                    "status -o {format}\ncapstan:\n{}\nhelm:\n{}",
+                    c.stdout,
+                    h.stdout
+                );
+            }
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -904,6 +904,7 @@ impl Applier for ApplierService {
             hooks: read::hooks_text(&release),
             metadata_json: json(&read::metadata(&release)),
             chart_values_json: json(&chart_values),
+            release_json: json(&release),
         }))
     }
 }

@@ -651,10 +651,10 @@ pub struct ListArgs {
     /// List releases in every namespace.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Every status (the default).
+    /// Every status, without any filter applied.
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Deployed releases.
+    /// Deployed releases (with --failed, the default when no status is asked for).
     #[arg(long)]
     pub deployed: bool,
     /// Failed releases.
@@ -681,6 +681,25 @@ pub struct ListArgs {
     /// Leave out the header.
     #[arg(long)]
     pub no_headers: bool,
+    /// Sort by release date (oldest first; with --reverse, newest first).
+    #[arg(short = 'd', long)]
+    pub date: bool,
+    /// Reverse the sort order.
+    #[arg(short = 'r', long)]
+    pub reverse: bool,
+    /// Most releases to show (0: no limit).
+    #[arg(short = 'm', long, default_value_t = 256)]
+    pub max: usize,
+    /// How many releases of the sorted list to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Label query on the release records (`key=value`, `key==value`, `key!=value`, comma-separated);
+    /// the labels are Helm's (`name`, `owner`, `status`, `version`) and the release's own.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Format times with a Go layout, e.g. `--time-format "2006-01-02 15:04:05Z0700"`.
+    #[arg(long, value_name = "LAYOUT")]
+    pub time_format: Option<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,

@@ -17,6 +17,7 @@ pub mod commands;
 pub mod console;
 pub mod diff;
 pub mod exit;
+pub mod goyaml;
 pub mod kubeconfig;
 pub mod output;
 pub mod remote;

@@ -58,14 +58,101 @@ pub fn go_default(time: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A time in local time with a Go layout (`--time-format "2006-01-02 15:04:05Z0700"`); empty
+/// when unknown.
+pub fn go_format(time: &str, layout: &str) -> String {
+    parse(time)
+        .map(|t| {
+            let utc = t.offset().seconds() == 0;
+            t.strftime(&go_layout_to_strftime(layout, utc)).to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// A Go time layout as a strftime format (`utc`: Go writes `Z` for a zero `Z07:00` offset).
+pub fn go_layout_to_strftime(layout: &str, utc: bool) -> String {
+    const TOKENS: [(&str, &str); 31] = [
+        ("January", "%B"),
+        ("Monday", "%A"),
+        ("Jan", "%b"),
+        ("Mon", "%a"),
+        ("MST", "%Z"),
+        ("2006", "%Y"),
+        ("Z07:00", "Z"),
+        ("Z0700", "Z"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("-07", "%z"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+        (".999999999", "%.f"),
+        (".999999", "%.f"),
+        (".999", "%.f"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("_2", "%e"),
+        ("06", "%y"),
+        ("15", "%H"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("PM", "%p"),
+        ("pm", "%P"),
+        ("1", "%-m"),
+        ("2", "%-d"),
+        ("3", "%-I"),
+        ("4", "%-M"),
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        if let Some(tail) = rest.strip_prefix('5') {
+            out.push_str("%-S");
+            rest = tail;
+            continue;
+        }
+        for (token, spec) in TOKENS {
+            if let Some(tail) = rest.strip_prefix(token) {
+                let spec = match (token, utc) {
+                    ("Z07:00", false) => "%:z",
+                    ("Z0700", false) => "%z",
+                    _ => spec,
+                };
+                out.push_str(spec);
+                rest = tail;
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        if c == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// Prints `value` as JSON (one line, as Helm does) or YAML.
 pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<()> {
     if yaml {
-        out!("{}", serde_yaml_ng::to_string(value)?);
+        out!(
+            "{}",
+            crate::goyaml::to_string(&serde_json::to_value(value)?)
+        );
     } else {
         outln!("{}", serde_json::to_string(value)?);
     }
     Ok(())
+}
+
+/// A JSON document as YAML as Helm prints it (sigs.k8s.io/yaml over go-yaml): keys sorted,
+/// and strings a YAML reader would take for something else (times, numbers, booleans) quoted.
+pub fn helm_yaml(json: &str) -> anyhow::Result<String> {
+    let value: serde_json::Value = serde_json::from_str(json)?;
+    Ok(crate::goyaml::to_string(&value))
 }
 
 /// A JSON document as YAML text.
@@ -243,6 +330,23 @@ impl ProgressPrinter {
         }
         self.drawn = lines.len();
         eout!("{out}");
+    }
+}
+
+#[cfg(test)]
+mod go_layout_tests {
+    use super::go_layout_to_strftime;
+
+    #[test]
+    fn go_layouts_become_strftime() {
+        assert_eq!(
+            go_layout_to_strftime("2006-01-02 15:04:05Z0700", true),
+            "%Y-%m-%d %H:%M:%SZ"
+        );
+        assert_eq!(
+            go_layout_to_strftime("Mon Jan _2 15:04:05 -07:00 MST 100%", false),
+            "%a %b %e %H:%M:%S %:z %Z 100%%"
+        );
     }
 }
 

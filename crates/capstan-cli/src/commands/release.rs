@@ -156,8 +156,37 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let result = Signals::listen()?
         .cancellable(run_install(global, &args))
         .await?;
-    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    if args.output != Format::Table && args.apply.dry_run.is_none() {
+        print_stored(global, &result, args.output).await?;
+    } else {
+        print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    }
     Ok(0)
+}
+
+/// Prints the revision an operation wrote as Helm's `-o json|yaml` does: the whole release
+/// record, chart included.
+async fn print_stored(
+    global: &Global,
+    result: &pb::OperationResult,
+    format: Format,
+) -> anyhow::Result<()> {
+    let release = result.release.clone().unwrap_or_default();
+    let mut client = applier::connect(global).await?;
+    let got = client
+        .get(pb::GetRequest {
+            name: release.name.clone(),
+            namespace: release.namespace.clone(),
+            revision: release.revision,
+            all_values: false,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    if got.release_json.is_empty() {
+        return print_result(result, false, format);
+    }
+    super::read::print_release(&got.release_json, true, format == Format::Yaml)
 }
 
 /// Renders and installs: the part of `install` a signal cancels.
@@ -332,7 +361,11 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
             outln!("Release {:?} has been upgraded. Happy Helming!", args.name);
         }
     }
-    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    if args.output != Format::Table && args.apply.dry_run.is_none() {
+        print_stored(global, &result, args.output).await?;
+    } else {
+        print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    }
     Ok(0)
 }
 

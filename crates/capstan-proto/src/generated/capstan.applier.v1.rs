@@ -448,6 +448,10 @@ pub struct GetResponse {
     /// The chart's default values (values.yaml) of this revision, JSON.
     #[prost(string, tag = "7")]
     pub chart_values_json: ::prost::alloc::string::String,
+    /// The whole revision as Helm's JSON (the storage record's payload, chart included), for
+    /// Helm's `status -o json|yaml` and `install -o json|yaml`.
+    #[prost(string, tag = "8")]
+    pub release_json: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod applier_client {
