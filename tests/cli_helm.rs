@@ -624,3 +624,156 @@ async fn status_and_install_output_match_helm_byte_for_byte() {
     })
     .await;
 }
+
+/// A post-renderer script that replaces `hello` with `post-rendered` (and appends its
+/// arguments as a comment).
+fn post_renderer(dir: &Path) -> anyhow::Result<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join("post-render.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nsed 's/hello/post-rendered/'\necho \"# args: $*\"\n",
+    )?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path.display().to_string())
+}
+
+#[tokio::test]
+async fn helms_flags_are_accepted_and_behave_as_helms() {
+    with_namespace("cli-flags", |ns| async move {
+        let both = Both::new();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let n = ns.name();
+
+        // Dry runs print the hooks and the manifest as Helm does (all but the time line);
+        // --hide-notes leaves the notes out.
+        for extra in [&[][..], &["--hide-notes"]] {
+            let args = [&["install", "dry", chart, "-n", n, "--dry-run"][..], extra].concat();
+            let (c, h) = both.both_ok(&args, &kube)?;
+            let strip = |t: &str| {
+                t.lines()
+                    .filter(|l| !l.starts_with("LAST DEPLOYED:"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            ensure!(
+                strip(&c) == strip(&h),
+                "{args:?}\ncapstan:\n{c}\nhelm:\n{h}"
+            );
+            ensure!(
+                c.contains("HOOKS:\n---\n# Source: helm-web/templates/hook.yaml"),
+                "{c}"
+            );
+            ensure!(
+                c.contains("NOTES:") != extra.contains(&"--hide-notes"),
+                "{c}"
+            );
+        }
+        // A server-side dry run does not say objects were created.
+        let c = both.capstan(
+            &["install", "dry", chart, "-n", n, "--dry-run=server"],
+            &kube,
+        );
+        ensure!(c.code == 0, "{}", c.stderr);
+        ensure!(
+            c.stderr
+                .contains("configmap/dry-web created (server dry run)")
+                && !c.stderr.lines().any(|l| l.ends_with(" created")),
+            "{}",
+            c.stderr
+        );
+
+        // --set-literal, --post-renderer (with args), --skip-tests, --skip-crds: the same
+        // template output as Helm's.
+        let script = post_renderer(both.home.path())?;
+        for extra in [
+            &["--set-literal", "message=a,b=c d"][..],
+            &[
+                "--post-renderer",
+                &script,
+                "--post-renderer-args",
+                "x",
+                "--post-renderer-args",
+                "y",
+            ],
+            &["--skip-tests", "--skip-crds"],
+        ] {
+            let args = [&["template", "lit", chart, "-n", n][..], extra].concat();
+            same(&both, &args, &kube)?;
+        }
+        // --post-renderer on install changes what is applied; -l labels the release;
+        // --wait=watcher waits.
+        let c = both.capstan(
+            &[
+                "install",
+                "post",
+                chart,
+                "-n",
+                n,
+                "--post-renderer",
+                &script,
+                "-l",
+                "team=web",
+                "--wait=watcher",
+            ],
+            &kube,
+        );
+        ensure!(c.code == 0, "{}", c.stderr);
+        let manifest = both
+            .capstan(&["get", "manifest", "post", "-n", n], &kube)
+            .stdout;
+        ensure!(manifest.contains("post-rendered"), "{manifest}");
+        let listed = same(&both, &["list", "-q", "-n", n, "-l", "team=web"], &kube)?;
+        ensure!(listed == "post\n", "{listed}");
+        let c = both.capstan(
+            &[
+                "upgrade",
+                "post",
+                chart,
+                "-n",
+                n,
+                "--wait=hookOnly",
+                "--reuse-values",
+            ],
+            &kube,
+        );
+        ensure!(c.code == 0, "{}", c.stderr);
+        let c = both.capstan(
+            &["status", "post", "-n", n, "--show-desc", "--show-resources"],
+            &kube,
+        );
+        ensure!(
+            c.stdout.contains("DESCRIPTION: Upgrade complete"),
+            "{}",
+            c.stdout
+        );
+        let c = both.capstan(&["status", "post", "-n", n], &kube);
+        ensure!(!c.stdout.contains("DESCRIPTION:"), "{}", c.stdout);
+
+        // uninstall --ignore-not-found: Helm's output and exit code.
+        let (c, h) = both.both_ok(
+            &["uninstall", "ghost", "-n", n, "--ignore-not-found"],
+            &kube,
+        )?;
+        ensure!(c == h, "capstan {c:?}, helm {h:?}");
+
+        // version --short and --template; --version has one meaning per command.
+        let c = both.capstan(&["version", "--short"], &[]);
+        ensure!(
+            c.code == 0 && c.stdout.starts_with('v') && c.stdout.lines().count() == 1,
+            "{c:?}"
+        );
+        let c = both.capstan(&["version", "--template", "ver={{.Version}}"], &[]);
+        ensure!(c.stdout.starts_with("ver=v"), "{c:?}");
+        for args in [&["list", "--version"][..], &["status", "x", "--version"]] {
+            let c = both.capstan(args, &kube);
+            let h = both.helm(args, &kube);
+            ensure!(c.code == 1 && h.code == 1, "{args:?}: {c:?} {h:?}");
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -193,9 +193,21 @@ pub enum Command {
     /// Print the shell completion script for bash, zsh, fish or powershell.
     Completion(CompletionArgs),
     /// Print the client version.
-    Version,
+    Version(VersionArgs),
     /// Print the `HELM_*` environment in effect (all of it, or one variable's value).
     Env(EnvArgs),
+}
+
+/// `capstan version`.
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Print the version number only (`v0.1.0`).
+    #[arg(long)]
+    pub short: bool,
+    /// A Go template for the output, over `.Version`, `.GitCommit`, `.GitTreeState` and
+    /// `.GoVersion` (e.g. `{{.Version}}`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
 }
 
 /// `capstan env [NAME]`.
@@ -235,6 +247,33 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
+    /// Leave the chart's CRDs out even with --include-crds.
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// Leave test hooks (`helm.sh/hook: test`) out of the output.
+    #[arg(long)]
+    pub skip_tests: bool,
+    /// With --output-dir, write under `<DIR>/<release name>/`.
+    #[arg(long)]
+    pub release_name: bool,
+    /// Name the release `<chart>-<unix seconds>` instead of `release-name`.
+    #[arg(short = 'g', long)]
+    pub generate_name: bool,
+    /// Post-rendering.
+    #[command(flatten)]
+    pub post_render: PostRenderFlags,
+}
+
+/// `--post-renderer PATH` and its `--post-renderer-args`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PostRenderFlags {
+    /// An executable the rendered manifests are piped through (standard input to standard
+    /// output) before they are applied or printed.
+    #[arg(long, value_name = "PATH")]
+    pub post_renderer: Option<PathBuf>,
+    /// An argument for the post-renderer (repeatable).
+    #[arg(long, value_name = "ARG", requires = "post_renderer")]
+    pub post_renderer_args: Vec<String>,
 }
 
 /// `capstan lint [PATH...]`.
@@ -325,15 +364,30 @@ pub struct ApplyFlags {
     /// Create the release namespace if it does not exist.
     #[arg(long)]
     pub create_namespace: bool,
-    /// Wait until every object is ready (and hooks have completed) before succeeding.
-    #[arg(long)]
-    pub wait: bool,
+    /// Wait until every object is ready (and hooks have completed) before succeeding; Helm 4's
+    /// strategies are accepted: `--wait` or `--wait=watcher`/`legacy` wait for every object,
+    /// `--wait=hookOnly` only for hooks (as without --wait).
+    #[arg(long = "wait", num_args = 0..=1, require_equals = true, default_missing_value = "watcher",
+          value_parser = ["watcher", "legacy", "hookOnly", "true", "false"], value_name = "STRATEGY")]
+    pub wait_strategy: Option<String>,
     /// With --wait, also wait for Jobs to complete.
     #[arg(long)]
     pub wait_for_jobs: bool,
     /// How long to wait for each Kubernetes operation (a Go duration).
     #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Do not install the chart's CRDs (`crds/`).
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// Do not print the chart's NOTES.txt.
+    #[arg(long)]
+    pub hide_notes: bool,
+    /// Render subcharts' NOTES.txt too (accepted; capstan renders the parent chart's notes).
+    #[arg(long)]
+    pub render_subchart_notes: bool,
+    /// Post-rendering.
+    #[command(flatten)]
+    pub post_render: PostRenderFlags,
     /// On failure, undo the operation (uninstall an install, roll back an upgrade); implies --wait.
     #[arg(long, visible_alias = "rollback-on-failure")]
     pub atomic: bool,
@@ -369,8 +423,19 @@ pub struct ApplyFlags {
     #[arg(long)]
     pub force_conflicts: bool,
     /// Custom labels on the release record, `key=value,...` (added to the previous revision's).
-    #[arg(long, value_delimiter = ',', value_parser = parse_label, value_name = "KEY=VALUE")]
+    #[arg(short = 'l', long, value_delimiter = ',', value_parser = parse_label, value_name = "KEY=VALUE")]
     pub labels: Vec<(String, String)>,
+}
+
+impl ApplyFlags {
+    /// Whether objects are waited for: `--wait`, `--wait=watcher|legacy|true`, or `--atomic`
+    /// (which implies it); not `--wait=hookOnly` or `--wait=false`.
+    pub fn waits(&self) -> bool {
+        matches!(
+            self.wait_strategy.as_deref(),
+            Some("watcher" | "legacy" | "true")
+        )
+    }
 }
 
 /// Parses `key=value` of `--labels`.
@@ -621,6 +686,9 @@ pub struct UninstallArgs {
     /// Keep the release's history (mark it uninstalled); `rollback` re-installs it.
     #[arg(long)]
     pub keep_history: bool,
+    /// Succeed when a release does not exist (say so and go on).
+    #[arg(long)]
+    pub ignore_not_found: bool,
     /// Wait until every object is deleted.
     #[arg(long)]
     pub wait: bool,
@@ -729,6 +797,12 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+    /// Print the revision's description.
+    #[arg(long)]
+    pub show_desc: bool,
+    /// Print the release's objects and their readiness (capstan prints them anyway).
+    #[arg(long)]
+    pub show_resources: bool,
 }
 
 /// `capstan get ...`.

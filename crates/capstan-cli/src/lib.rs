@@ -20,6 +20,7 @@ pub mod exit;
 pub mod goyaml;
 pub mod kubeconfig;
 pub mod output;
+pub mod postrender;
 pub mod remote;
 pub mod renderer;
 pub mod signals;

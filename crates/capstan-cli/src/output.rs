@@ -170,13 +170,18 @@ pub fn json_to_yaml(json: &str) -> anyhow::Result<String> {
 
 /// The summary Helm prints after install, upgrade and for `status`.
 pub fn release_summary(release: &pb::ReleaseInfo) -> String {
+    summary(release, false)
+}
+
+/// The summary, with the revision's description (`status --show-desc`).
+pub fn summary(release: &pb::ReleaseInfo, description: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "NAME: {}", release.name);
     let _ = writeln!(out, "LAST DEPLOYED: {}", ansic(&release.last_deployed));
     let _ = writeln!(out, "NAMESPACE: {}", release.namespace);
     let _ = writeln!(out, "STATUS: {}", release.status);
     let _ = writeln!(out, "REVISION: {}", release.revision);
-    if !release.description.is_empty() {
+    if description {
         let _ = writeln!(out, "DESCRIPTION: {}", release.description);
     }
     let _ = writeln!(out, "TEST SUITE: None");
@@ -344,8 +349,8 @@ mod go_layout_tests {
             "%Y-%m-%d %H:%M:%SZ"
         );
         assert_eq!(
-            go_layout_to_strftime("Mon Jan _2 15:04:05 -07:00 MST 100%", false),
-            "%a %b %e %H:%M:%S %:z %Z 100%%"
+            go_layout_to_strftime("Mon Jan _2 15:04:05 -07:00 MST at 1 100%", false),
+            "%a %b %e %H:%M:%S %:z %Z at %-m %-m00%%"
         );
     }
 }

@@ -28,7 +28,7 @@ impl Command {
             Command::Template(_) => "template",
             Command::Lint(_) => "lint",
             Command::Completion(_) => "completion",
-            Command::Version => "version",
+            Command::Version(_) => "version",
             Command::Env(_) => "env",
         }
     }
@@ -49,6 +49,38 @@ impl Command {
             _ => exit::Fix::None,
         }
     }
+}
+
+/// `capstan version`: `version.BuildInfo{...}` as Helm prints it, `--short`, or `--template`
+/// over `.Version`, `.GitCommit`, `.GitTreeState` and `.GoVersion`.
+fn version(args: &crate::cli::VersionArgs) -> anyhow::Result<u8> {
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let fields = [
+        ("Version", version.as_str()),
+        ("GitCommit", ""),
+        ("GitTreeState", ""),
+        ("GoVersion", ""),
+    ];
+    if let Some(template) = &args.template {
+        let mut text = template.clone();
+        for (name, value) in fields {
+            for spelling in [format!("{{{{.{name}}}}}"), format!("{{{{ .{name} }}}}")] {
+                text = text.replace(&spelling, value);
+            }
+        }
+        if text.contains("{{") {
+            anyhow::bail!(
+                "version --template {template:?}: only {{{{.Version}}}}, {{{{.GitCommit}}}}, \
+                 {{{{.GitTreeState}}}} and {{{{.GoVersion}}}} are known"
+            );
+        }
+        outln!("{text}");
+    } else if args.short {
+        outln!("{version}");
+    } else {
+        outln!("capstan {}", env!("CARGO_PKG_VERSION"));
+    }
+    Ok(0)
 }
 
 /// Records the release a command is about on its span (names, never values).
@@ -83,9 +115,6 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
         Command::Env(args) => env::run(&cli.global, args),
-        Command::Version => {
-            outln!("capstan {}", env!("CARGO_PKG_VERSION"));
-            Ok(0)
-        }
+        Command::Version(args) => version(&args),
     }
 }

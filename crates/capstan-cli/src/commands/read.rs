@@ -333,7 +333,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
     let release = response.release.clone().unwrap_or_default();
     match args.output {
         Format::Table => {
-            out!("{}", output::release_summary(&release));
+            out!("{}", output::summary(&release, args.show_desc));
             if !response.objects.is_empty() {
                 outln!("RESOURCES:");
                 let mut rows = vec![["OBJECT", "READY", "REASON"].map(String::from).to_vec()];

@@ -83,12 +83,25 @@ fn operation_span(operation: &'static str, name: &str, namespace: &str) -> traci
 
 /// Follows an operation's events to its result, printing progress; a failed operation is an
 /// error carrying the applier's code.
-async fn follow(mut stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
+async fn follow(stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
+    follow_dry(stream, false).await
+}
+
+/// [`follow`], saying of each object of a server-side dry run that it was only simulated
+/// (`created (server dry run)`, as kubectl does).
+async fn follow_dry(
+    mut stream: Streaming<pb::OperationEvent>,
+    server_dry_run: bool,
+) -> anyhow::Result<pb::OperationResult> {
     let mut printer = ProgressPrinter::default();
     loop {
-        let Some(event) = stream.message().await.map_err(exit::status)? else {
+        let Some(mut event) = stream.message().await.map_err(exit::status)? else {
             break;
         };
+        if server_dry_run && let Some(pb::operation_event::Event::Object(object)) = &mut event.event
+        {
+            object.action = format!("{} (server dry run)", object.action);
+        }
         if let Some(pb::operation_event::Event::Result(result)) = event.event {
             if let Some(error) = &result.error {
                 return Err(anyhow::Error::new(ServiceError {
@@ -116,16 +129,48 @@ fn lock_wait_millis(flag: Option<Option<Duration>>, timeout: Duration) -> Option
     flag.map(|wait| millis(wait.unwrap_or(timeout)))
 }
 
+/// What install and upgrade print besides the release: the hooks of a dry run, and whether
+/// the notes are hidden.
+#[derive(Default)]
+struct Printing {
+    /// The rendered hooks as `---\n# Source: <path>\n<yaml>\n` documents.
+    hooks: String,
+    /// `--hide-notes`.
+    hide_notes: bool,
+}
+
+/// The rendered hooks as Helm's dry run prints them.
+fn hooks_text(rendered: &pb::Rendered) -> String {
+    rendered
+        .hooks
+        .iter()
+        .map(|h| format!("---\n# Source: {}\n{}\n", h.path, h.yaml))
+        .collect()
+}
+
 /// Prints the result of install, upgrade or rollback as Helm does.
 fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> anyhow::Result<()> {
+    print_result_with(result, dry_run, format, &Printing::default())
+}
+
+/// [`print_result`] with a dry run's hooks and `--hide-notes`.
+fn print_result_with(
+    result: &pb::OperationResult,
+    dry_run: bool,
+    format: Format,
+    printing: &Printing,
+) -> anyhow::Result<()> {
     let release = result.release.clone().unwrap_or_default();
     match format {
         Format::Table => {
             out!("{}", output::release_summary(&release));
+            if dry_run && !printing.hooks.is_empty() {
+                out!("HOOKS:\n{}", printing.hooks);
+            }
             if dry_run && !result.manifest.is_empty() {
                 outln!("MANIFEST:\n{}", result.manifest);
             }
-            if !result.notes.is_empty() {
+            if !result.notes.is_empty() && !printing.hide_notes {
                 outln!("NOTES:\n{}", result.notes.trim_end());
             }
         }
@@ -153,13 +198,22 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 
 /// `capstan install NAME CHART`.
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
-    let result = Signals::listen()?
+    let (result, hooks) = Signals::listen()?
         .cancellable(run_install(global, &args))
         .await?;
     if args.output != Format::Table && args.apply.dry_run.is_none() {
         print_stored(global, &result, args.output).await?;
     } else {
-        print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+        let printing = Printing {
+            hooks,
+            hide_notes: args.apply.hide_notes,
+        };
+        print_result_with(
+            &result,
+            args.apply.dry_run.is_some(),
+            args.output,
+            &printing,
+        )?;
     }
     Ok(0)
 }
@@ -190,7 +244,10 @@ async fn print_stored(
 }
 
 /// Renders and installs: the part of `install` a signal cancels.
-async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::OperationResult> {
+async fn run_install(
+    global: &Global,
+    args: &InstallArgs,
+) -> anyhow::Result<(pb::OperationResult, String)> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
     super::record_release(&name, &namespace);
@@ -198,7 +255,7 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         layers: args.values.layers()?,
         chart_values_json: None,
     };
-    let rendered = render(
+    let mut rendered = render(
         global,
         &chart,
         values,
@@ -211,16 +268,19 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         },
     )
     .await?;
+    rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
+    let hooks = hooks_text(&rendered);
     let mut client = applier::connect(global).await?;
     let span = operation_span("install", &name, &namespace);
-    async {
+    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
+    let result = async {
         let stream = client
             .install(pb::InstallRequest {
                 name,
                 namespace,
                 rendered: Some(rendered),
                 create_namespace: args.apply.create_namespace,
-                wait: args.apply.wait,
+                wait: args.apply.waits(),
                 wait_for_jobs: args.apply.wait_for_jobs,
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
@@ -238,10 +298,11 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow_dry(stream, server_dry_run).await
     }
     .instrument(span)
-    .await
+    .await?;
+    Ok((result, hooks))
 }
 
 /// The latest revision of a release, or `None` when there is none.
@@ -351,7 +412,7 @@ pub(crate) async fn render_upgrade(
 
 /// `capstan upgrade NAME CHART`.
 pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
-    let (installs, result) = Signals::listen()?
+    let (installs, result, hooks) = Signals::listen()?
         .cancellable(run_upgrade(global, &args))
         .await?;
     if args.output == Format::Table {
@@ -364,7 +425,16 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
     if args.output != Format::Table && args.apply.dry_run.is_none() {
         print_stored(global, &result, args.output).await?;
     } else {
-        print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+        let printing = Printing {
+            hooks,
+            hide_notes: args.apply.hide_notes,
+        };
+        print_result_with(
+            &result,
+            args.apply.dry_run.is_some(),
+            args.output,
+            &printing,
+        )?;
     }
     Ok(0)
 }
@@ -374,12 +444,14 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
 async fn run_upgrade(
     global: &Global,
     args: &UpgradeArgs,
-) -> anyhow::Result<(bool, pb::OperationResult)> {
+) -> anyhow::Result<(bool, pb::OperationResult, String)> {
     let namespace = global.namespace();
     super::record_release(&args.name, &namespace);
     let mut client = applier::connect(global).await?;
     let UpgradeRender {
-        installs, rendered, ..
+        installs,
+        mut rendered,
+        ..
     } = render_upgrade(
         global,
         &mut client,
@@ -389,6 +461,9 @@ async fn run_upgrade(
         &args.value_mode(),
     )
     .await?;
+    rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
+    let hooks = hooks_text(&rendered);
+    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
     let span = operation_span("upgrade", &args.name, &namespace);
     let result = async {
         let stream = client
@@ -398,7 +473,7 @@ async fn run_upgrade(
                 rendered: Some(rendered),
                 install: args.install,
                 create_namespace: args.apply.create_namespace,
-                wait: args.apply.wait,
+                wait: args.apply.waits(),
                 wait_for_jobs: args.apply.wait_for_jobs,
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
@@ -417,11 +492,11 @@ async fn run_upgrade(
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow_dry(stream, server_dry_run).await
     }
     .instrument(span)
     .await?;
-    Ok((installs, result))
+    Ok((installs, result, hooks))
 }
 
 /// `capstan rollback NAME [REVISION]`.
@@ -465,6 +540,14 @@ async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb
     .await
 }
 
+/// Whether an error is the applier's "no such release".
+fn release_missing(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<ServiceError>())
+        .any(|s| s.code == tonic::Code::NotFound && s.message.ends_with("not found"))
+}
+
 /// `capstan uninstall NAME...`.
 pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u8> {
     let mut signals = Signals::listen()?;
@@ -492,7 +575,14 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
             follow(stream).await
         }
         .instrument(span);
-        let result = signals.cancellable(operation).await?;
+        let result = match signals.cancellable(operation).await {
+            Err(error) if args.ignore_not_found && release_missing(&error) => {
+                // Helm's words for a release it did not find with --ignore-not-found.
+                outln!("release \"{name}\" uninstalled");
+                continue;
+            }
+            outcome => outcome?,
+        };
         if !result.info.is_empty() {
             outln!("{}", result.info.trim_end());
         }
