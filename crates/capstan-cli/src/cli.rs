@@ -16,6 +16,48 @@ Exit codes:
   3  the release is locked by another operation
   4  timed out (waiting for readiness, or the operation's deadline, --atomic included)";
 
+/// The examples each command's help ends with, as Helm's help has them.
+mod examples {
+    pub const INSTALL: &str = "\
+Examples:
+  capstan install web ./charts/webapp -n apps --create-namespace
+  capstan install web ./webapp-1.2.0.tgz -f prod.yaml --set image.tag=1.27 --wait --timeout 10m
+  capstan install ./charts/webapp --generate-name --dry-run";
+    pub const UPGRADE: &str = "\
+Examples:
+  capstan upgrade web ./charts/webapp --reuse-values --set replicaCount=3
+  capstan upgrade --install web ./charts/webapp -n apps --atomic --timeout 5m
+  capstan upgrade web ./charts/webapp --dry-run=server";
+    pub const ROLLBACK: &str = "\
+Examples:
+  capstan rollback web        # to the revision before the latest
+  capstan rollback web 3 --wait";
+    pub const UNINSTALL: &str = "\
+Examples:
+  capstan uninstall web -n apps
+  capstan uninstall web --keep-history
+  capstan uninstall web --ignore-not-found";
+    pub const LIST: &str = "\
+Examples:
+  capstan list                  # deployed and failed releases in the namespace
+  capstan list -A -a            # every release, every status, every namespace
+  capstan list -d -r -m 5       # the five most recently deployed
+  capstan list -l team=web -o json";
+    pub const HISTORY: &str = "\
+Examples:
+  capstan history web --max 5 -o yaml";
+    pub const STATUS: &str = "\
+Examples:
+  capstan status web
+  capstan status web --revision 2 --show-desc
+  capstan status web -o json | jq .info.status";
+    pub const TEMPLATE: &str = "\
+Examples:
+  capstan template web ./charts/webapp -f prod.yaml
+  capstan template ./charts/webapp -s templates/deployment.yaml
+  capstan template web ./charts/webapp --output-dir out --release-name";
+}
+
 /// capstan: Helm's release lifecycle, as services.
 #[derive(Parser, Debug)]
 #[command(
@@ -162,23 +204,25 @@ pub struct KubeFlags {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Install a chart as a new release.
-    #[command(disable_version_flag = true)]
+    #[command(disable_version_flag = true, after_help = examples::INSTALL)]
     Install(Box<InstallArgs>),
     /// Upgrade a release to a new chart or new values.
-    #[command(disable_version_flag = true)]
+    #[command(disable_version_flag = true, after_help = examples::UPGRADE)]
     Upgrade(Box<UpgradeArgs>),
     /// Roll a release back to a previous revision.
+    #[command(after_help = examples::ROLLBACK)]
     Rollback(RollbackArgs),
     /// Uninstall a release.
-    #[command(visible_aliases = ["un", "delete", "del"])]
+    #[command(visible_aliases = ["un", "delete", "del"], after_help = examples::UNINSTALL)]
     Uninstall(UninstallArgs),
     /// List releases.
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = examples::LIST)]
     List(ListArgs),
     /// Show a release's revisions.
-    #[command(visible_alias = "hist")]
+    #[command(visible_alias = "hist", after_help = examples::HISTORY)]
     History(HistoryArgs),
     /// Show a release's status.
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// Show parts of a release.
     #[command(subcommand)]
@@ -187,6 +231,7 @@ pub enum Command {
     #[command(subcommand)]
     Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
+    #[command(after_help = examples::TEMPLATE)]
     Template(Box<TemplateArgs>),
     /// Examine charts for possible issues (Chart.yaml, values and schema, templates).
     Lint(Box<LintArgs>),
