@@ -777,3 +777,103 @@ async fn helms_flags_are_accepted_and_behave_as_helms() {
     })
     .await;
 }
+
+/// The candidates of `capstan __complete ARGS` and its directive.
+fn complete(
+    both: &Both,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<(Vec<String>, String)> {
+    let run = both.capstan(&[&["__complete"][..], args].concat(), env);
+    ensure!(run.code == 0, "{run:?}");
+    let mut lines: Vec<String> = run.stdout.lines().map(str::to_owned).collect();
+    let directive = lines.pop().context("a directive line")?;
+    Ok((lines, directive))
+}
+
+#[tokio::test]
+async fn completion_is_dynamic() {
+    with_namespace("cli-complete", |ns| async move {
+        let both = Both::new();
+        let n = ns.name();
+        let config = write(both.home.path(), "config", &two_contexts(n, "default")?)?;
+        let kube = [("KUBECONFIG", config.as_str())];
+        let chart = capstan_testkit::helm::chart();
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        for name in ["web", "worker"] {
+            let c = both.capstan(&["install", name, chart], &kube);
+            ensure!(c.code == 0, "{}", c.stderr);
+        }
+        let c = both.capstan(&["upgrade", "web", chart, "--reuse-values"], &kube);
+        ensure!(c.code == 0, "{}", c.stderr);
+
+        // Release names (in the context's namespace, or -n's), revisions, namespaces, contexts.
+        let (names, directive) = complete(&both, &["status", ""], &kube)?;
+        ensure!(
+            names == ["web", "worker"] && directive == ":4",
+            "{names:?} {directive}"
+        );
+        let (names, _) = complete(&both, &["uninstall", "-n", n, "wo"], &kube)?;
+        ensure!(names == ["worker"], "{names:?}");
+        let (names, _) = complete(&both, &["status", "web", "-n", "default", ""], &kube)?;
+        ensure!(names.is_empty(), "a release takes one name: {names:?}");
+        let (revisions, _) = complete(&both, &["rollback", "web", ""], &kube)?;
+        ensure!(revisions == ["2", "1"], "{revisions:?}");
+        let (revisions, _) = complete(&both, &["get", "values", "web", "--revision", ""], &kube)?;
+        ensure!(revisions == ["2", "1"], "{revisions:?}");
+        let (namespaces, _) = complete(&both, &["list", "-n", "cli-compl"], &kube)?;
+        ensure!(namespaces.contains(&n.to_owned()), "{namespaces:?}");
+        let (contexts, _) = complete(&both, &["list", "--kube-context", ""], &kube)?;
+        ensure!(contexts == ["devcluster", "other"], "{contexts:?}");
+        // Charts are files: the shell completes them.
+        let (charts, directive) = complete(&both, &["install", "web", "./"], &kube)?;
+        ensure!(
+            charts.is_empty() && directive == ":0",
+            "{charts:?} {directive}"
+        );
+        let (commands, _) = complete(&both, &["un"], &kube)?;
+        ensure!(commands == ["uninstall"], "{commands:?}");
+        let (flags, _) = complete(&both, &["list", "--sel"], &kube)?;
+        ensure!(flags == ["--selector"], "{flags:?}");
+
+        // The bash script asks __complete.
+        let capstan = binary("capstan");
+        let dir = capstan
+            .parent()
+            .context("a directory")?
+            .display()
+            .to_string();
+        let script = "source <(capstan completion bash); COMP_WORDS=(capstan rollback web ''); \
+                      COMP_CWORD=3; _capstan_complete; echo \"${COMPREPLY[*]}\"";
+        let path = format!("{dir}:{}", std::env::var("PATH").unwrap_or_default());
+        let bash = run(
+            Path::new("/bin/bash"),
+            &["-c", script],
+            &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
+            both.home.path(),
+        );
+        ensure!(bash.stdout.trim() == "2 1", "{bash:?}");
+        for shell in ["zsh", "fish"] {
+            let c = both.capstan(&["completion", shell], &[]);
+            ensure!(
+                c.code == 0 && c.stdout.contains("__complete"),
+                "{shell}: {c:?}"
+            );
+        }
+
+        // Help: the command's own flags first, the global ones apart, then examples.
+        let help = both.capstan(&["list", "--help"], &[]).stdout;
+        let own = help.find("--selector").context("list's own flag")?;
+        let global = help
+            .find("Global Flags:")
+            .context("the global flags heading")?;
+        let namespace = help.find("--namespace").context("a global flag")?;
+        let examples = help.find("Examples:").context("examples")?;
+        ensure!(
+            own < global && global < namespace && namespace < examples,
+            "{help}"
+        );
+        Ok(())
+    })
+    .await;
+}

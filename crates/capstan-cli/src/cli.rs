@@ -241,6 +241,17 @@ pub enum Command {
     Version(VersionArgs),
     /// Print the `HELM_*` environment in effect (all of it, or one variable's value).
     Env(EnvArgs),
+    /// Dynamic completion for the shell scripts of `completion` (as Helm's hidden command).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
+}
+
+/// `capstan __complete WORDS... CURRENT`.
+#[derive(Args, Debug)]
+pub struct CompleteArgs {
+    /// The words typed after `capstan`, the last one being the word at the cursor (maybe empty).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub words: Vec<String>,
 }
 
 /// `capstan version`.

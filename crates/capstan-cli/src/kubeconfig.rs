@@ -133,6 +133,14 @@ pub fn context_namespace(global: &Global) -> Option<String> {
     }
 }
 
+/// The names of the kubeconfig's contexts (none when it cannot be read).
+pub fn contexts(global: &Global) -> Vec<String> {
+    match read(global) {
+        Ok(Some(file)) => file.contexts.into_iter().map(|c| c.name).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// The `--kube-*` overrides given.
 fn has_overrides(global: &Global) -> bool {
     let k = &global.kube;

@@ -1,5 +1,6 @@
 //! One module per command; [`run`] dispatches.
 
+mod complete;
 mod completion;
 mod diff;
 mod env;
@@ -30,6 +31,7 @@ impl Command {
             Command::Completion(_) => "completion",
             Command::Version(_) => "version",
             Command::Env(_) => "env",
+            Command::Complete(_) => "__complete",
         }
     }
 }
@@ -115,6 +117,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Lint(args) => lint::run(&cli.global, *args).await,
         Command::Completion(args) => completion::run(args),
         Command::Env(args) => env::run(&cli.global, args),
+        Command::Complete(args) => complete::run(&cli.global, args).await,
         Command::Version(args) => version(&args),
     }
 }
