@@ -877,3 +877,187 @@ async fn completion_is_dynamic() {
     })
     .await;
 }
+
+/// A private tmux server (its own socket), killed when dropped.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("capstan-{name}-{}", std::process::id()),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> Run {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs (Debian package tmux)");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a shell command in a new 160x50 window; the pane prints `DONE <code>` at the end.
+    fn start(&self, command: &str) -> anyhow::Result<()> {
+        let line = format!("{command}; echo DONE $?; sleep 600");
+        let run = self.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            "sh",
+            "-c",
+            &line,
+        ]);
+        ensure!(run.code == 0, "{run:?}");
+        Ok(())
+    }
+
+    /// The pane's text, with escape sequences (`-e`) when asked.
+    fn capture(&self, escapes: bool) -> String {
+        let mut args = vec!["capture-pane", "-p", "-J"];
+        if escapes {
+            args.push("-e");
+        }
+        self.tmux(&args).stdout
+    }
+
+    /// Captures until `DONE` shows (or a minute passes); every capture taken, the last last.
+    fn until_done(&self, escapes: bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while std::time::Instant::now() < deadline {
+            let text = self.capture(escapes);
+            let done = text.contains("DONE ");
+            seen.push(text);
+            if done {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        seen
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// A shell word, single-quoted.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+#[tokio::test]
+async fn the_progress_display_on_a_terminal() {
+    with_namespace("cli-tty", |ns| async move {
+        let n = ns.name();
+        let capstan = binary("capstan").display().to_string();
+        let chart = capstan_testkit::helm::chart().display().to_string();
+        let env = format!(
+            "env -u NO_COLOR TERM=xterm-256color KUBECONFIG={} {}",
+            quote(&kubeconfig_path().display().to_string()),
+            quote(&capstan)
+        );
+
+        // Colour, the clock before --timeout, object rows and the hook's row.
+        let tmux = Tmux::new("tty");
+        tmux.start(&format!(
+            "{env} install web {} -n {n} --wait --timeout 2m",
+            quote(&chart)
+        ))?;
+        let seen = tmux.until_done(true);
+        let last = seen.last().cloned().unwrap_or_default();
+        ensure!(last.contains("DONE 0"), "{last}");
+        ensure!(last.contains("\u{1b}["), "coloured: {last:?}");
+        let plain = tmux.capture(false);
+        ensure!(plain.contains("==> "), "{plain}");
+        ensure!(
+            plain.contains("elapsed,") && plain.contains("left"),
+            "the clock: {plain}"
+        );
+        for row in [
+            "configmap/web-web",
+            "deployment/web-web",
+            "hook/web-web-migrate",
+        ] {
+            ensure!(plain.contains(row), "{row} in {plain}");
+        }
+        ensure!(plain.contains("Succeeded"), "the hook ran: {plain}");
+        ensure!(plain.contains("STATUS: deployed"), "{plain}");
+        drop(tmux);
+
+        // NO_COLOR: the same display without colour; an atomic failure's rollback has its own
+        // rows after a line saying so.
+        let tmux = Tmux::new("nocolor");
+        tmux.start(&format!(
+            "NO_COLOR=1 {} upgrade web {} -n {n} --atomic --timeout 6s --set image.tag=never-ready",
+            env.replace("env -u NO_COLOR ", "env "),
+            quote(&chart)
+        ))?;
+        let seen = tmux.until_done(true);
+        let last = seen.last().cloned().unwrap_or_default();
+        ensure!(last.contains("DONE 4"), "an atomic timeout exits 4: {last}");
+        ensure!(
+            !last.contains("\u{1b}["),
+            "no colour with NO_COLOR: {last:?}"
+        );
+        ensure!(
+            last.contains("rolling back after the failure"),
+            "the rollback is announced: {last}"
+        );
+        ensure!(
+            seen.iter().any(|s| s.contains("waiting: ")),
+            "objects waited for: {seen:?}"
+        );
+        let after = last
+            .split("rolling back after the failure")
+            .nth(1)
+            .unwrap_or_default();
+        ensure!(
+            after.contains("==> rolling-back") || after.contains("==> "),
+            "{after}"
+        );
+        drop(tmux);
+
+        // Not a terminal: timestamped lines; --quiet: none.
+        let both = Both::new();
+        let kube = kubeconfig_path().display().to_string();
+        let c = both.capstan(
+            &["upgrade", "web", &chart, "-n", n, "--reuse-values"],
+            &[("KUBECONFIG", kube.as_str())],
+        );
+        ensure!(c.code == 0, "{}", c.stderr);
+        let first = c.stderr.lines().next().unwrap_or_default();
+        ensure!(
+            first.starts_with("20") && first.contains("Z locking"),
+            "timestamped: {}",
+            c.stderr
+        );
+        let c = both.capstan(
+            &[
+                "upgrade",
+                "web",
+                &chart,
+                "-n",
+                n,
+                "--reuse-values",
+                "--quiet",
+            ],
+            &[("KUBECONFIG", kube.as_str())],
+        );
+        ensure!(c.code == 0 && c.stderr.is_empty(), "quiet: {:?}", c.stderr);
+        Ok(())
+    })
+    .await;
+}

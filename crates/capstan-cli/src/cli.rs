@@ -98,6 +98,9 @@ pub struct Global {
     /// Print every cause of an error, and debug output.
     #[arg(long, global = true, env = "HELM_DEBUG")]
     pub debug: bool,
+    /// Print no progress while an operation runs (only its result, or the error).
+    #[arg(long, global = true, env = "CAPSTAN_QUIET")]
+    pub quiet: bool,
     /// Address of a renderer daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_RENDERER")]
     pub renderer: Option<String>,

@@ -41,6 +41,7 @@ pub fn main() -> ExitCode {
     };
     cli.global.context_namespace = kubeconfig::context_namespace(&cli.global);
     let debug = cli.global.debug;
+    output::set_quiet(cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -251,6 +251,12 @@ impl Error {
             Error::Cluster { source, .. } if matches!(**source, ClusterError::Timeout { .. }) => {
                 ErrorClass::DeadlineExceeded
             }
+            // An atomic operation undone after a timeout timed out: exit code 4 as any timeout.
+            Error::AtomicRolledBack { source, .. } | Error::AtomicUninstalled { source, .. }
+                if source.class() == ErrorClass::DeadlineExceeded =>
+            {
+                ErrorClass::DeadlineExceeded
+            }
             _ => ErrorClass::Failed,
         }
     }

@@ -83,8 +83,11 @@ fn operation_span(operation: &'static str, name: &str, namespace: &str) -> traci
 
 /// Follows an operation's events to its result, printing progress; a failed operation is an
 /// error carrying the applier's code.
-async fn follow(stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
-    follow_dry(stream, false).await
+async fn follow(
+    stream: Streaming<pb::OperationEvent>,
+    timeout: Duration,
+) -> anyhow::Result<pb::OperationResult> {
+    follow_dry(stream, false, timeout).await
 }
 
 /// [`follow`], saying of each object of a server-side dry run that it was only simulated
@@ -92,10 +95,19 @@ async fn follow(stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::Ope
 async fn follow_dry(
     mut stream: Streaming<pb::OperationEvent>,
     server_dry_run: bool,
+    timeout: Duration,
 ) -> anyhow::Result<pb::OperationResult> {
-    let mut printer = ProgressPrinter::default();
+    let mut printer = ProgressPrinter::new(Some(timeout));
+    let mut clock = tokio::time::interval(Duration::from_millis(500));
     loop {
-        let Some(mut event) = stream.message().await.map_err(exit::status)? else {
+        let message = tokio::select! {
+            message = stream.message() => message,
+            _ = clock.tick(), if printer.live() => {
+                printer.tick();
+                continue;
+            }
+        };
+        let Some(mut event) = message.map_err(exit::status)? else {
             break;
         };
         if server_dry_run && let Some(pb::operation_event::Event::Object(object)) = &mut event.event
@@ -298,7 +310,7 @@ async fn run_install(
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow_dry(stream, server_dry_run).await
+        follow_dry(stream, server_dry_run, args.apply.timeout).await
     }
     .instrument(span)
     .await?;
@@ -492,7 +504,7 @@ async fn run_upgrade(
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow_dry(stream, server_dry_run).await
+        follow_dry(stream, server_dry_run, args.apply.timeout).await
     }
     .instrument(span)
     .await?;
@@ -534,7 +546,7 @@ async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow(stream, args.timeout).await
     }
     .instrument(span)
     .await
@@ -572,7 +584,7 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                 .await
                 .map_err(exit::status)?
                 .into_inner();
-            follow(stream).await
+            follow(stream, args.timeout).await
         }
         .instrument(span);
         let result = match signals.cancellable(operation).await {
