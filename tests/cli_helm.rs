@@ -290,6 +290,8 @@ async fn kube_flags_override_the_kubeconfig() {
             "{}",
             c.stderr
         );
+        plain(&c)?;
+        ensure!(!c.stderr.contains("DnsName("), "{}", c.stderr);
         let c = both.capstan(
             &args(&with(&[
                 "--kube-tls-server-name",

@@ -320,7 +320,32 @@ fn connection_error(error: &kube::Error) -> String {
     }
     // Each wrapper's text repeats its cause's: keep the most specific.
     parts.dedup_by(|later, earlier| earlier.ends_with(later.as_str()));
-    parts.last().cloned().unwrap_or_else(|| error.to_string())
+    unwrap_names(&parts.last().cloned().unwrap_or_else(|| error.to_string()))
+}
+
+/// rustls names hosts as Rust values (`DnsName("localhost")`, `IpAddress(127.0.0.1)`): plain
+/// names instead.
+fn unwrap_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let next = [("DnsName(\"", "\")"), ("IpAddress(", ")")]
+            .into_iter()
+            .filter_map(|(open, close)| rest.find(open).map(|at| (at, open, close)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, open, close)) = next else {
+            out.push_str(rest);
+            return out;
+        };
+        let inner = &rest[at + open.len()..];
+        let Some(end) = inner.find(close) else {
+            out.push_str(rest);
+            return out;
+        };
+        out.push_str(&rest[..at]);
+        out.push_str(&inner[..end]);
+        rest = &inner[end + close.len()..];
+    }
 }
 
 /// A message without the `HyperError: `/`ServiceError: `-style prefix of its type's name.
@@ -346,6 +371,16 @@ mod tests {
     fn a_bare_apiserver_is_https() {
         assert_eq!(server_url("10.0.0.1:6443"), "https://10.0.0.1:6443");
         assert_eq!(server_url("http://localhost:8080"), "http://localhost:8080");
+    }
+
+    #[test]
+    fn rustls_host_names_are_plain() {
+        assert_eq!(
+            unwrap_names(
+                "certificate is only valid for DnsName(\"localhost\") or IpAddress(127.0.0.1)"
+            ),
+            "certificate is only valid for localhost or 127.0.0.1"
+        );
     }
 
     #[test]
