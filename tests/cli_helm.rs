@@ -755,6 +755,25 @@ async fn helms_flags_are_accepted_and_behave_as_helms() {
         let c = both.capstan(&["status", "post", "-n", n], &kube);
         ensure!(!c.stdout.contains("DESCRIPTION:"), "{}", c.stdout);
 
+        // template --validate: a kind the cluster does not serve fails, as with Helm.
+        let bad = both.home.path().join("bad");
+        std::fs::create_dir_all(bad.join("templates"))?;
+        std::fs::write(
+            bad.join("Chart.yaml"),
+            "apiVersion: v2\nname: bad\nversion: 0.1.0\n",
+        )?;
+        std::fs::write(
+            bad.join("templates/x.yaml"),
+            "apiVersion: example.com/v1\nkind: NoSuchKind\nmetadata:\n  name: x\n",
+        )?;
+        let bad = bad.display().to_string();
+        let c = both.capstan(&["template", "v", &bad, "-n", n, "--validate"], &kube);
+        let h = both.helm(&["template", "v", &bad, "-n", n, "--validate"], &kube);
+        ensure!(c.code == 1 && h.code == 1, "{c:?} {h:?}");
+        ensure!(c.stderr.contains("NoSuchKind"), "{}", c.stderr);
+        ensure!(both.capstan(&["template", "v", &bad, "-n", n], &kube).code == 0);
+        both.both_ok(&["template", "v", chart, "-n", n, "--validate"], &kube)?;
+
         // uninstall --ignore-not-found: Helm's output and exit code.
         let (c, h) = both.both_ok(
             &["uninstall", "ghost", "-n", n, "--ignore-not-found"],

@@ -318,6 +318,10 @@ pub struct TemplateArgs {
     /// Name the release `<chart>-<unix seconds>` instead of `release-name`.
     #[arg(short = 'g', long)]
     pub generate_name: bool,
+    /// Check the rendered manifests against the cluster in use, as an install would (a
+    /// server-side dry run; the objects' kinds must exist and pass the API server's validation).
+    #[arg(long)]
+    pub validate: bool,
     /// Post-rendering.
     #[command(flatten)]
     pub post_render: PostRenderFlags,

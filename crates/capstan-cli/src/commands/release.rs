@@ -317,6 +317,45 @@ async fn run_install(
     Ok((result, hooks))
 }
 
+/// `template --validate`: what an install (or, for an existing release, an upgrade) of the
+/// rendered chart would send, checked by the API server (a server-side dry run: every kind
+/// must exist and every object pass the server's validation); nothing is changed.
+pub(crate) async fn validate(
+    global: &Global,
+    name: &str,
+    rendered: &rpb::RenderResponse,
+) -> anyhow::Result<()> {
+    let namespace = global.namespace();
+    let mut client = applier::connect(global).await?;
+    let stream = client
+        .upgrade(pb::UpgradeRequest {
+            name: name.to_owned(),
+            namespace,
+            rendered: Some(pb::Rendered {
+                manifest: rendered.manifest.clone(),
+                hooks: rendered.hooks.clone(),
+                notes: rendered.notes.clone(),
+                stored_chart_json: rendered.stored_chart_json.clone(),
+                user_values_json: rendered.user_values_json.clone(),
+                merged_values_json: rendered.merged_values_json.clone(),
+            }),
+            install: true,
+            dry_run: "server".into(),
+            timeout_millis: millis(Duration::from_secs(300)),
+            server_side: "auto".into(),
+            ..pb::UpgradeRequest::default()
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    output::set_quiet(true);
+    let outcome = follow(stream, Duration::from_secs(300)).await;
+    output::set_quiet(false);
+    outcome
+        .map(|_| ())
+        .map_err(|e| e.context("the rendered manifests do not validate against the cluster"))
+}
+
 /// The latest revision of a release, or `None` when there is none.
 pub(crate) async fn latest(
     client: &mut applier::Client,

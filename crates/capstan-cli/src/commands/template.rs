@@ -55,6 +55,9 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         .await
         .map_err(renderer::status)?
         .into_inner();
+    if args.validate {
+        super::release::validate(global, &name, &rendered).await?;
+    }
 
     let mut documents: Vec<Document> = Vec::new();
     if args.include_crds && !args.skip_crds {
