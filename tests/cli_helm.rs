@@ -212,6 +212,12 @@ async fn env_prints_what_helm_env_prints() -> anyhow::Result<()> {
             ("XDG_CONFIG_HOME", "/tmp/xdg-config"),
             ("HELM_DEBUG", "true"),
         ],
+        // Booleans as Go reads them: what it cannot parse is false, never an error.
+        &[
+            ("KUBECONFIG", config.as_str()),
+            ("HELM_DEBUG", "1"),
+            ("HELM_KUBEINSECURE_SKIP_TLS_VERIFY", "yes"),
+        ],
     ] {
         let (c, h) = both.both_ok(&["env"], env)?;
         let c: Vec<&str> = c.lines().filter(|l| !l.starts_with("HELM_BIN=")).collect();

@@ -96,10 +96,10 @@ pub struct Global {
     #[arg(skip)]
     pub context_namespace: Option<String>,
     /// Print every cause of an error, and debug output.
-    #[arg(long, global = true, env = "HELM_DEBUG")]
+    #[arg(long, global = true, env = "HELM_DEBUG", value_parser = go_bool)]
     pub debug: bool,
     /// Print no progress while an operation runs (only its result, or the error).
-    #[arg(long, global = true, env = "CAPSTAN_QUIET")]
+    #[arg(long, global = true, env = "CAPSTAN_QUIET", value_parser = go_bool)]
     pub quiet: bool,
     /// Address of a renderer daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_RENDERER")]
@@ -183,7 +183,12 @@ pub struct KubeFlags {
     #[arg(long, global = true, env = "HELM_KUBECAFILE", value_name = "FILE")]
     pub kube_ca_file: Option<PathBuf>,
     /// Do not check the Kubernetes API server's certificate (insecure).
-    #[arg(long, global = true, env = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY")]
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY",
+        value_parser = go_bool
+    )]
     pub kube_insecure_skip_tls_verify: bool,
     /// Server name to check the Kubernetes API server's certificate against (default: the
     /// host used to reach it).
@@ -368,6 +373,12 @@ pub struct CompletionArgs {
     /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A boolean variable as Go's `strconv.ParseBool` reads it for Helm (`1`, `t`, `true`, `TRUE`...
+/// are true); anything else is false, never an error (Helm ignores what it cannot parse).
+pub fn go_bool(text: &str) -> Result<bool, String> {
+    Ok(matches!(text, "1" | "t" | "T" | "true" | "TRUE" | "True"))
 }
 
 /// Parses a Go duration (`5m0s`, `10m`, `30s`, `1h30m`, `500ms`, or plain seconds).
@@ -968,6 +979,19 @@ mod tests {
         );
         assert_eq!(generate_name("charts/nginx-1.2.0.tgz", 7), "nginx-1-7");
         assert_eq!(generate_name("./", 7), "chart-7");
+    }
+
+    #[test]
+    fn helm_boolean_variables_never_fail() {
+        for (text, value) in [("1", true), ("true", true), ("0", false), ("yes", false)] {
+            assert_eq!(go_bool(text), Ok(value));
+        }
+        assert!(
+            Cli::try_parse_from(["capstan", "list", "--debug"])
+                .unwrap()
+                .global
+                .debug
+        );
     }
 
     #[test]
