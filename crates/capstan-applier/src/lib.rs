@@ -932,6 +932,7 @@ impl Applier for ApplierService {
             metadata_json: json(&read::metadata(&release)),
             chart_values_json: json(&chart_values),
             unreadable: skipped,
+            release_json: json(&release),
         }))
     }
 

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use capstan_applier::{ApplierService, KubeBackend, MAX_MESSAGE_BYTES};
 use capstan_proto::applier::v1::applier_client::ApplierClient;
 
@@ -29,15 +28,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
     let channel = match global.applier.as_deref().filter(|a| !a.is_empty()) {
         Some(addr) => remote::connect(addr, global, "applier").await?,
         None => {
-            // A KUBECONFIG list (a:b) is left to kube-rs's own inference.
-            let kubeconfig = global
-                .kubeconfig
-                .as_deref()
-                .filter(|p| !p.as_os_str().is_empty() && !p.to_string_lossy().contains(':'));
-            let client = capstan_applier::kube_client(kubeconfig, global.kube_context.as_deref())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("connecting to Kubernetes")?;
+            let client = crate::kubeconfig::connect(global).await?;
             let storage = capstan_storage::StorageConfig::from_env()?;
             let service = ApplierService::new(Arc::new(KubeBackend::new(client, storage)));
             let _ = IN_PROCESS.set(service.clone());

@@ -7,9 +7,65 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::values::ValuesFlags;
 
+/// The exit codes, as `capstan --help` lists them (see [`crate::exit`]).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for `diff --detailed-exitcode`: no changes)
+  1  an error, including a malformed command line
+  2  `diff --detailed-exitcode` found changes
+  3  the release is locked by another operation
+  4  timed out (waiting for readiness, or the operation's deadline, --atomic included)";
+
+/// The examples each command's help ends with, as Helm's help has them.
+mod examples {
+    pub const INSTALL: &str = "\
+Examples:
+  capstan install web ./charts/webapp -n apps --create-namespace
+  capstan install web ./webapp-1.2.0.tgz -f prod.yaml --set image.tag=1.27 --wait --timeout 10m
+  capstan install ./charts/webapp --generate-name --dry-run";
+    pub const UPGRADE: &str = "\
+Examples:
+  capstan upgrade web ./charts/webapp --reuse-values --set replicaCount=3
+  capstan upgrade --install web ./charts/webapp -n apps --atomic --timeout 5m
+  capstan upgrade web ./charts/webapp --dry-run=server";
+    pub const ROLLBACK: &str = "\
+Examples:
+  capstan rollback web        # to the revision before the latest
+  capstan rollback web 3 --wait";
+    pub const UNINSTALL: &str = "\
+Examples:
+  capstan uninstall web -n apps
+  capstan uninstall web --keep-history
+  capstan uninstall web --ignore-not-found";
+    pub const LIST: &str = "\
+Examples:
+  capstan list                  # deployed and failed releases in the namespace
+  capstan list -A -a            # every release, every status, every namespace
+  capstan list -d -r -m 5       # the five most recently deployed
+  capstan list -l team=web -o json";
+    pub const HISTORY: &str = "\
+Examples:
+  capstan history web --max 5 -o yaml";
+    pub const STATUS: &str = "\
+Examples:
+  capstan status web
+  capstan status web --revision 2 --show-desc
+  capstan status web -o json | jq .info.status";
+    pub const TEMPLATE: &str = "\
+Examples:
+  capstan template web ./charts/webapp -f prod.yaml
+  capstan template ./charts/webapp -s templates/deployment.yaml
+  capstan template web ./charts/webapp --output-dir out --release-name";
+}
+
 /// capstan: Helm's release lifecycle, as services.
 #[derive(Parser, Debug)]
-#[command(name = "capstan", version, about, propagate_version = true)]
+#[command(
+    name = "capstan",
+    version,
+    about,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
@@ -21,6 +77,7 @@ pub struct Cli {
 
 /// Flags every command takes.
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global Flags")]
 pub struct Global {
     /// Namespace of the release.
     #[arg(short = 'n', long, global = true, env = "HELM_NAMESPACE")]
@@ -29,11 +86,21 @@ pub struct Global {
     #[arg(long, global = true, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
     /// Name of the kubeconfig context to use.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "HELM_KUBECONTEXT")]
     pub kube_context: Option<String>,
+    /// The Kubernetes connection's overrides of the kubeconfig.
+    #[command(flatten)]
+    pub kube: KubeFlags,
+    /// The namespace of the kubeconfig's context in use, read once the command line is parsed
+    /// (see [`crate::kubeconfig::context_namespace`]).
+    #[arg(skip)]
+    pub context_namespace: Option<String>,
     /// Print every cause of an error, and debug output.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "HELM_DEBUG", value_parser = go_bool)]
     pub debug: bool,
+    /// Print no progress while an operation runs (only its result, or the error).
+    #[arg(long, global = true, env = "CAPSTAN_QUIET", value_parser = go_bool)]
+    pub quiet: bool,
     /// Address of a renderer daemon (in-process when not given).
     #[arg(long, global = true, env = "CAPSTAN_RENDERER")]
     pub renderer: Option<String>,
@@ -90,36 +157,93 @@ pub struct Global {
 }
 
 impl Global {
-    /// The namespace to use: `-n`, `HELM_NAMESPACE`, or `default`.
+    /// The namespace to use: `-n`, `HELM_NAMESPACE`, the namespace of the kubeconfig's context
+    /// in use, or `default` (Helm's order).
     pub fn namespace(&self) -> String {
         self.namespace
             .clone()
             .filter(|n| !n.is_empty())
+            .or_else(|| self.context_namespace.clone())
             .unwrap_or_else(|| "default".into())
     }
+}
+
+/// Helm's `--kube-*` flags: overrides of the kubeconfig's cluster and user for the context in
+/// use, each also read from its `HELM_*` variable.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeFlags {
+    /// The address and the port for the Kubernetes API server.
+    #[arg(long, global = true, env = "HELM_KUBEAPISERVER", value_name = "URL")]
+    pub kube_apiserver: Option<String>,
+    /// Bearer token used for authentication.
+    #[arg(long, global = true, env = "HELM_KUBETOKEN", hide_env_values = true)]
+    pub kube_token: Option<String>,
+    /// Username to impersonate for the operation.
+    #[arg(long, global = true, env = "HELM_KUBEASUSER", value_name = "USER")]
+    pub kube_as_user: Option<String>,
+    /// Group to impersonate for the operation (repeatable).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBEASGROUPS",
+        value_delimiter = ',',
+        value_name = "GROUP"
+    )]
+    pub kube_as_group: Vec<String>,
+    /// The certificate authority file for the Kubernetes API server connection.
+    #[arg(long, global = true, env = "HELM_KUBECAFILE", value_name = "FILE")]
+    pub kube_ca_file: Option<PathBuf>,
+    /// Do not check the Kubernetes API server's certificate (insecure).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBEINSECURE_SKIP_TLS_VERIFY",
+        value_parser = go_bool
+    )]
+    pub kube_insecure_skip_tls_verify: bool,
+    /// Server name to check the Kubernetes API server's certificate against (default: the
+    /// host used to reach it).
+    #[arg(
+        long,
+        global = true,
+        env = "HELM_KUBETLS_SERVER_NAME",
+        value_name = "NAME"
+    )]
+    pub kube_tls_server_name: Option<String>,
+    /// Queries per second to the Kubernetes API (accepted for Helm compatibility; kube-rs does
+    /// no client-side throttling).
+    #[arg(long, global = true, env = "HELM_QPS", default_value_t = 0.0,
+          value_parser = |t: &str| -> Result<f32, String> { Ok(t.parse().unwrap_or(0.0)) })]
+    pub qps: f32,
+    /// Client-side throttling burst limit (accepted for Helm compatibility, as --qps).
+    #[arg(long, global = true, env = "HELM_BURST_LIMIT", default_value_t = 100,
+          value_parser = |t: &str| -> Result<u32, String> { Ok(t.parse().unwrap_or(100)) })]
+    pub burst_limit: u32,
 }
 
 /// The commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Install a chart as a new release.
-    #[command(disable_version_flag = true)]
+    #[command(disable_version_flag = true, after_help = examples::INSTALL)]
     Install(Box<InstallArgs>),
     /// Upgrade a release to a new chart or new values.
-    #[command(disable_version_flag = true)]
+    #[command(disable_version_flag = true, after_help = examples::UPGRADE)]
     Upgrade(Box<UpgradeArgs>),
     /// Roll a release back to a previous revision.
+    #[command(after_help = examples::ROLLBACK)]
     Rollback(RollbackArgs),
     /// Uninstall a release.
-    #[command(visible_aliases = ["un", "delete", "del"])]
+    #[command(visible_aliases = ["un", "delete", "del"], after_help = examples::UNINSTALL)]
     Uninstall(UninstallArgs),
     /// List releases.
-    #[command(visible_alias = "ls")]
+    #[command(visible_alias = "ls", after_help = examples::LIST)]
     List(ListArgs),
     /// Show a release's revisions.
-    #[command(visible_alias = "hist")]
+    #[command(visible_alias = "hist", after_help = examples::HISTORY)]
     History(HistoryArgs),
     /// Show a release's status.
+    #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
     /// Show parts of a release.
     #[command(subcommand)]
@@ -128,7 +252,7 @@ pub enum Command {
     #[command(subcommand, disable_version_flag = true)]
     Diff(DiffCommand),
     /// Render a chart locally and print the manifests.
-    #[command(disable_version_flag = true)]
+    #[command(disable_version_flag = true, after_help = examples::TEMPLATE)]
     Template(Box<TemplateArgs>),
     /// Examine charts for possible issues (Chart.yaml, values and schema, templates).
     #[command(disable_version_flag = true)]
@@ -154,7 +278,12 @@ pub enum Command {
     #[command(subcommand, visible_alias = "inspect", disable_version_flag = true)]
     Show(crate::sources::ShowCommand),
     /// Print the client version.
-    Version,
+    Version(VersionArgs),
+    /// Print the `HELM_*` environment in effect (all of it, or one variable's value).
+    Env(EnvArgs),
+    /// Dynamic completion for the shell scripts of `completion` (as Helm's hidden command).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
     /// Push a chart archive to an OCI registry.
     Push(Box<PushArgs>),
     /// Log in to or out of an OCI registry.
@@ -248,6 +377,33 @@ pub struct RegistryLogoutArgs {
     pub host: String,
 }
 
+/// `capstan __complete WORDS... CURRENT`.
+#[derive(Args, Debug)]
+pub struct CompleteArgs {
+    /// The words typed after `capstan`, the last one being the word at the cursor (maybe empty).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub words: Vec<String>,
+}
+
+/// `capstan version`.
+#[derive(Args, Debug)]
+pub struct VersionArgs {
+    /// Print the version number only (`v0.1.0`).
+    #[arg(long)]
+    pub short: bool,
+    /// A Go template for the output, over `.Version`, `.GitCommit`, `.GitTreeState` and
+    /// `.GoVersion` (e.g. `{{.Version}}`).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub template: Option<String>,
+}
+
+/// `capstan env [NAME]`.
+#[derive(Args, Debug)]
+pub struct EnvArgs {
+    /// Print only this variable's value.
+    pub name: Option<String>,
+}
+
 /// `capstan template [NAME] CHART`.
 #[derive(Args, Debug)]
 pub struct TemplateArgs {
@@ -284,6 +440,37 @@ pub struct TemplateArgs {
     /// Where the chart comes from.
     #[command(flatten)]
     pub source: crate::sources::ChartSource,
+    /// Leave the chart's CRDs out even with --include-crds.
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// Leave test hooks (`helm.sh/hook: test`) out of the output.
+    #[arg(long)]
+    pub skip_tests: bool,
+    /// With --output-dir, write under `<DIR>/<release name>/`.
+    #[arg(long)]
+    pub release_name: bool,
+    /// Name the release `<chart>-<unix seconds>` instead of `release-name`.
+    #[arg(short = 'g', long)]
+    pub generate_name: bool,
+    /// Check the rendered manifests against the cluster in use, as an install would (a
+    /// server-side dry run; the objects' kinds must exist and pass the API server's validation).
+    #[arg(long)]
+    pub validate: bool,
+    /// Post-rendering.
+    #[command(flatten)]
+    pub post_render: PostRenderFlags,
+}
+
+/// `--post-renderer PATH` and its `--post-renderer-args`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PostRenderFlags {
+    /// An executable the rendered manifests are piped through (standard input to standard
+    /// output) before they are applied or printed.
+    #[arg(long, value_name = "PATH")]
+    pub post_renderer: Option<PathBuf>,
+    /// An argument for the post-renderer (repeatable).
+    #[arg(long, value_name = "ARG", requires = "post_renderer")]
+    pub post_renderer_args: Vec<String>,
 }
 
 /// `capstan lint [PATH...]`.
@@ -321,6 +508,12 @@ pub struct CompletionArgs {
     /// The shell to print the script for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// A boolean variable as Go's `strconv.ParseBool` reads it for Helm (`1`, `t`, `true`, `TRUE`...
+/// are true); anything else is false, never an error (Helm ignores what it cannot parse).
+pub fn go_bool(text: &str) -> Result<bool, String> {
+    Ok(matches!(text, "1" | "t" | "T" | "true" | "TRUE" | "True"))
 }
 
 /// Parses a Go duration (`5m0s`, `10m`, `30s`, `1h30m`, `500ms`, or plain seconds).
@@ -380,15 +573,30 @@ pub struct ApplyFlags {
     /// Create the release namespace if it does not exist.
     #[arg(long)]
     pub create_namespace: bool,
-    /// Wait until every object is ready (and hooks have completed) before succeeding.
-    #[arg(long)]
-    pub wait: bool,
+    /// Wait until every object is ready (and hooks have completed) before succeeding; Helm 4's
+    /// strategies are accepted: `--wait` or `--wait=watcher`/`legacy` wait for every object,
+    /// `--wait=hookOnly` only for hooks (as without --wait).
+    #[arg(long = "wait", num_args = 0..=1, require_equals = true, default_missing_value = "watcher",
+          value_parser = ["watcher", "legacy", "hookOnly", "true", "false"], value_name = "STRATEGY")]
+    pub wait_strategy: Option<String>,
     /// With --wait, also wait for Jobs to complete.
     #[arg(long)]
     pub wait_for_jobs: bool,
     /// How long to wait for each Kubernetes operation (a Go duration).
     #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Do not install the chart's CRDs (`crds/`).
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// Do not print the chart's NOTES.txt.
+    #[arg(long)]
+    pub hide_notes: bool,
+    /// Render subcharts' NOTES.txt too (accepted; capstan renders the parent chart's notes).
+    #[arg(long)]
+    pub render_subchart_notes: bool,
+    /// Post-rendering.
+    #[command(flatten)]
+    pub post_render: PostRenderFlags,
     /// On failure, undo the operation (uninstall an install, roll back an upgrade); implies --wait.
     #[arg(long, visible_alias = "rollback-on-failure")]
     pub atomic: bool,
@@ -429,8 +637,19 @@ pub struct ApplyFlags {
     #[arg(long)]
     pub force_conflicts: bool,
     /// Custom labels on the release record, `key=value,...` (added to the previous revision's).
-    #[arg(long, value_delimiter = ',', value_parser = parse_label, value_name = "KEY=VALUE")]
+    #[arg(short = 'l', long, value_delimiter = ',', value_parser = parse_label, value_name = "KEY=VALUE")]
     pub labels: Vec<(String, String)>,
+}
+
+impl ApplyFlags {
+    /// Whether objects are waited for: `--wait`, `--wait=watcher|legacy|true`, or `--atomic`
+    /// (which implies it); not `--wait=hookOnly` or `--wait=false`.
+    pub fn waits(&self) -> bool {
+        matches!(
+            self.wait_strategy.as_deref(),
+            Some("watcher" | "legacy" | "true")
+        )
+    }
 }
 
 /// Parses `key=value` of `--labels`.
@@ -705,6 +924,9 @@ pub struct UninstallArgs {
     /// Keep the release's history (mark it uninstalled); `rollback` re-installs it.
     #[arg(long)]
     pub keep_history: bool,
+    /// Succeed when a release does not exist (say so and go on).
+    #[arg(long)]
+    pub ignore_not_found: bool,
     /// Wait until every object is deleted.
     #[arg(long)]
     pub wait: bool,
@@ -740,10 +962,10 @@ pub struct ListArgs {
     /// List releases in every namespace.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Every status (the default).
+    /// Every status, without any filter applied.
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Deployed releases.
+    /// Deployed releases (with --failed, the default when no status is asked for).
     #[arg(long)]
     pub deployed: bool,
     /// Failed releases.
@@ -770,6 +992,25 @@ pub struct ListArgs {
     /// Leave out the header.
     #[arg(long)]
     pub no_headers: bool,
+    /// Sort by release date (oldest first; with --reverse, newest first).
+    #[arg(short = 'd', long)]
+    pub date: bool,
+    /// Reverse the sort order.
+    #[arg(short = 'r', long)]
+    pub reverse: bool,
+    /// Most releases to show (0: no limit).
+    #[arg(short = 'm', long, default_value_t = 256)]
+    pub max: usize,
+    /// How many releases of the sorted list to skip.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    /// Label query on the release records (`key=value`, `key==value`, `key!=value`, comma-separated);
+    /// the labels are Helm's (`name`, `owner`, `status`, `version`) and the release's own.
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Format times with a Go layout, e.g. `--time-format "2006-01-02 15:04:05Z0700"`.
+    #[arg(long, value_name = "LAYOUT")]
+    pub time_format: Option<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
@@ -799,6 +1040,12 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value_t)]
     pub output: Format,
+    /// Print the revision's description.
+    #[arg(long)]
+    pub show_desc: bool,
+    /// Print the release's objects and their readiness (capstan prints them anyway).
+    #[arg(long)]
+    pub show_resources: bool,
 }
 
 /// `capstan get ...`.
@@ -904,6 +1151,19 @@ mod tests {
         assert_eq!(
             generate_name("oci://r.io:5000/charts/web:1.2.0@sha256:ab", 7),
             "web-7"
+        );
+    }
+
+    #[test]
+    fn helm_boolean_variables_never_fail() {
+        for (text, value) in [("1", true), ("true", true), ("0", false), ("yes", false)] {
+            assert_eq!(go_bool(text), Ok(value));
+        }
+        assert!(
+            Cli::try_parse_from(["capstan", "list", "--debug"])
+                .unwrap()
+                .global
+                .debug
         );
     }
 

@@ -61,15 +61,86 @@ pub fn status(status: tonic::Status) -> anyhow::Error {
     })
 }
 
-/// Prints the error in one clear line, then its causes (all of them with `--debug`).
+/// A plain sentence put over an error whose full chain only `--debug` prints (see
+/// [`explain`]).
+#[derive(Debug)]
+pub struct Summary(pub String);
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The flag that fixes an error of the command, when one may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fix {
+    /// No flag fixes it.
+    None,
+    /// `--create-namespace` (install and upgrade without it).
+    CreateNamespace,
+    /// `--install` (upgrade without it).
+    Install,
+    /// `--create-namespace` or `--install`: the two of an upgrade that has neither.
+    CreateNamespaceOrInstall,
+}
+
+/// Says a service's error in one plain sentence, with the fix when there is an obvious one:
+/// a missing namespace (`namespaces "x" not found`, with `--create-namespace`) and a missing
+/// release (named with the namespace searched, with `--install`). Other errors are unchanged.
+pub fn explain(error: anyhow::Error, namespace: &str, fix: Fix) -> anyhow::Error {
+    let Some(service) = error.downcast_ref::<ServiceError>() else {
+        return error;
+    };
+    let message = service.message.clone();
+    if let Some(missing) = missing_namespace(&message) {
+        let hint = match fix {
+            Fix::CreateNamespace | Fix::CreateNamespaceOrInstall => {
+                " (add --create-namespace to create it)"
+            }
+            Fix::None | Fix::Install => "",
+        };
+        return error.context(Summary(format!("namespaces {missing:?} not found{hint}")));
+    }
+    if service.code == tonic::Code::NotFound
+        && let Some(release) = missing_release(&message)
+    {
+        let hint = match fix {
+            Fix::Install | Fix::CreateNamespaceOrInstall => " (add --install to install it)",
+            Fix::None | Fix::CreateNamespace => "",
+        };
+        return error.context(Summary(format!(
+            "release {release:?} not found in namespace {namespace:?}{hint}"
+        )));
+    }
+    error
+}
+
+/// The namespace of a `namespaces "x" not found` in a message.
+fn missing_namespace(message: &str) -> Option<String> {
+    let start = message.find("namespaces \"")? + "namespaces \"".len();
+    let rest = &message[start..];
+    let end = rest.find("\" not found")?;
+    Some(rest[..end].to_owned())
+}
+
+/// The release of a `release "x": not found` message.
+fn missing_release(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("release \"")?;
+    let name = rest.strip_suffix("\": not found")?;
+    (!name.contains('"')).then(|| name.to_owned())
+}
+
+/// Prints the error in one clear line, then its causes; a [`Summary`] stands alone unless
+/// `--debug` asks for the whole chain.
 pub fn report(error: &anyhow::Error, debug: bool) {
     eoutln!("Error: {error}");
-    let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
-    for cause in &causes {
-        eoutln!("  caused by: {cause}");
+    let summarised = error.downcast_ref::<Summary>().is_some();
+    if summarised && !debug {
+        return;
     }
-    if debug {
-        eoutln!("{error:?}");
+    for cause in error.chain().skip(1) {
+        eoutln!("  caused by: {cause}");
     }
 }
 
@@ -106,6 +177,26 @@ mod tests {
         let missing = status(tonic::Status::not_found("release: not found"));
         assert_eq!(code_of(&missing), ERROR);
         assert_eq!(code_of(&anyhow::anyhow!("plain")), ERROR);
+    }
+
+    #[test]
+    fn missing_namespaces_and_releases_are_explained() {
+        let lock = status(tonic::Status::not_found(
+            "locking release \"w\": create lease nosuch/capstan.release.w: namespaces \"nosuch\" not found",
+        ));
+        let explained = explain(lock, "nosuch", Fix::CreateNamespace);
+        assert_eq!(
+            explained.to_string(),
+            "namespaces \"nosuch\" not found (add --create-namespace to create it)"
+        );
+        assert_eq!(code_of(&explained), ERROR);
+        let missing = status(tonic::Status::not_found("release \"web\": not found"));
+        assert_eq!(
+            explain(missing, "apps", Fix::Install).to_string(),
+            "release \"web\" not found in namespace \"apps\" (add --install to install it)"
+        );
+        let other = status(tonic::Status::internal("boom"));
+        assert_eq!(explain(other, "apps", Fix::None).to_string(), "boom");
     }
 
     #[test]

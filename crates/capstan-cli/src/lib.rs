@@ -17,8 +17,11 @@ pub mod commands;
 pub mod console;
 pub mod diff;
 pub mod exit;
+pub mod goyaml;
+pub mod kubeconfig;
 pub mod oci;
 pub mod output;
+pub mod postrender;
 pub mod remote;
 pub mod renderer;
 pub mod signals;
@@ -34,8 +37,13 @@ use crate::console::eoutln;
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let mut cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
+    cli.global.context_namespace = kubeconfig::context_namespace(&cli.global);
     let debug = cli.global.debug;
+    output::set_quiet(cli.global.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -58,6 +66,18 @@ pub fn main() -> ExitCode {
             eoutln!("Error: writing to standard output: {error}");
             ExitCode::from(exit::ERROR)
         }
+    }
+}
+
+/// Prints a command-line error (or the help or version asked for) and exits as Helm does: 0
+/// for help and version, 1 for a usage error (never clap's 2, which is `diff
+/// --detailed-exitcode`'s "changes found").
+fn usage_error(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    if error.use_stderr() {
+        ExitCode::from(exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

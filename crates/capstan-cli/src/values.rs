@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use capstan_proto::renderer::v1 as pb;
 use clap::Args;
 
-/// `-f`, `--set`, `--set-string`, `--set-file`, `--set-json`.
+/// `-f`, `--set`, `--set-string`, `--set-file`, `--set-json`, `--set-literal`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ValuesFlags {
     /// Values file (YAML), or `-` for standard input; may be repeated, later files win.
@@ -25,6 +25,9 @@ pub struct ValuesFlags {
     /// Set JSON values: `key={"a":1}`.
     #[arg(long = "set-json", value_name = "KEY=JSON")]
     pub set_json: Vec<String>,
+    /// Set one value as a literal string: everything after the first `=` (commas too).
+    #[arg(long = "set-literal", value_name = "KEY=VAL")]
+    pub set_literal: Vec<String>,
 }
 
 impl ValuesFlags {
@@ -35,9 +38,11 @@ impl ValuesFlags {
             && self.set_string.is_empty()
             && self.set_file.is_empty()
             && self.set_json.is_empty()
+            && self.set_literal.is_empty()
     }
 
-    /// The layers in Helm's order: files, `--set-json`, `--set`, `--set-string`, `--set-file`.
+    /// The layers in Helm's order: files, `--set-json`, `--set`, `--set-string`, `--set-file`,
+    /// `--set-literal`.
     pub fn layers(&self) -> anyhow::Result<Vec<pb::ValuesLayer>> {
         use pb::values_layer::Layer;
         let mut layers = Vec::new();
@@ -67,6 +72,16 @@ impl ValuesFlags {
                 expression: expression.clone(),
                 files,
             }));
+        }
+        // `--set-literal key=value`: the value as a JSON string, so nothing in it is parsed.
+        for expression in &self.set_literal {
+            let Some((key, value)) = expression.split_once('=') else {
+                anyhow::bail!("--set-literal {expression:?}: expected key=value");
+            };
+            layers.push(Layer::SetJson(format!(
+                "{key}={}",
+                serde_json::to_string(value)?
+            )));
         }
         Ok(layers
             .into_iter()

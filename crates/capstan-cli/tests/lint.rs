@@ -232,8 +232,8 @@ fn completion_prints_a_script_per_shell() {
         assert!(out.status.success(), "{shell}: {}", text(&out));
         let script = String::from_utf8(out.stdout).unwrap();
         assert!(script.contains("capstan"), "{shell}: {script}");
-        assert!(script.contains("upgrade"), "{shell}: {script}");
-        assert!(script.contains("lint"), "{shell}: {script}");
+        // Dynamic: the script asks `capstan __complete` (tests/cli_helm.rs runs it).
+        assert!(script.contains("__complete"), "{shell}: {script}");
     }
     let powershell = capstan(&["completion", "powershell"]);
     assert!(powershell.status.success() && !powershell.stdout.is_empty());

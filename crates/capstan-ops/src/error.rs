@@ -274,6 +274,12 @@ impl Error {
             Error::Cluster { source, .. } if matches!(**source, ClusterError::Timeout { .. }) => {
                 ErrorClass::DeadlineExceeded
             }
+            // An atomic operation undone after a timeout timed out: exit code 4 as any timeout.
+            Error::AtomicRolledBack { source, .. } | Error::AtomicUninstalled { source, .. }
+                if source.class() == ErrorClass::DeadlineExceeded =>
+            {
+                ErrorClass::DeadlineExceeded
+            }
             _ => ErrorClass::Failed,
         }
     }
@@ -309,13 +315,70 @@ impl Error {
     }
 }
 
+/// The `reason`s of Kubernetes API statuses (`metav1.StatusReason`), which kube-rs appends to
+/// a status's message.
+const STATUS_REASONS: [&str; 19] = [
+    "NotFound",
+    "AlreadyExists",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "BadRequest",
+    "Unauthorized",
+    "Gone",
+    "Timeout",
+    "ServerTimeout",
+    "TooManyRequests",
+    "MethodNotAllowed",
+    "NotAcceptable",
+    "RequestEntityTooLarge",
+    "UnsupportedMediaType",
+    "InternalError",
+    "Expired",
+    "ServiceUnavailable",
+    "Failure",
+];
+
+/// One error message as a person reads it: kube-rs's `ApiError: MESSAGE: Reason (Status {...})`
+/// becomes the API server's `MESSAGE`, and the `HyperError: `/`ServiceError: ` type-name
+/// prefixes go.
+pub fn readable(text: &str) -> String {
+    let mut text = text;
+    loop {
+        let before = text;
+        for prefix in [
+            "ApiError: ",
+            "HyperError: ",
+            "ServiceError: ",
+            "HttpError: ",
+        ] {
+            text = text.strip_prefix(prefix).unwrap_or(text);
+        }
+        if before == text {
+            break;
+        }
+    }
+    if let Some(at) = text.find(" (Status {") {
+        text = &text[..at];
+    }
+    if let Some((message, reason)) = text.rsplit_once(": ")
+        && (STATUS_REASONS.contains(&reason) || reason.is_empty())
+    {
+        text = message;
+    }
+    text.strip_suffix(':').unwrap_or(text).to_owned()
+}
+
 /// The error and its sources joined with `": "`, as Go's wrapped errors print and as Helm writes
 /// them in `info.description`.
+///
+/// Each message is made [`readable`]: a Kubernetes API error reads as the API server's message,
+/// never as the Rust value kube-rs prints.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
+    let mut out = readable(&error.to_string());
     let mut cause = error.source();
     while let Some(e) = cause {
-        let text = e.to_string();
+        let text = readable(&e.to_string());
         if !text.is_empty() && !out.ends_with(&text) {
             out.push_str(": ");
             out.push_str(&text);
@@ -323,4 +386,25 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         cause = e.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn kube_api_errors_read_as_the_api_servers_message() {
+        let debug = "ApiError: namespaces \"x\" not found: NotFound (Status { status: Some(Failure), \
+                     code: 404, message: \"namespaces \\\"x\\\" not found\", reason: \"NotFound\" })";
+        assert_eq!(readable(debug), "namespaces \"x\" not found");
+        assert_eq!(
+            readable("namespaces \"x\" not found: NotFound"),
+            "namespaces \"x\" not found"
+        );
+        assert_eq!(
+            readable("ServiceError: client error (Connect)"),
+            "client error (Connect)"
+        );
+        assert_eq!(readable("image: nginx: 1.2"), "image: nginx: 1.2");
+    }
 }

@@ -92,7 +92,7 @@ pub use cluster::{
     StaleLease, WaitRequest,
 };
 pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
-pub use error::{Error, ErrorClass, Result, error_chain};
+pub use error::{Error, ErrorClass, Result, error_chain, readable};
 pub use install::{DEFAULT_TIMEOUT, Install, generate_name};
 pub use progress::{Event, NoProgress, Phase, Progress, Recorder};
 pub use rendered::Rendered;

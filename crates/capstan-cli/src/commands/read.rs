@@ -40,39 +40,179 @@ fn warn_unreadable(unreadable: &[String]) {
     }
 }
 
-/// `capstan list`.
-pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
-    let mut states = Vec::new();
-    for (on, name) in [
+/// The statuses `list` asks for: the flags given, every status with `--all`, or Helm's default
+/// (deployed and failed) when none is given.
+fn list_states(args: &ListArgs) -> Vec<String> {
+    if args.all {
+        return Vec::new();
+    }
+    let mut states: Vec<String> = [
         (args.deployed, "deployed"),
         (args.failed, "failed"),
         (args.pending, "pending"),
         (args.superseded, "superseded"),
         (args.uninstalled, "uninstalled"),
         (args.uninstalling, "uninstalling"),
-    ] {
-        if on {
-            states.push(name.to_string());
-        }
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name.to_owned())
+    .collect();
+    if states.is_empty() {
+        states = vec!["deployed".into(), "failed".into()];
     }
-    if args.all {
-        states.clear();
+    states
+}
+
+/// Sorts and pages releases as Helm's `list` does: by name (then namespace), or with `-d` by
+/// last deployment, oldest first; `-r` reverses; then `--offset` and `-m`.
+fn sort_and_page(releases: &mut Vec<pb::ReleaseInfo>, args: &ListArgs) {
+    let deployed = |r: &pb::ReleaseInfo| r.last_deployed.parse::<jiff::Timestamp>().ok();
+    if args.date {
+        releases.sort_by(|a, b| {
+            deployed(a)
+                .cmp(&deployed(b))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+    } else {
+        releases.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| a.namespace.cmp(&b.namespace))
+        });
     }
+    if args.reverse {
+        releases.reverse();
+    }
+    let start = args.offset.min(releases.len());
+    releases.drain(..start);
+    if args.max > 0 {
+        releases.truncate(args.max);
+    }
+}
+
+/// One requirement of a `--selector`.
+#[derive(Debug, PartialEq)]
+enum Requirement {
+    /// `key=value`, `key==value`.
+    Equals(String, String),
+    /// `key!=value`.
+    NotEquals(String, String),
+    /// `key`.
+    Exists(String),
+    /// `!key`.
+    Absent(String),
+}
+
+/// Parses a label selector of equality requirements.
+fn parse_selector(text: &str) -> anyhow::Result<Vec<Requirement>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let requirement = if let Some((k, v)) = part.split_once("!=") {
+                Requirement::NotEquals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once("==") {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some((k, v)) = part.split_once('=') {
+                Requirement::Equals(k.trim().into(), v.trim().into())
+            } else if let Some(k) = part.strip_prefix('!') {
+                Requirement::Absent(k.trim().into())
+            } else {
+                Requirement::Exists(part.into())
+            };
+            match &requirement {
+                Requirement::Equals(k, _)
+                | Requirement::NotEquals(k, _)
+                | Requirement::Exists(k)
+                | Requirement::Absent(k)
+                    if k.is_empty() =>
+                {
+                    anyhow::bail!("invalid selector {text:?}: {part:?} has no label key")
+                }
+                _ => Ok(requirement),
+            }
+        })
+        .collect()
+}
+
+/// Whether labels satisfy every requirement.
+fn selects(
+    requirements: &[Requirement],
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    requirements.iter().all(|r| match r {
+        Requirement::Equals(k, v) => labels.get(k) == Some(v),
+        Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+        Requirement::Exists(k) => labels.contains_key(k),
+        Requirement::Absent(k) => !labels.contains_key(k),
+    })
+}
+
+/// The labels Helm's storage puts on a release record (`name`, `owner`, `status`, `version`)
+/// and the release's own.
+async fn record_labels(
+    client: &mut applier::Client,
+    release: &pb::ReleaseInfo,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let got = client
+        .get(pb::GetRequest {
+            name: release.name.clone(),
+            namespace: release.namespace.clone(),
+            revision: release.revision,
+            all_values: false,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    let metadata: serde_json::Value = serde_json::from_str(&got.metadata_json)?;
+    let mut labels: std::collections::BTreeMap<String, String> = metadata["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    labels.insert("name".into(), release.name.clone());
+    labels.insert("owner".into(), "helm".into());
+    labels.insert("status".into(), release.status.clone());
+    labels.insert("version".into(), release.revision.to_string());
+    Ok(labels)
+}
+
+/// `capstan list`.
+pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
+    let selector = args.selector.as_deref().map(parse_selector).transpose()?;
     let mut client = applier::connect(global).await?;
     let response = client
         .list(pb::ListRequest {
             namespace: global.namespace(),
             all_namespaces: args.all_namespaces,
-            states,
+            states: list_states(&args),
             filter: args.filter.clone().unwrap_or_default(),
         })
         .await
         .map_err(exit::status)?
         .into_inner();
     warn_unreadable(&response.unreadable);
-    let releases = &response.releases;
+    let mut releases = response.releases;
+    if let Some(requirements) = &selector {
+        let mut kept = Vec::new();
+        for release in releases {
+            if selects(requirements, &record_labels(&mut client, &release).await?) {
+                kept.push(release);
+            }
+        }
+        releases = kept;
+    }
+    sort_and_page(&mut releases, &args);
+    let updated = |time: &str| match &args.time_format {
+        Some(layout) => output::go_format(time, layout),
+        None => output::go_default(time),
+    };
     if args.short {
-        for r in releases {
+        for r in &releases {
             outln!("{}", r.name);
         }
         return Ok(0);
@@ -95,12 +235,12 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
                     .to_vec(),
                 );
             }
-            for r in releases {
+            for r in &releases {
                 rows.push(vec![
                     r.name.clone(),
                     r.namespace.clone(),
                     r.revision.to_string(),
-                    output::go_default(&r.last_deployed),
+                    updated(&r.last_deployed),
                     r.status.clone(),
                     r.chart.clone(),
                     r.app_version.clone(),
@@ -115,7 +255,7 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
                     name: &r.name,
                     namespace: &r.namespace,
                     revision: r.revision.to_string(),
-                    updated: output::go_default(&r.last_deployed),
+                    updated: updated(&r.last_deployed),
                     status: &r.status,
                     chart: &r.chart,
                     app_version: &r.app_version,
@@ -201,7 +341,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
     let release = response.release.clone().unwrap_or_default();
     match args.output {
         Format::Table => {
-            out!("{}", output::release_summary(&release));
+            out!("{}", output::summary(&release, args.show_desc));
             if !response.objects.is_empty() {
                 outln!("RESOURCES:");
                 let mut rows = vec![["OBJECT", "READY", "REASON"].map(String::from).to_vec()];
@@ -227,41 +367,47 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
             }
         }
         format => {
-            let objects: Vec<serde_json::Value> = response
-                .objects
-                .iter()
-                .map(|o| {
-                    let r = o.object.clone().unwrap_or_default();
-                    serde_json::json!({
-                        "apiVersion": r.api_version,
-                        "kind": r.kind,
-                        "namespace": r.namespace,
-                        "name": r.name,
-                        "exists": o.exists,
-                        "ready": o.ready,
-                        "reason": o.reason,
-                    })
-                })
-                .collect();
-            let value = serde_json::json!({
-                "name": release.name,
-                "namespace": release.namespace,
-                "version": release.revision,
-                "info": {
-                    "status": release.status,
-                    "description": release.description,
-                    "first_deployed": release.first_deployed,
-                    "last_deployed": release.last_deployed,
-                    "notes": response.notes,
+            let got = fetch(
+                &mut client,
+                global,
+                &GetArgs {
+                    name: args.name.clone(),
+                    revision: Some(release.revision),
+                    all: false,
+                    output: format,
                 },
-                "chart": release.chart,
-                "app_version": release.app_version,
-                "resources": objects,
-            });
-            output::print_structured(&value, format == Format::Yaml)?;
+                false,
+            )
+            .await?;
+            print_release(&got.release_json, false, format == Format::Yaml)?;
         }
     }
     Ok(0)
+}
+
+/// Prints a revision as Helm's `-o json|yaml` does: the stored release record, with Helm's field
+/// order, `null` where Helm has nothing, and (for `status`) without the chart.
+pub(crate) fn print_release(
+    release_json: &str,
+    with_chart: bool,
+    yaml: bool,
+) -> anyhow::Result<()> {
+    let mut release: capstan_release::Release = serde_json::from_str(release_json)
+        .map_err(|e| anyhow::anyhow!("the applier sent an unreadable release record: {e}"))?;
+    if !with_chart {
+        release.chart = None;
+    }
+    // Helm v3's record has neither Helm 4's fields nor ones capstan does not model.
+    release.apply_method = None;
+    release.extra.clear();
+    release.info.extra.clear();
+    let json = serde_json::to_string(&release)?;
+    if yaml {
+        out!("{}", output::helm_yaml(&json)?);
+    } else {
+        outln!("{json}");
+    }
+    Ok(())
 }
 
 async fn fetch(

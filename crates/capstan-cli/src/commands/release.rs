@@ -131,12 +131,37 @@ fn operation_span(operation: &'static str, name: &str, namespace: &str) -> traci
 
 /// Follows an operation's events to its result, printing progress; a failed operation is an
 /// error carrying the applier's code.
-async fn follow(mut stream: Streaming<pb::OperationEvent>) -> anyhow::Result<pb::OperationResult> {
-    let mut printer = ProgressPrinter::default();
+async fn follow(
+    stream: Streaming<pb::OperationEvent>,
+    timeout: Duration,
+) -> anyhow::Result<pb::OperationResult> {
+    follow_dry(stream, false, timeout).await
+}
+
+/// [`follow`], saying of each object of a server-side dry run that it was only simulated
+/// (`created (server dry run)`, as kubectl does).
+async fn follow_dry(
+    mut stream: Streaming<pb::OperationEvent>,
+    server_dry_run: bool,
+    timeout: Duration,
+) -> anyhow::Result<pb::OperationResult> {
+    let mut printer = ProgressPrinter::new(Some(timeout));
+    let mut clock = tokio::time::interval(Duration::from_millis(500));
     loop {
-        let Some(event) = stream.message().await.map_err(exit::status)? else {
+        let message = tokio::select! {
+            message = stream.message() => message,
+            _ = clock.tick(), if printer.live() => {
+                printer.tick();
+                continue;
+            }
+        };
+        let Some(mut event) = message.map_err(exit::status)? else {
             break;
         };
+        if server_dry_run && let Some(pb::operation_event::Event::Object(object)) = &mut event.event
+        {
+            object.action = format!("{} (server dry run)", object.action);
+        }
         if let Some(pb::operation_event::Event::Result(result)) = event.event {
             if let Some(error) = &result.error {
                 return Err(anyhow::Error::new(ServiceError {
@@ -164,16 +189,48 @@ fn lock_wait_millis(flag: Option<Option<Duration>>, timeout: Duration) -> Option
     flag.map(|wait| millis(wait.unwrap_or(timeout)))
 }
 
+/// What install and upgrade print besides the release: the hooks of a dry run, and whether
+/// the notes are hidden.
+#[derive(Default)]
+struct Printing {
+    /// The rendered hooks as `---\n# Source: <path>\n<yaml>\n` documents.
+    hooks: String,
+    /// `--hide-notes`.
+    hide_notes: bool,
+}
+
+/// The rendered hooks as Helm's dry run prints them.
+fn hooks_text(rendered: &pb::Rendered) -> String {
+    rendered
+        .hooks
+        .iter()
+        .map(|h| format!("---\n# Source: {}\n{}\n", h.path, h.yaml))
+        .collect()
+}
+
 /// Prints the result of install, upgrade or rollback as Helm does.
 fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> anyhow::Result<()> {
+    print_result_with(result, dry_run, format, &Printing::default())
+}
+
+/// [`print_result`] with a dry run's hooks and `--hide-notes`.
+fn print_result_with(
+    result: &pb::OperationResult,
+    dry_run: bool,
+    format: Format,
+    printing: &Printing,
+) -> anyhow::Result<()> {
     let release = result.release.clone().unwrap_or_default();
     match format {
         Format::Table => {
             out!("{}", output::release_summary(&release));
+            if dry_run && !printing.hooks.is_empty() {
+                out!("HOOKS:\n{}", printing.hooks);
+            }
             if dry_run && !result.manifest.is_empty() {
                 outln!("MANIFEST:\n{}", result.manifest);
             }
-            if !result.notes.is_empty() {
+            if !result.notes.is_empty() && !printing.hide_notes {
                 outln!("NOTES:\n{}", result.notes.trim_end());
             }
         }
@@ -201,15 +258,56 @@ fn print_result(result: &pb::OperationResult, dry_run: bool, format: Format) -> 
 
 /// `capstan install NAME CHART`.
 pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
-    let result = Signals::listen()?
+    let (result, hooks) = Signals::listen()?
         .cancellable(run_install(global, &args))
         .await?;
-    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    if args.output != Format::Table && args.apply.dry_run.is_none() {
+        print_stored(global, &result, args.output).await?;
+    } else {
+        let printing = Printing {
+            hooks,
+            hide_notes: args.apply.hide_notes,
+        };
+        print_result_with(
+            &result,
+            args.apply.dry_run.is_some(),
+            args.output,
+            &printing,
+        )?;
+    }
     Ok(0)
 }
 
+/// Prints the revision an operation wrote as Helm's `-o json|yaml` does: the whole release
+/// record, chart included.
+async fn print_stored(
+    global: &Global,
+    result: &pb::OperationResult,
+    format: Format,
+) -> anyhow::Result<()> {
+    let release = result.release.clone().unwrap_or_default();
+    let mut client = applier::connect(global).await?;
+    let got = client
+        .get(pb::GetRequest {
+            name: release.name.clone(),
+            namespace: release.namespace.clone(),
+            revision: release.revision,
+            all_values: false,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    if got.release_json.is_empty() {
+        return print_result(result, false, format);
+    }
+    super::read::print_release(&got.release_json, true, format == Format::Yaml)
+}
+
 /// Renders and installs: the part of `install` a signal cancels.
-async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::OperationResult> {
+async fn run_install(
+    global: &Global,
+    args: &InstallArgs,
+) -> anyhow::Result<(pb::OperationResult, String)> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
     super::record_release(&name, &namespace);
@@ -222,7 +320,7 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         version: args.apply.version.as_deref(),
         source: &args.source,
     };
-    let rendered = render(
+    let mut rendered = render(
         global,
         spec,
         values,
@@ -236,16 +334,19 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
         reads_cluster(args.apply.dry_run.as_deref()),
     )
     .await?;
+    rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
+    let hooks = hooks_text(&rendered);
     let mut client = applier::connect(global).await?;
     let span = operation_span("install", &name, &namespace);
-    async {
+    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
+    let result = async {
         let stream = client
             .install(pb::InstallRequest {
                 name,
                 namespace,
                 rendered: Some(rendered),
                 create_namespace: args.apply.create_namespace,
-                wait: args.apply.wait,
+                wait: args.apply.waits(),
                 wait_for_jobs: args.apply.wait_for_jobs,
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
@@ -264,10 +365,50 @@ async fn run_install(global: &Global, args: &InstallArgs) -> anyhow::Result<pb::
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow_dry(stream, server_dry_run, args.apply.timeout).await
     }
     .instrument(span)
-    .await
+    .await?;
+    Ok((result, hooks))
+}
+
+/// `template --validate`: what an install (or, for an existing release, an upgrade) of the
+/// rendered chart would send, checked by the API server (a server-side dry run: every kind
+/// must exist and every object pass the server's validation); nothing is changed.
+pub(crate) async fn validate(
+    global: &Global,
+    name: &str,
+    rendered: &rpb::RenderResponse,
+) -> anyhow::Result<()> {
+    let namespace = global.namespace();
+    let mut client = applier::connect(global).await?;
+    let stream = client
+        .upgrade(pb::UpgradeRequest {
+            name: name.to_owned(),
+            namespace,
+            rendered: Some(pb::Rendered {
+                manifest: rendered.manifest.clone(),
+                hooks: rendered.hooks.clone(),
+                notes: rendered.notes.clone(),
+                stored_chart_json: rendered.stored_chart_json.clone(),
+                user_values_json: rendered.user_values_json.clone(),
+                merged_values_json: rendered.merged_values_json.clone(),
+            }),
+            install: true,
+            dry_run: "server".into(),
+            timeout_millis: millis(Duration::from_secs(300)),
+            server_side: "auto".into(),
+            ..pb::UpgradeRequest::default()
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner();
+    output::set_quiet(true);
+    let outcome = follow(stream, Duration::from_secs(300)).await;
+    output::set_quiet(false);
+    outcome
+        .map(|_| ())
+        .map_err(|e| e.context("the rendered manifests do not validate against the cluster"))
 }
 
 /// The latest revision of a release, or `None` when there is none.
@@ -379,7 +520,7 @@ pub(crate) async fn render_upgrade(
 
 /// `capstan upgrade NAME CHART`.
 pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
-    let (installs, result) = Signals::listen()?
+    let (installs, result, hooks) = Signals::listen()?
         .cancellable(run_upgrade(global, &args))
         .await?;
     if args.output == Format::Table {
@@ -389,7 +530,20 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
             outln!("Release {:?} has been upgraded. Happy Helming!", args.name);
         }
     }
-    print_result(&result, args.apply.dry_run.is_some(), args.output)?;
+    if args.output != Format::Table && args.apply.dry_run.is_none() {
+        print_stored(global, &result, args.output).await?;
+    } else {
+        let printing = Printing {
+            hooks,
+            hide_notes: args.apply.hide_notes,
+        };
+        print_result_with(
+            &result,
+            args.apply.dry_run.is_some(),
+            args.output,
+            &printing,
+        )?;
+    }
     Ok(0)
 }
 
@@ -398,12 +552,14 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
 async fn run_upgrade(
     global: &Global,
     args: &UpgradeArgs,
-) -> anyhow::Result<(bool, pb::OperationResult)> {
+) -> anyhow::Result<(bool, pb::OperationResult, String)> {
     let namespace = global.namespace();
     super::record_release(&args.name, &namespace);
     let mut client = applier::connect(global).await?;
     let UpgradeRender {
-        installs, rendered, ..
+        installs,
+        mut rendered,
+        ..
     } = render_upgrade(
         global,
         &mut client,
@@ -418,6 +574,9 @@ async fn run_upgrade(
         reads_cluster(args.apply.dry_run.as_deref()),
     )
     .await?;
+    rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
+    let hooks = hooks_text(&rendered);
+    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
     let span = operation_span("upgrade", &args.name, &namespace);
     let result = async {
         let stream = client
@@ -427,7 +586,7 @@ async fn run_upgrade(
                 rendered: Some(rendered),
                 install: args.install,
                 create_namespace: args.apply.create_namespace,
-                wait: args.apply.wait,
+                wait: args.apply.waits(),
                 wait_for_jobs: args.apply.wait_for_jobs,
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
@@ -447,11 +606,11 @@ async fn run_upgrade(
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow_dry(stream, server_dry_run, args.apply.timeout).await
     }
     .instrument(span)
     .await?;
-    Ok((installs, result))
+    Ok((installs, result, hooks))
 }
 
 /// `capstan rollback NAME [REVISION]`.
@@ -490,10 +649,18 @@ async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb
             .await
             .map_err(exit::status)?
             .into_inner();
-        follow(stream).await
+        follow(stream, args.timeout).await
     }
     .instrument(span)
     .await
+}
+
+/// Whether an error is the applier's "no such release".
+fn release_missing(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<ServiceError>())
+        .any(|s| s.code == tonic::Code::NotFound && s.message.ends_with("not found"))
 }
 
 /// `capstan uninstall NAME...`.
@@ -521,10 +688,17 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                 .await
                 .map_err(exit::status)?
                 .into_inner();
-            follow(stream).await
+            follow(stream, args.timeout).await
         }
         .instrument(span);
-        let result = signals.cancellable(operation).await?;
+        let result = match signals.cancellable(operation).await {
+            Err(error) if args.ignore_not_found && release_missing(&error) => {
+                // Helm's words for a release it did not find with --ignore-not-found.
+                outln!("release \"{name}\" uninstalled");
+                continue;
+            }
+            outcome => outcome?,
+        };
         if !result.info.is_empty() {
             outln!("{}", result.info.trim_end());
         }

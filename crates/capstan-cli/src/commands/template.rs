@@ -17,10 +17,16 @@ struct Document {
 }
 
 pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
-    let (name, chart) = match args.args.as_slice() {
-        [chart] => ("release-name".to_string(), chart.clone()),
-        [name, chart] => (name.clone(), chart.clone()),
-        _ => bail!("template takes [NAME] CHART"),
+    let (name, chart) = match (args.args.as_slice(), args.generate_name) {
+        ([chart], true) => {
+            let seconds = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            (crate::cli::generate_name(chart, seconds), chart.clone())
+        }
+        ([chart], false) => ("release-name".to_string(), chart.clone()),
+        ([name, chart], false) => (name.clone(), chart.clone()),
+        _ => bail!("template takes [NAME] CHART (only CHART with --generate-name)"),
     };
     let spec = crate::chart::ChartSpec {
         reference: &chart,
@@ -40,7 +46,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         chart: Some(source),
         values: layers,
         release: Some(pb::ReleaseContext {
-            name,
+            name: name.clone(),
             namespace: global.namespace(),
             revision: 1,
             is_install: !args.is_upgrade,
@@ -55,9 +61,12 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         .await
         .map_err(renderer::status)?
         .into_inner();
+    if args.validate {
+        super::release::validate(global, &name, &rendered).await?;
+    }
 
     let mut documents: Vec<Document> = Vec::new();
-    if args.include_crds {
+    if args.include_crds && !args.skip_crds {
         let stored: serde_json::Value =
             serde_json::from_str(&rendered.stored_chart_json).unwrap_or_default();
         let chart_name = stored["metadata"]["name"]
@@ -66,15 +75,35 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
             .to_string();
         documents.extend(crd_documents(&stored, &chart_name));
     }
-    documents.extend(rendered.manifests.iter().map(|m| Document {
-        source: m.source.clone(),
-        yaml: m.yaml.clone(),
-    }));
+    let manifests: Vec<Document> = rendered
+        .manifests
+        .iter()
+        .map(|m| Document {
+            source: m.source.clone(),
+            yaml: m.yaml.clone(),
+        })
+        .collect();
+    if args.post_render.post_renderer.is_some() {
+        let text: String = manifests
+            .iter()
+            .map(|d| format!("---\n# Source: {}\n{}\n", d.source, d.yaml))
+            .collect();
+        let rendered_text = crate::postrender::run(&args.post_render, &text)?;
+        documents.extend(post_rendered(&rendered_text));
+    } else {
+        documents.extend(manifests);
+    }
     if !args.no_hooks {
-        documents.extend(rendered.hooks.iter().map(|h| Document {
-            source: h.path.clone(),
-            yaml: h.yaml.clone(),
-        }));
+        documents.extend(
+            rendered
+                .hooks
+                .iter()
+                .filter(|h| !(args.skip_tests && h.events.iter().any(|e| e.starts_with("test"))))
+                .map(|h| Document {
+                    source: h.path.clone(),
+                    yaml: h.yaml.clone(),
+                }),
+        );
     }
     if !args.show_only.is_empty() {
         for wanted in &args.show_only {
@@ -93,9 +122,30 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
             }
             out!("{out}");
         }
+        Some(dir) if args.release_name => write_output_dir(&dir.join(&name), &documents)?,
         Some(dir) => write_output_dir(dir, &documents)?,
     }
     Ok(0)
+}
+
+/// A post-renderer's output as documents, each keeping its `# Source:` line when it kept one.
+fn post_rendered(text: &str) -> Vec<Document> {
+    let mut documents = Vec::new();
+    for part in text.split("\n---") {
+        let part = part.strip_prefix("---").unwrap_or(part).trim_matches('\n');
+        if part.trim().is_empty() {
+            continue;
+        }
+        let (source, yaml) = match part.strip_prefix("# Source: ") {
+            Some(rest) => rest.split_once('\n').unwrap_or((rest, "")),
+            None => ("post-renderer", part),
+        };
+        documents.push(Document {
+            source: source.to_owned(),
+            yaml: yaml.to_owned(),
+        });
+    }
+    documents
 }
 
 /// Whether a document from `source` (e.g. `webapp/templates/web.yaml`) is selected by `wanted`

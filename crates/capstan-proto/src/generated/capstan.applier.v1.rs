@@ -488,6 +488,10 @@ pub struct GetResponse {
     /// readable one), each naming its object and why.
     #[prost(string, repeated, tag = "8")]
     pub unreadable: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The whole revision as Helm's JSON (the storage record's payload, chart included), for
+    /// Helm's `status -o json|yaml` and `install -o json|yaml`.
+    #[prost(string, tag = "9")]
+    pub release_json: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod applier_client {
