@@ -96,6 +96,14 @@ pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
             .map_err(|e| invalid("stored_chart_json", e))?,
         config: json_map("user_values_json", &r.user_values_json)?,
         values: json_map("merged_values_json", &r.merged_values_json)?,
+        crds: r
+            .crds
+            .into_iter()
+            .map(|c| capstan_ops::Crd {
+                path: c.path,
+                yaml: c.yaml,
+            })
+            .collect(),
     })
 }
 

@@ -615,6 +615,7 @@ impl Applier for ApplierService {
         op.wait_for_jobs = r.wait_for_jobs;
         op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
         op.no_hooks = r.no_hooks;
+        op.skip_crds = r.skip_crds;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
@@ -678,6 +679,7 @@ impl Applier for ApplierService {
         op.wait_for_jobs = r.wait_for_jobs;
         op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
         op.no_hooks = r.no_hooks;
+        op.skip_crds = r.skip_crds;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;

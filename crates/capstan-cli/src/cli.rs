@@ -156,6 +156,9 @@ pub struct TemplateArgs {
     /// Include the chart's CRDs in the output.
     #[arg(long)]
     pub include_crds: bool,
+    /// Accepted as Helm accepts it; `template` creates nothing, so it changes nothing.
+    #[arg(long)]
+    pub skip_crds: bool,
 }
 
 /// `capstan lint [PATH...]`.
@@ -274,6 +277,10 @@ pub struct ApplyFlags {
     /// Do not run hooks.
     #[arg(long)]
     pub no_hooks: bool,
+    /// Do not create the chart's CRDs (its `crds/` folders); by default those not yet
+    /// present are created.
+    #[arg(long)]
+    pub skip_crds: bool,
     /// The chart version (ignored for charts on disk, whose version is their own).
     #[arg(long)]
     pub version: Option<String>,

@@ -60,6 +60,8 @@ pub struct Install {
     pub atomic: bool,
     /// `--no-hooks`.
     pub no_hooks: bool,
+    /// `--skip-crds`: do not create the chart's CRDs ([`Rendered::crds`]).
+    pub skip_crds: bool,
     /// `--description`.
     pub description: Option<String>,
     /// `--labels`: custom labels on the release record.
@@ -84,6 +86,7 @@ impl Install {
             timeout: DEFAULT_TIMEOUT,
             atomic: false,
             no_hooks: false,
+            skip_crds: false,
             description: None,
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
@@ -205,6 +208,7 @@ impl Install {
                 ctx.save(&mut last).await?;
             }
         }
+        crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
         let release = self.build(ctx, version, rendered, GoTime::now());
         ctx.phase(Phase::Recording, Some(version));
         let mut record = ctx.create(&release, 0).await?;

@@ -71,6 +71,7 @@
 
 mod cluster;
 mod control;
+mod crds;
 mod error;
 mod install;
 mod progress;
@@ -86,14 +87,16 @@ pub mod values;
 
 pub use cluster::{
     ApplyMode, ApplyOptions, ApplyRequest, Capabilities, Cascade, Cluster, ClusterError,
-    DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder, LockRequest,
-    ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus, StaleLease, WaitRequest,
+    CrdRequest, DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder,
+    LockRequest, ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus, StaleLease,
+    WaitRequest,
 };
 pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
+pub use crds::CRD_TIMEOUT;
 pub use error::{Error, ErrorClass, Result, error_chain};
 pub use install::{DEFAULT_TIMEOUT, Install, generate_name};
 pub use progress::{Event, NoProgress, Phase, Progress, Recorder};
-pub use rendered::Rendered;
+pub use rendered::{Crd, Rendered};
 pub use resource::{
     INSTALL_ORDER, KEEP_POLICY, MANAGED_BY_HELM, MANAGED_BY_LABEL, ObjectRef,
     RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION, RESOURCE_POLICY_ANNOTATION, Resource,

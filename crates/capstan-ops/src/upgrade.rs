@@ -50,6 +50,8 @@ pub struct Upgrade {
     pub timeout: Duration,
     /// `--no-hooks`.
     pub no_hooks: bool,
+    /// `--skip-crds`: do not create the chart's missing CRDs ([`Rendered::crds`]).
+    pub skip_crds: bool,
     /// `--description`.
     pub description: Option<String>,
     /// `--labels`, merged over the previous revision's labels.
@@ -79,6 +81,7 @@ impl Upgrade {
             wait_for_jobs: false,
             timeout: DEFAULT_TIMEOUT,
             no_hooks: false,
+            skip_crds: false,
             description: None,
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
@@ -186,6 +189,7 @@ impl Upgrade {
             timeout: self.timeout,
             atomic: self.atomic,
             no_hooks: self.no_hooks,
+            skip_crds: self.skip_crds,
             description: self.description.clone(),
             labels: self.labels.clone(),
             apply,
@@ -281,6 +285,7 @@ impl Upgrade {
         let (current, latest) = self.current(ctx, history)?;
         let current = current.clone();
         let options = self.options(&current);
+        crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
         let release = self.build(&current, latest, rendered);
         let version = release.version;
         let previous = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;

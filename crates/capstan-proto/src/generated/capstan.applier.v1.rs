@@ -18,6 +18,10 @@ pub struct Rendered {
     /// The values the templates saw, JSON.
     #[prost(string, tag = "6")]
     pub merged_values_json: ::prost::alloc::string::String,
+    /// The chart's CRD files (RenderResponse.crds): created before the release's objects when
+    /// absent, never changed or deleted.
+    #[prost(message, repeated, tag = "7")]
+    pub crds: ::prost::alloc::vec::Vec<super::super::renderer::v1::Crd>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct InstallRequest {
@@ -67,6 +71,9 @@ pub struct InstallRequest {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+    /// `--skip-crds`: do not create the chart's CRDs.
+    #[prost(bool, tag = "19")]
+    pub skip_crds: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpgradeRequest {
@@ -121,6 +128,9 @@ pub struct UpgradeRequest {
         ::prost::alloc::string::String,
         ::prost::alloc::string::String,
     >,
+    /// `--skip-crds`: do not create the chart's missing CRDs.
+    #[prost(bool, tag = "21")]
+    pub skip_crds: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RollbackRequest {
