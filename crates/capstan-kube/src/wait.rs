@@ -229,7 +229,13 @@ pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -
             if text(object, "/spec/clusterIP").unwrap_or("").is_empty() {
                 return InProgress("no cluster IP assigned".into());
             }
+            // Helm 3 does not wait for a load balancer with external IPs set.
+            let external_ips = object
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .is_some_and(|ips| !ips.is_empty());
             if type_ == "LoadBalancer"
+                && !external_ips
                 && object
                     .pointer("/status/loadBalancer/ingress")
                     .and_then(Value::as_array)
@@ -693,6 +699,18 @@ mod tests {
         assert_eq!(
             readiness("", "Service", &svc, false),
             Readiness::InProgress("no load balancer ingress".into())
+        );
+        let with_external_ip = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1",
+            "externalIPs": ["127.0.0.2"]}});
+        assert_eq!(
+            readiness("", "Service", &with_external_ip, false),
+            Readiness::Ready
+        );
+        let with_ingress = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}});
+        assert_eq!(
+            readiness("", "Service", &with_ingress, false),
+            Readiness::Ready
         );
     }
 }
