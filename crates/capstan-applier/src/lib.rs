@@ -497,6 +497,7 @@ fn finished(result: capstan_ops::Result<Release>) -> pb::OperationResult {
             error: None,
             info: String::new(),
             manifest: release.manifest,
+            tests: Vec::new(),
         },
         Err(e) => failed(&e),
     }
@@ -593,6 +594,7 @@ impl Applier for ApplierService {
     type UpgradeStream = EventStream;
     type RollbackStream = EventStream;
     type UninstallStream = EventStream;
+    type TestStream = EventStream;
 
     async fn install(
         &self,
@@ -756,6 +758,38 @@ impl Applier for ApplierService {
                     ..control
                 };
                 finished(op.run(&*target.store, &*target.cluster, &*progress).await)
+            },
+        )
+        .await
+    }
+
+    async fn test(
+        &self,
+        request: Request<pb::TestRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
+        let (metadata, _, r) = request.into_parts();
+        let namespace = effective(&r.namespace);
+        // A test run creates the test hooks' objects and updates the revision: an upgrade's
+        // rights.
+        authorize(&caller, Operation::Upgrade, namespace)?;
+        let mut op = capstan_ops::ReleaseTest::new(&r.name, &r.namespace)
+            .filters(&r.filters)
+            .map_err(|e| convert::status(&e))?;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.logs = r.logs;
+        self.start(
+            &caller,
+            &metadata,
+            "test",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                match op.run(&*target.store, &*target.cluster, &*progress).await {
+                    Ok(outcome) => convert::test_result(outcome),
+                    Err(e) => failed(&e),
+                }
             },
         )
         .await

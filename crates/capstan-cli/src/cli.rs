@@ -110,6 +110,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Show a release's status.
     Status(StatusArgs),
+    /// Run a release's tests (its `helm.sh/hook: test` hooks).
+    Test(TestArgs),
     /// Show parts of a release.
     #[command(subcommand)]
     Get(GetCommand),
@@ -493,6 +495,27 @@ pub struct DiffRevisionArgs {
     /// Output flags.
     #[command(flatten)]
     pub output: DiffOutput,
+}
+
+/// `capstan test NAME`.
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// The release name.
+    pub name: String,
+    /// How long to wait for each test (a Go duration).
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the test pods' logs after the results (simulated pods have none: the API
+    /// server's answer is printed instead).
+    #[arg(long)]
+    pub logs: bool,
+    /// Run only the tests named (`name=NAME`) or all but them (`!name=NAME`); repeatable,
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Do not print the release's notes.
+    #[arg(long)]
+    pub hide_notes: bool,
 }
 
 /// `capstan rollback NAME [REVISION]`.

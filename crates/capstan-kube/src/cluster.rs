@@ -777,6 +777,24 @@ impl Cluster for KubeCluster {
         Box::pin(self.object_status_impl(namespace, objects))
     }
 
+    fn pod_logs<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        Box::pin(async move {
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+            match pods.logs(name, &kube::api::LogParams::default()).await {
+                Ok(text) => Ok(text),
+                Err(kube::Error::Api(status)) => Err(ClusterError::other(format!(
+                    "the API server answered {}: {}",
+                    status.code, status.message
+                ))),
+                Err(e) => Err(kube_error(format!("reading the logs of pod {name}"), e)),
+            }
+        })
+    }
+
     fn create_crds<'a>(
         &'a self,
         request: CrdRequest<'a>,

@@ -387,6 +387,16 @@ pub trait Cluster: Send + Sync {
         Box::pin(async { Err(ClusterError::other("this cluster cannot create CRDs")) })
     }
 
+    /// The logs of pod `name` in `namespace` (`test --logs`). The default has none.
+    fn pod_logs<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        let _ = (namespace, name);
+        Box::pin(async { Err(ClusterError::other("this cluster cannot read logs")) })
+    }
+
     /// The live status of objects. The default reports nothing.
     fn object_status<'a>(
         &'a self,

@@ -81,6 +81,7 @@ mod resource;
 mod rollback;
 mod session;
 mod steps;
+mod test;
 mod uninstall;
 mod upgrade;
 pub mod values;
@@ -103,6 +104,7 @@ pub use resource::{
     sort_install_order, sort_uninstall_order, split_manifest,
 };
 pub use rollback::Rollback;
+pub use test::{ReleaseTest, TestOutcome};
 pub use uninstall::{Uninstall, UninstallResult};
 pub use upgrade::Upgrade;
 
