@@ -55,10 +55,15 @@ async fn observed(
     let (api_version, kind, suffix, pointer, _) = shows;
     let resource = ApiResource::from_gvk(&gvk(api_version, kind));
     let api: Api<DynamicObject> = Api::namespaced_with(ns.client(), ns.name(), &resource);
+    // A suffix starting with `=` is the whole name (charts that do not prefix it).
+    let name = match suffix.strip_prefix('=') {
+        Some(whole) => whole.to_owned(),
+        None => format!("{release}{suffix}"),
+    };
     let object = api
-        .get(&format!("{release}{suffix}"))
+        .get(&name)
         .await
-        .with_context(|| format!("{kind} {release}{suffix}"))?;
+        .with_context(|| format!("{kind} {name}"))?;
     let value = serde_json::to_value(&object)?;
     Ok(value.pointer(pointer).map(|v| match v {
         serde_json::Value::String(s) => s.clone(),
@@ -310,6 +315,55 @@ async fn kube_prometheus_stack() {
                 "apps/v1",
                 "Deployment",
                 "-kube-state-metrics",
+                "/spec/replicas",
+                "2",
+            ),
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keda() {
+    lifecycle(
+        "lc-kd",
+        Lifecycle {
+            chart: "keda",
+            // Its admission webhooks and its external metrics APIService would be called by
+            // the API server (the APIService for every discovery) and no server can answer
+            // here: turned off.
+            values: &["webhooks.enabled=false", "metricsServer.enabled=false"],
+            change: "operator.replicaCount=2",
+            shows: (
+                "apps/v1",
+                "Deployment",
+                "=keda-operator",
+                "/spec/replicas",
+                "2",
+            ),
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loki() {
+    lifecycle(
+        "lc-lk",
+        Lifecycle {
+            chart: "loki",
+            // What the chart needs before it renders at all (ci/corpus-minimal-values.yaml).
+            values: &[
+                "loki.useTestSchema=true",
+                "loki.storage.bucketNames.chunks=chunks",
+                "loki.storage.bucketNames.ruler=ruler",
+                "loki.storage.bucketNames.admin=admin",
+            ],
+            change: "gateway.replicas=2",
+            shows: (
+                "apps/v1",
+                "Deployment",
+                "-loki-gateway",
                 "/spec/replicas",
                 "2",
             ),
