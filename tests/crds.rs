@@ -216,6 +216,13 @@ async fn install_creates_crds_first_and_never_changes_or_deletes_them() {
             let dir = tempfile::tempdir()?;
             let chart = write_chart(dir.path(), &group, "one", "widgets")?;
             let n = ns.name();
+            // A dry run creates no CRD and shows none, as Helm's.
+            let dry = capstan_ok(&["install", "web", &chart, "-n", n, "--dry-run"])?;
+            ensure!(
+                !dry.contains("kind: CustomResourceDefinition") && dry.contains("kind: Widget"),
+                "{dry}"
+            );
+            ensure!(crd(&ns, &format!("widgets.{group}")).await?.is_none());
             let out = capstan_ok(&["install", "web", &chart, "-n", n, "--wait"])?;
             ensure!(out.contains("STATUS: deployed"), "{out}");
             let widgets = crd(&ns, &format!("widgets.{group}"))
