@@ -161,17 +161,19 @@ pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -
             if observed.is_none() && generation.is_some() {
                 return InProgress("not yet observed".into());
             }
+            // As Helm 3: with `OnDelete` pods change only when deleted, so nothing is waited for.
+            if text(object, "/spec/updateStrategy/type") == Some("OnDelete") {
+                return Ready;
+            }
             let ready = int(object, "/status/readyReplicas").unwrap_or(0);
             let partition =
                 int(object, "/spec/updateStrategy/rollingUpdate/partition").unwrap_or(0);
-            let rolling = text(object, "/spec/updateStrategy/type") != Some("OnDelete");
             let updated = int(object, "/status/updatedReplicas").unwrap_or(0);
             if ready < want {
                 InProgress(format!("{ready}/{want} ready"))
-            } else if rolling && updated < want - partition {
+            } else if updated < want - partition {
                 InProgress(format!("{updated}/{} updated", want - partition))
-            } else if rolling
-                && partition == 0
+            } else if partition == 0
                 && text(object, "/status/currentRevision") != text(object, "/status/updateRevision")
             {
                 InProgress("rolling update in progress".into())
