@@ -11,7 +11,7 @@ use crate::cluster::Cluster;
 use crate::control::Control;
 use crate::error::{Error, Result};
 use crate::install::DEFAULT_TIMEOUT;
-use crate::progress::Progress;
+use crate::progress::{Event, Progress};
 use crate::session::Ctx;
 use crate::steps;
 
@@ -100,7 +100,19 @@ impl ReleaseTest {
             &self.name,
         );
         let result = self.run_in(&ctx).await;
-        steps::finished(&ctx, &result, |o| Some(&o.release));
+        match &result {
+            Ok(TestOutcome {
+                release,
+                failure: Some(failure),
+                ..
+            }) => progress.event(Event::Finished {
+                revision: Some(release.version),
+                status: Some(release.info.status),
+                description: crate::error::error_chain(failure),
+                success: false,
+            }),
+            _ => steps::finished(&ctx, &result, |o| Some(&o.release)),
+        }
         result
     }
 
