@@ -135,6 +135,7 @@ impl Tenant {
             stored_chart_json: r.stored_chart_json,
             user_values_json: r.user_values_json,
             merged_values_json: r.merged_values_json,
+            crds: r.crds,
         })
     }
 

@@ -154,6 +154,7 @@ spec:
             chart,
             values: config.clone(),
             config,
+            ..Rendered::default()
         }
     }
 }

@@ -563,7 +563,15 @@ fn compatibility_doc(outcomes: &[Outcome]) -> String {
          random compared by shape).\n\n**{passed} of {} cases object-identical.**\n",
         outcomes.len()
     );
-    doc.push_str("| chart | version | values | objects | result |\n|---|---|---|---|---|\n");
+    doc.push_str(
+        "The lifecycle column is each chart's outcome through `install --wait`, `upgrade --wait` \
+         changing a value, `rollback --wait` and `uninstall` on the local cluster \
+         (`tests/charts.rs`; kept in `xtask/lifecycle.tsv`).\n\n",
+    );
+    let lifecycles = lifecycle_outcomes();
+    doc.push_str(
+        "| chart | version | values | objects | result | lifecycle |\n|---|---|---|---|---|---|\n",
+    );
     for o in outcomes {
         let result = match &o.difference {
             None => "identical".to_string(),
@@ -571,15 +579,30 @@ fn compatibility_doc(outcomes: &[Outcome]) -> String {
         };
         let _ = writeln!(
             doc,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             o.case.chart,
             o.version,
             o.case.values.as_deref().unwrap_or("-"),
             o.objects,
-            result
+            result,
+            lifecycles
+                .get(o.case.chart.as_str())
+                .map_or("-", String::as_str)
         );
     }
     doc
+}
+
+/// Each chart's lifecycle outcome from `xtask/lifecycle.tsv` (`chart<TAB>outcome`, `#`
+/// comments).
+fn lifecycle_outcomes() -> BTreeMap<String, String> {
+    let text =
+        fs::read_to_string(paths::root().join("xtask").join("lifecycle.tsv")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(chart, outcome)| (chart.to_owned(), outcome.replace('|', "\\|")))
+        .collect()
 }
 
 #[cfg(test)]

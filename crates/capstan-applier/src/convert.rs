@@ -113,6 +113,14 @@ pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
             .map_err(|e| invalid("stored_chart_json", e))?,
         config: json_map("user_values_json", &r.user_values_json)?,
         values: json_map("merged_values_json", &r.merged_values_json)?,
+        crds: r
+            .crds
+            .into_iter()
+            .map(|c| capstan_ops::Crd {
+                path: c.path,
+                yaml: c.yaml,
+            })
+            .collect(),
     })
 }
 
@@ -383,6 +391,52 @@ pub fn grpc_timeout(value: &str) -> Option<Duration> {
         "n" => Duration::from_nanos(n),
         _ => return None,
     })
+}
+
+/// A test run's result: the revision, each test hook that ran (by weight then name) with its
+/// logs when read, and the failure.
+pub fn test_result(outcome: capstan_ops::TestOutcome) -> pb::OperationResult {
+    let capstan_ops::TestOutcome {
+        release,
+        logs,
+        failure,
+    } = outcome;
+    let mut hooks: Vec<&Hook> = release
+        .hooks
+        .iter()
+        .filter(|h| {
+            h.events.contains(&capstan_release::HookEvent::Test) && h.last_run.started_at.is_some()
+        })
+        .collect();
+    hooks.sort_by(|a, b| a.weight.cmp(&b.weight).then_with(|| a.name.cmp(&b.name)));
+    let tests = hooks
+        .into_iter()
+        .map(|h| pb::TestRun {
+            name: h.name.clone(),
+            started_at: time(h.last_run.started_at),
+            completed_at: time(h.last_run.completed_at),
+            phase: h
+                .last_run
+                .phase
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            logs: logs
+                .iter()
+                .find(|(name, _)| *name == h.name)
+                .map(|(_, text)| text.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    pb::OperationResult {
+        success: failure.is_none(),
+        release: Some(release_info(&release)),
+        notes: release.info.notes.clone(),
+        error: failure.as_ref().map(error),
+        info: String::new(),
+        manifest: String::new(),
+        tests,
+    }
 }
 
 #[cfg(test)]

@@ -497,6 +497,7 @@ fn finished(result: capstan_ops::Result<Release>) -> pb::OperationResult {
             error: None,
             info: String::new(),
             manifest: release.manifest,
+            tests: Vec::new(),
         },
         Err(e) => failed(&e),
     }
@@ -596,6 +597,7 @@ impl Applier for ApplierService {
     type UpgradeStream = EventStream;
     type RollbackStream = EventStream;
     type UninstallStream = EventStream;
+    type TestStream = EventStream;
 
     async fn install(
         &self,
@@ -618,6 +620,7 @@ impl Applier for ApplierService {
         op.wait_for_jobs = r.wait_for_jobs;
         op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
         op.no_hooks = r.no_hooks;
+        op.skip_crds = r.skip_crds;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
@@ -683,6 +686,7 @@ impl Applier for ApplierService {
         op.wait_for_jobs = r.wait_for_jobs;
         op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
         op.no_hooks = r.no_hooks;
+        op.skip_crds = r.skip_crds;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
@@ -774,6 +778,38 @@ impl Applier for ApplierService {
                     ..control
                 };
                 finished(op.run(&*target.store, &*target.cluster, &*progress).await)
+            },
+        )
+        .await
+    }
+
+    async fn test(
+        &self,
+        request: Request<pb::TestRequest>,
+    ) -> Result<Response<EventStream>, Status> {
+        let caller = capstan_server::caller(&request);
+        let (metadata, _, r) = request.into_parts();
+        let namespace = effective(&r.namespace);
+        // A test run creates the test hooks' objects and updates the revision: an upgrade's
+        // rights.
+        authorize(&caller, Operation::Upgrade, namespace)?;
+        let mut op = capstan_ops::ReleaseTest::new(&r.name, &r.namespace)
+            .filters(&r.filters)
+            .map_err(|e| convert::status(&e))?;
+        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
+        op.logs = r.logs;
+        self.start(
+            &caller,
+            &metadata,
+            "test",
+            &r.name,
+            &r.namespace,
+            move |target, control, progress| async move {
+                op.control = control;
+                match op.run(&*target.store, &*target.cluster, &*progress).await {
+                    Ok(outcome) => convert::test_result(outcome),
+                    Err(e) => failed(&e),
+                }
             },
         )
         .await

@@ -211,6 +211,7 @@ fn rendered(replicas: i64) -> pb::Rendered {
         stored_chart_json: r#"{"metadata":{"apiVersion":"v2","name":"web","version":"0.1.0","appVersion":"1.0.0"},"templates":[],"values":{"replicaCount":1,"image":{"tag":"1.0"}}}"#.into(),
         user_values_json: format!(r#"{{"replicaCount":{replicas}}}"#),
         merged_values_json: format!(r#"{{"replicaCount":{replicas},"image":{{"tag":"1.0"}}}}"#),
+        ..pb::Rendered::default()
     }
 }
 

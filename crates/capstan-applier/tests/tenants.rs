@@ -75,6 +75,7 @@ fn rendered(manifest: String, color: &str) -> pb::Rendered {
         stored_chart_json: CHART_JSON.into(),
         user_values_json: format!(r#"{{"color":"{color}","password":"hunter2"}}"#),
         merged_values_json: format!(r#"{{"color":"{color}","password":"hunter2"}}"#),
+        ..pb::Rendered::default()
     }
 }
 

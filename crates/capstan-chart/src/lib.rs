@@ -42,6 +42,13 @@ mod syntax;
 mod values;
 mod yaml11;
 
+/// The first YAML document of `text` as Helm reads it (go-yaml v2 through `sigs.k8s.io/yaml`,
+/// YAML 1.1: `0644` is octal 420, `yes`/`on` are true), or `None` when that reading cannot
+/// say; callers parse strictly first, for the error wording, and use this for the values.
+pub fn read_yaml11(text: &str) -> Option<serde_json::Value> {
+    yaml11::read(text)
+}
+
 pub use archive::{archive_digest, package_dir, package_files};
 pub use chart::{Chart, ChartFile, Limits};
 pub use constraint::parse_version;

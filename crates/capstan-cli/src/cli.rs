@@ -245,6 +245,8 @@ pub enum Command {
     /// Show a release's status.
     #[command(after_help = examples::STATUS)]
     Status(StatusArgs),
+    /// Run a release's tests (its `helm.sh/hook: test` hooks).
+    Test(TestArgs),
     /// Show parts of a release.
     #[command(subcommand)]
     Get(GetCommand),
@@ -440,7 +442,7 @@ pub struct TemplateArgs {
     /// Where the chart comes from.
     #[command(flatten)]
     pub source: crate::sources::ChartSource,
-    /// Leave the chart's CRDs out even with --include-crds.
+    /// Accepted as Helm accepts it; `template` creates nothing, so it changes nothing.
     #[arg(long)]
     pub skip_crds: bool,
     /// Leave test hooks (`helm.sh/hook: test`) out of the output.
@@ -585,9 +587,6 @@ pub struct ApplyFlags {
     /// How long to wait for each Kubernetes operation (a Go duration).
     #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Do not install the chart's CRDs (`crds/`).
-    #[arg(long)]
-    pub skip_crds: bool,
     /// Do not print the chart's NOTES.txt.
     #[arg(long)]
     pub hide_notes: bool,
@@ -616,6 +615,10 @@ pub struct ApplyFlags {
     /// Do not run hooks.
     #[arg(long)]
     pub no_hooks: bool,
+    /// Do not create the chart's CRDs (its `crds/` folders); by default those not yet
+    /// present are created.
+    #[arg(long)]
+    pub skip_crds: bool,
     /// The chart version (ignored for charts on disk, whose version is their own).
     #[arg(long)]
     pub version: Option<String>,
@@ -863,6 +866,27 @@ pub struct DiffRevisionArgs {
     /// Output flags.
     #[command(flatten)]
     pub output: DiffOutput,
+}
+
+/// `capstan test NAME`.
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// The release name.
+    pub name: String,
+    /// How long to wait for each test (a Go duration).
+    #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the test pods' logs after the results (simulated pods have none: the API
+    /// server's answer is printed instead).
+    #[arg(long)]
+    pub logs: bool,
+    /// Run only the tests named (`name=NAME`) or all but them (`!name=NAME`); repeatable,
+    /// comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Do not print the release's notes.
+    #[arg(long)]
+    pub hide_notes: bool,
 }
 
 /// `capstan rollback NAME [REVISION]`.

@@ -25,9 +25,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use capstan_ops::{
-    ApplyRequest, Capabilities, Cluster, ClusterError, DeleteRequest, Event, HookOutcome,
-    HookRequest, Lock, LockRequest, ObjectAction, ObjectRef, ObjectReport, ObjectResult,
-    ObjectStatus, Progress, WaitRequest,
+    ApplyRequest, Capabilities, Cluster, ClusterError, CrdRequest, DeleteRequest, Event,
+    HookOutcome, HookRequest, Lock, LockRequest, ObjectAction, ObjectRef, ObjectReport,
+    ObjectResult, ObjectStatus, Progress, WaitRequest,
 };
 use capstan_release::{BoxFuture, GoTime, HookDeletePolicy, HookPhase};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
@@ -530,6 +530,65 @@ impl Cluster for KubeCluster {
         objects: &'a [capstan_ops::Resource],
     ) -> BoxFuture<'a, Result<Vec<ObjectStatus>, ClusterError>> {
         Box::pin(self.object_status_impl(namespace, objects))
+    }
+
+    fn pod_logs<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        Box::pin(async move {
+            let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+            match pods.logs(name, &kube::api::LogParams::default()).await {
+                Ok(text) => Ok(text),
+                Err(kube::Error::Api(status)) => Err(ClusterError::other(format!(
+                    "the API server answered {}: {}",
+                    status.code, status.message
+                ))),
+                Err(e) => Err(kube_error(format!("reading the logs of pod {name}"), e)),
+            }
+        })
+    }
+
+    fn create_crds<'a>(
+        &'a self,
+        request: CrdRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
+        Box::pin(async move {
+            let objects = to_kube(request.objects);
+            let options = WaitOptions {
+                timeout: request.timeout,
+                wait_for_jobs: false,
+            };
+            let report = |change: &ReadinessChange| {
+                progress.event(readiness_event(change, &[request.objects]));
+            };
+            let outcomes = crate::crds::create_missing(
+                self.applier.mapper(),
+                &self.waiter,
+                &objects,
+                &options,
+                &report,
+            )
+            .await
+            .map_err(|e| cluster_error(e, &[request.objects]))?;
+            Ok(ObjectReport {
+                results: outcomes
+                    .iter()
+                    .map(|o| ObjectResult {
+                        object: object_ref(&o.key, &[request.objects]),
+                        action: if o.created {
+                            ObjectAction::Created
+                        } else {
+                            ObjectAction::Unchanged
+                        },
+                        preview: None,
+                    })
+                    .collect(),
+                failed: Vec::new(),
+            })
+        })
     }
 }
 

@@ -54,6 +54,7 @@
 pub mod apply;
 pub mod auth;
 pub mod cluster;
+pub mod crds;
 pub mod error;
 pub mod lease;
 pub mod mapping;

@@ -6,6 +6,15 @@
 //! `Reconciling` and `Stalled` conditions) for everything else, custom resources included.
 //! Readiness changes are reported to a callback as they happen.
 //!
+//! Compared with Helm 3's `pkg/kube/ready.go` and Helm 4's kstatus waiter: the same object is
+//! ready under all three, except where capstan is stricter and never looser: a Deployment needs
+//! every replica available (Helm 3 allows `maxUnavailable` less), a DaemonSet every scheduled
+//! pod available (likewise), and a CRD whose names are not accepted fails (Helm 3 lets it
+//! pass). As in Helm 3, a `LoadBalancer` Service waits for an ingress address unless it sets
+//! `externalIPs`, a DaemonSet or StatefulSet with the `OnDelete` strategy waits for nothing,
+//! PersistentVolumeClaims wait until `Bound` and Jobs only with `--wait-for-jobs`; CronJobs,
+//! ConfigMaps, Secrets and the like are ready once they exist.
+//!
 //! On timeout the error lists every object not ready and why; for workloads the reasons of their
 //! pods are added, e.g. `deployment/web: 1/3 available; pod web-7d9c: CrashLoopBackOff`.
 //! An object that can no longer become ready (a failed Job, a stalled resource) ends the wait at
@@ -153,17 +162,19 @@ pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -
             if observed.is_none() && generation.is_some() {
                 return InProgress("not yet observed".into());
             }
+            // As Helm 3: with `OnDelete` pods change only when deleted, so nothing is waited for.
+            if text(object, "/spec/updateStrategy/type") == Some("OnDelete") {
+                return Ready;
+            }
             let ready = int(object, "/status/readyReplicas").unwrap_or(0);
             let partition =
                 int(object, "/spec/updateStrategy/rollingUpdate/partition").unwrap_or(0);
-            let rolling = text(object, "/spec/updateStrategy/type") != Some("OnDelete");
             let updated = int(object, "/status/updatedReplicas").unwrap_or(0);
             if ready < want {
                 InProgress(format!("{ready}/{want} ready"))
-            } else if rolling && updated < want - partition {
+            } else if updated < want - partition {
                 InProgress(format!("{updated}/{} updated", want - partition))
-            } else if rolling
-                && partition == 0
+            } else if partition == 0
                 && text(object, "/status/currentRevision") != text(object, "/status/updateRevision")
             {
                 InProgress("rolling update in progress".into())
@@ -174,6 +185,10 @@ pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -
         ("apps", "DaemonSet") => {
             if observed.is_none() && generation.is_some() {
                 return InProgress("not yet observed".into());
+            }
+            // As Helm 3: with `OnDelete` pods change only when deleted, so nothing is waited for.
+            if text(object, "/spec/updateStrategy/type") == Some("OnDelete") {
+                return Ready;
             }
             let want = int(object, "/status/desiredNumberScheduled").unwrap_or(0);
             let updated = int(object, "/status/updatedNumberScheduled").unwrap_or(0);
@@ -230,7 +245,13 @@ pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -
             if text(object, "/spec/clusterIP").unwrap_or("").is_empty() {
                 return InProgress("no cluster IP assigned".into());
             }
+            // Helm 3 does not wait for a load balancer with external IPs set.
+            let external_ips = object
+                .pointer("/spec/externalIPs")
+                .and_then(Value::as_array)
+                .is_some_and(|ips| !ips.is_empty());
             if type_ == "LoadBalancer"
+                && !external_ips
                 && object
                     .pointer("/status/loadBalancer/ingress")
                     .and_then(Value::as_array)
@@ -718,6 +739,24 @@ mod tests {
         assert_eq!(
             readiness("", "Service", &svc, false),
             Readiness::InProgress("no load balancer ingress".into())
+        );
+        let on_delete = json!({"metadata": {"generation": 2}, "spec": {"updateStrategy": {"type": "OnDelete"}},
+            "status": {"observedGeneration": 2, "desiredNumberScheduled": 1, "updatedNumberScheduled": 0}});
+        assert_eq!(
+            readiness("apps", "DaemonSet", &on_delete, false),
+            Readiness::Ready
+        );
+        let with_external_ip = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1",
+            "externalIPs": ["127.0.0.2"]}});
+        assert_eq!(
+            readiness("", "Service", &with_external_ip, false),
+            Readiness::Ready
+        );
+        let with_ingress = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "127.240.0.1"}]}}});
+        assert_eq!(
+            readiness("", "Service", &with_ingress, false),
+            Readiness::Ready
         );
     }
 }

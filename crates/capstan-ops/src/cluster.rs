@@ -220,6 +220,21 @@ pub struct HookRequest<'a> {
     pub timeout: Duration,
 }
 
+/// Create the objects of a chart's `crds/` files that do not exist yet, as Helm installs
+/// them: each as written (no ownership metadata, no last-applied annotation, so a CRD of any
+/// size that the API server accepts is created), in the order given; an object that already
+/// exists is left as it is ([`ObjectAction::Unchanged`]), never updated. Then wait, up to
+/// `timeout`, for those created to be ready (a CustomResourceDefinition: `Established`), so
+/// the release's custom resources can be applied. The first object that cannot be created
+/// fails the call ([`ClusterError::Object`]).
+#[derive(Clone, Copy, Debug)]
+pub struct CrdRequest<'a> {
+    /// The objects, in file order.
+    pub objects: &'a [Resource],
+    /// How long to wait for the created ones to be established.
+    pub timeout: Duration,
+}
+
 /// How a hook run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HookOutcome {
@@ -397,6 +412,27 @@ pub trait Cluster: Send + Sync {
     ) -> BoxFuture<'a, Result<Option<serde_json::Value>, ClusterError>> {
         let _ = request;
         Box::pin(async { Ok(None) })
+    }
+
+    /// Creates a chart's CRDs that do not exist and waits until they are established; see
+    /// [`CrdRequest`]. The default cannot.
+    fn create_crds<'a>(
+        &'a self,
+        request: CrdRequest<'a>,
+        progress: &'a dyn Progress,
+    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
+        let _ = (request, progress);
+        Box::pin(async { Err(ClusterError::other("this cluster cannot create CRDs")) })
+    }
+
+    /// The logs of pod `name` in `namespace` (`test --logs`). The default has none.
+    fn pod_logs<'a>(
+        &'a self,
+        namespace: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<String, ClusterError>> {
+        let _ = (namespace, name);
+        Box::pin(async { Err(ClusterError::other("this cluster cannot read logs")) })
     }
 
     /// The live status of objects. The default reports nothing.

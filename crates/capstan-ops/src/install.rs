@@ -61,6 +61,8 @@ pub struct Install {
     pub atomic: bool,
     /// `--no-hooks`.
     pub no_hooks: bool,
+    /// `--skip-crds`: do not create the chart's CRDs ([`Rendered::crds`]).
+    pub skip_crds: bool,
     /// `--description`.
     pub description: Option<String>,
     /// `--labels`: custom labels on the release record.
@@ -85,6 +87,7 @@ impl Install {
             timeout: DEFAULT_TIMEOUT,
             atomic: false,
             no_hooks: false,
+            skip_crds: false,
             description: None,
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
@@ -196,6 +199,7 @@ impl Install {
         let mut attempts = 0;
         let mut record = loop {
             let version = self.next_version(ctx, &history).await?;
+            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
             let release = self.build(ctx, version, rendered.clone(), GoTime::now());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {

@@ -71,6 +71,7 @@
 
 mod cluster;
 mod control;
+mod crds;
 mod error;
 mod install;
 mod progress;
@@ -81,27 +82,30 @@ mod resource;
 mod rollback;
 mod session;
 mod steps;
+mod test;
 mod uninstall;
 mod upgrade;
 pub mod values;
 
 pub use cluster::{
     ApplyMode, ApplyOptions, ApplyRequest, Capabilities, Cascade, Cluster, ClusterError,
-    DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder, LockRequest,
-    LookupRequest, ObjectAction, ObjectPreview, ObjectReport, ObjectResult, ObjectStatus,
-    StaleLease, WaitRequest,
+    CrdRequest, DeleteRequest, DryRun, HookOutcome, HookRequest, Lock, LockGuard, LockHolder,
+    LockRequest, LookupRequest, ObjectAction, ObjectPreview, ObjectReport, ObjectResult,
+    ObjectStatus, StaleLease, WaitRequest,
 };
 pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
+pub use crds::CRD_TIMEOUT;
 pub use error::{Error, ErrorClass, Result, error_chain, readable};
 pub use install::{DEFAULT_TIMEOUT, Install, generate_name};
 pub use progress::{Event, NoProgress, Phase, Progress, Recorder};
-pub use rendered::Rendered;
+pub use rendered::{Crd, Rendered};
 pub use resource::{
     INSTALL_ORDER, KEEP_POLICY, MANAGED_BY_HELM, MANAGED_BY_LABEL, ObjectRef,
     RELEASE_NAME_ANNOTATION, RELEASE_NAMESPACE_ANNOTATION, RESOURCE_POLICY_ANNOTATION, Resource,
     sort_install_order, sort_uninstall_order, split_manifest,
 };
 pub use rollback::Rollback;
+pub use test::{ReleaseTest, TestOutcome};
 pub use uninstall::{Uninstall, UninstallResult};
 pub use upgrade::Upgrade;
 

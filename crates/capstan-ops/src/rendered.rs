@@ -22,6 +22,21 @@ pub struct Rendered {
     pub config: Map<String, Value>,
     /// The merged values the templates saw (informational; not stored).
     pub values: Map<String, Value>,
+    /// The files of the chart's (and its subcharts') `crds/` folders, not templated and not
+    /// stored in the release: created before the release's objects when absent
+    /// ([`crate::Install::skip_crds`]).
+    #[serde(default)]
+    pub crds: Vec<Crd>,
+}
+
+/// One file of a chart's `crds/` folder, as written (it may hold several documents).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crd {
+    /// Helm's CRD file name: the chart's full path and the file
+    /// (`web/charts/db/crds/backups.yaml`).
+    pub path: String,
+    /// The file's text.
+    pub yaml: String,
 }
 
 impl Rendered {

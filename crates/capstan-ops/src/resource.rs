@@ -201,9 +201,42 @@ pub fn split_manifest(manifest: &str) -> Result<Vec<Resource>> {
         if value.is_null() {
             continue;
         }
+        // Helm reads manifests by YAML 1.1 (`defaultMode: 0755` is octal 493, `yes` is true);
+        // the strict reading above words the errors and stands where that one cannot say.
+        let value = match may_read_differently_in_yaml11(doc)
+            .then(|| capstan_chart::read_yaml11(doc))
+            .flatten()
+        {
+            Some(helm) if helm.is_object() => helm,
+            _ => value,
+        };
         out.push(Resource::from_manifest(source, value)?);
     }
     Ok(out)
+}
+
+/// Whether a document holds a plain scalar that YAML 1.1 reads differently from YAML 1.2: a
+/// number with a leading zero (octal) or one of the 1.1 booleans (`yes`, `on`, `n`...). Most
+/// documents hold none and are read once.
+fn may_read_differently_in_yaml11(doc: &str) -> bool {
+    const BOOLEANS: [&str; 16] = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+        "OFF",
+    ];
+    doc.lines().any(|line| {
+        let line = line.trim_start();
+        let value = match line.strip_prefix("- ") {
+            Some(item) => item.split_once(": ").map_or(item, |(_, v)| v),
+            None => match line.split_once(": ") {
+                Some((_, v)) => v,
+                None => return false,
+            },
+        };
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let bytes = value.as_bytes();
+        (bytes.len() > 1 && bytes[0] == b'0' && bytes[1].is_ascii_digit())
+            || BOOLEANS.contains(&value)
+    })
 }
 
 /// Splits YAML text on document separator lines (`---`, optionally followed by a comment).
@@ -240,6 +273,23 @@ pub fn sort_uninstall_order(resources: &mut [Resource]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn manifests_are_read_as_helm_reads_them() {
+        let docs = super::split_manifest(
+            "---\n# Source: x/templates/a.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\nspec:\n  defaultMode: 0755\n  quoted: \"0755\"\n  list:\n    - 0644\n  flag: yes\n  plain: 755\n",
+        )
+        .unwrap();
+        let spec = &docs[0].manifest["spec"];
+        assert_eq!(spec["defaultMode"], 493);
+        assert_eq!(spec["quoted"], "0755");
+        assert_eq!(spec["list"][0], 420);
+        assert_eq!(spec["flag"], true);
+        assert_eq!(spec["plain"], 755);
+        assert!(!super::may_read_differently_in_yaml11(
+            "a: 1\nb: true\nc: \"x\"\n"
+        ));
+    }
+
     use super::*;
 
     const MANIFEST: &str = "---\n# Source: web/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\n# Source: web/templates/empty.yaml\n# nothing\n---\n# Source: web/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: other\n  annotations:\n    helm.sh/resource-policy: Keep \n---\n# Source: web/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n  a: \"---\"\n";

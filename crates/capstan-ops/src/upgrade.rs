@@ -51,6 +51,8 @@ pub struct Upgrade {
     pub timeout: Duration,
     /// `--no-hooks`.
     pub no_hooks: bool,
+    /// `--skip-crds`: do not create the chart's missing CRDs ([`Rendered::crds`]).
+    pub skip_crds: bool,
     /// `--description`.
     pub description: Option<String>,
     /// `--labels`, merged over the previous revision's labels.
@@ -80,6 +82,7 @@ impl Upgrade {
             wait_for_jobs: false,
             timeout: DEFAULT_TIMEOUT,
             no_hooks: false,
+            skip_crds: false,
             description: None,
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
@@ -188,6 +191,7 @@ impl Upgrade {
             timeout: self.timeout,
             atomic: self.atomic,
             no_hooks: self.no_hooks,
+            skip_crds: self.skip_crds,
             description: self.description.clone(),
             labels: self.labels.clone(),
             apply,
@@ -284,6 +288,7 @@ impl Upgrade {
             let (current, latest) = self.current(ctx, &history)?;
             let current = current.clone();
             let version = ctx.next_revision(latest.release.version);
+            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
             let release = self.build(&current, version, rendered.clone());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {

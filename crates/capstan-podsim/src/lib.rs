@@ -8,10 +8,20 @@
 //! Faults are injected by image tag (see [`plan::Fault`]): `never-ready`, `crashloop`, `fail` and
 //! `slow-N`, so that tests can make rollouts and hooks fail on purpose.
 //!
-//! Invariant: the simulator only ever writes pod bindings, pod status, pod deletions and its own Node;
-//! it never changes a pod's spec or any other object.
+//! It also plays the two parts of a cloud that real charts need ([`run_cloud`]): a storage
+//! provisioner behind a default StorageClass ([`storage`]: claims get volumes, so StatefulSets
+//! with `volumeClaimTemplates` become ready) and a load-balancer controller ([`loadbalancer`]:
+//! `LoadBalancer` Services get an ingress address). DaemonSets and CronJobs need nothing more:
+//! the real controller manager runs their controllers, and their pods land on the node.
+//!
+//! Invariant: the simulator only ever writes pod bindings, pod status, pod deletions, its own
+//! Node, its StorageClass, the PersistentVolumes it provisions (created for a claim, deleted
+//! once released) and the load-balancer status of Services; it never changes a pod's spec or
+//! any other object.
 
+pub mod loadbalancer;
 pub mod plan;
+pub mod storage;
 
 mod node;
 mod pods;
@@ -63,8 +73,16 @@ impl Simulator {
         }
     }
 
-    /// Registers the node, then reconciles every pod in the cluster until cancelled.
+    /// Registers the node, then reconciles every pod in the cluster, and plays the cloud
+    /// ([`run_cloud`]) for every namespace, until cancelled.
     pub async fn run(self) -> Result<()> {
+        let cloud = run_cloud(self.client.clone(), None);
+        let (node, cloud) = futures::future::join(self.run_node(), cloud).await;
+        node.and(cloud)
+    }
+
+    /// Registers the node, then reconciles every pod in the cluster until cancelled.
+    pub async fn run_node(self) -> Result<()> {
         register_node(&self.client, &self.node).await?;
         tracing::info!(node = %self.node, "node registered and ready");
         let pods: Api<Pod> = Api::all(self.client.clone());
@@ -82,4 +100,15 @@ impl Simulator {
             .await;
         Ok(())
     }
+}
+
+/// Plays the cloud for `namespace` (every namespace when `None`) until the future is dropped:
+/// the storage provisioner and the load-balancer controller.
+pub async fn run_cloud(client: Client, namespace: Option<String>) -> Result<()> {
+    let (storage, balancers) = futures::future::join(
+        storage::run_provisioner(client.clone(), namespace.clone()),
+        loadbalancer::run_load_balancers(client, namespace),
+    )
+    .await;
+    storage.and(balancers)
 }

@@ -55,9 +55,10 @@ pub async fn register_node(client: &Client, name: &str) -> Result<()> {
             ],
             "capacity": capacity,
             "allocatable": capacity,
+            // Only a loopback address: what the API server dials for logs or exec (there is no
+            // kubelet to answer) never leaves the machine, and no name is looked up.
             "addresses": [
                 {"type": "InternalIP", "address": "127.0.0.1"},
-                {"type": "Hostname", "address": name},
             ],
             "nodeInfo": {
                 "machineID": "capstan-podsim", "systemUUID": "capstan-podsim", "bootID": "capstan-podsim",

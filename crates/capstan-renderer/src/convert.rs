@@ -161,6 +161,11 @@ pub fn response(
         merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
         user_values_json: serde_json::to_string(user).unwrap_or_default(),
         stored_chart_json,
+        crds: rendered
+            .crds
+            .into_iter()
+            .map(|(path, yaml)| pb::Crd { path, yaml })
+            .collect(),
         manifests: rendered
             .manifests
             .into_iter()

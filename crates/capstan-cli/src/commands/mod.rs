@@ -16,6 +16,7 @@ mod repo;
 mod search;
 mod show;
 mod template;
+mod test;
 
 use crate::cli::{Cli, Command};
 use crate::console::outln;
@@ -32,6 +33,7 @@ impl Command {
             Command::List(_) => "list",
             Command::History(_) => "history",
             Command::Status(_) => "status",
+            Command::Test(_) => "test",
             Command::Get(_) => "get",
             Command::Diff(_) => "diff",
             Command::Template(_) => "template",
@@ -128,6 +130,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::List(args) => read::list(&cli.global, args).await,
         Command::History(args) => read::history(&cli.global, args).await,
         Command::Status(args) => read::status(&cli.global, args).await,
+        Command::Test(args) => test::run(&cli.global, args).await,
         Command::Get(command) => read::get(&cli.global, command).await,
         Command::Diff(command) => diff::run(&cli.global, command).await,
         Command::Template(args) => template::run(&cli.global, *args).await,

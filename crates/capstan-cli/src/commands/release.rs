@@ -115,6 +115,7 @@ pub(crate) async fn render(
         stored_chart_json: r.stored_chart_json,
         user_values_json: r.user_values_json,
         merged_values_json: r.merged_values_json,
+        crds: r.crds,
     })
 }
 
@@ -354,6 +355,7 @@ async fn run_install(
                 description: args.apply.description.clone().unwrap_or_default(),
                 replace: args.replace,
                 no_hooks: args.apply.no_hooks,
+                skip_crds: args.apply.skip_crds,
                 force: args.apply.force,
                 take_ownership: args.apply.take_ownership,
                 lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
@@ -393,6 +395,7 @@ pub(crate) async fn validate(
                 stored_chart_json: rendered.stored_chart_json.clone(),
                 user_values_json: rendered.user_values_json.clone(),
                 merged_values_json: rendered.merged_values_json.clone(),
+                crds: rendered.crds.clone(),
             }),
             install: true,
             dry_run: "server".into(),
@@ -596,6 +599,7 @@ async fn run_upgrade(
                 history_max: Some(args.history_max),
                 description: args.apply.description.clone().unwrap_or_default(),
                 no_hooks: args.apply.no_hooks,
+                skip_crds: args.apply.skip_crds,
                 take_ownership: args.apply.take_ownership,
                 lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
                 server_side: args.apply.server_side.clone(),

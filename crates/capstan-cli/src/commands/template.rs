@@ -66,14 +66,12 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
     }
 
     let mut documents: Vec<Document> = Vec::new();
-    if args.include_crds && !args.skip_crds {
-        let stored: serde_json::Value =
-            serde_json::from_str(&rendered.stored_chart_json).unwrap_or_default();
-        let chart_name = stored["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        documents.extend(crd_documents(&stored, &chart_name));
+    if args.include_crds {
+        // Helm prints each CRD file as written, parents' before subcharts'.
+        documents.extend(rendered.crds.iter().map(|c| Document {
+            source: c.path.clone(),
+            yaml: c.yaml.clone(),
+        }));
     }
     let manifests: Vec<Document> = rendered
         .manifests
@@ -156,27 +154,6 @@ fn shows(source: &str, wanted: &str) -> bool {
         || source
             .split_once('/')
             .is_some_and(|(_, rest)| rest == wanted)
-}
-
-fn crd_documents(stored: &serde_json::Value, chart: &str) -> Vec<Document> {
-    use base64::Engine as _;
-    let files = stored["files"].as_array().cloned().unwrap_or_default();
-    files
-        .iter()
-        .filter_map(|f| {
-            let name = f["name"].as_str()?;
-            if !name.starts_with("crds/") {
-                return None;
-            }
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(f["data"].as_str()?)
-                .ok()?;
-            Some(Document {
-                source: format!("{chart}/{name}"),
-                yaml: String::from_utf8_lossy(&data).trim().to_string(),
-            })
-        })
-        .collect()
 }
 
 fn write_output_dir(dir: &Path, documents: &[Document]) -> anyhow::Result<()> {

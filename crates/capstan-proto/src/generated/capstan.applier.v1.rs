@@ -31,6 +31,10 @@ pub struct Rendered {
     /// The values the templates saw, JSON.
     #[prost(string, tag = "6")]
     pub merged_values_json: ::prost::alloc::string::String,
+    /// The chart's CRD files (RenderResponse.crds): created before the release's objects when
+    /// absent, never changed or deleted.
+    #[prost(message, repeated, tag = "7")]
+    pub crds: ::prost::alloc::vec::Vec<super::super::renderer::v1::Crd>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct InstallRequest {
@@ -84,6 +88,9 @@ pub struct InstallRequest {
     /// by a client that died without a lease) is marked failed and the operation proceeds.
     #[prost(bool, tag = "19")]
     pub recover: bool,
+    /// `--skip-crds`: do not create the chart's CRDs.
+    #[prost(bool, tag = "20")]
+    pub skip_crds: bool,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpgradeRequest {
@@ -142,6 +149,9 @@ pub struct UpgradeRequest {
     /// by a client that died without a lease) is marked failed and the operation proceeds.
     #[prost(bool, tag = "21")]
     pub recover: bool,
+    /// `--skip-crds`: do not create the chart's missing CRDs.
+    #[prost(bool, tag = "22")]
+    pub skip_crds: bool,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RollbackRequest {
@@ -212,6 +222,38 @@ pub struct UninstallRequest {
     #[prost(bool, tag = "11")]
     pub recover: bool,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TestRequest {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub namespace: ::prost::alloc::string::String,
+    #[prost(uint64, tag = "3")]
+    pub timeout_millis: u64,
+    /// `--filter`: `name=NAME` runs only the tests named, `!name=NAME` skips them.
+    #[prost(string, repeated, tag = "4")]
+    pub filters: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// `--logs`: read each test pod's logs into the result.
+    #[prost(bool, tag = "5")]
+    pub logs: bool,
+}
+/// One test hook's last run, as `helm test` prints it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TestRun {
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    /// RFC 3339; empty when it did not run.
+    #[prost(string, tag = "2")]
+    pub started_at: ::prost::alloc::string::String,
+    #[prost(string, tag = "3")]
+    pub completed_at: ::prost::alloc::string::String,
+    /// "Running", "Succeeded", "Failed".
+    #[prost(string, tag = "4")]
+    pub phase: ::prost::alloc::string::String,
+    /// With `logs`: the pod's logs, or what the API server answered instead.
+    #[prost(string, tag = "5")]
+    pub logs: ::prost::alloc::string::String,
+}
 /// One object, as kubectl names it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ObjectRef {
@@ -225,7 +267,7 @@ pub struct ObjectRef {
     pub name: ::prost::alloc::string::String,
 }
 /// One progress event of a mutating operation.
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OperationEvent {
     /// When it happened, RFC 3339.
     #[prost(string, tag = "1")]
@@ -235,7 +277,7 @@ pub struct OperationEvent {
 }
 /// Nested message and enum types in `OperationEvent`.
 pub mod operation_event {
-    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
     pub enum Event {
         #[prost(message, tag = "2")]
         Phase(super::PhaseEvent),
@@ -322,7 +364,7 @@ pub struct RecoveredEvent {
     pub description: ::prost::alloc::string::String,
 }
 /// How an operation ended.
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OperationResult {
     #[prost(bool, tag = "1")]
     pub success: bool,
@@ -341,6 +383,9 @@ pub struct OperationResult {
     /// The manifest (dry runs print it).
     #[prost(string, tag = "6")]
     pub manifest: ::prost::alloc::string::String,
+    /// Test: every test hook of the release that has run, by weight then name.
+    #[prost(message, repeated, tag = "7")]
+    pub tests: ::prost::alloc::vec::Vec<TestRun>,
 }
 /// A failure, with the gRPC code the error maps to.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -684,6 +729,31 @@ pub mod applier_client {
                 .insert(GrpcMethod::new("capstan.applier.v1.Applier", "Uninstall"));
             self.inner.server_streaming(req, path, codec).await
         }
+        /// `test NAME`: runs the release's test hooks; the result's `tests` say how each ran.
+        pub async fn test(
+            &mut self,
+            request: impl tonic::IntoRequest<super::TestRequest>,
+        ) -> std::result::Result<
+            tonic::Response<tonic::codec::Streaming<super::OperationEvent>>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/capstan.applier.v1.Applier/Test",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("capstan.applier.v1.Applier", "Test"));
+            self.inner.server_streaming(req, path, codec).await
+        }
         /// `list`: the latest revision of each release.
         pub async fn list(
             &mut self,
@@ -857,6 +927,17 @@ pub mod applier_server {
             &self,
             request: tonic::Request<super::UninstallRequest>,
         ) -> std::result::Result<tonic::Response<Self::UninstallStream>, tonic::Status>;
+        /// Server streaming response type for the Test method.
+        type TestStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<super::OperationEvent, tonic::Status>,
+            >
+            + std::marker::Send
+            + 'static;
+        /// `test NAME`: runs the release's test hooks; the result's `tests` say how each ran.
+        async fn test(
+            &self,
+            request: tonic::Request<super::TestRequest>,
+        ) -> std::result::Result<tonic::Response<Self::TestStream>, tonic::Status>;
         /// `list`: the latest revision of each release.
         async fn list(
             &self,
@@ -1129,6 +1210,52 @@ pub mod applier_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = UninstallSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.server_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/capstan.applier.v1.Applier/Test" => {
+                    #[allow(non_camel_case_types)]
+                    struct TestSvc<T: Applier>(pub Arc<T>);
+                    impl<
+                        T: Applier,
+                    > tonic::server::ServerStreamingService<super::TestRequest>
+                    for TestSvc<T> {
+                        type Response = super::OperationEvent;
+                        type ResponseStream = T::TestStream;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::ResponseStream>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::TestRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Applier>::test(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = TestSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -222,10 +222,25 @@ pub struct RenderResponse {
     /// The chart as a release record stores it (Helm's JSON: metadata, templates, values, schema, files).
     #[prost(string, tag = "9")]
     pub stored_chart_json: ::prost::alloc::string::String,
+    /// The files of `crds/` of the chart and its enabled subcharts, parents first, not templated:
+    /// installed before anything else, as Helm does.
+    #[prost(message, repeated, tag = "10")]
+    pub crds: ::prost::alloc::vec::Vec<Crd>,
     /// The lookups the templates asked that RenderRequest.lookups did not answer: read them and
     /// render again with their answers added (the rest of this response is then provisional).
     #[prost(message, repeated, tag = "20")]
     pub lookups_unanswered: ::prost::alloc::vec::Vec<LookupKey>,
+}
+/// One file of a chart's `crds/` folder, as written (it may hold several documents).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Crd {
+    /// Helm's CRD file name: the chart's full path and the file, e.g.
+    /// "web/charts/db/crds/backups.yaml".
+    #[prost(string, tag = "1")]
+    pub path: ::prost::alloc::string::String,
+    /// The file's text.
+    #[prost(string, tag = "2")]
+    pub yaml: ::prost::alloc::string::String,
 }
 /// Generated client implementations.
 pub mod renderer_client {

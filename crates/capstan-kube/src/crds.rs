@@ -1,0 +1,113 @@
+//! Creating a chart's `crds/` objects as Helm does: each created as written when absent (a
+//! plain create: no last-applied annotation, so a CRD of any size the API server accepts
+//! goes in), an existing one left untouched, then the created ones awaited until ready (a
+//! CustomResourceDefinition: `Established`) so the custom resources that follow resolve.
+
+use kube::api::{DynamicObject, PostParams};
+use kube::{Api, Client};
+
+use crate::apply::FIELD_MANAGER;
+use crate::error::{Error, Result};
+use crate::mapping::RestMapper;
+use crate::resource::{ObjectKey, Resource};
+use crate::wait::{ReadinessChange, WaitOptions, Waiter};
+
+/// What happened to one object of a `crds/` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrdOutcome {
+    /// The object.
+    pub key: ObjectKey,
+    /// Whether it was created (`false`: it existed and was left as it is).
+    pub created: bool,
+}
+
+/// Creates the objects that do not exist, in order, then waits for those created; `progress`
+/// hears their readiness changes. Every missing object is first sent with the server's dry
+/// run, so an invalid one fails the call before anything is created.
+pub async fn create_missing(
+    mapper: &RestMapper,
+    waiter: &Waiter,
+    objects: &[Resource],
+    options: &WaitOptions,
+    progress: &(dyn Fn(&ReadinessChange) + Send + Sync),
+) -> Result<Vec<CrdOutcome>> {
+    let mut prepared = Vec::with_capacity(objects.len());
+    for object in objects {
+        let (key, api, dynamic) = prepare(mapper, object).await?;
+        let exists = api
+            .get_opt(&key.name)
+            .await
+            .map_err(|source| Error::Api {
+                operation: "get",
+                object: key.describe(),
+                source,
+            })?
+            .is_some();
+        if !exists {
+            create(&api, &key, &dynamic, true).await?;
+        }
+        prepared.push((key, api, dynamic, exists));
+    }
+    let mut outcomes = Vec::with_capacity(objects.len());
+    let mut created = Vec::new();
+    for ((key, api, dynamic, exists), object) in prepared.into_iter().zip(objects) {
+        let was_created = !exists && create(&api, &key, &dynamic, false).await?;
+        tracing::debug!(object = %key, created = was_created, "crd");
+        if was_created {
+            created.push(object.clone());
+        }
+        outcomes.push(CrdOutcome {
+            key,
+            created: was_created,
+        });
+    }
+    if !created.is_empty() {
+        waiter.wait(&created, "default", options, progress).await?;
+    }
+    Ok(outcomes)
+}
+
+/// The object's key, API and typed form.
+async fn prepare(
+    mapper: &RestMapper,
+    object: &Resource,
+) -> Result<(ObjectKey, Api<DynamicObject>, DynamicObject)> {
+    let client: Client = mapper.client().clone();
+    let mapping = mapper.resolve(&object.api_version, &object.kind).await?;
+    let mut key = object.key("default");
+    let api: Api<DynamicObject> = if mapping.namespaced {
+        let namespace = key.namespace.clone().unwrap_or_else(|| "default".into());
+        Api::namespaced_with(client, &namespace, &mapping.resource)
+    } else {
+        key.namespace = None;
+        Api::all_with(client, &mapping.resource)
+    };
+    let dynamic: DynamicObject =
+        serde_json::from_value(object.object.clone()).map_err(|e| Error::InvalidObject {
+            object: key.describe(),
+            reason: e.to_string(),
+        })?;
+    Ok((key, api, dynamic))
+}
+
+/// Creates one object (with the server's dry run when `dry_run`); `false` when it exists.
+async fn create(
+    api: &Api<DynamicObject>,
+    key: &ObjectKey,
+    object: &DynamicObject,
+    dry_run: bool,
+) -> Result<bool> {
+    let params = PostParams {
+        dry_run,
+        field_manager: Some(FIELD_MANAGER.into()),
+    };
+    match api.create(&params, object).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(source) => Err(Error::Api {
+            operation: "create",
+            object: key.describe(),
+            source,
+        }),
+    }
+}
