@@ -201,7 +201,7 @@ fn test(extra: &[String]) -> anyhow::Result<ExitCode> {
     cluster.print_summary();
     let status = Command::new(paths::cargo())
         .current_dir(paths::root())
-        .args(["test", "--workspace", "--all-targets"])
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra)
         .env("KUBECONFIG", &cluster.state.kubeconfig)
         .status()

@@ -46,14 +46,32 @@ impl ValuesFlags {
     pub fn layers(&self) -> anyhow::Result<Vec<pb::ValuesLayer>> {
         use pb::values_layer::Layer;
         let mut layers = Vec::new();
+        // The renderer refuses more values than this in one render; saying so here, before a
+        // large file is read and sent, names the file instead of a transport limit.
+        let limit = capstan_renderer::ServiceLimits::default().max_values_bytes;
+        let too_large = |what: &str, bytes: u64| {
+            anyhow::anyhow!(
+                "{what} is {bytes} bytes, over the limit of {limit} bytes of values a render \
+                 takes (the renderer's --max-values-bytes)"
+            )
+        };
         for file in &self.files {
             let contents = if file == "-" {
                 std::io::read_to_string(std::io::stdin())
                     .context("reading values from standard input")?
             } else {
+                let size = std::fs::metadata(file)
+                    .with_context(|| format!("reading values file {file}"))?
+                    .len();
+                if size > limit as u64 {
+                    return Err(too_large(&format!("values file {file}"), size));
+                }
                 std::fs::read_to_string(file)
                     .with_context(|| format!("reading values file {file}"))?
             };
+            if contents.len() > limit {
+                return Err(too_large(&format!("values file {file}"), contents.len() as u64));
+            }
             layers.push(Layer::File(contents));
         }
         layers.extend(self.set_json.iter().cloned().map(Layer::SetJson));
@@ -87,5 +105,33 @@ impl ValuesFlags {
             .into_iter()
             .map(|layer| pb::ValuesLayer { layer: Some(layer) })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_values_file_over_the_limit_is_refused_by_name_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.yaml");
+        // Sparse: 100 MB long, nothing written.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(100_000_000)
+            .unwrap();
+        let flags = ValuesFlags {
+            files: vec![path.display().to_string()],
+            ..ValuesFlags::default()
+        };
+        let error = flags.layers().unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "values file {} is 100000000 bytes, over the limit of",
+                path.display()
+            )),
+            "{error}"
+        );
     }
 }
