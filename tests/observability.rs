@@ -318,7 +318,9 @@ fn sample(text: &str, series: &str) -> f64 {
 async fn daemons_count_operations_renders_cache_hits_and_lock_waits() {
     with_namespace("obs-metrics", |ns| async move {
         let kubeconfig = capstan_testkit::kubeconfig_path();
-        let renderer = Daemon::start("capstan-renderer", &[], &[])?;
+        // Renders in the daemon itself (not in worker processes, the default), where compiled
+        // charts are cached and counted.
+        let renderer = Daemon::start("capstan-renderer", &["--render-memory-limit", "0"], &[])?;
         let applier = Daemon::start(
             "capstan-applier",
             &["--kubeconfig", kubeconfig.to_str().unwrap()],

@@ -294,7 +294,11 @@ pub async fn connect(global: &Global) -> anyhow::Result<kube::Client> {
     );
     let client = kube::Client::try_from(config)
         .map_err(|e| anyhow::anyhow!("Kubernetes cluster unreachable: {}", plain(&e)))?;
-    if let Err(error) = client.apiserver_version().await {
+    // A connection cut under the probe is a blip and is tried again; a cluster that refuses or
+    // never answers is unreachable at once (capstan-kube's retry policy).
+    let probe =
+        capstan_kube::retry::retrying("read the server version", || client.apiserver_version());
+    if let Err(error) = probe.await {
         anyhow::bail!(
             "Kubernetes cluster unreachable: Get {url:?}: {}",
             connection_error(&error)

@@ -70,7 +70,10 @@ impl ValuesFlags {
                     .with_context(|| format!("reading values file {file}"))?
             };
             if contents.len() > limit {
-                return Err(too_large(&format!("values file {file}"), contents.len() as u64));
+                return Err(too_large(
+                    &format!("values file {file}"),
+                    contents.len() as u64,
+                ));
             }
             layers.push(Layer::File(contents));
         }

@@ -402,6 +402,7 @@ impl Renderer for RendererService {
         let result = async move {
             if let Some(worker) = &self.inner.worker {
                 let archive = self.archive_of(&tenant, request.chart.take())?;
+                tracing::Span::current().record("chart", digest_of(&archive).as_str());
                 let _admitted = self.inner.in_flight.admit(&tenant)?;
                 let request = pb::RenderRequest {
                     chart: Some(pb::ChartSource {
