@@ -245,8 +245,8 @@ async fn postgresql() {
         "lc-pg",
         Lifecycle {
             chart: "postgresql",
-            // A fixed password: a generated one would need `lookup` to survive the upgrade.
-            values: &["auth.postgresPassword=capstan-test"],
+            // The password is generated on install and found again by `lookup` on upgrade.
+            values: &[],
             change: "primary.podAnnotations.rev=two",
             shows: (
                 "apps/v1",
@@ -266,7 +266,8 @@ async fn redis() {
         "lc-rd",
         Lifecycle {
             chart: "redis",
-            values: &["auth.password=capstan-test"],
+            // As postgresql's: generated, then kept through `lookup`.
+            values: &[],
             change: "master.podAnnotations.rev=two",
             shows: (
                 "apps/v1",

@@ -113,6 +113,26 @@ pub(crate) fn is_partial(template_path: &str) -> bool {
         .is_some_and(|b| b.starts_with('_'))
 }
 
+/// A render that failed after asking lookups it had no answer for: the failure may be the
+/// chart's reaction to an object it believed missing (bitnami's charts refuse to upgrade
+/// without the password Secret they look up), so the render is returned as provisional, with
+/// nothing rendered and the keys to answer. Rendered again with the answers, a failure that
+/// asks nothing new is the chart's own.
+fn provisional(error: Error, session: &Session, chart: Chart, values: Values) -> Result<Texts> {
+    let unanswered = session.lookups.take_unanswered();
+    if unanswered.is_empty() {
+        return Err(error);
+    }
+    Ok(Texts {
+        chart,
+        values,
+        files: BTreeMap::new(),
+        notes: String::new(),
+        crds: Vec::new(),
+        lookups_unanswered: unanswered,
+    })
+}
+
 /// What rendering every template gives, before it is read as manifests.
 struct Texts {
     /// The chart with its values processed (dependencies enabled or not, imports done).
@@ -350,14 +370,18 @@ impl CompiledChart {
             },
         });
         if let Some(go) = &self.go {
-            let (files, notes) = go.render(
+            let rendered = go.render(
                 &processed,
                 &values,
                 set_integers,
                 release,
                 capabilities,
                 sess.clone(),
-            )?;
+            );
+            let (files, notes) = match rendered {
+                Ok(texts) => texts,
+                Err(error) => return provisional(error, &sess, processed, values),
+            };
             let mut crds = Vec::new();
             collect_crds(&processed, processed.name(), &mut crds);
             return Ok(Texts {
@@ -422,11 +446,14 @@ impl CompiledChart {
                 let root = Value::from(ctx.clone());
                 ctx.insert("ctx".into(), root);
                 ctx.insert(SESSION_KEY.into(), sess_value.clone());
-                let out = self
+                let out = match self
                     .env
                     .get_template(&file)
                     .and_then(|tmpl| tmpl.render(Value::from(ctx)))
-                    .map_err(|e| self.map_error(&e))?;
+                {
+                    Ok(out) => out,
+                    Err(e) => return provisional(self.map_error(&e), &sess, processed, values),
+                };
                 if is_notes {
                     notes = out;
                 } else {

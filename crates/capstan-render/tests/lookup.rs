@@ -136,3 +136,55 @@ fn the_dialect_answers_the_same_way() {
     let (yaml, _) = render(&compiled, Some(lookups));
     assert!(yaml.contains("password: czNjcjN0"), "{yaml}");
 }
+
+/// A chart that fails when its Secret is missing (bitnami's refuse to upgrade without the
+/// password they look up): asked without an answer, the render is provisional (nothing rendered,
+/// the key asked for) instead of failing; with the answer it renders; answered "missing", or
+/// rendered without lookups, it fails as the chart means to.
+#[test]
+fn a_failure_after_an_unanswered_lookup_asks_for_the_lookup_first() {
+    let compiled = chart(
+        r#"{{- $s := lookup "v1" "Secret" .Release.Namespace "db" -}}
+{{- if not $s }}{{ fail "PASSWORDS ERROR: provide the password" }}{{ end -}}
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: c
+data:
+  password: {{ $s.data.password | quote }}
+"#,
+        false,
+    );
+    let render_with = |lookups: Option<Lookups>| {
+        compiled.render(
+            &Values::new(),
+            &ReleaseInfo::install("r", "ns"),
+            &Capabilities {
+                lookups: lookups.map(Arc::new),
+                ..Capabilities::default()
+            },
+        )
+    };
+    let provisional = render_with(Some(Lookups::new())).unwrap();
+    assert!(provisional.manifests.is_empty());
+    assert_eq!(
+        provisional.lookups_unanswered,
+        vec![key("v1", "Secret", "ns", "db")]
+    );
+
+    let mut found = Lookups::new();
+    found.answer(
+        key("v1", "Secret", "ns", "db"),
+        Some(json!({"data": {"password": "czNjcjN0"}})),
+    );
+    let rendered = render_with(Some(found)).unwrap();
+    assert!(rendered.lookups_unanswered.is_empty());
+    assert!(rendered.manifests[0].content.contains("czNjcjN0"));
+
+    let mut missing = Lookups::new();
+    missing.answer(key("v1", "Secret", "ns", "db"), None);
+    let error = render_with(Some(missing)).unwrap_err().to_string();
+    assert!(error.contains("PASSWORDS ERROR"), "{error}");
+    let error = render_with(None).unwrap_err().to_string();
+    assert!(error.contains("PASSWORDS ERROR"), "{error}");
+}
