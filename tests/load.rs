@@ -118,6 +118,7 @@ impl Tenant {
             capabilities: None,
             chart_values_json: None,
             lookups: None,
+            lint_mode: false,
         });
         let r = self.renderer.render(request).await?.into_inner();
         ensure!(!r.manifests.is_empty(), "a render without objects");

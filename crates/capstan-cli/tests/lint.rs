@@ -241,3 +241,30 @@ fn completion_prints_a_script_per_shell() {
     assert!(!unknown.status.success());
     assert!(text(&unknown).contains("tcsh"), "{}", text(&unknown));
 }
+
+/// As Helm's lint mode: an unmet `required` and a `fail` are reported as `[INFO]` lines on
+/// standard error, render as "", and the chart passes (Helm v3.22 does the same with this chart:
+/// `[INFO] Missing required value: db.host is required` and `[INFO] Fail: no tls`, exit 0).
+#[test]
+fn an_unmet_required_and_a_fail_are_info_as_in_helm() {
+    let (_dir, root) = chart(&[
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: broken\nversion: 0.1.0\nicon: https://example.com/i.png\n",
+        ),
+        (
+            "templates/configmap.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  host: {{ required \"db.host is required\" .Values.db }}\n  tls: {{ if not .Values.tls }}{{ fail \"no tls\" }}{{ end }}x\n",
+        ),
+    ]);
+    let out = lint(&root, &[]);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[INFO] Missing required value: db.host is required"),
+        "{all}"
+    );
+    assert!(stderr.contains("[INFO] Fail: no tls"), "{all}");
+    assert!(!all.contains("[ERROR]"), "{all}");
+}

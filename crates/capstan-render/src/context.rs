@@ -56,6 +56,9 @@ pub struct Capabilities {
     /// The caller's answers to `lookup` ([`crate::lookup`]); `None` (`template`, a client dry
     /// run) answers every lookup empty, as `helm template` does.
     pub lookups: Option<std::sync::Arc<crate::Lookups>>,
+    /// Helm's lint mode (`helm lint`): `required` with a missing value and `fail` do not fail the
+    /// render; their messages are returned in [`crate::Rendered::lint_messages`].
+    pub lint: bool,
 }
 
 impl Default for Capabilities {
@@ -126,6 +129,7 @@ impl Default for Capabilities {
             kube_version: "v1.36.0".into(),
             api_versions: versions.iter().map(|s| s.to_string()).collect(),
             lookups: None,
+            lint: false,
         }
     }
 }

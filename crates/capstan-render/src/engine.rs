@@ -130,6 +130,7 @@ fn provisional(error: Error, session: &Session, chart: Chart, values: Values) ->
         notes: String::new(),
         crds: Vec::new(),
         lookups_unanswered: unanswered,
+        lint_messages: session.lint_messages(),
     })
 }
 
@@ -144,6 +145,7 @@ struct Texts {
     notes: String,
     crds: Vec<(String, String)>,
     lookups_unanswered: Vec<crate::LookupKey>,
+    lint_messages: Vec<String>,
 }
 
 impl CompiledChart {
@@ -368,6 +370,7 @@ impl CompiledChart {
                 answers: capabilities.lookups.clone(),
                 ..LookupSession::default()
             },
+            lint: capabilities.lint.then(Default::default),
         });
         if let Some(go) = &self.go {
             let rendered = go.render(
@@ -391,6 +394,7 @@ impl CompiledChart {
                 notes,
                 crds,
                 lookups_unanswered: sess.lookups.take_unanswered(),
+                lint_messages: sess.lint_messages(),
             });
         }
         let sess_value = Value::from_dyn_object(sess.clone());
@@ -469,6 +473,7 @@ impl CompiledChart {
             notes,
             crds,
             lookups_unanswered: sess.lookups.take_unanswered(),
+            lint_messages: sess.lint_messages(),
         })
     }
 
@@ -481,6 +486,7 @@ impl CompiledChart {
             notes,
             crds,
             lookups_unanswered,
+            lint_messages,
         } = texts;
         let (mut manifests, mut hooks) = parse_all(&files)?;
         let objects = manifests.len() + hooks.len();
@@ -500,6 +506,7 @@ impl CompiledChart {
             files,
             crds,
             lookups_unanswered,
+            lint_messages,
         })
     }
 

@@ -417,9 +417,13 @@ fn fail(message: String) -> Error {
     Error::new(ErrorKind::InvalidOperation, message).with_source(FailMarker)
 }
 
-fn required(message: &Value, v: Value) -> Result<Value, Error> {
+fn required(state: &State<'_, '_>, message: &Value, v: Value) -> Result<Value, Error> {
     if v.is_undefined() || v.is_none() || v.as_str() == Some("") {
-        return Err(fail(strval(message)));
+        let message = strval(message);
+        if session(state).is_ok_and(|s| s.linted(format!("Missing required value: {message}"))) {
+            return Ok(Value::from(""));
+        }
+        return Err(fail(message));
     }
     Ok(v)
 }
@@ -738,13 +742,25 @@ pub(crate) fn register(env: &mut Environment<'static>, limits: &RenderLimits) {
         "default",
         |v: Value, d: Value| if empty(&v) { d } else { v },
     );
-    env.add_function("required", |msg: Value, v: Option<Value>| {
-        required(&msg, v.unwrap_or(Value::UNDEFINED))
+    env.add_function(
+        "required",
+        |state: &State<'_, '_>, msg: Value, v: Option<Value>| {
+            required(state, &msg, v.unwrap_or(Value::UNDEFINED))
+        },
+    );
+    env.add_filter("required", |state: &State<'_, '_>, v: Value, msg: Value| {
+        required(state, &msg, v)
     });
-    env.add_filter("required", |v: Value, msg: Value| required(&msg, v));
-    env.add_function("fail", |msg: Value| -> Result<Value, Error> {
-        Err(fail(strval(&msg)))
-    });
+    env.add_function(
+        "fail",
+        |state: &State<'_, '_>, msg: Value| -> Result<Value, Error> {
+            let message = strval(&msg);
+            if session(state).is_ok_and(|s| s.linted(format!("Fail: {message}"))) {
+                return Ok(Value::from(""));
+            }
+            Err(fail(message))
+        },
+    );
     env.add_function("empty", |v: Value| empty(&v));
     env.add_filter("empty", |v: Value| empty(&v));
     env.add_function("coalesce", |args: Rest<Value>| {

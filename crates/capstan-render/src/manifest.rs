@@ -162,6 +162,9 @@ pub struct Rendered {
     ///
     /// [`Capabilities::lookups`]: crate::Capabilities::lookups
     pub lookups_unanswered: Vec<crate::LookupKey>,
+    /// In lint mode ([`crate::Capabilities::lint`]), what `required` and `fail` would have
+    /// failed with, as Helm logs it (`Missing required value: ...`, `Fail: ...`).
+    pub lint_messages: Vec<String>,
 }
 
 impl Rendered {

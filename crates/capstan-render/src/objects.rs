@@ -26,6 +26,8 @@ pub(crate) struct Session {
     pub now: String,
     /// `lookup`'s answers and the keys asked without one.
     pub lookups: crate::lookup::LookupSession,
+    /// Helm's lint mode: `required` and `fail` note their message here and return "".
+    pub lint: Option<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Object for Session {
@@ -61,6 +63,29 @@ pub(crate) fn limit_error(msg: String) -> Error {
 }
 
 impl Session {
+    /// In lint mode, notes `message` (Helm's `[INFO] ...` text) and returns true: the caller
+    /// then returns "" instead of failing.
+    pub fn linted(&self, message: String) -> bool {
+        let Some(lint) = &self.lint else {
+            return false;
+        };
+        lint.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(message);
+        true
+    }
+
+    /// The messages lint mode noted.
+    pub fn lint_messages(&self) -> Vec<String> {
+        self.lint.as_ref().map_or_else(Vec::new, |lint| {
+            std::mem::take(
+                &mut *lint
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        })
+    }
+
     pub fn check_time(&self) -> Result<(), Error> {
         if self.started.elapsed() > self.limits.timeout {
             return Err(limit_error(format!(

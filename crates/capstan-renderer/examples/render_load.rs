@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
             }),
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -200,6 +200,7 @@ pub fn response(
             .into_iter()
             .map(lookup_key_pb)
             .collect(),
+        lint_messages: rendered.lint_messages,
     }
 }
 

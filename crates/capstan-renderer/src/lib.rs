@@ -434,6 +434,7 @@ impl Renderer for RendererService {
             let (layers, files) = convert::layers(request.values);
             let mut capabilities = convert::capabilities(request.capabilities);
             capabilities.lookups = convert::lookups(request.lookups)?;
+            capabilities.lint = request.lint_mode;
             let chart_values = request
                 .chart_values_json
                 .as_deref()

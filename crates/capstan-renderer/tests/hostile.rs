@@ -72,6 +72,7 @@ fn request(archive: Vec<u8>, values: Vec<pb::values_layer::Layer>) -> pb::Render
         capabilities: None,
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     }
 }
 

@@ -80,6 +80,7 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
         capabilities: None,
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     }
 }
 

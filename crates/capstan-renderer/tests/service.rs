@@ -51,6 +51,7 @@ fn request(chart: pb::chart_source::Source, sets: &[&str]) -> pb::RenderRequest 
         capabilities: None,
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     }
 }
 

@@ -109,6 +109,7 @@ fn render_source(
         capabilities: None,
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     };
     match token {
         Some(token) => with_token(message, token),

@@ -420,6 +420,8 @@ async fn lint_render(
         capabilities: Some(capabilities),
         chart_values_json: None,
         lookups: None,
+        // As Helm's lint: a missing `required` value or a `fail` is logged, not an error.
+        lint_mode: true,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),
@@ -435,6 +437,10 @@ async fn lint_render(
         }
         Err(status) => return Err(renderer::status(status)),
     };
+    // Helm's engine logs these on standard error in lint mode; the lint itself passes.
+    for message in &rendered.lint_messages {
+        crate::console::eoutln!("[INFO] {message}");
+    }
     for manifest in &rendered.manifests {
         check_object(
             findings,

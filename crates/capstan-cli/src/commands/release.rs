@@ -73,6 +73,7 @@ pub(crate) async fn render(
                     capabilities: None,
                     chart_values_json: values.chart_values_json.clone(),
                     lookups: answers.clone(),
+                    lint_mode: false,
                 })
                 .await
                 .map_err(exit::status)?

@@ -55,6 +55,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         capabilities: Some(capabilities),
         chart_values_json: None,
         lookups: None,
+        lint_mode: false,
     };
     let rendered = client
         .render(request)

@@ -127,6 +127,10 @@ pub struct RenderRequest {
     /// RenderResponse.lookups_unanswered so the caller reads it and renders again.
     #[prost(message, optional, tag = "20")]
     pub lookups: ::core::option::Option<Lookups>,
+    /// Helm's lint mode (`lint`): `required` with a missing value and `fail` do not fail the render;
+    /// their messages come back in RenderResponse.lint_messages.
+    #[prost(bool, tag = "21")]
+    pub lint_mode: bool,
 }
 /// What a template's `lookup apiVersion kind namespace name` asks (an empty name lists).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -230,6 +234,10 @@ pub struct RenderResponse {
     /// render again with their answers added (the rest of this response is then provisional).
     #[prost(message, repeated, tag = "20")]
     pub lookups_unanswered: ::prost::alloc::vec::Vec<LookupKey>,
+    /// With RenderRequest.lint_mode: what `required` and `fail` would have failed with, as Helm logs
+    /// it ("Missing required value: ...", "Fail: ...").
+    #[prost(string, repeated, tag = "21")]
+    pub lint_messages: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// One file of a chart's `crds/` folder, as written (it may hold several documents).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -112,18 +112,33 @@ pub(crate) fn register(
         })?;
         tpl(state, text, args[1].clone()).map(Value::from)
     });
-    env.add_function("f_required", |args: Rest<Value>| {
+    env.add_function("f_required", |state: &State<'_, '_>, args: Rest<Value>| {
         want_args("required", &args, 2)?;
         let empty = is_nil(&args[1]) || args[1].as_str() == Some("");
         if empty {
-            return Err(fail_error(&capstan_sprig::fmt::sprint_value(&args[0])));
+            let message = capstan_sprig::fmt::sprint_value(&args[0]);
+            // Helm's lint mode: noted, and the value is "".
+            if go_session(state).is_ok_and(|g| {
+                g.session
+                    .linted(format!("Missing required value: {message}"))
+            }) {
+                return Ok(Value::from(""));
+            }
+            return Err(fail_error(&message));
         }
         Ok(args[1].clone())
     });
-    env.add_function("f_fail", |args: Rest<Value>| -> Result<Value, Error> {
-        want_args("fail", &args, 1)?;
-        Err(fail_error(&capstan_sprig::fmt::sprint_value(&args[0])))
-    });
+    env.add_function(
+        "f_fail",
+        |state: &State<'_, '_>, args: Rest<Value>| -> Result<Value, Error> {
+            want_args("fail", &args, 1)?;
+            let message = capstan_sprig::fmt::sprint_value(&args[0]);
+            if go_session(state).is_ok_and(|g| g.session.linted(format!("Fail: {message}"))) {
+                return Ok(Value::from(""));
+            }
+            Err(fail_error(&message))
+        },
+    );
     env.add_function("f_lookup", |state: &State<'_, '_>, args: Rest<Value>| {
         want_args("lookup", &args, 4)?;
         let mut parts = Vec::with_capacity(4);
