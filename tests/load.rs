@@ -119,6 +119,7 @@ impl Tenant {
             chart_values_json: None,
             lookups: None,
             lint_mode: false,
+            render_subchart_notes: false,
         });
         let r = self.renderer.render(request).await?.into_inner();
         ensure!(!r.manifests.is_empty(), "a render without objects");

@@ -590,7 +590,7 @@ pub struct ApplyFlags {
     /// Do not print the chart's NOTES.txt.
     #[arg(long)]
     pub hide_notes: bool,
-    /// Render subcharts' NOTES.txt too (accepted; capstan renders the parent chart's notes).
+    /// Render subcharts' NOTES.txt too, after the parent chart's.
     #[arg(long)]
     pub render_subchart_notes: bool,
     /// Post-rendering.

@@ -59,6 +59,9 @@ pub struct Capabilities {
     /// Helm's lint mode (`helm lint`): `required` with a missing value and `fail` do not fail the
     /// render; their messages are returned in [`crate::Rendered::lint_messages`].
     pub lint: bool,
+    /// `--render-subchart-notes`: the subcharts' NOTES.txt are rendered too and follow the
+    /// parent chart's in the notes.
+    pub subchart_notes: bool,
 }
 
 impl Default for Capabilities {
@@ -130,6 +133,7 @@ impl Default for Capabilities {
             api_versions: versions.iter().map(|s| s.to_string()).collect(),
             lookups: None,
             lint: false,
+            subchart_notes: false,
         }
     }
 }

@@ -402,6 +402,7 @@ impl CompiledChart {
         let release_value = release_value(release);
 
         let mut files = BTreeMap::new();
+        let mut subchart_notes = Vec::new();
         let mut notes = String::new();
         let mut crds = Vec::new();
         let mut stack = vec![(
@@ -436,7 +437,7 @@ impl CompiledChart {
             for t in &chart.templates {
                 let file = format!("{path}/{}", t.name);
                 let is_notes = t.name == "templates/NOTES.txt";
-                if is_partial(&t.name) || (is_notes && !top) {
+                if is_partial(&t.name) || (is_notes && !top && !capabilities.subchart_notes) {
                     continue;
                 }
                 let mut ctx = base.clone();
@@ -458,12 +459,21 @@ impl CompiledChart {
                     Ok(out) => out,
                     Err(e) => return provisional(self.map_error(&e), &sess, processed, values),
                 };
-                if is_notes {
+                if is_notes && top {
                     notes = out;
+                } else if is_notes {
+                    subchart_notes.push(out);
                 } else {
                     files.insert(file, out);
                 }
             }
+        }
+        // `--render-subchart-notes`: the subcharts' notes after the parent's, as Helm joins them.
+        for sub in subchart_notes {
+            if !notes.is_empty() {
+                notes.push('\n');
+            }
+            notes.push_str(&sub);
         }
 
         Ok(Texts {

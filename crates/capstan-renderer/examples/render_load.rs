@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -435,6 +435,7 @@ impl Renderer for RendererService {
             let mut capabilities = convert::capabilities(request.capabilities);
             capabilities.lookups = convert::lookups(request.lookups)?;
             capabilities.lint = request.lint_mode;
+            capabilities.subchart_notes = request.render_subchart_notes;
             let chart_values = request
                 .chart_values_json
                 .as_deref()

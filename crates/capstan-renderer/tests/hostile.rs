@@ -73,6 +73,7 @@ fn request(archive: Vec<u8>, values: Vec<pb::values_layer::Layer>) -> pb::Render
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     }
 }
 

@@ -81,6 +81,7 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     }
 }
 

@@ -52,6 +52,7 @@ fn request(chart: pb::chart_source::Source, sets: &[&str]) -> pb::RenderRequest 
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     }
 }
 

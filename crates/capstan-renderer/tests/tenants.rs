@@ -110,6 +110,7 @@ fn render_source(
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     };
     match token {
         Some(token) => with_token(message, token),

@@ -36,7 +36,7 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                 },
                 &args.values,
                 &args.value_mode,
-                false,
+                super::release::RenderOptions::default(),
             )
             .await?;
             let old = previous.map(|p| p.manifest).unwrap_or_default();
@@ -103,7 +103,10 @@ async fn three_way(
         },
         &args.values,
         &args.value_mode,
-        true,
+        super::release::RenderOptions {
+            reads_cluster: true,
+            subchart_notes: false,
+        },
     )
     .await?;
     let mut stream = client

@@ -422,6 +422,7 @@ async fn lint_render(
         lookups: None,
         // As Helm's lint: a missing `required` value or a `fail` is logged, not an error.
         lint_mode: true,
+        render_subchart_notes: false,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),

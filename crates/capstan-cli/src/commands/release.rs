@@ -38,6 +38,25 @@ pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
     matches!(dry_run, None | Some("server"))
 }
 
+/// How a release is rendered besides its values.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RenderOptions {
+    /// Whether `lookup` reads the cluster (see [`reads_cluster`]).
+    pub reads_cluster: bool,
+    /// `--render-subchart-notes`.
+    pub subchart_notes: bool,
+}
+
+impl RenderOptions {
+    /// The options of install's and upgrade's flags.
+    pub(crate) fn of(flags: &ApplyFlags) -> RenderOptions {
+        RenderOptions {
+            reads_cluster: reads_cluster(flags.dry_run.as_deref()),
+            subchart_notes: flags.render_subchart_notes,
+        }
+    }
+}
+
 /// Renders `chart` for a release: loads and uploads it if the renderer lacks it, then renders.
 /// With `reads_cluster`, the templates' `lookup` calls are answered from the cluster as the
 /// user (through the applier, in-process or remote): the renderer says what it could not
@@ -48,7 +67,7 @@ pub(crate) async fn render(
     chart: crate::chart::ChartSpec<'_>,
     values: RenderValues,
     release: rpb::ReleaseContext,
-    reads_cluster: bool,
+    options: RenderOptions,
 ) -> anyhow::Result<pb::Rendered> {
     let span = tracing::info_span!(
         "render",
@@ -62,7 +81,7 @@ pub(crate) async fn render(
     let r = async {
         let mut client = renderer::connect(global).await?;
         let mut source = renderer::ensure_chart(&mut client, archive).await?;
-        let mut answers: Option<rpb::Lookups> = reads_cluster.then(rpb::Lookups::default);
+        let mut answers: Option<rpb::Lookups> = options.reads_cluster.then(rpb::Lookups::default);
         let mut round = 0;
         loop {
             let r = client
@@ -74,6 +93,7 @@ pub(crate) async fn render(
                     chart_values_json: values.chart_values_json.clone(),
                     lookups: answers.clone(),
                     lint_mode: false,
+                    render_subchart_notes: options.subchart_notes,
                 })
                 .await
                 .map_err(exit::status)?
@@ -333,7 +353,7 @@ async fn run_install(
             is_install: true,
             is_upgrade: false,
         },
-        reads_cluster(args.apply.dry_run.as_deref()),
+        RenderOptions::of(&args.apply),
     )
     .await?;
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
@@ -494,7 +514,7 @@ pub(crate) async fn render_upgrade(
     chart: crate::chart::ChartSpec<'_>,
     values: &crate::values::ValuesFlags,
     mode: &crate::cli::ValueMode,
-    reads_cluster: bool,
+    options: RenderOptions,
 ) -> anyhow::Result<UpgradeRender> {
     let namespace = global.namespace();
     let previous = latest(client, name, &namespace).await?;
@@ -512,7 +532,7 @@ pub(crate) async fn render_upgrade(
             is_install: installs,
             is_upgrade: !installs,
         },
-        reads_cluster,
+        options,
     )
     .await?;
     Ok(UpgradeRender {
@@ -575,7 +595,7 @@ async fn run_upgrade(
         },
         &args.values,
         &args.value_mode(),
-        reads_cluster(args.apply.dry_run.as_deref()),
+        RenderOptions::of(&args.apply),
     )
     .await?;
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;

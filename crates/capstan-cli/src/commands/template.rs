@@ -56,6 +56,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         chart_values_json: None,
         lookups: None,
         lint_mode: false,
+        render_subchart_notes: false,
     };
     let rendered = client
         .render(request)

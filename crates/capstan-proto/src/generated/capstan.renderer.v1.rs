@@ -131,6 +131,9 @@ pub struct RenderRequest {
     /// their messages come back in RenderResponse.lint_messages.
     #[prost(bool, tag = "21")]
     pub lint_mode: bool,
+    /// `--render-subchart-notes`: the subcharts' NOTES.txt follow the parent chart's in `notes`.
+    #[prost(bool, tag = "22")]
+    pub render_subchart_notes: bool,
 }
 /// What a template's `lookup apiVersion kind namespace name` asks (an empty name lists).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

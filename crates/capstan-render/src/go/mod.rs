@@ -173,6 +173,7 @@ impl GoChart {
         let shared = Shared {
             release: objects::release(release),
             capabilities: objects::capabilities(capabilities),
+            subchart_notes: capabilities.subchart_notes,
         };
         tree(
             processed,
@@ -186,6 +187,7 @@ impl GoChart {
 
         let mut files = BTreeMap::new();
         let mut notes = String::new();
+        let mut subchart_notes = BTreeMap::new();
         for Renderable {
             file,
             base_path,
@@ -219,9 +221,19 @@ impl GoChart {
             let out = out.replace("<no value>", "");
             if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
                 notes = out;
+            } else if file.ends_with("/templates/NOTES.txt") {
+                subchart_notes.insert(file, out);
             } else {
                 files.insert(file, out);
             }
+        }
+        // `--render-subchart-notes`: the subcharts' notes after the parent's, each on a new
+        // line, as Helm joins them.
+        for sub in subchart_notes.into_values() {
+            if !notes.is_empty() {
+                notes.push('\n');
+            }
+            notes.push_str(&sub);
         }
         Ok((files, notes))
     }
@@ -291,6 +303,8 @@ fn compile_file(
 struct Shared {
     release: Value,
     capabilities: Value,
+    /// Whether subcharts' NOTES.txt are rendered (`--render-subchart-notes`).
+    subchart_notes: bool,
 }
 
 /// A template to render and the root (`$`) of its chart.
@@ -335,7 +349,7 @@ fn tree(
     if chart.metadata.chart_type != capstan_chart::ChartType::Library {
         for t in &chart.templates {
             let is_notes = t.name == "templates/NOTES.txt";
-            if is_partial(&t.name) || (is_notes && !top) {
+            if is_partial(&t.name) || (is_notes && !top && !shared.subchart_notes) {
                 continue;
             }
             out.push(Renderable {
