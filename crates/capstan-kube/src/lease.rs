@@ -26,13 +26,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use capstan_ops::{Cancel, ClusterError, Lock, LockGuard, LockHolder, LockRequest, StaleLease};
-use capstan_release::{BoxFuture, GoTime};
+use capstan_release::BoxFuture;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, PostParams, Preconditions};
 use kube::{Api, Client};
 
+use crate::cluster::{go_time, kube_error};
 use crate::retry::{jitter, retrying};
 
 /// The prefix of every release's Lease name: `capstan.release.<name>`.
@@ -397,14 +398,6 @@ impl Drop for KubeLockGuard {
             keeper.abort();
         }
     }
-}
-
-fn kube_error(what: impl Into<String>, error: kube::Error) -> ClusterError {
-    crate::cluster::kube_error(what, error)
-}
-
-fn go_time(timestamp: Timestamp) -> GoTime {
-    crate::cluster::go_time(timestamp)
 }
 
 #[cfg(test)]
