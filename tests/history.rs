@@ -307,8 +307,8 @@ async fn a_damaged_old_revision_is_skipped_reported_and_removed() {
     .await;
 }
 
-/// The newest revision damaged: readers fall back to the newest readable revision and say so;
-/// an upgrade goes above the damaged revision; uninstall removes it.
+/// The newest revision damaged: `list` names it, readers fall back to the newest readable
+/// revision and say so; an upgrade goes above the damaged revision; uninstall removes it.
 #[tokio::test]
 async fn a_damaged_latest_revision_is_reported_and_stepped_over() {
     with_namespace("hist-latest", |ns| async move {
@@ -321,6 +321,21 @@ async fn a_damaged_latest_revision_is_reported_and_stepped_over() {
             ok(&ns, &["upgrade", name, chart, "--set", "message=two"])?;
             damage(&ns, name, 2, how).await?;
             let object = format!("sh.helm.release.v1.{name}.v2");
+
+            // list: the damaged record still carries capstan's labels and annotations, but
+            // another writer touched its payload, so list decodes it, keeps the release at
+            // that revision and names the record.
+            let list = ok(&ns, &["list", "-o", "json"])?;
+            let rows: serde_json::Value = serde_json::from_str(&list.stdout)?;
+            let row = rows
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["name"] == name))
+                .with_context(|| format!("{how:?}: {name} not listed: {}", list.stdout))?;
+            ensure!(
+                row["revision"] == "2" && list.stderr.contains(&object),
+                "{how:?}: list keeps revision 2 and names the unreadable record: {row}\n{}",
+                list.stderr
+            );
 
             let status = ok(&ns, &["status", name])?;
             ensure!(

@@ -496,15 +496,27 @@ async fn list_filters_in<K: ReleaseObject>(
         );
     }
 
-    // Proof that summaries do not read payloads: a corrupt payload under intact metadata is
-    // still summarised, while the full list reports it.
+    // Proof that summaries do not read payloads capstan alone wrote: a corrupt payload written
+    // under capstan's field manager is still summarised, while the full list reports it.
     let web_object = format!("sh.helm.release.v1.{}.v2", n("web"));
-    let mut corrupted: K = api::<K>(ns).get(&web_object).await?;
-    let meta = corrupted.meta().clone();
-    corrupted = K::with_payload(meta, "not base64!".into(), Role::Head);
-    api::<K>(ns)
-        .replace(&web_object, &PostParams::default(), &corrupted)
-        .await?;
+    let corrupt = |manager: Option<&str>, payload: &'static str| {
+        let web_object = web_object.clone();
+        let manager = manager.map(str::to_owned);
+        async move {
+            let mut corrupted: K = api::<K>(ns).get(&web_object).await?;
+            let meta = corrupted.meta().clone();
+            corrupted = K::with_payload(meta, payload.into(), Role::Head);
+            let params = PostParams {
+                field_manager: manager,
+                ..PostParams::default()
+            };
+            api::<K>(ns)
+                .replace(&web_object, &params, &corrupted)
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    corrupt(Some("capstan"), "not base64!").await?;
     let summaries = store
         .list_summaries(&ListFilter::in_namespace(here))
         .await?;
@@ -512,7 +524,16 @@ async fn list_filters_in<K: ReleaseObject>(
     assert!(summaries.unreadable.is_empty());
     let full = store.list(&ListFilter::in_namespace(here)).await?;
     assert_eq!(full.items.len(), 2);
-    assert_eq!(unreadable_objects(&full), [web_object]);
+    assert_eq!(unreadable_objects(&full), [web_object.clone()]);
+
+    // The same damage by another writer: summaries decode that payload, keep the row from its
+    // labels and report the record.
+    corrupt(None, "still not base64!").await?;
+    let summaries = store
+        .list_summaries(&ListFilter::in_namespace(here))
+        .await?;
+    assert_eq!(summaries.items.len(), 3);
+    assert_eq!(unreadable_objects(&summaries), [web_object]);
 
     // An object as Helm writes it (no annotations) is decoded for its summary.
     let db_object = format!("sh.helm.release.v1.{}.v1", n("db"));

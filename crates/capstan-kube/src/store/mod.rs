@@ -19,6 +19,7 @@
 mod object;
 mod parts;
 mod protolist;
+mod writers;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -42,9 +43,7 @@ use capstan_release::{
 use futures::{StreamExt as _, stream};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{
-    DeleteParams, ListParams, ObjectList, PartialObjectMeta, PostParams, Preconditions,
-};
+use kube::api::{DeleteParams, ListParams, ObjectList, PartialObjectMeta, Preconditions};
 use kube::{Api, Client};
 
 use crate::retry;
@@ -306,7 +305,7 @@ impl<K: ReleaseObject> KubeStore<K> {
         let api = self.api(namespace);
         self.write_parts(&api, namespace, &payload).await?;
         let head = self.head_object(metadata, &payload);
-        let post = PostParams::default();
+        let post = writers::record_write();
         let attempts = retry::attempts("create release object", || api.create(&post, &head)).await;
         match attempts.result {
             Err(e)
@@ -395,7 +394,7 @@ impl<K: ReleaseObject> KubeStore<K> {
         self.write_parts(&api, &namespace, &payload).await?;
         let mut head = self.head_object(metadata, &payload);
         head.meta_mut().resource_version = Some(expected.to_string());
-        let post = PostParams::default();
+        let post = writers::record_write();
         let attempts = retry::attempts("update release object", || {
             api.replace(&object, &post, &head)
         })
@@ -639,10 +638,20 @@ impl<K: ReleaseObject> KubeStore<K> {
             self.backend("listing", scope, &selector, e)
         };
         let (mut rows, mut unreadable) = (Vec::new(), Vec::new());
+        // capstan's annotations summarise the payload only while capstan alone wrote it: a
+        // record another writer touched is summarised from its labels, so listing decodes
+        // its payload and reports it when it cannot be read.
+        let no_annotations = BTreeMap::new();
         let mut summarise = |name: String,
                              namespace: String,
                              labels: &BTreeMap<String, String>,
-                             annotations: &BTreeMap<String, String>| {
+                             annotations: &BTreeMap<String, String>,
+                             payload_trusted: bool| {
+            let annotations = if payload_trusted {
+                annotations
+            } else {
+                &no_annotations
+            };
             match ReleaseSummary::from_metadata(&name, &namespace, labels, annotations) {
                 Ok(row) => rows.push(row),
                 Err(error) => unreadable.push(Unreadable {
@@ -663,7 +672,14 @@ impl<K: ReleaseObject> KubeStore<K> {
                     "listed release records as protobuf"
                 );
                 for meta in objects {
-                    summarise(meta.name, meta.namespace, &meta.labels, &meta.annotations);
+                    let trusted = meta.payload_written_by_only(writers::RECORD_MANAGER);
+                    summarise(
+                        meta.name,
+                        meta.namespace,
+                        &meta.labels,
+                        &meta.annotations,
+                        trusted,
+                    );
                 }
             }
             None => {
@@ -683,11 +699,22 @@ impl<K: ReleaseObject> KubeStore<K> {
                     },
                     |object: PartialObjectMeta<K>| {
                         let meta = object.metadata;
+                        let trusted = writers::payload_written_by_only(
+                            writers::RECORD_MANAGER,
+                            meta.managed_fields.iter().flatten().map(|entry| {
+                                let raw = entry.fields_v1.as_ref().map(|f| f.0.to_string());
+                                (
+                                    entry.manager.as_deref().unwrap_or_default(),
+                                    raw.unwrap_or_default(),
+                                )
+                            }),
+                        );
                         summarise(
                             meta.name.unwrap_or_default(),
                             meta.namespace.unwrap_or_default(),
                             &meta.labels.unwrap_or_default(),
                             &meta.annotations.unwrap_or_default(),
+                            trusted,
                         );
                     },
                 )

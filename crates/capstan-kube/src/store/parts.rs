@@ -13,7 +13,7 @@ use capstan_release::{GoTime, ObjectKey, Result};
 use futures::{TryStreamExt as _, stream};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{DeleteParams, PostParams, Preconditions};
+use kube::api::{DeleteParams, Preconditions};
 
 use crate::retry;
 
@@ -46,7 +46,7 @@ impl<K: ReleaseObject> KubeStore<K> {
             ..ObjectMeta::default()
         };
         let object = K::with_payload(meta, part.data.clone(), Role::Part);
-        let post = PostParams::default();
+        let post = super::writers::record_write();
         match retry::retrying("create release part", || api.create(&post, &object)).await {
             Ok(_) => Ok(()),
             Err(e) if status_is(&e, |s| s.is_already_exists()) => Ok(()),

@@ -5,6 +5,8 @@
 //! as JSON (827 KB) and 9-11 ms as protobuf (322 KB). Only what a listing reads is decoded (each
 //! object's name, namespace, labels and annotations, and the list's continue token); prost skips
 //! every other field. A server that does not answer in protobuf is listed as JSON instead.
+//! The managed fields are decoded too, down to each manager's name and whether it wrote the
+//! payload: [`ObjectMeta::payload_written_by_only`].
 
 use std::collections::BTreeMap;
 
@@ -59,6 +61,37 @@ pub(super) struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[prost(btree_map = "string, string", tag = "12")]
     pub annotations: BTreeMap<String, String>,
+    #[prost(message, repeated, tag = "17")]
+    pub managed_fields: Vec<ManagedFieldsEntry>,
+}
+
+/// One writer's entry in an object's managed fields, as far as a listing reads it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(super) struct ManagedFieldsEntry {
+    #[prost(string, tag = "1")]
+    pub manager: String,
+    #[prost(message, optional, tag = "7")]
+    pub fields_v1: Option<FieldsV1>,
+}
+
+/// The fields one writer owns, as the API server's raw JSON (`{"f:data":{...},...}`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub(super) struct FieldsV1 {
+    #[prost(bytes = "vec", tag = "1")]
+    pub raw: Vec<u8>,
+}
+
+impl ObjectMeta {
+    /// Whether `manager` is the only writer of the object's payload (`data`) on record.
+    pub fn payload_written_by_only(&self, manager: &str) -> bool {
+        super::writers::payload_written_by_only(
+            manager,
+            self.managed_fields.iter().map(|entry| {
+                let raw = entry.fields_v1.as_ref().map_or(&[][..], |f| &f.raw);
+                (entry.manager.as_str(), raw)
+            }),
+        )
+    }
 }
 
 /// One page of a metadata-only list of `K` (in `namespace`, or every namespace): the objects'
@@ -131,8 +164,17 @@ mod tests {
             labels: BTreeMap<String, String>,
             #[prost(btree_map = "string, string", tag = "12")]
             annotations: BTreeMap<String, String>,
-            #[prost(bytes = "vec", repeated, tag = "17")]
-            managed_fields: Vec<Vec<u8>>,
+            #[prost(message, repeated, tag = "17")]
+            managed_fields: Vec<FullEntry>,
+        }
+        #[derive(Clone, PartialEq, prost::Message)]
+        struct FullEntry {
+            #[prost(string, tag = "1")]
+            manager: String,
+            #[prost(string, tag = "2")]
+            operation: String,
+            #[prost(message, optional, tag = "7")]
+            fields_v1: Option<FieldsV1>,
         }
         #[derive(Clone, PartialEq, prost::Message)]
         struct Item {
@@ -157,7 +199,22 @@ mod tests {
                     uid: "1234".into(),
                     labels: [("owner".to_owned(), "helm".to_owned())].into(),
                     annotations: BTreeMap::new(),
-                    managed_fields: vec![vec![1; 300]],
+                    managed_fields: vec![
+                        FullEntry {
+                            manager: "capstan".into(),
+                            operation: "Update".into(),
+                            fields_v1: Some(FieldsV1 {
+                                raw: br#"{"f:data":{"f:release":{}}}"#.to_vec(),
+                            }),
+                        },
+                        FullEntry {
+                            manager: "kubectl-label".into(),
+                            operation: "Update".into(),
+                            fields_v1: Some(FieldsV1 {
+                                raw: br#"{"f:metadata":{"f:labels":{"f:team":{}}}}"#.to_vec(),
+                            }),
+                        },
+                    ],
                 }),
             }],
         };
@@ -172,6 +229,8 @@ mod tests {
         assert_eq!(items[0].name, "sh.helm.release.v1.web.v1");
         assert_eq!(items[0].namespace, "team-a");
         assert_eq!(items[0].labels["owner"], "helm");
+        assert!(items[0].payload_written_by_only("capstan"));
+        assert!(!items[0].payload_written_by_only("kubectl-label"));
 
         assert!(decode(b"{\"kind\":\"Status\"}").is_none());
         assert!(decode(&[MAGIC, b"\xff\xff"].concat()).is_none());
