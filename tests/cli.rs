@@ -627,6 +627,32 @@ async fn bad_input_fails_with_one_clear_line() {
     .await;
 }
 
+/// `--qps` and `--burst-limit` throttle the client as client-go does: with a burst of one and one
+/// request a second, a `history` (the version probe, then reading the release's records) cannot
+/// finish within a second, and still answers what an unthrottled one does.
+#[tokio::test]
+async fn qps_and_burst_limit_throttle_requests() {
+    with_namespace("cli-qps", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        capstan.ok(&["install", "web", &webapp()])?;
+        let free = capstan.ok(&["history", "web"])?;
+        let started = std::time::Instant::now();
+        let throttled = capstan.ok(&["history", "web", "--qps", "1", "--burst-limit", "1"])?;
+        let elapsed = started.elapsed();
+        ensure!(
+            elapsed >= std::time::Duration::from_secs(1),
+            "two or more requests at one a second after a burst of one took {elapsed:?}"
+        );
+        ensure!(rows(&throttled) == rows(&free), "{throttled}\n{free}");
+        Ok(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn helm_driver_and_history_max_are_honoured() {
     with_namespace("cli-driver", |ns| async move {

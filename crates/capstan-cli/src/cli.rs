@@ -210,12 +210,12 @@ pub struct KubeFlags {
         value_name = "NAME"
     )]
     pub kube_tls_server_name: Option<String>,
-    /// Queries per second to the Kubernetes API (accepted for Helm compatibility; kube-rs does
-    /// no client-side throttling).
+    /// Queries per second to the Kubernetes API once the burst is spent (0: no client-side
+    /// throttling, capstan's default; Helm's client-go then allows 5).
     #[arg(long, global = true, env = "HELM_QPS", default_value_t = 0.0,
           value_parser = |t: &str| -> Result<f32, String> { Ok(t.parse().unwrap_or(0.0)) })]
     pub qps: f32,
-    /// Client-side throttling burst limit (accepted for Helm compatibility, as --qps).
+    /// Client-side throttling burst limit: requests let through at once before --qps applies.
     #[arg(long, global = true, env = "HELM_BURST_LIMIT", default_value_t = 100,
           value_parser = |t: &str| -> Result<u32, String> { Ok(t.parse().unwrap_or(100)) })]
     pub burst_limit: u32,

@@ -292,7 +292,8 @@ pub async fn connect(global: &Global) -> anyhow::Result<kube::Client> {
         "{}/version",
         config.cluster_url.to_string().trim_end_matches('/')
     );
-    let client = kube::Client::try_from(config)
+    let rate = capstan_kube::throttle::Rate::from_flags(global.kube.qps, global.kube.burst_limit);
+    let client = capstan_kube::throttle::client(config, rate)
         .map_err(|e| anyhow::anyhow!("Kubernetes cluster unreachable: {}", plain(&e)))?;
     // A connection cut under the probe is a blip and is tried again; a cluster that refuses or
     // never answers is unreachable at once (capstan-kube's retry policy).

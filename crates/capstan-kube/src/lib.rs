@@ -63,6 +63,7 @@ pub mod ownership;
 pub mod resource;
 pub mod retry;
 pub mod store;
+pub mod throttle;
 pub mod wait;
 
 pub use apply::{
