@@ -880,13 +880,42 @@ async fn completion_is_dynamic() {
             both.home.path(),
         );
         ensure!(bash.stdout.trim() == "2 1", "{bash:?}");
-        for shell in ["zsh", "fish"] {
-            let c = both.capstan(&["completion", shell], &[]);
-            ensure!(
-                c.code == 0 && c.stdout.contains("__complete"),
-                "{shell}: {c:?}"
+        // zsh, without an interactive line editor: `compadd` and `_files` print what the
+        // completion system would be handed, and `_capstan` runs as it would on TAB.
+        let zsh = |words: &str| {
+            let script = format!(
+                "compdef() {{ :; }}; compadd() {{ [[ $1 == -- ]] && shift; print -l -- \"$@\"; }}; \
+                 _files() {{ print FILES; }}; source <(capstan completion zsh); \
+                 words=({words}); CURRENT=${{#words}}; _capstan"
             );
-        }
+            run(
+                Path::new("/usr/bin/zsh"),
+                &["-c", &script],
+                &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
+                both.home.path(),
+            )
+        };
+        let revisions = zsh("capstan rollback web ''");
+        ensure!(revisions.stdout == "2\n1\n", "zsh: {revisions:?}");
+        let charts = zsh("capstan install web ./");
+        ensure!(
+            charts.stdout == "FILES\n",
+            "zsh completes charts as files: {charts:?}"
+        );
+        // fish completes a command line on its own (`complete -C`).
+        let fish = |line: &str| {
+            let script = format!("capstan completion fish | source; complete -C'{line}'");
+            run(
+                Path::new("/usr/bin/fish"),
+                &["-c", &script],
+                &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
+                both.home.path(),
+            )
+        };
+        let revisions = fish("capstan rollback web ");
+        ensure!(revisions.stdout == "2\n1\n", "fish: {revisions:?}");
+        let names = fish("capstan status w");
+        ensure!(names.stdout == "web\nworker\n", "fish: {names:?}");
 
         // Help: the command's own flags first, the global ones apart, then examples.
         let help = both.capstan(&["list", "--help"], &[]).stdout;

@@ -61,7 +61,7 @@ function __capstan_complete
         __fish_complete_path "$current"
     end
 end
-complete -c capstan -f -a '(__capstan_complete)'
+complete -c capstan -f -k -a '(__capstan_complete)'
 "#;
 
 pub fn run(args: CompletionArgs) -> anyhow::Result<u8> {
