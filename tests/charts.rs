@@ -19,15 +19,9 @@ use capstan_testkit::{TestNamespace, with_namespace};
 use kube::Api;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 
-/// The chart's directory in the shared corpus (`CAPSTAN_CHARTS_DIR`, as `cargo xtask
-/// conformance` reads it, or `../shared/charts` beside the repository).
+/// The chart's directory in the shared corpus.
 fn chart(name: &str) -> String {
-    std::env::var_os("CAPSTAN_CHARTS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/charts"))
-        .join(name)
-        .display()
-        .to_string()
+    capstan_e2e::corpus().join(name).display().to_string()
 }
 
 /// One chart's lifecycle.

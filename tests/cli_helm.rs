@@ -633,6 +633,106 @@ async fn status_and_install_output_match_helm_byte_for_byte() {
     .await;
 }
 
+/// Status as a table without capstan's additive RESOURCES block (documented in docs/cli.md).
+fn without_resources(status: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in status.lines() {
+        if line == "RESOURCES:" {
+            skipping = true;
+            continue;
+        }
+        if skipping && (line.starts_with("TEST SUITE") || line == "NOTES:") {
+            skipping = false;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A release Helm installed and upgraded, with test hooks, values holding characters Go's JSON
+/// escapes and empty strings: every read command prints what Helm v3 prints, byte for byte,
+/// before and after the tests ran (with `capstan test` and `helm test` printing the same).
+#[tokio::test]
+async fn read_commands_match_helm_byte_for_byte() {
+    with_namespace("cli-reads", |ns| async move {
+        let both = Both::new();
+        let config = kubeconfig_path().display().to_string();
+        let kube = [("KUBECONFIG", config.as_str())];
+        let n = ns.name();
+        let chart = capstan_e2e::corpus().join("podinfo");
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        let h = both.helm(&["install", "web", chart, "-n", n], &kube);
+        ensure!(h.code == 0, "{}", h.stderr);
+        let set = ["--set", "ui.message=a && b <c>", "--set-string", "ui.logo="];
+        let upgrade = [&["upgrade", "web", chart, "-n", n][..], &set[..]].concat();
+        let h = both.helm(&upgrade, &kube);
+        ensure!(h.code == 0, "{}", h.stderr);
+
+        let reads: &[&[&str]] = &[
+            &["list"],
+            &["list", "-a"],
+            &["list", "-o", "json"],
+            &["history", "web"],
+            &["history", "web", "-o", "json"],
+            &["history", "web", "-o", "yaml"],
+            &["get", "values", "web"],
+            &["get", "values", "web", "-a"],
+            &["get", "values", "web", "-o", "json"],
+            &["get", "values", "web", "-a", "-o", "yaml"],
+            &["get", "values", "web", "--revision", "1"],
+            &["get", "metadata", "web"],
+            &["get", "metadata", "web", "-o", "json"],
+            &["get", "metadata", "web", "-o", "yaml"],
+            &["get", "manifest", "web"],
+            &["get", "hooks", "web"],
+            &["get", "notes", "web"],
+            &["get", "all", "web"],
+            &["status", "web", "-o", "json"],
+            &["status", "web", "-o", "yaml"],
+            &["status", "web", "--revision", "1", "-o", "json"],
+        ];
+        let compare = |when: &str| -> anyhow::Result<()> {
+            for read in reads {
+                let args = [*read, &["-n", n][..]].concat();
+                let (c, h) = both.both_ok(&args, &kube)?;
+                ensure!(c == h, "{when}: {read:?}\ncapstan:\n{c}\nhelm:\n{h}");
+            }
+            for status in [&["status", "web"][..], &["status", "web", "--show-desc"]] {
+                let args = [status, &["-n", n][..]].concat();
+                let (c, h) = both.both_ok(&args, &kube)?;
+                ensure!(
+                    without_resources(&c) == h,
+                    "{when}: {status:?}\ncapstan:\n{c}\nhelm:\n{h}"
+                );
+            }
+            Ok(())
+        };
+        compare("tests never ran")?;
+
+        // The tests, run by each tool: the same output but for the times of the runs.
+        let (c, h) = both.both_ok(&["test", "web", "-n", n], &kube)?;
+        let runs = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| !l.starts_with("Last "))
+                .map(|l| {
+                    // Test pods' names end in a random suffix in both tools.
+                    l.rsplit_once('-')
+                        .filter(|_| l.starts_with("TEST SUITE:"))
+                        .map_or(l.to_owned(), |(head, _)| head.to_owned())
+                })
+                .collect()
+        };
+        ensure!(runs(&c) == runs(&h), "test\ncapstan:\n{c}\nhelm:\n{h}");
+        compare("after the tests ran")?;
+        Ok(())
+    })
+    .await;
+}
+
 /// A post-renderer script that replaces `hello` with `post-rendered` (and appends its
 /// arguments as a comment).
 fn post_renderer(dir: &Path) -> anyhow::Result<String> {

@@ -6,23 +6,10 @@
 use std::path::PathBuf;
 
 use anyhow::ensure;
+use capstan_e2e::corpus;
 use capstan_e2e::process::{Daemon, capstan, capstan_ok, repository};
 use capstan_testkit::helm::Helm;
 use capstan_testkit::with_namespace;
-
-/// The shared chart corpus (`shared/charts` beside the repository or a parent of it,
-/// `CAPSTAN_CHARTS_DIR`, or this machine's `/work/shared/charts`).
-fn corpus() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
-        return PathBuf::from(dir);
-    }
-    repository()
-        .ancestors()
-        .map(|a| a.join("shared/charts"))
-        .chain([PathBuf::from("/work/shared/charts")])
-        .find(|c| c.join("CASES.tsv").is_file())
-        .expect("the chart corpus (shared/charts) is present")
-}
 
 /// Go charts whose output has nothing random (charts that call `randAlphaNum` or `genCA`
 /// differ from render to render, in Helm too).

@@ -3,6 +3,21 @@
 
 pub mod process;
 
+/// The shared chart corpus (`CAPSTAN_CHARTS_DIR`, as `cargo xtask conformance` reads it, else
+/// `shared/charts` beside the repository or a parent of it, or this machine's
+/// `/work/shared/charts`).
+pub fn corpus() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
+        return dir.into();
+    }
+    process::repository()
+        .ancestors()
+        .map(|a| a.join("shared/charts"))
+        .chain([std::path::PathBuf::from("/work/shared/charts")])
+        .find(|c| c.join("CASES.tsv").is_file())
+        .expect("the chart corpus (shared/charts) is present")
+}
+
 /// `(revision, status, description)` of each row of `history -o json` output.
 pub fn history_rows(json: &str) -> anyhow::Result<Vec<(u64, String, String)>> {
     use anyhow::Context as _;

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::console::{eout, eoutln, out, outln};
 
-/// Columns padded to their widest cell and separated by a tab, as Helm's tables are.
+/// Columns padded to their widest cell (the last one too) and separated by a tab, as Helm's
+/// tables (gosuri/uitable) are.
 pub fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
@@ -25,13 +26,12 @@ pub fn table(rows: &[Vec<String>]) -> String {
     for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
-            if c + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                let _ = write!(line, "{cell:<width$}\t", width = widths[c]);
+            if c > 0 {
+                line.push('\t');
             }
+            let _ = write!(line, "{cell:<width$}", width = widths[c]);
         }
-        out.push_str(line.trim_end());
+        out.push_str(&line);
         out.push('\n');
     }
     out
@@ -143,9 +143,43 @@ pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<(
             crate::goyaml::to_string(&serde_json::to_value(value)?)
         );
     } else {
-        outln!("{}", serde_json::to_string(value)?);
+        outln!("{}", go_json(&serde_json::to_string(value)?));
     }
     Ok(())
+}
+
+/// JSON text as Go's `encoding/json` writes it: `<`, `>` and `&` escaped as `\u003c`, `\u003e`
+/// and `\u0026`, and U+2028 and U+2029 as `\u2028` and `\u2029`. Outside strings JSON text has
+/// none of these characters, so escaping the whole text escapes exactly the strings' ones.
+pub fn go_json(json: &str) -> String {
+    if !json.contains(['<', '>', '&', '\u{2028}', '\u{2029}']) {
+        return json.to_owned();
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Values as Helm's `get values` prints them (sigs.k8s.io/yaml): `null` for none.
+pub fn values_yaml(json: &str) -> anyhow::Result<String> {
+    let value: serde_json::Value = if json.trim().is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_str(json)?
+    };
+    if value.is_null() || value.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Ok("null\n".into());
+    }
+    Ok(crate::goyaml::to_string(&value))
 }
 
 /// A JSON document as YAML as Helm prints it (sigs.k8s.io/yaml over go-yaml): keys sorted,
@@ -153,19 +187,6 @@ pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<(
 pub fn helm_yaml(json: &str) -> anyhow::Result<String> {
     let value: serde_json::Value = serde_json::from_str(json)?;
     Ok(crate::goyaml::to_string(&value))
-}
-
-/// A JSON document as YAML text.
-pub fn json_to_yaml(json: &str) -> anyhow::Result<String> {
-    let value: serde_json::Value = if json.trim().is_empty() {
-        serde_json::Value::Null
-    } else {
-        serde_json::from_str(json)?
-    };
-    if value.as_object().is_some_and(serde_json::Map::is_empty) {
-        return Ok("null\n".into());
-    }
-    Ok(serde_yaml_ng::to_string(&value)?)
 }
 
 /// The summary Helm prints after install, upgrade and for `status`.
@@ -184,7 +205,40 @@ pub fn summary(release: &pb::ReleaseInfo, description: bool) -> String {
     if description {
         let _ = writeln!(out, "DESCRIPTION: {}", release.description);
     }
-    let _ = writeln!(out, "TEST SUITE: None");
+    out
+}
+
+/// Helm's TEST SUITE lines: `TEST SUITE: None` when the release has no test hook, else the last
+/// run of each test hook that has run, in the release's hook order (nothing for tests that
+/// never ran).
+pub fn test_suite(hooks: &[capstan_release::Hook]) -> String {
+    let tests: Vec<&capstan_release::Hook> = hooks
+        .iter()
+        .filter(|h| h.events.contains(&capstan_release::HookEvent::Test))
+        .collect();
+    if tests.is_empty() {
+        return "TEST SUITE: None\n".into();
+    }
+    let time = |t: &Option<capstan_release::GoTime>| {
+        t.as_ref()
+            .map(|t| ansic(&t.to_string()))
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    for hook in tests {
+        let run = &hook.last_run;
+        if run.started_at.is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "TEST SUITE:     {}\nLast Started:   {}\nLast Completed: {}\nPhase:          {}",
+            hook.name,
+            time(&run.started_at),
+            time(&run.completed_at),
+            run.phase.as_ref().map_or("", |p| p.as_str()),
+        );
+    }
     out
 }
 
@@ -505,15 +559,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tables_pad_every_column_but_the_last() {
+    fn tables_pad_every_column() {
         let out = table(&[
             vec!["NAME".into(), "REVISION".into(), "STATUS".into()],
             vec!["prod-api".into(), "3".into(), "deployed".into()],
         ]);
         assert_eq!(
             out,
-            "NAME    \tREVISION\tSTATUS\nprod-api\t3       \tdeployed\n"
+            "NAME    \tREVISION\tSTATUS  \nprod-api\t3       \tdeployed\n"
         );
+    }
+
+    #[test]
+    fn json_escapes_as_go_does() {
+        assert_eq!(
+            go_json(r#"{"a":"x && y <b> \u2028"}"#),
+            r#"{"a":"x \u0026\u0026 y \u003cb\u003e \u2028"}"#
+        );
+        assert_eq!(go_json(r#"{"a":1}"#), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn the_test_suite_lists_tests_that_ran() {
+        use capstan_release::{Hook, HookEvent, HookExecution, HookPhase};
+        assert_eq!(test_suite(&[]), "TEST SUITE: None\n");
+        let test = |name: &str, ran: bool| Hook {
+            name: name.into(),
+            events: vec![HookEvent::Test],
+            last_run: HookExecution {
+                started_at: ran.then(|| "2024-01-15T10:00:00Z".parse().unwrap()),
+                completed_at: ran.then(|| "2024-01-15T10:00:05Z".parse().unwrap()),
+                phase: ran.then_some(HookPhase::Succeeded),
+            },
+            ..Hook::default()
+        };
+        assert_eq!(test_suite(&[test("never", false)]), "");
+        let out = test_suite(&[test("never", false), test("ran", true)]);
+        assert!(
+            out.starts_with("TEST SUITE:     ran\nLast Started:   "),
+            "{out}"
+        );
+        assert!(out.ends_with("Phase:          Succeeded\n"), "{out}");
     }
 
     #[test]

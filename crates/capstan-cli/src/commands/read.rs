@@ -341,6 +341,20 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
     let release = response.release.clone().unwrap_or_default();
     match args.output {
         Format::Table => {
+            // The stored record, for its test hooks' last runs.
+            let stored = fetch(
+                &mut client,
+                global,
+                &GetArgs {
+                    name: args.name.clone(),
+                    revision: Some(release.revision),
+                    all: false,
+                    output: Format::Json,
+                },
+                false,
+            )
+            .await?;
+            let hooks = stored_release(&stored.release_json)?.hooks;
             out!("{}", output::summary(&release, args.show_desc));
             if !response.objects.is_empty() {
                 outln!("RESOURCES:");
@@ -362,6 +376,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
                 }
                 out!("{}", output::table(&rows));
             }
+            out!("{}", output::test_suite(&hooks));
             if !response.notes.is_empty() {
                 outln!("NOTES:\n{}", response.notes.trim_end());
             }
@@ -392,8 +407,7 @@ pub(crate) fn print_release(
     with_chart: bool,
     yaml: bool,
 ) -> anyhow::Result<()> {
-    let mut release: capstan_release::Release = serde_json::from_str(release_json)
-        .map_err(|e| anyhow::anyhow!("the applier sent an unreadable release record: {e}"))?;
+    let mut release = stored_release(release_json)?;
     if !with_chart {
         release.chart = None;
     }
@@ -405,9 +419,15 @@ pub(crate) fn print_release(
     if yaml {
         out!("{}", output::helm_yaml(&json)?);
     } else {
-        outln!("{json}");
+        outln!("{}", output::go_json(&json));
     }
     Ok(())
+}
+
+/// The release record a `Get` answered with.
+fn stored_release(release_json: &str) -> anyhow::Result<capstan_release::Release> {
+    serde_json::from_str(release_json)
+        .map_err(|e| anyhow::anyhow!("the applier sent an unreadable release record: {e}"))
 }
 
 async fn fetch(
@@ -441,10 +461,10 @@ fn print_values(json: &str, all: bool, format: Format) -> anyhow::Result<()> {
                     "USER-SUPPLIED VALUES:"
                 }
             );
-            out!("{}", output::json_to_yaml(json)?);
+            out!("{}", output::values_yaml(json)?);
         }
-        Format::Json => outln!("{json}"),
-        Format::Yaml => out!("{}", output::json_to_yaml(json)?),
+        Format::Json => outln!("{}", output::go_json(json)),
+        Format::Yaml => out!("{}", output::values_yaml(json)?),
     }
     Ok(())
 }
@@ -459,23 +479,26 @@ pub async fn get(global: &Global, command: GetCommand) -> anyhow::Result<u8> {
         }
         GetCommand::Manifest(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
-            outln!("{}", got.manifest.trim_end());
+            outln!("{}", got.manifest);
         }
         GetCommand::Notes(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
             if !got.notes.is_empty() {
-                outln!("NOTES:\n{}", got.notes.trim_end());
+                outln!("NOTES:\n{}", got.notes);
             }
         }
         GetCommand::Hooks(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
-            out!("{}", got.hooks);
+            for hook in stored_release(&got.release_json)?.hooks {
+                outln!("---\n# Source: {}\n{}", hook.path, hook.manifest);
+            }
         }
         GetCommand::Metadata(args) => {
             let got = fetch(&mut client, global, &args, false).await?;
             let metadata: serde_json::Value = serde_json::from_str(&got.metadata_json)?;
+            let metadata = HelmMetadata::of(&metadata);
             match args.output {
-                Format::Table => print_metadata(&metadata),
+                Format::Table => out!("{}", metadata.table()),
                 format => output::print_structured(&metadata, format == Format::Yaml)?,
             }
         }
@@ -483,49 +506,139 @@ pub async fn get(global: &Global, command: GetCommand) -> anyhow::Result<u8> {
             let user = fetch(&mut client, global, &args, false).await?;
             let all = fetch(&mut client, global, &args, true).await?;
             let release = user.release.clone().unwrap_or_default();
+            let stored = stored_release(&user.release_json)?;
+            // Helm's status printer in its debug form, with the chart's lines.
             out!("{}", output::release_summary(&release));
+            let chart = stored.chart.as_ref().and_then(|c| c.metadata.as_ref());
+            let field = |f: fn(&capstan_release::ChartMetadata) -> &str| chart.map_or("", f);
+            outln!("CHART: {}", field(|m| &m.name));
+            outln!("VERSION: {}", field(|m| &m.version));
+            outln!("APP_VERSION: {}", field(|m| &m.app_version));
+            out!("{}", output::test_suite(&stored.hooks));
             print_values(&user.values_json, false, Format::Table)?;
             outln!();
             print_values(&all.values_json, true, Format::Table)?;
-            if !user.hooks.is_empty() {
-                outln!("HOOKS:\n{}", user.hooks.trim_end());
+            outln!();
+            outln!("HOOKS:");
+            for hook in &stored.hooks {
+                outln!("---\n# Source: {}\n{}", hook.path, hook.manifest);
             }
-            outln!("MANIFEST:\n{}", user.manifest.trim_end());
+            outln!("MANIFEST:\n{}", user.manifest);
             if !user.notes.is_empty() {
-                outln!("\nNOTES:\n{}", user.notes.trim_end());
+                outln!("NOTES:\n{}", user.notes.trim());
             }
         }
     }
     Ok(0)
 }
 
-fn print_metadata(m: &serde_json::Value) {
-    let text = |key: &str| match &m[key] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    let pairs = |key: &str| {
-        m[key]
-            .as_object()
-            .map(|a| {
-                a.iter()
-                    .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default()
-    };
-    let annotations = pairs("annotations");
-    let labels = pairs("labels");
-    outln!("NAME: {}", text("name"));
-    outln!("CHART: {}", text("chart"));
-    outln!("VERSION: {}", text("version"));
-    outln!("APP_VERSION: {}", text("appVersion"));
-    outln!("ANNOTATIONS: {annotations}");
-    outln!("LABELS: {labels}");
-    outln!("NAMESPACE: {}", text("namespace"));
-    outln!("REVISION: {}", text("revision"));
-    outln!("STATUS: {}", text("status"));
-    outln!("DEPLOYED_AT: {}", text("deployedAt"));
+/// `get metadata` as Helm prints it: its fields in its order, empty ones left out where Helm
+/// leaves them out, the deployment time in RFC 3339 seconds. A release with an apply method
+/// (written by Helm 4 or capstan) prints as Helm 4 prints it, with its labels and apply method;
+/// one Helm 3 wrote prints as Helm 3 prints it.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HelmMetadata {
+    name: String,
+    chart: String,
+    version: String,
+    app_version: String,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    annotations: serde_json::Map<String, serde_json::Value>,
+    /// Helm 4's: `None` in Helm 3's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dependencies: Vec<serde_json::Value>,
+    namespace: String,
+    revision: serde_json::Value,
+    status: String,
+    deployed_at: String,
+    /// Helm 4's: `None` in Helm 3's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apply_method: Option<String>,
+}
+
+impl HelmMetadata {
+    /// From the applier's metadata document.
+    fn of(m: &serde_json::Value) -> Self {
+        let text = |key: &str| m[key].as_str().unwrap_or_default().to_owned();
+        let map = |key: &str| m[key].as_object().cloned().unwrap_or_default();
+        let apply_method = Some(text("applyMethod")).filter(|a| !a.is_empty());
+        let helm4 = apply_method.is_some();
+        HelmMetadata {
+            name: text("name"),
+            chart: text("chart"),
+            version: text("version"),
+            app_version: text("appVersion"),
+            annotations: map("annotations"),
+            labels: Some(map("labels")).filter(|l| helm4 && !l.is_empty()),
+            dependencies: m["dependencies"].as_array().cloned().unwrap_or_default(),
+            namespace: text("namespace"),
+            revision: m["revision"].clone(),
+            status: text("status"),
+            deployed_at: rfc3339_seconds(&text("deployedAt")),
+            apply_method,
+        }
+    }
+
+    /// Helm's table: `KEY: value` lines, annotations and labels as `k=v,...`, dependencies'
+    /// names sorted and joined by commas.
+    fn table(&self) -> String {
+        let pairs = |map: &serde_json::Map<String, serde_json::Value>| {
+            map.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut dependencies: Vec<&str> = self
+            .dependencies
+            .iter()
+            .map(|d| d["name"].as_str().unwrap_or_default())
+            .collect();
+        dependencies.sort_unstable();
+        let mut out = format!(
+            "NAME: {}\nCHART: {}\nVERSION: {}\nAPP_VERSION: {}\nANNOTATIONS: {}\n",
+            self.name,
+            self.chart,
+            self.version,
+            self.app_version,
+            pairs(&self.annotations),
+        );
+        if self.apply_method.is_some() {
+            let labels = self.labels.as_ref().map(pairs).unwrap_or_default();
+            out.push_str(&format!("LABELS: {labels}\n"));
+        }
+        out.push_str(&format!(
+            "DEPENDENCIES: {}\nNAMESPACE: {}\nREVISION: {}\nSTATUS: {}\nDEPLOYED_AT: {}\n",
+            dependencies.join(","),
+            self.namespace,
+            self.revision,
+            self.status,
+            self.deployed_at,
+        ));
+        if let Some(method) = &self.apply_method {
+            let method = match method.as_str() {
+                "csa" => "client-side apply".to_owned(),
+                "ssa" => "server-side apply".to_owned(),
+                other => format!("unknown ({other:?})"),
+            };
+            out.push_str(&format!("APPLY_METHOD: {method}\n"));
+        }
+        out
+    }
+}
+
+/// An RFC 3339 time without its fraction of a second (Go's `time.RFC3339`), keeping its offset.
+fn rfc3339_seconds(time: &str) -> String {
+    match time.find('.') {
+        Some(dot) => {
+            let rest = &time[dot + 1..];
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            format!("{}{}", &time[..dot], &rest[digits..])
+        }
+        None => time.to_owned(),
+    }
 }

@@ -215,19 +215,34 @@ fn lock_wait_millis(flag: Option<Option<Duration>>, timeout: Duration) -> Option
 /// the notes are hidden.
 #[derive(Default)]
 struct Printing {
-    /// The rendered hooks as `---\n# Source: <path>\n<yaml>\n` documents.
-    hooks: String,
+    /// The rendered hooks.
+    hooks: RenderedHooks,
     /// `--hide-notes`.
     hide_notes: bool,
 }
 
-/// The rendered hooks as Helm's dry run prints them.
-fn hooks_text(rendered: &pb::Rendered) -> String {
-    rendered
-        .hooks
-        .iter()
-        .map(|h| format!("---\n# Source: {}\n{}\n", h.path, h.yaml))
-        .collect()
+/// The rendered hooks as Helm's output needs them.
+#[derive(Default)]
+struct RenderedHooks {
+    /// As Helm's dry run prints them: `---\n# Source: <path>\n<yaml>\n` documents.
+    text: String,
+    /// Whether one is a test (Helm prints `TEST SUITE: None` only without one).
+    tests: bool,
+}
+
+/// The rendered hooks as Helm's output needs them.
+fn hooks_text(rendered: &pb::Rendered) -> RenderedHooks {
+    RenderedHooks {
+        text: rendered
+            .hooks
+            .iter()
+            .map(|h| format!("---\n# Source: {}\n{}\n", h.path, h.yaml))
+            .collect(),
+        tests: rendered
+            .hooks
+            .iter()
+            .any(|h| h.events.iter().any(|e| e == "test" || e == "test-success")),
+    }
 }
 
 /// Prints the result of install, upgrade or rollback as Helm does.
@@ -246,8 +261,11 @@ fn print_result_with(
     match format {
         Format::Table => {
             out!("{}", output::release_summary(&release));
-            if dry_run && !printing.hooks.is_empty() {
-                out!("HOOKS:\n{}", printing.hooks);
+            if !printing.hooks.tests {
+                outln!("TEST SUITE: None");
+            }
+            if dry_run && !printing.hooks.text.is_empty() {
+                out!("HOOKS:\n{}", printing.hooks.text);
             }
             if dry_run && !result.manifest.is_empty() {
                 outln!("MANIFEST:\n{}", result.manifest);
@@ -329,7 +347,7 @@ async fn print_stored(
 async fn run_install(
     global: &Global,
     args: &InstallArgs,
-) -> anyhow::Result<(pb::OperationResult, String)> {
+) -> anyhow::Result<(pb::OperationResult, RenderedHooks)> {
     let namespace = global.namespace();
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
     super::record_release(&name, &namespace);
@@ -576,7 +594,7 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
 async fn run_upgrade(
     global: &Global,
     args: &UpgradeArgs,
-) -> anyhow::Result<(bool, pb::OperationResult, String)> {
+) -> anyhow::Result<(bool, pb::OperationResult, RenderedHooks)> {
     let namespace = global.namespace();
     super::record_release(&args.name, &namespace);
     let mut client = applier::connect(global).await?;

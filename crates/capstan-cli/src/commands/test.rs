@@ -54,11 +54,11 @@ pub async fn run(global: &Global, args: TestArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// The summary with its `TEST SUITE: None` line replaced by each test's last run, as Helm's
-/// status printer writes them.
+/// The summary followed by each test's last run, as Helm's status printer writes them
+/// (`TEST SUITE: None` when no test ran).
 fn with_suites(summary: &str, tests: &[pb::TestRun]) -> String {
     if tests.is_empty() {
-        return summary.to_owned();
+        return format!("{summary}TEST SUITE: None\n");
     }
     let mut suites = String::new();
     for t in tests {
@@ -71,7 +71,7 @@ fn with_suites(summary: &str, tests: &[pb::TestRun]) -> String {
             t.phase
         );
     }
-    summary.replacen("TEST SUITE: None\n", &suites, 1)
+    format!("{summary}{suites}")
 }
 
 /// Runs the tests: the part a signal cancels. The result also when a test failed.
@@ -115,9 +115,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suites_replace_none() {
-        let summary = "NAME: web\nSTATUS: deployed\nTEST SUITE: None\n";
-        assert_eq!(with_suites(summary, &[]), summary);
+    fn suites_follow_the_summary() {
+        let summary = "NAME: web\nSTATUS: deployed\n";
+        assert_eq!(
+            with_suites(summary, &[]),
+            "NAME: web\nSTATUS: deployed\nTEST SUITE: None\n"
+        );
         let run = pb::TestRun {
             name: "web-test".into(),
             phase: "Succeeded".into(),
@@ -125,7 +128,8 @@ mod tests {
         };
         let text = with_suites(summary, &[run]);
         assert!(
-            text.ends_with("TEST SUITE:     web-test\nLast Started:   \nLast Completed: \nPhase:          Succeeded\n"),
+            text.starts_with(summary)
+                && text.ends_with("TEST SUITE:     web-test\nLast Started:   \nLast Completed: \nPhase:          Succeeded\n"),
             "{text}"
         );
     }
