@@ -11,8 +11,6 @@
 //! and says so; CRDs a chart templates are made deletable on uninstall (`keep=false`) so the
 //! next run's release can create them again.
 
-use std::path::PathBuf;
-
 use anyhow::{Context as _, ensure};
 use capstan_e2e::process::{capstan, capstan_ok};
 use capstan_testkit::{TestNamespace, with_namespace};
