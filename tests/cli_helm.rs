@@ -780,6 +780,34 @@ async fn helms_flags_are_accepted_and_behave_as_helms() {
                 "{c}"
             );
         }
+        // Boolean flags take Go's boolean values, as pflag's do: a dry run with
+        // --dry-run=client and switches spelled out prints what Helm prints.
+        let args = [
+            "install",
+            "dry",
+            chart,
+            "-n",
+            n,
+            "--dry-run=client",
+            "--hide-notes=true",
+            "--atomic=false",
+            "--create-namespace=F",
+            "--debug=0",
+        ];
+        let (c, h) = both.both_ok(&args, &kube)?;
+        let strip = |t: &str| {
+            t.lines()
+                .filter(|l| !l.starts_with("LAST DEPLOYED:"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        ensure!(
+            strip(&c) == strip(&h) && !c.contains("NOTES:"),
+            "{args:?}\ncapstan:\n{c}\nhelm:\n{h}"
+        );
+        let c = both.capstan(&["list", "-n", n, "--all=maybe"], &kube);
+        ensure!(c.code == 1, "not a boolean: a usage error: {c:?}");
+
         // A server-side dry run does not say objects were created.
         let c = both.capstan(
             &["install", "dry", chart, "-n", n, "--dry-run=server"],

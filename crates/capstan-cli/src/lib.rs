@@ -11,6 +11,7 @@
 //! ([`signals`]).
 
 pub mod applier;
+pub mod boolflags;
 pub mod chart;
 pub mod cli;
 pub mod commands;
@@ -30,14 +31,15 @@ pub mod values;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::{CommandFactory as _, Parser as _};
 use tracing::Instrument as _;
 
 use crate::console::eoutln;
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
-    let mut cli = match cli::Cli::try_parse() {
+    let args = boolflags::normalise(std::env::args_os().collect(), &cli::Cli::command());
+    let mut cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
