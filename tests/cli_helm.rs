@@ -733,6 +733,33 @@ async fn read_commands_match_helm_byte_for_byte() {
     .await;
 }
 
+/// `show chart|values|readme|crds|all` of every chart of the corpus prints what Helm v3 prints,
+/// byte for byte: Helm's loaded metadata (sanitized, known fields only, go-yaml's folding and
+/// quoting), and the CRDs of subcharts too.
+#[test]
+fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result<()> {
+    let both = Both::new();
+    let mut charts: Vec<PathBuf> = std::fs::read_dir(capstan_e2e::corpus())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("Chart.yaml").is_file())
+        .collect();
+    charts.sort();
+    ensure!(charts.len() >= 50, "the corpus: {charts:?}");
+    let mut compared = 0;
+    for chart in &charts {
+        let chart = chart.to_str().context("a UTF-8 path")?;
+        // `all` is chart, values, readme and CRDs in one (with Helm's separators); `crds`
+        // alone separates differently.
+        for part in ["all", "crds"] {
+            let (c, h) = both.both_ok(&["show", part, chart], &[])?;
+            ensure!(c == h, "show {part} {chart}\ncapstan:\n{c}\nhelm:\n{h}");
+            compared += 1;
+        }
+    }
+    println!("show: {compared} outputs identical to Helm's");
+    Ok(())
+}
+
 /// A post-renderer script that replaces `hello` with `post-rendered` (and appends its
 /// arguments as a comment).
 fn post_renderer(dir: &Path) -> anyhow::Result<String> {

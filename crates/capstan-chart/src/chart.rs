@@ -113,14 +113,23 @@ impl Chart {
         &self.metadata.name
     }
 
-    /// The CRD files under `crds/`, in path order.
+    /// The CRD files under `crds/` (`.yaml`, `.yml` or `.json`, in any case), in path order.
     pub fn crds(&self) -> impl Iterator<Item = &ChartFile> {
         self.files.iter().filter(|f| {
+            let extension = f.name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
             f.name.starts_with("crds/")
-                && (f.name.ends_with(".yaml")
-                    || f.name.ends_with(".yml")
-                    || f.name.ends_with(".json"))
+                && matches!(extension.as_deref(), Some("yaml" | "yml" | "json"))
         })
+    }
+
+    /// The CRD files of the chart and then of each subchart in `charts/` (enabled or not),
+    /// depth first, as Helm's `CRDObjects` lists them.
+    pub fn crds_with_subcharts(&self) -> Vec<&ChartFile> {
+        let mut crds: Vec<&ChartFile> = self.crds().collect();
+        for dependency in &self.dependencies {
+            crds.extend(dependency.crds_with_subcharts());
+        }
+        crds
     }
 
     /// Loads a chart directory or a `.tgz` archive file, whichever `path` is.

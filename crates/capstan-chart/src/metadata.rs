@@ -41,7 +41,8 @@ pub struct Dependency {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
     /// Where the chart comes from (not used for rendering; `charts/` must already hold it).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Always written, empty or not, as Helm's JSON does.
+    #[serde(default)]
     pub repository: String,
     /// Comma-separated values paths; the first that holds a boolean enables or disables it.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -95,9 +96,10 @@ pub struct ChartMetadata {
     /// A one-line description.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
-    /// `application` or `library`.
-    #[serde(default, rename = "type")]
-    pub chart_type: ChartType,
+    /// `application` or `library`; `None` when Chart.yaml does not say (an application, and
+    /// `.Chart.Type` is empty, as in Helm).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub chart_type: Option<ChartType>,
     /// A SemVer constraint on the cluster's Kubernetes version.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kube_version: String,
@@ -142,6 +144,42 @@ fn scalar_string<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String,
     })
 }
 
+/// Helm's `sanitizeString`: whitespace becomes a space, unprintable characters are dropped.
+pub fn sanitize_string(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| {
+            if c.is_whitespace() {
+                Some(' ')
+            } else if c.is_control() || is_unprintable(c) {
+                None
+            } else {
+                Some(c)
+            }
+        })
+        .collect()
+}
+
+/// Characters Go's `unicode.IsPrint` refuses besides controls and spaces: format characters
+/// (zero-width joiners, bidirectional marks, the byte order mark), surrogates and
+/// private-use or unassigned code points as far as they matter in chart metadata.
+fn is_unprintable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'
+        | '\u{0600}'..='\u{0605}'
+        | '\u{061C}'
+        | '\u{06DD}'
+        | '\u{070F}'
+        | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E000}'..='\u{F8FF}'
+    )
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -151,12 +189,53 @@ fn valid_name(name: &str) -> bool {
         && name != ".."
 }
 
+impl ChartType {
+    /// The name Chart.yaml gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChartType::Application => "application",
+            ChartType::Library => "library",
+        }
+    }
+}
+
 impl ChartMetadata {
+    /// Whether the chart is a library chart (`type: library`).
+    pub fn is_library(&self) -> bool {
+        self.chart_type == Some(ChartType::Library)
+    }
+
     /// Parses and validates `Chart.yaml`; `file` names it in errors (e.g. `webapp/Chart.yaml`).
     pub fn parse(text: &str, file: &str) -> Result<ChartMetadata> {
-        let md: ChartMetadata = crate::values::from_yaml(text, file)?;
+        let mut md: ChartMetadata = crate::values::from_yaml(text, file)?;
+        md.sanitize();
         md.validate(file)?;
         Ok(md)
+    }
+
+    /// Helm's loader rule (`Metadata.Validate`): in the name, description, home, icon, app and
+    /// Kubernetes versions, sources, keywords and maintainers, every whitespace character
+    /// becomes a space and unprintable characters go (a description written as a YAML block
+    /// reads as one line, in templates and stored releases alike).
+    pub fn sanitize(&mut self) {
+        for field in [
+            &mut self.name,
+            &mut self.description,
+            &mut self.home,
+            &mut self.icon,
+            &mut self.app_version,
+            &mut self.kube_version,
+        ] {
+            *field = sanitize_string(field);
+        }
+        for field in self.sources.iter_mut().chain(self.keywords.iter_mut()) {
+            *field = sanitize_string(field);
+        }
+        for m in &mut self.maintainers {
+            for field in [&mut m.name, &mut m.email, &mut m.url] {
+                *field = sanitize_string(field);
+            }
+        }
     }
 
     /// Checks the rules Helm checks: apiVersion, name, SemVer version, type, kubeVersion,
@@ -225,6 +304,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sanitizes_as_helms_loader() {
+        let md = ChartMetadata::parse(
+            "apiVersion: v2\nname: web\nversion: 1.0.0\ndescription: |\n  two\n  lines\u{200B}\n\
+             keywords: [\"a\\tb\"]\n",
+            "web/Chart.yaml",
+        )
+        .unwrap();
+        assert_eq!(md.description, "two lines ");
+        assert_eq!(md.keywords, ["a b"]);
+    }
+
+    #[test]
     fn parses_helm_fields() {
         let md = ChartMetadata::parse(
             "apiVersion: v2\nname: web\nversion: 1.2.3\nappVersion: 1.16\ntype: library\n\
@@ -234,7 +325,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(md.app_version, "1.16");
-        assert_eq!(md.chart_type, ChartType::Library);
+        assert_eq!(md.chart_type, Some(ChartType::Library));
         assert_eq!(md.dependencies[0].effective_name(), "cache");
         assert_eq!(md.dependencies[0].tags, vec!["cache"]);
     }

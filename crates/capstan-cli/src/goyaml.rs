@@ -115,7 +115,7 @@ fn scalar_text(s: &str, indent: usize, column: usize) -> String {
         return literal(s, indent);
     }
     if s.contains('\n') || !s.chars().all(printable) || resolves_to_non_string(s) {
-        return double_quoted(s);
+        return double_quoted(s, column, indent);
     }
     if plain_allowed(s) {
         fold(s, column, indent, false)
@@ -204,31 +204,61 @@ fn literal(s: &str, indent: usize) -> String {
     out
 }
 
-fn double_quoted(s: &str) -> String {
+/// A double-quoted scalar as go-yaml writes it from `column`: escapes, and a single space met
+/// past [`BEST_WIDTH`] columns (never the first or last character) folded into a line break
+/// and `indent` spaces, with a `\` kept before a space that starts the next line.
+fn double_quoted(s: &str, column: usize, indent: usize) -> String {
+    let chars: Vec<char> = s.chars().collect();
     let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if !printable(c) => {
-                let code = c as u32;
-                if code <= 0xFF {
-                    let _ = write!(out, "\\x{code:02X}");
-                } else if code <= 0xFFFF {
-                    let _ = write!(out, "\\u{code:04X}");
-                } else {
-                    let _ = write!(out, "\\U{code:08X}");
+    let mut column = column + 1;
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            if !spaces && column > BEST_WIDTH && i != 0 && i + 1 != chars.len() {
+                out.push('\n');
+                out.extend(std::iter::repeat_n(' ', indent));
+                column = indent;
+                if chars.get(i + 1) == Some(&' ') {
+                    out.push('\\');
+                    column += 1;
                 }
+            } else {
+                out.push(' ');
+                column += 1;
             }
-            c => out.push(c),
+            spaces = true;
+            continue;
         }
+        spaces = false;
+        let before = out.len();
+        escape_into(&mut out, c);
+        column += out[before..].chars().count();
     }
     out.push('"');
     out
+}
+
+/// One character of a double-quoted scalar, escaped when go-yaml escapes it.
+fn escape_into(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        '\0' => out.push_str("\\0"),
+        c if !printable(c) => {
+            let code = c as u32;
+            if code <= 0xFF {
+                let _ = write!(out, "\\x{code:02X}");
+            } else if code <= 0xFFFF {
+                let _ = write!(out, "\\u{code:04X}");
+            } else {
+                let _ = write!(out, "\\U{code:08X}");
+            }
+        }
+        c => out.push(c),
+    }
 }
 
 /// Whether go-yaml v2 would read the plain scalar as something other than a string: null,

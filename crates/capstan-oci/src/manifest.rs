@@ -132,7 +132,7 @@ pub fn config_json(metadata: &ChartMetadata) -> Vec<u8> {
         kube_version: &'a str,
         #[serde(skip_serializing_if = "<[_]>::is_empty")]
         dependencies: &'a [capstan_chart::Dependency],
-        #[serde(rename = "type")]
+        #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
         chart_type: &'a str,
     }
     let config = Config {
@@ -150,10 +150,9 @@ pub fn config_json(metadata: &ChartMetadata) -> Vec<u8> {
         annotations: &metadata.annotations,
         kube_version: &metadata.kube_version,
         dependencies: &metadata.dependencies,
-        chart_type: match metadata.chart_type {
-            capstan_chart::ChartType::Application => "application",
-            capstan_chart::ChartType::Library => "library",
-        },
+        chart_type: metadata
+            .chart_type
+            .map_or("", capstan_chart::ChartType::as_str),
     };
     serde_json::to_vec(&config).unwrap_or_default()
 }
@@ -256,7 +255,7 @@ mod tests {
         let json = String::from_utf8(config_json(&metadata())).unwrap();
         assert_eq!(
             json,
-            r#"{"name":"web","home":"https://example.com","sources":["https://git.example.com/web"],"version":"1.2.3","description":"A web app","maintainers":[{"name":"Ann","email":"ann@example.com"},{"name":"Bo"}],"apiVersion":"v2","appVersion":"2.0","annotations":{"org.opencontainers.image.title":"nope","team":"api"},"type":"application"}"#
+            r#"{"name":"web","home":"https://example.com","sources":["https://git.example.com/web"],"version":"1.2.3","description":"A web app","maintainers":[{"name":"Ann","email":"ann@example.com"},{"name":"Bo"}],"apiVersion":"v2","appVersion":"2.0","annotations":{"org.opencontainers.image.title":"nope","team":"api"}}"#
         );
     }
 

@@ -332,7 +332,7 @@ impl CompiledChart {
         };
         let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
         capstan_chart::validate_values(&processed, &values)?;
-        if processed.metadata.chart_type == capstan_chart::ChartType::Library {
+        if processed.metadata.is_library() {
             return Err(Error::LibraryChart(processed.name().to_string()));
         }
         let kube = capstan_chart::parse_version(&capabilities.kube_version).map_err(|e| {
@@ -430,7 +430,7 @@ impl CompiledChart {
                     String::from_utf8_lossy(&crd.data).into_owned(),
                 ));
             }
-            if chart.metadata.chart_type == capstan_chart::ChartType::Library {
+            if chart.metadata.is_library() {
                 continue;
             }
             let base = base_context(chart, &scoped, &release_value, &caps, &sess_value);
@@ -716,10 +716,8 @@ fn chart_value(md: &ChartMetadata) -> Value {
             ])
         })
         .collect();
-    let chart_type = match md.chart_type {
-        capstan_chart::ChartType::Application => "application",
-        capstan_chart::ChartType::Library => "library",
-    };
+    // capstan's dialect has always said `application` for a chart that does not say.
+    let chart_type = md.chart_type.unwrap_or_default().as_str();
     Value::from_iter([
         ("APIVersion", Value::from(md.api_version.as_str())),
         ("Name", Value::from(md.name.as_str())),

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::bail;
-use capstan_chart::{Chart, ChartType, Limits, ValueLayer};
+use capstan_chart::{Chart, Limits, ValueLayer};
 use capstan_proto::renderer::v1 as pb;
 
 use crate::cli::{Global, LintArgs};
@@ -245,7 +245,7 @@ async fn lint_chart(
     );
     lint_files(&mut findings, &chart, path);
     let schema_failed = lint_values(&mut findings, &chart, layers);
-    if chart.metadata.chart_type != ChartType::Library
+    if !chart.metadata.is_library()
         && let Err(error) = lint_render(&mut findings, client, global, args, path, layers).await
     {
         let message = format!("{error:#}");

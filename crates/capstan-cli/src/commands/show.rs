@@ -39,9 +39,11 @@ async fn show(global: &Global, part: Part, args: &ShowArgs) -> anyhow::Result<St
     let mut text = String::new();
     let all = part == Part::All;
     if all || part == Part::Chart {
-        let raw = capstan_repo::chart_yaml_of_archive(&archive, &args.chart)?;
-        let metadata: serde_json::Value = serde_yaml_ng::from_str(&raw)?;
-        text += &serde_yaml_ng::to_string(&metadata)?;
+        // Helm prints its loaded metadata (sanitized, known fields only) through
+        // sigs.k8s.io/yaml: the JSON an OCI config blob holds, as go-yaml.
+        let json = capstan_oci::manifest::config_json(&chart.metadata);
+        let metadata: serde_json::Value = serde_json::from_slice(&json)?;
+        text += &crate::goyaml::to_string(&metadata);
         text += "\n";
     }
     if all || part == Part::Values {
@@ -66,10 +68,13 @@ async fn show(global: &Global, part: Part, args: &ShowArgs) -> anyhow::Result<St
         }
     }
     if all || part == Part::Crds {
-        for crd in chart.crds() {
-            if !crd.data.starts_with(b"---") {
-                text += "---\n";
-            }
+        // Helm separates the CRDs from the rest of `show all` unless the first one starts
+        // with its own `---`, and prints each file as it is.
+        let crds = chart.crds_with_subcharts();
+        if all && crds.first().is_some_and(|c| !c.data.starts_with(b"---")) {
+            text += "---\n";
+        }
+        for crd in crds {
             text += &String::from_utf8_lossy(&crd.data);
             text += "\n";
         }

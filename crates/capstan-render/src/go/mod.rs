@@ -346,7 +346,7 @@ fn tree(
         ("Files".to_string(), objects::files(chart)),
         ("Subcharts".to_string(), map(subcharts)),
     ]));
-    if chart.metadata.chart_type != capstan_chart::ChartType::Library {
+    if !chart.metadata.is_library() {
         for t in &chart.templates {
             let is_notes = t.name == "templates/NOTES.txt";
             if is_partial(&t.name) || (is_notes && !top && !shared.subchart_notes) {

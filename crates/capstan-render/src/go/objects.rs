@@ -85,10 +85,7 @@ pub(crate) fn chart(md: &ChartMetadata, is_root: bool) -> Value {
             )
         })
         .collect();
-    let chart_type = match md.chart_type {
-        capstan_chart::ChartType::Application => "application",
-        capstan_chart::ChartType::Library => "library",
-    };
+    let chart_type = md.chart_type.map_or("", capstan_chart::ChartType::as_str);
     let annotations = map(md
         .annotations
         .iter()
