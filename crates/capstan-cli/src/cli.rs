@@ -64,7 +64,9 @@ Examples:
     name = "capstan",
     version,
     about,
-    after_help = EXIT_CODES
+    after_help = EXIT_CODES,
+    // As pflag: a flag given twice takes its last value (`-n a -n b` is `-n b`).
+    args_override_self = true
 )]
 pub struct Cli {
     /// Flags every command takes.
@@ -1167,6 +1169,20 @@ mod tests {
         };
         assert!(args.name_and_chart().is_err());
         assert!(Cli::try_parse_from(["capstan", "install", "w", "c", "--labels", "x"]).is_err());
+        // A flag given twice takes its last value, as pflag's do.
+        let twice = Cli::try_parse_from(["capstan", "status", "w", "-n", "a", "-n", "b"]).unwrap();
+        assert_eq!(twice.global.namespace.as_deref(), Some("b"));
+        let twice = Cli::try_parse_from([
+            "capstan",
+            "upgrade",
+            "w",
+            "c",
+            "--timeout",
+            "1s",
+            "--timeout",
+            "2m",
+        ]);
+        assert!(twice.is_ok());
         assert!(
             Cli::try_parse_from(["capstan", "upgrade", "w", "c", "--server-side=maybe"]).is_err()
         );
