@@ -136,3 +136,117 @@ pub fn subcharts(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// A chart directory with `files` (path, text) under a temporary directory.
+    fn chart(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn lines(lint: &ChartLint) -> Vec<String> {
+        lint.findings().0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn findings_come_in_helms_order() {
+        let dir = chart(&[
+            ("Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n"),
+            ("templates/notes.md", "hi\n"),
+        ]);
+        let mut lint = lint_chart(dir.path(), &[]);
+        assert!(lint.renders());
+        lint.check_object(
+            "web/templates/a.yaml",
+            "apps/v1beta2",
+            "Deployment",
+            "Web_1",
+        );
+        assert_eq!(
+            lines(&lint),
+            [
+                "[INFO] Chart.yaml: icon is recommended",
+                "[INFO] templates/: templates are read as Go templates (Helm's language)",
+                "[INFO] values.yaml: file does not exist",
+                "[ERROR] templates/notes.md: file extension '.md' not valid. Valid extensions are .yaml, .yml, .tpl, or .txt",
+                "[ERROR] templates/a.yaml: object name does not conform to Kubernetes naming requirements: \"Web_1\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                "[WARNING] templates/a.yaml: apps/v1beta2 Deployment is deprecated in v1.9+, unavailable in v1.16+; use apps/v1 Deployment",
+            ]
+        );
+        assert!(lint.into_findings().fails(false));
+    }
+
+    #[test]
+    fn a_schema_failure_is_reported_once() {
+        let dir = chart(&[
+            (
+                "Chart.yaml",
+                "apiVersion: v2\nname: web\nversion: 0.1.0\nicon: x\n",
+            ),
+            ("values.yaml", "port: 80\n"),
+            (
+                "values.schema.json",
+                r#"{"properties": {"port": {"type": "integer", "maximum": 100}}}"#,
+            ),
+            ("templates/cm.yaml", "kind: ConfigMap\n"),
+        ]);
+        let mut lint = lint_chart(dir.path(), &[ValueLayer::Set("port=500".into())]);
+        assert!(lint.schema_failed());
+        lint.render_failed(&format!("render: {SCHEMA_FAILURE}: port"));
+        lint.render_failed("render: connection refused");
+        assert_eq!(
+            lines(&lint)[1..],
+            [
+                "[ERROR] values.yaml: port: value is greater than the maximum of 100",
+                "[ERROR] templates/: rendering failed: render: connection refused",
+            ]
+        );
+    }
+
+    #[test]
+    fn charts_that_do_not_load_or_are_libraries_are_not_rendered() {
+        let broken = chart(&[("values.yaml", "a: [1\n")]);
+        let lint = lint_chart(broken.path(), &[]);
+        assert!(!lint.renders());
+        assert_eq!(
+            lines(&lint),
+            [
+                "[ERROR] values.yaml:2:1: unable to parse YAML: did not find expected ',' or ']'",
+                "[ERROR] Chart.yaml: file does not exist",
+            ]
+        );
+        let library = chart(&[(
+            "Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+        )]);
+        assert!(!lint_chart(library.path(), &[]).renders());
+    }
+
+    #[test]
+    fn subcharts_are_found_in_order_and_recursively() {
+        let dir = chart(&[
+            ("charts/b/Chart.yaml", ""),
+            ("charts/b/charts/c/Chart.yaml", ""),
+            ("charts/a.tgz", ""),
+            ("charts/notes.txt", ""),
+            ("charts/empty/values.yaml", ""),
+        ]);
+        let mut found = Vec::new();
+        subcharts(dir.path(), &mut found);
+        let names: Vec<_> = found
+            .iter()
+            .map(|p| p.strip_prefix(dir.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["charts/a.tgz", "charts/b", "charts/b/charts/c"]);
+    }
+}
