@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 /// Crates that must never depend (directly or transitively) on these.
-const DOMAIN_CRATES: [&str; 7] = [
+const DOMAIN_CRATES: [&str; 8] = [
     "capstan-chart",
     "capstan-gotmpl",
     "capstan-sprig",
@@ -16,6 +16,7 @@ const DOMAIN_CRATES: [&str; 7] = [
     "capstan-release",
     "capstan-ops",
     "capstan-auth",
+    "capstan-lint",
 ];
 const FORBIDDEN: [&str; 6] = ["tokio", "tonic", "prost", "kube", "kube-client", "hyper"];
 

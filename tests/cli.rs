@@ -17,10 +17,10 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, ensure};
-use capstan_e2e::process::binary;
+use capstan_e2e::process::{Run, binary};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -45,13 +45,6 @@ struct Capstan {
     driver: Option<&'static str>,
 }
 
-/// One run's outcome.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Capstan {
     /// `capstan ARGS` in this namespace, ready to run.
     fn command(&self, args: &[&str]) -> Command {
@@ -70,29 +63,12 @@ impl Capstan {
     }
 
     fn run(&self, args: &[&str]) -> Run {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = self.command(args).output().expect("capstan runs");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        self.command(args).output().expect("capstan runs").into()
     }
 
     /// Runs and requires success; returns standard output.
     fn ok(&self, args: &[&str]) -> anyhow::Result<String> {
-        let run = self.run(args);
-        ensure!(
-            run.code == 0,
-            "capstan {args:?} exited {}:\n{}\n{}",
-            run.code,
-            run.stdout,
-            run.stderr
-        );
-        Ok(run.stdout)
+        self.run(args).ok(args)
     }
 
     /// Runs and requires failure; returns standard error.

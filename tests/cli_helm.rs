@@ -39,12 +39,7 @@ fn run(program: &Path, args: &[&str], env: &[(&str, &str)], home: &Path) -> Run 
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("XDG_DATA_HOME")
         .envs(env.iter().copied());
-    let output = command.output().expect("the program runs");
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    command.output().expect("the program runs").into()
 }
 
 /// The two tools with one scratch home.

@@ -15,11 +15,11 @@
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
-use capstan_e2e::process::{Daemon, binary};
+use capstan_e2e::process::{Daemon, Run, binary};
 use capstan_testkit::faults::{Fault, FaultProxy};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -52,17 +52,7 @@ fn capstan(kubeconfig: &Path, args: &[&str]) -> Command {
 
 /// Runs and requires success; returns standard output.
 fn ok(kubeconfig: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = capstan(kubeconfig, args).output()?;
-    ensure!(
-        status.success(),
-        "capstan {args:?}: {status}\n{}",
-        String::from_utf8_lossy(&stderr)
-    );
-    Ok(String::from_utf8_lossy(&stdout).into_owned())
+    Run::from(capstan(kubeconfig, args).output()?).ok(args)
 }
 
 /// Starts capstan and returns once a line of its standard error satisfies `until`, with the

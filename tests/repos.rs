@@ -3,10 +3,10 @@
 //! packaging, dependencies, provenance, and bad repositories failing with one clear error.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use anyhow::{Context as _, ensure};
-use capstan_e2e::process::binary;
+use capstan_e2e::process::{Run, binary};
 use capstan_testkit::chartrepo::{ChartRepo, RepoOptions};
 use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -17,14 +17,6 @@ const HELM_VERSIONS: [&str; 2] = ["v3.22.0", "v4.3.1"];
 struct Home {
     dir: tempfile::TempDir,
     namespace: String,
-}
-
-/// One run's outcome.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl Home {
@@ -60,16 +52,11 @@ impl Home {
     fn run(&self, program: PathBuf, args: &[&str]) -> Run {
         let mut command = Command::new(program);
         self.env(&mut command);
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = command.args(args).output().expect("the program runs");
-        Run {
-            code: status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        }
+        command
+            .args(args)
+            .output()
+            .expect("the program runs")
+            .into()
     }
 
     fn capstan(&self, args: &[&str]) -> Run {
@@ -78,15 +65,7 @@ impl Home {
 
     /// `capstan ARGS`, required to succeed; its standard output.
     fn ok(&self, args: &[&str]) -> anyhow::Result<String> {
-        let run = self.capstan(args);
-        ensure!(
-            run.code == 0,
-            "capstan {args:?} exited {}:\n{}\n{}",
-            run.code,
-            run.stdout,
-            run.stderr
-        );
-        Ok(run.stdout)
+        self.capstan(args).ok(args)
     }
 
     /// `capstan ARGS`, required to fail with an `Error:` line; that line and its causes.

@@ -46,7 +46,30 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
+    /// Requires the run of `capstan ARGS` to have exited 0; returns its standard output, or an
+    /// error quoting `args`, the exit code and both outputs.
+    pub fn ok(self, args: &[&str]) -> anyhow::Result<String> {
+        ensure!(
+            self.code == 0,
+            "capstan {args:?} exited {}:\n{}\n{}",
+            self.code,
+            self.stdout,
+            self.stderr
+        );
+        Ok(self.stdout)
+    }
+
     /// The first `Error: ` line of standard error, or an empty string.
     pub fn error_line(&self) -> &str {
         self.stderr
@@ -59,11 +82,7 @@ impl Run {
 /// Runs `capstan ARGS` against the local control plane, with no daemon addresses, driver or
 /// namespace from the environment (the arguments say everything).
 pub fn capstan(args: &[&str]) -> Run {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(binary("capstan"))
+    Command::new(binary("capstan"))
         .args(args)
         .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
         .env_remove("CAPSTAN_RENDERER")
@@ -73,25 +92,13 @@ pub fn capstan(args: &[&str]) -> Run {
         .env_remove("HELM_NAMESPACE")
         .env_remove("HELM_MAX_HISTORY")
         .output()
-        .expect("capstan runs");
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
+        .expect("capstan runs")
+        .into()
 }
 
 /// Runs `capstan ARGS` and requires success; returns standard output.
 pub fn capstan_ok(args: &[&str]) -> anyhow::Result<String> {
-    let run = capstan(args);
-    ensure!(
-        run.code == 0,
-        "capstan {args:?} exited {}:\n{}\n{}",
-        run.code,
-        run.stdout,
-        run.stderr
-    );
-    Ok(run.stdout)
+    capstan(args).ok(args)
 }
 
 /// A daemon process, killed when dropped unless it already exited.

@@ -59,7 +59,7 @@
 //! # futures::executor::block_on(async {
 //! use capstan_ops::{Install, NoProgress, Rendered};
 //! use capstan_release::MemoryStore;
-//! # let cluster = capstan_ops::doc_support::NullCluster;
+//! # let cluster = capstan_ops::testing::FakeCluster::new();
 //! let store = MemoryStore::new();
 //! let release = Install::new("web", "apps")
 //!     .run(&store, &cluster, &NoProgress, Rendered::default())
@@ -85,6 +85,9 @@ mod steps;
 mod test;
 mod uninstall;
 mod upgrade;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod values;
 
 pub use cluster::{
@@ -108,80 +111,3 @@ pub use rollback::Rollback;
 pub use test::{ReleaseTest, TestOutcome};
 pub use uninstall::{Uninstall, UninstallResult};
 pub use upgrade::Upgrade;
-
-#[doc(hidden)]
-/// A cluster that accepts everything, for doc examples only.
-pub mod doc_support {
-    use capstan_release::{BoxFuture, GoTime, HookPhase};
-
-    use crate::cluster::*;
-    use crate::progress::Progress;
-
-    /// Accepts everything.
-    #[derive(Debug)]
-    pub struct NullCluster;
-
-    struct Guard;
-
-    impl LockGuard for Guard {
-        fn holder(&self) -> &str {
-            "doc"
-        }
-        fn release(self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>> {
-            Box::pin(async { Ok(()) })
-        }
-    }
-
-    impl Cluster for NullCluster {
-        fn create_namespace<'a>(
-            &'a self,
-            _: &'a str,
-            _: bool,
-        ) -> BoxFuture<'a, Result<bool, ClusterError>> {
-            Box::pin(async { Ok(false) })
-        }
-        fn apply<'a>(
-            &'a self,
-            _: ApplyRequest<'a>,
-            _: &'a dyn Progress,
-        ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
-            Box::pin(async { Ok(ObjectReport::default()) })
-        }
-        fn delete<'a>(
-            &'a self,
-            _: DeleteRequest<'a>,
-            _: &'a dyn Progress,
-        ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
-            Box::pin(async { Ok(ObjectReport::default()) })
-        }
-        fn wait<'a>(
-            &'a self,
-            _: WaitRequest<'a>,
-            _: &'a dyn Progress,
-        ) -> BoxFuture<'a, Result<(), ClusterError>> {
-            Box::pin(async { Ok(()) })
-        }
-        fn run_hook<'a>(
-            &'a self,
-            _: HookRequest<'a>,
-            _: &'a dyn Progress,
-        ) -> BoxFuture<'a, Result<HookOutcome, ClusterError>> {
-            Box::pin(async {
-                Ok(HookOutcome {
-                    phase: HookPhase::Succeeded,
-                    started_at: GoTime::now(),
-                    completed_at: GoTime::now(),
-                    message: None,
-                })
-            })
-        }
-        fn lock<'a>(&'a self, _: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>> {
-            Box::pin(async {
-                Ok(Lock {
-                    guard: Box::new(Guard),
-                    took_over: None,
-                })
-            })
-        }
-    }
-}

@@ -4,13 +4,12 @@
 //! and are purged by uninstall; an operation decodes a bounded number of revisions; losing the
 //! create race is retried with a lock wait and a clear error without one.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use capstan_ops::testing::FakeCluster;
 use capstan_ops::{Control, Error, Event, Install, Recorder, Rendered, Uninstall, Upgrade, read};
 use capstan_release::{
     BoxFuture, Error as StoreError, History, ListFilter, Listing, MemoryStore, RecordVersion,
@@ -18,7 +17,6 @@ use capstan_release::{
     StoredRelease, Unreadable, object_name,
 };
 use futures::executor::block_on;
-use support::FakeCluster;
 
 const NS: &str = "apps";
 

@@ -2,10 +2,9 @@
 //! flag, Helm's statuses and descriptions, the tutorial's scenarios, locking, crash recovery
 //! and cancellation.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use capstan_ops::testing::{FakeCluster, Lease, t};
 use capstan_ops::{
     Cancel, Control, DryRun, Error, Event, Install, NoProgress, ObjectAction, Phase, Recorder,
     RecoverPolicy, Rendered, Rollback, Uninstall, Upgrade, error_chain, read,
@@ -14,11 +13,9 @@ use capstan_release::{
     ChartMetadata, Hook, HookEvent, HookPhase, ListFilter, MemoryStore, ReleaseStore, Status,
     StoredChart,
 };
-
 use futures::FutureExt;
 use futures::executor::block_on;
 use serde_json::{Map, Value, json};
-use support::{FakeCluster, Lease, t};
 
 const NS: &str = "apps";
 

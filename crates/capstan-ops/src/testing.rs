@@ -1,12 +1,13 @@
-//! A deterministic in-memory [`Cluster`] for the operation tests: records every call, keeps live
-//! objects, and fails on demand per object, hook, wait or lock.
-
-#![allow(dead_code)]
+//! Test fakes for the `testing` feature: [`FakeCluster`], a deterministic in-memory [`Cluster`]
+//! that records every call, keeps live objects, and fails on demand per object, hook, wait or lock.
+//!
+//! For this crate's tests and doc examples and for any service's tests that need a cluster but not
+//! Kubernetes (`dev-dependencies`: `capstan-ops = { workspace = true, features = ["testing"] }`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use capstan_ops::{
+use crate::{
     ApplyMode, ApplyRequest, Cluster, ClusterError, DeleteRequest, DryRun, HookOutcome,
     HookRequest, Lock, LockGuard, LockHolder, LockRequest, ObjectAction, ObjectReport,
     ObjectResult, ObjectStatus, Progress, Resource, StaleLease, WaitRequest,
@@ -14,7 +15,10 @@ use capstan_ops::{
 use capstan_release::{BoxFuture, GoTime, HookPhase};
 use serde_json::Value;
 
-/// A fixed instant, so descriptions are deterministic.
+/// A fixed instant (RFC 3339), so descriptions are deterministic.
+///
+/// # Panics
+/// When `s` is not a valid time.
 pub fn t(s: &str) -> GoTime {
     s.parse().unwrap()
 }
@@ -22,8 +26,11 @@ pub fn t(s: &str) -> GoTime {
 /// A lease as the fake stores it.
 #[derive(Clone, Debug)]
 pub struct Lease {
+    /// Who holds it.
     pub holder: String,
+    /// When it was taken.
     pub since: GoTime,
+    /// When it expires unless renewed.
     pub until: GoTime,
     /// Whether its holder is alive (false: expired).
     pub live: bool,
@@ -93,18 +100,22 @@ fn names(objects: &[Resource]) -> String {
 }
 
 impl FakeCluster {
+    /// A cluster with no objects, namespaces or leases, where everything succeeds.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// What the fake knows and has been told to do, to read or change.
     pub fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Every call so far, as text.
     pub fn calls(&self) -> Vec<String> {
         self.state().calls.clone()
     }
 
+    /// Forgets the calls so far.
     pub fn clear_calls(&self) {
         self.state().calls.clear();
     }
@@ -114,12 +125,9 @@ impl FakeCluster {
         self.state().live.keys().cloned().collect()
     }
 
+    /// The live object at `key` (`namespace/kind/name`).
     pub fn live_object(&self, key: &str) -> Option<Value> {
         self.state().live.get(key).cloned()
-    }
-
-    fn log(&self, call: String) {
-        self.state().calls.push(call);
     }
 }
 
