@@ -1002,12 +1002,45 @@ async fn completion_is_dynamic() {
         ensure!(namespaces.contains(&n.to_owned()), "{namespaces:?}");
         let (contexts, _) = complete(&both, &["list", "--kube-context", ""], &kube)?;
         ensure!(contexts == ["devcluster", "other"], "{contexts:?}");
-        // Charts are files: the shell completes them.
+        // Charts on disk are files: the shell completes them.
         let (charts, directive) = complete(&both, &["install", "web", "./"], &kube)?;
         ensure!(
             charts.is_empty() && directive == ":0",
             "{charts:?} {directive}"
         );
+        // Chart references: the added repositories, then the charts of the cached index.
+        let repos = both.home.path().join("repositories.yaml");
+        let cache = both.home.path().join("repository-cache");
+        std::fs::create_dir_all(&cache)?;
+        std::fs::write(
+            &repos,
+            "apiVersion: \"\"\ngenerated: \"0001-01-01T00:00:00Z\"\nrepositories:\n\
+             - name: stable\n  url: http://127.0.0.1:9/stable\n\
+             - name: staging\n  url: http://127.0.0.1:9/staging\n",
+        )?;
+        std::fs::write(
+            cache.join("stable-index.yaml"),
+            "apiVersion: v1\nentries:\n  nginx:\n  - name: nginx\n    version: 1.0.0\n\
+             \x20   urls: [nginx-1.0.0.tgz]\n  redis:\n  - name: redis\n    version: 2.0.0\n\
+             \x20   urls: [redis-2.0.0.tgz]\n",
+        )?;
+        let repo_env = [
+            ("KUBECONFIG", config.as_str()),
+            ("HELM_REPOSITORY_CONFIG", repos.to_str().context("UTF-8")?),
+            ("HELM_REPOSITORY_CACHE", cache.to_str().context("UTF-8")?),
+        ];
+        let (names, directive) = complete(&both, &["install", "web", "st"], &repo_env)?;
+        ensure!(
+            names == ["stable/", "staging/"] && directive == ":2",
+            "repositories, no space after: {names:?} {directive}"
+        );
+        let (names, directive) = complete(&both, &["install", "web", "stable/"], &repo_env)?;
+        ensure!(
+            names == ["stable/nginx", "stable/redis"] && directive == ":0",
+            "the repository's charts: {names:?} {directive}"
+        );
+        let (names, _) = complete(&both, &["show", "values", "stable/r"], &repo_env)?;
+        ensure!(names == ["stable/redis"], "{names:?}");
         let (commands, _) = complete(&both, &["un"], &kube)?;
         ensure!(commands == ["uninstall"], "{commands:?}");
         let (flags, _) = complete(&both, &["list", "--sel"], &kube)?;

@@ -15,6 +15,8 @@ use crate::{applier, exit, kubeconfig};
 const NO_FILE: u8 = 4;
 /// Cobra's directive: the shell's default (files and directories, e.g. a chart on disk).
 const FILES: u8 = 0;
+/// Cobra's directive: no space after the candidate (`repo/` goes on to a chart name).
+const NO_SPACE: u8 = 2;
 
 /// Commands whose first argument is an existing release.
 const RELEASE_FIRST: [&str; 9] = [
@@ -42,8 +44,10 @@ enum Want {
     Namespaces,
     /// Contexts of the kubeconfig.
     Contexts,
-    /// Files (charts, values files).
+    /// Files (values files, chart directories).
     Files,
+    /// Chart references (`repo/chart` from the added repositories) or files.
+    Charts,
     /// Nothing (a new release name).
     Nothing,
     /// The `HELM_*` variables of `env`.
@@ -59,6 +63,7 @@ pub async fn run(global: &Global, args: CompleteArgs) -> anyhow::Result<u8> {
     let (candidates, directive) = match want {
         Want::Words(words) => (words, NO_FILE),
         Want::Files => (Vec::new(), FILES),
+        Want::Charts => charts(&global, &current),
         Want::Nothing => (Vec::new(), NO_FILE),
         Want::Releases => (releases(&global).await.unwrap_or_default(), NO_FILE),
         Want::Revisions(name) => (revisions(&global, &name).await.unwrap_or_default(), NO_FILE),
@@ -152,14 +157,16 @@ fn plan(words: &[String], current: &str) -> Want {
         ("diff", "revision", 1 | 2) | ("diff", "rollback", 1) | ("rollback", _, 1) => {
             Want::Revisions(positionals[0].clone())
         }
-        ("diff", "upgrade", 1) | ("upgrade", _, 1) | ("install" | "template", _, 1) => Want::Files,
+        ("diff", "upgrade", 1) | ("upgrade", _, 1) | ("install" | "template", _, 1) => Want::Charts,
         ("install" | "template", _, 0)
             if words.iter().any(|w| w == "-g" || w == "--generate-name") =>
         {
-            Want::Files
+            Want::Charts
         }
+        ("pull" | "show", _, 0) => Want::Charts,
         ("install", _, 0) => Want::Nothing,
-        ("template", _, 0) | ("lint", _, _) => Want::Files,
+        ("template", _, 0) => Want::Charts,
+        ("lint", _, _) => Want::Files,
         ("uninstall", _, _) => Want::Releases,
         (_, leaf, 0) if RELEASE_FIRST.contains(&leaf) || matches!(parent, "get" | "diff") => {
             Want::Releases
@@ -217,6 +224,35 @@ fn flags(command: &clap::Command, root: &clap::Command) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// Chart references as Helm completes them: the added repositories as `repo/` (no space after,
+/// the chart name follows), then the charts of the repository typed (`repo/chart`, from its
+/// cached index); files and directories too when nothing else matches.
+fn charts(global: &Global, current: &str) -> (Vec<String>, u8) {
+    let resolver = crate::chart::resolver(global);
+    let Ok(file) = resolver.repo_file() else {
+        return (Vec::new(), FILES);
+    };
+    let mut candidates = Vec::new();
+    for entry in &file.repositories {
+        let prefix = format!("{}/", entry.name);
+        if current.starts_with(&prefix) {
+            if let Ok(index) = resolver.cached_index(&entry.name) {
+                candidates.extend(index.entries.keys().map(|chart| format!("{prefix}{chart}")));
+            }
+            return (candidates, FILES);
+        }
+        if prefix.starts_with(current) {
+            candidates.push(prefix);
+        }
+    }
+    let directive = if candidates.is_empty() {
+        FILES
+    } else {
+        NO_SPACE
+    };
+    (candidates, directive)
 }
 
 /// The releases in the namespace, every status.
@@ -294,9 +330,12 @@ mod tests {
         );
         assert_eq!(plan_of("list -n "), Want::Namespaces);
         assert_eq!(plan_of("list --kube-context "), Want::Contexts);
-        assert_eq!(plan_of("install web "), Want::Files);
+        assert_eq!(plan_of("install web "), Want::Charts);
         assert_eq!(plan_of("install "), Want::Nothing);
-        assert_eq!(plan_of("upgrade web "), Want::Files);
+        assert_eq!(plan_of("upgrade web "), Want::Charts);
+        assert_eq!(plan_of("show values "), Want::Charts);
+        assert_eq!(plan_of("pull "), Want::Charts);
+        assert_eq!(plan_of("lint "), Want::Files);
         assert!(matches!(plan_of("stat"), Want::Words(w) if w.contains(&"status".to_owned())));
         assert!(matches!(plan_of("list --al"), Want::Words(w) if w.contains(&"--all".to_owned())));
         assert!(

@@ -20,6 +20,9 @@ _capstan_complete() {
     out="${out%:*}"
     local IFS=$'\n'
     COMPREPLY=($(compgen -W "$out" -- "$cur"))
+    if [[ $((directive & 2)) -ne 0 ]]; then
+        compopt -o nospace 2>/dev/null
+    fi
     if [[ ${#COMPREPLY[@]} -eq 0 && $((directive & 4)) -eq 0 ]]; then
         COMPREPLY=($(compgen -f -- "$cur"))
     fi
@@ -37,7 +40,9 @@ _capstan() {
     directive=${out##*:}
     out=${out%:*}
     candidates=(${(f)out})
-    if (( ${#candidates} )); then
+    if (( ${#candidates} )) && (( directive & 2 )); then
+        compadd -S '' -- $candidates
+    elif (( ${#candidates} )); then
         compadd -- $candidates
     elif (( (directive & 4) == 0 )); then
         _files
