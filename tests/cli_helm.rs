@@ -1063,6 +1063,14 @@ async fn completion_is_dynamic() {
             both.home.path(),
         );
         ensure!(bash.stdout.trim() == "2 1", "{bash:?}");
+        let shell = |program: &str, script: &str| {
+            run(
+                Path::new(program),
+                &["-c", script],
+                &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
+                both.home.path(),
+            )
+        };
         // zsh, without an interactive line editor: `compadd` and `_files` print what the
         // completion system would be handed, and `_capstan` runs as it would on TAB.
         let zsh = |words: &str| {
@@ -1071,12 +1079,7 @@ async fn completion_is_dynamic() {
                  _files() {{ print FILES; }}; source <(capstan completion zsh); \
                  words=({words}); CURRENT=${{#words}}; _capstan"
             );
-            run(
-                Path::new("/usr/bin/zsh"),
-                &["-c", &script],
-                &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
-                both.home.path(),
-            )
+            shell("/usr/bin/zsh", &script)
         };
         let revisions = zsh("capstan rollback web ''");
         ensure!(revisions.stdout == "2\n1\n", "zsh: {revisions:?}");
@@ -1088,12 +1091,7 @@ async fn completion_is_dynamic() {
         // fish completes a command line on its own (`complete -C`).
         let fish = |line: &str| {
             let script = format!("capstan completion fish | source; complete -C'{line}'");
-            run(
-                Path::new("/usr/bin/fish"),
-                &["-c", &script],
-                &[("KUBECONFIG", config.as_str()), ("PATH", path.as_str())],
-                both.home.path(),
-            )
+            shell("/usr/bin/fish", &script)
         };
         let revisions = fish("capstan rollback web ");
         ensure!(revisions.stdout == "2\n1\n", "fish: {revisions:?}");

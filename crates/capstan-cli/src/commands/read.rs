@@ -339,21 +339,21 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
         .into_inner();
     warn_unreadable(&response.unreadable);
     let release = response.release.clone().unwrap_or_default();
+    // The stored record: `-o json|yaml` prints it, the table its test hooks' last runs.
+    let stored = fetch(
+        &mut client,
+        global,
+        &GetArgs {
+            name: args.name.clone(),
+            revision: Some(release.revision),
+            all: false,
+            output: args.output,
+        },
+        false,
+    )
+    .await?;
     match args.output {
         Format::Table => {
-            // The stored record, for its test hooks' last runs.
-            let stored = fetch(
-                &mut client,
-                global,
-                &GetArgs {
-                    name: args.name.clone(),
-                    revision: Some(release.revision),
-                    all: false,
-                    output: Format::Json,
-                },
-                false,
-            )
-            .await?;
             let hooks = stored_release(&stored.release_json)?.hooks;
             out!("{}", output::summary(&release, args.show_desc));
             if !response.objects.is_empty() {
@@ -382,19 +382,7 @@ pub async fn status(global: &Global, args: StatusArgs) -> anyhow::Result<u8> {
             }
         }
         format => {
-            let got = fetch(
-                &mut client,
-                global,
-                &GetArgs {
-                    name: args.name.clone(),
-                    revision: Some(release.revision),
-                    all: false,
-                    output: format,
-                },
-                false,
-            )
-            .await?;
-            print_release(&got.release_json, false, format == Format::Yaml)?;
+            print_release(&stored.release_json, false, format == Format::Yaml)?;
         }
     }
     Ok(0)
