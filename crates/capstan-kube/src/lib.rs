@@ -51,11 +51,13 @@
 //! API failures are its `Backend` variant (driver, operation and `namespace/object`, with the
 //! kube error as source); record errors name the object as `namespace/object`.
 
+pub mod adopt;
 pub mod apply;
 pub mod auth;
 pub mod cluster;
 pub mod crds;
 pub mod error;
+pub mod invalid;
 pub mod lease;
 pub mod mapping;
 pub mod merge;

@@ -134,6 +134,13 @@ impl Cluster for KubeCluster {
         Box::pin(self.apply_impl(request))
     }
 
+    fn check_adoption<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(self.check_adoption_impl(request))
+    }
+
     fn delete<'a>(
         &'a self,
         request: DeleteRequest<'a>,

@@ -65,6 +65,22 @@ impl KubeCluster {
         object_report(result, &among)
     }
 
+    pub(super) async fn check_adoption_impl(
+        &self,
+        request: ApplyRequest<'_>,
+    ) -> Result<(), ClusterError> {
+        let previous = to_kube(request.previous);
+        let target = to_kube(request.target);
+        let options = apply_options(
+            self.options(request.release, request.namespace),
+            request.options,
+        );
+        self.applier
+            .check_adoption(&previous, &target, &options)
+            .await
+            .map_err(|e| ClusterError::other(capstan_ops::error_chain(&e)))
+    }
+
     pub(super) async fn delete_impl(
         &self,
         request: DeleteRequest<'_>,
