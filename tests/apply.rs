@@ -631,7 +631,7 @@ async fn force_never_recreates_an_object_whose_change_is_immutable() {
         let text = chain(&error);
         assert!(
             text.contains(&format!(
-                "replace configmap/frozen in namespace {} refused: data:",
+                "replace configmap/frozen in namespace {}: ConfigMap \"frozen\" is invalid: data:",
                 ns.name()
             )),
             "{text}"

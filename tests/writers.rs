@@ -514,10 +514,10 @@ async fn immutable_changes_name_the_object_and_field_with_or_without_force() {
                 ensure!(!h.is_empty(), "helm explains");
                 let verb = if force { "replace" } else { "patch" };
                 ensure!(
-                    c.contains(&format!("{verb} {object} in namespace {ns_name} refused: ")),
+                    c.contains(&format!("{verb} {object} in namespace {ns_name}: ")),
                     "{c}"
                 );
-                ensure!(c.contains(field), "{c}");
+                ensure!(c.contains(field) && c.contains(" is invalid: "), "{c}");
                 ensure!(c.contains("cannot change once the object exists"), "{c}");
                 for dump in ["Status {", "PodTemplateSpec", "{\"", "ErrorResponse"] {
                     ensure!(!c.contains(dump), "no Go or Rust value dumps: {c}");

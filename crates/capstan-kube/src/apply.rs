@@ -481,6 +481,7 @@ impl Applier {
                 Some(refusal) => Error::Invalid {
                     operation,
                     object: key.describe(),
+                    summary: refusal.summary,
                     problems: refusal.problems,
                     immutable: refusal.immutable,
                 },

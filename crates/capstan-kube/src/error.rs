@@ -71,12 +71,14 @@ pub enum Error {
     },
     /// The API server refused an object as invalid (HTTP 422): each field and why, in plain
     /// words.
-    #[error("{operation} {object} refused: {}{}", problems.join("; "), if *immutable { IMMUTABLE_HINT } else { "" })]
+    #[error("{operation} {object}: {summary}: {}{}", problems.join("; "), if *immutable { IMMUTABLE_HINT } else { "" })]
     Invalid {
         /// What was being done: create, patch, apply, replace.
         operation: &'static str,
         /// The object, `kind/name` (with its namespace when it has one).
         object: String,
+        /// The server's summary (`StatefulSet.apps "db" is invalid`).
+        summary: String,
         /// `field: why`, one per field.
         problems: Vec<String>,
         /// Whether a field that cannot change once the object exists was changed.

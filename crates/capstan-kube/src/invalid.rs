@@ -10,6 +10,8 @@ use crate::apply::is_subset;
 /// What the API server found wrong with an object it refused, one line per field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The server's summary (`StatefulSet.apps "db" is invalid`), or a generic one.
+    pub summary: String,
     /// `field: why`, in the server's order, duplicates dropped.
     pub problems: Vec<String>,
     /// Whether a field that cannot change once the object exists was changed.
@@ -62,7 +64,15 @@ pub fn refusal(status: &Status, desired: &Value, live: Option<&Value>) -> Option
         problems.push(message.to_owned());
         immutable = is_immutability(message);
     }
+    let summary = status
+        .message
+        .split_once(": ")
+        .map(|(head, _)| head)
+        .filter(|head| head.ends_with(" is invalid"))
+        .unwrap_or("the API server refused it")
+        .to_owned();
     Some(Refusal {
+        summary,
         problems,
         immutable,
     })
@@ -178,6 +188,7 @@ mod tests {
         let live = sts("a", "postgres:16");
         let refusal = refusal(&status, &sts("b", "postgres:17"), Some(&live)).unwrap();
         assert!(refusal.immutable);
+        assert_eq!(refusal.summary, "the API server refused it");
         assert_eq!(refusal.problems.len(), 1, "{:?}", refusal.problems);
         assert!(
             refusal.problems[0].starts_with("spec.selector: updates to statefulset spec"),
@@ -217,9 +228,14 @@ mod tests {
         let mut conflict = status(&[]);
         conflict.code = 409;
         assert_eq!(refusal(&conflict, &json!({}), None), None);
-        let bare = Status::failure("ConfigMap \"x\" is invalid", "Invalid").with_code(422);
+        let bare =
+            Status::failure("ConfigMap \"x\" is invalid: data: too long", "Invalid").with_code(422);
         let refusal = refusal(&bare, &json!({}), None).unwrap();
-        assert_eq!(refusal.problems, ["ConfigMap \"x\" is invalid"]);
+        assert_eq!(refusal.summary, "ConfigMap \"x\" is invalid");
+        assert_eq!(
+            refusal.problems,
+            ["ConfigMap \"x\" is invalid: data: too long"]
+        );
         assert!(!refusal.immutable);
     }
 
