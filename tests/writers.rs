@@ -7,7 +7,7 @@
 //!   manager, as client-go's csaupgrade does), also in a `--dry-run=server`;
 //! - `helm.sh/resource-policy: keep` on an upgrade that drops the object and on uninstall;
 //! - `--take-ownership` on install and upgrade, and the "exists and cannot be imported" refusal
-//!   without it, before any revision is recorded;
+//!   without it, before any revision is recorded (in-process and through the daemons);
 //! - an immutable field's change (a StatefulSet's selector, a Job's template), refused with the
 //!   object and field named in plain words, with and without `--force` (a PUT, as Helm's);
 //! - fields other controllers write (a webhook's `caBundle`, an autoscaler's `replicas`) kept by
@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context as _, ensure};
-use capstan_e2e::process::{Run, capstan};
+use capstan_e2e::process::{Daemon, Run, capstan};
 use capstan_testkit::{TestNamespace, kubeconfig_path, with_namespace};
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -458,6 +458,60 @@ async fn take_ownership_adopts_existing_objects_on_install_and_upgrade() {
         ensure!(
             adopted == Some(json!({"message": "hello", "own": "x"})),
             "{adopted:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_ownership_check_and_take_ownership_work_through_the_daemons() {
+    with_namespace("writers-daemons", |ns| async move {
+        let tools = Tools::new(&ns)?;
+        let chart = chart();
+        let renderer = Daemon::start("capstan-renderer", &["--listen", "127.0.0.1:0"])?;
+        let kubeconfig = kubeconfig_path();
+        let kubeconfig = kubeconfig.to_str().context("a UTF-8 path")?;
+        let applier = Daemon::start(
+            "capstan-applier",
+            &["--listen", "127.0.0.1:0", "--kubeconfig", kubeconfig],
+        )?;
+        let remote = ["--renderer", &renderer.addr, "--applier", &applier.addr];
+        let run = |args: &[&str]| {
+            let all: Vec<&str> = args.iter().chain(&remote).copied().collect();
+            tools.capstan(&all)
+        };
+        foreign(&ns, "d-settings", None).await?;
+        let refused = run(&["install", "d", &chart]);
+        ensure!(
+            refused.code == 1
+                && refused
+                    .error_line()
+                    .contains("unable to continue with install: configmap/d-settings"),
+            "{refused:?}"
+        );
+        let history = run(&["history", "d"]);
+        ensure!(
+            history.code == 1 && history.stderr.contains("not found"),
+            "{history:?}"
+        );
+        let adopt = [
+            "install",
+            "d",
+            &chart,
+            "--take-ownership",
+            "--server-side=false",
+        ];
+        let adopted = run(&adopt);
+        ensure!(adopted.code == 0, "{adopted:?}");
+        let cm = ns.api::<ConfigMap>().get("d-settings").await?;
+        let annotations = cm.metadata.annotations.unwrap_or_default();
+        ensure!(
+            annotations
+                .get("meta.helm.sh/release-name")
+                .map(String::as_str)
+                == Some("d"),
+            "{annotations:?}"
         );
         Ok(())
     })
