@@ -443,7 +443,17 @@ async fn take_ownership_adopts_existing_objects_on_install_and_upgrade() {
         foreign(&ns, "s-settings", None).await?;
         let ssa = ["install", "s", &chart, "--take-ownership", "--server-side"];
         let run = tools.capstan(&ssa);
-        ensure!(run.code == 1 && run.stderr.contains("conflict"), "{run:?}");
+        ensure!(
+            run.code == 1
+                && run.error_line().contains(&format!(
+                    "apply configmap/s-settings in namespace {}: Apply failed with 1 conflict",
+                    ns.name()
+                ))
+                && run
+                    .error_line()
+                    .contains("--force-conflicts takes these fields over"),
+            "{run:?}"
+        );
         foreign(&ns, "f-settings", None).await?;
         let forced = [
             "install",

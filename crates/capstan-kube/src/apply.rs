@@ -477,6 +477,12 @@ impl Applier {
         let modified = prepare(&resource.object);
         // A failed write: a refusal of the object (HTTP 422) in plain words, naming its fields.
         let write_error = |operation, source: kube::Error, live: Option<&Value>| match &source {
+            kube::Error::Api(status) if operation == "apply" && status.code == 409 => {
+                Error::Conflict {
+                    object: key.describe(),
+                    message: status.message.clone(),
+                }
+            }
             kube::Error::Api(status) => match invalid::refusal(status, &modified, live) {
                 Some(refusal) => Error::Invalid {
                     operation,
@@ -590,22 +596,10 @@ impl Applier {
                     return report(Action::Unchanged, None);
                 }
                 let migrating = upgraded_managed_fields(live_value, &options.field_manager);
-                if !options.dry_run
-                    && let Some(fields) = migrating.clone()
-                {
+                if !options.dry_run && migrating.is_some() {
                     // The object was last applied client-side: hand its fields to the
                     // server-side manager, so that fields the chart drops are removed.
-                    let patch = serde_json::json!({"metadata": {
-                        "managedFields": fields,
-                        "resourceVersion": before,
-                    }});
-                    target
-                        .api
-                        .patch(
-                            &resource.name,
-                            &PatchParams::default(),
-                            &Patch::Merge(patch),
-                        )
+                    migrate_managed_fields(&target, live_value, &options.field_manager)
                         .await
                         .map_err(|e| api_error("migrate managed fields of", e))?;
                 }
@@ -700,6 +694,40 @@ fn applied_by(live: &Value, manager: &str) -> bool {
                     && e.get("operation").and_then(Value::as_str) == Some("Apply")
             })
         })
+}
+
+/// How many times the managed fields' move is tried when the object keeps changing under it.
+const MIGRATION_ATTEMPTS: usize = 5;
+
+/// Moves the client-side fields of `manager` to its server-side entry
+/// ([`upgraded_managed_fields`]) with the object's `resourceVersion` as precondition; when the
+/// object changed meanwhile (a controller writing its status), reads it again and retries, as
+/// client-go's `RetryOnConflict` around csaupgrade does.
+async fn migrate_managed_fields(target: &Target, live: &Value, manager: &str) -> kube::Result<()> {
+    let mut live = live.clone();
+    let mut attempt = 1;
+    loop {
+        let Some(fields) = upgraded_managed_fields(&live, manager) else {
+            return Ok(());
+        };
+        let patch = serde_json::json!({"metadata": {
+            "managedFields": fields,
+            "resourceVersion": live.pointer("/metadata/resourceVersion"),
+        }});
+        let name = target.key.name.as_str();
+        match target
+            .api
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < MIGRATION_ATTEMPTS => {
+                tracing::debug!(object = %target.key, attempt, "object changed, moving its fields again");
+                attempt += 1;
+                live = to_value(&target.api.get(name).await?);
+            }
+            result => return result.map(|_| ()),
+        }
+    }
 }
 
 /// Whether a refused apply's conflicts are all with `manager` itself (its client-side

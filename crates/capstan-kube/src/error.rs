@@ -84,6 +84,14 @@ pub enum Error {
         /// Whether a field that cannot change once the object exists was changed.
         immutable: bool,
     },
+    /// A server-side apply met fields other field managers own (HTTP 409).
+    #[error("apply {object}: {message} (--force-conflicts takes these fields over)")]
+    Conflict {
+        /// The object, `kind/name` (with its namespace when it has one).
+        object: String,
+        /// The API server's message: each field and the manager that owns it.
+        message: String,
+    },
     /// Applying stopped at a failed object; the report says what was done before.
     #[error("applying {object} failed after {done} change(s)")]
     Incomplete {
