@@ -609,7 +609,7 @@ async fn moving_from_client_side_to_server_side_migrates_managed_fields() {
 }
 
 #[tokio::test]
-async fn force_recreates_an_object_whose_change_is_immutable() {
+async fn force_never_recreates_an_object_whose_change_is_immutable() {
     with_namespace("apply-recreate", |ns| async move {
         let applier = Applier::new(ns.client());
         let mut opts = client_side(ns.name());
@@ -622,14 +622,30 @@ async fn force_recreates_an_object_whose_change_is_immutable() {
         applier.apply(&[], &[frozen("1")], &opts).await?;
         let api = ns.api::<ConfigMap>();
         let uid = api.get("frozen").await?.metadata.uid;
+        // As Helm's `--force`: a PUT, which the API server refuses; the object stays.
         opts.force_replace = true;
-        let report = applier.apply(&[frozen("1")], &[frozen("2")], &opts).await?;
-        assert_eq!(report.action("ConfigMap", "frozen"), Some(Action::Replaced));
+        let error = applier
+            .apply(&[frozen("1")], &[frozen("2")], &opts)
+            .await
+            .expect_err("an immutable change is refused");
+        let text = chain(&error);
+        assert!(
+            text.contains(&format!(
+                "replace configmap/frozen in namespace {}: ConfigMap \"frozen\" is invalid: data:",
+                ns.name()
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("cannot change once the object exists"),
+            "{text}"
+        );
+        assert!(!text.contains("Status {"), "{text}");
         let live = api.get("frozen").await?;
-        assert_ne!(live.metadata.uid, uid, "a new object");
+        assert_eq!(live.metadata.uid, uid, "the same object");
         assert_eq!(
             live.data.unwrap_or_default().get("a").map(String::as_str),
-            Some("2")
+            Some("1")
         );
         Ok(())
     })

@@ -608,7 +608,8 @@ pub struct ApplyFlags {
     /// A description for the revision.
     #[arg(long)]
     pub description: Option<String>,
-    /// Replace objects instead of patching them.
+    /// Replace objects (a PUT, as Helm does) instead of patching them; an immutable field still
+    /// cannot change.
     #[arg(long)]
     pub force: bool,
     /// Adopt existing objects that belong to no release or another one.
@@ -907,7 +908,8 @@ pub struct RollbackArgs {
     /// How long to wait (a Go duration).
     #[arg(long, default_value = "5m0s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Replace objects instead of patching them.
+    /// Replace objects (a PUT, as Helm does) instead of patching them; an immutable field still
+    /// cannot change.
     #[arg(long)]
     pub force: bool,
     /// Revisions to keep (0 = unlimited).

@@ -14,6 +14,11 @@
 //! object that changed nothing on the server (same `resourceVersion`) is reported
 //! [`Action::Unchanged`].
 //!
+//! `force_replace` is Helm's `--force`: a PUT, so an immutable field's change is refused by the
+//! API server with or without it (Helm 3 and 4 never delete and recreate). A write the server
+//! refuses as invalid is [`Error::Invalid`], naming the object and each field in plain words
+//! ([`crate::invalid`]).
+//!
 //! Every object gets Helm's ownership metadata ([`crate::ownership`]); an existing object that was
 //! not in the previous manifest must already belong to this release unless `take_ownership`.
 //! Kinds are applied in Helm's install order, the objects of one kind concurrently (at most
@@ -32,6 +37,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::invalid;
 use crate::mapping::{Mapping, RestMapper, is_builtin_group};
 use crate::merge;
 use crate::ownership;
@@ -76,7 +82,8 @@ pub struct ApplyOptions {
     pub field_manager: String,
     /// Server-side apply takes over fields other managers own (`--force-conflicts`).
     pub force_conflicts: bool,
-    /// Replace (PUT) existing objects instead of patching them (`--force`).
+    /// Replace (PUT) existing objects instead of patching them (`--force`, as Helm: never
+    /// delete and recreate).
     pub force_replace: bool,
     /// Adopt existing objects of no release or another release (`--take-ownership`).
     pub take_ownership: bool,
@@ -197,13 +204,13 @@ pub struct Applier {
     mapper: Arc<RestMapper>,
 }
 
-struct Target {
-    key: ObjectKey,
-    api: Api<DynamicObject>,
+pub(crate) struct Target {
+    pub(crate) key: ObjectKey,
+    pub(crate) api: Api<DynamicObject>,
     mapping: Mapping,
 }
 
-fn to_value(object: &DynamicObject) -> Value {
+pub(crate) fn to_value(object: &DynamicObject) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
@@ -231,7 +238,11 @@ impl Applier {
         &self.mapper
     }
 
-    async fn target(&self, resource: &Resource, release_namespace: &str) -> Result<Target> {
+    pub(crate) async fn target(
+        &self,
+        resource: &Resource,
+        release_namespace: &str,
+    ) -> Result<Target> {
         let mapping = self
             .mapper
             .resolve(&resource.api_version, &resource.kind)
@@ -464,6 +475,26 @@ impl Applier {
             object
         };
         let modified = prepare(&resource.object);
+        // A failed write: a refusal of the object (HTTP 422) in plain words, naming its fields.
+        let write_error = |operation, source: kube::Error, live: Option<&Value>| match &source {
+            kube::Error::Api(status) if operation == "apply" && status.code == 409 => {
+                Error::Conflict {
+                    object: key.describe(),
+                    message: status.message.clone(),
+                }
+            }
+            kube::Error::Api(status) => match invalid::refusal(status, &modified, live) {
+                Some(refusal) => Error::Invalid {
+                    operation,
+                    object: key.describe(),
+                    summary: refusal.summary,
+                    problems: refusal.problems,
+                    immutable: refusal.immutable,
+                },
+                None => api_error(operation, source),
+            },
+            _ => api_error(operation, source),
+        };
         let dynamic = |value: &Value| {
             serde_json::from_value::<DynamicObject>(value.clone()).map_err(|e| {
                 Error::InvalidObject {
@@ -503,12 +534,12 @@ impl Applier {
                 ApplyMethod::ServerSide => self
                     .server_side(&target, &modified, options)
                     .await
-                    .map_err(|e| api_error("apply", e))?,
+                    .map_err(|e| write_error("apply", e, None))?,
                 ApplyMethod::ClientSide => target
                     .api
                     .create(&post, &dynamic(&modified)?)
                     .await
-                    .map_err(|e| api_error("create", e))?,
+                    .map_err(|e| write_error("create", e, None))?,
             };
             return report(Action::Created, Some(&created));
         };
@@ -541,45 +572,14 @@ impl Applier {
                     before.clone().map_or(Value::Null, Value::String),
                 );
             }
-            match target
+            // As Helm's `--force`: a PUT of the chart's object, which the API server refuses
+            // when it changes an immutable field (the object is never deleted and recreated).
+            let replaced = target
                 .api
                 .replace(&resource.name, &post, &dynamic(&replacement)?)
                 .await
-            {
-                Ok(replaced) => return report(Action::Replaced, Some(&replaced)),
-                // An immutable field changed: delete and create again, as `kubectl replace
-                // --force` does.
-                Err(kube::Error::Api(status)) if status.code == 422 && !options.dry_run => {
-                    tracing::debug!(object = %key, "replace refused, recreating");
-                    let params = DeleteParams::foreground();
-                    match target.api.delete(&resource.name, &params).await {
-                        Ok(_) => {}
-                        Err(kube::Error::Api(s)) if s.code == 404 => {}
-                        Err(e) => return Err(api_error("delete", e)),
-                    }
-                    let gone = kube::runtime::wait::await_condition(
-                        target.api.clone(),
-                        &resource.name,
-                        |o: Option<&DynamicObject>| o.is_none(),
-                    );
-                    match tokio::time::timeout(RECREATE_TIMEOUT, gone).await {
-                        Ok(Ok(_)) => {}
-                        _ => {
-                            return Err(Error::WaitTimeout {
-                                timeout: RECREATE_TIMEOUT,
-                                not_ready: vec![format!("{key}: still being deleted")],
-                            });
-                        }
-                    }
-                    let created = target
-                        .api
-                        .create(&post, &dynamic(&modified)?)
-                        .await
-                        .map_err(|e| api_error("create", e))?;
-                    return report(Action::Replaced, Some(&created));
-                }
-                Err(e) => return Err(api_error("replace", e)),
-            }
+                .map_err(|e| write_error("replace", e, Some(live_value)))?;
+            return report(Action::Replaced, Some(&replaced));
         }
 
         let after = match options.method {
@@ -595,29 +595,32 @@ impl Applier {
                     // none is sent (no write for an unchanged object).
                     return report(Action::Unchanged, None);
                 }
-                if !options.dry_run
-                    && let Some(fields) =
-                        upgraded_managed_fields(live_value, &options.field_manager)
-                {
+                let migrating = upgraded_managed_fields(live_value, &options.field_manager);
+                if !options.dry_run && migrating.is_some() {
                     // The object was last applied client-side: hand its fields to the
                     // server-side manager, so that fields the chart drops are removed.
-                    let patch = serde_json::json!({"metadata": {
-                        "managedFields": fields,
-                        "resourceVersion": before,
-                    }});
-                    target
-                        .api
-                        .patch(
-                            &resource.name,
-                            &PatchParams::default(),
-                            &Patch::Merge(patch),
-                        )
+                    migrate_managed_fields(&target, live_value, &options.field_manager)
                         .await
                         .map_err(|e| api_error("migrate managed fields of", e))?;
                 }
-                self.server_side(&target, &modified, options)
-                    .await
-                    .map_err(|e| api_error("apply", e))?
+                let applied = match self.server_side(&target, &modified, options).await {
+                    // A dry run cannot hand the client-side fields over (the server keeps
+                    // nothing of a dry run): conflicts with our own client-side manager alone are
+                    // what the real run migrates away, so the preview takes those fields over.
+                    Err(kube::Error::Api(status))
+                        if options.dry_run
+                            && migrating.is_some()
+                            && only_own_conflicts(&status, &options.field_manager) =>
+                    {
+                        let forced = ApplyOptions {
+                            force_conflicts: true,
+                            ..options.clone()
+                        };
+                        self.server_side(&target, &modified, &forced).await
+                    }
+                    applied => applied,
+                };
+                applied.map_err(|e| write_error("apply", e, Some(live_value)))?
             }
             ApplyMethod::ClientSide => {
                 let original = original.map(|o| prepare(&o.object));
@@ -649,7 +652,7 @@ impl Applier {
                     .api
                     .patch(&resource.name, &params, &patch)
                     .await
-                    .map_err(|e| api_error("patch", e))?
+                    .map_err(|e| write_error("patch", e, Some(live_value)))?
             }
         };
         let unchanged = if options.dry_run {
@@ -693,6 +696,58 @@ fn applied_by(live: &Value, manager: &str) -> bool {
         })
 }
 
+/// How many times the managed fields' move is tried when the object keeps changing under it.
+const MIGRATION_ATTEMPTS: usize = 5;
+
+/// Moves the client-side fields of `manager` to its server-side entry
+/// ([`upgraded_managed_fields`]) with the object's `resourceVersion` as precondition; when the
+/// object changed meanwhile (a controller writing its status), reads it again and retries, as
+/// client-go's `RetryOnConflict` around csaupgrade does.
+async fn migrate_managed_fields(target: &Target, live: &Value, manager: &str) -> kube::Result<()> {
+    let mut live = live.clone();
+    let mut attempt = 1;
+    loop {
+        let Some(fields) = upgraded_managed_fields(&live, manager) else {
+            return Ok(());
+        };
+        let patch = serde_json::json!({"metadata": {
+            "managedFields": fields,
+            "resourceVersion": live.pointer("/metadata/resourceVersion"),
+        }});
+        let name = target.key.name.as_str();
+        match target
+            .api
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt < MIGRATION_ATTEMPTS => {
+                tracing::debug!(object = %target.key, attempt, "object changed, moving its fields again");
+                attempt += 1;
+                live = to_value(&target.api.get(name).await?);
+            }
+            result => return result.map(|_| ()),
+        }
+    }
+}
+
+/// Whether a refused apply's conflicts are all with `manager` itself (its client-side
+/// `Update` entry; an apply never conflicts with its own `Apply` entry).
+fn only_own_conflicts(status: &kube::core::Status, manager: &str) -> bool {
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.as_slice())
+        .unwrap_or_default();
+    let own = format!("conflict with \"{manager}\"");
+    status.code == 409
+        && !causes.is_empty()
+        && causes.iter().all(|c| {
+            c.message
+                .strip_prefix(&own)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(" using "))
+        })
+}
+
 /// Whether every field `desired` sets is in `live` with the same value (maps by key, lists
 /// element by element with the same length; the server's defaults inside elements are allowed).
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
@@ -706,9 +761,6 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
         (d, l) => d == l,
     }
 }
-
-/// How long `force_replace` waits for an object to be gone before creating it again.
-const RECREATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The managed fields of `live` with every client-side (`Update`) entry of `manager` merged into
 /// its server-side (`Apply`) entry, or none when there is no such entry: the migration Helm 4
@@ -812,6 +864,32 @@ mod tests {
         assert!(!is_subset(&changed, &live));
         let more = serde_json::json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}}});
         assert!(!is_subset(&more, &live));
+    }
+
+    #[test]
+    fn only_conflicts_with_our_own_manager_are_taken_over_in_a_dry_run() {
+        let conflict = |messages: &[&str]| -> kube::core::Status {
+            serde_json::from_value(json!({"code": 409, "reason": "Conflict", "details": {
+                "causes": messages.iter().map(|m| json!({"reason": "FieldManagerConflict",
+                    "message": m, "field": ".data.x"})).collect::<Vec<_>>()}}))
+            .unwrap()
+        };
+        assert!(only_own_conflicts(
+            &conflict(&["conflict with \"helm\" using v1"]),
+            "helm"
+        ));
+        assert!(!only_own_conflicts(
+            &conflict(&[
+                "conflict with \"helm\" using v1",
+                "conflict with \"kubectl-edit\" using v1"
+            ]),
+            "helm"
+        ));
+        assert!(!only_own_conflicts(
+            &conflict(&["conflict with \"helm\" with subresource \"scale\" using apps/v1"]),
+            "helm"
+        ));
+        assert!(!only_own_conflicts(&conflict(&[]), "helm"));
     }
 
     #[test]

@@ -69,6 +69,29 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// The API server refused an object as invalid (HTTP 422): each field and why, in plain
+    /// words.
+    #[error("{operation} {object}: {summary}: {}{}", problems.join("; "), if *immutable { IMMUTABLE_HINT } else { "" })]
+    Invalid {
+        /// What was being done: create, patch, apply, replace.
+        operation: &'static str,
+        /// The object, `kind/name` (with its namespace when it has one).
+        object: String,
+        /// The server's summary (`StatefulSet.apps "db" is invalid`).
+        summary: String,
+        /// `field: why`, one per field.
+        problems: Vec<String>,
+        /// Whether a field that cannot change once the object exists was changed.
+        immutable: bool,
+    },
+    /// A server-side apply met fields other field managers own (HTTP 409).
+    #[error("apply {object}: {message} (--force-conflicts takes these fields over)")]
+    Conflict {
+        /// The object, `kind/name` (with its namespace when it has one).
+        object: String,
+        /// The API server's message: each field and the manager that owns it.
+        message: String,
+    },
     /// Applying stopped at a failed object; the report says what was done before.
     #[error("applying {object} failed after {done} change(s)")]
     Incomplete {
@@ -99,6 +122,9 @@ pub enum Error {
         reason: String,
     },
 }
+
+/// What an immutable-field refusal adds: the way out.
+const IMMUTABLE_HINT: &str = " (such a field cannot change once the object exists: delete the object, then run the command again)";
 
 impl crate::retry::ApiFailure for Error {
     fn api_error(&self) -> Option<&kube::Error> {

@@ -9,7 +9,9 @@
 //!
 //! It also applies releases' objects to a cluster: [`Applier`] ([`apply`]: server-side apply
 //! as field manager `helm`, or Helm 3's client-side three-way merge from [`merge`]; ownership
-//! metadata from [`ownership`]; pruning, uninstall, `--force`, server dry-run), over the
+//! metadata from [`ownership`], checked before a revision is recorded by [`adopt`]; refusals of
+//! invalid and immutable changes in plain words from [`invalid`]; pruning, uninstall, `--force`
+//! as Helm's PUT, server dry-run), over the
 //! discovery and REST mapping of [`mapping`] ([`RestMapper`]), and waits for them with
 //! [`Waiter`] ([`wait`]: watch-based readiness, kstatus rules for custom resources). These speak
 //! their own small types ([`Resource`], [`ObjectKey`], [`ApplyReport`]) and return [`Error`].
@@ -51,11 +53,13 @@
 //! API failures are its `Backend` variant (driver, operation and `namespace/object`, with the
 //! kube error as source); record errors name the object as `namespace/object`.
 
+pub mod adopt;
 pub mod apply;
 pub mod auth;
 pub mod cluster;
 pub mod crds;
 pub mod error;
+pub mod invalid;
 pub mod lease;
 pub mod mapping;
 pub mod merge;

@@ -88,13 +88,14 @@ pub fn check_ownership(live: &Value, release: &str, release_namespace: &str) -> 
     }
 }
 
-/// Whether an object is annotated `helm.sh/resource-policy: keep`.
+/// Whether an object is annotated `helm.sh/resource-policy: keep` (the value trimmed and in any
+/// case, as Helm's uninstall reads it).
 pub fn is_kept(object: &Value) -> bool {
     object
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(RESOURCE_POLICY_ANNOTATION))
         .and_then(Value::as_str)
-        == Some(KEEP_POLICY)
+        .is_some_and(|policy| policy.trim().eq_ignore_ascii_case(KEEP_POLICY))
 }
 
 #[cfg(test)]
@@ -121,6 +122,12 @@ mod tests {
     fn keep_policy_is_read_from_annotations() {
         assert!(is_kept(
             &json!({"metadata": {"annotations": {"helm.sh/resource-policy": "keep"}}})
+        ));
+        assert!(is_kept(
+            &json!({"metadata": {"annotations": {"helm.sh/resource-policy": " Keep "}}})
+        ));
+        assert!(!is_kept(
+            &json!({"metadata": {"annotations": {"helm.sh/resource-policy": "delete"}}})
         ));
         assert!(!is_kept(&json!({"metadata": {}})));
     }

@@ -377,6 +377,18 @@ pub trait Cluster: Send + Sync {
         progress: &'a dyn Progress,
     ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>>;
 
+    /// Checks, before a revision is recorded, that every object of `request.target` that
+    /// `request.previous` does not have and that already exists belongs to the release, unless
+    /// `take_ownership` (Helm's "exists and cannot be imported" check). Writes nothing. The
+    /// default accepts everything (the apply still refuses such objects).
+    fn check_adoption<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+    ) -> BoxFuture<'a, Result<(), ClusterError>> {
+        let _ = request;
+        Box::pin(async { Ok(()) })
+    }
+
     /// Deletes objects; see [`DeleteRequest`].
     fn delete<'a>(
         &'a self,

@@ -200,6 +200,7 @@ impl Install {
         let mut record = loop {
             let version = self.next_version(ctx, &history).await?;
             crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
+            steps::check_adoption(ctx, "install", &[], target, &self.apply).await?;
             let release = self.build(ctx, version, rendered.clone(), GoTime::now());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {

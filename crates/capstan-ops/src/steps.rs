@@ -93,6 +93,29 @@ pub(crate) async fn apply(
     }
 }
 
+/// Helm's check before a revision is recorded: objects new to the release that already exist
+/// must belong to it, unless taken over; `operation` names what cannot continue (`install`,
+/// `update`).
+pub(crate) async fn check_adoption(
+    ctx: &Ctx<'_>,
+    operation: &'static str,
+    previous: &[Resource],
+    target: &[Resource],
+    options: &ApplyOptions,
+) -> Result<()> {
+    ctx.step(
+        || format!("unable to continue with {operation}"),
+        ctx.cluster.check_adoption(ApplyRequest {
+            release: &ctx.name,
+            namespace: &ctx.namespace,
+            previous,
+            target,
+            options,
+        }),
+    )
+    .await
+}
+
 /// Waits for `objects` to be ready.
 pub(crate) async fn wait(
     ctx: &Ctx<'_>,

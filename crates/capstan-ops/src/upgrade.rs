@@ -289,6 +289,8 @@ impl Upgrade {
             let current = current.clone();
             let version = ctx.next_revision(latest.release.version);
             crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
+            let live = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
+            steps::check_adoption(ctx, "update", &live, target, &self.options(&current)).await?;
             let release = self.build(&current, version, rendered.clone());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {

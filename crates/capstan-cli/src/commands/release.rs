@@ -743,7 +743,8 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
             outcome => outcome?,
         };
         if !result.info.is_empty() {
-            outln!("{}", result.info.trim_end());
+            // As Helm prints it: the list's own line end, then a blank line.
+            outln!("{}", result.info);
         }
         outln!("release \"{name}\" uninstalled");
     }
