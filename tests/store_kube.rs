@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use capstan_kube::{KubeStore, ReleaseObject, Role};
 use capstan_release::chunk::{
     self, ANNOTATION_PAYLOAD_PARTS, ANNOTATION_PAYLOAD_SIZE, DEFAULT_MAX_OBJECT_PAYLOAD,
-    HEAD_PREFIX, StoredPayload,
+    HEAD_PREFIX, LABEL_PART_SET, StoredPayload,
 };
 use capstan_release::storage::{ANNOTATION_APP_VERSION, ANNOTATION_CHART, ANNOTATION_UPDATED};
 use capstan_release::{
@@ -537,8 +537,9 @@ async fn list_filters_in<K: ReleaseObject>(
     Ok(())
 }
 
-/// A record larger than one object: split into parts, committed by its head, read back
-/// verified; replaced sets and deleted records leave no parts behind.
+/// A record larger than one object: its chart's files split into parts, committed by its head
+/// (a Helm record of the rest), read back verified; replaced sets and deleted records leave no
+/// parts behind. A record whose manifest alone is too large is split whole.
 async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<()> {
     let store = store::<K>(&ns);
     let here = ns.name();
@@ -548,12 +549,26 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     let written = started.elapsed();
 
     let head = api::<K>(&ns).get("sh.helm.release.v1.big.v1").await?;
+    let head_payload = head.payload().unwrap_or_default();
     assert!(
-        head.payload()
-            .unwrap_or_default()
-            .starts_with(HEAD_PREFIX.as_bytes())
+        head_payload.len() < 64 * 1024,
+        "{} bytes",
+        head_payload.len()
     );
+    // What Helm reads: the release whole but for its chart's templates and files.
+    let helm_view = Codec::new().decode_record("sh.helm.release.v1.big.v1", head_payload)?;
+    assert_eq!(helm_view.manifest, big.manifest);
+    assert_eq!(helm_view.config, big.config);
+    assert_eq!(helm_view.info, big.info);
+    let chart = helm_view.chart.as_ref().context("a chart")?;
+    assert!(chart.files.is_empty() && chart.templates.is_empty());
+    let head_labels = head.meta().labels.clone().unwrap_or_default();
+    assert_eq!(head_labels["status"], "deployed");
     let annotations = head.meta().annotations.clone().unwrap_or_default();
+    assert_eq!(
+        head_labels[LABEL_PART_SET],
+        annotations[chunk::ANNOTATION_PAYLOAD_SHA256][..12]
+    );
     let size: usize = annotations[ANNOTATION_PAYLOAD_SIZE].parse()?;
     assert!(size >= 16 * MIB, "payload is {size} bytes");
     let parts: usize = annotations[ANNOTATION_PAYLOAD_PARTS].parse()?;
@@ -603,6 +618,46 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     assert_eq!(part_names::<K>(&ns).await?.len(), 3);
     store.delete(here, "big", 2, None).await?;
     assert!(part_names::<K>(&ns).await?.is_empty());
+
+    // Helm copies the set label to the revisions it writes (upgrade, rollback): such a head,
+    // whose revision has no part of that set, is read alone, and the label is no custom label.
+    let copied = release(here, "big", 4, Status::Deployed);
+    let mut copied_labels = helm_labels("big", 4, "deployed");
+    copied_labels.insert(LABEL_PART_SET.to_owned(), "0123456789ab".to_owned());
+    api::<K>(&ns)
+        .create(
+            &PostParams::default(),
+            &raw::<K>(
+                "sh.helm.release.v1.big.v4",
+                copied_labels,
+                capstan_release::encode_release(&copied)?,
+            ),
+        )
+        .await?;
+    let read = store.get(here, "big", 4).await?.release;
+    assert_eq!(read, copied);
+    assert!(read.labels.is_empty(), "{:?}", read.labels);
+    store.delete(here, "big", 4, None).await?;
+
+    // A manifest too large for one object: the whole record goes to the parts.
+    let mut huge = release(here, "big", 3, Status::Deployed);
+    let mut blob = vec![0u8; 3 * MIB / 2];
+    rand::rng().fill_bytes(&mut blob);
+    huge.manifest = STANDARD.encode(blob);
+    store.create(&huge).await?;
+    let head = api::<K>(&ns).get("sh.helm.release.v1.big.v3").await?;
+    assert!(
+        head.payload()
+            .unwrap_or_default()
+            .starts_with(HEAD_PREFIX.as_bytes())
+    );
+    let annotations = head.meta().annotations.clone().unwrap_or_default();
+    let parts: usize = annotations[ANNOTATION_PAYLOAD_PARTS].parse()?;
+    assert!(parts >= 2);
+    assert_eq!(part_names::<K>(&ns).await?.len(), parts);
+    assert_eq!(store.get(here, "big", 3).await?.release, huge);
+    store.delete(here, "big", 3, None).await?;
+    assert!(part_names::<K>(&ns).await?.is_empty());
     Ok(())
 }
 
@@ -634,6 +689,7 @@ async fn crash_mid_write<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<
             let meta = ObjectMeta {
                 name: Some(part.object_name.clone()),
                 labels: Some(part.labels),
+                annotations: Some(part.annotations),
                 ..ObjectMeta::default()
             };
             api::<K>(&ns)

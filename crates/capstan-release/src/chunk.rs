@@ -1,19 +1,31 @@
-//! Splitting a large encoded payload across several storage objects, and putting it back
+//! Splitting a record too large for one storage object across several, and putting it back
 //! together with an integrity check. Pure: drivers do the I/O.
 //!
 //! A payload of at most [`DEFAULT_MAX_OBJECT_PAYLOAD`] bytes (1 MiB, the Secret and ConfigMap
-//! data limit) is stored inline, exactly as Helm stores it. A larger one becomes:
+//! data limit) is stored inline, exactly as Helm stores it. A larger record is split in one of
+//! two [`Layout`]s, both with **parts**: objects named
+//! `sh.helm.release.v1.<name>.v<N>.part-<set>-<i>` (`i` from 0), each holding a slice of a base64
+//! payload, labelled `owner=capstan-part` (so Helm's `owner=helm` selectors never fetch them),
+//! `name=<release>`, `version=<N>`, [`LABEL_PART_SET`] and [`LABEL_PART_INDEX`], and annotated
+//! with the [`ChunkManifest`] of the whole payload (sha256, size, number of parts). `<set>` is
+//! the first 12 hex digits of the payload's sha256, so parts are content-addressed: a new
+//! payload never overwrites the parts of the committed one.
 //!
-//! - **parts**: objects named `sh.helm.release.v1.<name>.v<N>.part-<set>-<i>` (`i` from 0), each
-//!   holding a slice of the base64 payload, labelled `owner=capstan-part` (so Helm's
-//!   `owner=helm` selectors never fetch them), `name=<release>`, `version=<N>`,
-//!   [`LABEL_PART_SET`] and [`LABEL_PART_INDEX`]. `<set>` is the first 12 hex digits of the
-//!   payload's sha256, so parts are content-addressed: a new payload never overwrites the parts
-//!   of the committed one.
-//! - **the head**: the ordinary object `sh.helm.release.v1.<name>.v<N>` with Helm's labels,
-//!   whose payload is a [`ChunkManifest`] (`capstan-chunked:v1:{json}`: sha256 and size of the
-//!   whole payload, number of parts, set). That text is not base64, so Helm fails to decode it
-//!   and skips the revision instead of misreading it.
+//! - [`Layout::ChartFiles`] (the usual one): the **head**, the ordinary object
+//!   `sh.helm.release.v1.<name>.v<N>` with Helm's labels, holds a release record in Helm's exact
+//!   format whose manifest, values, hooks and info are whole and whose stored chart has no
+//!   templates and no files; the parts hold those ([`ChartContent`], encoded as Helm encodes a
+//!   release). The head carries the label [`LABEL_PART_SET`]` = <set>`: Helm ignores it (and
+//!   keeps it, as a custom label, when it rewrites the head's status). Helm reads, lists, rolls
+//!   back and refuses to install over such a release; capstan puts the chart back together.
+//! - [`Layout::Whole`]: when the head is still too large without the chart's templates and files
+//!   (a huge manifest), the parts hold the whole encoded release and the head's payload is only
+//!   the [`ChunkManifest`] (`capstan-chunked:v1:{json}`). That text is not base64, so Helm fails to
+//!   decode it and skips the revision instead of misreading it.
+//!
+//! A head labelled with a set that no part of its revision has is read alone: Helm copies its
+//! custom labels, this one too, to the revisions it writes by `upgrade` and `rollback`, and those
+//! revisions are whole Helm records (with the chart as Helm read it).
 //!
 //! The commit protocol is in the crate documentation.
 
@@ -23,6 +35,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::chart::ChartFile;
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::name::ObjectKey;
@@ -38,15 +51,16 @@ pub const HEAD_PREFIX: &str = "capstan-chunked:v1:";
 
 /// The `owner` label of part objects.
 pub const OWNER_PART: &str = "capstan-part";
-/// Label on parts: the content-addressed set they belong to.
+/// Label on parts: the content-addressed set they belong to; on the head of a
+/// [`Layout::ChartFiles`] record, the set holding its chart's templates and files.
 pub const LABEL_PART_SET: &str = "capstan.dev/part-set";
 /// Label on parts: the part's index, from 0.
 pub const LABEL_PART_INDEX: &str = "capstan.dev/part-index";
-/// Annotation on the head: sha256 (hex) of the whole payload (mirrors the manifest).
+/// Annotation on parts and heads: sha256 (hex) of the whole payload of the parts.
 pub const ANNOTATION_PAYLOAD_SHA256: &str = "capstan.dev/payload-sha256";
-/// Annotation on the head: the number of parts (mirrors the manifest).
+/// Annotation on parts and heads: the number of parts.
 pub const ANNOTATION_PAYLOAD_PARTS: &str = "capstan.dev/payload-parts";
-/// Annotation on the head: the size of the whole payload in bytes (mirrors the manifest).
+/// Annotation on parts and heads: the size of the whole payload of the parts in bytes.
 pub const ANNOTATION_PAYLOAD_SIZE: &str = "capstan.dev/payload-size";
 
 /// How long an unreferenced part is kept before garbage collection, so that the parts of a
@@ -96,21 +110,56 @@ impl ChunkManifest {
         };
         let manifest: ChunkManifest =
             serde_json::from_slice(json).map_err(|e| invalid(e.to_string()))?;
-        if manifest.sha256.len() != 64
-            || !manifest
-                .sha256
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        {
-            return Err(invalid("sha256 is not 64 lowercase hex digits".into()));
-        }
-        if manifest.set != manifest.sha256[..12] {
-            return Err(invalid("set does not match sha256".into()));
-        }
-        if manifest.parts == 0 {
-            return Err(invalid("no parts".into()));
-        }
+        manifest.validate(object)?;
         Ok(Some(manifest))
+    }
+
+    /// Reads the manifest a part (or a head) carries in its annotations
+    /// ([`annotations`](Self::annotations)); errors name `object`.
+    pub fn from_annotations(object: &str, annotations: &BTreeMap<String, String>) -> Result<Self> {
+        let invalid = |reason: String| Error::ChunkManifest {
+            object: object.to_owned(),
+            reason,
+        };
+        let get = |key: &str| {
+            annotations
+                .get(key)
+                .ok_or_else(|| invalid(format!("annotation {key:?} is missing")))
+        };
+        let sha256 = get(ANNOTATION_PAYLOAD_SHA256)?.clone();
+        let parts = get(ANNOTATION_PAYLOAD_PARTS)?;
+        let parts = parts
+            .parse()
+            .map_err(|_| invalid(format!("annotation parts {parts:?} is not a number")))?;
+        let size = get(ANNOTATION_PAYLOAD_SIZE)?;
+        let size = size
+            .parse()
+            .map_err(|_| invalid(format!("annotation size {size:?} is not a number")))?;
+        let manifest = Self {
+            set: sha256.get(..12).unwrap_or_default().to_owned(),
+            sha256,
+            size,
+            parts,
+        };
+        manifest.validate(object)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, object: &str) -> Result<()> {
+        let invalid = |reason: &str| Error::ChunkManifest {
+            object: object.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if self.sha256.len() != 64 || !is_lower_hex(&self.sha256) {
+            return Err(invalid("sha256 is not 64 lowercase hex digits"));
+        }
+        if self.set != self.sha256[..12] {
+            return Err(invalid("set does not match sha256"));
+        }
+        if self.parts == 0 {
+            return Err(invalid("no parts"));
+        }
+        Ok(())
     }
 
     /// The name of part `index` of the record whose head is `head_object`.
@@ -144,8 +193,78 @@ pub struct Part {
     pub index: u32,
     /// Its labels (see the module docs).
     pub labels: BTreeMap<String, String>,
+    /// Its annotations: the manifest of the whole payload ([`ChunkManifest::annotations`]).
+    pub annotations: BTreeMap<String, String>,
     /// Its slice of the payload.
     pub data: String,
+}
+
+/// A part as a driver read it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedPart {
+    /// Its index (from its name).
+    pub index: u32,
+    /// Its annotations (the manifest of the whole payload).
+    pub annotations: BTreeMap<String, String>,
+    /// Its slice of the payload.
+    pub data: Vec<u8>,
+}
+
+/// What a split record's parts hold and what its head holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// The head is a Helm record of the release without its chart's templates and files; the
+    /// parts hold those (a [`ChartContent`]).
+    ChartFiles,
+    /// The head holds only the [`ChunkManifest`]; the parts hold the whole encoded release.
+    Whole,
+}
+
+/// The stored chart's templates and files: what the parts of a [`Layout::ChartFiles`] record
+/// hold, encoded as Helm encodes a release (JSON, gzip, base64).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartContent {
+    /// The chart's templates.
+    #[serde(default)]
+    pub templates: Vec<ChartFile>,
+    /// The chart's other files.
+    #[serde(default)]
+    pub files: Vec<ChartFile>,
+}
+
+impl ChartContent {
+    /// Whether there is nothing to move.
+    pub fn is_empty(&self) -> bool {
+        self.templates.is_empty() && self.files.is_empty()
+    }
+}
+
+/// `release` without its chart's templates and files, and those. `None` when the release has
+/// no chart or its chart has neither.
+pub fn split_chart(release: &Release) -> Option<(Release, ChartContent)> {
+    let chart = release.chart.as_ref()?;
+    if chart.templates.is_empty() && chart.files.is_empty() {
+        return None;
+    }
+    let mut head = release.clone();
+    let chart = head.chart.as_mut()?;
+    let content = ChartContent {
+        templates: std::mem::take(&mut chart.templates),
+        files: std::mem::take(&mut chart.files),
+    };
+    Some((head, content))
+}
+
+/// Puts the templates and files the parts held back into the chart of `release` (the head's
+/// record). Errors, naming `head_object`, when the head's release has no chart to hold them.
+pub fn attach_chart(head_object: &str, release: &mut Release, content: ChartContent) -> Result<()> {
+    let chart = release.chart.as_mut().ok_or_else(|| Error::ChunkManifest {
+        object: head_object.to_owned(),
+        reason: "its parts hold chart files but its release has no chart".into(),
+    })?;
+    chart.templates = content.templates;
+    chart.files = content.files;
+    Ok(())
 }
 
 /// How a payload is to be stored.
@@ -153,11 +272,14 @@ pub struct Part {
 pub enum StoredPayload {
     /// In the head object itself, exactly as Helm stores it.
     Inline(String),
-    /// Split: the head holds `head_payload` (the manifest), the parts hold the payload.
+    /// Split: the head holds `head_payload`, the parts hold the rest (see [`Layout`]).
     Chunked {
-        /// The manifest.
+        /// What the head and the parts hold.
+        layout: Layout,
+        /// The manifest of the parts' payload.
         manifest: ChunkManifest,
-        /// What the head object's payload is.
+        /// What the head object's payload is: a Helm record ([`Layout::ChartFiles`]) or the
+        /// manifest ([`Layout::Whole`]).
         head_payload: String,
         /// The parts, in order.
         parts: Vec<Part>,
@@ -165,31 +287,117 @@ pub enum StoredPayload {
 }
 
 impl StoredPayload {
-    /// What the head object's payload is, inline or manifest.
+    /// What the head object's payload is.
     pub fn head_payload(&self) -> &str {
         match self {
             StoredPayload::Inline(p) => p,
             StoredPayload::Chunked { head_payload, .. } => head_payload,
         }
     }
+
+    /// The labels the head carries beyond Helm's: [`LABEL_PART_SET`] for
+    /// [`Layout::ChartFiles`].
+    pub fn head_labels(&self) -> BTreeMap<String, String> {
+        match self {
+            StoredPayload::Chunked {
+                layout: Layout::ChartFiles,
+                manifest,
+                ..
+            } => BTreeMap::from([(LABEL_PART_SET.to_owned(), manifest.set.clone())]),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// The head's informational annotations: the manifest, when split.
+    pub fn head_annotations(&self) -> BTreeMap<String, String> {
+        match self {
+            StoredPayload::Chunked { manifest, .. } => manifest.annotations(),
+            StoredPayload::Inline(_) => BTreeMap::new(),
+        }
+    }
+
+    /// The set of parts the head references, when split.
+    pub fn set(&self) -> Option<&str> {
+        match self {
+            StoredPayload::Chunked { manifest, .. } => Some(&manifest.set),
+            StoredPayload::Inline(_) => None,
+        }
+    }
+}
+
+/// What a head object says about where its record is, read from its payload and labels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeadKind {
+    /// The whole record is in the head.
+    Inline,
+    /// A [`Layout::ChartFiles`] head: a Helm record, its chart's templates and files in set
+    /// `set` (when parts of that set exist for its revision).
+    ChartFiles {
+        /// The set named by the head's [`LABEL_PART_SET`] label.
+        set: String,
+    },
+    /// A [`Layout::Whole`] head: only the manifest.
+    Whole(ChunkManifest),
+}
+
+impl HeadKind {
+    /// Classifies the head `object` from its payload and labels. Errors, naming `object`, when
+    /// its manifest or its set label is malformed.
+    pub fn of(object: &str, payload: &[u8], labels: &BTreeMap<String, String>) -> Result<Self> {
+        if let Some(manifest) = ChunkManifest::parse_head_payload(object, payload)? {
+            return Ok(HeadKind::Whole(manifest));
+        }
+        match labels.get(LABEL_PART_SET) {
+            None => Ok(HeadKind::Inline),
+            Some(set) if set.len() == 12 && is_lower_hex(set) => {
+                Ok(HeadKind::ChartFiles { set: set.clone() })
+            }
+            Some(set) => Err(Error::ChunkManifest {
+                object: object.to_owned(),
+                reason: format!("label {LABEL_PART_SET} {set:?} is not 12 lowercase hex digits"),
+            }),
+        }
+    }
+
+    /// The set of parts the head references.
+    pub fn set(&self) -> Option<&str> {
+        match self {
+            HeadKind::Inline => None,
+            HeadKind::ChartFiles { set } => Some(set),
+            HeadKind::Whole(manifest) => Some(&manifest.set),
+        }
+    }
 }
 
 /// Decides how to store `payload` (an encoded release) for the head object `head_object`:
-/// inline when it fits in `max_object_payload` bytes, else split into parts of at most that
-/// size. Fails only when `head_object` is not a release object name.
+/// inline when it fits in `max_object_payload` bytes, else split whole into parts of at most
+/// that size ([`Layout::Whole`]). Fails only when `head_object` is not a release object name.
 pub fn split_payload(
     head_object: &str,
     payload: String,
     max_object_payload: usize,
 ) -> Result<StoredPayload> {
-    let key = ObjectKey::parse(head_object)?;
     let max = max_object_payload.max(1);
     if payload.len() <= max {
+        ObjectKey::parse(head_object)?;
         return Ok(StoredPayload::Inline(payload));
     }
-    let slices: Vec<&[u8]> = payload.as_bytes().chunks(max).collect();
+    let (manifest, parts) = into_parts(head_object, &payload, max)?;
+    Ok(StoredPayload::Chunked {
+        layout: Layout::Whole,
+        head_payload: manifest.to_head_payload(),
+        manifest,
+        parts,
+    })
+}
+
+/// Slices `payload` into parts of at most `max` bytes for the head `head_object`.
+fn into_parts(head_object: &str, payload: &str, max: usize) -> Result<(ChunkManifest, Vec<Part>)> {
+    let key = ObjectKey::parse(head_object)?;
+    let slices: Vec<&[u8]> = payload.as_bytes().chunks(max.max(1)).collect();
     let count = u32::try_from(slices.len()).expect("a payload has fewer than 2^32 parts");
     let manifest = ChunkManifest::for_payload(payload.as_bytes(), count);
+    let annotations = manifest.annotations();
     let parts = slices
         .into_iter()
         .zip(0u32..)
@@ -197,43 +405,104 @@ pub fn split_payload(
             object_name: manifest.part_object_name(head_object, index),
             index,
             labels: part_labels(&key, &manifest.set, index),
+            annotations: annotations.clone(),
             // base64 text is ASCII, so any byte boundary is a character boundary.
             data: String::from_utf8(slice.to_vec()).expect("payload slices are ASCII"),
         })
         .collect();
-    Ok(StoredPayload::Chunked {
-        head_payload: manifest.to_head_payload(),
-        manifest,
-        parts,
-    })
+    Ok((manifest, parts))
 }
 
 /// Encodes `release` with `codec` and decides how to store it under its object name
-/// (`sh.helm.release.v1.<name>.v<N>`): what drivers call before writing a record.
+/// (`sh.helm.release.v1.<name>.v<N>`): what drivers call before writing a record. Inline when
+/// it fits in `max_object_payload` bytes; else [`Layout::ChartFiles`] when the release without
+/// its chart's templates and files fits; else [`Layout::Whole`].
 pub fn encode_for_storage(
     codec: &Codec,
     release: &Release,
     max_object_payload: usize,
 ) -> Result<StoredPayload> {
     let head_object = ObjectKey::new(release.name.clone(), release.version).object_name();
+    let max = max_object_payload.max(1);
     let payload = codec.encode(&head_object, release)?;
-    split_payload(&head_object, payload, max_object_payload)
+    if payload.len() <= max {
+        return Ok(StoredPayload::Inline(payload));
+    }
+    if let Some((head, content)) = split_chart(release) {
+        let head_payload = codec.encode(&head_object, &head)?;
+        if head_payload.len() <= max {
+            let body = codec.encode_value(&head_object, &content)?;
+            let (manifest, parts) = into_parts(&head_object, &body, max)?;
+            return Ok(StoredPayload::Chunked {
+                layout: Layout::ChartFiles,
+                manifest,
+                head_payload,
+                parts,
+            });
+        }
+    }
+    split_payload(&head_object, payload, max)
 }
 
-/// Decodes a record whose head payload and (when chunked) parts have been fetched: checks the
-/// chunk manifest, reassembles and verifies the parts, decodes, and checks that the record is
-/// the release and revision `head_object` names. `parts` is ignored for an inline record.
-pub fn decode_from_storage<'a>(
+/// The manifest of a set of fetched parts: the one their annotations agree on, for set `set`.
+/// Errors name `head_object`: no parts, parts that disagree, or a manifest of another set.
+pub fn manifest_of_parts(
+    head_object: &str,
+    set: &str,
+    parts: &[FetchedPart],
+) -> Result<ChunkManifest> {
+    let Some(first) = parts.first() else {
+        return Err(Error::ChunkIncomplete {
+            object: head_object.to_owned(),
+            reason: format!("no part of set {set} exists"),
+        });
+    };
+    let manifest = ChunkManifest::from_annotations(head_object, &first.annotations)?;
+    if manifest.set != set {
+        return Err(Error::ChunkManifest {
+            object: head_object.to_owned(),
+            reason: format!("its parts are of set {}, it names {set}", manifest.set),
+        });
+    }
+    for part in &parts[1..] {
+        if ChunkManifest::from_annotations(head_object, &part.annotations)? != manifest {
+            return Err(Error::ChunkManifest {
+                object: head_object.to_owned(),
+                reason: format!(
+                    "part {} disagrees with part {} on the manifest",
+                    part.index, first.index
+                ),
+            });
+        }
+    }
+    Ok(manifest)
+}
+
+/// Decodes a record whose head (payload and labels) and parts have been fetched: checks the
+/// manifest, reassembles and verifies the parts, decodes, puts the chart back together for a
+/// [`Layout::ChartFiles`] record, and checks that the record is the release and revision
+/// `head_object` names. `parts` is ignored for an inline record.
+pub fn decode_from_storage(
     codec: &Codec,
     head_object: &str,
     head_payload: &[u8],
-    parts: impl IntoIterator<Item = (u32, &'a [u8])>,
+    head_labels: &BTreeMap<String, String>,
+    parts: &[FetchedPart],
 ) -> Result<Release> {
-    match ChunkManifest::parse_head_payload(head_object, head_payload)? {
-        None => codec.decode_record(head_object, head_payload),
-        Some(manifest) => {
-            let whole = reassemble(head_object, &manifest, parts)?;
+    let data = || parts.iter().map(|p| (p.index, p.data.as_slice()));
+    match HeadKind::of(head_object, head_payload, head_labels)? {
+        HeadKind::Inline => codec.decode_record(head_object, head_payload),
+        HeadKind::Whole(manifest) => {
+            let whole = reassemble(head_object, &manifest, data())?;
             codec.decode_record(head_object, &whole)
+        }
+        HeadKind::ChartFiles { set } => {
+            let mut release = codec.decode_record(head_object, head_payload)?;
+            let manifest = manifest_of_parts(head_object, &set, parts)?;
+            let whole = reassemble(head_object, &manifest, data())?;
+            let content: ChartContent = codec.decode_value(head_object, &whole)?;
+            attach_chart(head_object, &mut release, content)?;
+            Ok(release)
         }
     }
 }
@@ -323,7 +592,7 @@ pub struct PartName {
 pub fn parse_part_name(object: &str) -> Option<PartName> {
     let (head, rest) = object.rsplit_once(".part-")?;
     let (set, index) = rest.split_once('-')?;
-    if set.len() != 12 || !set.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if set.len() != 12 || !is_lower_hex(set) {
         return None;
     }
     if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
@@ -348,17 +617,18 @@ pub struct PartObject {
 
 /// Which parts to delete: those whose head object does not exist or does not reference their
 /// set, once they are older than `grace_seconds` (younger ones may belong to a write whose head
-/// is not committed yet). `heads` maps each existing head object name to its manifest (`None`
-/// for an inline head). Names that are not part names are never returned.
+/// is not committed yet). `heads` maps each existing head object name to the set it references
+/// (`None` for an inline head; see [`HeadKind::set`]). Names that are not part names are never
+/// returned.
 pub fn garbage_parts(
     parts: &[PartObject],
-    heads: &BTreeMap<String, Option<ChunkManifest>>,
+    heads: &BTreeMap<String, Option<String>>,
     now_unix: i64,
     grace_seconds: i64,
 ) -> Vec<String> {
     let live: BTreeSet<(&str, &str)> = heads
         .iter()
-        .filter_map(|(head, m)| m.as_ref().map(|m| (head.as_str(), m.set.as_str())))
+        .filter_map(|(head, set)| set.as_deref().map(|set| (head.as_str(), set)))
         .collect();
     parts
         .iter()
@@ -369,6 +639,10 @@ pub fn garbage_parts(
         })
         .map(|p| p.object_name.clone())
         .collect()
+}
+
+fn is_lower_hex(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// sha256 of `data`, lowercase hex.
@@ -409,6 +683,7 @@ mod tests {
                 manifest,
                 head_payload,
                 parts,
+                ..
             } => (manifest, head_payload, parts),
             StoredPayload::Inline(_) => panic!("expected chunks"),
         }
@@ -480,33 +755,247 @@ mod tests {
         assert_eq!(Codec::new().decode_record(HEAD, &whole).unwrap(), r);
     }
 
+    fn fetched(parts: &[Part]) -> Vec<FetchedPart> {
+        parts
+            .iter()
+            .map(|p| FetchedPart {
+                index: p.index,
+                annotations: p.annotations.clone(),
+                data: p.data.clone().into_bytes(),
+            })
+            .collect()
+    }
+
     #[test]
     fn encode_and_decode_for_storage() {
         let codec = Codec::new();
+        let none = BTreeMap::new();
         let small = Release::new("big", "ns", 7, Status::Deployed);
         let stored = encode_for_storage(&codec, &small, DEFAULT_MAX_OBJECT_PAYLOAD).unwrap();
         assert!(matches!(stored, StoredPayload::Inline(_)));
-        let back = decode_from_storage(&codec, HEAD, stored.head_payload().as_bytes(), []).unwrap();
+        assert!(stored.head_labels().is_empty() && stored.head_annotations().is_empty());
+        let back = decode_from_storage(&codec, HEAD, stored.head_payload().as_bytes(), &none, &[])
+            .unwrap();
         assert_eq!(back, small);
 
+        // No chart to move: the whole record goes to the parts.
         let mut large = small.clone();
         large.manifest = payload(2 * 1024 * 1024);
         let stored = encode_for_storage(&codec, &large, DEFAULT_MAX_OBJECT_PAYLOAD).unwrap();
-        let StoredPayload::Chunked { parts, .. } = &stored else {
+        let StoredPayload::Chunked { parts, layout, .. } = &stored else {
             panic!("expected chunks")
         };
-        let fetched = parts.iter().map(|p| (p.index, p.data.as_bytes()));
-        let back =
-            decode_from_storage(&codec, HEAD, stored.head_payload().as_bytes(), fetched).unwrap();
+        assert_eq!(*layout, Layout::Whole);
+        assert!(stored.head_labels().is_empty());
+        let head = stored.head_payload().as_bytes();
+        let back = decode_from_storage(&codec, HEAD, head, &none, &fetched(parts)).unwrap();
         assert_eq!(back, large);
-        let err =
-            decode_from_storage(&codec, HEAD, stored.head_payload().as_bytes(), []).unwrap_err();
+        let err = decode_from_storage(&codec, HEAD, head, &none, &[]).unwrap_err();
         assert!(matches!(err, Error::ChunkIncomplete { .. }), "{err:?}");
         let wrong = "sh.helm.release.v1.big.v8";
-        let fetched = parts.iter().map(|p| (p.index, p.data.as_bytes()));
-        let err = decode_from_storage(&codec, wrong, stored.head_payload().as_bytes(), fetched)
-            .unwrap_err();
+        let err = decode_from_storage(&codec, wrong, head, &none, &fetched(parts)).unwrap_err();
         assert!(matches!(err, Error::Mismatch { .. }), "{err:?}");
+    }
+
+    /// A release whose chart holds `mib` MiB of incompressible files and a small manifest.
+    fn release_with_big_chart(mib: usize) -> Release {
+        use crate::chart::{ChartMetadata, StoredChart};
+        let mut r = Release::new("big", "ns", 7, Status::Deployed);
+        r.manifest = "---\nkind: ConfigMap\n".into();
+        r.config.insert("replicas".into(), serde_json::json!(3));
+        r.chart = Some(StoredChart {
+            metadata: Some(ChartMetadata {
+                name: "big".into(),
+                version: "1.0.0".into(),
+                ..Default::default()
+            }),
+            templates: vec![ChartFile::new("templates/cm.yaml", "kind: ConfigMap\n")],
+            values: Some(serde_json::Map::from_iter([(
+                "replicas".into(),
+                serde_json::json!(1),
+            )])),
+            files: vec![ChartFile::new(
+                "files/blob.txt",
+                payload(mib * 1024 * 1024).into_bytes(),
+            )],
+            ..Default::default()
+        });
+        r
+    }
+
+    #[test]
+    fn a_large_chart_moves_to_the_parts_and_the_head_stays_a_helm_record() {
+        let codec = Codec::new();
+        let release = release_with_big_chart(2);
+        let stored = encode_for_storage(&codec, &release, DEFAULT_MAX_OBJECT_PAYLOAD).unwrap();
+        let StoredPayload::Chunked {
+            layout,
+            manifest,
+            head_payload,
+            parts,
+        } = &stored
+        else {
+            panic!("expected chunks")
+        };
+        assert_eq!(*layout, Layout::ChartFiles);
+        assert!(head_payload.len() < 4096, "{} bytes", head_payload.len());
+        assert!(parts.len() >= 2);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.data.len() <= DEFAULT_MAX_OBJECT_PAYLOAD)
+        );
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.annotations == manifest.annotations())
+        );
+        assert_eq!(
+            stored.head_labels(),
+            BTreeMap::from([(LABEL_PART_SET.to_owned(), manifest.set.clone())])
+        );
+        assert_eq!(stored.set(), Some(manifest.set.as_str()));
+
+        // What Helm reads from the head alone: everything but the chart's templates and files.
+        let helm_view = codec.decode_record(HEAD, head_payload.as_bytes()).unwrap();
+        let (expected_head, content) = split_chart(&release).unwrap();
+        assert_eq!(helm_view, expected_head);
+        assert_eq!(helm_view.manifest, release.manifest);
+        assert_eq!(helm_view.config, release.config);
+        assert_eq!(helm_view.info, release.info);
+        let chart = helm_view.chart.as_ref().unwrap();
+        assert!(chart.templates.is_empty() && chart.files.is_empty());
+        assert_eq!(chart.values, release.chart.as_ref().unwrap().values);
+        assert_eq!(content.files.len(), 1);
+
+        // capstan reads head and parts, in any order, as the whole release.
+        let labels = stored.head_labels();
+        let mut back_parts = fetched(parts);
+        back_parts.reverse();
+        let back = decode_from_storage(&codec, HEAD, head_payload.as_bytes(), &labels, &back_parts)
+            .unwrap();
+        assert_eq!(back, release);
+        assert_eq!(
+            HeadKind::of(HEAD, head_payload.as_bytes(), &labels).unwrap(),
+            HeadKind::ChartFiles {
+                set: manifest.set.clone()
+            }
+        );
+
+        // A missing part, a tampered part, parts of another set: errors naming the head.
+        let err = decode_from_storage(
+            &codec,
+            HEAD,
+            head_payload.as_bytes(),
+            &labels,
+            &back_parts[1..],
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ChunkIncomplete { .. }), "{err:?}");
+        let mut tampered = fetched(parts);
+        tampered[0].data[10] ^= 1;
+        let err = decode_from_storage(&codec, HEAD, head_payload.as_bytes(), &labels, &tampered)
+            .unwrap_err();
+        assert!(matches!(err, Error::ChunkDigest { .. }), "{err:?}");
+        assert!(err.to_string().contains(HEAD));
+        let other = encode_for_storage(&codec, &release_with_big_chart(1), 1 << 20).unwrap();
+        let StoredPayload::Chunked { parts: other, .. } = other else {
+            panic!("expected chunks")
+        };
+        let err = decode_from_storage(
+            &codec,
+            HEAD,
+            head_payload.as_bytes(),
+            &labels,
+            &fetched(&other),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ChunkManifest { .. }), "{err:?}");
+        let err =
+            decode_from_storage(&codec, HEAD, head_payload.as_bytes(), &labels, &[]).unwrap_err();
+        assert!(err.to_string().contains("no part of set"), "{err}");
+    }
+
+    #[test]
+    fn a_huge_manifest_keeps_the_whole_split() {
+        let codec = Codec::new();
+        let mut release = release_with_big_chart(1);
+        release.manifest = payload(2 * 1024 * 1024);
+        let stored = encode_for_storage(&codec, &release, DEFAULT_MAX_OBJECT_PAYLOAD).unwrap();
+        let StoredPayload::Chunked { layout, parts, .. } = &stored else {
+            panic!("expected chunks")
+        };
+        assert_eq!(*layout, Layout::Whole);
+        assert!(stored.head_payload().starts_with(HEAD_PREFIX));
+        let back = decode_from_storage(
+            &codec,
+            HEAD,
+            stored.head_payload().as_bytes(),
+            &stored.head_labels(),
+            &fetched(parts),
+        )
+        .unwrap();
+        assert_eq!(back, release);
+    }
+
+    #[test]
+    fn head_kinds_and_chart_moves() {
+        let none = BTreeMap::new();
+        assert_eq!(
+            HeadKind::of(HEAD, b"H4sI", &none).unwrap(),
+            HeadKind::Inline
+        );
+        assert_eq!(HeadKind::Inline.set(), None);
+        let bad = BTreeMap::from([(LABEL_PART_SET.to_owned(), "XYZ".to_owned())]);
+        let err = HeadKind::of(HEAD, b"H4sI", &bad).unwrap_err();
+        assert!(matches!(err, Error::ChunkManifest { .. }) && err.to_string().contains(HEAD));
+        let m = ChunkManifest::for_payload(b"x", 1);
+        assert_eq!(
+            HeadKind::of(HEAD, m.to_head_payload().as_bytes(), &none)
+                .unwrap()
+                .set(),
+            Some(m.set.as_str())
+        );
+
+        // Nothing to move: no split of the chart.
+        assert!(split_chart(&Release::new("a", "ns", 1, Status::Deployed)).is_none());
+        let mut r = release_with_big_chart(0);
+        r.chart.as_mut().unwrap().templates.clear();
+        r.chart.as_mut().unwrap().files.clear();
+        assert!(split_chart(&r).is_none());
+        let err = attach_chart(
+            HEAD,
+            &mut Release::new("a", "ns", 1, Status::Deployed),
+            ChartContent::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no chart"), "{err}");
+        assert!(ChartContent::default().is_empty());
+
+        // Manifests in annotations: read back, and checked.
+        assert_eq!(
+            ChunkManifest::from_annotations(HEAD, &m.annotations()).unwrap(),
+            m
+        );
+        let mut broken = m.annotations();
+        broken.insert(ANNOTATION_PAYLOAD_PARTS.into(), "x".into());
+        assert!(ChunkManifest::from_annotations(HEAD, &broken).is_err());
+        broken.remove(ANNOTATION_PAYLOAD_PARTS);
+        let err = ChunkManifest::from_annotations(HEAD, &broken).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        let a = FetchedPart {
+            index: 0,
+            annotations: m.annotations(),
+            data: b"x".to_vec(),
+        };
+        let b = FetchedPart {
+            index: 1,
+            annotations: ChunkManifest::for_payload(b"y", 1).annotations(),
+            data: b"y".to_vec(),
+        };
+        assert_eq!(manifest_of_parts(HEAD, &m.set, &[a.clone()]).unwrap(), m);
+        let err = manifest_of_parts(HEAD, &m.set, &[a, b]).unwrap_err();
+        assert!(err.to_string().contains("disagrees"), "{err}");
     }
 
     #[test]
@@ -647,7 +1136,7 @@ mod tests {
             },
         ];
         let heads = BTreeMap::from([
-            (HEAD.to_owned(), Some(committed.clone())),
+            (HEAD.to_owned(), Some(committed.set.clone())),
             (inline_head.to_owned(), None),
         ]);
         let garbage = garbage_parts(&parts, &heads, 10_000, 60);

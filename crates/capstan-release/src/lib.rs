@@ -36,7 +36,8 @@
 //! let codec = Codec::new();
 //! let stored = chunk::encode_for_storage(&codec, &release, chunk::DEFAULT_MAX_OBJECT_PAYLOAD)?;
 //! let object = ObjectKey::new("web", 1).object_name(); // sh.helm.release.v1.web.v1
-//! let back = chunk::decode_from_storage(&codec, &object, stored.head_payload().as_bytes(), [])?;
+//! let labels = stored.head_labels();
+//! let back = chunk::decode_from_storage(&codec, &object, stored.head_payload().as_bytes(), &labels, &[])?;
 //! assert_eq!(back, release);
 //! # Ok::<(), capstan_release::Error>(())
 //! ```
