@@ -113,10 +113,7 @@ async fn ksm_replicas(ns: &TestNamespace, release: &str) -> anyhow::Result<i32> 
         .api::<Deployment>()
         .get(&format!("{release}-kube-state-metrics"))
         .await?;
-    Ok(deployment
-        .spec
-        .and_then(|s| s.replicas)
-        .context("replicas")?)
+    deployment.spec.and_then(|s| s.replicas).context("replicas")
 }
 
 /// What Helm shows of the release: `list`, `status`, `history`, `get manifest`, `get values`.
@@ -188,8 +185,7 @@ async fn kps_alongside_helm(ns: TestNamespace) -> anyhow::Result<()> {
     let manifest = capstan_ok(&["get", "manifest", release, "-n", n])?;
 
     let mut revision = 1;
-    let mut replicas = 2;
-    for version in HELM_VERSIONS {
+    for (replicas, version) in (2..).zip(HELM_VERSIONS) {
         let helm = Helm::new(version, "secret", n)?;
         helm_reads(&helm, release, revision, &manifest).await?;
         let started = Instant::now();
@@ -231,7 +227,6 @@ async fn kps_alongside_helm(ns: TestNamespace) -> anyhow::Result<()> {
             format!("{err:#}").contains("a name that is still in use"),
             "{err:#}"
         );
-        replicas += 1;
     }
 
     // capstan reads the whole history: its own revision put back together (Helm rewrote that
