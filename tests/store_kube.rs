@@ -619,6 +619,15 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     store.delete(here, "big", 2, None).await?;
     assert!(part_names::<K>(&ns).await?.is_empty());
 
+    // A head capstan wrote whose parts are all gone is damaged, not read alone.
+    store.create(&big_release(here, "big", 2, 2)).await?;
+    for part in part_names::<K>(&ns).await? {
+        api::<K>(&ns).delete(&part, &Default::default()).await?;
+    }
+    let err = store.get(here, "big", 2).await.unwrap_err();
+    assert!(matches!(err, Error::ChunkIncomplete { .. }), "{err:?}");
+    store.remove(here, "big", 2, None).await?;
+
     // Helm copies the set label to the revisions it writes (upgrade, rollback): such a head,
     // whose revision has no part of that set, is read alone, and the label is no custom label.
     let copied = release(here, "big", 4, Status::Deployed);

@@ -174,8 +174,9 @@ impl<K: ReleaseObject> KubeStore<K> {
 
     /// Decodes a head object (fetching its parts when split) into a stored release, checking
     /// that its name, labels and payload agree. Errors name `namespace/object`. With
-    /// `stale_ok`, a head labelled with a set of which its revision has no part (a revision
-    /// Helm wrote, copying the label) is read alone.
+    /// `stale_ok`, a head labelled with a set of which its revision has no part and without
+    /// capstan's annotation of that set (a revision Helm wrote, copying the label) is read
+    /// alone.
     async fn load(
         &self,
         api: &Api<K>,
@@ -200,7 +201,18 @@ impl<K: ReleaseObject> KubeStore<K> {
             Some(set) => self.fetch_parts(api, namespace, object, set).await?,
             None => Vec::new(),
         };
-        let stale = stale_ok && matches!(kind, HeadKind::ChartFiles { .. }) && parts.is_empty();
+        // A head capstan wrote (its annotation names the set) whose parts are all gone is
+        // damaged; one without the annotation (a revision Helm wrote, copying the label) is
+        // read alone.
+        let written_by_capstan = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_PAYLOAD_SHA256))
+            .is_some_and(|sha| Some(sha.get(..12).unwrap_or_default()) == kind.set());
+        let stale = stale_ok
+            && matches!(kind, HeadKind::ChartFiles { .. })
+            && parts.is_empty()
+            && !written_by_capstan;
         let mut release = if stale {
             tracing::debug!(
                 driver = K::DRIVER,
