@@ -993,7 +993,10 @@ mod tests {
             annotations: ChunkManifest::for_payload(b"y", 1).annotations(),
             data: b"y".to_vec(),
         };
-        assert_eq!(manifest_of_parts(HEAD, &m.set, std::slice::from_ref(&a)).unwrap(), m);
+        assert_eq!(
+            manifest_of_parts(HEAD, &m.set, std::slice::from_ref(&a)).unwrap(),
+            m
+        );
         let err = manifest_of_parts(HEAD, &m.set, &[a, b]).unwrap_err();
         assert!(err.to_string().contains("disagrees"), "{err}");
     }
