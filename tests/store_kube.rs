@@ -29,7 +29,7 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use rand::RngCore as _;
 use serde_json::{Map, Value, json};
 
@@ -618,6 +618,28 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     assert_eq!(part_names::<K>(&ns).await?.len(), 3);
     store.delete(here, "big", 2, None).await?;
     assert!(part_names::<K>(&ns).await?.is_empty());
+
+    // Helm rewriting a split head (a status change) drops capstan's annotations and keeps the
+    // set label: the record is still read whole, and listed from its head alone.
+    let big2 = big_release(here, "big", 2, 2);
+    store.create(&big2).await?;
+    api::<K>(&ns)
+        .patch(
+            "sh.helm.release.v1.big.v2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": null}})),
+        )
+        .await?;
+    assert_eq!(store.get(here, "big", 2).await?.release, big2);
+    let summaries = store
+        .list_summaries(&ListFilter::in_namespace(here))
+        .await?;
+    assert_eq!(summaries.items.len(), 1);
+    assert_eq!(summaries.items[0].source, SummarySource::Release);
+    assert_eq!(summaries.items[0].revision, 2);
+    assert_eq!(summaries.items[0].chart.as_deref(), Some("web-1.2.3"));
+    store.remove(here, "big", 2, None).await?;
+    assert_eq!(part_names::<K>(&ns).await?.len(), 0);
 
     // A head capstan wrote whose parts are all gone is damaged, not read alone.
     store.create(&big_release(here, "big", 2, 2)).await?;

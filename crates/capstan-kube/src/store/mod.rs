@@ -286,6 +286,35 @@ impl<K: ReleaseObject> KubeStore<K> {
             .ok_or_else(not_found)
     }
 
+    /// The record a `list` row is made from: the head alone when it is a Helm record (a split
+    /// one's parts hold only its chart's templates and files, which a row does not show),
+    /// else the whole record.
+    async fn summary_record(&self, namespace: &str, name: &str, revision: u32) -> Result<Release> {
+        let api = self.api(namespace);
+        let object = object_name(name, revision);
+        let head = self
+            .get_head(&api, namespace, &object)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                revision: Some(revision),
+            })?;
+        let labels = head.meta().labels.clone().unwrap_or_default();
+        let payload = head.payload().unwrap_or_default();
+        match HeadKind::of(&object, payload, &labels) {
+            Ok(HeadKind::ChartFiles { .. }) => {
+                let mut release = self
+                    .codec
+                    .decode_record(&object, payload)
+                    .map_err(|e| e.in_namespace(namespace))?;
+                release.labels = custom_labels(&labels);
+                Ok(release)
+            }
+            _ => Ok(self.read(namespace, name, revision).await?.stored.release),
+        }
+    }
+
     /// The head object of `release`, holding `payload`, with `metadata`'s name, labels and
     /// annotations (plus the split record's label and annotations when split).
     fn head_object(&self, metadata: ObjectMetadata, payload: &StoredPayload) -> K {
@@ -900,11 +929,10 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
                 if !row.needs_payload() {
                     return Ok(row);
                 }
-                let loaded = self.read(&row.namespace, &row.name, row.revision).await?;
-                Ok(ReleaseSummary::from_release(
-                    &loaded.stored.release,
-                    &row.namespace,
-                ))
+                let release = self
+                    .summary_record(&row.namespace, &row.name, row.revision)
+                    .await?;
+                Ok(ReleaseSummary::from_release(&release, &row.namespace))
             },
             Some,
         ))
