@@ -5,7 +5,7 @@
 //! `helm rollback` to one of them applies it; capstan reads the rollback Helm wrote.
 //!
 //! The shared steps live in `capstan_testkit::helm`; revisions too large for one object
-//! (chunked by the Kube stores) are checked here. The reference binaries are built by
+//! (split by the Kube stores) are checked here. The reference binaries are built by
 //! `cargo xtask helm` under `target/helm/` (run there when missing).
 
 use anyhow::Context as _;
@@ -16,10 +16,11 @@ use capstan_testkit::{TestNamespace, with_namespace};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use rand::RngCore as _;
 
-/// A revision too large for one object (chunked by capstan) is one Helm cannot read, and it
-/// fails safe: `helm list` and `helm history` show the newest revision it can read, and
-/// `helm upgrade` fails with "already exists" instead of overwriting it.
-async fn helm_skips_chunked_revisions<K: ReleaseObject>(
+/// A revision too large for one object (split by capstan: the chart's files in parts) is one
+/// Helm reads from its head: `helm list`, `history`, `get values` and `get manifest` show it,
+/// `helm upgrade` and `helm rollback` to it work, and capstan reads it whole afterwards (after
+/// Helm rewrote its status) and reads the revisions Helm wrote.
+async fn helm_reads_split_revisions<K: ReleaseObject>(
     helm: &Helm,
     store: &KubeStore<K>,
     ns: &str,
@@ -38,15 +39,45 @@ async fn helm_skips_chunked_revisions<K: ReleaseObject>(
     assert_eq!(store.latest(ns, "web").await?.release, big);
 
     let list = helm.json(&["list"]).await?;
-    assert_eq!(text(&list[0]["revision"]), "5", "{list}");
+    assert_eq!(text(&list[0]["revision"]), "6", "{list}");
     let history = helm.json(&["history", "web"]).await?;
-    assert_eq!(history.as_array().map(Vec::len), Some(5), "{history}");
-    let err = helm
-        .run(&["upgrade", "web", chart, "--set", "message=six"])
-        .await
-        .unwrap_err();
-    assert!(format!("{err:#}").contains("already exists"), "{err:#}");
-    assert_eq!(store.latest(ns, "web").await?.release, big);
+    assert_eq!(history.as_array().map(Vec::len), Some(6), "{history}");
+    let manifest = helm
+        .run(&["get", "manifest", "web", "--revision", "6"])
+        .await?;
+    assert_eq!(manifest.trim(), big.manifest.trim());
+    let values = helm
+        .json(&["get", "values", "web", "--revision", "6"])
+        .await?;
+    assert_eq!(values, serde_json::Value::Object(big.config.clone()));
+
+    helm.run(&["upgrade", "web", chart, "--set", "message=seven"])
+        .await?;
+    helm.run(&["rollback", "web", "6"]).await?;
+    let history = store.history(ns, "web").await?;
+    let statuses = helm::statuses(&history);
+    assert_eq!(
+        statuses[5..],
+        ["v6 superseded", "v7 superseded", "v8 deployed"],
+        "{statuses:?}"
+    );
+    // Revision 6 whole, its status as Helm rewrote it.
+    let mut six = big.clone();
+    six.info.status = capstan_release::Status::Superseded;
+    let read = &history[5].release;
+    assert_eq!(read.chart, six.chart);
+    assert_eq!(read.info.status, six.info.status);
+    assert_eq!(read.manifest, six.manifest);
+    // Helm's rollback: the manifest of 6, the chart as Helm read it (no templates or files).
+    let eight = &history[7].release;
+    assert_eq!(eight.manifest, big.manifest);
+    assert!(eight.labels.is_empty(), "{:?}", eight.labels);
+    assert!(
+        eight
+            .chart
+            .as_ref()
+            .is_some_and(|c| c.files.is_empty() && c.templates.is_empty())
+    );
     Ok(())
 }
 
@@ -63,7 +94,7 @@ async fn round_trip<K: ReleaseObject>(
     helm::rollback_to_capstan_revision(&helm, &store, &ns).await?;
     let chart = helm::chart();
     let chart = chart.to_str().context("a UTF-8 path")?;
-    helm_skips_chunked_revisions(&helm, &store, ns.name(), chart).await
+    helm_reads_split_revisions(&helm, &store, ns.name(), chart).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

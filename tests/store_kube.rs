@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use capstan_kube::{KubeStore, ReleaseObject, Role};
 use capstan_release::chunk::{
     self, ANNOTATION_PAYLOAD_PARTS, ANNOTATION_PAYLOAD_SIZE, DEFAULT_MAX_OBJECT_PAYLOAD,
-    HEAD_PREFIX, StoredPayload,
+    HEAD_PREFIX, LABEL_PART_SET, StoredPayload,
 };
 use capstan_release::storage::{ANNOTATION_APP_VERSION, ANNOTATION_CHART, ANNOTATION_UPDATED};
 use capstan_release::{
@@ -29,7 +29,7 @@ use futures::future::join_all;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use rand::RngCore as _;
 use serde_json::{Map, Value, json};
 
@@ -558,8 +558,9 @@ async fn list_filters_in<K: ReleaseObject>(
     Ok(())
 }
 
-/// A record larger than one object: split into parts, committed by its head, read back
-/// verified; replaced sets and deleted records leave no parts behind.
+/// A record larger than one object: its chart's files split into parts, committed by its head
+/// (a Helm record of the rest), read back verified; replaced sets and deleted records leave no
+/// parts behind. A record whose manifest alone is too large is split whole.
 async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<()> {
     let store = store::<K>(&ns);
     let here = ns.name();
@@ -569,12 +570,26 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     let written = started.elapsed();
 
     let head = api::<K>(&ns).get("sh.helm.release.v1.big.v1").await?;
+    let head_payload = head.payload().unwrap_or_default();
     assert!(
-        head.payload()
-            .unwrap_or_default()
-            .starts_with(HEAD_PREFIX.as_bytes())
+        head_payload.len() < 64 * 1024,
+        "{} bytes",
+        head_payload.len()
     );
+    // What Helm reads: the release whole but for its chart's templates and files.
+    let helm_view = Codec::new().decode_record("sh.helm.release.v1.big.v1", head_payload)?;
+    assert_eq!(helm_view.manifest, big.manifest);
+    assert_eq!(helm_view.config, big.config);
+    assert_eq!(helm_view.info, big.info);
+    let chart = helm_view.chart.as_ref().context("a chart")?;
+    assert!(chart.files.is_empty() && chart.templates.is_empty());
+    let head_labels = head.meta().labels.clone().unwrap_or_default();
+    assert_eq!(head_labels["status"], "deployed");
     let annotations = head.meta().annotations.clone().unwrap_or_default();
+    assert_eq!(
+        head_labels[LABEL_PART_SET],
+        annotations[chunk::ANNOTATION_PAYLOAD_SHA256][..12]
+    );
     let size: usize = annotations[ANNOTATION_PAYLOAD_SIZE].parse()?;
     assert!(size >= 16 * MIB, "payload is {size} bytes");
     let parts: usize = annotations[ANNOTATION_PAYLOAD_PARTS].parse()?;
@@ -624,6 +639,77 @@ async fn chunked_round_trip<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Resu
     assert_eq!(part_names::<K>(&ns).await?.len(), 3);
     store.delete(here, "big", 2, None).await?;
     assert!(part_names::<K>(&ns).await?.is_empty());
+
+    // Helm rewriting a split head (a status change) drops capstan's annotations and keeps the
+    // set label: the record is still read whole, and listed from its head alone.
+    let big2 = big_release(here, "big", 2, 2);
+    store.create(&big2).await?;
+    api::<K>(&ns)
+        .patch(
+            "sh.helm.release.v1.big.v2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": null}})),
+        )
+        .await?;
+    assert_eq!(store.get(here, "big", 2).await?.release, big2);
+    let summaries = store
+        .list_summaries(&ListFilter::in_namespace(here))
+        .await?;
+    assert_eq!(summaries.items.len(), 1);
+    assert_eq!(summaries.items[0].source, SummarySource::Release);
+    assert_eq!(summaries.items[0].revision, 2);
+    assert_eq!(summaries.items[0].chart.as_deref(), Some("web-1.2.3"));
+    store.remove(here, "big", 2, None).await?;
+    assert_eq!(part_names::<K>(&ns).await?.len(), 0);
+
+    // A head capstan wrote whose parts are all gone is damaged, not read alone.
+    store.create(&big_release(here, "big", 2, 2)).await?;
+    for part in part_names::<K>(&ns).await? {
+        api::<K>(&ns).delete(&part, &Default::default()).await?;
+    }
+    let err = store.get(here, "big", 2).await.unwrap_err();
+    assert!(matches!(err, Error::ChunkIncomplete { .. }), "{err:?}");
+    store.remove(here, "big", 2, None).await?;
+
+    // Helm copies the set label to the revisions it writes (upgrade, rollback): such a head,
+    // whose revision has no part of that set, is read alone, and the label is no custom label.
+    let copied = release(here, "big", 4, Status::Deployed);
+    let mut copied_labels = helm_labels("big", 4, "deployed");
+    copied_labels.insert(LABEL_PART_SET.to_owned(), "0123456789ab".to_owned());
+    api::<K>(&ns)
+        .create(
+            &PostParams::default(),
+            &raw::<K>(
+                "sh.helm.release.v1.big.v4",
+                copied_labels,
+                capstan_release::encode_release(&copied)?,
+            ),
+        )
+        .await?;
+    let read = store.get(here, "big", 4).await?.release;
+    assert_eq!(read, copied);
+    assert!(read.labels.is_empty(), "{:?}", read.labels);
+    store.delete(here, "big", 4, None).await?;
+
+    // A manifest too large for one object: the whole record goes to the parts.
+    let mut huge = release(here, "big", 3, Status::Deployed);
+    let mut blob = vec![0u8; 3 * MIB / 2];
+    rand::rng().fill_bytes(&mut blob);
+    huge.manifest = STANDARD.encode(blob);
+    store.create(&huge).await?;
+    let head = api::<K>(&ns).get("sh.helm.release.v1.big.v3").await?;
+    assert!(
+        head.payload()
+            .unwrap_or_default()
+            .starts_with(HEAD_PREFIX.as_bytes())
+    );
+    let annotations = head.meta().annotations.clone().unwrap_or_default();
+    let parts: usize = annotations[ANNOTATION_PAYLOAD_PARTS].parse()?;
+    assert!(parts >= 2);
+    assert_eq!(part_names::<K>(&ns).await?.len(), parts);
+    assert_eq!(store.get(here, "big", 3).await?.release, huge);
+    store.delete(here, "big", 3, None).await?;
+    assert!(part_names::<K>(&ns).await?.is_empty());
     Ok(())
 }
 
@@ -655,6 +741,7 @@ async fn crash_mid_write<K: ReleaseObject>(ns: TestNamespace) -> anyhow::Result<
             let meta = ObjectMeta {
                 name: Some(part.object_name.clone()),
                 labels: Some(part.labels),
+                annotations: Some(part.annotations),
                 ..ObjectMeta::default()
             };
             api::<K>(&ns)

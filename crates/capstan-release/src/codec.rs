@@ -12,6 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::name::ObjectKey;
@@ -58,11 +60,17 @@ impl Codec {
     /// Encodes a release as Helm does: compact JSON, gzip at best compression, padded standard
     /// base64. `object` names the storage object in errors.
     pub fn encode(&self, object: &str, release: &Release) -> Result<String> {
+        self.encode_value(object, release)
+    }
+
+    /// Encodes any serializable value the way Helm encodes a release (JSON, gzip, base64):
+    /// how the parts of a split record hold the chart's templates and files.
+    pub fn encode_value<T: Serialize + ?Sized>(&self, object: &str, value: &T) -> Result<String> {
         let encode_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Encode {
             object: object.to_owned(),
             source,
         };
-        let json = serde_json::to_vec(release).map_err(|e| encode_err(e.into()))?;
+        let json = serde_json::to_vec(value).map_err(|e| encode_err(e.into()))?;
         let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::best());
         gz.write_all(&json).map_err(|e| encode_err(e.into()))?;
         let compressed = gz.finish().map_err(|e| encode_err(e.into()))?;
@@ -72,6 +80,11 @@ impl Codec {
     /// Decodes a payload (the base64 text of `data.release` or the SQL `body`) into a release.
     /// `object` names the storage object in errors.
     pub fn decode(&self, object: &str, payload: &[u8]) -> Result<Release> {
+        self.decode_value(object, payload)
+    }
+
+    /// Decodes a payload made by [`encode_value`](Self::encode_value), bounded by the limit.
+    pub fn decode_value<T: DeserializeOwned>(&self, object: &str, payload: &[u8]) -> Result<T> {
         let json = self.decode_to_json(object, payload)?;
         serde_json::from_slice(&json).map_err(|source| Error::Json {
             object: object.to_owned(),

@@ -18,7 +18,8 @@
 //! - [`ObjectKey`]: `sh.helm.release.v1.<name>.v<N>`; [`validate_release_name`].
 //! - [`storage`]: Helm's labels, capstan's list annotations, [`ObjectMetadata`],
 //!   [`ReleaseSummary`] (a `list` row from metadata alone).
-//! - [`chunk`]: splitting payloads over 1 MiB into parts, reassembly with a sha256 check.
+//! - [`chunk`]: splitting records over 1 MiB into a head Helm reads and parts, reassembly with a
+//!   sha256 check.
 //! - [`ListFilter`]: Helm's `list` filters, shared by every driver.
 //! - [`history`]: [`revisions_to_prune`] and the status transitions and descriptions Helm writes.
 //! - [`ReleaseStore`]: the driver trait (object-safe, boxed `Send` futures);
@@ -36,7 +37,8 @@
 //! let codec = Codec::new();
 //! let stored = chunk::encode_for_storage(&codec, &release, chunk::DEFAULT_MAX_OBJECT_PAYLOAD)?;
 //! let object = ObjectKey::new("web", 1).object_name(); // sh.helm.release.v1.web.v1
-//! let back = chunk::decode_from_storage(&codec, &object, stored.head_payload().as_bytes(), [])?;
+//! let labels = stored.head_labels();
+//! let back = chunk::decode_from_storage(&codec, &object, stored.head_payload().as_bytes(), &labels, &[])?;
 //! assert_eq!(back, release);
 //! # Ok::<(), capstan_release::Error>(())
 //! ```
@@ -54,11 +56,15 @@
 //!
 //! # Storing a large record (the chunk commit protocol)
 //!
-//! Secrets and ConfigMaps hold at most 1 MiB of data. A larger encoded payload is split by
-//! [`chunk::split_payload`] into parts (`<head>.part-<set>-<i>`, `owner=capstan-part`) and a head
-//! object (the ordinary `sh.helm.release.v1.<name>.v<N>` with Helm's labels) whose payload is a
-//! [`chunk::ChunkManifest`]: sha256 and size of the whole payload, number of parts, and the set
-//! name (a prefix of the sha256, so parts are content-addressed). The head is the commit point:
+//! Secrets and ConfigMaps hold at most 1 MiB of data. A larger record is split by
+//! [`chunk::encode_for_storage`] into parts (`<head>.part-<set>-<i>`, `owner=capstan-part`) and a
+//! head object (the ordinary `sh.helm.release.v1.<name>.v<N>` with Helm's labels). Usually
+//! ([`chunk::Layout::ChartFiles`]) the head is a record in Helm's exact format of the release
+//! without its stored chart's templates and files, labelled [`chunk::LABEL_PART_SET`], and the
+//! parts hold those templates and files; when even that head would exceed 1 MiB
+//! ([`chunk::Layout::Whole`]) the parts hold the whole payload and the head's payload is a
+//! [`chunk::ChunkManifest`]. Either way the set name is a prefix of the parts' payload's sha256
+//! (parts are content-addressed), and the head is the commit point:
 //!
 //! 1. **Write the parts** first. They are content-addressed: a new payload never overwrites the
 //!    parts a committed head references; an existing part with the same name already holds the
@@ -71,16 +77,18 @@
 //!    unreferenced parts; [`chunk::garbage_parts`] finds those (older than a grace period, so a
 //!    write in flight is not disturbed) and drivers delete them later.
 //!
-//! Deleting a chunked revision deletes the head first, then its parts. Readers fetch the head,
-//! then the parts it names, and [`chunk::reassemble`] checks count, size and sha256; a missing
-//! part means a concurrent update replaced the set, and the reader re-reads the head once.
-//! Drivers call [`chunk::encode_for_storage`] before a write and
-//! [`chunk::decode_from_storage`] after a read.
+//! Deleting a split revision deletes the head first, then its parts. Readers fetch the head,
+//! then the parts it names, and [`chunk::decode_from_storage`] checks count, size and sha256
+//! (the manifest travels in the parts' annotations for the usual layout); a missing part means a
+//! concurrent update replaced the set, and the reader re-reads the head once. A head labelled
+//! with a set of which its revision has no part is read alone: Helm copies the label to the
+//! revisions it writes.
 //!
-//! Helm cannot read a chunked revision: its head's payload is not base64, so Helm skips it in
-//! `list` and `history` (showing the newest revision it can read) and fails `get` on it; a Helm
-//! upgrade then fails with "already exists" rather than overwriting it. `docs/storage.md` says
-//! this to users.
+//! Helm reads the usual head as an ordinary release whose chart has no templates or files: it
+//! lists, shows, upgrades and rolls back such a release, and refuses to install over it. A head
+//! holding only a manifest is not base64, so Helm skips it in `list` and `history` and fails
+//! `get` on it; a Helm upgrade then fails with "already exists" rather than overwriting it.
+//! `docs/storage.md` says this to users.
 //!
 //! # Async
 //!

@@ -66,11 +66,13 @@ pub fn validate_custom_labels(labels: &BTreeMap<String, String>) -> Result<()> {
     }
 }
 
-/// The custom labels among an object's labels (all but the system labels).
+/// The custom labels among an object's labels: all but the system labels and the head label
+/// of a split record ([`crate::chunk::LABEL_PART_SET`], which Helm copies to the revisions it
+/// writes as if it were a custom label).
 pub fn custom_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     labels
         .iter()
-        .filter(|(k, _)| !is_system_label(k))
+        .filter(|(k, _)| !is_system_label(k) && k.as_str() != crate::chunk::LABEL_PART_SET)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
@@ -350,6 +352,10 @@ mod tests {
         }
         let mut all = BTreeMap::new();
         all.insert("status".to_owned(), "deployed".to_owned());
+        all.insert(
+            crate::chunk::LABEL_PART_SET.to_owned(),
+            "0123456789ab".to_owned(),
+        );
         all.insert("team".to_owned(), "a".to_owned());
         assert_eq!(
             custom_labels(&all).into_keys().collect::<Vec<_>>(),

@@ -29,8 +29,8 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use capstan_release::chunk::{
-    ANNOTATION_PAYLOAD_SHA256, ChunkManifest, DEFAULT_MAX_OBJECT_PAYLOAD,
-    DEFAULT_PART_GRACE_SECONDS, StoredPayload, encode_for_storage, reassemble,
+    ANNOTATION_PAYLOAD_SHA256, DEFAULT_MAX_OBJECT_PAYLOAD, DEFAULT_PART_GRACE_SECONDS, HeadKind,
+    LABEL_PART_SET, StoredPayload, decode_from_storage, encode_for_storage,
 };
 use capstan_release::storage::{
     LABEL_CREATED_AT, custom_labels, history_selector, object_metadata, owner_selector,
@@ -100,10 +100,10 @@ impl<K: ReleaseObject> fmt::Debug for KubeStore<K> {
     }
 }
 
-/// A record read from the cluster, with the chunk manifest of its head when chunked.
+/// A record read from the cluster, with the set of parts its head references when split.
 struct Loaded {
     stored: StoredRelease,
-    manifest: Option<ChunkManifest>,
+    set: Option<String>,
 }
 
 impl<K: ReleaseObject> KubeStore<K> {
@@ -171,9 +171,18 @@ impl<K: ReleaseObject> KubeStore<K> {
         Error::backend(K::DRIVER, format!("{doing} {namespace}/{object}"), e)
     }
 
-    /// Decodes a head object (fetching its parts when chunked) into a stored release, checking
-    /// that its name, labels and payload agree. Errors name `namespace/object`.
-    async fn load(&self, api: &Api<K>, namespace: &str, head: &K) -> Result<Loaded> {
+    /// Decodes a head object (fetching its parts when split) into a stored release, checking
+    /// that its name, labels and payload agree. Errors name `namespace/object`. With
+    /// `stale_ok`, a head labelled with a set of which its revision has no part and without
+    /// capstan's annotation of that set (a revision Helm wrote, copying the label) is read
+    /// alone.
+    async fn load(
+        &self,
+        api: &Api<K>,
+        namespace: &str,
+        head: &K,
+        stale_ok: bool,
+    ) -> Result<Loaded> {
         let meta = head.meta();
         let object = meta.name.as_deref().unwrap_or_default();
         let labels = meta.labels.clone().unwrap_or_default();
@@ -186,18 +195,33 @@ impl<K: ReleaseObject> KubeStore<K> {
                 reason: format!("no {:?} data", capstan_release::storage::DATA_KEY),
             })
         })?;
-        let manifest = ChunkManifest::parse_head_payload(object, payload).map_err(qualify)?;
-        let mut release = match &manifest {
-            None => self.codec.decode_record(object, payload),
-            Some(manifest) => {
-                let parts = self.fetch_parts(api, namespace, object, manifest).await?;
-                reassemble(
-                    object,
-                    manifest,
-                    parts.iter().map(|(i, data)| (*i, data.as_slice())),
-                )
-                .and_then(|whole| self.codec.decode_record(object, &whole))
-            }
+        let kind = HeadKind::of(object, payload, &labels).map_err(qualify)?;
+        let parts = match kind.set() {
+            Some(set) => self.fetch_parts(api, namespace, object, set).await?,
+            None => Vec::new(),
+        };
+        // A head capstan wrote (its annotation names the set) whose parts are all gone is
+        // damaged; one without the annotation (a revision Helm wrote, copying the label) is
+        // read alone.
+        let written_by_capstan = meta
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_PAYLOAD_SHA256))
+            .is_some_and(|sha| Some(sha.get(..12).unwrap_or_default()) == kind.set());
+        let stale = stale_ok
+            && matches!(kind, HeadKind::ChartFiles { .. })
+            && parts.is_empty()
+            && !written_by_capstan;
+        let mut release = if stale {
+            tracing::debug!(
+                driver = K::DRIVER,
+                namespace,
+                object,
+                "no part of the set its label names: reading the head alone"
+            );
+            self.codec.decode_record(object, payload)
+        } else {
+            decode_from_storage(&self.codec, object, payload, &labels, &parts)
         }
         .map_err(qualify)?;
         release.labels = custom_labels(&labels);
@@ -209,23 +233,28 @@ impl<K: ReleaseObject> KubeStore<K> {
                 release,
                 version: RecordVersion::new(meta.resource_version.clone().unwrap_or_default()),
             },
-            manifest,
+            set: if stale {
+                None
+            } else {
+                kind.set().map(str::to_owned)
+            },
         })
     }
 
     /// [`load`](Self::load), re-reading the head once when a part is missing (a concurrent
-    /// update committed a new set and removed the old one). `None` when the head is gone.
+    /// update committed a new set and removed the old one); the second read takes a set label
+    /// without parts as stale. `None` when the head is gone.
     async fn load_verified(
         &self,
         api: &Api<K>,
         namespace: &str,
         head: K,
     ) -> Result<Option<Loaded>> {
-        match self.load(api, namespace, &head).await {
+        match self.load(api, namespace, &head, false).await {
             Err(Error::ChunkIncomplete { .. }) => {
                 let object = head.meta().name.clone().unwrap_or_default();
                 match self.get_head(api, namespace, &object).await? {
-                    Some(head) => self.load(api, namespace, &head).await.map(Some),
+                    Some(head) => self.load(api, namespace, &head, true).await.map(Some),
                     None => Ok(None),
                 }
             }
@@ -256,16 +285,46 @@ impl<K: ReleaseObject> KubeStore<K> {
             .ok_or_else(not_found)
     }
 
+    /// The record a `list` row is made from: the head alone when it is a Helm record (a split
+    /// one's parts hold only its chart's templates and files, which a row does not show),
+    /// else the whole record.
+    async fn summary_record(&self, namespace: &str, name: &str, revision: u32) -> Result<Release> {
+        let api = self.api(namespace);
+        let object = object_name(name, revision);
+        let head = self
+            .get_head(&api, namespace, &object)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                revision: Some(revision),
+            })?;
+        let labels = head.meta().labels.clone().unwrap_or_default();
+        let payload = head.payload().unwrap_or_default();
+        match HeadKind::of(&object, payload, &labels) {
+            Ok(HeadKind::ChartFiles { .. }) => {
+                let mut release = self
+                    .codec
+                    .decode_record(&object, payload)
+                    .map_err(|e| e.in_namespace(namespace))?;
+                release.labels = custom_labels(&labels);
+                Ok(release)
+            }
+            _ => Ok(self.read(namespace, name, revision).await?.stored.release),
+        }
+    }
+
     /// The head object of `release`, holding `payload`, with `metadata`'s name, labels and
-    /// annotations (plus the chunk annotations when chunked).
+    /// annotations (plus the split record's label and annotations when split).
     fn head_object(&self, metadata: ObjectMetadata, payload: &StoredPayload) -> K {
         let mut annotations = metadata.annotations;
-        if let StoredPayload::Chunked { manifest, .. } = payload {
-            annotations.extend(manifest.annotations());
-        }
+        annotations.extend(payload.head_annotations());
+        let mut labels = metadata.labels;
+        labels.remove(LABEL_PART_SET);
+        labels.extend(payload.head_labels());
         let meta = ObjectMeta {
             name: Some(metadata.name),
-            labels: Some(metadata.labels),
+            labels: Some(labels),
             annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         };
@@ -383,12 +442,19 @@ impl<K: ReleaseObject> KubeStore<K> {
             .as_ref()
             .and_then(|l| l.get(LABEL_CREATED_AT))
             .and_then(|t| t.parse().ok());
-        // The set the committed head references; its parts go once the new head is in.
+        // The set the committed head references (its label, which survives Helm rewriting the
+        // head, or its annotation); its parts go once the new head is in.
         let previous_set = current
-            .annotations
+            .labels
             .as_ref()
-            .and_then(|a| a.get(ANNOTATION_PAYLOAD_SHA256))
-            .and_then(|sha| sha.get(..12))
+            .and_then(|l| l.get(LABEL_PART_SET))
+            .or_else(|| {
+                current
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(ANNOTATION_PAYLOAD_SHA256))
+            })
+            .and_then(|set| set.get(..12))
             .map(str::to_owned);
         let (release, metadata, payload) = self.prepare(release, Write::Update { created_at })?;
         self.write_parts(&api, &namespace, &payload).await?;
@@ -415,10 +481,7 @@ impl<K: ReleaseObject> KubeStore<K> {
                     object,
                     "updated release object"
                 );
-                let new_set = match &payload {
-                    StoredPayload::Chunked { manifest, .. } => Some(manifest.set.as_str()),
-                    StoredPayload::Inline(_) => None,
-                };
+                let new_set = payload.set();
                 if let Some(old) = previous_set.filter(|old| Some(old.as_str()) != new_set) {
                     self.delete_part_set(&api, &namespace, &object, &release.name, &old)
                         .await;
@@ -491,8 +554,8 @@ impl<K: ReleaseObject> KubeStore<K> {
             object,
             "deleted release object"
         );
-        if let Some(manifest) = &loaded.manifest {
-            self.delete_part_set(&api, namespace, &object, name, &manifest.set)
+        if let Some(set) = &loaded.set {
+            self.delete_part_set(&api, namespace, &object, name, set)
                 .await;
         }
         Ok(loaded.stored.release)
@@ -893,11 +956,10 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
                 if !row.needs_payload() {
                     return Ok(row);
                 }
-                let loaded = self.read(&row.namespace, &row.name, row.revision).await?;
-                Ok(ReleaseSummary::from_release(
-                    &loaded.stored.release,
-                    &row.namespace,
-                ))
+                let release = self
+                    .summary_record(&row.namespace, &row.name, row.revision)
+                    .await?;
+                Ok(ReleaseSummary::from_release(&release, &row.namespace))
             },
             Some,
         ))

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use capstan_release::chunk::{
-    ChunkManifest, LABEL_PART_SET, Part, PartObject, StoredPayload, garbage_parts, parse_part_name,
-    parts_selector,
+    FetchedPart, HeadKind, LABEL_PART_SET, Part, PartObject, StoredPayload, garbage_parts,
+    parse_part_name, parts_selector,
 };
 use capstan_release::storage::LABEL_VERSION;
 use capstan_release::{GoTime, ObjectKey, Result};
@@ -43,6 +43,7 @@ impl<K: ReleaseObject> KubeStore<K> {
         let meta = ObjectMeta {
             name: Some(part.object_name.clone()),
             labels: Some(part.labels.clone()),
+            annotations: Some(part.annotations.clone()),
             ..ObjectMeta::default()
         };
         let object = K::with_payload(meta, part.data.clone(), Role::Part);
@@ -54,33 +55,34 @@ impl<K: ReleaseObject> KubeStore<K> {
         }
     }
 
-    /// The parts a chunked head names, as `(index, data)`; missing ones are left out (and
-    /// reported by `reassemble`, naming the head).
+    /// The parts of set `set` of the revision whose head is `head_object`, with their index
+    /// and annotations; missing ones are left out (and reported when the record is decoded,
+    /// naming the head).
     pub(super) async fn fetch_parts(
         &self,
         api: &Api<K>,
         namespace: &str,
         head_object: &str,
-        manifest: &ChunkManifest,
-    ) -> Result<Vec<(u32, Vec<u8>)>> {
+        set: &str,
+    ) -> Result<Vec<FetchedPart>> {
         let key = ObjectKey::parse(head_object).map_err(|e| e.in_namespace(namespace))?;
         let selector = format!(
-            "{},{LABEL_VERSION}={},{LABEL_PART_SET}={}",
+            "{},{LABEL_VERSION}={},{LABEL_PART_SET}={set}",
             parts_selector(&key.name),
             key.revision,
-            manifest.set
         );
         let objects = list_objects(api, &selector)
             .await
             .map_err(|e| self.backend("reading parts of", namespace, head_object, e))?;
-        let wanted: BTreeMap<String, u32> = (0..manifest.parts)
-            .map(|i| (manifest.part_object_name(head_object, i), i))
-            .collect();
         Ok(objects
             .iter()
             .filter_map(|o| {
-                let index = wanted.get(o.meta().name.as_deref()?)?;
-                Some((*index, o.payload()?.to_vec()))
+                let name = parse_part_name(o.meta().name.as_deref()?)?;
+                (name.head_object == head_object && name.set == set).then(|| FetchedPart {
+                    index: name.index,
+                    annotations: o.meta().annotations.clone().unwrap_or_default(),
+                    data: o.payload().unwrap_or_default().to_vec(),
+                })
             })
             .collect())
     }
@@ -246,12 +248,11 @@ impl<K: ReleaseObject> KubeStore<K> {
             let Some(object) = self.get_head(api, namespace, &head).await? else {
                 continue;
             };
-            match object
-                .payload()
-                .map(|p| ChunkManifest::parse_head_payload(&head, p))
-            {
-                Some(Ok(manifest)) => {
-                    heads.insert(head, manifest);
+            let labels = object.meta().labels.clone().unwrap_or_default();
+            match object.payload().map(|p| HeadKind::of(&head, p, &labels)) {
+                Some(Ok(kind)) => {
+                    let set = kind.set().map(str::to_owned);
+                    heads.insert(head, set);
                 }
                 Some(Err(_)) | None => {
                     unreadable_heads.insert(head);
