@@ -81,6 +81,26 @@ pub fn hook(h: &render_pb::Hook) -> Result<Hook, tonic::Status> {
     serde_json::from_value(json).map_err(|e| invalid(&format!("hook {}", h.path), e))
 }
 
+/// The render a mutating request carries: the renderer's response as it came (`render`), or
+/// the fields older clients copied out of it (`rendered`).
+pub fn render_of(
+    render: Option<render_pb::RenderResponse>,
+    rendered: Option<pb::Rendered>,
+) -> Option<pb::Rendered> {
+    match render {
+        Some(r) => Some(pb::Rendered {
+            manifest: r.manifest,
+            hooks: r.hooks,
+            notes: r.notes,
+            stored_chart_json: r.stored_chart_json,
+            user_values_json: r.user_values_json,
+            merged_values_json: r.merged_values_json,
+            crds: r.crds,
+        }),
+        None => rendered,
+    }
+}
+
 /// The renderer's output, as the operations take it.
 pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
     let r =

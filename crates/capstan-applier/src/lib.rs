@@ -53,6 +53,7 @@ mod backend;
 mod client;
 pub mod convert;
 mod metrics;
+mod prepare;
 mod quotas;
 mod service;
 mod streaming;
@@ -65,6 +66,7 @@ use capstan_proto::applier::v1::applier_server::ApplierServer;
 
 pub use backend::{Backend, KubeBackend, Target};
 pub use client::{kube_client, kube_config};
+pub use prepare::MAX_VALUES_BYTES;
 
 use admission::admission;
 use quotas::Quotas;

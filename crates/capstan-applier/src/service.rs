@@ -73,16 +73,17 @@ impl Applier for ApplierService {
         request: Request<pb::InstallRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let caller = capstan_server::caller(&request);
-        let (metadata, _, r) = request.into_parts();
+        let (metadata, _, mut r) = request.into_parts();
         let namespace = effective(&r.namespace);
         authorize(&caller, Operation::Install, namespace)?;
-        let rendered = convert::rendered(r.rendered.clone())?;
+        let rendered = convert::rendered(convert::render_of(r.render.take(), r.rendered.take()))?;
         self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
             .await?;
         let hold = self.check_quota(&caller, &r.name, namespace).await?;
         let mut op = Install::new(&r.name, &r.namespace);
         op.create_namespace = r.create_namespace;
         op.replace = r.replace;
+        op.expected_revision = r.expected_revision;
         op.dry_run = convert::dry_run(&r.dry_run)?;
         op.atomic = r.atomic;
         op.wait = r.wait || r.atomic;
@@ -127,25 +128,34 @@ impl Applier for ApplierService {
         request: Request<pb::UpgradeRequest>,
     ) -> Result<Response<EventStream>, Status> {
         let caller = capstan_server::caller(&request);
-        let (metadata, _, r) = request.into_parts();
+        let (metadata, _, mut r) = request.into_parts();
         let namespace = effective(&r.namespace);
         authorize(&caller, Operation::Upgrade, namespace)?;
         let mut hold = None;
         if r.install && caller.tenant().is_some() {
+            // Whether this upgrade installs, so counts against the quota: as prepared.
             let target = self.target(&caller, namespace).await?;
-            if read::get(&*target.store, namespace, &r.name, None)
-                .await
-                .is_err()
-            {
+            let plan = capstan_ops::Prepare {
+                name: r.name.clone(),
+                namespace: namespace.to_owned(),
+                operation: capstan_ops::Preparing::Upgrade,
+                mode: capstan_ops::values::ValuesMode::Default,
+                new_values: serde_json::Map::new(),
+            }
+            .run(&*target.store)
+            .await
+            .map_err(|e| convert::status(&e))?;
+            if plan.installs {
                 authorize(&caller, Operation::Install, namespace)?;
                 hold = self.check_quota(&caller, &r.name, namespace).await?;
             }
         }
-        let rendered = convert::rendered(r.rendered.clone())?;
+        let rendered = convert::rendered(convert::render_of(r.render.take(), r.rendered.take()))?;
         self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
             .await?;
         let mut op = Upgrade::new(&r.name, &r.namespace);
         op.install = r.install;
+        op.expected_revision = r.expected_revision;
         op.create_namespace = r.create_namespace;
         op.history_max = history_max(r.history_max);
         op.atomic = r.atomic;
@@ -198,26 +208,19 @@ impl Applier for ApplierService {
             // The revision rolled back to is applied again: preflight its objects. (When it
             // cannot be found the operation reports that itself.)
             let target = self.target(&caller, namespace).await?;
-            // Two reads at most, whatever the length of the history.
-            let store = &*target.store;
-            let wanted = match r.revision {
-                0 => read::get(store, namespace, &r.name, None)
-                    .await
-                    .ok()
-                    .map(|latest| latest.value.version.saturating_sub(1))
-                    .filter(|v| *v > 0),
-                revision => Some(revision),
-            };
-            if let Some(wanted) = wanted
-                && let Ok(release) = read::get(store, namespace, &r.name, Some(wanted)).await
-            {
-                self.preflight(
-                    &caller,
-                    namespace,
-                    &release.value.manifest,
-                    &release.value.hooks,
-                )
-                .await?;
+            let plan = capstan_ops::Prepare {
+                name: r.name.clone(),
+                namespace: namespace.to_owned(),
+                operation: capstan_ops::Preparing::Rollback(Some(r.revision).filter(|v| *v > 0)),
+                mode: capstan_ops::values::ValuesMode::Default,
+                new_values: serde_json::Map::new(),
+            }
+            .run(&*target.store)
+            .await
+            .map_err(|e| convert::status(&e))?;
+            if let Some(release) = plan.rollback_to {
+                self.preflight(&caller, namespace, &release.manifest, &release.hooks)
+                    .await?;
             }
         }
         let mut op = Rollback::new(&r.name, &r.namespace);
@@ -439,6 +442,17 @@ impl Applier for ApplierService {
             unreadable: skipped,
             release_json: json(&release),
         }))
+    }
+
+    async fn prepare(
+        &self,
+        request: Request<pb::PrepareRequest>,
+    ) -> Result<Response<pb::PrepareResponse>, Status> {
+        let caller = capstan_server::caller(&request);
+        let r = request.into_inner();
+        // A read: it changes nothing, and answers what `get` would.
+        authorize(&caller, Operation::Get, effective(&r.namespace))?;
+        Ok(Response::new(self.plan(&caller, r).await?))
     }
 
     async fn lookup(
