@@ -2,7 +2,9 @@
 //! operation or read, and answers with the result or the operation's event stream.
 
 use capstan_auth::{Caller, Operation};
-use capstan_ops::{Control, DEFAULT_TIMEOUT, Install, Rollback, Uninstall, Upgrade, read};
+use capstan_ops::{
+    Control, DEFAULT_TIMEOUT, Install, Prepare, Preparing, Rollback, Uninstall, Upgrade, read,
+};
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::applier::v1::applier_server::Applier;
 use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, ReleaseSummary};
@@ -135,16 +137,10 @@ impl Applier for ApplierService {
         if r.install && caller.tenant().is_some() {
             // Whether this upgrade installs, so counts against the quota: as prepared.
             let target = self.target(&caller, namespace).await?;
-            let plan = capstan_ops::Prepare {
-                name: r.name.clone(),
-                namespace: namespace.to_owned(),
-                operation: capstan_ops::Preparing::Upgrade,
-                mode: capstan_ops::values::ValuesMode::Default,
-                new_values: serde_json::Map::new(),
-            }
-            .run(&*target.store)
-            .await
-            .map_err(|e| convert::status(&e))?;
+            let plan = Prepare::new(&r.name, namespace, Preparing::Upgrade)
+                .run(&*target.store)
+                .await
+                .map_err(|e| convert::status(&e))?;
             if plan.installs {
                 authorize(&caller, Operation::Install, namespace)?;
                 hold = self.check_quota(&caller, &r.name, namespace).await?;
@@ -208,16 +204,11 @@ impl Applier for ApplierService {
             // The revision rolled back to is applied again: preflight its objects. (When it
             // cannot be found the operation reports that itself.)
             let target = self.target(&caller, namespace).await?;
-            let plan = capstan_ops::Prepare {
-                name: r.name.clone(),
-                namespace: namespace.to_owned(),
-                operation: capstan_ops::Preparing::Rollback(Some(r.revision).filter(|v| *v > 0)),
-                mode: capstan_ops::values::ValuesMode::Default,
-                new_values: serde_json::Map::new(),
-            }
-            .run(&*target.store)
-            .await
-            .map_err(|e| convert::status(&e))?;
+            let wanted = Some(r.revision).filter(|v| *v > 0);
+            let plan = Prepare::new(&r.name, namespace, Preparing::Rollback(wanted))
+                .run(&*target.store)
+                .await
+                .map_err(|e| convert::status(&e))?;
             if let Some(release) = plan.rollback_to {
                 self.preflight(&caller, namespace, &release.manifest, &release.hooks)
                     .await?;

@@ -63,6 +63,23 @@ pub struct Plan {
 }
 
 impl Prepare {
+    /// A preparation of `operation` with no value flags and no new values (what a service
+    /// needs to know before running an operation it did not prepare: whether an upgrade
+    /// installs, a rollback's target).
+    pub fn new(
+        name: impl Into<String>,
+        namespace: impl Into<String>,
+        operation: Preparing,
+    ) -> Prepare {
+        Prepare {
+            name: name.into(),
+            namespace: namespace.into(),
+            operation,
+            mode: ValuesMode::Default,
+            new_values: Map::new(),
+        }
+    }
+
     /// Reads what the operation builds on (one history read of the revisions an operation
     /// uses, and for a rollback to an older revision one more) and decides the plan. A release
     /// that does not exist is no error: the operation itself reports what it cannot do.
