@@ -3,7 +3,8 @@
 //! applier's `Prepare`, the renderer's `Render`, then `Upgrade` with the expected revision)
 //! store the same values, and the values Helm v3 stores (`-f empty.yaml` keeps the previous
 //! values; `--reuse-values` keeps the previous chart's defaults); and an upgrade prepared
-//! before another one landed is refused with the conflict and writes nothing, while a client
+//! before another one landed is refused with the conflict and writes nothing (the CLI then
+//! prepares it again, so the render sees the right revision), while a client
 //! that sends no expected revision (and the render in the old `rendered` field) is served as
 //! before.
 //!
@@ -20,7 +21,10 @@ use capstan_proto::applier::v1::applier_client::ApplierClient;
 use capstan_proto::renderer::v1 as rpb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
 use capstan_testkit::{TestNamespace, with_namespace};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::PostParams;
 use serde_json::{Value, json};
 
 /// A Go-template chart (Helm renders it too) at `dir/<version>`: a ConfigMap showing
@@ -341,7 +345,7 @@ async fn an_upgrade_prepared_before_another_landed_is_refused() {
             .await?;
         let error = result.error.context("the stale upgrade must be refused")?;
         ensure!(
-            tonic::Code::from(error.code) == tonic::Code::FailedPrecondition,
+            tonic::Code::from(error.code) == tonic::Code::Aborted,
             "{error:?}"
         );
         ensure!(
@@ -376,6 +380,87 @@ async fn an_upgrade_prepared_before_another_landed_is_refused() {
         ensure!(result.success, "{:?}", result.error);
         ensure!(result.release.map(|r| r.revision) == Some(3));
         ensure!(setup.values("web", false)? == json!({"greeting": "stale"}));
+        Ok(())
+    })
+    .await;
+}
+
+/// Holds release `name`'s Lease as another applier would, for 5 minutes.
+async fn hold_lock(ns: &TestNamespace, name: &str) -> anyhow::Result<()> {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let lease = Lease {
+        metadata: ObjectMeta {
+            name: Some(format!("capstan.release.{name}")),
+            ..ObjectMeta::default()
+        },
+        spec: Some(LeaseSpec {
+            holder_identity: Some("applier-elsewhere/op-7".into()),
+            lease_duration_seconds: Some(300),
+            acquire_time: Some(MicroTime(now)),
+            renew_time: Some(MicroTime(now)),
+            ..LeaseSpec::default()
+        }),
+    };
+    ns.api::<Lease>()
+        .create(&PostParams::default(), &lease)
+        .await?;
+    Ok(())
+}
+
+/// `upgrade --wait-for-lock`, prepared against revision 1, waits for a lock held elsewhere
+/// while Helm (which takes no lock) writes revision 2; once the lock is free the applier
+/// refuses the stale upgrade, and the CLI prepares, renders and sends it again: revision 3,
+/// rendered as revision 3, with the CLI's values.
+#[tokio::test]
+async fn the_cli_prepares_again_when_the_release_moved_while_it_waited() {
+    with_namespace("prepare-again", |ns| async move {
+        let setup = Setup::start(&ns)?;
+        let helm = Helm {
+            namespace: ns.name().to_owned(),
+            home: tempfile::tempdir()?,
+        };
+        let dir = tempfile::tempdir()?;
+        let v1 = chart(dir.path(), "0.1.0", "greeting: hello\n")?;
+        let v1s = v1.to_str().context("utf-8")?.to_owned();
+        setup.capstan(&["install", "web", &v1s])?;
+        hold_lock(&ns, "web").await?;
+        let mut command = Command::new(capstan_e2e::process::binary("capstan"));
+        command
+            .args(["upgrade", "web", &v1s, "--set", "greeting=mine"])
+            .args(["--wait-for-lock", "60s", "-n", ns.name()])
+            .args(["--renderer", &setup.renderer.addr, "--applier", &setup.applier.addr])
+            .env("KUBECONFIG", capstan_testkit::kubeconfig_path())
+            .env_remove("CAPSTAN_RENDERER")
+            .env_remove("CAPSTAN_APPLIER")
+            .env_remove("HELM_DRIVER");
+        let waiter = tokio::task::spawn_blocking(move || command.output());
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+        ensure!(!waiter.is_finished(), "the upgrade did not wait for the lock");
+        helm.ok(&["upgrade", "web", &v1s, "--set", "greeting=helm"])?;
+        ns.api::<Lease>()
+            .delete("capstan.release.web", &Default::default())
+            .await?;
+        let output = waiter.await??;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        ensure!(output.status.success(), "{stderr}");
+        ensure!(
+            stderr.contains(
+                "release \"web\" moved from revision 1 to 2 while this upgrade was prepared: preparing it again"
+            ),
+            "{stderr}"
+        );
+        let data = ns
+            .api::<ConfigMap>()
+            .get("web-settings")
+            .await?
+            .data
+            .unwrap_or_default();
+        ensure!(data["greeting"] == "mine" && data["revision"] == "3", "{data:?}");
+        let history = capstan_e2e::history_rows(&setup.capstan(&["history", "web", "-o", "json"])?)?;
+        ensure!(
+            history.len() == 3 && history[2].1 == "deployed",
+            "{history:?}"
+        );
         Ok(())
     })
     .await;

@@ -16,6 +16,7 @@ pub fn code_of(class: ErrorClass) -> tonic::Code {
         ErrorClass::NotFound => tonic::Code::NotFound,
         ErrorClass::AlreadyExists => tonic::Code::AlreadyExists,
         ErrorClass::Precondition => tonic::Code::FailedPrecondition,
+        ErrorClass::Conflict => tonic::Code::Aborted,
         ErrorClass::DeadlineExceeded => tonic::Code::DeadlineExceeded,
         ErrorClass::Cancelled => tonic::Code::Cancelled,
         ErrorClass::Failed => tonic::Code::Internal,

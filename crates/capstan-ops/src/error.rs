@@ -262,6 +262,9 @@ pub enum ErrorClass {
     AlreadyExists,
     /// Another operation holds the release, or its state forbids this (`FailedPrecondition`).
     Precondition,
+    /// The release moved since the operation was prepared; nothing was written, and preparing
+    /// it again may succeed (`Aborted`).
+    Conflict,
     /// The deadline passed (`DeadlineExceeded`).
     DeadlineExceeded,
     /// The caller cancelled (`Cancelled`).
@@ -281,9 +284,9 @@ impl Error {
             | Error::AlreadyDeleted { .. }
             | Error::InProgress { .. }
             | Error::RevisionTaken { .. }
-            | Error::Moved { .. }
             | Error::Locked { .. }
             | Error::LockLost { .. } => ErrorClass::Precondition,
+            Error::Moved { .. } => ErrorClass::Conflict,
             Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled { .. } => ErrorClass::Cancelled,
             Error::Cluster { source, .. } if matches!(**source, ClusterError::Timeout { .. }) => {

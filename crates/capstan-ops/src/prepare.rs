@@ -321,7 +321,7 @@ mod tests {
             error.to_string(),
             "release \"web\" moved from revision 3 to 4 while this upgrade was prepared; run it again"
         );
-        assert_eq!(error.class(), crate::ErrorClass::Precondition);
+        assert_eq!(error.class(), crate::ErrorClass::Conflict);
         let error = check_expected("web", "install", Some(0), &history).unwrap_err();
         assert_eq!(
             error.to_string(),

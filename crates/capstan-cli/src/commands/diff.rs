@@ -36,7 +36,7 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                     version: args.version.as_deref(),
                     source: &args.source,
                 },
-                &args.values,
+                &args.values.layers()?,
                 &args.value_mode,
                 super::release::RenderOptions::default(),
             )
@@ -106,7 +106,7 @@ async fn three_way(
             version: args.version.as_deref(),
             source: &args.source,
         },
-        &args.values,
+        &args.values.layers()?,
         &args.value_mode,
         super::release::RenderOptions {
             reads_cluster: true,

@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 use crate::cli::{
     ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
 };
-use crate::console::{out, outln};
+use crate::console::{eoutln, out, outln};
 use crate::exit::{self, ServiceError};
 use crate::output::{self, ProgressPrinter};
 use crate::signals::Signals;
@@ -141,7 +141,7 @@ async fn prepare(
     name: &str,
     namespace: &str,
     operation: pb::PrepareOperation,
-    values: &crate::values::ValuesFlags,
+    values: &[rpb::ValuesLayer],
     mode: &crate::cli::ValueMode,
 ) -> anyhow::Result<pb::PrepareResponse> {
     Ok(client
@@ -149,7 +149,7 @@ async fn prepare(
             name: name.to_owned(),
             namespace: namespace.to_owned(),
             operation: operation.into(),
-            values: values.layers()?,
+            values: values.to_vec(),
             reuse_values: mode.reuse_values,
             reset_values: mode.reset_values,
             reset_then_reuse_values: mode.reset_then_reuse_values,
@@ -370,34 +370,73 @@ async fn run_install(
     global: &Global,
     args: &InstallArgs,
 ) -> anyhow::Result<(pb::OperationResult, String)> {
-    let namespace = global.namespace();
+    // Once: `--generate-name` names by the clock.
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
-    super::record_release(&name, &namespace);
+    super::record_release(&name, &global.namespace());
     let mut client = applier::connect(global).await?;
+    let layers = args.values.layers()?;
+    let mut prepared = 1;
+    loop {
+        match install_once(global, args, (&name, &chart), &mut client, &layers).await {
+            Err(error) if prepared < MAX_PREPARES && moved(&error) => prepared += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// How many times an install or upgrade is prepared, rendered and sent when the release moves
+/// in between (the applier answers `ABORTED` and has written nothing: preparing again is the
+/// answer).
+const MAX_PREPARES: usize = 5;
+
+/// Whether `error` is the applier's answer that the release moved since the operation was
+/// prepared; says so on standard error.
+fn moved(error: &anyhow::Error) -> bool {
+    let Some(service) = error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<ServiceError>())
+        .find(|s| s.code == tonic::Code::Aborted)
+    else {
+        return false;
+    };
+    let what = service.message.trim_end_matches("; run it again");
+    eoutln!("{what}: preparing it again");
+    true
+}
+
+/// Prepares, renders and installs once.
+async fn install_once(
+    global: &Global,
+    args: &InstallArgs,
+    (name, chart): (&str, &str),
+    client: &mut applier::Client,
+    layers: &[rpb::ValuesLayer],
+) -> anyhow::Result<(pb::OperationResult, String)> {
+    let namespace = global.namespace();
     let plan = prepare(
-        &mut client,
-        &name,
+        client,
+        name,
         &namespace,
         pb::PrepareOperation::Install,
-        &args.values,
+        layers,
         &crate::cli::ValueMode::default(),
     )
     .await?;
     let expected_revision = plan.expected_revision;
     let spec = crate::chart::ChartSpec {
-        reference: &chart,
+        reference: chart,
         version: args.apply.version.as_deref(),
         source: &args.source,
     };
     let mut rendered = render_planned(global, spec, plan, RenderOptions::of(&args.apply)).await?;
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
     let hooks = hooks_text(&rendered);
-    let span = operation_span("install", &name, &namespace);
+    let span = operation_span("install", name, &namespace);
     let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
     let result = async {
         let stream = client
             .install(pb::InstallRequest {
-                name,
+                name: name.to_owned(),
                 namespace,
                 render: Some(rendered),
                 expected_revision: Some(expected_revision),
@@ -484,7 +523,7 @@ pub(crate) async fn render_upgrade(
     client: &mut applier::Client,
     name: &str,
     chart: crate::chart::ChartSpec<'_>,
-    values: &crate::values::ValuesFlags,
+    values: &[rpb::ValuesLayer],
     mode: &crate::cli::ValueMode,
     options: RenderOptions,
 ) -> anyhow::Result<UpgradeRender> {
@@ -545,9 +584,26 @@ async fn run_upgrade(
     global: &Global,
     args: &UpgradeArgs,
 ) -> anyhow::Result<(bool, pb::OperationResult, String)> {
-    let namespace = global.namespace();
-    super::record_release(&args.name, &namespace);
+    super::record_release(&args.name, &global.namespace());
     let mut client = applier::connect(global).await?;
+    let layers = args.values.layers()?;
+    let mut prepared = 1;
+    loop {
+        match upgrade_once(global, args, &mut client, &layers).await {
+            Err(error) if prepared < MAX_PREPARES && moved(&error) => prepared += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Prepares, renders and upgrades once.
+async fn upgrade_once(
+    global: &Global,
+    args: &UpgradeArgs,
+    client: &mut applier::Client,
+    layers: &[rpb::ValuesLayer],
+) -> anyhow::Result<(bool, pb::OperationResult, String)> {
+    let namespace = global.namespace();
     let UpgradeRender {
         installs,
         mut rendered,
@@ -555,14 +611,14 @@ async fn run_upgrade(
         ..
     } = render_upgrade(
         global,
-        &mut client,
+        client,
         &args.name,
         crate::chart::ChartSpec {
             reference: &args.chart,
             version: args.apply.version.as_deref(),
             source: &args.source,
         },
-        &args.values,
+        layers,
         &args.value_mode(),
         RenderOptions::of(&args.apply),
     )

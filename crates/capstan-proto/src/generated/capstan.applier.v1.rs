@@ -143,7 +143,7 @@ pub struct InstallRequest {
     pub skip_crds: bool,
     /// The latest revision the client prepared against (PrepareResponse.expected_revision; 0: no
     /// release). When set and the release has moved since, the install is refused with
-    /// FAILED_PRECONDITION and nothing is written. Unset: not checked.
+    /// ABORTED and nothing is written. Unset: not checked.
     #[prost(uint32, optional, tag = "21")]
     pub expected_revision: ::core::option::Option<u32>,
     /// The renderer's response as it came (its `manifest`, `hooks`, `notes`, `stored_chart_json`,
@@ -214,7 +214,7 @@ pub struct UpgradeRequest {
     pub skip_crds: bool,
     /// The latest revision the client prepared against (PrepareResponse.expected_revision; 0: no
     /// release). When set and the release has moved since, the upgrade is refused with
-    /// FAILED_PRECONDITION and nothing is written. Unset: not checked.
+    /// ABORTED and nothing is written. Unset: not checked.
     #[prost(uint32, optional, tag = "23")]
     pub expected_revision: ::core::option::Option<u32>,
     /// The renderer's response as it came, in place of `rendered` (see InstallRequest.render).
