@@ -1,10 +1,12 @@
 //! capstan's applier service: installs, upgrades, rolls back and uninstalls releases, and reads
 //! their history, over gRPC (`capstan.applier.v1.Applier`).
 //!
-//! The client renders first (with the renderer service) and hands the result to a mutating RPC
-//! ([`Install`], [`Upgrade`]...), which runs the matching `capstan-ops` operation as a spawned
-//! task over the store and cluster a [`Backend`] opens for the request's namespace, and streams
-//! its progress events; the last message is always an `OperationResult`. Reads (`List`,
+//! The client asks `Prepare` what to render with (`capstan_ops::Prepare`: the values by Helm's
+//! rules, the release the templates see, the revision to expect), renders (with the renderer
+//! service) and hands the renderer's response to a mutating RPC ([`Install`], [`Upgrade`]...)
+//! with that expected revision (a release that moved meanwhile is `ABORTED`, nothing written).
+//! Each mutating RPC runs the matching `capstan-ops` operation as a spawned task over the store
+//! and cluster a [`Backend`] opens for the request's namespace, and streams its progress events; the last message is always an `OperationResult`. Reads (`List`,
 //! `History`, `Status`, `Get`) are unary.
 //!
 //! # Main types
@@ -16,7 +18,7 @@
 //!
 //! # Tenants
 //!
-//! Every RPC is made by a [`Caller`] (`capstan_server::caller`, set by the daemon's
+//! Every RPC is made by a [`Caller`](capstan_auth::Caller) (`capstan_server::caller`, set by the daemon's
 //! authentication). Under a tenant policy the service authorizes the operation and namespace
 //! first; mutating operations are preflighted ([`Backend::preflight`]: the chart's objects stay
 //! in the release's namespace, cluster-scoped kinds only as the policy allows, and the cluster
