@@ -1,7 +1,7 @@
 //! Preparing an install, upgrade or rollback before it is rendered or run, the same for every
 //! client: the latest revision, the revision an upgrade builds on, the values plan by Helm's
 //! rules ([`crate::values`]), the revision the templates see, and the revision the operation
-//! expects to find when it takes the lock ([`check_expected`]).
+//! expects to find when it takes the lock (`expected_revision` on [`crate::Upgrade`] and [`crate::Install`]).
 //!
 //! The plan is read without the lock: between it and the operation another client may write a
 //! revision, and then the values and `.Release.Revision` the chart was rendered with are
