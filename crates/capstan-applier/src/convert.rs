@@ -16,6 +16,7 @@ pub fn code_of(class: ErrorClass) -> tonic::Code {
         ErrorClass::NotFound => tonic::Code::NotFound,
         ErrorClass::AlreadyExists => tonic::Code::AlreadyExists,
         ErrorClass::Precondition => tonic::Code::FailedPrecondition,
+        ErrorClass::Conflict => tonic::Code::Aborted,
         ErrorClass::DeadlineExceeded => tonic::Code::DeadlineExceeded,
         ErrorClass::Cancelled => tonic::Code::Cancelled,
         ErrorClass::Failed => tonic::Code::Internal,
@@ -79,6 +80,26 @@ pub fn hook(h: &render_pb::Hook) -> Result<Hook, tonic::Status> {
         "delete_policies": h.delete_policies,
     });
     serde_json::from_value(json).map_err(|e| invalid(&format!("hook {}", h.path), e))
+}
+
+/// The render a mutating request carries: the renderer's response as it came (`render`), or
+/// the fields older clients copied out of it (`rendered`).
+pub fn render_of(
+    render: Option<render_pb::RenderResponse>,
+    rendered: Option<pb::Rendered>,
+) -> Option<pb::Rendered> {
+    match render {
+        Some(r) => Some(pb::Rendered {
+            manifest: r.manifest,
+            hooks: r.hooks,
+            notes: r.notes,
+            stored_chart_json: r.stored_chart_json,
+            user_values_json: r.user_values_json,
+            merged_values_json: r.merged_values_json,
+            crds: r.crds,
+        }),
+        None => rendered,
+    }
 }
 
 /// The renderer's output, as the operations take it.

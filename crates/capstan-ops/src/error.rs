@@ -59,6 +59,20 @@ pub enum Error {
         revision: u32,
     },
 
+    /// The release moved (another operation wrote a revision) between the preparation of this
+    /// operation (its values and `.Release.Revision`) and the moment it took the lock.
+    #[error("{}", moved_message(name, operation, *expected, *found))]
+    Moved {
+        /// The release name.
+        name: String,
+        /// `install` or `upgrade`.
+        operation: &'static str,
+        /// The latest revision when the operation was prepared (0: none).
+        expected: u32,
+        /// The latest revision now (0: none).
+        found: u32,
+    },
+
     /// Uninstall of a release already uninstalled with `--keep-history` (Helm's message).
     #[error("the release named {name:?} is already deleted")]
     AlreadyDeleted {
@@ -248,6 +262,9 @@ pub enum ErrorClass {
     AlreadyExists,
     /// Another operation holds the release, or its state forbids this (`FailedPrecondition`).
     Precondition,
+    /// The release moved since the operation was prepared; nothing was written, and preparing
+    /// it again may succeed (`Aborted`).
+    Conflict,
     /// The deadline passed (`DeadlineExceeded`).
     DeadlineExceeded,
     /// The caller cancelled (`Cancelled`).
@@ -269,6 +286,7 @@ impl Error {
             | Error::RevisionTaken { .. }
             | Error::Locked { .. }
             | Error::LockLost { .. } => ErrorClass::Precondition,
+            Error::Moved { .. } => ErrorClass::Conflict,
             Error::DeadlineExceeded { .. } => ErrorClass::DeadlineExceeded,
             Error::Cancelled { .. } => ErrorClass::Cancelled,
             Error::Cluster { source, .. } if matches!(**source, ClusterError::Timeout { .. }) => {
@@ -313,6 +331,16 @@ impl Error {
             },
         }
     }
+}
+
+/// [`Error::Moved`]'s message: what moved, and that running the command again prepares it anew.
+fn moved_message(name: &str, operation: &str, expected: u32, found: u32) -> String {
+    let what = match (expected, found) {
+        (0, found) => format!("was created (revision {found})"),
+        (expected, 0) => format!("was deleted (it was at revision {expected})"),
+        (expected, found) => format!("moved from revision {expected} to {found}"),
+    };
+    format!("release {name:?} {what} while this {operation} was prepared; run it again")
 }
 
 /// The `reason`s of Kubernetes API statuses (`metav1.StatusReason`), which kube-rs appends to

@@ -12,6 +12,7 @@ use capstan_release::{
 use crate::cluster::{ApplyMode, ApplyOptions, Cluster, DryRun};
 use crate::control::Control;
 use crate::error::{Error, Result, error_chain};
+use crate::prepare::check_expected;
 use crate::progress::{Phase, Progress};
 use crate::race;
 use crate::rendered::Rendered;
@@ -71,6 +72,10 @@ pub struct Install {
     pub apply: ApplyOptions,
     /// Locking, recovery, deadline, cancellation.
     pub control: Control,
+    /// The latest revision the install was prepared against ([`crate::Plan::expected_revision`];
+    /// 0: none): when the release has moved since, the install is refused ([`Error::Moved`])
+    /// and writes nothing. `None` checks nothing.
+    pub expected_revision: Option<u32>,
 }
 
 impl Install {
@@ -92,6 +97,7 @@ impl Install {
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
             control: Control::default(),
+            expected_revision: None,
         }
     }
 
@@ -132,9 +138,18 @@ impl Install {
             create_namespace(ctx).await?;
         }
         let locked = race::lock(ctx, true).await?;
-        let result = self
-            .install_locked(ctx, &locked.history, rendered, &target)
-            .await;
+        let result = match check_expected(
+            &self.name,
+            "install",
+            self.expected_revision,
+            &locked.history,
+        ) {
+            Ok(()) => {
+                self.install_locked(ctx, &locked.history, rendered, &target)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         ctx.unlock(locked).await;
         result
     }
@@ -205,6 +220,12 @@ impl Install {
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {
                 race::Created::Record(record) => break *record,
+                // Prepared against the history another client has just changed: stale.
+                race::Created::Retry(fresh) if self.expected_revision.is_some() => {
+                    let seen = history.last().map_or(0, |r| r.release.version);
+                    check_expected(&self.name, "install", Some(seen), &fresh)?;
+                    history = std::borrow::Cow::Owned(fresh);
+                }
                 race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
             }
         };

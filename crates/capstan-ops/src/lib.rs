@@ -13,8 +13,12 @@
 //! - Operations, each a struct of options with an async `run`: [`Install`], [`Upgrade`],
 //!   [`Rollback`], [`Uninstall`]; the read side in [`read`] ([`read::history`],
 //!   [`read::status`], [`read::get`], [`read::list`], [`read::values`]...).
-//! - [`Rendered`]: the renderer's output, the input of install and upgrade;
-//!   [`values::upgrade_values`] decides the value layers an upgrade renders with.
+//! - [`Prepare`] / [`Plan`]: what an install, upgrade or rollback builds on, decided once for
+//!   every client before rendering: the latest revision, the values by Helm's rules
+//!   ([`values::upgrade_values`]), the revision the templates see, and the revision the
+//!   operation expects under the lock (`expected_revision`: a release that moved meanwhile is
+//!   [`Error::Moved`]).
+//! - [`Rendered`]: the renderer's output, the input of install and upgrade.
 //! - [`Cluster`]: apply (with the previous objects, for three-way merges and deleting dropped
 //!   objects), delete, wait, run a hook, lock, capabilities, namespace creation, live status;
 //!   [`ClusterError`].
@@ -74,6 +78,7 @@ mod control;
 mod crds;
 mod error;
 mod install;
+pub mod prepare;
 mod progress;
 mod race;
 pub mod read;
@@ -100,6 +105,7 @@ pub use control::{Cancel, Cancelled, Control, RecoverPolicy};
 pub use crds::CRD_TIMEOUT;
 pub use error::{Error, ErrorClass, Result, error_chain, readable};
 pub use install::{DEFAULT_TIMEOUT, Install, generate_name};
+pub use prepare::{Plan, Prepare, Preparing};
 pub use progress::{Event, NoProgress, Phase, Progress, Recorder};
 pub use rendered::{Crd, Rendered};
 pub use resource::{

@@ -15,6 +15,7 @@ use crate::cluster::{ApplyMode, ApplyOptions, Cluster, DryRun};
 use crate::control::Control;
 use crate::error::{Error, Result, error_chain};
 use crate::install::{DEFAULT_TIMEOUT, Install};
+use crate::prepare::check_expected;
 use crate::progress::{Event, Phase, Progress};
 use crate::race;
 use crate::rendered::Rendered;
@@ -62,6 +63,10 @@ pub struct Upgrade {
     /// `--server-side=true|false`; `None` is `auto`: follow the release's `apply_method`
     /// (absent means client-side); a fresh install is server-side.
     pub server_side: Option<bool>,
+    /// The latest revision the upgrade was prepared against ([`crate::Plan::expected_revision`];
+    /// 0: none): when the release has moved since, the upgrade is refused ([`Error::Moved`])
+    /// and writes nothing. `None` checks nothing.
+    pub expected_revision: Option<u32>,
     /// Locking, recovery, deadline, cancellation.
     pub control: Control,
 }
@@ -87,6 +92,7 @@ impl Upgrade {
             labels: BTreeMap::new(),
             apply: ApplyOptions::default(),
             server_side: None,
+            expected_revision: None,
             control: Control::default(),
         }
     }
@@ -123,6 +129,7 @@ impl Upgrade {
         let target = steps::target_objects(&rendered.manifest, &ctx.name, &ctx.namespace)?;
         if let Some(dry_run) = self.dry_run {
             let history = ctx.history().await?;
+            check_expected(&self.name, "upgrade", self.expected_revision, &history)?;
             if self.installs(&history) {
                 return self
                     .as_install(Some(dry_run))
@@ -156,7 +163,14 @@ impl Upgrade {
             crate::install::create_namespace(ctx).await?;
         }
         let locked = race::lock(ctx, true).await?;
-        let result = if self.installs(&locked.history) {
+        let result = if let Err(e) = check_expected(
+            &self.name,
+            "upgrade",
+            self.expected_revision,
+            &locked.history,
+        ) {
+            Err(e)
+        } else if self.installs(&locked.history) {
             self.as_install(None)
                 .install_locked(ctx, &locked.history, rendered, &target)
                 .await
@@ -195,6 +209,7 @@ impl Upgrade {
             description: self.description.clone(),
             labels: self.labels.clone(),
             apply,
+            expected_revision: self.expected_revision,
             control: self.control.clone(),
             ..Install::new(self.name.clone(), self.namespace.clone())
         }
@@ -295,6 +310,11 @@ impl Upgrade {
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
                 race::Created::Record(record) => break (current, *record),
+                // Rendered for the revision another client has just taken: stale.
+                race::Created::Retry(fresh) if self.expected_revision.is_some() => {
+                    check_expected(&self.name, "upgrade", Some(latest.release.version), &fresh)?;
+                    history = std::borrow::Cow::Owned(fresh);
+                }
                 race::Created::Retry(fresh) => history = std::borrow::Cow::Owned(fresh),
             }
         };

@@ -9,7 +9,7 @@
 //! | `--reset-values` | the new values only | the new chart's |
 //! | `--reuse-values` | new values over the previous `config` | **the previous chart's** (Helm's trap: new defaults are ignored) |
 //! | `--reset-then-reuse-values` | new values over the previous `config` | the new chart's |
-//! | none | the new values; if none were given at all, the previous `config` | the new chart's |
+//! | none | the new values; if they merge to an empty map (no flag, or `-f empty.yaml`), the previous `config` | the new chart's |
 //!
 //! `--reset-values` wins over the others, then `--reuse-values`, as in Helm.
 
@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 /// The value flags of an upgrade.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ValuesMode {
-    /// No flag: keep the previous user values only when no new ones are given.
+    /// No flag: keep the previous user values only when the new ones merge to an empty map.
     #[default]
     Default,
     /// `--reset-values`.
@@ -60,6 +60,9 @@ pub enum ChartDefaults {
 pub struct ValuesPlan {
     /// The user values to render with and store as the new revision's `config`.
     pub user_values: Map<String, Value>,
+    /// The previous revision's `config` when the new values are laid over it (a renderer given
+    /// value layers takes it first, then the new layers); `None` when it is not reused.
+    pub previous_values: Option<Map<String, Value>>,
     /// The chart defaults to coalesce them over.
     pub chart_defaults: ChartDefaults,
 }
@@ -75,16 +78,19 @@ pub fn upgrade_values(
     let Some(previous) = previous else {
         return ValuesPlan {
             user_values: new_values,
+            previous_values: None,
             chart_defaults: ChartDefaults::NewChart,
         };
     };
     match mode {
         ValuesMode::Reset => ValuesPlan {
             user_values: new_values,
+            previous_values: None,
             chart_defaults: ChartDefaults::NewChart,
         },
         ValuesMode::Reuse => ValuesPlan {
             user_values: merge_over(new_values, &previous.config),
+            previous_values: Some(previous.config.clone()),
             chart_defaults: ChartDefaults::PreviousChart(
                 previous
                     .chart
@@ -95,16 +101,17 @@ pub fn upgrade_values(
         },
         ValuesMode::ResetThenReuse => ValuesPlan {
             user_values: merge_over(new_values, &previous.config),
+            previous_values: Some(previous.config.clone()),
             chart_defaults: ChartDefaults::NewChart,
         },
-        ValuesMode::Default => ValuesPlan {
-            user_values: if new_values.is_empty() {
-                previous.config.clone()
-            } else {
-                new_values
-            },
-            chart_defaults: ChartDefaults::NewChart,
-        },
+        ValuesMode::Default => {
+            let reused = new_values.is_empty().then(|| previous.config.clone());
+            ValuesPlan {
+                user_values: reused.clone().unwrap_or(new_values),
+                previous_values: reused,
+                chart_defaults: ChartDefaults::NewChart,
+            }
+        }
     }
 }
 
@@ -208,6 +215,51 @@ mod tests {
         let plan = upgrade_values(ValuesMode::Reuse, new.clone(), None);
         assert_eq!(plan.user_values, new);
         assert_eq!(plan.chart_defaults, ChartDefaults::NewChart);
+    }
+
+    /// The new values as the user gives them: value layers merged as `-f`/`--set` are.
+    fn merged(layers: &[capstan_chart::ValueLayer]) -> Map<String, Value> {
+        capstan_chart::user_values(layers, &mut |p| Err(format!("no file {p}"))).unwrap()
+    }
+
+    #[test]
+    fn an_empty_values_file_reuses_the_previous_values_as_helm_does() {
+        let prev = previous();
+        // `upgrade -f empty.yaml`: a flag was given, but the values merge to nothing.
+        let empty = merged(&[capstan_chart::ValueLayer::File {
+            name: "empty.yaml".into(),
+            contents: "# nothing here\n".into(),
+        }]);
+        let plan = upgrade_values(ValuesMode::Default, empty, Some(&prev));
+        assert_eq!(plan.user_values, prev.config);
+        assert_eq!(plan.previous_values.as_ref(), Some(&prev.config));
+        assert_eq!(plan.chart_defaults, ChartDefaults::NewChart);
+        // Any value at all, even a null, replaces them.
+        let set = merged(&[capstan_chart::ValueLayer::Set("replicas=null".into())]);
+        let plan = upgrade_values(ValuesMode::Default, set.clone(), Some(&prev));
+        assert_eq!(plan.user_values, set);
+        assert_eq!(plan.previous_values, None);
+    }
+
+    #[test]
+    fn reuse_values_keeps_the_previous_chart_defaults_and_reset_then_reuse_does_not() {
+        let prev = previous();
+        let new = merged(&[capstan_chart::ValueLayer::Set("image.tag=2.0".into())]);
+        // Helm's trap: a default the new chart adds is not seen with --reuse-values.
+        let plan = upgrade_values(ValuesMode::Reuse, new.clone(), Some(&prev));
+        let ChartDefaults::PreviousChart(defaults) = &plan.chart_defaults else {
+            panic!("--reuse-values renders over the previous chart's defaults");
+        };
+        assert_eq!(
+            Value::Object(coalesce(&plan.user_values, defaults)),
+            json!({"image": {"tag": "2.0", "pull": "IfNotPresent"}, "replicas": 3})
+        );
+        let plan = upgrade_values(ValuesMode::ResetThenReuse, new.clone(), Some(&prev));
+        assert_eq!(plan.chart_defaults, ChartDefaults::NewChart);
+        assert_eq!(plan.previous_values.as_ref(), Some(&prev.config));
+        let plan = upgrade_values(ValuesMode::Reset, Map::new(), Some(&prev));
+        assert!(plan.user_values.is_empty());
+        assert_eq!(plan.previous_values, None);
     }
 
     #[test]

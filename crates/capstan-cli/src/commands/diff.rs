@@ -24,7 +24,9 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
         }
         DiffCommand::Upgrade(args) => {
             let UpgradeRender {
-                previous, rendered, ..
+                previous_manifest,
+                rendered,
+                ..
             } = render_upgrade(
                 global,
                 &mut client,
@@ -34,13 +36,12 @@ pub async fn run(global: &Global, command: DiffCommand) -> anyhow::Result<u8> {
                     version: args.version.as_deref(),
                     source: &args.source,
                 },
-                &args.values,
+                &args.values.layers()?,
                 &args.value_mode,
                 super::release::RenderOptions::default(),
             )
             .await?;
-            let old = previous.map(|p| p.manifest).unwrap_or_default();
-            (old, rendered.manifest, args.output)
+            (previous_manifest, rendered.manifest, args.output)
         }
         DiffCommand::Rollback(args) => {
             let current = revision(&mut client, &args.name, &namespace, 0).await?;
@@ -92,7 +93,11 @@ async fn three_way(
     namespace: &str,
     args: DiffUpgradeArgs,
 ) -> anyhow::Result<u8> {
-    let UpgradeRender { rendered, .. } = render_upgrade(
+    let UpgradeRender {
+        rendered,
+        expected_revision,
+        ..
+    } = render_upgrade(
         global,
         client,
         &args.name,
@@ -101,7 +106,7 @@ async fn three_way(
             version: args.version.as_deref(),
             source: &args.source,
         },
-        &args.values,
+        &args.values.layers()?,
         &args.value_mode,
         super::release::RenderOptions {
             reads_cluster: true,
@@ -113,7 +118,8 @@ async fn three_way(
         .upgrade(pb::UpgradeRequest {
             name: args.name.clone(),
             namespace: namespace.to_owned(),
-            rendered: Some(rendered),
+            render: Some(rendered),
+            expected_revision: Some(expected_revision),
             install: true,
             dry_run: "server".into(),
             ..Default::default()

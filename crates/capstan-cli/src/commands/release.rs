@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 use crate::cli::{
     ApplyFlags, Format, Global, InstallArgs, RollbackArgs, UninstallArgs, UpgradeArgs,
 };
-use crate::console::{out, outln};
+use crate::console::{eoutln, out, outln};
 use crate::exit::{self, ServiceError};
 use crate::output::{self, ProgressPrinter};
 use crate::signals::Signals;
@@ -68,7 +68,7 @@ pub(crate) async fn render(
     values: RenderValues,
     release: rpb::ReleaseContext,
     options: RenderOptions,
-) -> anyhow::Result<pb::Rendered> {
+) -> anyhow::Result<rpb::RenderResponse> {
     let span = tracing::info_span!(
         "render",
         release = %release.name,
@@ -78,7 +78,7 @@ pub(crate) async fn render(
     let archive = crate::chart::load(global, chart)
         .instrument(span.clone())
         .await?;
-    let r = async {
+    let mut r = async {
         let mut client = renderer::connect(global).await?;
         let mut source = renderer::ensure_chart(&mut client, archive).await?;
         let mut answers: Option<rpb::Lookups> = options.reads_cluster.then(rpb::Lookups::default);
@@ -129,15 +129,55 @@ pub(crate) async fn render(
     }
     .instrument(span)
     .await?;
-    Ok(pb::Rendered {
-        manifest: r.manifest,
-        hooks: r.hooks,
-        notes: r.notes,
-        stored_chart_json: r.stored_chart_json,
-        user_values_json: r.user_values_json,
-        merged_values_json: r.merged_values_json,
-        crds: r.crds,
-    })
+    // The applier reads the whole `manifest`; the per-object copies would travel twice.
+    r.manifests.clear();
+    Ok(r)
+}
+
+/// Asks the applier to prepare `operation` of release `name`: the values to render with by
+/// Helm's rules, the release the templates see, and the revision to expect.
+async fn prepare(
+    client: &mut applier::Client,
+    name: &str,
+    namespace: &str,
+    operation: pb::PrepareOperation,
+    values: &[rpb::ValuesLayer],
+    mode: &crate::cli::ValueMode,
+) -> anyhow::Result<pb::PrepareResponse> {
+    Ok(client
+        .prepare(pb::PrepareRequest {
+            name: name.to_owned(),
+            namespace: namespace.to_owned(),
+            operation: operation.into(),
+            values: values.to_vec(),
+            reuse_values: mode.reuse_values,
+            reset_values: mode.reset_values,
+            reset_then_reuse_values: mode.reset_then_reuse_values,
+        })
+        .await
+        .map_err(exit::status)?
+        .into_inner())
+}
+
+/// Renders `chart` as `plan` says.
+async fn render_planned(
+    global: &Global,
+    chart: crate::chart::ChartSpec<'_>,
+    plan: pb::PrepareResponse,
+    options: RenderOptions,
+) -> anyhow::Result<rpb::RenderResponse> {
+    let values = RenderValues {
+        layers: plan.values,
+        chart_values_json: plan.chart_values_json,
+    };
+    render(
+        global,
+        chart,
+        values,
+        plan.release.unwrap_or_default(),
+        options,
+    )
+    .await
 }
 
 /// The CLI's span around one applier operation (the call and its event stream).
@@ -231,7 +271,7 @@ struct RenderedHooks {
 }
 
 /// The rendered hooks as Helm's output needs them.
-fn hooks_text(rendered: &pb::Rendered) -> RenderedHooks {
+fn hooks_text(rendered: &rpb::RenderResponse) -> RenderedHooks {
     RenderedHooks {
         text: rendered
             .hooks
@@ -348,43 +388,76 @@ async fn run_install(
     global: &Global,
     args: &InstallArgs,
 ) -> anyhow::Result<(pb::OperationResult, RenderedHooks)> {
-    let namespace = global.namespace();
+    // Once: `--generate-name` names by the clock.
     let (name, chart) = args.name_and_chart().map_err(anyhow::Error::msg)?;
-    super::record_release(&name, &namespace);
-    let values = RenderValues {
-        layers: args.values.layers()?,
-        chart_values_json: None,
+    super::record_release(&name, &global.namespace());
+    let mut client = applier::connect(global).await?;
+    let layers = args.values.layers()?;
+    let mut prepared = 1;
+    loop {
+        match install_once(global, args, (&name, &chart), &mut client, &layers).await {
+            Err(error) if prepared < MAX_PREPARES && moved(&error) => prepared += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// How many times an install or upgrade is prepared, rendered and sent when the release moves
+/// in between (the applier answers `ABORTED` and has written nothing: preparing again is the
+/// answer).
+const MAX_PREPARES: usize = 5;
+
+/// Whether `error` is the applier's answer that the release moved since the operation was
+/// prepared; says so on standard error.
+fn moved(error: &anyhow::Error) -> bool {
+    let Some(service) = error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<ServiceError>())
+        .find(|s| s.code == tonic::Code::Aborted)
+    else {
+        return false;
     };
+    let what = service.message.trim_end_matches("; run it again");
+    eoutln!("{what}: preparing it again");
+    true
+}
+
+/// Prepares, renders and installs once.
+async fn install_once(
+    global: &Global,
+    args: &InstallArgs,
+    (name, chart): (&str, &str),
+    client: &mut applier::Client,
+    layers: &[rpb::ValuesLayer],
+) -> anyhow::Result<(pb::OperationResult, RenderedHooks)> {
+    let namespace = global.namespace();
+    let plan = prepare(
+        client,
+        name,
+        &namespace,
+        pb::PrepareOperation::Install,
+        layers,
+        &crate::cli::ValueMode::default(),
+    )
+    .await?;
+    let expected_revision = plan.expected_revision;
     let spec = crate::chart::ChartSpec {
-        reference: &chart,
+        reference: chart,
         version: args.apply.version.as_deref(),
         source: &args.source,
     };
-    let mut rendered = render(
-        global,
-        spec,
-        values,
-        rpb::ReleaseContext {
-            name: name.clone(),
-            namespace: namespace.clone(),
-            revision: 1,
-            is_install: true,
-            is_upgrade: false,
-        },
-        RenderOptions::of(&args.apply),
-    )
-    .await?;
+    let mut rendered = render_planned(global, spec, plan, RenderOptions::of(&args.apply)).await?;
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
     let hooks = hooks_text(&rendered);
-    let mut client = applier::connect(global).await?;
-    let span = operation_span("install", &name, &namespace);
+    let span = operation_span("install", name, &namespace);
     let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
     let result = async {
         let stream = client
             .install(pb::InstallRequest {
-                name,
+                name: name.to_owned(),
                 namespace,
-                rendered: Some(rendered),
+                render: Some(rendered),
+                expected_revision: Some(expected_revision),
                 create_namespace: args.apply.create_namespace,
                 wait: args.apply.waits(),
                 wait_for_jobs: args.apply.wait_for_jobs,
@@ -397,6 +470,7 @@ async fn run_install(
                 skip_crds: args.apply.skip_crds,
                 force: args.apply.force,
                 take_ownership: args.apply.take_ownership,
+                rendered: None,
                 lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
                 server_side: args.apply.server_side.clone(),
                 force_conflicts: args.apply.force_conflicts,
@@ -427,14 +501,9 @@ pub(crate) async fn validate(
         .upgrade(pb::UpgradeRequest {
             name: name.to_owned(),
             namespace,
-            rendered: Some(pb::Rendered {
-                manifest: rendered.manifest.clone(),
-                hooks: rendered.hooks.clone(),
-                notes: rendered.notes.clone(),
-                stored_chart_json: rendered.stored_chart_json.clone(),
-                user_values_json: rendered.user_values_json.clone(),
-                merged_values_json: rendered.merged_values_json.clone(),
-                crds: rendered.crds.clone(),
+            render: Some(rpb::RenderResponse {
+                manifests: Vec::new(),
+                ..rendered.clone()
             }),
             install: true,
             dry_run: "server".into(),
@@ -453,109 +522,47 @@ pub(crate) async fn validate(
         .map_err(|e| e.context("the rendered manifests do not validate against the cluster"))
 }
 
-/// The latest revision of a release, or `None` when there is none.
-pub(crate) async fn latest(
-    client: &mut applier::Client,
-    name: &str,
-    namespace: &str,
-) -> anyhow::Result<Option<pb::GetResponse>> {
-    match client
-        .get(pb::GetRequest {
-            name: name.to_owned(),
-            namespace: namespace.to_owned(),
-            revision: 0,
-            all_values: false,
-        })
-        .await
-    {
-        Ok(response) => Ok(Some(response.into_inner())),
-        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(status) => Err(exit::status(status)),
-    }
-}
-
-/// The values an upgrade renders with, by Helm's value flags (`capstan_ops::values` has the
-/// table): `--reset-values` keeps only the new values; `--reuse-values` puts them over the
-/// previous ones and keeps the previous chart's defaults (new chart defaults are ignored, Helm's
-/// trap); `--reset-then-reuse-values` puts them over the previous ones with the new chart's
-/// defaults; with none of these, the previous values are kept when no new ones are given.
-pub(crate) fn upgrade_values(
-    values: &crate::values::ValuesFlags,
-    mode: &crate::cli::ValueMode,
-    previous: Option<&pb::GetResponse>,
-) -> anyhow::Result<RenderValues> {
-    let mut out = RenderValues {
-        layers: values.layers()?,
-        chart_values_json: None,
-    };
-    let Some(previous) = previous else {
-        return Ok(out);
-    };
-    let reuse = if mode.reset_values {
-        false
-    } else if mode.reuse_values || mode.reset_then_reuse_values {
-        true
-    } else {
-        values.is_empty()
-    };
-    if reuse && !previous.values_json.trim().is_empty() {
-        out.layers.insert(
-            0,
-            rpb::ValuesLayer {
-                layer: Some(rpb::values_layer::Layer::Json(previous.values_json.clone())),
-            },
-        );
-    }
-    let old_defaults = !mode.reset_values && mode.reuse_values;
-    if old_defaults && !previous.chart_values_json.trim().is_empty() {
-        out.chart_values_json = Some(previous.chart_values_json.clone());
-    }
-    Ok(out)
-}
-
-/// An upgrade's render: the latest revision (when there is one) and the chart rendered as its
-/// successor, with the values the value flags pick.
+/// An upgrade's render: the chart rendered as the successor of the latest revision, with the
+/// values the applier's plan picks (Helm's value flags).
 pub(crate) struct UpgradeRender {
-    /// The latest revision, as `get` returns it.
-    pub previous: Option<pb::GetResponse>,
+    /// The latest revision's manifest ("" when there is none).
+    pub previous_manifest: String,
     /// Whether the upgrade installs (no release, or only an uninstalled one).
     pub installs: bool,
+    /// The latest revision the render was prepared against (0: none).
+    pub expected_revision: u32,
     /// The render.
-    pub rendered: pb::Rendered,
+    pub rendered: rpb::RenderResponse,
 }
 
-/// Renders `chart` as the next revision of release `name`.
+/// Renders `chart` as the next revision of release `name`, as the applier prepares it.
 pub(crate) async fn render_upgrade(
     global: &Global,
     client: &mut applier::Client,
     name: &str,
     chart: crate::chart::ChartSpec<'_>,
-    values: &crate::values::ValuesFlags,
+    values: &[rpb::ValuesLayer],
     mode: &crate::cli::ValueMode,
     options: RenderOptions,
 ) -> anyhow::Result<UpgradeRender> {
     let namespace = global.namespace();
-    let previous = latest(client, name, &namespace).await?;
-    let values = upgrade_values(values, mode, previous.as_ref())?;
-    let latest_release = previous.as_ref().and_then(|p| p.release.as_ref());
-    let installs = latest_release.is_none_or(|r| r.status == "uninstalled");
-    let rendered = render(
-        global,
-        chart,
+    let mut plan = prepare(
+        client,
+        name,
+        &namespace,
+        pb::PrepareOperation::Upgrade,
         values,
-        rpb::ReleaseContext {
-            name: name.to_owned(),
-            namespace,
-            revision: latest_release.map_or(1, |r| r.revision as i32 + 1),
-            is_install: installs,
-            is_upgrade: !installs,
-        },
-        options,
+        mode,
     )
     .await?;
+    let installs = plan.release.as_ref().is_some_and(|r| r.is_install);
+    let previous_manifest = std::mem::take(&mut plan.previous_manifest);
+    let expected_revision = plan.expected_revision;
+    let rendered = render_planned(global, chart, plan, options).await?;
     Ok(UpgradeRender {
-        previous,
+        previous_manifest,
         installs,
+        expected_revision,
         rendered,
     })
 }
@@ -595,23 +602,41 @@ async fn run_upgrade(
     global: &Global,
     args: &UpgradeArgs,
 ) -> anyhow::Result<(bool, pb::OperationResult, RenderedHooks)> {
-    let namespace = global.namespace();
-    super::record_release(&args.name, &namespace);
+    super::record_release(&args.name, &global.namespace());
     let mut client = applier::connect(global).await?;
+    let layers = args.values.layers()?;
+    let mut prepared = 1;
+    loop {
+        match upgrade_once(global, args, &mut client, &layers).await {
+            Err(error) if prepared < MAX_PREPARES && moved(&error) => prepared += 1,
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Prepares, renders and upgrades once.
+async fn upgrade_once(
+    global: &Global,
+    args: &UpgradeArgs,
+    client: &mut applier::Client,
+    layers: &[rpb::ValuesLayer],
+) -> anyhow::Result<(bool, pb::OperationResult, RenderedHooks)> {
+    let namespace = global.namespace();
     let UpgradeRender {
         installs,
         mut rendered,
+        expected_revision,
         ..
     } = render_upgrade(
         global,
-        &mut client,
+        client,
         &args.name,
         crate::chart::ChartSpec {
             reference: &args.chart,
             version: args.apply.version.as_deref(),
             source: &args.source,
         },
-        &args.values,
+        layers,
         &args.value_mode(),
         RenderOptions::of(&args.apply),
     )
@@ -625,7 +650,9 @@ async fn run_upgrade(
             .upgrade(pb::UpgradeRequest {
                 name: args.name.clone(),
                 namespace,
-                rendered: Some(rendered),
+                render: Some(rendered),
+                expected_revision: Some(expected_revision),
+                rendered: None,
                 install: args.install,
                 create_namespace: args.apply.create_namespace,
                 wait: args.apply.waits(),
