@@ -13,6 +13,9 @@
 //!       groups: [capstan:tenants]
 //!     certificates: [ci.team-a.example.com]     # client certificate CN or SAN globs
 //!     serviceAccounts: ["system:serviceaccount:team-a:*"]
+//!     chartSources: [internal, "partner-*"]     # optional: the renderer's --chart-sources
+//!                                               # entries (name globs; "*" all) it may fetch
+//!                                               # charts by reference from; none by default
 //! ```
 //!
 //! Bearer tokens name their tenant in the token file (`sha256:<hex> team-a`).
@@ -121,6 +124,9 @@ pub struct Tenant {
     pub certificates: Vec<Glob>,
     /// Kubernetes user names (service accounts) that are this tenant.
     pub service_accounts: Vec<Glob>,
+    /// Names of the renderer's chart sources (`--chart-sources`) it may render charts by
+    /// reference from (`*` for all); none when the policy names none.
+    pub chart_sources: Vec<Glob>,
 }
 
 impl Tenant {
@@ -144,6 +150,11 @@ impl Tenant {
         };
         self.cluster_resources.iter().any(|g| g.matches(&key))
     }
+
+    /// Whether the tenant may render charts fetched from the renderer's chart source `name`.
+    pub fn allows_chart_source(&self, name: &str) -> bool {
+        self.chart_sources.iter().any(|g| g.matches(name))
+    }
 }
 
 #[derive(Deserialize)]
@@ -160,6 +171,8 @@ struct TenantFile {
     certificates: Vec<Glob>,
     #[serde(default)]
     service_accounts: Vec<Glob>,
+    #[serde(default)]
+    chart_sources: Vec<Glob>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +232,7 @@ impl Policy {
                     impersonate: t.impersonate,
                     certificates: t.certificates,
                     service_accounts: t.service_accounts,
+                    chart_sources: t.chart_sources,
                 }),
             );
         }
@@ -299,6 +313,7 @@ tenants:
     impersonate: {user: "capstan:tenant:team-a", groups: [capstan:tenants]}
     certificates: [ci.team-a.example.com]
     serviceAccounts: ["system:serviceaccount:team-a:*"]
+    chartSources: [internal, "partner-*"]
   team-b:
     namespaces: [team-b]
     operations: ["*"]
@@ -322,6 +337,27 @@ tenants:
         let b = policy.tenant("team-b").unwrap();
         assert_eq!(b.operations.len(), Operation::ALL.len());
         assert!(b.impersonate.groups.is_empty());
+    }
+
+    #[test]
+    fn chart_sources_are_named_or_none() {
+        let policy = Policy::parse(POLICY, "policy.yaml").unwrap();
+        let a = policy.tenant("team-a").unwrap();
+        assert!(a.allows_chart_source("internal"));
+        assert!(a.allows_chart_source("partner-x"));
+        assert!(!a.allows_chart_source("public"));
+        assert!(
+            !policy
+                .tenant("team-b")
+                .unwrap()
+                .allows_chart_source("internal")
+        );
+        let all = Policy::parse(
+            "tenants: {c: {namespaces: [c], operations: [render], impersonate: {user: c}, chartSources: [\"*\"]}}",
+            "p.yaml",
+        )
+        .unwrap();
+        assert!(all.tenant("c").unwrap().allows_chart_source("anything"));
     }
 
     #[test]

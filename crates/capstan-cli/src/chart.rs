@@ -73,10 +73,92 @@ pub async fn load(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Vec<u8
     Ok(resolve(global, spec).await?.archive)
 }
 
+/// A chart ready for the renderer: its archive, or (`--remote-chart`) the reference the
+/// renderer fetches itself.
+#[derive(Debug)]
+pub enum Prepared {
+    /// The archive, resolved here.
+    Archive(Vec<u8>),
+    /// The reference, for a remote renderer with `--chart-sources`.
+    Reference(capstan_proto::renderer::v1::ChartReference),
+}
+
+/// The chart `spec` names, for rendering: resolved here (see [`resolve`]), or with
+/// `--remote-chart` passed through as a reference (see [`remote_reference`]).
+pub async fn prepare(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Prepared> {
+    if spec.source.remote_chart {
+        return Ok(Prepared::Reference(remote_reference(global, spec)?));
+    }
+    Ok(Prepared::Archive(load(global, spec).await?))
+}
+
+/// The reference a remote renderer fetches for `spec`: `oci://` as given; `repo/chart` as the
+/// URL `repositories.yaml` gives the repository (the renderer knows no local names); a name with
+/// `--repo URL` as that URL. Local charts, archive URLs and the flags that need the chart here
+/// (`--verify`, `--dependency-update`) are refused.
+pub fn remote_reference(
+    global: &Global,
+    spec: ChartSpec<'_>,
+) -> anyhow::Result<capstan_proto::renderer::v1::ChartReference> {
+    if global.renderer.as_deref().is_none_or(str::is_empty) {
+        bail!(
+            "--remote-chart needs a remote renderer (--renderer or CAPSTAN_RENDERER): the \
+             in-process renderer fetches nothing by reference"
+        );
+    }
+    if spec.source.verify || spec.source.dependency_update {
+        bail!(
+            "--remote-chart cannot be combined with --verify or --dependency-update: the \
+             renderer fetches the chart {}",
+            spec.reference
+        );
+    }
+    let (url, chart) = match ChartRef::parse(spec.reference, spec.source.repo.as_deref()) {
+        ChartRef::Oci(reference) => (reference, String::new()),
+        ChartRef::RepoUrl { url, chart } => (url, chart),
+        ChartRef::Repo { repo, chart } => {
+            let file = resolver(global).repo_file()?;
+            let entry = file.get(&repo).with_context(|| {
+                format!(
+                    "chart \"{repo}/{chart}\": no repository named {repo:?} (add it with \
+                     `capstan repo add {repo} URL`)"
+                )
+            })?;
+            (entry.url.clone(), chart)
+        }
+        ChartRef::Local(path) => bail!(
+            "--remote-chart takes a chart reference (oci://..., repo/chart, or a name with \
+             --repo), not the local chart {}",
+            path.display()
+        ),
+        ChartRef::Url(url) => bail!(
+            "--remote-chart: the renderer does not fetch archive URLs such as {url}; name the \
+             chart in its repository (--repo URL NAME) or by oci:// reference"
+        ),
+        ChartRef::Missing(reference) => bail!(
+            "--remote-chart: {reference:?} is not a chart reference (oci://..., repo/chart, or \
+             a name with --repo)"
+        ),
+    };
+    Ok(capstan_proto::renderer::v1::ChartReference {
+        url,
+        chart,
+        version: spec.version.unwrap_or_default().to_owned(),
+        devel: spec.source.devel,
+    })
+}
+
 /// The one chart resolver: a local directory (its dependencies updated first with
 /// `--dependency-update`) or archive, a repository chart through the cache, a chart URL, or an
 /// `oci://` reference; verified against its `.prov` with `--verify`.
 pub async fn resolve(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Fetched> {
+    if spec.source.remote_chart {
+        bail!(
+            "--remote-chart applies to rendering (install, upgrade, template, diff): here the \
+             chart {} is needed locally",
+            spec.reference
+        );
+    }
     let span = tracing::info_span!("chart.resolve", chart = %spec.reference);
     resolve_reference(global, spec).instrument(span).await
 }

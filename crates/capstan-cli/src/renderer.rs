@@ -66,6 +66,20 @@ pub async fn ensure_chart(
     })
 }
 
+/// The chart source to render `chart` by: an archive made sure of (see [`ensure_chart`]), or
+/// a reference the renderer fetches.
+pub async fn chart_source(
+    client: &mut Client,
+    chart: crate::chart::Prepared,
+) -> anyhow::Result<pb::ChartSource> {
+    match chart {
+        crate::chart::Prepared::Archive(archive) => ensure_chart(client, archive).await,
+        crate::chart::Prepared::Reference(reference) => Ok(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Reference(reference)),
+        }),
+    }
+}
+
 /// A gRPC status as an error whose message is the service's own.
 pub fn status(status: tonic::Status) -> anyhow::Error {
     crate::exit::status(status)

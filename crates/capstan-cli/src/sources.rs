@@ -49,6 +49,11 @@ pub struct ChartSource {
     /// The keyring (public keys) to verify with.
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<PathBuf>,
+    /// Let the remote renderer (--renderer) fetch the chart by reference, from the sources its
+    /// operator allows, instead of resolving and uploading it here: `oci://...`, `repo/chart`
+    /// (sent as the repository's URL) or a name with --repo.
+    #[arg(long)]
+    pub remote_chart: bool,
 }
 
 /// `capstan repo ...`.

@@ -27,12 +27,18 @@
 //!   a digest uploaded by one tenant is unknown to the others.
 //! - Every render is counted and timed by result, and every chart cache lookup counted as a hit
 //!   or a miss ([`capstan_telemetry::metrics`]).
+//! - A chart named by reference ([`ChartFetcher`], `--chart-sources`) is fetched only from a
+//!   source the operator listed, for a tenant whose policy names that source; it is checked
+//!   against its index or manifest digest and cached by digest for every tenant, so it is
+//!   downloaded once (its cache entries are the only ones tenants share).
 //!
 //! [`HasChart`]: capstan_proto::renderer::v1::renderer_server::Renderer::has_chart
 
 mod cache;
 mod convert;
+mod fetch;
 mod flags;
+mod sources;
 mod worker;
 
 use std::sync::Arc;
@@ -48,7 +54,9 @@ use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
 pub use convert::stored_chart;
+pub use fetch::{ChartFetcher, Fetched};
 pub use flags::LimitFlags;
+pub use sources::{ChartSourceConfig, ChartSources, DEFAULT_REFRESH_SECONDS};
 pub use worker::{
     DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RenderWorker, WORKER_STACK_BYTES,
     serve_worker,
@@ -108,6 +116,8 @@ struct Inner {
     in_flight: InFlightLimit,
     /// When set, every render runs in a worker process with a memory limit.
     worker: Option<RenderWorker>,
+    /// When set, charts may be named by reference (`--chart-sources`).
+    fetcher: Option<Arc<ChartFetcher>>,
 }
 
 impl Default for RendererService {
@@ -135,6 +145,7 @@ impl RendererService {
                 limits: ServiceLimits::default(),
                 in_flight: admission(ServiceLimits::default()),
                 worker: None,
+                fetcher: None,
             }),
         }
     }
@@ -152,6 +163,16 @@ impl RendererService {
         self.rebuilt(limits, Some(worker))
     }
 
+    /// The same service fetching charts named by reference with `fetcher` (see
+    /// [`ChartFetcher`]). Call before serving: it starts a fresh service.
+    pub fn with_chart_fetcher(self, fetcher: ChartFetcher) -> RendererService {
+        let mut service = self.rebuilt(self.inner.limits, self.inner.worker.clone());
+        Arc::get_mut(&mut service.inner)
+            .expect("a fresh service is not shared")
+            .fetcher = Some(Arc::new(fetcher));
+        service
+    }
+
     /// A fresh service (empty cache, no admissions) with these service bounds and worker.
     fn rebuilt(&self, limits: ServiceLimits, worker: Option<RenderWorker>) -> RendererService {
         RendererService {
@@ -162,39 +183,67 @@ impl RendererService {
                 limits,
                 in_flight: admission(limits),
                 worker,
+                fetcher: self.inner.fetcher.clone(),
             }),
         }
     }
 
-    /// The archive of a request's chart source (kept in the tenant's cache when sent whole).
-    fn archive_of(
+    /// Where a request's chart is cached, and its digest: an archive sent whole is kept in the
+    /// tenant's cache; a digest names one uploaded before; a reference is fetched (or taken
+    /// from the shared cache) for the caller.
+    async fn chart_key(
         &self,
+        caller: &capstan_server::Caller,
         tenant: &Tenant,
         source: Option<pb::ChartSource>,
-    ) -> Result<Vec<u8>, Status> {
+    ) -> Result<(String, String), Status> {
         use pb::chart_source::Source;
         match source.and_then(|s| s.source) {
             Some(Source::Archive(archive)) => {
-                let key = cache_key(tenant, &digest_of(&archive));
+                let digest = digest_of(&archive);
+                let key = cache_key(tenant, &digest);
                 if !self.inner.cache.has(&key) {
-                    self.inner.cache.put_archive(&key, archive.clone());
+                    self.inner.cache.put_archive(&key, archive);
                 }
-                Ok(archive)
+                Ok((key, digest))
             }
-            Some(Source::Digest(digest)) => self
-                .inner
-                .cache
-                .archive(&cache_key(tenant, &digest))
-                .map(|archive| archive.as_ref().clone())
-                .ok_or_else(|| {
-                    Status::not_found(format!(
-                        "chart {digest} is not held by this renderer; upload it first"
+            Some(Source::Digest(digest)) => Ok((cache_key(tenant, &digest), digest)),
+            Some(Source::Reference(reference)) => {
+                let fetcher = self.inner.fetcher.as_ref().ok_or_else(|| {
+                    Status::failed_precondition(format!(
+                        "chart reference {}{}: this renderer fetches no charts by reference                          (its operator starts it with --chart-sources to allow that)",
+                        reference.url,
+                        if reference.chart.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {}", reference.chart)
+                        }
                     ))
-                }),
+                })?;
+                let fetched = fetcher.fetch(caller, &reference).await?;
+                let key = shared_key(&fetched.digest);
+                if !self.inner.cache.has(&key) {
+                    self.inner.cache.put_archive(&key, fetched.archive);
+                }
+                Ok((key, fetched.digest))
+            }
             None => Err(Status::invalid_argument(
-                "the request names no chart (archive or digest)",
+                "the request names no chart (archive, digest or reference)",
             )),
         }
+    }
+
+    /// The archive cached under `key`.
+    fn archive_of(&self, key: &str, digest: &str) -> Result<Vec<u8>, Status> {
+        self.inner
+            .cache
+            .archive(key)
+            .map(|archive| archive.as_ref().clone())
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "chart {digest} is not held by this renderer; upload it first"
+                ))
+            })
     }
 
     /// Loads, compiles and renders running now (for metrics and tests).
@@ -256,36 +305,19 @@ impl RendererService {
         &self.inner.cache
     }
 
-    /// The compiled chart for a request's chart source, loading and compiling it when needed.
+    /// The compiled chart cached under `key`, loading and compiling it when needed.
     async fn compiled(
         &self,
         tenant: &Tenant,
-        source: Option<pb::ChartSource>,
+        key: &str,
+        digest: String,
     ) -> Result<(String, Arc<CompiledChart>), Status> {
-        use pb::chart_source::Source;
-        let digest = match source.and_then(|s| s.source) {
-            Some(Source::Archive(archive)) => {
-                let digest = digest_of(&archive);
-                let key = cache_key(tenant, &digest);
-                if !self.inner.cache.has(&key) {
-                    self.inner.cache.put_archive(&key, archive);
-                }
-                digest
-            }
-            Some(Source::Digest(digest)) => digest,
-            None => {
-                return Err(Status::invalid_argument(
-                    "the request names no chart (archive or digest)",
-                ));
-            }
-        };
-        let key = cache_key(tenant, &digest);
-        if let Some(compiled) = self.inner.cache.compiled(&key) {
+        if let Some(compiled) = self.inner.cache.compiled(key) {
             capstan_telemetry::metrics::chart_cache("compiled", true);
             return Ok((digest, compiled));
         }
         capstan_telemetry::metrics::chart_cache("compiled", false);
-        let archive = self.inner.cache.archive(&key).ok_or_else(|| {
+        let archive = self.inner.cache.archive(key).ok_or_else(|| {
             Status::not_found(format!(
                 "chart {digest} is not held by this renderer; upload it first"
             ))
@@ -300,7 +332,7 @@ impl RendererService {
                 Ok(Arc::new(compiled))
             })
             .await?;
-        self.inner.cache.put_compiled(&key, compiled.clone());
+        self.inner.cache.put_compiled(key, compiled.clone());
         Ok((digest, compiled))
     }
 }
@@ -312,6 +344,12 @@ fn cache_key(tenant: &Tenant, digest: &str) -> String {
         Tenant::Anonymous => digest.to_owned(),
         Tenant::Named(name) => format!("{name}/{digest}"),
     }
+}
+
+/// Where a chart fetched by reference is cached: one entry for every tenant (the space keeps
+/// it apart from every tenant's keys, since tenant names hold no whitespace).
+fn shared_key(digest: &str) -> String {
+    format!("fetched {digest}")
 }
 
 /// The digest a chart archive is addressed by: `sha256:<hex>`.
@@ -400,9 +438,12 @@ impl Renderer for RendererService {
             chart = tracing::field::Empty,
         );
         let result = async move {
+            let (key, digest) = self
+                .chart_key(&caller, &tenant, request.chart.take())
+                .await?;
+            tracing::Span::current().record("chart", digest.as_str());
             if let Some(worker) = &self.inner.worker {
-                let archive = self.archive_of(&tenant, request.chart.take())?;
-                tracing::Span::current().record("chart", digest_of(&archive).as_str());
+                let archive = self.archive_of(&key, &digest)?;
                 let _admitted = self.inner.in_flight.admit(&tenant)?;
                 let request = pb::RenderRequest {
                     chart: Some(pb::ChartSource {
@@ -416,8 +457,7 @@ impl Renderer for RendererService {
                 check_lookups(&caller, &response)?;
                 return Ok(Response::new(response));
             }
-            let (digest, compiled) = self.compiled(&tenant, request.chart).await?;
-            tracing::Span::current().record("chart", digest.as_str());
+            let (digest, compiled) = self.compiled(&tenant, &key, digest).await?;
             if request.values.len() > MAX_VALUES_LAYERS {
                 return Err(Status::resource_exhausted(format!(
                     "{} values layers exceed the limit of {MAX_VALUES_LAYERS}",

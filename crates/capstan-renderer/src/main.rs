@@ -35,6 +35,11 @@ struct Args {
     /// Bounds on charts, renders and requests.
     #[command(flatten)]
     limits: capstan_renderer::LimitFlags,
+    /// Allow renders to name charts by reference, fetched from the repositories and registries
+    /// this YAML file lists (with credentials from files; see docs/charts.md). Without it, charts
+    /// are only uploaded.
+    #[arg(long, env = "CAPSTAN_RENDERER_CHART_SOURCES", value_name = "FILE")]
+    chart_sources: Option<std::path::PathBuf>,
     /// Internal: render one request from standard input within this many bytes of data.
     #[arg(long, hide = true, value_name = "BYTES")]
     render_worker: Option<u64>,
@@ -59,6 +64,16 @@ async fn main() -> anyhow::Result<()> {
     if let Some(bytes) = args.render_worker {
         return capstan_renderer::serve_worker(service, bytes).await;
     }
+    let service = match &args.chart_sources {
+        Some(path) => {
+            let sources = capstan_renderer::ChartSources::load(path)?;
+            service.with_chart_fetcher(capstan_renderer::ChartFetcher::new(
+                sources,
+                args.limits.chart_limits(),
+            ))
+        }
+        None => service,
+    };
     let service = match args.limits.render_memory_limit {
         0 => service,
         limit => service.with_render_worker(

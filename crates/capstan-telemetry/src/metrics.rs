@@ -76,6 +76,7 @@ struct Metrics {
     render_duration: Histograms<Labels1>,
     cache_hits: Family<Labels1, Counter>,
     cache_misses: Family<Labels1, Counter>,
+    chart_fetches: Family<Labels1, Counter>,
 }
 
 impl Metrics {
@@ -136,6 +137,13 @@ impl Metrics {
             "Chart cache lookups that did not find the chart",
             cache_misses.clone(),
         );
+        let chart_fetches = Family::<Labels1, Counter>::default();
+        registry.register(
+            "capstan_chart_fetches",
+            "Charts the renderer resolved by reference, by result (downloaded, cached: served \
+             from the shared cache without a download, refused, failed)",
+            chart_fetches.clone(),
+        );
         registry.register_collector(Box::new(ProcessCollector));
         Metrics {
             registry,
@@ -148,6 +156,7 @@ impl Metrics {
             render_duration,
             cache_hits,
             cache_misses,
+            chart_fetches,
         }
     }
 }
@@ -243,6 +252,15 @@ pub fn chart_cache(cache: &'static str, hit: bool) {
         &metrics.cache_misses
     };
     family.get_or_create(&[("cache", cache)]).inc();
+}
+
+/// Records a chart resolved by reference on the renderer: `downloaded`, `cached` (no
+/// download), `refused` (not allowed) or `failed`.
+pub fn chart_fetch(result: &'static str) {
+    global()
+        .chart_fetches
+        .get_or_create(&[("result", result)])
+        .inc();
 }
 
 /// Every metric in Prometheus text format.

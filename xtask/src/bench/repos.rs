@@ -1,6 +1,8 @@
 //! `cargo xtask bench repos`: `repo update` of a 10,000-entry `index.yaml` (2,000 charts x 5
 //! versions, fields as large public repositories carry them) served by nginx on 127.0.0.1, and
-//! `search repo` over it, capstan against Helm v3 and v4, each with a Helm home of its own.
+//! `search repo` over it, capstan against Helm v3 and v4, each with a Helm home of its own;
+//! then `install` (client dry run, against the local control plane) and `template` of a chart
+//! from a repository with a warm chart cache, against the same chart as a local directory.
 //!
 //! `CAPSTAN_BENCH_CAPSTAN=PATH` measures that capstan binary instead of building the release one.
 
@@ -108,6 +110,7 @@ pub fn run() -> anyhow::Result<()> {
         }
         rows.push(row);
     }
+    report.push_str(&warm_cache(&work, &server, &tools[0].1, &envs[0])?);
     drop(server);
     std::fs::write(out_dir().join("repos.md"), &report)?;
     std::fs::write(
@@ -117,6 +120,97 @@ pub fn run() -> anyhow::Result<()> {
     println!("{report}");
     println!("written to {}", out_dir().join("repos.md").display());
     Ok(())
+}
+
+/// `install --dry-run` and `template` of `examples/charts/webapp` from a repository whose chart
+/// is already in capstan's cache, alternating with the same chart as a local directory.
+fn warm_cache(
+    work: &Path,
+    server: &Nginx,
+    capstan: &Path,
+    env: &[(&str, String)],
+) -> anyhow::Result<String> {
+    let chart_dir = paths::root().join("examples/charts/webapp");
+    let served = work.join("served/charts");
+    std::fs::create_dir_all(&served)?;
+    let url = format!("{}/charts", server.url);
+    let run = |args: &[&str]| {
+        measure(
+            capstan,
+            &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+            env,
+        )
+    };
+    run(&[
+        "package",
+        &chart_dir.display().to_string(),
+        "-d",
+        &served.display().to_string(),
+    ])?;
+    run(&[
+        "repo",
+        "index",
+        &served.display().to_string(),
+        "--url",
+        &url,
+    ])?;
+    run(&["repo", "add", "local", &url])?;
+    // Warm: the first resolution downloads the archive into the chart cache.
+    run(&["template", "x", "local/webapp"])?;
+    let mut env = env.to_vec();
+    env.push((
+        "KUBECONFIG",
+        paths::state_dir().join("kubeconfig").display().to_string(),
+    ));
+    let dir = chart_dir.display().to_string();
+    let cases: [(&str, [Vec<String>; 2]); 2] = [
+        (
+            "install --dry-run",
+            [
+                ["install", "x", "local/webapp", "--dry-run", "-n", "default"],
+                ["install", "x", &dir, "--dry-run", "-n", "default"],
+            ]
+            .map(|a| a.map(String::from).to_vec()),
+        ),
+        (
+            "template",
+            [["template", "x", "local/webapp"], ["template", "x", &dir]]
+                .map(|a| a.map(String::from).to_vec()),
+        ),
+    ];
+    let mut report = String::from(
+        "\n## A chart from a repository (warm cache) against a local directory\n\n\
+         | operation | chart | median | min | max | peak RSS | repository/directory (median of pairs) |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (operation, [from_repo, from_dir]) in cases {
+        measure(capstan, &from_repo, &env)?;
+        measure(capstan, &from_dir, &env)?;
+        let (mut repo_samples, mut dir_samples) = (Vec::new(), Vec::new());
+        for _ in 0..RUNS * 2 {
+            repo_samples.push(measure(capstan, &from_repo, &env)?);
+            dir_samples.push(measure(capstan, &from_dir, &env)?);
+        }
+        let ratio = Sample::paired_ratio(&repo_samples, &dir_samples);
+        for (label, samples, comparison) in [
+            (
+                "local/webapp (cached)",
+                &repo_samples,
+                format!("{ratio:.3}"),
+            ),
+            ("examples/charts/webapp", &dir_samples, String::new()),
+        ] {
+            let s = Sample::times(samples);
+            writeln!(
+                report,
+                "| {operation} | {label} | {} | {} | {} | {} MiB | {comparison} |",
+                ms(s.median),
+                ms(s.min),
+                ms(s.max),
+                Sample::peak_rss(samples) / 1024
+            )?;
+        }
+    }
+    Ok(report)
 }
 
 /// A 10,000-entry index with the fields public repositories carry (annotations, dependencies,

@@ -75,12 +75,12 @@ pub(crate) async fn render(
         namespace = %release.namespace,
         revision = release.revision,
     );
-    let archive = crate::chart::load(global, chart)
+    let chart = crate::chart::prepare(global, chart)
         .instrument(span.clone())
         .await?;
     let mut r = async {
         let mut client = renderer::connect(global).await?;
-        let mut source = renderer::ensure_chart(&mut client, archive).await?;
+        let mut source = renderer::chart_source(&mut client, chart).await?;
         let mut answers: Option<rpb::Lookups> = options.reads_cluster.then(rpb::Lookups::default);
         let mut round = 0;
         loop {

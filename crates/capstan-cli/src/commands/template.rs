@@ -33,10 +33,10 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         version: args.version.as_deref(),
         source: &args.source,
     };
-    let archive = crate::chart::load(global, spec).await?;
+    let chart = crate::chart::prepare(global, spec).await?;
     let layers = args.values.layers()?;
     let mut client = renderer::connect(global).await?;
-    let source = renderer::ensure_chart(&mut client, archive).await?;
+    let source = renderer::chart_source(&mut client, chart).await?;
     let mut capabilities = pb::Capabilities::default();
     if let Some(version) = &args.kube_version {
         capabilities.kube_version = version.clone();

@@ -24,7 +24,7 @@ pub struct UploadChartResponse {
 /// Where the chart comes from.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ChartSource {
-    #[prost(oneof = "chart_source::Source", tags = "1, 2")]
+    #[prost(oneof = "chart_source::Source", tags = "1, 2, 3")]
     pub source: ::core::option::Option<chart_source::Source>,
 }
 /// Nested message and enum types in `ChartSource`.
@@ -37,7 +37,33 @@ pub mod chart_source {
         /// The digest of an archive uploaded before.
         #[prost(string, tag = "2")]
         Digest(::prost::alloc::string::String),
+        /// A chart the renderer fetches itself, from a source its operator allows
+        /// (`capstan-renderer --chart-sources`); refused with FAILED_PRECONDITION when the daemon
+        /// fetches nothing, PERMISSION_DENIED when the source is not allowed (to this tenant).
+        #[prost(message, tag = "3")]
+        Reference(super::ChartReference),
     }
+}
+/// A chart by reference, resolved on the renderer as the CLI resolves it locally: the version
+/// constraint against the repository index or the registry's tags, the archive checked against
+/// the index digest or the OCI manifest's layer digest, and cached by digest.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ChartReference {
+    /// "oci://host\[:port\]/path/chart\[:tag|@sha256:...\]", or the URL of a classic chart repository
+    /// (the directory holding index.yaml). `repo/chart` names are the client's configuration: the
+    /// client sends the repository's URL.
+    #[prost(string, tag = "1")]
+    pub url: ::prost::alloc::string::String,
+    /// With a repository URL: the chart's name. Empty for oci:// references.
+    #[prost(string, tag = "2")]
+    pub chart: ::prost::alloc::string::String,
+    /// A version or Masterminds constraint ("1.2.3", "^1.2", ">=1.0 \<2.0"); empty: the newest
+    /// release (the reference's tag or digest, for oci://).
+    #[prost(string, tag = "3")]
+    pub version: ::prost::alloc::string::String,
+    /// Pre-releases too when `version` is empty (`--devel`).
+    #[prost(bool, tag = "4")]
+    pub devel: bool,
 }
 /// One layer of values, applied in order on top of the chart's defaults, as Helm applies
 /// `-f`, `--set`, `--set-string`, `--set-file` and `--set-json`.
