@@ -610,8 +610,8 @@ fn difference(
         *writes.by_resource.entry(key).or_default() += delta;
         writes.total += delta;
         let secret_object = classes.secrets_in_chart && matches!(verb.as_str(), "PATCH" | "APPLY");
-        let object = classes.objects.contains(resource)
-            || (resource == RECORD_RESOURCE && secret_object);
+        let object =
+            classes.objects.contains(resource) || (resource == RECORD_RESOURCE && secret_object);
         if subresource.is_empty() && object {
             writes.objects += delta;
         } else if subresource.is_empty() && resource == RECORD_RESOURCE {
