@@ -831,3 +831,49 @@ fn report(
     println!("written to {}", out_dir().join("apply.md").display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(entries: &[(&str, &str, &str, f64)]) -> BTreeMap<Counter, f64> {
+        entries
+            .iter()
+            .map(|(r, s, v, n)| ((r.to_string(), s.to_string(), v.to_string()), *n))
+            .collect()
+    }
+
+    #[test]
+    fn writes_are_split_into_objects_record_and_other() {
+        let before = counters(&[
+            ("deployments", "", "PATCH", 10.0),
+            ("secrets", "", "POST", 5.0),
+        ]);
+        let after = counters(&[
+            ("deployments", "", "PATCH", 12.0),
+            ("deployments", "status", "PUT", 3.0),
+            ("secrets", "", "POST", 6.0),
+            ("secrets", "", "PUT", 2.0),
+            ("secrets", "", "PATCH", 1.0),
+            ("leases", "", "POST", 1.0),
+        ]);
+        let generated = difference(&before, &after, &Classes::generated());
+        assert_eq!(
+            (
+                generated.objects,
+                generated.record,
+                generated.other,
+                generated.total
+            ),
+            (2, 4, 4, 10)
+        );
+        assert_eq!(generated.by_resource["deployments/status"], 3);
+        // A chart with Secrets of its own: their PATCHes are object writes, not the record's.
+        let chart = Classes {
+            objects: vec!["deployments".into()],
+            secrets_in_chart: true,
+        };
+        let writes = difference(&before, &after, &chart);
+        assert_eq!((writes.objects, writes.record, writes.other), (3, 3, 4));
+    }
+}

@@ -475,17 +475,21 @@ fn report(
          written by PATCH or APPLY on upgrades and count as objects (on install, a Secret a tool \
          creates by POST counts as record). CRDs are not in `objects`: a warm-up install per tool \
          (untimed) created them, so every timed install finds them present, as any install after \
-         the first does. CRD write requests per timed install (median; conflicts included):"
+         the first does. CRD write requests per timed install (median; conflicts included): {}.",
+        tools
+            .iter()
+            .enumerate()
+            .map(|(i, tool)| format!(
+                "{} {}",
+                tool.name,
+                median_of(
+                    &results[i][Step::Install.key()],
+                    "customresourcedefinitions"
+                )
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
-    for (i, tool) in tools.iter().enumerate() {
-        let install = &results[i][Step::Install.key()];
-        writeln!(
-            report,
-            "{}: {}.",
-            tool.name,
-            median_of(install, "customresourcedefinitions")
-        )?;
-    }
 
     writeln!(
         report,
@@ -570,4 +574,36 @@ fn report(
         serde_json::to_vec_pretty(&json!({"steps": rows, "targets": targets, "changed": changed}))?,
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_objects_are_those_added_removed_or_different() {
+        let before: BTreeMap<String, Value> = [
+            ("a".to_string(), json!({"x": 1})),
+            ("b".to_string(), json!({"x": 1})),
+            ("c".to_string(), json!({"x": 1})),
+        ]
+        .into();
+        let after: BTreeMap<String, Value> = [
+            ("a".to_string(), json!({"x": 1})),
+            ("b".to_string(), json!({"x": 2})),
+            ("d".to_string(), json!({"x": 1})),
+        ]
+        .into();
+        assert_eq!(changed_objects(&before, &after), ["b", "c", "d"]);
+        assert!(changed_objects(&before, &before).is_empty());
+    }
+
+    #[test]
+    fn the_union_of_runs_is_sorted_and_without_repeats() {
+        let runs = vec![
+            vec!["b".to_string()],
+            vec!["a".to_string(), "b".to_string()],
+        ];
+        assert_eq!(union(&runs).into_iter().collect::<Vec<_>>(), ["a", "b"]);
+    }
 }
