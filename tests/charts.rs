@@ -22,11 +22,21 @@ fn chart(name: &str) -> String {
     capstan_e2e::corpus().join(name).display().to_string()
 }
 
+/// The chart's values for the simulated cluster shared with `cargo xtask bench apply`
+/// (`tests/fixtures/values/<chart>.yaml`), if it has any.
+fn values_fixture(chart: &str) -> Option<String> {
+    let file = capstan_e2e::process::repository()
+        .join("tests/fixtures/values")
+        .join(format!("{chart}.yaml"));
+    file.is_file().then(|| file.display().to_string())
+}
+
 /// One chart's lifecycle.
 struct Lifecycle<'a> {
     /// The chart's directory name.
     chart: &'a str,
-    /// Values every revision is rendered with (`--set`), e.g. webhooks turned off.
+    /// Values every revision is rendered with (`--set`), e.g. webhooks turned off, after
+    /// [`values_fixture`]'s file.
     values: &'a [&'a str],
     /// The value the upgrade changes (`--set`).
     change: &'a str,
@@ -91,6 +101,10 @@ async fn steps(ns: &TestNamespace, lifecycle: &Lifecycle<'_>) -> anyhow::Result<
     let release = n;
     let chart = chart(lifecycle.chart);
     let mut values: Vec<&str> = Vec::new();
+    let fixture = values_fixture(lifecycle.chart);
+    if let Some(file) = &fixture {
+        values.extend(["-f", file]);
+    }
     for v in lifecycle.values {
         values.extend(["--set", v]);
     }
@@ -299,12 +313,8 @@ async fn kube_prometheus_stack() {
         "lc-kps",
         Lifecycle {
             chart: "kube-prometheus-stack",
-            // The operator's admission webhooks validate its custom resources and no webhook
-            // server can answer here: turned off.
-            values: &[
-                "prometheusOperator.admissionWebhooks.enabled=false",
-                "prometheusOperator.tls.enabled=false",
-            ],
+            // Its admission webhooks turned off: tests/fixtures/values/kube-prometheus-stack.yaml.
+            values: &[],
             change: "kube-state-metrics.replicas=2",
             shows: (
                 "apps/v1",

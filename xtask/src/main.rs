@@ -52,7 +52,7 @@ enum Task {
     Demo,
     /// Run a benchmark suite side by side with Helm (results in `target/bench/`).
     Bench {
-        /// The suite: render, list, apply, load, or all.
+        /// The suite: render, list, apply, kps (apply's kube-prometheus-stack part), load, or all.
         suite: String,
     },
     /// Regenerate the committed protobuf code from `proto/`.

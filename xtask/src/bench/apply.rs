@@ -4,7 +4,8 @@
 //! run in a fresh namespace. For every step the API server's `apiserver_request_total` is read before
 //! and after, so the writes each tool sends are counted. Then 50 releases upgraded at once: 50
 //! `capstan upgrade` processes served by one applier daemon against 50 Helm processes, with wall time
-//! and peak memory.
+//! and peak memory. Then kube-prometheus-stack's install and upgrades (`kps`), with this file's
+//! steps, write counts and table.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -20,7 +21,7 @@ use kube::{Api, Client};
 use serde_json::{Value, json};
 
 use super::chartgen::{Flavor, generate, generate_with};
-use super::{Sample, Stats, measure, ms, out_dir};
+use super::{Sample, Stats, kps, measure, ms, out_dir};
 use crate::{cluster, helm, paths, probe};
 
 /// The install step's chart: 50 objects, 10 of them Deployments.
@@ -32,8 +33,8 @@ const RUNS: usize = 3;
 /// Releases upgraded at once, and the size of each (5 Deployments).
 const CONCURRENT: usize = 50;
 const CONCURRENT_OBJECTS: usize = 20;
-const LABEL: &str = "capstan-bench";
-const LABEL_VALUE: &str = "apply";
+pub(super) const LABEL: &str = "capstan-bench";
+pub(super) const LABEL_VALUE: &str = "apply";
 const RELEASE: &str = "bench";
 /// The `--set` that changes exactly one object (see `chartgen::MARKER_OBJECT`).
 const CHANGE: &str = "marker=changed";
@@ -47,8 +48,9 @@ const CHART_RESOURCES: [&str; 4] = ["deployments", "services", "configmaps", "se
 /// Resource holding release records (both tools default to the Secret driver).
 const RECORD_RESOURCE: &str = "secrets";
 
+/// One timed operation on a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
+pub(super) enum Step {
     Install,
     UpgradeOne,
     UpgradeNone,
@@ -63,7 +65,7 @@ const STEPS: [Step; 4] = [
 ];
 
 impl Step {
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Step::Install => "install --wait",
             Step::UpgradeOne => "upgrade (1 object changed) --wait",
@@ -72,7 +74,7 @@ impl Step {
         }
     }
 
-    fn key(self) -> &'static str {
+    pub(super) fn key(self) -> &'static str {
         match self {
             Step::Install => "install",
             Step::UpgradeOne => "upgrade_one_change",
@@ -155,23 +157,42 @@ impl Tool {
 
 /// Write requests counted by the API server during one run, by category.
 #[derive(Clone, Debug, Default, serde::Serialize)]
-struct Writes {
-    total: u64,
+pub(super) struct Writes {
+    pub(super) total: u64,
     /// Writes to the chart's kinds (no subresource).
-    objects: u64,
+    pub(super) objects: u64,
     /// Writes to Secrets: the release record.
-    record: u64,
+    pub(super) record: u64,
     /// Everything else: controllers and the pod simulator reacting, leases.
-    other: u64,
+    pub(super) other: u64,
     /// Every non-zero count by `resource[/subresource]`, to see what `other` is.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    by_resource: BTreeMap<String, u64>,
+    pub(super) by_resource: BTreeMap<String, u64>,
 }
 
+/// Which write requests are the chart's objects and which the release record.
+pub(super) struct Classes {
+    /// The resources (plural names) the chart's objects are, Secrets aside.
+    pub(super) objects: Vec<String>,
+    /// Whether the chart has Secrets too: then writes to Secrets by PATCH or APPLY (which
+    /// neither tool uses for its record) count as objects, the rest (POST, PUT, DELETE) as record.
+    pub(super) secrets_in_chart: bool,
+}
+
+impl Classes {
+    fn generated() -> Classes {
+        Classes {
+            objects: CHART_RESOURCES.iter().map(|r| r.to_string()).collect(),
+            secrets_in_chart: false,
+        }
+    }
+}
+
+/// The times and write counts of one tool's runs of one step.
 #[derive(Default)]
-struct Measured {
-    seconds: Vec<f64>,
-    writes: Vec<Writes>,
+pub(super) struct Measured {
+    pub(super) seconds: Vec<f64>,
+    pub(super) writes: Vec<Writes>,
 }
 
 pub fn run() -> anyhow::Result<()> {
@@ -220,7 +241,18 @@ pub fn run() -> anyhow::Result<()> {
             &tools,
             &mut namespaces,
         )?;
-        report(&tools, &steps, &concurrent)
+        report(&tools, &steps, &concurrent)?;
+        let kps_tools: Vec<kps::Tool<'_>> = tools
+            .iter()
+            .map(|t| kps::Tool {
+                name: &t.name,
+                binary: &t.binary,
+            })
+            .collect();
+        let section = kps::run(&runtime, &client, &kubeconfig, &kps_tools)?;
+        println!("{section}");
+        println!("written to {}", out_dir().join("kps.md").display());
+        Ok(())
     })();
     println!("deleting {} benchmark namespaces...", namespaces.len());
     let cleanup = runtime.block_on(delete_namespaces(&client, &namespaces));
@@ -238,6 +270,7 @@ fn measure_steps(
     let env = [("KUBECONFIG", kubeconfig.display().to_string())];
     let mut results: Vec<BTreeMap<&'static str, Measured>> =
         tools.iter().map(|_| BTreeMap::new()).collect();
+    let classes = Classes::generated();
     let stamp = super::rand_suffix() % 1_000_000;
     for round in 0..=RUNS {
         let warm_up = round == 0;
@@ -264,23 +297,16 @@ fn measure_steps(
                 }
             }
             for (i, tool) in tools.iter().enumerate() {
-                let before = runtime.block_on(write_counts(client))?;
-                let sample: Sample =
-                    measure(&tool.binary, &tool.args(step, &round_namespaces[i]), &env)
-                        .with_context(|| format!("{} {}", tool.name, step.label()))?;
-                let after = runtime.block_on(write_counts(client))?;
-                let writes = difference(&before, &after);
-                println!(
-                    "  {:<14} {:<34} {:>9}  writes {:>4} (objects {}, record {}, other {}: {})",
-                    tool.name,
-                    step.label(),
-                    ms(sample.seconds),
-                    writes.total,
-                    writes.objects,
-                    writes.record,
-                    writes.other,
-                    other_resources(&writes)
-                );
+                let (sample, writes) = timed(
+                    runtime,
+                    client,
+                    &classes,
+                    &tool.name,
+                    step,
+                    &tool.binary,
+                    &tool.args(step, &round_namespaces[i]),
+                    &env,
+                )?;
                 if !warm_up {
                     let entry = results[i].entry(step.key()).or_default();
                     entry.seconds.push(sample.seconds);
@@ -290,6 +316,38 @@ fn measure_steps(
         }
     }
     Ok(results)
+}
+
+/// Runs one tool's `step` once (`binary args`), reading the API server's write counters before and
+/// after; prints and returns its time and writes.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn timed(
+    runtime: &tokio::runtime::Runtime,
+    client: &Client,
+    classes: &Classes,
+    tool: &str,
+    step: Step,
+    binary: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> anyhow::Result<(Sample, Writes)> {
+    let before = runtime.block_on(write_counts(client))?;
+    let sample: Sample =
+        measure(binary, args, env).with_context(|| format!("{tool} {}", step.label()))?;
+    let after = runtime.block_on(write_counts(client))?;
+    let writes = difference(&before, &after, classes);
+    println!(
+        "  {:<14} {:<34} {:>9}  writes {:>4} (objects {}, record {}, other {}: {})",
+        tool,
+        step.label(),
+        ms(sample.seconds),
+        writes.total,
+        writes.objects,
+        writes.record,
+        writes.other,
+        other_resources(&writes, classes)
+    );
+    Ok((sample, writes))
 }
 
 /// `CONCURRENT` releases upgraded at once, per tool: `capstan upgrade` processes served by one
@@ -494,9 +552,9 @@ fn vm_hwm(pid: u32) -> anyhow::Result<u64> {
         .unwrap_or(0))
 }
 
-/// Counter values of `apiserver_request_total` for write verbs, keyed by (resource, subresource),
-/// summed over the other labels.
-async fn write_counts(client: &Client) -> anyhow::Result<BTreeMap<(String, String), f64>> {
+/// Counter values of `apiserver_request_total` for write verbs, keyed by (resource, subresource,
+/// verb), summed over the other labels.
+async fn write_counts(client: &Client) -> anyhow::Result<BTreeMap<Counter, f64>> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = client
         .request_text(request)
@@ -523,23 +581,24 @@ async fn write_counts(client: &Client) -> anyhow::Result<BTreeMap<(String, Strin
         }
         let value: f64 = value.trim().parse().unwrap_or(0.0);
         *counts
-            .entry((label("resource"), label("subresource")))
+            .entry((label("resource"), label("subresource"), label("verb")))
             .or_insert(0.0) += value;
     }
     Ok(counts)
 }
 
+/// One counter of `apiserver_request_total`: resource, subresource, verb.
+type Counter = (String, String, String);
+
 fn difference(
-    before: &BTreeMap<(String, String), f64>,
-    after: &BTreeMap<(String, String), f64>,
+    before: &BTreeMap<Counter, f64>,
+    after: &BTreeMap<Counter, f64>,
+    classes: &Classes,
 ) -> Writes {
     let mut writes = Writes::default();
-    for ((resource, subresource), value) in after {
-        let delta = (value
-            - before
-                .get(&(resource.clone(), subresource.clone()))
-                .unwrap_or(&0.0))
-        .max(0.0) as u64;
+    for (counter, value) in after {
+        let (resource, subresource, verb) = counter;
+        let delta = (value - before.get(counter).unwrap_or(&0.0)).max(0.0) as u64;
         if delta == 0 {
             continue;
         }
@@ -550,7 +609,10 @@ fn difference(
         };
         *writes.by_resource.entry(key).or_default() += delta;
         writes.total += delta;
-        if subresource.is_empty() && CHART_RESOURCES.contains(&resource.as_str()) {
+        let secret_object = classes.secrets_in_chart && matches!(verb.as_str(), "PATCH" | "APPLY");
+        let object =
+            classes.objects.contains(resource) || (resource == RECORD_RESOURCE && secret_object);
+        if subresource.is_empty() && object {
             writes.objects += delta;
         } else if subresource.is_empty() && resource == RECORD_RESOURCE {
             writes.record += delta;
@@ -561,7 +623,7 @@ fn difference(
     writes
 }
 
-async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+pub(super) async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
     let namespace: Namespace = serde_json::from_value(json!({
         "metadata": {"name": name, "labels": {LABEL: LABEL_VALUE}}
@@ -572,7 +634,7 @@ async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn delete_namespaces(client: &Client, names: &[String]) -> anyhow::Result<()> {
+pub(super) async fn delete_namespaces(client: &Client, names: &[String]) -> anyhow::Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
     for name in names {
         match api.delete(name, &DeleteParams::background()).await {
@@ -612,19 +674,17 @@ async fn remove_leftovers(client: &Client) -> anyhow::Result<()> {
 }
 
 /// The resources counted as `other`, with their counts.
-fn other_resources(writes: &Writes) -> String {
+fn other_resources(writes: &Writes, classes: &Classes) -> String {
     writes
         .by_resource
         .iter()
-        .filter(|(key, _)| {
-            key.as_str() != RECORD_RESOURCE && !CHART_RESOURCES.contains(&key.as_str())
-        })
+        .filter(|(key, _)| key.as_str() != RECORD_RESOURCE && !classes.objects.contains(key))
         .map(|(key, count)| format!("{key} {count}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn median_writes(writes: &[Writes]) -> Writes {
+pub(super) fn median_writes(writes: &[Writes]) -> Writes {
     let pick = |f: fn(&Writes) -> u64| -> u64 {
         let mut v: Vec<u64> = writes.iter().map(f).collect();
         v.sort_unstable();
@@ -639,20 +699,20 @@ fn median_writes(writes: &[Writes]) -> Writes {
     }
 }
 
-fn report(
-    tools: &[Tool],
+/// Appends the table of `steps` (a row per step and tool; `tools[0]` is capstan, whose time the
+/// ratios divide) and returns the JSON rows.
+pub(super) fn steps_table(
+    report: &mut String,
+    steps: &[Step],
+    tools: &[&str],
     results: &[BTreeMap<&'static str, Measured>],
-    concurrent: &[Value],
-) -> anyhow::Result<()> {
-    let mut report = format!(
-        "## install ({INSTALL_OBJECTS} objects, {INSTALL_DEPLOYMENTS} Deployments), upgrade and \
-         rollback ({OBJECTS} objects, {} Deployments); {RUNS} runs\n\n\
-         | step | tool | median | min | max | capstan/tool (median of pairs) | writes: all | release record | objects | other |\n\
+) -> anyhow::Result<Vec<Value>> {
+    report.push_str(
+        "| step | tool | median | min | max | capstan/tool (median of pairs) | writes: all | release record | objects | other |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
-        OBJECTS.div_ceil(4)
     );
     let mut rows = Vec::new();
-    for step in STEPS {
+    for &step in steps {
         let ours = &results[0][step.key()];
         let mut row = json!({"step": step.key()});
         for (i, tool) in tools.iter().enumerate() {
@@ -683,7 +743,7 @@ fn report(
                 report,
                 "| {} | {} | {} | {} | {} | {ratio_text} | {} | {} | {} | {} |",
                 step.label(),
-                tool.name,
+                tool,
                 ms(stats.median),
                 ms(stats.min),
                 ms(stats.max),
@@ -692,7 +752,7 @@ fn report(
                 writes.objects,
                 writes.other
             )?;
-            row[tool.name.as_str()] = json!({
+            row[*tool] = json!({
                 "seconds": stats,
                 "ratio": ratio,
                 "writes_median": writes,
@@ -701,6 +761,21 @@ fn report(
         }
         rows.push(row);
     }
+    Ok(rows)
+}
+
+fn report(
+    tools: &[Tool],
+    results: &[BTreeMap<&'static str, Measured>],
+    concurrent: &[Value],
+) -> anyhow::Result<()> {
+    let mut report = format!(
+        "## install ({INSTALL_OBJECTS} objects, {INSTALL_DEPLOYMENTS} Deployments), upgrade and \
+         rollback ({OBJECTS} objects, {} Deployments); {RUNS} runs\n\n",
+        OBJECTS.div_ceil(4)
+    );
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    let rows = steps_table(&mut report, &STEPS, &names, results)?;
     writeln!(
         report,
         "\nWrites are the API server's `apiserver_request_total` for POST, PUT, PATCH, APPLY and DELETE, \
@@ -755,4 +830,50 @@ fn report(
     println!("{report}");
     println!("written to {}", out_dir().join("apply.md").display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counters(entries: &[(&str, &str, &str, f64)]) -> BTreeMap<Counter, f64> {
+        entries
+            .iter()
+            .map(|(r, s, v, n)| ((r.to_string(), s.to_string(), v.to_string()), *n))
+            .collect()
+    }
+
+    #[test]
+    fn writes_are_split_into_objects_record_and_other() {
+        let before = counters(&[
+            ("deployments", "", "PATCH", 10.0),
+            ("secrets", "", "POST", 5.0),
+        ]);
+        let after = counters(&[
+            ("deployments", "", "PATCH", 12.0),
+            ("deployments", "status", "PUT", 3.0),
+            ("secrets", "", "POST", 6.0),
+            ("secrets", "", "PUT", 2.0),
+            ("secrets", "", "PATCH", 1.0),
+            ("leases", "", "POST", 1.0),
+        ]);
+        let generated = difference(&before, &after, &Classes::generated());
+        assert_eq!(
+            (
+                generated.objects,
+                generated.record,
+                generated.other,
+                generated.total
+            ),
+            (2, 4, 4, 10)
+        );
+        assert_eq!(generated.by_resource["deployments/status"], 3);
+        // A chart with Secrets of its own: their PATCHes are object writes, not the record's.
+        let chart = Classes {
+            objects: vec!["deployments".into()],
+            secrets_in_chart: true,
+        };
+        let writes = difference(&before, &after, &chart);
+        assert_eq!((writes.objects, writes.record, writes.other), (3, 3, 4));
+    }
 }

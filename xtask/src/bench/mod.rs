@@ -4,6 +4,7 @@
 
 mod apply;
 mod chartgen;
+mod kps;
 mod list;
 mod load;
 mod realcharts;
@@ -24,6 +25,7 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
         "render" => render::run(),
         "list" => list::run(),
         "apply" => apply::run(),
+        "kps" => kps::run_alone(),
         "load" => load::run(),
         "repos" => repos::run(),
         "all" => render::run()
@@ -32,7 +34,10 @@ pub fn run(suite: &str) -> anyhow::Result<()> {
             .and_then(|()| load::run())
             .and_then(|()| repos::run()),
         other => {
-            bail!("unknown benchmark suite {other:?}; known: render, list, apply, load, repos, all")
+            bail!(
+                "unknown benchmark suite {other:?}; known: render, list, apply, kps (apply's \
+                 kube-prometheus-stack part alone), load, repos, all"
+            )
         }
     }
 }
