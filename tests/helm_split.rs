@@ -259,13 +259,12 @@ async fn kps_alongside_helm(ns: TestNamespace) -> anyhow::Result<()> {
         "Helm's rollback keeps the chart as Helm read it"
     );
 
-    // capstan rolls back to Helm's upgrade, then to its own split revision, taking the
-    // objects over from Helm with server-side apply. (Client-side, the three-way patch of the
-    // grafana Deployment, whose container has ports 9094/TCP and 9094/UDP, comes out with a
-    // duplicate port after Helm 4's writes: an applier bug, not one of storage.)
+    // capstan rolls back to Helm's upgrade client-side (the grafana Deployment's container has
+    // ports 9094/TCP and 9094/UDP: the three-way patch pairs them in order, as client-go does),
+    // then to its own split revision, taking the objects over from Helm with server-side apply.
     let take_over = ["--server-side=true", "--force-conflicts"];
     let started = Instant::now();
-    capstan_ok(&[&["rollback", release, "2", "-n", n][..], &take_over[..]].concat())?;
+    capstan_ok(&["rollback", release, "2", "-n", n])?;
     eprintln!("capstan rollback: {:?}", started.elapsed());
     ensure!(ksm_replicas(&ns, release).await? == 2);
     capstan_ok(&[&["rollback", release, "1", "-n", n][..], &take_over[..]].concat())?;

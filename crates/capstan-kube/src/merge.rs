@@ -309,15 +309,29 @@ fn diff_list(
         return replace(patch);
     }
     let items_schema = items;
-    let find =
-        |list: &[Value], k: &Value| list.iter().find(|v| key_of(v).as_ref() == Some(k)).cloned();
+    // Elements that share a merge key (a TCP and a UDP port on one `containerPort`) pair up in
+    // order, the n-th with the n-th, as client-go's strategic merge diff pairs them: never the
+    // UDP port of the chart against the TCP port live.
+    let find = |list: &[Value], k: &Value, nth: usize| {
+        list.iter()
+            .filter(|v| key_of(v).as_ref() == Some(k))
+            .nth(nth)
+            .cloned()
+    };
+    let occurrence = |list: &[Value], index: usize, k: &Value| {
+        list[..index]
+            .iter()
+            .filter(|v| key_of(v).as_ref() == Some(k))
+            .count()
+    };
     let mut items = Vec::new();
-    for m in modified {
+    for (index, m) in modified.iter().enumerate() {
         let k = key_of(m).expect("checked above");
-        match find(live, &k) {
+        let nth = occurrence(modified, index, &k);
+        match find(live, &k, nth) {
             None => items.push(m.clone()),
             Some(l) => {
-                let o = original.and_then(|o| find(o, &k));
+                let o = original.and_then(|o| find(o, &k, nth));
                 let (Some(mo), Some(lo)) = (m.as_object(), l.as_object()) else {
                     continue;
                 };
@@ -330,9 +344,10 @@ fn diff_list(
         }
     }
     if let Some(original) = original {
-        for o in original {
+        for (index, o) in original.iter().enumerate() {
             let Some(k) = key_of(o) else { continue };
-            if find(modified, &k).is_none() && find(live, &k).is_some() {
+            let nth = occurrence(original, index, &k);
+            if find(modified, &k, 0).is_none() && find(live, &k, nth).is_some() {
                 let mut deletion = Map::new();
                 deletion.insert(merge_key.to_string(), k);
                 deletion.insert("$patch".into(), Value::String("delete".into()));
@@ -373,7 +388,9 @@ mod tests {
             "Container": {"properties": {
                 "args": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "atomic"},
                 "env": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Env"}]},
-                    "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"}
+                    "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"},
+                "ports": {"type": "array", "items": {"type": "object"},
+                    "x-kubernetes-patch-merge-key": "containerPort", "x-kubernetes-patch-strategy": "merge"}
             }},
             "Env": {"properties": {"name": {"type": "string"}, "value": {"type": "string"}}}
         }}})
@@ -411,6 +428,28 @@ mod tests {
                 {"name": "a", "args": ["y"], "env": [{"name": "A", "value": "9"}, {"name": "C", "value": "3"},
                     {"name": "B", "$patch": "delete"}]},
                 {"name": "gone", "$patch": "delete"}]}})
+        );
+    }
+
+    #[test]
+    fn elements_sharing_a_merge_key_pair_up_in_order() {
+        // A TCP and a UDP port on one containerPort (grafana's gossip ports): unchanged, they
+        // give no patch; matching the UDP one against the first (TCP) one live would patch a
+        // duplicate name in.
+        let d = doc();
+        let schema = SchemaNode::root(&d, "Pod");
+        let ports = json!([
+            {"containerPort": 9094, "name": "gossip-tcp", "protocol": "TCP"},
+            {"containerPort": 9094, "name": "gossip-udp", "protocol": "UDP"}]);
+        let m = json!({"spec": {"containers": [{"name": "a", "ports": ports}]}});
+        assert!(is_empty(&three_way(Some(&m), &m, &m, schema)));
+        // A change to the second one is that element's own patch.
+        let mut changed = m.clone();
+        changed["spec"]["containers"][0]["ports"][1]["hostPort"] = json!(9094);
+        let p = three_way(Some(&m), &changed, &m, schema);
+        assert_eq!(
+            p["spec"]["containers"][0]["ports"],
+            json!([{"containerPort": 9094, "hostPort": 9094}])
         );
     }
 
