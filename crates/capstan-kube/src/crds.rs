@@ -3,6 +3,7 @@
 //! goes in), an existing one left untouched, then the created ones awaited until ready (a
 //! CustomResourceDefinition: `Established`) so the custom resources that follow resolve.
 
+use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _, stream};
 use kube::api::{DynamicObject, PostParams};
 use kube::{Api, Client};
 
@@ -11,6 +12,9 @@ use crate::error::{Error, Result};
 use crate::mapping::RestMapper;
 use crate::resource::{ObjectKey, Resource};
 use crate::wait::{ReadinessChange, WaitOptions, Waiter};
+
+/// Objects checked (and dry-run) at once.
+const CONCURRENCY: usize = 8;
 
 /// What happened to one object of a `crds/` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,23 +35,12 @@ pub async fn create_missing(
     options: &WaitOptions,
     progress: &(dyn Fn(&ReadinessChange) + Send + Sync),
 ) -> Result<Vec<CrdOutcome>> {
-    let mut prepared = Vec::with_capacity(objects.len());
-    for object in objects {
-        let (key, api, dynamic) = prepare(mapper, object).await?;
-        let exists = api
-            .get_opt(&key.name)
-            .await
-            .map_err(|source| Error::Api {
-                operation: "get",
-                object: key.describe(),
-                source,
-            })?
-            .is_some();
-        if !exists {
-            create(&api, &key, &dynamic, true).await?;
-        }
-        prepared.push((key, api, dynamic, exists));
-    }
+    // Which exist and the dry runs of the missing ones, a few at a time, in order.
+    let checks: Vec<_> = objects.iter().map(|o| check(mapper, o).boxed()).collect();
+    let prepared: Vec<Checked> = stream::iter(checks)
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
     let mut outcomes = Vec::with_capacity(objects.len());
     let mut created = Vec::new();
     for ((key, api, dynamic, exists), object) in prepared.into_iter().zip(objects) {
@@ -65,6 +58,28 @@ pub async fn create_missing(
         waiter.wait(&created, "default", options, progress).await?;
     }
     Ok(outcomes)
+}
+
+/// An object of `crds/`: its key, API, typed form and whether it exists.
+type Checked = (ObjectKey, Api<DynamicObject>, DynamicObject, bool);
+
+/// Whether the object exists (its metadata only: a CRD can be megabytes), and when it does
+/// not, the server's dry run of its creation.
+async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
+    let (key, api, dynamic) = prepare(mapper, object).await?;
+    let exists = api
+        .get_metadata_opt(&key.name)
+        .await
+        .map_err(|source| Error::Api {
+            operation: "get",
+            object: key.describe(),
+            source,
+        })?
+        .is_some();
+    if !exists {
+        create(&api, &key, &dynamic, true).await?;
+    }
+    Ok((key, api, dynamic, exists))
 }
 
 /// The object's key, API and typed form.
