@@ -140,17 +140,19 @@ where
     loop {
         let result = call().await;
         reached(&result);
+        // The pause with its jitter is what must fit in the budget.
+        let wait = pause + jitter(pause / 4);
         match &result {
             Err(error)
                 if error.api_error().is_some_and(is_transient)
-                    && started.elapsed() + pause <= BUDGET =>
+                    && started.elapsed() + wait <= BUDGET =>
             {
-                tracing::debug!(what, error = %error, pause = ?pause, "transient API error, retrying");
+                tracing::debug!(what, error = %error, pause = ?wait, "transient API error, retrying");
             }
             _ => return Attempts { result, retried },
         }
         retried = true;
-        tokio::time::sleep(pause + jitter(pause / 4)).await;
+        tokio::time::sleep(wait).await;
         pause = (pause * 2).min(MAX_PAUSE);
     }
 }
