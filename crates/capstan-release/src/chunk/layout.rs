@@ -229,19 +229,7 @@ mod tests {
 
     const HEAD: &str = "sh.helm.release.v1.big.v7";
 
-    /// `len` characters of pseudo-random base64-alphabet text.
-    fn payload(len: usize) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ALPHABET[(x % 64) as usize] as char
-            })
-            .collect()
-    }
+    use super::super::tests::payload;
 
     fn fetched(parts: &[Part]) -> Vec<FetchedPart> {
         parts

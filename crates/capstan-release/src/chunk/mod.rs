@@ -466,8 +466,8 @@ mod tests {
 
     const HEAD: &str = "sh.helm.release.v1.big.v7";
 
-    fn payload(len: usize) -> String {
-        // Pseudo-random base64-alphabet text so parts differ.
+    /// `len` characters of pseudo-random base64-alphabet text, so parts differ.
+    pub(super) fn payload(len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         (0..len)
