@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use capstan_ops::{DryRun, ErrorClass, Event, ObjectAction, ObjectRef, Rendered};
 use capstan_proto::applier::v1 as pb;
+use capstan_proto::compat;
 use capstan_proto::renderer::v1 as render_pb;
 use capstan_release::{GoTime, Hook, Release, ReleaseSummary, StateMask, Status};
 use serde_json::{Map, Value};
@@ -154,28 +155,31 @@ pub fn timeout(millis: u64, default: Duration) -> Duration {
     }
 }
 
-/// `--dry-run`'s value: `""` (none), `client` (also `true`) or `server`.
-pub fn dry_run(value: &str) -> Result<Option<DryRun>, tonic::Status> {
-    match value {
-        "" | "none" | "false" => Ok(None),
-        "client" | "true" => Ok(Some(DryRun::Client)),
-        "server" => Ok(Some(DryRun::Server)),
-        other => Err(tonic::Status::invalid_argument(format!(
-            "invalid dry-run value {other:?}: expected client or server"
-        ))),
-    }
+/// A request field that cannot be understood (an unknown name in a deprecated string field, or
+/// an unknown enum number), as `InvalidArgument`.
+fn field(setting: compat::Result<i32>) -> Result<i32, tonic::Status> {
+    setting.map_err(|e| tonic::Status::invalid_argument(e.to_string()))
 }
 
-/// `--server-side`: `""` or `auto` (`None`: the operation decides), `true` or `false`.
-pub fn server_side(value: &str) -> Result<Option<bool>, tonic::Status> {
-    match value {
-        "" | "auto" => Ok(None),
-        "true" => Ok(Some(true)),
-        "false" => Ok(Some(false)),
-        other => Err(tonic::Status::invalid_argument(format!(
-            "invalid server-side value {other:?}: expected auto, true or false"
-        ))),
-    }
+/// `--dry-run` (the request's `dry_run_setting`): none, `client` or `server`.
+pub fn dry_run(setting: compat::Result<pb::DryRunMode>) -> Result<Option<DryRun>, tonic::Status> {
+    let mode = field(setting.map(|m| m as i32))?;
+    Ok(match pb::DryRunMode::try_from(mode) {
+        Ok(pb::DryRunMode::Client) => Some(DryRun::Client),
+        Ok(pb::DryRunMode::Server) => Some(DryRun::Server),
+        _ => None,
+    })
+}
+
+/// `--server-side` (the request's `server_side_setting`): `auto` (`None`: the operation
+/// decides), `true` or `false`.
+pub fn server_side(setting: compat::Result<pb::ServerSide>) -> Result<Option<bool>, tonic::Status> {
+    let mode = field(setting.map(|m| m as i32))?;
+    Ok(match pb::ServerSide::try_from(mode) {
+        Ok(pb::ServerSide::True) => Some(true),
+        Ok(pb::ServerSide::False) => Some(false),
+        _ => None,
+    })
 }
 
 /// `--wait-for-lock`: how long to wait for a held lock (`None`: fail at once).
@@ -209,41 +213,43 @@ pub fn labels(
     Ok(labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
 }
 
-/// `--cascade`.
-pub fn cascade(value: &str) -> Result<capstan_ops::Cascade, tonic::Status> {
-    match value {
-        "" | "background" => Ok(capstan_ops::Cascade::Background),
-        "foreground" => Ok(capstan_ops::Cascade::Foreground),
-        "orphan" => Ok(capstan_ops::Cascade::Orphan),
-        other => Err(tonic::Status::invalid_argument(format!(
-            "invalid cascade value {other:?}: expected background, foreground or orphan"
-        ))),
+/// `--cascade` (the request's `cascade_setting`).
+pub fn cascade(
+    setting: compat::Result<pb::Cascade>,
+) -> Result<capstan_ops::Cascade, tonic::Status> {
+    let mode = field(setting.map(|m| m as i32))?;
+    Ok(match pb::Cascade::try_from(mode) {
+        Ok(pb::Cascade::Foreground) => capstan_ops::Cascade::Foreground,
+        Ok(pb::Cascade::Orphan) => capstan_ops::Cascade::Orphan,
+        _ => capstan_ops::Cascade::Background,
+    })
+}
+
+/// A release status as the wire carries it.
+pub fn release_status(status: Status) -> pb::ReleaseStatus {
+    match status {
+        Status::Unknown => pb::ReleaseStatus::Unknown,
+        Status::Deployed => pb::ReleaseStatus::Deployed,
+        Status::Uninstalled => pb::ReleaseStatus::Uninstalled,
+        Status::Superseded => pb::ReleaseStatus::Superseded,
+        Status::Failed => pb::ReleaseStatus::Failed,
+        Status::Uninstalling => pb::ReleaseStatus::Uninstalling,
+        Status::PendingInstall => pb::ReleaseStatus::PendingInstall,
+        Status::PendingUpgrade => pb::ReleaseStatus::PendingUpgrade,
+        Status::PendingRollback => pb::ReleaseStatus::PendingRollback,
     }
 }
 
-/// The status mask of `list`'s status names (empty: every status).
-pub fn states(names: &[String]) -> Result<StateMask, tonic::Status> {
-    if names.is_empty() {
+/// The status mask of `list`'s statuses (the request's `status_filter`; empty: every status).
+pub fn states(filter: compat::Result<Vec<pb::ReleaseStatus>>) -> Result<StateMask, tonic::Status> {
+    let statuses = filter.map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    if statuses.is_empty() {
         return Ok(StateMask::ALL);
     }
-    let mut mask = StateMask::NONE;
-    for name in names {
-        mask = mask
-            | match name.as_str() {
-                "all" => StateMask::ALL,
-                "pending" => StateMask::PENDING,
-                other => {
-                    let status = Status::ALL
-                        .into_iter()
-                        .find(|s| s.as_str() == other)
-                        .ok_or_else(|| {
-                            tonic::Status::invalid_argument(format!("unknown status {other:?}"))
-                        })?;
-                    StateMask::of(status)
-                }
-            };
-    }
-    Ok(mask)
+    Ok(Status::ALL
+        .into_iter()
+        .filter(|s| statuses.contains(&release_status(*s)))
+        .fold(StateMask::NONE, |mask, s| mask | StateMask::of(s)))
 }
 
 fn time(t: Option<GoTime>) -> String {
@@ -257,6 +263,7 @@ pub fn release_info(r: &Release) -> pb::ReleaseInfo {
         namespace: r.namespace.clone(),
         revision: r.version,
         status: r.info.status.as_str().to_owned(),
+        release_status: release_status(r.info.status) as i32,
         chart: r
             .chart
             .as_ref()
@@ -276,6 +283,7 @@ pub fn summary(s: &ReleaseSummary) -> pb::ReleaseInfo {
         namespace: s.namespace.clone(),
         revision: s.revision,
         status: s.status.as_str().to_owned(),
+        release_status: release_status(s.status) as i32,
         chart: s.chart.clone().unwrap_or_default(),
         app_version: s.app_version.clone().unwrap_or_default(),
         description: String::new(),
@@ -466,6 +474,15 @@ mod tests {
 
     #[test]
     fn server_side_lock_wait_and_labels_convert() {
+        let server_side = |name: &str| {
+            server_side(
+                pb::InstallRequest {
+                    server_side: name.into(),
+                    ..pb::InstallRequest::default()
+                }
+                .server_side_setting(),
+            )
+        };
         assert_eq!(server_side("").unwrap(), None);
         assert_eq!(server_side("auto").unwrap(), None);
         assert_eq!(server_side("true").unwrap(), Some(true));
@@ -517,11 +534,37 @@ mod tests {
 
     #[test]
     fn list_states_by_name() {
+        let states = |names: &[String]| {
+            states(
+                pb::ListRequest {
+                    states: names.to_vec(),
+                    ..pb::ListRequest::default()
+                }
+                .status_filter(),
+            )
+        };
         assert_eq!(states(&[]).unwrap(), StateMask::ALL);
         assert_eq!(
             states(&["deployed".into(), "failed".into()]).unwrap(),
             StateMask::DEPLOYED | StateMask::FAILED
         );
         assert!(states(&["bogus".into()]).is_err());
+    }
+
+    #[test]
+    fn statuses_keep_helm_names_on_the_wire() {
+        for status in Status::ALL {
+            assert_eq!(release_status(status).helm_name(), status.as_str());
+        }
+        let pending = states(Ok(pb::ReleaseStatus::PENDING.to_vec())).unwrap();
+        assert_eq!(pending, StateMask::PENDING);
+        assert_eq!(
+            states(Ok(pb::ReleaseStatus::LIST_ALL.to_vec())).unwrap(),
+            StateMask::ALL
+        );
+        assert_eq!(
+            states(Ok(pb::ReleaseStatus::HELM.to_vec())).unwrap(),
+            StateMask::ALL | StateMask::UNKNOWN
+        );
     }
 }

@@ -86,7 +86,7 @@ impl Applier for ApplierService {
         op.create_namespace = r.create_namespace;
         op.replace = r.replace;
         op.expected_revision = r.expected_revision;
-        op.dry_run = convert::dry_run(&r.dry_run)?;
+        op.dry_run = convert::dry_run(r.dry_run_setting())?;
         op.atomic = r.atomic;
         op.wait = r.wait || r.atomic;
         op.wait_for_jobs = r.wait_for_jobs;
@@ -97,7 +97,7 @@ impl Applier for ApplierService {
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
         op.apply.force_conflicts = r.force_conflicts;
-        if convert::server_side(&r.server_side)? == Some(false) {
+        if convert::server_side(r.server_side_setting())? == Some(false) {
             op.apply.mode = capstan_ops::ApplyMode::ClientSide;
         }
         op.labels = convert::labels(&r.labels)?;
@@ -156,7 +156,7 @@ impl Applier for ApplierService {
         op.history_max = history_max(r.history_max);
         op.atomic = r.atomic;
         op.cleanup_on_fail = r.cleanup_on_fail;
-        op.dry_run = convert::dry_run(&r.dry_run)?;
+        op.dry_run = convert::dry_run(r.dry_run_setting())?;
         op.wait = r.wait || r.atomic;
         op.wait_for_jobs = r.wait_for_jobs;
         op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
@@ -166,7 +166,7 @@ impl Applier for ApplierService {
         op.apply.force = r.force;
         op.apply.take_ownership = r.take_ownership;
         op.apply.force_conflicts = r.force_conflicts;
-        op.server_side = convert::server_side(&r.server_side)?;
+        op.server_side = convert::server_side(r.server_side_setting())?;
         op.labels = convert::labels(&r.labels)?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         let recover = convert::recover(r.recover);
@@ -225,7 +225,7 @@ impl Applier for ApplierService {
         op.dry_run = r.dry_run;
         op.apply.force = r.force;
         op.apply.force_conflicts = r.force_conflicts;
-        op.server_side = convert::server_side(&r.server_side)?;
+        op.server_side = convert::server_side(r.server_side_setting())?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         let recover = convert::recover(r.recover);
         self.start(
@@ -292,7 +292,7 @@ impl Applier for ApplierService {
         op.dry_run = r.dry_run;
         op.no_hooks = r.no_hooks;
         op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
-        op.cascade = convert::cascade(&r.cascade)?;
+        op.cascade = convert::cascade(r.cascade_setting())?;
         let lock_wait = convert::lock_wait(r.lock_wait_millis);
         let recover = convert::recover(r.recover);
         self.start(
@@ -329,7 +329,7 @@ impl Applier for ApplierService {
         let r = request.into_inner();
         let namespace = (!r.all_namespaces).then_some(r.namespace.as_str());
         authorize(&caller, Operation::List, namespace.map_or("", effective))?;
-        let states = convert::states(&r.states)?;
+        let states = convert::states(r.status_filter())?;
         let base = if r.filter.is_empty() {
             ListFilter::all_namespaces()
         } else {

@@ -200,7 +200,7 @@ pub fn summary(release: &pb::ReleaseInfo, description: bool) -> String {
     let _ = writeln!(out, "NAME: {}", release.name);
     let _ = writeln!(out, "LAST DEPLOYED: {}", ansic(&release.last_deployed));
     let _ = writeln!(out, "NAMESPACE: {}", release.namespace);
-    let _ = writeln!(out, "STATUS: {}", release.status);
+    let _ = writeln!(out, "STATUS: {}", release.status_name());
     let _ = writeln!(out, "REVISION: {}", release.revision);
     if description {
         let _ = writeln!(out, "DESCRIPTION: {}", release.description);

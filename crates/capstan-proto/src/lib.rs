@@ -6,8 +6,12 @@
 //! is stale, and `CAPSTAN_BLESS=1 cargo test -p capstan-proto --test codegen` (or
 //! `cargo xtask codegen`) regenerates it.
 //!
-//! Invariant: nothing here but generated code and the descriptor set; conversions to and from domain
-//! types live in the services that own those types.
+//! Besides, [`compat`] says which value a message means where an enum field replaced a string
+//! field (the enum when set, else the deprecated string), for servers and clients alike.
+//!
+//! Invariant: nothing here but generated code, the descriptor set and the wire's own
+//! compatibility rules; conversions to and from domain types live in the services that own
+//! those types.
 
 /// The renderer service, `capstan.renderer.v1`.
 pub mod renderer {
@@ -26,6 +30,8 @@ pub mod applier {
         include!("generated/capstan.applier.v1.rs");
     }
 }
+
+pub mod compat;
 
 /// The encoded `FileDescriptorSet` of every capstan proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/descriptor.bin");

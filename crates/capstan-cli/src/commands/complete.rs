@@ -263,6 +263,7 @@ async fn releases(global: &Global) -> anyhow::Result<Vec<String>> {
             namespace: global.namespace(),
             all_namespaces: false,
             states: Vec::new(),
+            statuses: Vec::new(),
             filter: String::new(),
         })
         .await

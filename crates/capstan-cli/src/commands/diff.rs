@@ -121,7 +121,8 @@ async fn three_way(
             render: Some(rendered),
             expected_revision: Some(expected_revision),
             install: true,
-            dry_run: "server".into(),
+            dry_run: pb::DryRunMode::Server.legacy_name().into(),
+            dry_run_mode: pb::DryRunMode::Server as i32,
             ..Default::default()
         })
         .await

@@ -64,6 +64,16 @@ fn list_states(args: &ListArgs) -> Vec<String> {
     states
 }
 
+/// The statuses of `list_states`' names as the enum newer appliers read (the names go too,
+/// for older ones).
+fn list_statuses(states: &[String]) -> Vec<i32> {
+    capstan_proto::compat::statuses_named(states)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s as i32)
+        .collect()
+}
+
 /// Sorts and pages releases as Helm's `list` does: by name (then namespace), or with `-d` by
 /// last deployment, oldest first; `-r` reverses; then `--offset` and `-m`.
 fn sort_and_page(releases: &mut Vec<pb::ReleaseInfo>, args: &ListArgs) {
@@ -176,7 +186,7 @@ async fn record_labels(
         .unwrap_or_default();
     labels.insert("name".into(), release.name.clone());
     labels.insert("owner".into(), "helm".into());
-    labels.insert("status".into(), release.status.clone());
+    labels.insert("status".into(), release.status_name().to_owned());
     labels.insert("version".into(), release.revision.to_string());
     Ok(labels)
 }
@@ -185,11 +195,13 @@ async fn record_labels(
 pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
     let selector = args.selector.as_deref().map(parse_selector).transpose()?;
     let mut client = applier::connect(global).await?;
+    let states = list_states(&args);
     let response = client
         .list(pb::ListRequest {
             namespace: global.namespace(),
             all_namespaces: args.all_namespaces,
-            states: list_states(&args),
+            statuses: list_statuses(&states),
+            states,
             filter: args.filter.clone().unwrap_or_default(),
         })
         .await
@@ -241,7 +253,7 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
                     r.namespace.clone(),
                     r.revision.to_string(),
                     updated(&r.last_deployed),
-                    r.status.clone(),
+                    r.status_name().to_owned(),
                     r.chart.clone(),
                     r.app_version.clone(),
                 ]);
@@ -256,7 +268,7 @@ pub async fn list(global: &Global, args: ListArgs) -> anyhow::Result<u8> {
                     namespace: &r.namespace,
                     revision: r.revision.to_string(),
                     updated: updated(&r.last_deployed),
-                    status: &r.status,
+                    status: r.status_name(),
                     chart: &r.chart,
                     app_version: &r.app_version,
                 })
@@ -298,7 +310,7 @@ pub async fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<u8> {
                 rows.push(vec![
                     r.revision.to_string(),
                     output::ansic(&r.last_deployed),
-                    r.status.clone(),
+                    r.status_name().to_owned(),
                     r.chart.clone(),
                     r.app_version.clone(),
                     r.description.clone(),
@@ -313,7 +325,7 @@ pub async fn history(global: &Global, args: HistoryArgs) -> anyhow::Result<u8> {
                 .map(|r| HistoryRow {
                     revision: r.revision,
                     updated: &r.last_deployed,
-                    status: &r.status,
+                    status: r.status_name(),
                     chart: &r.chart,
                     app_version: &r.app_version,
                     description: &r.description,

@@ -38,6 +38,26 @@ pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
     matches!(dry_run, None | Some("server"))
 }
 
+/// `--dry-run` as the applier takes it: the mode newer appliers read and the name older ones
+/// read. A name no mode has goes as given (mode unspecified), for the applier to refuse.
+fn dry_run_fields(flag: Option<&str>) -> (i32, String) {
+    let name = flag.unwrap_or_default();
+    let mode = pb::DryRunMode::from_legacy(name).unwrap_or_default();
+    (mode as i32, name.to_owned())
+}
+
+/// `--server-side` as the applier takes it: the enum newer appliers read, the name older ones
+/// read (as [`dry_run_fields`]).
+fn server_side_fields(flag: &str) -> (i32, String) {
+    let mode = pb::ServerSide::from_legacy(flag).unwrap_or_default();
+    (mode as i32, flag.to_owned())
+}
+
+/// Whether `--dry-run` asks the API server (`--dry-run=server`).
+fn server_dry_run(flag: Option<&str>) -> bool {
+    flag.and_then(pb::DryRunMode::from_legacy) == Some(pb::DryRunMode::Server)
+}
+
 /// How a release is rendered besides its values.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct RenderOptions {
@@ -320,7 +340,7 @@ fn print_result_with(
                 "namespace": release.namespace,
                 "version": release.revision,
                 "info": {
-                    "status": release.status,
+                    "status": release.status_name(),
                     "description": release.description,
                     "first_deployed": release.first_deployed,
                     "last_deployed": release.last_deployed,
@@ -450,7 +470,9 @@ async fn install_once(
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
     let hooks = hooks_text(&rendered);
     let span = operation_span("install", name, &namespace);
-    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
+    let server_dry_run = server_dry_run(args.apply.dry_run.as_deref());
+    let (dry_run_mode, dry_run) = dry_run_fields(args.apply.dry_run.as_deref());
+    let (server_side_mode, server_side) = server_side_fields(&args.apply.server_side);
     let result = async {
         let stream = client
             .install(pb::InstallRequest {
@@ -463,7 +485,8 @@ async fn install_once(
                 wait_for_jobs: args.apply.wait_for_jobs,
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
-                dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+                dry_run,
+                dry_run_mode,
                 description: args.apply.description.clone().unwrap_or_default(),
                 replace: args.replace,
                 no_hooks: args.apply.no_hooks,
@@ -472,7 +495,8 @@ async fn install_once(
                 take_ownership: args.apply.take_ownership,
                 rendered: None,
                 lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
-                server_side: args.apply.server_side.clone(),
+                server_side,
+                server_side_mode,
                 force_conflicts: args.apply.force_conflicts,
                 labels: args.apply.labels.iter().cloned().collect(),
                 recover: args.apply.recover,
@@ -506,9 +530,11 @@ pub(crate) async fn validate(
                 ..rendered.clone()
             }),
             install: true,
-            dry_run: "server".into(),
+            dry_run: pb::DryRunMode::Server.legacy_name().into(),
+            dry_run_mode: pb::DryRunMode::Server as i32,
             timeout_millis: millis(Duration::from_secs(300)),
-            server_side: "auto".into(),
+            server_side: pb::ServerSide::Auto.legacy_name().into(),
+            server_side_mode: pb::ServerSide::Auto as i32,
             ..pb::UpgradeRequest::default()
         })
         .await
@@ -643,7 +669,9 @@ async fn upgrade_once(
     .await?;
     rendered.manifest = crate::postrender::run(&args.apply.post_render, &rendered.manifest)?;
     let hooks = hooks_text(&rendered);
-    let server_dry_run = args.apply.dry_run.as_deref() == Some("server");
+    let server_dry_run = server_dry_run(args.apply.dry_run.as_deref());
+    let (dry_run_mode, dry_run) = dry_run_fields(args.apply.dry_run.as_deref());
+    let (server_side_mode, server_side) = server_side_fields(&args.apply.server_side);
     let span = operation_span("upgrade", &args.name, &namespace);
     let result = async {
         let stream = client
@@ -660,7 +688,8 @@ async fn upgrade_once(
                 timeout_millis: timeout_millis(&args.apply),
                 atomic: args.apply.atomic,
                 cleanup_on_fail: args.cleanup_on_fail,
-                dry_run: args.apply.dry_run.clone().unwrap_or_default(),
+                dry_run,
+                dry_run_mode,
                 force: args.apply.force,
                 history_max: Some(args.history_max),
                 description: args.apply.description.clone().unwrap_or_default(),
@@ -668,7 +697,8 @@ async fn upgrade_once(
                 skip_crds: args.apply.skip_crds,
                 take_ownership: args.apply.take_ownership,
                 lock_wait_millis: lock_wait_millis(args.apply.wait_for_lock, args.apply.timeout),
-                server_side: args.apply.server_side.clone(),
+                server_side,
+                server_side_mode,
                 force_conflicts: args.apply.force_conflicts,
                 labels: args.apply.labels.iter().cloned().collect(),
                 recover: args.apply.recover,
@@ -713,6 +743,7 @@ async fn run_rollback(global: &Global, args: &RollbackArgs) -> anyhow::Result<pb
                 no_hooks: args.no_hooks,
                 lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
                 server_side: args.server_side.clone(),
+                server_side_mode: server_side_fields(&args.server_side).0,
                 force_conflicts: args.force_conflicts,
                 recover: args.recover,
             })
@@ -752,6 +783,8 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
                     no_hooks: args.no_hooks,
                     description: args.description.clone().unwrap_or_default(),
                     cascade: args.cascade.clone(),
+                    cascade_mode: pb::Cascade::from_legacy(&args.cascade).unwrap_or_default()
+                        as i32,
                     lock_wait_millis: lock_wait_millis(args.wait_for_lock, args.timeout),
                     recover: args.recover,
                 })

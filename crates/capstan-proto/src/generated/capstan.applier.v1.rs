@@ -105,7 +105,9 @@ pub struct InstallRequest {
     /// Uninstall on failure; implies wait.
     #[prost(bool, tag = "8")]
     pub atomic: bool,
-    /// "", "client" or "server".
+    /// Deprecated, kept for older clients and servers: `dry_run_mode` as a string, "" (none),
+    /// "client" or "server" (also "none", "true", "false"); read only when `dry_run_mode` is
+    /// unspecified. New clients send both.
     #[prost(string, tag = "9")]
     pub dry_run: ::prost::alloc::string::String,
     #[prost(string, tag = "10")]
@@ -121,8 +123,9 @@ pub struct InstallRequest {
     /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
     #[prost(uint64, optional, tag = "15")]
     pub lock_wait_millis: ::core::option::Option<u64>,
-    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
-    /// release's stored apply method), "true" or "false".
+    /// Deprecated, kept for older clients and servers: `server_side_mode` as a string, "" or
+    /// "auto" (installs: server-side; upgrades and rollbacks: the release's stored apply
+    /// method), "true" or "false"; read only when `server_side_mode` is unspecified.
     #[prost(string, tag = "16")]
     pub server_side: ::prost::alloc::string::String,
     /// `--force-conflicts`: with server-side apply, take over fields other managers own.
@@ -151,6 +154,12 @@ pub struct InstallRequest {
     /// empty). Takes the place of `rendered`, which older clients send.
     #[prost(message, optional, tag = "22")]
     pub render: ::core::option::Option<super::super::renderer::v1::RenderResponse>,
+    /// `--dry-run`; unspecified: `dry_run` decides.
+    #[prost(enumeration = "DryRunMode", tag = "23")]
+    pub dry_run_mode: i32,
+    /// `--server-side`; unspecified: `server_side` decides.
+    #[prost(enumeration = "ServerSide", tag = "24")]
+    pub server_side_mode: i32,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct UpgradeRequest {
@@ -176,6 +185,9 @@ pub struct UpgradeRequest {
     pub atomic: bool,
     #[prost(bool, tag = "10")]
     pub cleanup_on_fail: bool,
+    /// Deprecated, kept for older clients and servers: `dry_run_mode` as a string, "" (none),
+    /// "client" or "server" (also "none", "true", "false"); read only when `dry_run_mode` is
+    /// unspecified. New clients send both.
     #[prost(string, tag = "11")]
     pub dry_run: ::prost::alloc::string::String,
     #[prost(bool, tag = "12")]
@@ -192,8 +204,9 @@ pub struct UpgradeRequest {
     /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
     #[prost(uint64, optional, tag = "17")]
     pub lock_wait_millis: ::core::option::Option<u64>,
-    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
-    /// release's stored apply method), "true" or "false".
+    /// Deprecated, kept for older clients and servers: `server_side_mode` as a string, "" or
+    /// "auto" (installs: server-side; upgrades and rollbacks: the release's stored apply
+    /// method), "true" or "false"; read only when `server_side_mode` is unspecified.
     #[prost(string, tag = "18")]
     pub server_side: ::prost::alloc::string::String,
     /// `--force-conflicts`: with server-side apply, take over fields other managers own.
@@ -220,6 +233,12 @@ pub struct UpgradeRequest {
     /// The renderer's response as it came, in place of `rendered` (see InstallRequest.render).
     #[prost(message, optional, tag = "24")]
     pub render: ::core::option::Option<super::super::renderer::v1::RenderResponse>,
+    /// `--dry-run`; unspecified: `dry_run` decides.
+    #[prost(enumeration = "DryRunMode", tag = "25")]
+    pub dry_run_mode: i32,
+    /// `--server-side`; unspecified: `server_side` decides.
+    #[prost(enumeration = "ServerSide", tag = "26")]
+    pub server_side_mode: i32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RollbackRequest {
@@ -249,8 +268,9 @@ pub struct RollbackRequest {
     /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
     #[prost(uint64, optional, tag = "12")]
     pub lock_wait_millis: ::core::option::Option<u64>,
-    /// `--server-side`: "" or "auto" (installs: server-side; upgrades and rollbacks: the
-    /// release's stored apply method), "true" or "false".
+    /// Deprecated, kept for older clients and servers: `server_side_mode` as a string, "" or
+    /// "auto" (installs: server-side; upgrades and rollbacks: the release's stored apply
+    /// method), "true" or "false"; read only when `server_side_mode` is unspecified.
     #[prost(string, tag = "13")]
     pub server_side: ::prost::alloc::string::String,
     /// `--force-conflicts`: with server-side apply, take over fields other managers own.
@@ -260,6 +280,9 @@ pub struct RollbackRequest {
     /// by a client that died without a lease) is marked failed and the operation proceeds.
     #[prost(bool, tag = "15")]
     pub recover: bool,
+    /// `--server-side`; unspecified: `server_side` decides.
+    #[prost(enumeration = "ServerSide", tag = "16")]
+    pub server_side_mode: i32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct UninstallRequest {
@@ -279,7 +302,9 @@ pub struct UninstallRequest {
     pub no_hooks: bool,
     #[prost(string, tag = "8")]
     pub description: ::prost::alloc::string::String,
-    /// "background" (default), "foreground" or "orphan".
+    /// Deprecated, kept for older clients and servers: `cascade_mode` as a string,
+    /// "background" (also ""), "foreground" or "orphan"; read only when `cascade_mode` is
+    /// unspecified.
     #[prost(string, tag = "9")]
     pub cascade: ::prost::alloc::string::String,
     /// `--wait-for-lock`: how long to wait for another operation's lock; absent fails at once.
@@ -289,6 +314,9 @@ pub struct UninstallRequest {
     /// by a client that died without a lease) is marked failed and the operation proceeds.
     #[prost(bool, tag = "11")]
     pub recover: bool,
+    /// `--cascade`; unspecified: `cascade` decides.
+    #[prost(enumeration = "Cascade", tag = "12")]
+    pub cascade_mode: i32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct TestRequest {
@@ -380,7 +408,7 @@ pub struct ObjectEvent {
     /// "created", "configured", "unchanged", "replaced", "deleted", "kept", "not-found".
     #[prost(string, tag = "2")]
     pub action: ::prost::alloc::string::String,
-    /// Only in a server dry run (`dry_run: "server"`): the live object and the object the server
+    /// Only in a server dry run (`DRY_RUN_MODE_SERVER`): the live object and the object the server
     /// would store, as JSON ("" when absent or to be deleted); `capstan diff --three-way` compares
     /// them. They may hold Secret data: clients must mask it before showing it.
     #[prost(string, tag = "3")]
@@ -473,7 +501,8 @@ pub struct ReleaseInfo {
     pub namespace: ::prost::alloc::string::String,
     #[prost(uint32, tag = "3")]
     pub revision: u32,
-    /// Helm's status name, e.g. "deployed", "pending-upgrade".
+    /// Deprecated, kept for older clients: `release_status` as Helm's status name, e.g.
+    /// "deployed", "pending-upgrade". Servers fill both.
     #[prost(string, tag = "4")]
     pub status: ::prost::alloc::string::String,
     /// "<name>-<version>".
@@ -488,6 +517,9 @@ pub struct ReleaseInfo {
     pub first_deployed: ::prost::alloc::string::String,
     #[prost(string, tag = "9")]
     pub last_deployed: ::prost::alloc::string::String,
+    /// The status (unspecified only from a server older than this field: read `status`).
+    #[prost(enumeration = "ReleaseStatus", tag = "10")]
+    pub release_status: i32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListRequest {
@@ -495,12 +527,16 @@ pub struct ListRequest {
     pub namespace: ::prost::alloc::string::String,
     #[prost(bool, tag = "2")]
     pub all_namespaces: bool,
-    /// Helm status names to list; empty lists every status.
+    /// Deprecated, kept for older clients and servers: `statuses` as Helm status names (also
+    /// "all" and "pending"); read only when `statuses` is empty.
     #[prost(string, repeated, tag = "3")]
     pub states: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     /// A regular expression the name must match.
     #[prost(string, tag = "4")]
     pub filter: ::prost::alloc::string::String,
+    /// The statuses to list; empty (and `states` empty): every status.
+    #[prost(enumeration = "ReleaseStatus", repeated, tag = "5")]
+    pub statuses: ::prost::alloc::vec::Vec<i32>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListResponse {
@@ -605,6 +641,178 @@ pub struct GetResponse {
     /// Helm's `status -o json|yaml` and `install -o json|yaml`.
     #[prost(string, tag = "9")]
     pub release_json: ::prost::alloc::string::String,
+}
+/// `--dry-run`: whether an install or upgrade only simulates, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum DryRunMode {
+    /// Not set: the deprecated string field decides (older clients).
+    Unspecified = 0,
+    /// A real operation.
+    None = 1,
+    /// `--dry-run=client`: nothing is sent to the API server.
+    Client = 2,
+    /// `--dry-run=server`: the API server validates every object; nothing is stored.
+    Server = 3,
+}
+impl DryRunMode {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "DRY_RUN_MODE_UNSPECIFIED",
+            Self::None => "DRY_RUN_MODE_NONE",
+            Self::Client => "DRY_RUN_MODE_CLIENT",
+            Self::Server => "DRY_RUN_MODE_SERVER",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "DRY_RUN_MODE_UNSPECIFIED" => Some(Self::Unspecified),
+            "DRY_RUN_MODE_NONE" => Some(Self::None),
+            "DRY_RUN_MODE_CLIENT" => Some(Self::Client),
+            "DRY_RUN_MODE_SERVER" => Some(Self::Server),
+            _ => None,
+        }
+    }
+}
+/// `--server-side` (Helm 4): how objects are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ServerSide {
+    /// Not set: the deprecated string field decides (older clients).
+    Unspecified = 0,
+    /// `auto`: installs apply server-side; upgrades and rollbacks as the release was last applied.
+    Auto = 1,
+    /// `true`: server-side apply.
+    True = 2,
+    /// `false`: client-side three-way merge.
+    False = 3,
+}
+impl ServerSide {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "SERVER_SIDE_UNSPECIFIED",
+            Self::Auto => "SERVER_SIDE_AUTO",
+            Self::True => "SERVER_SIDE_TRUE",
+            Self::False => "SERVER_SIDE_FALSE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "SERVER_SIDE_UNSPECIFIED" => Some(Self::Unspecified),
+            "SERVER_SIDE_AUTO" => Some(Self::Auto),
+            "SERVER_SIDE_TRUE" => Some(Self::True),
+            "SERVER_SIDE_FALSE" => Some(Self::False),
+            _ => None,
+        }
+    }
+}
+/// `--cascade`: how an uninstall deletes the dependents of its objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Cascade {
+    /// Not set: the deprecated string field decides (older clients).
+    Unspecified = 0,
+    /// `background` (Helm's default).
+    Background = 1,
+    /// `orphan`: dependents are left in place.
+    Orphan = 2,
+    /// `foreground`: dependents are deleted before their owner.
+    Foreground = 3,
+}
+impl Cascade {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "CASCADE_UNSPECIFIED",
+            Self::Background => "CASCADE_BACKGROUND",
+            Self::Orphan => "CASCADE_ORPHAN",
+            Self::Foreground => "CASCADE_FOREGROUND",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "CASCADE_UNSPECIFIED" => Some(Self::Unspecified),
+            "CASCADE_BACKGROUND" => Some(Self::Background),
+            "CASCADE_ORPHAN" => Some(Self::Orphan),
+            "CASCADE_FOREGROUND" => Some(Self::Foreground),
+            _ => None,
+        }
+    }
+}
+/// A release revision's status, Helm's nine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ReleaseStatus {
+    /// Not set (a server older than this field sends only the string).
+    Unspecified = 0,
+    /// "unknown".
+    Unknown = 1,
+    /// "deployed".
+    Deployed = 2,
+    /// "uninstalled".
+    Uninstalled = 3,
+    /// "superseded".
+    Superseded = 4,
+    /// "failed".
+    Failed = 5,
+    /// "uninstalling".
+    Uninstalling = 6,
+    /// "pending-install".
+    PendingInstall = 7,
+    /// "pending-upgrade".
+    PendingUpgrade = 8,
+    /// "pending-rollback".
+    PendingRollback = 9,
+}
+impl ReleaseStatus {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "RELEASE_STATUS_UNSPECIFIED",
+            Self::Unknown => "RELEASE_STATUS_UNKNOWN",
+            Self::Deployed => "RELEASE_STATUS_DEPLOYED",
+            Self::Uninstalled => "RELEASE_STATUS_UNINSTALLED",
+            Self::Superseded => "RELEASE_STATUS_SUPERSEDED",
+            Self::Failed => "RELEASE_STATUS_FAILED",
+            Self::Uninstalling => "RELEASE_STATUS_UNINSTALLING",
+            Self::PendingInstall => "RELEASE_STATUS_PENDING_INSTALL",
+            Self::PendingUpgrade => "RELEASE_STATUS_PENDING_UPGRADE",
+            Self::PendingRollback => "RELEASE_STATUS_PENDING_ROLLBACK",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "RELEASE_STATUS_UNSPECIFIED" => Some(Self::Unspecified),
+            "RELEASE_STATUS_UNKNOWN" => Some(Self::Unknown),
+            "RELEASE_STATUS_DEPLOYED" => Some(Self::Deployed),
+            "RELEASE_STATUS_UNINSTALLED" => Some(Self::Uninstalled),
+            "RELEASE_STATUS_SUPERSEDED" => Some(Self::Superseded),
+            "RELEASE_STATUS_FAILED" => Some(Self::Failed),
+            "RELEASE_STATUS_UNINSTALLING" => Some(Self::Uninstalling),
+            "RELEASE_STATUS_PENDING_INSTALL" => Some(Self::PendingInstall),
+            "RELEASE_STATUS_PENDING_UPGRADE" => Some(Self::PendingUpgrade),
+            "RELEASE_STATUS_PENDING_ROLLBACK" => Some(Self::PendingRollback),
+            _ => None,
+        }
+    }
 }
 /// What is being prepared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
