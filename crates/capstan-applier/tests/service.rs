@@ -1,140 +1,22 @@
 //! The applier service in-process on 127.0.0.1:0, through its generated gRPC client, over an
-//! in-memory store and a scripted cluster: streamed progress and results, the reads, the error
+//! in-memory store and capstan-ops' `FakeCluster`: streamed progress and results, the reads, the error
 //! to status-code mapping, cancellation when the client goes away, and shutdown.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_applier::{ApplierService, Backend, Target};
-use capstan_ops::{
-    ApplyRequest, Cluster, ClusterError, DeleteRequest, HookOutcome, HookRequest, Lock, LockGuard,
-    LockHolder, LockRequest, ObjectAction, ObjectReport, ObjectResult, Progress, WaitRequest,
-};
+use capstan_ops::testing::{FakeCluster, Lease, t};
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::applier::v1::applier_client::ApplierClient;
 use capstan_proto::renderer::v1 as rpb;
-use capstan_release::{BoxFuture, GoTime, HookPhase, MemoryStore, ReleaseStore, Status};
+use capstan_release::{BoxFuture, MemoryStore, ReleaseStore, Status};
 use tonic::Code;
 use tonic::transport::Channel;
 
-/// How the scripted cluster's `wait` behaves.
-#[derive(Clone, Copy, PartialEq)]
-enum WaitMode {
-    Ready,
-    Timeout,
-    Hang,
-}
-
-struct FakeCluster {
-    wait: Mutex<WaitMode>,
-    lock_held: AtomicBool,
-}
-
-struct Guard;
-
-impl LockGuard for Guard {
-    fn holder(&self) -> &str {
-        "test"
-    }
-    fn release(self: Box<Self>) -> BoxFuture<'static, Result<(), ClusterError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
-impl Cluster for FakeCluster {
-    fn create_namespace<'a>(
-        &'a self,
-        _: &'a str,
-        _: bool,
-    ) -> BoxFuture<'a, Result<bool, ClusterError>> {
-        Box::pin(async { Ok(false) })
-    }
-    fn apply<'a>(
-        &'a self,
-        request: ApplyRequest<'a>,
-        progress: &'a dyn Progress,
-    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
-        Box::pin(async move {
-            let mut report = ObjectReport::default();
-            for r in request.target {
-                progress.event(capstan_ops::Event::Object {
-                    object: r.object.clone(),
-                    action: ObjectAction::Created,
-                    preview: None,
-                });
-                report.results.push(ObjectResult {
-                    object: r.object.clone(),
-                    action: ObjectAction::Created,
-                    preview: None,
-                });
-            }
-            Ok(report)
-        })
-    }
-    fn delete<'a>(
-        &'a self,
-        _: DeleteRequest<'a>,
-        _: &'a dyn Progress,
-    ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
-        Box::pin(async { Ok(ObjectReport::default()) })
-    }
-    fn wait<'a>(
-        &'a self,
-        _: WaitRequest<'a>,
-        _: &'a dyn Progress,
-    ) -> BoxFuture<'a, Result<(), ClusterError>> {
-        let mode = *self.wait.lock().unwrap();
-        Box::pin(async move {
-            match mode {
-                WaitMode::Ready => Ok(()),
-                WaitMode::Timeout => Err(ClusterError::Timeout {
-                    not_ready: vec!["deployment/web: 0/1 available".into()],
-                }),
-                WaitMode::Hang => {
-                    std::future::pending::<()>().await;
-                    Ok(())
-                }
-            }
-        })
-    }
-    fn run_hook<'a>(
-        &'a self,
-        _: HookRequest<'a>,
-        _: &'a dyn Progress,
-    ) -> BoxFuture<'a, Result<HookOutcome, ClusterError>> {
-        Box::pin(async {
-            Ok(HookOutcome {
-                phase: HookPhase::Succeeded,
-                started_at: GoTime::now(),
-                completed_at: GoTime::now(),
-                message: None,
-            })
-        })
-    }
-    fn lock<'a>(&'a self, request: LockRequest<'a>) -> BoxFuture<'a, Result<Lock, ClusterError>> {
-        let held = self.lock_held.load(Ordering::SeqCst);
-        Box::pin(async move {
-            if held {
-                return Err(ClusterError::LockHeld(Box::new(LockHolder {
-                    namespace: request.namespace.to_owned(),
-                    name: request.name.to_owned(),
-                    holder: "other-applier/op-7".into(),
-                    since: GoTime::now(),
-                    until: GoTime::now(),
-                })));
-            }
-            Ok(Lock {
-                guard: Box::new(Guard),
-                took_over: None,
-            })
-        })
-    }
-}
-
 struct FakeBackend {
     store: Arc<MemoryStore>,
-    cluster: Arc<FakeCluster>,
+    cluster: FakeCluster,
 }
 
 impl Backend for FakeBackend {
@@ -142,7 +24,7 @@ impl Backend for FakeBackend {
         Box::pin(async move {
             Ok(Target {
                 store: self.store.clone(),
-                cluster: self.cluster.clone(),
+                cluster: Arc::new(self.cluster.clone()),
             })
         })
     }
@@ -152,7 +34,7 @@ struct Harness {
     client: ApplierClient<Channel>,
     service: ApplierService,
     store: Arc<MemoryStore>,
-    cluster: Arc<FakeCluster>,
+    cluster: FakeCluster,
 }
 
 async fn start() -> Harness {
@@ -161,10 +43,7 @@ async fn start() -> Harness {
 
 async fn start_with(max_in_flight: usize) -> Harness {
     let store = Arc::new(MemoryStore::new());
-    let cluster = Arc::new(FakeCluster {
-        wait: Mutex::new(WaitMode::Ready),
-        lock_held: AtomicBool::new(false),
-    });
+    let cluster = FakeCluster::new();
     let service = ApplierService::with_instance(
         Arc::new(FakeBackend {
             store: store.clone(),
@@ -427,7 +306,15 @@ async fn errors_map_to_grpc_codes() {
     );
 
     // A held lock names its holder.
-    cluster.lock_held.store(true, Ordering::SeqCst);
+    cluster.state().leases.insert(
+        "apps/web".into(),
+        Lease {
+            holder: "other-applier/op-7".into(),
+            since: t("2026-01-01T00:00:00Z"),
+            until: t("2026-01-01T00:00:15Z"),
+            live: true,
+        },
+    );
     let stream = client
         .rollback(pb::RollbackRequest {
             name: "web".into(),
@@ -445,10 +332,13 @@ async fn errors_map_to_grpc_codes() {
         "{error:?}"
     );
     assert!(error.message.contains("other-applier/op-7"), "{error:?}");
-    cluster.lock_held.store(false, Ordering::SeqCst);
+    cluster.state().leases.clear();
 
     // A wait that times out.
-    *cluster.wait.lock().unwrap() = WaitMode::Timeout;
+    cluster
+        .state()
+        .not_ready
+        .insert("configmap/web".into(), "0/1 available".into());
     let stream = client
         .upgrade(pb::UpgradeRequest {
             name: "web".into(),
@@ -464,7 +354,7 @@ async fn errors_map_to_grpc_codes() {
     let error = timed_out.error.unwrap();
     assert_eq!(Code::from(error.code), Code::DeadlineExceeded, "{error:?}");
     assert!(
-        error.message.contains("deployment/web: 0/1 available"),
+        error.message.contains("configmap/web: 0/1 available"),
         "{error:?}"
     );
 
@@ -487,7 +377,7 @@ async fn a_client_going_away_cancels_and_the_revision_ends_failed() {
         store,
         service,
     } = start().await;
-    *cluster.wait.lock().unwrap() = WaitMode::Hang;
+    cluster.state().hang_wait = true;
     let mut stream = client
         .install(install_request("web"))
         .await
@@ -533,7 +423,7 @@ async fn operations_beyond_the_in_flight_limit_are_resource_exhausted() {
         service,
         ..
     } = start_with(1).await;
-    *cluster.wait.lock().unwrap() = WaitMode::Hang;
+    cluster.state().hang_wait = true;
     let mut stream = client
         .install(install_request("web"))
         .await
@@ -554,7 +444,7 @@ async fn operations_beyond_the_in_flight_limit_are_resource_exhausted() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    *cluster.wait.lock().unwrap() = WaitMode::Ready;
+    cluster.state().hang_wait = false;
     let (_, result) = drain(
         client
             .install(install_request("other"))
@@ -606,7 +496,7 @@ async fn a_grpc_deadline_bounds_the_operation() {
         store,
         ..
     } = start().await;
-    *cluster.wait.lock().unwrap() = WaitMode::Hang;
+    cluster.state().hang_wait = true;
     let mut request = tonic::Request::new(install_request("web"));
     request.set_timeout(Duration::from_millis(700));
     // The operation stops at the deadline and says so in its result.
@@ -627,4 +517,186 @@ async fn a_grpc_deadline_bounds_the_operation() {
         }
     }
     assert_eq!(status, Some(Status::Failed));
+}
+
+/// How a request says its enum-like settings: only the deprecated strings (an older client) or
+/// only the enums.
+#[derive(Clone, Copy, Debug)]
+enum Wire {
+    Strings,
+    Enums,
+}
+
+impl Wire {
+    fn dry_run(self, mode: pb::DryRunMode) -> (String, i32) {
+        match self {
+            Wire::Strings => (mode.legacy_name().into(), 0),
+            Wire::Enums => (String::new(), mode as i32),
+        }
+    }
+
+    fn server_side(self, side: pb::ServerSide) -> (String, i32) {
+        match self {
+            Wire::Strings => (side.legacy_name().into(), 0),
+            Wire::Enums => (String::new(), side as i32),
+        }
+    }
+
+    fn list(self, statuses: &[pb::ReleaseStatus]) -> pb::ListRequest {
+        let mut request = pb::ListRequest {
+            namespace: "apps".into(),
+            ..pb::ListRequest::default()
+        };
+        match self {
+            Wire::Strings => {
+                request.states = statuses.iter().map(|s| s.helm_name().into()).collect();
+            }
+            Wire::Enums => request.statuses = statuses.iter().map(|s| *s as i32).collect(),
+        }
+        request
+    }
+}
+
+/// What one run of the lifecycle showed: each result and listing, and the cluster calls that
+/// apply or delete.
+async fn lifecycle(wire: Wire) -> Vec<String> {
+    use pb::{DryRunMode, ReleaseStatus, ServerSide};
+    let Harness {
+        mut client,
+        cluster,
+        store,
+        ..
+    } = start().await;
+    let mut seen = Vec::new();
+    let shown = |result: &pb::OperationResult| {
+        let release = result.release.clone().unwrap_or_default();
+        // Both status fields, for newer and older clients.
+        assert_eq!(release.status, release.status_value().helm_name());
+        format!(
+            "result success={} revision={} status={} description={:?}",
+            result.success, release.revision, release.status, release.description
+        )
+    };
+
+    // A server dry run of a client-side install stores nothing.
+    let (dry_run, dry_run_mode) = wire.dry_run(DryRunMode::Server);
+    let (server_side, server_side_mode) = wire.server_side(ServerSide::False);
+    let request = pb::InstallRequest {
+        dry_run,
+        dry_run_mode,
+        server_side,
+        server_side_mode,
+        ..install_request("web")
+    };
+    let (_, result) = drain(client.install(request).await.unwrap().into_inner()).await;
+    seen.push(shown(&result));
+    assert!(store.latest("apps", "web").await.is_err(), "{wire:?}");
+
+    // The install.
+    let (dry_run, dry_run_mode) = wire.dry_run(DryRunMode::None);
+    let (server_side, server_side_mode) = wire.server_side(ServerSide::False);
+    let request = pb::InstallRequest {
+        dry_run,
+        dry_run_mode,
+        server_side,
+        server_side_mode,
+        ..install_request("web")
+    };
+    let (_, result) = drain(client.install(request).await.unwrap().into_inner()).await;
+    seen.push(shown(&result));
+
+    // A client dry run of an upgrade, then the upgrade, server-side.
+    for mode in [DryRunMode::Client, DryRunMode::None] {
+        let (dry_run, dry_run_mode) = wire.dry_run(mode);
+        let (server_side, server_side_mode) = wire.server_side(ServerSide::True);
+        let request = pb::UpgradeRequest {
+            name: "web".into(),
+            namespace: "apps".into(),
+            rendered: Some(rendered(3)),
+            dry_run,
+            dry_run_mode,
+            server_side,
+            server_side_mode,
+            ..pb::UpgradeRequest::default()
+        };
+        let (_, result) = drain(client.upgrade(request).await.unwrap().into_inner()).await;
+        seen.push(shown(&result));
+    }
+
+    let list = async |client: &mut ApplierClient<Channel>, statuses: &[ReleaseStatus]| {
+        let list = client.list(wire.list(statuses)).await.unwrap().into_inner();
+        let rows: Vec<String> = list
+            .releases
+            .iter()
+            .map(|r| {
+                assert_eq!(r.status, r.status_value().helm_name());
+                format!("{} {} {}", r.name, r.revision, r.status)
+            })
+            .collect();
+        format!("list {statuses:?}: {rows:?}")
+    };
+    seen.push(list(&mut client, &[ReleaseStatus::Deployed]).await);
+    seen.push(list(&mut client, &[ReleaseStatus::Superseded]).await);
+    seen.push(list(&mut client, &ReleaseStatus::PENDING).await);
+
+    // Uninstall, orphaning the dependents and keeping the history.
+    let request = pb::UninstallRequest {
+        name: "web".into(),
+        namespace: "apps".into(),
+        keep_history: true,
+        ..match wire {
+            Wire::Strings => pb::UninstallRequest {
+                cascade: "orphan".into(),
+                ..pb::UninstallRequest::default()
+            },
+            Wire::Enums => pb::UninstallRequest {
+                cascade_mode: pb::Cascade::Orphan as i32,
+                ..pb::UninstallRequest::default()
+            },
+        }
+    };
+    let (_, result) = drain(client.uninstall(request).await.unwrap().into_inner()).await;
+    seen.push(shown(&result));
+    seen.push(list(&mut client, &[ReleaseStatus::Uninstalled]).await);
+    seen.push(list(&mut client, &[]).await);
+
+    seen.extend(
+        cluster
+            .calls()
+            .into_iter()
+            .filter(|c| c.starts_with("apply") || c.starts_with("delete")),
+    );
+    seen
+}
+
+#[tokio::test]
+async fn the_deprecated_strings_and_the_enums_mean_the_same() {
+    let strings = lifecycle(Wire::Strings).await;
+    let enums = lifecycle(Wire::Enums).await;
+    assert_eq!(strings, enums);
+    // And they meant what they say.
+    let expected = [
+        "result success=true revision=1 status=pending-install description=\"Dry run complete\"",
+        "result success=true revision=1 status=deployed description=\"Install complete\"",
+        "result success=true revision=2 status=pending-upgrade description=\"Dry run complete\"",
+        "result success=true revision=2 status=deployed description=\"Upgrade complete\"",
+        "list [Deployed]: [\"web 2 deployed\"]",
+        "list [Superseded]: [\"web 1 superseded\"]",
+        "list [PendingInstall, PendingUpgrade, PendingRollback]: []",
+        "result success=true revision=2 status=uninstalled description=\"Uninstallation complete\"",
+        "list [Uninstalled]: [\"web 2 uninstalled\"]",
+        "list []: [\"web 2 uninstalled\"]",
+    ];
+    assert_eq!(strings[..expected.len()], expected, "{strings:#?}");
+    let calls = &strings[expected.len()..];
+    assert!(
+        calls[0].starts_with("apply web [configmap/web] prev [] csa dry-run"),
+        "{calls:#?}"
+    );
+    assert!(calls[1].ends_with("csa"), "{calls:#?}");
+    assert!(calls[2].ends_with("ssa"), "{calls:#?}");
+    assert!(
+        calls.last().unwrap().ends_with("Orphan"),
+        "the uninstall orphans: {calls:#?}"
+    );
 }
