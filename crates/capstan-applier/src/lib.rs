@@ -54,6 +54,7 @@ mod admission;
 mod backend;
 mod client;
 pub mod convert;
+mod deploy;
 mod metrics;
 mod prepare;
 mod quotas;

@@ -11,6 +11,7 @@ use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, ReleaseSummary};
 use tonic::{Request, Response, Status};
 
 use crate::admission::{authorize, effective};
+use crate::deploy::set_shared_flags;
 use crate::streaming::{EventStream, failed, finished};
 use crate::{ApplierService, Target, convert};
 
@@ -78,51 +79,14 @@ impl Applier for ApplierService {
         let (metadata, _, mut r) = request.into_parts();
         let namespace = effective(&r.namespace);
         authorize(&caller, Operation::Install, namespace)?;
-        let rendered = convert::rendered(convert::render_of(r.render.take(), r.rendered.take()))?;
-        self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
+        let rendered = self
+            .accept_render(&caller, namespace, r.render.take(), r.rendered.take())
             .await?;
         let hold = self.check_quota(&caller, &r.name, namespace).await?;
         let mut op = Install::new(&r.name, &r.namespace);
-        op.create_namespace = r.create_namespace;
         op.replace = r.replace;
-        op.expected_revision = r.expected_revision;
-        op.dry_run = convert::dry_run(r.dry_run_setting())?;
-        op.atomic = r.atomic;
-        op.wait = r.wait || r.atomic;
-        op.wait_for_jobs = r.wait_for_jobs;
-        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
-        op.no_hooks = r.no_hooks;
-        op.skip_crds = r.skip_crds;
-        op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
-        op.apply.force = r.force;
-        op.apply.take_ownership = r.take_ownership;
-        op.apply.force_conflicts = r.force_conflicts;
-        if convert::server_side(r.server_side_setting())? == Some(false) {
-            op.apply.mode = capstan_ops::ApplyMode::ClientSide;
-        }
-        op.labels = convert::labels(&r.labels)?;
-        let lock_wait = convert::lock_wait(r.lock_wait_millis);
-        let recover = convert::recover(r.recover);
-        self.start(
-            &caller,
-            &metadata,
-            "install",
-            &r.name,
-            &r.namespace,
-            move |target, control, progress| async move {
-                let _hold = hold;
-                op.control = Control {
-                    lock_wait,
-                    recover,
-                    ..control
-                };
-                finished(
-                    op.run(&*target.store, &*target.cluster, &*progress, rendered)
-                        .await,
-                )
-            },
-        )
-        .await
+        set_shared_flags!(op, r);
+        self.deploy(&caller, &metadata, op, rendered, hold).await
     }
 
     async fn upgrade(
@@ -146,50 +110,15 @@ impl Applier for ApplierService {
                 hold = self.check_quota(&caller, &r.name, namespace).await?;
             }
         }
-        let rendered = convert::rendered(convert::render_of(r.render.take(), r.rendered.take()))?;
-        self.preflight(&caller, namespace, &rendered.manifest, &rendered.hooks)
+        let rendered = self
+            .accept_render(&caller, namespace, r.render.take(), r.rendered.take())
             .await?;
         let mut op = Upgrade::new(&r.name, &r.namespace);
         op.install = r.install;
-        op.expected_revision = r.expected_revision;
-        op.create_namespace = r.create_namespace;
         op.history_max = history_max(r.history_max);
-        op.atomic = r.atomic;
         op.cleanup_on_fail = r.cleanup_on_fail;
-        op.dry_run = convert::dry_run(r.dry_run_setting())?;
-        op.wait = r.wait || r.atomic;
-        op.wait_for_jobs = r.wait_for_jobs;
-        op.timeout = convert::timeout(r.timeout_millis, DEFAULT_TIMEOUT);
-        op.no_hooks = r.no_hooks;
-        op.skip_crds = r.skip_crds;
-        op.description = Some(r.description.clone()).filter(|d| !d.is_empty());
-        op.apply.force = r.force;
-        op.apply.take_ownership = r.take_ownership;
-        op.apply.force_conflicts = r.force_conflicts;
-        op.server_side = convert::server_side(r.server_side_setting())?;
-        op.labels = convert::labels(&r.labels)?;
-        let lock_wait = convert::lock_wait(r.lock_wait_millis);
-        let recover = convert::recover(r.recover);
-        self.start(
-            &caller,
-            &metadata,
-            "upgrade",
-            &r.name,
-            &r.namespace,
-            move |target, control, progress| async move {
-                let _hold = hold;
-                op.control = Control {
-                    lock_wait,
-                    recover,
-                    ..control
-                };
-                finished(
-                    op.run(&*target.store, &*target.cluster, &*progress, rendered)
-                        .await,
-                )
-            },
-        )
-        .await
+        set_shared_flags!(op, r);
+        self.deploy(&caller, &metadata, op, rendered, hold).await
     }
 
     async fn rollback(
