@@ -1,6 +1,7 @@
-//! Architecture invariants, checked from `cargo metadata`: the domain crates stay free of networking,
-//! async runtimes and Kubernetes clients; every crate's workspace dependencies are those the crate
-//! map in ARCHITECTURE.md lists; kube-rs is used only where ARCHITECTURE.md says.
+//! Architecture invariants, checked from `cargo metadata`: the domain crates (those ARCHITECTURE.md
+//! names) stay free of networking, async runtimes and Kubernetes clients; every crate's workspace
+//! dependencies are those the crate map in ARCHITECTURE.md lists; kube-rs is used only where
+//! ARCHITECTURE.md says; binaries are thin.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -233,4 +234,68 @@ fn kube_rs_is_used_only_where_the_architecture_says() {
         .filter(|name| name != "xtask" && name != "capstan-e2e")
         .collect();
     assert_eq!(actual, listed);
+}
+
+#[test]
+fn the_domain_crates_are_those_architecture_md_names() {
+    let doc = architecture_md();
+    let paragraph = doc
+        .split("**The domain crates do no I/O beyond files they are handed.**")
+        .nth(1)
+        .and_then(|rest| rest.split("depend on no").next())
+        .expect("ARCHITECTURE.md states the domain crates' invariant");
+    let named: BTreeSet<&str> = paragraph
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|word| word.starts_with("capstan-"))
+        .collect();
+    assert_eq!(named, BTreeSet::from(DOMAIN_CRATES));
+}
+
+/// The most lines a binary's `main.rs` may have and still be thin.
+const THIN_MAIN_LINES: usize = 150;
+
+#[test]
+fn binaries_are_thin() {
+    let meta = metadata();
+    let mut checked = 0;
+    for package in meta["packages"].as_array().unwrap() {
+        if !package["source"].is_null() || package["name"] == "xtask" {
+            continue;
+        }
+        let targets = package["targets"].as_array().unwrap();
+        let kinds = |t: &Value, kind: &str| {
+            t["kind"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k.as_str() == Some(kind))
+        };
+        if !targets.iter().any(|t| kinds(t, "lib")) {
+            continue;
+        }
+        for bin in targets.iter().filter(|t| kinds(t, "bin")) {
+            let path = bin["src_path"].as_str().unwrap();
+            let text = std::fs::read_to_string(path).expect("the binary's source is readable");
+            let modules: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    let l = l.trim_start();
+                    (l.starts_with("mod ") || l.starts_with("pub mod ")) && l.ends_with(';')
+                })
+                .collect();
+            assert!(
+                modules.is_empty(),
+                "{path} declares modules of its own ({modules:?}): its code belongs in the library"
+            );
+            let lines = text.lines().count();
+            assert!(
+                lines <= THIN_MAIN_LINES,
+                "{path} has {lines} lines, more than {THIN_MAIN_LINES}: a thin main parses flags and calls the library"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "the daemons' and the CLI's binaries were not found");
 }

@@ -7,7 +7,9 @@ use capstan_ops::{DryRun, ErrorClass, Event, ObjectAction, ObjectRef, Rendered};
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::compat;
 use capstan_proto::renderer::v1 as render_pb;
-use capstan_release::{GoTime, Hook, Release, ReleaseSummary, StateMask, Status};
+use capstan_release::{
+    GoTime, Hook, HookDeletePolicy, HookEvent, Release, ReleaseSummary, StateMask, Status,
+};
 use serde_json::{Map, Value};
 
 /// The gRPC code of an error class: the service's one mapping.
@@ -69,18 +71,26 @@ fn json_map(what: &str, text: &str) -> Result<Map<String, Value>, tonic::Status>
     }
 }
 
-/// A rendered hook as a release stores it.
-pub fn hook(h: &render_pb::Hook) -> Result<Hook, tonic::Status> {
-    let json = serde_json::json!({
-        "name": h.name,
-        "kind": h.kind,
-        "path": h.path,
-        "manifest": h.yaml,
-        "events": h.events,
-        "weight": h.weight,
-        "delete_policies": h.delete_policies,
-    });
-    serde_json::from_value(json).map_err(|e| invalid(&format!("hook {}", h.path), e))
+/// A rendered hook as a release stores it (a name Helm does not know kept verbatim).
+pub fn hook(h: &render_pb::Hook) -> Hook {
+    Hook {
+        name: h.name.clone(),
+        kind: h.kind.clone(),
+        path: h.path.clone(),
+        manifest: h.yaml.clone(),
+        events: h
+            .events
+            .iter()
+            .map(|e| HookEvent::from(e.as_str()))
+            .collect(),
+        weight: i64::from(h.weight),
+        delete_policies: h
+            .delete_policies
+            .iter()
+            .map(|p| HookDeletePolicy::from(p.as_str()))
+            .collect(),
+        ..Hook::default()
+    }
 }
 
 /// The render a mutating request carries: the renderer's response as it came (`render`), or
@@ -129,7 +139,7 @@ pub fn rendered(r: Option<pb::Rendered>) -> Result<Rendered, tonic::Status> {
     };
     Ok(Rendered {
         manifest: r.manifest,
-        hooks: r.hooks.iter().map(hook).collect::<Result<_, _>>()?,
+        hooks: r.hooks.iter().map(hook).collect(),
         notes: r.notes,
         chart: Rendered::chart_from_json(chart_json)
             .map_err(|e| invalid("stored_chart_json", e))?,
@@ -565,6 +575,30 @@ mod tests {
         assert_eq!(
             states(Ok(pb::ReleaseStatus::HELM.to_vec())).unwrap(),
             StateMask::ALL | StateMask::UNKNOWN
+        );
+    }
+
+    #[test]
+    fn a_rendered_hook_is_the_release_hook_helm_stores() {
+        let rendered = render_pb::Hook {
+            name: "web-migrate".into(),
+            kind: "Job".into(),
+            path: "web/templates/job.yaml".into(),
+            yaml: "kind: Job\n".into(),
+            events: vec!["pre-upgrade".into(), "post-frobnicate".into()],
+            weight: -5,
+            delete_policies: vec!["before-hook-creation".into()],
+        };
+        let stored: Hook = serde_json::from_str(
+            r#"{"name":"web-migrate","kind":"Job","path":"web/templates/job.yaml",
+                "manifest":"kind: Job\n","events":["pre-upgrade","post-frobnicate"],
+                "last_run":{},"weight":-5,"delete_policies":["before-hook-creation"]}"#,
+        )
+        .unwrap();
+        assert_eq!(hook(&rendered), stored);
+        assert_eq!(
+            hook(&rendered).events[1],
+            HookEvent::Other("post-frobnicate".into())
         );
     }
 }
