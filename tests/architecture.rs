@@ -297,5 +297,8 @@ fn binaries_are_thin() {
             checked += 1;
         }
     }
-    assert!(checked >= 3, "the daemons' and the CLI's binaries were not found");
+    assert!(
+        checked >= 3,
+        "the daemons' and the CLI's binaries were not found"
+    );
 }
