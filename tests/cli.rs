@@ -1631,3 +1631,108 @@ async fn an_applier_killed_during_a_hook_is_recovered() {
     })
     .await;
 }
+
+/// The settings the CLI sends as protobuf enums (and as the strings older appliers read) do
+/// what they say against the cluster: `uninstall --cascade orphan` leaves the Deployment's
+/// ReplicaSet behind, released by the garbage collector; `list --uninstalled` finds the release
+/// kept with `--keep-history` and the default listing does not; unknown names stay one clear
+/// error each.
+#[tokio::test]
+async fn cascade_and_list_statuses_reach_the_applier() {
+    with_namespace("cli-enums", |ns| async move {
+        let capstan = Capstan {
+            namespace: ns.name().to_owned(),
+            remote: Vec::new(),
+            driver: None,
+        };
+        let chart = webapp();
+        let chart = chart.as_str();
+        capstan.ok(&["install", "web", chart, "--wait", "--timeout", "2m"])?;
+
+        let run = capstan.fails(&["upgrade", "web", chart, "--dry-run=sideways"])?;
+        ensure!(
+            run.stderr
+                .contains("invalid dry-run value \"sideways\": expected client or server"),
+            "{}",
+            run.stderr
+        );
+        let run = capstan.fails(&["uninstall", "web", "--cascade", "sideways"])?;
+        ensure!(
+            run.stderr.contains(
+                "invalid cascade value \"sideways\": expected background, foreground or orphan"
+            ),
+            "{}",
+            run.stderr
+        );
+
+        let replica_sets = ns.api::<k8s_openapi::api::apps::v1::ReplicaSet>();
+        let names = |items: &[k8s_openapi::api::apps::v1::ReplicaSet]| -> Vec<String> {
+            items
+                .iter()
+                .map(|r| r.metadata.name.clone().unwrap_or_default())
+                .collect()
+        };
+        let before = names(&replica_sets.list(&ListParams::default()).await?.items);
+        ensure!(!before.is_empty(), "the Deployments made ReplicaSets");
+        let out = capstan.ok(&[
+            "uninstall",
+            "web",
+            "--cascade",
+            "orphan",
+            "--keep-history",
+            "--wait",
+        ])?;
+        ensure!(out.contains("uninstalled"), "{out}");
+        ensure!(
+            deployment(&ns, "web-webapp").await?.is_none(),
+            "the Deployment went"
+        );
+        let left = replica_sets.list(&ListParams::default()).await?.items;
+        ensure!(
+            names(&left) == before,
+            "orphaned, not deleted: {:?}, before {before:?}",
+            names(&left)
+        );
+        let owned: Vec<String> = left
+            .iter()
+            .filter(|r| {
+                r.metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|o| !o.is_empty())
+            })
+            .map(|r| r.metadata.name.clone().unwrap_or_default())
+            .collect();
+        ensure!(
+            owned.is_empty(),
+            "the garbage collector released them: {owned:?}"
+        );
+
+        let listed = |args: &[&str]| -> anyhow::Result<Vec<(String, String)>> {
+            let out = capstan.ok(&[&["list", "-o", "json"][..], args].concat())?;
+            let rows: serde_json::Value = serde_json::from_str(&out)?;
+            Ok(rows
+                .as_array()
+                .context("list -o json prints an array")?
+                .iter()
+                .map(|r| {
+                    let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+                    (text("name"), text("status"))
+                })
+                .collect())
+        };
+        ensure!(listed(&[])?.is_empty(), "{:?}", listed(&[])?);
+        ensure!(
+            listed(&["--uninstalled"])? == [("web".to_owned(), "uninstalled".to_owned())],
+            "{:?}",
+            listed(&["--uninstalled"])?
+        );
+        ensure!(
+            listed(&["--all"])? == [("web".to_owned(), "uninstalled".to_owned())],
+            "{:?}",
+            listed(&["--all"])?
+        );
+        Ok(())
+    })
+    .await;
+}
