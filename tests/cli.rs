@@ -1633,7 +1633,8 @@ async fn an_applier_killed_during_a_hook_is_recovered() {
 }
 
 /// The settings the CLI sends as protobuf enums (and as the strings older appliers read) do
-/// what they say against the cluster: `uninstall --cascade orphan` leaves the Deployment's
+/// what they say against the cluster: `--dry-run=none` is a real upgrade; `uninstall --cascade
+/// orphan` leaves the Deployment's
 /// ReplicaSet behind, released by the garbage collector; `list --uninstalled` finds the release
 /// kept with `--keep-history` and the default listing does not; unknown names stay one clear
 /// error each.
@@ -1648,6 +1649,18 @@ async fn cascade_and_list_statuses_reach_the_applier() {
         let chart = webapp();
         let chart = chart.as_str();
         capstan.ok(&["install", "web", chart, "--wait", "--timeout", "2m"])?;
+
+        // `--dry-run=none` (Helm 4) is a real upgrade, printed as one.
+        let out = capstan.ok(&["upgrade", "web", chart, "--dry-run=none"])?;
+        ensure!(
+            out.contains("REVISION: 2") && !out.contains("MANIFEST:"),
+            "{out}"
+        );
+        let revisions = history(&capstan, "web")?;
+        ensure!(
+            revisions.last().map(|r| (r.0, r.1.as_str())) == Some((2, "deployed")),
+            "{revisions:?}"
+        );
 
         let run = capstan.fails(&["upgrade", "web", chart, "--dry-run=sideways"])?;
         ensure!(

@@ -32,10 +32,20 @@ pub(crate) struct RenderValues {
 /// render asked (a template can look up what an earlier lookup named).
 const MAX_LOOKUP_ROUNDS: usize = 8;
 
-/// Whether a render may read the cluster (`lookup`): install and upgrade, `--dry-run=server`;
-/// not a client dry run, as in Helm.
+/// Whether a render may read the cluster (`lookup`): install and upgrade (also
+/// `--dry-run=none`), `--dry-run=server`; not a client dry run, as in Helm (nor a mode the
+/// applier will refuse).
 pub(crate) fn reads_cluster(dry_run: Option<&str>) -> bool {
-    matches!(dry_run, None | Some("server"))
+    matches!(
+        dry_run.map_or(Some(pb::DryRunMode::None), pb::DryRunMode::from_legacy),
+        Some(pb::DryRunMode::None | pb::DryRunMode::Server)
+    )
+}
+
+/// Whether `--dry-run` simulates (`client`, `server`; not `none`), so the result is printed as a
+/// dry run's. A name no mode has counts as simulating: the applier refuses it.
+fn simulates(dry_run: Option<&str>) -> bool {
+    dry_run.is_some_and(|flag| pb::DryRunMode::from_legacy(flag) != Some(pb::DryRunMode::None))
 }
 
 /// `--dry-run` as the applier takes it: the mode newer appliers read and the name older ones
@@ -361,7 +371,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
     let (result, hooks) = Signals::listen()?
         .cancellable(run_install(global, &args))
         .await?;
-    if args.output != Format::Table && args.apply.dry_run.is_none() {
+    if args.output != Format::Table && !simulates(args.apply.dry_run.as_deref()) {
         print_stored(global, &result, args.output).await?;
     } else {
         let printing = Printing {
@@ -370,7 +380,7 @@ pub async fn install(global: &Global, args: InstallArgs) -> anyhow::Result<u8> {
         };
         print_result_with(
             &result,
-            args.apply.dry_run.is_some(),
+            simulates(args.apply.dry_run.as_deref()),
             args.output,
             &printing,
         )?;
@@ -605,7 +615,7 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
             outln!("Release {:?} has been upgraded. Happy Helming!", args.name);
         }
     }
-    if args.output != Format::Table && args.apply.dry_run.is_none() {
+    if args.output != Format::Table && !simulates(args.apply.dry_run.as_deref()) {
         print_stored(global, &result, args.output).await?;
     } else {
         let printing = Printing {
@@ -614,7 +624,7 @@ pub async fn upgrade(global: &Global, args: UpgradeArgs) -> anyhow::Result<u8> {
         };
         print_result_with(
             &result,
-            args.apply.dry_run.is_some(),
+            simulates(args.apply.dry_run.as_deref()),
             args.output,
             &printing,
         )?;
@@ -809,4 +819,39 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
         outln!("release \"{name}\" uninstalled");
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dry_run_names_mean_what_the_applier_reads() {
+        for (flag, reads, simulated) in [
+            (None, true, false),
+            (Some("none"), true, false),
+            (Some("false"), true, false),
+            (Some("server"), true, true),
+            (Some("client"), false, true),
+            (Some("true"), false, true),
+            (Some("sideways"), false, true),
+        ] {
+            assert_eq!(reads_cluster(flag), reads, "{flag:?}");
+            assert_eq!(simulates(flag), simulated, "{flag:?}");
+        }
+        assert_eq!(
+            dry_run_fields(Some("server")),
+            (pb::DryRunMode::Server as i32, "server".to_owned())
+        );
+        assert_eq!(
+            dry_run_fields(None),
+            (pb::DryRunMode::None as i32, String::new())
+        );
+        // Unknown: sent as given, for the applier to refuse by name.
+        assert_eq!(dry_run_fields(Some("sideways")), (0, "sideways".to_owned()));
+        assert_eq!(
+            server_side_fields("false"),
+            (pb::ServerSide::False as i32, "false".to_owned())
+        );
+    }
 }
