@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             capstan_kube::auth::TokenReviewer::new(client).audiences(args.token_audience);
         security.reviewer = Some(capstan_server::security::Reviewer(Arc::new(reviewer)));
     }
+    let signal = capstan_server::shutdown_signal();
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     let metrics = capstan_server::serve_metrics(args.metrics_listen.as_deref()).await?;
     println!("capstan-applier listening on {}", daemon.local_addr());
@@ -107,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let draining = service.clone();
     let shutdown = async move {
-        capstan_server::shutdown_signal().await;
+        signal.await;
         draining.begin_shutdown();
     };
     let served = daemon

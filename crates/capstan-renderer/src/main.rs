@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
             reviewer,
         )));
     }
+    let signal = capstan_server::shutdown_signal();
     let daemon = capstan_server::Daemon::bind(&args.listen).await?;
     let metrics = capstan_server::serve_metrics(args.metrics_listen.as_deref()).await?;
     println!("capstan-renderer listening on {}", daemon.local_addr());
@@ -111,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
             service,
             capstan_proto::FILE_DESCRIPTOR_SET,
             &security,
-            capstan_server::shutdown_signal(),
+            signal,
         )
         .await;
     metrics.stop().await;

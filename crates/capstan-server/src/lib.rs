@@ -188,21 +188,32 @@ impl Daemon {
     }
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "no SIGTERM handler");
-                std::future::pending::<()>().await;
-            }
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+///
+/// The handlers are installed when this is called, not when the future is first polled: call it
+/// before announcing the daemon, so a signal sent as soon as the daemon says it listens is never
+/// met with the default action (the process killed without draining).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        tokio::select! {
+            _ = received(terminate, "SIGTERM") => tracing::info!("SIGTERM received; finishing requests in flight"),
+            _ = received(interrupt, "SIGINT") => tracing::info!("interrupt received; finishing requests in flight"),
         }
-    };
-    tokio::select! {
-        _ = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received; finishing requests in flight"),
+    }
+}
+
+/// Waits for one signal of an installed handler; never completes when it could not be installed.
+async fn received(handler: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match handler {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(error) => {
+            tracing::warn!(%error, signal = name, "no handler for the signal");
+            std::future::pending::<()>().await;
+        }
     }
 }
