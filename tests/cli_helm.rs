@@ -592,6 +592,19 @@ async fn status_and_install_output_match_helm_byte_for_byte() {
                     format.to_owned(),
                 ]
             };
+            // A dry run prints the whole record it would write, chart and hooks included.
+            let dry =
+                |ns: &str| [install(ns, "message=one"), vec!["--dry-run".to_owned()]].concat();
+            let c = both.capstan(&args(&dry(c_ns)), &kube);
+            let h = both.helm(&args(&dry(h_ns)), &kube);
+            ensure!(c.code == 0 && h.code == 0, "{c:?}\n{h:?}");
+            ensure!(
+                normal(&c.stdout, c_ns) == normal(&h.stdout, h_ns)
+                    && c.stdout.contains("templates"),
+                "install --dry-run -o {format}\ncapstan:\n{}\nhelm:\n{}",
+                c.stdout,
+                h.stdout
+            );
             let c = both.capstan(&args(&install(c_ns, "message=one")), &kube);
             let h = both.helm(&args(&install(h_ns, "message=one")), &kube);
             ensure!(c.code == 0 && h.code == 0, "{c:?}\n{h:?}");

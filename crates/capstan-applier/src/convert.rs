@@ -472,9 +472,8 @@ pub fn test_result(outcome: capstan_ops::TestOutcome) -> pb::OperationResult {
         release: Some(release_info(&release)),
         notes: release.info.notes.clone(),
         error: failure.as_ref().map(error),
-        info: String::new(),
-        manifest: String::new(),
         tests,
+        ..pb::OperationResult::default()
     }
 }
 

@@ -9,7 +9,7 @@ use capstan_release::{BoxFuture, Release, ReleaseStore};
 use tonic::{Response, Status};
 
 use crate::quotas::QuotaHold;
-use crate::streaming::{EventStream, finished};
+use crate::streaming::{EventStream, finished, finished_with_record};
 use crate::{ApplierService, convert};
 
 /// An install or an upgrade, as the service runs it.
@@ -25,6 +25,9 @@ pub(crate) trait Deploying: Send + 'static {
 
     /// The operation's control block.
     fn control(&mut self) -> &mut Control;
+
+    /// Whether the operation is a dry run (its result carries the record it would write).
+    fn simulates(&self) -> bool;
 
     /// Runs the operation.
     fn run<'a>(
@@ -54,6 +57,10 @@ impl Deploying for Install {
         &mut self.control
     }
 
+    fn simulates(&self) -> bool {
+        self.dry_run.is_some()
+    }
+
     fn run<'a>(
         &'a self,
         store: &'a dyn ReleaseStore,
@@ -79,6 +86,10 @@ impl Deploying for Upgrade {
 
     fn control(&mut self) -> &mut Control {
         &mut self.control
+    }
+
+    fn simulates(&self) -> bool {
+        self.dry_run.is_some()
     }
 
     fn run<'a>(
@@ -162,10 +173,15 @@ impl ApplierService {
                     recover: own.recover,
                     ..control
                 };
-                finished(
-                    op.run(&*target.store, &*target.cluster, &*progress, rendered)
-                        .await,
-                )
+                let simulated = op.simulates();
+                let result = op
+                    .run(&*target.store, &*target.cluster, &*progress, rendered)
+                    .await;
+                if simulated {
+                    finished_with_record(result)
+                } else {
+                    finished(result)
+                }
             },
         )
         .await

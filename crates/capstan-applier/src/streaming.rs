@@ -172,8 +172,25 @@ pub(crate) fn finished(result: capstan_ops::Result<Release>) -> pb::OperationRes
             info: String::new(),
             manifest: release.manifest,
             tests: Vec::new(),
+            release_json: String::new(),
         },
         Err(e) => failed(&e),
+    }
+}
+
+/// [`finished`] carrying the whole release record too, as a dry run answers (Helm prints the
+/// record it would have written).
+pub(crate) fn finished_with_record(result: capstan_ops::Result<Release>) -> pb::OperationResult {
+    let record = match &result {
+        Ok(release) => serde_json::to_string(release).unwrap_or_else(|error| {
+            tracing::warn!(%error, "the dry run's release record could not be encoded");
+            String::new()
+        }),
+        Err(_) => String::new(),
+    };
+    pb::OperationResult {
+        release_json: record,
+        ..finished(result)
     }
 }
 

@@ -344,7 +344,11 @@ fn print_result_with(
                 outln!("NOTES:\n{}", result.notes.trim_end());
             }
         }
+        Format::Json | Format::Yaml if !result.release_json.is_empty() => {
+            super::read::print_release(&result.release_json, true, format == Format::Yaml)?;
+        }
         Format::Json | Format::Yaml => {
+            // An applier older than the dry run's record: the summary it answered.
             let value = serde_json::json!({
                 "name": release.name,
                 "namespace": release.namespace,

@@ -482,6 +482,10 @@ pub struct OperationResult {
     /// Test: every test hook of the release that has run, by weight then name.
     #[prost(message, repeated, tag = "7")]
     pub tests: ::prost::alloc::vec::Vec<TestRun>,
+    /// Install and upgrade dry runs: the release record the operation would have written, as
+    /// Helm's JSON (chart included), which Helm prints for `--dry-run -o json|yaml`.
+    #[prost(string, tag = "8")]
+    pub release_json: ::prost::alloc::string::String,
 }
 /// A failure, with the gRPC code the error maps to.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
