@@ -136,8 +136,13 @@ impl IndexFile {
             what: what.to_string(),
             message,
         };
-        let mut index: IndexFile =
-            serde_yaml_ng::from_slice(bytes).map_err(|e| parse_error(e.to_string()))?;
+        let mut index = match crate::fastindex::parse(bytes) {
+            Some(index) => index,
+            None => {
+                tracing::debug!(index = %what, "index outside the block subset: the full YAML parser reads it");
+                serde_yaml_ng::from_slice(bytes).map_err(|e| parse_error(e.to_string()))?
+            }
+        };
         if index.api_version.is_empty() {
             return Err(parse_error("no API version specified".into()));
         }

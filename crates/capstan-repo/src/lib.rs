@@ -25,8 +25,10 @@
 //! - Every archive read from the network passes [`capstan_chart::Limits`] before use.
 
 mod access;
+mod blockyaml;
 mod cache;
 mod error;
+mod fastindex;
 mod fetcher;
 mod index;
 pub mod lock;
