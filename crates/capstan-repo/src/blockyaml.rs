@@ -40,7 +40,36 @@ const HASHED_KEYS: usize = 16;
 
 /// Parses `src`, whose root must be a block mapping; `None` when the document is outside the
 /// subset (or not YAML at all).
+#[cfg(test)]
 pub(crate) fn parse(src: &str) -> Option<Node<'_>> {
+    let mut root = Vec::new();
+    parse_streaming(
+        src,
+        "",
+        None,
+        |key, value| {
+            root.push((key, value));
+            Some(())
+        },
+        |_, _| None,
+    )?;
+    Some(Node::Map(root))
+}
+
+/// Parses `src`, whose root must be a block mapping, handing each root key and value to
+/// `root`, except the root key `streamed` when its value is a block mapping: that mapping's
+/// keys and values go to `child` one at a time, as they are read, so only one of them is in
+/// memory at once. With `inside` = `Some(m)`, `src` is the second part of a document cut just
+/// before a key of the streamed mapping, whose keys are at column `m`: it starts with the rest
+/// of that mapping. `None` when the document is outside the subset (or a callback says so);
+/// callbacks may have been called by then.
+pub(crate) fn parse_streaming<'a>(
+    src: &'a str,
+    streamed: &str,
+    inside: Option<usize>,
+    mut root: impl FnMut(&'a str, Node<'a>) -> Option<()>,
+    mut child: impl FnMut(&'a str, Node<'a>) -> Option<()>,
+) -> Option<()> {
     if !printable(src.as_bytes()) {
         return None;
     }
@@ -48,14 +77,35 @@ pub(crate) fn parse(src: &str) -> Option<Node<'_>> {
         src,
         pos: 0,
         pending: None,
-        depth: 0,
+        depth: 1,
     };
     let first = parser.peek()??;
-    if first.indent != 0 || is_seq_item(first.text) {
+    if first.indent != inside.unwrap_or(0) || is_seq_item(first.text) {
         return None;
     }
-    let root = parser.map(0)?;
-    parser.peek()?.is_none().then_some(root)
+    let mut root_keys: Vec<&str> = Vec::new();
+    if let Some(m) = inside {
+        root_keys.push(streamed);
+        parser.stream(m, &mut child)?;
+    }
+    while let Some((key, rest)) = parser.next_key(0)? {
+        if root_keys.contains(&key) {
+            return None;
+        }
+        root_keys.push(key);
+        if key == streamed
+            && (rest.is_empty() || rest.starts_with('#'))
+            && let Some(line) = parser.peek()?
+            && line.indent > 0
+            && !is_seq_item(line.text)
+        {
+            parser.stream(line.indent, &mut child)?;
+            continue;
+        }
+        let value = parser.value(rest, 0)?;
+        root(key, value)?;
+    }
+    parser.peek()?.is_none().then_some(())
 }
 
 /// Whether every character is one YAML allows and this parser handles: no control characters
@@ -153,25 +203,58 @@ impl<'a> Parser<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
+    /// A block mapping at column `m` whose keys and values go to `child` as they are read.
+    fn stream(
+        &mut self,
+        m: usize,
+        child: &mut impl FnMut(&'a str, Node<'a>) -> Option<()>,
+    ) -> Option<()> {
+        let mut seen: HashSet<&str> = HashSet::new();
+        self.enter()?;
+        while let Some((key, rest)) = self.next_key(m)? {
+            if !seen.insert(key) {
+                return None;
+            }
+            let value = self.value(rest, m)?;
+            child(key, value)?;
+        }
+        self.depth -= 1;
+        Some(())
+    }
+
+    /// The next `key: rest` line of a mapping whose keys are at column `m`, consumed
+    /// (`Some(None)` where the mapping ends).
+    fn next_key(&mut self, m: usize) -> Option<Option<(&'a str, &'a str)>> {
+        let Some(line) = self.peek()? else {
+            return Some(None);
+        };
+        if line.indent < m {
+            return Some(None);
+        }
+        if line.indent > m || is_seq_item(line.text) {
+            return None;
+        }
+        let pair = split_key(line.text)?;
+        self.pending = None;
+        Some(Some(pair))
+    }
+
+    /// The value after a key at column `m`, starting with `rest` on the key's line.
+    fn value(&mut self, rest: &'a str, m: usize) -> Option<Node<'a>> {
+        if rest.is_empty() || rest.starts_with('#') {
+            self.nested(m, true)
+        } else {
+            self.inline(rest, m)
+        }
+    }
+
     /// A block mapping whose keys are at column `m`.
     fn map(&mut self, m: usize) -> Option<Node<'a>> {
         self.enter()?;
         let mut entries: Vec<(&'a str, Node<'a>)> = Vec::new();
         let mut seen: Option<HashSet<&'a str>> = None;
-        while let Some(line) = self.peek()? {
-            if line.indent < m {
-                break;
-            }
-            if line.indent > m || is_seq_item(line.text) {
-                return None;
-            }
-            let (key, rest) = split_key(line.text)?;
-            self.pending = None;
-            let value = if rest.is_empty() || rest.starts_with('#') {
-                self.nested(m, true)?
-            } else {
-                self.inline(rest, m)?
-            };
+        while let Some((key, rest)) = self.next_key(m)? {
+            let value = self.value(rest, m)?;
             let duplicate = match &mut seen {
                 Some(set) => !set.insert(key),
                 None => {

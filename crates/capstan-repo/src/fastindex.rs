@@ -14,43 +14,167 @@ use std::collections::BTreeMap;
 use crate::blockyaml::{Node, Scalar};
 use crate::index::{ChartVersion, IndexFile};
 
-/// `bytes` as an index, when they are in the block subset and convert without doubt.
+/// Documents at least this large are read in two parts on two threads.
+const SPLIT_BYTES: usize = 1 << 20;
+
+/// `bytes` as an index, when they are in the block subset and convert without doubt. The
+/// charts under `entries` are converted one by one as they are read; a large index is cut in
+/// two just before a chart near its middle and the parts are read on two threads.
 pub(crate) fn parse(bytes: &[u8]) -> Option<IndexFile> {
+    parse_with(bytes, SPLIT_BYTES)
+}
+
+/// [`parse`], cutting documents of at least `split_bytes`.
+fn parse_with(bytes: &[u8], split_bytes: usize) -> Option<IndexFile> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let Node::Map(root) = crate::blockyaml::parse(text)? else {
-        return None;
+    let Some((cut, column)) = split_point(text, split_bytes) else {
+        return parse_part(text, None)?.into_index();
     };
-    let mut index = IndexFile::default();
-    for (key, value) in root {
+    let (first, second) = text.split_at(cut);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| parse_part(second, Some(column)));
+        let first = parse_part(first, None);
+        (first, second.join().ok().flatten())
+    });
+    let (mut first, second) = (first?, second?);
+    if second.flat_entries.is_some()
+        || first
+            .root_keys
+            .iter()
+            .any(|k| *k != "entries" && second.root_keys.contains(k))
+    {
+        return None;
+    }
+    for (name, versions) in second.entries {
+        if first.entries.insert(name, versions).is_some() {
+            return None;
+        }
+    }
+    let (index, other) = (&mut first.index, second.index);
+    for key in second.root_keys {
         match key {
-            "annotations" => index.annotations = string_map(value)?,
-            "apiVersion" => index.api_version = string(value)?,
-            "entries" => {
-                let Node::Map(charts) = value else {
-                    return None;
-                };
-                for (name, versions) in charts {
-                    let Node::Seq(versions) = versions else {
-                        return None;
-                    };
-                    let versions = versions
-                        .into_iter()
-                        .map(chart_version)
-                        .collect::<Option<Vec<_>>>()?;
-                    index.entries.insert(name.to_owned(), versions);
-                }
-            }
-            "generated" => index.generated = resolved_string(value)?,
-            "serverInfo" => {
-                if is_null(&value) {
-                    return None;
-                }
-                index.server_info = Some(json(value)?);
-            }
+            "annotations" => index.annotations = other.annotations.clone(),
+            "apiVersion" => index.api_version = other.api_version.clone(),
+            "generated" => index.generated = other.generated.clone(),
+            "serverInfo" => index.server_info = other.server_info.clone(),
             _ => {}
         }
     }
-    Some(index)
+    first.into_index()
+}
+
+/// Where to cut a large document in two: the start of a line, past the middle, that is a key
+/// of the `entries` mapping (at its column, not a sequence item or a comment), with no
+/// root-level line between `entries:` and it; and that column.
+fn split_point(text: &str, split_bytes: usize) -> Option<(usize, usize)> {
+    if text.len() < split_bytes {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let entries = if text.starts_with("entries:") {
+        0
+    } else {
+        text.find("\nentries:")? + 1
+    };
+    let line_end = entries + text[entries..].find('\n')? + 1;
+    if !text[entries + "entries:".len()..line_end].trim().is_empty() {
+        return None;
+    }
+    let column = bytes[line_end..].iter().position(|&b| b != b' ')?;
+    if column == 0 || matches!(bytes[line_end + column], b'-' | b'#' | b'\n') {
+        return None;
+    }
+    let mut at = text.len() / 2;
+    while at > line_end {
+        let start = at + bytes[at..].iter().position(|&b| b == b'\n')? + 1;
+        let line = &bytes[start..];
+        if line.len() > column
+            && line[..column].iter().all(|&b| b == b' ')
+            && !matches!(line[column], b' ' | b'-' | b'#' | b'\n' | b'\t')
+        {
+            let root_line = bytes[line_end..start]
+                .windows(2)
+                .any(|w| w[0] == b'\n' && !matches!(w[1], b' ' | b'\n' | b'#'));
+            return (!root_line).then_some((start, column));
+        }
+        at = start;
+    }
+    None
+}
+
+/// What one part of a document holds.
+struct Part<'a> {
+    index: IndexFile,
+    entries: BTreeMap<String, Vec<ChartVersion>>,
+    /// `entries` when it was not a block mapping handed over chart by chart.
+    flat_entries: Option<Node<'a>>,
+    root_keys: Vec<&'a str>,
+}
+
+impl Part<'_> {
+    fn into_index(self) -> Option<IndexFile> {
+        let mut index = self.index;
+        index.entries = self.entries;
+        if let Some(value) = self.flat_entries {
+            let Node::Map(charts) = value else {
+                return None;
+            };
+            for (name, versions) in charts {
+                index
+                    .entries
+                    .insert(name.to_owned(), versions_of(versions)?);
+            }
+        }
+        Some(index)
+    }
+}
+
+/// A chart's versions.
+fn versions_of(node: Node<'_>) -> Option<Vec<ChartVersion>> {
+    let Node::Seq(versions) = node else {
+        return None;
+    };
+    versions.into_iter().map(chart_version).collect()
+}
+
+/// Reads a document, or the second part of one (`inside`: the column of `entries`' keys).
+fn parse_part(text: &str, inside: Option<usize>) -> Option<Part<'_>> {
+    let mut index = IndexFile::default();
+    let mut entries = BTreeMap::new();
+    let mut flat_entries = None;
+    let mut root_keys = Vec::new();
+    crate::blockyaml::parse_streaming(
+        text,
+        "entries",
+        inside,
+        |key, value| {
+            root_keys.push(key);
+            match key {
+                "annotations" => index.annotations = string_map(value)?,
+                "apiVersion" => index.api_version = string(value)?,
+                "entries" => flat_entries = Some(value),
+                "generated" => index.generated = resolved_string(value)?,
+                "serverInfo" => {
+                    if is_null(&value) {
+                        return None;
+                    }
+                    index.server_info = Some(json(value)?);
+                }
+                _ => {}
+            }
+            Some(())
+        },
+        |name, versions| {
+            entries.insert(name.to_owned(), versions_of(versions)?);
+            Some(())
+        },
+    )?;
+    Some(Part {
+        index,
+        entries,
+        flat_entries,
+        root_keys,
+    })
 }
 
 /// One chart version (a mapping; unknown keys are ignored, as serde does).
@@ -505,11 +629,20 @@ mod tests {
     #[test]
     fn agrees_with_serde_yaml_ng_on_generated_indexes() {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
-        let (mut fast, mut fallback, mut rejected) = (0, 0, 0);
+        let (mut fast, mut fallback, mut rejected, mut split) = (0, 0, 0, 0);
         for round in 0..600 {
             let text = generate(&mut rng, 1 + round % 4);
             let full = serde_yaml_ng::from_str::<IndexFile>(&text);
-            match (parse(text.as_bytes()), full) {
+            let whole = parse_with(text.as_bytes(), usize::MAX);
+            let halves = parse_with(text.as_bytes(), 0);
+            if split_point(&text, 0).is_some() {
+                split += 1;
+            }
+            assert_eq!(
+                whole, halves,
+                "round {round}: read whole and in two parts:\n{text}"
+            );
+            match (whole, full) {
                 (Some(ours), Ok(theirs)) => {
                     assert_eq!(ours, theirs, "round {round}:\n{text}");
                     fast += 1;
@@ -533,7 +666,8 @@ mod tests {
                 }
             }
         }
-        eprintln!("fast {fast}, fallback {fallback}, rejected {rejected}");
+        eprintln!("fast {fast}, fallback {fallback}, rejected {rejected}, split {split}");
+        assert!(split > 300, "split {split}");
         assert!(
             fast > 150,
             "fast {fast}, fallback {fallback}, rejected {rejected}"
@@ -559,6 +693,35 @@ mod tests {
             "common"
         );
         assert!(ours.entries["chart-0002"][0].deprecated);
+    }
+
+    /// Read in two parts, duplicates across the cut still fall back, and root keys after
+    /// `entries` still count.
+    #[test]
+    fn the_two_parts_join_as_one_document() {
+        let chart = |name: &str| format!("  {name}:\n  - name: {name}\n    version: 1.0.0\n");
+        let doc = |charts: &[&str], after: &str| {
+            let body: String = charts.iter().map(|c| chart(c)).collect();
+            format!("apiVersion: v1\ngenerated: x\nentries:\n{body}{after}")
+        };
+        let good = doc(
+            &["a", "b", "c", "d", "e", "f"],
+            "serverInfo:\n  contextPath: /x\n",
+        );
+        assert!(split_point(&good, 0).is_some());
+        let ours = parse_with(good.as_bytes(), 0).unwrap();
+        assert_eq!(ours, serde_yaml_ng::from_str::<IndexFile>(&good).unwrap());
+        assert_eq!(ours.entries.len(), 6);
+        assert_eq!(ours.server_info.unwrap()["contextPath"], "/x");
+        for bad in [
+            doc(&["a", "b", "c", "d", "e", "a"], ""),
+            doc(&["a", "b", "c", "d", "e", "f"], "generated: again\n"),
+            doc(&["a", "b", "c", "d", "e", "f"], "entries:\n  g: []\n"),
+        ] {
+            assert!(split_point(&bad, 0).is_some(), "{bad}");
+            assert_eq!(parse_with(bad.as_bytes(), 0), None, "{bad}");
+            assert_eq!(parse_with(bad.as_bytes(), usize::MAX), None, "{bad}");
+        }
     }
 
     /// Indexes as serde_yaml_ng (and so `capstan repo index`) writes them read on the fast path.

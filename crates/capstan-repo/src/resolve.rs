@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::access::{Access, fetch, join_url};
-use crate::cache::{ChartCache, normalize, write_atomic};
+use crate::cache::{ChartCache, normalize, write_atomic, write_cache_file};
 use crate::index::{ChartVersion, IndexFile};
 use crate::{ChartRef, Error, HelmPaths, RepoEntry, RepoFile, Result};
 
@@ -102,7 +102,9 @@ impl Resolver {
     }
 
     /// Downloads repository `entry`'s `index.yaml`, checks that it parses, and stores it (and
-    /// its chart list) in the repository cache, atomically.
+    /// its chart list) in the repository cache, atomically, as Helm does (the bytes as the
+    /// server sent them). capstan's parsed copy is made on the index's first read
+    /// ([`Resolver::cached_index`]), so an update pays for one parse and one write.
     pub async fn update_repo(
         &self,
         entry: &RepoEntry,
@@ -117,15 +119,17 @@ impl Resolver {
             &format!("index.yaml of repository {:?} ({url})", entry.name),
         )?;
         let index_path = self.paths.index_file(&entry.name);
-        write_atomic(&index_path, &bytes, 0o644)?;
-        self.save_parsed(&entry.name, &index_path, &index);
-        let mut names: String = index.entries.keys().map(|n| format!("{n}\n")).collect();
+        write_cache_file(&index_path, &bytes)?;
+        // The old parsed copy is stale (its stamp would tell, but a copy that can never be
+        // used again need not stay).
+        let _ = std::fs::remove_file(self.parsed_path(&entry.name));
+        let mut names = String::with_capacity(index.entries.keys().map(|n| n.len() + 1).sum());
+        for name in index.entries.keys() {
+            names.push_str(name);
+            names.push('\n');
+        }
         names.pop();
-        write_atomic(
-            &self.paths.charts_file(&entry.name),
-            names.as_bytes(),
-            0o644,
-        )?;
+        write_cache_file(&self.paths.charts_file(&entry.name), names.as_bytes())?;
         tracing::info!(repo = %entry.name, charts = index.entries.len(), "repository index updated");
         Ok(index)
     }
