@@ -21,19 +21,50 @@ const SPLIT_BYTES: usize = 1 << 20;
 /// charts under `entries` are converted one by one as they are read; a large index is cut in
 /// two just before a chart near its middle and the parts are read on two threads.
 pub(crate) fn parse(bytes: &[u8]) -> Option<IndexFile> {
-    parse_with(bytes, SPLIT_BYTES)
+    parse_with(bytes, SPLIT_BYTES, versions_of).map(Parsed::into_index)
 }
 
-/// [`parse`], cutting documents of at least `split_bytes`.
-fn parse_with(bytes: &[u8], split_bytes: usize) -> Option<IndexFile> {
+/// The index's root fields and, for each chart, whether it has a valid version (see
+/// [`ChartVersion::is_valid_entry`]): what [`parse`] would accept, without keeping the
+/// versions (every one is still converted, and dropped).
+pub(crate) fn chart_validity(bytes: &[u8]) -> Option<(IndexFile, BTreeMap<String, bool>)> {
+    let parsed = parse_with(bytes, SPLIT_BYTES, |node| {
+        let versions = versions_of(node)?;
+        Some(versions.iter().any(ChartVersion::is_valid_entry))
+    })?;
+    Some((parsed.index, parsed.charts))
+}
+
+/// A document read: its root fields (`entries` left empty) and each chart's `T`.
+struct Parsed<T> {
+    index: IndexFile,
+    charts: BTreeMap<String, T>,
+}
+
+impl Parsed<Vec<ChartVersion>> {
+    fn into_index(self) -> IndexFile {
+        IndexFile {
+            entries: self.charts,
+            ..self.index
+        }
+    }
+}
+
+/// [`parse`], cutting documents of at least `split_bytes`, with `chart` reading each chart's
+/// versions.
+fn parse_with<T: Send>(
+    bytes: &[u8],
+    split_bytes: usize,
+    chart: fn(Node<'_>) -> Option<T>,
+) -> Option<Parsed<T>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let Some((cut, column)) = split_point(text, split_bytes) else {
-        return parse_part(text, None)?.into_index();
+        return parse_part(text, None, chart)?.finish(chart);
     };
     let (first, second) = text.split_at(cut);
     let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| parse_part(second, Some(column)));
-        let first = parse_part(first, None);
+        let second = scope.spawn(|| parse_part(second, Some(column), chart));
+        let first = parse_part(first, None, chart);
         (first, second.join().ok().flatten())
     });
     let (mut first, second) = (first?, second?);
@@ -45,8 +76,8 @@ fn parse_with(bytes: &[u8], split_bytes: usize) -> Option<IndexFile> {
     {
         return None;
     }
-    for (name, versions) in second.entries {
-        if first.entries.insert(name, versions).is_some() {
+    for (name, versions) in second.charts {
+        if first.charts.insert(name, versions).is_some() {
             return None;
         }
     }
@@ -60,7 +91,7 @@ fn parse_with(bytes: &[u8], split_bytes: usize) -> Option<IndexFile> {
             _ => {}
         }
     }
-    first.into_index()
+    first.finish(chart)
 }
 
 /// Where to cut a large document in two: the start of a line, past the middle, that is a key
@@ -103,29 +134,29 @@ fn split_point(text: &str, split_bytes: usize) -> Option<(usize, usize)> {
 }
 
 /// What one part of a document holds.
-struct Part<'a> {
+struct Part<'a, T> {
     index: IndexFile,
-    entries: BTreeMap<String, Vec<ChartVersion>>,
+    charts: BTreeMap<String, T>,
     /// `entries` when it was not a block mapping handed over chart by chart.
     flat_entries: Option<Node<'a>>,
     root_keys: Vec<&'a str>,
 }
 
-impl Part<'_> {
-    fn into_index(self) -> Option<IndexFile> {
-        let mut index = self.index;
-        index.entries = self.entries;
+impl<T> Part<'_, T> {
+    fn finish(self, chart: fn(Node<'_>) -> Option<T>) -> Option<Parsed<T>> {
+        let mut charts = self.charts;
         if let Some(value) = self.flat_entries {
-            let Node::Map(charts) = value else {
+            let Node::Map(pairs) = value else {
                 return None;
             };
-            for (name, versions) in charts {
-                index
-                    .entries
-                    .insert(name.to_owned(), versions_of(versions)?);
+            for (name, versions) in pairs {
+                charts.insert(name.to_owned(), chart(versions)?);
             }
         }
-        Some(index)
+        Some(Parsed {
+            index: self.index,
+            charts,
+        })
     }
 }
 
@@ -138,9 +169,13 @@ fn versions_of(node: Node<'_>) -> Option<Vec<ChartVersion>> {
 }
 
 /// Reads a document, or the second part of one (`inside`: the column of `entries`' keys).
-fn parse_part(text: &str, inside: Option<usize>) -> Option<Part<'_>> {
+fn parse_part<T>(
+    text: &str,
+    inside: Option<usize>,
+    chart: fn(Node<'_>) -> Option<T>,
+) -> Option<Part<'_, T>> {
     let mut index = IndexFile::default();
-    let mut entries = BTreeMap::new();
+    let mut charts = BTreeMap::new();
     let mut flat_entries = None;
     let mut root_keys = Vec::new();
     crate::blockyaml::parse_streaming(
@@ -165,13 +200,13 @@ fn parse_part(text: &str, inside: Option<usize>) -> Option<Part<'_>> {
             Some(())
         },
         |name, versions| {
-            entries.insert(name.to_owned(), versions_of(versions)?);
+            charts.insert(name.to_owned(), chart(versions)?);
             Some(())
         },
     )?;
     Some(Part {
         index,
-        entries,
+        charts,
         flat_entries,
         root_keys,
     })
@@ -630,11 +665,13 @@ mod tests {
     fn agrees_with_serde_yaml_ng_on_generated_indexes() {
         let mut rng = Rng(0x5eed_1234_abcd_0001);
         let (mut fast, mut fallback, mut rejected, mut split) = (0, 0, 0, 0);
+        let mut with_names = 0;
         for round in 0..600 {
             let text = generate(&mut rng, 1 + round % 4);
             let full = serde_yaml_ng::from_str::<IndexFile>(&text);
-            let whole = parse_with(text.as_bytes(), usize::MAX);
-            let halves = parse_with(text.as_bytes(), 0);
+            let whole =
+                parse_with(text.as_bytes(), usize::MAX, versions_of).map(Parsed::into_index);
+            let halves = parse_with(text.as_bytes(), 0, versions_of).map(Parsed::into_index);
             if split_point(&text, 0).is_some() {
                 split += 1;
             }
@@ -642,6 +679,14 @@ mod tests {
                 whole, halves,
                 "round {round}: read whole and in two parts:\n{text}"
             );
+            let names = IndexFile::chart_names(text.as_bytes(), "i").map_err(|e| e.to_string());
+            let keys = IndexFile::parse(text.as_bytes(), "i")
+                .map(|i| i.entries.into_keys().collect::<Vec<_>>())
+                .map_err(|e| e.to_string());
+            assert_eq!(names, keys, "round {round}: chart names:\n{text}");
+            if names.is_ok() {
+                with_names += 1;
+            }
             match (whole, full) {
                 (Some(ours), Ok(theirs)) => {
                     assert_eq!(ours, theirs, "round {round}:\n{text}");
@@ -666,7 +711,10 @@ mod tests {
                 }
             }
         }
-        eprintln!("fast {fast}, fallback {fallback}, rejected {rejected}, split {split}");
+        eprintln!(
+            "fast {fast}, fallback {fallback}, rejected {rejected}, split {split}, names {with_names}"
+        );
+        assert!(with_names > 200, "names {with_names}");
         assert!(split > 300, "split {split}");
         assert!(
             fast > 150,
@@ -695,6 +743,39 @@ mod tests {
         assert!(ours.entries["chart-0002"][0].deprecated);
     }
 
+    /// An index past [`SPLIT_BYTES`] (Helm's layout) is read in two parts, to the same index
+    /// and chart names as serde_yaml_ng's.
+    #[test]
+    fn a_large_index_reads_in_two_parts() {
+        let mut text = String::from("apiVersion: v1\nentries:\n");
+        let mut c = 0;
+        while text.len() < SPLIT_BYTES + 4096 {
+            let _ = write!(
+                text,
+                "  chart-{c:04}:\n  - annotations:\n      category: Infrastructure\n    apiVersion: v2\n    appVersion: {c}.1.0\n    created: \"2024-05-01T10:00:00Z\"\n    dependencies:\n    - name: common\n      tags:\n      - common\n      version: 2.x.x\n    description: Chart number {c} deploys an application, with a description as long as\n      real ones are.\n    keywords:\n    - web\n    maintainers:\n    - name: Example\n    name: chart-{c:04}\n    urls:\n    - https://charts.example.com/chart-{c:04}-1.0.{}.tgz\n    version: 1.0.{}\n",
+                c % 3,
+                if c % 100 == 7 {
+                    "x".to_string()
+                } else {
+                    (c % 3).to_string()
+                },
+            );
+            c += 1;
+        }
+        text.push_str("generated: \"2024-05-30T10:00:00Z\"\n");
+        assert!(split_point(&text, SPLIT_BYTES).is_some());
+        let theirs: IndexFile = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(parse(text.as_bytes()).unwrap(), theirs);
+        let names = IndexFile::chart_names(text.as_bytes(), "i").unwrap();
+        let keys: Vec<String> = IndexFile::parse(text.as_bytes(), "i")
+            .unwrap()
+            .entries
+            .into_keys()
+            .collect();
+        assert_eq!(names, keys);
+        assert!(!names.contains(&"chart-0007".to_string()) && names.len() > 1000);
+    }
+
     /// Read in two parts, duplicates across the cut still fall back, and root keys after
     /// `entries` still count.
     #[test]
@@ -709,7 +790,9 @@ mod tests {
             "serverInfo:\n  contextPath: /x\n",
         );
         assert!(split_point(&good, 0).is_some());
-        let ours = parse_with(good.as_bytes(), 0).unwrap();
+        let ours = parse_with(good.as_bytes(), 0, versions_of)
+            .map(Parsed::into_index)
+            .unwrap();
         assert_eq!(ours, serde_yaml_ng::from_str::<IndexFile>(&good).unwrap());
         assert_eq!(ours.entries.len(), 6);
         assert_eq!(ours.server_info.unwrap()["contextPath"], "/x");
@@ -719,8 +802,16 @@ mod tests {
             doc(&["a", "b", "c", "d", "e", "f"], "entries:\n  g: []\n"),
         ] {
             assert!(split_point(&bad, 0).is_some(), "{bad}");
-            assert_eq!(parse_with(bad.as_bytes(), 0), None, "{bad}");
-            assert_eq!(parse_with(bad.as_bytes(), usize::MAX), None, "{bad}");
+            assert_eq!(
+                parse_with(bad.as_bytes(), 0, versions_of).map(Parsed::into_index),
+                None,
+                "{bad}"
+            );
+            assert_eq!(
+                parse_with(bad.as_bytes(), usize::MAX, versions_of).map(Parsed::into_index),
+                None,
+                "{bad}"
+            );
         }
     }
 
