@@ -912,3 +912,108 @@ async fn dependencies_and_provenance_interoperate_with_helm() {
     };
     test.await.unwrap();
 }
+
+/// A plain-HTTP repository server that, once [`GatedServer::gate`] is called, answers no
+/// request until two are waiting (or ten seconds have passed), and counts how many waited at
+/// once: a sequential client sees every answer delayed, a concurrent one sees none.
+struct GatedServer {
+    url: String,
+    state: std::sync::Arc<(std::sync::Mutex<Gate>, std::sync::Condvar)>,
+}
+
+#[derive(Default)]
+struct Gate {
+    closed: bool,
+    waiting: usize,
+    most_waiting: usize,
+}
+
+impl GatedServer {
+    fn start() -> anyhow::Result<GatedServer> {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let state = std::sync::Arc::new((
+            std::sync::Mutex::new(Gate::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let state = shared.clone();
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let (lock, wake) = &*state;
+                    let mut gate = lock.lock().unwrap();
+                    if gate.closed {
+                        gate.waiting += 1;
+                        gate.most_waiting = gate.most_waiting.max(gate.waiting);
+                        wake.notify_all();
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(10);
+                        while gate.most_waiting < 2 && std::time::Instant::now() < deadline {
+                            gate = wake
+                                .wait_timeout(gate, std::time::Duration::from_millis(100))
+                                .unwrap()
+                                .0;
+                        }
+                        gate.waiting -= 1;
+                    }
+                    drop(gate);
+                    let body = "apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n    urls:\n    - web-1.0.0.tgz\n";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/yaml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        Ok(GatedServer { url, state })
+    }
+
+    fn gate(&self) {
+        self.state.0.lock().unwrap().closed = true;
+    }
+
+    fn most_waiting(&self) -> usize {
+        self.state.0.lock().unwrap().most_waiting
+    }
+}
+
+/// `repo update` downloads the indexes of several repositories at once, as Helm does.
+#[test]
+fn repo_update_downloads_the_repositories_concurrently() {
+    let home = Home::new("default").unwrap();
+    let server = GatedServer::start().unwrap();
+    for name in ["one", "two"] {
+        home.ok(&["repo", "add", name, &format!("{}/{name}", server.url)])
+            .unwrap();
+    }
+    server.gate();
+    let started = std::time::Instant::now();
+    let out = home.ok(&["repo", "update"]).unwrap();
+    assert!(
+        out.contains("Successfully got an update from the \"one\"")
+            && out.contains("Successfully got an update from the \"two\""),
+        "{out}"
+    );
+    assert_eq!(
+        server.most_waiting(),
+        2,
+        "the two index downloads did not overlap"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -229,7 +229,7 @@ pub async fn fetch(access: &Access, url: &str, what: &str, limit: u64) -> Result
                 limit,
             });
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = response
             .chunk()
             .await

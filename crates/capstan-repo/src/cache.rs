@@ -10,6 +10,17 @@ use crate::{Error, Result};
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so a
 /// reader sees the old file or the new one, never a half-written one. Creates the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    write_replacing(path, bytes, mode, true)
+}
+
+/// [`write_atomic`] without flushing the file to disk before the rename, as Helm writes its
+/// repository cache (`AtomicWriteFile`): for files that are only a copy of what a server has
+/// (`repo update`'s index and chart list), where a crash costs a download, not data.
+pub(crate) fn write_cache_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing(path, bytes, 0o644, false)
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
@@ -32,7 +43,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .mode(mode)
             .open(&temp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         std::fs::rename(&temp, path)
     })();
     if let Err(e) = written {

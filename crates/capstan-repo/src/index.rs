@@ -85,6 +85,13 @@ pub struct ChartVersion {
     pub version: String,
 }
 
+impl ChartVersion {
+    /// Whether Helm keeps this entry of an index: it has a name and a SemVer version.
+    pub(crate) fn is_valid_entry(&self) -> bool {
+        !self.name.is_empty() && parse_version(&self.version).is_ok()
+    }
+}
+
 fn scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(match serde_yaml_ng::Value::deserialize(d)? {
         serde_yaml_ng::Value::String(s) => s,
@@ -136,14 +143,19 @@ impl IndexFile {
             what: what.to_string(),
             message,
         };
-        let mut index: IndexFile =
-            serde_yaml_ng::from_slice(bytes).map_err(|e| parse_error(e.to_string()))?;
+        let mut index = match crate::fastindex::parse(bytes) {
+            Some(index) => index,
+            None => {
+                tracing::debug!(index = %what, "index outside the block subset: the full YAML parser reads it");
+                serde_yaml_ng::from_slice(bytes).map_err(|e| parse_error(e.to_string()))?
+            }
+        };
         if index.api_version.is_empty() {
             return Err(parse_error("no API version specified".into()));
         }
         for (name, versions) in index.entries.iter_mut() {
             versions.retain(|v| {
-                let valid = !v.name.is_empty() && parse_version(&v.version).is_ok();
+                let valid = v.is_valid_entry();
                 if !valid {
                     tracing::warn!(chart = %name, version = %v.version, "skipping an invalid index entry");
                 }
@@ -158,6 +170,25 @@ impl IndexFile {
         index.entries.retain(|_, v| !v.is_empty());
         index.sort();
         Ok(index)
+    }
+
+    /// The names of the charts of index bytes, sorted: exactly the keys of
+    /// [`IndexFile::parse`]'s entries, with the same errors, without keeping the versions
+    /// (`repo update` needs only the names, for Helm's chart list).
+    pub fn chart_names(bytes: &[u8], what: &str) -> Result<Vec<String>> {
+        let Some((root, charts)) = crate::fastindex::chart_validity(bytes) else {
+            return Ok(IndexFile::parse(bytes, what)?.entries.into_keys().collect());
+        };
+        if root.api_version.is_empty() {
+            return Err(Error::Parse {
+                what: what.to_string(),
+                message: "no API version specified".into(),
+            });
+        }
+        Ok(charts
+            .into_iter()
+            .filter_map(|(name, valid)| valid.then_some(name))
+            .collect())
     }
 
     /// Reads and parses an index file.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::access::{Access, fetch, join_url};
-use crate::cache::{ChartCache, normalize, write_atomic};
+use crate::cache::{ChartCache, normalize, write_atomic, write_cache_file};
 use crate::index::{ChartVersion, IndexFile};
 use crate::{ChartRef, Error, HelmPaths, RepoEntry, RepoFile, Result};
 
@@ -102,32 +102,66 @@ impl Resolver {
     }
 
     /// Downloads repository `entry`'s `index.yaml`, checks that it parses, and stores it (and
-    /// its chart list) in the repository cache, atomically.
+    /// its chart list) in the repository cache, atomically, as Helm does (the bytes as the
+    /// server sent them); the parsed index. capstan's parsed copy is made on the index's first
+    /// read ([`Resolver::cached_index`]).
     pub async fn update_repo(
         &self,
         entry: &RepoEntry,
         options: &FetchOptions,
     ) -> Result<IndexFile> {
+        let (bytes, what) = self.download_index(entry, options).await?;
+        let index = IndexFile::parse(&bytes, &what)?;
+        let names: Vec<&String> = index.entries.keys().collect();
+        self.store_index(entry, &bytes, &names)?;
+        Ok(index)
+    }
+
+    /// [`Resolver::update_repo`] for `repo update` and `repo add`, which need no index: the
+    /// index is checked as thoroughly, but only its chart names are kept. The number of charts.
+    pub async fn refresh_repo(&self, entry: &RepoEntry, options: &FetchOptions) -> Result<usize> {
+        let (bytes, what) = self.download_index(entry, options).await?;
+        let names = IndexFile::chart_names(&bytes, &what)?;
+        self.store_index(entry, &bytes, &names)?;
+        Ok(names.len())
+    }
+
+    /// Repository `entry`'s `index.yaml` bytes, and how errors name it.
+    async fn download_index(
+        &self,
+        entry: &RepoEntry,
+        options: &FetchOptions,
+    ) -> Result<(Vec<u8>, String)> {
         let access = options.apply_to(Access::from_entry(entry));
         let url = join_url(&entry.url, "index.yaml");
         let what = format!("repository {:?} index", entry.name);
         let bytes = fetch(&access, &url, &what, MAX_INDEX_BYTES).await?;
-        let index = IndexFile::parse(
-            &bytes,
-            &format!("index.yaml of repository {:?} ({url})", entry.name),
-        )?;
-        let index_path = self.paths.index_file(&entry.name);
-        write_atomic(&index_path, &bytes, 0o644)?;
-        self.save_parsed(&entry.name, &index_path, &index);
-        let mut names: String = index.entries.keys().map(|n| format!("{n}\n")).collect();
-        names.pop();
-        write_atomic(
-            &self.paths.charts_file(&entry.name),
-            names.as_bytes(),
-            0o644,
-        )?;
-        tracing::info!(repo = %entry.name, charts = index.entries.len(), "repository index updated");
-        Ok(index)
+        Ok((
+            bytes,
+            format!("index.yaml of repository {:?} ({url})", entry.name),
+        ))
+    }
+
+    /// Stores a downloaded index and its chart list in the repository cache.
+    fn store_index(
+        &self,
+        entry: &RepoEntry,
+        bytes: &[u8],
+        names: &[impl AsRef<str>],
+    ) -> Result<()> {
+        write_cache_file(&self.paths.index_file(&entry.name), bytes)?;
+        // The old parsed copy is stale (its stamp would tell, but a copy that can never be
+        // used again need not stay).
+        let _ = std::fs::remove_file(self.parsed_path(&entry.name));
+        let mut list = String::with_capacity(names.iter().map(|n| n.as_ref().len() + 1).sum());
+        for name in names {
+            list.push_str(name.as_ref());
+            list.push('\n');
+        }
+        list.pop();
+        write_cache_file(&self.paths.charts_file(&entry.name), list.as_bytes())?;
+        tracing::info!(repo = %entry.name, charts = names.len(), "repository index updated");
+        Ok(())
     }
 
     /// The cached index of repository `name`: from capstan's parsed copy when it was made from

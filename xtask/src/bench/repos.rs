@@ -19,7 +19,9 @@ use crate::{helm, paths};
 
 const CHARTS: usize = 2000;
 const VERSIONS: usize = 5;
-const RUNS: usize = 5;
+/// Runs of each operation per tool (alternating): short capstan runs on a shared machine need
+/// more than a handful for a steady median.
+const RUNS: usize = 11;
 
 pub fn run() -> anyhow::Result<()> {
     let capstan = match std::env::var_os("CAPSTAN_BENCH_CAPSTAN") {

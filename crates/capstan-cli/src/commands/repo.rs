@@ -69,7 +69,7 @@ async fn add(global: &Global, args: RepoAddArgs) -> anyhow::Result<u8> {
         }
     }
     resolver
-        .update_repo(&entry, &Default::default())
+        .refresh_repo(&entry, &Default::default())
         .await
         .with_context(|| {
             format!(
@@ -139,7 +139,7 @@ async fn update(global: &Global, args: RepoUpdateArgs) -> anyhow::Result<u8> {
     for (i, entry) in chosen.into_iter().enumerate() {
         let resolver = resolver.clone();
         tasks.spawn(async move {
-            let outcome = resolver.update_repo(&entry, &Default::default()).await;
+            let outcome = resolver.refresh_repo(&entry, &Default::default()).await;
             (i, entry, outcome)
         });
     }
