@@ -128,11 +128,20 @@ fn chart() -> Vec<Resource> {
 }
 
 #[tokio::test]
-async fn an_unchanged_upgrade_writes_nothing_and_a_removed_pointer_field_comes_back() {
+async fn an_unchanged_three_way_upgrade_writes_nothing_and_a_removed_pointer_field_comes_back() {
+    unchanged_upgrade(ApplyMethod::ClientSide).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_server_side_upgrade_writes_nothing_and_a_removed_pointer_field_comes_back() {
+    unchanged_upgrade(ApplyMethod::ServerSide).await;
+}
+
+async fn unchanged_upgrade(method: ApplyMethod) {
     with_namespace("omitted", |ns| async move {
         let recorder = Recorder::default();
         let applier = Applier::new(recording_client(&recorder).await?);
-        let options = ApplyOptions::new(RELEASE, ns.name()).method(ApplyMethod::ClientSide);
+        let options = ApplyOptions::new(RELEASE, ns.name()).method(method);
         let objects = chart();
         applier.apply(&[], &objects, &options).await?;
         let installed = recorder.take();

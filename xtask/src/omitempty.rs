@@ -131,20 +131,39 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
          do not edit.\n\n",
         modules.api_version, modules.apimachinery_version
     ));
-    out.push_str("use super::Zero;\n\n");
     out.push_str(
-        "/// Per API type (its OpenAPI schema name), sorted: the fields the API server omits at \
-         their zero value.\n",
+        "use super::FieldRow;\nuse super::Zero::{Bool, List, Map, Number, String as Str};\n\n",
+    );
+    out.push_str(
+        "/// Each built-in apiVersion, sorted, and the prefix of its types' names.\n#[rustfmt::skip]\n\
+         pub(super) static API_VERSIONS: &[(&str, &str)] = &[\n",
+    );
+    for (api_version, prefix) in universe.api_versions() {
+        out.push_str(&format!("    (\"{api_version}\", \"{prefix}\"),\n"));
+    }
+    out.push_str("];\n\n");
+    out.push_str(
+        "/// Per API type (its OpenAPI schema name), sorted: its fields, sorted, with the zero value \
+         the API server omits each at and the type each holds (\"\" for none).\n",
     );
     out.push_str("#[rustfmt::skip]\n");
-    out.push_str("pub(super) static TYPES: &[(&str, &[(&str, Zero)])] = &[\n");
+    out.push_str("pub(super) static TYPES: &[(&str, &[FieldRow])] = &[\n");
     for (name, fields) in &table {
         out.push_str(&format!("    (\"{name}\", &["));
-        for (i, (field, zero)) in fields.iter().enumerate() {
+        for (i, (field, entry)) in fields.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("(\"{field}\", Zero::{zero:?})"));
+            let zero = match entry.zero {
+                None => "None",
+                Some(Zero::Bool) => "Some(Bool)",
+                Some(Zero::Number) => "Some(Number)",
+                Some(Zero::String) => "Some(Str)",
+                Some(Zero::List) => "Some(List)",
+                Some(Zero::Map) => "Some(Map)",
+            };
+            let ty = entry.ty.as_deref().unwrap_or_default();
+            out.push_str(&format!("(\"{field}\", {zero}, \"{ty}\")"));
         }
         out.push_str("]),\n");
     }
@@ -196,10 +215,10 @@ pub enum Zero {
 /// A Go type as written in a field or a type declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum GoType {
-    Pointer,
+    Pointer(Box<GoType>),
     Bytes,
-    Slice,
-    Map,
+    Slice(Box<GoType>),
+    Map(Box<GoType>),
     Builtin(Zero),
     /// A named type: its package's import path and its name.
     Named(String, String),
@@ -227,6 +246,8 @@ struct Universe {
     decls: HashMap<(String, String), Decl>,
     /// Types with a MarshalJSON or UnmarshalJSON method.
     custom: BTreeSet<(String, String)>,
+    /// Each API package's group (`const GroupName`).
+    groups: BTreeMap<String, String>,
 }
 
 impl Universe {
@@ -251,6 +272,13 @@ impl Universe {
         let mut lines = text.lines();
         while let Some(line) = lines.next() {
             let line = line.trim();
+            if let Some(group) = line
+                .strip_prefix("const GroupName = \"")
+                .and_then(|rest| rest.strip_suffix('"'))
+            {
+                self.groups.insert(package.to_string(), group.to_string());
+                continue;
+            }
             if let Some(rest) = line.strip_prefix("func (") {
                 let Some((receiver, after)) = rest.split_once(')') else {
                     continue;
@@ -305,10 +333,10 @@ impl Universe {
     /// The zero a field of type `ty` is omitted at, if any.
     fn zero(&self, ty: &GoType, depth: usize) -> Option<Zero> {
         match ty {
-            GoType::Pointer | GoType::Other => None,
+            GoType::Pointer(_) | GoType::Other => None,
             GoType::Bytes => Some(Zero::String),
-            GoType::Slice => Some(Zero::List),
-            GoType::Map => Some(Zero::Map),
+            GoType::Slice(_) => Some(Zero::List),
+            GoType::Map(_) => Some(Zero::Map),
             GoType::Builtin(zero) => Some(*zero),
             GoType::Named(package, name) => {
                 let key = (package.clone(), name.clone());
@@ -323,8 +351,30 @@ impl Universe {
         }
     }
 
-    /// A struct's omitted fields, inline embeddings flattened (the shallower field wins).
-    fn omitted(&self, package: &str, name: &str, depth: usize) -> BTreeMap<String, Zero> {
+    /// The struct type (OpenAPI name) a field of type `ty` holds: directly, through a pointer, or
+    /// as the elements of a slice or the values of a map.
+    fn struct_of(&self, ty: &GoType, depth: usize) -> Option<String> {
+        match ty {
+            GoType::Pointer(inner) | GoType::Slice(inner) | GoType::Map(inner) if depth < 8 => {
+                self.struct_of(inner, depth + 1)
+            }
+            GoType::Named(package, name) if depth < 8 => {
+                let key = (package.clone(), name.clone());
+                if self.custom.contains(&key) {
+                    return None;
+                }
+                match self.decls.get(&key)? {
+                    Decl::Struct(_) => Some(format!("{}.{name}", openapi_package(package))),
+                    Decl::Alias(underlying) => self.struct_of(underlying, depth + 1),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A struct's fields that matter to the table, inline embeddings flattened (the shallower
+    /// field wins): the zero value each is omitted at, and the struct type each holds.
+    fn fields(&self, package: &str, name: &str, depth: usize) -> BTreeMap<String, Entry> {
         let mut found = BTreeMap::new();
         let Some(Decl::Struct(fields)) = self.decls.get(&(package.to_string(), name.to_string()))
         else {
@@ -333,18 +383,20 @@ impl Universe {
         let mut direct = BTreeSet::new();
         for f in fields.iter().filter(|f| !f.embedded) {
             direct.insert(f.json.clone());
-            if f.omitempty
-                && let Some(zero) = self.zero(&f.ty, 0)
-            {
-                found.insert(f.json.clone(), zero);
+            let entry = Entry {
+                zero: f.omitempty.then(|| self.zero(&f.ty, 0)).flatten(),
+                ty: self.struct_of(&f.ty, 0),
+            };
+            if entry.zero.is_some() || entry.ty.is_some() {
+                found.insert(f.json.clone(), entry);
             }
         }
         if depth < 8 {
             for f in fields.iter().filter(|f| f.embedded) {
                 if let GoType::Named(p, n) = &f.ty {
-                    for (json, zero) in self.omitted(p, n, depth + 1) {
+                    for (json, entry) in self.fields(p, n, depth + 1) {
                         if !direct.contains(&json) {
-                            found.entry(json).or_insert(zero);
+                            found.entry(json).or_insert(entry);
                         }
                     }
                 }
@@ -353,7 +405,7 @@ impl Universe {
         found
     }
 
-    fn table(&self) -> BTreeMap<String, Vec<(String, Zero)>> {
+    fn table(&self) -> BTreeMap<String, BTreeMap<String, Entry>> {
         let mut table = BTreeMap::new();
         for ((package, name), decl) in &self.decls {
             if !matches!(decl, Decl::Struct(_))
@@ -361,16 +413,38 @@ impl Universe {
             {
                 continue;
             }
-            let fields = self.omitted(package, name, 0);
+            let fields = self.fields(package, name, 0);
             if !fields.is_empty() {
-                table.insert(
-                    format!("{}.{name}", openapi_package(package)),
-                    fields.into_iter().collect(),
-                );
+                table.insert(format!("{}.{name}", openapi_package(package)), fields);
             }
         }
         table
     }
+
+    /// Each API group-version (`apps/v1`, core `v1`) and its package's OpenAPI prefix.
+    fn api_versions(&self) -> BTreeMap<String, String> {
+        self.groups
+            .iter()
+            .map(|(package, group)| {
+                let version = package.rsplit('/').next().unwrap_or_default();
+                let api_version = if group.is_empty() {
+                    version.to_string()
+                } else {
+                    format!("{group}/{version}")
+                };
+                (api_version, openapi_package(package))
+            })
+            .collect()
+    }
+}
+
+/// What the table says of one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    /// The zero value the field is omitted at.
+    zero: Option<Zero>,
+    /// The struct type the field holds (itself, its elements or its values).
+    ty: Option<String>,
 }
 
 /// `k8s.io/api/core/v1` as OpenAPI names it: `io.k8s.api.core.v1`.
@@ -431,17 +505,29 @@ fn tag<'a>(tags: &'a str, key: &str) -> Option<&'a str> {
 
 fn go_type(text: &str, package: &str, imports: &HashMap<String, String>) -> GoType {
     let text = text.trim();
-    if text.starts_with('*') {
-        return GoType::Pointer;
+    if let Some(target) = text.strip_prefix('*') {
+        return GoType::Pointer(Box::new(go_type(target, package, imports)));
     }
     if text == "[]byte" {
         return GoType::Bytes;
     }
-    if text.starts_with("[]") {
-        return GoType::Slice;
+    if let Some(element) = text.strip_prefix("[]") {
+        return GoType::Slice(Box::new(go_type(element, package, imports)));
     }
-    if text.starts_with("map[") {
-        return GoType::Map;
+    if let Some(rest) = text.strip_prefix("map[") {
+        // The value type follows the key's closing bracket.
+        let mut depth = 1usize;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                return GoType::Map(Box::new(go_type(&rest[i + 1..], package, imports)));
+            }
+        }
+        return GoType::Other;
     }
     match text {
         "bool" => return GoType::Builtin(Zero::Bool),
@@ -586,6 +672,7 @@ mod tests {
     fn pointers_and_structs_are_never_omitted_and_inline_fields_flatten() {
         let mut universe = Universe::default();
         let source = r#"package v1
+const GroupName = ""
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -613,8 +700,21 @@ func (p *Protocol) UnmarshalJSON(b []byte) error { return nil }
         universe
             .parse_file("k8s.io/api/core/v1", &strip_comments(source))
             .unwrap();
-        let fields = universe.omitted("k8s.io/api/core/v1", "Probe", 0);
-        let fields: Vec<(&str, Zero)> = fields.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        universe
+            .parse_file(
+                "k8s.io/apimachinery/pkg/apis/meta/v1",
+                "package v1\ntype ObjectMeta struct {\n\tName string `json:\"name,omitempty\"`\n}\n",
+            )
+            .unwrap();
+        let fields = universe.fields("k8s.io/api/core/v1", "Probe", 0);
+        assert_eq!(
+            fields["metadata"].ty.as_deref(),
+            Some("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta")
+        );
+        let fields: Vec<(&str, Zero)> = fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.zero?)))
+            .collect();
         assert_eq!(
             fields,
             [
@@ -628,5 +728,9 @@ func (p *Protocol) UnmarshalJSON(b []byte) error { return nil }
         );
         assert_eq!(openapi_package("k8s.io/api/core/v1"), "io.k8s.api.core.v1");
         assert!(universe.table().contains_key("io.k8s.api.core.v1.Probe"));
+        assert_eq!(
+            universe.api_versions().get("v1").map(String::as_str),
+            Some("io.k8s.api.core.v1")
+        );
     }
 }

@@ -40,6 +40,7 @@ use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mapping::{Mapping, RestMapper, is_builtin_group};
 use crate::merge;
+use crate::omitted::{self, ApiType};
 use crate::ownership;
 use crate::resource::{ObjectKey, Resource, install_steps, uninstall_steps};
 use crate::retry;
@@ -588,7 +589,11 @@ impl Applier {
                 if unchanged_in_chart
                     && applied_by(live_value, &options.field_manager)
                     && upgraded_managed_fields(live_value, &options.field_manager).is_none()
-                    && is_subset(&modified, live_value)
+                    && omitted::holds(
+                        &modified,
+                        live_value,
+                        ApiType::of_kind(&resource.api_version, &resource.kind),
+                    )
                 {
                     // The chart did not change this object and the cluster already holds every
                     // field it sets, applied by us: an apply request would change nothing, so

@@ -41,23 +41,98 @@ impl Zero {
     }
 }
 
+use serde_json::Value;
+
+/// One field of a type in the table: its json name, the zero value it is omitted at, and the
+/// struct type it holds (`""` for none).
+type FieldRow = (&'static str, Option<Zero>, &'static str);
+
+/// A built-in API type as the table knows it: its fields' omitted zero values and the types
+/// they hold, so an object can be walked from its kind without the cluster's OpenAPI document.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiType {
+    name: &'static str,
+    fields: &'static [FieldRow],
+}
+
+impl ApiType {
+    /// The type named `name` (an OpenAPI schema name such as `io.k8s.api.core.v1.PodSpec`).
+    pub fn named(name: &str) -> Option<ApiType> {
+        let i = table::TYPES
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()?;
+        let (name, fields) = table::TYPES[i];
+        Some(ApiType { name, fields })
+    }
+
+    /// The type of a built-in kind (`apps/v1` `Deployment`); none for custom resources.
+    pub fn of_kind(api_version: &str, kind: &str) -> Option<ApiType> {
+        let i = table::API_VERSIONS
+            .binary_search_by(|(v, _)| (*v).cmp(api_version))
+            .ok()?;
+        ApiType::named(&format!("{}.{kind}", table::API_VERSIONS[i].1))
+    }
+
+    /// The type's OpenAPI schema name.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    fn entry(self, field: &str) -> Option<(Option<Zero>, &'static str)> {
+        let i = self
+            .fields
+            .binary_search_by(|(n, _, _)| (*n).cmp(field))
+            .ok()?;
+        let (_, zero, ty) = self.fields[i];
+        Some((zero, ty))
+    }
+
+    /// The struct type field `field` holds (itself, or its list's elements, or its map's
+    /// values).
+    pub fn field(self, field: &str) -> Option<ApiType> {
+        self.entry(field)
+            .map(|(_, ty)| ty)
+            .filter(|ty| !ty.is_empty())
+            .and_then(ApiType::named)
+    }
+
+    /// The zero value the API server omits field `field` at, if it does.
+    pub fn omitted_zero(self, field: &str) -> Option<Zero> {
+        self.entry(field).and_then(|(zero, _)| zero)
+    }
+}
+
 /// The zero value at which the API server omits field `field` of the API type named `type_name`
 /// (an OpenAPI schema name such as `io.k8s.api.core.v1.PodSpec`), if it does.
 pub fn omitted_zero(type_name: &str, field: &str) -> Option<Zero> {
-    let fields = table::TYPES
-        .binary_search_by(|(name, _)| (*name).cmp(type_name))
-        .ok()
-        .map(|i| table::TYPES[i].1)?;
-    fields
-        .binary_search_by(|(name, _)| (*name).cmp(field))
-        .ok()
-        .map(|i| fields[i].1)
+    ApiType::named(type_name).and_then(|t| t.omitted_zero(field))
 }
 
 /// Whether `value`, set on field `field` of API type `type_name`, is a zero value the API server
 /// omits: a live object without the field holds it already.
-pub fn is_omitted(type_name: &str, field: &str, value: &serde_json::Value) -> bool {
+pub fn is_omitted(type_name: &str, field: &str, value: &Value) -> bool {
     omitted_zero(type_name, field).is_some_and(|zero| zero.matches(value))
+}
+
+/// Whether the live object already holds every field `desired` sets: maps by key, lists element
+/// by element with the same length (the server's defaults inside are allowed). A `null` needs
+/// no live field, nor (in a built-in type `ty`) a zero value the API server omits.
+pub fn holds(desired: &Value, live: &Value, ty: Option<ApiType>) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => holds(v, lv, ty.and_then(|t| t.field(k))),
+            None => {
+                v.is_null()
+                    || ty
+                        .and_then(|t| t.omitted_zero(k))
+                        .is_some_and(|zero| zero.matches(v))
+            }
+        }),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| holds(dv, lv, ty))
+        }
+        (d, l) => d == l,
+    }
 }
 
 #[cfg(test)]
@@ -135,5 +210,51 @@ mod tests {
             None
         );
         assert_eq!(omitted_zero("io.example.v1.Widget", "enabled"), None);
+    }
+
+    #[test]
+    fn kinds_lead_to_their_types_through_fields_lists_and_maps() {
+        let deployment = ApiType::of_kind("apps/v1", "Deployment").unwrap();
+        assert_eq!(deployment.name(), "io.k8s.api.apps.v1.Deployment");
+        let pod = deployment
+            .field("spec")
+            .and_then(|s| s.field("template"))
+            .and_then(|t| t.field("spec"))
+            .unwrap();
+        assert_eq!(pod.name(), "io.k8s.api.core.v1.PodSpec");
+        assert_eq!(
+            pod.field("containers").unwrap().name(),
+            "io.k8s.api.core.v1.Container"
+        );
+        assert_eq!(
+            ApiType::of_kind("v1", "Service").unwrap().name(),
+            "io.k8s.api.core.v1.Service"
+        );
+        assert!(ApiType::of_kind("monitoring.coreos.com/v1", "Prometheus").is_none());
+    }
+
+    #[test]
+    fn a_live_object_holds_omitted_zero_values_and_nulls_but_not_absent_pointers() {
+        let ty = ApiType::of_kind("apps/v1", "Deployment");
+        let desired = json!({"spec": {"template": {"spec": {"hostNetwork": false, "volumes": null,
+            "automountServiceAccountToken": false,
+            "containers": [{"name": "a", "readinessProbe": {"initialDelaySeconds": 0}}]}}}});
+        let live = json!({"spec": {"replicas": 1, "template": {"spec": {
+            "automountServiceAccountToken": false, "dnsPolicy": "ClusterFirst",
+            "containers": [{"name": "a", "readinessProbe": {"periodSeconds": 10}}]}}}});
+        assert!(holds(&desired, &live, ty));
+        // Without the type (a custom resource), the zero values are missing.
+        assert!(!holds(&desired, &live, None));
+        // The pointer field removed from the live object is missing.
+        let mut removed = live.clone();
+        removed["spec"]["template"]["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("automountServiceAccountToken");
+        assert!(!holds(&desired, &removed, ty));
+        // A changed value is missing, zero or not.
+        let mut host = live.clone();
+        host["spec"]["template"]["spec"]["hostNetwork"] = json!(true);
+        assert!(!holds(&desired, &host, ty));
     }
 }
