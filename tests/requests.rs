@@ -1,12 +1,18 @@
-//! Zero values the API server omits, against the real API server: an upgrade with nothing
-//! changed sends no write request for a chart's `hostNetwork: false` or `initialDelaySeconds: 0`,
-//! while a pointer field (`automountServiceAccountToken: false`) removed by hand is put back.
+//! The requests capstan sends the real API server, counted by a recording client layer.
+//!
+//! - Zero values the API server omits: an upgrade with nothing changed sends no write request
+//!   for a chart's `hostNetwork: false` or `initialDelaySeconds: 0`, while a pointer field
+//!   (`automountServiceAccountToken: false`) removed by hand is put back.
+//! - Waiting for objects already ready lists each kind once and watches nothing.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
+use capstan_kube::wait::{Readiness, WaitOptions, Waiter};
 use capstan_kube::{Action, Applier, ApplyMethod, ApplyOptions, Resource};
 use capstan_testkit::with_namespace;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -199,6 +205,63 @@ async fn unchanged_upgrade(method: ApplyMethod) {
             None,
             "omitted by the server"
         );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn waiting_for_ready_objects_lists_each_kind_once_and_watches_nothing() {
+    with_namespace("waitlist", |ns| async move {
+        let config_maps: Vec<Resource> = (0..5)
+            .map(|i| {
+                Resource::from_object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("c{i}")}, "data": {"a": "1"}}))
+                .expect("a valid object")
+            })
+            .collect();
+        let service = chart().pop().expect("the service");
+        let mut objects = config_maps;
+        objects.push(service);
+        Applier::new(ns.client())
+            .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
+            .await?;
+        let recorder = Recorder::default();
+        let waiter = Waiter::new(recording_client(&recorder).await?);
+        let options = WaitOptions {
+            timeout: Duration::from_secs(30),
+            wait_for_jobs: false,
+        };
+        let ready = std::sync::Mutex::new(Vec::new());
+        waiter
+            .wait(&objects, ns.name(), &options, &|c| {
+                if c.readiness == Readiness::Ready {
+                    ready.lock().unwrap().push(c.key.name.clone());
+                }
+            })
+            .await?;
+        let mut ready = ready.into_inner().unwrap();
+        ready.sort();
+        assert_eq!(
+            ready,
+            ["c0", "c1", "c2", "c3", "c4", "web"],
+            "each reported ready"
+        );
+        let requests = recorder.take();
+        let mut object_requests: Vec<&String> = requests
+            .iter()
+            .filter(|r| r.contains("/namespaces/"))
+            .collect();
+        object_requests.sort();
+        assert_eq!(
+            object_requests,
+            [
+                &format!("GET /api/v1/namespaces/{}/configmaps", ns.name()),
+                &format!("GET /api/v1/namespaces/{}/services", ns.name()),
+            ],
+            "one list per kind, no watch: {requests:?}"
+        );
+
         Ok(())
     })
     .await;
