@@ -7,8 +7,8 @@
 //! resourceVersion on every write; uids are unique, so two clusters never share a key), with
 //! the codec's bound and the staleness rule of the read. The object itself is still read from
 //! the API server every time (its GET is what authorises the caller and says it is
-//! unchanged): only the decoding is saved. A split record's parts are immutable and named by
-//! the set the head references, so an unchanged head means unchanged parts.
+//! unchanged): only the decoding is saved. Only records held whole by their head are cached: a
+//! split record's parts are read every time, so that a missing part is found.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};

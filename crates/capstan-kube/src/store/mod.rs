@@ -212,6 +212,18 @@ impl<K: ReleaseObject> KubeStore<K> {
             })
         })?;
         let kind = HeadKind::of(object, payload, &labels).map_err(qualify)?;
+        // Only a record held whole by its head is cached: a split one's parts are read every
+        // time, so that a missing part is found.
+        let cache_key = cache_key.filter(|_| kind.set().is_none());
+        if let Some((stored, set)) = cache_key.as_ref().and_then(decoded::get) {
+            tracing::trace!(
+                driver = K::DRIVER,
+                namespace,
+                object,
+                "record decoded before"
+            );
+            return Ok(Loaded { stored, set });
+        }
         let parts = match kind.set() {
             Some(set) => self.fetch_parts(api, namespace, object, set).await?,
             None => Vec::new(),
