@@ -3,6 +3,7 @@
 //! - Zero values the API server omits: an upgrade with nothing changed sends no write request
 //!   for a chart's `hostNetwork: false` or `initialDelaySeconds: 0`, while a pointer field
 //!   (`automountServiceAccountToken: false`) removed by hand is put back.
+//! - Applying several objects of a kind that exist reads them with one list, not one read each.
 //! - Waiting for objects already ready lists each kind once and watches nothing.
 
 use std::future::Future;
@@ -262,6 +263,50 @@ async fn waiting_for_ready_objects_lists_each_kind_once_and_watches_nothing() {
             "one list per kind, no watch: {requests:?}"
         );
 
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn objects_of_a_kind_that_exist_are_read_with_one_list() {
+    with_namespace("applylist", |ns| async move {
+        let objects: Vec<Resource> = (0..5)
+            .map(|i| {
+                Resource::from_object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("c{i}")}, "data": {"a": "1"}}))
+                .expect("a valid object")
+            })
+            .collect();
+        let recorder = Recorder::default();
+        let applier = Applier::new(recording_client(&recorder).await?);
+        for method in [ApplyMethod::ClientSide, ApplyMethod::ServerSide] {
+            let options = ApplyOptions::new(RELEASE, ns.name()).method(method);
+            applier.apply(&[], &objects, &options).await?;
+            recorder.take();
+            let report = applier.apply(&objects, &objects, &options).await?;
+            assert_eq!(report.changed().count(), 0, "{method:?}");
+            let requests = recorder.take();
+            let object_requests: Vec<&String> = requests
+                .iter()
+                .filter(|r| r.contains("/namespaces/"))
+                .collect();
+            assert_eq!(
+                object_requests,
+                [&format!("GET /api/v1/namespaces/{}/configmaps", ns.name())],
+                "{method:?}: one list, no read of each, no write"
+            );
+        }
+        // A changed object is still patched.
+        let mut changed = objects.clone();
+        changed[2] = Resource::from_object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c2"}, "data": {"a": "2"}}))?;
+        let options = ApplyOptions::new(RELEASE, ns.name());
+        let report = applier.apply(&objects, &changed, &options).await?;
+        assert_eq!(report.action("ConfigMap", "c2"), Some(Action::Configured));
+        assert_eq!(report.changed().count(), 1);
+        let written = writes(&recorder.take()).len();
+        assert_eq!(written, 1);
         Ok(())
     })
     .await;
