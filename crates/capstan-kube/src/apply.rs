@@ -45,7 +45,9 @@ use crate::mapping::{Mapping, RestMapper, is_builtin_group};
 use crate::merge;
 use crate::omitted::{self, ApiType};
 use crate::ownership;
-use crate::resource::{ObjectKey, Resource, install_steps, uninstall_steps};
+use crate::resource::{
+    ObjectKey, Resource, install_steps, uninstall_steps, without_release_records,
+};
 use crate::retry;
 
 /// The field manager Helm uses, so capstan and Helm share ownership of fields.
@@ -363,7 +365,13 @@ impl Applier {
             .into_values()
             .filter(|(_, _, resources)| resources.len() > 1)
             .map(|(api, mapping, resources)| async move {
-                let listed = api.list(&ListParams::default().limit(LIST_PAGE)).await;
+                let listed = api
+                    .list(
+                        &ListParams::default()
+                            .limit(LIST_PAGE)
+                            .labels(&without_release_records()),
+                    )
+                    .await;
                 (mapping, resources, listed)
             });
         let mut found = HashMap::new();

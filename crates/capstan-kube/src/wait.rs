@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::mapping::RestMapper;
-use crate::resource::{ObjectKey, Resource};
+use crate::resource::{ObjectKey, Resource, without_release_records};
 use crate::retry;
 
 /// How long and for what to wait.
@@ -554,7 +554,13 @@ impl Waiter {
             groups.entry(group).or_default().push(i);
         }
         let lists = apis.into_iter().map(|(group, api)| async move {
-            let listed = api.list(&ListParams::default().limit(LIST_PAGE)).await;
+            let listed = api
+                .list(
+                    &ListParams::default()
+                        .limit(LIST_PAGE)
+                        .labels(&without_release_records()),
+                )
+                .await;
             (group, listed)
         });
         let mut ready = BTreeMap::new();
