@@ -352,10 +352,11 @@ impl Universe {
     }
 
     /// The struct type (OpenAPI name) a field of type `ty` holds: directly, through a pointer, or
-    /// as the elements of a slice or the values of a map.
+    /// as the elements of a slice. Not the values of a map: a map's keys are not the value
+    /// type's fields, so the walk stops there.
     fn struct_of(&self, ty: &GoType, depth: usize) -> Option<String> {
         match ty {
-            GoType::Pointer(inner) | GoType::Slice(inner) | GoType::Map(inner) if depth < 8 => {
+            GoType::Pointer(inner) | GoType::Slice(inner) if depth < 8 => {
                 self.struct_of(inner, depth + 1)
             }
             GoType::Named(package, name) if depth < 8 => {
@@ -443,7 +444,7 @@ impl Universe {
 struct Entry {
     /// The zero value the field is omitted at.
     zero: Option<Zero>,
-    /// The struct type the field holds (itself, its elements or its values).
+    /// The struct type the field holds (itself or its elements).
     ty: Option<String>,
 }
 

@@ -87,8 +87,8 @@ impl ApiType {
         Some((zero, ty))
     }
 
-    /// The struct type field `field` holds (itself, or its list's elements, or its map's
-    /// values).
+    /// The struct type field `field` holds (itself, or its list's elements; not a map's values,
+    /// whose keys are not fields).
     pub fn field(self, field: &str) -> Option<ApiType> {
         self.entry(field)
             .map(|(_, ty)| ty)
@@ -231,6 +231,10 @@ mod tests {
             "io.k8s.api.core.v1.Service"
         );
         assert!(ApiType::of_kind("monitoring.coreos.com/v1", "Prometheus").is_none());
+        // A map's values are not walked into: its keys are not fields of the value type.
+        let device = ApiType::named("io.k8s.api.resource.v1.Device").unwrap();
+        assert_eq!(device.omitted_zero("attributes"), Some(Zero::Map));
+        assert!(device.field("attributes").is_none());
     }
 
     #[test]
