@@ -11,6 +11,8 @@
 //! - `fuzz TARGET --time SECONDS`: one cargo-fuzz target (`fuzz/`, nightly) for a while.
 //! - `oracle [--check]`: the Go-template case suite's golden files, written by Helm's engine.
 //! - `conformance [--bless]`: the chart corpus rendered by capstan and by Helm, compared.
+//! - `omitempty [--check]`: the table of API fields the server omits at their zero value
+//!   (`crates/capstan-kube/src/omitted/table.rs`), from the Go API types.
 
 mod bench;
 mod cluster;
@@ -18,6 +20,7 @@ mod conformance;
 mod demo;
 mod gobuild;
 mod helm;
+mod omitempty;
 mod oracle;
 mod paths;
 mod probe;
@@ -85,6 +88,12 @@ enum Task {
         #[arg(long)]
         bless: bool,
     },
+    /// Regenerate `crates/capstan-kube/src/omitted/table.rs` from the Go API types.
+    Omitempty {
+        /// Write nothing; fail when the table is out of date.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => fuzz(&target, time, no_sanitizer)?,
         Task::Oracle { check } => oracle::run(check)?,
         Task::Conformance { bless } => return conformance::run(bless),
+        Task::Omitempty { check } => omitempty::run(check)?,
     }
     Ok(ExitCode::SUCCESS)
 }

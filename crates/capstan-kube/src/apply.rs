@@ -28,10 +28,13 @@
 //! report carries a [`Preview`]: the live object and what the server says it would become, which
 //! `capstan diff --three-way` compares.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt as _;
-use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{
+    DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+};
+use kube::core::TypeMeta;
 use kube::{Api, Client};
 use serde_json::Value;
 use std::sync::Arc;
@@ -40,8 +43,11 @@ use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mapping::{Mapping, RestMapper, is_builtin_group};
 use crate::merge;
+use crate::omitted::{self, ApiType};
 use crate::ownership;
-use crate::resource::{ObjectKey, Resource, install_steps, uninstall_steps};
+use crate::resource::{
+    ObjectKey, Resource, install_steps, uninstall_steps, without_release_records,
+};
 use crate::retry;
 
 /// The field manager Helm uses, so capstan and Helm share ownership of fields.
@@ -194,6 +200,9 @@ impl ApplyReport {
     }
 }
 
+/// Objects per list of an install step: what a first page does not show is read by itself.
+const LIST_PAGE: u32 = 500;
+
 /// A callback told of each object as soon as it is applied or deleted.
 pub type OnObject<'a> = &'a (dyn Fn(&ObjectReport) + Send + Sync);
 
@@ -298,6 +307,7 @@ impl Applier {
         let desired_keys: HashSet<ObjectKey> = desired.iter().map(|r| r.key(ns)).collect();
         let mut report = ApplyReport::default();
         for step in install_steps(desired) {
+            let listed = &self.list_step(&step, ns).await;
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
@@ -305,9 +315,12 @@ impl Applier {
                 .into_iter()
                 .map(|resource| async move {
                     let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
-                    let result =
-                        retry::retrying("apply", || self.apply_one(original, resource, options))
-                            .await;
+                    let mut known = listed.get(&resource.key(ns)).cloned();
+                    let result = retry::retrying("apply", || {
+                        // A retry reads the object again.
+                        self.apply_one(original, resource, options, known.take())
+                    })
+                    .await;
                     if let Ok(done) = &result {
                         on_object(done);
                     }
@@ -328,6 +341,59 @@ impl Applier {
         self.delete_steps(&dropped, options, &mut report, on_object)
             .await?;
         Ok(report)
+    }
+
+    /// The live objects of one install step (one kind) that exist, read with one list per
+    /// namespace holding two or more of them, by the key [`Resource::key`] gives them. An object
+    /// not listed (absent, its list refused or cut short, alone in its namespace) is read by
+    /// itself when it is applied.
+    async fn list_step(&self, step: &[&Resource], ns: &str) -> HashMap<ObjectKey, DynamicObject> {
+        /// One namespace's list and the step's objects in it.
+        type Group<'r> = (Api<DynamicObject>, Mapping, Vec<&'r Resource>);
+        let mut groups: HashMap<Option<String>, Group<'_>> = HashMap::new();
+        for resource in step {
+            let Ok(target) = self.target(resource, ns).await else {
+                continue;
+            };
+            groups
+                .entry(target.key.namespace.clone())
+                .or_insert_with(|| (target.api.clone(), target.mapping.clone(), Vec::new()))
+                .2
+                .push(resource);
+        }
+        let lists = groups
+            .into_values()
+            .filter(|(_, _, resources)| resources.len() > 1)
+            .map(|(api, mapping, resources)| async move {
+                let listed = api
+                    .list(
+                        &ListParams::default()
+                            .limit(LIST_PAGE)
+                            .labels(&without_release_records()),
+                    )
+                    .await;
+                (mapping, resources, listed)
+            });
+        let mut found = HashMap::new();
+        for (mapping, resources, listed) in futures::future::join_all(lists).await {
+            let Ok(list) = listed else { continue };
+            let types = TypeMeta {
+                api_version: mapping.resource.api_version.clone(),
+                kind: mapping.resource.kind.clone(),
+            };
+            for mut object in list.items {
+                let Some(resource) = resources
+                    .iter()
+                    .find(|r| object.metadata.name.as_deref() == Some(r.name.as_str()))
+                else {
+                    continue;
+                };
+                // List items carry no apiVersion and kind; a read of one object does.
+                object.types = Some(types.clone());
+                found.insert(resource.key(ns), object);
+            }
+        }
+        found
     }
 
     /// Deletes a release's objects in uninstall order (the reverse of the install order), keeping
@@ -450,11 +516,14 @@ impl Applier {
         }
     }
 
+    /// Applies one object; `listed` is its live object when the step's list found it (else it
+    /// is read here).
     async fn apply_one(
         &self,
         original: Option<&Resource>,
         resource: &Resource,
         options: &ApplyOptions,
+        listed: Option<DynamicObject>,
     ) -> Result<ObjectReport> {
         let target = self.target(resource, &options.release_namespace).await?;
         let key = target.key.clone();
@@ -503,11 +572,14 @@ impl Applier {
                 }
             })
         };
-        let live = target
-            .api
-            .get_opt(&resource.name)
-            .await
-            .map_err(|e| api_error("get", e))?;
+        let live = match listed {
+            Some(listed) => Some(listed),
+            None => target
+                .api
+                .get_opt(&resource.name)
+                .await
+                .map_err(|e| api_error("get", e))?,
+        };
         let post = PostParams {
             dry_run: options.dry_run,
             field_manager: Some(options.field_manager.clone()),
@@ -588,7 +660,11 @@ impl Applier {
                 if unchanged_in_chart
                     && applied_by(live_value, &options.field_manager)
                     && upgraded_managed_fields(live_value, &options.field_manager).is_none()
-                    && is_subset(&modified, live_value)
+                    && omitted::holds(
+                        &modified,
+                        live_value,
+                        ApiType::of_kind(&resource.api_version, &resource.kind),
+                    )
                 {
                     // The chart did not change this object and the cluster already holds every
                     // field it sets, applied by us: an apply request would change nothing, so

@@ -63,6 +63,7 @@ pub mod invalid;
 pub mod lease;
 pub mod mapping;
 pub mod merge;
+pub mod omitted;
 pub mod ownership;
 pub mod resource;
 pub mod retry;

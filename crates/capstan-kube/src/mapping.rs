@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::Client;
-use kube::core::GroupVersionKind;
-use kube::discovery::{self, ApiCapabilities, ApiResource, Scope};
+use kube::core::GroupVersion;
+use kube::discovery::{self, ApiResource, Scope};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -42,11 +42,17 @@ impl TypeSchema {
 
 type Gvk = (String, String, String);
 
+/// One lock per group-version (group, version) under discovery.
+type DiscoveryLocks = HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>;
+
 /// Resolves kinds to resources and schemas, with caches.
 pub struct RestMapper {
     client: Client,
     retry_for: Duration,
     kinds: Mutex<HashMap<Gvk, Mapping>>,
+    /// One lock per group-version being discovered, so that concurrent lookups of its kinds
+    /// make one discovery request, not one each.
+    discovering: Mutex<DiscoveryLocks>,
     index: tokio::sync::Mutex<Option<Arc<Value>>>,
     documents: tokio::sync::Mutex<HashMap<String, Arc<Value>>>,
 }
@@ -63,6 +69,7 @@ impl RestMapper {
             client,
             retry_for: Duration::from_secs(10),
             kinds: Mutex::new(HashMap::new()),
+            discovering: Mutex::new(HashMap::new()),
             index: tokio::sync::Mutex::new(None),
             documents: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -79,37 +86,70 @@ impl RestMapper {
         &self.client
     }
 
-    /// Resolves an apiVersion and kind, from the cache or the server.
+    /// Resolves an apiVersion and kind, from the cache or the server. A miss discovers the
+    /// kind's whole group-version (one request, shared by concurrent lookups) and caches every
+    /// kind of it.
     pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Mapping> {
         let (group, version) = split_api_version(api_version);
         let key = (group.to_string(), version.to_string(), kind.to_string());
-        if let Some(found) = self.kinds.lock().expect("not poisoned").get(&key) {
-            return Ok(found.clone());
+        let cached = |mapper: &RestMapper| {
+            mapper
+                .kinds
+                .lock()
+                .expect("not poisoned")
+                .get(&key)
+                .cloned()
+        };
+        if let Some(found) = cached(self) {
+            return Ok(found);
         }
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let deadline = tokio::time::Instant::now() + self.retry_for;
-        let (resource, capabilities): (ApiResource, ApiCapabilities) = loop {
-            match discovery::pinned_kind(&self.client, &gvk).await {
-                Ok(found) => break found,
-                Err(source) if tokio::time::Instant::now() >= deadline => {
-                    return Err(Error::UnknownKind {
-                        api_version: api_version.to_string(),
-                        kind: kind.to_string(),
-                        source,
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-            }
-        };
-        let mapping = Mapping {
-            resource,
-            namespaced: capabilities.scope == Scope::Namespaced,
-        };
-        self.kinds
+        let lock = self
+            .discovering
             .lock()
             .expect("not poisoned")
-            .insert(key, mapping.clone());
-        Ok(mapping)
+            .entry((group.to_string(), version.to_string()))
+            .or_default()
+            .clone();
+        let _discovering = lock.lock().await;
+        if let Some(found) = cached(self) {
+            return Ok(found);
+        }
+        let gv = GroupVersion::gv(group, version);
+        let deadline = tokio::time::Instant::now() + self.retry_for;
+        loop {
+            let error = match discovery::pinned_group(&self.client, &gv).await {
+                Ok(found) => {
+                    let mut kinds = self.kinds.lock().expect("not poisoned");
+                    for (resource, capabilities) in found.versioned_resources(version) {
+                        let mapping = Mapping {
+                            namespaced: capabilities.scope == Scope::Namespaced,
+                            resource,
+                        };
+                        let k = (
+                            group.to_string(),
+                            version.to_string(),
+                            mapping.resource.kind.clone(),
+                        );
+                        kinds.entry(k).or_insert(mapping);
+                    }
+                    if let Some(found) = kinds.get(&key) {
+                        return Ok(found.clone());
+                    }
+                    kube::Error::Discovery(kube::error::DiscoveryError::MissingKind(format!(
+                        "{api_version} {kind}"
+                    )))
+                }
+                Err(error) => error,
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::UnknownKind {
+                    api_version: api_version.to_string(),
+                    kind: kind.to_string(),
+                    source: error,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// Forgets every cached mapping and schema (after CRDs were removed, say).

@@ -11,6 +11,10 @@
 //! - Custom resources get a JSON merge patch ([`three_way`] with no schema): maps merge, lists are
 //!   replaced whole.
 //!
+//! A field the chart sets to `null`, or (in a built-in kind) to a zero value the API server
+//! omits when it writes the object ([`crate::omitted`]), is not missing from a live object that
+//! lacks it: no patch is made for it.
+//!
 //! In both, what the chart sets and the live object differs on is set, what the previous
 //! manifest set and the new one does not is removed (when it is still live), and what neither
 //! manifest sets (hand edits, defaults, other controllers' fields) is left alone. Equal inputs
@@ -18,11 +22,15 @@
 
 use serde_json::{Map, Value};
 
+use crate::omitted;
+
 /// A node of the cluster's OpenAPI v3 schema for one type, able to follow `$ref`s.
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaNode<'a> {
     schemas: &'a Map<String, Value>,
     node: &'a Value,
+    /// The schema's name in `components.schemas`, when the node is a named schema.
+    name: Option<&'a str>,
 }
 
 /// How a list merges, from its schema extensions.
@@ -50,14 +58,17 @@ impl<'a> SchemaNode<'a> {
     /// The schema named `name` in an OpenAPI v3 document's `components.schemas`.
     pub fn root(document: &'a Value, name: &str) -> Option<SchemaNode<'a>> {
         let schemas = document.pointer("/components/schemas")?.as_object()?;
+        let (name, node) = schemas.get_key_value(name)?;
         Some(SchemaNode {
             schemas,
-            node: schemas.get(name)?,
+            node,
+            name: Some(name),
         })
     }
 
     fn deref(self) -> SchemaNode<'a> {
         let mut node = self.node;
+        let mut name = self.name;
         for _ in 0..16 {
             let reference = node.get("$ref").and_then(Value::as_str).or_else(|| {
                 node.get("allOf")?
@@ -65,18 +76,26 @@ impl<'a> SchemaNode<'a> {
                     .iter()
                     .find_map(|s| s.get("$ref")?.as_str())
             });
-            let Some(target) = reference
+            let Some((target_name, target)) = reference
                 .and_then(|r| r.strip_prefix("#/components/schemas/"))
-                .and_then(|name| self.schemas.get(name))
+                .and_then(|name| self.schemas.get_key_value(name))
             else {
                 break;
             };
             node = target;
+            name = Some(target_name);
         }
         SchemaNode {
             schemas: self.schemas,
             node,
+            name,
         }
+    }
+
+    /// The name of the type this node is (through its `$ref`s), such as
+    /// `io.k8s.api.core.v1.PodSpec`; none for an inline schema.
+    pub fn type_name(self) -> Option<&'a str> {
+        self.deref().name
     }
 
     /// The schema of field `name` of an object (or of any value of a map).
@@ -95,6 +114,7 @@ impl<'a> SchemaNode<'a> {
         Some(SchemaNode {
             schemas: self.schemas,
             node,
+            name: None,
         })
     }
 
@@ -104,6 +124,7 @@ impl<'a> SchemaNode<'a> {
         Some(SchemaNode {
             schemas: self.schemas,
             node,
+            name: None,
         })
     }
 
@@ -170,10 +191,16 @@ fn diff_map(
     schema: Option<SchemaNode<'_>>,
 ) -> Map<String, Value> {
     let mut patch = Map::new();
+    let type_name = schema.and_then(SchemaNode::type_name);
     for (key, m) in modified {
         let child = schema.and_then(|s| s.field(key));
         match live.get(key) {
+            // A merge patch's null deletes the field: absent already, nothing to delete.
             None if m.is_null() => {}
+            // A zero value the API server omits when it writes the object (`hostNetwork:
+            // false`): the live object holds it. Pointer fields are not in the table (absent
+            // is nil there, a real difference), nor are custom resources' types.
+            None if type_name.is_some_and(|t| omitted::is_omitted(t, key, m)) => {}
             None => {
                 patch.insert(key.clone(), m.clone());
             }
@@ -496,5 +523,90 @@ mod tests {
             .unwrap()
             .field("labels");
         assert!(labels.unwrap().field("anything").is_some());
+    }
+
+    /// The real type names of a Deployment's pod template, as the API server's OpenAPI names them.
+    fn deployment_doc() -> Value {
+        let r = |name: &str| json!({"allOf": [{"$ref": format!("#/components/schemas/{name}")}]});
+        json!({"components": {"schemas": {
+            "io.k8s.api.apps.v1.Deployment": {"properties": {"spec": r("io.k8s.api.apps.v1.DeploymentSpec")}},
+            "io.k8s.api.apps.v1.DeploymentSpec": {"properties": {
+                "template": r("io.k8s.api.core.v1.PodTemplateSpec")}},
+            "io.k8s.api.core.v1.PodTemplateSpec": {"properties": {"spec": r("io.k8s.api.core.v1.PodSpec")}},
+            "io.k8s.api.core.v1.PodSpec": {"properties": {
+                "containers": {"type": "array", "items": r("io.k8s.api.core.v1.Container"),
+                    "x-kubernetes-patch-merge-key": "name", "x-kubernetes-patch-strategy": "merge"}}},
+            "io.k8s.api.core.v1.Container": {"properties": {
+                "livenessProbe": r("io.k8s.api.core.v1.Probe")}},
+            "io.k8s.api.core.v1.Probe": {"properties": {}}
+        }}})
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"spec": {"template": {"spec": spec}}})
+    }
+
+    #[test]
+    fn omitted_zero_values_and_nulls_match_an_absent_live_field() {
+        let d = deployment_doc();
+        let schema = SchemaNode::root(&d, "io.k8s.api.apps.v1.Deployment");
+        let m = pod(
+            json!({"hostNetwork": false, "volumes": null, "automountServiceAccountToken": false,
+            "containers": [{"name": "a", "livenessProbe": {"initialDelaySeconds": 0, "httpGet": {"httpHeaders": null}}}]}),
+        );
+        // As the API server returns it: the omitempty zero values and the nulls are gone, the
+        // pointer field kept.
+        let l = pod(
+            json!({"automountServiceAccountToken": false, "dnsPolicy": "ClusterFirst",
+            "containers": [{"name": "a", "livenessProbe": {"httpGet": {}, "periodSeconds": 10}}]}),
+        );
+        assert!(is_empty(&three_way(Some(&m), &m, &l, schema)));
+        assert!(is_empty(&three_way(None, &m, &l, schema)));
+    }
+
+    #[test]
+    fn an_absent_pointer_field_or_a_changed_zero_value_is_still_patched() {
+        let d = deployment_doc();
+        let schema = SchemaNode::root(&d, "io.k8s.api.apps.v1.Deployment");
+        let m = pod(
+            json!({"hostNetwork": false, "automountServiceAccountToken": false,
+            "containers": [{"name": "a"}]}),
+        );
+        // `automountServiceAccountToken` is `*bool`: absent live is nil, so false is a change
+        // (someone removed it by hand: the upgrade puts it back).
+        let l = pod(json!({"containers": [{"name": "a"}]}));
+        assert_eq!(
+            three_way(Some(&m), &m, &l, schema),
+            pod(json!({"automountServiceAccountToken": false}))
+        );
+        // A hand edit to a non-zero value is corrected as before.
+        let l = pod(
+            json!({"hostNetwork": true, "automountServiceAccountToken": false,
+            "containers": [{"name": "a"}]}),
+        );
+        assert_eq!(
+            three_way(Some(&m), &m, &l, schema),
+            pod(json!({"hostNetwork": false}))
+        );
+        // A non-zero value the live object lacks is set.
+        let mut on = m.clone();
+        on["spec"]["template"]["spec"]["hostNetwork"] = json!(true);
+        let l = pod(json!({"automountServiceAccountToken": false, "containers": [{"name": "a"}]}));
+        assert_eq!(
+            three_way(Some(&m), &on, &l, schema),
+            pod(json!({"hostNetwork": true}))
+        );
+    }
+
+    #[test]
+    fn custom_resources_keep_their_zero_values() {
+        // No schema (a custom resource, merged by JSON merge patch): the server stores what it
+        // is given, so a zero value the live object lacks is a change.
+        let m = json!({"spec": {"enabled": false, "gone": null}});
+        let l = json!({"spec": {}});
+        assert_eq!(
+            three_way(Some(&m), &m, &l, None),
+            json!({"spec": {"enabled": false}})
+        );
     }
 }

@@ -154,6 +154,17 @@ pub fn uninstall_steps(resources: &[Resource]) -> Vec<Vec<&Resource>> {
     steps
 }
 
+/// The label selector of the lists that stand in for reading a release's objects one by one
+/// (an install step's existing objects, a wait's ready ones): release records are left out
+/// (Helm's record heads and capstan's record parts, up to 1 MiB each), so that listing a
+/// namespace's Secrets or ConfigMaps does not carry its release history. An object a list
+/// leaves out is read by itself, so nothing is missed.
+pub fn without_release_records() -> String {
+    use capstan_release::chunk::OWNER_PART;
+    use capstan_release::storage::{LABEL_OWNER, OWNER_HELM};
+    format!("{LABEL_OWNER} notin ({OWNER_HELM},{OWNER_PART})")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +173,11 @@ mod tests {
     fn r(kind: &str, name: &str) -> Resource {
         Resource::from_object(json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}}))
             .unwrap()
+    }
+
+    #[test]
+    fn lists_leave_release_records_out() {
+        assert_eq!(without_release_records(), "owner notin (helm,capstan-part)");
     }
 
     #[test]

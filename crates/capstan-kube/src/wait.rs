@@ -1,6 +1,7 @@
 //! Waiting for a release's objects to be ready (`--wait`, `--wait-for-jobs`, `--timeout`).
 //!
-//! Each object is watched (a watch on its name, not fixed-interval polling) and judged on every
+//! The objects are first listed, one list per kind and namespace: those already ready are done.
+//! Each other object is watched (a watch on its name, not fixed-interval polling) and judged on every
 //! change by [`readiness`]: Helm's rules for workloads, Pods, Jobs, PersistentVolumeClaims,
 //! Services and CustomResourceDefinitions, and kstatus rules (observedGeneration, `Ready`,
 //! `Reconciling` and `Stalled` conditions) for everything else, custom resources included.
@@ -33,7 +34,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::mapping::RestMapper;
-use crate::resource::{ObjectKey, Resource};
+use crate::resource::{ObjectKey, Resource, without_release_records};
 use crate::retry;
 
 /// How long and for what to wait.
@@ -374,6 +375,9 @@ impl Waiter {
         progress: &(dyn Fn(&ReadinessChange) + Send + Sync),
     ) -> Result<()> {
         let state: Mutex<BTreeMap<usize, Watched>> = Mutex::new(BTreeMap::new());
+        let listed = &self
+            .ready_by_listing(resources, default_namespace, options)
+            .await;
         let watches = resources.iter().enumerate().map(|(i, resource)| {
             let state = &state;
             async move {
@@ -393,6 +397,19 @@ impl Waiter {
                     .await?;
                 if !mapping.namespaced {
                     key.namespace = None;
+                }
+                if let Some(value) = listed.get(&i) {
+                    // Ready when listed: no watch.
+                    if let Some(w) = state.lock().expect("not poisoned").get_mut(&i) {
+                        w.key = key.clone();
+                        w.readiness = Readiness::Ready;
+                        w.last = Some(value.clone());
+                    }
+                    progress(&ReadinessChange {
+                        key,
+                        readiness: Readiness::Ready,
+                    });
+                    return Ok(());
                 }
                 let api: Api<DynamicObject> = match &key.namespace {
                     Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
@@ -497,6 +514,77 @@ impl Waiter {
                 })
             }
         }
+    }
+
+    /// The objects already ready, found by one list per kind and namespace (so a release whose
+    /// objects are ready costs a request per kind, not a list and a watch per object), by
+    /// index into `resources`. Anything the lists do not show ready (not found, not ready, a
+    /// list refused or failed, beyond the first page) is left to its watch.
+    async fn ready_by_listing(
+        &self,
+        resources: &[Resource],
+        default_namespace: &str,
+        options: &WaitOptions,
+    ) -> BTreeMap<usize, Value> {
+        type Group = (String, String, Option<String>);
+        let mappings = futures::future::join_all(
+            resources
+                .iter()
+                .map(|r| self.mapper.resolve(&r.api_version, &r.kind)),
+        )
+        .await;
+        let mut groups: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+        let mut apis: BTreeMap<Group, Api<DynamicObject>> = BTreeMap::new();
+        for (i, (resource, mapping)) in resources.iter().zip(mappings).enumerate() {
+            let Ok(mapping) = mapping else { continue };
+            let namespace = mapping
+                .namespaced
+                .then(|| resource.key(default_namespace).namespace)
+                .flatten();
+            let group = (
+                resource.api_version.clone(),
+                resource.kind.clone(),
+                namespace.clone(),
+            );
+            apis.entry(group.clone())
+                .or_insert_with(|| match &namespace {
+                    Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
+                    None => Api::all_with(self.client.clone(), &mapping.resource),
+                });
+            groups.entry(group).or_default().push(i);
+        }
+        let lists = apis.into_iter().map(|(group, api)| async move {
+            let listed = api
+                .list(
+                    &ListParams::default()
+                        .limit(LIST_PAGE)
+                        .labels(&without_release_records()),
+                )
+                .await;
+            (group, listed)
+        });
+        let mut ready = BTreeMap::new();
+        for (group, listed) in futures::future::join_all(lists).await {
+            let Ok(list) = listed else {
+                continue;
+            };
+            let wanted = &groups[&group];
+            for object in list.items {
+                let Some(name) = object.metadata.name.as_deref() else {
+                    continue;
+                };
+                let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+                for &i in wanted.iter().filter(|&&i| resources[i].name == name) {
+                    let key = resources[i].key(default_namespace);
+                    if readiness(&key.group, &key.kind, &value, options.wait_for_jobs)
+                        == Readiness::Ready
+                    {
+                        ready.insert(i, value.clone());
+                    }
+                }
+            }
+        }
+        ready
     }
 
     /// Waits until every object is gone (`uninstall --wait`); objects of kinds the cluster no
@@ -655,6 +743,9 @@ impl Waiter {
             .collect()
     }
 }
+
+/// Objects per list of [`Waiter::ready_by_listing`]: what a first page does not show is watched.
+const LIST_PAGE: u32 = 500;
 
 /// A watch whose resourceVersion is too old (410 Gone): the watcher lists again.
 fn is_expired(error: &kube::Error) -> bool {

@@ -73,13 +73,19 @@ impl Release {
     }
 }
 
-/// `cargo xtask bench kps`: this part alone, on release binaries built first.
+/// `cargo xtask bench kps`: this part alone, on release binaries built first
+/// (`CAPSTAN_BENCH_CAPSTAN=PATH` measures that capstan binary instead of building one).
 pub fn run_alone() -> anyhow::Result<()> {
-    super::build_release(&["capstan-cli", "capstan-applier"], false)?;
+    let capstan = match std::env::var_os("CAPSTAN_BENCH_CAPSTAN") {
+        Some(path) => std::path::PathBuf::from(path),
+        None => {
+            super::build_release(&["capstan-cli", "capstan-applier"], false)?;
+            paths::target().join("release").join("capstan")
+        }
+    };
     let helms = crate::helm::build_all()?;
     let cluster = crate::cluster::up()?;
     let kubeconfig = cluster.state.kubeconfig.clone();
-    let capstan = paths::target().join("release").join("capstan");
     let names: Vec<String> = helms.iter().map(|h| super::render::helm_name(h)).collect();
     let mut tools = vec![Tool {
         name: "capstan",

@@ -16,6 +16,7 @@
 //! old parts deleted after the commit); see [`KubeStore::collect_garbage`] for the clean-up of
 //! parts a crash left behind.
 
+mod decoded;
 mod object;
 mod parts;
 mod protolist;
@@ -185,6 +186,21 @@ impl<K: ReleaseObject> KubeStore<K> {
     ) -> Result<Loaded> {
         let meta = head.meta();
         let object = meta.name.as_deref().unwrap_or_default();
+        let cache_key = decoded::Key::of(
+            meta.uid.as_deref(),
+            meta.resource_version.as_deref(),
+            self.codec.max_decoded_bytes(),
+            stale_ok,
+        );
+        if let Some((stored, set)) = cache_key.as_ref().and_then(decoded::get) {
+            tracing::trace!(
+                driver = K::DRIVER,
+                namespace,
+                object,
+                "record decoded before"
+            );
+            return Ok(Loaded { stored, set });
+        }
         let labels = meta.labels.clone().unwrap_or_default();
         let qualify = |e: Error| e.in_namespace(namespace);
         ReleaseSummary::from_metadata(object, namespace, &labels, &BTreeMap::new())
@@ -196,6 +212,18 @@ impl<K: ReleaseObject> KubeStore<K> {
             })
         })?;
         let kind = HeadKind::of(object, payload, &labels).map_err(qualify)?;
+        // Only a record held whole by its head is cached: a split one's parts are read every
+        // time, so that a missing part is found.
+        let cache_key = cache_key.filter(|_| kind.set().is_none());
+        if let Some((stored, set)) = cache_key.as_ref().and_then(decoded::get) {
+            tracing::trace!(
+                driver = K::DRIVER,
+                namespace,
+                object,
+                "record decoded before"
+            );
+            return Ok(Loaded { stored, set });
+        }
         let parts = match kind.set() {
             Some(set) => self.fetch_parts(api, namespace, object, set).await?,
             None => Vec::new(),
@@ -228,7 +256,7 @@ impl<K: ReleaseObject> KubeStore<K> {
         if release.namespace.is_empty() {
             release.namespace = namespace.to_owned();
         }
-        Ok(Loaded {
+        let loaded = Loaded {
             stored: StoredRelease {
                 release,
                 version: RecordVersion::new(meta.resource_version.clone().unwrap_or_default()),
@@ -238,7 +266,11 @@ impl<K: ReleaseObject> KubeStore<K> {
             } else {
                 kind.set().map(str::to_owned)
             },
-        })
+        };
+        if let Some(key) = cache_key {
+            decoded::put(key, (loaded.stored.clone(), loaded.set.clone()));
+        }
+        Ok(loaded)
     }
 
     /// [`load`](Self::load), re-reading the head once when a part is missing (a concurrent
