@@ -50,6 +50,7 @@ mod yaml;
 pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
+pub use go::Translations;
 pub use lookup::{LookupKey, Lookups};
 pub use manifest::{
     Hook, HookDeletePolicy, HookEvent, INSTALL_ORDER, Manifest, Rendered, install_order_index,
