@@ -389,7 +389,11 @@ fn a_warm_compile_cache_gives_the_cold_output_and_a_damaged_entry_is_ignored() {
         let mut flipped = whole.clone();
         let middle = flipped.len() / 2;
         flipped[middle] ^= 0x55;
-        for damaged in [flipped, whole[..whole.len() / 3].to_vec(), b"garbage".to_vec()] {
+        for damaged in [
+            flipped,
+            whole[..whole.len() / 3].to_vec(),
+            b"garbage".to_vec(),
+        ] {
             std::fs::write(&entry, &damaged).unwrap();
             let (out, reused) = template_with_cache(&chart, home.path(), None);
             assert!(!reused, "{chart}: a damaged entry was used");
@@ -414,5 +418,8 @@ fn a_warm_compile_cache_gives_the_cold_output_and_a_damaged_entry_is_ignored() {
     let (second, reused) = template_with_cache(&chart, other.path(), Some(&moved_str));
     assert!(reused);
     assert_eq!(cache_entries(&moved).len(), 1);
-    assert_eq!((first.as_str(), second.as_str()), (cold.as_str(), cold.as_str()));
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        (cold.as_str(), cold.as_str())
+    );
 }

@@ -82,6 +82,8 @@ async fn main() -> anyhow::Result<()> {
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -526,6 +526,10 @@ impl Renderer for RendererService {
                     self.inner.limits.max_values_bytes
                 )));
             }
+            let omit = convert::Omit {
+                stored_chart: request.omit_stored_chart,
+                crds: request.omit_crds,
+            };
             let (layers, files) = convert::layers(request.values);
             let mut capabilities = convert::capabilities(request.capabilities);
             capabilities.lookups = convert::lookups(request.lookups)?;
@@ -561,6 +565,7 @@ impl Renderer for RendererService {
                     chart_values.as_ref(),
                     &user,
                     rendered,
+                    omit,
                 ))
             })
             .await?;
