@@ -38,9 +38,11 @@
 mod chartfiles;
 mod context;
 mod defines;
+mod documents;
 mod engine;
 mod funcs;
 mod go;
+mod head;
 pub mod lookup;
 mod manifest;
 mod objects;
