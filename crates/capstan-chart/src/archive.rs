@@ -213,16 +213,6 @@ pub fn package_dir(dir: &Path, limits: &Limits) -> Result<Vec<u8>> {
     package_files(chart.name(), &files)
 }
 
-/// A chart directory loaded for rendering in the same process: the chart (validated as
-/// [`package_dir`] validates it) and the content digest of its files ([`files_digest`]), with no
-/// archive made. Loading the same directory twice gives the same digest.
-pub fn load_dir_digested(dir: &Path, limits: &Limits) -> Result<(crate::Chart, String)> {
-    let files = read_dir_files(dir, limits)?;
-    let digest = files_digest(&files);
-    let chart = build(files, &dir.display().to_string(), limits, 0)?;
-    Ok((chart, digest))
-}
-
 /// The sha256 digest of a chart's files, as 64 lowercase hex digits: each file's path, its
 /// length and its bytes, in path order (so the same files in any order give the same digest,
 /// and no two different file sets run together into the same stream).
@@ -326,7 +316,9 @@ mod tests {
         .unwrap();
         std::fs::write(root.join("charts/db/templates/s.yaml"), "kind: S").unwrap();
         let limits = Limits::default();
-        let (direct, digest) = load_dir_digested(&root, &limits).unwrap();
+        let files = Chart::dir_files(&root, &limits).unwrap();
+        let digest = files_digest(&files);
+        let direct = Chart::from_dir_files(files, &root, &limits).unwrap();
         let packaged = load(&package_dir(&root, &limits).unwrap()).unwrap();
         assert_eq!(direct, packaged);
         assert!(
@@ -335,11 +327,11 @@ mod tests {
                 .iter()
                 .all(|t| t.name != "templates/skip.bak")
         );
-        let (_, again) = load_dir_digested(&root, &limits).unwrap();
+        let again = files_digest(&Chart::dir_files(&root, &limits).unwrap());
         assert_eq!(digest, again);
         assert_eq!(digest.len(), 64);
         std::fs::write(root.join("templates/a.yaml"), "kind: B").unwrap();
-        let (_, changed) = load_dir_digested(&root, &limits).unwrap();
+        let changed = files_digest(&Chart::dir_files(&root, &limits).unwrap());
         assert_ne!(digest, changed);
     }
 

@@ -18,8 +18,9 @@
 //!   subcharts by condition and tags, applies aliases, scopes subchart values and shares `global`.
 //! - [`validate_values`]: `values.schema.json` validation reporting every violation with its path.
 //! - [`package_dir`] and [`archive_digest`]: deterministic `.tgz` packaging and its sha256 digest;
-//!   [`load_dir_digested`] and [`files_digest`]: a directory loaded with the digest of its files,
-//!   for a renderer in the same process (no archive made).
+//!   [`Chart::dir_files`], [`Chart::from_dir_files`] and [`files_digest`]: a directory's files
+//!   read once, digested and built into a chart, for a renderer in the same process (no archive
+//!   made).
 //! - [`constraint`]: Masterminds-style SemVer constraints (`kubeVersion`, dependency versions,
 //!   the renderer's `semverCompare`).
 //!
@@ -51,7 +52,7 @@ pub fn read_yaml11(text: &str) -> Option<serde_json::Value> {
     yaml11::read(text)
 }
 
-pub use archive::{archive_digest, files_digest, load_dir_digested, package_dir, package_files};
+pub use archive::{archive_digest, files_digest, package_dir, package_files};
 pub use chart::{Chart, ChartFile, Limits};
 pub use constraint::parse_version;
 pub use ignore::HelmIgnore;

@@ -121,12 +121,18 @@ async fn update_dependencies(
     Ok(())
 }
 
-/// A chart directory loaded for the in-process renderer, with the digest of its files; errors
-/// read as [`archive`]'s do.
+/// A chart directory loaded for the in-process renderer, with its compile key
+/// ([`capstan_renderer::compile_key`]); errors read as [`archive`]'s do.
 pub fn load_directory(path: &Path) -> anyhow::Result<(capstan_chart::Chart, String)> {
     let _span = tracing::info_span!("chart.load", chart = %path.display()).entered();
-    capstan_chart::load_dir_digested(path, &capstan_chart::Limits::default())
-        .with_context(|| format!("loading chart {}", path.display()))
+    let limits = capstan_chart::Limits::default();
+    let load = || {
+        let files = capstan_chart::Chart::dir_files(path, &limits)?;
+        let key = capstan_renderer::compile_key(&files);
+        let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
+        Ok::<_, capstan_chart::Error>((chart, key))
+    };
+    load().with_context(|| format!("loading chart {}", path.display()))
 }
 
 /// The reference a remote renderer fetches for `spec`: `oci://` as given; `repo/chart` as the

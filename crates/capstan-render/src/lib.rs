@@ -36,6 +36,7 @@
 //! - No network, cluster or async I/O.
 
 mod chartfiles;
+mod compilekey;
 mod context;
 mod defines;
 mod documents;
@@ -50,6 +51,7 @@ mod runs;
 mod yaml;
 
 pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};
+pub use compilekey::compile_key;
 pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
 pub use go::Translations;

@@ -4,9 +4,10 @@
 //!
 //! One file per chart, named by a hash of capstan's version and the chart's content digest
 //! (so another version, or another chart, never reads it). Each file carries a header with
-//! that version and digest and the sha256 of its payload: a file that is truncated, damaged or
+//! that version and digest and a checksum of its payload: a file that is truncated, damaged or
 //! written by something else is ignored (and replaced by the next compile), never fatal.
-//! Files are written under a temporary name and renamed into place, so concurrent processes
+//! The checksum is a CRC-32 (it guards against damage, not against an adversary: the cache
+//! directory is the user's own). Files are written under a temporary name and renamed into place, so concurrent processes
 //! see a whole entry or none; the directory is bounded ([`CompileCache::max_bytes`], oldest
 //! used first out).
 
@@ -115,7 +116,7 @@ impl CompileCache {
         let mut bytes = Vec::with_capacity(payload.len() + 256);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(format!("{VERSION}\n{digest}\n").as_bytes());
-        bytes.extend_from_slice(&Sha256::digest(payload));
+        bytes.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
         bytes.extend_from_slice(payload);
         static UNIQUE: AtomicU64 = AtomicU64::new(0);
         let nanos = SystemTime::now()
@@ -183,11 +184,11 @@ impl CompileCache {
 fn parse<'a>(bytes: &'a [u8], digest: &str) -> Option<&'a [u8]> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let rest = rest.strip_prefix(format!("{VERSION}\n{digest}\n").as_bytes())?;
-    if rest.len() < 32 {
+    if rest.len() < 4 {
         return None;
     }
-    let (sum, payload) = rest.split_at(32);
-    (Sha256::digest(payload).as_slice() == sum).then_some(payload)
+    let (sum, payload) = rest.split_at(4);
+    (crc32fast::hash(payload).to_be_bytes() == sum).then_some(payload)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -54,6 +54,7 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
+pub use capstan_render::compile_key;
 pub use compilecache::{COMPILE_CACHE_ENV, CompileCache};
 pub use convert::stored_chart;
 pub use fetch::{ChartFetcher, Fetched};
@@ -189,22 +190,28 @@ impl RendererService {
     }
 
     /// Hands a chart already loaded in this process to the service (the `capstan` CLI's own
-    /// renderer takes a chart directory so, with no archive made and unpacked again):
-    /// compiles it unless it is held, and returns the chart source to render it by. `digest`
-    /// is the content digest of the chart's files ([`capstan_chart::load_dir_digested`]).
-    pub async fn put_loaded(&self, chart: Chart, digest: &str) -> Result<pb::ChartSource, Status> {
-        let digest = format!("sha256:{digest}");
+    /// renderer takes a chart directory so, with no archive made and unpacked again), compiles
+    /// it, and returns the chart source to render it by. `compile_key` is the digest of the
+    /// files compiling reads ([`capstan_render::compile_key`]): the compile cache's key. Each
+    /// call is its own chart (the key names no chart whole: two charts with the same templates
+    /// may differ in values or files).
+    pub async fn put_loaded(
+        &self,
+        chart: Chart,
+        compile_key: &str,
+    ) -> Result<pb::ChartSource, Status> {
+        static LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = LOADED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let compile_digest = format!("sha256:{compile_key}");
+        let digest = format!("loaded-{n} {compile_digest}");
         let key = cache_key(&Tenant::Anonymous, &digest);
-        if self.inner.cache.compiled(&key).is_none() {
-            let inner = self.inner.clone();
-            let for_compile = digest.clone();
-            let compiled = self
-                .blocking(&Tenant::Anonymous, "compile", move || {
-                    compile(&inner, chart, &for_compile).map(Arc::new)
-                })
-                .await?;
-            self.inner.cache.put_compiled(&key, compiled);
-        }
+        let inner = self.inner.clone();
+        let compiled = self
+            .blocking(&Tenant::Anonymous, "compile", move || {
+                compile(&inner, chart, &compile_digest).map(Arc::new)
+            })
+            .await?;
+        self.inner.cache.put_compiled(&key, compiled);
         Ok(pb::ChartSource {
             source: Some(pb::chart_source::Source::Digest(digest)),
         })
@@ -374,8 +381,9 @@ impl RendererService {
     }
 }
 
-/// Compiles `chart` (whose content digest is `digest`), taking its translated templates from
-/// the compile cache when it holds them and keeping them there when it did not.
+/// Compiles `chart`, taking its translated templates from the compile cache under `digest` (a
+/// content digest covering every file compiling reads) when it holds them, and keeping them
+/// there when it did not.
 fn compile(inner: &Inner, chart: Chart, digest: &str) -> Result<CompiledChart, Status> {
     let cache = inner.compile_cache.as_ref();
     let reuse = cache.and_then(|c| c.load(digest));

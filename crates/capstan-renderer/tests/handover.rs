@@ -60,6 +60,25 @@ fn request(source: pb::ChartSource, omit: bool) -> tonic::Request<pb::RenderRequ
     })
 }
 
+/// A chart directory as the CLI loads it: the chart and its compile key.
+fn load(dir: &Path) -> (capstan_chart::Chart, String) {
+    let limits = capstan_chart::Limits::default();
+    let files = capstan_chart::Chart::dir_files(dir, &limits).unwrap();
+    let key = capstan_renderer::compile_key(&files);
+    (
+        capstan_chart::Chart::from_dir_files(files, dir, &limits).unwrap(),
+        key,
+    )
+}
+
+/// The digest a chart source names.
+fn digest_of(source: &pb::ChartSource) -> String {
+    match &source.source {
+        Some(pb::chart_source::Source::Digest(digest)) => digest.clone(),
+        other => panic!("not a digest: {other:?}"),
+    }
+}
+
 async fn render(
     service: &RendererService,
     source: pb::ChartSource,
@@ -89,12 +108,8 @@ async fn a_loaded_chart_renders_as_its_archive_and_omits_what_is_asked() {
     )
     .await;
 
-    let (chart, digest) = capstan_chart::load_dir_digested(&dir, &limits).unwrap();
+    let (chart, digest) = load(&dir);
     let source = service.put_loaded(chart, &digest).await.unwrap();
-    assert_eq!(
-        source.source,
-        Some(pb::chart_source::Source::Digest(format!("sha256:{digest}")))
-    );
     let loaded = render(&service, source.clone(), false).await;
     assert!(
         loaded.manifest.contains("name: rel-web"),
@@ -125,21 +140,52 @@ async fn a_compile_cache_is_written_once_and_read_by_the_next_service() {
     let root = tempfile::tempdir().unwrap();
     let dir = chart_dir(root.path());
     let cache_dir = root.path().join("cache");
-    let limits = capstan_chart::Limits::default();
-    let (chart, digest) = capstan_chart::load_dir_digested(&dir, &limits).unwrap();
+    let (chart, digest) = load(&dir);
 
     let first = RendererService::default().with_compile_cache(CompileCache::new(&cache_dir));
     let source = first.put_loaded(chart.clone(), &digest).await.unwrap();
+    let key = digest_of(&source);
     let cold = render(&first, source, true).await;
     let entry = CompileCache::new(&cache_dir).path_of(&format!("sha256:{digest}"));
     assert!(entry.exists(), "no cache entry at {}", entry.display());
-    let key = format!("sha256:{digest}");
     assert!(!first.cache().compiled(&key).unwrap().reused_translations());
 
     let second = RendererService::default().with_compile_cache(CompileCache::new(&cache_dir));
     let source = second.put_loaded(chart, &digest).await.unwrap();
+    let key = digest_of(&source);
     let warm = render(&second, source, true).await;
     assert_eq!(warm.manifest, cold.manifest);
     assert!(second.cache().compiled(&key).unwrap().reused_translations());
     assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), 1);
+
+    // Other values with the same templates: the same translations, the chart's own values.
+    std::fs::write(dir.join("values.yaml"), "replicas: 2\nextra: here\n").unwrap();
+    let (chart, same) = load(&dir);
+    assert_eq!(same, digest, "values are not read by compiling");
+    let third = RendererService::default().with_compile_cache(CompileCache::new(&cache_dir));
+    let source = third.put_loaded(chart, &same).await.unwrap();
+    let key = digest_of(&source);
+    let other = render(&third, source, false).await;
+    assert!(third.cache().compiled(&key).unwrap().reused_translations());
+    assert!(
+        other.merged_values_json.contains("\"extra\":\"here\""),
+        "{}",
+        other.merged_values_json
+    );
+    assert_eq!(other.manifest, cold.manifest);
+
+    // Another template: another key, compiled afresh.
+    std::fs::write(
+        dir.join("templates/more.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n",
+    )
+    .unwrap();
+    let (chart, changed) = load(&dir);
+    assert_ne!(changed, digest);
+    let fourth = RendererService::default().with_compile_cache(CompileCache::new(&cache_dir));
+    let source = fourth.put_loaded(chart, &changed).await.unwrap();
+    let key = digest_of(&source);
+    let more = render(&fourth, source, true).await;
+    assert!(!fourth.cache().compiled(&key).unwrap().reused_translations());
+    assert!(more.manifest.contains("kind: Secret"), "{}", more.manifest);
 }
