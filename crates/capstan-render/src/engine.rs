@@ -258,7 +258,7 @@ impl CompiledChart {
 
     /// Whether this Go chart's translations came from a compile cache (`reuse` was taken).
     pub fn reused_translations(&self) -> bool {
-        self.go.as_ref().is_some_and(crate::go::GoChart::from_cache)
+        self.go.as_ref().is_some_and(crate::go::GoChart::reused)
     }
 
     /// The chart this was compiled from.

@@ -156,7 +156,7 @@ impl GoChart {
     }
 
     /// Whether the translations came from a compile cache.
-    pub(crate) fn from_cache(&self) -> bool {
+    pub(crate) fn reused(&self) -> bool {
         self.from_cache
     }
 
