@@ -191,24 +191,24 @@ impl RendererService {
 
     /// Hands a chart already loaded in this process to the service (the `capstan` CLI's own
     /// renderer takes a chart directory so, with no archive made and unpacked again), compiles
-    /// it, and returns the chart source to render it by. `compile_key` is the digest of the
-    /// files compiling reads ([`capstan_render::compile_key`]): the compile cache's key. Each
-    /// call is its own chart (the key names no chart whole: two charts with the same templates
-    /// may differ in values or files).
+    /// it, and returns the chart source to render it by: the digest `sha256:<compile_key>`,
+    /// where `compile_key` is the digest of the files compiling reads
+    /// ([`capstan_render::compile_key`], also the compile cache's key). That digest does not
+    /// name the chart whole (two charts with the same templates may differ in values or other
+    /// files), so each call compiles and replaces what the digest names: a render by it uses
+    /// the chart handed over last.
     pub async fn put_loaded(
         &self,
         chart: Chart,
         compile_key: &str,
     ) -> Result<pb::ChartSource, Status> {
-        static LOADED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = LOADED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let compile_digest = format!("sha256:{compile_key}");
-        let digest = format!("loaded-{n} {compile_digest}");
+        let digest = format!("sha256:{compile_key}");
         let key = cache_key(&Tenant::Anonymous, &digest);
         let inner = self.inner.clone();
+        let for_compile = digest.clone();
         let compiled = self
             .blocking(&Tenant::Anonymous, "compile", move || {
-                compile(&inner, chart, &compile_digest).map(Arc::new)
+                compile(&inner, chart, &for_compile).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(&key, compiled);
