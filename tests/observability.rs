@@ -171,7 +171,11 @@ fn check_trace(spans: &[Span], secret: &str, hooks: bool, daemons: bool) -> anyh
     // A remote renderer is sent the chart's archive; the in-process one its loaded files.
     one(
         spans,
-        if daemons { "chart.package" } else { "chart.load" },
+        if daemons {
+            "chart.package"
+        } else {
+            "chart.load"
+        },
         None,
     )?;
     let cli_render = one(spans, "render", None)?;
