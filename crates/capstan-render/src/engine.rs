@@ -789,10 +789,11 @@ fn base_context(
 /// The CRDs of a chart and its subcharts, parents first, as `(path, text)`.
 fn collect_crds(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
     for crd in chart.crds() {
-        out.push((
-            format!("{path}/{}", crd.name),
-            String::from_utf8_lossy(&crd.data).into_owned(),
-        ));
+        // Valid UTF-8 (every CRD in practice) is checked and copied in one pass; only
+        // invalid bytes take the slower lossy conversion.
+        let text = String::from_utf8(crd.data.clone())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        out.push((format!("{path}/{}", crd.name), text));
     }
     for sub in &chart.dependencies {
         collect_crds(sub, &format!("{path}/charts/{}", sub.name()), out);

@@ -1,5 +1,6 @@
 //! A Go chart compiled from its cached translations renders exactly as one compiled from its
 //! templates, errors included; translations of another chart, or damaged ones, are not used.
+//! CRD files come through as written (invalid UTF-8 lossily).
 
 use capstan_chart::{Chart, ChartFile, Limits, Values};
 use capstan_render::{
@@ -95,5 +96,39 @@ fn a_syntax_error_is_reported_at_compile_time() {
     assert!(
         error.to_string().contains("web/templates/a.yaml:1"),
         "{error}"
+    );
+}
+
+#[test]
+fn crd_files_come_through_as_written_and_invalid_utf8_lossily() {
+    let mut files = vec![
+        ChartFile {
+            name: "Chart.yaml".into(),
+            data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec(),
+        },
+        ChartFile {
+            name: "crds/a.yaml".into(),
+            data: "kind: CustomResourceDefinition # é\n".as_bytes().to_vec(),
+        },
+    ];
+    files.push(ChartFile {
+        name: "crds/b.yaml".into(),
+        data: b"kind: X \xff\n".to_vec(),
+    });
+    let chart = Chart::from_files(files, &Limits::default()).unwrap();
+    let compiled = CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();
+    let rendered = render(&compiled, "{}").unwrap();
+    assert_eq!(
+        rendered.crds,
+        vec![
+            (
+                "web/crds/a.yaml".to_string(),
+                "kind: CustomResourceDefinition # é\n".to_string()
+            ),
+            (
+                "web/crds/b.yaml".to_string(),
+                "kind: X \u{fffd}\n".to_string()
+            ),
+        ]
     );
 }
