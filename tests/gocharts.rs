@@ -300,3 +300,126 @@ async fn helm_and_capstan_take_turns_on_bitnami_postgresql() {
     })
     .await;
 }
+
+/// `capstan template` of `chart` with Helm's cache directory at `cache_home` (and the compile
+/// cache's own variable as given): its output, and whether its log says the chart's
+/// translations came from the compile cache.
+fn template_with_cache(
+    chart: &str,
+    cache_home: &std::path::Path,
+    compile_cache: Option<&str>,
+) -> (String, bool) {
+    let mut command = std::process::Command::new(capstan_e2e::process::binary("capstan"));
+    command
+        .args([
+            "template",
+            "rel",
+            chart,
+            "--namespace",
+            "ns",
+            "--kube-version",
+            "1.33",
+        ])
+        .env("HELM_CACHE_HOME", cache_home)
+        .env("RUST_LOG", "capstan_renderer=debug")
+        .env_remove("CAPSTAN_RENDERER")
+        .env_remove("CAPSTAN_COMPILE_CACHE");
+    if let Some(value) = compile_cache {
+        command.env("CAPSTAN_COMPILE_CACHE", value);
+    }
+    let out = command.output().unwrap();
+    let stderr = without_colours(&String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{chart}: {stderr}");
+    let reused = stderr.contains("reused=true");
+    assert!(
+        reused || stderr.contains("reused=false"),
+        "{chart}: no compile logged: {stderr}"
+    );
+    (String::from_utf8(out.stdout).unwrap(), reused)
+}
+
+/// `text` without its terminal colour sequences (`ESC [ ... m`).
+fn without_colours(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn cache_entries(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    entries.sort();
+    entries
+}
+
+#[test]
+fn a_warm_compile_cache_gives_the_cold_output_and_a_damaged_entry_is_ignored() {
+    let home = tempfile::tempdir().unwrap();
+    let compiled = home.path().join("capstan/compiled");
+    for chart in go_charts() {
+        let chart = chart.to_string_lossy().into_owned();
+        let before = cache_entries(&compiled);
+        let (cold, reused) = template_with_cache(&chart, home.path(), None);
+        assert!(!reused, "{chart}: the first render found a cache entry");
+        assert!(cold.contains("# Source: "), "{chart}: {cold}");
+        let after = cache_entries(&compiled);
+        let new: Vec<&PathBuf> = after.iter().filter(|p| !before.contains(p)).collect();
+        assert_eq!(new.len(), 1, "{chart}: one entry per chart: {after:?}");
+        let entry = new[0].clone();
+        assert!(entry.to_string_lossy().ends_with(".translations"));
+
+        let (warm, reused) = template_with_cache(&chart, home.path(), None);
+        assert!(reused, "{chart}: the second render compiled again");
+        assert_eq!(warm, cold, "{chart}: the warm cache changed the output");
+
+        // A damaged entry (a flipped byte, then a truncated file) is ignored and rewritten.
+        let whole = std::fs::read(&entry).unwrap();
+        let mut flipped = whole.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 0x55;
+        for damaged in [
+            flipped,
+            whole[..whole.len() / 3].to_vec(),
+            b"garbage".to_vec(),
+        ] {
+            std::fs::write(&entry, &damaged).unwrap();
+            let (out, reused) = template_with_cache(&chart, home.path(), None);
+            assert!(!reused, "{chart}: a damaged entry was used");
+            assert_eq!(out, cold, "{chart}: a damaged entry changed the output");
+            assert_eq!(
+                std::fs::read(&entry).unwrap(),
+                whole,
+                "{chart}: the damaged entry was not rewritten"
+            );
+        }
+    }
+
+    // `CAPSTAN_COMPILE_CACHE=off` keeps nothing; a directory there moves the cache.
+    let other = tempfile::tempdir().unwrap();
+    let chart = go_charts()[0].to_string_lossy().into_owned();
+    let (cold, _) = template_with_cache(&chart, other.path(), Some("off"));
+    assert!(!other.path().join("capstan").exists());
+    let moved = other.path().join("moved");
+    let moved_str = moved.to_string_lossy().into_owned();
+    let (first, reused) = template_with_cache(&chart, other.path(), Some(&moved_str));
+    assert!(!reused);
+    let (second, reused) = template_with_cache(&chart, other.path(), Some(&moved_str));
+    assert!(reused);
+    assert_eq!(cache_entries(&moved).len(), 1);
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        (cold.as_str(), cold.as_str())
+    );
+}

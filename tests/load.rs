@@ -120,6 +120,8 @@ impl Tenant {
             lookups: None,
             lint_mode: false,
             render_subchart_notes: false,
+            omit_stored_chart: false,
+            omit_crds: false,
         });
         let r = self.renderer.render(request).await?.into_inner();
         ensure!(!r.manifests.is_empty(), "a render without objects");

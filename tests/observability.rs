@@ -168,7 +168,16 @@ fn check_trace(spans: &[Span], secret: &str, hooks: bool, daemons: bool) -> anyh
         "services {services:?}, expected {expected:?}"
     );
 
-    one(spans, "chart.package", None)?;
+    // A remote renderer is sent the chart's archive; the in-process one its loaded files.
+    one(
+        spans,
+        if daemons {
+            "chart.package"
+        } else {
+            "chart.load"
+        },
+        None,
+    )?;
     let cli_render = one(spans, "render", None)?;
     let render_client = one(spans, "capstan.renderer.v1.Renderer/Render", Some(CLIENT))?;
     let render_server = one(spans, "capstan.renderer.v1.Renderer/Render", Some(SERVER))?;

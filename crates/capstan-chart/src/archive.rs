@@ -213,12 +213,30 @@ pub fn package_dir(dir: &Path, limits: &Limits) -> Result<Vec<u8>> {
     package_files(chart.name(), &files)
 }
 
+/// The sha256 digest of a chart's files, as 64 lowercase hex digits: each file's path, its
+/// length and its bytes, in path order (so the same files in any order give the same digest,
+/// and no two different file sets run together into the same stream).
+pub fn files_digest(files: &[ChartFile]) -> String {
+    let mut sorted: Vec<&ChartFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut hasher = Sha256::new();
+    hasher.update(b"capstan chart files v1\0");
+    for file in sorted {
+        hasher.update((file.name.len() as u64).to_be_bytes());
+        hasher.update(file.name.as_bytes());
+        hasher.update((file.data.len() as u64).to_be_bytes());
+        hasher.update(&file.data);
+    }
+    hex(&hasher.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The sha256 digest of chart archive bytes, as 64 lowercase hex digits.
 pub fn archive_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
 }
 
 #[cfg(test)]
@@ -278,6 +296,56 @@ mod tests {
         let chart = load(&a).unwrap();
         assert_eq!(chart.name(), "web");
         assert_eq!(chart.templates[0].data, b"kind: A");
+    }
+
+    #[test]
+    fn a_directory_loaded_directly_is_the_chart_its_package_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("web");
+        std::fs::create_dir_all(root.join("templates")).unwrap();
+        std::fs::create_dir_all(root.join("charts/db/templates")).unwrap();
+        std::fs::write(root.join("Chart.yaml"), CHART_YAML).unwrap();
+        std::fs::write(root.join("values.yaml"), "a: 1\nb: [x]\n").unwrap();
+        std::fs::write(root.join("templates/a.yaml"), "kind: A").unwrap();
+        std::fs::write(root.join("templates/skip.bak"), "x").unwrap();
+        std::fs::write(root.join(".helmignore"), "*.bak\n").unwrap();
+        std::fs::write(
+            root.join("charts/db/Chart.yaml"),
+            "apiVersion: v2\nname: db\nversion: 1.0.0\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("charts/db/templates/s.yaml"), "kind: S").unwrap();
+        let limits = Limits::default();
+        let files = Chart::dir_files(&root, &limits).unwrap();
+        let digest = files_digest(&files);
+        let direct = Chart::from_dir_files(files, &root, &limits).unwrap();
+        let packaged = load(&package_dir(&root, &limits).unwrap()).unwrap();
+        assert_eq!(direct, packaged);
+        assert!(
+            direct
+                .templates
+                .iter()
+                .all(|t| t.name != "templates/skip.bak")
+        );
+        let again = files_digest(&Chart::dir_files(&root, &limits).unwrap());
+        assert_eq!(digest, again);
+        assert_eq!(digest.len(), 64);
+        std::fs::write(root.join("templates/a.yaml"), "kind: B").unwrap();
+        let changed = files_digest(&Chart::dir_files(&root, &limits).unwrap());
+        assert_ne!(digest, changed);
+    }
+
+    #[test]
+    fn files_digest_frames_each_file() {
+        let file = |name: &str, data: &str| ChartFile {
+            name: name.into(),
+            data: data.into(),
+        };
+        let a = files_digest(&[file("ab", "c"), file("d", "")]);
+        let b = files_digest(&[file("a", "bc"), file("d", "")]);
+        let c = files_digest(&[file("d", ""), file("ab", "c")]);
+        assert_ne!(a, b);
+        assert_eq!(a, c);
     }
 
     #[test]

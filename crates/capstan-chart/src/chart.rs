@@ -165,6 +165,19 @@ impl Chart {
         build(files, &label, limits, 0)
     }
 
+    /// A chart directory's files, as [`Chart::load_dir`] reads them (`.helmignore` honoured,
+    /// [`Limits`] enforced), for a caller that digests them before
+    /// [`Chart::from_dir_files`] builds the chart.
+    pub fn dir_files(dir: &Path, limits: &Limits) -> Result<Vec<ChartFile>> {
+        read_dir_files(dir, limits)
+    }
+
+    /// Builds the chart of `dir` from its files ([`Chart::dir_files`]), validated as
+    /// [`crate::package_dir`] validates it: the chart its package would hold.
+    pub fn from_dir_files(files: Vec<ChartFile>, dir: &Path, limits: &Limits) -> Result<Chart> {
+        build(files, &dir.display().to_string(), limits, 0)
+    }
+
     /// Loads a chart from `.tgz` bytes (a single top-level directory holding the chart), with
     /// every safety check and limit of [`Limits`]; `.helmignore` in the archive is honoured.
     pub fn load_archive(bytes: &[u8], limits: &Limits) -> Result<Chart> {

@@ -17,7 +17,10 @@
 //! - [`compute_values`]: Helm's `CoalesceValues` with dependency processing: enables or disables
 //!   subcharts by condition and tags, applies aliases, scopes subchart values and shares `global`.
 //! - [`validate_values`]: `values.schema.json` validation reporting every violation with its path.
-//! - [`package_dir`] and [`archive_digest`]: deterministic `.tgz` packaging and its sha256 digest.
+//! - [`package_dir`] and [`archive_digest`]: deterministic `.tgz` packaging and its sha256 digest;
+//!   [`Chart::dir_files`], [`Chart::from_dir_files`] and [`files_digest`]: a directory's files
+//!   read once, digested and built into a chart, for a renderer in the same process (no archive
+//!   made).
 //! - [`constraint`]: Masterminds-style SemVer constraints (`kubeVersion`, dependency versions,
 //!   the renderer's `semverCompare`).
 //!
@@ -49,7 +52,7 @@ pub fn read_yaml11(text: &str) -> Option<serde_json::Value> {
     yaml11::read(text)
 }
 
-pub use archive::{archive_digest, package_dir, package_files};
+pub use archive::{archive_digest, files_digest, package_dir, package_files};
 pub use chart::{Chart, ChartFile, Limits};
 pub use constraint::parse_version;
 pub use ignore::HelmIgnore;

@@ -73,12 +73,15 @@ pub async fn load(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Vec<u8
     Ok(resolve(global, spec).await?.archive)
 }
 
-/// A chart ready for the renderer: its archive, or (`--remote-chart`) the reference the
-/// renderer fetches itself.
+/// A chart ready for the renderer: its archive, a local chart directory, or
+/// (`--remote-chart`) the reference the renderer fetches itself.
 #[derive(Debug)]
 pub enum Prepared {
     /// The archive, resolved here.
     Archive(Vec<u8>),
+    /// A chart directory on disk (its dependencies updated when asked): an in-process renderer
+    /// takes its files as loaded here, a remote one its archive.
+    Directory(PathBuf),
     /// The reference, for a remote renderer with `--chart-sources`.
     Reference(capstan_proto::renderer::v1::ChartReference),
 }
@@ -89,7 +92,47 @@ pub async fn prepare(global: &Global, spec: ChartSpec<'_>) -> anyhow::Result<Pre
     if spec.source.remote_chart {
         return Ok(Prepared::Reference(remote_reference(global, spec)?));
     }
+    if let ChartRef::Local(path) = ChartRef::parse(spec.reference, spec.source.repo.as_deref())
+        && path.is_dir()
+        && !spec.source.verify
+    {
+        if spec.source.dependency_update {
+            update_dependencies(global, spec, &path).await?;
+        }
+        return Ok(Prepared::Directory(path));
+    }
     Ok(Prepared::Archive(load(global, spec).await?))
+}
+
+/// `--dependency-update` for the chart directory at `path`.
+async fn update_dependencies(
+    global: &Global,
+    spec: ChartSpec<'_>,
+    path: &Path,
+) -> anyhow::Result<()> {
+    let options = capstan_repo::lock::UpdateOptions {
+        skip_refresh: false,
+        fetch: fetch_options(None, spec.source),
+        oci: oci_fetcher(global, spec.source),
+    };
+    capstan_repo::lock::update(&resolver(global), path, &options)
+        .await
+        .with_context(|| format!("updating the dependencies of {}", path.display()))?;
+    Ok(())
+}
+
+/// A chart directory loaded for the in-process renderer, with its compile key
+/// ([`capstan_renderer::compile_key`]); errors read as [`archive`]'s do.
+pub fn load_directory(path: &Path) -> anyhow::Result<(capstan_chart::Chart, String)> {
+    let _span = tracing::info_span!("chart.load", chart = %path.display()).entered();
+    let limits = capstan_chart::Limits::default();
+    let load = || {
+        let files = capstan_chart::Chart::dir_files(path, &limits)?;
+        let key = capstan_renderer::compile_key(&files);
+        let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
+        Ok::<_, capstan_chart::Error>((chart, key))
+    };
+    load().with_context(|| format!("loading chart {}", path.display()))
 }
 
 /// The reference a remote renderer fetches for `spec`: `oci://` as given; `repo/chart` as the
@@ -168,14 +211,7 @@ async fn resolve_reference(global: &Global, spec: ChartSpec<'_>) -> anyhow::Resu
     match reference {
         ChartRef::Local(path) => {
             if spec.source.dependency_update && path.is_dir() {
-                let options = capstan_repo::lock::UpdateOptions {
-                    skip_refresh: false,
-                    fetch: fetch_options(None, spec.source),
-                    oci: oci_fetcher(global, spec.source),
-                };
-                capstan_repo::lock::update(&resolver(global), &path, &options)
-                    .await
-                    .with_context(|| format!("updating the dependencies of {}", path.display()))?;
+                update_dependencies(global, spec, &path).await?;
             }
             let archive = archive(&path)?;
             let mut verification = None;

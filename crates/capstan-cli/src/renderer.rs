@@ -14,6 +14,9 @@ pub type Client = RendererClient<Authed>;
 /// is no upload to save, and asking first would load the chart twice).
 static IN_PROCESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The renderer this process started, to hand it chart directories as loaded here.
+static LOCAL: std::sync::OnceLock<RendererService> = std::sync::OnceLock::new();
+
 /// Connects to the renderer at `--renderer`/`CAPSTAN_RENDERER`, or starts one in-process.
 pub async fn connect(global: &Global) -> anyhow::Result<Client> {
     let channel = match global.renderer.as_deref().filter(|a| !a.is_empty()) {
@@ -21,7 +24,12 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
         None => {
             let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
             let local = daemon.local_addr();
-            let service = RendererService::default().into_server();
+            let mut service = RendererService::default();
+            let cache_home = crate::chart::helm_paths(global).cache_home;
+            if let Some(cache) = capstan_renderer::CompileCache::from_env(&cache_home) {
+                service = service.with_compile_cache(cache);
+            }
+            let service = LOCAL.get_or_init(|| service).clone().into_server();
             IN_PROCESS.store(true, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(daemon.serve(
                 service,
@@ -74,6 +82,13 @@ pub async fn chart_source(
 ) -> anyhow::Result<pb::ChartSource> {
     match chart {
         crate::chart::Prepared::Archive(archive) => ensure_chart(client, archive).await,
+        crate::chart::Prepared::Directory(path) => match LOCAL.get() {
+            Some(service) if IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) => {
+                let (chart, digest) = crate::chart::load_directory(&path)?;
+                service.put_loaded(chart, &digest).await.map_err(status)
+            }
+            _ => ensure_chart(client, crate::chart::archive(&path)?).await,
+        },
         crate::chart::Prepared::Reference(reference) => Ok(pb::ChartSource {
             source: Some(pb::chart_source::Source::Reference(reference)),
         }),

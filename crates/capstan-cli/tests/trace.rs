@@ -72,7 +72,13 @@ async fn template_is_one_trace_with_the_render_rpc_on_both_sides() {
             );
         }
     }
-    one(&spans, "chart.package", None).unwrap();
+    // The in-process renderer is handed the chart directory as loaded: no archive is made.
+    one(&spans, "chart.load", None).unwrap();
+    assert!(
+        spans.iter().all(|s| s.name != "chart.package"),
+        "{:?}",
+        names(&spans)
+    );
     let client = one(&spans, "capstan.renderer.v1.Renderer/Render", Some(CLIENT)).unwrap();
     let server = one(&spans, "capstan.renderer.v1.Renderer/Render", Some(SERVER)).unwrap();
     let render = one(&spans, "renderer.render", None).unwrap();

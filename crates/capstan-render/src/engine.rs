@@ -151,11 +151,23 @@ struct Texts {
 impl CompiledChart {
     /// Compiles every template of `chart` and its subcharts; syntax errors are reported here.
     pub fn compile(chart: &Chart, limits: &RenderLimits) -> Result<CompiledChart> {
-        let resolved = capstan_chart::resolve_dependencies(chart)?;
-        if crate::TemplateSyntax::of(chart) == crate::TemplateSyntax::Go {
+        CompiledChart::compile_reusing(chart.clone(), limits, None)
+    }
+
+    /// Compiles as [`CompiledChart::compile`], taking `chart` by value; a Go chart takes
+    /// `reuse` (its translations from an earlier compile, see [`CompiledChart::translations`])
+    /// in place of parsing and translating its templates again, when they cover exactly this
+    /// chart's templates (otherwise they are ignored).
+    pub fn compile_reusing(
+        chart: Chart,
+        limits: &RenderLimits,
+        reuse: Option<crate::Translations>,
+    ) -> Result<CompiledChart> {
+        let resolved = capstan_chart::resolve_dependencies(&chart)?;
+        if crate::TemplateSyntax::of(&chart) == crate::TemplateSyntax::Go {
             return Ok(CompiledChart {
-                chart: chart.clone(),
-                go: Some(crate::go::GoChart::compile(&resolved, limits)?),
+                chart,
+                go: Some(crate::go::GoChart::compile(&resolved, limits, reuse)?),
                 env: Environment::new(),
                 defines: HashMap::new(),
                 sources: HashMap::new(),
@@ -236,6 +248,17 @@ impl CompiledChart {
         }
         compiled.env = env;
         Ok(compiled)
+    }
+
+    /// A Go chart's translated templates, for a compile cache to keep and give back to
+    /// [`CompiledChart::compile_reusing`]; `None` for a chart in capstan's minijinja dialect.
+    pub fn translations(&self) -> Option<crate::Translations> {
+        self.go.as_ref().map(crate::go::GoChart::translations)
+    }
+
+    /// Whether this Go chart's translations came from a compile cache (`reuse` was taken).
+    pub fn reused_translations(&self) -> bool {
+        self.go.as_ref().is_some_and(crate::go::GoChart::reused)
     }
 
     /// The chart this was compiled from.
@@ -766,10 +789,11 @@ fn base_context(
 /// The CRDs of a chart and its subcharts, parents first, as `(path, text)`.
 fn collect_crds(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
     for crd in chart.crds() {
-        out.push((
-            format!("{path}/{}", crd.name),
-            String::from_utf8_lossy(&crd.data).into_owned(),
-        ));
+        // Valid UTF-8 (every CRD in practice) is checked and copied in one pass; only
+        // invalid bytes take the slower lossy conversion.
+        let text = String::from_utf8(crd.data.clone())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        out.push((format!("{path}/{}", crd.name), text));
     }
     for sub in &chart.dependencies {
         collect_crds(sub, &format!("{path}/charts/{}", sub.name()), out);

@@ -36,11 +36,14 @@
 //! - No network, cluster or async I/O.
 
 mod chartfiles;
+mod compilekey;
 mod context;
 mod defines;
+mod documents;
 mod engine;
 mod funcs;
 mod go;
+mod head;
 pub mod lookup;
 mod manifest;
 mod objects;
@@ -48,8 +51,10 @@ mod runs;
 mod yaml;
 
 pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};
+pub use compilekey::compile_key;
 pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
+pub use go::Translations;
 pub use lookup::{LookupKey, Lookups};
 pub use manifest::{
     Hook, HookDeletePolicy, HookEvent, INSTALL_ORDER, Manifest, Rendered, install_order_index,

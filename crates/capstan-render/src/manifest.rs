@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use capstan_chart::{ChartMetadata, Values};
-use serde_yaml_ng::Value as Y;
 
 use crate::{Error, Result};
 
@@ -214,14 +213,6 @@ pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
     docs
 }
 
-fn get_str<'a>(v: &'a Y, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(*p)?;
-    }
-    cur.as_str()
-}
-
 /// Parses every document of one rendered template into manifests and hooks.
 pub(crate) fn parse_template(
     source: &str,
@@ -229,6 +220,7 @@ pub(crate) fn parse_template(
     manifests: &mut Vec<Manifest>,
     hooks: &mut Vec<Hook>,
 ) -> Result<()> {
+    use crate::documents::{DocError, read_document};
     for (i, (start, doc)) in split_documents(text).into_iter().enumerate() {
         let index = i + 1;
         let err = |message: String| Error::Manifest {
@@ -239,70 +231,54 @@ pub(crate) fn parse_template(
         if doc.trim().is_empty() {
             continue;
         }
-        if let Err(line) = capstan_chart::check_yaml_nesting(&doc) {
-            return Err(err(format!(
-                "yaml does not parse (rendered line {}): flow collections nest deeper than {} levels",
-                start + line - 1,
-                capstan_chart::MAX_YAML_FLOW_DEPTH
-            )));
-        }
-        let value: Y = capstan_chart::lenient::from_str(&doc).map_err(|e| {
-            let at = e
-                .location()
-                .map(|l| {
-                    format!(
-                        " (rendered line {}, column {})",
-                        start + l.line() - 1,
-                        l.column()
-                    )
-                })
-                .unwrap_or_default();
-            let msg = e.to_string();
-            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            err(format!("yaml does not parse{at}: {msg}"))
-        })?;
-        if value.is_null() {
-            continue;
-        }
-        if !value.is_mapping() {
-            return Err(err("document is not a map (a Kubernetes object)".into()));
-        }
-        let api_version = get_str(&value, &["apiVersion"])
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| err("missing apiVersion".into()))?;
-        let kind = get_str(&value, &["kind"])
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| err("missing kind".into()))?;
-        let name = get_str(&value, &["metadata", "name"])
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| err(format!("{kind} is missing metadata.name")))?;
+        let head = match read_document(&doc) {
+            Ok(Some(head)) => head,
+            Ok(None) => continue,
+            Err(DocError::Nesting(line)) => {
+                return Err(err(format!(
+                    "yaml does not parse (rendered line {}): flow collections nest deeper than {} levels",
+                    start + line - 1,
+                    capstan_chart::MAX_YAML_FLOW_DEPTH
+                )));
+            }
+            Err(DocError::Yaml { at, message }) => {
+                let at = at
+                    .map(|(line, column)| {
+                        format!(" (rendered line {}, column {column})", start + line - 1)
+                    })
+                    .unwrap_or_default();
+                return Err(err(format!("yaml does not parse{at}: {message}")));
+            }
+            Err(DocError::NotMap) => {
+                return Err(err("document is not a map (a Kubernetes object)".into()));
+            }
+            Err(DocError::MissingApiVersion) => return Err(err("missing apiVersion".into())),
+            Err(DocError::MissingKind) => return Err(err("missing kind".into())),
+            Err(DocError::MissingName(kind)) => {
+                return Err(err(format!("{kind} is missing metadata.name")));
+            }
+        };
         let content = doc.trim().to_string();
-        let annotation = |key: &str| get_str(&value, &["metadata", "annotations", key]);
-        if let Some(events) = annotation("helm.sh/hook") {
-            hooks.push(Hook {
-                name: name.to_string(),
-                kind: kind.to_string(),
-                api_version: api_version.to_string(),
+        match &head.hook {
+            Some(hook) => hooks.push(Hook {
+                name: head.name.clone(),
+                kind: head.kind.clone(),
+                api_version: head.api_version.clone(),
                 path: source.to_string(),
                 manifest: content,
-                events: events.split(',').filter_map(HookEvent::parse).collect(),
-                weight: annotation("helm.sh/hook-weight")
-                    .and_then(|w| w.trim().parse().ok())
-                    .unwrap_or(0),
-                delete_policies: annotation("helm.sh/hook-delete-policy")
-                    .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
-                    .unwrap_or_default(),
-            });
-        } else {
-            manifests.push(Manifest {
+                events: hook.events.clone(),
+                weight: hook.weight,
+                delete_policies: hook.delete_policies.clone(),
+            }),
+            None => manifests.push(Manifest {
                 source: source.to_string(),
                 index,
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
-                name: name.to_string(),
-                namespace: get_str(&value, &["metadata", "namespace"]).map(str::to_string),
+                api_version: head.api_version.clone(),
+                kind: head.kind.clone(),
+                name: head.name.clone(),
+                namespace: head.namespace.clone(),
                 content,
-            });
+            }),
         }
     }
     Ok(())

@@ -38,6 +38,10 @@ struct Args {
     /// The Kubernetes version the chart sees (`.Capabilities.KubeVersion`), e.g. 1.33.
     #[arg(long)]
     kube_version: Option<String>,
+    /// Ask as `capstan template` does: no stored chart and no CRDs in the response (by
+    /// default the response carries both, as an install needs).
+    #[arg(long)]
+    as_template: bool,
 }
 
 #[tokio::main]
@@ -82,6 +86,8 @@ async fn main() -> anyhow::Result<()> {
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: args.as_template,
+        omit_crds: args.as_template,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -135,6 +135,15 @@ pub fn chart_values(json: &str) -> Result<capstan_chart::Values, Status> {
     })
 }
 
+/// What a caller asked to leave out of a response (`RenderRequest.omit_*`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Omit {
+    /// The stored chart's JSON (the caller keeps no release).
+    pub stored_chart: bool,
+    /// The chart's CRD files (the caller neither prints nor installs them).
+    pub crds: bool,
+}
+
 /// A render's response; `chart_values` replaces the chart's defaults in the stored chart when
 /// the render used them.
 pub fn response(
@@ -143,9 +152,11 @@ pub fn response(
     chart_values: Option<&capstan_chart::Values>,
     user: &capstan_chart::Values,
     rendered: Rendered,
+    omit: Omit,
 ) -> pb::RenderResponse {
     let manifest = rendered.manifest();
     let stored_chart_json = match chart_values {
+        _ if omit.stored_chart => String::new(),
         None => stored_chart_json(&digest, chart),
         Some(values) => {
             let mut stored = stored_chart(chart);
@@ -161,11 +172,15 @@ pub fn response(
         merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
         user_values_json: serde_json::to_string(user).unwrap_or_default(),
         stored_chart_json,
-        crds: rendered
-            .crds
-            .into_iter()
-            .map(|(path, yaml)| pb::Crd { path, yaml })
-            .collect(),
+        crds: if omit.crds {
+            Vec::new()
+        } else {
+            rendered
+                .crds
+                .into_iter()
+                .map(|(path, yaml)| pb::Crd { path, yaml })
+                .collect()
+        },
         manifests: rendered
             .manifests
             .into_iter()

@@ -35,6 +35,7 @@
 //! [`HasChart`]: capstan_proto::renderer::v1::renderer_server::Renderer::has_chart
 
 mod cache;
+mod compilecache;
 mod convert;
 mod fetch;
 mod flags;
@@ -53,6 +54,8 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
+pub use capstan_render::compile_key;
+pub use compilecache::{COMPILE_CACHE_ENV, CompileCache};
 pub use convert::stored_chart;
 pub use fetch::{ChartFetcher, Fetched};
 pub use flags::LimitFlags;
@@ -118,6 +121,8 @@ struct Inner {
     worker: Option<RenderWorker>,
     /// When set, charts may be named by reference (`--chart-sources`).
     fetcher: Option<Arc<ChartFetcher>>,
+    /// When set, Go charts' translated templates are kept on disk between processes.
+    compile_cache: Option<CompileCache>,
 }
 
 impl Default for RendererService {
@@ -146,6 +151,7 @@ impl RendererService {
                 in_flight: admission(ServiceLimits::default()),
                 worker: None,
                 fetcher: None,
+                compile_cache: None,
             }),
         }
     }
@@ -173,6 +179,44 @@ impl RendererService {
         service
     }
 
+    /// The same service keeping Go charts' translated templates in `cache` between processes
+    /// (see [`CompileCache`]). Call before serving: it starts a fresh service.
+    pub fn with_compile_cache(self, cache: CompileCache) -> RendererService {
+        let mut service = self.rebuilt(self.inner.limits, self.inner.worker.clone());
+        Arc::get_mut(&mut service.inner)
+            .expect("a fresh service is not shared")
+            .compile_cache = Some(cache);
+        service
+    }
+
+    /// Hands a chart already loaded in this process to the service (the `capstan` CLI's own
+    /// renderer takes a chart directory so, with no archive made and unpacked again), compiles
+    /// it, and returns the chart source to render it by: the digest `sha256:<compile_key>`,
+    /// where `compile_key` is the digest of the files compiling reads
+    /// ([`capstan_render::compile_key`], also the compile cache's key). That digest does not
+    /// name the chart whole (two charts with the same templates may differ in values or other
+    /// files), so each call compiles and replaces what the digest names: a render by it uses
+    /// the chart handed over last.
+    pub async fn put_loaded(
+        &self,
+        chart: Chart,
+        compile_key: &str,
+    ) -> Result<pb::ChartSource, Status> {
+        let digest = format!("sha256:{compile_key}");
+        let key = cache_key(&Tenant::Anonymous, &digest);
+        let inner = self.inner.clone();
+        let for_compile = digest.clone();
+        let compiled = self
+            .blocking(&Tenant::Anonymous, "compile", move || {
+                compile(&inner, chart, &for_compile).map(Arc::new)
+            })
+            .await?;
+        self.inner.cache.put_compiled(&key, compiled);
+        Ok(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Digest(digest)),
+        })
+    }
+
     /// A fresh service (empty cache, no admissions) with these service bounds and worker.
     fn rebuilt(&self, limits: ServiceLimits, worker: Option<RenderWorker>) -> RendererService {
         RendererService {
@@ -184,6 +228,7 @@ impl RendererService {
                 in_flight: admission(limits),
                 worker,
                 fetcher: self.inner.fetcher.clone(),
+                compile_cache: self.inner.compile_cache.clone(),
             }),
         }
     }
@@ -323,18 +368,36 @@ impl RendererService {
             ))
         })?;
         let inner = self.inner.clone();
+        let for_compile = digest.clone();
         let compiled = self
             .blocking(tenant, "compile", move || {
                 let chart =
                     Chart::load_archive(&archive, &inner.chart_limits).map_err(chart_error)?;
-                let compiled =
-                    CompiledChart::compile(&chart, &inner.render_limits).map_err(render_error)?;
-                Ok(Arc::new(compiled))
+                compile(&inner, chart, &for_compile).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(key, compiled.clone());
         Ok((digest, compiled))
     }
+}
+
+/// Compiles `chart`, taking its translated templates from the compile cache under `digest` (a
+/// content digest covering every file compiling reads) when it holds them, and keeping them
+/// there when it did not.
+fn compile(inner: &Inner, chart: Chart, digest: &str) -> Result<CompiledChart, Status> {
+    let cache = inner.compile_cache.as_ref();
+    let reuse = cache.and_then(|c| c.load(digest));
+    let compiled =
+        CompiledChart::compile_reusing(chart, &inner.render_limits, reuse).map_err(render_error)?;
+    if let Some(cache) = cache.filter(|_| !compiled.reused_translations()) {
+        cache.store(digest, &compiled);
+    }
+    tracing::debug!(
+        chart = %digest,
+        reused = compiled.reused_translations(),
+        "chart compiled"
+    );
+    Ok(compiled)
 }
 
 /// Where the renderer caches a tenant's chart: each tenant has its own cache entries, so no
@@ -471,6 +534,10 @@ impl Renderer for RendererService {
                     self.inner.limits.max_values_bytes
                 )));
             }
+            let omit = convert::Omit {
+                stored_chart: request.omit_stored_chart,
+                crds: request.omit_crds,
+            };
             let (layers, files) = convert::layers(request.values);
             let mut capabilities = convert::capabilities(request.capabilities);
             capabilities.lookups = convert::lookups(request.lookups)?;
@@ -506,6 +573,7 @@ impl Renderer for RendererService {
                     chart_values.as_ref(),
                     &user,
                     rendered,
+                    omit,
                 ))
             })
             .await?;

@@ -74,6 +74,8 @@ fn request(archive: Vec<u8>, values: Vec<pb::values_layer::Layer>) -> pb::Render
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     }
 }
 

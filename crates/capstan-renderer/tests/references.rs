@@ -90,6 +90,8 @@ fn render(url: &str, chart: &str, token: &str) -> Request<pb::RenderRequest> {
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     });
     request
         .metadata_mut()

@@ -82,6 +82,8 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     }
 }
 

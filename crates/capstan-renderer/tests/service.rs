@@ -53,6 +53,8 @@ fn request(chart: pb::chart_source::Source, sets: &[&str]) -> pb::RenderRequest 
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     }
 }
 

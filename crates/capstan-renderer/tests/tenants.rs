@@ -111,6 +111,8 @@ fn render_source(
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     };
     match token {
         Some(token) => with_token(message, token),

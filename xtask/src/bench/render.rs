@@ -91,7 +91,12 @@ pub fn run() -> anyhow::Result<()> {
     ]
     .map(String::from)
     .to_vec();
-    let daemon = daemon_latency(&release, &charts.join("capstan-200").join("bench"), &load)?;
+    let daemon = daemon_latency(
+        &release,
+        &charts.join("capstan-200").join("bench"),
+        &[],
+        &load,
+    )?;
     writeln!(
         report,
         "\n## warm renderer daemon (200 objects, render by digest)\n"
@@ -202,15 +207,18 @@ fn normalized(tool: &Path, chart: &Path) -> anyhow::Result<Vec<Value>> {
     Ok(objects)
 }
 
-/// Starts the release daemon, loads it with the example load client (`load`: its arguments after
-/// `--addr` and `--chart`), and reports its latency and its peak RSS.
+/// Starts the release daemon (with `daemon_args` after `--listen`), loads it with the example
+/// load client (`load`: its arguments after `--addr` and `--chart`), and reports its latency and
+/// its peak RSS.
 pub(super) fn daemon_latency(
     release: &Path,
     chart: &Path,
+    daemon_args: &[&str],
     load: &[String],
 ) -> anyhow::Result<Value> {
     let mut daemon = Command::new(release.join("capstan-renderer"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(daemon_args)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -160,6 +160,8 @@ async fn lint_render(
         // As Helm's lint: a missing `required` value or a `fail` is logged, not an error.
         lint_mode: true,
         render_subchart_notes: false,
+        omit_stored_chart: false,
+        omit_crds: false,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),

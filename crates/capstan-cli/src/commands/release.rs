@@ -124,6 +124,8 @@ pub(crate) async fn render(
                     lookups: answers.clone(),
                     lint_mode: false,
                     render_subchart_notes: options.subchart_notes,
+                    omit_stored_chart: false,
+                    omit_crds: false,
                 })
                 .await
                 .map_err(exit::status)?

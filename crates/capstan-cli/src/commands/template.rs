@@ -57,6 +57,8 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
+        omit_stored_chart: true,
+        omit_crds: !args.include_crds,
     };
     let rendered = client
         .render(request)

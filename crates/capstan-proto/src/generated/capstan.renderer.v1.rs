@@ -160,6 +160,14 @@ pub struct RenderRequest {
     /// `--render-subchart-notes`: the subcharts' NOTES.txt follow the parent chart's in `notes`.
     #[prost(bool, tag = "22")]
     pub render_subchart_notes: bool,
+    /// The caller keeps no release (`template`): RenderResponse.stored_chart_json stays empty
+    /// (it carries every file of the chart, base64-encoded).
+    #[prost(bool, tag = "23")]
+    pub omit_stored_chart: bool,
+    /// The caller neither prints nor installs the chart's CRDs (`template` without
+    /// `--include-crds`): RenderResponse.crds stays empty.
+    #[prost(bool, tag = "24")]
+    pub omit_crds: bool,
 }
 /// What a template's `lookup apiVersion kind namespace name` asks (an empty name lists).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -10,6 +10,7 @@
 mod errors;
 mod objects;
 mod runtime;
+mod stored;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ use crate::objects::{SESSION_KEY, Session};
 use crate::{Error, Result};
 
 pub(crate) use runtime::GO_KEY;
+pub use stored::Translations;
 
 /// One translated template (a file's body, a `define`, or a `tpl` text).
 #[derive(Debug)]
@@ -61,6 +63,8 @@ pub(crate) struct GoTemplates {
 pub(crate) struct GoChart {
     env: Environment<'static>,
     templates: Arc<GoTemplates>,
+    /// Whether the translations were taken from a compile cache.
+    from_cache: bool,
 }
 
 impl std::fmt::Debug for GoChart {
@@ -83,8 +87,14 @@ fn helm_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 impl GoChart {
     /// Parses and translates every template of `chart` (dependencies resolved) and its
-    /// subcharts.
-    pub(crate) fn compile(chart: &Chart, limits: &RenderLimits) -> Result<GoChart> {
+    /// subcharts; with `reuse` (translations of the same chart, from a compile cache), takes
+    /// those instead when they cover exactly this chart's files. Templates are compiled into
+    /// minijinja when first rendered or included, so a render pays only for what it uses.
+    pub(crate) fn compile(
+        chart: &Chart,
+        limits: &RenderLimits,
+        reuse: Option<Translations>,
+    ) -> Result<GoChart> {
         let functions = Arc::new(capstan_sprig::Registry::helm());
         let is_function =
             |name: &str| functions.contains(name) || runtime::ENGINE_FUNCTIONS.contains(&name);
@@ -103,23 +113,14 @@ impl GoChart {
             }
         }
         files.sort_by(|a, b| helm_order(&a.0, &b.0));
-        // Parsing and translating are independent per file: large charts use a few threads,
-        // each taking a contiguous run, and the results are inserted in Helm's order (a later
-        // define replaces an earlier one; the first error in that order is the one reported).
-        let compile_run = |run: &[(String, Arc<str>)]| -> Result<Vec<Compiled>> {
-            let mut out = Vec::new();
-            for (file, source) in run {
-                out.extend(compile_file(file, source, &is_function)?);
-            }
-            Ok(out)
+        let sources: HashMap<&str, &Arc<str>> =
+            files.iter().map(|(f, s)| (f.as_str(), s)).collect();
+        let reused = reuse.and_then(|t| t.restore(&sources));
+        let from_cache = reused.is_some();
+        let compiled = match reused {
+            Some(compiled) => compiled,
+            None => translate_all(&files, &is_function)?,
         };
-        let runs = crate::runs::in_runs(&files, 32, "capstan-compile", compile_run);
-        let mut compiled = HashMap::new();
-        for run in runs {
-            for c in run? {
-                compiled.insert(c.key.clone(), c);
-            }
-        }
         let mut env = Environment::new();
         env.set_keep_trailing_newline(true);
         env.set_auto_escape_callback(|_| AutoEscape::None);
@@ -128,22 +129,35 @@ impl GoChart {
         env.set_recursion_limit(limits.max_include_depth.max(16) * 4);
         env.set_formatter(runtime::formatter);
         runtime::register(&mut env, &functions, limits.max_string_bytes);
-        for c in compiled.values() {
-            env.add_template_owned(c.key.clone(), c.translation.source.clone())
-                .map_err(|e| Error::Go {
-                    kind: crate::TemplateErrorKind::Syntax,
-                    file: c.file.clone(),
-                    message: format!("template: {}: internal translation error: {e}", c.file),
-                })?;
-        }
+        let templates = Arc::new(GoTemplates {
+            compiled,
+            tpl_cache: Mutex::new(HashMap::new()),
+            functions,
+        });
+        // minijinja compiles a template the first time it is asked for (and keeps it): a
+        // chart's disabled parts and unused defines cost nothing.
+        let sources = templates.clone();
+        env.set_loader(move |name| {
+            Ok(sources
+                .compiled
+                .get(name)
+                .map(|c| c.translation.source.clone()))
+        });
         Ok(GoChart {
             env,
-            templates: Arc::new(GoTemplates {
-                compiled,
-                tpl_cache: Mutex::new(HashMap::new()),
-                functions,
-            }),
+            templates,
+            from_cache,
         })
+    }
+
+    /// The chart's translated templates, for a compile cache.
+    pub(crate) fn translations(&self) -> Translations {
+        Translations::of(&self.templates.compiled)
+    }
+
+    /// Whether the translations came from a compile cache.
+    pub(crate) fn reused(&self) -> bool {
+        self.from_cache
     }
 
     /// Renders every non-partial template of `processed` (values computed, disabled
@@ -265,6 +279,30 @@ fn as_int64(values: &Value, json: &Values, path: &[String]) {
     if m.contains(last) {
         m.insert(last.clone(), capstan_sprig::value::int64(exact));
     }
+}
+
+/// Parses and translates every file (in Helm's order: a later define replaces an earlier one;
+/// the first error in that order is the one reported). Files are independent: large charts use
+/// a few threads, each taking a contiguous run.
+fn translate_all(
+    files: &[(String, Arc<str>)],
+    is_function: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<HashMap<String, Compiled>> {
+    let compile_run = |run: &[(String, Arc<str>)]| -> Result<Vec<Compiled>> {
+        let mut out = Vec::new();
+        for (file, source) in run {
+            out.extend(compile_file(file, source, is_function)?);
+        }
+        Ok(out)
+    };
+    let runs = crate::runs::in_runs(files, 32, "capstan-compile", compile_run);
+    let mut compiled = HashMap::new();
+    for run in runs {
+        for c in run? {
+            compiled.insert(c.key.clone(), c);
+        }
+    }
+    Ok(compiled)
 }
 
 /// One template file parsed and translated: its `define`s (in source order), then its body.

@@ -1,0 +1,200 @@
+//! What one rendered document is ([`read_document`]): the fields a manifest or hook needs, or
+//! why it is refused; remembered by the document's text, so a renderer serving the same
+//! chart again does not read the same documents again.
+//!
+//! The reading is a pure function of the text (errors carry lines relative to the document;
+//! the caller adds where it starts), so a remembered answer is exactly a fresh one. The memory
+//! is bounded ([`MEMO_BYTES`] of document text; it is emptied when full).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher as _};
+use std::sync::{Arc, Mutex};
+
+use serde_yaml_ng::Value as Y;
+
+use crate::manifest::{HookDeletePolicy, HookEvent};
+
+/// Most bytes of document text remembered.
+pub(crate) const MEMO_BYTES: usize = 16 << 20;
+
+/// Documents larger than this are read every time (they would crowd out the rest).
+const MEMO_DOCUMENT_BYTES: usize = 1 << 20;
+
+/// A document's hook annotations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HookHead {
+    pub events: Vec<HookEvent>,
+    pub weight: i32,
+    pub delete_policies: Vec<HookDeletePolicy>,
+}
+
+/// The fields of a document a manifest or hook needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DocHead {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Set when the document has a `helm.sh/hook` annotation.
+    pub hook: Option<HookHead>,
+}
+
+/// Why a document is refused; lines are 1-based within the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DocError {
+    /// Flow collections nest too deeply at this line.
+    Nesting(usize),
+    /// The YAML does not parse: where (line, column) when known, and the parser's message.
+    Yaml {
+        at: Option<(usize, usize)>,
+        message: String,
+    },
+    NotMap,
+    MissingApiVersion,
+    MissingKind,
+    /// `metadata.name` is missing from an object of this kind.
+    MissingName(String),
+}
+
+type Answer = Result<Option<DocHead>, DocError>;
+
+struct Memo {
+    entries: HashMap<u64, Vec<(Arc<str>, Answer)>>,
+    bytes: usize,
+}
+
+static MEMO: Mutex<Option<Memo>> = Mutex::new(None);
+
+fn hash_of(text: &str) -> u64 {
+    // Fixed keys: the same text hashes the same in every call.
+    let mut hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .build_hasher();
+    hasher.write(text.as_bytes());
+    hasher.finish()
+}
+
+/// What the document `text` is (`Ok(None)`: a null document, skipped as Helm skips it).
+pub(crate) fn read_document(text: &str) -> Answer {
+    if text.len() > MEMO_DOCUMENT_BYTES {
+        return read_fresh(text);
+    }
+    let hash = hash_of(text);
+    {
+        let memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = memo
+            .as_ref()
+            .and_then(|m| m.entries.get(&hash))
+            .and_then(|bucket| bucket.iter().find(|(t, _)| **t == *text))
+            .map(|(_, answer)| answer.clone());
+        if let Some(answer) = hit {
+            return answer;
+        }
+    }
+    let answer = read_fresh(text);
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let memo = memo.get_or_insert_with(|| Memo {
+        entries: HashMap::new(),
+        bytes: 0,
+    });
+    if memo.bytes + text.len() > MEMO_BYTES {
+        memo.entries.clear();
+        memo.bytes = 0;
+    }
+    let bucket = memo.entries.entry(hash).or_default();
+    if !bucket.iter().any(|(t, _)| **t == *text) {
+        bucket.push((Arc::from(text), answer.clone()));
+        memo.bytes += text.len();
+    }
+    answer
+}
+
+fn get_str<'a>(v: &'a Y, path: &[&str]) -> Option<&'a str> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(*p)?;
+    }
+    cur.as_str()
+}
+
+/// Reads `text` (see [`read_document`]) without the memory.
+pub(crate) fn read_fresh(text: &str) -> Answer {
+    if let Err(line) = capstan_chart::check_yaml_nesting(text) {
+        return Err(DocError::Nesting(line));
+    }
+    let value = crate::head::read(text).map_err(|e| {
+        let msg = e.to_string();
+        DocError::Yaml {
+            at: e.location().map(|l| (l.line(), l.column())),
+            message: msg.split(" at line ").next().unwrap_or(&msg).to_string(),
+        }
+    })?;
+    if value.is_null() {
+        return Ok(None);
+    }
+    if !value.is_mapping() {
+        return Err(DocError::NotMap);
+    }
+    let api_version = get_str(&value, &["apiVersion"])
+        .filter(|s| !s.is_empty())
+        .ok_or(DocError::MissingApiVersion)?;
+    let kind = get_str(&value, &["kind"])
+        .filter(|s| !s.is_empty())
+        .ok_or(DocError::MissingKind)?;
+    let name = get_str(&value, &["metadata", "name"])
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| DocError::MissingName(kind.to_string()))?;
+    let annotation = |key: &str| get_str(&value, &["metadata", "annotations", key]);
+    let hook = annotation("helm.sh/hook").map(|events| HookHead {
+        events: events.split(',').filter_map(HookEvent::parse).collect(),
+        weight: annotation("helm.sh/hook-weight")
+            .and_then(|w| w.trim().parse().ok())
+            .unwrap_or(0),
+        delete_policies: annotation("helm.sh/hook-delete-policy")
+            .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
+            .unwrap_or_default(),
+    });
+    Ok(Some(DocHead {
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        name: name.to_string(),
+        namespace: get_str(&value, &["metadata", "namespace"]).map(str::to_string),
+        hook,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembered_answers_are_fresh_answers() {
+        let docs = [
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: memo-a\n",
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: memo-j\n  annotations:\n    helm.sh/hook: pre-install,post-upgrade\n    helm.sh/hook-weight: \" 5\"\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: memo\n  x: [1\n",
+            "memo: 1\n",
+            "~\n",
+            "kind: MemoK\nmetadata: {}\napiVersion: v1\n",
+        ];
+        for text in docs {
+            let fresh = read_fresh(text);
+            assert_eq!(read_document(text), fresh, "{text}");
+            assert_eq!(read_document(text), fresh, "{text} (remembered)");
+        }
+        assert_eq!(
+            read_document(docs[1])
+                .unwrap()
+                .unwrap()
+                .hook
+                .unwrap()
+                .weight,
+            5
+        );
+        let big = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: memo-big\ndata:\n  x: \"{}\"\n",
+            "y".repeat(MEMO_DOCUMENT_BYTES)
+        );
+        assert_eq!(read_document(&big), read_fresh(&big));
+    }
+}

@@ -1,0 +1,299 @@
+//! The compile cache on disk ([`CompileCache`]): a Go chart's translated templates kept
+//! between processes, so a second `capstan template` of the same chart skips parsing and
+//! translating its templates.
+//!
+//! One file per chart, named by a hash of capstan's version and the chart's content digest
+//! (so another version, or another chart, never reads it). Each file carries a header with
+//! that version and digest and a checksum of its payload: a file that is truncated, damaged or
+//! written by something else is ignored (and replaced by the next compile), never fatal.
+//! The checksum is a CRC-32 (it guards against damage, not against an adversary: the cache
+//! directory is the user's own). Files are written under a temporary name and renamed into place, so concurrent processes
+//! see a whole entry or none; the directory is bounded ([`CompileCache::max_bytes`], oldest
+//! used first out).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use capstan_render::{CompiledChart, Translations};
+use sha2::{Digest as _, Sha256};
+
+const MAGIC: &[u8] = b"capstan compile cache v1\n";
+
+/// The version that keys the cache: translations are private to one build of capstan.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The environment variable that moves the compile cache (`off` turns it off).
+pub const COMPILE_CACHE_ENV: &str = "CAPSTAN_COMPILE_CACHE";
+
+/// Translated templates of Go charts on disk, by chart digest.
+#[derive(Debug, Clone)]
+pub struct CompileCache {
+    dir: PathBuf,
+    max_bytes: u64,
+}
+
+impl CompileCache {
+    /// Most bytes the cache directory holds by default.
+    pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+
+    /// A cache in `dir` (created when first written), bounded at
+    /// [`CompileCache::DEFAULT_MAX_BYTES`].
+    pub fn new(dir: impl Into<PathBuf>) -> CompileCache {
+        CompileCache {
+            dir: dir.into(),
+            max_bytes: CompileCache::DEFAULT_MAX_BYTES,
+        }
+    }
+
+    /// The cache for a `capstan` process: `$CAPSTAN_COMPILE_CACHE` when set (`off`: none),
+    /// else `capstan/compiled` under Helm's cache directory (`cache_home`: `$HELM_CACHE_HOME`,
+    /// `$XDG_CACHE_HOME/helm` or `~/.cache/helm`).
+    pub fn from_env(cache_home: &Path) -> Option<CompileCache> {
+        match std::env::var_os(COMPILE_CACHE_ENV) {
+            Some(v) if v == "off" => None,
+            Some(v) if !v.is_empty() => Some(CompileCache::new(PathBuf::from(v))),
+            _ => Some(CompileCache::new(cache_home.join("capstan/compiled"))),
+        }
+    }
+
+    /// The same cache bounded at `max_bytes`.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> CompileCache {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The directory of the cache.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The most bytes the directory holds.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    /// The file that holds the chart with `digest`.
+    pub fn path_of(&self, digest: &str) -> PathBuf {
+        let name = hex(&Sha256::digest(format!("{VERSION}\0{digest}")));
+        self.dir.join(format!("{name}.translations"))
+    }
+
+    /// The translations kept for `digest`, if a whole, undamaged entry is there.
+    pub fn load(&self, digest: &str) -> Option<Translations> {
+        let path = self.path_of(digest);
+        let bytes = std::fs::read(&path).ok()?;
+        let found = parse(&bytes, digest).and_then(Translations::decode);
+        match &found {
+            Some(_) => {
+                // Used now: the last to be evicted.
+                if let Ok(file) = std::fs::File::options().append(true).open(&path) {
+                    let _ = file.set_modified(SystemTime::now());
+                }
+            }
+            None => tracing::debug!(
+                path = %path.display(),
+                "ignoring a damaged compile cache entry"
+            ),
+        }
+        found
+    }
+
+    /// Keeps the translations of `compiled` (a Go chart) under `digest`; failures are logged
+    /// and otherwise ignored (the cache only saves time).
+    pub fn store(&self, digest: &str, compiled: &CompiledChart) {
+        let Some(translations) = compiled.translations() else {
+            return;
+        };
+        if let Err(e) = self.write(digest, &translations.encode()) {
+            tracing::debug!(dir = %self.dir.display(), error = %e, "writing the compile cache");
+        }
+    }
+
+    fn write(&self, digest: &str, payload: &[u8]) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut bytes = Vec::with_capacity(payload.len() + 256);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(format!("{VERSION}\n{digest}\n").as_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(payload).to_be_bytes());
+        bytes.extend_from_slice(payload);
+        static UNIQUE: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let temp = self.dir.join(format!(
+            ".tmp-{}-{nanos}-{}",
+            std::process::id(),
+            UNIQUE.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = std::fs::File::create(&temp)
+            .and_then(|mut f| f.write_all(&bytes))
+            .and_then(|()| std::fs::rename(&temp, self.path_of(digest)));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        written?;
+        self.prune();
+        Ok(())
+    }
+
+    /// Removes the least recently used entries (and temporary files older than a minute, left
+    /// by a process that died mid-write) until the directory is within its bound.
+    fn prune(&self) {
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = SystemTime::now();
+        let mut entries = Vec::new();
+        for entry in dir.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".tmp-") {
+                let stale = now
+                    .duration_since(modified)
+                    .is_ok_and(|age| age.as_secs() > 60);
+                if stale {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+                continue;
+            }
+            if name.ends_with(".translations") {
+                entries.push((modified, meta.len(), entry.path()));
+            }
+        }
+        let mut total: u64 = entries.iter().map(|e| e.1).sum();
+        entries.sort();
+        for (_, len, path) in entries {
+            if total <= self.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total = total.saturating_sub(len);
+            }
+        }
+    }
+}
+
+/// The payload of an entry for `digest`, when its header and checksum hold.
+fn parse<'a>(bytes: &'a [u8], digest: &str) -> Option<&'a [u8]> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let rest = rest.strip_prefix(format!("{VERSION}\n{digest}\n").as_bytes())?;
+    if rest.len() < 4 {
+        return None;
+    }
+    let (sum, payload) = rest.split_at(4);
+    (crc32fast::hash(payload).to_be_bytes() == sum).then_some(payload)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use capstan_chart::{Chart, ChartFile, Limits};
+    use capstan_render::RenderLimits;
+
+    fn compiled(body: &str) -> CompiledChart {
+        let files = vec![
+            ChartFile {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+            },
+            ChartFile {
+                name: "templates/a.yaml".into(),
+                data: body.as_bytes().to_vec(),
+            },
+        ];
+        let chart = Chart::from_files(files, &Limits::default()).unwrap();
+        CompiledChart::compile(&chart, &RenderLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn stores_and_loads_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().join("compiled"));
+        let c = compiled("a: {{ .Values.x }}");
+        assert!(cache.load("sha256:1").is_none());
+        cache.store("sha256:1", &c);
+        assert_eq!(cache.load("sha256:1"), c.translations());
+        assert!(cache.load("sha256:2").is_none(), "another digest");
+        let names: Vec<_> = std::fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn a_damaged_entry_is_ignored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path());
+        let c = compiled("a: {{ .Values.x }}");
+        cache.store("d", &c);
+        let path = cache.path_of("d");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(cache.load("d").is_none(), "checksum mismatch");
+        std::fs::write(&path, &bytes[..10]).unwrap();
+        assert!(cache.load("d").is_none(), "truncated");
+        std::fs::write(&path, b"").unwrap();
+        assert!(cache.load("d").is_none(), "empty");
+        cache.store("d", &c);
+        assert_eq!(cache.load("d"), c.translations());
+    }
+
+    #[test]
+    fn the_directory_is_bounded_oldest_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = compiled(&"x: {{ .Values.x }}\n".repeat(50));
+        let one = {
+            let probe = CompileCache::new(dir.path().join("probe"));
+            probe.store("p", &c);
+            std::fs::metadata(probe.path_of("p")).unwrap().len()
+        };
+        let cache = CompileCache::new(dir.path().join("c")).with_max_bytes(one * 2 + one / 2);
+        for d in ["a", "b", "c"] {
+            cache.store(d, &c);
+            // Distinct modification times.
+            let past = SystemTime::now()
+                - std::time::Duration::from_secs(match d {
+                    "a" => 30,
+                    "b" => 20,
+                    _ => 10,
+                });
+            std::fs::File::options()
+                .append(true)
+                .open(cache.path_of(d))
+                .unwrap()
+                .set_modified(past)
+                .unwrap();
+        }
+        cache.store("d", &c);
+        assert!(cache.load("a").is_none() && cache.load("b").is_none());
+        assert!(cache.load("c").is_some() && cache.load("d").is_some());
+    }
+
+    #[test]
+    fn a_minijinja_dialect_chart_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path());
+        let files = vec![ChartFile {
+            name: "Chart.yaml".into(),
+            data: b"apiVersion: v2\nname: c\nversion: 1.0.0\nannotations:\n  capstan.dev/template-syntax: minijinja\n".to_vec(),
+        }];
+        let chart = Chart::from_files(files, &Limits::default()).unwrap();
+        let c = CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();
+        cache.store("m", &c);
+        assert!(!cache.path_of("m").exists());
+    }
+}
