@@ -336,14 +336,16 @@ impl Upgrade {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                for mut r in ctx.history_to_finalise(&record).await? {
-                    let supersede = r.release.version != version
-                        && (r.release.version == current.release.version
-                            || r.release.info.status == Status::Deployed);
-                    if supersede && r.release.info.status != Status::Superseded {
-                        r.release.mark_superseded();
-                        ctx.save(&mut r).await?;
-                    }
+                let supersede = |revision: u32, status: Status| {
+                    (revision == current.release.version || status == Status::Deployed)
+                        && status != Status::Superseded
+                };
+                for mut r in ctx
+                    .records_to_finalise(&record, &history, supersede)
+                    .await?
+                {
+                    r.release.mark_superseded();
+                    ctx.save(&mut r).await?;
                 }
                 record
                     .release
