@@ -60,14 +60,28 @@ pub async fn create_missing(
     Ok(outcomes)
 }
 
-/// An object of `crds/`: its key, API, typed form and whether it exists.
-type Checked = (ObjectKey, Api<DynamicObject>, DynamicObject, bool);
+/// Which of `objects` exist, in order (their metadata only, a few at a time): all an object
+/// needs here is its `apiVersion`, `kind` and `metadata`.
+pub async fn existing(mapper: &RestMapper, objects: &[Resource]) -> Result<Vec<bool>> {
+    let checks: Vec<_> = objects
+        .iter()
+        .map(|o| {
+            async move {
+                let (key, api, _) = prepare(mapper, o).await?;
+                exists(&api, &key).await
+            }
+            .boxed()
+        })
+        .collect();
+    stream::iter(checks)
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await
+}
 
-/// Whether the object exists (its metadata only: a CRD can be megabytes), and when it does
-/// not, the server's dry run of its creation.
-async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
-    let (key, api, dynamic) = prepare(mapper, object).await?;
-    let exists = api
+/// Whether the object exists, from its metadata (a CRD can be megabytes).
+async fn exists(api: &Api<DynamicObject>, key: &ObjectKey) -> Result<bool> {
+    Ok(api
         .get_metadata_opt(&key.name)
         .await
         .map_err(|source| Error::Api {
@@ -75,7 +89,17 @@ async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
             object: key.describe(),
             source,
         })?
-        .is_some();
+        .is_some())
+}
+
+/// An object of `crds/`: its key, API, typed form and whether it exists.
+type Checked = (ObjectKey, Api<DynamicObject>, DynamicObject, bool);
+
+/// Whether the object exists (its metadata only: a CRD can be megabytes), and when it does
+/// not, the server's dry run of its creation.
+async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
+    let (key, api, dynamic) = prepare(mapper, object).await?;
+    let exists = exists(&api, &key).await?;
     if !exists {
         create(&api, &key, &dynamic, true).await?;
     }
