@@ -4,7 +4,9 @@
 //! CustomResourceDefinition: `Established`) so the custom resources that follow resolve.
 
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _, stream};
-use kube::api::{DynamicObject, PostParams};
+use std::collections::{HashMap, HashSet};
+
+use kube::api::{DynamicObject, ListParams, PostParams};
 use kube::{Api, Client};
 
 use crate::apply::FIELD_MANAGER;
@@ -60,23 +62,54 @@ pub async fn create_missing(
     Ok(outcomes)
 }
 
-/// Which of `objects` exist, in order (their metadata only, a few at a time): all an object
-/// needs here is its `apiVersion`, `kind` and `metadata`.
+/// Which of `objects` exist, in order, from metadata only: the objects of one resource and
+/// namespace found by one metadata-only list when there are several (a chart's CRDs: one
+/// request instead of one per CRD, each of which would open a connection of its own), an
+/// object alone of its kind by a read of its own. All an object needs here is its
+/// `apiVersion`, `kind` and `metadata`.
 pub async fn existing(mapper: &RestMapper, objects: &[Resource]) -> Result<Vec<bool>> {
-    let checks: Vec<_> = objects
-        .iter()
-        .map(|o| {
-            async move {
-                let (key, api, _) = prepare(mapper, o).await?;
-                exists(&api, &key).await
+    let mut prepared = Vec::with_capacity(objects.len());
+    for object in objects {
+        let (key, api, _) = prepare(mapper, object).await?;
+        prepared.push((key, api));
+    }
+    let mut per_url: HashMap<String, usize> = HashMap::new();
+    for (_, api) in &prepared {
+        *per_url.entry(api.resource_url().to_owned()).or_default() += 1;
+    }
+    let mut listed: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(prepared.len());
+    for (key, api) in &prepared {
+        let url = api.resource_url();
+        if per_url.get(url).copied().unwrap_or_default() < 2 {
+            out.push(exists(api, key).await?);
+            continue;
+        }
+        if !listed.contains_key(url) {
+            match api.list_metadata(&ListParams::default()).await {
+                Ok(list) => {
+                    let names = list.items.into_iter().filter_map(|o| o.metadata.name);
+                    listed.insert(url.to_owned(), names.collect());
+                }
+                // An identity that may read these objects but not list them: one read each.
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    per_url.insert(url.to_owned(), 1);
+                    out.push(exists(api, key).await?);
+                    continue;
+                }
+                Err(source) => {
+                    return Err(Error::Api {
+                        operation: "list",
+                        object: key.describe(),
+                        source,
+                    });
+                }
             }
-            .boxed()
-        })
-        .collect();
-    stream::iter(checks)
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await
+        }
+        let names = listed.get(url);
+        out.push(names.is_some_and(|names| names.contains(&key.name)));
+    }
+    Ok(out)
 }
 
 /// Whether the object exists, from its metadata (a CRD can be megabytes).
