@@ -392,6 +392,25 @@ async fn an_invalid_crd_fails_the_install_naming_it_and_records_nothing() {
                 "{}",
                 run.stderr
             );
+            // A plain head over a body that is not YAML: the head names a CRD that does not
+            // exist, so the file is parsed whole to create it, and that error names the file.
+            std::fs::write(
+                Path::new(&chart).join("crds/zz-broken.yaml"),
+                format!(
+                    "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                     metadata:\n  name: brokens.{group}\nspec:\n  group: [\n"
+                ),
+            )?;
+            let run = capstan(&["install", "web", &chart, "-n", n]);
+            ensure!(
+                run.code != 0 && run.error_line().contains("crdapp/crds/zz-broken.yaml"),
+                "{}",
+                run.stderr
+            );
+            ensure!(
+                crd(&ns, &format!("widgets.{group}")).await?.is_none(),
+                "no CRD is created when a file is not YAML"
+            );
             Ok(())
         }
         .await;

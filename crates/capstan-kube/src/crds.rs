@@ -4,7 +4,9 @@
 //! CustomResourceDefinition: `Established`) so the custom resources that follow resolve.
 
 use futures::{FutureExt as _, StreamExt as _, TryStreamExt as _, stream};
-use kube::api::{DynamicObject, PostParams};
+use std::collections::{HashMap, HashSet};
+
+use kube::api::{DynamicObject, ListParams, PostParams};
 use kube::{Api, Client};
 
 use crate::apply::FIELD_MANAGER;
@@ -60,14 +62,59 @@ pub async fn create_missing(
     Ok(outcomes)
 }
 
-/// An object of `crds/`: its key, API, typed form and whether it exists.
-type Checked = (ObjectKey, Api<DynamicObject>, DynamicObject, bool);
+/// Which of `objects` exist, in order, from metadata only: the objects of one resource and
+/// namespace found by one metadata-only list when there are several (a chart's CRDs: one
+/// request instead of one per CRD, each of which would open a connection of its own), an
+/// object alone of its kind by a read of its own. All an object needs here is its
+/// `apiVersion`, `kind` and `metadata`.
+pub async fn existing(mapper: &RestMapper, objects: &[Resource]) -> Result<Vec<bool>> {
+    let mut prepared = Vec::with_capacity(objects.len());
+    for object in objects {
+        let (key, api, _) = prepare(mapper, object).await?;
+        prepared.push((key, api));
+    }
+    let mut per_url: HashMap<String, usize> = HashMap::new();
+    for (_, api) in &prepared {
+        *per_url.entry(api.resource_url().to_owned()).or_default() += 1;
+    }
+    let mut listed: HashMap<String, HashSet<String>> = HashMap::new();
+    let mut out = Vec::with_capacity(prepared.len());
+    for (key, api) in &prepared {
+        let url = api.resource_url();
+        if per_url.get(url).copied().unwrap_or_default() < 2 {
+            out.push(exists(api, key).await?);
+            continue;
+        }
+        if !listed.contains_key(url) {
+            match api.list_metadata(&ListParams::default()).await {
+                Ok(list) => {
+                    let names = list.items.into_iter().filter_map(|o| o.metadata.name);
+                    listed.insert(url.to_owned(), names.collect());
+                }
+                // An identity that may read these objects but not list them: one read each.
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    per_url.insert(url.to_owned(), 1);
+                    out.push(exists(api, key).await?);
+                    continue;
+                }
+                Err(source) => {
+                    return Err(Error::Api {
+                        operation: "list",
+                        object: key.describe(),
+                        source,
+                    });
+                }
+            }
+        }
+        let names = listed.get(url);
+        out.push(names.is_some_and(|names| names.contains(&key.name)));
+    }
+    Ok(out)
+}
 
-/// Whether the object exists (its metadata only: a CRD can be megabytes), and when it does
-/// not, the server's dry run of its creation.
-async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
-    let (key, api, dynamic) = prepare(mapper, object).await?;
-    let exists = api
+/// Whether the object exists, from its metadata (a CRD can be megabytes).
+async fn exists(api: &Api<DynamicObject>, key: &ObjectKey) -> Result<bool> {
+    Ok(api
         .get_metadata_opt(&key.name)
         .await
         .map_err(|source| Error::Api {
@@ -75,7 +122,17 @@ async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
             object: key.describe(),
             source,
         })?
-        .is_some();
+        .is_some())
+}
+
+/// An object of `crds/`: its key, API, typed form and whether it exists.
+type Checked = (ObjectKey, Api<DynamicObject>, DynamicObject, bool);
+
+/// Whether the object exists (its metadata only: a CRD can be megabytes), and when it does
+/// not, the server's dry run of its creation.
+async fn check(mapper: &RestMapper, object: &Resource) -> Result<Checked> {
+    let (key, api, dynamic) = prepare(mapper, object).await?;
+    let exists = exists(&api, &key).await?;
     if !exists {
         create(&api, &key, &dynamic, true).await?;
     }

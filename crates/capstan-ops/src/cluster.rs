@@ -437,6 +437,17 @@ pub trait Cluster: Send + Sync {
         Box::pin(async { Err(ClusterError::other("this cluster cannot create CRDs")) })
     }
 
+    /// Which of `objects` exist (each by its key alone: `apiVersion`, `kind` and `metadata`
+    /// are all it reads), in order; how the CRD step sees, without the CRDs' bodies, that
+    /// there is nothing to create. The default knows of none, so every CRD goes to
+    /// [`create_crds`](Self::create_crds).
+    fn existing<'a>(
+        &'a self,
+        objects: &'a [Resource],
+    ) -> BoxFuture<'a, Result<Vec<bool>, ClusterError>> {
+        Box::pin(async move { Ok(vec![false; objects.len()]) })
+    }
+
     /// The logs of pod `name` in `namespace` (`test --logs`). The default has none.
     fn pod_logs<'a>(
         &'a self,

@@ -5,6 +5,11 @@
 //! version adds (existing ones are still left alone), so an upgrade to a chart with a new CRD
 //! does not fail on its custom resources. `--skip-crds` turns the step off. Dry runs skip it,
 //! as Helm's do.
+//!
+//! A CRD file can be megabytes (kube-prometheus-stack's ten are 4.4 MB); to see that they all
+//! exist, only each document's head (`apiVersion`, `kind`, `metadata`) is read. The files are
+//! parsed whole only when a CRD must be created; a file whose heads cannot be read that way is
+//! parsed whole at once, so its errors are the full parse's, naming the file.
 
 use std::time::Duration;
 
@@ -14,7 +19,7 @@ use crate::cluster::CrdRequest;
 use crate::error::{Error, Result};
 use crate::progress::Event;
 use crate::rendered::Crd;
-use crate::resource::{Resource, split_manifest};
+use crate::resource::{Resource, split_documents, split_manifest};
 use crate::session::Ctx;
 
 /// How long created CRDs may take to be established (Helm's 60 seconds).
@@ -49,10 +54,110 @@ pub(crate) fn crd_objects(crds: &[Crd]) -> Result<Vec<Resource>> {
     Ok(out)
 }
 
+/// The objects of the CRD files as [`crd_objects`] gives them, but each holding only its head
+/// (`apiVersion`, `kind`, `metadata`), read without parsing the rest of the document. A file
+/// with a document whose head cannot be read apart (flow style, anchors, a head key written
+/// unusually, no head at all) is parsed whole, with the errors that gives.
+pub(crate) fn crd_heads(crds: &[Crd]) -> Result<Vec<Resource>> {
+    let mut out = Vec::new();
+    for crd in crds {
+        let heads: Option<Vec<Resource>> = split_documents(&crd.yaml)
+            .into_iter()
+            .filter(|doc| {
+                !doc.lines().all(|l| {
+                    let l = l.trim();
+                    l.is_empty() || l.starts_with('#')
+                })
+            })
+            .map(|doc| document_head(doc, &crd.path))
+            .collect();
+        match heads {
+            Some(heads) if !heads.is_empty() => out.extend(heads),
+            _ => out.extend(crd_objects(std::slice::from_ref(crd))?),
+        }
+    }
+    Ok(out)
+}
+
+/// The head of one block-style YAML document: its top-level `apiVersion`, `kind` and
+/// `metadata` entries, parsed alone. `None` when the document is not plainly written so
+/// (the caller then parses it whole).
+fn document_head(doc: &str, path: &str) -> Option<Resource> {
+    const HEAD: [&str; 3] = ["apiVersion:", "kind:", "metadata:"];
+    let mut head = String::new();
+    let mut keep = false;
+    let mut seen = 0;
+    for line in doc.lines() {
+        // A sequence item at column 0 belongs to the key above it.
+        let item = line.starts_with('-') && !line.starts_with("---");
+        let top_level = !line.is_empty() && !line.starts_with([' ', '\t', '#']) && !item;
+        if top_level {
+            if line.starts_with("...") {
+                break;
+            }
+            let key = line.split_once(':').map(|(k, _)| k)?;
+            // A plain key and nothing YAML could read as more (flow style, anchors, tags,
+            // quoting, complex keys, directives).
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+            {
+                return None;
+            }
+            keep = HEAD.iter().any(|h| line.starts_with(h));
+            seen += usize::from(keep);
+        }
+        if keep {
+            if line.contains(['&', '*', '!']) && !line.trim_start().starts_with('#') {
+                // Anchors, aliases and tags may tie the head to the rest: read it whole.
+                return None;
+            }
+            head.push_str(line);
+            head.push('\n');
+        }
+    }
+    if seen != HEAD.len() {
+        return None;
+    }
+    let value: serde_json::Value = serde_yaml_ng::from_str(&head).ok()?;
+    let source = doc
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("# Source:"))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(path);
+    Resource::from_manifest(source, value).ok()
+}
+
 /// Creates the chart's missing CRDs and waits for them to be established; nothing when
-/// `skip` or when the chart has none.
+/// `skip` or when the chart has none. When every CRD exists (seen from the heads alone),
+/// nothing more is read or sent.
 pub(crate) async fn install(ctx: &Ctx<'_>, crds: &[Crd], skip: bool) -> Result<()> {
     if skip || crds.is_empty() {
+        return Ok(());
+    }
+    let heads = crd_heads(crds)?;
+    let existing = ctx
+        .step(
+            || format!("failed to install CRDs of release {:?}", ctx.name),
+            ctx.cluster.existing(&heads),
+        )
+        .await?;
+    if existing.len() == heads.len() && existing.iter().all(|e| *e) {
+        tracing::debug!(
+            release = %ctx.name,
+            namespace = %ctx.namespace,
+            objects = heads.len(),
+            "every CRD exists"
+        );
+        for head in heads {
+            ctx.progress.event(Event::Object {
+                object: head.object,
+                action: crate::cluster::ObjectAction::Unchanged,
+                preview: None,
+            });
+        }
         return Ok(());
     }
     let objects = crd_objects(crds)?;
@@ -125,6 +230,80 @@ mod tests {
             objects[0].manifest.pointer("/metadata/labels").is_none(),
             "CRDs get no ownership metadata"
         );
+    }
+
+    #[test]
+    fn heads_are_read_without_the_body_and_match_the_whole_parse() {
+        let files = [
+            crd(
+                "web/crds/a.yaml",
+                "# a comment\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  annotations:\n    controller-gen.kubebuilder.io/version: v0.16.1\n  name: as.example.com\nspec:\n  group: example.com\n  names:\n  - a\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: bs.example.com}\nspec: {}\n",
+            ),
+            crd(
+                "web/crds/c.yaml",
+                "spec:\n  group: example.com\nmetadata:\n  name: cs.example.com\nkind: CustomResourceDefinition\napiVersion: apiextensions.k8s.io/v1\n",
+            ),
+        ];
+        let heads = crd_heads(&files).unwrap();
+        let whole = crd_objects(&files).unwrap();
+        let keys = |objects: &[Resource]| -> Vec<_> {
+            objects
+                .iter()
+                .map(|o| (o.object.clone(), o.source.clone()))
+                .collect()
+        };
+        assert_eq!(keys(&heads), keys(&whole));
+        assert_eq!(heads.len(), 3);
+        // The plainly written documents are read without their body.
+        assert!(
+            heads[0].manifest.get("spec").is_none(),
+            "{:?}",
+            heads[0].manifest
+        );
+        assert!(
+            heads[2].manifest.get("spec").is_none(),
+            "{:?}",
+            heads[2].manifest
+        );
+        assert_eq!(
+            heads[0].manifest.pointer("/metadata/name"),
+            Some(&serde_json::json!("as.example.com"))
+        );
+    }
+
+    #[test]
+    fn a_body_past_the_head_is_parsed_only_to_create() {
+        // A body that is not YAML: the head suffices to see the CRD exists; creating it
+        // parses the file whole, and that error names the file.
+        let file = crd(
+            "web/crds/bad-body.yaml",
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: as.example.com\nspec:\n  group: [unclosed\n",
+        );
+        let heads = crd_heads(std::slice::from_ref(&file)).unwrap();
+        assert_eq!(heads[0].object.name, "as.example.com");
+        let err = crd_objects(&[file]).unwrap_err();
+        assert!(err.to_string().contains("web/crds/bad-body.yaml"), "{err}");
+    }
+
+    #[test]
+    fn invalid_heads_are_named() {
+        let bad = crd_heads(&[crd(
+            "web/crds/bad.yaml",
+            "apiVersion: apiextensions.k8s.io/v1\nkind: [unclosed\nmetadata:\n  name: x\n",
+        )])
+        .unwrap_err();
+        assert!(bad.to_string().contains("web/crds/bad.yaml"), "{bad}");
+        let nameless = crd_heads(&[crd(
+            "web/crds/x.yaml",
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n",
+        )])
+        .unwrap_err();
+        assert!(
+            nameless.to_string().contains("web/crds/x.yaml"),
+            "{nameless}"
+        );
+        let empty = crd_heads(&[crd("web/crds/empty.yaml", "# nothing\n")]).unwrap_err();
+        assert!(empty.to_string().contains("web/crds/empty.yaml"), "{empty}");
     }
 
     #[test]

@@ -80,15 +80,19 @@ impl Prepare {
         }
     }
 
-    /// Reads what the operation builds on (one history read of the revisions an operation
-    /// uses, and for a rollback to an older revision one more) and decides the plan. A release
-    /// that does not exist is no error: the operation itself reports what it cannot do.
+    /// Reads what the operation builds on (one history read of the revisions it uses: the
+    /// latest for an install, the latest and the newest deployed for an upgrade, those of
+    /// [`HistoryScope::Operation`] for a rollback, and for a rollback to an older revision one
+    /// more) and decides the plan. A release that does not exist is no error: the operation
+    /// itself reports what it cannot do.
     pub async fn run(self, store: &dyn ReleaseStore) -> Result<Plan> {
         let namespace = normalize_namespace(&self.namespace);
-        let history = match store
-            .history_in(namespace, &self.name, HistoryScope::Operation)
-            .await
-        {
+        let scope = match self.operation {
+            Preparing::Install => HistoryScope::Latest,
+            Preparing::Upgrade => HistoryScope::Upgrade,
+            Preparing::Rollback(_) => HistoryScope::Operation,
+        };
+        let history = match store.history_in(namespace, &self.name, scope).await {
             Ok(history) => history,
             Err(e) if e.is_not_found() => capstan_release::History::default(),
             Err(e) => {

@@ -240,7 +240,7 @@ fn may_read_differently_in_yaml11(doc: &str) -> bool {
 }
 
 /// Splits YAML text on document separator lines (`---`, optionally followed by a comment).
-fn split_documents(text: &str) -> Vec<&str> {
+pub(crate) fn split_documents(text: &str) -> Vec<&str> {
     let mut docs = Vec::new();
     let mut start = 0;
     let mut offset = 0;

@@ -249,11 +249,10 @@ impl Rollback {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                for mut r in ctx.history_to_finalise(&record).await? {
-                    if r.release.info.status == Status::Deployed && r.release.version != version {
-                        r.release.mark_superseded();
-                        ctx.save(&mut r).await?;
-                    }
+                let deployed = |_: u32, status: Status| status == Status::Deployed;
+                for mut r in ctx.records_to_finalise(&record, history, deployed).await? {
+                    r.release.mark_superseded();
+                    ctx.save(&mut r).await?;
                 }
                 record.release.info.status = Status::Deployed;
                 ctx.save(&mut record).await?;

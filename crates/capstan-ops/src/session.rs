@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use capstan_release::{
     BoxFuture, DEFAULT_NAMESPACE, GoTime, History, HistoryScope, Hook, HookDeletePolicy, HookEvent,
-    HookPhase, Release, ReleaseStore, StoredRelease,
+    HookPhase, Release, ReleaseStore, Status, StoredRelease,
 };
 use futures::future::{Either, select};
 use tracing::Instrument as _;
@@ -335,21 +335,74 @@ impl<'a> Ctx<'a> {
             .is_some()
     }
 
-    /// The history re-read to finalise `own`, this operation's revision, provided no other
-    /// client wrote since: `own` unchanged since this operation last wrote it, and no later
-    /// revision. Anything else means the lock was lost (see [`Ctx::save`]), and nothing more is
-    /// written.
-    pub async fn history_to_finalise(&self, own: &StoredRelease) -> Result<Vec<StoredRelease>> {
-        let history = self.history().await?;
+    /// The records to rewrite when finalising `own`, this operation's revision, provided no
+    /// other client wrote since: `own` unchanged since this operation last wrote it, and no
+    /// later revision, readable or not. Anything else means the lock was lost (see
+    /// [`Ctx::save`]), and nothing more is written.
+    ///
+    /// The check needs no payload: one metadata-only list of the release's records (their
+    /// revisions, statuses and versions). Only the records `rewrite` picks (from their
+    /// metadata status, and again from the decoded record) are returned, taken from `known`
+    /// (what this operation read under the lock) when their version is unchanged, else read;
+    /// as before, a record whose metadata or payload cannot be read is left alone.
+    pub async fn records_to_finalise(
+        &self,
+        own: &StoredRelease,
+        known: &[StoredRelease],
+        rewrite: impl Fn(u32, Status) -> bool,
+    ) -> Result<Vec<StoredRelease>> {
+        let listing = self
+            .store
+            .revisions(&self.namespace, &self.name)
+            .await
+            .map_err(Error::store(format!(
+                "reading the history of release {:?}",
+                self.name
+            )))?;
         let revision = own.release.version;
-        let latest = history.last().map(|r| (r.release.version, &r.version));
-        if latest != Some((revision, &own.version)) {
+        let own_meta = listing.items.iter().find(|m| m.revision == revision);
+        let highest = listing
+            .items
+            .iter()
+            .map(|m| m.revision)
+            .chain(listing.unreadable.iter().filter_map(|u| u.revision()))
+            .max();
+        if highest != Some(revision) || own_meta.map(|m| &m.version) != Some(&own.version) {
             return Err(self.lock_lost(Some(format!(
                 "revision {revision} was changed, or a later one written, by another client \
                  while this operation held the lock"
             ))));
         }
-        Ok(history)
+        let candidates = listing
+            .items
+            .iter()
+            .filter(|m| m.revision != revision && rewrite(m.revision, m.status))
+            .map(|m| (m.revision, &m.version));
+        let mut records = Vec::new();
+        for (r, version) in candidates {
+            let known = known
+                .iter()
+                .find(|k| k.release.version == r && &k.version == version);
+            let record = match known {
+                Some(record) => record.clone(),
+                None => match self.store.get(&self.namespace, &self.name, r).await {
+                    Ok(record) => record,
+                    // Gone since listed, or unreadable: nothing Helm could read to rewrite.
+                    Err(e) if e.is_not_found() || e.is_unreadable_record() => continue,
+                    Err(e) => {
+                        return Err(Error::store(format!(
+                            "reading release {:?} revision {r}",
+                            self.name
+                        ))(e));
+                    }
+                },
+            };
+            if rewrite(record.release.version, record.release.info.status) {
+                records.push(record);
+            }
+        }
+        records.sort_by_key(|r| r.release.version);
+        Ok(records)
     }
 
     /// Takes the release's lock and recovers an interrupted pending revision. Returns the guard

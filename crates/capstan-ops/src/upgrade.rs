@@ -299,7 +299,7 @@ impl Upgrade {
         // what it wrote (`race::create` decides whether to).
         let mut history = std::borrow::Cow::Borrowed(history);
         let mut attempts = 0;
-        let (current, mut record) = loop {
+        let (current, mut record, previous) = loop {
             let (current, latest) = self.current(ctx, &history)?;
             let current = current.clone();
             let version = ctx.next_revision(latest.release.version);
@@ -309,7 +309,7 @@ impl Upgrade {
             let release = self.build(&current, version, rendered.clone());
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
-                race::Created::Record(record) => break (current, *record),
+                race::Created::Record(record) => break (current, *record, live),
                 // Rendered for the revision another client has just taken: stale.
                 race::Created::Retry(fresh) if self.expected_revision.is_some() => {
                     check_expected(&self.name, "upgrade", Some(latest.release.version), &fresh)?;
@@ -320,7 +320,6 @@ impl Upgrade {
         };
         let options = self.options(&current);
         let version = record.release.version;
-        let previous = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
         let mut created = Vec::new();
         let result = self
             .perform(
@@ -336,14 +335,16 @@ impl Upgrade {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                for mut r in ctx.history_to_finalise(&record).await? {
-                    let supersede = r.release.version != version
-                        && (r.release.version == current.release.version
-                            || r.release.info.status == Status::Deployed);
-                    if supersede && r.release.info.status != Status::Superseded {
-                        r.release.mark_superseded();
-                        ctx.save(&mut r).await?;
-                    }
+                let supersede = |revision: u32, status: Status| {
+                    (revision == current.release.version || status == Status::Deployed)
+                        && status != Status::Superseded
+                };
+                for mut r in ctx
+                    .records_to_finalise(&record, &history, supersede)
+                    .await?
+                {
+                    r.release.mark_superseded();
+                    ctx.save(&mut r).await?;
                 }
                 record
                     .release

@@ -1516,6 +1516,33 @@ fn a_record_changed_under_the_holder_is_a_lost_lock() {
 }
 
 #[test]
+fn a_later_revision_written_under_the_holder_is_a_lost_lock() {
+    let (store, cluster) = installed(&cm("a", "1"));
+    let progress = |e: Event| {
+        if let Event::Phase {
+            phase: Phase::Finalising,
+            ..
+        } = e
+        {
+            // Another client (Helm, which takes no lock) writes revision 3 meanwhile.
+            let mut r = store.get(NS, "web", 2).now_or_never().unwrap().unwrap();
+            r.release.version = 3;
+            r.release
+                .set_status(Status::Deployed, "written by another client");
+            store.create(&r.release).now_or_never().unwrap().unwrap();
+        }
+    };
+    let err =
+        block_on(upgrade().run(&store, &cluster, &progress, rendered(&cm("a", "2")))).unwrap_err();
+    assert!(err.to_string().contains("a later one written"), "{err}");
+    let history = history(&store);
+    // Nothing rewritten by the holder: revision 1 still deployed, its own still pending.
+    assert_eq!((history[0].0, history[0].1), (1, Status::Deployed));
+    assert_eq!((history[1].0, history[1].1), (2, Status::PendingUpgrade));
+    assert_eq!((history[2].0, history[2].1), (3, Status::Deployed));
+}
+
+#[test]
 fn rollback_wait_failure_is_recorded_as_helm_does() {
     let (store, cluster) = installed(&deploy("nginx:1"));
     block_on(upgrade().run(&store, &cluster, &NoProgress, rendered(&deploy("nginx:2")))).unwrap();

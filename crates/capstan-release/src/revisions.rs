@@ -73,6 +73,10 @@ pub enum HistoryScope {
     /// when a new one deploys), `L` when pending (recovery), and the newest `superseded`
     /// revision (an atomic upgrade's rollback target).
     Operation,
+    /// What preparing an upgrade reads: the newest readable revision and the newest
+    /// `deployed` one (the revision an upgrade builds on and reuses values from); not the
+    /// older ones [`HistoryScope::Operation`] keeps for a rollback.
+    Upgrade,
 }
 
 impl HistoryScope {
@@ -85,6 +89,15 @@ impl HistoryScope {
         match self {
             HistoryScope::All => usable().map(|m| m.revision).collect(),
             HistoryScope::Latest => latest.into_iter().collect(),
+            HistoryScope::Upgrade => latest
+                .into_iter()
+                .chain(
+                    usable()
+                        .filter(|m| m.status == Status::Deployed)
+                        .map(|m| m.revision)
+                        .max(),
+                )
+                .collect(),
             HistoryScope::Operation => {
                 let Some(latest) = latest else {
                     return BTreeSet::new();
@@ -139,6 +152,7 @@ mod tests {
         let none = BTreeSet::new();
         assert_eq!(HistoryScope::Operation.wanted(&m, &none), set(&[30, 31]));
         assert_eq!(HistoryScope::Latest.wanted(&m, &none), set(&[31]));
+        assert_eq!(HistoryScope::Upgrade.wanted(&m, &none), set(&[31]));
         assert_eq!(HistoryScope::All.wanted(&m, &none).len(), 31);
 
         // A failed upgrade on top: the deployed one and the newest superseded one are read.
@@ -147,6 +161,7 @@ mod tests {
             HistoryScope::Operation.wanted(&m, &none),
             set(&[2, 3, 4, 5])
         );
+        assert_eq!(HistoryScope::Upgrade.wanted(&m, &none), set(&[3, 5]));
         // A pending latest is the latest.
         let m = metas(&[Superseded, Deployed, PendingUpgrade]);
         assert_eq!(HistoryScope::Operation.wanted(&m, &none), set(&[1, 2, 3]));

@@ -203,4 +203,11 @@ impl Cluster for KubeCluster {
     ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>> {
         Box::pin(self.create_crds_impl(request, progress))
     }
+
+    fn existing<'a>(
+        &'a self,
+        objects: &'a [capstan_ops::Resource],
+    ) -> BoxFuture<'a, Result<Vec<bool>, ClusterError>> {
+        Box::pin(self.existing_impl(objects))
+    }
 }

@@ -135,6 +135,15 @@ impl KubeCluster {
             .collect())
     }
 
+    pub(super) async fn existing_impl(
+        &self,
+        objects: &[capstan_ops::Resource],
+    ) -> Result<Vec<bool>, ClusterError> {
+        crate::crds::existing(self.applier.mapper(), &to_kube(objects))
+            .await
+            .map_err(|e| cluster_error(e, &[objects]))
+    }
+
     pub(super) async fn create_crds_impl(
         &self,
         request: CrdRequest<'_>,
