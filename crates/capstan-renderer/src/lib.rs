@@ -61,8 +61,8 @@ pub use fetch::{ChartFetcher, Fetched};
 pub use flags::LimitFlags;
 pub use sources::{ChartSourceConfig, ChartSources, DEFAULT_REFRESH_SECONDS};
 pub use worker::{
-    DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RenderWorker, WORKER_STACK_BYTES,
-    serve_worker,
+    DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RENDERER_COMPILE_CACHE_ENV, RenderWorker,
+    WORKER_STACK_BYTES, serve_worker,
 };
 
 /// Largest gRPC message the renderer accepts or sends.

@@ -33,6 +33,9 @@ use crate::RendererService;
 /// The memory limit of one render by default (`--render-memory-limit`): 256 MiB of data.
 pub const DEFAULT_RENDER_MEMORY_LIMIT: u64 = 256 << 20;
 
+/// The environment variable of the daemon's `--compile-cache` (a directory, or `off`).
+pub const RENDERER_COMPILE_CACHE_ENV: &str = "CAPSTAN_RENDERER_COMPILE_CACHE";
+
 /// Workers kept started ahead by default (`--render-warm-workers`).
 pub const DEFAULT_WARM_WORKERS: usize = 2;
 
@@ -49,6 +52,8 @@ pub struct RenderWorker {
     pub memory_bytes: u64,
     /// How many workers to keep started ahead (0: start one per render).
     pub warm: usize,
+    /// The compile cache directory the workers share (see [`RenderWorker::with_compile_cache`]).
+    pub compile_cache: Option<PathBuf>,
     /// The workers started ahead, waiting for a request (killed when dropped).
     spares: Arc<Mutex<Vec<tokio::process::Child>>>,
 }
@@ -75,6 +80,7 @@ impl RenderWorker {
             args,
             memory_bytes,
             warm: DEFAULT_WARM_WORKERS,
+            compile_cache: None,
             spares: Arc::default(),
         }
     }
@@ -85,9 +91,28 @@ impl RenderWorker {
         self
     }
 
+    /// Workers that keep Go charts' translated templates in the compile cache in `dir` (given
+    /// to each worker as [`RENDERER_COMPILE_CACHE_ENV`], which `--compile-cache` on the command
+    /// line overrides): the first worker to compile a chart stores them, the next ones load them
+    /// instead of parsing and translating the chart again.
+    pub fn with_compile_cache(self, dir: impl Into<PathBuf>) -> Self {
+        self.with_compile_cache_dir(Some(dir.into()))
+    }
+
+    /// [`RenderWorker::with_compile_cache`] when `dir` is some, else workers with none of
+    /// their own choosing (`--compile-cache` on the command line still applies).
+    pub fn with_compile_cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.compile_cache = dir;
+        self
+    }
+
     /// Starts one worker: it caps itself, then waits for its request on standard input.
     fn spawn(&self) -> Result<tokio::process::Child, Status> {
-        tokio::process::Command::new(&self.program)
+        let mut command = tokio::process::Command::new(&self.program);
+        if let Some(dir) = &self.compile_cache {
+            command.env(RENDERER_COMPILE_CACHE_ENV, dir);
+        }
+        command
             .args(&self.args)
             .arg("--render-worker")
             .arg(self.memory_bytes.to_string())
