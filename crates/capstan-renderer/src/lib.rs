@@ -55,7 +55,7 @@ use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
 pub use capstan_render::compile_key;
-pub use compilecache::{COMPILE_CACHE_ENV, CompileCache};
+pub use compilecache::{COMPILE_CACHE_ENV, CompileCache, DaemonCompileCache};
 pub use convert::stored_chart;
 pub use fetch::{ChartFetcher, Fetched};
 pub use flags::LimitFlags;

@@ -73,28 +73,16 @@ async fn main() -> anyhow::Result<()> {
     .with_service_limits(service_limits);
     if let Some(bytes) = args.render_worker {
         // The daemon names its cache directory to its workers; a worker never makes its own.
-        let service = match args.compile_cache.as_deref().filter(|d| *d != "off") {
+        let service = match capstan_renderer::DaemonCompileCache::named(args.compile_cache) {
             Some(dir) => service.with_compile_cache(capstan_renderer::CompileCache::new(dir)),
             None => service,
         };
         return capstan_renderer::serve_worker(service, bytes).await;
     }
-    // Held until the daemon stops (then removed) when the compile cache is the default one.
-    let mut owned_cache_dir = None;
-    let compile_cache = match args.compile_cache.as_deref() {
-        Some(dir) if dir == "off" => None,
-        Some(dir) => Some(dir.to_path_buf()),
-        None => {
-            let dir = tempfile::Builder::new()
-                .prefix("capstan-renderer-compiled-")
-                .tempdir()
-                .context("making a temporary directory for the compile cache (--compile-cache)")?;
-            let path = dir.path().to_path_buf();
-            owned_cache_dir = Some(dir);
-            Some(path)
-        }
-    };
-    let service = match &compile_cache {
+    // Held until the daemon stops: a default cache directory is removed then.
+    let compile_cache = capstan_renderer::DaemonCompileCache::resolve(args.compile_cache)
+        .context("making a temporary directory for the compile cache (--compile-cache)")?;
+    let service = match compile_cache.dir() {
         Some(dir) => service.with_compile_cache(capstan_renderer::CompileCache::new(dir)),
         None => service,
     };
@@ -117,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
                 capstan_renderer::RenderWorker::data_limit(limit),
             )
             .with_warm(args.limits.render_warm_workers)
-            .with_compile_cache_dir(compile_cache.clone()),
+            .with_compile_cache_dir(compile_cache.dir().map(Into::into)),
         ),
     };
     let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;
@@ -152,6 +140,6 @@ async fn main() -> anyhow::Result<()> {
         .await;
     metrics.stop().await;
     telemetry.shutdown().await;
-    drop(owned_cache_dir);
+    drop(compile_cache);
     Ok(served?)
 }
