@@ -180,6 +180,45 @@ impl CompileCache {
     }
 }
 
+/// The renderer daemon's compile cache directory (`--compile-cache DIR|off`), shared with its
+/// render workers: the directory named, none for `off`, else a temporary directory of the
+/// daemon's own, removed when this is dropped.
+#[derive(Debug)]
+pub struct DaemonCompileCache {
+    dir: Option<PathBuf>,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl DaemonCompileCache {
+    /// The daemon's directory for the flag's value (`None`: not given).
+    pub fn resolve(flag: Option<PathBuf>) -> std::io::Result<DaemonCompileCache> {
+        if flag.is_some() {
+            return Ok(DaemonCompileCache {
+                dir: DaemonCompileCache::named(flag),
+                _owned: None,
+            });
+        }
+        let owned = tempfile::Builder::new()
+            .prefix("capstan-renderer-compiled-")
+            .tempdir()?;
+        Ok(DaemonCompileCache {
+            dir: Some(owned.path().to_path_buf()),
+            _owned: Some(owned),
+        })
+    }
+
+    /// The directory a flag's value names: none when not given or `off` (a worker's view:
+    /// it never makes a directory of its own).
+    pub fn named(flag: Option<PathBuf>) -> Option<PathBuf> {
+        flag.filter(|dir| dir.as_os_str() != "off")
+    }
+
+    /// The directory, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+}
+
 /// The payload of an entry for `digest`, when its header and checksum hold.
 fn parse<'a>(bytes: &'a [u8], digest: &str) -> Option<&'a [u8]> {
     let rest = bytes.strip_prefix(MAGIC)?;
@@ -281,6 +320,20 @@ mod tests {
         cache.store("d", &c);
         assert!(cache.load("a").is_none() && cache.load("b").is_none());
         assert!(cache.load("c").is_some() && cache.load("d").is_some());
+    }
+
+    #[test]
+    fn the_daemon_directory_is_named_off_or_its_own() {
+        let named = DaemonCompileCache::resolve(Some("/some/dir".into())).unwrap();
+        assert_eq!(named.dir(), Some(Path::new("/some/dir")));
+        let off = DaemonCompileCache::resolve(Some("off".into())).unwrap();
+        assert_eq!(off.dir(), None);
+        let own = DaemonCompileCache::resolve(None).unwrap();
+        let dir = own.dir().unwrap().to_path_buf();
+        assert!(dir.is_dir());
+        drop(own);
+        assert!(!dir.exists(), "removed with the daemon");
+        assert_eq!(DaemonCompileCache::named(None), None, "a worker makes none");
     }
 
     #[test]

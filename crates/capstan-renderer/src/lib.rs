@@ -55,14 +55,14 @@ use tracing::Instrument as _;
 
 pub use cache::{CacheLimits, ChartCache};
 pub use capstan_render::compile_key;
-pub use compilecache::{COMPILE_CACHE_ENV, CompileCache};
+pub use compilecache::{COMPILE_CACHE_ENV, CompileCache, DaemonCompileCache};
 pub use convert::stored_chart;
 pub use fetch::{ChartFetcher, Fetched};
 pub use flags::LimitFlags;
 pub use sources::{ChartSourceConfig, ChartSources, DEFAULT_REFRESH_SECONDS};
 pub use worker::{
-    DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RenderWorker, WORKER_STACK_BYTES,
-    serve_worker,
+    DEFAULT_RENDER_MEMORY_LIMIT, DEFAULT_WARM_WORKERS, RENDERER_COMPILE_CACHE_ENV, RenderWorker,
+    WORKER_STACK_BYTES, serve_worker,
 };
 
 /// Largest gRPC message the renderer accepts or sends.

@@ -40,6 +40,16 @@ struct Args {
     /// are only uploaded.
     #[arg(long, env = "CAPSTAN_RENDERER_CHART_SOURCES", value_name = "FILE")]
     chart_sources: Option<std::path::PathBuf>,
+    /// Keep Go charts' translated templates in this directory (bounded at 256 MiB, oldest out),
+    /// shared with the render workers, so a worker loads a chart's translations instead of
+    /// parsing and translating its templates on every render. `off`: none. Default: a
+    /// temporary directory of this daemon's own, removed when it stops.
+    #[arg(
+        long,
+        env = capstan_renderer::RENDERER_COMPILE_CACHE_ENV,
+        value_name = "DIR|off"
+    )]
+    compile_cache: Option<std::path::PathBuf>,
     /// Internal: render one request from standard input within this many bytes of data.
     #[arg(long, hide = true, value_name = "BYTES")]
     render_worker: Option<u64>,
@@ -62,8 +72,20 @@ async fn main() -> anyhow::Result<()> {
     )
     .with_service_limits(service_limits);
     if let Some(bytes) = args.render_worker {
+        // The daemon names its cache directory to its workers; a worker never makes its own.
+        let service = match capstan_renderer::DaemonCompileCache::named(args.compile_cache) {
+            Some(dir) => service.with_compile_cache(capstan_renderer::CompileCache::new(dir)),
+            None => service,
+        };
         return capstan_renderer::serve_worker(service, bytes).await;
     }
+    // Held until the daemon stops: a default cache directory is removed then.
+    let compile_cache = capstan_renderer::DaemonCompileCache::resolve(args.compile_cache)
+        .context("making a temporary directory for the compile cache (--compile-cache)")?;
+    let service = match compile_cache.dir() {
+        Some(dir) => service.with_compile_cache(capstan_renderer::CompileCache::new(dir)),
+        None => service,
+    };
     let service = match &args.chart_sources {
         Some(path) => {
             let sources = capstan_renderer::ChartSources::load(path)?;
@@ -82,7 +104,8 @@ async fn main() -> anyhow::Result<()> {
                 std::env::args_os().skip(1).collect(),
                 capstan_renderer::RenderWorker::data_limit(limit),
             )
-            .with_warm(args.limits.render_warm_workers),
+            .with_warm(args.limits.render_warm_workers)
+            .with_compile_cache_dir(compile_cache.dir().map(Into::into)),
         ),
     };
     let telemetry = capstan_telemetry::trace::init("capstan-renderer", Logs::Default("info"))?;
@@ -117,5 +140,6 @@ async fn main() -> anyhow::Result<()> {
         .await;
     metrics.stop().await;
     telemetry.shutdown().await;
+    drop(compile_cache);
     Ok(served?)
 }

@@ -82,3 +82,113 @@ async fn the_daemon_bounds_a_renders_memory_by_default() {
         .into_inner();
     assert_eq!(rendered.manifests.len(), 1);
 }
+
+/// The daemon in its default worker mode with `--compile-cache DIR`: the first render of a Go
+/// chart stores its translated templates there, the next worker loads them (the entry is
+/// marked used) and answers the same; a damaged entry is ignored, the render still answers the
+/// same, and the entry is written whole again.
+#[tokio::test(flavor = "multi_thread")]
+async fn render_workers_share_the_compile_cache() {
+    use capstan_proto::renderer::v1 as pb;
+    use capstan_proto::renderer::v1::renderer_client::RendererClient;
+    use std::time::{Duration, SystemTime};
+
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache_dir = dir.path().join("compiled");
+    let (daemon, addr) = capstan_server::testing::spawn(
+        Path::new(env!("CARGO_BIN_EXE_capstan-renderer")),
+        [
+            std::ffi::OsStr::new("--compile-cache"),
+            cache_dir.as_os_str(),
+        ],
+    );
+    let _daemon = Killed(daemon);
+    let mut client = RendererClient::connect(format!("http://{addr}"))
+        .await
+        .expect("the daemon answers");
+    let archive = capstan_chart::package_files(
+        "c",
+        &[
+            capstan_chart::ChartFile {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+            },
+            capstan_chart::ChartFile {
+                name: "values.yaml".into(),
+                data: b"replicas: 3\nlabels:\n  app: web\n".to_vec(),
+            },
+            capstan_chart::ChartFile {
+                name: "templates/_helpers.tpl".into(),
+                data: b"{{- define \"c.name\" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end -}}\n"
+                    .to_vec(),
+            },
+            capstan_chart::ChartFile {
+                name: "templates/cm.yaml".into(),
+                data: b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"c.name\" . }}\n  labels:\n    {{- toYaml .Values.labels | nindent 4 }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n"
+                    .to_vec(),
+            },
+        ],
+    )
+    .unwrap();
+    let digest = capstan_renderer::digest_of(&archive);
+    let request = pb::RenderRequest {
+        chart: Some(pb::ChartSource {
+            source: Some(pb::chart_source::Source::Archive(archive)),
+        }),
+        release: Some(pb::ReleaseContext {
+            name: "r".into(),
+            namespace: "default".into(),
+            revision: 1,
+            is_install: true,
+            is_upgrade: false,
+        }),
+        ..pb::RenderRequest::default()
+    };
+    let cache = capstan_renderer::CompileCache::new(&cache_dir);
+    let entry = cache.path_of(&digest);
+
+    let first = client.render(request.clone()).await.unwrap().into_inner();
+    assert_eq!(first.manifests.len(), 1);
+    assert!(
+        first.manifests[0].yaml.contains("name: r-c"),
+        "{}",
+        first.manifests[0].yaml
+    );
+    assert!(entry.is_file(), "the first worker stored the translations");
+    assert!(cache.load(&digest).is_some(), "a whole entry");
+
+    // Marked long unused: a worker that loads the entry marks it used now.
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .append(true)
+        .open(&entry)
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    let second = client.render(request.clone()).await.unwrap().into_inner();
+    assert_eq!(
+        second, first,
+        "the same answer from the cached translations"
+    );
+    let modified = std::fs::metadata(&entry).unwrap().modified().unwrap();
+    assert!(
+        modified > past + Duration::from_secs(1800),
+        "the second worker loaded the entry"
+    );
+
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+    assert!(cache.load(&digest).is_none(), "damaged");
+    let third = client.render(request).await.unwrap().into_inner();
+    assert_eq!(third, first, "a damaged entry is ignored");
+    assert!(cache.load(&digest).is_some(), "and written whole again");
+}
