@@ -1,9 +1,11 @@
 //! Conversions between the renderer's protobuf messages and the chart and render crates' types.
 
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
 use capstan_chart::{Chart, ChartFile, ValueLayer};
 use capstan_proto::renderer::v1 as pb;
 use capstan_release::StoredChart;
-use capstan_render::{Capabilities, ReleaseInfo, Rendered};
+use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, Rendered};
 use serde_json::Value;
 use tonic::Status;
 
@@ -148,16 +150,17 @@ pub struct Omit {
 /// the render used them.
 pub fn response(
     digest: String,
-    chart: &Chart,
+    compiled: &Arc<CompiledChart>,
     chart_values: Option<&capstan_chart::Values>,
     user: &capstan_chart::Values,
     rendered: Rendered,
     omit: Omit,
 ) -> pb::RenderResponse {
     let manifest = rendered.manifest();
+    let chart = compiled.chart();
     let stored_chart_json = match chart_values {
         _ if omit.stored_chart => String::new(),
-        None => stored_chart_json(&digest, chart),
+        None => stored_chart_json(compiled),
         Some(values) => {
             let mut stored = stored_chart(chart);
             stored.values = Some(values.clone());
@@ -219,26 +222,31 @@ pub fn response(
     }
 }
 
-/// The stored chart's JSON for the chart with `digest`: the same for every render of that chart
-/// (every template and file base64-encoded), so the last few are kept.
-fn stored_chart_json(digest: &str, chart: &Chart) -> String {
-    static CACHE: std::sync::Mutex<Vec<(String, std::sync::Arc<str>)>> =
-        std::sync::Mutex::new(Vec::new());
+/// The stored chart's JSON of `compiled`'s chart: the same for every render of that chart (every
+/// template and file base64-encoded), so the last few are kept. They are known by the compiled
+/// chart itself, not by a digest: an in-process hand-over's digest names only the files
+/// compiling reads, so two charts differing in values or data files may share it. A weak
+/// reference keeps the compiled chart's allocation, so its address is never another chart's
+/// while the entry lives.
+fn stored_chart_json(compiled: &Arc<CompiledChart>) -> String {
+    type Entry = (Weak<CompiledChart>, Arc<str>);
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
     let hit = CACHE
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(PoisonError::into_inner)
         .iter()
-        .find(|(d, _)| d == digest)
+        .find(|(chart, _)| std::ptr::eq(chart.as_ptr(), Arc::as_ptr(compiled)))
         .map(|(_, json)| json.clone());
     if let Some(json) = hit {
         return json.to_string();
     }
-    let json: std::sync::Arc<str> = stored_json(&stored_chart(chart)).into();
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let json: Arc<str> = stored_json(&stored_chart(compiled.chart())).into();
+    let mut cache = CACHE.lock().unwrap_or_else(PoisonError::into_inner);
+    cache.retain(|(chart, _)| chart.strong_count() > 0);
     if cache.len() >= 16 {
         cache.remove(0);
     }
-    cache.push((digest.to_string(), json.clone()));
+    cache.push((Arc::downgrade(compiled), json.clone()));
     json.to_string()
 }
 

@@ -569,7 +569,7 @@ impl Renderer for RendererService {
                     .map_err(render_error)?;
                 Ok(convert::response(
                     digest,
-                    compiled.chart(),
+                    &compiled,
                     chart_values.as_ref(),
                     &user,
                     rendered,

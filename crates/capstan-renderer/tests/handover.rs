@@ -189,3 +189,33 @@ async fn a_compile_cache_is_written_once_and_read_by_the_next_service() {
     assert!(!fourth.cache().compiled(&key).unwrap().reused_translations());
     assert!(more.manifest.contains("kind: Secret"), "{}", more.manifest);
 }
+
+/// Two charts with the same templates share a compile key but not their stored chart: each
+/// render's release record carries the values and files of the chart it rendered, in one
+/// service and one process.
+#[tokio::test]
+async fn charts_sharing_a_compile_key_keep_their_own_stored_chart() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = chart_dir(root.path());
+    let service = RendererService::default();
+
+    let (chart, key) = load(&dir);
+    let source = service.put_loaded(chart, &key).await.unwrap();
+    let first = render(&service, source, false).await;
+    assert!(!first.stored_chart_json.contains("extra"));
+
+    std::fs::write(dir.join("values.yaml"), "replicas: 2\nextra: here\n").unwrap();
+    std::fs::write(dir.join("data.txt"), "a data file\n").unwrap();
+    let (chart, same) = load(&dir);
+    assert_eq!(same, key, "values and data files are not read by compiling");
+    let source = service.put_loaded(chart, &same).await.unwrap();
+    let second = render(&service, source, false).await;
+    let stored: serde_json::Value = serde_json::from_str(&second.stored_chart_json).unwrap();
+    assert_eq!(stored["values"]["extra"], "here", "{stored}");
+    let files = stored["files"].as_array().unwrap();
+    assert!(
+        files.iter().any(|f| f["name"] == "data.txt"),
+        "{}",
+        second.stored_chart_json
+    );
+}
