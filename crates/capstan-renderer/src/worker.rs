@@ -11,8 +11,6 @@
 //! A worker serves one render and exits, so every render starts from a fresh process; to keep
 //! the process start off a render's path, the daemon keeps `warm` workers started ahead, each
 //! already capped and waiting for its request ([`DEFAULT_WARM_WORKERS`], `--render-warm-workers`).
-//! While it waits, a spare touches its heap (one glibc heap for all its threads, kept when freed),
-//! so the page faults of a fresh heap are off the render's path too.
 //!
 //! The protocol is one message each way: the parent writes the `RenderRequest` (the chart always
 //! as an archive) to the worker's standard input and closes it; the worker writes `0` and the
@@ -108,9 +106,8 @@ impl RenderWorker {
         self
     }
 
-    /// Starts one worker: it caps itself, then waits for its request on standard input; a
-    /// `spare` (started ahead) touches its heap first (see [`prefault_heap`]).
-    fn spawn(&self, spare: bool) -> Result<tokio::process::Child, Status> {
+    /// Starts one worker: it caps itself, then waits for its request on standard input.
+    fn spawn(&self) -> Result<tokio::process::Child, Status> {
         let mut command = tokio::process::Command::new(&self.program);
         if let Some(dir) = &self.compile_cache {
             command.env(RENDERER_COMPILE_CACHE_ENV, dir);
@@ -119,8 +116,6 @@ impl RenderWorker {
             .args(&self.args)
             .arg("--render-worker")
             .arg(self.memory_bytes.to_string())
-            .env("GLIBC_TUNABLES", HEAP_TUNABLES)
-            .env(PREFAULT_ENV, if spare { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -143,10 +138,10 @@ impl RenderWorker {
         }
         let child = match taken {
             Some(child) => child,
-            None => self.spawn(false)?,
+            None => self.spawn()?,
         };
         while spares.len() < self.warm {
-            match self.spawn(true) {
+            match self.spawn() {
                 Ok(spare) => spares.push(spare),
                 Err(e) => {
                     tracing::warn!(error = %e.message(), "starting a spare render worker");
@@ -223,9 +218,6 @@ pub async fn serve_worker(service: RendererService, memory_bytes: u64) -> anyhow
         memory_bytes,
         memory_bytes,
     )?;
-    if std::env::var_os(PREFAULT_ENV).is_some_and(|v| v == "1") {
-        prefault_heap(memory_bytes / 4);
-    }
     let mut input = Vec::new();
     tokio::io::stdin().read_to_end(&mut input).await?;
     let request = pb::RenderRequest::decode(input.as_slice())?;
@@ -240,33 +232,6 @@ pub async fn serve_worker(service: RendererService, memory_bytes: u64) -> anyhow
     stdout.write_all(&answer).await?;
     stdout.flush().await?;
     Ok(())
-}
-
-/// glibc's allocator in a worker: one heap for every thread, never given back to the system
-/// nor placed in mappings of its own below 32 MiB, so the heap [`prefault_heap`] touched is
-/// what the render allocates from.
-const HEAP_TUNABLES: &str = "glibc.malloc.arena_max=1:glibc.malloc.trim_threshold=4294967295:glibc.malloc.mmap_threshold=33554432";
-
-/// Set to `1` for a worker started ahead: it touches its heap while it waits.
-const PREFAULT_ENV: &str = "CAPSTAN_RENDER_WORKER_PREFAULT";
-
-/// Most bytes of heap a worker touches ahead of its request.
-const PREFAULT_BYTES: u64 = 48 << 20;
-
-/// Touches up to `at_most` bytes (and [`PREFAULT_BYTES`]) of heap and frees it again, while the
-/// worker waits for its request: the kernel's page faults of a fresh heap (a fifth of a worker
-/// render) are paid before the render starts. The heap counts against the worker's data limit
-/// as the render's own allocations would.
-fn prefault_heap(at_most: u64) {
-    const CHUNK: usize = 1 << 20;
-    let chunks = (at_most.min(PREFAULT_BYTES) / CHUNK as u64) as usize;
-    let mut held = Vec::with_capacity(chunks);
-    for _ in 0..chunks {
-        let mut chunk = Vec::<u8>::with_capacity(CHUNK);
-        chunk.resize(CHUNK, 1);
-        held.push(std::hint::black_box(chunk));
-    }
-    drop(held);
 }
 
 fn decode_answer(out: &[u8]) -> Result<pb::RenderResponse, Status> {
