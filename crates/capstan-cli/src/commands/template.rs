@@ -57,8 +57,9 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         lookups: None,
         lint_mode: false,
         render_subchart_notes: false,
-        omit_stored_chart: true,
-        omit_crds: !args.include_crds,
+        // `--validate` hands the render to the applier as a dry-run install, which takes it whole.
+        omit_stored_chart: !args.validate,
+        omit_crds: !args.include_crds && !args.validate,
     };
     let rendered = client
         .render(request)
