@@ -196,30 +196,28 @@ pub fn yaml_to_json(value: serde_yaml_ng::Value) -> Value {
 }
 
 /// Parses a values document (empty means no values); it must be a map. `file` names it in errors.
+///
+/// Read as Helm reads it (go-yaml v2 through `sigs.k8s.io/yaml`, see [`crate::yaml11`]): YAML 1.1
+/// scalars, the first document only, a repeated key's last value. The strict parser reads the
+/// text only when that reading cannot (a syntax error, nesting too deep, a document that is
+/// not a map): its errors name the line and column.
 pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
-    let value: serde_yaml_ng::Value = if text.trim().is_empty() {
-        serde_yaml_ng::Value::Null
-    } else {
-        match from_yaml(text, file) {
-            Ok(v) => v,
-            // An integer beyond 64 bits, which Helm reads as a float.
-            Err(Error::Yaml { message, .. })
-                if message.contains("invalid type: integer")
-                    && let Some(Value::Object(m)) = crate::yaml11::read(text) =>
-            {
-                return Ok(m);
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    // Helm's YAML 1.1 reading decides the values (`yes` is true); the strict reading above
-    // words the errors and stands in where the YAML 1.1 one cannot say.
-    let strict = yaml_to_json(value);
-    let resolved = match crate::yaml11::read(text) {
-        Some(v) if std::mem::discriminant(&v) == std::mem::discriminant(&strict) => v,
-        _ => strict,
-    };
-    match resolved {
+    if text.trim().is_empty() {
+        return Ok(Values::new());
+    }
+    check_yaml_nesting(text).map_err(|line| Error::Yaml {
+        file: file.to_string(),
+        line,
+        column: 0,
+        message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
+    })?;
+    match crate::yaml11::read(text) {
+        Some(Value::Null) => return Ok(Values::new()),
+        Some(Value::Object(m)) => return Ok(m),
+        _ => {}
+    }
+    let value: serde_yaml_ng::Value = from_yaml(text, file)?;
+    match yaml_to_json(value) {
         Value::Null => Ok(Values::new()),
         Value::Object(m) => Ok(m),
         other => Err(Error::Values {
@@ -855,6 +853,34 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn values_are_read_as_helm_reads_them() {
+        // A repeated key: the last value, as go-yaml v2 (not strict) keeps it.
+        let v = parse_values_yaml("a: 1\nb: x\na: 2\n", "values.yaml").unwrap();
+        assert_eq!(v["a"], 2);
+        assert_eq!(v["b"], "x");
+        // Only the first document.
+        let v = parse_values_yaml("a: 1\n---\na: 3\n", "values.yaml").unwrap();
+        assert_eq!(v["a"], 1);
+        // Errors still come from the strict reading, with the line.
+        let e = parse_values_yaml("a: 1\nb: [1, 2\n", "values.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("values.yaml:3:1: "), "{e}");
+        let e = parse_values_yaml("- a\n- b\n", "values.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("values must be a map, found a list"), "{e}");
+        // Nesting deeper than the strict parser takes is its error, not a crash.
+        let deep = format!(
+            "a:\n{}",
+            (1..200)
+                .map(|i| format!("{}- \n", "  ".repeat(i)))
+                .collect::<String>()
+        );
+        assert!(parse_values_yaml(&deep, "values.yaml").is_err());
     }
 
     #[test]

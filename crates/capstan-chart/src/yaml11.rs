@@ -2,9 +2,9 @@
 //! scalars by YAML 1.1, so `yes`, `on` and `off` are booleans, `017` is octal and a number too
 //! large for an integer is a float; quoted scalars and `!!str` stay strings; `<<` merges.
 //!
-//! The text has already been read by the strict parser (which words the errors); this reading
-//! only decides the values, and gives up (`None`) on anything it does not handle, leaving the
-//! strict parser's reading in place.
+//! This reading comes first and gives up (`None`) on anything it does not handle or cannot
+//! read (a syntax error, nesting deeper than the strict parser takes, a merge of a scalar);
+//! the strict parser then reads the text and words the error.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -25,6 +25,10 @@ enum Node {
 
 /// Most nodes a document may expand to through aliases before this reading gives up.
 const MAX_NODES: usize = 1_000_000;
+
+/// Deepest nesting of collections this reading takes (the strict parser's own bound, so a
+/// deeper document gets its error).
+const MAX_DEPTH: usize = 128;
 
 /// The first document of `text` as JSON data, with go-yaml v2's resolution; `None` when it
 /// cannot say.
@@ -74,10 +78,16 @@ fn compose(text: &str) -> Option<Option<Rc<Node>>> {
                 (Rc::new(Node::Scalar { value, tag, plain }), anchor)
             }
             EventData::SequenceStart { anchor, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return None;
+                }
                 stack.push((anchor, Vec::new(), false));
                 continue;
             }
             EventData::MappingStart { anchor, .. } => {
+                if stack.len() >= MAX_DEPTH {
+                    return None;
+                }
                 stack.push((anchor, Vec::new(), true));
                 continue;
             }
