@@ -1,5 +1,5 @@
-//! Reaching an applier: a remote daemon, or the same service started in-process on a loopback
-//! port over this machine's kubeconfig and `HELM_DRIVER`.
+//! Reaching an applier: a remote daemon, or the same service started in this process over this
+//! machine's kubeconfig and `HELM_DRIVER`, called directly.
 
 use std::sync::Arc;
 
@@ -32,14 +32,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
             let storage = capstan_storage::StorageConfig::from_env()?;
             let service = ApplierService::new(Arc::new(KubeBackend::new(client, storage)));
             let _ = IN_PROCESS.set(service.clone());
-            let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
-            let local = daemon.local_addr();
-            tokio::spawn(daemon.serve(
-                service.into_server(),
-                capstan_proto::FILE_DESCRIPTOR_SET,
-                std::future::pending(),
-            ));
-            remote::local(local, "applier").await?
+            remote::local(service.into_server())
         }
     };
     Ok(ApplierClient::new(channel)

@@ -2,8 +2,15 @@
 //! client certificate) and a bearer token (`--token`, or `--token-file` for a service-account
 //! token) to remote daemons, as the global flags say.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use anyhow::Context as _;
+use capstan_server::LocalService;
 use capstan_telemetry::propagation::ClientTrace;
+use tonic::body::Body;
+use tonic::codegen::{Service, http};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -12,9 +19,44 @@ use tonic::{Request, Status};
 
 use crate::cli::Global;
 
-/// A channel that sends the bearer token, if any, and the trace context with every call (each
+/// A transport that sends the bearer token, if any, and the trace context with every call (each
 /// call in a client span, when spans are exported).
-pub type Authed = InterceptedService<ClientTrace<Channel>, BearerToken>;
+pub type Authed = InterceptedService<ClientTrace<Transport>, BearerToken>;
+
+/// How calls reach a service: a connection to a daemon, or the service in this process.
+#[derive(Clone, Debug)]
+pub enum Transport {
+    /// A daemon over HTTP/2.
+    Remote(Channel),
+    /// A service started in this process, called directly.
+    Local(LocalService),
+}
+
+impl Service<http::Request<Body>> for Transport {
+    type Response = http::Response<Body>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self {
+            Transport::Remote(channel) => channel.poll_ready(cx).map_err(Into::into),
+            Transport::Local(local) => local.poll_ready(cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        match self {
+            Transport::Remote(channel) => {
+                let call = channel.call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+            Transport::Local(local) => {
+                let call = local.call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+        }
+    }
+}
 
 /// Adds `authorization: Bearer <token>` to each call.
 #[derive(Clone, Debug, Default)]
@@ -31,17 +73,13 @@ impl Interceptor for BearerToken {
     }
 }
 
-/// Connects to a service started in this process (plain HTTP/2 on loopback, no token).
-pub async fn local(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<Authed> {
-    let endpoint = format!("http://{addr}");
-    let channel = Channel::from_shared(endpoint.clone())?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to the in-process {what} at {endpoint}"))?;
-    Ok(InterceptedService::new(
-        ClientTrace::new(channel),
+/// A client of `service`, started in this process: the daemon's service and layers, called
+/// directly (no listener, no token).
+pub fn local<S: capstan_server::GrpcService>(service: S) -> Authed {
+    InterceptedService::new(
+        ClientTrace::new(Transport::Local(LocalService::new(service))),
         BearerToken::default(),
-    ))
+    )
 }
 
 /// Connects to the daemon at `addr` (`host:port`, `http://...` or `https://...`), with TLS when
@@ -101,7 +139,7 @@ pub async fn connect(addr: &str, global: &Global, what: &str) -> anyhow::Result<
         None => None,
     };
     Ok(InterceptedService::new(
-        ClientTrace::new(channel),
+        ClientTrace::new(Transport::Remote(channel)),
         BearerToken(token),
     ))
 }

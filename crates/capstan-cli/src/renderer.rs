@@ -22,8 +22,6 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
     let channel = match global.renderer.as_deref().filter(|a| !a.is_empty()) {
         Some(addr) => remote::connect(addr, global, "renderer").await?,
         None => {
-            let daemon = capstan_server::Daemon::bind("127.0.0.1:0").await?;
-            let local = daemon.local_addr();
             let mut service = RendererService::default();
             let cache_home = crate::chart::helm_paths(global).cache_home;
             if let Some(cache) = capstan_renderer::CompileCache::from_env(&cache_home) {
@@ -31,12 +29,7 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
             }
             let service = LOCAL.get_or_init(|| service).clone().into_server();
             IN_PROCESS.store(true, std::sync::atomic::Ordering::Relaxed);
-            tokio::spawn(daemon.serve(
-                service,
-                capstan_proto::FILE_DESCRIPTOR_SET,
-                std::future::pending(),
-            ));
-            remote::local(local, "renderer").await?
+            remote::local(service)
         }
     };
     Ok(RendererClient::new(channel)

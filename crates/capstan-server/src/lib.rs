@@ -18,6 +18,7 @@
 
 pub mod bounded;
 pub mod limits;
+mod local;
 mod metrics;
 pub mod security;
 #[cfg(feature = "testing")]
@@ -34,6 +35,7 @@ use tonic::transport::server::TcpIncoming;
 pub use bounded::BoundedStatus;
 pub use capstan_auth::{Caller, Operation, Principal, TokenReviewer};
 pub use limits::{Admitted, InFlightLimit, Tenant};
+pub use local::LocalService;
 pub use metrics::{MetricsEndpoint, code_label, serve_metrics};
 pub use security::{Authenticated, Authenticator, Security, SecurityFlags, TokenSet, caller};
 
