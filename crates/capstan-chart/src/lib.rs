@@ -37,6 +37,7 @@ pub mod lenient;
 pub mod strvals;
 
 mod archive;
+pub mod blockyaml;
 mod chart;
 mod ignore;
 mod metadata;

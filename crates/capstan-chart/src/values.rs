@@ -211,7 +211,9 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
         column: 0,
         message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
     })?;
-    match crate::yaml11::read(text) {
+    // Most values files are block-style YAML, which the block reader takes fastest.
+    let helm_reading = crate::yaml11::from_block(text).or_else(|| crate::yaml11::read(text));
+    match helm_reading {
         Some(Value::Null) => return Ok(Values::new()),
         Some(Value::Object(m)) => return Ok(m),
         _ => {}

@@ -118,6 +118,46 @@ fn compose(text: &str) -> Option<Option<Rc<Node>>> {
 
 const STR: &str = "tag:yaml.org,2002:str";
 
+/// A document read by [`crate::blockyaml`] (no tags, anchors or merge keys there), resolved as
+/// [`read`] resolves it: the same value `read` gives for the same text. `None` for a document
+/// ending in a literal block scalar without a final line break, which libyaml reads apart.
+pub(crate) fn from_block(text: &str) -> Option<Value> {
+    if !text.ends_with('\n') && text.contains('|') {
+        return None;
+    }
+    crate::blockyaml::parse(text).map(|root| block_value(&root))
+}
+
+fn block_value(node: &crate::blockyaml::Node<'_>) -> Value {
+    use crate::blockyaml::Node as B;
+    match node {
+        B::Scalar(s) => scalar(&s.text, None, s.plain),
+        B::Seq(items) => Value::Array(items.iter().map(block_value).collect()),
+        B::Map(pairs) => Value::Object(
+            pairs
+                .iter()
+                .map(|(k, v)| (key_text(scalar(k, None, true)), block_value(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// A scalar key's value as the JSON key Helm's reading makes of it; `None` for a collection.
+fn key_string(key: Value) -> Option<String> {
+    match key {
+        Value::String(s) => Some(s),
+        Value::Null => Some("null".to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// [`key_string`] of a scalar key (never a collection).
+fn key_text(key: Value) -> String {
+    key_string(key).unwrap_or_default()
+}
+
 fn decode(node: &Node, budget: &mut usize) -> Option<Value> {
     *budget = budget.checked_sub(1)?;
     Some(match node {
@@ -165,13 +205,7 @@ fn merge_into(
             }
             continue;
         }
-        let key = match decode(k, budget)? {
-            Value::String(s) => s,
-            Value::Null => "null".to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            _ => return None,
-        };
+        let key = key_string(decode(k, budget)?)?;
         let value = decode(v, budget)?;
         out.insert(key, value);
     }
@@ -313,6 +347,20 @@ mod tests {
                    "merged": {"x": 1, "z": 3}, "true": "key"})
         );
         assert_eq!(read("a: |\n  x").unwrap(), json!({"a": "x"}));
+        assert_eq!(from_block("a: |\n  x"), None);
+    }
+
+    #[test]
+    fn the_block_subset_reads_as_the_whole_reading() {
+        for text in [
+            "a: yes\nb: 'yes'\nc: 017\nd: 0x1F\ne: 100000000000000000000\nf: 1.5\ng: on\n",
+            "h: ~\ni: 1_000\nk: y\nl:\n- n\n- off\n- \"y\"\nm: 08\nnn: 1.27.0\nyes: key\n1: one\n",
+            "# comment\nimage:\n  tag: \"\"\n  pullPolicy: IfNotPresent # why\nargs: []\nannotations: {}\n",
+            "script: |\n  #!/bin/sh\n  echo hi\nfolded: plain words\n  continued here\nneg: -1\nexp: 1e3\n",
+            "nan: .nan\ninf: -.inf\nempty:\nnull: null\nNULL: 1\n",
+        ] {
+            assert_eq!(from_block(text), read(text), "{text}");
+        }
         assert_eq!(read("").unwrap(), Value::Null);
     }
 }

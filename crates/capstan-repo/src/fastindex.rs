@@ -1,4 +1,4 @@
-//! The fast path of index parsing: a [`blockyaml`](crate::blockyaml) tree into an [`IndexFile`], exactly as serde_yaml_ng would deserialize it.
+//! The fast path of index parsing: a [`blockyaml`](capstan_chart::blockyaml) tree into an [`IndexFile`], exactly as serde_yaml_ng would deserialize it.
 //!
 //! Every value is converted as serde_yaml_ng converts it into the field's type: strings take
 //! a scalar's text whatever its style; the `scalar` fields (`appVersion`, `created`, `version`,
@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::blockyaml::{Node, Scalar};
 use crate::index::{ChartVersion, IndexFile};
+use capstan_chart::blockyaml::{Node, Scalar};
 
 /// Documents at least this large are read in two parts on two threads.
 const SPLIT_BYTES: usize = 1 << 20;
@@ -178,7 +178,7 @@ fn parse_part<T>(
     let mut charts = BTreeMap::new();
     let mut flat_entries = None;
     let mut root_keys = Vec::new();
-    crate::blockyaml::parse_streaming(
+    capstan_chart::blockyaml::parse_streaming(
         text,
         "entries",
         inside,
@@ -721,7 +721,14 @@ mod tests {
     #[test]
     fn reads_helm_written_indexes_fast() {
         let text = "apiVersion: v1\nentries:\n  chart-0001:\n  - annotations:\n      category: Infrastructure\n      licenses: Apache-2.0\n    apiVersion: v2\n    appVersion: 1.1.0\n    created: \"2024-05-02T10:00:00.123456789Z\"\n    dependencies:\n    - name: common\n      repository: oci://registry.example.com/charts\n      tags:\n      - common\n      version: 2.x.x\n    description: Chart number 1 deploys an application, with a description as long as\n      real ones are.\n    digest: 0f2a\n    home: https://example.com/chart-0001\n    icon: https://example.com/chart-0001.svg\n    keywords:\n    - chart-0001\n    - cache\n    maintainers:\n    - email: a@example.com\n      name: Example Maintainers\n      url: https://example.com\n    name: chart-0001\n    sources:\n    - https://github.com/example/charts/tree/main/chart-0001\n    urls:\n    - https://charts.example.com/chart-0001-0.1.0.tgz\n    version: 0.1.0\n  chart-0002:\n  - apiVersion: v1\n    appVersion: \"3\"\n    deprecated: true\n    name: chart-0002\n    urls:\n    - chart-0002-1.0.0.tgz\n    version: 1.0.0\ngenerated: \"2024-05-30T10:00:00Z\"\nserverInfo: {}\n";
-        assert_eq!(parse(text.as_bytes()), None, "a flow mapping falls back");
+        let theirs: IndexFile = serde_yaml_ng::from_str(text).unwrap();
+        assert_eq!(
+            parse(text.as_bytes()),
+            Some(theirs),
+            "an empty flow mapping reads on the fast path"
+        );
+        let flow = text.replace("serverInfo: {}\n", "serverInfo: {contextPath: /v1}\n");
+        assert_eq!(parse(flow.as_bytes()), None, "a flow mapping falls back");
         let text = text.replace("serverInfo: {}\n", "serverInfo:\n  contextPath: /v1\n");
         let ours = parse(text.as_bytes()).expect("the fast path reads Helm's layout");
         let theirs: IndexFile = serde_yaml_ng::from_str(&text).unwrap();

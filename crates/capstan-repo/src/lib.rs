@@ -24,11 +24,10 @@
 //!   repository was added with `--pass-credentials`.
 //! - Every archive read from the network passes [`capstan_chart::Limits`] before use.
 //! - An `index.yaml` reads the same whichever way it is read: the parser of its block-style
-//!   subset (`blockyaml`, `fastindex`) answers only where it is sure to agree with
+//!   subset (`capstan_chart::blockyaml`, `fastindex`) answers only where it is sure to agree with
 //!   serde_yaml_ng, which reads (or rejects) everything else.
 
 mod access;
-mod blockyaml;
 mod cache;
 mod error;
 mod fastindex;

@@ -1,9 +1,11 @@
-//! A parser for the block-style YAML that `index.yaml` files are written in, giving up on anything else.
+//! A parser for block-style YAML, giving up on anything else: the fast path of reading
+//! repository indexes, values files and rendered manifests.
 //!
-//! Helm (go-yaml) and `capstan repo index` write indexes as block mappings and sequences of
-//! plain, quoted and literal (`|`) scalars. This parser reads exactly that subset into a tree
+//! Helm (go-yaml) and `capstan repo index` write indexes, charts' values files and rendered
+//! manifests are nearly always block mappings and sequences of plain, quoted and literal (`|`)
+//! scalars, with comments and empty flow collections (`[]`, `{}`). This parser reads exactly that subset into a tree
 //! that borrows from the input, without the event buffer of a general YAML parser. Whatever it
-//! is not sure to read as libyaml would (flow collections, anchors, aliases, tags, folded or
+//! is not sure to read as libyaml would (flow collections other than empty ones, anchors, aliases, tags, folded or
 //! multi-line quoted scalars, tabs, control characters, duplicate keys, document markers, plain
 //! scalars that are also indicators) makes it return `None`, and the caller parses the document
 //! with the full YAML parser instead: the subset only ever changes the speed, never the result.
@@ -13,7 +15,7 @@ use std::collections::HashSet;
 
 /// A node of the tree.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Node<'a> {
+pub enum Node<'a> {
     /// A scalar.
     Scalar(Scalar<'a>),
     /// A block sequence.
@@ -24,11 +26,11 @@ pub(crate) enum Node<'a> {
 
 /// A scalar's text, and whether it was plain (so subject to YAML's type resolution).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scalar<'a> {
+pub struct Scalar<'a> {
     /// The scalar's value (escapes and folding applied).
-    pub(crate) text: Cow<'a, str>,
+    pub text: Cow<'a, str>,
     /// Plain (unquoted, not a block scalar).
-    pub(crate) plain: bool,
+    pub plain: bool,
 }
 
 /// The deepest nesting read; deeper documents go to the full parser.
@@ -40,8 +42,7 @@ const HASHED_KEYS: usize = 16;
 
 /// Parses `src`, whose root must be a block mapping; `None` when the document is outside the
 /// subset (or not YAML at all).
-#[cfg(test)]
-pub(crate) fn parse(src: &str) -> Option<Node<'_>> {
+pub fn parse(src: &str) -> Option<Node<'_>> {
     let mut root = Vec::new();
     parse_streaming(
         src,
@@ -63,7 +64,7 @@ pub(crate) fn parse(src: &str) -> Option<Node<'_>> {
 /// before a key of the streamed mapping, whose keys are at column `m`: it starts with the rest
 /// of that mapping. `None` when the document is outside the subset (or a callback says so);
 /// callbacks may have been called by then.
-pub(crate) fn parse_streaming<'a>(
+pub fn parse_streaming<'a>(
     src: &'a str,
     streamed: &str,
     inside: Option<usize>,
@@ -361,7 +362,8 @@ impl<'a> Parser<'a> {
                 text: Cow::Owned(self.literal(rest, n)?),
                 plain: false,
             },
-            b'[' | b'{' | b'&' | b'*' | b'!' | b'>' | b'%' | b'@' | b'`' | b',' | b']' | b'}' => {
+            b'[' | b'{' => return flow(rest),
+            b'&' | b'*' | b'!' | b'>' | b'%' | b'@' | b'`' | b',' | b']' | b'}' => {
                 return None;
             }
             b'-' | b'?' | b':' if rest.len() == 1 || rest.as_bytes()[1] == b' ' => return None,
@@ -443,6 +445,56 @@ impl<'a> Parser<'a> {
             text.push('\n');
         }
         Some(text)
+    }
+}
+
+/// A flow collection on one line, alone or before a comment: an empty one (`[]`, `{}`), or a
+/// sequence of quoted scalars and plain words (`["ALL"]`, `[__name__, job]`).
+fn flow(rest: &str) -> Option<Node<'_>> {
+    if let Some(after) = rest.strip_prefix("{}") {
+        return trailer_ok(after).then_some(Node::Map(Vec::new()));
+    }
+    let bytes = rest.as_bytes();
+    if bytes.first() != Some(&b'[') {
+        return None;
+    }
+    let spaces = |mut i: usize| {
+        while bytes.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        i
+    };
+    let mut items = Vec::new();
+    let mut i = spaces(1);
+    if bytes.get(i) == Some(&b']') {
+        return trailer_ok(&rest[i + 1..]).then_some(Node::Seq(items));
+    }
+    loop {
+        let (text, plain, len) = match bytes.get(i)? {
+            b'"' => {
+                let (text, len) = double_quoted_prefix(&rest[i..])?;
+                (text, false, len)
+            }
+            b'\'' => {
+                let (text, len) = single_quoted_prefix(&rest[i..])?;
+                (text, false, len)
+            }
+            b if b.is_ascii_alphanumeric() || *b == b'_' => {
+                let len = bytes[i..]
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || b"_./-+".contains(b)))
+                    .unwrap_or(bytes.len() - i);
+                (Cow::Borrowed(&rest[i..i + len]), true, len)
+            }
+            _ => return None,
+        };
+        items.push(Node::Scalar(Scalar { text, plain }));
+        i = spaces(i + len);
+        match bytes.get(i)? {
+            b',' => i = spaces(i + 1),
+            b']' => return trailer_ok(&rest[i + 1..]).then_some(Node::Seq(items)),
+            _ => return None,
+        }
     }
 }
 
@@ -548,17 +600,24 @@ fn trailer_ok(rest: &str) -> bool {
 
 /// A single-line double-quoted scalar at the start of `text`, escapes applied.
 fn double_quoted(text: &str) -> Option<Cow<'_, str>> {
+    let (value, len) = double_quoted_prefix(text)?;
+    trailer_ok(&text[len..]).then_some(value)
+}
+
+/// The double-quoted scalar at the start of `text` on this line, escapes applied, and its
+/// length with the quotes.
+fn double_quoted_prefix(text: &str) -> Option<(Cow<'_, str>, usize)> {
     let body = &text[1..];
     let bytes = body.as_bytes();
     let close = bytes.iter().position(|&b| b == b'"' || b == b'\\')?;
     if bytes[close] == b'"' {
-        return trailer_ok(&body[close + 1..]).then_some(Cow::Borrowed(&body[..close]));
+        return Some((Cow::Borrowed(&body[..close]), close + 2));
     }
     let mut out = String::with_capacity(body.len());
     let mut chars = body.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '"' => return trailer_ok(&body[i + 1..]).then_some(Cow::Owned(out)),
+            '"' => return Some((Cow::Owned(out), i + 2)),
             '\\' => {
                 let (_, e) = chars.next()?;
                 let hex = |chars: &mut std::str::CharIndices<'_>, digits: usize| {
@@ -600,6 +659,13 @@ fn double_quoted(text: &str) -> Option<Cow<'_, str>> {
 
 /// A single-line single-quoted scalar at the start of `text` (`''` is a quote).
 fn single_quoted(text: &str) -> Option<Cow<'_, str>> {
+    let (value, len) = single_quoted_prefix(text)?;
+    trailer_ok(&text[len..]).then_some(value)
+}
+
+/// The single-quoted scalar at the start of `text` on this line, and its length with the
+/// quotes.
+fn single_quoted_prefix(text: &str) -> Option<(Cow<'_, str>, usize)> {
     let body = &text[1..];
     let mut out: Option<String> = None;
     let mut start = 0;
@@ -614,16 +680,14 @@ fn single_quoted(text: &str) -> Option<Cow<'_, str>> {
                 start = i;
                 continue;
             }
-            if !trailer_ok(&body[i + 1..]) {
-                return None;
-            }
-            return Some(match out {
+            let value = match out {
                 Some(mut s) => {
                     s.push_str(&body[start..i]);
                     Cow::Owned(s)
                 }
                 None => Cow::Borrowed(&body[..i]),
-            });
+            };
+            return Some((value, i + 2));
         }
         i += 1;
     }
@@ -679,8 +743,18 @@ mod tests {
     #[test]
     fn gives_up_outside_the_subset() {
         for src in [
-            "a: [1, 2]\n",
             "a: {b: c}\n",
+            "a: [a, b,]\n",
+            "a: [a b]\n",
+            "a: [a: b]\n",
+            "a: [[a]]\n",
+            "a: [-a]\n",
+            "a: [\"a\"\n",
+            "a: ['a' x]\n",
+            "a: [a]x\n",
+            "a: []x\n",
+            "a: {}# no space\n",
+            "- []\n",
             "a: &x 1\nb: *x\n",
             "a: !!str 1\n",
             "a: >\n  folded\n",
@@ -715,6 +789,21 @@ mod tests {
             assert_eq!(parse(&format!("{pad}x{bad}y\n")), None, "{bad:?}");
         }
         assert!(parse(&format!("{pad}\u{e9}\u{2027}\u{a0}y\n")).is_some());
+        assert_eq!(
+            parse(
+                "a: []\nb: {} # none\nc:\n- {}\nd: [ ]\ne: [ \"x\\ty\" , 'it''s',w_1.2-x ] # c\n"
+            ),
+            Some(Node::Map(vec![
+                ("a", Node::Seq(Vec::new())),
+                ("b", Node::Map(Vec::new())),
+                ("c", Node::Seq(vec![Node::Map(Vec::new())])),
+                ("d", Node::Seq(Vec::new())),
+                (
+                    "e",
+                    Node::Seq(vec![s("x\ty", false), s("it's", false), s("w_1.2-x", true)])
+                ),
+            ]))
+        );
         let many: String = (0..40).map(|i| format!("k{i}: v\n")).collect();
         assert!(parse(&many).is_some());
         assert_eq!(parse(&format!("{many}k3: again\n")), None);
