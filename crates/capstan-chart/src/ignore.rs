@@ -7,8 +7,6 @@
 //! Helm. The first rule that matches decides. Like Helm, `templates/.?*` (hidden files in
 //! `templates/`) is always ignored.
 
-use globset::{GlobBuilder, GlobMatcher};
-
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -16,7 +14,7 @@ struct Rule {
     negate: bool,
     dir_only: bool,
     base_name: bool,
-    glob: GlobMatcher,
+    pattern: String,
 }
 
 /// A parsed `.helmignore`.
@@ -62,21 +60,18 @@ impl HelmIgnore {
         }
         let base_name = !rule.contains('/');
         let rule = rule.strip_prefix('/').unwrap_or(rule);
-        let pattern = rule.replace("[^", "[!");
-        let glob = GlobBuilder::new(&pattern)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| Error::Ignore {
+        // Helm checks a rule by matching it against "abc": what that match reports malformed.
+        if glob_match(rule, "abc").is_err() {
+            return Err(Error::Ignore {
                 line: number,
-                message: format!("invalid pattern {rule:?}: {e}"),
-            })?
-            .compile_matcher();
+                message: format!("invalid pattern {rule:?}: syntax error in pattern"),
+            });
+        }
         self.rules.push(Rule {
             negate,
             dir_only,
             base_name,
-            glob,
+            pattern: rule.to_string(),
         });
         Ok(())
     }
@@ -92,12 +87,163 @@ impl HelmIgnore {
                 continue;
             }
             let subject = if rule.base_name { base } else { path };
-            if rule.glob.is_match(subject) {
+            // A rule whose pattern turns out malformed further on matches nothing, as in Helm.
+            if glob_match(&rule.pattern, subject).unwrap_or(false) {
                 return !rule.negate;
             }
         }
         false
     }
+}
+
+/// A malformed pattern (Go's `filepath.ErrBadPattern`).
+#[derive(Debug, PartialEq, Eq)]
+struct BadPattern;
+
+/// Go's `filepath.Match`: whether `name` matches the shell pattern `pattern` (`*` any run of
+/// characters but `/`, `?` one character but `/`, `[...]` / `[^...]` a class of characters and
+/// ranges, `\` an escape). Like Go, a pattern is read a chunk (a run up to the next `*`) at a
+/// time, and only as far as matching goes: a malformed chunk after a failed one goes unnoticed.
+fn glob_match(pattern: &str, mut name: &str) -> std::result::Result<bool, BadPattern> {
+    let mut rest = pattern;
+    while !rest.is_empty() {
+        let (star, chunk, after) = split_chunk(rest);
+        rest = after;
+        if star && chunk.is_empty() {
+            return Ok(!name.contains('/'));
+        }
+        let last = rest.is_empty();
+        match match_chunk(chunk, name)? {
+            Some(left) if left.is_empty() || !last => {
+                name = left;
+                continue;
+            }
+            _ => {}
+        }
+        if !star {
+            return Ok(false);
+        }
+        // The star takes one more character each time, never a `/`.
+        let mut found = None;
+        for (i, c) in name.char_indices() {
+            if c == '/' {
+                break;
+            }
+            if let Some(left) = match_chunk(chunk, &name[i + c.len_utf8()..])?
+                && (!last || left.is_empty())
+            {
+                found = Some(left);
+                break;
+            }
+        }
+        match found {
+            Some(left) => name = left,
+            None => return Ok(false),
+        }
+    }
+    Ok(name.is_empty())
+}
+
+/// The leading stars of `pattern` (whether there were any), the chunk up to the next star
+/// outside a class, and what follows.
+fn split_chunk(pattern: &str) -> (bool, &str, &str) {
+    let trimmed = pattern.trim_start_matches('*');
+    let star = trimmed.len() < pattern.len();
+    let bytes = trimmed.as_bytes();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if i + 1 < bytes.len() => i += 1,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'*' if !in_class => return (star, &trimmed[..i], &trimmed[i..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (star, trimmed, "")
+}
+
+/// Matches `chunk` (no star) against the start of `name`: what is left of `name`, `None`
+/// for no match. The whole chunk is read for its syntax even after a mismatch.
+fn match_chunk<'a>(chunk: &str, name: &'a str) -> std::result::Result<Option<&'a str>, BadPattern> {
+    let mut failed = false;
+    let mut s = name;
+    let mut p = chunk;
+    while let Some(c) = p.chars().next() {
+        failed = failed || s.is_empty();
+        match c {
+            '[' => {
+                let got = if failed { None } else { s.chars().next() };
+                if let Some(g) = got {
+                    s = &s[g.len_utf8()..];
+                }
+                p = &p[1..];
+                let negated = p.starts_with('^');
+                if negated {
+                    p = &p[1..];
+                }
+                let mut matched = false;
+                let mut ranges = 0;
+                loop {
+                    if ranges > 0 && p.starts_with(']') {
+                        p = &p[1..];
+                        break;
+                    }
+                    let (lo, after) = class_char(p)?;
+                    p = after;
+                    let mut hi = lo;
+                    if let Some(after) = p.strip_prefix('-') {
+                        (hi, p) = class_char(after)?;
+                    }
+                    matched = matched || got.is_some_and(|g| lo <= g && g <= hi);
+                    ranges += 1;
+                }
+                failed = failed || matched == negated;
+            }
+            '?' => {
+                if !failed {
+                    let g = s.chars().next().unwrap_or('/');
+                    failed = g == '/';
+                    s = &s[g.len_utf8().min(s.len())..];
+                }
+                p = &p[1..];
+            }
+            _ => {
+                let literal = if c == '\\' {
+                    p = &p[1..];
+                    p.chars().next().ok_or(BadPattern)?
+                } else {
+                    c
+                };
+                if !failed {
+                    match s.chars().next() {
+                        Some(g) if g == literal => s = &s[g.len_utf8()..],
+                        _ => failed = true,
+                    }
+                }
+                p = &p[literal.len_utf8()..];
+            }
+        }
+    }
+    Ok((!failed).then_some(s))
+}
+
+/// One character of a class (`\` escapes it) and the pattern after it; a class may not end
+/// there (Go's `getEsc`).
+fn class_char(p: &str) -> std::result::Result<(char, &str), BadPattern> {
+    let p = match p.as_bytes().first() {
+        None | Some(b'-' | b']') => return Err(BadPattern),
+        Some(b'\\') => &p[1..],
+        Some(_) => p,
+    };
+    let c = p.chars().next().ok_or(BadPattern)?;
+    let after = &p[c.len_utf8()..];
+    if after.is_empty() {
+        return Err(BadPattern);
+    }
+    Ok((c, after))
 }
 
 #[cfg(test)]
@@ -133,6 +279,62 @@ mod tests {
         let neg = HelmIgnore::parse("!keep.bak\n*.bak\n").unwrap();
         assert!(!neg.ignored("keep.bak", false));
         assert!(neg.ignored("x.bak", false));
+    }
+
+    #[test]
+    fn patterns_match_as_go_s_filepath_match() {
+        let cases: &[(&str, &str, Result<bool, BadPattern>)] = &[
+            ("abc", "abc", Ok(true)),
+            ("*", "abc", Ok(true)),
+            ("*c", "abc", Ok(true)),
+            ("a*", "a", Ok(true)),
+            ("a*", "abc", Ok(true)),
+            ("a*", "ab/c", Ok(false)),
+            ("a*/b", "abc/b", Ok(true)),
+            ("a*/b", "a/c/b", Ok(false)),
+            ("a*b*c*d*e*/f", "axbxcxdxe/f", Ok(true)),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", Ok(true)),
+            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", Ok(false)),
+            ("a*b?c*x", "abxbbxdbxebxczzx", Ok(true)),
+            ("a*b?c*x", "abxbbxdbxebxczzy", Ok(false)),
+            ("ab[c]", "abc", Ok(true)),
+            ("ab[b-d]", "abc", Ok(true)),
+            ("ab[e-g]", "abc", Ok(false)),
+            ("ab[^c]", "abc", Ok(false)),
+            ("ab[^b-d]", "abc", Ok(false)),
+            ("ab[^e-g]", "abc", Ok(true)),
+            ("a\\*b", "a*b", Ok(true)),
+            ("a\\*b", "ab", Ok(false)),
+            ("a?b", "a☺b", Ok(true)),
+            ("a[^a]b", "a☺b", Ok(true)),
+            ("a???b", "a☺b", Ok(false)),
+            ("a[!a]b", "a!b", Ok(true)),
+            ("a[!a]b", "axb", Ok(false)),
+            ("[a-ζ]*", "α", Ok(true)),
+            ("*[a-ζ]", "A", Ok(false)),
+            ("a?b", "a/b", Ok(false)),
+            ("a*b", "a/b", Ok(false)),
+            ("[\\]a]", "]", Ok(true)),
+            ("[\\-]", "-", Ok(true)),
+            ("[x\\-]", "z", Ok(false)),
+            ("[]a]", "]", Err(BadPattern)),
+            ("[-]", "-", Err(BadPattern)),
+            ("[x-]", "x", Err(BadPattern)),
+            ("[a-b-c]", "a", Err(BadPattern)),
+            ("[", "a", Err(BadPattern)),
+            ("[^", "a", Err(BadPattern)),
+            ("[^bc", "a", Err(BadPattern)),
+            ("a[", "a", Err(BadPattern)),
+            ("a[", "ab", Err(BadPattern)),
+            ("a[", "x", Err(BadPattern)),
+            ("a/b[", "x", Err(BadPattern)),
+            ("*x", "xxx", Ok(true)),
+            ("\\", "a", Err(BadPattern)),
+            ("b*[", "abc", Ok(false)),
+        ];
+        for (pattern, name, want) in cases {
+            assert_eq!(&glob_match(pattern, name), want, "{pattern:?} {name:?}");
+        }
     }
 
     #[test]

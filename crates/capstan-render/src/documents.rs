@@ -119,6 +119,14 @@ fn get_str<'a>(v: &'a Y, path: &[&str]) -> Option<&'a str> {
 
 /// Reads `text` (see [`read_document`]) without the memory.
 pub(crate) fn read_fresh(text: &str) -> Answer {
+    match read_block(text) {
+        Some(answer) => answer,
+        None => read_fresh_whole(text),
+    }
+}
+
+/// [`read_fresh`] by the whole YAML reading.
+fn read_fresh_whole(text: &str) -> Answer {
     if let Err(line) = capstan_chart::check_yaml_nesting(text) {
         return Err(DocError::Nesting(line));
     }
@@ -163,6 +171,95 @@ pub(crate) fn read_fresh(text: &str) -> Answer {
     }))
 }
 
+/// [`read_fresh`] of a block-style document ([`capstan_chart::blockyaml`]), `None` when that
+/// reader cannot say or a field the answer needs is a plain scalar that YAML might not read as
+/// a string: the whole reading then decides.
+fn read_block(text: &str) -> Option<Answer> {
+    use capstan_chart::blockyaml::Node;
+    // libyaml reads a literal block scalar that ends the text without a line break apart.
+    if !text.ends_with('\n') && text.contains('|') {
+        return None;
+    }
+    let Node::Map(root) = capstan_chart::blockyaml::parse(text)? else {
+        return None;
+    };
+    let metadata = match field(&root, "metadata") {
+        Some(Node::Map(m)) => m.as_slice(),
+        _ => &[],
+    };
+    let annotations = match field(metadata, "annotations") {
+        Some(Node::Map(m)) => m.as_slice(),
+        _ => &[],
+    };
+    let api_version = string(field(&root, "apiVersion"))?;
+    let kind = string(field(&root, "kind"))?;
+    let name = string(field(metadata, "name"))?;
+    let namespace = string(field(metadata, "namespace"))?;
+    let hook = string(field(annotations, "helm.sh/hook"))?;
+    let weight = string(field(annotations, "helm.sh/hook-weight"))?;
+    let policies = string(field(annotations, "helm.sh/hook-delete-policy"))?;
+    let answer = (|| {
+        let api_version = api_version
+            .filter(|s| !s.is_empty())
+            .ok_or(DocError::MissingApiVersion)?;
+        let kind = kind
+            .filter(|s| !s.is_empty())
+            .ok_or(DocError::MissingKind)?;
+        let name = name
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| DocError::MissingName(kind.to_string()))?;
+        let hook = hook.map(|events| HookHead {
+            events: events.split(',').filter_map(HookEvent::parse).collect(),
+            weight: weight.and_then(|w| w.trim().parse().ok()).unwrap_or(0),
+            delete_policies: policies
+                .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
+                .unwrap_or_default(),
+        });
+        Ok(Some(DocHead {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            namespace: namespace.map(str::to_string),
+            hook,
+        }))
+    })();
+    Some(answer)
+}
+
+/// The value of `key` in a mapping read by the block reader.
+fn field<'n, 'a>(
+    pairs: &'n [(&'a str, capstan_chart::blockyaml::Node<'a>)],
+    key: &str,
+) -> Option<&'n capstan_chart::blockyaml::Node<'a>> {
+    pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+/// A field's text when YAML reads it as a string (`Some(None)`: absent, or not a string);
+/// `None` when a plain scalar might be read as something else (a number, a bool, null).
+fn string<'a>(node: Option<&'a capstan_chart::blockyaml::Node<'_>>) -> Option<Option<&'a str>> {
+    use capstan_chart::blockyaml::Node;
+    match node {
+        Some(Node::Scalar(s)) if !s.plain || surely_a_string(&s.text) => Some(Some(&s.text)),
+        Some(Node::Scalar(_)) => None,
+        Some(_) | None => Some(None),
+    }
+}
+
+/// Whether every YAML schema reads the plain scalar `s` as a string: not empty, not starting
+/// like a number or null, and none of the words for null and booleans.
+fn surely_a_string(s: &str) -> bool {
+    let Some(first) = s.bytes().next() else {
+        return false;
+    };
+    if first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.' | b'~') {
+        return false;
+    }
+    !matches!(
+        s.to_ascii_lowercase().as_str(),
+        "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +274,34 @@ mod tests {
             "~\n",
             "kind: MemoK\nmetadata: {}\napiVersion: v1\n",
         ];
+        // The block reader's answers are the whole reading's.
+        for text in [
+            docs[0],
+            docs[1],
+            "# Source: x\napiVersion: v1\nkind: K\nmetadata:\n  name: web\n  namespace: ns # here\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: 'n'\n  annotations:\n    helm.sh/hook: test\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: \"\"\n",
+            "apiVersion: v1\nmetadata:\n  name: web\n",
+            "kind: K\nmetadata:\n  name: web\n",
+            "apiVersion: v1\nkind: K\nmetadata: []\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name:\n  - x\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\nspec:\n  script: |\n    x\n",
+        ] {
+            assert_eq!(read_block(text), Some(read_fresh_whole(text)), "{text}");
+        }
+        // Plain scalars that might not be strings, and texts outside the subset, go whole.
+        for text in [
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: 123\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: true\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name:\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: n\n  annotations:\n    helm.sh/hook-weight: -5\n",
+            "apiVersion: v1\nkind: K\nmetadata: {name: n}\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: n\ndata:\n  a: |\n    x",
+            "~\n",
+            "- a\n",
+        ] {
+            assert_eq!(read_block(text), None, "{text}");
+        }
         for text in docs {
             let fresh = read_fresh(text);
             assert_eq!(read_document(text), fresh, "{text}");
