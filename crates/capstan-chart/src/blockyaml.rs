@@ -41,13 +41,24 @@ const MAX_KEY: usize = 1024;
 const HASHED_KEYS: usize = 16;
 
 /// Parses `src`, whose root must be a block mapping; `None` when the document is outside the
-/// subset (or not YAML at all).
+/// subset (or not YAML at all). Keys are plain scalars.
 pub fn parse(src: &str) -> Option<Node<'_>> {
+    parse_root(src, false)
+}
+
+/// [`parse`], also taking keys quoted without escapes (`"helm.sh/hook": x`, `'a b': c`), whose
+/// text is then the key's value (for a caller that reads keys as strings either way).
+pub fn parse_quoted_keys(src: &str) -> Option<Node<'_>> {
+    parse_root(src, true)
+}
+
+fn parse_root(src: &str, quoted_keys: bool) -> Option<Node<'_>> {
     let mut root = Vec::new();
-    parse_streaming(
+    parse_with(
         src,
         "",
         None,
+        quoted_keys,
         |key, value| {
             root.push((key, value));
             Some(())
@@ -68,6 +79,17 @@ pub fn parse_streaming<'a>(
     src: &'a str,
     streamed: &str,
     inside: Option<usize>,
+    root: impl FnMut(&'a str, Node<'a>) -> Option<()>,
+    child: impl FnMut(&'a str, Node<'a>) -> Option<()>,
+) -> Option<()> {
+    parse_with(src, streamed, inside, false, root, child)
+}
+
+fn parse_with<'a>(
+    src: &'a str,
+    streamed: &str,
+    inside: Option<usize>,
+    quoted_keys: bool,
     mut root: impl FnMut(&'a str, Node<'a>) -> Option<()>,
     mut child: impl FnMut(&'a str, Node<'a>) -> Option<()>,
 ) -> Option<()> {
@@ -79,6 +101,7 @@ pub fn parse_streaming<'a>(
         pos: 0,
         pending: None,
         depth: 1,
+        quoted_keys,
     };
     let first = parser.peek()??;
     if first.indent != inside.unwrap_or(0) || is_seq_item(first.text) {
@@ -168,6 +191,8 @@ struct Parser<'a> {
     /// A structural line read but not consumed, or the rest of a `- key: value` line.
     pending: Option<Line<'a>>,
     depth: usize,
+    /// Whether keys quoted without escapes are read (see [`parse_quoted_keys`]).
+    quoted_keys: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -252,7 +277,10 @@ impl<'a> Parser<'a> {
         if line.indent > m || is_seq_item(line.text) {
             return None;
         }
-        let pair = split_key(line.text)?;
+        let pair = match line.text.as_bytes()[0] {
+            b'"' | b'\'' if self.quoted_keys => split_quoted_key(line.text)?,
+            _ => split_key(line.text)?,
+        };
         self.pending = None;
         Some(Some(pair))
     }
@@ -331,6 +359,16 @@ impl<'a> Parser<'a> {
     /// a deeper block, a sequence at the key's own column (`indentless`), or null.
     fn nested(&mut self, n: usize, indentless: bool) -> Option<Node<'a>> {
         match self.peek()? {
+            Some(line) if line.indent > n && line.text.starts_with(['[', '{']) => {
+                // A flow collection on the lines after its key (`annotations:\n    {}`), the
+                // whole value.
+                self.pending = None;
+                let value = flow(line.text)?;
+                match self.peek()? {
+                    Some(next) if next.indent > n => None,
+                    _ => Some(value),
+                }
+            }
             Some(line) if line.indent > n => {
                 if is_seq_item(line.text) {
                     self.seq(line.indent)
@@ -571,6 +609,22 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
     None
 }
 
+/// A `"key": rest` or `'key': rest` line: a key quoted without escapes (or inner quotes)
+/// followed at once by its colon.
+fn split_quoted_key(text: &str) -> Option<(&str, &str)> {
+    let quote = text.as_bytes()[0];
+    let close = text[1..].bytes().position(|b| b == quote || b == b'\\')? + 1;
+    if text.as_bytes()[close] != quote {
+        return None;
+    }
+    let key = &text[1..close];
+    let after = text[close + 1..].strip_prefix(':')?;
+    if !(after.is_empty() || after.starts_with(' ')) || key.len() > MAX_KEY {
+        return None;
+    }
+    Some((key, after.trim_start_matches(' ')))
+}
+
 /// The plain scalar text at the start of `text`: up to a comment, trailing spaces removed;
 /// `None` when it holds `: ` or ends with `:` (a key, or an error).
 fn plain_part(text: &str) -> Option<&str> {
@@ -804,6 +858,27 @@ mod tests {
                 ),
             ]))
         );
+        let quoted = "\"helm.sh/hook\": test\n'a b': c\nm:\n  {}\nl:\n  [x]\n";
+        assert_eq!(parse(quoted), None);
+        assert_eq!(
+            parse_quoted_keys(quoted),
+            Some(Node::Map(vec![
+                ("helm.sh/hook", s("test", true)),
+                ("a b", s("c", true)),
+                ("m", Node::Map(Vec::new())),
+                ("l", Node::Seq(vec![s("x", true)])),
+            ]))
+        );
+        for src in [
+            "\"a\\\"b\": c\n",
+            "\"a\" : c\n",
+            "\"a\":c\n",
+            "\"a\": c\na: d\n",
+            "m:\n  {}\n  x: 1\n",
+            "m:\n  {} x\n",
+        ] {
+            assert_eq!(parse_quoted_keys(src), None, "{src:?}");
+        }
         let many: String = (0..40).map(|i| format!("k{i}: v\n")).collect();
         assert!(parse(&many).is_some());
         assert_eq!(parse(&format!("{many}k3: again\n")), None);

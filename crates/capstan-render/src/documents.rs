@@ -180,7 +180,7 @@ fn read_block(text: &str) -> Option<Answer> {
     if !text.ends_with('\n') && text.contains('|') {
         return None;
     }
-    let Node::Map(root) = capstan_chart::blockyaml::parse(text)? else {
+    let Node::Map(root) = capstan_chart::blockyaml::parse_quoted_keys(text)? else {
         return None;
     };
     let metadata = match field(&root, "metadata") {
@@ -286,6 +286,8 @@ mod tests {
             "apiVersion: v1\nkind: K\nmetadata: []\n",
             "apiVersion: v1\nkind: K\nmetadata:\n  name:\n  - x\n",
             "apiVersion: v1\nkind: K\nmetadata:\n  name: web\nspec:\n  script: |\n    x\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    \"helm.sh/hook\": test\n    'helm.sh/hook-weight': \"3\"\n",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    {}\n",
         ] {
             assert_eq!(read_block(text), Some(read_fresh_whole(text)), "{text}");
         }
