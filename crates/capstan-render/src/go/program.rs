@@ -314,6 +314,9 @@ fn storable_value(v: &Value) -> bool {
     if v.is_undefined() || v.is_safe() {
         return false;
     }
+    if v.as_str().is_some() {
+        return true;
+    }
     match serde::Serialize::serialize(v, Capture) {
         Ok(Prim::Unit) => v.is_none(),
         Ok(_) => true,
@@ -394,6 +397,11 @@ impl Encoder<'_> {
         }
         if v.is_undefined() || v.is_safe() {
             return None;
+        }
+        if let Some(s) = v.as_str() {
+            self.body.push(V_STR);
+            put_bytes(&mut self.body, s.as_bytes());
+            return Some(());
         }
         match serde::Serialize::serialize(v, Capture).ok()? {
             Prim::Unit if v.is_none() => self.body.push(V_NONE),
