@@ -271,6 +271,12 @@ impl CompiledChart {
             .is_some_and(crate::go::GoChart::take_unsaved)
     }
 
+    /// The compiled Go chart, for the Go module's tests.
+    #[cfg(test)]
+    pub(crate) fn go_chart(&self) -> Option<&crate::go::GoChart> {
+        self.go.as_ref()
+    }
+
     /// The chart this was compiled from.
     pub fn chart(&self) -> &Chart {
         &self.chart

@@ -696,4 +696,45 @@ mod tests {
             assert_eq!(again, kept, "the instructions kept again are whole");
         }
     }
+
+    /// A `tpl` text is translated and compiled once per compiled chart, however often and
+    /// from however many templates it runs.
+    #[test]
+    fn a_tpl_text_is_compiled_once_per_chart() {
+        let file = |name: &str, data: &str| capstan_chart::ChartFile {
+            name: name.into(),
+            data: data.as_bytes().to_vec(),
+        };
+        let body = "kind: A\napiVersion: v1\nmetadata:\n  name: {{ tpl .Values.name . }}\n";
+        let chart = Chart::from_files(
+            vec![
+                file("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+                file("values.yaml", "name: \"{{ .Release.Name }}-web\"\n"),
+                file("templates/a.yaml", body),
+                file("templates/b.yaml", body),
+            ],
+            &capstan_chart::Limits::default(),
+        )
+        .unwrap();
+        let compiled = crate::CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();
+        let first = render(&compiled, "{}").unwrap();
+        assert!(
+            first["web/templates/a.yaml"].contains("name: rel-web"),
+            "{first:?}"
+        );
+        let go = compiled.go_chart().unwrap();
+        let cached = |text: &str| {
+            let cache = go.templates.tpl_cache.lock().unwrap();
+            cache.get(text).cloned()
+        };
+        let text = "{{ .Release.Name }}-web";
+        let once = cached(text).expect("cached by text");
+        assert!(once.body.program.get().is_some(), "compiled");
+        assert_eq!(go.templates.tpl_cache.lock().unwrap().len(), 1);
+        assert_eq!(render(&compiled, "{}").unwrap(), first);
+        assert!(
+            Arc::ptr_eq(&once, &cached(text).unwrap()),
+            "the same compiled text"
+        );
+    }
 }
