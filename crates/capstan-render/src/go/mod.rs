@@ -73,26 +73,22 @@ impl Compiled {
     }
 
     /// Its instructions, built when first asked for: decoded from the compile cache's bytes
-    /// when it kept them (and they decode), else compiled from the translation, when
-    /// `compiled_now` is told.
-    fn program(&self, compiled_now: impl FnOnce(&Program)) -> Result<&Program, minijinja::Error> {
+    /// when it kept them (and they decode), else compiled from the translation (then the
+    /// flag is true).
+    fn program(&self) -> Result<(&Program, bool), minijinja::Error> {
         if let Some(p) = self.program.get() {
-            return Ok(p);
+            return Ok((p, false));
         }
         let decoded = self
             .stored
             .as_deref()
             .and_then(|b| Program::decode(&self.key, &self.translation.source, b));
-        let built = match decoded {
-            Some(p) => p,
-            None => {
-                let p = Program::compile(&self.key, &self.translation.source)?;
-                compiled_now(&p);
-                p
-            }
+        let (built, compiled) = match decoded {
+            Some(p) => (p, false),
+            None => (Program::compile(&self.key, &self.translation.source)?, true),
         };
         // Another thread may have built it meanwhile: theirs is kept, equal to this one.
-        Ok(self.program.get_or_init(|| built))
+        Ok((self.program.get_or_init(|| built), compiled))
     }
 }
 
@@ -116,12 +112,14 @@ pub(crate) struct GoTemplates {
 
 impl GoTemplates {
     /// The instructions of one of the chart's templates (see [`Compiled::program`]).
+    /// Marks the chart unsaved when it was compiled now (after the program is in place, so
+    /// a compile cache that takes the mark finds it).
     fn program<'a>(&self, c: &'a Compiled) -> Result<&'a Program, minijinja::Error> {
-        c.program(|p| {
-            if p.storable() {
-                self.unsaved.store(true, Ordering::Relaxed);
-            }
-        })
+        let (p, compiled) = c.program()?;
+        if compiled && p.storable() {
+            self.unsaved.store(true, Ordering::Relaxed);
+        }
+        Ok(p)
     }
 }
 

@@ -393,7 +393,7 @@ fn render_named_inner(
     let ctx = context(untyped(data), state);
     match overlay {
         Some(compiled) => {
-            let program = compiled.program(|_| {})?;
+            let (program, _) = compiled.program()?;
             program
                 .render(state.env(), ctx)
                 .map_err(|e| errors::nested(&compiled, &e))
@@ -466,8 +466,8 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
     // Compiled once per text and chart (the translation cache keeps it).
     let result = compiled
         .body
-        .program(|_| {})
-        .and_then(|p| p.render(state.env(), context(data, state)))
+        .program()
+        .and_then(|(p, _)| p.render(state.env(), context(data, state)))
         .map_err(|e| errors::nested(&compiled.body, &e));
     if pushed {
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
