@@ -1089,6 +1089,26 @@ mod tests {
         assert_eq!(prototypes.len(), 10, "{prototypes:?}");
     }
 
+    /// The stored form names the minijinja version whose instructions it holds: a bump of
+    /// minijinja must bump [`FORMAT`] (and check that every instruction is still stored).
+    #[test]
+    fn the_format_names_the_minijinja_version_in_use() {
+        let lock = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock"),
+        )
+        .unwrap();
+        let version = lock
+            .split("[[package]]")
+            .find(|p| p.contains("\nname = \"minijinja\"\n"))
+            .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+            .map(|v| v.trim_matches('"').to_string())
+            .expect("minijinja in Cargo.lock");
+        assert!(
+            FORMAT.starts_with(&format!("minijinja {version} ")),
+            "{FORMAT} against minijinja {version}"
+        );
+    }
+
     #[test]
     fn malformed_bytes_decode_to_none_never_a_crash() {
         let source = "a {{ f(x=1, y=[1, 'two']) }} {% for x in a %}{{ x | upper }}{% endfor %}";
