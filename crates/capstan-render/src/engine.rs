@@ -261,6 +261,22 @@ impl CompiledChart {
         self.go.as_ref().is_some_and(crate::go::GoChart::reused)
     }
 
+    /// Whether a compile cache should keep this Go chart's [`CompiledChart::translations`]
+    /// (again): true once after it was compiled anew, and after a render compiled
+    /// instructions the cache did not hold (a template the earlier renders did not use);
+    /// asking clears it. Keep them after rendering, so they hold the instructions too.
+    pub fn take_cache_update(&self) -> bool {
+        self.go
+            .as_ref()
+            .is_some_and(crate::go::GoChart::take_unsaved)
+    }
+
+    /// The compiled Go chart, for the Go module's tests.
+    #[cfg(test)]
+    pub(crate) fn go_chart(&self) -> Option<&crate::go::GoChart> {
+        self.go.as_ref()
+    }
+
     /// The chart this was compiled from.
     pub fn chart(&self) -> &Chart {
         &self.chart

@@ -73,6 +73,52 @@ fn reused_translations_render_as_a_fresh_compile() {
     assert_eq!(reused.translations(), fresh.translations());
 }
 
+/// Translations taken after a render hold the instructions compiled for it; a chart compiled
+/// from them renders the same (errors included, at the same Go position) without compiling
+/// those again, and asks to be kept again only when a render compiled something new.
+#[test]
+fn translations_kept_after_a_render_carry_its_instructions() {
+    let limits = RenderLimits::default();
+    let fresh = CompiledChart::compile(&web(), &limits).unwrap();
+    assert!(fresh.take_cache_update(), "compiled anew");
+    assert!(!fresh.take_cache_update(), "asked once");
+    let before = fresh.translations().unwrap();
+    assert_eq!(before.instructions_kept(), 0);
+    let all = [r#"{}"#, r#"{"boom": {"x": 1}}"#, r#"{"name": "other"}"#];
+    let expected: Vec<_> = all.iter().map(|v| manifests(render(&fresh, v))).collect();
+    assert!(
+        fresh.take_cache_update(),
+        "the render compiled instructions"
+    );
+    let after = fresh.translations().unwrap();
+    // cm.yaml, fails.yaml and the define web.name; not _helpers.tpl's empty body.
+    assert_eq!(after.instructions_kept(), 3);
+
+    let bytes = after.encode();
+    let warm =
+        CompiledChart::compile_reusing(web(), &limits, Translations::decode(&bytes)).unwrap();
+    assert!(warm.reused_translations());
+    for (values, expected) in all.iter().zip(&expected) {
+        assert_eq!(
+            &manifests(render(&warm, values)),
+            expected,
+            "values {values}"
+        );
+    }
+    assert!(!warm.take_cache_update(), "nothing compiled anew");
+    let error = render(&warm, r#"{"boom": {"x": 1}}"#).unwrap_err();
+    assert!(error.contains("web/templates/fails.yaml:1:"), "{error}");
+    assert_eq!(warm.translations().unwrap().encode(), bytes);
+
+    // Taken before the render: the instructions are compiled, and the chart asks to be kept.
+    let cold = CompiledChart::compile_reusing(web(), &limits, Some(before)).unwrap();
+    assert!(cold.reused_translations());
+    assert!(!cold.take_cache_update());
+    assert_eq!(manifests(render(&cold, all[0])), expected[0]);
+    assert!(cold.take_cache_update());
+    assert_eq!(cold.translations().unwrap().instructions_kept(), 3);
+}
+
 #[test]
 fn translations_of_another_chart_are_not_used() {
     let limits = RenderLimits::default();

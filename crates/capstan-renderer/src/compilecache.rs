@@ -1,6 +1,7 @@
-//! The compile cache on disk ([`CompileCache`]): a Go chart's translated templates kept
-//! between processes, so a second `capstan template` of the same chart skips parsing and
-//! translating its templates.
+//! The compile cache on disk ([`CompileCache`]): a Go chart's translated templates, and the
+//! minijinja instructions compiled of those its renders used, kept between processes, so a
+//! second `capstan template` of the same chart skips parsing, translating and compiling its
+//! templates. An entry is written after a render ([`CompiledChart::take_cache_update`]).
 //!
 //! One file per chart, named by a hash of capstan's version and the chart's content digest
 //! (so another version, or another chart, never reads it). Each file carries a header with
@@ -19,7 +20,9 @@ use std::time::SystemTime;
 use capstan_render::{CompiledChart, Translations};
 use sha2::{Digest as _, Sha256};
 
-const MAGIC: &[u8] = b"capstan compile cache v1\n";
+/// v2: entries hold the compiled instructions of the templates rendered (older entries are
+/// ignored and replaced).
+const MAGIC: &[u8] = b"capstan compile cache v2\n";
 
 /// The version that keys the cache: translations are private to one build of capstan.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -100,8 +103,9 @@ impl CompileCache {
         found
     }
 
-    /// Keeps the translations of `compiled` (a Go chart) under `digest`; failures are logged
-    /// and otherwise ignored (the cache only saves time).
+    /// Keeps the translations of `compiled` (a Go chart), with the instructions compiled so
+    /// far, under `digest`; failures are logged and otherwise ignored (the cache only saves
+    /// time).
     pub fn store(&self, digest: &str, compiled: &CompiledChart) {
         let Some(translations) = compiled.translations() else {
             return;

@@ -381,23 +381,30 @@ impl RendererService {
     }
 }
 
-/// Compiles `chart`, taking its translated templates from the compile cache under `digest` (a
-/// content digest covering every file compiling reads) when it holds them, and keeping them
-/// there when it did not.
+/// Compiles `chart`, taking its translated templates (and their compiled instructions) from
+/// the compile cache under `digest` (a content digest covering every file compiling reads)
+/// when it holds them; they are kept there after a render ([`keep_compiled`]).
 fn compile(inner: &Inner, chart: Chart, digest: &str) -> Result<CompiledChart, Status> {
     let cache = inner.compile_cache.as_ref();
     let reuse = cache.and_then(|c| c.load(digest));
     let compiled =
         CompiledChart::compile_reusing(chart, &inner.render_limits, reuse).map_err(render_error)?;
-    if let Some(cache) = cache.filter(|_| !compiled.reused_translations()) {
-        cache.store(digest, &compiled);
-    }
     tracing::debug!(
         chart = %digest,
         reused = compiled.reused_translations(),
         "chart compiled"
     );
     Ok(compiled)
+}
+
+/// Keeps `compiled` in the compile cache under `digest` after a render (successful or not)
+/// when the cache lacks it: a chart compiled anew, or instructions this render compiled.
+fn keep_compiled(cache: Option<&CompileCache>, digest: &str, compiled: &CompiledChart) {
+    if let Some(cache) = cache
+        && compiled.take_cache_update()
+    {
+        cache.store(digest, compiled);
+    }
 }
 
 /// Where the renderer caches a tenant's chart: each tenant has its own cache entries, so no
@@ -548,6 +555,7 @@ impl Renderer for RendererService {
                 .as_deref()
                 .map(convert::chart_values)
                 .transpose()?;
+            let compile_cache = self.inner.compile_cache.clone();
             let response = self.blocking(&tenant, "render", move || {
                 let mut read_file = |path: &str| {
                     files
@@ -558,15 +566,15 @@ impl Renderer for RendererService {
                 };
                 let user = capstan_chart::user_values(&layers, &mut read_file).map_err(invalid)?;
                 let set_integers = capstan_chart::set_integer_paths(&layers);
-                let rendered = compiled
-                    .render_typed(
-                        chart_values.as_ref(),
-                        &user,
-                        &set_integers,
-                        &release,
-                        &capabilities,
-                    )
-                    .map_err(render_error)?;
+                let rendered = compiled.render_typed(
+                    chart_values.as_ref(),
+                    &user,
+                    &set_integers,
+                    &release,
+                    &capabilities,
+                );
+                keep_compiled(compile_cache.as_ref(), &digest, &compiled);
+                let rendered = rendered.map_err(render_error)?;
                 Ok(convert::response(
                     digest,
                     &compiled,

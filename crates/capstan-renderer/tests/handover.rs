@@ -149,6 +149,14 @@ async fn a_compile_cache_is_written_once_and_read_by_the_next_service() {
     let entry = CompileCache::new(&cache_dir).path_of(&format!("sha256:{digest}"));
     assert!(entry.exists(), "no cache entry at {}", entry.display());
     assert!(!first.cache().compiled(&key).unwrap().reused_translations());
+    let kept = CompileCache::new(&cache_dir)
+        .load(&format!("sha256:{digest}"))
+        .unwrap();
+    assert_eq!(
+        kept.instructions_kept(),
+        2,
+        "written after the render: cm.yaml's instructions and web.name's"
+    );
 
     let second = RendererService::default().with_compile_cache(CompileCache::new(&cache_dir));
     let source = second.put_loaded(chart, &digest).await.unwrap();

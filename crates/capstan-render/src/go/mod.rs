@@ -3,17 +3,21 @@
 //!
 //! Every template of the chart and its subcharts is parsed (`capstan-gotmpl`) in Helm's order
 //! (deeper paths first, so a parent's `define` wins over a subchart's of the same name),
-//! translated, and added to one minijinja environment together with the runtime
-//! ([`runtime`]) and the function library (`capstan-sprig`). A render builds Helm's top-level
-//! objects per chart and executes each non-partial template with them as dot.
+//! translated, and run on one minijinja environment holding the runtime ([`runtime`]) and the
+//! function library (`capstan-sprig`). Each translation is compiled into minijinja's
+//! instructions when first rendered ([`program`]; taken from the compile cache's bytes when it
+//! kept them) and run on minijinja's VM directly. A render builds Helm's top-level objects per
+//! chart and executes each non-partial template with them as dot.
 
 mod errors;
 mod objects;
+mod program;
 mod runtime;
 mod stored;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use capstan_chart::{Chart, Values};
 use capstan_gotmpl::Translation;
@@ -26,6 +30,7 @@ use crate::engine::{is_partial, walk};
 use crate::objects::{SESSION_KEY, Session};
 use crate::{Error, Result};
 
+use program::Program;
 pub(crate) use runtime::GO_KEY;
 pub use stored::Translations;
 
@@ -42,6 +47,49 @@ pub(crate) struct Compiled {
     go_source: Arc<str>,
     /// The minijinja source and its span map.
     translation: Translation,
+    /// The translation compiled, when first rendered (see [`Compiled::program`]).
+    program: OnceLock<Program>,
+    /// Its instructions as a compile cache kept them ([`Program::encode`]), if it did.
+    stored: Option<Vec<u8>>,
+}
+
+impl Compiled {
+    fn new(
+        key: String,
+        file: String,
+        exec_name: String,
+        go_source: Arc<str>,
+        translation: Translation,
+    ) -> Compiled {
+        Compiled {
+            key,
+            file,
+            exec_name,
+            go_source,
+            translation,
+            program: OnceLock::new(),
+            stored: None,
+        }
+    }
+
+    /// Its instructions, built when first asked for: decoded from the compile cache's bytes
+    /// when it kept them (and they decode), else compiled from the translation (then the
+    /// flag is true).
+    fn program(&self) -> Result<(&Program, bool), minijinja::Error> {
+        if let Some(p) = self.program.get() {
+            return Ok((p, false));
+        }
+        let decoded = self
+            .stored
+            .as_deref()
+            .and_then(|b| Program::decode(&self.key, &self.translation.source, b));
+        let (built, compiled) = match decoded {
+            Some(p) => (p, false),
+            None => (Program::compile(&self.key, &self.translation.source)?, true),
+        };
+        // Another thread may have built it meanwhile: theirs is kept, equal to this one.
+        Ok((self.program.get_or_init(|| built), compiled))
+    }
 }
 
 /// A `tpl` text, compiled.
@@ -57,6 +105,22 @@ pub(crate) struct GoTemplates {
     compiled: HashMap<String, Compiled>,
     tpl_cache: Mutex<HashMap<String, Arc<TplCompiled>>>,
     functions: Arc<capstan_sprig::Registry>,
+    /// Whether a compile cache lacks what this chart holds: its translations (compiled anew)
+    /// or a program compiled from its translation since (see [`GoChart::take_unsaved`]).
+    unsaved: AtomicBool,
+}
+
+impl GoTemplates {
+    /// The instructions of one of the chart's templates (see [`Compiled::program`]).
+    /// Marks the chart unsaved when it was compiled now (after the program is in place, so
+    /// a compile cache that takes the mark finds it).
+    fn program<'a>(&self, c: &'a Compiled) -> Result<&'a Program, minijinja::Error> {
+        let (p, compiled) = c.program()?;
+        if compiled && p.storable() {
+            self.unsaved.store(true, Ordering::Relaxed);
+        }
+        Ok(p)
+    }
 }
 
 /// A Go chart, compiled: the environment and its templates.
@@ -88,8 +152,9 @@ fn helm_order(a: &str, b: &str) -> std::cmp::Ordering {
 impl GoChart {
     /// Parses and translates every template of `chart` (dependencies resolved) and its
     /// subcharts; with `reuse` (translations of the same chart, from a compile cache), takes
-    /// those instead when they cover exactly this chart's files. Templates are compiled into
-    /// minijinja when first rendered or included, so a render pays only for what it uses.
+    /// those (and the instructions it kept) instead when they cover exactly this chart's
+    /// files. Templates are compiled into minijinja's instructions when first rendered or
+    /// included, so a render pays only for what it uses.
     pub(crate) fn compile(
         chart: &Chart,
         limits: &RenderLimits,
@@ -133,15 +198,7 @@ impl GoChart {
             compiled,
             tpl_cache: Mutex::new(HashMap::new()),
             functions,
-        });
-        // minijinja compiles a template the first time it is asked for (and keeps it): a
-        // chart's disabled parts and unused defines cost nothing.
-        let sources = templates.clone();
-        env.set_loader(move |name| {
-            Ok(sources
-                .compiled
-                .get(name)
-                .map(|c| c.translation.source.clone()))
+            unsaved: AtomicBool::new(!from_cache),
         });
         Ok(GoChart {
             env,
@@ -150,9 +207,17 @@ impl GoChart {
         })
     }
 
-    /// The chart's translated templates, for a compile cache.
+    /// The chart's translated templates and the instructions compiled of them so far, for a
+    /// compile cache.
     pub(crate) fn translations(&self) -> Translations {
         Translations::of(&self.templates.compiled)
+    }
+
+    /// Whether a compile cache should keep this chart (again): true once after it was
+    /// compiled anew, and after a render compiled a template the cache did not hold the
+    /// instructions of; asking clears it.
+    pub(crate) fn take_unsaved(&self) -> bool {
+        self.templates.unsaved.swap(false, Ordering::Relaxed)
     }
 
     /// Whether the translations came from a compile cache.
@@ -223,9 +288,9 @@ impl GoChart {
                 (SESSION_KEY, session_value.clone()),
             ]);
             let out = self
-                .env
-                .get_template(&file)
-                .and_then(|t| t.render(context))
+                .templates
+                .program(compiled)
+                .and_then(|p| p.render(&self.env, context))
                 .map_err(|e| errors::render_error(compiled, &e))?;
             // The whole output is bounded; one template's runaway text is bounded by fuel,
             // time and the string bound first.
@@ -318,22 +383,21 @@ fn compile_file(
     };
     let mut out = Vec::with_capacity(tree.defines.len() + 1);
     for d in &tree.defines {
-        let key = define_name(&d.name);
-        out.push(Compiled {
-            key,
-            file: file.to_string(),
-            exec_name: d.name.clone(),
-            go_source: source.clone(),
-            translation: translate(&d.list)?,
-        });
+        out.push(Compiled::new(
+            define_name(&d.name),
+            file.to_string(),
+            d.name.clone(),
+            source.clone(),
+            translate(&d.list)?,
+        ));
     }
-    out.push(Compiled {
-        key: file.to_string(),
-        file: file.to_string(),
-        exec_name: file.to_string(),
-        go_source: source.clone(),
-        translation: translate(&tree.root)?,
-    });
+    out.push(Compiled::new(
+        file.to_string(),
+        file.to_string(),
+        file.to_string(),
+        source.clone(),
+        translate(&tree.root)?,
+    ));
     Ok(out)
 }
 
@@ -401,7 +465,7 @@ fn tree(
 }
 
 impl GoTemplates {
-    /// Translates a `tpl` text (cached by text).
+    /// Translates a `tpl` text (cached by text, with its instructions once compiled).
     fn compile_tpl(
         &self,
         text: &str,
@@ -423,23 +487,23 @@ impl GoTemplates {
             let key = format!("\u{0}tpl-define\u{0}{}", d.name);
             defines.insert(
                 d.name.clone(),
-                Arc::new(Compiled {
+                Arc::new(Compiled::new(
                     key,
-                    file: "gotpl".into(),
-                    exec_name: d.name.clone(),
-                    go_source: source.clone(),
-                    translation: capstan_gotmpl::translate(&d.list, &is_function)?,
-                }),
+                    "gotpl".into(),
+                    d.name.clone(),
+                    source.clone(),
+                    capstan_gotmpl::translate(&d.list, &is_function)?,
+                )),
             );
         }
         let compiled = Arc::new(TplCompiled {
-            body: Arc::new(Compiled {
-                key: "gotpl".into(),
-                file: "gotpl".into(),
-                exec_name: "gotpl".into(),
-                go_source: source,
-                translation: capstan_gotmpl::translate(&tree.root, &is_function)?,
-            }),
+            body: Arc::new(Compiled::new(
+                "gotpl".into(),
+                "gotpl".into(),
+                "gotpl".into(),
+                source,
+                capstan_gotmpl::translate(&tree.root, &is_function)?,
+            )),
             defines,
         });
         let mut cache = self.tpl_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -448,5 +512,227 @@ impl GoTemplates {
         }
         cache.insert(text.to_string(), compiled.clone());
         Ok(compiled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::{Path, PathBuf};
+
+    /// The shared chart corpus: `CAPSTAN_CHARTS_DIR`, or `shared/charts` beside the
+    /// repository or a parent of it, or this machine's `/work/shared/charts`.
+    pub(crate) fn corpus() -> PathBuf {
+        if let Some(dir) = std::env::var_os("CAPSTAN_CHARTS_DIR") {
+            return PathBuf::from(dir);
+        }
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|a| a.join("shared/charts"))
+            .chain([PathBuf::from("/work/shared/charts")])
+            .find(|c| c.join("CASES.tsv").is_file())
+            .unwrap_or_else(|| PathBuf::from("shared/charts"))
+    }
+
+    /// Every template of every corpus chart compiles to instructions that the stored form
+    /// keeps exactly (instructions, lines, spans; the bytes encode again equal).
+    #[test]
+    fn corpus_programs_round_trip_through_their_stored_form() {
+        let root = corpus();
+        let mut names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap_or_else(|e| panic!("chart corpus at {}: {e}", root.display()))
+            .flatten()
+            .filter(|e| e.path().join("Chart.yaml").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert!(names.len() > 50, "found only {names:?}");
+        for name in &names {
+            let chart = Chart::load_dir(&root.join(name), &capstan_chart::Limits::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let resolved = capstan_chart::resolve_dependencies(&chart).unwrap();
+            let go = GoChart::compile(&resolved, &RenderLimits::default(), None).unwrap();
+            assert!(!go.templates.compiled.is_empty(), "{name}");
+            for c in go.templates.compiled.values() {
+                let what = format!("{name}: {}", c.key);
+                let source = &c.translation.source;
+                let compiled = Program::compile(&c.key, source).unwrap();
+                assert!(compiled.storable(), "{what}");
+                let bytes = compiled.encode().unwrap();
+                let decoded = Program::decode(&c.key, source, &bytes).unwrap();
+                let (a, b) = (compiled.instructions(), decoded.instructions());
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{what}");
+                for i in 0..a.len() as u32 {
+                    assert_eq!(a.get_span(i), b.get_span(i), "{what}: span of {i}");
+                }
+                assert_eq!(decoded.encode(), Some(bytes), "{what}");
+            }
+        }
+    }
+
+    fn corpus_chart(name: &str) -> Chart {
+        Chart::load_dir(&corpus().join(name), &capstan_chart::Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Every rendered file and the notes (as `NOTES`), or the error.
+    fn render(
+        compiled: &crate::CompiledChart,
+        values: &str,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let values: capstan_chart::Values = serde_json::from_str(values).unwrap();
+        compiled
+            .render(
+                &values,
+                &crate::ReleaseInfo::install("rel", "ns"),
+                &crate::Capabilities::default(),
+            )
+            .map(|r| {
+                let mut files = r.files;
+                files.insert("NOTES".into(), r.notes);
+                files
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// The first file that differs, so a failure names it rather than printing everything.
+    fn first_difference(
+        a: &BTreeMap<String, String>,
+        b: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        keys.into_iter()
+            .find(|k| a.get(*k) != b.get(*k))
+            .map(|k| format!("{k}:\n{:?}\n---\n{:?}", a.get(k), b.get(k)))
+    }
+
+    /// The translations of `compiled` through their bytes, as a compile cache gives them.
+    fn through_bytes(compiled: &crate::CompiledChart) -> Translations {
+        Translations::decode(&compiled.translations().unwrap().encode()).unwrap()
+    }
+
+    /// Corpus charts render the same whether compiled anew or from the compile cache's bytes
+    /// holding their instructions (none of them is decoded wrong or compiled anew).
+    #[test]
+    fn corpus_charts_render_the_same_with_the_cache_warm() {
+        let limits = RenderLimits::default();
+        // Passwords made at random unless given.
+        let postgresql =
+            r#"{"auth": {"postgresPassword": "p", "password": "q", "replicationPassword": "r"}}"#;
+        let kps = r#"{"grafana": {"adminPassword": "p"}}"#;
+        for (name, values) in [
+            ("kube-prometheus-stack", kps),
+            ("ingress-nginx", "{}"),
+            ("postgresql", postgresql),
+        ] {
+            let chart = corpus_chart(name);
+            let cold = crate::CompiledChart::compile(&chart, &limits).unwrap();
+            assert!(cold.take_cache_update(), "{name}: compiled anew");
+            let expected = render(&cold, values).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let kept = through_bytes(&cold);
+            let stored = kept.entries.iter().filter(|e| e.program.is_some()).count();
+            assert!(stored > 10, "{name}: {stored} programs kept");
+            let warm = crate::CompiledChart::compile_reusing(chart, &limits, Some(kept)).unwrap();
+            assert!(warm.reused_translations());
+            let got = render(&warm, values).unwrap_or_else(|e| panic!("{name}: {e}"));
+            if let Some(d) = first_difference(&expected, &got) {
+                panic!("{name}: {d}");
+            }
+            assert!(!warm.take_cache_update(), "{name}: nothing compiled anew");
+        }
+    }
+
+    /// Instructions that do not decode are compiled from the translation again: the render
+    /// is the same, errors included, and the chart asks to be kept again.
+    #[test]
+    fn damaged_instructions_fall_back_to_compiling() {
+        let limits = RenderLimits::default();
+        let chart = Chart::from_files(
+            vec![
+                capstan_chart::ChartFile {
+                    name: "Chart.yaml".into(),
+                    data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec(),
+                },
+                capstan_chart::ChartFile {
+                    name: "templates/_helpers.tpl".into(),
+                    data: br#"{{ define "web.name" }}{{ .Values.name | trunc 63 }}{{ end }}"#.to_vec(),
+                },
+                capstan_chart::ChartFile {
+                    name: "templates/cm.yaml".into(),
+                    data: b"kind: A\napiVersion: v1\nmetadata:\n  name: {{ include \"web.name\" . }}\n{{ if .Values.boom }}{{ .Values.boom.deep.x }}{{ end }}\n"
+                        .to_vec(),
+                },
+            ],
+            &capstan_chart::Limits::default(),
+        )
+        .unwrap();
+        let cold = crate::CompiledChart::compile(&chart, &limits).unwrap();
+        let ok = render(&cold, r#"{"name": "app"}"#);
+        let failed = render(&cold, r#"{"name": "app", "boom": 1}"#);
+        assert!(ok.is_ok() && failed.is_err(), "{ok:?} {failed:?}");
+        let kept = through_bytes(&cold);
+        for damage in [
+            (|b: &mut Vec<u8>| b.truncate(b.len() / 2)) as fn(&mut Vec<u8>),
+            |b| b.push(7),
+            |b| b.iter_mut().for_each(|x| *x = 0xff),
+        ] {
+            let mut damaged = kept.clone();
+            let programs: Vec<&mut Vec<u8>> = damaged
+                .entries
+                .iter_mut()
+                .filter_map(|e| e.program.as_mut())
+                .collect();
+            assert_eq!(programs.len(), 2, "the file and the define it includes");
+            programs.into_iter().for_each(damage);
+            let warm = crate::CompiledChart::compile_reusing(chart.clone(), &limits, Some(damaged))
+                .unwrap();
+            assert!(!warm.take_cache_update());
+            assert_eq!(render(&warm, r#"{"name": "app"}"#), ok);
+            assert_eq!(render(&warm, r#"{"name": "app", "boom": 1}"#), failed);
+            assert!(warm.take_cache_update(), "compiled anew: kept again");
+            let again = through_bytes(&warm);
+            assert_eq!(again, kept, "the instructions kept again are whole");
+        }
+    }
+
+    /// A `tpl` text is translated and compiled once per compiled chart, however often and
+    /// from however many templates it runs.
+    #[test]
+    fn a_tpl_text_is_compiled_once_per_chart() {
+        let file = |name: &str, data: &str| capstan_chart::ChartFile {
+            name: name.into(),
+            data: data.as_bytes().to_vec(),
+        };
+        let body = "kind: A\napiVersion: v1\nmetadata:\n  name: {{ tpl .Values.name . }}\n";
+        let chart = Chart::from_files(
+            vec![
+                file("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+                file("values.yaml", "name: \"{{ .Release.Name }}-web\"\n"),
+                file("templates/a.yaml", body),
+                file("templates/b.yaml", body),
+            ],
+            &capstan_chart::Limits::default(),
+        )
+        .unwrap();
+        let compiled = crate::CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();
+        let first = render(&compiled, "{}").unwrap();
+        assert!(
+            first["web/templates/a.yaml"].contains("name: rel-web"),
+            "{first:?}"
+        );
+        let go = compiled.go_chart().unwrap();
+        let cached = |text: &str| {
+            let cache = go.templates.tpl_cache.lock().unwrap();
+            cache.get(text).cloned()
+        };
+        let text = "{{ .Release.Name }}-web";
+        let once = cached(text).expect("cached by text");
+        assert!(once.body.program.get().is_some(), "compiled");
+        assert_eq!(go.templates.tpl_cache.lock().unwrap().len(), 1);
+        assert_eq!(render(&compiled, "{}").unwrap(), first);
+        assert!(
+            Arc::ptr_eq(&once, &cached(text).unwrap()),
+            "the same compiled text"
+        );
     }
 }

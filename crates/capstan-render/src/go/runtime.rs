@@ -393,10 +393,10 @@ fn render_named_inner(
     let ctx = context(untyped(data), state);
     match overlay {
         Some(compiled) => {
-            let tmpl = state
-                .env()
-                .template_from_named_str(&compiled.key, &compiled.translation.source)?;
-            tmpl.render(ctx).map_err(|e| errors::nested(&compiled, &e))
+            let (program, _) = compiled.program()?;
+            program
+                .render(state.env(), ctx)
+                .map_err(|e| errors::nested(&compiled, &e))
         }
         None => {
             // Named templates first, then template files by path (`include (print
@@ -410,8 +410,10 @@ fn render_named_inner(
                     "template: no template {name:?} associated with template \"gotpl\""
                 )));
             };
-            let tmpl = state.env().get_template(&key)?;
-            tmpl.render(ctx).map_err(|e| errors::nested(compiled, &e))
+            let program = go.templates.program(compiled)?;
+            program
+                .render(state.env(), ctx)
+                .map_err(|e| errors::nested(compiled, &e))
         }
     }
 }
@@ -461,10 +463,11 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
             .unwrap_or_else(|e| e.into_inner())
             .push(overlay);
     }
-    let result = state
-        .env()
-        .template_from_named_str(&compiled.body.key, &compiled.body.translation.source)
-        .and_then(|t| t.render(context(data, state)))
+    // Compiled once per text and chart (the translation cache keeps it).
+    let result = compiled
+        .body
+        .program()
+        .and_then(|(p, _)| p.render(state.env(), context(data, state)))
         .map_err(|e| errors::nested(&compiled.body, &e));
     if pushed {
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();

@@ -1,9 +1,11 @@
-//! A Go chart's translated templates as bytes, so a compile cache can keep them between
-//! processes ([`Translations`]).
+//! A Go chart's translated templates, and the minijinja instructions compiled of those it
+//! rendered, as bytes, so a compile cache can keep them between processes ([`Translations`]).
 //!
 //! The format is private to one capstan version (the cache that keeps it is keyed by version):
-//! a magic line, then length-prefixed records. Decoding checks every length against the input
-//! and answers `None` for anything malformed, so a damaged entry is never used.
+//! a magic line naming the instructions' format too ([`super::program::FORMAT`]), then
+//! length-prefixed records. Decoding checks every length against the input and answers `None`
+//! for anything malformed, so a damaged entry is never used; instructions are decoded (and
+//! checked) when their template is first rendered, and compiled anew when they do not decode.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,8 +13,12 @@ use std::sync::Arc;
 use capstan_gotmpl::{Span, Translation};
 
 use super::Compiled;
+use super::program::FORMAT;
 
-const MAGIC: &[u8] = b"capstan go translations v1\n";
+/// The first line of the bytes: this format's version, then the instructions'.
+fn magic() -> String {
+    format!("capstan go translations v2; {FORMAT}\n")
+}
 
 /// One translated template without its Go source (which the chart itself supplies).
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +27,8 @@ pub(crate) struct Entry {
     pub file: String,
     pub exec_name: String,
     pub translation: Translation,
+    /// Its instructions ([`super::program::Program::encode`]), when it was rendered.
+    pub program: Option<Vec<u8>>,
 }
 
 /// The translated templates of a Go chart (every file's body and every `define`, after Helm's
@@ -32,7 +40,8 @@ pub struct Translations {
 }
 
 impl Translations {
-    /// The translations of compiled templates, sorted by key (so equal charts encode equally).
+    /// The translations of compiled templates, sorted by key (so equal charts encode equally),
+    /// with the instructions of those compiled or decoded so far (else those kept before).
     pub(crate) fn of(compiled: &HashMap<String, Compiled>) -> Translations {
         let mut entries: Vec<Entry> = compiled
             .values()
@@ -41,6 +50,10 @@ impl Translations {
                 file: c.file.clone(),
                 exec_name: c.exec_name.clone(),
                 translation: c.translation.clone(),
+                program: match c.program.get() {
+                    Some(p) => p.encode(),
+                    None => c.stored.clone(),
+                },
             })
             .collect();
         entries.sort_by(|a, b| a.key.cmp(&b.key));
@@ -57,16 +70,9 @@ impl Translations {
         let mut out = HashMap::with_capacity(self.entries.len());
         for e in self.entries {
             let go_source = (*sources.get(e.file.as_str())?).clone();
-            out.insert(
-                e.key.clone(),
-                Compiled {
-                    key: e.key,
-                    file: e.file,
-                    exec_name: e.exec_name,
-                    go_source,
-                    translation: e.translation,
-                },
-            );
+            let mut c = Compiled::new(e.key.clone(), e.file, e.exec_name, go_source, e.translation);
+            c.stored = e.program;
+            out.insert(e.key, c);
         }
         let bodies_present = sources
             .keys()
@@ -74,15 +80,21 @@ impl Translations {
         bodies_present.then_some(out)
     }
 
+    /// How many templates' compiled instructions these hold (those rendered before they were
+    /// taken).
+    pub fn instructions_kept(&self) -> usize {
+        self.entries.iter().filter(|e| e.program.is_some()).count()
+    }
+
     /// The translations as bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(
             self.entries
                 .iter()
-                .map(|e| e.translation.source.len() + 64)
+                .map(|e| e.translation.source.len() + e.program.as_ref().map_or(0, Vec::len) + 64)
                 .sum(),
         ));
-        w.0.extend_from_slice(MAGIC);
+        w.0.extend_from_slice(magic().as_bytes());
         w.len(self.entries.len());
         for e in &self.entries {
             w.str(&e.key);
@@ -108,13 +120,21 @@ impl Translations {
                     w.str(text);
                 }
             }
+            match &e.program {
+                Some(p) => {
+                    w.0.push(1);
+                    w.len(p.len());
+                    w.0.extend_from_slice(p);
+                }
+                None => w.0.push(0),
+            }
         }
         w.0
     }
 
     /// Translations from [`Translations::encode`]'s bytes; `None` when they are malformed.
     pub fn decode(bytes: &[u8]) -> Option<Translations> {
-        let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+        let mut r = Reader(bytes.strip_prefix(magic().as_bytes())?);
         let count = r.len()?;
         let mut entries = Vec::with_capacity(count.min(1 << 16));
         for _ in 0..count {
@@ -152,11 +172,20 @@ impl Translations {
                     args,
                 });
             }
+            let program = match r.byte()? {
+                0 => None,
+                1 => {
+                    let n = r.len()?;
+                    Some(r.take(n)?.to_vec())
+                }
+                _ => return None,
+            };
             entries.push(Entry {
                 key,
                 file,
                 exec_name,
                 translation: Translation { source, spans },
+                program,
             });
         }
         r.0.is_empty().then_some(Translations { entries })
@@ -224,6 +253,7 @@ mod tests {
                         args: vec![(5, "1".into())],
                     }],
                 },
+                program: Some(vec![1, 2, 3]),
             }],
         }
     }
@@ -244,7 +274,7 @@ mod tests {
         extra.push(0);
         assert_eq!(Translations::decode(&extra), None);
         let mut huge = bytes.clone();
-        let at = MAGIC.len();
+        let at = magic().len();
         huge[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert_eq!(Translations::decode(&huge), None);
         assert_eq!(Translations::decode(b"not translations"), None);
