@@ -35,6 +35,12 @@ pub struct CompiledChart {
     chart: Chart,
     /// The chart's Go templates, unless it is written in capstan's minijinja dialect.
     go: Option<crate::go::GoChart>,
+    /// A Go chart without the contents of its templates and files (their names kept): what
+    /// computing the values reads, copied by every render at a fraction of the whole chart.
+    outline: Option<Chart>,
+    /// A Go chart's non-template files by chart path (`top/charts/sub`), subcharts under
+    /// their aliases, as every render's `.Files` and CRDs read them.
+    files: HashMap<String, crate::go::ChartFiles>,
     env: Environment<'static>,
     defines: HashMap<String, DefineOrigin>,
     sources: HashMap<String, String>,
@@ -165,9 +171,15 @@ impl CompiledChart {
     ) -> Result<CompiledChart> {
         let resolved = capstan_chart::resolve_dependencies(&chart)?;
         if crate::TemplateSyntax::of(&chart) == crate::TemplateSyntax::Go {
+            let go = crate::go::GoChart::compile(&resolved, limits, reuse)?;
+            let mut files = HashMap::new();
+            let top = resolved.name().to_string();
+            take_files(resolved, &top, &mut files);
             return Ok(CompiledChart {
+                outline: Some(outline(&chart)),
                 chart,
-                go: Some(crate::go::GoChart::compile(&resolved, limits, reuse)?),
+                go: Some(go),
+                files,
                 env: Environment::new(),
                 defines: HashMap::new(),
                 sources: HashMap::new(),
@@ -180,6 +192,8 @@ impl CompiledChart {
         let mut compiled = CompiledChart {
             chart: chart.clone(),
             go: None,
+            outline: None,
+            files: HashMap::new(),
             env: Environment::new(),
             defines: HashMap::new(),
             sources: HashMap::new(),
@@ -346,12 +360,15 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Texts> {
+        // A Go chart's values are computed on its outline: the files' contents are read from
+        // `self.files` by path.
+        let base = self.outline.as_ref().unwrap_or(&self.chart);
         let chart = match chart_values {
             Some(values) => std::borrow::Cow::Owned(Chart {
                 values: values.clone(),
-                ..self.chart.clone()
+                ..base.clone()
             }),
-            None => std::borrow::Cow::Borrowed(&self.chart),
+            None => std::borrow::Cow::Borrowed(base),
         };
         let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
         capstan_chart::validate_values(&processed, &values)?;
@@ -398,6 +415,7 @@ impl CompiledChart {
         if let Some(go) = &self.go {
             let rendered = go.render(
                 &processed,
+                &self.files,
                 &values,
                 set_integers,
                 release,
@@ -409,7 +427,9 @@ impl CompiledChart {
                 Err(error) => return provisional(error, &sess, processed, values),
             };
             let mut crds = Vec::new();
-            collect_crds(&processed, processed.name(), &mut crds);
+            if !capabilities.omit_crds {
+                collect_crds(&processed, processed.name(), &self.files, &mut crds);
+            }
             return Ok(Texts {
                 chart: processed,
                 values,
@@ -447,7 +467,7 @@ impl CompiledChart {
                     false,
                 ));
             }
-            for crd in chart.crds() {
+            for crd in chart.crds().filter(|_| !capabilities.omit_crds) {
                 crds.push((
                     format!("{path}/{}", crd.name),
                     String::from_utf8_lossy(&crd.data).into_owned(),
@@ -786,18 +806,64 @@ fn base_context(
     ctx
 }
 
-/// The CRDs of a chart and its subcharts, parents first, as `(path, text)`.
-fn collect_crds(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
+/// The CRDs of a chart and its subcharts, parents first, as `(path, text)`; their contents
+/// from `files` (by chart path), where the chart (an outline) has none.
+fn collect_crds(
+    chart: &Chart,
+    path: &str,
+    files: &HashMap<String, crate::go::ChartFiles>,
+    out: &mut Vec<(String, String)>,
+) {
+    let table = files.get(path);
     for crd in chart.crds() {
+        let data = table
+            .and_then(|t| t.files.get(&crd.name))
+            .map_or(crd.data.as_slice(), |f| f.data());
         // Valid UTF-8 (every CRD in practice) is checked and copied in one pass; only
         // invalid bytes take the slower lossy conversion.
-        let text = String::from_utf8(crd.data.clone())
+        let text = String::from_utf8(data.to_vec())
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         out.push((format!("{path}/{}", crd.name), text));
     }
     for sub in &chart.dependencies {
-        collect_crds(sub, &format!("{path}/charts/{}", sub.name()), out);
+        collect_crds(sub, &format!("{path}/charts/{}", sub.name()), files, out);
     }
+}
+
+/// `chart` without the contents of its templates, files and `values.yaml` text, subcharts
+/// included: everything computing and validating values reads (metadata, values, schema,
+/// dependencies, the files' names).
+fn outline(chart: &Chart) -> Chart {
+    let names = |files: &[capstan_chart::ChartFile]| {
+        files
+            .iter()
+            .map(|f| capstan_chart::ChartFile {
+                name: f.name.clone(),
+                data: Vec::new(),
+            })
+            .collect()
+    };
+    Chart {
+        metadata: chart.metadata.clone(),
+        values: chart.values.clone(),
+        values_yaml: String::new(),
+        schema: chart.schema.clone(),
+        templates: names(&chart.templates),
+        files: names(&chart.files),
+        dependencies: chart.dependencies.iter().map(outline).collect(),
+    }
+}
+
+/// Moves the non-template files of `chart` (resolved: subcharts under their aliases) and its
+/// subcharts into `out` by chart path; of two subcharts at one path, the first is kept.
+fn take_files(chart: Chart, path: &str, out: &mut HashMap<String, crate::go::ChartFiles>) {
+    for sub in chart.dependencies {
+        let sub_path = format!("{path}/charts/{}", sub.name());
+        take_files(sub, &sub_path, out);
+    }
+    out.entry(path.to_string()).or_insert_with(|| {
+        crate::go::ChartFiles::new(chart.files.into_iter().map(|f| (f.name, f.data)).collect())
+    });
 }
 
 /// Templates below this count are parsed on the calling thread.

@@ -225,7 +225,7 @@ impl Object for Files {
                 self.files.get(&arg(0)?).cloned().unwrap_or_default(),
             )),
             "Lines" => Ok(Value::from(crate::chartfiles::lines(
-                self.files.get(&arg(0)?),
+                self.files.get(&arg(0)?).map(Vec::as_slice),
             ))),
             "Glob" => {
                 let pattern = arg(0)?;

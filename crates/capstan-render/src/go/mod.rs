@@ -26,6 +26,7 @@ use crate::engine::{is_partial, walk};
 use crate::objects::{SESSION_KEY, Session};
 use crate::{Error, Result};
 
+pub(crate) use objects::ChartFiles;
 pub(crate) use runtime::GO_KEY;
 pub use stored::Translations;
 
@@ -161,10 +162,13 @@ impl GoChart {
     }
 
     /// Renders every non-partial template of `processed` (values computed, disabled
-    /// subcharts removed): the rendered files by path and the top chart's notes.
+    /// subcharts removed; its files' contents may be left out) with each chart's `.Files` from
+    /// `files` (by chart path): the rendered files by path and the top chart's notes.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn render(
         &self,
         processed: &Chart,
+        files: &HashMap<String, ChartFiles>,
         values: &Values,
         set_integers: &[Vec<String>],
         release: &ReleaseInfo,
@@ -188,6 +192,7 @@ impl GoChart {
             release: objects::release(release),
             capabilities: objects::capabilities(capabilities),
             subchart_notes: capabilities.subchart_notes,
+            files,
         };
         tree(
             processed,
@@ -338,11 +343,13 @@ fn compile_file(
 }
 
 /// What every chart's root shares.
-struct Shared {
+struct Shared<'a> {
     release: Value,
     capabilities: Value,
     /// Whether subcharts' NOTES.txt are rendered (`--render-subchart-notes`).
     subchart_notes: bool,
+    /// Each chart's `.Files`, by chart path.
+    files: &'a HashMap<String, ChartFiles>,
 }
 
 /// A template to render and the root (`$`) of its chart.
@@ -359,7 +366,7 @@ fn tree(
     path: &str,
     top: bool,
     values: Value,
-    shared: &Shared,
+    shared: &Shared<'_>,
     out: &mut Vec<Renderable>,
 ) -> Value {
     let mut subcharts = BTreeMap::new();
@@ -381,7 +388,13 @@ fn tree(
         ("Release".to_string(), shared.release.clone()),
         ("Chart".to_string(), objects::chart(&chart.metadata, top)),
         ("Capabilities".to_string(), shared.capabilities.clone()),
-        ("Files".to_string(), objects::files(chart)),
+        (
+            "Files".to_string(),
+            shared
+                .files
+                .get(path)
+                .map_or_else(|| objects::files(chart), |f| f.value.clone()),
+        ),
         ("Subcharts".to_string(), map(subcharts)),
     ]));
     if !chart.metadata.is_library() {

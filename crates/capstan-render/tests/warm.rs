@@ -1,0 +1,181 @@
+//! One compiled Go chart rendered again and again, as a warm renderer daemon does: what a
+//! render changes (`set` on `$` or on `.Values`) stays in that render; each chart's `.Files`
+//! and CRDs (subcharts under their aliases, disabled ones left out) are read from the compiled
+//! chart, and CRDs are not collected when the caller omits them.
+
+use capstan_chart::{Chart, ChartFile, Limits, Values};
+use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, Rendered};
+
+fn chart(files: &[(&str, &[u8])]) -> Chart {
+    Chart::from_files(
+        files
+            .iter()
+            .map(|(name, data)| ChartFile {
+                name: (*name).into(),
+                data: data.to_vec(),
+            })
+            .collect(),
+        &Limits::default(),
+    )
+    .unwrap()
+}
+
+/// `web`, with the subchart `db` twice (as `db` and under the alias `db2`, which is disabled by
+/// default) and `cache`, each with files and CRDs of its own.
+fn web() -> Chart {
+    chart(&[
+        (
+            "Chart.yaml",
+            b"apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n\
+              - name: db\n  version: 1.0.0\n\
+              - name: db\n  version: 1.0.0\n  alias: db2\n  condition: db2.enabled\n\
+              - name: cache\n  version: 1.0.0\n",
+        ),
+        (
+            "values.yaml",
+            b"db2:\n  enabled: false\nlabels:\n  team: a\n",
+        ),
+        ("crds/web.yaml", b"kind: CustomResourceDefinition # web\n"),
+        ("files/a.txt", b"web's a\n"),
+        ("files/bin.dat", b"\xff\xfe"),
+        (
+            "templates/cm.yaml",
+            br#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+a: {{ .Files.Get "files/a.txt" | quote }}
+bin: {{ .Files.Get "files/bin.dat" | quote }}
+secret: {{ (.Files.Glob "files/bin.dat").AsSecrets | quote }}
+lines: {{ .Files.Lines "files/a.txt" | len }}
+seen: {{ .Values.labels.seen | default "no" }}
+root: {{ $.mark | default "no" }}
+{{- $_ := set .Values.labels "seen" "yes" }}
+{{- $_ := set $ "mark" "yes" }}
+"#,
+        ),
+        (
+            "templates/after.yaml",
+            b"apiVersion: v1\nkind: Later\nmetadata:\n  name: later\nseen: {{ .Values.labels.seen }}\nroot: {{ $.mark }}\n",
+        ),
+        (
+            "charts/db/Chart.yaml",
+            b"apiVersion: v2\nname: db\nversion: 1.0.0\n",
+        ),
+        ("charts/db/crds/db.yaml", b"kind: CustomResourceDefinition # db\n"),
+        ("charts/db/files/a.txt", b"db's a\n"),
+        (
+            "charts/db/templates/cm.yaml",
+            b"apiVersion: v1\nkind: Db\nmetadata:\n  name: {{ .Chart.Name }}\na: {{ .Files.Get \"files/a.txt\" | quote }}\n",
+        ),
+        (
+            "charts/cache/Chart.yaml",
+            b"apiVersion: v2\nname: cache\nversion: 1.0.0\n",
+        ),
+        (
+            "charts/cache/templates/cm.yaml",
+            b"apiVersion: v1\nkind: Cache\nmetadata:\n  name: cache\nfiles: {{ .Files.Glob \"**\" | len }}\n",
+        ),
+    ])
+}
+
+fn render(compiled: &CompiledChart, values: &str, omit_crds: bool) -> Rendered {
+    let values: Values = serde_json::from_str(values).unwrap();
+    compiled
+        .render(
+            &values,
+            &ReleaseInfo::install("r", "ns"),
+            &Capabilities {
+                omit_crds,
+                ..Capabilities::default()
+            },
+        )
+        .unwrap()
+}
+
+#[test]
+fn renders_of_one_compiled_chart_share_nothing_a_template_changes() {
+    let compiled = CompiledChart::compile(&web(), &RenderLimits::default()).unwrap();
+    for _ in 0..3 {
+        let rendered = render(&compiled, "{}", false);
+        assert_eq!(
+            rendered.files["web/templates/cm.yaml"],
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\na: \"web's a\\n\"\nbin: \"\u{fffd}\u{fffd}\"\n\
+             secret: \"bin.dat: //4=\"\nlines: 1\nseen: no\nroot: no\n"
+        );
+        // Templates rendered later (Helm: reverse path order) see what `set` changed, as in Helm.
+        assert_eq!(
+            rendered.files["web/templates/after.yaml"],
+            "apiVersion: v1\nkind: Later\nmetadata:\n  name: later\nseen: yes\nroot: yes\n"
+        );
+        // The merged values returned are the values before the templates ran.
+        assert_eq!(rendered.values["labels"], serde_json::json!({"team": "a"}));
+    }
+}
+
+#[test]
+fn subcharts_read_their_own_files_and_crds_under_their_aliases() {
+    let compiled = CompiledChart::compile(&web(), &RenderLimits::default()).unwrap();
+    let crds = |r: &Rendered| r.crds.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>();
+
+    let rendered = render(&compiled, "{}", false);
+    assert_eq!(
+        rendered.files["web/charts/db/templates/cm.yaml"],
+        "apiVersion: v1\nkind: Db\nmetadata:\n  name: db\na: \"db's a\\n\"\n"
+    );
+    assert!(
+        !rendered
+            .files
+            .contains_key("web/charts/db2/templates/cm.yaml")
+    );
+    assert_eq!(
+        rendered.files["web/charts/cache/templates/cm.yaml"],
+        "apiVersion: v1\nkind: Cache\nmetadata:\n  name: cache\nfiles: 0\n"
+    );
+    assert_eq!(
+        crds(&rendered),
+        ["web/crds/web.yaml", "web/charts/db/crds/db.yaml"]
+    );
+    assert_eq!(rendered.crds[1].1, "kind: CustomResourceDefinition # db\n");
+
+    // Enabled, the alias renders with the same chart's files and brings its CRDs.
+    let rendered = render(&compiled, r#"{"db2": {"enabled": true}}"#, false);
+    assert_eq!(
+        rendered.files["web/charts/db2/templates/cm.yaml"],
+        "apiVersion: v1\nkind: Db\nmetadata:\n  name: db2\na: \"db's a\\n\"\n"
+    );
+    assert_eq!(
+        crds(&rendered),
+        [
+            "web/crds/web.yaml",
+            "web/charts/db/crds/db.yaml",
+            "web/charts/db2/crds/db.yaml"
+        ]
+    );
+
+    // Omitted, no CRD is collected; the rest is the same.
+    let omitted = render(&compiled, r#"{"db2": {"enabled": true}}"#, true);
+    assert!(omitted.crds.is_empty());
+    assert_eq!(omitted.files, rendered.files);
+}
+
+#[test]
+fn chart_defaults_given_in_place_of_values_yaml_are_used() {
+    let compiled = CompiledChart::compile(&web(), &RenderLimits::default()).unwrap();
+    let defaults: Values =
+        serde_json::from_str(r#"{"db2": {"enabled": true}, "labels": {"seen": "old"}}"#).unwrap();
+    let rendered = compiled
+        .render_with_defaults(
+            Some(&defaults),
+            &Values::new(),
+            &ReleaseInfo::install("r", "ns"),
+            &Capabilities::default(),
+        )
+        .unwrap();
+    assert!(rendered.files["web/templates/cm.yaml"].contains("seen: old\n"));
+    assert!(
+        rendered
+            .files
+            .contains_key("web/charts/db2/templates/cm.yaml")
+    );
+}
