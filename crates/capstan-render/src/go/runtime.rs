@@ -9,7 +9,7 @@ use capstan_sprig::value::{
     Kind, Num, as_list, as_map, int, is_nil, kind, list, map, map_entries, nil, num, type_name,
 };
 use capstan_sprig::{go_error, want_args};
-use minijinja::value::{Object, ObjectRepr, Rest};
+use minijinja::value::{Object, ObjectRepr};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::errors;
@@ -53,24 +53,29 @@ pub(crate) fn register(
     registry: &capstan_sprig::Registry,
     max_string_bytes: usize,
 ) {
+    // Every Go function and runtime operation is a filter (see `capstan_gotmpl::translate`):
+    // a function `f_NAME` is called as `none|f_NAME(args...)`, its piped `none` dropped.
     for (name, f) in registry.iter() {
-        env.add_function(format!("f_{name}"), move |state: &State<'_, '_>, args: Rest<Value>| {
-            let value = f(state, &args)?;
-            if let Some(s) = value.as_str()
-                && s.len() > max_string_bytes
-            {
-                return Err(limit_error(format!(
-                    "{name} built a string of {} bytes, more than the limit of {max_string_bytes}",
-                    s.len()
-                )));
-            }
-            Ok(untyped(value))
-        });
+        env.add_filter(
+            format!("f_{name}"),
+            move |state: &State<'_, '_>, args: &[Value]| {
+                let value = f(state, go_args(args))?;
+                if let Some(s) = value.as_str()
+                    && s.len() > max_string_bytes
+                {
+                    return Err(limit_error(format!(
+                        "{name} built a string of {} bytes, more than the limit of {max_string_bytes}",
+                        s.len()
+                    )));
+                }
+                Ok(untyped(value))
+            },
+        );
     }
-    env.add_function("go_field", go_field);
-    env.add_function("go_method", go_method);
-    env.add_function("go_range", |v: Value| go_range(&v, false));
-    env.add_function("go_range2", |v: Value| go_range(&v, true));
+    env.add_filter("go_field", go_field);
+    env.add_filter("go_method", go_method);
+    env.add_filter("go_range", |v: &Value| go_range(v, false));
+    env.add_filter("go_range2", |v: &Value| go_range(v, true));
     env.add_function("go_fail", |msg: String| -> Result<Value, Error> {
         Err(go_error(msg))
     });
@@ -86,8 +91,9 @@ pub(crate) fn register(
                 .map_err(errors::pass_through)
         },
     );
-    env.add_function("f_include", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("include", &args, 2)?;
+    env.add_filter("f_include", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("include", args, 2)?;
         let name = args[0].as_str().ok_or_else(|| {
             capstan_sprig::arg_error(
                 0,
@@ -99,8 +105,9 @@ pub(crate) fn register(
         })?;
         render_named(state, name, args[1].clone()).map(Value::from)
     });
-    env.add_function("f_tpl", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("tpl", &args, 2)?;
+    env.add_filter("f_tpl", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("tpl", args, 2)?;
         let text = args[0].as_str().ok_or_else(|| {
             capstan_sprig::arg_error(
                 0,
@@ -112,8 +119,9 @@ pub(crate) fn register(
         })?;
         tpl(state, text, args[1].clone()).map(Value::from)
     });
-    env.add_function("f_required", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("required", &args, 2)?;
+    env.add_filter("f_required", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("required", args, 2)?;
         let empty = is_nil(&args[1]) || args[1].as_str() == Some("");
         if empty {
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
@@ -128,10 +136,11 @@ pub(crate) fn register(
         }
         Ok(args[1].clone())
     });
-    env.add_function(
+    env.add_filter(
         "f_fail",
-        |state: &State<'_, '_>, args: Rest<Value>| -> Result<Value, Error> {
-            want_args("fail", &args, 1)?;
+        |state: &State<'_, '_>, args: &[Value]| -> Result<Value, Error> {
+            let args = go_args(args);
+            want_args("fail", args, 1)?;
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
             if go_session(state).is_ok_and(|g| g.session.linted(format!("Fail: {message}"))) {
                 return Ok(Value::from(""));
@@ -139,8 +148,9 @@ pub(crate) fn register(
             Err(fail_error(&message))
         },
     );
-    env.add_function("f_lookup", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("lookup", &args, 4)?;
+    env.add_filter("f_lookup", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("lookup", args, 4)?;
         let mut parts = Vec::with_capacity(4);
         for (i, arg) in args.iter().enumerate() {
             match arg.as_str() {
@@ -173,6 +183,11 @@ pub(crate) fn register(
     });
 }
 
+/// A Go function's arguments: a filter's, without the `none` piped into it.
+fn go_args(args: &[Value]) -> &[Value] {
+    args.get(1..).unwrap_or_default()
+}
+
 /// Every function name the runtime answers, for the translator.
 pub(crate) const ENGINE_FUNCTIONS: &[&str] =
     &["include", "tpl", "required", "fail", "lookup", "and", "or"];
@@ -196,14 +211,13 @@ fn untyped(v: Value) -> Value {
 /// untyped nil (a variable, a pipeline's value, an include's data) is nil; of a nil read from a
 /// map or list it is Go's `nil pointer evaluating interface {}.A`. `unwrap`: the result is a
 /// whole command's value (see [`untyped`]).
-fn go_field(
-    state: &State<'_, '_>,
-    receiver: Value,
-    unwrap: bool,
-    names: Rest<Value>,
-) -> Result<Value, Error> {
-    let mut cur = receiver;
-    for (i, name) in names.iter().enumerate() {
+fn go_field(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    let (Some(receiver), Some(unwrap)) = (args.first(), args.get(1)) else {
+        return Err(Error::from(ErrorKind::MissingArgument));
+    };
+    let unwrap = unwrap.is_true();
+    let mut cur = receiver.clone();
+    for (i, name) in args[2..].iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
         if cur.is_undefined() {
             return Ok(Value::UNDEFINED);
@@ -280,18 +294,18 @@ fn has_methods(v: &Value) -> bool {
 }
 
 /// `x.Method args...` on a built-in object.
-fn go_method(
-    state: &State<'_, '_>,
-    receiver: Value,
-    method: String,
-    args: Rest<Value>,
-) -> Result<Value, Error> {
-    if is_nil(&receiver) {
+fn go_method(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    let (Some(receiver), Some(method)) = (args.first(), args.get(1)) else {
+        return Err(Error::from(ErrorKind::MissingArgument));
+    };
+    let method = method.as_str().unwrap_or_default();
+    let args = &args[2..];
+    if is_nil(receiver) {
         return Err(go_error(format!(
             "nil pointer evaluating interface {{}}.{method}"
         )));
     }
-    if as_map(&receiver).is_some() {
+    if as_map(receiver).is_some() {
         // Go: a map's key is not a method, present or not.
         return Err(errors::exec_error(format!(
             "{method} is not a method but has arguments"
@@ -299,7 +313,7 @@ fn go_method(
     }
     let own = receiver
         .as_object()
-        .map(|o| o.call_method(state, &method, &args));
+        .map(|o| o.call_method(state, method, args));
     match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
         // The object's own words when it gives them (its Go type's name).
@@ -308,7 +322,7 @@ fn go_method(
                 || {
                     format!(
                         "can't evaluate field {method} in type {}",
-                        type_name(&receiver)
+                        type_name(receiver)
                     )
                 },
                 str::to_string,

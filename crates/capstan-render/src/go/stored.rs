@@ -12,7 +12,7 @@ use capstan_gotmpl::{Span, Translation};
 
 use super::Compiled;
 
-const MAGIC: &[u8] = b"capstan go translations v1\n";
+const MAGIC: &[u8] = b"capstan go translations v2\n";
 
 /// One translated template without its Go source (which the chart itself supplies).
 #[derive(Debug, Clone, PartialEq)]
