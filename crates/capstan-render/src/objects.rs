@@ -121,14 +121,15 @@ impl Session {
         )
     }
 
-    /// Enters one include/tpl level; the guard leaves it.
-    pub fn enter(self: &Arc<Self>, what: &str) -> Result<DepthGuard, Error> {
+    /// Enters one include/tpl level (`what` names it, for the error); the guard leaves it.
+    pub fn enter(self: &Arc<Self>, what: impl FnOnce() -> String) -> Result<DepthGuard, Error> {
         self.check_time()?;
         let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
         let guard = DepthGuard(self.clone());
         if depth > self.limits.max_include_depth {
             return Err(limit_error(format!(
-                "{what}: include/tpl nesting deeper than {} (recursive include?)",
+                "{}: include/tpl nesting deeper than {} (recursive include?)",
+                what(),
                 self.limits.max_include_depth
             )));
         }

@@ -1,7 +1,8 @@
 //! One compiled Go chart rendered again and again, as a warm renderer daemon does: what a
 //! render changes (`set` on `$` or on `.Values`) stays in that render; each chart's `.Files`
 //! and CRDs (subcharts under their aliases, disabled ones left out) are read from the compiled
-//! chart, and CRDs are not collected when the caller omits them.
+//! chart, and CRDs are not collected when the caller omits them; renders on several threads at
+//! once each keep their own session.
 
 use capstan_chart::{Chart, ChartFile, Limits, Values};
 use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, Rendered};
@@ -178,4 +179,54 @@ fn chart_defaults_given_in_place_of_values_yaml_are_used() {
             .files
             .contains_key("web/charts/db2/templates/cm.yaml")
     );
+}
+
+#[test]
+fn renders_on_several_threads_each_use_their_own_session() {
+    let compiled = CompiledChart::compile(
+        &chart(&[
+            ("Chart.yaml", b"apiVersion: v2\nname: req\nversion: 1.0.0\n"),
+            (
+                "templates/a.yaml",
+                b"{{ define \"x\" }}{{ required \"need x\" .Values.x }}{{ end }}apiVersion: v1\n\
+                  kind: A\nmetadata:\n  name: a\nx: {{ include \"x\" . | quote }}\n",
+            ),
+        ]),
+        &RenderLimits::default(),
+    )
+    .unwrap();
+    let compiled = std::sync::Arc::new(compiled);
+    // In lint mode a missing `required` value is noted and renders ""; otherwise it fails.
+    // A render that used the other thread's session would do the other.
+    let threads: Vec<_> = [true, false]
+        .into_iter()
+        .map(|lint| {
+            let compiled = compiled.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let result = compiled.render(
+                        &Values::new(),
+                        &ReleaseInfo::install("r", "ns"),
+                        &Capabilities {
+                            lint,
+                            ..Capabilities::default()
+                        },
+                    );
+                    match result {
+                        Ok(r) => {
+                            assert!(lint, "rendered without lint mode");
+                            assert_eq!(r.lint_messages, ["Missing required value: need x"]);
+                        }
+                        Err(e) => {
+                            assert!(!lint, "failed in lint mode: {e}");
+                            assert!(e.to_string().contains("need x"), "{e}");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }

@@ -23,11 +23,10 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
 use crate::engine::{is_partial, walk};
-use crate::objects::{SESSION_KEY, Session};
+use crate::objects::Session;
 use crate::{Error, Result};
 
 pub(crate) use objects::ChartFiles;
-pub(crate) use runtime::GO_KEY;
 pub use stored::Translations;
 
 /// One translated template (a file's body, a `define`, or a `tpl` text).
@@ -76,7 +75,11 @@ impl std::fmt::Debug for GoChart {
 
 /// The minijinja name of the named template `name`.
 pub(crate) fn define_name(name: &str) -> String {
-    format!("\u{0}define\u{0}{name}")
+    // Built by hand: an include asks for it every time, and `format!` costs several times more.
+    let mut key = String::with_capacity(name.len() + 8);
+    key.push_str("\u{0}define\u{0}");
+    key.push_str(name);
+    key
 }
 
 /// Helm's parse order: more path segments first; equal depth in reverse lexical order. Later
@@ -176,12 +179,12 @@ impl GoChart {
         session: Arc<Session>,
     ) -> Result<(BTreeMap<String, String>, String)> {
         let go = Arc::new(runtime::GoSession {
-            session: session.clone(),
+            session,
             templates: self.templates.clone(),
             overlays: Mutex::new(Vec::new()),
         });
-        let go_value = Value::from_dyn_object(go.clone());
-        let session_value = Value::from_dyn_object(session);
+        // Functions find the session through the thread, not the template's scopes.
+        let _running = runtime::Running::start(go.clone());
         let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
         for path in set_integers {
             as_int64(&top_values, values, path);
@@ -222,11 +225,7 @@ impl GoChart {
             if let Some(m) = as_map(&root) {
                 m.insert("Template".into(), objects::template(&file, &base_path));
             }
-            let context = Value::from_iter([
-                ("D0", root),
-                (GO_KEY, go_value.clone()),
-                (SESSION_KEY, session_value.clone()),
-            ]);
+            let context = runtime::GoContext::value(root, go.clone());
             let out = self
                 .env
                 .get_template(&file)

@@ -2,6 +2,7 @@
 //! functions that reach the running template (`include`, `template`, `tpl`, `required`,
 //! `fail`, `lookup`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -9,12 +10,12 @@ use capstan_sprig::value::{
     Kind, Num, as_list, as_map, int, is_nil, kind, list, map, map_entries, nil, num, type_name,
 };
 use capstan_sprig::{go_error, want_args};
-use minijinja::value::{Object, ObjectRepr};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::errors;
 use super::{GoTemplates, define_name};
-use crate::objects::{FailMarker, Session, limit_error};
+use crate::objects::{FailMarker, SESSION_KEY, Session, limit_error};
 
 /// Where the Go runtime keeps its per-render state in every context.
 pub(crate) const GO_KEY: &str = "__go";
@@ -38,11 +39,81 @@ impl Object for GoSession {
     }
 }
 
+thread_local! {
+    /// The Go renders running on this thread, innermost last. A render is synchronous: every
+    /// template, include, `tpl` and function of it runs on the thread that started it.
+    static CURRENT: RefCell<Vec<Arc<GoSession>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a Go render as running on this thread until dropped (see [`go_session`]).
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn start(go: Arc<GoSession>) -> Running {
+        CURRENT.with(|c| c.borrow_mut().push(go));
+        Running(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
+
+/// The session of the running render: the thread's current one, without searching the
+/// template's scopes for it; else (a template evaluated outside [`GoChart::render`]) the one in
+/// its context.
+///
+/// [`GoChart::render`]: super::GoChart::render
 pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error> {
+    if let Some(go) = CURRENT.with(|c| c.borrow().last().cloned()) {
+        return Ok(go);
+    }
     state
         .lookup(GO_KEY)
         .and_then(|v| v.downcast_object::<GoSession>())
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "no Go render session"))
+}
+
+/// The context a translated template is rendered with: dot as `D0`, and the render's
+/// sessions under [`GO_KEY`] and [`SESSION_KEY`]. A scope minijinja searches for every name it
+/// does not find in the template's own, so it answers by comparing the name with three.
+#[derive(Debug)]
+pub(crate) struct GoContext {
+    pub dot: Value,
+    pub go: Arc<GoSession>,
+}
+
+impl GoContext {
+    pub(crate) fn value(dot: Value, go: Arc<GoSession>) -> Value {
+        Value::from_object(GoContext { dot, go })
+    }
+}
+
+impl Object for GoContext {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        match key {
+            "D0" => Some(self.dot.clone()),
+            GO_KEY => Some(Value::from_dyn_object(self.go.clone())),
+            SESSION_KEY => Some(Value::from_dyn_object(self.go.session.clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["D0", GO_KEY, SESSION_KEY])
+    }
 }
 
 /// Registers the runtime and every function of the library (as `f_NAME`). Every string a
@@ -389,7 +460,7 @@ pub(crate) fn render_named(
     let go = go_session(state)?;
     // The render's include depth bounds recursion (Helm's own bound, 1000 nested includes of
     // one name, is never reached first).
-    let _depth = go.session.enter(&format!("include {name:?}"))?;
+    let _depth = go.session.enter(|| format!("include {name:?}"))?;
     render_named_inner(state, &go, name, data)
 }
 
@@ -404,7 +475,7 @@ fn render_named_inner(
         overlays.iter().rev().find_map(|o| o.get(name).cloned())
     };
     // The data reaches the template as `interface{}`: a nil is untyped there.
-    let ctx = context(untyped(data), state);
+    let ctx = GoContext::value(untyped(data), go.clone());
     match overlay {
         Some(compiled) => {
             let tmpl = state
@@ -439,20 +510,6 @@ fn template_exists(state: &State<'_, '_>, name: &str) -> Result<bool, Error> {
         || go.templates.compiled.contains_key(name))
 }
 
-/// The context of a nested render: dot, and the render's session.
-fn context(dot: Value, state: &State<'_, '_>) -> Value {
-    Value::from_iter([
-        ("D0", dot),
-        (GO_KEY, state.lookup(GO_KEY).unwrap_or_default()),
-        (
-            crate::objects::SESSION_KEY,
-            state
-                .lookup(crate::objects::SESSION_KEY)
-                .unwrap_or_default(),
-        ),
-    ])
-}
-
 /// Helm's `tpl`: `text` rendered as a template with `data` as dot; defines in the text are
 /// visible to includes inside it; `<no value>` removed from the result.
 fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> {
@@ -460,7 +517,7 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
         return Ok(text.replace("<no value>", ""));
     }
     let go = go_session(state)?;
-    let _depth = go.session.enter("tpl")?;
+    let _depth = go.session.enter(|| "tpl".to_string())?;
     let compiled = go.templates.compile_tpl(text).map_err(|e| {
         go_error(format!(
             "cannot parse template {text:?}: {}",
@@ -478,7 +535,7 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
     let result = state
         .env()
         .template_from_named_str(&compiled.body.key, &compiled.body.translation.source)
-        .and_then(|t| t.render(context(data, state)))
+        .and_then(|t| t.render(GoContext::value(data, go.clone())))
         .map_err(|e| errors::nested(&compiled.body, &e));
     if pushed {
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
