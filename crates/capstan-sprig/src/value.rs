@@ -554,11 +554,16 @@ pub fn from_json(j: &serde_json::Value, numbers: Numbers) -> Value {
         },
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(a) => list(a.iter().map(|x| from_json(x, numbers)).collect()),
-        serde_json::Value::Object(o) => map(o
-            .iter()
-            .map(|(k, v)| (k.clone(), from_json(v, numbers)))
-            .collect()),
+        serde_json::Value::Object(o) => from_json_map(o, numbers),
     }
+}
+
+/// A Go map from a JSON object (as [`from_json`] of that object, without wrapping it).
+pub fn from_json_map(o: &serde_json::Map<String, serde_json::Value>, numbers: Numbers) -> Value {
+    map(o
+        .iter()
+        .map(|(k, v)| (k.clone(), from_json(v, numbers)))
+        .collect())
 }
 
 /// JSON data from Go data, as `encoding/json` marshals it: maps by sorted keys, structs by

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use capstan_chart::{Chart, Values};
 use capstan_gotmpl::Translation;
-use capstan_sprig::value::{Numbers, as_map, from_json, map};
+use capstan_sprig::value::{Numbers, as_map, map};
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
@@ -185,7 +185,7 @@ impl GoChart {
         });
         // Functions find the session through the thread, not the template's scopes.
         let _running = runtime::Running::start(go.clone());
-        let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
+        let top_values = capstan_sprig::value::from_json_map(values, Numbers::Float64);
         for path in set_integers {
             as_int64(&top_values, values, path);
         }
@@ -205,7 +205,13 @@ impl GoChart {
             &shared,
             &mut renderables,
         );
-        renderables.sort_by(|a: &Renderable, b: &Renderable| helm_order(&a.file, &b.file));
+        // Helm's order (see `helm_order`), each path's depth counted once.
+        renderables.sort_by_cached_key(|r| {
+            (
+                std::cmp::Reverse(r.file.matches('/').count()),
+                std::cmp::Reverse(r.file.clone()),
+            )
+        });
 
         let mut files = BTreeMap::new();
         let mut notes = String::new();
@@ -236,7 +242,7 @@ impl GoChart {
             go.session
                 .add_output(out.len())
                 .map_err(|e| errors::render_error(compiled, &e))?;
-            let out = out.replace("<no value>", "");
+            let out = runtime::without_no_value(out);
             if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
                 notes = out;
             } else if file.ends_with("/templates/NOTES.txt") {

@@ -514,7 +514,7 @@ fn template_exists(state: &State<'_, '_>, name: &str) -> Result<bool, Error> {
 /// visible to includes inside it; `<no value>` removed from the result.
 fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> {
     if !text.contains("{{") {
-        return Ok(text.replace("<no value>", ""));
+        return Ok(without_no_value(text.to_string()));
     }
     let go = go_session(state)?;
     let _depth = go.session.enter(|| "tpl".to_string())?;
@@ -541,11 +541,25 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
     }
     match result {
-        Ok(out) => Ok(out.replace("<no value>", "")),
+        Ok(out) => Ok(without_no_value(out)),
         Err(e) => Err(errors::rewrap(
             format!("error during tpl function execution for {text:?}"),
             e,
         )),
+    }
+}
+
+/// `text` without Helm's `<no value>` (what Go prints for a missing value, which Helm removes
+/// from every template's output). Looks for its `<` first: most outputs have none.
+pub(crate) fn without_no_value(text: String) -> String {
+    const NO_VALUE: &str = "<no value>";
+    let found = text
+        .match_indices('<')
+        .any(|(i, _)| text[i..].starts_with(NO_VALUE));
+    if found {
+        text.replace(NO_VALUE, "")
+    } else {
+        text
     }
 }
 
@@ -570,4 +584,25 @@ pub(crate) fn formatter(
     }
     out.write_str(&text)
         .map_err(|e| Error::new(ErrorKind::WriteFailure, "cannot write output").with_source(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_no_value;
+
+    #[test]
+    fn no_value_is_removed_wherever_it_is() {
+        for (text, want) in [
+            ("", ""),
+            ("a: b\n", "a: b\n"),
+            ("<no value>", ""),
+            ("a: <no value>\nb: <no value>", "a: \nb: "),
+            ("<<no value>>", "<>"),
+            ("<no valu", "<no valu"),
+            ("x <= y <no value", "x <= y <no value"),
+            ("é<no value>é", "éé"),
+        ] {
+            assert_eq!(without_no_value(text.to_string()), want, "{text:?}");
+        }
+    }
 }
