@@ -1,8 +1,8 @@
 //! Compiling a chart's templates into a minijinja environment and rendering it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use capstan_chart::{Chart, ChartMetadata, Values};
@@ -41,6 +41,9 @@ pub struct CompiledChart {
     /// A Go chart's non-template files by chart path (`top/charts/sub`), subcharts under
     /// their aliases, as every render's `.Files` and CRDs read them.
     files: HashMap<String, crate::go::ChartFiles>,
+    /// The values last computed for a render, by what they were computed from: a daemon
+    /// renders a chart with the same values again and again.
+    computed: Mutex<Option<Arc<Computed>>>,
     env: Environment<'static>,
     defines: HashMap<String, DefineOrigin>,
     sources: HashMap<String, String>,
@@ -124,7 +127,12 @@ pub(crate) fn is_partial(template_path: &str) -> bool {
 /// without the password Secret they look up), so the render is returned as provisional, with
 /// nothing rendered and the keys to answer. Rendered again with the answers, a failure that
 /// asks nothing new is the chart's own.
-fn provisional(error: Error, session: &Session, chart: Chart, values: Values) -> Result<Texts> {
+fn provisional(
+    error: Error,
+    session: &Session,
+    chart: Arc<Chart>,
+    values: Values,
+) -> Result<Texts> {
     let unanswered = session.lookups.take_unanswered();
     if unanswered.is_empty() {
         return Err(error);
@@ -140,10 +148,22 @@ fn provisional(error: Error, session: &Session, chart: Chart, values: Values) ->
     })
 }
 
+/// What computing a render's values gives (Helm's `ToRenderValues` before the built-in
+/// objects), and what it was computed from.
+struct Computed {
+    chart_values: Option<Values>,
+    user_values: Values,
+    /// The chart with its values processed (dependencies enabled or not, imports done); for a
+    /// Go chart, its outline.
+    processed: Arc<Chart>,
+    /// The merged values, validated against the charts' schemas.
+    values: Values,
+}
+
 /// What rendering every template gives, before it is read as manifests.
 struct Texts {
     /// The chart with its values processed (dependencies enabled or not, imports done).
-    chart: Chart,
+    chart: Arc<Chart>,
     /// The merged values the top chart saw.
     values: Values,
     /// Rendered text by chart-relative path (NOTES excluded).
@@ -180,6 +200,7 @@ impl CompiledChart {
                 chart,
                 go: Some(go),
                 files,
+                computed: Mutex::new(None),
                 env: Environment::new(),
                 defines: HashMap::new(),
                 sources: HashMap::new(),
@@ -194,6 +215,7 @@ impl CompiledChart {
             go: None,
             outline: None,
             files: HashMap::new(),
+            computed: Mutex::new(None),
             env: Environment::new(),
             defines: HashMap::new(),
             sources: HashMap::new(),
@@ -360,18 +382,9 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Texts> {
-        // A Go chart's values are computed on its outline: the files' contents are read from
-        // `self.files` by path.
-        let base = self.outline.as_ref().unwrap_or(&self.chart);
-        let chart = match chart_values {
-            Some(values) => std::borrow::Cow::Owned(Chart {
-                values: values.clone(),
-                ..base.clone()
-            }),
-            None => std::borrow::Cow::Borrowed(base),
-        };
-        let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
-        capstan_chart::validate_values(&processed, &values)?;
+        let computed = self.compute_values(chart_values, user_values)?;
+        let processed = computed.processed.clone();
+        let values = computed.values.clone();
         if processed.metadata.is_library() {
             return Err(Error::LibraryChart(processed.name().to_string()));
         }
@@ -403,6 +416,7 @@ impl CompiledChart {
             started: Instant::now(),
             depth: AtomicUsize::new(0),
             output: AtomicUsize::new(0),
+            prints: AtomicUsize::new(0),
             seed: seed.finalize().into(),
             counter: AtomicU64::new(0),
             now: release.time.clone(),
@@ -450,7 +464,7 @@ impl CompiledChart {
         let mut crds = Vec::new();
         let mut stack = vec![(
             processed.name().to_string(),
-            &processed,
+            &*processed,
             values.clone(),
             true,
         )];
@@ -528,6 +542,47 @@ impl CompiledChart {
             lookups_unanswered: sess.lookups.take_unanswered(),
             lint_messages: sess.lint_messages(),
         })
+    }
+
+    /// Processes the dependencies and merges and validates the values (Helm's order), or
+    /// takes them from the last render when it had the same values.
+    fn compute_values(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+    ) -> Result<Arc<Computed>> {
+        let same = |c: &&Arc<Computed>| {
+            c.chart_values.as_ref() == chart_values && c.user_values == *user_values
+        };
+        if let Some(hit) = self.lock_computed().as_ref().filter(same) {
+            return Ok(hit.clone());
+        }
+        // A Go chart's values are computed on its outline: the files' contents are read from
+        // `self.files` by path.
+        let base = self.outline.as_ref().unwrap_or(&self.chart);
+        let chart = match chart_values {
+            Some(values) => std::borrow::Cow::Owned(Chart {
+                values: values.clone(),
+                ..base.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(base),
+        };
+        let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
+        capstan_chart::validate_values(&processed, &values)?;
+        let computed = Arc::new(Computed {
+            chart_values: chart_values.cloned(),
+            user_values: user_values.clone(),
+            processed: Arc::new(processed),
+            values,
+        });
+        *self.lock_computed() = Some(computed.clone());
+        Ok(computed)
+    }
+
+    fn lock_computed(&self) -> std::sync::MutexGuard<'_, Option<Arc<Computed>>> {
+        self.computed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Parses, bounds and orders the rendered files.

@@ -21,6 +21,8 @@ pub(crate) struct Session {
     pub started: Instant,
     pub depth: AtomicUsize,
     pub output: AtomicUsize,
+    /// Prints so far (see [`Session::check_time_now_and_then`]).
+    pub prints: AtomicUsize,
     pub seed: [u8; 32],
     pub counter: AtomicU64,
     pub now: String,
@@ -92,6 +94,15 @@ impl Session {
                 "rendering took longer than {:?} (endless loop?)",
                 self.limits.timeout
             )));
+        }
+        Ok(())
+    }
+
+    /// [`Session::check_time`] at one call in 64 (a print of a Go template asks at every
+    /// print: the clock costs more than the print; includes, `tpl` and fuel bound the rest).
+    pub fn check_time_now_and_then(&self) -> Result<(), Error> {
+        if self.prints.fetch_add(1, Ordering::Relaxed) % 64 == 0 {
+            self.check_time()?;
         }
         Ok(())
     }

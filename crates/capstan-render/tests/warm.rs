@@ -230,3 +230,28 @@ fn renders_on_several_threads_each_use_their_own_session() {
         t.join().unwrap();
     }
 }
+
+#[test]
+fn values_computed_for_one_render_are_not_taken_for_other_values() {
+    let compiled = CompiledChart::compile(&web(), &RenderLimits::default()).unwrap();
+    let render = |values: &str| {
+        let r = render(&compiled, values, true);
+        (
+            r.files["web/templates/cm.yaml"].clone(),
+            r.values,
+            r.files.len(),
+        )
+    };
+    let plain = render("{}");
+    let enabled = render(r#"{"db2": {"enabled": true}, "labels": {"seen": "given"}}"#);
+    assert_ne!(plain, enabled);
+    assert!(enabled.0.contains("seen: given\n"), "{}", enabled.0);
+    assert_eq!(enabled.2, plain.2 + 1);
+    // Again, in another order: each the same as the first time.
+    assert_eq!(render("{}"), plain);
+    assert_eq!(
+        render(r#"{"db2": {"enabled": true}, "labels": {"seen": "given"}}"#),
+        enabled
+    );
+    assert_eq!(render("{}"), plain);
+}

@@ -196,6 +196,10 @@ impl Object for GoMap {
         key.as_str().and_then(|k| self.get(k))
     }
 
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.get(key)
+    }
+
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(self.keys().into_iter().map(Value::from).collect())
     }
@@ -256,6 +260,10 @@ impl Object for NamedMap {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         key.as_str().and_then(|k| self.map.get(k))
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.map.get(key)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -405,6 +413,10 @@ impl Object for GoStruct {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         key.as_str().and_then(|k| self.fields.get(k).cloned())
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.fields.get(key).cloned()
     }
 
     fn is_true(self: &Arc<Self>) -> bool {

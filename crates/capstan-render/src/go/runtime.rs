@@ -290,6 +290,14 @@ fn go_field(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let mut cur = receiver.clone();
     for (i, name) in args[2..].iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
+        // A plain Go map (no methods, Kind::Map): the key, or nil, as below.
+        if let Some(m) = cur.downcast_object_ref::<capstan_sprig::value::GoMap>() {
+            cur = m
+                .get(name)
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(nil);
+            continue;
+        }
         if cur.is_undefined() {
             return Ok(Value::UNDEFINED);
         }
@@ -580,7 +588,7 @@ pub(crate) fn formatter(
         None => std::borrow::Cow::Owned(capstan_sprig::fmt::template_print(value)),
     };
     if let Ok(go) = go_session(state) {
-        go.session.check_time()?;
+        go.session.check_time_now_and_then()?;
     }
     out.write_str(&text)
         .map_err(|e| Error::new(ErrorKind::WriteFailure, "cannot write output").with_source(e))
