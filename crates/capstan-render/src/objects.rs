@@ -101,7 +101,11 @@ impl Session {
     /// [`Session::check_time`] at one call in 64 (a print of a Go template asks at every
     /// print: the clock costs more than the print; includes, `tpl` and fuel bound the rest).
     pub fn check_time_now_and_then(&self) -> Result<(), Error> {
-        if self.prints.fetch_add(1, Ordering::Relaxed) % 64 == 0 {
+        if self
+            .prints
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(64)
+        {
             self.check_time()?;
         }
         Ok(())
