@@ -332,6 +332,20 @@ impl Translator<'_> {
 
     fn if_with(&mut self, b: &Branch, dot: &str, is_with: bool) -> Result<()> {
         self.scopes.push(Vec::new());
+        if !is_with && b.pipe.decl.is_empty() {
+            // `if` tests the pipeline's value and keeps nothing of it.
+            self.out.push_str("{% if ");
+            self.pipe(&b.pipe, dot)?;
+            self.out.push_str(" %}");
+            self.list(&b.list, dot)?;
+            if let Some(o) = &b.otherwise {
+                self.out.push_str("{% else %}");
+                self.list(o, dot)?;
+            }
+            self.out.push_str("{% endif %}");
+            self.scopes.pop();
+            return Ok(());
+        }
         let value = self.fresh_dot();
         if b.pipe.decl.is_empty() {
             self.out.push_str("{% set ");
@@ -846,4 +860,43 @@ pub fn quote(s: &str) -> String {
 /// `s` as Go's `%q` would print a template name.
 fn go_quote(s: &str) -> String {
     format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    fn source(go: &str) -> String {
+        let tree = crate::parse(go).unwrap();
+        super::translate(&tree.root, &|_| true).unwrap().source
+    }
+
+    /// The shapes the runtime's contract (the table above) promises.
+    #[test]
+    fn translations_keep_the_runtime_contract() {
+        assert_eq!(
+            source("{{ .Values.a }}"),
+            r#"{{ D0|go_field(true, "Values", "a") }}"#
+        );
+        assert_eq!(source("{{ quote 1 }}"), "{{ none|f_quote(1) }}");
+        assert_eq!(
+            source("{{ .a | default 2 }}"),
+            r#"{{ none|f_default(2, D0|go_field(true, "a")) }}"#
+        );
+        assert_eq!(
+            source(r#"{{ .Files.Get "x" }}"#),
+            r#"{{ D0|go_field(false, "Files")|go_method("Get", "x") }}"#
+        );
+        assert_eq!(
+            source("{{ range $k, $v := .m }}{{ $k }}{{ end }}"),
+            r#"{% for V1, D1 in (D0|go_field(true, "m"))|go_range2 %}{{ V1 }}{% endfor %}"#
+        );
+        // `if` tests its pipeline in place; `with` keeps the value as dot.
+        assert_eq!(
+            source("{{ if .a }}x{{ else }}y{{ end }}"),
+            r#"{% if D0|go_field(true, "a") %}x{% else %}y{% endif %}"#
+        );
+        assert_eq!(
+            source("{{ with .a }}{{ . }}{{ end }}"),
+            r#"{% set D1 = D0|go_field(true, "a") %}{% if D1 %}{{ D1 }}{% endif %}"#
+        );
+    }
 }
