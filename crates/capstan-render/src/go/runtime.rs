@@ -290,12 +290,34 @@ fn go_field(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
     let mut cur = receiver.clone();
     for (i, name) in args[2..].iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
-        // A plain Go map (no methods, Kind::Map): the key, or nil, as below.
+        // Fast paths, each giving what the general rules below give:
+        // a plain Go map (no methods, Kind::Map): the key, or nil;
         if let Some(m) = cur.downcast_object_ref::<capstan_sprig::value::GoMap>() {
             cur = m
                 .get(name)
                 .filter(|v| !v.is_undefined())
                 .unwrap_or_else(nil);
+            continue;
+        }
+        let maybe_method = name.starts_with(|c: char| c.is_ascii_uppercase());
+        // `.Values` (a map with methods) read by a name no method can have;
+        if !maybe_method
+            && let Some(m) = cur.downcast_object_ref::<capstan_sprig::value::NamedMap>()
+        {
+            cur = m
+                .map
+                .get(name)
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(nil);
+            continue;
+        }
+        // a field a struct has (a missing one is the error below).
+        if let Some(field) = cur
+            .downcast_object_ref::<capstan_sprig::value::GoStruct>()
+            .and_then(|st| st.fields.get(name))
+            .filter(|v| !v.is_undefined())
+        {
+            cur = field.clone();
             continue;
         }
         if cur.is_undefined() {
@@ -308,7 +330,7 @@ fn go_field(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         }
         // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`); only
         // exported (capitalised) names can be methods, so `.Values.image` never asks.
-        if name.starts_with(|c: char| c.is_ascii_uppercase()) && has_methods(&cur) {
+        if maybe_method && has_methods(&cur) {
             // The object's own method only: minijinja's `Value::call_method` would fall back to
             // calling an attribute of that name.
             let own = cur.as_object().map(|o| o.call_method(state, name, &[]));
