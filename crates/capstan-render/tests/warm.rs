@@ -2,7 +2,7 @@
 //! render changes (`set` on `$` or on `.Values`) stays in that render; each chart's `.Files`
 //! and CRDs (subcharts under their aliases, disabled ones left out) are read from the compiled
 //! chart, and CRDs are not collected when the caller omits them; renders on several threads at
-//! once each keep their own session.
+//! once each keep their own session; field reads take Go's rules on every kind of value.
 
 use capstan_chart::{Chart, ChartFile, Limits, Values};
 use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, Rendered};
@@ -254,4 +254,71 @@ fn values_computed_for_one_render_are_not_taken_for_other_values() {
         enabled
     );
     assert_eq!(render("{}"), plain);
+}
+
+/// The text `template` renders to in a chart of its own, or the render's error.
+fn one(template: &str) -> Result<String, String> {
+    let chart = chart(&[
+        ("Chart.yaml", b"apiVersion: v2\nname: one\nversion: 1.0.0\n"),
+        (
+            "values.yaml",
+            b"a:\n  b: 1\nlist: [{x: 1}]\nnothing: null\n",
+        ),
+        ("templates/t.yaml", template.as_bytes()),
+    ]);
+    let compiled = CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();
+    compiled
+        .render_templates(
+            &Values::new(),
+            &[],
+            &ReleaseInfo::install("r", "ns"),
+            &Capabilities::default(),
+        )
+        .map(|files| files["one/templates/t.yaml"].clone())
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn fields_of_maps_values_and_structs_follow_gos_rules() {
+    assert_eq!(
+        one("{{ .Values.a.b }} {{ .Values.missing }}").unwrap(),
+        "1 "
+    );
+    assert_eq!(one("{{ .Values.AsMap.a.b }}").unwrap(), "1");
+    assert_eq!(
+        one("{{ .Release.Name }} {{ .Chart.Name }}").unwrap(),
+        "r one"
+    );
+    // A set is seen by later reads, through every view of the map.
+    assert_eq!(
+        one(r#"{{ $_ := set .Values.a "c" 2 }}{{ .Values.a.c }} {{ .Values.AsMap.a.c }}"#).unwrap(),
+        "2 2"
+    );
+    assert_eq!(
+        one(r#"{{ $_ := set (index .Values.list 0) "y" 3 }}{{ (index .Values.list 0).y }}"#)
+            .unwrap(),
+        "3"
+    );
+    let error = |t: &str| one(t).unwrap_err();
+    assert!(
+        error("{{ .Values.nothing.deeper }}")
+            .contains("nil pointer evaluating interface {}.deeper"),
+        "{}",
+        error("{{ .Values.nothing.deeper }}")
+    );
+    assert!(
+        error("{{ .Values.missing.deeper }}")
+            .contains("nil pointer evaluating interface {}.deeper")
+    );
+    // `.Release` is a map in Helm 3; `.Chart` a struct.
+    assert_eq!(one("{{ .Release.Nope }}").unwrap(), "");
+    let e = error("{{ .Chart.Nope }}");
+    assert!(e.contains("can't evaluate field Nope in type"), "{e}");
+    let e = error("{{ .Values.Table }}");
+    assert!(e.contains("wrong number of args for Table"), "{e}");
+    let e = error("{{ .Values.a.b.c }}");
+    assert!(
+        e.contains("can't evaluate field c in type interface {}"),
+        "{e}"
+    );
 }
