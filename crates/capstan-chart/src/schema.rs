@@ -52,8 +52,8 @@ fn collect(
     label: &str,
     out: &mut Vec<SchemaViolation>,
 ) -> Result<()> {
-    let instance = Value::Object(values.clone());
     if let Some(schema) = &chart.schema {
+        let instance = Value::Object(values.clone());
         let validator = jsonschema::validator_for(schema).map_err(|e| Error::InvalidSchema {
             file: format!("{label}/values.schema.json"),
             message: e.to_string(),
@@ -67,12 +67,13 @@ fn collect(
             });
         }
     }
+    let none = Values::new();
     for sub in &chart.dependencies {
         let scoped = match values.get(sub.name()) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Values::new(),
+            Some(Value::Object(m)) => m,
+            _ => &none,
         };
-        collect(sub, &scoped, &format!("{label}/charts/{}", sub.name()), out)?;
+        collect(sub, scoped, &format!("{label}/charts/{}", sub.name()), out)?;
     }
     Ok(())
 }

@@ -7,14 +7,18 @@
 //! | `D0` | the data the template was executed with: Go's `$` |
 //! | `D1`, `D2`, ... | dot inside `with` and `range` bodies |
 //! | `V1`, ... (or `V1.v` for a variable assigned from a deeper `range`) | Go variables |
-//! | `go_field(x, unwrap, "A", "B")` | `x.A.B` with Go's rules (methods, then struct fields or map keys; a field of a nil read from a map or list is an error, of an untyped nil (`undefined`) is nil); `unwrap` when the chain is a whole command, whose nil result Go makes untyped |
-//! | `go_method(x, "Get", args...)` | a method call on a built-in object |
-//! | `go_range(x)` / `go_range2(x)` | what `range` iterates: values, or (key, value) pairs |
+//! | `x\|go_field(unwrap, "A", "B")` | `x.A.B` with Go's rules (methods, then struct fields or map keys; a field of a nil read from a map or list is an error, of an untyped nil (`undefined`) is nil); `unwrap` when the chain is a whole command, whose nil result Go makes untyped |
+//! | `x\|go_method("Get", args...)` | a method call on a built-in object |
+//! | `(x)\|go_range` / `(x)\|go_range2` | what `range` iterates: values, or (key, value) pairs |
 //! | `go_template("name", x)` | `{{ template "name" x }}` |
 //! | `go_fail("msg")` | a Go execution error known at translation time |
 //! | `go_v(x)` | `x` itself (keeps minijinja from folding constants of `and` / `or`) |
-//! | `f_NAME(args...)` | the Go function NAME |
+//! | `none\|f_NAME(args...)` | the Go function NAME (a filter, whose piped `none` it ignores) |
 //! | `A and B`, `A or B` | Go's `and` / `or`: minijinja's operators short-circuit and return an operand, with the same truth as Go for every runtime value |
+//!
+//! The runtime's own operations and Go's functions are minijinja filters, not functions: a
+//! filter is found once per template evaluation (minijinja keeps it by the call site), where a
+//! function's name is looked up through every scope and the globals at every call.
 //!
 //! Every expression that can fail at run time is recorded in [`Translation::spans`] with the Go
 //! position and text to report, so errors name the Go source, never the translation.
@@ -328,6 +332,20 @@ impl Translator<'_> {
 
     fn if_with(&mut self, b: &Branch, dot: &str, is_with: bool) -> Result<()> {
         self.scopes.push(Vec::new());
+        if !is_with && b.pipe.decl.is_empty() {
+            // `if` tests the pipeline's value and keeps nothing of it.
+            self.out.push_str("{% if ");
+            self.pipe(&b.pipe, dot)?;
+            self.out.push_str(" %}");
+            self.list(&b.list, dot)?;
+            if let Some(o) = &b.otherwise {
+                self.out.push_str("{% else %}");
+                self.list(o, dot)?;
+            }
+            self.out.push_str("{% endif %}");
+            self.scopes.pop();
+            return Ok(());
+        }
         let value = self.fresh_dot();
         if b.pipe.decl.is_empty() {
             self.out.push_str("{% set ");
@@ -385,30 +403,27 @@ impl Translator<'_> {
                 cell: false,
             });
         }
-        self.out.push_str(if pairs {
-            " in go_range2("
-        } else {
-            " in go_range("
-        });
+        self.out.push_str(" in (");
         let range_pipe = Pipe {
             decl: Vec::new(),
             is_assign: false,
             ..b.pipe.clone()
         };
-        let start = self.out.len();
+        let start = self.out.len() - 1;
         self.pipe(&range_pipe, dot)?;
-        let end = self.out.len();
+        self.out
+            .push_str(if pairs { ")|go_range2" } else { ")|go_range" });
         // Go reports what it cannot iterate at the last node it evaluated.
         let (at_pos, at_text) = last_at(&b.pipe);
         self.spans.push(Span {
-            start: start - if pairs { 12 } else { 9 },
-            end: end + 1,
+            start,
+            end: self.out.len(),
             pos: at_pos,
             text: at_text,
             function: None,
             args: Vec::new(),
         });
-        self.out.push_str(") %}");
+        self.out.push_str(" %}");
         // A loop variable assigned from a deeper range keeps its value in a cell too.
         let mut cells = Vec::new();
         for v in &mut declared {
@@ -528,7 +543,7 @@ impl Translator<'_> {
                     }
                     return Ok(());
                 }
-                self.out.push_str("f_");
+                self.out.push_str("none|f_");
                 self.out.push_str(name);
                 self.out.push('(');
                 let mut args = Vec::new();
@@ -584,7 +599,6 @@ impl Translator<'_> {
                         return Ok(());
                     }
                 };
-                self.out.push_str("go_method(");
                 // Go reports a method's errors at the field node that names it; on a
                 // pipeline's value, at the last node the pipeline evaluated.
                 let (at_pos, at_text) = match &receiver {
@@ -613,7 +627,7 @@ impl Translator<'_> {
                         self.spans.extend(shift(sub.spans, at + 1));
                     }
                 }
-                self.out.push_str(", ");
+                self.out.push_str("|go_method(");
                 self.out.push_str(&quote(&method));
                 let mut args = Vec::new();
                 for op in &cmd.args[1..] {
@@ -683,9 +697,12 @@ impl Translator<'_> {
             return;
         }
         let start = self.out.len();
-        self.out.push_str("go_field(");
         self.out.push_str(base);
-        self.out.push_str(if unwrap { ", true" } else { ", false" });
+        self.out.push_str(if unwrap {
+            "|go_field(true"
+        } else {
+            "|go_field(false"
+        });
         for f in fields {
             self.out.push_str(", ");
             self.out.push_str(&quote(f));
@@ -734,11 +751,13 @@ impl Translator<'_> {
                     self.spans.extend(shift(sub.spans, at + 1));
                 } else {
                     let start = self.out.len();
-                    self.out.push_str("go_field(");
-                    let at = self.out.len();
                     self.out.push_str(&inner);
-                    self.spans.extend(shift(sub.spans, at + 1));
-                    self.out.push_str(if unwrap { ", true" } else { ", false" });
+                    self.spans.extend(shift(sub.spans, start + 1));
+                    self.out.push_str(if unwrap {
+                        "|go_field(true"
+                    } else {
+                        "|go_field(false"
+                    });
                     for name in f {
                         self.out.push_str(", ");
                         self.out.push_str(&quote(name));
@@ -841,4 +860,43 @@ pub fn quote(s: &str) -> String {
 /// `s` as Go's `%q` would print a template name.
 fn go_quote(s: &str) -> String {
     format!("{s:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    fn source(go: &str) -> String {
+        let tree = crate::parse(go).unwrap();
+        super::translate(&tree.root, &|_| true).unwrap().source
+    }
+
+    /// The shapes the runtime's contract (the table above) promises.
+    #[test]
+    fn translations_keep_the_runtime_contract() {
+        assert_eq!(
+            source("{{ .Values.a }}"),
+            r#"{{ D0|go_field(true, "Values", "a") }}"#
+        );
+        assert_eq!(source("{{ quote 1 }}"), "{{ none|f_quote(1) }}");
+        assert_eq!(
+            source("{{ .a | default 2 }}"),
+            r#"{{ none|f_default(2, D0|go_field(true, "a")) }}"#
+        );
+        assert_eq!(
+            source(r#"{{ .Files.Get "x" }}"#),
+            r#"{{ D0|go_field(false, "Files")|go_method("Get", "x") }}"#
+        );
+        assert_eq!(
+            source("{{ range $k, $v := .m }}{{ $k }}{{ end }}"),
+            r#"{% for V1, D1 in (D0|go_field(true, "m"))|go_range2 %}{{ V1 }}{% endfor %}"#
+        );
+        // `if` tests its pipeline in place; `with` keeps the value as dot.
+        assert_eq!(
+            source("{{ if .a }}x{{ else }}y{{ end }}"),
+            r#"{% if D0|go_field(true, "a") %}x{% else %}y{% endif %}"#
+        );
+        assert_eq!(
+            source("{{ with .a }}{{ . }}{{ end }}"),
+            r#"{% set D1 = D0|go_field(true, "a") %}{% if D1 %}{{ D1 }}{% endif %}"#
+        );
+    }
 }

@@ -6,11 +6,23 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 
+/// A file's contents as the `Files` objects keep them: bytes, or a shared handle to them.
+pub(crate) trait FileBytes: Clone {
+    /// The file's bytes.
+    fn bytes(&self) -> &[u8];
+}
+
+impl FileBytes for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
 /// The files whose path matches `pattern`.
-pub(crate) fn glob(
-    files: &BTreeMap<String, Vec<u8>>,
+pub(crate) fn glob<V: FileBytes>(
+    files: &BTreeMap<String, V>,
     pattern: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, globset::Error> {
+) -> Result<BTreeMap<String, V>, globset::Error> {
     let glob = globset::GlobBuilder::new(pattern)
         .literal_separator(true)
         .build()?
@@ -23,7 +35,7 @@ pub(crate) fn glob(
 }
 
 /// `Lines`: the file's lines, without a last empty one; no file, no lines.
-pub(crate) fn lines(data: Option<&Vec<u8>>) -> Vec<String> {
+pub(crate) fn lines(data: Option<&[u8]>) -> Vec<String> {
     let Some(data) = data else {
         return Vec::new();
     };
@@ -34,13 +46,14 @@ pub(crate) fn lines(data: Option<&Vec<u8>>) -> Vec<String> {
 
 /// What `AsConfig` (or, with `secrets`, `AsSecrets`) prints: each file by its base name, its
 /// text or its base64.
-pub(crate) fn config_entries(
-    files: &BTreeMap<String, Vec<u8>>,
+pub(crate) fn config_entries<V: FileBytes>(
+    files: &BTreeMap<String, V>,
     secrets: bool,
 ) -> BTreeMap<String, String> {
     files
         .iter()
         .map(|(k, v)| {
+            let v = v.bytes();
             let text = if secrets {
                 base64::engine::general_purpose::STANDARD.encode(v)
             } else {

@@ -62,6 +62,9 @@ pub struct Capabilities {
     /// `--render-subchart-notes`: the subcharts' NOTES.txt are rendered too and follow the
     /// parent chart's in the notes.
     pub subchart_notes: bool,
+    /// The render's CRD list ([`crate::Rendered::crds`]) is left empty, for a caller that will
+    /// not install them (`template` without `--include-crds`): they are not copied.
+    pub omit_crds: bool,
 }
 
 impl Default for Capabilities {
@@ -134,6 +137,7 @@ impl Default for Capabilities {
             lookups: None,
             lint: false,
             subchart_notes: false,
+            omit_crds: false,
         }
     }
 }

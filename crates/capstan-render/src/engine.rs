@@ -1,8 +1,8 @@
 //! Compiling a chart's templates into a minijinja environment and rendering it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use capstan_chart::{Chart, ChartMetadata, Values};
@@ -35,6 +35,15 @@ pub struct CompiledChart {
     chart: Chart,
     /// The chart's Go templates, unless it is written in capstan's minijinja dialect.
     go: Option<crate::go::GoChart>,
+    /// A Go chart without the contents of its templates and files (their names kept): what
+    /// computing the values reads, copied by every render at a fraction of the whole chart.
+    outline: Option<Chart>,
+    /// A Go chart's non-template files by chart path (`top/charts/sub`), subcharts under
+    /// their aliases, as every render's `.Files` and CRDs read them.
+    files: HashMap<String, crate::go::ChartFiles>,
+    /// The values last computed for a render, by what they were computed from: a daemon
+    /// renders a chart with the same values again and again.
+    computed: Mutex<Option<Arc<Computed>>>,
     env: Environment<'static>,
     defines: HashMap<String, DefineOrigin>,
     sources: HashMap<String, String>,
@@ -118,7 +127,12 @@ pub(crate) fn is_partial(template_path: &str) -> bool {
 /// without the password Secret they look up), so the render is returned as provisional, with
 /// nothing rendered and the keys to answer. Rendered again with the answers, a failure that
 /// asks nothing new is the chart's own.
-fn provisional(error: Error, session: &Session, chart: Chart, values: Values) -> Result<Texts> {
+fn provisional(
+    error: Error,
+    session: &Session,
+    chart: Arc<Chart>,
+    values: Values,
+) -> Result<Texts> {
     let unanswered = session.lookups.take_unanswered();
     if unanswered.is_empty() {
         return Err(error);
@@ -134,10 +148,22 @@ fn provisional(error: Error, session: &Session, chart: Chart, values: Values) ->
     })
 }
 
+/// What computing a render's values gives (Helm's `ToRenderValues` before the built-in
+/// objects), and what it was computed from.
+struct Computed {
+    chart_values: Option<Values>,
+    user_values: Values,
+    /// The chart with its values processed (dependencies enabled or not, imports done); for a
+    /// Go chart, its outline.
+    processed: Arc<Chart>,
+    /// The merged values, validated against the charts' schemas.
+    values: Values,
+}
+
 /// What rendering every template gives, before it is read as manifests.
 struct Texts {
     /// The chart with its values processed (dependencies enabled or not, imports done).
-    chart: Chart,
+    chart: Arc<Chart>,
     /// The merged values the top chart saw.
     values: Values,
     /// Rendered text by chart-relative path (NOTES excluded).
@@ -165,9 +191,16 @@ impl CompiledChart {
     ) -> Result<CompiledChart> {
         let resolved = capstan_chart::resolve_dependencies(&chart)?;
         if crate::TemplateSyntax::of(&chart) == crate::TemplateSyntax::Go {
+            let go = crate::go::GoChart::compile(&resolved, limits, reuse)?;
+            let mut files = HashMap::new();
+            let top = resolved.name().to_string();
+            take_files(resolved, &top, &mut files);
             return Ok(CompiledChart {
+                outline: Some(outline(&chart)),
                 chart,
-                go: Some(crate::go::GoChart::compile(&resolved, limits, reuse)?),
+                go: Some(go),
+                files,
+                computed: Mutex::new(None),
                 env: Environment::new(),
                 defines: HashMap::new(),
                 sources: HashMap::new(),
@@ -180,6 +213,9 @@ impl CompiledChart {
         let mut compiled = CompiledChart {
             chart: chart.clone(),
             go: None,
+            outline: None,
+            files: HashMap::new(),
+            computed: Mutex::new(None),
             env: Environment::new(),
             defines: HashMap::new(),
             sources: HashMap::new(),
@@ -362,15 +398,9 @@ impl CompiledChart {
         release: &ReleaseInfo,
         capabilities: &Capabilities,
     ) -> Result<Texts> {
-        let chart = match chart_values {
-            Some(values) => std::borrow::Cow::Owned(Chart {
-                values: values.clone(),
-                ..self.chart.clone()
-            }),
-            None => std::borrow::Cow::Borrowed(&self.chart),
-        };
-        let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
-        capstan_chart::validate_values(&processed, &values)?;
+        let computed = self.compute_values(chart_values, user_values)?;
+        let processed = computed.processed.clone();
+        let values = computed.values.clone();
         if processed.metadata.is_library() {
             return Err(Error::LibraryChart(processed.name().to_string()));
         }
@@ -402,6 +432,7 @@ impl CompiledChart {
             started: Instant::now(),
             depth: AtomicUsize::new(0),
             output: AtomicUsize::new(0),
+            prints: AtomicUsize::new(0),
             seed: seed.finalize().into(),
             counter: AtomicU64::new(0),
             now: release.time.clone(),
@@ -414,6 +445,7 @@ impl CompiledChart {
         if let Some(go) = &self.go {
             let rendered = go.render(
                 &processed,
+                &self.files,
                 &values,
                 set_integers,
                 release,
@@ -425,7 +457,9 @@ impl CompiledChart {
                 Err(error) => return provisional(error, &sess, processed, values),
             };
             let mut crds = Vec::new();
-            collect_crds(&processed, processed.name(), &mut crds);
+            if !capabilities.omit_crds {
+                collect_crds(&processed, processed.name(), &self.files, &mut crds);
+            }
             return Ok(Texts {
                 chart: processed,
                 values,
@@ -446,7 +480,7 @@ impl CompiledChart {
         let mut crds = Vec::new();
         let mut stack = vec![(
             processed.name().to_string(),
-            &processed,
+            &*processed,
             values.clone(),
             true,
         )];
@@ -463,7 +497,7 @@ impl CompiledChart {
                     false,
                 ));
             }
-            for crd in chart.crds() {
+            for crd in chart.crds().filter(|_| !capabilities.omit_crds) {
                 crds.push((
                     format!("{path}/{}", crd.name),
                     String::from_utf8_lossy(&crd.data).into_owned(),
@@ -524,6 +558,47 @@ impl CompiledChart {
             lookups_unanswered: sess.lookups.take_unanswered(),
             lint_messages: sess.lint_messages(),
         })
+    }
+
+    /// Processes the dependencies and merges and validates the values (Helm's order), or
+    /// takes them from the last render when it had the same values.
+    fn compute_values(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+    ) -> Result<Arc<Computed>> {
+        let same = |c: &&Arc<Computed>| {
+            c.chart_values.as_ref() == chart_values && c.user_values == *user_values
+        };
+        if let Some(hit) = self.lock_computed().as_ref().filter(same) {
+            return Ok(hit.clone());
+        }
+        // A Go chart's values are computed on its outline: the files' contents are read from
+        // `self.files` by path.
+        let base = self.outline.as_ref().unwrap_or(&self.chart);
+        let chart = match chart_values {
+            Some(values) => std::borrow::Cow::Owned(Chart {
+                values: values.clone(),
+                ..base.clone()
+            }),
+            None => std::borrow::Cow::Borrowed(base),
+        };
+        let (processed, values) = capstan_chart::compute_values(&chart, user_values)?;
+        capstan_chart::validate_values(&processed, &values)?;
+        let computed = Arc::new(Computed {
+            chart_values: chart_values.cloned(),
+            user_values: user_values.clone(),
+            processed: Arc::new(processed),
+            values,
+        });
+        *self.lock_computed() = Some(computed.clone());
+        Ok(computed)
+    }
+
+    fn lock_computed(&self) -> std::sync::MutexGuard<'_, Option<Arc<Computed>>> {
+        self.computed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Parses, bounds and orders the rendered files.
@@ -802,18 +877,64 @@ fn base_context(
     ctx
 }
 
-/// The CRDs of a chart and its subcharts, parents first, as `(path, text)`.
-fn collect_crds(chart: &Chart, path: &str, out: &mut Vec<(String, String)>) {
+/// The CRDs of a chart and its subcharts, parents first, as `(path, text)`; their contents
+/// from `files` (by chart path), where the chart (an outline) has none.
+fn collect_crds(
+    chart: &Chart,
+    path: &str,
+    files: &HashMap<String, crate::go::ChartFiles>,
+    out: &mut Vec<(String, String)>,
+) {
+    let table = files.get(path);
     for crd in chart.crds() {
+        let data = table
+            .and_then(|t| t.files.get(&crd.name))
+            .map_or(crd.data.as_slice(), |f| f.data());
         // Valid UTF-8 (every CRD in practice) is checked and copied in one pass; only
         // invalid bytes take the slower lossy conversion.
-        let text = String::from_utf8(crd.data.clone())
+        let text = String::from_utf8(data.to_vec())
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         out.push((format!("{path}/{}", crd.name), text));
     }
     for sub in &chart.dependencies {
-        collect_crds(sub, &format!("{path}/charts/{}", sub.name()), out);
+        collect_crds(sub, &format!("{path}/charts/{}", sub.name()), files, out);
     }
+}
+
+/// `chart` without the contents of its templates, files and `values.yaml` text, subcharts
+/// included: everything computing and validating values reads (metadata, values, schema,
+/// dependencies, the files' names).
+fn outline(chart: &Chart) -> Chart {
+    let names = |files: &[capstan_chart::ChartFile]| {
+        files
+            .iter()
+            .map(|f| capstan_chart::ChartFile {
+                name: f.name.clone(),
+                data: Vec::new(),
+            })
+            .collect()
+    };
+    Chart {
+        metadata: chart.metadata.clone(),
+        values: chart.values.clone(),
+        values_yaml: String::new(),
+        schema: chart.schema.clone(),
+        templates: names(&chart.templates),
+        files: names(&chart.files),
+        dependencies: chart.dependencies.iter().map(outline).collect(),
+    }
+}
+
+/// Moves the non-template files of `chart` (resolved: subcharts under their aliases) and its
+/// subcharts into `out` by chart path; of two subcharts at one path, the first is kept.
+fn take_files(chart: Chart, path: &str, out: &mut HashMap<String, crate::go::ChartFiles>) {
+    for sub in chart.dependencies {
+        let sub_path = format!("{path}/charts/{}", sub.name());
+        take_files(sub, &sub_path, out);
+    }
+    out.entry(path.to_string()).or_insert_with(|| {
+        crate::go::ChartFiles::new(chart.files.into_iter().map(|f| (f.name, f.data)).collect())
+    });
 }
 
 /// Templates below this count are parsed on the calling thread.

@@ -170,7 +170,12 @@ impl Rendered {
     /// Helm's manifest string: each non-hook document as
     /// `---\n# Source: <path>\n<content>\n`, in install order.
     pub fn manifest(&self) -> String {
-        let mut out = String::new();
+        let size = self
+            .manifests
+            .iter()
+            .map(|m| m.source.len() + m.content.len() + 16)
+            .sum();
+        let mut out = String::with_capacity(size);
         for m in &self.manifests {
             out.push_str("---\n# Source: ");
             out.push_str(&m.source);

@@ -21,6 +21,8 @@ pub(crate) struct Session {
     pub started: Instant,
     pub depth: AtomicUsize,
     pub output: AtomicUsize,
+    /// Prints so far (see [`Session::check_time_now_and_then`]).
+    pub prints: AtomicUsize,
     pub seed: [u8; 32],
     pub counter: AtomicU64,
     pub now: String,
@@ -96,6 +98,19 @@ impl Session {
         Ok(())
     }
 
+    /// [`Session::check_time`] at one call in 64 (a print of a Go template asks at every
+    /// print: the clock costs more than the print; includes, `tpl` and fuel bound the rest).
+    pub fn check_time_now_and_then(&self) -> Result<(), Error> {
+        if self
+            .prints
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(64)
+        {
+            self.check_time()?;
+        }
+        Ok(())
+    }
+
     pub fn add_output(&self, n: usize) -> Result<(), Error> {
         let total = self.output.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.limits.max_output_bytes {
@@ -121,14 +136,15 @@ impl Session {
         )
     }
 
-    /// Enters one include/tpl level; the guard leaves it.
-    pub fn enter(self: &Arc<Self>, what: &str) -> Result<DepthGuard, Error> {
+    /// Enters one include/tpl level (`what` names it, for the error); the guard leaves it.
+    pub fn enter(self: &Arc<Self>, what: impl FnOnce() -> String) -> Result<DepthGuard, Error> {
         self.check_time()?;
         let depth = self.depth.fetch_add(1, Ordering::Relaxed) + 1;
         let guard = DepthGuard(self.clone());
         if depth > self.limits.max_include_depth {
             return Err(limit_error(format!(
-                "{what}: include/tpl nesting deeper than {} (recursive include?)",
+                "{}: include/tpl nesting deeper than {} (recursive include?)",
+                what(),
                 self.limits.max_include_depth
             )));
         }
@@ -225,7 +241,7 @@ impl Object for Files {
                 self.files.get(&arg(0)?).cloned().unwrap_or_default(),
             )),
             "Lines" => Ok(Value::from(crate::chartfiles::lines(
-                self.files.get(&arg(0)?),
+                self.files.get(&arg(0)?).map(Vec::as_slice),
             ))),
             "Glob" => {
                 let pattern = arg(0)?;

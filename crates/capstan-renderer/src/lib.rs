@@ -550,6 +550,7 @@ impl Renderer for RendererService {
             capabilities.lookups = convert::lookups(request.lookups)?;
             capabilities.lint = request.lint_mode;
             capabilities.subchart_notes = request.render_subchart_notes;
+            capabilities.omit_crds = request.omit_crds;
             let chart_values = request
                 .chart_values_json
                 .as_deref()

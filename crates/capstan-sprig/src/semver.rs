@@ -5,7 +5,8 @@
 //! only by groups that name one.
 
 use std::cmp::Ordering;
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 
 use minijinja::{Error, State, Value};
 use regex::Regex;
@@ -24,11 +25,20 @@ pub fn register(r: &mut Registry) {
     r.add("semverCompare", |_: &State<'_, '_>, a: &[Value]| {
         want_args("semverCompare", a, 2)?;
         let (c, v) = (string_arg(a, 0)?, string_arg(a, 1)?);
-        let c = Constraints::parse(c).map_err(go_error)?;
-        let v = Version::parse(v).map_err(go_error)?;
-        Ok(Value::from(c.check(&v)))
+        semver_compare(c, v).map(Value::from)
     });
 }
+
+/// Answers of `semverCompare` by constraint and version: charts ask the same few questions
+/// (`>=1.21-0` of the cluster's version) at every render, and parsing a constraint takes
+/// several regular expressions. Cleared when full.
+static COMPARED: LazyLock<Mutex<Answers>> = LazyLock::new(Default::default);
+
+/// `semverCompare`'s answers (or errors) by (constraint, version).
+type Answers = HashMap<(String, String), Result<bool, String>>;
+
+/// How many answers [`COMPARED`] keeps.
+const COMPARED_ENTRIES: usize = 1024;
 
 /// Compiles one of this module's Go patterns (they are valid: a failure is a bug).
 fn go_regex(p: &str) -> Regex {
@@ -482,14 +492,46 @@ impl Comparator {
 
 /// Whether `version` satisfies `constraint`, as Sprig's `semverCompare` decides.
 pub fn semver_compare(constraint: &str, version: &str) -> Result<bool, Error> {
-    let c = Constraints::parse(constraint).map_err(go_error)?;
-    let v = Version::parse(version).map_err(go_error)?;
-    Ok(c.check(&v))
+    let key = (constraint.to_string(), version.to_string());
+    let known = COMPARED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    let answer = match known {
+        Some(answer) => answer,
+        None => {
+            let answer = Constraints::parse(constraint)
+                .and_then(|c| Version::parse(version).map(|v| c.check(&v)));
+            let mut compared = COMPARED
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if compared.len() >= COMPARED_ENTRIES {
+                compared.clear();
+            }
+            compared.insert(key, answer.clone());
+            answer
+        }
+    };
+    answer.map_err(go_error)
 }
 
 #[cfg(test)]
 mod tests {
     use crate::testing::show;
+
+    /// Answers come from the cache after the first time: the same, errors included.
+    #[test]
+    fn remembered_answers_are_the_first_ones() {
+        for _ in 0..3 {
+            assert!(super::semver_compare(">=1.21-0", "v1.33.0").unwrap());
+            assert!(!super::semver_compare("<1.21-0", "v1.33.0").unwrap());
+            let e = super::semver_compare("!!1", "1.0.0").unwrap_err();
+            assert!(e.to_string().contains("improper constraint"), "{e}");
+            let e = super::semver_compare(">=1", "one").unwrap_err();
+            assert!(e.to_string().contains("invalid semantic version"), "{e}");
+        }
+    }
 
     /// Expected values are Sprig v3.3.0's with Masterminds/semver v3.5.0, in Go 1.26.
     #[test]

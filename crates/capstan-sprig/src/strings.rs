@@ -141,12 +141,12 @@ pub fn register(r: &mut Registry) {
     r.add("indent", |_: &State<'_, '_>, a: &[Value]| {
         want_args("indent", a, 2)?;
         let (n, s) = (int_arg(a, 0)?, string_arg(a, 1)?);
-        Ok(Value::from(indent(n, s)?))
+        Ok(Value::from(indent(n, s, false)?))
     });
     r.add("nindent", |_: &State<'_, '_>, a: &[Value]| {
         want_args("nindent", a, 2)?;
         let (n, s) = (int_arg(a, 0)?, string_arg(a, 1)?);
-        Ok(Value::from(format!("\n{}", indent(n, s)?)))
+        Ok(Value::from(indent(n, s, true)?))
     });
     r.add("replace", |_: &State<'_, '_>, a: &[Value]| {
         want_args("replace", a, 3)?;
@@ -456,10 +456,23 @@ fn wrap(s: &str, width: i64, newline: &str, wrap_long: bool) -> String {
     string_from_bytes(&out)
 }
 
-/// Sprig's `indent`: `n` spaces before every line.
-fn indent(n: i64, s: &str) -> Result<String, Error> {
+/// Sprig's `indent`: `n` spaces before every line (`newline`: after a newline, `nindent`),
+/// built in one string of the final size.
+fn indent(n: i64, s: &str, newline: bool) -> Result<String, Error> {
     let pad = repeat(" ", n)?;
-    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+    let lines = 1 + s.bytes().filter(|&b| b == b'\n').count();
+    let mut out = String::with_capacity(usize::from(newline) + s.len() + pad.len() * lines);
+    if newline {
+        out.push('\n');
+    }
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&pad);
+        out.push_str(line);
+    }
+    Ok(out)
 }
 
 /// xstrings' `Shuffle`: the characters in a random order.

@@ -125,37 +125,82 @@ pub fn num(v: &Value) -> Option<Num> {
 }
 
 /// Go's `map[string]interface{}`: a reference to mutable entries, iterated in key order.
+///
+/// The entries are kept sorted in one vector: templates read maps far more than they change
+/// them, and a binary search that compares keys' first bytes before calling `memcmp` costs a
+/// fraction of a B-tree's linear scans of string keys.
 #[derive(Debug, Default)]
 pub struct GoMap {
-    entries: RwLock<BTreeMap<String, Value>>,
+    /// Sorted by key, each key once.
+    entries: RwLock<Vec<(String, Value)>>,
+}
+
+/// `a.cmp(b)`, deciding by the first bytes where they differ without calling `memcmp`.
+#[inline]
+fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Where `key` is in sorted `entries` (`Err`: where it would go).
+#[inline]
+fn find(entries: &[(String, Value)], key: &str) -> Result<usize, usize> {
+    entries.binary_search_by(|(k, _)| cmp_key(k, key))
 }
 
 impl GoMap {
     /// A map holding `entries`.
     pub fn new(entries: BTreeMap<String, Value>) -> GoMap {
         GoMap {
-            entries: RwLock::new(entries),
+            entries: RwLock::new(entries.into_iter().collect()),
+        }
+    }
+
+    /// A map holding `pairs` (a later pair of a key replaces an earlier one).
+    pub fn from_pairs(mut pairs: Vec<(String, Value)>) -> GoMap {
+        if !pairs.is_sorted_by(|a, b| cmp_key(&a.0, &b.0).is_lt()) {
+            // Stable: of equal keys the later pair stays last, and is the one kept.
+            pairs.sort_by(|a, b| cmp_key(&a.0, &b.0));
+            let mut unique: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                match unique.last_mut() {
+                    Some(last) if last.0 == pair.0 => *last = pair,
+                    _ => unique.push(pair),
+                }
+            }
+            pairs = unique;
+        }
+        GoMap {
+            entries: RwLock::new(pairs),
         }
     }
 
     /// The value at `key`, if present.
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.read().get(key).cloned()
+        let entries = self.read();
+        find(&entries, key).ok().map(|i| entries[i].1.clone())
     }
 
     /// Whether `key` is present (with any value, nil included).
     pub fn contains(&self, key: &str) -> bool {
-        self.read().contains_key(key)
+        find(&self.read(), key).is_ok()
     }
 
     /// Sets `key`, as Go's `m[key] = v`.
     pub fn insert(&self, key: String, value: Value) {
-        self.write().insert(key, value);
+        let mut entries = self.write();
+        match find(&entries, &key) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (key, value)),
+        }
     }
 
     /// Deletes `key`, as Go's `delete(m, key)`.
     pub fn remove(&self, key: &str) -> Option<Value> {
-        self.write().remove(key)
+        let mut entries = self.write();
+        find(&entries, key).ok().map(|i| entries.remove(i).1)
     }
 
     /// Number of entries.
@@ -170,19 +215,24 @@ impl GoMap {
 
     /// The keys, sorted.
     pub fn keys(&self) -> Vec<String> {
-        self.read().keys().cloned().collect()
+        self.read().iter().map(|(k, _)| k.clone()).collect()
     }
 
     /// A copy of the entries, sorted by key (the map itself is not copied deeply).
     pub fn entries(&self) -> BTreeMap<String, Value> {
+        self.read().iter().cloned().collect()
+    }
+
+    /// A copy of the entries in key order (the map itself is not copied deeply).
+    pub fn sorted_entries(&self) -> Vec<(String, Value)> {
         self.read().clone()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Value>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<(String, Value)>> {
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Value>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(String, Value)>> {
         self.entries.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -194,6 +244,10 @@ impl Object for GoMap {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         key.as_str().and_then(|k| self.get(k))
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.get(key)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -256,6 +310,10 @@ impl Object for NamedMap {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         key.as_str().and_then(|k| self.map.get(k))
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.map.get(key)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -407,6 +465,10 @@ impl Object for GoStruct {
         key.as_str().and_then(|k| self.fields.get(k).cloned())
     }
 
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        self.fields.get(key).cloned()
+    }
+
     fn is_true(self: &Arc<Self>) -> bool {
         true
     }
@@ -554,11 +616,17 @@ pub fn from_json(j: &serde_json::Value, numbers: Numbers) -> Value {
         },
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(a) => list(a.iter().map(|x| from_json(x, numbers)).collect()),
-        serde_json::Value::Object(o) => map(o
-            .iter()
-            .map(|(k, v)| (k.clone(), from_json(v, numbers)))
-            .collect()),
+        serde_json::Value::Object(o) => from_json_map(o, numbers),
     }
+}
+
+/// A Go map from a JSON object (as [`from_json`] of that object, without wrapping it).
+pub fn from_json_map(o: &serde_json::Map<String, serde_json::Value>, numbers: Numbers) -> Value {
+    Value::from_object(GoMap::from_pairs(
+        o.iter()
+            .map(|(k, v)| (k.clone(), from_json(v, numbers)))
+            .collect(),
+    ))
 }
 
 /// JSON data from Go data, as `encoding/json` marshals it: maps by sorted keys, structs by
@@ -610,7 +678,7 @@ pub fn to_json(v: &Value) -> Result<serde_json::Value, Error> {
 /// The entries of a map value (a [`GoMap`] or any minijinja map), sorted by key.
 pub fn map_entries(v: &Value) -> Vec<(String, Value)> {
     if let Some(m) = as_map(v) {
-        return m.entries().into_iter().collect();
+        return m.sorted_entries();
     }
     let mut out: Vec<(String, Value)> = match v.try_iter() {
         Ok(keys) => keys
@@ -664,6 +732,41 @@ mod tests {
         as_map(&alias).unwrap().insert("a".into(), int(1));
         assert_eq!(as_map(&m).unwrap().get("a"), Some(int(1)));
         assert!(truthy(&m));
+    }
+
+    #[test]
+    fn maps_keep_their_keys_sorted_and_unique() {
+        let m = GoMap::from_pairs(vec![
+            ("b".into(), int(1)),
+            ("".into(), int(2)),
+            ("ab".into(), int(3)),
+            ("b".into(), int(4)),
+            ("a".into(), int(5)),
+            ("B".into(), int(6)),
+            ("é".into(), int(7)),
+        ]);
+        assert_eq!(m.keys(), ["", "B", "a", "ab", "b", "é"]);
+        assert_eq!(m.get("b"), Some(int(4)), "the later pair wins");
+        assert_eq!(m.get(""), Some(int(2)));
+        assert_eq!(m.get("c"), None);
+        assert!(!m.contains("aa"));
+        m.insert("aa".into(), int(8));
+        m.insert("a".into(), int(9));
+        m.insert("zz".into(), int(10));
+        assert_eq!(m.remove("B"), Some(int(6)));
+        assert_eq!(m.remove("B"), None);
+        assert_eq!(m.keys(), ["", "a", "aa", "ab", "b", "zz", "é"]);
+        assert_eq!(m.get("a"), Some(int(9)));
+        assert_eq!(m.len(), 7);
+        let all: Vec<String> = m.entries().into_keys().collect();
+        assert_eq!(all, m.keys());
+        assert_eq!(
+            map_entries(&Value::from_object(m))
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>(),
+            all
+        );
     }
 
     #[test]

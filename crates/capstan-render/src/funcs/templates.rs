@@ -37,7 +37,7 @@ pub(super) fn include(
     ctx: Option<Value>,
 ) -> Result<String, Error> {
     let sess: Arc<Session> = session(state)?;
-    let _guard = sess.enter(&format!("include({name:?})"))?;
+    let _guard = sess.enter(|| format!("include({name:?})"))?;
     let tmpl = state.env().get_template(&name).map_err(|_| {
         op_err(format!(
             "include: no template named {name:?} (define it with {{% define \"{name}\" %}})"
@@ -57,7 +57,7 @@ pub(super) fn tpl(
     ctx: Option<Value>,
 ) -> Result<String, Error> {
     let sess = session(state)?;
-    let _guard = sess.enter("tpl")?;
+    let _guard = sess.enter(|| "tpl".to_string())?;
     let ctx = nested_context(state, ctx.unwrap_or(Value::UNDEFINED))?;
     let name = format!("{} (tpl)", state.name());
     let out = state

@@ -21,15 +21,16 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use capstan_chart::{Chart, Values};
 use capstan_gotmpl::Translation;
-use capstan_sprig::value::{Numbers, as_map, from_json, map};
+use capstan_sprig::value::{Numbers, as_map, map};
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 use crate::context::{Capabilities, ReleaseInfo, RenderLimits};
 use crate::engine::{is_partial, walk};
-use crate::objects::{SESSION_KEY, Session};
+use crate::objects::Session;
 use crate::{Error, Result};
 
+pub(crate) use objects::ChartFiles;
 use program::Program;
 pub(crate) use runtime::GO_KEY;
 pub use stored::Translations;
@@ -139,7 +140,11 @@ impl std::fmt::Debug for GoChart {
 
 /// The minijinja name of the named template `name`.
 pub(crate) fn define_name(name: &str) -> String {
-    format!("\u{0}define\u{0}{name}")
+    // Built by hand: an include asks for it every time, and `format!` costs several times more.
+    let mut key = String::with_capacity(name.len() + 8);
+    key.push_str("\u{0}define\u{0}");
+    key.push_str(name);
+    key
 }
 
 /// Helm's parse order: more path segments first; equal depth in reverse lexical order. Later
@@ -226,10 +231,13 @@ impl GoChart {
     }
 
     /// Renders every non-partial template of `processed` (values computed, disabled
-    /// subcharts removed): the rendered files by path and the top chart's notes.
+    /// subcharts removed; its files' contents may be left out) with each chart's `.Files` from
+    /// `files` (by chart path): the rendered files by path and the top chart's notes.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn render(
         &self,
         processed: &Chart,
+        files: &HashMap<String, ChartFiles>,
         values: &Values,
         set_integers: &[Vec<String>],
         release: &ReleaseInfo,
@@ -237,13 +245,13 @@ impl GoChart {
         session: Arc<Session>,
     ) -> Result<(BTreeMap<String, String>, String)> {
         let go = Arc::new(runtime::GoSession {
-            session: session.clone(),
+            session,
             templates: self.templates.clone(),
             overlays: Mutex::new(Vec::new()),
         });
-        let go_value = Value::from_dyn_object(go.clone());
-        let session_value = Value::from_dyn_object(session);
-        let top_values = from_json(&serde_json::Value::Object(values.clone()), Numbers::Float64);
+        // Functions find the session through the thread, not the template's scopes.
+        let _running = runtime::Running::start(go.clone());
+        let top_values = capstan_sprig::value::from_json_map(values, Numbers::Float64);
         for path in set_integers {
             as_int64(&top_values, values, path);
         }
@@ -253,6 +261,7 @@ impl GoChart {
             release: objects::release(release),
             capabilities: objects::capabilities(capabilities),
             subchart_notes: capabilities.subchart_notes,
+            files,
         };
         tree(
             processed,
@@ -262,7 +271,13 @@ impl GoChart {
             &shared,
             &mut renderables,
         );
-        renderables.sort_by(|a: &Renderable, b: &Renderable| helm_order(&a.file, &b.file));
+        // Helm's order (see `helm_order`), each path's depth counted once.
+        renderables.sort_by_cached_key(|r| {
+            (
+                std::cmp::Reverse(r.file.matches('/').count()),
+                std::cmp::Reverse(r.file.clone()),
+            )
+        });
 
         let mut files = BTreeMap::new();
         let mut notes = String::new();
@@ -282,11 +297,7 @@ impl GoChart {
             if let Some(m) = as_map(&root) {
                 m.insert("Template".into(), objects::template(&file, &base_path));
             }
-            let context = Value::from_iter([
-                ("D0", root),
-                (GO_KEY, go_value.clone()),
-                (SESSION_KEY, session_value.clone()),
-            ]);
+            let context = runtime::GoContext::value(root, go.clone());
             let out = self
                 .templates
                 .program(compiled)
@@ -297,7 +308,7 @@ impl GoChart {
             go.session
                 .add_output(out.len())
                 .map_err(|e| errors::render_error(compiled, &e))?;
-            let out = out.replace("<no value>", "");
+            let out = runtime::without_no_value(out);
             if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
                 notes = out;
             } else if file.ends_with("/templates/NOTES.txt") {
@@ -402,11 +413,13 @@ fn compile_file(
 }
 
 /// What every chart's root shares.
-struct Shared {
+struct Shared<'a> {
     release: Value,
     capabilities: Value,
     /// Whether subcharts' NOTES.txt are rendered (`--render-subchart-notes`).
     subchart_notes: bool,
+    /// Each chart's `.Files`, by chart path.
+    files: &'a HashMap<String, ChartFiles>,
 }
 
 /// A template to render and the root (`$`) of its chart.
@@ -423,7 +436,7 @@ fn tree(
     path: &str,
     top: bool,
     values: Value,
-    shared: &Shared,
+    shared: &Shared<'_>,
     out: &mut Vec<Renderable>,
 ) -> Value {
     let mut subcharts = BTreeMap::new();
@@ -445,7 +458,13 @@ fn tree(
         ("Release".to_string(), shared.release.clone()),
         ("Chart".to_string(), objects::chart(&chart.metadata, top)),
         ("Capabilities".to_string(), shared.capabilities.clone()),
-        ("Files".to_string(), objects::files(chart)),
+        (
+            "Files".to_string(),
+            shared
+                .files
+                .get(path)
+                .map_or_else(|| objects::files(chart), |f| f.value.clone()),
+        ),
         ("Subcharts".to_string(), map(subcharts)),
     ]));
     if !chart.metadata.is_library() {

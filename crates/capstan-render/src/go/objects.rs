@@ -2,7 +2,7 @@
 //! `.Template`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use capstan_chart::{Chart, ChartMetadata};
 use capstan_sprig::value::{GoStruct, int, list, map};
@@ -200,22 +200,84 @@ pub(crate) fn template(name: &str, base_path: &str) -> Value {
 
 /// `.Files` of a chart: its files outside `templates/` (and Helm's metadata files).
 pub(crate) fn files(chart: &Chart) -> Value {
-    Value::from_object(Files {
-        files: Arc::new(
-            chart
-                .files
-                .iter()
-                .map(|f| (f.name.clone(), f.data.clone()))
+    ChartFiles::new(
+        chart
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.data.clone()))
+            .collect(),
+    )
+    .value
+}
+
+/// One file of a chart as `.Files` holds it: its bytes, and its text once a template read it.
+#[derive(Debug)]
+pub(crate) struct FileEntry {
+    data: Vec<u8>,
+    /// `Get`'s string (invalid UTF-8 replaced), made at the first `Get` and shared by every
+    /// later one: a string value is immutable.
+    text: OnceLock<Value>,
+}
+
+impl FileEntry {
+    fn new(data: Vec<u8>) -> Arc<FileEntry> {
+        Arc::new(FileEntry {
+            data,
+            text: OnceLock::new(),
+        })
+    }
+
+    /// The file's bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    fn text(&self) -> Value {
+        self.text
+            .get_or_init(|| Value::from(String::from_utf8_lossy(&self.data).into_owned()))
+            .clone()
+    }
+}
+
+impl crate::chartfiles::FileBytes for Arc<FileEntry> {
+    fn bytes(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// A chart's non-template files, built once per compiled chart: `.Files` has no method that
+/// changes it, so every render shares one object ([`ChartFiles::value`]).
+#[derive(Debug)]
+pub(crate) struct ChartFiles {
+    /// The files by chart-relative path.
+    pub files: Arc<BTreeMap<String, Arc<FileEntry>>>,
+    /// The `.Files` object over them.
+    pub value: Value,
+}
+
+impl ChartFiles {
+    /// The files `(path, bytes)` of one chart.
+    pub(crate) fn new(files: Vec<(String, Vec<u8>)>) -> ChartFiles {
+        let files: Arc<BTreeMap<String, Arc<FileEntry>>> = Arc::new(
+            files
+                .into_iter()
+                .map(|(name, data)| (name, FileEntry::new(data)))
                 .collect(),
-        ),
-    })
+        );
+        ChartFiles {
+            value: Value::from_object(Files {
+                files: files.clone(),
+            }),
+            files,
+        }
+    }
 }
 
 /// Helm's `files` type: a map of path to bytes with `Get`, `GetBytes`, `Glob`, `Lines`,
 /// `AsConfig` and `AsSecrets`.
 #[derive(Debug, Clone)]
 pub(crate) struct Files {
-    files: Arc<BTreeMap<String, Vec<u8>>>,
+    files: Arc<BTreeMap<String, Arc<FileEntry>>>,
 }
 
 impl Object for Files {
@@ -224,8 +286,7 @@ impl Object for Files {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let data = self.files.get(key.as_str()?)?;
-        Some(Value::from(String::from_utf8_lossy(data).into_owned()))
+        Some(self.files.get(key.as_str()?)?.text())
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -243,25 +304,23 @@ impl Object for Files {
         args: &[Value],
     ) -> Result<Value, Error> {
         let want = |n: usize| capstan_sprig::want_args(method, args, n);
-        let arg = |i: usize| capstan_sprig::args::string_arg(args, i).map(str::to_string);
+        let arg = |i: usize| capstan_sprig::args::string_arg(args, i);
         match method {
             "Get" | "GetBytes" => {
                 want(1)?;
-                Ok(Value::from(
-                    self.files
-                        .get(&arg(0)?)
-                        .map(|d| String::from_utf8_lossy(d).into_owned())
-                        .unwrap_or_default(),
-                ))
+                Ok(self
+                    .files
+                    .get(arg(0)?)
+                    .map_or_else(|| Value::from(""), |f| f.text()))
             }
             "Lines" => {
                 want(1)?;
-                let lines = crate::chartfiles::lines(self.files.get(&arg(0)?));
+                let lines = crate::chartfiles::lines(self.files.get(arg(0)?).map(|f| f.data()));
                 Ok(list(lines.iter().map(|l| s(l)).collect()))
             }
             "Glob" => {
                 want(1)?;
-                let files = crate::chartfiles::glob(&self.files, &arg(0)?)
+                let files = crate::chartfiles::glob(&self.files, arg(0)?)
                     .map_err(|e| capstan_sprig::go_error(format!("{e}")))?;
                 Ok(Value::from_object(Files {
                     files: Arc::new(files),

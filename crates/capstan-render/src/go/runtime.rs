@@ -2,6 +2,7 @@
 //! functions that reach the running template (`include`, `template`, `tpl`, `required`,
 //! `fail`, `lookup`).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -9,12 +10,12 @@ use capstan_sprig::value::{
     Kind, Num, as_list, as_map, int, is_nil, kind, list, map, map_entries, nil, num, type_name,
 };
 use capstan_sprig::{go_error, want_args};
-use minijinja::value::{Object, ObjectRepr, Rest};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Error, ErrorKind, State, Value};
 
 use super::errors;
 use super::{GoTemplates, define_name};
-use crate::objects::{FailMarker, Session, limit_error};
+use crate::objects::{FailMarker, SESSION_KEY, Session, limit_error};
 
 /// Where the Go runtime keeps its per-render state in every context.
 pub(crate) const GO_KEY: &str = "__go";
@@ -38,11 +39,81 @@ impl Object for GoSession {
     }
 }
 
+thread_local! {
+    /// The Go renders running on this thread, innermost last. A render is synchronous: every
+    /// template, include, `tpl` and function of it runs on the thread that started it.
+    static CURRENT: RefCell<Vec<Arc<GoSession>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Marks a Go render as running on this thread until dropped (see [`go_session`]).
+pub(crate) struct Running(());
+
+impl Running {
+    pub(crate) fn start(go: Arc<GoSession>) -> Running {
+        CURRENT.with(|c| c.borrow_mut().push(go));
+        Running(())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        CURRENT.with(|c| {
+            c.borrow_mut().pop();
+        });
+    }
+}
+
+/// The session of the running render: the thread's current one, without searching the
+/// template's scopes for it; else (a template evaluated outside [`GoChart::render`]) the one in
+/// its context.
+///
+/// [`GoChart::render`]: super::GoChart::render
 pub(crate) fn go_session(state: &State<'_, '_>) -> Result<Arc<GoSession>, Error> {
+    if let Some(go) = CURRENT.with(|c| c.borrow().last().cloned()) {
+        return Ok(go);
+    }
     state
         .lookup(GO_KEY)
         .and_then(|v| v.downcast_object::<GoSession>())
         .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "no Go render session"))
+}
+
+/// The context a translated template is rendered with: dot as `D0`, and the render's
+/// sessions under [`GO_KEY`] and [`SESSION_KEY`]. A scope minijinja searches for every name it
+/// does not find in the template's own, so it answers by comparing the name with three.
+#[derive(Debug)]
+pub(crate) struct GoContext {
+    pub dot: Value,
+    pub go: Arc<GoSession>,
+}
+
+impl GoContext {
+    pub(crate) fn value(dot: Value, go: Arc<GoSession>) -> Value {
+        Value::from_object(GoContext { dot, go })
+    }
+}
+
+impl Object for GoContext {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get_value_by_str(key.as_str()?)
+    }
+
+    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        match key {
+            "D0" => Some(self.dot.clone()),
+            GO_KEY => Some(Value::from_dyn_object(self.go.clone())),
+            SESSION_KEY => Some(Value::from_dyn_object(self.go.session.clone())),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["D0", GO_KEY, SESSION_KEY])
+    }
 }
 
 /// Registers the runtime and every function of the library (as `f_NAME`). Every string a
@@ -53,24 +124,29 @@ pub(crate) fn register(
     registry: &capstan_sprig::Registry,
     max_string_bytes: usize,
 ) {
+    // Every Go function and runtime operation is a filter (see `capstan_gotmpl::translate`):
+    // a function `f_NAME` is called as `none|f_NAME(args...)`, its piped `none` dropped.
     for (name, f) in registry.iter() {
-        env.add_function(format!("f_{name}"), move |state: &State<'_, '_>, args: Rest<Value>| {
-            let value = f(state, &args)?;
-            if let Some(s) = value.as_str()
-                && s.len() > max_string_bytes
-            {
-                return Err(limit_error(format!(
-                    "{name} built a string of {} bytes, more than the limit of {max_string_bytes}",
-                    s.len()
-                )));
-            }
-            Ok(untyped(value))
-        });
+        env.add_filter(
+            format!("f_{name}"),
+            move |state: &State<'_, '_>, args: &[Value]| {
+                let value = f(state, go_args(args))?;
+                if let Some(s) = value.as_str()
+                    && s.len() > max_string_bytes
+                {
+                    return Err(limit_error(format!(
+                        "{name} built a string of {} bytes, more than the limit of {max_string_bytes}",
+                        s.len()
+                    )));
+                }
+                Ok(untyped(value))
+            },
+        );
     }
-    env.add_function("go_field", go_field);
-    env.add_function("go_method", go_method);
-    env.add_function("go_range", |v: Value| go_range(&v, false));
-    env.add_function("go_range2", |v: Value| go_range(&v, true));
+    env.add_filter("go_field", go_field);
+    env.add_filter("go_method", go_method);
+    env.add_filter("go_range", |v: &Value| go_range(v, false));
+    env.add_filter("go_range2", |v: &Value| go_range(v, true));
     env.add_function("go_fail", |msg: String| -> Result<Value, Error> {
         Err(go_error(msg))
     });
@@ -86,8 +162,9 @@ pub(crate) fn register(
                 .map_err(errors::pass_through)
         },
     );
-    env.add_function("f_include", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("include", &args, 2)?;
+    env.add_filter("f_include", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("include", args, 2)?;
         let name = args[0].as_str().ok_or_else(|| {
             capstan_sprig::arg_error(
                 0,
@@ -99,8 +176,9 @@ pub(crate) fn register(
         })?;
         render_named(state, name, args[1].clone()).map(Value::from)
     });
-    env.add_function("f_tpl", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("tpl", &args, 2)?;
+    env.add_filter("f_tpl", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("tpl", args, 2)?;
         let text = args[0].as_str().ok_or_else(|| {
             capstan_sprig::arg_error(
                 0,
@@ -112,8 +190,9 @@ pub(crate) fn register(
         })?;
         tpl(state, text, args[1].clone()).map(Value::from)
     });
-    env.add_function("f_required", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("required", &args, 2)?;
+    env.add_filter("f_required", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("required", args, 2)?;
         let empty = is_nil(&args[1]) || args[1].as_str() == Some("");
         if empty {
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
@@ -128,10 +207,11 @@ pub(crate) fn register(
         }
         Ok(args[1].clone())
     });
-    env.add_function(
+    env.add_filter(
         "f_fail",
-        |state: &State<'_, '_>, args: Rest<Value>| -> Result<Value, Error> {
-            want_args("fail", &args, 1)?;
+        |state: &State<'_, '_>, args: &[Value]| -> Result<Value, Error> {
+            let args = go_args(args);
+            want_args("fail", args, 1)?;
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
             if go_session(state).is_ok_and(|g| g.session.linted(format!("Fail: {message}"))) {
                 return Ok(Value::from(""));
@@ -139,8 +219,9 @@ pub(crate) fn register(
             Err(fail_error(&message))
         },
     );
-    env.add_function("f_lookup", |state: &State<'_, '_>, args: Rest<Value>| {
-        want_args("lookup", &args, 4)?;
+    env.add_filter("f_lookup", |state: &State<'_, '_>, args: &[Value]| {
+        let args = go_args(args);
+        want_args("lookup", args, 4)?;
         let mut parts = Vec::with_capacity(4);
         for (i, arg) in args.iter().enumerate() {
             match arg.as_str() {
@@ -173,6 +254,11 @@ pub(crate) fn register(
     });
 }
 
+/// A Go function's arguments: a filter's, without the `none` piped into it.
+fn go_args(args: &[Value]) -> &[Value] {
+    args.get(1..).unwrap_or_default()
+}
+
 /// Every function name the runtime answers, for the translator.
 pub(crate) const ENGINE_FUNCTIONS: &[&str] =
     &["include", "tpl", "required", "fail", "lookup", "and", "or"];
@@ -196,15 +282,44 @@ fn untyped(v: Value) -> Value {
 /// untyped nil (a variable, a pipeline's value, an include's data) is nil; of a nil read from a
 /// map or list it is Go's `nil pointer evaluating interface {}.A`. `unwrap`: the result is a
 /// whole command's value (see [`untyped`]).
-fn go_field(
-    state: &State<'_, '_>,
-    receiver: Value,
-    unwrap: bool,
-    names: Rest<Value>,
-) -> Result<Value, Error> {
-    let mut cur = receiver;
-    for (i, name) in names.iter().enumerate() {
+fn go_field(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    let (Some(receiver), Some(unwrap)) = (args.first(), args.get(1)) else {
+        return Err(Error::from(ErrorKind::MissingArgument));
+    };
+    let unwrap = unwrap.is_true();
+    let mut cur = receiver.clone();
+    for (i, name) in args[2..].iter().enumerate() {
         let name = name.as_str().unwrap_or_default();
+        // Fast paths, each giving what the general rules below give:
+        // a plain Go map (no methods, Kind::Map): the key, or nil;
+        if let Some(m) = cur.downcast_object_ref::<capstan_sprig::value::GoMap>() {
+            cur = m
+                .get(name)
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(nil);
+            continue;
+        }
+        let maybe_method = name.starts_with(|c: char| c.is_ascii_uppercase());
+        // `.Values` (a map with methods) read by a name no method can have;
+        if !maybe_method
+            && let Some(m) = cur.downcast_object_ref::<capstan_sprig::value::NamedMap>()
+        {
+            cur = m
+                .map
+                .get(name)
+                .filter(|v| !v.is_undefined())
+                .unwrap_or_else(nil);
+            continue;
+        }
+        // a field a struct has (a missing one is the error below).
+        if let Some(field) = cur
+            .downcast_object_ref::<capstan_sprig::value::GoStruct>()
+            .and_then(|st| st.fields.get(name))
+            .filter(|v| !v.is_undefined())
+        {
+            cur = field.clone();
+            continue;
+        }
         if cur.is_undefined() {
             return Ok(Value::UNDEFINED);
         }
@@ -215,7 +330,7 @@ fn go_field(
         }
         // Methods come before fields and keys, as in Go (`(.Files.Glob "x").AsConfig`); only
         // exported (capitalised) names can be methods, so `.Values.image` never asks.
-        if name.starts_with(|c: char| c.is_ascii_uppercase()) && has_methods(&cur) {
+        if maybe_method && has_methods(&cur) {
             // The object's own method only: minijinja's `Value::call_method` would fall back to
             // calling an attribute of that name.
             let own = cur.as_object().map(|o| o.call_method(state, name, &[]));
@@ -280,18 +395,18 @@ fn has_methods(v: &Value) -> bool {
 }
 
 /// `x.Method args...` on a built-in object.
-fn go_method(
-    state: &State<'_, '_>,
-    receiver: Value,
-    method: String,
-    args: Rest<Value>,
-) -> Result<Value, Error> {
-    if is_nil(&receiver) {
+fn go_method(state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    let (Some(receiver), Some(method)) = (args.first(), args.get(1)) else {
+        return Err(Error::from(ErrorKind::MissingArgument));
+    };
+    let method = method.as_str().unwrap_or_default();
+    let args = &args[2..];
+    if is_nil(receiver) {
         return Err(go_error(format!(
             "nil pointer evaluating interface {{}}.{method}"
         )));
     }
-    if as_map(&receiver).is_some() {
+    if as_map(receiver).is_some() {
         // Go: a map's key is not a method, present or not.
         return Err(errors::exec_error(format!(
             "{method} is not a method but has arguments"
@@ -299,7 +414,7 @@ fn go_method(
     }
     let own = receiver
         .as_object()
-        .map(|o| o.call_method(state, &method, &args));
+        .map(|o| o.call_method(state, method, args));
     match own.unwrap_or_else(|| Err(Error::new(ErrorKind::UnknownMethod, ""))) {
         Ok(v) => Ok(untyped(v)),
         // The object's own words when it gives them (its Go type's name).
@@ -308,7 +423,7 @@ fn go_method(
                 || {
                     format!(
                         "can't evaluate field {method} in type {}",
-                        type_name(&receiver)
+                        type_name(receiver)
                     )
                 },
                 str::to_string,
@@ -375,7 +490,7 @@ pub(crate) fn render_named(
     let go = go_session(state)?;
     // The render's include depth bounds recursion (Helm's own bound, 1000 nested includes of
     // one name, is never reached first).
-    let _depth = go.session.enter(&format!("include {name:?}"))?;
+    let _depth = go.session.enter(|| format!("include {name:?}"))?;
     render_named_inner(state, &go, name, data)
 }
 
@@ -390,7 +505,7 @@ fn render_named_inner(
         overlays.iter().rev().find_map(|o| o.get(name).cloned())
     };
     // The data reaches the template as `interface{}`: a nil is untyped there.
-    let ctx = context(untyped(data), state);
+    let ctx = GoContext::value(untyped(data), go.clone());
     match overlay {
         Some(compiled) => {
             let (program, _) = compiled.program()?;
@@ -427,28 +542,14 @@ fn template_exists(state: &State<'_, '_>, name: &str) -> Result<bool, Error> {
         || go.templates.compiled.contains_key(name))
 }
 
-/// The context of a nested render: dot, and the render's session.
-fn context(dot: Value, state: &State<'_, '_>) -> Value {
-    Value::from_iter([
-        ("D0", dot),
-        (GO_KEY, state.lookup(GO_KEY).unwrap_or_default()),
-        (
-            crate::objects::SESSION_KEY,
-            state
-                .lookup(crate::objects::SESSION_KEY)
-                .unwrap_or_default(),
-        ),
-    ])
-}
-
 /// Helm's `tpl`: `text` rendered as a template with `data` as dot; defines in the text are
 /// visible to includes inside it; `<no value>` removed from the result.
 fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> {
     if !text.contains("{{") {
-        return Ok(text.replace("<no value>", ""));
+        return Ok(without_no_value(text.to_string()));
     }
     let go = go_session(state)?;
-    let _depth = go.session.enter("tpl")?;
+    let _depth = go.session.enter(|| "tpl".to_string())?;
     let compiled = go.templates.compile_tpl(text).map_err(|e| {
         go_error(format!(
             "cannot parse template {text:?}: {}",
@@ -467,17 +568,31 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
     let result = compiled
         .body
         .program()
-        .and_then(|(p, _)| p.render(state.env(), context(data, state)))
+        .and_then(|(p, _)| p.render(state.env(), GoContext::value(data, go.clone())))
         .map_err(|e| errors::nested(&compiled.body, &e));
     if pushed {
         go.overlays.lock().unwrap_or_else(|e| e.into_inner()).pop();
     }
     match result {
-        Ok(out) => Ok(out.replace("<no value>", "")),
+        Ok(out) => Ok(without_no_value(out)),
         Err(e) => Err(errors::rewrap(
             format!("error during tpl function execution for {text:?}"),
             e,
         )),
+    }
+}
+
+/// `text` without Helm's `<no value>` (what Go prints for a missing value, which Helm removes
+/// from every template's output). Looks for its `<` first: most outputs have none.
+pub(crate) fn without_no_value(text: String) -> String {
+    const NO_VALUE: &str = "<no value>";
+    let found = text
+        .match_indices('<')
+        .any(|(i, _)| text[i..].starts_with(NO_VALUE));
+    if found {
+        text.replace(NO_VALUE, "")
+    } else {
+        text
     }
 }
 
@@ -498,8 +613,29 @@ pub(crate) fn formatter(
         None => std::borrow::Cow::Owned(capstan_sprig::fmt::template_print(value)),
     };
     if let Ok(go) = go_session(state) {
-        go.session.check_time()?;
+        go.session.check_time_now_and_then()?;
     }
     out.write_str(&text)
         .map_err(|e| Error::new(ErrorKind::WriteFailure, "cannot write output").with_source(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_no_value;
+
+    #[test]
+    fn no_value_is_removed_wherever_it_is() {
+        for (text, want) in [
+            ("", ""),
+            ("a: b\n", "a: b\n"),
+            ("<no value>", ""),
+            ("a: <no value>\nb: <no value>", "a: \nb: "),
+            ("<<no value>>", "<>"),
+            ("<no valu", "<no valu"),
+            ("x <= y <no value", "x <= y <no value"),
+            ("é<no value>é", "éé"),
+        ] {
+            assert_eq!(without_no_value(text.to_string()), want, "{text:?}");
+        }
+    }
 }

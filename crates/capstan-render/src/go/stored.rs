@@ -17,7 +17,7 @@ use super::program::FORMAT;
 
 /// The first line of the bytes: this format's version, then the instructions'.
 fn magic() -> String {
-    format!("capstan go translations v2; {FORMAT}\n")
+    format!("capstan go translations v3; {FORMAT}\n")
 }
 
 /// One translated template without its Go source (which the chart itself supplies).
