@@ -14,7 +14,38 @@ struct Rule {
     negate: bool,
     dir_only: bool,
     base_name: bool,
-    pattern: String,
+    pattern: Pattern,
+}
+
+/// A rule's pattern, with the shapes most rules have matched directly.
+#[derive(Debug, Clone)]
+enum Pattern {
+    /// No special characters: the name itself (`.git`, `OWNERS`).
+    Literal(String),
+    /// `*` then no special characters: a suffix within one path segment (`*.tgz`).
+    Suffix(String),
+    /// Anything else, matched as Go's `filepath.Match`.
+    Glob(String),
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Pattern {
+        let special = |s: &str| s.contains(['*', '?', '[', '\\']);
+        match pattern.strip_prefix('*') {
+            _ if !special(pattern) => Pattern::Literal(pattern.to_string()),
+            Some(suffix) if !special(suffix) => Pattern::Suffix(suffix.to_string()),
+            _ => Pattern::Glob(pattern.to_string()),
+        }
+    }
+
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Literal(literal) => name == literal,
+            Pattern::Suffix(suffix) => name.ends_with(suffix.as_str()) && !name.contains('/'),
+            // A pattern that turns out malformed further on matches nothing, as in Helm.
+            Pattern::Glob(glob) => glob_match(glob, name).unwrap_or(false),
+        }
+    }
 }
 
 /// A parsed `.helmignore`.
@@ -71,7 +102,7 @@ impl HelmIgnore {
             negate,
             dir_only,
             base_name,
-            pattern: rule.to_string(),
+            pattern: Pattern::new(rule),
         });
         Ok(())
     }
@@ -87,8 +118,7 @@ impl HelmIgnore {
                 continue;
             }
             let subject = if rule.base_name { base } else { path };
-            // A rule whose pattern turns out malformed further on matches nothing, as in Helm.
-            if glob_match(&rule.pattern, subject).unwrap_or(false) {
+            if rule.pattern.matches(subject) {
                 return !rule.negate;
             }
         }
@@ -334,6 +364,28 @@ mod tests {
         ];
         for (pattern, name, want) in cases {
             assert_eq!(&glob_match(pattern, name), want, "{pattern:?} {name:?}");
+            if let Ok(want) = want {
+                assert_eq!(
+                    Pattern::new(pattern).matches(name),
+                    *want,
+                    "{pattern:?} {name:?}"
+                );
+            }
+        }
+        for (pattern, name) in [
+            (".git", ".git"),
+            ("*.tgz", "a.tgz"),
+            ("*.tgz", ".tgz"),
+            ("*.tgz", "a/b.tgz"),
+            ("*.tgz", "a.tgz.x"),
+            ("OWNERS", "OWNERS2"),
+            ("*", "x"),
+        ] {
+            assert_eq!(
+                Pattern::new(pattern).matches(name),
+                glob_match(pattern, name).unwrap(),
+                "{pattern:?} {name:?}"
+            );
         }
     }
 
