@@ -50,8 +50,9 @@ pub(crate) struct Compiled {
     translation: Translation,
     /// The translation compiled, when first rendered (see [`Compiled::program`]).
     program: OnceLock<Program>,
-    /// Its instructions as a compile cache kept them ([`Program::encode`]), if it did.
-    stored: Option<Vec<u8>>,
+    /// Its instructions as a compile cache kept them ([`Program::encode`]), if it did, until
+    /// they are decoded.
+    stored: Mutex<Option<Vec<u8>>>,
 }
 
 impl Compiled {
@@ -69,7 +70,7 @@ impl Compiled {
             go_source,
             translation,
             program: OnceLock::new(),
-            stored: None,
+            stored: Mutex::new(None),
         }
     }
 
@@ -80,15 +81,18 @@ impl Compiled {
         if let Some(p) = self.program.get() {
             return Ok((p, false));
         }
-        let decoded = self
-            .stored
-            .as_deref()
-            .and_then(|b| Program::decode(&self.key, &self.translation.source, b));
+        // One thread builds it; another asking meanwhile waits and takes it.
+        let mut stored = self.stored.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = self.program.get() {
+            return Ok((p, false));
+        }
+        let decoded = stored
+            .take()
+            .and_then(|b| Program::decode(&self.key, &self.translation.source, &b));
         let (built, compiled) = match decoded {
             Some(p) => (p, false),
             None => (Program::compile(&self.key, &self.translation.source)?, true),
         };
-        // Another thread may have built it meanwhile: theirs is kept, equal to this one.
         Ok((self.program.get_or_init(|| built), compiled))
     }
 }

@@ -52,7 +52,7 @@ impl Translations {
                 translation: c.translation.clone(),
                 program: match c.program.get() {
                     Some(p) => p.encode(),
-                    None => c.stored.clone(),
+                    None => c.stored.lock().unwrap_or_else(|e| e.into_inner()).clone(),
                 },
             })
             .collect();
@@ -70,8 +70,8 @@ impl Translations {
         let mut out = HashMap::with_capacity(self.entries.len());
         for e in self.entries {
             let go_source = (*sources.get(e.file.as_str())?).clone();
-            let mut c = Compiled::new(e.key.clone(), e.file, e.exec_name, go_source, e.translation);
-            c.stored = e.program;
+            let c = Compiled::new(e.key.clone(), e.file, e.exec_name, go_source, e.translation);
+            *c.stored.lock().unwrap_or_else(|e| e.into_inner()) = e.program;
             out.insert(e.key, c);
         }
         let bodies_present = sources
