@@ -43,9 +43,16 @@ impl Applier {
         }
         let ns = options.release_namespace.as_str();
         let known: HashSet<ObjectKey> = previous.iter().map(|p| p.key(ns)).collect();
+        // Kinds resolved all at once (a discovery request per API group not yet known).
+        let new: Vec<&Resource> = desired
+            .iter()
+            .filter(|r| !known.contains(&r.key(ns)))
+            .collect();
+        let resolved =
+            futures::future::join_all(new.iter().map(|resource| self.target(resource, ns))).await;
         let mut targets: Vec<(&Resource, Target)> = Vec::new();
-        for resource in desired.iter().filter(|r| !known.contains(&r.key(ns))) {
-            match self.target(resource, ns).await {
+        for (resource, target) in new.into_iter().zip(resolved) {
+            match target {
                 Ok(target) => targets.push((resource, target)),
                 Err(Error::UnknownKind { .. }) => {}
                 Err(e) => return Err(e),

@@ -306,9 +306,16 @@ impl Upgrade {
             let release = self.build(&current, version, rendered.clone());
             // Encoded while the CRDs and the objects' ownership are checked.
             ctx.store.encode_ahead(&release);
-            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
             let live = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
-            steps::check_adoption(ctx, "update", &live, target, &self.options(&current)).await?;
+            // Both read the cluster and neither needs the other (a custom resource whose kind
+            // the CRD step makes is checked once it is served); a CRD step's failure comes first.
+            let options = self.options(&current);
+            let (crds, adoption) = futures::join!(
+                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
+                steps::check_adoption(ctx, "update", &live, target, &options),
+            );
+            crds?;
+            adoption?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
                 race::Created::Record(record) => break (current, *record, live),
