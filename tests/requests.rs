@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use capstan_kube::wait::{Readiness, WaitOptions, Waiter};
 use capstan_kube::{Action, Applier, ApplyMethod, ApplyOptions, Resource};
-use capstan_testkit::with_namespace;
+use capstan_testkit::{with_namespace, with_namespaces};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Patch, PatchParams};
@@ -307,6 +307,90 @@ async fn objects_of_a_kind_that_exist_are_read_with_one_list() {
         assert_eq!(report.changed().count(), 1);
         let written = writes(&recorder.take()).len();
         assert_eq!(written, 1);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn objects_their_step_list_shows_absent_are_created_without_a_read() {
+    with_namespaces(
+        &["applyabsent", "applyabsentcsa"],
+        |namespaces| async move {
+            let mut objects: Vec<Resource> = (0..4)
+                .map(|i| {
+                    Resource::from_object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("c{i}")}, "data": {"a": "1"}}))
+                    .expect("a valid object")
+                })
+                .collect();
+            objects.extend((0..3).map(|i| {
+                Resource::from_object(json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": format!("sa{i}")}}))
+                .expect("a valid object")
+            }));
+            let recorder = Recorder::default();
+            let applier = Applier::new(recording_client(&recorder).await?);
+            for (method, ns) in [ApplyMethod::ServerSide, ApplyMethod::ClientSide]
+                .into_iter()
+                .zip(&namespaces)
+            {
+                let options = ApplyOptions::new(RELEASE, ns.name()).method(method);
+                recorder.take();
+                let report = applier.apply(&[], &objects, &options).await?;
+                assert_eq!(report.changed().count(), 7, "{method:?}: all created");
+                let requests = recorder.take();
+                let reads_of_one: Vec<&String> = requests
+                    .iter()
+                    .filter(|r| {
+                        r.starts_with("GET ")
+                            && (r.contains("/configmaps/") || r.contains("/serviceaccounts/"))
+                    })
+                    .collect();
+                assert!(
+                    reads_of_one.is_empty(),
+                    "{method:?}: each kind listed, no object read: {requests:?}"
+                );
+                assert_eq!(writes(&requests).len(), 7, "{method:?}: {requests:?}");
+            }
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_object_the_whole_list_leaves_out_is_read_before_it_is_applied() {
+    with_namespace("applyhidden", |ns| async move {
+        // Labelled as a release record would be, so the step's list of ConfigMaps (without
+        // release records) does not show it; it belongs to no release.
+        let hidden = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c1", "labels": {"owner": "helm"}}, "data": {"a": "theirs"}});
+        let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+            kube::Api::namespaced(ns.client(), ns.name());
+        api.create(&Default::default(), &serde_json::from_value(hidden)?)
+            .await?;
+        let objects: Vec<Resource> = (0..3)
+            .map(|i| {
+                Resource::from_object(json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("c{i}")}, "data": {"a": "1"}}))
+                .expect("a valid object")
+            })
+            .collect();
+        let err = Applier::new(ns.client())
+            .apply(&[], &objects, &ApplyOptions::new(RELEASE, ns.name()))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("c1"),
+            "refused as another's object: {err}"
+        );
+        let kept = api.get("c1").await?;
+        assert_eq!(
+            kept.data.unwrap_or_default().get("a").map(String::as_str),
+            Some("theirs"),
+            "left as it was"
+        );
         Ok(())
     })
     .await;

@@ -8,6 +8,7 @@ use capstan_ops::{
 use capstan_proto::applier::v1 as pb;
 use capstan_proto::applier::v1::applier_server::Applier;
 use capstan_release::{DEFAULT_MAX_HISTORY, ListFilter, ReleaseSummary};
+use futures::{StreamExt as _, TryStreamExt as _};
 use tonic::{Request, Response, Status};
 
 use crate::admission::{authorize, effective};
@@ -17,6 +18,9 @@ use crate::{ApplierService, Target, convert};
 
 /// The most lookups one request may ask for.
 const MAX_LOOKUPS: usize = 256;
+
+/// How many lookups of one request are read at once.
+const LOOKUPS_AT_ONCE: usize = 8;
 
 impl ApplierService {
     pub(crate) async fn target(&self, caller: &Caller, namespace: &str) -> Result<Target, Status> {
@@ -396,23 +400,29 @@ impl Applier for ApplierService {
         // The caller's own view: a tenant's target impersonates its identity, so the API
         // server's RBAC decides what its lookups may read.
         let target = self.target(&caller, &r.namespace).await?;
-        let mut answers = Vec::with_capacity(r.keys.len());
-        for key in r.keys {
-            let found = target
-                .cluster
-                .lookup(capstan_ops::LookupRequest {
-                    api_version: &key.api_version,
-                    kind: &key.kind,
-                    namespace: &key.namespace,
-                    name: &key.name,
+        // Read a few at a time, answered in the order asked; the first failure is the answer.
+        let reads = r.keys.into_iter().map(|key| {
+            let cluster = &target.cluster;
+            async move {
+                let found = cluster
+                    .lookup(capstan_ops::LookupRequest {
+                        api_version: &key.api_version,
+                        kind: &key.kind,
+                        namespace: &key.namespace,
+                        name: &key.name,
+                    })
+                    .await
+                    .map_err(|e| convert::lookup_status(&e))?;
+                Ok::<_, Status>(capstan_proto::renderer::v1::LookupAnswer {
+                    object_json: found.map(|o| o.to_string()),
+                    key: Some(key),
                 })
-                .await
-                .map_err(|e| convert::lookup_status(&e))?;
-            answers.push(capstan_proto::renderer::v1::LookupAnswer {
-                key: Some(key),
-                object_json: found.map(|o| o.to_string()),
-            });
-        }
+            }
+        });
+        let answers = futures::stream::iter(reads)
+            .buffered(LOOKUPS_AT_ONCE)
+            .try_collect()
+            .await?;
         Ok(Response::new(pb::LookupResponse { answers }))
     }
 }

@@ -20,6 +20,7 @@ pub mod diff;
 pub mod exit;
 pub mod goyaml;
 pub mod kubeconfig;
+pub(crate) mod lookups;
 pub mod oci;
 pub mod output;
 pub mod postrender;

@@ -22,7 +22,9 @@
 //! Every object gets Helm's ownership metadata ([`crate::ownership`]); an existing object that was
 //! not in the previous manifest must already belong to this release unless `take_ownership`.
 //! Kinds are applied in Helm's install order, the objects of one kind concurrently (at most
-//! `concurrency` at a time); objects of the previous manifest missing from the new one are then
+//! `concurrency` at a time), each kind's existing objects read with one list per namespace
+//! (all kinds' lists at once, before the first write, unless the release makes kinds or
+//! namespaces: `lists_ahead`); objects of the previous manifest missing from the new one are then
 //! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
 //! on the live object). With `dry_run` every write is sent with `dryRun=All`, and each object's
 //! report carries a [`Preview`]: the live object and what the server says it would become, which
@@ -32,7 +34,8 @@ use std::collections::{HashMap, HashSet};
 
 use futures::StreamExt as _;
 use kube::api::{
-    DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, PropagationPolicy,
+    DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams, PostParams,
+    PropagationPolicy,
 };
 use kube::core::TypeMeta;
 use kube::{Api, Client};
@@ -306,8 +309,28 @@ impl Applier {
         let ns = options.release_namespace.as_str();
         let desired_keys: HashSet<ObjectKey> = desired.iter().map(|r| r.key(ns)).collect();
         let mut report = ApplyReport::default();
-        for step in install_steps(desired) {
-            let listed = &self.list_step(&step, ns).await;
+        let steps = install_steps(desired);
+        // Each step's live objects, listed before the first write when no step makes a kind
+        // or namespace that a later step's list needs (see `lists_ahead`): the lists are what
+        // a release of many kinds otherwise waits on, one round trip a step.
+        let mut ahead = if lists_ahead(previous, desired) {
+            let lists: Vec<_> = steps
+                .iter()
+                .map(|step| self.list_step(step, ns, false))
+                .collect();
+            futures::stream::iter(lists)
+                .buffered(options.concurrency.max(1))
+                .collect::<Vec<_>>()
+                .await
+        } else {
+            Vec::new()
+        }
+        .into_iter();
+        for step in steps {
+            let listed = &match ahead.next() {
+                Some(listed) => listed,
+                None => self.list_step(&step, ns, true).await,
+            };
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
@@ -315,10 +338,20 @@ impl Applier {
                 .into_iter()
                 .map(|resource| async move {
                     let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
-                    let mut known = listed.get(&resource.key(ns)).cloned();
+                    let key = resource.key(ns);
+                    let mut known = match listed.found.get(&key) {
+                        Some(object) => Live::Listed(Box::new(object.clone())),
+                        None if listed.absent.contains(&key) => Live::Absent,
+                        None => Live::Unknown,
+                    };
                     let result = retry::retrying("apply", || {
                         // A retry reads the object again.
-                        self.apply_one(original, resource, options, known.take())
+                        self.apply_one(
+                            original,
+                            resource,
+                            options,
+                            std::mem::replace(&mut known, Live::Unknown),
+                        )
                     })
                     .await;
                     if let Ok(done) = &result {
@@ -345,9 +378,15 @@ impl Applier {
 
     /// The live objects of one install step (one kind) that exist, read with one list per
     /// namespace holding two or more of them, by the key [`Resource::key`] gives them. An object
-    /// not listed (absent, its list refused or cut short, alone in its namespace) is read by
-    /// itself when it is applied.
-    async fn list_step(&self, step: &[&Resource], ns: &str) -> HashMap<ObjectKey, DynamicObject> {
+    /// not listed (its list refused or cut short, alone in its namespace) is read by itself
+    /// when it is applied.
+    ///
+    /// With `conclusive` (the lists are taken as the step starts, not ahead of earlier steps'
+    /// writes), a complete list's silence is an answer: the objects it does not show are
+    /// [`StepLive::absent`] and created without a read. The lists carry no selector, so they
+    /// show every object of the kind, except Secrets and ConfigMaps, listed without release
+    /// records (megabytes each): those are told absent by a metadata-only list of them all.
+    async fn list_step(&self, step: &[&Resource], ns: &str, conclusive: bool) -> StepLive {
         /// One namespace's list and the step's objects in it.
         type Group<'r> = (Api<DynamicObject>, Mapping, Vec<&'r Resource>);
         let mut groups: HashMap<Option<String>, Group<'_>> = HashMap::new();
@@ -365,17 +404,50 @@ impl Applier {
             .into_values()
             .filter(|(_, _, resources)| resources.len() > 1)
             .map(|(api, mapping, resources)| async move {
-                let listed = api
-                    .list(
-                        &ListParams::default()
-                            .limit(LIST_PAGE)
-                            .labels(&without_release_records()),
-                    )
-                    .await;
-                (mapping, resources, listed)
+                let holds_records = mapping.resource.group.is_empty()
+                    && matches!(mapping.resource.kind.as_str(), "Secret" | "ConfigMap");
+                let params = ListParams::default().limit(LIST_PAGE);
+                let whole = if holds_records {
+                    params.clone().labels(&without_release_records())
+                } else {
+                    params.clone()
+                };
+                let (listed, names) = if conclusive && holds_records {
+                    let (listed, names) =
+                        futures::join!(api.list(&whole), api.list_metadata(&params));
+                    let names = names.ok().filter(complete).map(|list| {
+                        list.items
+                            .into_iter()
+                            .filter_map(|o| o.metadata.name)
+                            .collect::<HashSet<String>>()
+                    });
+                    (listed, names)
+                } else {
+                    let listed = api.list(&whole).await;
+                    let names = listed
+                        .as_ref()
+                        .ok()
+                        .filter(|list| conclusive && !holds_records && complete(list))
+                        .map(|list| {
+                            list.items
+                                .iter()
+                                .filter_map(|o| o.metadata.name.clone())
+                                .collect::<HashSet<String>>()
+                        });
+                    (listed, names)
+                };
+                (mapping, resources, listed, names)
             });
-        let mut found = HashMap::new();
-        for (mapping, resources, listed) in futures::future::join_all(lists).await {
+        let mut live = StepLive::default();
+        for (mapping, resources, listed, names) in futures::future::join_all(lists).await {
+            if let Some(names) = names {
+                live.absent.extend(
+                    resources
+                        .iter()
+                        .filter(|r| !names.contains(&r.name))
+                        .map(|r| r.key(ns)),
+                );
+            }
             let Ok(list) = listed else { continue };
             let types = TypeMeta {
                 api_version: mapping.resource.api_version.clone(),
@@ -390,10 +462,14 @@ impl Applier {
                 };
                 // List items carry no apiVersion and kind; a read of one object does.
                 object.types = Some(types.clone());
-                found.insert(resource.key(ns), object);
+                live.found.insert(resource.key(ns), object);
             }
         }
-        found
+        // An object both found and told absent (listed whole, then gone from the later
+        // metadata list) is read again.
+        let StepLive { found, absent } = &mut live;
+        absent.retain(|key| found.remove(key).is_none());
+        live
     }
 
     /// Deletes a release's objects in uninstall order (the reverse of the install order), keeping
@@ -516,14 +592,14 @@ impl Applier {
         }
     }
 
-    /// Applies one object; `listed` is its live object when the step's list found it (else it
-    /// is read here).
+    /// Applies one object; `listed` is what its step's list says of it (when nothing, it is
+    /// read here).
     async fn apply_one(
         &self,
         original: Option<&Resource>,
         resource: &Resource,
         options: &ApplyOptions,
-        listed: Option<DynamicObject>,
+        listed: Live,
     ) -> Result<ObjectReport> {
         let target = self.target(resource, &options.release_namespace).await?;
         let key = target.key.clone();
@@ -573,8 +649,9 @@ impl Applier {
             })
         };
         let live = match listed {
-            Some(listed) => Some(listed),
-            None => target
+            Live::Listed(listed) => Some(*listed),
+            Live::Absent => None,
+            Live::Unknown => target
                 .api
                 .get_opt(&resource.name)
                 .await
@@ -758,6 +835,52 @@ impl Applier {
             .patch(&target.key.name, &params, &Patch::Apply(modified))
             .await
     }
+}
+
+/// What one install step's lists say of its objects.
+#[derive(Default)]
+struct StepLive {
+    /// The objects that exist, by key.
+    found: HashMap<ObjectKey, DynamicObject>,
+    /// The objects a list taken as the step starts shows do not exist.
+    absent: HashSet<ObjectKey>,
+}
+
+/// What is known of an object's live state when it is applied.
+enum Live {
+    /// Its step's list holds it.
+    Listed(Box<DynamicObject>),
+    /// Its step's list, taken as the step started, shows it does not exist.
+    Absent,
+    /// Nothing: it is read.
+    Unknown,
+}
+
+/// Whether a list holds every object there is (no further page).
+fn complete<K>(list: &ObjectList<K>) -> bool
+where
+    K: Clone,
+{
+    list.metadata.continue_.as_deref().is_none_or(str::is_empty)
+}
+
+/// Whether every install step's objects may be listed before the first write: an upgrade or
+/// rollback (the objects mostly exist: a list shows each one as it is, and an object a list
+/// ahead does not show is read by itself, never taken as absent), and not when the
+/// objects make a kind (`CustomResourceDefinition`, `APIService`) or a namespace that the
+/// objects of a later step may be of or in (its list would wait for a kind not yet served, or
+/// find an empty namespace). Then each step is listed when it starts, as its objects are
+/// written. An object a list misses is read by itself when it is applied, either way.
+fn lists_ahead(previous: &[Resource], desired: &[Resource]) -> bool {
+    !previous.is_empty()
+        && !desired.iter().any(|r| {
+            matches!(
+                (r.group(), r.kind.as_str()),
+                ("apiextensions.k8s.io", "CustomResourceDefinition")
+                    | ("apiregistration.k8s.io", "APIService")
+                    | ("", "Namespace")
+            )
+        })
 }
 
 /// Whether `manager` has applied (server-side) fields of `live`.

@@ -119,6 +119,25 @@ fn condition_text(object: &Value, type_: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether objects of a kind are ready as soon as they exist: the built-in kinds without a
+/// status ([`readiness`] finds nothing to wait for in them), which the wait's first look
+/// lists by metadata alone.
+fn ready_once_exists(group: &str, kind: &str) -> bool {
+    matches!(
+        (group, kind),
+        ("", "ConfigMap" | "Secret" | "ServiceAccount")
+            | (
+                "rbac.authorization.k8s.io",
+                "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding"
+            )
+    )
+}
+
+/// The group of an `apiVersion` (`""` for the core group's `v1`).
+fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 /// Judges one object's readiness from its live state (`kind` and `group` from its type).
 pub fn readiness(group: &str, kind: &str, object: &Value, wait_for_jobs: bool) -> Readiness {
     use Readiness::{Failed, InProgress, Ready};
@@ -554,13 +573,34 @@ impl Waiter {
             groups.entry(group).or_default().push(i);
         }
         let lists = apis.into_iter().map(|(group, api)| async move {
-            let listed = api
-                .list(
-                    &ListParams::default()
-                        .limit(LIST_PAGE)
-                        .labels(&without_release_records()),
-                )
-                .await;
+            let params = ListParams::default()
+                .limit(LIST_PAGE)
+                .labels(&without_release_records());
+            let named = |name: Option<&String>, value: Value| Some((name?.clone(), value));
+            // Kinds ready once they exist are listed by metadata alone (a namespace's
+            // ConfigMaps and Secrets can be megabytes).
+            let listed: kube::Result<Vec<(String, Value)>> =
+                if ready_once_exists(api_group(&group.0), &group.1) {
+                    api.list_metadata(&params).await.map(|list| {
+                        list.items
+                            .into_iter()
+                            .filter_map(|o| {
+                                let value = serde_json::to_value(&o).unwrap_or(Value::Null);
+                                named(o.metadata.name.as_ref(), value)
+                            })
+                            .collect()
+                    })
+                } else {
+                    api.list(&params).await.map(|list| {
+                        list.items
+                            .into_iter()
+                            .filter_map(|o| {
+                                let value = serde_json::to_value(&o).unwrap_or(Value::Null);
+                                named(o.metadata.name.as_ref(), value)
+                            })
+                            .collect()
+                    })
+                };
             (group, listed)
         });
         let mut ready = BTreeMap::new();
@@ -569,11 +609,7 @@ impl Waiter {
                 continue;
             };
             let wanted = &groups[&group];
-            for object in list.items {
-                let Some(name) = object.metadata.name.as_deref() else {
-                    continue;
-                };
-                let value = serde_json::to_value(&object).unwrap_or(Value::Null);
+            for (name, value) in list {
                 for &i in wanted.iter().filter(|&&i| resources[i].name == name) {
                     let key = resources[i].key(default_namespace);
                     if readiness(&key.group, &key.kind, &value, options.wait_for_jobs)
@@ -777,6 +813,43 @@ mod tests {
             )),
             Readiness::Ready
         );
+    }
+
+    #[test]
+    fn kinds_listed_by_metadata_are_ready_from_their_metadata() {
+        // What a metadata-only list gives the wait's first look: enough for these kinds.
+        let listed = json!({
+            "apiVersion": "meta.k8s.io/v1",
+            "kind": "PartialObjectMetadata",
+            "metadata": {"name": "x", "generation": 3, "resourceVersion": "7"}
+        });
+        for (api_version, kind) in [
+            ("v1", "ConfigMap"),
+            ("v1", "Secret"),
+            ("v1", "ServiceAccount"),
+            ("rbac.authorization.k8s.io/v1", "Role"),
+            ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        ] {
+            let group = api_group(api_version);
+            assert!(ready_once_exists(group, kind), "{kind}");
+            assert_eq!(
+                readiness(group, kind, &listed, true),
+                Readiness::Ready,
+                "{kind}"
+            );
+        }
+        // Kinds with a status are listed whole.
+        for (api_version, kind) in [
+            ("apps/v1", "Deployment"),
+            ("v1", "Service"),
+            ("v1", "PersistentVolumeClaim"),
+            ("monitoring.coreos.com/v1", "Prometheus"),
+            ("example.com/v1", "ConfigMap"),
+        ] {
+            assert!(!ready_once_exists(api_group(api_version), kind), "{kind}");
+        }
     }
 
     #[test]

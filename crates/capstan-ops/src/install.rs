@@ -214,9 +214,17 @@ impl Install {
         let mut attempts = 0;
         let mut record = loop {
             let version = self.next_version(ctx, &history).await?;
-            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
-            steps::check_adoption(ctx, "install", &[], target, &self.apply).await?;
             let release = self.build(ctx, version, rendered.clone(), GoTime::now());
+            // Encoded while the CRDs and the objects' ownership are checked.
+            ctx.store.encode_ahead(&release);
+            // Both read the cluster and neither needs the other (a custom resource whose kind
+            // the CRD step makes is checked once it is served); a CRD step's failure comes first.
+            let (crds, adoption) = futures::join!(
+                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
+                steps::check_adoption(ctx, "install", &[], target, &self.apply),
+            );
+            crds?;
+            adoption?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {
                 race::Created::Record(record) => break *record,
@@ -230,6 +238,12 @@ impl Install {
             }
         };
         let version = record.release.version;
+        // What finalising writes when all goes well, encoded while the objects are created and
+        // waited for (a record the hooks change is encoded when written).
+        let mut deployed = record.release.clone();
+        deployed.mark_deployed(false, self.description.as_deref());
+        ctx.store.encode_ahead(&deployed);
+        drop(deployed);
         match self.perform(ctx, &mut record.release, target).await {
             Ok(()) => {
                 ctx.phase(Phase::Finalising, Some(version));

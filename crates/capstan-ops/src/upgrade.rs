@@ -303,10 +303,19 @@ impl Upgrade {
             let (current, latest) = self.current(ctx, &history)?;
             let current = current.clone();
             let version = ctx.next_revision(latest.release.version);
-            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
-            let live = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
-            steps::check_adoption(ctx, "update", &live, target, &self.options(&current)).await?;
             let release = self.build(&current, version, rendered.clone());
+            // Encoded while the CRDs and the objects' ownership are checked.
+            ctx.store.encode_ahead(&release);
+            let live = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
+            // Both read the cluster and neither needs the other (a custom resource whose kind
+            // the CRD step makes is checked once it is served); a CRD step's failure comes first.
+            let options = self.options(&current);
+            let (crds, adoption) = futures::join!(
+                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
+                steps::check_adoption(ctx, "update", &live, target, &options),
+            );
+            crds?;
+            adoption?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
                 race::Created::Record(record) => break (current, *record, live),
@@ -320,6 +329,25 @@ impl Upgrade {
         };
         let options = self.options(&current);
         let version = record.release.version;
+        let supersede = |revision: u32, status: Status| {
+            (revision == current.release.version || status == Status::Deployed)
+                && status != Status::Superseded
+        };
+        // What finalising writes when all goes well, encoded while the objects are applied and
+        // waited for (a record the hooks change is encoded when written).
+        for known in history.iter() {
+            if known.release.version != version
+                && supersede(known.release.version, known.release.info.status)
+            {
+                let mut superseded = known.release.clone();
+                superseded.mark_superseded();
+                ctx.store.encode_ahead(&superseded);
+            }
+        }
+        let mut deployed = record.release.clone();
+        deployed.mark_deployed(true, self.description.as_deref());
+        ctx.store.encode_ahead(&deployed);
+        drop(deployed);
         let mut created = Vec::new();
         let result = self
             .perform(
@@ -335,10 +363,6 @@ impl Upgrade {
         ctx.phase(Phase::Finalising, Some(version));
         match result {
             Ok(()) => {
-                let supersede = |revision: u32, status: Status| {
-                    (revision == current.release.version || status == Status::Deployed)
-                        && status != Status::Superseded
-                };
                 for mut r in ctx
                     .records_to_finalise(&record, &history, supersede)
                     .await?

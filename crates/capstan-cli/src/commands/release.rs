@@ -91,7 +91,9 @@ impl RenderOptions {
 /// With `reads_cluster`, the templates' `lookup` calls are answered from the cluster as the
 /// user (through the applier, in-process or remote): the renderer says what it could not
 /// answer, the applier reads it, and the chart is rendered again with the answers, until
-/// nothing is left unanswered.
+/// nothing is left unanswered. The objects the release's last render looked up
+/// ([`crate::lookups`]) are read while the chart is loaded and answered from the first render,
+/// so a chart asking the same renders once.
 pub(crate) async fn render(
     global: &Global,
     chart: crate::chart::ChartSpec<'_>,
@@ -105,16 +107,22 @@ pub(crate) async fn render(
         namespace = %release.namespace,
         revision = release.revision,
     );
-    let chart = crate::chart::prepare(global, chart)
-        .instrument(span.clone())
-        .await?;
+    let memory = options
+        .reads_cluster
+        .then(|| crate::lookups::Memory::of(global, &release.namespace, &release.name));
+    let (chart, answers) = tokio::join!(
+        crate::chart::prepare(global, chart).instrument(span.clone()),
+        read_remembered(global, &release.namespace, memory.as_ref()).instrument(span.clone()),
+    );
+    let chart = chart?;
     let mut r = async {
         let mut client = renderer::connect(global).await?;
         let mut source = renderer::chart_source(&mut client, chart).await?;
-        let mut answers: Option<rpb::Lookups> = options.reads_cluster.then(rpb::Lookups::default);
+        let mut answers: Option<rpb::Lookups> = answers;
+        let mut asked: Vec<rpb::LookupKey> = Vec::new();
         let mut round = 0;
         loop {
-            let r = client
+            let mut r = client
                 .render(rpb::RenderRequest {
                     chart: Some(source.clone()),
                     values: values.layers.clone(),
@@ -134,7 +142,7 @@ pub(crate) async fn render(
                 .as_mut()
                 .filter(|_| !r.lookups_unanswered.is_empty())
             else {
-                return anyhow::Ok(r);
+                return anyhow::Ok((r, answers, asked));
             };
             round += 1;
             if round > MAX_LOOKUP_ROUNDS {
@@ -144,15 +152,21 @@ pub(crate) async fn render(
                     r.lookups_unanswered.len()
                 );
             }
+            asked.extend(r.lookups_unanswered.iter().cloned());
             let found = applier::connect(global)
                 .await?
                 .lookup(pb::LookupRequest {
                     namespace: release.namespace.clone(),
-                    keys: r.lookups_unanswered,
+                    keys: r.lookups_unanswered.clone(),
                 })
                 .await
                 .map_err(exit::status)?
                 .into_inner();
+            if settled_without(&r, &found) {
+                r.lookups_unanswered.clear();
+                known.answers.extend(found.answers);
+                return Ok((r, answers, asked));
+            }
             known.answers.extend(found.answers);
             source = rpb::ChartSource {
                 source: Some(rpb::chart_source::Source::Digest(r.chart_digest)),
@@ -160,10 +174,74 @@ pub(crate) async fn render(
         }
     }
     .instrument(span)
-    .await?;
+    .await
+    .map(|(r, answers, asked)| {
+        // What this render asked beyond what was remembered: remembered with it for next time.
+        if let (Some(memory), Some(answers), false) = (&memory, &answers, asked.is_empty()) {
+            let keys: Vec<rpb::LookupKey> = answers
+                .answers
+                .iter()
+                .filter_map(|a| a.key.clone())
+                .collect();
+            memory.remember(&keys);
+        }
+        r
+    })?;
     // The applier reads the whole `manifest`; the per-object copies would travel twice.
     r.manifests.clear();
     Ok(r)
+}
+
+/// The answers a render starts with when it may read the cluster: the objects `memory` says
+/// the release's last render looked up, read now (none when nothing is remembered, or when
+/// reading them fails: the render's own rounds then ask what it needs, and report failures).
+async fn read_remembered(
+    global: &Global,
+    namespace: &str,
+    memory: Option<&crate::lookups::Memory>,
+) -> Option<rpb::Lookups> {
+    let memory = memory?;
+    let keys = memory.keys();
+    if keys.is_empty() {
+        return Some(rpb::Lookups::default());
+    }
+    let read = async {
+        let found = applier::connect(global)
+            .await?
+            .lookup(pb::LookupRequest {
+                namespace: namespace.to_owned(),
+                keys,
+            })
+            .await
+            .map_err(exit::status)?
+            .into_inner();
+        anyhow::Ok(found.answers)
+    };
+    match read.await {
+        Ok(answers) => Some(rpb::Lookups { answers }),
+        Err(e) => {
+            tracing::debug!(error = %format!("{e:#}"), "reading the remembered lookups failed");
+            Some(rpb::Lookups::default())
+        }
+    }
+}
+
+/// Whether render `r`, which asked lookups without answers, stands as the render with the
+/// answers `found`: every object it asked for is missing. An unanswered lookup was answered
+/// empty, as a missing object is, so rendering again with these answers would see the same
+/// objects (and the render asked nothing else): it is the render Helm makes against this
+/// cluster. Not for a render that failed after asking (returned provisional, with nothing
+/// rendered): rendered again, its failure is the chart's own.
+fn settled_without(r: &rpb::RenderResponse, found: &pb::LookupResponse) -> bool {
+    let rendered_nothing =
+        r.manifest.is_empty() && r.hooks.is_empty() && r.notes.is_empty() && r.crds.is_empty();
+    !rendered_nothing
+        && r.lookups_unanswered.iter().all(|key| {
+            found
+                .answers
+                .iter()
+                .any(|a| a.key.as_ref() == Some(key) && a.object_json.is_none())
+        })
 }
 
 /// Asks the applier to prepare `operation` of release `name`: the values to render with by

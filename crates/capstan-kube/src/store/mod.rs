@@ -16,6 +16,7 @@
 //! old parts deleted after the commit); see [`KubeStore::collect_garbage`] for the clean-up of
 //! parts a crash left behind.
 
+mod ahead;
 mod decoded;
 mod object;
 mod parts;
@@ -27,6 +28,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use capstan_release::chunk::{
@@ -73,6 +75,8 @@ pub struct KubeStore<K> {
     codec: Codec,
     max_object_payload: usize,
     part_grace: Duration,
+    /// Payloads encoded ahead of their writes ([`ReleaseStore::encode_ahead`]).
+    ahead: Arc<ahead::EncodedAhead>,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -84,6 +88,7 @@ impl<K> Clone for KubeStore<K> {
             codec: self.codec,
             max_object_payload: self.max_object_payload,
             part_grace: self.part_grace,
+            ahead: self.ahead.clone(),
             kind: PhantomData,
         }
     }
@@ -121,6 +126,7 @@ impl<K: ReleaseObject> KubeStore<K> {
             codec: Codec::new(),
             max_object_payload: DEFAULT_MAX_OBJECT_PAYLOAD,
             part_grace: Duration::from_secs(DEFAULT_PART_GRACE_SECONDS.unsigned_abs()),
+            ahead: Arc::default(),
             kind: PhantomData,
         }
     }
@@ -363,8 +369,20 @@ impl<K: ReleaseObject> KubeStore<K> {
         K::with_payload(meta, payload.head_payload().to_owned(), Role::Head)
     }
 
-    /// Encodes `release` for the store: checks its key and labels, fills in the namespace.
-    fn prepare<'r>(
+    /// `release` with the namespace it is stored in (the store's when empty).
+    fn in_store<'r>(&self, release: &'r Release) -> Cow<'r, Release> {
+        if release.namespace.is_empty() {
+            let mut owned = release.clone();
+            owned.namespace = self.namespace.clone();
+            Cow::Owned(owned)
+        } else {
+            Cow::Borrowed(release)
+        }
+    }
+
+    /// Encodes `release` for the store: checks its key and labels, fills in the namespace. The
+    /// payload is the one encoded ahead for an equal release, if any, else encoded here.
+    async fn prepare<'r>(
         &self,
         release: &'r Release,
         write: Write,
@@ -376,21 +394,18 @@ impl<K: ReleaseObject> KubeStore<K> {
                 revision: 0,
             });
         }
-        let release = if release.namespace.is_empty() {
-            let mut owned = release.clone();
-            owned.namespace = self.namespace.clone();
-            Cow::Owned(owned)
-        } else {
-            Cow::Borrowed(release)
-        };
+        let release = self.in_store(release);
         let metadata = object_metadata(&release, write, GoTime::now().unix_seconds())?;
-        let payload = encode_for_storage(&self.codec, &release, self.max_object_payload)
-            .map_err(|e| e.in_namespace(&release.namespace))?;
+        let payload = match self.ahead.take(&release).await {
+            Some(payload) => payload,
+            None => encode_for_storage(&self.codec, &release, self.max_object_payload)
+                .map_err(|e| e.in_namespace(&release.namespace))?,
+        };
         Ok((release, metadata, payload))
     }
 
     async fn create_record(&self, release: &Release) -> Result<RecordVersion> {
-        let (release, metadata, payload) = self.prepare(release, Write::Create)?;
+        let (release, metadata, payload) = self.prepare(release, Write::Create).await?;
         let namespace = release.namespace.as_str();
         let object = metadata.name.clone();
         let api = self.api(namespace);
@@ -488,7 +503,8 @@ impl<K: ReleaseObject> KubeStore<K> {
             })
             .and_then(|set| set.get(..12))
             .map(str::to_owned);
-        let (release, metadata, payload) = self.prepare(release, Write::Update { created_at })?;
+        let (release, metadata, payload) =
+            self.prepare(release, Write::Update { created_at }).await?;
         self.write_parts(&api, &namespace, &payload).await?;
         let mut head = self.head_object(metadata, &payload);
         head.meta_mut().resource_version = Some(expected.to_string());
@@ -913,6 +929,11 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
         expected: &'a RecordVersion,
     ) -> BoxFuture<'a, Result<RecordVersion>> {
         Box::pin(self.update_record(release, expected))
+    }
+
+    fn encode_ahead(&self, release: &Release) {
+        self.ahead
+            .start(&self.in_store(release), self.codec, self.max_object_payload);
     }
 
     fn get<'a>(
