@@ -32,7 +32,6 @@ use crate::{Error, Result};
 
 pub(crate) use objects::ChartFiles;
 use program::Program;
-pub(crate) use runtime::GO_KEY;
 pub use stored::Translations;
 
 /// One translated template (a file's body, a `define`, or a `tpl` text).
