@@ -73,6 +73,13 @@ impl Memory {
             .collect()
     }
 
+    /// Forgets what was remembered (the release is uninstalled).
+    pub(crate) fn forget(&self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// Remembers `keys` (the first [`MAX_KEYS`]), written whole or not at all.
     pub(crate) fn remember(&self, keys: &[rpb::LookupKey]) {
         let Some(path) = &self.path else {
@@ -135,6 +142,9 @@ mod tests {
                 .keys()
                 .is_empty()
         );
+        web.forget();
+        assert!(web.keys().is_empty(), "forgotten");
+        web.forget();
     }
 
     #[test]

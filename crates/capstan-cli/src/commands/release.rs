@@ -900,6 +900,10 @@ pub async fn uninstall(global: &Global, args: UninstallArgs) -> anyhow::Result<u
             // As Helm prints it: the list's own line end, then a blank line.
             outln!("{}", result.info);
         }
+        if !args.keep_history && !args.dry_run {
+            // Gone with its history: nothing of it is looked up again.
+            crate::lookups::Memory::of(global, &global.namespace(), name).forget();
+        }
         outln!("release \"{name}\" uninstalled");
     }
     Ok(0)
