@@ -114,14 +114,19 @@ pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
     Ok(())
 }
 
-/// Parses YAML after [`check_yaml_nesting`], reporting either failure as [`Error::Yaml`].
-pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+/// [`check_yaml_nesting`] of `text`, its failure as [`Error::Yaml`] naming `file`.
+fn check_nesting(text: &str, file: &str) -> Result<()> {
     check_yaml_nesting(text).map_err(|line| Error::Yaml {
         file: file.to_string(),
         line,
         column: 0,
         message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
-    })?;
+    })
+}
+
+/// Parses YAML after [`check_yaml_nesting`], reporting either failure as [`Error::Yaml`].
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T> {
+    check_nesting(text, file)?;
     serde_yaml_ng::from_str(text).map_err(|e| yaml_error(file, &e))
 }
 
@@ -205,12 +210,7 @@ pub fn parse_values_yaml(text: &str, file: &str) -> Result<Values> {
     if text.trim().is_empty() {
         return Ok(Values::new());
     }
-    check_yaml_nesting(text).map_err(|line| Error::Yaml {
-        file: file.to_string(),
-        line,
-        column: 0,
-        message: format!("flow collections nest deeper than {MAX_YAML_FLOW_DEPTH} levels"),
-    })?;
+    check_nesting(text, file)?;
     // Most values files are block-style YAML, which the block reader takes fastest.
     let helm_reading = crate::yaml11::from_block(text).or_else(|| crate::yaml11::read(text));
     match helm_reading {
