@@ -217,14 +217,10 @@ impl Install {
             let release = self.build(ctx, version, rendered.clone(), GoTime::now());
             // Encoded while the CRDs and the objects' ownership are checked.
             ctx.store.encode_ahead(&release);
-            // Both read the cluster and neither needs the other (a custom resource whose kind
-            // the CRD step makes is checked once it is served); a CRD step's failure comes first.
-            let (crds, adoption) = futures::join!(
-                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
-                steps::check_adoption(ctx, "install", &[], target, &self.apply),
-            );
-            crds?;
-            adoption?;
+            // The CRD step first: the ownership check resolves every kind, including those the
+            // CRD step makes, which the API server serves only once they are established.
+            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
+            steps::check_adoption(ctx, "install", &[], target, &self.apply).await?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {
                 race::Created::Record(record) => break *record,

@@ -307,15 +307,10 @@ impl Upgrade {
             // Encoded while the CRDs and the objects' ownership are checked.
             ctx.store.encode_ahead(&release);
             let live = steps::target_objects(&current.release.manifest, &ctx.name, &ctx.namespace)?;
-            // Both read the cluster and neither needs the other (a custom resource whose kind
-            // the CRD step makes is checked once it is served); a CRD step's failure comes first.
-            let options = self.options(&current);
-            let (crds, adoption) = futures::join!(
-                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
-                steps::check_adoption(ctx, "update", &live, target, &options),
-            );
-            crds?;
-            adoption?;
+            // The CRD step first: the ownership check resolves every kind, including those the
+            // CRD step makes, which the API server serves only once they are established.
+            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
+            steps::check_adoption(ctx, "update", &live, target, &self.options(&current)).await?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, self.history_max, &mut attempts).await? {
                 race::Created::Record(record) => break (current, *record, live),
