@@ -750,7 +750,7 @@ mod tests {
             ("abcdefgg".into(), int(14)),
         ]);
         for k in ["a\u{0}", "abcdefgh", "abcdefghi", "abcdefgg"] {
-            assert_eq!(m.remove(k).is_some(), true, "{k:?}");
+            assert!(m.remove(k).is_some(), "{k:?}");
         }
         assert_eq!(m.keys(), ["", "B", "a", "ab", "b", "é"]);
         assert_eq!(m.get("b"), Some(int(4)), "the later pair wins");
