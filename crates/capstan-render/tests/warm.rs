@@ -322,3 +322,24 @@ fn fields_of_maps_values_and_structs_follow_gos_rules() {
         "{e}"
     );
 }
+
+#[test]
+fn range_iterates_a_list_as_it_was_when_the_range_began() {
+    assert_eq!(
+        one(
+            "{{ $l := list 1 2 }}{{ range $l }}{{ $l = append $l 9 }}{{ . }}{{ end }} {{ len $l }}"
+        )
+        .unwrap(),
+        "12 4"
+    );
+    assert_eq!(
+        one("{{ range $i, $x := list \"a\" \"b\" }}{{ $i }}{{ $x }}{{ end }}").unwrap(),
+        "0a1b"
+    );
+    // A built-in list object (not a plain list) still iterates its elements.
+    assert_eq!(
+        one(r#"{{ $n := 0 }}{{ range .Capabilities.APIVersions }}{{ $n = add1 $n }}{{ end }}{{ gt $n 10 }}"#)
+            .unwrap(),
+        "true"
+    );
+}

@@ -744,7 +744,14 @@ mod tests {
             ("a".into(), int(5)),
             ("B".into(), int(6)),
             ("é".into(), int(7)),
+            ("a\u{0}".into(), int(11)),
+            ("abcdefgh".into(), int(12)),
+            ("abcdefghi".into(), int(13)),
+            ("abcdefgg".into(), int(14)),
         ]);
+        for k in ["a\u{0}", "abcdefgh", "abcdefghi", "abcdefgg"] {
+            assert!(m.remove(k).is_some(), "{k:?}");
+        }
         assert_eq!(m.keys(), ["", "B", "a", "ab", "b", "é"]);
         assert_eq!(m.get("b"), Some(int(4)), "the later pair wins");
         assert_eq!(m.get(""), Some(int(2)));
@@ -767,6 +774,33 @@ mod tests {
                 .collect::<Vec<_>>(),
             all
         );
+    }
+
+    #[test]
+    fn keys_compare_as_strings_do() {
+        let keys = [
+            "",
+            "\u{0}",
+            "a",
+            "a\u{0}",
+            "a\u{0}\u{0}b",
+            "ab",
+            "abcdefg",
+            "abcdefg\u{0}",
+            "abcdefgh",
+            "abcdefgh\u{0}",
+            "abcdefghi",
+            "abcdefgi",
+            "b",
+            "é",
+            "éa",
+            "zzzzzzzzzz",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(cmp_key(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

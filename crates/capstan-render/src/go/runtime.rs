@@ -438,6 +438,9 @@ fn go_range(v: &Value, pairs: bool) -> Result<Value, Error> {
     let pair = |k: Value, x: Value| list(vec![k, x]);
     match kind(v) {
         Kind::Invalid => Ok(list(Vec::new())),
+        // A slice's elements: a list value iterates as itself (lists are never changed in
+        // place, so no copy is needed to iterate it as it was).
+        Kind::Slice if !pairs && v.downcast_object_ref::<Vec<Value>>().is_some() => Ok(v.clone()),
         Kind::Slice => {
             let items = as_list(v).unwrap_or_default();
             if pairs {
