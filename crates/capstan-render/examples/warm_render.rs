@@ -13,7 +13,7 @@
 //! render's. With `WARM_RENDER_OUT=FILE` it writes the last render's output there (manifests,
 //! hooks, notes, metadata and values), so a change can be checked to leave it as it was.
 
-use capstan_chart::{Chart, Limits, user_values};
+use capstan_chart::{Chart, Limits, Values, user_values};
 use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, Rendered};
 
 fn main() {
@@ -35,7 +35,7 @@ fn main() {
         let rendered = compiled
             .render_typed(None, &user, &[], &release, &capabilities)
             .expect("renders");
-        respond(rendered)
+        respond(&compiled, &user, rendered)
     };
     let first = render();
     let last = warm_renders(renders, &render);
@@ -64,7 +64,7 @@ fn warm_renders(renders: usize, render: &dyn Fn() -> String) -> String {
 
 /// What the daemon's response is built from (the manifest text, metadata and values as JSON;
 /// CRDs are omitted as `--as-template` asks), as one text.
-fn respond(rendered: Rendered) -> String {
+fn respond(compiled: &CompiledChart, user: &Values, rendered: Rendered) -> String {
     let mut out = rendered.manifest();
     for m in &rendered.manifests {
         out.push_str(&format!("# {} {} {:?}\n", m.kind, m.name, m.namespace));
@@ -79,6 +79,6 @@ fn respond(rendered: Rendered) -> String {
     }
     out.push_str(&rendered.notes);
     out.push_str(&serde_json::to_string(&rendered.chart).unwrap_or_default());
-    out.push_str(&serde_json::to_string(&rendered.values).unwrap_or_default());
+    out.push_str(&compiled.merged_values_json(None, user, &rendered));
     out
 }

@@ -158,6 +158,8 @@ struct Computed {
     processed: Arc<Chart>,
     /// The merged values, validated against the charts' schemas.
     values: Values,
+    /// `values` as JSON, made at the first [`CompiledChart::merged_values_json`] that asks.
+    values_json: std::sync::OnceLock<String>,
 }
 
 /// What rendering every template gives, before it is read as manifests.
@@ -590,9 +592,32 @@ impl CompiledChart {
             user_values: user_values.clone(),
             processed: Arc::new(processed),
             values,
+            values_json: std::sync::OnceLock::new(),
         });
         *self.lock_computed() = Some(computed.clone());
         Ok(computed)
+    }
+
+    /// `rendered.values` (a render's merged values) as JSON, for a render of this chart with
+    /// `chart_values` and `user_values`: kept with the computed values, so a daemon rendering
+    /// with the same values again serialises them once.
+    pub fn merged_values_json(
+        &self,
+        chart_values: Option<&Values>,
+        user_values: &Values,
+        rendered: &Rendered,
+    ) -> String {
+        let hit = self
+            .lock_computed()
+            .as_ref()
+            .filter(|c| c.chart_values.as_ref() == chart_values && c.user_values == *user_values)
+            .cloned();
+        let json = |values: &Values| serde_json::to_string(values).unwrap_or_default();
+        match hit {
+            // The render's values are a copy of these (they are computed from nothing else).
+            Some(c) => c.values_json.get_or_init(|| json(&c.values)).clone(),
+            None => json(&rendered.values),
+        }
     }
 
     fn lock_computed(&self) -> std::sync::MutexGuard<'_, Option<Arc<Computed>>> {

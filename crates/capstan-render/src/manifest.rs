@@ -1,6 +1,7 @@
 //! Rendered output: splitting templates into YAML documents, checking them, extracting hooks
 //! and ordering manifests in Helm's install order.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use capstan_chart::{ChartMetadata, Values};
@@ -195,26 +196,35 @@ fn is_separator(line: &str) -> bool {
 
 /// Splits rendered text into `(first line number, text)` documents as Helm does: at every
 /// `---` starting a line; what follows the marker on its line begins the next document.
-pub(crate) fn split_documents(text: &str) -> Vec<(usize, String)> {
-    let mut docs = Vec::new();
-    let mut current = String::new();
-    let mut start = 1;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if is_separator(line) {
-            docs.push((start, std::mem::take(&mut current)));
-            start = i + 2;
-            // `--- # comment`, `--- key: v` or `---key: v` keeps what follows the marker.
-            let rest = line.trim_end()[3..].trim_start();
-            if !rest.is_empty() {
-                current.push_str(rest);
-                current.push('\n');
-                start = i + 1;
-            }
-        } else {
-            current.push_str(line);
+/// Documents are borrowed from `text` (only one with text after its marker is copied).
+pub(crate) fn split_documents(text: &str) -> Vec<(usize, Cow<'_, str>)> {
+    fn document<'a>(rest: Option<&str>, body: &'a str) -> Cow<'a, str> {
+        match rest {
+            None => Cow::Borrowed(body),
+            Some(rest) => Cow::Owned(format!("{rest}\n{body}")),
         }
     }
-    docs.push((start, current));
+    let mut docs = Vec::new();
+    let mut start = 1;
+    // Where the current document's own lines begin, and what its marker line carried.
+    let mut begin = 0;
+    let mut rest = None;
+    let mut at = 0;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if is_separator(line) {
+            docs.push((start, document(rest, &text[begin..at])));
+            start = i + 2;
+            // `--- # comment`, `--- key: v` or `---key: v` keeps what follows the marker.
+            let after = line.trim_end()[3..].trim_start();
+            rest = (!after.is_empty()).then_some(after);
+            if rest.is_some() {
+                start = i + 1;
+            }
+            begin = at + line.len();
+        }
+        at += line.len();
+    }
+    docs.push((start, document(rest, &text[begin..])));
     docs
 }
 
@@ -325,9 +335,15 @@ mod tests {
     fn splits_where_helm_splits() {
         let docs = split_documents("a: 1\n---\nb: 2\n--- # c\nc: 3\n---x: no\n");
         assert_eq!(docs.len(), 4);
-        assert_eq!(docs[1], (3, "b: 2\n".to_string()));
-        assert_eq!(docs[2], (4, "# c\nc: 3\n".to_string()));
-        assert_eq!(docs[3], (6, "x: no\n".to_string()));
+        assert_eq!(docs[0], (1, Cow::Borrowed("a: 1\n")));
+        assert_eq!(docs[1], (3, Cow::Borrowed("b: 2\n")));
+        assert_eq!(docs[2], (4, Cow::Borrowed("# c\nc: 3\n")));
+        assert_eq!(docs[3], (6, Cow::Borrowed("x: no\n")));
+        let docs = split_documents("---\n--- a: 1\nb: 2");
+        assert_eq!(
+            docs,
+            [(1, "".into()), (2, "".into()), (2, "a: 1\nb: 2".into())]
+        );
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub fn response(
         manifest,
         notes: rendered.notes.clone(),
         chart_metadata_json: serde_json::to_string(&rendered.chart).unwrap_or_default(),
-        merged_values_json: serde_json::to_string(&rendered.values).unwrap_or_default(),
+        merged_values_json: compiled.merged_values_json(chart_values, user, &rendered),
         user_values_json: serde_json::to_string(user).unwrap_or_default(),
         stored_chart_json,
         crds: if omit.crds {
