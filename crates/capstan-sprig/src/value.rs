@@ -12,10 +12,29 @@
 //! | a struct (`.Release`, `.Chart`, ...) | [`GoStruct`]: fixed Go field names, an unknown one is an error |
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, Value};
+
+/// Counts what can make a template give another output for the same data: every write to a
+/// Go map (`set`, `unset`, `merge`, a template's `.Template`), and calls of the functions whose
+/// result their arguments do not fix (random values, the clock, `lookup`), which their callers
+/// note with [`note_effect`]. An evaluation during which the count did not move, repeated
+/// with the same data while it has still not moved, gives the same output (capstan-render's
+/// include cache). Process-wide: a write by any render counts for all.
+static EFFECTS: AtomicU64 = AtomicU64::new(0);
+
+/// The count of effects so far (see `EFFECTS`).
+pub fn effects() -> u64 {
+    EFFECTS.load(Ordering::SeqCst)
+}
+
+/// Notes an effect: a Go map written, or a result its arguments do not fix.
+pub fn note_effect() {
+    EFFECTS.fetch_add(1, Ordering::SeqCst);
+}
 
 /// Go's `nil`.
 pub fn nil() -> Value {
@@ -233,6 +252,7 @@ impl GoMap {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(String, Value)>> {
+        note_effect();
         self.entries.write().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -251,6 +251,7 @@ impl GoChart {
             session,
             templates: self.templates.clone(),
             overlays: Mutex::new(Vec::new()),
+            includes: Mutex::new(HashMap::new()),
         });
         // Functions find the session through the thread, not the template's scopes.
         let _running = runtime::Running::start(go.clone());

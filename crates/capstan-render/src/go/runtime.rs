@@ -31,6 +31,18 @@ pub(crate) struct GoSession {
     pub templates: Arc<GoTemplates>,
     /// `define`s of the `tpl` texts being executed, innermost last.
     pub overlays: Mutex<Vec<Overlay>>,
+    /// Outputs of includes whose data is a Go map, by the map's address (see [`include`]).
+    pub includes: Mutex<HashMap<usize, Included>>,
+}
+
+/// The outputs of the templates included with one Go map as data.
+#[derive(Debug)]
+pub(crate) struct Included {
+    /// The map, held so that its address names no other map while the render runs.
+    _data: Value,
+    /// By template name: the effect count (`capstan_sprig::value::effects`) at which the
+    /// output was made, and the output.
+    outputs: HashMap<String, (u64, Value)>,
 }
 
 impl Object for GoSession {
@@ -127,9 +139,13 @@ pub(crate) fn register(
     // Every Go function and runtime operation is a filter (see `capstan_gotmpl::translate`):
     // a function `f_NAME` is called as `none|f_NAME(args...)`, its piped `none` dropped.
     for (name, f) in registry.iter() {
+        let pure = PURE_FUNCTIONS.contains(&name);
         env.add_filter(
             format!("f_{name}"),
             move |state: &State<'_, '_>, args: &[Value]| {
+                if !pure {
+                    capstan_sprig::value::note_effect();
+                }
                 let value = f(state, go_args(args))?;
                 if let Some(s) = value.as_str()
                     && s.len() > max_string_bytes
@@ -157,9 +173,7 @@ pub(crate) fn register(
             if !template_exists(state, &name)? {
                 return Err(go_error(format!("template {name:?} not defined")));
             }
-            render_named(state, &name, data)
-                .map(Value::from)
-                .map_err(errors::pass_through)
+            include(state, &name, data).map_err(errors::pass_through)
         },
     );
     env.add_filter("f_include", |state: &State<'_, '_>, args: &[Value]| {
@@ -174,7 +188,7 @@ pub(crate) fn register(
                 ),
             )
         })?;
-        render_named(state, name, args[1].clone()).map(Value::from)
+        include(state, name, args[1].clone())
     });
     env.add_filter("f_tpl", |state: &State<'_, '_>, args: &[Value]| {
         let args = go_args(args);
@@ -197,6 +211,7 @@ pub(crate) fn register(
         if empty {
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
             // Helm's lint mode: noted, and the value is "".
+            capstan_sprig::value::note_effect();
             if go_session(state).is_ok_and(|g| {
                 g.session
                     .linted(format!("Missing required value: {message}"))
@@ -213,6 +228,7 @@ pub(crate) fn register(
             let args = go_args(args);
             want_args("fail", args, 1)?;
             let message = capstan_sprig::fmt::sprint_value(&args[0]);
+            capstan_sprig::value::note_effect();
             if go_session(state).is_ok_and(|g| g.session.linted(format!("Fail: {message}"))) {
                 return Ok(Value::from(""));
             }
@@ -239,6 +255,8 @@ pub(crate) fn register(
         }
         let [api_version, kind, namespace, name] = <[String; 4]>::try_from(parts)
             .map_err(|_| Error::new(ErrorKind::InvalidOperation, "lookup takes 4 arguments"))?;
+        // The keys asked without an answer are noted for the caller.
+        capstan_sprig::value::note_effect();
         let session = go_session(state)?;
         let found = session.session.lookups.resolve(crate::LookupKey {
             api_version,
@@ -482,6 +500,244 @@ fn go_range(v: &Value, pairs: bool) -> Result<Value, Error> {
             capstan_sprig::fmt::sprint_value(v)
         ))),
     }
+}
+
+/// Sprig's and Helm's functions whose result their arguments fix, and that change nothing
+/// but Go maps (whose writes count as effects themselves). Every other function counts as an
+/// effect when called (random values, the clock, certificates, `lookup`): an include that
+/// calls one is rendered anew every time.
+const PURE_FUNCTIONS: &[&str] = &[
+    "abbrev",
+    "abbrevboth",
+    "add",
+    "add1",
+    "add1f",
+    "addf",
+    "adler32sum",
+    "all",
+    "any",
+    "append",
+    "atoi",
+    "b32dec",
+    "b32enc",
+    "b64dec",
+    "b64enc",
+    "base",
+    "biggest",
+    "camelcase",
+    "cat",
+    "ceil",
+    "chunk",
+    "clean",
+    "coalesce",
+    "compact",
+    "concat",
+    "contains",
+    "deepCopy",
+    "deepEqual",
+    "default",
+    "dict",
+    "dig",
+    "dir",
+    "div",
+    "divf",
+    "empty",
+    "eq",
+    "ext",
+    "first",
+    "float64",
+    "floor",
+    "fromJson",
+    "fromJsonArray",
+    "fromToml",
+    "fromYaml",
+    "fromYamlArray",
+    "ge",
+    "get",
+    "gt",
+    "has",
+    "hasKey",
+    "hasPrefix",
+    "hasSuffix",
+    "html",
+    "indent",
+    "index",
+    "initial",
+    "initials",
+    "int",
+    "int64",
+    "isAbs",
+    "join",
+    "js",
+    "kebabcase",
+    "keys",
+    "kindIs",
+    "kindOf",
+    "last",
+    "le",
+    "len",
+    "list",
+    "lower",
+    "lt",
+    "max",
+    "maxf",
+    "min",
+    "minf",
+    "mod",
+    "mul",
+    "mulf",
+    "mustAppend",
+    "mustChunk",
+    "mustCompact",
+    "mustDeepCopy",
+    "mustFirst",
+    "mustFromJson",
+    "mustHas",
+    "mustInitial",
+    "mustLast",
+    "mustPrepend",
+    "mustPush",
+    "mustRegexFind",
+    "mustRegexFindAll",
+    "mustRegexMatch",
+    "mustRegexReplaceAll",
+    "mustRegexReplaceAllLiteral",
+    "mustRegexSplit",
+    "mustRest",
+    "mustReverse",
+    "mustSlice",
+    "mustToJson",
+    "mustToPrettyJson",
+    "mustToRawJson",
+    "mustUniq",
+    "mustWithout",
+    "ne",
+    "nindent",
+    "nospace",
+    "not",
+    "omit",
+    "osBase",
+    "osClean",
+    "osDir",
+    "osExt",
+    "osIsAbs",
+    "pick",
+    "pluck",
+    "plural",
+    "prepend",
+    "print",
+    "printf",
+    "println",
+    "push",
+    "quote",
+    "regexFind",
+    "regexFindAll",
+    "regexMatch",
+    "regexQuoteMeta",
+    "regexReplaceAll",
+    "regexReplaceAllLiteral",
+    "regexSplit",
+    "repeat",
+    "replace",
+    "rest",
+    "reverse",
+    "round",
+    "semver",
+    "semverCompare",
+    "seq",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "slice",
+    "snakecase",
+    "sortAlpha",
+    "split",
+    "splitList",
+    "splitn",
+    "squote",
+    "sub",
+    "subf",
+    "substr",
+    "swapcase",
+    "ternary",
+    "title",
+    "toDecimal",
+    "toJson",
+    "toPrettyJson",
+    "toRawJson",
+    "toString",
+    "toStrings",
+    "toToml",
+    "toYaml",
+    "toYamlPretty",
+    "trim",
+    "trimAll",
+    "trimPrefix",
+    "trimSuffix",
+    "trimall",
+    "trunc",
+    "tuple",
+    "typeIs",
+    "typeIsLike",
+    "typeOf",
+    "uniq",
+    "until",
+    "untilStep",
+    "untitle",
+    "upper",
+    "urlJoin",
+    "urlParse",
+    "urlquery",
+    "values",
+    "without",
+    "wrap",
+    "wrapWith",
+];
+
+/// `include` and `template`: the named template's output for `data`. What a template gives
+/// for a Go map as data is kept and given again for the same name and map while the effect
+/// count (`capstan_sprig::value::effects`: Go map writes anywhere, and functions whose result
+/// their arguments do not fix) has not moved since: dot is the same map with the same
+/// contents, `$` is dot, named templates do not change during a render, and the template did
+/// nothing but write its output. Inside a `tpl` text's defines, nothing is kept.
+pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<Value, Error> {
+    let Some(id) = data
+        .downcast_object_ref::<capstan_sprig::value::GoMap>()
+        .map(|m| std::ptr::from_ref(m) as usize)
+    else {
+        return render_named(state, name, data).map(Value::from);
+    };
+    let go = go_session(state)?;
+    let no_overlays = || {
+        go.overlays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    };
+    let lock = || go.includes.lock().unwrap_or_else(|e| e.into_inner());
+    let before = capstan_sprig::value::effects();
+    if !no_overlays() {
+        return render_named(state, name, data).map(Value::from);
+    }
+    if let Some((_, out)) = lock()
+        .get(&id)
+        .and_then(|i| i.outputs.get(name))
+        .filter(|(at, _)| *at == before)
+    {
+        return Ok(out.clone());
+    }
+    let out = Value::from(render_named(state, name, data.clone())?);
+    if capstan_sprig::value::effects() == before && no_overlays() {
+        lock()
+            .entry(id)
+            .or_insert_with(|| Included {
+                _data: data,
+                outputs: HashMap::new(),
+            })
+            .outputs
+            .insert(name.to_string(), (before, out.clone()));
+    }
+    Ok(out)
 }
 
 /// Renders the named template `name` with `data` as dot (`include`, `template`).
