@@ -36,6 +36,30 @@ pub fn note_effect() {
     EFFECTS.fetch_add(1, Ordering::SeqCst);
 }
 
+/// Counts the engine's writes of `.Template` into a chart's root map (one per template
+/// rendered, see [`GoMap::insert_template`]): not effects, as most templates never read it.
+static TEMPLATE_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts reads that may see a `.Template`: the key `Template` of any map read or tested, and
+/// any whole reading (keys, length, entries) of a map holding a `Template` or `Subcharts` key
+/// (a chart's root, before or after its first `.Template`).
+static TEMPLATE_READS: AtomicU64 = AtomicU64::new(0);
+
+/// The count of `.Template` writes so far (see `TEMPLATE_WRITES`).
+pub fn template_writes() -> u64 {
+    TEMPLATE_WRITES.load(Ordering::SeqCst)
+}
+
+/// The count of reads that may have seen a `.Template` so far (see `TEMPLATE_READS`).
+pub fn template_reads() -> u64 {
+    TEMPLATE_READS.load(Ordering::SeqCst)
+}
+
+/// Notes a read that may have seen a `.Template` (an include's output reused, that read one).
+pub fn note_template_read() {
+    TEMPLATE_READS.fetch_add(1, Ordering::SeqCst);
+}
+
 /// Go's `nil`.
 pub fn nil() -> Value {
     Value::from(())
@@ -163,6 +187,9 @@ fn cmp_key(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// The key of a chart root's `.Template`.
+const TEMPLATE_KEY: &str = "Template";
+
 /// Where `key` is in sorted `entries` (`Err`: where it would go).
 #[inline]
 fn find(entries: &[(String, Value)], key: &str) -> Result<usize, usize> {
@@ -198,13 +225,24 @@ impl GoMap {
 
     /// The value at `key`, if present.
     pub fn get(&self, key: &str) -> Option<Value> {
-        let entries = self.read();
+        let entries = self.read_key(key);
         find(&entries, key).ok().map(|i| entries[i].1.clone())
     }
 
     /// Whether `key` is present (with any value, nil included).
     pub fn contains(&self, key: &str) -> bool {
-        find(&self.read(), key).is_ok()
+        find(&self.read_key(key), key).is_ok()
+    }
+
+    /// Sets `.Template`, as the engine does in a chart's root before each template: counted
+    /// as a `.Template` write, not as an effect (see `TEMPLATE_WRITES`).
+    pub fn insert_template(&self, value: Value) {
+        TEMPLATE_WRITES.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        match find(&entries, TEMPLATE_KEY) {
+            Ok(i) => entries[i].1 = value,
+            Err(i) => entries.insert(i, (TEMPLATE_KEY.to_string(), value)),
+        }
     }
 
     /// Sets `key`, as Go's `m[key] = v`.
@@ -247,7 +285,20 @@ impl GoMap {
         self.read().clone()
     }
 
+    /// The entries, for a reading of the whole map.
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<(String, Value)>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        if find(&entries, TEMPLATE_KEY).is_ok() || find(&entries, "Subcharts").is_ok() {
+            note_template_read();
+        }
+        entries
+    }
+
+    /// The entries, for a reading of `key` only.
+    fn read_key(&self, key: &str) -> std::sync::RwLockReadGuard<'_, Vec<(String, Value)>> {
+        if key == TEMPLATE_KEY {
+            note_template_read();
+        }
         self.entries.read().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -299,7 +299,7 @@ impl GoChart {
             // key of `$` changes it for the templates rendered after it); `.Template` is
             // replaced for each.
             if let Some(m) = as_map(&root) {
-                m.insert("Template".into(), objects::template(&file, &base_path));
+                m.insert_template(objects::template(&file, &base_path));
             }
             let context = runtime::GoContext::value(root, go.clone());
             let out = self

@@ -40,9 +40,20 @@ pub(crate) struct GoSession {
 pub(crate) struct Included {
     /// The map, held so that its address names no other map while the render runs.
     _data: Value,
-    /// By template name: the effect count (`capstan_sprig::value::effects`) at which the
-    /// output was made, and the output.
-    outputs: HashMap<String, (u64, Value)>,
+    /// By template name.
+    outputs: HashMap<String, Output>,
+}
+
+/// An include's output and the counts it was made at (see [`include`]).
+#[derive(Debug)]
+struct Output {
+    /// `capstan_sprig::value::effects`.
+    effects: u64,
+    /// `capstan_sprig::value::template_writes`.
+    template_writes: u64,
+    /// Whether making it read a `.Template`.
+    read_template: bool,
+    output: Value,
 }
 
 impl Object for GoSession {
@@ -699,8 +710,11 @@ const PURE_FUNCTIONS: &[&str] = &[
 /// count (`capstan_sprig::value::effects`: Go map writes anywhere, and functions whose result
 /// their arguments do not fix) has not moved since: dot is the same map with the same
 /// contents, `$` is dot, named templates do not change during a render, and the template did
-/// nothing but write its output. Inside a `tpl` text's defines, nothing is kept.
+/// nothing but write its output. The engine's `.Template` writes are not effects: an output
+/// made while something read a `.Template` (`template_reads` moved) is given again only while
+/// no `.Template` was written since. Inside a `tpl` text's defines, nothing is kept.
 pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<Value, Error> {
+    use capstan_sprig::value::{effects, note_template_read, template_reads, template_writes};
     let Some(id) = data
         .downcast_object_ref::<capstan_sprig::value::GoMap>()
         .map(|m| std::ptr::from_ref(m) as usize)
@@ -715,19 +729,27 @@ pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<
             .is_empty()
     };
     let lock = || go.includes.lock().unwrap_or_else(|e| e.into_inner());
-    let before = capstan_sprig::value::effects();
     if !no_overlays() {
         return render_named(state, name, data).map(Value::from);
     }
-    if let Some((_, out)) = lock()
+    let (before, writes, reads) = (effects(), template_writes(), template_reads());
+    let hit = lock()
         .get(&id)
         .and_then(|i| i.outputs.get(name))
-        .filter(|(at, _)| *at == before)
-    {
-        return Ok(out.clone());
+        .and_then(|o| {
+            (o.effects == before && (!o.read_template || o.template_writes == writes))
+                .then(|| (o.read_template, o.output.clone()))
+        });
+    if let Some((read_template, output)) = hit {
+        // The reused output read a `.Template`: so did this include, for the ones around it.
+        if read_template {
+            note_template_read();
+        }
+        return Ok(output);
     }
-    let out = Value::from(render_named(state, name, data.clone())?);
-    if capstan_sprig::value::effects() == before && no_overlays() {
+    let output = Value::from(render_named(state, name, data.clone())?);
+    let read_template = template_reads() != reads;
+    if effects() == before && (!read_template || template_writes() == writes) && no_overlays() {
         lock()
             .entry(id)
             .or_insert_with(|| Included {
@@ -735,9 +757,17 @@ pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<
                 outputs: HashMap::new(),
             })
             .outputs
-            .insert(name.to_string(), (before, out.clone()));
+            .insert(
+                name.to_string(),
+                Output {
+                    effects: before,
+                    template_writes: writes,
+                    read_template,
+                    output: output.clone(),
+                },
+            );
     }
-    Ok(out)
+    Ok(output)
 }
 
 /// Renders the named template `name` with `data` as dot (`include`, `template`).
