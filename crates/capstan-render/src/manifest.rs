@@ -188,15 +188,11 @@ impl Rendered {
     }
 }
 
-/// Helm splits a template's output at every `---` that starts a line (its separator is the
-/// regular expression `(?:^|\s*\n)---\s*`), whatever follows on that line.
-fn is_separator(line: &str) -> bool {
-    line.starts_with("---")
-}
-
 /// Splits rendered text into `(first line number, text)` documents as Helm does: at every
-/// `---` starting a line; what follows the marker on its line begins the next document.
-/// Documents are borrowed from `text` (only one with text after its marker is copied).
+/// `---` starting a line (Helm's separator is the regular expression `(?:^|\s*\n)---\s*`),
+/// whatever follows on that line; what follows the marker begins the next document.
+/// Documents are borrowed from `text` (only one with text after its marker is copied); the
+/// separators are found by searching for `\n---`, not line by line.
 pub(crate) fn split_documents(text: &str) -> Vec<(usize, Cow<'_, str>)> {
     fn document<'a>(rest: Option<&str>, body: &'a str) -> Cow<'a, str> {
         match rest {
@@ -204,25 +200,29 @@ pub(crate) fn split_documents(text: &str) -> Vec<(usize, Cow<'_, str>)> {
             Some(rest) => Cow::Owned(format!("{rest}\n{body}")),
         }
     }
+    let bytes = text.as_bytes();
+    let separators = text
+        .starts_with("---")
+        .then_some(0)
+        .into_iter()
+        .chain(memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1));
     let mut docs = Vec::new();
     let mut start = 1;
     // Where the current document's own lines begin, and what its marker line carried.
     let mut begin = 0;
     let mut rest = None;
-    let mut at = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        if is_separator(line) {
-            docs.push((start, document(rest, &text[begin..at])));
-            start = i + 2;
-            // `--- # comment`, `--- key: v` or `---key: v` keeps what follows the marker.
-            let after = line.trim_end()[3..].trim_start();
-            rest = (!after.is_empty()).then_some(after);
-            if rest.is_some() {
-                start = i + 1;
-            }
-            begin = at + line.len();
-        }
-        at += line.len();
+    // Lines before `counted` (0-based line index of the byte at `counted`).
+    let (mut counted, mut line) = (0, 0);
+    for at in separators {
+        line += memchr::memchr_iter(b'\n', &bytes[counted..at]).count();
+        counted = at;
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(text.len(), |i| at + i + 1);
+        docs.push((start, document(rest, &text[begin..at])));
+        // `--- # comment`, `--- key: v` or `---key: v` keeps what follows the marker.
+        let after = text[at..end].trim_end()[3..].trim_start();
+        rest = (!after.is_empty()).then_some(after);
+        start = if rest.is_some() { line + 1 } else { line + 2 };
+        begin = end;
     }
     docs.push((start, document(rest, &text[begin..])));
     docs
@@ -344,6 +344,51 @@ mod tests {
             docs,
             [(1, "".into()), (2, "".into()), (2, "a: 1\nb: 2".into())]
         );
+    }
+
+    /// The splitting as Helm's rule reads, line by line: the reference for `split_documents`.
+    fn split_line_by_line(text: &str) -> Vec<(usize, String)> {
+        let mut docs = Vec::new();
+        let (mut current, mut start) = (String::new(), 1);
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            if line.starts_with("---") {
+                docs.push((start, std::mem::take(&mut current)));
+                start = i + 2;
+                let rest = line.trim_end()[3..].trim_start();
+                if !rest.is_empty() {
+                    current = format!("{rest}\n");
+                    start = i + 1;
+                }
+            } else {
+                current.push_str(line);
+            }
+        }
+        docs.push((start, current));
+        docs
+    }
+
+    #[test]
+    fn splits_as_line_by_line() {
+        let pieces = [
+            "---", "--- x: 1", "---y", " ---", "a: 1", "", "---\r", "-- -", "----",
+        ];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| pieces.iter().map(move |p| format!("{t}{p}\n")))
+                .collect();
+            texts.extend(longer);
+        }
+        for text in &texts {
+            for text in [text.as_str(), text.trim_end_matches('\n')] {
+                let got: Vec<(usize, String)> = split_documents(text)
+                    .into_iter()
+                    .map(|(n, d)| (n, d.into_owned()))
+                    .collect();
+                assert_eq!(got, split_line_by_line(text), "{text:?}");
+            }
+        }
     }
 
     #[test]
