@@ -18,13 +18,31 @@ use std::sync::{Arc, RwLock};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, Value};
 
-/// Counts what can make a template give another output for the same data: every write to a
-/// Go map (`set`, `unset`, `merge`, a template's `.Template`), and calls of the functions whose
+/// Counts what can make a template give another output for the same data: writes to Go maps
+/// (`set`, `unset`, `merge`; not the engine's `.Template`, nor maps made since the last
+/// include started, see [`include_started`]), and calls of the functions whose
 /// result their arguments do not fix (random values, the clock, `lookup`), which their callers
 /// note with [`note_effect`]. An evaluation during which the count did not move, repeated
 /// with the same data while it has still not moved, gives the same output (capstan-render's
 /// include cache). Process-wide: a write by any render counts for all.
 static EFFECTS: AtomicU64 = AtomicU64::new(0);
+
+/// Orders when Go maps are made and when includes start (see [`include_started`]).
+static CLOCK: AtomicU64 = AtomicU64::new(1);
+
+/// When the last include started, on `CLOCK`.
+static LATEST_INCLUDE: AtomicU64 = AtomicU64::new(0);
+
+fn tick() -> u64 {
+    CLOCK.fetch_add(1, Ordering::SeqCst)
+}
+
+/// Notes that an include starts (before it reads [`effects`]): from then on a write to any
+/// map made before counts as an effect; a write to a map made later (within the include, or
+/// after it) does not, until the next include starts.
+pub fn include_started() {
+    LATEST_INCLUDE.fetch_max(tick(), Ordering::SeqCst);
+}
 
 /// The count of effects so far (see `EFFECTS`).
 pub fn effects() -> u64 {
@@ -176,6 +194,8 @@ pub fn num(v: &Value) -> Option<Num> {
 pub struct GoMap {
     /// Sorted by key, each key once.
     entries: RwLock<Vec<(String, Value)>>,
+    /// When it was made, on `CLOCK` (0, the earliest, for a default map).
+    born: u64,
 }
 
 /// `a.cmp(b)`, deciding by the first bytes where they differ without calling `memcmp`.
@@ -201,6 +221,7 @@ impl GoMap {
     pub fn new(entries: BTreeMap<String, Value>) -> GoMap {
         GoMap {
             entries: RwLock::new(entries.into_iter().collect()),
+            born: tick(),
         }
     }
 
@@ -220,6 +241,7 @@ impl GoMap {
         }
         GoMap {
             entries: RwLock::new(pairs),
+            born: tick(),
         }
     }
 
@@ -303,7 +325,12 @@ impl GoMap {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Vec<(String, Value)>> {
-        note_effect();
+        // A map made after the last include started is out of reach of every include's data
+        // as it was when that include started (it can come within reach only by a write to a
+        // map that was, which counts): its writes are not effects.
+        if self.born < LATEST_INCLUDE.load(Ordering::SeqCst) {
+            note_effect();
+        }
         self.entries.write().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -513,10 +513,10 @@ fn go_range(v: &Value, pairs: bool) -> Result<Value, Error> {
     }
 }
 
-/// Sprig's and Helm's functions whose result their arguments fix, and that change nothing
-/// but Go maps (whose writes count as effects themselves). Every other function counts as an
-/// effect when called (random values, the clock, certificates, `lookup`): an include that
-/// calls one is rendered anew every time.
+/// Sprig's and Helm's functions whose result their arguments fix, and that change nothing but
+/// Go maps (`set`, `merge`: their writes count as effects themselves, see `GoMap`). Every
+/// other function counts as an effect when called (random values, the clock, certificates,
+/// `lookup`): an include that calls one is rendered anew every time.
 const PURE_FUNCTIONS: &[&str] = &[
     "abbrev",
     "abbrevboth",
@@ -592,6 +592,8 @@ const PURE_FUNCTIONS: &[&str] = &[
     "lt",
     "max",
     "maxf",
+    "merge",
+    "mergeOverwrite",
     "min",
     "minf",
     "mod",
@@ -606,6 +608,8 @@ const PURE_FUNCTIONS: &[&str] = &[
     "mustHas",
     "mustInitial",
     "mustLast",
+    "mustMerge",
+    "mustMergeOverwrite",
     "mustPrepend",
     "mustPush",
     "mustRegexFind",
@@ -656,6 +660,7 @@ const PURE_FUNCTIONS: &[&str] = &[
     "semver",
     "semverCompare",
     "seq",
+    "set",
     "sha1sum",
     "sha256sum",
     "sha512sum",
@@ -692,6 +697,7 @@ const PURE_FUNCTIONS: &[&str] = &[
     "typeIsLike",
     "typeOf",
     "uniq",
+    "unset",
     "until",
     "untilStep",
     "untitle",
@@ -732,12 +738,11 @@ pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<
     if !no_overlays() {
         return render_named(state, name, data).map(Value::from);
     }
-    let (before, writes, reads) = (effects(), template_writes(), template_reads());
     let hit = lock()
         .get(&id)
         .and_then(|i| i.outputs.get(name))
         .and_then(|o| {
-            (o.effects == before && (!o.read_template || o.template_writes == writes))
+            (o.effects == effects() && (!o.read_template || o.template_writes == template_writes()))
                 .then(|| (o.read_template, o.output.clone()))
         });
     if let Some((read_template, output)) = hit {
@@ -747,6 +752,9 @@ pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<
         }
         return Ok(output);
     }
+    // From here, a write to a map made before counts as an effect; the counts are read after.
+    capstan_sprig::value::include_started();
+    let (before, writes, reads) = (effects(), template_writes(), template_reads());
     let output = Value::from(render_named(state, name, data.clone())?);
     let read_template = template_reads() != reads;
     if effects() == before && (!read_template || template_writes() == writes) && no_overlays() {
