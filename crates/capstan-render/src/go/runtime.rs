@@ -880,13 +880,10 @@ fn tpl(state: &State<'_, '_>, text: &str, data: Value) -> Result<String, Error> 
 }
 
 /// `text` without Helm's `<no value>` (what Go prints for a missing value, which Helm removes
-/// from every template's output). Looks for its `<` first: most outputs have none.
+/// from every template's output). Most outputs have none: it is looked for with `memmem`.
 pub(crate) fn without_no_value(text: String) -> String {
     const NO_VALUE: &str = "<no value>";
-    let found = text
-        .match_indices('<')
-        .any(|(i, _)| text[i..].starts_with(NO_VALUE));
-    if found {
+    if memchr::memmem::find(text.as_bytes(), NO_VALUE.as_bytes()).is_some() {
         text.replace(NO_VALUE, "")
     } else {
         text
