@@ -23,6 +23,10 @@ pub(crate) const GO_KEY: &str = "__go";
 /// The named templates a `tpl` text defines, by name.
 pub(crate) type Overlay = Arc<HashMap<String, Arc<super::Compiled>>>;
 
+/// Most Go maps whose includes' outputs a render keeps (each map is held until the render
+/// ends: a loop including a template with a new `dict` each time keeps nothing past this).
+const MAX_KEPT_DATA: usize = 4096;
+
 /// The per-render state of a Go chart's render: the engine's session (limits, time, output)
 /// and the named templates that `tpl` texts define while they run.
 #[derive(Debug)]
@@ -757,9 +761,13 @@ pub(crate) fn include(state: &State<'_, '_>, name: &str, data: Value) -> Result<
     let (before, writes, reads) = (effects(), template_writes(), template_reads());
     let output = Value::from(render_named(state, name, data.clone())?);
     let read_template = template_reads() != reads;
-    if effects() == before && (!read_template || template_writes() == writes) && no_overlays() {
-        lock()
-            .entry(id)
+    let mut kept = lock();
+    if effects() == before
+        && (!read_template || template_writes() == writes)
+        && no_overlays()
+        && (kept.len() < MAX_KEPT_DATA || kept.contains_key(&id))
+    {
+        kept.entry(id)
             .or_insert_with(|| Included {
                 _data: data,
                 outputs: HashMap::new(),
