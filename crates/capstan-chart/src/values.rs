@@ -433,7 +433,16 @@ pub fn coalesce_values(chart: &Chart, user: &Values) -> Result<Values> {
 /// checks presence and version, applies
 /// aliases (a dependency may be used twice under two aliases), keeps unlisted subcharts.
 pub fn resolve_dependencies(chart: &Chart) -> Result<Chart> {
-    let mut out = chart.clone();
+    // The chart without its subcharts: they are resolved (and copied) one by one below.
+    let mut out = Chart {
+        metadata: chart.metadata.clone(),
+        values: chart.values.clone(),
+        values_yaml: chart.values_yaml.clone(),
+        schema: chart.schema.clone(),
+        templates: chart.templates.clone(),
+        files: chart.files.clone(),
+        dependencies: Vec::new(),
+    };
     let mut deps = Vec::new();
     let dep_err = |message: String| Error::Dependency {
         chart: chart.name().to_string(),
@@ -638,7 +647,7 @@ mod tests {
                 .iter()
                 .map(|(n, d)| ChartFile {
                     name: n.to_string(),
-                    data: d.as_bytes().to_vec(),
+                    data: (*d).into(),
                 })
                 .collect(),
             &Limits::default(),
