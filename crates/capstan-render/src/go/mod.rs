@@ -173,8 +173,8 @@ impl std::fmt::Debug for GoChart {
 /// Below this many kept instructions, the render decodes them all itself.
 const DECODE_AHEAD_FROM: usize = 8;
 
-/// Decodes the instructions a compile cache kept on a thread of its own, last template (by
-/// key) first, while the render decodes those it asks for before that thread reaches them
+/// Decodes the instructions a compile cache kept on a thread of its own (after compiling the
+/// semver patterns, [`capstan_sprig::semver::prepare`]), last template (by key) first, while the render decodes those it asks for before that thread reaches them
 /// (named templates, whose keys sort first, and the files in path order): on two cores the
 /// decoding is shared. Each template is decoded once, by whichever thread asks first
 /// ([`Compiled::program`] holds its lock meanwhile), to the same program whichever does, so
@@ -195,6 +195,8 @@ fn decode_ahead(templates: &Arc<GoTemplates>) {
     let _ = std::thread::Builder::new()
         .name("capstan-decode".into())
         .spawn(move || {
+            // Nearly every chart compares the Kubernetes version early on.
+            capstan_sprig::semver::prepare();
             for key in keys {
                 if let Some(c) = templates.compiled.get(&key) {
                     // A template that does not decode is compiled, as the render would; an
