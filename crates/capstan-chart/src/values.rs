@@ -47,6 +47,11 @@ pub const MAX_YAML_FLOW_DEPTH: usize = 1000;
 /// [`MAX_YAML_FLOW_DEPTH`] deep; fails with the 1-based line where the limit is passed.
 /// Brackets inside quoted strings and plain scalars (`a[b`) are not counted.
 pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
+    // Only an opening bracket deepens the nesting: a text with no more of them than the limit
+    // cannot pass it (counting them is many times cheaper than the scan below).
+    if text.bytes().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_YAML_FLOW_DEPTH {
+        return Ok(());
+    }
     let mut depth = 0usize;
     let mut line = 1usize;
     // The last significant character before this one (None at the start of a block line).
@@ -915,5 +920,10 @@ mod tests {
             check_yaml_nesting(&format!("a: 1\nb: {}", "[".repeat(1001))),
             Err(2)
         );
+        // At the limit, whether the brackets are counted or scanned.
+        assert_eq!(check_yaml_nesting(&"[".repeat(1000)), Ok(()));
+        let scanned = format!("a: {}\nb: \"{}\"", "{".repeat(1000), "[".repeat(5));
+        assert_eq!(check_yaml_nesting(&scanned), Ok(()));
+        assert_eq!(check_yaml_nesting(&format!("{scanned}\nc: [")), Err(3));
     }
 }
