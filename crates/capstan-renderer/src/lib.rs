@@ -430,18 +430,9 @@ fn compile(
     prefetched: Option<Option<capstan_render::Translations>>,
 ) -> Result<CompiledChart, Status> {
     let cache = inner.compile_cache.as_ref();
-    let t = std::time::Instant::now();
     let reuse = prefetched.unwrap_or_else(|| cache.and_then(|c| c.load(digest)));
-    let t1 = t.elapsed();
     let compiled =
         CompiledChart::compile_reusing(chart, &inner.render_limits, reuse).map_err(render_error)?;
-    if std::env::var_os("CAPSTAN_PHASES").is_some() {
-        eprintln!(
-            "   cache load {:?} compile_reusing {:?}",
-            t1,
-            t.elapsed() - t1
-        );
-    }
     tracing::debug!(
         chart = %digest,
         reused = compiled.reused_translations(),
