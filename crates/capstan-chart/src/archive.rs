@@ -158,7 +158,10 @@ pub(crate) fn read_archive(
                 limit: format!("{} bytes per file", limits.max_file_bytes),
             });
         }
-        files.push(ChartFile { name, data });
+        files.push(ChartFile {
+            name,
+            data: data.into(),
+        });
     }
     let top = top.ok_or_else(|| Error::MissingChartYaml {
         location: "archive (it holds no files)".into(),
@@ -283,7 +286,7 @@ mod tests {
             },
             ChartFile {
                 name: "templates/a.yaml".into(),
-                data: b"kind: A".to_vec(),
+                data: b"kind: A".to_vec().into(),
             },
         ];
         let a = package_files("web", &files).unwrap();

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::archive::read_archive;
 use crate::ignore::HelmIgnore;
@@ -15,7 +16,100 @@ pub struct ChartFile {
     /// Chart-relative path, e.g. `templates/deployment.yaml`.
     pub name: String,
     /// The file's contents.
-    pub data: Vec<u8>,
+    pub data: FileData,
+}
+
+/// A chart file's bytes, shared rather than copied: the chart, the copy dependency resolution
+/// makes of it and a render's `.Files` all hold the one buffer read from disk.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct FileData(Arc<Vec<u8>>);
+
+impl FileData {
+    /// The bytes, owned (copied only when another holder shares them).
+    pub fn into_vec(self) -> Vec<u8> {
+        Arc::unwrap_or_clone(self.0)
+    }
+}
+
+impl std::ops::Deref for FileData {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for FileData {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for FileData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<Vec<u8>> for FileData {
+    fn from(data: Vec<u8>) -> FileData {
+        FileData(Arc::new(data))
+    }
+}
+
+impl From<&[u8]> for FileData {
+    fn from(data: &[u8]) -> FileData {
+        FileData(Arc::new(data.to_vec()))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for FileData {
+    fn from(data: &[u8; N]) -> FileData {
+        FileData(Arc::new(data.to_vec()))
+    }
+}
+
+impl From<&str> for FileData {
+    fn from(data: &str) -> FileData {
+        FileData(Arc::new(data.as_bytes().to_vec()))
+    }
+}
+
+impl From<String> for FileData {
+    fn from(data: String) -> FileData {
+        FileData(Arc::new(data.into_bytes()))
+    }
+}
+
+impl FileData {
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl PartialEq<[u8]> for FileData {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.0.as_slice() == other
+    }
+}
+
+impl PartialEq<&[u8]> for FileData {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.0.as_slice() == *other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for FileData {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.0.as_slice() == other.as_slice()
+    }
+}
+
+impl PartialEq<Vec<u8>> for FileData {
+    fn eq(&self, other: &Vec<u8>) -> bool {
+        *self.0 == *other
+    }
 }
 
 /// The bounds enforced while loading a chart. Every byte is counted before it is kept.
@@ -226,10 +320,12 @@ fn ignored_with_parents(ignore: &HelmIgnore, path: &str) -> bool {
 }
 
 fn utf8(file: &ChartFile, label: &str) -> Result<String> {
-    String::from_utf8(file.data.clone()).map_err(|_| Error::Values {
-        source_name: format!("{label}/{}", file.name),
-        message: "file is not valid UTF-8".into(),
-    })
+    std::str::from_utf8(&file.data)
+        .map(str::to_owned)
+        .map_err(|_| Error::Values {
+            source_name: format!("{label}/{}", file.name),
+            message: "file is not valid UTF-8".into(),
+        })
 }
 
 /// Assembles a chart from its files; `label` prefixes file names in errors.
@@ -344,9 +440,88 @@ pub(crate) fn build(
     Ok(chart)
 }
 
+/// A file the walk of a chart directory found: its chart-relative name, path and size.
+struct Found {
+    rel: String,
+    path: std::path::PathBuf,
+    size: u64,
+}
+
+/// Directories holding at least this many bytes of files are read on two threads.
+const PARALLEL_READ_FROM: u64 = 1 << 20;
+
 /// Reads a chart directory's files (chart-relative, sorted), honouring `.helmignore` and
 /// [`Limits`]. Symbolic links are followed only when they stay inside the chart directory.
+///
+/// The directory is walked first (every limit but the file's size after reading is checked
+/// there), then the files are read, on two threads for a large chart; the error reported is
+/// the one reading and walking in one pass would meet first: a file's before the walk's,
+/// which came after every file it found.
 pub(crate) fn read_dir_files(root: &Path, limits: &Limits) -> Result<Vec<ChartFile>> {
+    let mut found = Vec::new();
+    let walked = walk_dir(root, limits, &mut found);
+    let mut out = Vec::with_capacity(found.len());
+    for file in read_found(&found, limits) {
+        out.push(file?);
+    }
+    walked?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Reads the files `found`, in order, on two threads when they are large enough together.
+fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
+    let read = |f: &Found| -> Result<ChartFile> {
+        let data = std::fs::read(&f.path).map_err(|source| Error::Io {
+            path: f.path.display().to_string(),
+            source,
+        })?;
+        if data.len() as u64 > limits.max_file_bytes {
+            return Err(Error::Limit {
+                what: format!("file {:?} ({} bytes)", f.rel, data.len()),
+                limit: format!("{} bytes per file", limits.max_file_bytes),
+            });
+        }
+        Ok(ChartFile {
+            name: f.rel.clone(),
+            data: data.into(),
+        })
+    };
+    let total: u64 = found.iter().map(|f| f.size).sum();
+    if total < PARALLEL_READ_FROM {
+        return found.iter().map(read).collect();
+    }
+    // The first half of the bytes here, the rest on a second thread.
+    let mut sum = 0;
+    let cut = found
+        .iter()
+        .position(|f| {
+            sum += f.size;
+            sum * 2 >= total
+        })
+        .map_or(found.len(), |i| i + 1);
+    let (first, second) = found.split_at(cut);
+    std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("capstan-read".into())
+            .spawn_scoped(scope, || second.iter().map(read).collect::<Vec<_>>());
+        let mut out: Vec<Result<ChartFile>> = first.iter().map(read).collect();
+        match other {
+            Ok(handle) => out.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ),
+            // No second thread: this one reads them too.
+            Err(_) => out.extend(second.iter().map(read)),
+        }
+        out
+    })
+}
+
+/// Walks a chart directory, listing in `found` the files to read, until the end or the first
+/// error.
+fn walk_dir(root: &Path, limits: &Limits, found: &mut Vec<Found>) -> Result<()> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| Error::Io { path, source }
@@ -367,7 +542,6 @@ pub(crate) fn read_dir_files(root: &Path, limits: &Limits) -> Result<Vec<ChartFi
     };
 
     let mut budget = Budget::default();
-    let mut out = Vec::new();
     let mut stack = vec![(canonical_root.clone(), String::new(), 0usize)];
     while let Some((dir, rel_dir, depth)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
@@ -410,20 +584,16 @@ pub(crate) fn read_dir_files(root: &Path, limits: &Limits) -> Result<Vec<ChartFi
                     continue;
                 }
                 budget.take(limits, &rel, meta.len())?;
-                let data = std::fs::read(&path).map_err(io(&path))?;
-                if data.len() as u64 > limits.max_file_bytes {
-                    return Err(Error::Limit {
-                        what: format!("file {rel:?} ({} bytes)", data.len()),
-                        limit: format!("{} bytes per file", limits.max_file_bytes),
-                    });
-                }
-                out.push(ChartFile { name: rel, data });
+                found.push(Found {
+                    rel,
+                    path,
+                    size: meta.len(),
+                });
             }
             // Sockets, fifos and devices are skipped: they are never chart content.
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(())
 }
 
 /// The part of `requirements.yaml` Helm reads.
@@ -439,7 +609,7 @@ mod tests {
     fn file(name: &str, data: &str) -> ChartFile {
         ChartFile {
             name: name.into(),
-            data: data.as_bytes().to_vec(),
+            data: data.into(),
         }
     }
 

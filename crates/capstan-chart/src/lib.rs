@@ -54,7 +54,7 @@ pub fn read_yaml11(text: &str) -> Option<serde_json::Value> {
 }
 
 pub use archive::{archive_digest, files_digest, package_dir, package_files};
-pub use chart::{Chart, ChartFile, Limits};
+pub use chart::{Chart, ChartFile, FileData, Limits};
 pub use constraint::parse_version;
 pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};

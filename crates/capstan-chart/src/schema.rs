@@ -124,7 +124,7 @@ mod tests {
                 .iter()
                 .map(|(n, d)| ChartFile {
                     name: n.to_string(),
-                    data: d.as_bytes().to_vec(),
+                    data: (*d).into(),
                 })
                 .collect(),
             &Limits::default(),

@@ -47,6 +47,11 @@ pub const MAX_YAML_FLOW_DEPTH: usize = 1000;
 /// [`MAX_YAML_FLOW_DEPTH`] deep; fails with the 1-based line where the limit is passed.
 /// Brackets inside quoted strings and plain scalars (`a[b`) are not counted.
 pub fn check_yaml_nesting(text: &str) -> std::result::Result<(), usize> {
+    // Only an opening bracket deepens the nesting: a text with no more of them than the limit
+    // cannot pass it (counting them is many times cheaper than the scan below).
+    if text.bytes().filter(|b| matches!(b, b'[' | b'{')).count() <= MAX_YAML_FLOW_DEPTH {
+        return Ok(());
+    }
     let mut depth = 0usize;
     let mut line = 1usize;
     // The last significant character before this one (None at the start of a block line).
@@ -433,7 +438,16 @@ pub fn coalesce_values(chart: &Chart, user: &Values) -> Result<Values> {
 /// checks presence and version, applies
 /// aliases (a dependency may be used twice under two aliases), keeps unlisted subcharts.
 pub fn resolve_dependencies(chart: &Chart) -> Result<Chart> {
-    let mut out = chart.clone();
+    // The chart without its subcharts: they are resolved (and copied) one by one below.
+    let mut out = Chart {
+        metadata: chart.metadata.clone(),
+        values: chart.values.clone(),
+        values_yaml: chart.values_yaml.clone(),
+        schema: chart.schema.clone(),
+        templates: chart.templates.clone(),
+        files: chart.files.clone(),
+        dependencies: Vec::new(),
+    };
     let mut deps = Vec::new();
     let dep_err = |message: String| Error::Dependency {
         chart: chart.name().to_string(),
@@ -638,7 +652,7 @@ mod tests {
                 .iter()
                 .map(|(n, d)| ChartFile {
                     name: n.to_string(),
-                    data: d.as_bytes().to_vec(),
+                    data: (*d).into(),
                 })
                 .collect(),
             &Limits::default(),
@@ -906,5 +920,10 @@ mod tests {
             check_yaml_nesting(&format!("a: 1\nb: {}", "[".repeat(1001))),
             Err(2)
         );
+        // At the limit, whether the brackets are counted or scanned.
+        assert_eq!(check_yaml_nesting(&"[".repeat(1000)), Ok(()));
+        let scanned = format!("a: {}\nb: \"{}\"", "{".repeat(1000), "[".repeat(5));
+        assert_eq!(check_yaml_nesting(&scanned), Ok(()));
+        assert_eq!(check_yaml_nesting(&format!("{scanned}\nc: [")), Err(3));
     }
 }

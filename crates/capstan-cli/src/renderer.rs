@@ -77,8 +77,12 @@ pub async fn chart_source(
         crate::chart::Prepared::Archive(archive) => ensure_chart(client, archive).await,
         crate::chart::Prepared::Directory(path) => match LOCAL.get() {
             Some(service) if IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) => {
-                let (chart, digest) = crate::chart::load_directory(&path)?;
-                service.put_loaded(chart, &digest).await.map_err(status)
+                let (chart, digest, prefetched) =
+                    crate::chart::load_directory_with(&path, |key| service.prefetch_compiled(key))?;
+                service
+                    .put_loaded_prefetched(chart, &digest, prefetched)
+                    .await
+                    .map_err(status)
             }
             _ => ensure_chart(client, crate::chart::archive(&path)?).await,
         },

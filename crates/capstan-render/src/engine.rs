@@ -227,15 +227,17 @@ impl CompiledChart {
         for (path, c) in &charts {
             for t in &c.templates {
                 let file = format!("{path}/{}", t.name);
-                let source = String::from_utf8(t.data.clone()).map_err(|_| Error::Template {
-                    kind: TemplateErrorKind::Syntax,
-                    file: file.clone(),
-                    line: 0,
-                    column: 0,
-                    expr: String::new(),
-                    message: "template is not valid UTF-8".into(),
-                    included_from: Vec::new(),
-                })?;
+                let source = std::str::from_utf8(&t.data)
+                    .map(str::to_owned)
+                    .map_err(|_| Error::Template {
+                        kind: TemplateErrorKind::Syntax,
+                        file: file.clone(),
+                        line: 0,
+                        column: 0,
+                        expr: String::new(),
+                        message: "template is not valid UTF-8".into(),
+                        included_from: Vec::new(),
+                    })?;
                 let (rest, found) =
                     crate::defines::extract(&source).map_err(|e| Error::Template {
                         kind: TemplateErrorKind::Syntax,
@@ -886,7 +888,7 @@ fn base_context(
     let files: BTreeMap<String, Vec<u8>> = chart
         .files
         .iter()
-        .map(|f| (f.name.clone(), f.data.clone()))
+        .map(|f| (f.name.clone(), f.data.to_vec()))
         .collect();
     let mut ctx = BTreeMap::new();
     ctx.insert("Values".to_string(), Value::from_serialize(values));
@@ -935,7 +937,7 @@ fn outline(chart: &Chart) -> Chart {
             .iter()
             .map(|f| capstan_chart::ChartFile {
                 name: f.name.clone(),
-                data: Vec::new(),
+                data: capstan_chart::FileData::default(),
             })
             .collect()
     };

@@ -11,11 +11,11 @@ fn chart(template: &str) -> Chart {
     let files = vec![
         ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+            data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec().into(),
         },
         ChartFile {
             name: "templates/a.yaml".into(),
-            data: template.as_bytes().to_vec(),
+            data: template.into(),
         },
     ];
     Chart::from_files(files, &Limits::default()).unwrap()

@@ -9,15 +9,15 @@ fn chart(template: &str) -> Chart {
         vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec().into(),
             },
             ChartFile {
                 name: "files/config.txt".into(),
-                data: b"inside".to_vec(),
+                data: b"inside".to_vec().into(),
             },
             ChartFile {
                 name: "templates/NOTES.txt".into(),
-                data: template.as_bytes().to_vec(),
+                data: template.into(),
             },
         ],
         &Limits::default(),
@@ -147,11 +147,11 @@ fn object_count_is_bounded() {
         vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec().into(),
             },
             ChartFile {
                 name: "templates/cm.yaml".into(),
-                data: b"{% for i in range(5) %}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{{ i }}\n{% endfor %}\n".to_vec(),
+                data: b"{% for i in range(5) %}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{{ i }}\n{% endfor %}\n".to_vec().into(),
             },
         ],
         &Limits::default(),

@@ -18,7 +18,7 @@ fn chart(files: &[(&str, &str)]) -> Chart {
     }];
     all.extend(files.iter().map(|(n, d)| ChartFile {
         name: n.to_string(),
-        data: d.as_bytes().to_vec(),
+        data: (*d).into(),
     }));
     Chart::from_files(all, &Limits::default()).unwrap()
 }
@@ -666,7 +666,7 @@ fn library_chart_cannot_be_rendered() {
     let c = Chart::from_files(
         vec![ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: lib\nversion: 1.0.0\ntype: library\n".to_vec(),
+            data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: lib\nversion: 1.0.0\ntype: library\n".to_vec().into(),
         }],
         &Limits::default(),
     )

@@ -18,11 +18,11 @@ fn chart(template: &str, dialect: bool) -> CompiledChart {
     let files = vec![
         ChartFile {
             name: "Chart.yaml".into(),
-            data: format!("apiVersion: v2\nname: c\nversion: 1.0.0\n{annotations}").into_bytes(),
+            data: format!("apiVersion: v2\nname: c\nversion: 1.0.0\n{annotations}").into(),
         },
         ChartFile {
             name: "templates/cm.yaml".into(),
-            data: template.as_bytes().to_vec(),
+            data: template.into(),
         },
     ];
     let chart = Chart::from_files(files, &Limits::default()).unwrap();

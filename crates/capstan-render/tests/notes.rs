@@ -7,7 +7,7 @@ use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits};
 fn chart() -> CompiledChart {
     let file = |name: &str, data: &str| ChartFile {
         name: name.into(),
-        data: data.as_bytes().to_vec(),
+        data: data.into(),
     };
     let files = vec![
         file("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),

@@ -10,11 +10,13 @@ use capstan_render::{
 fn chart(files: &[(&str, &str)]) -> Chart {
     let mut all = vec![ChartFile {
         name: "Chart.yaml".into(),
-        data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec(),
+        data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n"
+            .to_vec()
+            .into(),
     }];
     all.extend(files.iter().map(|(name, data)| ChartFile {
         name: (*name).into(),
-        data: data.as_bytes().to_vec(),
+        data: (*data).into(),
     }));
     Chart::from_files(all, &Limits::default()).unwrap()
 }
@@ -150,16 +152,18 @@ fn crd_files_come_through_as_written_and_invalid_utf8_lossily() {
     let mut files = vec![
         ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec(),
+            data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n"
+                .to_vec()
+                .into(),
         },
         ChartFile {
             name: "crds/a.yaml".into(),
-            data: "kind: CustomResourceDefinition # é\n".as_bytes().to_vec(),
+            data: "kind: CustomResourceDefinition # é\n".into(),
         },
     ];
     files.push(ChartFile {
         name: "crds/b.yaml".into(),
-        data: b"kind: X \xff\n".to_vec(),
+        data: b"kind: X \xff\n".to_vec().into(),
     });
     let chart = Chart::from_files(files, &Limits::default()).unwrap();
     let compiled = CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();

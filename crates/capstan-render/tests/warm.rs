@@ -13,7 +13,7 @@ fn chart(files: &[(&str, &[u8])]) -> Chart {
             .iter()
             .map(|(name, data)| ChartFile {
                 name: (*name).into(),
-                data: data.to_vec(),
+                data: data.to_vec().into(),
             })
             .collect(),
         &Limits::default(),

@@ -87,7 +87,9 @@ impl CompileCache {
     pub fn load(&self, digest: &str) -> Option<Translations> {
         let path = self.path_of(digest);
         let bytes = std::fs::read(&path).ok()?;
-        let found = parse(&bytes, digest).and_then(Translations::decode);
+        let offset = bytes.len() - parse(&bytes, digest)?.len();
+        // The translations keep the bytes read: their instructions are ranges of them.
+        let found = Translations::decode_shared(std::sync::Arc::new(bytes), offset);
         match &found {
             Some(_) => {
                 // Used now: the last to be evicted.
@@ -248,11 +250,11 @@ mod tests {
         let files = vec![
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec().into(),
             },
             ChartFile {
                 name: "templates/a.yaml".into(),
-                data: body.as_bytes().to_vec(),
+                data: body.into(),
             },
         ];
         let chart = Chart::from_files(files, &Limits::default()).unwrap();
@@ -346,7 +348,7 @@ mod tests {
         let cache = CompileCache::new(dir.path());
         let files = vec![ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nname: c\nversion: 1.0.0\nannotations:\n  capstan.dev/template-syntax: minijinja\n".to_vec(),
+            data: b"apiVersion: v2\nname: c\nversion: 1.0.0\nannotations:\n  capstan.dev/template-syntax: minijinja\n".to_vec().into(),
         }];
         let chart = Chart::from_files(files, &Limits::default()).unwrap();
         let c = CompiledChart::compile(&chart, &RenderLimits::default()).unwrap();

@@ -256,7 +256,7 @@ pub fn stored_chart(chart: &Chart) -> StoredChart {
     let files = |files: &[ChartFile]| -> Vec<capstan_release::ChartFile> {
         files
             .iter()
-            .map(|f| capstan_release::ChartFile::new(f.name.clone(), f.data.clone()))
+            .map(|f| capstan_release::ChartFile::new(f.name.clone(), f.data.to_vec()))
             .collect()
     };
     StoredChart {

@@ -202,13 +202,45 @@ impl RendererService {
         chart: Chart,
         compile_key: &str,
     ) -> Result<pb::ChartSource, Status> {
+        self.put_loaded_prefetched(chart, compile_key, Prefetched(None))
+            .await
+    }
+
+    /// Starts reading what the compile cache keeps for the chart whose files have
+    /// `compile_key`, on a thread of its own, so that it is read while the caller builds the
+    /// chart; hand the result to [`RendererService::put_loaded_prefetched`] with that chart.
+    pub fn prefetch_compiled(&self, compile_key: &str) -> Prefetched {
+        let Some(cache) = self.inner.compile_cache.clone() else {
+            return Prefetched(None);
+        };
+        let digest = format!("sha256:{compile_key}");
+        let reading = std::thread::Builder::new()
+            .name("capstan-prefetch".into())
+            .spawn(move || cache.load(&digest));
+        // Without the thread, the compile reads the entry itself.
+        Prefetched(reading.ok())
+    }
+
+    /// [`RendererService::put_loaded`] with the compile cache's entry read ahead for this
+    /// `compile_key` ([`RendererService::prefetch_compiled`]).
+    pub async fn put_loaded_prefetched(
+        &self,
+        chart: Chart,
+        compile_key: &str,
+        prefetched: Prefetched,
+    ) -> Result<pb::ChartSource, Status> {
         let digest = format!("sha256:{compile_key}");
         let key = cache_key(&Tenant::Anonymous, &digest);
         let inner = self.inner.clone();
         let for_compile = digest.clone();
         let compiled = self
             .blocking(&Tenant::Anonymous, "compile", move || {
-                compile(&inner, chart, &for_compile).map(Arc::new)
+                let reuse = prefetched.0.map(|reading| {
+                    reading
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                });
+                compile(&inner, chart, &for_compile, reuse).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(&key, compiled);
@@ -373,7 +405,7 @@ impl RendererService {
             .blocking(tenant, "compile", move || {
                 let chart =
                     Chart::load_archive(&archive, &inner.chart_limits).map_err(chart_error)?;
-                compile(&inner, chart, &for_compile).map(Arc::new)
+                compile(&inner, chart, &for_compile, None).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(key, compiled.clone());
@@ -384,9 +416,21 @@ impl RendererService {
 /// Compiles `chart`, taking its translated templates (and their compiled instructions) from
 /// the compile cache under `digest` (a content digest covering every file compiling reads)
 /// when it holds them; they are kept there after a render ([`keep_compiled`]).
-fn compile(inner: &Inner, chart: Chart, digest: &str) -> Result<CompiledChart, Status> {
+/// What the compile cache keeps for a chart, being read ahead
+/// ([`RendererService::prefetch_compiled`]).
+#[derive(Debug)]
+pub struct Prefetched(Option<std::thread::JoinHandle<Option<capstan_render::Translations>>>);
+
+/// Compiles `chart` (known by `digest`), taking its translations from the compile cache:
+/// `prefetched` when the caller read them ahead (`Some`), else read now.
+fn compile(
+    inner: &Inner,
+    chart: Chart,
+    digest: &str,
+    prefetched: Option<Option<capstan_render::Translations>>,
+) -> Result<CompiledChart, Status> {
     let cache = inner.compile_cache.as_ref();
-    let reuse = cache.and_then(|c| c.load(digest));
+    let reuse = prefetched.unwrap_or_else(|| cache.and_then(|c| c.load(digest)));
     let compiled =
         CompiledChart::compile_reusing(chart, &inner.render_limits, reuse).map_err(render_error)?;
     tracing::debug!(

@@ -43,11 +43,11 @@ async fn the_daemon_bounds_a_renders_memory_by_default() {
             &[
                 capstan_chart::ChartFile {
                     name: "Chart.yaml".into(),
-                    data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec(),
+                    data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: c\nversion: 1.0.0\n".to_vec().into(),
                 },
                 capstan_chart::ChartFile {
                     name: "templates/a.yaml".into(),
-                    data: template.as_bytes().to_vec(),
+                    data: template.into(),
                 },
             ],
         )
@@ -118,21 +118,23 @@ async fn render_workers_share_the_compile_cache() {
         &[
             capstan_chart::ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec().into(),
             },
             capstan_chart::ChartFile {
                 name: "values.yaml".into(),
-                data: b"replicas: 3\nlabels:\n  app: web\n".to_vec(),
+                data: b"replicas: 3\nlabels:\n  app: web\n".to_vec().into(),
             },
             capstan_chart::ChartFile {
                 name: "templates/_helpers.tpl".into(),
                 data: b"{{- define \"c.name\" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end -}}\n"
-                    .to_vec(),
+                    .to_vec()
+                    .into(),
             },
             capstan_chart::ChartFile {
                 name: "templates/cm.yaml".into(),
                 data: b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"c.name\" . }}\n  labels:\n    {{- toYaml .Values.labels | nindent 4 }}\ndata:\n  replicas: {{ .Values.replicas | quote }}\n"
-                    .to_vec(),
+                    .to_vec()
+                    .into(),
             },
         ],
     )

@@ -37,11 +37,11 @@ fn archive(name: &str, template: &str) -> Vec<u8> {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: format!("apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: {name}\nversion: 1.0.0\n").into_bytes(),
+                data: format!("apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: {name}\nversion: 1.0.0\n").into(),
             },
             ChartFile {
                 name: "templates/a.yaml".into(),
-                data: template.as_bytes().to_vec(),
+                data: template.into(),
             },
         ],
     )
@@ -246,11 +246,11 @@ async fn oversized_inputs_name_their_limit() {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: bomb\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: bomb\nversion: 1.0.0\n".to_vec().into(),
             },
             ChartFile {
                 name: "files/zeros".into(),
-                data: vec![0; 4 << 20],
+                data: vec![0; 4 << 20].into(),
             },
         ],
     )

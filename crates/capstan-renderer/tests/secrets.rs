@@ -41,7 +41,7 @@ fn capture() -> Buffer {
 fn chart() -> Vec<u8> {
     let file = |name: &str, data: &str| ChartFile {
         name: name.into(),
-        data: data.as_bytes().to_vec(),
+        data: data.into(),
     };
     capstan_chart::package_files(
         "db",

@@ -251,11 +251,11 @@ async fn one_tenants_burst_is_held_to_its_own_budget() {
         &[
             ChartFile {
                 name: "Chart.yaml".into(),
-                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: endless\nversion: 1.0.0\n".to_vec(),
+                data: b"apiVersion: v2\nannotations:\n  capstan.dev/template-syntax: minijinja\nname: endless\nversion: 1.0.0\n".to_vec().into(),
             },
             ChartFile {
                 name: "templates/a.yaml".into(),
-                data: ENDLESS.as_bytes().to_vec(),
+                data: ENDLESS.into(),
             },
         ],
     )
@@ -299,7 +299,9 @@ fn looking_up(namespace: &str) -> Vec<u8> {
     let files = vec![
         ChartFile {
             name: "Chart.yaml".into(),
-            data: b"apiVersion: v2\nname: peek\nversion: 1.0.0\n".to_vec(),
+            data: b"apiVersion: v2\nname: peek\nversion: 1.0.0\n"
+                .to_vec()
+                .into(),
         },
         ChartFile {
             name: "templates/cm.yaml".into(),
@@ -308,7 +310,7 @@ fn looking_up(namespace: &str) -> Vec<u8> {
                  apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: peek\n\
                  data:\n  found: {{{{ ternary \"yes\" \"no\" (not (empty $s)) | quote }}}}\n"
             )
-            .into_bytes(),
+            .into(),
         },
     ];
     capstan_chart::package_files("peek", &files).unwrap()

@@ -63,6 +63,15 @@ static VALID: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// Compiles the patterns versions and constraints are read with, ahead of the first
+/// `semverCompare` (which compiles them otherwise): a renderer calls it on a spare thread
+/// while a render starts.
+pub fn prepare() {
+    for pattern in [&LOOSE_VERSION, &CONSTRAINT, &RANGE, &FIND, &VALID] {
+        LazyLock::force(pattern);
+    }
+}
+
 /// A Masterminds `*semver.Version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {

@@ -70,20 +70,26 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         super::release::validate(global, &name, &rendered).await?;
     }
 
+    // Taken apart: the documents move out of the response rather than being copied.
+    let pb::RenderResponse {
+        crds,
+        manifests,
+        hooks,
+        ..
+    } = rendered;
     let mut documents: Vec<Document> = Vec::new();
     if args.include_crds {
         // Helm prints each CRD file as written, parents' before subcharts'.
-        documents.extend(rendered.crds.iter().map(|c| Document {
-            source: c.path.clone(),
-            yaml: c.yaml.clone(),
+        documents.extend(crds.into_iter().map(|c| Document {
+            source: c.path,
+            yaml: c.yaml,
         }));
     }
-    let manifests: Vec<Document> = rendered
-        .manifests
-        .iter()
+    let manifests: Vec<Document> = manifests
+        .into_iter()
         .map(|m| Document {
-            source: m.source.clone(),
-            yaml: m.yaml.clone(),
+            source: m.source,
+            yaml: m.yaml,
         })
         .collect();
     if args.post_render.post_renderer.is_some() {
@@ -98,13 +104,12 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
     }
     if !args.no_hooks {
         documents.extend(
-            rendered
-                .hooks
-                .iter()
+            hooks
+                .into_iter()
                 .filter(|h| !(args.skip_tests && h.events.iter().any(|e| e.starts_with("test"))))
                 .map(|h| Document {
-                    source: h.path.clone(),
-                    yaml: h.yaml.clone(),
+                    source: h.path,
+                    yaml: h.yaml,
                 }),
         );
     }
@@ -119,7 +124,11 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
 
     match &args.output_dir {
         None => {
-            let mut out = String::new();
+            let size = documents
+                .iter()
+                .map(|d| d.source.len() + d.yaml.len() + 16)
+                .sum();
+            let mut out = String::with_capacity(size);
             for d in &documents {
                 let _ = write!(out, "---\n# Source: {}\n{}\n", d.source, d.yaml);
             }

@@ -142,7 +142,7 @@ fn go_text(compiled: &Compiled, e: &Error) -> String {
     }
     let span = e
         .range()
-        .and_then(|r| compiled.translation.span_at(r.start, r.end));
+        .and_then(|r| compiled.spans.span_at(r.start, r.end));
     let Some(span) = span else {
         return format!("template: {}: {detail}", compiled.file);
     };

@@ -33,6 +33,7 @@ use crate::{Error, Result};
 pub(crate) use objects::ChartFiles;
 use program::Program;
 pub use stored::Translations;
+use stored::{SharedBytes, SpanMap};
 
 /// One translated template (a file's body, a `define`, or a `tpl` text).
 #[derive(Debug)]
@@ -45,13 +46,15 @@ pub(crate) struct Compiled {
     exec_name: String,
     /// The Go source of `file`.
     go_source: Arc<str>,
-    /// The minijinja source and its span map.
-    translation: Translation,
+    /// The minijinja source (its translation), shared with its program.
+    source: Arc<str>,
+    /// The translation's span map.
+    spans: SpanMap,
     /// The translation compiled, when first rendered (see [`Compiled::program`]).
     program: OnceLock<Program>,
     /// Its instructions as a compile cache kept them ([`Program::encode`]), if it did, until
     /// they are decoded.
-    stored: Mutex<Option<Vec<u8>>>,
+    stored: Mutex<Option<SharedBytes>>,
 }
 
 impl Compiled {
@@ -67,9 +70,32 @@ impl Compiled {
             file,
             exec_name,
             go_source,
-            translation,
+            source: Arc::from(translation.source),
+            spans: SpanMap::new(translation.spans),
             program: OnceLock::new(),
             stored: Mutex::new(None),
+        }
+    }
+
+    /// A template as a compile cache kept it, with its instructions if it kept them.
+    fn restored(
+        key: String,
+        file: String,
+        exec_name: String,
+        go_source: Arc<str>,
+        source: Arc<str>,
+        spans: SpanMap,
+        program: Option<SharedBytes>,
+    ) -> Compiled {
+        Compiled {
+            key,
+            file,
+            exec_name,
+            go_source,
+            source,
+            spans,
+            program: OnceLock::new(),
+            stored: Mutex::new(program),
         }
     }
 
@@ -87,10 +113,13 @@ impl Compiled {
         }
         let decoded = stored
             .take()
-            .and_then(|b| Program::decode(&self.key, &self.translation.source, &b));
+            .and_then(|b| Program::decode_shared(&self.key, self.source.clone(), &b));
         let (built, compiled) = match decoded {
             Some(p) => (p, false),
-            None => (Program::compile(&self.key, &self.translation.source)?, true),
+            None => (
+                Program::compile_shared(&self.key, self.source.clone())?,
+                true,
+            ),
         };
         Ok((self.program.get_or_init(|| built), compiled))
     }
@@ -141,6 +170,43 @@ impl std::fmt::Debug for GoChart {
     }
 }
 
+/// Below this many kept instructions, the render decodes them all itself.
+const DECODE_AHEAD_FROM: usize = 8;
+
+/// Decodes the instructions a compile cache kept on a thread of its own (after compiling the
+/// semver patterns, [`capstan_sprig::semver::prepare`]), last template (by key) first, while the render decodes those it asks for before that thread reaches them
+/// (named templates, whose keys sort first, and the files in path order): on two cores the
+/// decoding is shared. Each template is decoded once, by whichever thread asks first
+/// ([`Compiled::program`] holds its lock meanwhile), to the same program whichever does, so
+/// the render's output and errors do not depend on the race.
+fn decode_ahead(templates: &Arc<GoTemplates>) {
+    let mut keys: Vec<String> = templates
+        .compiled
+        .iter()
+        .filter(|(_, c)| c.stored.lock().is_ok_and(|s| s.is_some()))
+        .map(|(key, _)| key.clone())
+        .collect();
+    if keys.len() < DECODE_AHEAD_FROM {
+        return;
+    }
+    keys.sort_unstable_by(|a, b| b.cmp(a));
+    let templates = templates.clone();
+    // Without the thread (none could be started), the render decodes every one itself.
+    let _ = std::thread::Builder::new()
+        .name("capstan-decode".into())
+        .spawn(move || {
+            // Nearly every chart compares the Kubernetes version early on.
+            capstan_sprig::semver::prepare();
+            for key in keys {
+                if let Some(c) = templates.compiled.get(&key) {
+                    // A template that does not decode is compiled, as the render would; an
+                    // error is the render's to report when (and if) it uses the template.
+                    let _ = templates.program(c);
+                }
+            }
+        });
+}
+
 /// The minijinja name of the named template `name`.
 pub(crate) fn define_name(name: &str) -> String {
     // Built by hand: an include asks for it every time, and `format!` costs several times more.
@@ -177,7 +243,7 @@ impl GoChart {
         for (path, c) in &charts {
             for t in &c.templates {
                 let file = format!("{path}/{}", t.name);
-                let source = String::from_utf8(t.data.clone()).map_err(|_| Error::Go {
+                let source = std::str::from_utf8(&t.data).map_err(|_| Error::Go {
                     kind: crate::TemplateErrorKind::Syntax,
                     file: file.clone(),
                     message: format!("template: {file}: template is not valid UTF-8"),
@@ -208,6 +274,9 @@ impl GoChart {
             functions,
             unsaved: AtomicBool::new(!from_cache),
         });
+        if from_cache {
+            decode_ahead(&templates);
+        }
         Ok(GoChart {
             env,
             templates,
@@ -578,7 +647,7 @@ mod tests {
             assert!(!go.templates.compiled.is_empty(), "{name}");
             for c in go.templates.compiled.values() {
                 let what = format!("{name}: {}", c.key);
-                let source = &c.translation.source;
+                let source = &c.source;
                 let compiled = Program::compile(&c.key, source).unwrap();
                 assert!(compiled.storable(), "{what}");
                 let bytes = compiled.encode().unwrap();
@@ -674,16 +743,17 @@ mod tests {
             vec![
                 capstan_chart::ChartFile {
                     name: "Chart.yaml".into(),
-                    data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec(),
+                    data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n".to_vec().into(),
                 },
                 capstan_chart::ChartFile {
                     name: "templates/_helpers.tpl".into(),
-                    data: br#"{{ define "web.name" }}{{ .Values.name | trunc 63 }}{{ end }}"#.to_vec(),
+                    data: br#"{{ define "web.name" }}{{ .Values.name | trunc 63 }}{{ end }}"#.to_vec().into(),
                 },
                 capstan_chart::ChartFile {
                     name: "templates/cm.yaml".into(),
                     data: b"kind: A\napiVersion: v1\nmetadata:\n  name: {{ include \"web.name\" . }}\n{{ if .Values.boom }}{{ .Values.boom.deep.x }}{{ end }}\n"
-                        .to_vec(),
+                        .to_vec()
+                        .into(),
                 },
             ],
             &capstan_chart::Limits::default(),
@@ -700,13 +770,16 @@ mod tests {
             |b| b.iter_mut().for_each(|x| *x = 0xff),
         ] {
             let mut damaged = kept.clone();
-            let programs: Vec<&mut Vec<u8>> = damaged
-                .entries
-                .iter_mut()
-                .filter_map(|e| e.program.as_mut())
-                .collect();
-            assert_eq!(programs.len(), 2, "the file and the define it includes");
-            programs.into_iter().for_each(damage);
+            let mut programs = 0;
+            for e in &mut damaged.entries {
+                if let Some(p) = e.program.take() {
+                    let mut bytes = p.to_vec();
+                    damage(&mut bytes);
+                    e.program = Some(bytes.into());
+                    programs += 1;
+                }
+            }
+            assert_eq!(programs, 2, "the file and the define it includes");
             let warm = crate::CompiledChart::compile_reusing(chart.clone(), &limits, Some(damaged))
                 .unwrap();
             assert!(!warm.take_cache_update());
@@ -724,7 +797,7 @@ mod tests {
     fn a_tpl_text_is_compiled_once_per_chart() {
         let file = |name: &str, data: &str| capstan_chart::ChartFile {
             name: name.into(),
-            data: data.as_bytes().to_vec(),
+            data: data.into(),
         };
         let body = "kind: A\napiVersion: v1\nmetadata:\n  name: {{ tpl .Values.name . }}\n";
         let chart = Chart::from_files(

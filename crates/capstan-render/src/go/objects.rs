@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
-use capstan_chart::{Chart, ChartMetadata};
+use capstan_chart::{Chart, ChartMetadata, FileData};
 use capstan_sprig::value::{GoStruct, int, list, map};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, State, Value};
@@ -213,14 +213,14 @@ pub(crate) fn files(chart: &Chart) -> Value {
 /// One file of a chart as `.Files` holds it: its bytes, and its text once a template read it.
 #[derive(Debug)]
 pub(crate) struct FileEntry {
-    data: Vec<u8>,
+    data: FileData,
     /// `Get`'s string (invalid UTF-8 replaced), made at the first `Get` and shared by every
     /// later one: a string value is immutable.
     text: OnceLock<Value>,
 }
 
 impl FileEntry {
-    fn new(data: Vec<u8>) -> Arc<FileEntry> {
+    fn new(data: FileData) -> Arc<FileEntry> {
         Arc::new(FileEntry {
             data,
             text: OnceLock::new(),
@@ -257,7 +257,7 @@ pub(crate) struct ChartFiles {
 
 impl ChartFiles {
     /// The files `(path, bytes)` of one chart.
-    pub(crate) fn new(files: Vec<(String, Vec<u8>)>) -> ChartFiles {
+    pub(crate) fn new(files: Vec<(String, FileData)>) -> ChartFiles {
         let files: Arc<BTreeMap<String, Arc<FileEntry>>> = Arc::new(
             files
                 .into_iter()

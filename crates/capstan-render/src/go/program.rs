@@ -31,7 +31,8 @@ const MAX_LOCALS: u8 = 50;
 /// that do not point into the translation.
 struct Text {
     name: Box<str>,
-    source: Box<str>,
+    /// Shared with the template's [`super::Compiled`]: not copied per program.
+    source: Arc<str>,
     extra: Box<str>,
 }
 
@@ -77,11 +78,18 @@ fn config() -> &'static TemplateConfig {
 }
 
 impl Program {
-    /// Compiles the translation `source` (minijinja's lexer, parser and code generator).
+    /// [`Program::compile_shared`] of a copy of `source`.
+    #[cfg(test)]
     pub(crate) fn compile(name: &str, source: &str) -> Result<Program, Error> {
+        Program::compile_shared(name, source.into())
+    }
+
+    /// Compiles the translation `source` (minijinja's lexer, parser and code generator),
+    /// which the program shares.
+    pub(crate) fn compile_shared(name: &str, source: Arc<str>) -> Result<Program, Error> {
         let text = Text {
             name: name.into(),
-            source: source.into(),
+            source,
             extra: "".into(),
         };
         Cell::try_new(text, |t| {
@@ -120,7 +128,7 @@ impl Program {
                 })
     }
 
-    /// The program as bytes for [`Program::decode`], `None` when it holds something the
+    /// The program as bytes for [`Program::decode_shared`], `None` when it holds something the
     /// format cannot store.
     pub(crate) fn encode(&self) -> Option<Vec<u8>> {
         let text = self.0.borrow_owner();
@@ -173,9 +181,15 @@ impl Program {
         Some(out)
     }
 
-    /// The program [`Program::encode`] stored for the translation `source` named `name`;
-    /// `None` when the bytes are malformed or do not fit `source`.
+    /// [`Program::decode_shared`] with a copy of `source`.
+    #[cfg(test)]
     pub(crate) fn decode(name: &str, source: &str, bytes: &[u8]) -> Option<Program> {
+        Program::decode_shared(name, source.into(), bytes)
+    }
+
+    /// The program [`Program::encode`] stored for the translation `source` named `name`
+    /// (which the program shares); `None` when the bytes are malformed or do not fit `source`.
+    pub(crate) fn decode_shared(name: &str, source: Arc<str>, bytes: &[u8]) -> Option<Program> {
         let mut r = Reader(bytes);
         let hint = usize::try_from(r.int()?).ok()?;
         let extra_len = r.len()?;
@@ -187,7 +201,7 @@ impl Program {
         }
         let text = Text {
             name: name.into(),
-            source: source.into(),
+            source,
             extra: extra.into(),
         };
         let body = r.0;

@@ -8,16 +8,135 @@
 //! checked) when their template is first rendered, and compiled anew when they do not decode.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use capstan_gotmpl::{Span, Translation};
+use capstan_gotmpl::Span;
 
 use super::Compiled;
 use super::program::FORMAT;
 
 /// The first line of the bytes: this format's version, then the instructions'.
 fn magic() -> String {
-    format!("capstan go translations v3; {FORMAT}\n")
+    format!("capstan go translations v4; {FORMAT}\n")
+}
+
+/// A range of shared bytes: the instructions and the span map of each template are ranges of
+/// the one buffer a compile cache entry was read into, not copies of them.
+#[derive(Clone)]
+pub(crate) struct SharedBytes {
+    buf: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl SharedBytes {
+    fn range(buf: &Arc<Vec<u8>>, start: usize, end: usize) -> SharedBytes {
+        SharedBytes {
+            buf: buf.clone(),
+            start,
+            end,
+        }
+    }
+}
+
+impl From<Vec<u8>> for SharedBytes {
+    fn from(bytes: Vec<u8>) -> SharedBytes {
+        let end = bytes.len();
+        SharedBytes {
+            buf: Arc::new(bytes),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl PartialEq for SharedBytes {
+    fn eq(&self, other: &SharedBytes) -> bool {
+        **self == **other
+    }
+}
+
+/// A translation's span map (where each fallible expression comes from in the Go source):
+/// as the translation made it, or as a compile cache kept it, checked when the entry was read
+/// and decoded only when an error first needs it (spans serve nothing else).
+pub(crate) struct SpanMap {
+    encoded: Option<SharedBytes>,
+    decoded: OnceLock<Vec<Span>>,
+}
+
+impl SpanMap {
+    /// The spans of a translation.
+    pub(crate) fn new(spans: Vec<Span>) -> SpanMap {
+        SpanMap {
+            encoded: None,
+            decoded: OnceLock::from(spans),
+        }
+    }
+
+    /// The spans, decoded at the first call when they were kept encoded.
+    pub(crate) fn spans(&self) -> &[Span] {
+        self.decoded.get_or_init(|| {
+            // Checked when the entry was read ([`skip_spans`]): it decodes.
+            self.encoded
+                .as_ref()
+                .and_then(|b| read_spans(&mut Reader(b), usize::MAX))
+                .unwrap_or_default()
+        })
+    }
+
+    /// The innermost span around `start..end` of the translation, if any (as
+    /// [`capstan_gotmpl::Translation::span_at`]).
+    pub(crate) fn span_at(&self, start: usize, end: usize) -> Option<&Span> {
+        self.spans()
+            .iter()
+            .filter(|s| s.start <= start && end <= s.end)
+            .min_by_key(|s| s.end - s.start)
+    }
+
+    fn write(&self, w: &mut Writer) {
+        match &self.encoded {
+            Some(bytes) => w.0.extend_from_slice(bytes),
+            None => write_spans(w, self.spans()),
+        }
+    }
+}
+
+impl Clone for SpanMap {
+    fn clone(&self) -> SpanMap {
+        match &self.encoded {
+            Some(bytes) => SpanMap {
+                encoded: Some(bytes.clone()),
+                decoded: OnceLock::new(),
+            },
+            None => SpanMap::new(self.spans().to_vec()),
+        }
+    }
+}
+
+impl std::fmt::Debug for SpanMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.spans().fmt(f)
+    }
+}
+
+impl PartialEq for SpanMap {
+    fn eq(&self, other: &SpanMap) -> bool {
+        self.spans() == other.spans()
+    }
 }
 
 /// One translated template without its Go source (which the chart itself supplies).
@@ -26,9 +145,12 @@ pub(crate) struct Entry {
     pub key: String,
     pub file: String,
     pub exec_name: String,
-    pub translation: Translation,
+    /// The translation's minijinja source.
+    pub source: Arc<str>,
+    /// The translation's span map.
+    pub spans: SpanMap,
     /// Its instructions ([`super::program::Program::encode`]), when it was rendered.
-    pub program: Option<Vec<u8>>,
+    pub program: Option<SharedBytes>,
 }
 
 /// The translated templates of a Go chart (every file's body and every `define`, after Helm's
@@ -49,10 +171,16 @@ impl Translations {
                 key: c.key.clone(),
                 file: c.file.clone(),
                 exec_name: c.exec_name.clone(),
-                translation: c.translation.clone(),
-                program: match c.program.get() {
-                    Some(p) => p.encode(),
-                    None => c.stored.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                source: c.source.clone(),
+                spans: c.spans.clone(),
+                program: {
+                    // The lock first: a thread decoding the kept bytes holds it until the
+                    // program is in place, so one of the two is always found.
+                    let stored = c.stored.lock().unwrap_or_else(|e| e.into_inner());
+                    match c.program.get() {
+                        Some(p) => p.encode().map(SharedBytes::from),
+                        None => stored.clone(),
+                    }
                 },
             })
             .collect();
@@ -70,8 +198,15 @@ impl Translations {
         let mut out = HashMap::with_capacity(self.entries.len());
         for e in self.entries {
             let go_source = (*sources.get(e.file.as_str())?).clone();
-            let c = Compiled::new(e.key.clone(), e.file, e.exec_name, go_source, e.translation);
-            *c.stored.lock().unwrap_or_else(|e| e.into_inner()) = e.program;
+            let c = Compiled::restored(
+                e.key.clone(),
+                e.file,
+                e.exec_name,
+                go_source,
+                e.source,
+                e.spans,
+                e.program,
+            );
             out.insert(e.key, c);
         }
         let bodies_present = sources
@@ -91,7 +226,7 @@ impl Translations {
         let mut w = Writer(Vec::with_capacity(
             self.entries
                 .iter()
-                .map(|e| e.translation.source.len() + e.program.as_ref().map_or(0, Vec::len) + 64)
+                .map(|e| e.source.len() + e.program.as_ref().map_or(0, |p| p.len()) + 64)
                 .sum(),
         ));
         w.0.extend_from_slice(magic().as_bytes());
@@ -100,26 +235,8 @@ impl Translations {
             w.str(&e.key);
             w.str(&e.file);
             w.str(&e.exec_name);
-            w.str(&e.translation.source);
-            w.len(e.translation.spans.len());
-            for s in &e.translation.spans {
-                w.len(s.start);
-                w.len(s.end);
-                w.len(s.pos);
-                w.str(&s.text);
-                match &s.function {
-                    Some(f) => {
-                        w.0.push(1);
-                        w.str(f);
-                    }
-                    None => w.0.push(0),
-                }
-                w.len(s.args.len());
-                for (pos, text) in &s.args {
-                    w.len(*pos);
-                    w.str(text);
-                }
-            }
+            w.str(&e.source);
+            e.spans.write(&mut w);
             match &e.program {
                 Some(p) => {
                     w.0.push(1);
@@ -134,49 +251,36 @@ impl Translations {
 
     /// Translations from [`Translations::encode`]'s bytes; `None` when they are malformed.
     pub fn decode(bytes: &[u8]) -> Option<Translations> {
-        let mut r = Reader(bytes.strip_prefix(magic().as_bytes())?);
+        Translations::decode_shared(Arc::new(bytes.to_vec()), 0)
+    }
+
+    /// [`Translations::decode`] of the bytes of `buf` from `offset` on, which the
+    /// translations keep (their instructions and span maps are ranges of it, not copies).
+    pub fn decode_shared(buf: Arc<Vec<u8>>, offset: usize) -> Option<Translations> {
+        let all: &[u8] = buf.get(offset..)?;
+        let mut r = Reader(all.strip_prefix(magic().as_bytes())?);
+        // Where the reader is in `buf`.
+        let at = |r: &Reader<'_>| buf.len() - r.0.len();
         let count = r.len()?;
         let mut entries = Vec::with_capacity(count.min(1 << 16));
         for _ in 0..count {
-            let key = r.str()?;
-            let file = r.str()?;
-            let exec_name = r.str()?;
-            let source = r.str()?;
-            let spans_count = r.len()?;
-            let mut spans = Vec::with_capacity(spans_count.min(1 << 16));
-            for _ in 0..spans_count {
-                let start = r.len()?;
-                let end = r.len()?;
-                let pos = r.len()?;
-                let text = r.str()?;
-                let function = match r.byte()? {
-                    0 => None,
-                    1 => Some(r.str()?),
-                    _ => return None,
-                };
-                let args_count = r.len()?;
-                let mut args = Vec::with_capacity(args_count.min(1 << 10));
-                for _ in 0..args_count {
-                    let pos = r.len()?;
-                    args.push((pos, r.str()?));
-                }
-                if start > end || end > source.len() {
-                    return None;
-                }
-                spans.push(Span {
-                    start,
-                    end,
-                    pos,
-                    text,
-                    function,
-                    args,
-                });
-            }
+            let key = r.str()?.to_owned();
+            let file = r.str()?.to_owned();
+            let exec_name = r.str()?.to_owned();
+            let source: Arc<str> = Arc::from(r.str()?);
+            let spans_start = at(&r);
+            skip_spans(&mut r, source.len())?;
+            let spans = SpanMap {
+                encoded: Some(SharedBytes::range(&buf, spans_start, at(&r))),
+                decoded: OnceLock::new(),
+            };
             let program = match r.byte()? {
                 0 => None,
                 1 => {
                     let n = r.len()?;
-                    Some(r.take(n)?.to_vec())
+                    r.take(n)?;
+                    let end = at(&r);
+                    Some(SharedBytes::range(&buf, end - n, end))
                 }
                 _ => return None,
             };
@@ -184,7 +288,8 @@ impl Translations {
                 key,
                 file,
                 exec_name,
-                translation: Translation { source, spans },
+                source,
+                spans,
                 program,
             });
         }
@@ -192,11 +297,105 @@ impl Translations {
     }
 }
 
+/// Writes a span map: the count, then each span.
+fn write_spans(w: &mut Writer, spans: &[Span]) {
+    w.len(spans.len());
+    for s in spans {
+        w.len(s.start);
+        w.len(s.end);
+        w.len(s.pos);
+        w.str(&s.text);
+        match &s.function {
+            Some(f) => {
+                w.0.push(1);
+                w.str(f);
+            }
+            None => w.0.push(0),
+        }
+        w.len(s.args.len());
+        for (pos, text) in &s.args {
+            w.len(*pos);
+            w.str(text);
+        }
+    }
+}
+
+/// Reads a span map [`write_spans`] wrote for a translation of `source_len` bytes.
+fn read_spans(r: &mut Reader<'_>, source_len: usize) -> Option<Vec<Span>> {
+    let count = r.len()?;
+    let mut spans = Vec::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let start = r.len()?;
+        let end = r.len()?;
+        let pos = r.len()?;
+        let text = r.str()?.to_owned();
+        let function = match r.byte()? {
+            0 => None,
+            1 => Some(r.str()?.to_owned()),
+            _ => return None,
+        };
+        let args_count = r.len()?;
+        let mut args = Vec::with_capacity(args_count.min(1 << 10));
+        for _ in 0..args_count {
+            let pos = r.len()?;
+            args.push((pos, r.str()?.to_owned()));
+        }
+        if start > end || end > source_len {
+            return None;
+        }
+        spans.push(Span {
+            start,
+            end,
+            pos,
+            text,
+            function,
+            args,
+        });
+    }
+    Some(spans)
+}
+
+/// Checks a span map as [`read_spans`] reads it, without building it.
+fn skip_spans(r: &mut Reader<'_>, source_len: usize) -> Option<()> {
+    let count = r.len()?;
+    for _ in 0..count {
+        let start = r.len()?;
+        let end = r.len()?;
+        r.len()?;
+        r.str()?;
+        match r.byte()? {
+            0 => {}
+            1 => {
+                r.str()?;
+            }
+            _ => return None,
+        }
+        for _ in 0..r.len()? {
+            r.len()?;
+            r.str()?;
+        }
+        if start > end || end > source_len {
+            return None;
+        }
+    }
+    Some(())
+}
+
 struct Writer(Vec<u8>);
 
 impl Writer {
+    /// A length or offset, as LEB128 (seven bits a byte, low first).
     fn len(&mut self, n: usize) {
-        self.0.extend_from_slice(&(n as u64).to_le_bytes());
+        let mut n = n as u64;
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                self.0.push(byte);
+                return;
+            }
+            self.0.push(byte | 0x80);
+        }
     }
 
     fn str(&mut self, s: &str) {
@@ -207,8 +406,8 @@ impl Writer {
 
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.0.len() {
             return None;
         }
@@ -221,14 +420,29 @@ impl Reader<'_> {
         Some(self.take(1)?[0])
     }
 
+    /// A length [`Writer::len`] wrote; `None` past the input's end or beyond 64 bits.
     fn len(&mut self) -> Option<usize> {
-        let bytes: [u8; 8] = self.take(8)?.try_into().ok()?;
-        usize::try_from(u64::from_le_bytes(bytes)).ok()
+        let mut n: u64 = 0;
+        let mut shift = 0u32;
+        loop {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                return None;
+            }
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return usize::try_from(n).ok();
+            }
+            shift += 7;
+            if shift > 63 {
+                return None;
+            }
+        }
     }
 
-    fn str(&mut self) -> Option<String> {
+    fn str(&mut self) -> Option<&'a str> {
         let n = self.len()?;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        std::str::from_utf8(self.take(n)?).ok()
     }
 }
 
@@ -242,18 +456,16 @@ mod tests {
                 key: "web/templates/a.yaml".into(),
                 file: "web/templates/a.yaml".into(),
                 exec_name: "web/templates/a.yaml".into(),
-                translation: Translation {
-                    source: "{{ x }} é".into(),
-                    spans: vec![Span {
-                        start: 0,
-                        end: 7,
-                        pos: 3,
-                        text: ".Values.x".into(),
-                        function: Some("default".into()),
-                        args: vec![(5, "1".into())],
-                    }],
-                },
-                program: Some(vec![1, 2, 3]),
+                source: "{{ x }} é".into(),
+                spans: SpanMap::new(vec![Span {
+                    start: 0,
+                    end: 7,
+                    pos: 3,
+                    text: ".Values.x".into(),
+                    function: Some("default".into()),
+                    args: vec![(5, "1".into())],
+                }]),
+                program: Some(vec![1, 2, 3].into()),
             }],
         }
     }
@@ -261,7 +473,34 @@ mod tests {
     #[test]
     fn round_trips() {
         let t = sample();
-        assert_eq!(Translations::decode(&t.encode()), Some(t));
+        let bytes = t.encode();
+        let decoded = Translations::decode(&bytes).unwrap();
+        // Encoded again before its spans are decoded, then after.
+        assert_eq!(decoded.encode(), bytes);
+        assert_eq!(decoded, t);
+        assert_eq!(decoded.encode(), bytes);
+        let span = decoded.entries[0].spans.span_at(1, 2).unwrap();
+        assert_eq!(
+            (span.text.as_str(), span.function.as_deref()),
+            (".Values.x", Some("default"))
+        );
+    }
+
+    #[test]
+    fn lengths_take_seven_bits_a_byte() {
+        for n in [0, 1, 127, 128, 300, 1 << 20, u32::MAX as usize, usize::MAX] {
+            let mut w = Writer(Vec::new());
+            w.len(n);
+            let mut r = Reader(&w.0);
+            assert_eq!(r.len(), Some(n), "{n}");
+            assert!(r.0.is_empty());
+        }
+        assert_eq!(Reader(&[0x80, 0x80]).len(), None, "cut short");
+        assert_eq!(Reader(&[0xff; 10]).len(), None, "beyond 64 bits");
+        assert_eq!(
+            Reader(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02]).len(),
+            None
+        );
     }
 
     #[test]
@@ -275,7 +514,7 @@ mod tests {
         assert_eq!(Translations::decode(&extra), None);
         let mut huge = bytes.clone();
         let at = magic().len();
-        huge[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        huge.splice(at..at + 1, [0xff; 9].into_iter().chain([0x01]));
         assert_eq!(Translations::decode(&huge), None);
         assert_eq!(Translations::decode(b"not translations"), None);
     }
