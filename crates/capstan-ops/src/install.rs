@@ -139,10 +139,10 @@ impl Install {
         }
         // The kinds of the objects and CRDs looked up while the lock is taken and the history
         // read: the CRD step and the ownership check then find them known.
-        let crd_heads = if self.skip_crds {
+        let crd_kind = if self.skip_crds || rendered.crds.is_empty() {
             Vec::new()
         } else {
-            crate::crds::crd_heads(&rendered.crds).unwrap_or_default()
+            crate::crds::crd_kind()
         };
         // The record the install will most likely write (the revision after the one it was
         // prepared against: 1 for a new name), announced while the lock is taken, so that its
@@ -158,7 +158,7 @@ impl Install {
             race::lock(ctx, true),
             announce,
             ctx.cluster.prefetch_kinds(&target),
-            ctx.cluster.prefetch_kinds(&crd_heads),
+            ctx.cluster.prefetch_kinds(&crd_kind),
         );
         let locked = locked?;
         let result = match check_expected(
