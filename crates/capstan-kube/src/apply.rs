@@ -331,36 +331,35 @@ impl Applier {
         // a release of many kinds otherwise waits on, one round trip a wave. An install's
         // lists are conclusive for absence (see `list_step`): its objects are all new to the
         // release, and the ownership check before its record found them absent or its own.
-        let mut ahead = if lists_ahead(desired) {
+        // Every list is sent at once; each wave waits for its own steps' lists only.
+        let mut ahead = futures::stream::FuturesOrdered::new();
+        let listing_ahead = lists_ahead(desired);
+        if listing_ahead {
             let conclusive = previous.is_empty();
-            let lists: Vec<_> = waves
-                .iter()
-                .flatten()
-                .map(|step| self.list_step(step, ns, conclusive))
-                .collect();
-            futures::stream::iter(lists)
-                .buffered(options.concurrency.max(1))
-                .collect::<Vec<_>>()
-                .await
-        } else {
-            Vec::new()
+            for step in waves.iter().flatten() {
+                ahead.push_back(self.list_step(step, ns, conclusive));
+            }
         }
-        .into_iter();
-        for wave in waves {
-            let listed: Vec<StepLive> = if ahead.len() >= wave.len() {
-                ahead.by_ref().take(wave.len()).collect()
+        for wave in &waves {
+            let mut listed: Vec<StepLive> = Vec::with_capacity(wave.len());
+            if !listing_ahead {
+                listed = futures::future::join_all(
+                    wave.iter().map(|step| self.list_step(step, ns, true)),
+                )
+                .await;
             } else {
-                futures::future::join_all(wave.iter().map(|step| self.list_step(step, ns, true)))
-                    .await
-            };
+                for _ in wave {
+                    listed.push(ahead.next().await.unwrap_or_default());
+                }
+            }
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
             let pending: Vec<_> = wave
-                .into_iter()
+                .iter()
                 .zip(&listed)
                 .flat_map(|(step, listed)| {
-                    step.into_iter().map(move |resource| async move {
+                    step.iter().copied().map(move |resource| async move {
                         let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
                         let key = resource.key(ns);
                         let mut known = match listed.found.get(&key) {
