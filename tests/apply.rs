@@ -332,6 +332,44 @@ async fn ownership_is_refused_unless_taken() {
 }
 
 #[tokio::test]
+async fn the_check_beside_a_crd_step_checks_served_kinds_and_leaves_unknown_ones() {
+    with_namespace("apply-served", |ns| async move {
+        let applier = Applier::new(ns.client());
+        let opts = ApplyOptions::new(RELEASE, ns.name());
+        let api = ns.api::<ConfigMap>();
+        let theirs: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "theirs",
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+            "annotations": {"meta.helm.sh/release-name": "other", "meta.helm.sh/release-namespace": ns.name()}}}))?;
+        api.create(&PostParams::default(), &theirs).await?;
+        let widget = res(json!({"apiVersion": "served.capstan.dev/v1", "kind": "Widget",
+            "metadata": {"name": "w"}}));
+        let desired = [
+            config_map("theirs", json!({"k": "v"})),
+            config_map("new", json!({"k": "v"})),
+            widget,
+        ];
+        // No kind known yet: every object is left for the check after the CRD step.
+        assert_eq!(applier.check_adoption_served(&desired, &opts).await?, [0, 1, 2]);
+        // Once looked up, a served kind is checked (another release's object refused); a kind
+        // no one serves is left.
+        applier
+            .mapper()
+            .prefetch([("v1", "ConfigMap"), ("served.capstan.dev/v1", "Widget")])
+            .await;
+        let error = applier
+            .check_adoption_served(&desired, &opts)
+            .await
+            .expect_err("another release's object refused");
+        let text = chain(&error);
+        assert!(text.contains("configmap/theirs"), "{text}");
+        assert!(text.contains("current value is \"other\""), "{text}");
+        assert_eq!(applier.check_adoption_served(&desired[1..], &opts).await?, [1]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn custom_resources_are_applied_with_their_crd_and_merged() {
     with_namespace("apply-cr", |ns| async move {
         let applier = Applier::new(ns.client());

@@ -58,6 +58,40 @@ impl Applier {
                 Err(e) => return Err(e),
             }
         }
+        self.check_targets(&targets, options).await
+    }
+
+    /// [`check_adoption`](Self::check_adoption) of the objects of `desired` whose kinds the
+    /// mapper already knows (so the server serves them), asking the server for no kind: what
+    /// can be checked while a release's CRDs are still being created. Returns the positions in
+    /// `desired` of the objects left unchecked, whose kinds were unknown; check them with
+    /// [`check_adoption`](Self::check_adoption) once the CRDs are served.
+    pub async fn check_adoption_served(
+        &self,
+        desired: &[Resource],
+        options: &ApplyOptions,
+    ) -> Result<Vec<usize>> {
+        if options.take_ownership {
+            return Ok(Vec::new());
+        }
+        let ns = options.release_namespace.as_str();
+        let mut targets: Vec<(&Resource, Target)> = Vec::new();
+        let mut unknown = Vec::new();
+        for (i, resource) in desired.iter().enumerate() {
+            match self.target_cached(resource, ns) {
+                Some(target) => targets.push((resource, target)),
+                None => unknown.push(i),
+            }
+        }
+        self.check_targets(&targets, options).await?;
+        Ok(unknown)
+    }
+
+    async fn check_targets(
+        &self,
+        targets: &[(&Resource, Target)],
+        options: &ApplyOptions,
+    ) -> Result<()> {
         // One list per kind and namespace holding two or more of the objects.
         let mut groups: HashMap<(String, String, Option<String>), Vec<usize>> = HashMap::new();
         for (i, (resource, target)) in targets.iter().enumerate() {

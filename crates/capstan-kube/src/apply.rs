@@ -21,8 +21,10 @@
 //!
 //! Every object gets Helm's ownership metadata ([`crate::ownership`]); an existing object that was
 //! not in the previous manifest must already belong to this release unless `take_ownership`.
-//! Kinds are applied in Helm's install order, the objects of one kind concurrently (at most
-//! `concurrency` at a time), each kind's existing objects read with one list per namespace
+//! Kinds are applied in Helm's install order, in waves ([`crate::resource::install_waves`]: kinds
+//! with no order among them, such as a chart's custom resources of several kinds, or its
+//! Deployments and DaemonSets), the objects of one wave concurrently (at most `concurrency` at
+//! a time), each wave after the one before; each kind's existing objects read with one list per namespace
 //! (all kinds' lists at once, before the first write, unless the release makes kinds or
 //! namespaces: `lists_ahead`); objects of the previous manifest missing from the new one are then
 //! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
@@ -49,7 +51,7 @@ use crate::merge;
 use crate::omitted::{self, ApiType};
 use crate::ownership;
 use crate::resource::{
-    ObjectKey, Resource, install_steps, uninstall_steps, without_release_records,
+    ObjectKey, Resource, install_waves, uninstall_steps, without_release_records,
 };
 use crate::retry;
 
@@ -259,6 +261,20 @@ impl Applier {
             .mapper
             .resolve(&resource.api_version, &resource.kind)
             .await?;
+        Ok(self.target_of(resource, release_namespace, mapping))
+    }
+
+    /// The target of `resource` when the mapper already knows its kind.
+    pub(crate) fn target_cached(
+        &self,
+        resource: &Resource,
+        release_namespace: &str,
+    ) -> Option<Target> {
+        let mapping = self.mapper.cached(&resource.api_version, &resource.kind)?;
+        Some(self.target_of(resource, release_namespace, mapping))
+    }
+
+    fn target_of(&self, resource: &Resource, release_namespace: &str, mapping: Mapping) -> Target {
         let namespace = mapping.namespaced.then(|| {
             resource
                 .namespace
@@ -269,7 +285,7 @@ impl Applier {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
             None => Api::all_with(self.client.clone(), &mapping.resource),
         };
-        Ok(Target {
+        Target {
             key: ObjectKey {
                 group: resource.group().to_string(),
                 kind: resource.kind.clone(),
@@ -278,7 +294,7 @@ impl Applier {
             },
             api,
             mapping,
-        })
+        }
     }
 
     /// Applies `desired` (a revision's objects), given `previous` (the objects of the revision it
@@ -309,55 +325,63 @@ impl Applier {
         let ns = options.release_namespace.as_str();
         let desired_keys: HashSet<ObjectKey> = desired.iter().map(|r| r.key(ns)).collect();
         let mut report = ApplyReport::default();
-        let steps = install_steps(desired);
+        let waves = install_waves(desired);
         // Each step's live objects, listed before the first write when no step makes a kind
         // or namespace that a later step's list needs (see `lists_ahead`): the lists are what
-        // a release of many kinds otherwise waits on, one round trip a step.
-        let mut ahead = if lists_ahead(previous, desired) {
-            let lists: Vec<_> = steps
-                .iter()
-                .map(|step| self.list_step(step, ns, false))
-                .collect();
-            futures::stream::iter(lists)
-                .buffered(options.concurrency.max(1))
-                .collect::<Vec<_>>()
-                .await
-        } else {
-            Vec::new()
+        // a release of many kinds otherwise waits on, one round trip a wave. An install's
+        // lists are conclusive for absence (see `list_step`): its objects are all new to the
+        // release, and the ownership check before its record found them absent or its own.
+        // Every list is sent at once; each wave waits for its own steps' lists only.
+        let mut ahead = futures::stream::FuturesOrdered::new();
+        let listing_ahead = lists_ahead(desired);
+        if listing_ahead {
+            let conclusive = previous.is_empty();
+            for step in waves.iter().flatten() {
+                ahead.push_back(self.list_step(step, ns, conclusive));
+            }
         }
-        .into_iter();
-        for step in steps {
-            let listed = &match ahead.next() {
-                Some(listed) => listed,
-                None => self.list_step(&step, ns, true).await,
-            };
+        for wave in &waves {
+            let mut listed: Vec<StepLive> = Vec::with_capacity(wave.len());
+            if !listing_ahead {
+                listed = futures::future::join_all(
+                    wave.iter().map(|step| self.list_step(step, ns, true)),
+                )
+                .await;
+            } else {
+                for _ in wave {
+                    listed.push(ahead.next().await.unwrap_or_default());
+                }
+            }
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
-            let pending: Vec<_> = step
-                .into_iter()
-                .map(|resource| async move {
-                    let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
-                    let key = resource.key(ns);
-                    let mut known = match listed.found.get(&key) {
-                        Some(object) => Live::Listed(Box::new(object.clone())),
-                        None if listed.absent.contains(&key) => Live::Absent,
-                        None => Live::Unknown,
-                    };
-                    let result = retry::retrying("apply", || {
-                        // A retry reads the object again.
-                        self.apply_one(
-                            original,
-                            resource,
-                            options,
-                            std::mem::replace(&mut known, Live::Unknown),
-                        )
+            let pending: Vec<_> = wave
+                .iter()
+                .zip(&listed)
+                .flat_map(|(step, listed)| {
+                    step.iter().copied().map(move |resource| async move {
+                        let original = previous.iter().find(|p| p.key(ns) == resource.key(ns));
+                        let key = resource.key(ns);
+                        let mut known = match listed.found.get(&key) {
+                            Some(object) => Live::Listed(Box::new(object.clone())),
+                            None if listed.absent.contains(&key) => Live::Absent,
+                            None => Live::Unknown,
+                        };
+                        let result = retry::retrying("apply", || {
+                            // A retry reads the object again.
+                            self.apply_one(
+                                original,
+                                resource,
+                                options,
+                                std::mem::replace(&mut known, Live::Unknown),
+                            )
+                        })
+                        .await;
+                        if let Ok(done) = &result {
+                            on_object(done);
+                        }
+                        (resource.key(ns).to_string(), result)
                     })
-                    .await;
-                    if let Ok(done) = &result {
-                        on_object(done);
-                    }
-                    (resource.key(ns).to_string(), result)
                 })
                 .collect();
             let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
@@ -864,23 +888,24 @@ where
     list.metadata.continue_.as_deref().is_none_or(str::is_empty)
 }
 
-/// Whether every install step's objects may be listed before the first write: an upgrade or
-/// rollback (the objects mostly exist: a list shows each one as it is, and an object a list
-/// ahead does not show is read by itself, never taken as absent), and not when the
+/// Whether every install step's objects may be listed before the first write: not when the
 /// objects make a kind (`CustomResourceDefinition`, `APIService`) or a namespace that the
 /// objects of a later step may be of or in (its list would wait for a kind not yet served, or
-/// find an empty namespace). Then each step is listed when it starts, as its objects are
-/// written. An object a list misses is read by itself when it is applied, either way.
-fn lists_ahead(previous: &[Resource], desired: &[Resource]) -> bool {
-    !previous.is_empty()
-        && !desired.iter().any(|r| {
-            matches!(
-                (r.group(), r.kind.as_str()),
-                ("apiextensions.k8s.io", "CustomResourceDefinition")
-                    | ("apiregistration.k8s.io", "APIService")
-                    | ("", "Namespace")
-            )
-        })
+/// find an empty namespace). Then each wave's steps are listed when it starts, as its objects
+/// are written. An upgrade's or rollback's lists ahead (the objects mostly exist: a list shows
+/// each one as it is) are not conclusive: an object they do not show is read by itself, never
+/// taken as absent. An install's are: every object is new to the release, and the ownership
+/// check before its record has just found each absent or the release's own. An object a
+/// list misses is read by itself when it is applied, either way.
+fn lists_ahead(desired: &[Resource]) -> bool {
+    !desired.iter().any(|r| {
+        matches!(
+            (r.group(), r.kind.as_str()),
+            ("apiextensions.k8s.io", "CustomResourceDefinition")
+                | ("apiregistration.k8s.io", "APIService")
+                | ("", "Namespace")
+        )
+    })
 }
 
 /// Whether `manager` has applied (server-side) fields of `live`.

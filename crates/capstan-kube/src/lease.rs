@@ -112,35 +112,47 @@ async fn try_lock(
         ..LeaseSpec::default()
     };
     let post = PostParams::default();
-    let existing = retrying("get lease", || api.get_opt(name))
-        .await
-        .map_err(|e| error("get", e))?;
-    let (written, took_over) = match existing {
-        None => {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(name.to_owned()),
-                    namespace: Some(request.namespace.to_owned()),
-                    labels: Some(
-                        [
-                            ("app.kubernetes.io/managed-by".into(), "capstan".into()),
-                            ("capstan.dev/release".into(), request.name.to_owned()),
-                        ]
-                        .into(),
-                    ),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(spec(0)),
-            };
-            // A create whose answer was lost and that is retried meets "already exists": the
-            // next attempt reads the lease and finds it ours (same holder), and renews it.
-            match retrying("create lease", || api.create(&post, &lease)).await {
-                Ok(l) => (l, None),
-                Err(kube::Error::Api(s)) if s.code == 409 => return Ok(Attempt::Raced),
-                Err(e) => return Err(error("create", e)),
+    // Created first, as a release's lease is usually absent (its last holder deleted it): one
+    // round trip. When it exists ("already exists"), it is read and taken over, renewed or
+    // reported held. A create whose answer was lost and that is retried meets "already
+    // exists" too: the lease read is then ours (same holder), and renewed.
+    let fresh = Lease {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(request.namespace.to_owned()),
+            labels: Some(
+                [
+                    ("app.kubernetes.io/managed-by".into(), "capstan".into()),
+                    ("capstan.dev/release".into(), request.name.to_owned()),
+                ]
+                .into(),
+            ),
+            ..ObjectMeta::default()
+        },
+        spec: Some(spec(0)),
+    };
+    /// What the create found.
+    enum Found {
+        Created(Lease),
+        Existing(Lease),
+    }
+    let found = match retrying("create lease", || api.create(&post, &fresh)).await {
+        Ok(created) => Found::Created(created),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            match retrying("get lease", || api.get_opt(name))
+                .await
+                .map_err(|e| error("get", e))?
+            {
+                Some(lease) => Found::Existing(lease),
+                // Deleted since: try again.
+                None => return Ok(Attempt::Raced),
             }
         }
-        Some(mut lease) => {
+        Err(e) => return Err(error("create", e)),
+    };
+    let (written, took_over) = match found {
+        Found::Created(created) => (created, None),
+        Found::Existing(mut lease) => {
             let current = lease.spec.clone().unwrap_or_default();
             let holder = current.holder_identity.clone().unwrap_or_default();
             let until = lease_until(&current);

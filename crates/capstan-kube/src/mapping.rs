@@ -119,21 +119,9 @@ impl RestMapper {
         loop {
             let error = match discovery::pinned_group(&self.client, &gv).await {
                 Ok(found) => {
-                    let mut kinds = self.kinds.lock().expect("not poisoned");
-                    for (resource, capabilities) in found.versioned_resources(version) {
-                        let mapping = Mapping {
-                            namespaced: capabilities.scope == Scope::Namespaced,
-                            resource,
-                        };
-                        let k = (
-                            group.to_string(),
-                            version.to_string(),
-                            mapping.resource.kind.clone(),
-                        );
-                        kinds.entry(k).or_insert(mapping);
-                    }
-                    if let Some(found) = kinds.get(&key) {
-                        return Ok(found.clone());
+                    self.cache(group, version, &found);
+                    if let Some(found) = cached(self) {
+                        return Ok(found);
                     }
                     kube::Error::Discovery(kube::error::DiscoveryError::MissingKind(format!(
                         "{api_version} {kind}"
@@ -149,6 +137,65 @@ impl RestMapper {
                 });
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The mapping of a kind the cache knows (from an earlier lookup or
+    /// [`prefetch`](Self::prefetch)), without asking the server.
+    pub fn cached(&self, api_version: &str, kind: &str) -> Option<Mapping> {
+        let (group, version) = split_api_version(api_version);
+        let key = (group.to_string(), version.to_string(), kind.to_string());
+        self.kinds.lock().expect("not poisoned").get(&key).cloned()
+    }
+
+    /// Discovers, once each and at the same time, the group-versions of `kinds` (apiVersion,
+    /// kind) that the cache does not know, caching what the server serves: a hint taken ahead
+    /// of the lookups an operation is about to make, so that they find the cache warm. Nothing
+    /// is retried and nothing fails: a kind not served yet (its CRD about to be created) is
+    /// looked up again, with retries, by [`resolve`](Self::resolve) when it is needed.
+    pub async fn prefetch<'k>(&self, kinds: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        let mut missing: Vec<(&str, &str)> = Vec::new();
+        {
+            let cache = self.kinds.lock().expect("not poisoned");
+            for (api_version, kind) in kinds {
+                let (group, version) = split_api_version(api_version);
+                let key = (group.to_string(), version.to_string(), kind.to_string());
+                if !cache.contains_key(&key) && !missing.contains(&(group, version)) {
+                    missing.push((group, version));
+                }
+            }
+        }
+        futures::future::join_all(missing.into_iter().map(|(group, version)| async move {
+            let lock = self
+                .discovering
+                .lock()
+                .expect("not poisoned")
+                .entry((group.to_string(), version.to_string()))
+                .or_default()
+                .clone();
+            let _discovering = lock.lock().await;
+            let gv = GroupVersion::gv(group, version);
+            if let Ok(found) = discovery::pinned_group(&self.client, &gv).await {
+                self.cache(group, version, &found);
+            }
+        }))
+        .await;
+    }
+
+    /// Caches every kind of a discovered group-version.
+    fn cache(&self, group: &str, version: &str, found: &discovery::ApiGroup) {
+        let mut kinds = self.kinds.lock().expect("not poisoned");
+        for (resource, capabilities) in found.versioned_resources(version) {
+            let mapping = Mapping {
+                namespaced: capabilities.scope == Scope::Namespaced,
+                resource,
+            };
+            let k = (
+                group.to_string(),
+                version.to_string(),
+                mapping.resource.kind.clone(),
+            );
+            kinds.entry(k).or_insert(mapping);
         }
     }
 

@@ -147,6 +147,65 @@ pub fn install_steps(resources: &[Resource]) -> Vec<Vec<&Resource>> {
     steps
 }
 
+/// The kinds of [`INSTALL_ORDER`] that start a new wave of [`install_waves`]: every kind before
+/// one of these is applied before it. The rest of the order is kept where a later kind may
+/// depend on an earlier one existing: Namespaces and PriorityClasses before anything; quotas,
+/// limits and policies before what they admit; ServiceAccounts before Secrets (a token Secret
+/// of a missing ServiceAccount is deleted) and before workloads (pods are refused without
+/// theirs); StorageClasses before PersistentVolumeClaims (the default class is set when a claim
+/// is created); CustomResourceDefinitions and APIServices before the kinds they serve; roles
+/// before their bindings (binding a missing role is refused to identities that may not bind
+/// any role; a ClusterRoleBinding binds only ClusterRoles, so it goes with the Roles Helm
+/// orders after it); Services before workloads (their pods' environment); IngressClasses before
+/// Ingresses (the default class); webhook configurations after what they might intercept; and
+/// kinds Helm does not list (custom resources) last.
+const WAVE_STARTS: &[&str] = &[
+    "NetworkPolicy",
+    "PodDisruptionBudget",
+    "Secret",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "RoleBinding",
+    "Service",
+    "DaemonSet",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+];
+
+/// The wave of `kind`: kinds of one wave have no order among them (see [`WAVE_STARTS`]);
+/// kinds Helm does not list share the last wave.
+fn wave_of(kind: &str) -> usize {
+    match capstan_chart::kinds::install_order_index(kind) {
+        Some(i) => WAVE_STARTS
+            .iter()
+            .filter(|start| {
+                capstan_chart::kinds::install_order_index(start).is_some_and(|s| s <= i)
+            })
+            .count(),
+        None => WAVE_STARTS.len() + 1,
+    }
+}
+
+/// Groups the install steps ([`install_steps`], one kind each, in install order) into waves:
+/// consecutive steps whose kinds need no order among them, so that a wave's objects can be
+/// written at once while every wave still follows the one before, as Helm's order has it.
+pub fn install_waves(resources: &[Resource]) -> Vec<Vec<Vec<&Resource>>> {
+    let mut waves: Vec<Vec<Vec<&Resource>>> = Vec::new();
+    let mut current = None;
+    for step in install_steps(resources) {
+        let wave = wave_of(&step[0].kind);
+        match waves.last_mut() {
+            Some(last) if current == Some(wave) => last.push(step),
+            _ => waves.push(vec![step]),
+        }
+        current = Some(wave);
+    }
+    waves
+}
+
 /// Groups resources into steps of one kind each, in uninstall order (the reverse of install).
 pub fn uninstall_steps(resources: &[Resource]) -> Vec<Vec<&Resource>> {
     let mut steps = install_steps(resources);
@@ -199,6 +258,64 @@ mod tests {
             [vec!["n"], vec!["c1", "c2"], vec!["d"], vec!["a"], vec!["w"]]
         );
         assert_eq!(uninstall_steps(&all)[0][0].name, "w");
+    }
+
+    #[test]
+    fn waves_keep_dependent_kinds_apart_and_join_the_rest() {
+        let all = [
+            r("Deployment", "d"),
+            r("Widget", "w"),
+            r("ConfigMap", "c"),
+            r("Apple", "a"),
+            r("Secret", "s"),
+            r("ServiceAccount", "sa"),
+            r("ClusterRole", "cr"),
+            r("ClusterRoleBinding", "crb"),
+            r("Role", "role"),
+            r("RoleBinding", "rb"),
+            r("Service", "svc"),
+            r("DaemonSet", "ds"),
+            r("Namespace", "n"),
+            r("StorageClass", "sc"),
+            r("PersistentVolumeClaim", "pvc"),
+            r("MutatingWebhookConfiguration", "m"),
+        ];
+        let waves: Vec<Vec<Vec<&str>>> = install_waves(&all)
+            .iter()
+            .map(|w| {
+                w.iter()
+                    .map(|s| s.iter().map(|r| r.name.as_str()).collect())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            waves,
+            [
+                vec![vec!["n"]],
+                vec![vec!["sa"]],
+                vec![vec!["s"], vec!["c"], vec!["sc"]],
+                vec![vec!["pvc"]],
+                vec![vec!["cr"]],
+                // Helm orders Roles after ClusterRoleBindings, which cannot bind them.
+                vec![vec!["crb"], vec!["role"]],
+                vec![vec!["rb"]],
+                vec![vec!["svc"]],
+                vec![vec!["ds"], vec!["d"]],
+                vec![vec!["m"]],
+                vec![vec!["a"], vec!["w"]],
+            ]
+        );
+        // Every step is in exactly one wave, in install order.
+        let flat: Vec<&str> = install_waves(&all)
+            .into_iter()
+            .flatten()
+            .map(|s| s[0].kind.as_str())
+            .collect();
+        let steps: Vec<&str> = install_steps(&all)
+            .iter()
+            .map(|s| s[0].kind.as_str())
+            .collect();
+        assert_eq!(flat, steps);
     }
 
     #[test]

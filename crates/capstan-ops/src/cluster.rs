@@ -377,6 +377,15 @@ pub trait Cluster: Send + Sync {
         progress: &'a dyn Progress,
     ) -> BoxFuture<'a, Result<ObjectReport, ClusterError>>;
 
+    /// A hint that objects of these kinds are about to be checked and applied: the cluster may
+    /// look their kinds up now (discovery), while the operation does other work. It never
+    /// fails and changes nothing; a kind it cannot find yet is looked up again when needed.
+    /// The default does nothing.
+    fn prefetch_kinds<'a>(&'a self, objects: &'a [Resource]) -> BoxFuture<'a, ()> {
+        let _ = objects;
+        Box::pin(async {})
+    }
+
     /// Checks, before a revision is recorded, that every object of `request.target` that
     /// `request.previous` does not have and that already exists belongs to the release, unless
     /// `take_ownership` (Helm's "exists and cannot be imported" check). Writes nothing. The
@@ -387,6 +396,21 @@ pub trait Cluster: Send + Sync {
     ) -> BoxFuture<'a, Result<(), ClusterError>> {
         let _ = request;
         Box::pin(async { Ok(()) })
+    }
+
+    /// [`check_adoption`](Self::check_adoption) of the objects of `request.target` whose kinds
+    /// the cluster knows it serves without asking (kinds looked up before, or by
+    /// [`prefetch_kinds`](Self::prefetch_kinds)): what an install checks while its CRD step
+    /// runs, since a kind that step is creating may not be served yet. Returns the positions
+    /// in `request.target` of the objects it left unchecked, for
+    /// [`check_adoption`](Self::check_adoption) once the CRD step is done. The default checks
+    /// nothing and leaves every object.
+    fn check_adoption_served<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<usize>, ClusterError>> {
+        let all = (0..request.target.len()).collect();
+        Box::pin(async move { Ok(all) })
     }
 
     /// Deletes objects; see [`DeleteRequest`].

@@ -54,6 +54,22 @@ pub(crate) fn crd_objects(crds: &[Crd]) -> Result<Vec<Resource>> {
     Ok(out)
 }
 
+/// An object of the kind the CRD step reads and creates (`apiextensions.k8s.io/v1`
+/// CustomResourceDefinition), for looking the kind up ahead ([`crate::Cluster::prefetch_kinds`])
+/// without reading the chart's CRD files.
+pub(crate) fn crd_kind() -> Vec<Resource> {
+    Resource::from_manifest(
+        "",
+        serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "crd"},
+        }),
+    )
+    .into_iter()
+    .collect()
+}
+
 /// The objects of the CRD files as [`crd_objects`] gives them, but each holding only its head
 /// (`apiVersion`, `kind`, `metadata`), read without parsing the rest of the document. A file
 /// with a document whose head cannot be read apart (flow style, anchors, a head key written

@@ -137,7 +137,30 @@ impl Install {
         if self.create_namespace {
             create_namespace(ctx).await?;
         }
-        let locked = race::lock(ctx, true).await?;
+        // The kinds of the objects and CRDs looked up while the lock is taken and the history
+        // read: the CRD step and the ownership check then find them known.
+        let crd_kind = if self.skip_crds || rendered.crds.is_empty() {
+            Vec::new()
+        } else {
+            crate::crds::crd_kind()
+        };
+        // The record the install will most likely write (the revision after the one it was
+        // prepared against: 1 for a new name), announced while the lock is taken, so that its
+        // encoding is done when the record is written. The revision is known only under the
+        // lock: when it turns out otherwise, the announcement is merely unused.
+        let now = GoTime::now();
+        let announce = async {
+            let likely = self.expected_revision.unwrap_or(0).saturating_add(1);
+            ctx.store
+                .encode_ahead(&self.build(ctx, likely, rendered.clone(), now));
+        };
+        let (locked, (), (), ()) = futures::join!(
+            race::lock(ctx, true),
+            announce,
+            ctx.cluster.prefetch_kinds(&target),
+            ctx.cluster.prefetch_kinds(&crd_kind),
+        );
+        let locked = locked?;
         let result = match check_expected(
             &self.name,
             "install",
@@ -145,7 +168,7 @@ impl Install {
             &locked.history,
         ) {
             Ok(()) => {
-                self.install_locked(ctx, &locked.history, rendered, &target)
+                self.install_locked(ctx, &locked.history, rendered, &target, now)
                     .await
             }
             Err(e) => Err(e),
@@ -200,13 +223,15 @@ impl Install {
         release
     }
 
-    /// The install proper, under the lock; also `upgrade --install`'s install path.
+    /// The install proper, under the lock; also `upgrade --install`'s install path. `now` is
+    /// the time the record is stamped with (first and last deployed).
     pub(crate) async fn install_locked(
         &self,
         ctx: &Ctx<'_>,
         history: &[StoredRelease],
         rendered: Rendered,
         target: &[Resource],
+        now: GoTime,
     ) -> Result<Release> {
         // Another client (Helm) may create the revision first: then decide again on what it
         // wrote (`race::create` decides whether to).
@@ -214,13 +239,19 @@ impl Install {
         let mut attempts = 0;
         let mut record = loop {
             let version = self.next_version(ctx, &history).await?;
-            let release = self.build(ctx, version, rendered.clone(), GoTime::now());
+            let release = self.build(ctx, version, rendered.clone(), now);
             // Encoded while the CRDs and the objects' ownership are checked.
             ctx.store.encode_ahead(&release);
-            // The CRD step first: the ownership check resolves every kind, including those the
-            // CRD step makes, which the API server serves only once they are established.
-            crate::crds::install(ctx, &rendered.crds, self.skip_crds).await?;
-            steps::check_adoption(ctx, "install", &[], target, &self.apply).await?;
+            // The ownership check beside the CRD step, for the kinds already served; the
+            // objects of kinds the CRD step may be making (the API server serves them only
+            // once established) are checked after it.
+            steps::check_adoption_beside_crds(
+                ctx,
+                target,
+                &self.apply,
+                crate::crds::install(ctx, &rendered.crds, self.skip_crds),
+            )
+            .await?;
             ctx.phase(Phase::Recording, Some(version));
             match race::create(ctx, &release, 0, &mut attempts).await? {
                 race::Created::Record(record) => break *record,

@@ -116,6 +116,37 @@ pub(crate) async fn check_adoption(
     .await
 }
 
+/// An install's ownership check, run beside its CRD step (`crds`): the objects whose kinds the
+/// cluster already serves are checked at once; the others, whose kinds the CRD step may be
+/// creating, once it is done. The CRD step's error comes first.
+pub(crate) async fn check_adoption_beside_crds(
+    ctx: &Ctx<'_>,
+    target: &[Resource],
+    options: &ApplyOptions,
+    crds: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    let served = ctx.step(
+        || "unable to continue with install".to_string(),
+        ctx.cluster.check_adoption_served(ApplyRequest {
+            release: &ctx.name,
+            namespace: &ctx.namespace,
+            previous: &[],
+            target,
+            options,
+        }),
+    );
+    let (crds, served) = futures::join!(crds, served);
+    crds?;
+    let left: Vec<Resource> = served?
+        .into_iter()
+        .filter_map(|i| target.get(i).cloned())
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    check_adoption(ctx, "install", &[], &left, options).await
+}
+
 /// Waits for `objects` to be ready.
 pub(crate) async fn wait(
     ctx: &Ctx<'_>,

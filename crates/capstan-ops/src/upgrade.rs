@@ -172,7 +172,7 @@ impl Upgrade {
             Err(e)
         } else if self.installs(&locked.history) {
             self.as_install(None)
-                .install_locked(ctx, &locked.history, rendered, &target)
+                .install_locked(ctx, &locked.history, rendered, &target, GoTime::now())
                 .await
         } else {
             self.upgrade_locked(ctx, &locked.history, rendered, &target)

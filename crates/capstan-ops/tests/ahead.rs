@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 
 use capstan_ops::testing::FakeCluster;
-use capstan_ops::{Control, Install, Recorder, Rendered, Upgrade};
+use capstan_ops::{Control, Install, Recorder, Rendered, Uninstall, Upgrade};
 use capstan_release::{
     BoxFuture, History, ListFilter, Listing, MemoryStore, RecordVersion, Release, ReleaseStore,
     ReleaseSummary, Result as StoreResult, RevisionMeta, Status, StoredRelease,
@@ -209,4 +209,47 @@ fn a_failed_upgrade_writes_its_failure_though_it_announced_success() {
     assert_eq!(missing[0].info.status, Status::Failed);
     let latest = block_on(store.inner.latest(NS, "web")).unwrap();
     assert_eq!(&latest.release, missing[0]);
+}
+
+#[test]
+fn an_install_whose_revision_is_not_the_one_guessed_writes_and_announces_the_right_one() {
+    // An install announces, before taking the lock, the record of the revision after the one
+    // it was prepared against; replacing an uninstalled release prepared against none, that
+    // guess (revision 1) is wrong: the records written are revision 2's, announced once known.
+    let (store, cluster) = (Store::default(), FakeCluster::default());
+    block_on(install().run(&store, &cluster, &Recorder::new(), rendered("1"))).unwrap();
+    let uninstall = Uninstall {
+        keep_history: true,
+        control: Control::with_holder("applier-1/op"),
+        ..Uninstall::new("web", NS)
+    };
+    block_on(uninstall.run(&store, &cluster, &Recorder::new())).unwrap();
+    store.take_log();
+
+    let replace = Install {
+        replace: true,
+        ..install()
+    };
+    block_on(replace.run(&store, &cluster, &Recorder::new(), rendered("2"))).unwrap();
+    let log = store.take_log();
+    let (missing, _) = unannounced(&log);
+    // The uninstalled revision it supersedes is written as it is, unannounced.
+    assert!(
+        missing
+            .iter()
+            .all(|r| (r.version, r.info.status) == (1, Status::Superseded)),
+        "written unannounced: {missing:#?}"
+    );
+    let guessed = log
+        .iter()
+        .any(|t| matches!(t, Told::Ahead(r) if r.version == 1 && r.manifest.contains("\"2\"")));
+    assert!(guessed, "the guess was announced: {log:#?}");
+    let statuses: Vec<(u32, Status)> = block_on(store.inner.history(NS, "web"))
+        .unwrap()
+        .iter()
+        .map(|r| (r.release.version, r.release.info.status))
+        .collect();
+    assert_eq!(statuses, [(1, Status::Superseded), (2, Status::Deployed)]);
+    let latest = block_on(store.inner.latest(NS, "web")).unwrap();
+    assert!(latest.release.manifest.contains("\"2\""));
 }

@@ -141,6 +141,23 @@ impl Cluster for KubeCluster {
         Box::pin(self.check_adoption_impl(request))
     }
 
+    fn check_adoption_served<'a>(
+        &'a self,
+        request: ApplyRequest<'a>,
+    ) -> BoxFuture<'a, Result<Vec<usize>, ClusterError>> {
+        Box::pin(self.check_adoption_served_impl(request))
+    }
+
+    fn prefetch_kinds<'a>(&'a self, objects: &'a [capstan_ops::Resource]) -> BoxFuture<'a, ()> {
+        Box::pin(
+            self.applier.mapper().prefetch(
+                objects
+                    .iter()
+                    .map(|o| (o.object.api_version.as_str(), o.object.kind.as_str())),
+            ),
+        )
+    }
+
     fn delete<'a>(
         &'a self,
         request: DeleteRequest<'a>,

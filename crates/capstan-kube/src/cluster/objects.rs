@@ -81,6 +81,21 @@ impl KubeCluster {
             .map_err(|e| ClusterError::other(capstan_ops::error_chain(&e)))
     }
 
+    pub(super) async fn check_adoption_served_impl(
+        &self,
+        request: ApplyRequest<'_>,
+    ) -> Result<Vec<usize>, ClusterError> {
+        let target = to_kube(request.target);
+        let options = apply_options(
+            self.options(request.release, request.namespace),
+            request.options,
+        );
+        self.applier
+            .check_adoption_served(&target, &options)
+            .await
+            .map_err(|e| ClusterError::other(capstan_ops::error_chain(&e)))
+    }
+
     pub(super) async fn delete_impl(
         &self,
         request: DeleteRequest<'_>,
