@@ -4,12 +4,6 @@ use anyhow::Context as _;
 use capstan_telemetry::trace::Logs;
 use clap::Parser;
 
-/// mimalloc (built without transparent huge pages), as the CLI: a render allocates and frees
-/// hundreds of thousands of small values, where glibc's allocator spent about a fifth of the
-/// time (docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Serves capstan's renderer over gRPC.
 #[derive(Parser)]
 #[command(version)]
