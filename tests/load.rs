@@ -122,6 +122,7 @@ impl Tenant {
             render_subchart_notes: false,
             omit_stored_chart: false,
             omit_crds: false,
+            omit_release_texts: false,
         });
         let r = self.renderer.render(request).await?.into_inner();
         ensure!(!r.manifests.is_empty(), "a render without objects");

@@ -88,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
         render_subchart_notes: false,
         omit_stored_chart: args.as_template,
         omit_crds: args.as_template,
+        omit_release_texts: args.as_template,
     };
     // The first render compiles the chart; its wall time is reported on its own.
     let t = Instant::now();

@@ -144,6 +144,9 @@ pub struct Omit {
     pub stored_chart: bool,
     /// The chart's CRD files (the caller neither prints nor installs them).
     pub crds: bool,
+    /// The joined manifest, the values' JSON and the chart's metadata (the caller prints only
+    /// the documents).
+    pub release_texts: bool,
 }
 
 /// A render's response; `chart_values` replaces the chart's defaults in the stored chart when
@@ -156,7 +159,12 @@ pub fn response(
     rendered: Rendered,
     omit: Omit,
 ) -> pb::RenderResponse {
-    let manifest = rendered.manifest();
+    let texts = !omit.release_texts;
+    let manifest = if texts {
+        rendered.manifest()
+    } else {
+        String::new()
+    };
     let chart = compiled.chart();
     let stored_chart_json = match chart_values {
         _ if omit.stored_chart => String::new(),
@@ -171,9 +179,21 @@ pub fn response(
         chart_digest: digest,
         manifest,
         notes: rendered.notes.clone(),
-        chart_metadata_json: serde_json::to_string(&rendered.chart).unwrap_or_default(),
-        merged_values_json: compiled.merged_values_json(chart_values, user, &rendered),
-        user_values_json: serde_json::to_string(user).unwrap_or_default(),
+        chart_metadata_json: if texts {
+            serde_json::to_string(&rendered.chart).unwrap_or_default()
+        } else {
+            String::new()
+        },
+        merged_values_json: if texts {
+            compiled.merged_values_json(chart_values, user, &rendered)
+        } else {
+            String::new()
+        },
+        user_values_json: if texts {
+            serde_json::to_string(user).unwrap_or_default()
+        } else {
+            String::new()
+        },
         stored_chart_json,
         crds: if omit.crds {
             Vec::new()

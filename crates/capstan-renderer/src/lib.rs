@@ -588,6 +588,7 @@ impl Renderer for RendererService {
             let omit = convert::Omit {
                 stored_chart: request.omit_stored_chart,
                 crds: request.omit_crds,
+                release_texts: request.omit_release_texts,
             };
             let (layers, files) = convert::layers(request.values);
             let mut capabilities = convert::capabilities(request.capabilities);

@@ -1,7 +1,7 @@
 //! A chart handed to the service as loaded in the same process (`put_loaded`, what the
 //! `capstan` CLI does with a chart directory) renders exactly as its archive does; a request
-//! may leave the stored chart and the CRDs out of the response; a compile cache on disk is
-//! written once and used by the next service.
+//! may leave the stored chart, the CRDs and the release record's texts out of the response; a
+//! compile cache on disk is written once and used by the next service.
 
 use std::path::Path;
 
@@ -57,6 +57,7 @@ fn request(source: pb::ChartSource, omit: bool) -> tonic::Request<pb::RenderRequ
         render_subchart_notes: false,
         omit_stored_chart: omit,
         omit_crds: omit,
+        omit_release_texts: false,
     })
 }
 
@@ -129,10 +130,23 @@ async fn a_loaded_chart_renders_as_its_archive_and_omits_what_is_asked() {
     assert!(loaded.stored_chart_json.contains("templates/cm.yaml"));
     assert_eq!(loaded.merged_values_json, by_archive.merged_values_json);
 
-    let omitted = render(&service, source, true).await;
+    let omitted = render(&service, source.clone(), true).await;
     assert_eq!(omitted.manifest, loaded.manifest);
     assert!(omitted.stored_chart_json.is_empty());
     assert!(omitted.crds.is_empty());
+
+    // What `template` asks: the documents alone, the release record's texts left out.
+    let mut documents_only = request(source, true);
+    documents_only.get_mut().omit_release_texts = true;
+    let documents = service.render(documents_only).await.unwrap().into_inner();
+    assert_eq!(documents.manifests, loaded.manifests);
+    assert_eq!(documents.hooks, loaded.hooks);
+    assert_eq!(documents.notes, loaded.notes);
+    assert!(documents.manifest.is_empty());
+    assert!(documents.merged_values_json.is_empty());
+    assert!(documents.user_values_json.is_empty());
+    assert!(documents.chart_metadata_json.is_empty());
+    assert!(!loaded.merged_values_json.is_empty() && !loaded.user_values_json.is_empty());
 }
 
 #[tokio::test]

@@ -76,6 +76,7 @@ fn request(archive: Vec<u8>, values: Vec<pb::values_layer::Layer>) -> pb::Render
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     }
 }
 

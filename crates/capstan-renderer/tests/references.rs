@@ -92,6 +92,7 @@ fn render(url: &str, chart: &str, token: &str) -> Request<pb::RenderRequest> {
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     });
     request
         .metadata_mut()

@@ -84,6 +84,7 @@ fn request(archive: &[u8], layers: Vec<pb::values_layer::Layer>) -> pb::RenderRe
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     }
 }
 

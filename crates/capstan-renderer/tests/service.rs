@@ -55,6 +55,7 @@ fn request(chart: pb::chart_source::Source, sets: &[&str]) -> pb::RenderRequest 
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     }
 }
 

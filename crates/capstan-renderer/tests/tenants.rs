@@ -113,6 +113,7 @@ fn render_source(
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     };
     match token {
         Some(token) => with_token(message, token),

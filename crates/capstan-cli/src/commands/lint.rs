@@ -162,6 +162,7 @@ async fn lint_render(
         render_subchart_notes: false,
         omit_stored_chart: false,
         omit_crds: false,
+        omit_release_texts: false,
     };
     let rendered = match client.render(request).await {
         Ok(response) => response.into_inner(),

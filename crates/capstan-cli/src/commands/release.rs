@@ -134,6 +134,7 @@ pub(crate) async fn render(
                     render_subchart_notes: options.subchart_notes,
                     omit_stored_chart: false,
                     omit_crds: false,
+                    omit_release_texts: false,
                 })
                 .await
                 .map_err(exit::status)?

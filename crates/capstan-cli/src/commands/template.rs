@@ -60,6 +60,7 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         // `--validate` hands the render to the applier as a dry-run install, which takes it whole.
         omit_stored_chart: !args.validate,
         omit_crds: !args.include_crds && !args.validate,
+        omit_release_texts: !args.validate,
     };
     let rendered = client
         .render(request)

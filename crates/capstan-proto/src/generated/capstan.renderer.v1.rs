@@ -168,6 +168,11 @@ pub struct RenderRequest {
     /// `--include-crds`): RenderResponse.crds stays empty.
     #[prost(bool, tag = "24")]
     pub omit_crds: bool,
+    /// The caller prints only the rendered documents (`template`): RenderResponse.manifest,
+    /// merged_values_json, user_values_json and chart_metadata_json stay empty (the texts a release
+    /// record keeps; for a large chart the joined manifest and the values' JSON are megabytes).
+    #[prost(bool, tag = "25")]
+    pub omit_release_texts: bool,
 }
 /// What a template's `lookup apiVersion kind namespace name` asks (an empty name lists).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
