@@ -103,13 +103,7 @@ impl RestMapper {
         if let Some(found) = cached(self) {
             return Ok(found);
         }
-        let lock = self
-            .discovering
-            .lock()
-            .expect("not poisoned")
-            .entry((group.to_string(), version.to_string()))
-            .or_default()
-            .clone();
+        let lock = self.discovery_lock(group, version);
         let _discovering = lock.lock().await;
         if let Some(found) = cached(self) {
             return Ok(found);
@@ -140,6 +134,17 @@ impl RestMapper {
         }
     }
 
+    /// The lock held while one group-version is discovered, so that lookups of its kinds at
+    /// the same time ask the server once.
+    fn discovery_lock(&self, group: &str, version: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.discovering
+            .lock()
+            .expect("not poisoned")
+            .entry((group.to_string(), version.to_string()))
+            .or_default()
+            .clone()
+    }
+
     /// The mapping of a kind the cache knows (from an earlier lookup or
     /// [`prefetch`](Self::prefetch)), without asking the server.
     pub fn cached(&self, api_version: &str, kind: &str) -> Option<Mapping> {
@@ -166,13 +171,7 @@ impl RestMapper {
             }
         }
         futures::future::join_all(missing.into_iter().map(|(group, version)| async move {
-            let lock = self
-                .discovering
-                .lock()
-                .expect("not poisoned")
-                .entry((group.to_string(), version.to_string()))
-                .or_default()
-                .clone();
+            let lock = self.discovery_lock(group, version);
             let _discovering = lock.lock().await;
             let gv = GroupVersion::gv(group, version);
             if let Ok(found) = discovery::pinned_group(&self.client, &gv).await {

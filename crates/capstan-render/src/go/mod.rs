@@ -65,16 +65,15 @@ impl Compiled {
         go_source: Arc<str>,
         translation: Translation,
     ) -> Compiled {
-        Compiled {
+        Compiled::restored(
             key,
             file,
             exec_name,
             go_source,
-            source: Arc::from(translation.source),
-            spans: SpanMap::new(translation.spans),
-            program: OnceLock::new(),
-            stored: Mutex::new(None),
-        }
+            Arc::from(translation.source),
+            SpanMap::new(translation.spans),
+            None,
+        )
     }
 
     /// A template as a compile cache kept it, with its instructions if it kept them.
