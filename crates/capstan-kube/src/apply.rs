@@ -384,8 +384,10 @@ impl Applier {
                     })
                 })
                 .collect();
+            // Results in install order, whichever finished first: of several objects of a wave
+            // that fail, the error names the first in Helm's order, as a one-by-one apply would.
             let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffer_unordered(options.concurrency.max(1))
+                .buffered(options.concurrency.max(1))
                 .collect()
                 .await;
             absorb(&mut report, results)?;
@@ -541,8 +543,9 @@ impl Applier {
                     (resource.key(&options.release_namespace).to_string(), result)
                 })
                 .collect();
+            // In order, as an apply's (the first failure in order is the one named).
             let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffer_unordered(options.concurrency.max(1))
+                .buffered(options.concurrency.max(1))
                 .collect()
                 .await;
             absorb(report, results)?;
