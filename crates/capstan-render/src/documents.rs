@@ -149,22 +149,41 @@ fn read_fresh_whole(text: &str) -> Answer {
         .filter(|s| !s.is_empty())
         .ok_or_else(|| DocError::MissingName(kind.to_string()))?;
     let annotation = |key: &str| get_str(&value, &["metadata", "annotations", key]);
-    let hook = annotation("helm.sh/hook").map(|events| HookHead {
+    Ok(Some(doc_head(
+        api_version,
+        kind,
+        name,
+        get_str(&value, &["metadata", "namespace"]),
+        annotation("helm.sh/hook"),
+        annotation("helm.sh/hook-weight"),
+        annotation("helm.sh/hook-delete-policy"),
+    )))
+}
+
+/// A document's head from its fields as read; the hook's from its three annotations.
+fn doc_head(
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+    hook: Option<&str>,
+    weight: Option<&str>,
+    policies: Option<&str>,
+) -> DocHead {
+    let hook = hook.map(|events| HookHead {
         events: events.split(',').filter_map(HookEvent::parse).collect(),
-        weight: annotation("helm.sh/hook-weight")
-            .and_then(|w| w.trim().parse().ok())
-            .unwrap_or(0),
-        delete_policies: annotation("helm.sh/hook-delete-policy")
+        weight: weight.and_then(|w| w.trim().parse().ok()).unwrap_or(0),
+        delete_policies: policies
             .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
             .unwrap_or_default(),
     });
-    Ok(Some(DocHead {
+    DocHead {
         api_version: api_version.to_string(),
         kind: kind.to_string(),
         name: name.to_string(),
-        namespace: get_str(&value, &["metadata", "namespace"]).map(str::to_string),
+        namespace: namespace.map(str::to_string),
         hook,
-    }))
+    }
 }
 
 /// [`read_fresh`] of a block-style document ([`capstan_chart::blockyaml`]), `None` when that
@@ -204,20 +223,15 @@ fn read_block(text: &str) -> Option<Answer> {
         let name = name
             .filter(|s| !s.is_empty())
             .ok_or_else(|| DocError::MissingName(kind.to_string()))?;
-        let hook = hook.map(|events| HookHead {
-            events: events.split(',').filter_map(HookEvent::parse).collect(),
-            weight: weight.and_then(|w| w.trim().parse().ok()).unwrap_or(0),
-            delete_policies: policies
-                .map(|p| p.split(',').filter_map(HookDeletePolicy::parse).collect())
-                .unwrap_or_default(),
-        });
-        Ok(Some(DocHead {
-            api_version: api_version.to_string(),
-            kind: kind.to_string(),
-            name: name.to_string(),
-            namespace: namespace.map(str::to_string),
+        Ok(Some(doc_head(
+            api_version,
+            kind,
+            name,
+            namespace,
             hook,
-        }))
+            weight,
+            policies,
+        )))
     })();
     Some(answer)
 }

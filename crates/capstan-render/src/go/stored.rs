@@ -404,10 +404,11 @@ impl Writer {
     }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads what a [`Writer`] wrote (and the instructions [`super::program`] encodes alike).
+pub(super) struct Reader<'a>(pub(super) &'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.0.len() {
             return None;
         }
@@ -416,12 +417,15 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
-    fn byte(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
+    pub(super) fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
     }
 
-    /// A length [`Writer::len`] wrote; `None` past the input's end or beyond 64 bits.
-    fn len(&mut self) -> Option<usize> {
+    /// An integer [`Writer::len`] wrote (7 bits a byte, low first); `None` past the input's
+    /// end or beyond 64 bits.
+    pub(super) fn int(&mut self) -> Option<u64> {
         let mut n: u64 = 0;
         let mut shift = 0u32;
         loop {
@@ -431,7 +435,7 @@ impl<'a> Reader<'a> {
             }
             n |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return usize::try_from(n).ok();
+                return Some(n);
             }
             shift += 7;
             if shift > 63 {
@@ -440,7 +444,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> Option<&'a str> {
+    /// A length [`Writer::len`] wrote.
+    pub(super) fn len(&mut self) -> Option<usize> {
+        usize::try_from(self.int()?).ok()
+    }
+
+    pub(super) fn str(&mut self) -> Option<&'a str> {
         let n = self.len()?;
         std::str::from_utf8(self.take(n)?).ok()
     }
