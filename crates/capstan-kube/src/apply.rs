@@ -37,13 +37,14 @@ use std::collections::{HashMap, HashSet};
 use futures::StreamExt as _;
 use kube::api::{
     DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams, PostParams,
-    PropagationPolicy,
+    PropagationPolicy, ValidationDirective,
 };
-use kube::core::TypeMeta;
+use kube::core::{ObjectMeta, PartialObjectMeta, TypeMeta};
 use kube::{Api, Client};
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::answer;
 use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mapping::{Mapping, RestMapper, is_builtin_group};
@@ -331,20 +332,32 @@ impl Applier {
         // a release of many kinds otherwise waits on, one round trip a wave. An install's
         // lists are conclusive for absence (see `list_step`): its objects are all new to the
         // release, and the ownership check before its record found them absent or its own.
+        // They list names only (`Listing::Names`): what an install finds is rare (a
+        // `--replace`, leftovers of a failed install) and read by itself.
         // Every list is sent at once; each wave waits for its own steps' lists only.
+        let install = previous.is_empty();
         let mut ahead = futures::stream::FuturesOrdered::new();
         let listing_ahead = lists_ahead(desired);
         if listing_ahead {
-            let conclusive = previous.is_empty();
+            let listing = if install {
+                Listing::Names
+            } else {
+                Listing::Whole { conclusive: false }
+            };
             for step in waves.iter().flatten() {
-                ahead.push_back(self.list_step(step, ns, conclusive));
+                ahead.push_back(self.list_step(step, ns, listing));
             }
         }
         for wave in &waves {
             let mut listed: Vec<StepLive> = Vec::with_capacity(wave.len());
             if !listing_ahead {
+                let listing = if install {
+                    Listing::Names
+                } else {
+                    Listing::Whole { conclusive: true }
+                };
                 listed = futures::future::join_all(
-                    wave.iter().map(|step| self.list_step(step, ns, true)),
+                    wave.iter().map(|step| self.list_step(step, ns, listing)),
                 )
                 .await;
             } else {
@@ -407,12 +420,13 @@ impl Applier {
     /// not listed (its list refused or cut short, alone in its namespace) is read by itself
     /// when it is applied.
     ///
-    /// With `conclusive` (the lists are taken as the step starts, not ahead of earlier steps'
-    /// writes), a complete list's silence is an answer: the objects it does not show are
-    /// [`StepLive::absent`] and created without a read. The lists carry no selector, so they
-    /// show every object of the kind, except Secrets and ConfigMaps, listed without release
-    /// records (megabytes each): those are told absent by a metadata-only list of them all.
-    async fn list_step(&self, step: &[&Resource], ns: &str, conclusive: bool) -> StepLive {
+    /// With [`Listing::Whole`] `conclusive` (the lists are taken as the step starts, not ahead
+    /// of earlier steps' writes), a complete list's silence is an answer: the objects it does
+    /// not show are [`StepLive::absent`] and created without a read. The lists carry no
+    /// selector, so they show every object of the kind, except Secrets and ConfigMaps, listed
+    /// without release records (megabytes each): those are told absent by a metadata-only list
+    /// of them all. [`Listing::Names`] takes that metadata-only list alone, for every kind.
+    async fn list_step(&self, step: &[&Resource], ns: &str, listing: Listing) -> StepLive {
         /// One namespace's list and the step's objects in it.
         type Group<'r> = (Api<DynamicObject>, Mapping, Vec<&'r Resource>);
         let mut groups: HashMap<Option<String>, Group<'_>> = HashMap::new();
@@ -426,6 +440,12 @@ impl Applier {
                 .2
                 .push(resource);
         }
+        let names_of = |list: &ObjectList<_>| -> HashSet<String> {
+            list.items
+                .iter()
+                .filter_map(|o: &PartialObjectMeta<DynamicObject>| o.metadata.name.clone())
+                .collect()
+        };
         let lists = groups
             .into_values()
             .filter(|(_, _, resources)| resources.len() > 1)
@@ -433,6 +453,14 @@ impl Applier {
                 let holds_records = mapping.resource.group.is_empty()
                     && matches!(mapping.resource.kind.as_str(), "Secret" | "ConfigMap");
                 let params = ListParams::default().limit(LIST_PAGE);
+                let conclusive = match listing {
+                    Listing::Names => {
+                        let names = api.list_metadata(&params).await.ok().filter(complete);
+                        let names = names.as_ref().map(names_of);
+                        return (mapping, resources, None, names);
+                    }
+                    Listing::Whole { conclusive } => conclusive,
+                };
                 let whole = if holds_records {
                     params.clone().labels(&without_release_records())
                 } else {
@@ -441,13 +469,8 @@ impl Applier {
                 let (listed, names) = if conclusive && holds_records {
                     let (listed, names) =
                         futures::join!(api.list(&whole), api.list_metadata(&params));
-                    let names = names.ok().filter(complete).map(|list| {
-                        list.items
-                            .into_iter()
-                            .filter_map(|o| o.metadata.name)
-                            .collect::<HashSet<String>>()
-                    });
-                    (listed, names)
+                    let names = names.ok().filter(complete);
+                    (listed, names.as_ref().map(names_of))
                 } else {
                     let listed = api.list(&whole).await;
                     let names = listed
@@ -462,7 +485,7 @@ impl Applier {
                         });
                     (listed, names)
                 };
-                (mapping, resources, listed, names)
+                (mapping, resources, listed.ok(), names)
             });
         let mut live = StepLive::default();
         for (mapping, resources, listed, names) in futures::future::join_all(lists).await {
@@ -474,7 +497,7 @@ impl Applier {
                         .map(|r| r.key(ns)),
                 );
             }
-            let Ok(list) = listed else { continue };
+            let Some(list) = listed else { continue };
             let types = TypeMeta {
                 api_version: mapping.resource.api_version.clone(),
                 kind: mapping.resource.kind.clone(),
@@ -711,11 +734,16 @@ impl Applier {
                     .server_side(&target, &modified, options)
                     .await
                     .map_err(|e| write_error("apply", e, None))?,
-                ApplyMethod::ClientSide => target
-                    .api
-                    .create(&post, &dynamic(&modified)?)
+                ApplyMethod::ClientSide => {
+                    let object = dynamic(&modified)?;
+                    answered(
+                        options.dry_run,
+                        target.api.create(&post, &object),
+                        answer::create(&target.api, &post, &object),
+                    )
                     .await
-                    .map_err(|e| write_error("create", e, None))?,
+                    .map_err(|e| write_error("create", e, None))?
+                }
             };
             return report(Action::Created, Some(&created));
         };
@@ -750,11 +778,14 @@ impl Applier {
             }
             // As Helm's `--force`: a PUT of the chart's object, which the API server refuses
             // when it changes an immutable field (the object is never deleted and recreated).
-            let replaced = target
-                .api
-                .replace(&resource.name, &post, &dynamic(&replacement)?)
-                .await
-                .map_err(|e| write_error("replace", e, Some(live_value)))?;
+            let replacement = dynamic(&replacement)?;
+            let replaced = answered(
+                options.dry_run,
+                target.api.replace(&resource.name, &post, &replacement),
+                answer::replace(&target.api, &resource.name, &post, &replacement),
+            )
+            .await
+            .map_err(|e| write_error("replace", e, Some(live_value)))?;
             return report(Action::Replaced, Some(&replaced));
         }
 
@@ -828,11 +859,13 @@ impl Applier {
                 } else {
                     Patch::Merge(patch)
                 };
-                target
-                    .api
-                    .patch(&resource.name, &params, &patch)
-                    .await
-                    .map_err(|e| write_error("patch", e, Some(live_value)))?
+                answered(
+                    options.dry_run,
+                    target.api.patch(&resource.name, &params, &patch),
+                    answer::patch(&target.api, &resource.name, &params, &patch),
+                )
+                .await
+                .map_err(|e| write_error("patch", e, Some(live_value)))?
             }
         };
         let unchanged = if options.dry_run {
@@ -857,11 +890,52 @@ impl Applier {
         let mut params = PatchParams::apply(&options.field_manager);
         params.force = options.force_conflicts;
         params.dry_run = options.dry_run;
-        target
-            .api
-            .patch(&target.key.name, &params, &Patch::Apply(modified))
-            .await
+        // The body is JSON made from a map, which cannot hold a duplicate key, the one thing the
+        // server's strict pass over an apply body reports beyond what the apply itself refuses
+        // (unknown fields are refused either way): without it, the server parses every body
+        // once (as YAML: an apply's content type) instead of twice.
+        params.field_validation = Some(ValidationDirective::Ignore);
+        let patch = Patch::Apply(modified);
+        answered(
+            options.dry_run,
+            target.api.patch(&target.key.name, &params, &patch),
+            answer::patch(&target.api, &target.key.name, &params, &patch),
+        )
+        .await
     }
+}
+
+/// A write's answer: the whole object in a dry run (its [`Preview`] shows it), else its metadata
+/// alone ([`answer`]), all an applied object's report reads of it. Only the future awaited
+/// sends its request.
+async fn answered(
+    dry_run: bool,
+    whole: impl Future<Output = kube::Result<DynamicObject>>,
+    metadata: impl Future<Output = kube::Result<ObjectMeta>>,
+) -> kube::Result<DynamicObject> {
+    if dry_run {
+        whole.await
+    } else {
+        let metadata = metadata.await?;
+        Ok(DynamicObject {
+            types: None,
+            metadata,
+            data: Value::Object(serde_json::Map::new()),
+        })
+    }
+}
+
+/// How an install step's objects are listed.
+#[derive(Clone, Copy)]
+enum Listing {
+    /// Whole objects, the lists' silence an answer when `conclusive`.
+    Whole {
+        /// The lists are taken as the step starts: an object they do not show is absent.
+        conclusive: bool,
+    },
+    /// Names alone (a metadata-only list), for an install: an object they do not show is
+    /// absent, one they show is read by itself.
+    Names,
 }
 
 /// What one install step's lists say of its objects.
