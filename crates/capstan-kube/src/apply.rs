@@ -399,10 +399,7 @@ impl Applier {
                 .collect();
             // Results in install order, whichever finished first: of several objects of a wave
             // that fail, the error names the first in Helm's order, as a one-by-one apply would.
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffered(options.concurrency.max(1))
-                .collect()
-                .await;
+            let results = in_order(pending, options.concurrency).await;
             absorb(&mut report, results)?;
         }
         let dropped: Vec<Resource> = previous
@@ -567,10 +564,7 @@ impl Applier {
                 })
                 .collect();
             // In order, as an apply's (the first failure in order is the one named).
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffered(options.concurrency.max(1))
-                .collect()
-                .await;
+            let results = in_order(pending, options.concurrency).await;
             absorb(report, results)?;
         }
         Ok(())
@@ -905,6 +899,24 @@ impl Applier {
     }
 }
 
+/// Runs `pending` at most `limit` at a time, the next one starting as soon as any is done (a
+/// slow object holds up no other, as it would in `buffered`'s order), and returns their
+/// results in `pending`'s order.
+async fn in_order<F: Future>(pending: Vec<F>, limit: usize) -> Vec<F::Output> {
+    // Collected first, as the callers' futures are: no closure in the stream's type.
+    let indexed: Vec<_> = pending
+        .into_iter()
+        .enumerate()
+        .map(|(i, future)| async move { (i, future.await) })
+        .collect();
+    let mut results: Vec<(usize, F::Output)> = futures::stream::iter(indexed)
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 /// A write's answer: the whole object in a dry run (its [`Preview`] shows it), else its metadata
 /// alone ([`answer`]), all an applied object's report reads of it. Only the future awaited
 /// sends its request.
@@ -1155,6 +1167,43 @@ fn absorb(report: &mut ApplyReport, results: Vec<(String, Result<ObjectReport>)>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn results_come_in_order_and_a_slow_one_holds_up_no_other() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let started = AtomicUsize::new(0);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let started = &started;
+        let mut released = Some(released);
+        let pending: Vec<_> = (0..5)
+            .map(|i| {
+                let gate = if i == 0 { released.take() } else { None };
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    if let Some(gate) = gate {
+                        let _ = gate.await;
+                    }
+                    i
+                }
+            })
+            .collect();
+        let run = in_order(pending, 2);
+        let release_later = async {
+            // With 2 at a time and the first held, the other 4 still start and finish.
+            for _ in 0..1000 {
+                if started.load(Ordering::SeqCst) == 5 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            let before_release = started.load(Ordering::SeqCst);
+            release.send(()).unwrap();
+            before_release
+        };
+        let (results, before_release) = tokio::join!(run, release_later);
+        assert_eq!(before_release, 5, "all started while the first was held");
+        assert_eq!(results, vec![0, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn subsets_allow_server_defaults_but_not_differences() {
