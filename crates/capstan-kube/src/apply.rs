@@ -25,16 +25,17 @@
 //! with no order among them, such as a chart's custom resources of several kinds, or its
 //! Deployments and DaemonSets), the objects of one wave concurrently (at most `concurrency` at
 //! a time), each wave after the one before; each kind's existing objects read with one list per namespace
-//! (all kinds' lists at once, before the first write, unless the release makes kinds or
-//! namespaces: `lists_ahead`); objects of the previous manifest missing from the new one are then
+//! (the first wave's lists, then every later wave's at once before the first write, unless
+//! the release makes kinds or namespaces: `lists_ahead`; an install's by name alone); the
+//! writes answered with the objects' metadata alone outside dry runs ([`crate::answer`]); objects of the previous manifest missing from the new one are then
 //! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
 //! on the live object). With `dry_run` every write is sent with `dryRun=All`, and each object's
 //! report carries a [`Preview`]: the live object and what the server says it would become, which
 //! `capstan diff --three-way` compares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use kube::api::{
     DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams, PostParams,
     PropagationPolicy, ValidationDirective,
@@ -334,37 +335,54 @@ impl Applier {
         // release, and the ownership check before its record found them absent or its own.
         // They list names only (`Listing::Names`): what an install finds is rare (a
         // `--replace`, leftovers of a failed install) and read by itself.
-        // Every list is sent at once; each wave waits for its own steps' lists only.
+        // The first wave's lists are sent alone and awaited, then every later wave's at once,
+        // answered while the first wave is written; each later wave waits for its own steps'
+        // lists only. (Sent together with the first wave's, the later lists held up the first
+        // write: the server answers them all at once.)
         let install = previous.is_empty();
-        let mut ahead = futures::stream::FuturesOrdered::new();
         let listing_ahead = lists_ahead(desired);
-        if listing_ahead {
-            let listing = if install {
-                Listing::Names
-            } else {
-                Listing::Whole { conclusive: false }
-            };
-            for step in waves.iter().flatten() {
-                ahead.push_back(self.list_step(step, ns, listing));
-            }
-        }
-        for wave in &waves {
-            let mut listed: Vec<StepLive> = Vec::with_capacity(wave.len());
-            if !listing_ahead {
+        let ahead_listing = if install {
+            Listing::Names
+        } else {
+            Listing::Whole { conclusive: false }
+        };
+        let mut ahead = futures::stream::FuturesOrdered::new();
+        // The later waves' lists answered by the time the first wave's writes started.
+        let mut answered: VecDeque<StepLive> = VecDeque::new();
+        for (index, wave) in waves.iter().enumerate() {
+            let listed: Vec<StepLive> = if !listing_ahead {
                 let listing = if install {
                     Listing::Names
                 } else {
                     Listing::Whole { conclusive: true }
                 };
-                listed = futures::future::join_all(
-                    wave.iter().map(|step| self.list_step(step, ns, listing)),
+                futures::future::join_all(wave.iter().map(|step| self.list_step(step, ns, listing)))
+                    .await
+            } else if index == 0 {
+                let first = futures::future::join_all(
+                    wave.iter()
+                        .map(|step| self.list_step(step, ns, ahead_listing)),
                 )
                 .await;
-            } else {
-                for _ in wave {
-                    listed.push(ahead.next().await.unwrap_or_default());
+                for step in waves.iter().skip(1).flatten() {
+                    ahead.push_back(self.list_step(step, ns, ahead_listing));
                 }
-            }
+                // One poll sends every list.
+                while let Some(Some(live)) = ahead.next().now_or_never() {
+                    answered.push_back(live);
+                }
+                first
+            } else {
+                let mut listed = Vec::with_capacity(wave.len());
+                for _ in wave {
+                    let live = match answered.pop_front() {
+                        Some(live) => live,
+                        None => ahead.next().await.unwrap_or_default(),
+                    };
+                    listed.push(live);
+                }
+                listed
+            };
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
