@@ -70,10 +70,62 @@ pub async fn replace<K: kube::Resource + Clone + Serialize>(
     send(api, "replace", request).await
 }
 
+/// The highest `resourceVersion` the writes of each resource (group and plural name) were
+/// answered with, shared by an [`Applier`](crate::Applier) that records them and a
+/// [`Waiter`](crate::Waiter) that lists no older: a list "not older than" a version its
+/// resource's cache has seen (our own write) is answered from the cache at once, where a list
+/// without a version waits for the cache to catch up with etcd's latest revision (for a
+/// resource not written since, a progress notification the server requests every 100 ms).
+#[derive(Debug, Default)]
+pub struct Written {
+    versions: std::sync::Mutex<std::collections::HashMap<(String, String), u64>>,
+}
+
+impl Written {
+    /// Records that a write of `resource` in `group` was answered with `version` (ignored when
+    /// it is not a number, as only etcd's versions are).
+    pub fn record(&self, group: &str, resource: &str, version: Option<&str>) {
+        let Some(version) = version.and_then(|v| v.parse::<u64>().ok()) else {
+            return;
+        };
+        let mut versions = self
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let highest = versions
+            .entry((group.to_owned(), resource.to_owned()))
+            .or_default();
+        *highest = (*highest).max(version);
+    }
+
+    /// The highest version a write of `resource` in `group` was answered with, if any.
+    pub fn highest(&self, group: &str, resource: &str) -> Option<u64> {
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(group.to_owned(), resource.to_owned()))
+            .copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kube::api::DynamicObject;
+
+    #[test]
+    fn the_highest_version_of_each_resource_is_kept() {
+        let written = Written::default();
+        written.record("apps", "deployments", Some("12"));
+        written.record("apps", "deployments", Some("9"));
+        written.record("apps", "deployments", Some("not a number"));
+        written.record("", "configmaps", Some("15"));
+        written.record("", "secrets", None);
+        assert_eq!(written.highest("apps", "deployments"), Some(12));
+        assert_eq!(written.highest("", "configmaps"), Some(15));
+        assert_eq!(written.highest("", "secrets"), None);
+        assert_eq!(written.highest("apps", "daemonsets"), None);
+    }
 
     #[test]
     fn the_metadata_is_read_from_either_answer() {

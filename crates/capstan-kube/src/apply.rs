@@ -218,6 +218,7 @@ pub type OnObject<'a> = &'a (dyn Fn(&ObjectReport) + Send + Sync);
 pub struct Applier {
     client: Client,
     mapper: Arc<RestMapper>,
+    written: Arc<answer::Written>,
 }
 
 pub(crate) struct Target {
@@ -238,7 +239,11 @@ impl Applier {
     /// An applier with its own [`RestMapper`].
     pub fn new(client: Client) -> Applier {
         let mapper = Arc::new(RestMapper::new(client.clone()));
-        Applier { client, mapper }
+        Applier {
+            client,
+            mapper,
+            written: Arc::default(),
+        }
     }
 
     /// An applier sharing a [`RestMapper`] (and its caches).
@@ -246,6 +251,25 @@ impl Applier {
         Applier {
             client: mapper.client().clone(),
             mapper,
+            written: Arc::default(),
+        }
+    }
+
+    /// The versions this applier's writes were answered with, for a [`crate::Waiter`] to list
+    /// no older ([`crate::Waiter::with_written`]).
+    pub fn written(&self) -> Arc<answer::Written> {
+        self.written.clone()
+    }
+
+    /// Records the version a write of `target` was answered with (not for a dry run's).
+    fn record_written(&self, target: &Target, answer: &DynamicObject, options: &ApplyOptions) {
+        if !options.dry_run {
+            let resource = &target.mapping.resource;
+            self.written.record(
+                &resource.group,
+                &resource.plural,
+                answer.metadata.resource_version.as_deref(),
+            );
         }
     }
 
@@ -334,15 +358,20 @@ impl Applier {
         // lists are conclusive for absence (see `list_step`): its objects are all new to the
         // release, and the ownership check before its record found them absent or its own.
         // They list names only (`Listing::Names`): what an install finds is rare (a
-        // `--replace`, leftovers of a failed install) and read by itself.
+        // `--replace`, leftovers of a failed install) and read by itself. They are taken from
+        // the API server's cache as it is (`cached`) when the ownership check ran: see
+        // `Listing::Names`.
         // The first wave's lists are sent alone and awaited, then every later wave's at once,
         // answered while the first wave is written; each later wave waits for its own steps'
         // lists only. (Sent together with the first wave's, the later lists held up the first
         // write: the server answers them all at once.)
         let install = previous.is_empty();
         let listing_ahead = lists_ahead(desired);
+        let names = Listing::Names {
+            cached: !options.take_ownership,
+        };
         let ahead_listing = if install {
-            Listing::Names
+            names
         } else {
             Listing::Whole { conclusive: false }
         };
@@ -352,7 +381,7 @@ impl Applier {
         for (index, wave) in waves.iter().enumerate() {
             let listed: Vec<StepLive> = if !listing_ahead {
                 let listing = if install {
-                    Listing::Names
+                    names
                 } else {
                     Listing::Whole { conclusive: true }
                 };
@@ -469,7 +498,12 @@ impl Applier {
                     && matches!(mapping.resource.kind.as_str(), "Secret" | "ConfigMap");
                 let params = ListParams::default().limit(LIST_PAGE);
                 let conclusive = match listing {
-                    Listing::Names => {
+                    Listing::Names { cached } => {
+                        let params = if cached {
+                            params.clone().match_any()
+                        } else {
+                            params.clone()
+                        };
                         let names = api.list_metadata(&params).await.ok().filter(complete);
                         let names = names.as_ref().map(names_of);
                         return (mapping, resources, None, names);
@@ -757,6 +791,7 @@ impl Applier {
                     .map_err(|e| write_error("create", e, None))?
                 }
             };
+            self.record_written(&target, &created, options);
             return report(Action::Created, Some(&created));
         };
 
@@ -798,6 +833,7 @@ impl Applier {
             )
             .await
             .map_err(|e| write_error("replace", e, Some(live_value)))?;
+            self.record_written(&target, &replaced, options);
             return report(Action::Replaced, Some(&replaced));
         }
 
@@ -889,6 +925,7 @@ impl Applier {
         if unchanged {
             report(Action::Unchanged, Some(&after))
         } else {
+            self.record_written(&target, &after, options);
             report(Action::Configured, Some(&after))
         }
     }
@@ -965,7 +1002,16 @@ enum Listing {
     },
     /// Names alone (a metadata-only list), for an install: an object they do not show is
     /// absent, one they show is read by itself.
-    Names,
+    Names {
+        /// From the API server's cache as it is (`resourceVersion=0`), when the ownership
+        /// check ran before the install's record ([`Applier::check_adoption`]). A list without
+        /// a resourceVersion is served from the cache only once the cache has caught up with
+        /// etcd's latest revision, which for a kind not written since takes a progress
+        /// notification the server requests every 100 ms: tens of milliseconds before the
+        /// first write. The cache only moves forward, so the list is at least as fresh as the
+        /// check's lists of the same kinds and namespaces, which waited for it.
+        cached: bool,
+    },
 }
 
 /// What one install step's lists say of its objects.
