@@ -500,7 +500,10 @@ impl Applier {
                 let conclusive = match listing {
                     Listing::Names { cached } => {
                         let params = if cached {
-                            params.clone().match_any()
+                            // No limit: kube-rs leaves `resourceVersion=0` out of a list with
+                            // one (servers once ignored the limit with it), so a limited list
+                            // would wait for the cache after all.
+                            ListParams::default().match_any()
                         } else {
                             params.clone()
                         };
