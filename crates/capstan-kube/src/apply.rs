@@ -25,25 +25,27 @@
 //! with no order among them, such as a chart's custom resources of several kinds, or its
 //! Deployments and DaemonSets), the objects of one wave concurrently (at most `concurrency` at
 //! a time), each wave after the one before; each kind's existing objects read with one list per namespace
-//! (all kinds' lists at once, before the first write, unless the release makes kinds or
-//! namespaces: `lists_ahead`); objects of the previous manifest missing from the new one are then
+//! (the first wave's lists, then every later wave's at once before the first write, unless
+//! the release makes kinds or namespaces: `lists_ahead`; an install's by name alone); the
+//! writes answered with the objects' metadata alone outside dry runs ([`crate::answer`]); objects of the previous manifest missing from the new one are then
 //! deleted in uninstall order unless annotated `helm.sh/resource-policy: keep` (in the manifest or
 //! on the live object). With `dry_run` every write is sent with `dryRun=All`, and each object's
 //! report carries a [`Preview`]: the live object and what the server says it would become, which
 //! `capstan diff --three-way` compares.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use kube::api::{
     DeleteParams, DynamicObject, ListParams, ObjectList, Patch, PatchParams, PostParams,
-    PropagationPolicy,
+    PropagationPolicy, ValidationDirective,
 };
-use kube::core::TypeMeta;
+use kube::core::{ObjectMeta, PartialObjectMeta, TypeMeta};
 use kube::{Api, Client};
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::answer;
 use crate::error::{Error, Result};
 use crate::invalid;
 use crate::mapping::{Mapping, RestMapper, is_builtin_group};
@@ -216,6 +218,7 @@ pub type OnObject<'a> = &'a (dyn Fn(&ObjectReport) + Send + Sync);
 pub struct Applier {
     client: Client,
     mapper: Arc<RestMapper>,
+    written: Arc<answer::Written>,
 }
 
 pub(crate) struct Target {
@@ -236,7 +239,11 @@ impl Applier {
     /// An applier with its own [`RestMapper`].
     pub fn new(client: Client) -> Applier {
         let mapper = Arc::new(RestMapper::new(client.clone()));
-        Applier { client, mapper }
+        Applier {
+            client,
+            mapper,
+            written: Arc::default(),
+        }
     }
 
     /// An applier sharing a [`RestMapper`] (and its caches).
@@ -244,6 +251,25 @@ impl Applier {
         Applier {
             client: mapper.client().clone(),
             mapper,
+            written: Arc::default(),
+        }
+    }
+
+    /// The versions this applier's writes were answered with, for a [`crate::Waiter`] to list
+    /// no older ([`crate::Waiter::with_written`]).
+    pub fn written(&self) -> Arc<answer::Written> {
+        self.written.clone()
+    }
+
+    /// Records the version a write of `target` was answered with (not for a dry run's).
+    fn record_written(&self, target: &Target, answer: &DynamicObject, options: &ApplyOptions) {
+        if !options.dry_run {
+            let resource = &target.mapping.resource;
+            self.written.record(
+                &resource.group,
+                &resource.plural,
+                answer.metadata.resource_version.as_deref(),
+            );
         }
     }
 
@@ -331,27 +357,61 @@ impl Applier {
         // a release of many kinds otherwise waits on, one round trip a wave. An install's
         // lists are conclusive for absence (see `list_step`): its objects are all new to the
         // release, and the ownership check before its record found them absent or its own.
-        // Every list is sent at once; each wave waits for its own steps' lists only.
-        let mut ahead = futures::stream::FuturesOrdered::new();
+        // They list names only (`Listing::Names`): what an install finds is rare (a
+        // `--replace`, leftovers of a failed install) and read by itself. They are taken from
+        // the API server's cache as it is (`cached`) when the ownership check ran: see
+        // `Listing::Names`.
+        // The first wave's lists are sent alone and awaited, then every later wave's at once,
+        // answered while the first wave is written; each later wave waits for its own steps'
+        // lists only. (Sent together with the first wave's, the later lists held up the first
+        // write: the server answers them all at once.)
+        let install = previous.is_empty();
         let listing_ahead = lists_ahead(desired);
-        if listing_ahead {
-            let conclusive = previous.is_empty();
-            for step in waves.iter().flatten() {
-                ahead.push_back(self.list_step(step, ns, conclusive));
-            }
-        }
-        for wave in &waves {
-            let mut listed: Vec<StepLive> = Vec::with_capacity(wave.len());
-            if !listing_ahead {
-                listed = futures::future::join_all(
-                    wave.iter().map(|step| self.list_step(step, ns, true)),
+        let names = Listing::Names {
+            cached: !options.take_ownership,
+        };
+        let ahead_listing = if install {
+            names
+        } else {
+            Listing::Whole { conclusive: false }
+        };
+        let mut ahead = futures::stream::FuturesOrdered::new();
+        // The later waves' lists answered by the time the first wave's writes started.
+        let mut answered: VecDeque<StepLive> = VecDeque::new();
+        for (index, wave) in waves.iter().enumerate() {
+            let listed: Vec<StepLive> = if !listing_ahead {
+                let listing = if install {
+                    names
+                } else {
+                    Listing::Whole { conclusive: true }
+                };
+                futures::future::join_all(wave.iter().map(|step| self.list_step(step, ns, listing)))
+                    .await
+            } else if index == 0 {
+                let first = futures::future::join_all(
+                    wave.iter()
+                        .map(|step| self.list_step(step, ns, ahead_listing)),
                 )
                 .await;
-            } else {
-                for _ in wave {
-                    listed.push(ahead.next().await.unwrap_or_default());
+                for step in waves.iter().skip(1).flatten() {
+                    ahead.push_back(self.list_step(step, ns, ahead_listing));
                 }
-            }
+                // One poll sends every list.
+                while let Some(Some(live)) = ahead.next().now_or_never() {
+                    answered.push_back(live);
+                }
+                first
+            } else {
+                let mut listed = Vec::with_capacity(wave.len());
+                for _ in wave {
+                    let live = match answered.pop_front() {
+                        Some(live) => live,
+                        None => ahead.next().await.unwrap_or_default(),
+                    };
+                    listed.push(live);
+                }
+                listed
+            };
             // The futures are collected first (not mapped lazily in the stream) so that callers
             // can box this future as `Send` (a closure over references inside the stream type
             // defeats the compiler's higher-ranked `Send` proof).
@@ -386,10 +446,7 @@ impl Applier {
                 .collect();
             // Results in install order, whichever finished first: of several objects of a wave
             // that fail, the error names the first in Helm's order, as a one-by-one apply would.
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffered(options.concurrency.max(1))
-                .collect()
-                .await;
+            let results = in_order(pending, options.concurrency).await;
             absorb(&mut report, results)?;
         }
         let dropped: Vec<Resource> = previous
@@ -407,12 +464,13 @@ impl Applier {
     /// not listed (its list refused or cut short, alone in its namespace) is read by itself
     /// when it is applied.
     ///
-    /// With `conclusive` (the lists are taken as the step starts, not ahead of earlier steps'
-    /// writes), a complete list's silence is an answer: the objects it does not show are
-    /// [`StepLive::absent`] and created without a read. The lists carry no selector, so they
-    /// show every object of the kind, except Secrets and ConfigMaps, listed without release
-    /// records (megabytes each): those are told absent by a metadata-only list of them all.
-    async fn list_step(&self, step: &[&Resource], ns: &str, conclusive: bool) -> StepLive {
+    /// With [`Listing::Whole`] `conclusive` (the lists are taken as the step starts, not ahead
+    /// of earlier steps' writes), a complete list's silence is an answer: the objects it does
+    /// not show are [`StepLive::absent`] and created without a read. The lists carry no
+    /// selector, so they show every object of the kind, except Secrets and ConfigMaps, listed
+    /// without release records (megabytes each): those are told absent by a metadata-only list
+    /// of them all. [`Listing::Names`] takes that metadata-only list alone, for every kind.
+    async fn list_step(&self, step: &[&Resource], ns: &str, listing: Listing) -> StepLive {
         /// One namespace's list and the step's objects in it.
         type Group<'r> = (Api<DynamicObject>, Mapping, Vec<&'r Resource>);
         let mut groups: HashMap<Option<String>, Group<'_>> = HashMap::new();
@@ -426,6 +484,12 @@ impl Applier {
                 .2
                 .push(resource);
         }
+        let names_of = |list: &ObjectList<_>| -> HashSet<String> {
+            list.items
+                .iter()
+                .filter_map(|o: &PartialObjectMeta<DynamicObject>| o.metadata.name.clone())
+                .collect()
+        };
         let lists = groups
             .into_values()
             .filter(|(_, _, resources)| resources.len() > 1)
@@ -433,6 +497,22 @@ impl Applier {
                 let holds_records = mapping.resource.group.is_empty()
                     && matches!(mapping.resource.kind.as_str(), "Secret" | "ConfigMap");
                 let params = ListParams::default().limit(LIST_PAGE);
+                let conclusive = match listing {
+                    Listing::Names { cached } => {
+                        let params = if cached {
+                            // No limit: kube-rs leaves `resourceVersion=0` out of a list with
+                            // one (servers once ignored the limit with it), so a limited list
+                            // would wait for the cache after all.
+                            ListParams::default().match_any()
+                        } else {
+                            params.clone()
+                        };
+                        let names = api.list_metadata(&params).await.ok().filter(complete);
+                        let names = names.as_ref().map(names_of);
+                        return (mapping, resources, None, names);
+                    }
+                    Listing::Whole { conclusive } => conclusive,
+                };
                 let whole = if holds_records {
                     params.clone().labels(&without_release_records())
                 } else {
@@ -441,13 +521,8 @@ impl Applier {
                 let (listed, names) = if conclusive && holds_records {
                     let (listed, names) =
                         futures::join!(api.list(&whole), api.list_metadata(&params));
-                    let names = names.ok().filter(complete).map(|list| {
-                        list.items
-                            .into_iter()
-                            .filter_map(|o| o.metadata.name)
-                            .collect::<HashSet<String>>()
-                    });
-                    (listed, names)
+                    let names = names.ok().filter(complete);
+                    (listed, names.as_ref().map(names_of))
                 } else {
                     let listed = api.list(&whole).await;
                     let names = listed
@@ -462,7 +537,7 @@ impl Applier {
                         });
                     (listed, names)
                 };
-                (mapping, resources, listed, names)
+                (mapping, resources, listed.ok(), names)
             });
         let mut live = StepLive::default();
         for (mapping, resources, listed, names) in futures::future::join_all(lists).await {
@@ -474,7 +549,7 @@ impl Applier {
                         .map(|r| r.key(ns)),
                 );
             }
-            let Ok(list) = listed else { continue };
+            let Some(list) = listed else { continue };
             let types = TypeMeta {
                 api_version: mapping.resource.api_version.clone(),
                 kind: mapping.resource.kind.clone(),
@@ -544,10 +619,7 @@ impl Applier {
                 })
                 .collect();
             // In order, as an apply's (the first failure in order is the one named).
-            let results: Vec<(String, Result<ObjectReport>)> = futures::stream::iter(pending)
-                .buffered(options.concurrency.max(1))
-                .collect()
-                .await;
+            let results = in_order(pending, options.concurrency).await;
             absorb(report, results)?;
         }
         Ok(())
@@ -711,12 +783,18 @@ impl Applier {
                     .server_side(&target, &modified, options)
                     .await
                     .map_err(|e| write_error("apply", e, None))?,
-                ApplyMethod::ClientSide => target
-                    .api
-                    .create(&post, &dynamic(&modified)?)
+                ApplyMethod::ClientSide => {
+                    let object = dynamic(&modified)?;
+                    answered(
+                        options.dry_run,
+                        target.api.create(&post, &object),
+                        answer::create(&target.api, &post, &object),
+                    )
                     .await
-                    .map_err(|e| write_error("create", e, None))?,
+                    .map_err(|e| write_error("create", e, None))?
+                }
             };
+            self.record_written(&target, &created, options);
             return report(Action::Created, Some(&created));
         };
 
@@ -750,11 +828,15 @@ impl Applier {
             }
             // As Helm's `--force`: a PUT of the chart's object, which the API server refuses
             // when it changes an immutable field (the object is never deleted and recreated).
-            let replaced = target
-                .api
-                .replace(&resource.name, &post, &dynamic(&replacement)?)
-                .await
-                .map_err(|e| write_error("replace", e, Some(live_value)))?;
+            let replacement = dynamic(&replacement)?;
+            let replaced = answered(
+                options.dry_run,
+                target.api.replace(&resource.name, &post, &replacement),
+                answer::replace(&target.api, &resource.name, &post, &replacement),
+            )
+            .await
+            .map_err(|e| write_error("replace", e, Some(live_value)))?;
+            self.record_written(&target, &replaced, options);
             return report(Action::Replaced, Some(&replaced));
         }
 
@@ -828,11 +910,13 @@ impl Applier {
                 } else {
                     Patch::Merge(patch)
                 };
-                target
-                    .api
-                    .patch(&resource.name, &params, &patch)
-                    .await
-                    .map_err(|e| write_error("patch", e, Some(live_value)))?
+                answered(
+                    options.dry_run,
+                    target.api.patch(&resource.name, &params, &patch),
+                    answer::patch(&target.api, &resource.name, &params, &patch),
+                )
+                .await
+                .map_err(|e| write_error("patch", e, Some(live_value)))?
             }
         };
         let unchanged = if options.dry_run {
@@ -844,6 +928,7 @@ impl Applier {
         if unchanged {
             report(Action::Unchanged, Some(&after))
         } else {
+            self.record_written(&target, &after, options);
             report(Action::Configured, Some(&after))
         }
     }
@@ -857,11 +942,79 @@ impl Applier {
         let mut params = PatchParams::apply(&options.field_manager);
         params.force = options.force_conflicts;
         params.dry_run = options.dry_run;
-        target
-            .api
-            .patch(&target.key.name, &params, &Patch::Apply(modified))
-            .await
+        // The body is JSON made from a map, which cannot hold a duplicate key, the one thing the
+        // server's strict pass over an apply body reports beyond what the apply itself refuses
+        // (unknown fields are refused either way): without it, the server parses every body
+        // once (as YAML: an apply's content type) instead of twice.
+        params.field_validation = Some(ValidationDirective::Ignore);
+        let patch = Patch::Apply(modified);
+        answered(
+            options.dry_run,
+            target.api.patch(&target.key.name, &params, &patch),
+            answer::patch(&target.api, &target.key.name, &params, &patch),
+        )
+        .await
     }
+}
+
+/// Runs `pending` at most `limit` at a time, the next one starting as soon as any is done (a
+/// slow object holds up no other, as it would in `buffered`'s order), and returns their
+/// results in `pending`'s order.
+async fn in_order<F: Future>(pending: Vec<F>, limit: usize) -> Vec<F::Output> {
+    // Collected first, as the callers' futures are: no closure in the stream's type.
+    let indexed: Vec<_> = pending
+        .into_iter()
+        .enumerate()
+        .map(|(i, future)| async move { (i, future.await) })
+        .collect();
+    let mut results: Vec<(usize, F::Output)> = futures::stream::iter(indexed)
+        .buffer_unordered(limit.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// A write's answer: the whole object in a dry run (its [`Preview`] shows it), else its metadata
+/// alone ([`answer`]), all an applied object's report reads of it. Only the future awaited
+/// sends its request.
+async fn answered(
+    dry_run: bool,
+    whole: impl Future<Output = kube::Result<DynamicObject>>,
+    metadata: impl Future<Output = kube::Result<ObjectMeta>>,
+) -> kube::Result<DynamicObject> {
+    if dry_run {
+        whole.await
+    } else {
+        let metadata = metadata.await?;
+        Ok(DynamicObject {
+            types: None,
+            metadata,
+            data: Value::Object(serde_json::Map::new()),
+        })
+    }
+}
+
+/// How an install step's objects are listed.
+#[derive(Clone, Copy)]
+enum Listing {
+    /// Whole objects, the lists' silence an answer when `conclusive`.
+    Whole {
+        /// The lists are taken as the step starts: an object they do not show is absent.
+        conclusive: bool,
+    },
+    /// Names alone (a metadata-only list), for an install: an object they do not show is
+    /// absent, one they show is read by itself.
+    Names {
+        /// From the API server's cache as it is (`resourceVersion=0`), when the ownership
+        /// check ran before the install's record ([`Applier::check_adoption`]). A list without
+        /// a resourceVersion is served from the cache only once the cache has caught up with
+        /// etcd's latest revision, which for a kind not written since takes a progress
+        /// notification the server requests every 100 ms: tens of milliseconds before the
+        /// first write. The cache only moves forward, so the list is at least as fresh as the
+        /// check's lists of the same kinds and namespaces, which waited for it.
+        cached: bool,
+    },
 }
 
 /// What one install step's lists say of its objects.
@@ -1081,6 +1234,43 @@ fn absorb(report: &mut ApplyReport, results: Vec<(String, Result<ObjectReport>)>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test]
+    async fn results_come_in_order_and_a_slow_one_holds_up_no_other() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let started = AtomicUsize::new(0);
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let started = &started;
+        let mut released = Some(released);
+        let pending: Vec<_> = (0..5)
+            .map(|i| {
+                let gate = if i == 0 { released.take() } else { None };
+                async move {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    if let Some(gate) = gate {
+                        let _ = gate.await;
+                    }
+                    i
+                }
+            })
+            .collect();
+        let run = in_order(pending, 2);
+        let release_later = async {
+            // With 2 at a time and the first held, the other 4 still start and finish.
+            for _ in 0..1000 {
+                if started.load(Ordering::SeqCst) == 5 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            let before_release = started.load(Ordering::SeqCst);
+            release.send(()).unwrap();
+            before_release
+        };
+        let (results, before_release) = tokio::join!(run, release_later);
+        assert_eq!(before_release, 5, "all started while the first was held");
+        assert_eq!(results, vec![0, 1, 2, 3, 4]);
+    }
 
     #[test]
     fn subsets_allow_server_defaults_but_not_differences() {

@@ -54,6 +54,7 @@
 //! kube error as source); record errors name the object as `namespace/object`.
 
 pub mod adopt;
+pub mod answer;
 pub mod apply;
 pub mod auth;
 pub mod cluster;

@@ -1,6 +1,9 @@
 //! Waiting for a release's objects to be ready (`--wait`, `--wait-for-jobs`, `--timeout`).
 //!
 //! The objects are first listed, one list per kind and namespace: those already ready are done.
+//! A kind the cluster's applier wrote is listed no older than its last write
+//! ([`Waiter::with_written`]), from the API server's cache without waiting for it to catch up
+//! with etcd.
 //! Each other object is watched (a watch on its name, not fixed-interval polling) and judged on every
 //! change by [`readiness`]: Helm's rules for workloads, Pods, Jobs, PersistentVolumeClaims,
 //! Services and CustomResourceDefinitions, and kstatus rules (observedGeneration, `Ready`,
@@ -26,7 +29,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use kube::api::{DynamicObject, ListParams};
+use kube::api::{DynamicObject, ListParams, VersionMatch};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
 use serde_json::Value;
@@ -80,6 +83,7 @@ pub struct ReadinessChange {
 pub struct Waiter {
     client: Client,
     mapper: Arc<RestMapper>,
+    written: Option<Arc<crate::answer::Written>>,
 }
 
 fn int(object: &Value, pointer: &str) -> Option<i64> {
@@ -372,7 +376,11 @@ impl Waiter {
     /// A waiter with its own [`RestMapper`].
     pub fn new(client: Client) -> Waiter {
         let mapper = Arc::new(RestMapper::new(client.clone()));
-        Waiter { client, mapper }
+        Waiter {
+            client,
+            mapper,
+            written: None,
+        }
     }
 
     /// A waiter sharing a [`RestMapper`].
@@ -380,7 +388,19 @@ impl Waiter {
         Waiter {
             client: mapper.client().clone(),
             mapper,
+            written: None,
         }
+    }
+
+    /// The same waiter, its first look at a resource an applier wrote to listing no older
+    /// than that applier's last write of it ([`Applier::written`](crate::Applier::written)),
+    /// which the API server answers from its cache at once, instead of waiting for its cache
+    /// to catch up with etcd's latest revision. The objects the applier wrote are seen as
+    /// written or later, never as before: an upgraded Deployment is not taken as ready from
+    /// its previous generation's status.
+    pub fn with_written(mut self, written: Arc<crate::answer::Written>) -> Waiter {
+        self.written = Some(written);
+        self
     }
 
     /// Waits until every object is ready, reporting each readiness change to `progress`.
@@ -554,6 +574,7 @@ impl Waiter {
         .await;
         let mut groups: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
         let mut apis: BTreeMap<Group, Api<DynamicObject>> = BTreeMap::new();
+        let mut written: BTreeMap<Group, u64> = BTreeMap::new();
         for (i, (resource, mapping)) in resources.iter().zip(mappings).enumerate() {
             let Ok(mapping) = mapping else { continue };
             let namespace = mapping
@@ -565,6 +586,13 @@ impl Waiter {
                 resource.kind.clone(),
                 namespace.clone(),
             );
+            if let Some(version) = self
+                .written
+                .as_ref()
+                .and_then(|w| w.highest(&mapping.resource.group, &mapping.resource.plural))
+            {
+                written.insert(group.clone(), version);
+            }
             apis.entry(group.clone())
                 .or_insert_with(|| match &namespace {
                     Some(ns) => Api::namespaced_with(self.client.clone(), ns, &mapping.resource),
@@ -572,10 +600,17 @@ impl Waiter {
                 });
             groups.entry(group).or_default().push(i);
         }
+        let written = &written;
         let lists = apis.into_iter().map(|(group, api)| async move {
             let params = ListParams::default()
                 .limit(LIST_PAGE)
                 .labels(&without_release_records());
+            let params = match written.get(&group) {
+                Some(version) => params
+                    .at(&version.to_string())
+                    .matching(VersionMatch::NotOlderThan),
+                None => params,
+            };
             let named = |name: Option<&String>, value: Value| Some((name?.clone(), value));
             // Kinds ready once they exist are listed by metadata alone (a namespace's
             // ConfigMaps and Secrets can be megabytes).

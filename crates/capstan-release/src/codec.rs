@@ -3,7 +3,9 @@
 //! This is exactly Helm's `encodeRelease`/`decodeRelease`: on decode the bytes are gunzipped
 //! only when they start with `1f 8b 08` (older records are plain JSON). capstan adds a bound on
 //! decompression, so a gzip bomb is an error and not an out-of-memory, and every error names the
-//! storage object it came from.
+//! storage object it came from. Storage writes ([`Codec::encode_fitting`]) compress at gzip's
+//! default level when the record then fits one object, at best compression only when it must;
+//! Helm's decoder reads any gzip stream.
 
 use std::io::{Read, Write};
 
@@ -66,15 +68,23 @@ impl Codec {
     /// Encodes any serializable value the way Helm encodes a release (JSON, gzip, base64):
     /// how the parts of a split record hold the chart's templates and files.
     pub fn encode_value<T: Serialize + ?Sized>(&self, object: &str, value: &T) -> Result<String> {
-        let encode_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Encode {
-            object: object.to_owned(),
-            source,
-        };
-        let json = serde_json::to_vec(value).map_err(|e| encode_err(e.into()))?;
-        let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), Compression::best());
-        gz.write_all(&json).map_err(|e| encode_err(e.into()))?;
-        let compressed = gz.finish().map_err(|e| encode_err(e.into()))?;
-        Ok(STANDARD.encode(compressed))
+        let json = serde_json::to_vec(value).map_err(|e| encode_error(object, e.into()))?;
+        compress(object, &json, Compression::best())
+    }
+
+    /// Encodes a release as [`encode`](Self::encode) does, but at gzip's default level when
+    /// the payload then has at most `fits` bytes: about half the time of best compression, for
+    /// a payload a few percent larger (kube-prometheus-stack's record: 413 KB against 394 KB).
+    /// Best compression only when the default level's payload is larger than `fits`, so a
+    /// record that fits one object at best compression is never made too large for it. Helm
+    /// reads either (its decoder takes any gzip stream).
+    pub fn encode_fitting(&self, object: &str, release: &Release, fits: usize) -> Result<String> {
+        let json = serde_json::to_vec(release).map_err(|e| encode_error(object, e.into()))?;
+        let payload = compress(object, &json, Compression::default())?;
+        if payload.len() <= fits {
+            return Ok(payload);
+        }
+        compress(object, &json, Compression::best())
     }
 
     /// Decodes a payload (the base64 text of `data.release` or the SQL `body`) into a release.
@@ -177,6 +187,23 @@ pub fn decode_release(object: &str, payload: &[u8]) -> Result<Release> {
     Codec::default().decode(object, payload)
 }
 
+/// An encoding error naming `object`.
+fn encode_error(object: &str, source: Box<dyn std::error::Error + Send + Sync>) -> Error {
+    Error::Encode {
+        object: object.to_owned(),
+        source,
+    }
+}
+
+/// `json` gzipped at `level`, in padded standard base64.
+fn compress(object: &str, json: &[u8], level: Compression) -> Result<String> {
+    let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 4 + 64), level);
+    gz.write_all(json)
+        .map_err(|e| encode_error(object, e.into()))?;
+    let compressed = gz.finish().map_err(|e| encode_error(object, e.into()))?;
+    Ok(STANDARD.encode(compressed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +244,22 @@ mod tests {
             Codec::new().decode_record(OBJ, payload.as_bytes()).unwrap(),
             r
         );
+    }
+
+    #[test]
+    fn storage_encodings_use_the_default_level_when_it_fits_and_best_when_not() {
+        let r = sample();
+        let codec = Codec::new();
+        let xfl = |payload: &str| STANDARD.decode(payload).unwrap()[8];
+        let fitting = codec.encode_fitting(OBJ, &r, usize::MAX).unwrap();
+        assert_eq!(xfl(&fitting), 0, "XFL of the default level");
+        assert_eq!(codec.decode_record(OBJ, fitting.as_bytes()).unwrap(), r);
+        // Too large at the default level: best compression, whatever its size.
+        let best = codec.encode_fitting(OBJ, &r, 0).unwrap();
+        assert_eq!(xfl(&best), 2, "XFL says maximum compression");
+        assert_eq!(best, encode_release(&r).unwrap());
+        let just = codec.encode_fitting(OBJ, &r, fitting.len() - 1).unwrap();
+        assert_eq!(just, best, "one byte over: best compression");
     }
 
     #[test]

@@ -69,10 +69,13 @@ impl KubeCluster {
 
     /// A cluster sharing a [`RestMapper`] (and its discovery and schema caches).
     pub fn with_mapper(mapper: Arc<RestMapper>) -> KubeCluster {
+        let client = mapper.client().clone();
+        let applier = Applier::with_mapper(mapper.clone());
+        let waiter = Waiter::with_mapper(mapper).with_written(applier.written());
         KubeCluster {
-            client: mapper.client().clone(),
-            applier: Applier::with_mapper(mapper.clone()),
-            waiter: Waiter::with_mapper(mapper),
+            client,
+            applier,
+            waiter,
             lease_duration: DEFAULT_LEASE_DURATION,
             concurrency: 8,
         }

@@ -49,6 +49,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, ObjectList, PartialObjectMeta, Preconditions};
 use kube::{Api, Client};
 
+use crate::answer;
 use crate::retry;
 
 pub use object::{PART_SECRET_TYPE, ReleaseObject, Role};
@@ -412,7 +413,11 @@ impl<K: ReleaseObject> KubeStore<K> {
         self.write_parts(&api, namespace, &payload).await?;
         let head = self.head_object(metadata, &payload);
         let post = writers::record_write();
-        let attempts = retry::attempts("create release object", || api.create(&post, &head)).await;
+        // Answered with the object's metadata: the version is all that is read of it.
+        let attempts = retry::attempts("create release object", || {
+            answer::create(&api, &post, &head)
+        })
+        .await;
         match attempts.result {
             Err(e)
                 if attempts.retried
@@ -431,7 +436,7 @@ impl<K: ReleaseObject> KubeStore<K> {
                 );
                 self.after_commit(&api, namespace, &release.name, &payload)
                     .await?;
-                Ok(version_of(&created))
+                Ok(version_of_meta(&created))
             }
             Err(e) if status_is(&e, |s| s.is_already_exists()) => Err(Error::AlreadyExists {
                 namespace: namespace.to_owned(),
@@ -510,7 +515,7 @@ impl<K: ReleaseObject> KubeStore<K> {
         head.meta_mut().resource_version = Some(expected.to_string());
         let post = writers::record_write();
         let attempts = retry::attempts("update release object", || {
-            api.replace(&object, &post, &head)
+            answer::replace(&api, &object, &post, &head)
         })
         .await;
         match attempts.result {
@@ -536,7 +541,7 @@ impl<K: ReleaseObject> KubeStore<K> {
                 }
                 self.after_commit(&api, &namespace, &release.name, &payload)
                     .await?;
-                Ok(version_of(&replaced))
+                Ok(version_of_meta(&replaced))
             }
             Err(e) if status_is(&e, |s| s.is_conflict()) => {
                 Err(conflict(current_version(&api, &object).await))
@@ -1021,7 +1026,12 @@ impl<K: ReleaseObject> ReleaseStore for KubeStore<K> {
 
 /// The record version of an object the API server returned.
 fn version_of<K: ReleaseObject>(object: &K) -> RecordVersion {
-    RecordVersion::new(object.meta().resource_version.clone().unwrap_or_default())
+    version_of_meta(object.meta())
+}
+
+/// The version of an object with this metadata.
+fn version_of_meta(meta: &ObjectMeta) -> RecordVersion {
+    RecordVersion::new(meta.resource_version.clone().unwrap_or_default())
 }
 
 /// The current `resourceVersion` of `object`, for a conflict's message (`deleted` when gone,

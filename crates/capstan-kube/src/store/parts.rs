@@ -48,7 +48,8 @@ impl<K: ReleaseObject> KubeStore<K> {
         };
         let object = K::with_payload(meta, part.data.clone(), Role::Part);
         let post = super::writers::record_write();
-        match retry::retrying("create release part", || api.create(&post, &object)).await {
+        let create = || crate::answer::create(api, &post, &object);
+        match retry::retrying("create release part", create).await {
             Ok(_) => Ok(()),
             Err(e) if status_is(&e, |s| s.is_already_exists()) => Ok(()),
             Err(e) => Err(self.backend("creating part", namespace, &part.object_name, e)),

@@ -129,7 +129,8 @@ impl HeadKind {
 
 /// Encodes `release` with `codec` and decides how to store it under its object name
 /// (`sh.helm.release.v1.<name>.v<N>`): what drivers call before writing a record. Inline when
-/// it fits in `max_object_payload` bytes; else [`Layout::ChartFiles`] when the release without
+/// it fits in `max_object_payload` bytes (at gzip's default level when that fits, else at best
+/// compression: [`Codec::encode_fitting`]); else [`Layout::ChartFiles`] when the release without
 /// its chart's templates and files fits; else [`Layout::Whole`].
 pub fn encode_for_storage(
     codec: &Codec,
@@ -138,7 +139,7 @@ pub fn encode_for_storage(
 ) -> Result<StoredPayload> {
     let head_object = ObjectKey::new(release.name.clone(), release.version).object_name();
     let max = max_object_payload.max(1);
-    let payload = codec.encode(&head_object, release)?;
+    let payload = codec.encode_fitting(&head_object, release, max)?;
     if payload.len() <= max {
         return Ok(StoredPayload::Inline(payload));
     }
