@@ -519,16 +519,31 @@ fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
     })
 }
 
-/// The bytes of the file `f`, read into a buffer of the size the walk saw (one `fstat` a
-/// file fewer than [`std::fs::read`], which asks the size again); a file that changed since is
-/// still read whole, to its end.
+/// The bytes of the file `f`, read into a buffer of the size the walk saw: `open`, `read`
+/// and the `read` that finds the end, without the `fstat` (and, for [`std::fs::File`]'s own
+/// `read_to_end`, the `lseek`) a file that asking the size again costs. A file that changed
+/// since is still read whole, to its end.
 fn read_sized(f: &Found, limits: &Limits) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut file = std::fs::File::open(&f.path)?;
     // The walk refused larger files; the bound keeps a file that grew since from setting it.
-    let expected = f.size.min(limits.max_file_bytes);
-    let mut data = Vec::with_capacity(usize::try_from(expected).unwrap_or(0));
-    file.read_to_end(&mut data)?;
+    let expected = usize::try_from(f.size.min(limits.max_file_bytes)).unwrap_or(0);
+    // Zeroed memory fresh from the allocator costs no writing.
+    let mut data = vec![0u8; expected];
+    let mut filled = 0;
+    while filled < expected {
+        match file.read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(filled);
+    if filled == expected {
+        // Whatever the file holds beyond the size seen (usually nothing: one `read` of 0).
+        file.read_to_end(&mut data)?;
+    }
     Ok(data)
 }
 
@@ -747,6 +762,29 @@ mod tests {
             assert!(
                 e.contains("templates/link.yaml") && e.contains("outside"),
                 "{e}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file is read whole whatever size the walk saw for it (it may have changed since).
+    #[test]
+    fn read_sized_reads_to_the_end() {
+        let dir = std::env::temp_dir().join(format!("capstan-chart-sized-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.txt");
+        let text: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        for size in [0, 1, 8_192, 19_999, 20_000, 20_001, 100_000] {
+            let found = Found {
+                rel: "f.txt".into(),
+                path: path.clone(),
+                size,
+            };
+            assert_eq!(
+                read_sized(&found, &Limits::default()).unwrap(),
+                text,
+                "{size}"
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
