@@ -521,8 +521,8 @@ fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
 
 /// The bytes of the file `f`, read into a buffer of the size the walk saw: `open`, `read`
 /// and the `read` that finds the end, without the `fstat` (and, for [`std::fs::File`]'s own
-/// `read_to_end`, the `lseek`) a file that asking the size again costs. A file that changed
-/// since is still read whole, to its end.
+/// `read_to_end`, the `lseek`) that asking the size again costs. A file that changed since is
+/// still read whole, to its end.
 fn read_sized(f: &Found, limits: &Limits) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut file = std::fs::File::open(&f.path)?;
@@ -542,7 +542,16 @@ fn read_sized(f: &Found, limits: &Limits) -> std::io::Result<Vec<u8>> {
     data.truncate(filled);
     if filled == expected {
         // Whatever the file holds beyond the size seen (usually nothing: one `read` of 0).
-        file.read_to_end(&mut data)?;
+        // Not `read_to_end`, which asks `fstat` and `lseek` for the size first.
+        let mut more = [0u8; 4096];
+        loop {
+            match file.read(&mut more) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&more[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(data)
 }
