@@ -241,7 +241,7 @@ impl GoChart {
     pub(crate) fn compile(
         chart: &Chart,
         limits: &RenderLimits,
-        reuse: Option<Translations>,
+        reuse: impl FnOnce() -> Option<Translations>,
     ) -> Result<GoChart> {
         let functions = Arc::new(capstan_sprig::Registry::helm());
         let is_function =
@@ -265,7 +265,8 @@ impl GoChart {
         files.sort_by_cached_key(|(file, _)| helm_order_key(file));
         let sources: HashMap<&str, &Arc<str>> =
             files.iter().map(|(f, s)| (f.as_str(), s)).collect();
-        let reused = reuse.and_then(|t| t.restore(&sources));
+        // Asked for only now: the files above were read meanwhile.
+        let reused = reuse().and_then(|t| t.restore(&sources));
         let from_cache = reused.is_some();
         let compiled = match reused {
             Some(compiled) => compiled,
@@ -667,7 +668,7 @@ mod tests {
             let chart = Chart::load_dir(&root.join(name), &capstan_chart::Limits::default())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             let resolved = capstan_chart::resolve_dependencies(&chart).unwrap();
-            let go = GoChart::compile(&resolved, &RenderLimits::default(), None).unwrap();
+            let go = GoChart::compile(&resolved, &RenderLimits::default(), || None).unwrap();
             assert!(!go.templates.compiled.is_empty(), "{name}");
             for c in go.templates.compiled.values() {
                 let what = format!("{name}: {}", c.key);
