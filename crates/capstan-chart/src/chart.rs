@@ -472,7 +472,7 @@ pub(crate) fn read_dir_files(root: &Path, limits: &Limits) -> Result<Vec<ChartFi
 /// Reads the files `found`, in order, on two threads when they are large enough together.
 fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
     let read = |f: &Found| -> Result<ChartFile> {
-        let data = std::fs::read(&f.path).map_err(|source| Error::Io {
+        let data = read_sized(f, limits).map_err(|source| Error::Io {
             path: f.path.display().to_string(),
             source,
         })?;
@@ -519,6 +519,43 @@ fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
     })
 }
 
+/// The bytes of the file `f`, read into a buffer of the size the walk saw: `open`, `read`
+/// and the `read` that finds the end, without the `fstat` (and, for [`std::fs::File`]'s own
+/// `read_to_end`, the `lseek`) that asking the size again costs. A file that changed since is
+/// still read whole, to its end.
+fn read_sized(f: &Found, limits: &Limits) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(&f.path)?;
+    // The walk refused larger files; the bound keeps a file that grew since from setting it.
+    let expected = usize::try_from(f.size.min(limits.max_file_bytes)).unwrap_or(0);
+    // Zeroed memory fresh from the allocator costs no writing.
+    let mut data = vec![0u8; expected];
+    let mut filled = 0;
+    while filled < expected {
+        match file.read(&mut data[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    data.truncate(filled);
+    if filled == expected {
+        // Whatever the file holds beyond the size seen (usually nothing: one `read` of 0).
+        // Not `read_to_end`, which asks `fstat` and `lseek` for the size first.
+        let mut more = [0u8; 4096];
+        loop {
+            match file.read(&mut more) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&more[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(data)
+}
+
 /// Walks a chart directory, listing in `found` the files to read, until the end or the first
 /// error.
 fn walk_dir(root: &Path, limits: &Limits, found: &mut Vec<Found>) -> Result<()> {
@@ -557,8 +594,12 @@ fn walk_dir(root: &Path, limits: &Limits, found: &mut Vec<Found>) -> Result<()> 
                 format!("{rel_dir}/{name}")
             };
             let path = entry.path();
-            let mut meta = std::fs::symlink_metadata(&path).map_err(io(&path))?;
-            if meta.file_type().is_symlink() {
+            // The entry's type as the directory listing gives it (no `lstat` on file systems
+            // that record it); a file's size by `fstatat` in the directory already open, which
+            // resolves one name rather than the whole path. Both without following a link, as
+            // `std::fs::symlink_metadata` would.
+            let kind = entry.file_type().map_err(io(&path))?;
+            let (is_dir, is_file, size) = if kind.is_symlink() {
                 let target = path.canonicalize().map_err(io(&path))?;
                 if !target.starts_with(&canonical_root) {
                     return Err(Error::UnsafeEntry {
@@ -566,9 +607,12 @@ fn walk_dir(root: &Path, limits: &Limits, found: &mut Vec<Found>) -> Result<()> 
                         reason: "symbolic link points outside the chart directory".into(),
                     });
                 }
-                meta = std::fs::metadata(&target).map_err(io(&target))?;
-            }
-            if meta.is_dir() {
+                let meta = std::fs::metadata(&target).map_err(io(&target))?;
+                (meta.is_dir(), meta.is_file(), Some(meta.len()))
+            } else {
+                (kind.is_dir(), kind.is_file(), None)
+            };
+            if is_dir {
                 if ignore.ignored(&rel, true) {
                     continue;
                 }
@@ -579,16 +623,16 @@ fn walk_dir(root: &Path, limits: &Limits, found: &mut Vec<Found>) -> Result<()> 
                     });
                 }
                 stack.push((path, rel, depth + 1));
-            } else if meta.is_file() {
+            } else if is_file {
                 if ignore.ignored(&rel, false) {
                     continue;
                 }
-                budget.take(limits, &rel, meta.len())?;
-                found.push(Found {
-                    rel,
-                    path,
-                    size: meta.len(),
-                });
+                let size = match size {
+                    Some(size) => size,
+                    None => entry.metadata().map_err(io(&path))?.len(),
+                };
+                budget.take(limits, &rel, size)?;
+                found.push(Found { rel, path, size });
             }
             // Sockets, fifos and devices are skipped: they are never chart content.
         }
@@ -729,6 +773,74 @@ mod tests {
                 "{e}"
             );
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A file is read whole whatever size the walk saw for it (it may have changed since).
+    #[test]
+    fn read_sized_reads_to_the_end() {
+        let dir = std::env::temp_dir().join(format!("capstan-chart-sized-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f.txt");
+        let text: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        for size in [0, 1, 8_192, 19_999, 20_000, 20_001, 100_000] {
+            let found = Found {
+                rel: "f.txt".into(),
+                path: path.clone(),
+                size,
+            };
+            assert_eq!(
+                read_sized(&found, &Limits::default()).unwrap(),
+                text,
+                "{size}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The walk takes the entries' types from the listing and their sizes from `fstatat`:
+    /// links inside the chart are still followed (to a file and to a directory), every byte is
+    /// read, and a file over the size limit is refused by the walk before anything is read.
+    #[cfg(unix)]
+    #[test]
+    fn load_dir_follows_inner_symlinks_and_checks_sizes() {
+        let dir = std::env::temp_dir().join(format!("capstan-chart-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::create_dir_all(dir.join("files")).unwrap();
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            "apiVersion: v2\nname: d\nversion: 1.0.0\n",
+        )
+        .unwrap();
+        let big = "x".repeat(70_000);
+        std::fs::write(dir.join("files/data.txt"), &big).unwrap();
+        std::fs::write(dir.join("templates/a.yaml"), "a: 1\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("files/data.txt"), dir.join("linked.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.join("files"), dir.join("more")).unwrap();
+        let chart = Chart::load_dir(&dir, &Limits::default()).unwrap();
+        let file = |name: &str| {
+            chart
+                .files
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.data.len())
+        };
+        assert_eq!(file("files/data.txt"), Some(big.len()));
+        assert_eq!(file("linked.txt"), Some(big.len()));
+        assert_eq!(file("more/data.txt"), Some(big.len()));
+        assert_eq!(chart.templates.len(), 1);
+
+        let limits = Limits {
+            max_file_bytes: 1_000,
+            ..Limits::default()
+        };
+        let e = Chart::load_dir(&dir, &limits).unwrap_err().to_string();
+        assert!(
+            e.contains("linked.txt") && e.contains("1000 bytes per file"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

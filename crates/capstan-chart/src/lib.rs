@@ -58,7 +58,7 @@ pub use chart::{Chart, ChartFile, FileData, Limits};
 pub use constraint::parse_version;
 pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};
-pub use schema::{SchemaViolation, validate_values};
+pub use schema::{SchemaViolation, prepare_validation, validate_values};
 pub use syntax::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use values::{
     MAX_YAML_FLOW_DEPTH, ValueLayer, Values, check_yaml_nesting, coalesce_values, compute_values,

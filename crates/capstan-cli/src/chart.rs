@@ -142,6 +142,7 @@ pub fn load_directory_with<T>(
         let key = capstan_renderer::compile_key(&files);
         let early = ahead(&key);
         let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
+        capstan_chart::prepare_validation(&chart);
         Ok::<_, capstan_chart::Error>((chart, key, early))
     };
     load().with_context(|| format!("loading chart {}", path.display()))

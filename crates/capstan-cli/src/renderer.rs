@@ -77,6 +77,12 @@ pub async fn chart_source(
         crate::chart::Prepared::Archive(archive) => ensure_chart(client, archive).await,
         crate::chart::Prepared::Directory(path) => match LOCAL.get() {
             Some(service) if IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) => {
+                // The semver patterns nearly every chart's render needs first (compiling them
+                // is about 3 M instructions), built on the core that would idle while this
+                // one walks the chart's directory.
+                let _ = std::thread::Builder::new()
+                    .name("capstan-prepare".into())
+                    .spawn(capstan_sprig::semver::prepare);
                 let (chart, digest, prefetched) =
                     crate::chart::load_directory_with(&path, |key| service.prefetch_compiled(key))?;
                 service
@@ -90,6 +96,38 @@ pub async fn chart_source(
             source: Some(pb::chart_source::Source::Reference(reference)),
         }),
     }
+}
+
+/// Renders `request`: a renderer started in this process is called directly, its response
+/// handed over as it is rather than encoded to protobuf and decoded again (for a large chart
+/// that is megabytes of documents copied twice); a remote one through `client`. The size bound
+/// a response crossing the transport has is kept, with the transport's own error.
+pub async fn render(
+    client: &mut Client,
+    request: pb::RenderRequest,
+) -> Result<pb::RenderResponse, tonic::Status> {
+    use capstan_proto::renderer::v1::renderer_server::Renderer as _;
+    let local = LOCAL
+        .get()
+        .filter(|_| IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed));
+    let Some(service) = local else {
+        return client
+            .render(request)
+            .await
+            .map(tonic::Response::into_inner);
+    };
+    let response = service
+        .render(tonic::Request::new(request))
+        .await?
+        .into_inner();
+    let len = prost::Message::encoded_len(&response);
+    if len > MAX_MESSAGE_BYTES {
+        return Err(tonic::Status::out_of_range(format!(
+            "Error, encoded message length too large: found {len} bytes, the limit is: \
+             {MAX_MESSAGE_BYTES} bytes"
+        )));
+    }
+    Ok(response)
 }
 
 /// A gRPC status as an error whose message is the service's own.

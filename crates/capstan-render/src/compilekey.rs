@@ -19,24 +19,65 @@ fn read_by_compile(name: &str) -> bool {
 }
 
 /// The sha256 (64 hex digits) of the files of a chart directory or archive (chart-relative
-/// paths, as [`capstan_chart::Chart::dir_files`] gives them) that compiling the chart reads:
-/// their paths, lengths and bytes in path order.
+/// paths, as [`capstan_chart::Chart::dir_files`] gives them) that compiling the chart reads: of
+/// their paths, lengths and each one's own sha256, in path order. Hashing each file apart lets
+/// a large chart's files be hashed on two threads ([`PARALLEL_HASH_FROM`]); the key is the same
+/// whichever hashes them.
 pub fn compile_key(files: &[ChartFile]) -> String {
     let mut read: Vec<&ChartFile> = files.iter().filter(|f| read_by_compile(&f.name)).collect();
     read.sort_by(|a, b| a.name.cmp(&b.name));
+    let digests = file_digests(&read);
     let mut hasher = Sha256::new();
-    hasher.update(b"capstan compile inputs v1\0");
-    for file in read {
+    hasher.update(b"capstan compile inputs v2\0");
+    for (file, digest) in read.iter().zip(&digests) {
         hasher.update((file.name.len() as u64).to_be_bytes());
         hasher.update(file.name.as_bytes());
         hasher.update((file.data.len() as u64).to_be_bytes());
-        hasher.update(&file.data);
+        hasher.update(digest);
     }
     hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Charts whose files to hash hold at least this many bytes are hashed on two threads.
+const PARALLEL_HASH_FROM: usize = 1 << 20;
+
+/// The sha256 of each of `files`, in order: the first half of the bytes on this thread and
+/// the rest on a second one when there are enough of them.
+fn file_digests(files: &[&ChartFile]) -> Vec<[u8; 32]> {
+    let digest = |f: &&ChartFile| -> [u8; 32] { Sha256::digest(&f.data).into() };
+    let total: usize = files.iter().map(|f| f.data.len()).sum();
+    if total < PARALLEL_HASH_FROM {
+        return files.iter().map(digest).collect();
+    }
+    let mut sum = 0;
+    let cut = files
+        .iter()
+        .position(|f| {
+            sum += f.data.len();
+            sum * 2 >= total
+        })
+        .map_or(files.len(), |i| i + 1);
+    let (first, second) = files.split_at(cut);
+    std::thread::scope(|scope| {
+        let other = std::thread::Builder::new()
+            .name("capstan-hash".into())
+            .spawn_scoped(scope, || second.iter().map(digest).collect::<Vec<_>>());
+        let mut out: Vec<[u8; 32]> = first.iter().map(digest).collect();
+        match other {
+            Ok(handle) => out.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ),
+            // No second thread: this one hashes them too.
+            Err(_) => out.extend(second.iter().map(digest)),
+        }
+        out
+    })
 }
 
 #[cfg(test)]
@@ -80,5 +121,25 @@ mod tests {
         let mut reversed = base.clone();
         reversed.reverse();
         assert_eq!(compile_key(&reversed), key);
+    }
+
+    /// A chart large enough to be hashed on two threads has the key one thread would give it.
+    #[test]
+    fn two_threads_hash_to_the_same_key() {
+        let big = "x".repeat(PARALLEL_HASH_FROM / 3);
+        let files: Vec<ChartFile> = (0..5)
+            .map(|i| file(&format!("templates/t{i}.yaml"), &format!("{i}{big}")))
+            .chain([file("Chart.yaml", "name: a")])
+            .collect();
+        let mut read: Vec<&ChartFile> = files.iter().collect();
+        read.sort_by(|a, b| a.name.cmp(&b.name));
+        let one: Vec<[u8; 32]> = read
+            .iter()
+            .map(|f| Sha256::digest(&f.data).into())
+            .collect();
+        assert_eq!(file_digests(&read), one);
+        let mut changed = files.clone();
+        changed[4].data = format!("4{big}y").into();
+        assert_ne!(compile_key(&changed), compile_key(&files));
     }
 }

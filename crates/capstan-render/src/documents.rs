@@ -191,10 +191,6 @@ fn doc_head(
 /// a string: the whole reading then decides.
 fn read_block(text: &str) -> Option<Answer> {
     use capstan_chart::blockyaml::Node;
-    // libyaml reads a literal block scalar that ends the text without a line break apart.
-    if !text.ends_with('\n') && text.contains('|') {
-        return None;
-    }
     let Node::Map(root) = capstan_chart::blockyaml::parse_quoted_keys(text)? else {
         return None;
     };
@@ -213,6 +209,20 @@ fn read_block(text: &str) -> Option<Answer> {
     let hook = string(field(annotations, "helm.sh/hook"))?;
     let weight = string(field(annotations, "helm.sh/hook-weight"))?;
     let policies = string(field(annotations, "helm.sh/hook-delete-policy"))?;
+    // libyaml reads a literal block scalar that ends the text without a line break without
+    // the break the block reader gives it (`name: |` then `  x` at the end: "x", not "x\n").
+    // Only such a scalar's value differs, so the answer stands unless one of the fields it is
+    // made of could be that scalar: one ending in a line break (or empty, to be sure).
+    if !text.ends_with('\n') && text.contains('|') {
+        let fields = [api_version, kind, name, namespace, hook, weight, policies];
+        if fields
+            .iter()
+            .flatten()
+            .any(|s| s.is_empty() || s.ends_with('\n'))
+        {
+            return None;
+        }
+    }
     let answer = (|| {
         let api_version = api_version
             .filter(|s| !s.is_empty())
@@ -298,6 +308,11 @@ mod tests {
             "apiVersion: v1\nkind: K\nmetadata:\n  name: web\nspec:\n  script: |\n    x\n",
             "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    \"helm.sh/hook\": test\n    'helm.sh/hook-weight': \"3\"\n",
             "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    {}\n",
+            // A literal block ending the text without a line break, outside the fields.
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\ndata:\n  a: |\n    x",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\ndata:\n  a: |\n    x\n  b: c",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: |-\n    web\ndata:\n  a: |-\n    x|y",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    helm.sh/hook: test\nspec:\n  expr: |\n    up{job=\"a\"} |\n    == 0",
         ] {
             assert_eq!(read_block(text), Some(read_fresh_whole(text)), "{text}");
         }
@@ -308,7 +323,11 @@ mod tests {
             "apiVersion: v1\nkind: K\nmetadata:\n  name:\n",
             "apiVersion: v1\nkind: K\nmetadata:\n  name: n\n  annotations:\n    helm.sh/hook-weight: -5\n",
             "apiVersion: v1\nkind: K\nmetadata: {name: n}\n",
-            "apiVersion: v1\nkind: K\nmetadata:\n  name: n\ndata:\n  a: |\n    x",
+            // A literal block ending the text without a line break, which libyaml reads
+            // without it, that may be one of the fields.
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: |\n    x",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  namespace: |+\n    x",
+            "apiVersion: v1\nkind: K\nmetadata:\n  name: web\n  annotations:\n    helm.sh/hook: |\n      test",
             "~\n",
             "- a\n",
         ] {

@@ -191,6 +191,18 @@ impl CompiledChart {
         limits: &RenderLimits,
         reuse: Option<crate::Translations>,
     ) -> Result<CompiledChart> {
+        CompiledChart::compile_reusing_later(chart, limits, || reuse)
+    }
+
+    /// [`CompiledChart::compile_reusing`] with the translations asked for only once the
+    /// compile needs them (a Go chart's templates read and checked first): a compile cache
+    /// still being read meanwhile on another thread is waited for as late as possible. A
+    /// chart in capstan's minijinja dialect never asks.
+    pub fn compile_reusing_later(
+        chart: Chart,
+        limits: &RenderLimits,
+        reuse: impl FnOnce() -> Option<crate::Translations>,
+    ) -> Result<CompiledChart> {
         let resolved = capstan_chart::resolve_dependencies(&chart)?;
         if crate::TemplateSyntax::of(&chart) == crate::TemplateSyntax::Go {
             let go = crate::go::GoChart::compile(&resolved, limits, reuse)?;

@@ -235,12 +235,7 @@ impl RendererService {
         let for_compile = digest.clone();
         let compiled = self
             .blocking(&Tenant::Anonymous, "compile", move || {
-                let reuse = prefetched.0.map(|reading| {
-                    reading
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                });
-                compile(&inner, chart, &for_compile, reuse).map(Arc::new)
+                compile(&inner, chart, &for_compile, prefetched).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(&key, compiled);
@@ -405,7 +400,7 @@ impl RendererService {
             .blocking(tenant, "compile", move || {
                 let chart =
                     Chart::load_archive(&archive, &inner.chart_limits).map_err(chart_error)?;
-                compile(&inner, chart, &for_compile, None).map(Arc::new)
+                compile(&inner, chart, &for_compile, Prefetched(None)).map(Arc::new)
             })
             .await?;
         self.inner.cache.put_compiled(key, compiled.clone());
@@ -422,17 +417,22 @@ impl RendererService {
 pub struct Prefetched(Option<std::thread::JoinHandle<Option<capstan_render::Translations>>>);
 
 /// Compiles `chart` (known by `digest`), taking its translations from the compile cache:
-/// `prefetched` when the caller read them ahead (`Some`), else read now.
+/// those `prefetched` reads (waited for only when the compile needs them), else read then.
 fn compile(
     inner: &Inner,
     chart: Chart,
     digest: &str,
-    prefetched: Option<Option<capstan_render::Translations>>,
+    prefetched: Prefetched,
 ) -> Result<CompiledChart, Status> {
     let cache = inner.compile_cache.as_ref();
-    let reuse = prefetched.unwrap_or_else(|| cache.and_then(|c| c.load(digest)));
-    let compiled =
-        CompiledChart::compile_reusing(chart, &inner.render_limits, reuse).map_err(render_error)?;
+    let reuse = || match prefetched.0 {
+        Some(reading) => reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        None => cache.and_then(|c| c.load(digest)),
+    };
+    let compiled = CompiledChart::compile_reusing_later(chart, &inner.render_limits, reuse)
+        .map_err(render_error)?;
     tracing::debug!(
         chart = %digest,
         reused = compiled.reused_translations(),

@@ -62,11 +62,9 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
         omit_crds: !args.include_crds && !args.validate,
         omit_release_texts: !args.validate,
     };
-    let rendered = client
-        .render(request)
+    let rendered = renderer::render(&mut client, request)
         .await
-        .map_err(renderer::status)?
-        .into_inner();
+        .map_err(renderer::status)?;
     if args.validate {
         super::release::validate(global, &name, &rendered).await?;
     }

@@ -90,7 +90,10 @@ impl SpanMap {
     /// The spans, decoded at the first call when they were kept encoded.
     pub(crate) fn spans(&self) -> &[Span] {
         self.decoded.get_or_init(|| {
-            // Checked when the entry was read ([`skip_spans`]): it decodes.
+            // Its layout was checked when the entry was read ([`skip_spans`]), its bytes by the
+            // compile cache's checksum; its texts' UTF-8 is checked only here (most of the
+            // reading's cost was checking the texts of spans no error message ever needs), so
+            // a span map whose texts are not UTF-8 gives an error no spans.
             self.encoded
                 .as_ref()
                 .and_then(|b| read_spans(&mut Reader(b), usize::MAX))
@@ -355,24 +358,25 @@ fn read_spans(r: &mut Reader<'_>, source_len: usize) -> Option<Vec<Span>> {
     Some(spans)
 }
 
-/// Checks a span map as [`read_spans`] reads it, without building it.
+/// Checks the layout of a span map as [`read_spans`] reads it (not its texts' UTF-8), without
+/// building it.
 fn skip_spans(r: &mut Reader<'_>, source_len: usize) -> Option<()> {
     let count = r.len()?;
     for _ in 0..count {
         let start = r.len()?;
         let end = r.len()?;
         r.len()?;
-        r.str()?;
+        r.skip_str()?;
         match r.byte()? {
             0 => {}
             1 => {
-                r.str()?;
+                r.skip_str()?;
             }
             _ => return None,
         }
         for _ in 0..r.len()? {
             r.len()?;
-            r.str()?;
+            r.skip_str()?;
         }
         if start > end || end > source_len {
             return None;
@@ -453,6 +457,12 @@ impl<'a> Reader<'a> {
         let n = self.len()?;
         std::str::from_utf8(self.take(n)?).ok()
     }
+
+    /// Steps over what [`Reader::str`] reads, without checking that it is UTF-8.
+    fn skip_str(&mut self) -> Option<()> {
+        let n = self.len()?;
+        self.take(n).map(|_| ())
+    }
 }
 
 #[cfg(test)]
@@ -526,6 +536,25 @@ mod tests {
         huge.splice(at..at + 1, [0xff; 9].into_iter().chain([0x01]));
         assert_eq!(Translations::decode(&huge), None);
         assert_eq!(Translations::decode(b"not translations"), None);
+    }
+
+    /// A span's text is checked for UTF-8 only when an error message decodes the span map;
+    /// a map that fails it gives no spans (the entry's other texts are checked when read).
+    #[test]
+    fn span_texts_are_checked_when_decoded() {
+        let mut bytes = sample().encode();
+        let at = bytes.windows(9).position(|w| w == b".Values.x").unwrap();
+        bytes[at] = 0xff;
+        let decoded = Translations::decode(&bytes).unwrap();
+        assert!(decoded.entries[0].spans.spans().is_empty());
+        assert!(decoded.entries[0].spans.span_at(1, 2).is_none());
+        let source = bytes.windows(3).position(|w| w == b"{{ ").unwrap();
+        bytes[source] = 0xff;
+        assert_eq!(
+            Translations::decode(&bytes),
+            None,
+            "the translation's own text"
+        );
     }
 
     #[test]
