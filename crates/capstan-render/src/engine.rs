@@ -131,7 +131,7 @@ fn provisional(
     error: Error,
     session: &Session,
     chart: Arc<Chart>,
-    values: Values,
+    values: Arc<Values>,
 ) -> Result<Texts> {
     let unanswered = session.lookups.take_unanswered();
     if unanswered.is_empty() {
@@ -157,7 +157,7 @@ struct Computed {
     /// Go chart, its outline.
     processed: Arc<Chart>,
     /// The merged values, validated against the charts' schemas.
-    values: Values,
+    values: Arc<Values>,
     /// `values` as JSON, made at the first [`CompiledChart::merged_values_json`] that asks.
     values_json: std::sync::OnceLock<String>,
 }
@@ -167,7 +167,7 @@ struct Texts {
     /// The chart with its values processed (dependencies enabled or not, imports done).
     chart: Arc<Chart>,
     /// The merged values the top chart saw.
-    values: Values,
+    values: Arc<Values>,
     /// Rendered text by chart-relative path (NOTES excluded).
     files: BTreeMap<String, String>,
     notes: String,
@@ -497,7 +497,7 @@ impl CompiledChart {
         let mut stack = vec![(
             processed.name().to_string(),
             &*processed,
-            values.clone(),
+            (*values).clone(),
             true,
         )];
         while let Some((path, chart, scoped, top)) = stack.pop() {
@@ -605,7 +605,7 @@ impl CompiledChart {
             chart_values: chart_values.cloned(),
             user_values: user_values.clone(),
             processed: Arc::new(processed),
-            values,
+            values: Arc::new(values),
             values_json: std::sync::OnceLock::new(),
         });
         *self.lock_computed() = Some(computed.clone());

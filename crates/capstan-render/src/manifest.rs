@@ -143,8 +143,9 @@ pub struct Hook {
 pub struct Rendered {
     /// The top chart's `Chart.yaml`.
     pub chart: ChartMetadata,
-    /// The merged values the top chart was rendered with.
-    pub values: Values,
+    /// The merged values the top chart was rendered with (shared with the compiled chart,
+    /// which keeps them for the next render with the same values).
+    pub values: std::sync::Arc<Values>,
     /// Non-hook manifests in install order.
     pub manifests: Vec<Manifest>,
     /// Hooks, ordered by weight, then name, then path.
