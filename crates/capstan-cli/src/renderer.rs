@@ -101,7 +101,8 @@ pub async fn chart_source(
 /// Renders `request`: a renderer started in this process is called directly, its response
 /// handed over as it is rather than encoded to protobuf and decoded again (for a large chart
 /// that is megabytes of documents copied twice); a remote one through `client`. The size bound
-/// a response crossing the transport has is kept, with the transport's own error.
+/// a response crossing the transport has is kept, with the transport's own error, and so is
+/// the bound on an error's message.
 pub async fn render(
     client: &mut Client,
     request: pb::RenderRequest,
@@ -116,9 +117,15 @@ pub async fn render(
             .await
             .map(tonic::Response::into_inner);
     };
+    // An error is bounded as a daemon's status is (`capstan_server::bounded`), so both paths
+    // give the user the same message.
     let response = service
         .render(tonic::Request::new(request))
-        .await?
+        .await
+        .map_err(|status| {
+            let message = capstan_server::bounded::bound_message(status.message()).into_owned();
+            tonic::Status::new(status.code(), message)
+        })?
         .into_inner();
     let len = prost::Message::encoded_len(&response);
     if len > MAX_MESSAGE_BYTES {
