@@ -487,36 +487,7 @@ fn read_found(found: &[Found], limits: &Limits) -> Vec<Result<ChartFile>> {
             data: data.into(),
         })
     };
-    let total: u64 = found.iter().map(|f| f.size).sum();
-    if total < PARALLEL_READ_FROM {
-        return found.iter().map(read).collect();
-    }
-    // The first half of the bytes here, the rest on a second thread.
-    let mut sum = 0;
-    let cut = found
-        .iter()
-        .position(|f| {
-            sum += f.size;
-            sum * 2 >= total
-        })
-        .map_or(found.len(), |i| i + 1);
-    let (first, second) = found.split_at(cut);
-    std::thread::scope(|scope| {
-        let other = std::thread::Builder::new()
-            .name("capstan-read".into())
-            .spawn_scoped(scope, || second.iter().map(read).collect::<Vec<_>>());
-        let mut out: Vec<Result<ChartFile>> = first.iter().map(read).collect();
-        match other {
-            Ok(handle) => out.extend(
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            ),
-            // No second thread: this one reads them too.
-            Err(_) => out.extend(second.iter().map(read)),
-        }
-        out
-    })
+    crate::halves::map_in_halves(found, |f| f.size, PARALLEL_READ_FROM, "capstan-read", read)
 }
 
 /// The bytes of the file `f`, read into a buffer of the size the walk saw: `open`, `read`

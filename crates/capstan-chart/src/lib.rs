@@ -39,6 +39,7 @@ pub mod strvals;
 mod archive;
 pub mod blockyaml;
 mod chart;
+mod halves;
 mod ignore;
 mod metadata;
 mod schema;
@@ -56,6 +57,7 @@ pub fn read_yaml11(text: &str) -> Option<serde_json::Value> {
 pub use archive::{archive_digest, files_digest, package_dir, package_files};
 pub use chart::{Chart, ChartFile, FileData, Limits};
 pub use constraint::parse_version;
+pub use halves::map_in_halves;
 pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};
 pub use schema::{SchemaViolation, prepare_validation, validate_values};

@@ -43,41 +43,19 @@ pub fn compile_key(files: &[ChartFile]) -> String {
 }
 
 /// Charts whose files to hash hold at least this many bytes are hashed on two threads.
-const PARALLEL_HASH_FROM: usize = 1 << 20;
+const PARALLEL_HASH_FROM: u64 = 1 << 20;
 
 /// The sha256 of each of `files`, in order: the first half of the bytes on this thread and
 /// the rest on a second one when there are enough of them.
 fn file_digests(files: &[&ChartFile]) -> Vec<[u8; 32]> {
     let digest = |f: &&ChartFile| -> [u8; 32] { Sha256::digest(&f.data).into() };
-    let total: usize = files.iter().map(|f| f.data.len()).sum();
-    if total < PARALLEL_HASH_FROM {
-        return files.iter().map(digest).collect();
-    }
-    let mut sum = 0;
-    let cut = files
-        .iter()
-        .position(|f| {
-            sum += f.data.len();
-            sum * 2 >= total
-        })
-        .map_or(files.len(), |i| i + 1);
-    let (first, second) = files.split_at(cut);
-    std::thread::scope(|scope| {
-        let other = std::thread::Builder::new()
-            .name("capstan-hash".into())
-            .spawn_scoped(scope, || second.iter().map(digest).collect::<Vec<_>>());
-        let mut out: Vec<[u8; 32]> = first.iter().map(digest).collect();
-        match other {
-            Ok(handle) => out.extend(
-                handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            ),
-            // No second thread: this one hashes them too.
-            Err(_) => out.extend(second.iter().map(digest)),
-        }
-        out
-    })
+    capstan_chart::map_in_halves(
+        files,
+        |f| f.data.len() as u64,
+        PARALLEL_HASH_FROM,
+        "capstan-hash",
+        digest,
+    )
 }
 
 #[cfg(test)]
@@ -126,7 +104,7 @@ mod tests {
     /// A chart large enough to be hashed on two threads has the key one thread would give it.
     #[test]
     fn two_threads_hash_to_the_same_key() {
-        let big = "x".repeat(PARALLEL_HASH_FROM / 3);
+        let big = "x".repeat((PARALLEL_HASH_FROM / 3) as usize);
         let files: Vec<ChartFile> = (0..5)
             .map(|i| file(&format!("templates/t{i}.yaml"), &format!("{i}{big}")))
             .chain([file("Chart.yaml", "name: a")])
