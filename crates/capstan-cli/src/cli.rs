@@ -225,6 +225,7 @@ pub struct KubeFlags {
 
 /// The commands.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Install a chart as a new release.
     #[command(disable_version_flag = true, after_help = examples::INSTALL)]
@@ -322,7 +323,7 @@ pub struct RegistryFlags {
     pub password: Option<String>,
 }
 
-/// `capstan push CHART.tgz oci://host/path`.
+/// Push a chart archive to an OCI registry.
 #[derive(Args, Debug)]
 pub struct PushArgs {
     /// The chart archive (`.tgz`); a `.prov` file next to it is pushed too.
@@ -336,6 +337,7 @@ pub struct PushArgs {
 
 /// `capstan registry login|logout`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum RegistryCommand {
     /// Log in to a registry: check the credentials and store them in Helm's credentials file.
     Login(RegistryLoginArgs),
@@ -343,7 +345,7 @@ pub enum RegistryCommand {
     Logout(RegistryLogoutArgs),
 }
 
-/// `capstan registry login HOST`.
+/// Log in to a registry: check the credentials and store them in Helm's credentials file.
 #[derive(Args, Debug)]
 pub struct RegistryLoginArgs {
     /// The registry, `host[:port]`.
@@ -374,14 +376,14 @@ pub struct RegistryLoginArgs {
     pub key_file: Option<PathBuf>,
 }
 
-/// `capstan registry logout HOST`.
+/// Remove a registry's credentials from Helm's credentials file.
 #[derive(Args, Debug)]
 pub struct RegistryLogoutArgs {
     /// The registry, `host[:port]`.
     pub host: String,
 }
 
-/// `capstan __complete WORDS... CURRENT`.
+/// Dynamic completion for the shell scripts of `completion` (as Helm's hidden command).
 #[derive(Args, Debug)]
 pub struct CompleteArgs {
     /// The words typed after `capstan`, the last one being the word at the cursor (maybe empty).
@@ -389,7 +391,7 @@ pub struct CompleteArgs {
     pub words: Vec<String>,
 }
 
-/// `capstan version`.
+/// Print the client version.
 #[derive(Args, Debug)]
 pub struct VersionArgs {
     /// Print the version number only (`v0.1.0`).
@@ -401,14 +403,14 @@ pub struct VersionArgs {
     pub template: Option<String>,
 }
 
-/// `capstan env [NAME]`.
+/// Print the `HELM_*` environment in effect (all of it, or one variable's value).
 #[derive(Args, Debug)]
 pub struct EnvArgs {
     /// Print only this variable's value.
     pub name: Option<String>,
 }
 
-/// `capstan template [NAME] CHART`.
+/// Render a chart locally and print the manifests.
 #[derive(Args, Debug)]
 pub struct TemplateArgs {
     /// Release name (defaults to `release-name`), then the chart (a directory or `.tgz`).
@@ -477,7 +479,7 @@ pub struct PostRenderFlags {
     pub post_renderer_args: Vec<String>,
 }
 
-/// `capstan lint [PATH...]`.
+/// Examine charts for possible issues (Chart.yaml, values and schema, templates).
 #[derive(Args, Debug)]
 pub struct LintArgs {
     /// Charts to lint: directories or `.tgz` archives.
@@ -492,9 +494,6 @@ pub struct LintArgs {
     /// Lint the charts under `charts/` too.
     #[arg(long)]
     pub with_subcharts: bool,
-    /// Print only warnings and errors.
-    #[arg(long)]
-    pub quiet: bool,
     /// Kubernetes version for `Capabilities.KubeVersion`.
     #[arg(long)]
     pub kube_version: Option<String>,
@@ -506,7 +505,7 @@ pub struct LintArgs {
     pub source: crate::sources::ChartSource,
 }
 
-/// `capstan completion SHELL`.
+/// Print the shell completion script for bash, zsh, fish or powershell.
 #[derive(Args, Debug)]
 pub struct CompletionArgs {
     /// The shell to print the script for.
@@ -668,7 +667,7 @@ pub fn parse_label(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `capstan install [NAME] CHART`.
+/// Install a chart as a new release.
 #[derive(Args, Debug)]
 pub struct InstallArgs {
     /// The release name (not with --generate-name), then the chart: a directory or a `.tgz`.
@@ -737,7 +736,7 @@ pub fn generate_name(chart_reference: &str, unix_seconds: u64) -> String {
     format!("{base}-{unix_seconds}")
 }
 
-/// `capstan upgrade NAME CHART`.
+/// Upgrade a release to a new chart or new values.
 #[derive(Args, Debug)]
 pub struct UpgradeArgs {
     /// The release name.
@@ -793,6 +792,7 @@ pub struct ValueMode {
 
 /// `capstan diff upgrade|rollback|revision`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum DiffCommand {
     /// What an upgrade would change: the latest revision's manifest against the new render.
     #[command(disable_version_flag = true)]
@@ -817,7 +817,7 @@ pub struct DiffOutput {
     pub no_color: bool,
 }
 
-/// `capstan diff upgrade NAME CHART`.
+/// What an upgrade would change: the latest revision's manifest against the new render.
 #[derive(Args, Debug)]
 pub struct DiffUpgradeArgs {
     /// The release name.
@@ -845,7 +845,7 @@ pub struct DiffUpgradeArgs {
     pub source: crate::sources::ChartSource,
 }
 
-/// `capstan diff rollback NAME [REVISION]`.
+/// What a rollback would change: the latest revision against the target revision.
 #[derive(Args, Debug)]
 pub struct DiffRollbackArgs {
     /// The release name.
@@ -857,7 +857,7 @@ pub struct DiffRollbackArgs {
     pub output: DiffOutput,
 }
 
-/// `capstan diff revision NAME REVISION [REVISION]`.
+/// The difference between two revisions of a release.
 #[derive(Args, Debug)]
 pub struct DiffRevisionArgs {
     /// The release name.
@@ -871,7 +871,7 @@ pub struct DiffRevisionArgs {
     pub output: DiffOutput,
 }
 
-/// `capstan test NAME`.
+/// Run a release's tests (its `helm.sh/hook: test` hooks).
 #[derive(Args, Debug)]
 pub struct TestArgs {
     /// The release name.
@@ -892,7 +892,7 @@ pub struct TestArgs {
     pub hide_notes: bool,
 }
 
-/// `capstan rollback NAME [REVISION]`.
+/// Roll a release back to a previous revision.
 #[derive(Args, Debug)]
 pub struct RollbackArgs {
     /// The release name.
@@ -943,7 +943,7 @@ pub struct RollbackArgs {
     pub force_conflicts: bool,
 }
 
-/// `capstan uninstall NAME`.
+/// Uninstall a release.
 #[derive(Args, Debug)]
 pub struct UninstallArgs {
     /// The release names.
@@ -984,7 +984,7 @@ pub struct UninstallArgs {
     pub recover: bool,
 }
 
-/// `capstan list`.
+/// List releases.
 #[derive(Args, Debug)]
 pub struct ListArgs {
     /// List releases in every namespace.
@@ -1044,7 +1044,7 @@ pub struct ListArgs {
     pub output: Format,
 }
 
-/// `capstan history NAME`.
+/// Show a release's revisions.
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// The release name.
@@ -1057,7 +1057,7 @@ pub struct HistoryArgs {
     pub output: Format,
 }
 
-/// `capstan status NAME`.
+/// Show a release's status.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// The release name.
@@ -1120,6 +1120,28 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// A subcommand's arguments are built only when it is parsed (`#[command(defer = true)]`:
+    /// building the whole tree was most of a short command's own work). Built, its help takes
+    /// the `about` of its arguments' struct; its parent's list of commands, the variant's: the
+    /// two must say the same.
+    #[test]
+    fn deferred_subcommands_keep_their_about() {
+        fn check(parent: &clap::Command, checked: &mut usize) {
+            for sub in parent.get_subcommands() {
+                let mut built = sub.clone();
+                built.build();
+                let about = |c: &clap::Command| c.get_about().map(ToString::to_string);
+                assert_eq!(about(sub), about(&built), "`{}`", sub.get_name());
+                assert!(about(sub).is_some(), "`{}` has no about", sub.get_name());
+                *checked += 1;
+                check(sub, checked);
+            }
+        }
+        let mut checked = 0;
+        check(&Cli::command(), &mut checked);
+        assert!(checked > 40, "{checked} subcommands");
     }
 
     #[test]

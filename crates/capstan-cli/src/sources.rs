@@ -58,6 +58,7 @@ pub struct ChartSource {
 
 /// `capstan repo ...`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum RepoCommand {
     /// Add a chart repository.
     Add(RepoAddArgs),
@@ -74,7 +75,7 @@ pub enum RepoCommand {
     Index(RepoIndexArgs),
 }
 
-/// `capstan repo add NAME URL`.
+/// Add a chart repository.
 #[derive(Args, Debug)]
 pub struct RepoAddArgs {
     /// The repository's name.
@@ -113,7 +114,7 @@ pub struct RepoAddArgs {
     pub no_update: bool,
 }
 
-/// `capstan repo list`.
+/// List chart repositories.
 #[derive(Args, Debug)]
 pub struct RepoListArgs {
     /// Output format.
@@ -121,7 +122,7 @@ pub struct RepoListArgs {
     pub output: Format,
 }
 
-/// `capstan repo update [NAME...]`.
+/// Download the latest index of chart repositories.
 #[derive(Args, Debug)]
 pub struct RepoUpdateArgs {
     /// The repositories to update (default: all).
@@ -131,7 +132,7 @@ pub struct RepoUpdateArgs {
     pub fail_on_repo_update_fail: bool,
 }
 
-/// `capstan repo remove NAME...`.
+/// Remove chart repositories.
 #[derive(Args, Debug)]
 pub struct RepoRemoveArgs {
     /// The repositories to remove.
@@ -139,7 +140,7 @@ pub struct RepoRemoveArgs {
     pub names: Vec<String>,
 }
 
-/// `capstan repo index DIR`.
+/// Write an index.yaml for a directory of chart archives.
 #[derive(Args, Debug)]
 pub struct RepoIndexArgs {
     /// The directory of chart archives.
@@ -154,13 +155,14 @@ pub struct RepoIndexArgs {
 
 /// `capstan search ...`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum SearchCommand {
     /// Search the added repositories' cached indexes.
     #[command(disable_version_flag = true)]
     Repo(SearchRepoArgs),
 }
 
-/// `capstan search repo [KEYWORD]`.
+/// Search the added repositories' cached indexes.
 #[derive(Args, Debug)]
 pub struct SearchRepoArgs {
     /// A keyword (a regular expression with --regexp); every chart without one.
@@ -188,7 +190,7 @@ pub struct SearchRepoArgs {
     pub fail_on_no_result: bool,
 }
 
-/// `capstan pull CHART...`.
+/// Download a chart from a repository or an OCI registry (and optionally extract it).
 #[derive(Args, Debug)]
 pub struct PullArgs {
     /// The charts (`repo/chart`, a URL, `oci://...`, or a name with --repo).
@@ -214,7 +216,7 @@ pub struct PullArgs {
     pub prov: bool,
 }
 
-/// `capstan package DIR...`.
+/// Package a chart directory into a versioned chart archive.
 #[derive(Args, Debug)]
 pub struct PackageArgs {
     /// The chart directories.

@@ -120,7 +120,7 @@ fn plan(words: &[String], current: &str) -> Want {
             continue;
         }
         if word.starts_with('-') {
-            if !word.contains('=') && takes_value(command, &root, word) {
+            if !word.contains('=') && takes_value(&built(command), &root, word) {
                 pending_flag = Some(word.clone());
             }
             continue;
@@ -140,7 +140,7 @@ fn plan(words: &[String], current: &str) -> Want {
         return flag_value(&flag, &positionals);
     }
     if current.starts_with('-') {
-        return Want::Words(flags(command, &root));
+        return Want::Words(flags(&built(command), &root));
     }
     if command.has_subcommands() && positionals.is_empty() {
         return Want::Words(
@@ -197,6 +197,14 @@ fn flag_value(flag: &str, positionals: &[String]) -> Want {
         ),
         _ => Want::Files,
     }
+}
+
+/// A command with its arguments: a subcommand's are added only when it is built (they are
+/// deferred, see `cli::Command`).
+fn built(command: &clap::Command) -> clap::Command {
+    let mut command = command.clone();
+    command.build();
+    command
 }
 
 /// Whether `word` (a flag) takes a value on the next word.

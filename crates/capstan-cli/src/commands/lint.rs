@@ -92,12 +92,12 @@ pub async fn run(global: &Global, args: LintArgs) -> anyhow::Result<u8> {
         if findings.fails(args.strict) {
             failed += 1;
         }
-        if args.quiet && worst.is_none_or(|w| w == Severity::Info) {
+        if global.quiet && worst.is_none_or(|w| w == Severity::Info) {
             continue;
         }
         outln!("==> Linting {}", path.display());
         for finding in &findings.0 {
-            if !(args.quiet && finding.severity == Severity::Info) {
+            if !(global.quiet && finding.severity == Severity::Info) {
                 outln!("{finding}");
             }
         }
