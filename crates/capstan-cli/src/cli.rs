@@ -1078,6 +1078,7 @@ pub struct StatusArgs {
 
 /// `capstan get ...`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum GetCommand {
     /// The release's values (user-supplied, or all with --all).
     Values(GetArgs),
@@ -1093,7 +1094,9 @@ pub enum GetCommand {
     All(GetArgs),
 }
 
-/// The flags of `get` subcommands.
+// The flags of `get`'s subcommands. No doc comment: clap would make it the `about` of every
+// subcommand, whose own about is the variant's (the subcommands are deferred).
+#[allow(missing_docs)]
 #[derive(Args, Debug)]
 pub struct GetArgs {
     /// The release name.

@@ -238,6 +238,7 @@ pub struct PackageArgs {
 
 /// `capstan dependency ...`.
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum DependencyCommand {
     /// List a chart's dependencies and whether charts/ holds them.
     #[command(visible_alias = "ls")]
@@ -249,7 +250,9 @@ pub enum DependencyCommand {
     Build(DependencyArgs),
 }
 
-/// The flags of `dependency` commands.
+// The flags of `dependency`'s subcommands. No doc comment: clap would make it the `about` of every
+// subcommand, whose own about is the variant's (the subcommands are deferred).
+#[allow(missing_docs)]
 #[derive(Args, Debug)]
 pub struct DependencyArgs {
     /// The chart directory.
@@ -272,6 +275,8 @@ pub struct DependencyArgs {
     pub insecure_skip_tls_verify: bool,
 }
 
+// Not deferred as the other commands are: its variants share `ShowArgs`, whose doc comment
+// clap would give each of them as its `about` once built.
 /// `capstan show ...`.
 #[derive(Subcommand, Debug)]
 pub enum ShowCommand {
