@@ -188,11 +188,21 @@ impl CompileCache {
 /// The renderer daemon's compile cache directory (`--compile-cache DIR|off`), shared with its
 /// render workers: the directory named, none for `off`, else a temporary directory of the
 /// daemon's own, removed when this is dropped.
+///
+/// A daemon that is killed cannot remove its temporary directory; it holds a lock on a file
+/// in it for as long as it runs instead, and a daemon starting removes the temporary
+/// directories whose lock no one holds ([`remove_abandoned`]).
 #[derive(Debug)]
 pub struct DaemonCompileCache {
     dir: Option<PathBuf>,
-    _owned: Option<tempfile::TempDir>,
+    _owned: Option<(tempfile::TempDir, std::fs::File)>,
 }
+
+/// The temporary directories' name prefix.
+const TEMPORARY_PREFIX: &str = "capstan-renderer-compiled-";
+
+/// The file in a temporary directory whose lock its daemon holds.
+const OWNER_LOCK: &str = ".owner.lock";
 
 impl DaemonCompileCache {
     /// The daemon's directory for the flag's value (`None`: not given).
@@ -203,12 +213,20 @@ impl DaemonCompileCache {
                 _owned: None,
             });
         }
+        let parent = std::env::temp_dir();
+        remove_abandoned(&parent);
         let owned = tempfile::Builder::new()
-            .prefix("capstan-renderer-compiled-")
-            .tempdir()?;
+            .prefix(TEMPORARY_PREFIX)
+            .tempdir_in(&parent)?;
+        // Locked before it takes its name: a directory's lock file is never seen unlocked
+        // while its daemon runs.
+        let creating = owned.path().join(".owner.lock.new");
+        let lock = std::fs::File::create(&creating)?;
+        lock.lock()?;
+        std::fs::rename(&creating, owned.path().join(OWNER_LOCK))?;
         Ok(DaemonCompileCache {
             dir: Some(owned.path().to_path_buf()),
-            _owned: Some(owned),
+            _owned: Some((owned, lock)),
         })
     }
 
@@ -221,6 +239,32 @@ impl DaemonCompileCache {
     /// The directory, if any.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
+    }
+}
+
+/// Removes the temporary compile caches under `parent` of daemons that are gone: those whose
+/// owner lock can be taken. A directory without the lock file (being made, or left by an
+/// older capstan) is left alone; failures are ignored (another daemon may be removing it).
+fn remove_abandoned(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with(TEMPORARY_PREFIX));
+        if !is_ours || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = entry.path();
+        let Ok(lock) = std::fs::File::open(dir.join(OWNER_LOCK)) else {
+            continue;
+        };
+        if lock.try_lock().is_ok() {
+            tracing::debug!(dir = %dir.display(), "removing the compile cache of a daemon that is gone");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
 

@@ -194,3 +194,56 @@ async fn render_workers_share_the_compile_cache() {
     assert_eq!(third, first, "a damaged entry is ignored");
     assert!(cache.load(&digest).is_some(), "and written whole again");
 }
+
+/// A daemon started without `--compile-cache` keeps its compile cache in a temporary directory
+/// of its own; killed, it cannot remove it, so the next daemon to start removes the
+/// directories of daemons that are gone (their owner lock is free), and only those.
+#[test]
+fn a_killed_daemons_temporary_compile_cache_is_removed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = || {
+        capstan_server::testing::spawn_with_env(
+            Path::new(env!("CARGO_BIN_EXE_capstan-renderer")),
+            [""; 0],
+            [("TMPDIR", Some(tmp.path()))],
+        )
+        .0
+    };
+    let caches = || {
+        let mut dirs: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    // Left by something else: no owner lock, never removed.
+    std::fs::create_dir(tmp.path().join("capstan-renderer-compiled-other")).unwrap();
+
+    let mut first = start();
+    let with_first = caches();
+    assert_eq!(with_first.len(), 2, "{with_first:?}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(caches(), with_first, "a killed daemon leaves its directory");
+
+    let mut second = start();
+    let with_second = caches();
+    assert_eq!(with_second.len(), 2, "{with_second:?}");
+    assert!(with_second.contains(&"capstan-renderer-compiled-other".to_owned()));
+    let first_dir = with_first.iter().find(|d| !d.ends_with("-other")).unwrap();
+    assert!(
+        !with_second.contains(first_dir),
+        "the killed daemon's directory is removed"
+    );
+
+    // A running daemon's directory is kept by the next one to start.
+    let mut third = start();
+    let with_third = caches();
+    assert_eq!(with_third.len(), 3, "{with_third:?}");
+    assert!(with_second.iter().all(|d| with_third.contains(d)));
+    for daemon in [&mut second, &mut third] {
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
+    }
+}

@@ -26,10 +26,33 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut child = Command::new(program)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("HELM_DRIVER")
+    spawn_with_env(
+        program,
+        args,
+        std::iter::empty::<(&OsStr, Option<&OsStr>)>(),
+    )
+}
+
+/// [`spawn`] with environment variables set (`Some`) or removed (`None`); `HELM_DRIVER` is
+/// always removed.
+pub fn spawn_with_env<I, S, E, K, V>(program: &Path, args: I, env: E) -> (Child, String)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+    E: IntoIterator<Item = (K, Option<V>)>,
+    K: AsRef<OsStr>,
+    V: AsRef<OsStr>,
+{
+    let mut command = Command::new(program);
+    command.args(["--listen", "127.0.0.1:0"]).args(args);
+    command.env_remove("HELM_DRIVER");
+    for (key, value) in env {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
