@@ -768,6 +768,131 @@ fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result
     Ok(())
 }
 
+/// `template` prints what Helm prints, byte for byte, for hooks of several kinds, weights and
+/// templates: hooks after the manifests, in Helm's order (by kind in install order, unknown
+/// kinds last, then as rendered; not by weight, which orders only their running); and a
+/// chart of hooks alone starts with Helm's blank line.
+#[test]
+fn template_prints_hooks_as_helm_does() -> anyhow::Result<()> {
+    let both = Both::new();
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )?;
+    let hook = |api: &str, kind: &str, name: &str, weight: i32, event: &str| {
+        format!(
+            "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations:\n    \
+             helm.sh/hook: {event}\n    helm.sh/hook-weight: \"{weight}\"\n"
+        )
+    };
+    let docs = [
+        hook("batch/v1", "Job", "b-job", 0, "pre-install"),
+        hook("v1", "ServiceAccount", "z-sa", 0, "pre-install"),
+        hook("example.com/v1", "Widget", "w", -1, "post-install"),
+        hook(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRole",
+            "a-role",
+            0,
+            "pre-install",
+        ),
+        hook("v1", "Pod", "t", 0, "test"),
+        hook("example.com/v1", "Gadget", "g", 3, "pre-install"),
+    ];
+    std::fs::write(chart.join("templates/a-hooks.yaml"), docs.join("---\n"))?;
+    std::fs::write(
+        chart.join("templates/b-more.yaml"),
+        hook("v1", "ServiceAccount", "a-sa", 5, "pre-install"),
+    )?;
+    let path = chart.to_str().context("a UTF-8 path")?;
+    let compare = |what: &str| -> anyhow::Result<()> {
+        let (c, h) = both.both_ok(&["template", "r", path], &[])?;
+        ensure!(c == h, "{what}\ncapstan:\n{c}\nhelm:\n{h}");
+        Ok(())
+    };
+    compare("hooks alone")?;
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    )?;
+    compare("a manifest and hooks")
+}
+
+/// `.helmignore` as Helm reads it. A `!` rule ignores every path it does not match (and lets
+/// the next rules decide the ones it does): first in the file, it ignores `Chart.yaml`, and
+/// both tools fail as Helm does; `!*.yaml` also ignores the `templates` directory. An
+/// archive's `.helmignore` is not applied (the archive is the chart as packaged): both render
+/// the template it names.
+#[test]
+fn helmignore_is_read_as_helm_reads_it() -> anyhow::Result<()> {
+    let both = Both::new();
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
+    )?;
+    for name in ["kept", "dropped"] {
+        std::fs::write(
+            chart.join(format!("templates/{name}.yaml")),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"),
+        )?;
+    }
+    let path = chart.to_str().context("a UTF-8 path")?;
+    let out = dir.path().join("out");
+    let out = out.to_str().context("a UTF-8 path")?;
+
+    std::fs::write(chart.join(".helmignore"), "!templates/kept.yaml\n")?;
+    for args in [&["template", "r", path][..], &["package", path, "-d", out]] {
+        let (c, h) = (both.capstan(args, &[]), both.helm(args, &[]));
+        ensure!(
+            c.code == 1 && h.code == 1,
+            "{args:?}: capstan {c:?}, helm {h:?}"
+        );
+        for run in [&c, &h] {
+            ensure!(
+                run.stderr.contains("Chart.yaml file is missing"),
+                "{args:?}: {run:?}"
+            );
+        }
+    }
+
+    std::fs::write(chart.join(".helmignore"), "!*.yaml\n")?;
+    let (c, h) = both.both_ok(&["template", "r", path], &[])?;
+    ensure!(c == h, "`!*.yaml`\ncapstan:\n{c}\nhelm:\n{h}");
+    ensure!(
+        !c.contains("kept"),
+        "the templates directory is ignored: {c}"
+    );
+
+    std::fs::write(chart.join(".helmignore"), "dropped.yaml\n")?;
+    let (c, h) = both.both_ok(&["template", "r", path], &[])?;
+    ensure!(
+        c == h && !c.contains("dropped"),
+        "a directory\ncapstan:\n{c}\nhelm:\n{h}"
+    );
+    let archive = dir.path().join("c-1.0.0.tgz");
+    let tar = Command::new("tar")
+        .arg("-czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(dir.path())
+        .arg("c")
+        .status()?;
+    ensure!(tar.success(), "tar: {tar}");
+    let archive = archive.to_str().context("a UTF-8 path")?;
+    let (c, h) = both.both_ok(&["template", "r", archive], &[])?;
+    ensure!(
+        c == h && c.contains("dropped"),
+        "an archive\ncapstan:\n{c}\nhelm:\n{h}"
+    );
+    Ok(())
+}
+
 /// A post-renderer script that replaces `hello` with `post-rendered` (and appends its
 /// arguments as a comment).
 fn post_renderer(dir: &Path) -> anyhow::Result<String> {

@@ -273,7 +273,8 @@ impl Chart {
     }
 
     /// Loads a chart from `.tgz` bytes (a single top-level directory holding the chart), with
-    /// every safety check and limit of [`Limits`]; `.helmignore` in the archive is honoured.
+    /// every safety check and limit of [`Limits`]; as in Helm, a `.helmignore` in the archive
+    /// is not applied (the archive is the chart as packaged).
     pub fn load_archive(bytes: &[u8], limits: &Limits) -> Result<Chart> {
         load_archive_at(bytes, limits, 0, &mut Budget::default())
     }
@@ -291,32 +292,10 @@ fn load_archive_at(
     depth: usize,
     budget: &mut Budget,
 ) -> Result<Chart> {
+    // As Helm: `.helmignore` applies when a directory is read (or packaged), never to an
+    // archive's files, which are the chart as packaged.
     let (top, files) = read_archive(bytes, limits, budget)?;
-    let ignore = match files.iter().find(|f| f.name == ".helmignore") {
-        Some(f) => HelmIgnore::parse(&String::from_utf8_lossy(&f.data))?,
-        None => HelmIgnore::with_defaults(),
-    };
-    let files = files
-        .into_iter()
-        .filter(|f| !ignored_with_parents(&ignore, &f.name))
-        .collect();
     build(files, &top, limits, depth)
-}
-
-/// Whether `path` or one of its parent directories is ignored.
-fn ignored_with_parents(ignore: &HelmIgnore, path: &str) -> bool {
-    let mut prefix = String::new();
-    let parts: Vec<&str> = path.split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if ignore.ignored(&prefix, i + 1 < parts.len()) {
-            return true;
-        }
-    }
-    false
 }
 
 fn utf8(file: &ChartFile, label: &str) -> Result<String> {

@@ -1,11 +1,14 @@
 //! `.helmignore`: Helm's ignore rules, matched as Helm matches them.
 //!
-//! One rule a line; blank lines and `#` comments are skipped. A rule starting with `!` negates,
-//! a rule ending with `/` matches directories only, a rule starting with `/` or containing a `/`
-//! matches the whole chart-relative path, any other rule matches the file's base name. Rules are
-//! shell globs (`*`, `?`, `[...]`) where `*` never crosses a `/`; `**` is not supported, as in
-//! Helm. The first rule that matches decides. Like Helm, `templates/.?*` (hidden files in
-//! `templates/`) is always ignored.
+//! One rule a line; blank lines and `#` comments are skipped. A rule ending with `/` matches
+//! directories only, a rule starting with `/` or containing a `/` matches the whole
+//! chart-relative path, any other rule matches the file's base name. Rules are shell globs
+//! (`*`, `?`, `[...]`) where `*` never crosses a `/`; `**` is not supported, as in Helm. Rules
+//! are tried in order: the first that matches ignores the path. A rule starting with `!` is
+//! Helm's negation, which is not gitignore's: a path it does NOT match is ignored there and
+//! then (as is any file, for a directory-only one), a path it matches goes on to the next rule;
+//! so `!keep.bak` ignores every other file, `Chart.yaml` too. Like Helm, `templates/.?*`
+//! (hidden files in `templates/`) is always ignored.
 
 use crate::{Error, Result};
 
@@ -81,23 +84,24 @@ impl HelmIgnore {
                 message: format!("double-star (**) syntax is not supported in {rule:?}"),
             });
         }
-        let negate = rule.starts_with('!');
-        if negate {
-            rule = &rule[1..];
-        }
-        let dir_only = rule.len() > 1 && rule.ends_with('/');
-        if dir_only {
-            rule = &rule[..rule.len() - 1];
-        }
-        let base_name = !rule.contains('/');
-        let rule = rule.strip_prefix('/').unwrap_or(rule);
-        // Helm checks a rule by matching it against "abc": what that match reports malformed.
+        // Helm checks a rule, as written, by matching it against "abc": what that match
+        // reports malformed.
         if glob_match(rule, "abc").is_err() {
             return Err(Error::Ignore {
                 line: number,
                 message: format!("invalid pattern {rule:?}: syntax error in pattern"),
             });
         }
+        let negate = rule.starts_with('!');
+        if negate {
+            rule = &rule[1..];
+        }
+        let dir_only = rule.ends_with('/');
+        if dir_only {
+            rule = &rule[..rule.len() - 1];
+        }
+        let base_name = !rule.contains('/');
+        let rule = rule.strip_prefix('/').unwrap_or(rule);
         self.rules.push(Rule {
             negate,
             dir_only,
@@ -114,12 +118,18 @@ impl HelmIgnore {
         }
         let base = path.rsplit('/').next().unwrap_or(path);
         for rule in &self.rules {
+            let subject = if rule.base_name { base } else { path };
+            if rule.negate {
+                if (rule.dir_only && !is_dir) || !rule.pattern.matches(subject) {
+                    return true;
+                }
+                continue;
+            }
             if rule.dir_only && !is_dir {
                 continue;
             }
-            let subject = if rule.base_name { base } else { path };
             if rule.pattern.matches(subject) {
-                return !rule.negate;
+                return true;
             }
         }
         false
@@ -282,14 +292,12 @@ mod tests {
 
     #[test]
     fn helm_rules() {
-        let ig = HelmIgnore::parse(
-            "# comment\n\n*.bak\n!keep.bak\n.git/\n/secret.txt\ndocs/*.md\ntmp?\n[^a]x\n",
-        )
-        .unwrap();
+        let ig =
+            HelmIgnore::parse("# comment\n\n*.bak\n.git/\n/secret.txt\ndocs/*.md\ntmp?\n[^a]x\n")
+                .unwrap();
         let cases = [
             ("a.bak", false, true),
             ("sub/dir/b.bak", false, true),
-            ("keep.bak", false, true), // first match (*.bak) wins, as in Helm
             (".git", true, true),
             (".git", false, false),
             ("secret.txt", false, true),
@@ -306,9 +314,38 @@ mod tests {
         for (path, dir, want) in cases {
             assert_eq!(ig.ignored(path, dir), want, "{path}");
         }
-        let neg = HelmIgnore::parse("!keep.bak\n*.bak\n").unwrap();
-        assert!(!neg.ignored("keep.bak", false));
-        assert!(neg.ignored("x.bak", false));
+    }
+
+    /// Helm's negation (its `Rules.Ignore`), checked against `helm template` and `helm
+    /// package`: a path the rule does not match is ignored, one it matches goes on to the
+    /// next rule.
+    #[test]
+    fn negation_ignores_what_it_does_not_match() {
+        let neg = HelmIgnore::parse("!*.yaml\n*.bak\n").unwrap();
+        let cases = [
+            ("Chart.yaml", false, false),
+            ("templates/a.yaml", false, false),
+            ("keep.bak", false, true),
+            ("README.md", false, true),
+            // Directories too: `templates` is not `*.yaml`.
+            ("templates", true, true),
+        ];
+        for (path, dir, want) in cases {
+            assert_eq!(neg.ignored(path, dir), want, "{path}");
+        }
+        // Matched by the negation, then ignored by the rule after it.
+        let then = HelmIgnore::parse("!keep.bak\n*.bak\n").unwrap();
+        assert!(then.ignored("keep.bak", false));
+        assert!(then.ignored("Chart.yaml", false));
+        // A directory-only negation ignores every file.
+        let dirs = HelmIgnore::parse("!templates/\n").unwrap();
+        assert!(!dirs.ignored("templates", true));
+        assert!(dirs.ignored("Chart.yaml", false));
+        assert!(dirs.ignored("other", true));
+        // A rule of a lone `/` is a directory-only rule matching nothing.
+        let slash = HelmIgnore::parse("/\n").unwrap();
+        assert!(!slash.ignored("templates", true));
+        assert!(!slash.ignored("Chart.yaml", false));
     }
 
     #[test]

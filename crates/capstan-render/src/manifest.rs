@@ -148,7 +148,8 @@ pub struct Rendered {
     pub values: std::sync::Arc<Values>,
     /// Non-hook manifests in install order.
     pub manifests: Vec<Manifest>,
-    /// Hooks, ordered by weight, then name, then path.
+    /// Hooks in Helm's order: by kind in install order, then as rendered (they run by weight,
+    /// then name).
     pub hooks: Vec<Hook>,
     /// The top chart's rendered `templates/NOTES.txt` (empty without one).
     pub notes: String,
@@ -309,23 +310,23 @@ pub fn parse_manifests(source: &str, text: &str) -> Result<(Vec<Manifest>, Vec<H
     Ok((manifests, hooks))
 }
 
-/// Sorts manifests in install order (unknown kinds last, alphabetically), then by source and
-/// document index; hooks by weight, name and path.
+/// Sorts manifests and hooks as Helm's `SortManifests` does: by kind in install order (unknown
+/// kinds last, alphabetically), then as rendered (by source, then document index). The hooks'
+/// order is the one Helm prints and stores; they run by weight, then name, ties in this order
+/// (the applier sorts them so).
 pub(crate) fn sort(manifests: &mut [Manifest], hooks: &mut [Hook]) {
+    let kind_order = |a: &str, b: &str| {
+        let ka = install_order_index(a).unwrap_or(usize::MAX);
+        let kb = install_order_index(b).unwrap_or(usize::MAX);
+        ka.cmp(&kb).then_with(|| a.cmp(b))
+    };
     manifests.sort_by(|a, b| {
-        let ka = install_order_index(&a.kind).unwrap_or(usize::MAX);
-        let kb = install_order_index(&b.kind).unwrap_or(usize::MAX);
-        ka.cmp(&kb)
-            .then_with(|| a.kind.cmp(&b.kind))
+        kind_order(&a.kind, &b.kind)
             .then_with(|| a.source.cmp(&b.source))
             .then_with(|| a.index.cmp(&b.index))
     });
-    hooks.sort_by(|a, b| {
-        a.weight
-            .cmp(&b.weight)
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    // Stable: a template's hooks stay in document order.
+    hooks.sort_by(|a, b| kind_order(&a.kind, &b.kind).then_with(|| a.path.cmp(&b.path)));
 }
 
 #[cfg(test)]

@@ -101,6 +101,9 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
     } else {
         documents.extend(manifests);
     }
+    // Helm prints the manifest (CRDs and manifests) with `Fprintln` after trimming it: a blank
+    // line when there is none.
+    let blank_first = documents.is_empty() && args.show_only.is_empty();
     if !args.no_hooks {
         documents.extend(
             hooks
@@ -123,11 +126,14 @@ pub async fn run(global: &Global, args: TemplateArgs) -> anyhow::Result<u8> {
 
     match &args.output_dir {
         None => {
-            let size = documents
+            let size: usize = documents
                 .iter()
                 .map(|d| d.source.len() + d.yaml.len() + 16)
                 .sum();
-            let mut out = String::with_capacity(size);
+            let mut out = String::with_capacity(size + 1);
+            if blank_first {
+                out.push('\n');
+            }
             for d in &documents {
                 let _ = write!(out, "---\n# Source: {}\n{}\n", d.source, d.yaml);
             }
