@@ -770,8 +770,8 @@ fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result
 
 /// `template` prints what Helm prints, byte for byte, for hooks of several kinds, weights and
 /// templates: hooks after the manifests, in Helm's order (by kind in install order, unknown
-/// kinds last, then as rendered; not by weight, which orders only their running); and a
-/// chart of hooks alone starts with Helm's blank line.
+/// kinds last, then as rendered; not by weight, which orders only their running); a chart of
+/// hooks alone starts with Helm's blank line; documents of no object are printed.
 #[test]
 fn template_prints_hooks_as_helm_does() -> anyhow::Result<()> {
     let both = Both::new();
@@ -814,11 +814,14 @@ fn template_prints_hooks_as_helm_does() -> anyhow::Result<()> {
         Ok(())
     };
     compare("hooks alone")?;
+    // Documents of no object (comments alone, `~`) are printed as Helm prints them: of no
+    // kind, sorted first among the unknown kinds.
     std::fs::write(
         chart.join("templates/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n---\n\
+         # nothing here\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n---\n~\n",
     )?;
-    compare("a manifest and hooks")
+    compare("manifests and hooks")
 }
 
 /// `.helmignore` as Helm reads it. A `!` rule ignores every path it does not match (and lets

@@ -652,7 +652,7 @@ impl CompiledChart {
             lint_messages,
         } = texts;
         let (mut manifests, mut hooks) = parse_all(&files)?;
-        let objects = manifests.len() + hooks.len();
+        let objects = manifests.iter().filter(|m| m.is_object()).count() + hooks.len();
         if objects > self.limits.max_objects {
             return Err(Error::Limit {
                 what: format!("chart {} renders {objects} objects", processed.name()),

@@ -102,6 +102,8 @@ impl HookDeletePolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     /// The template it came from, chart-relative: `webapp/templates/deployment.yaml`.
+    /// A document that holds no object (comments only, or `~`) is a manifest too, as in Helm:
+    /// one of empty `api_version`, `kind` and `name` ([`Manifest::is_object`]).
     pub source: String,
     /// 1-based index of the document within its template.
     pub index: usize,
@@ -115,6 +117,13 @@ pub struct Manifest {
     pub namespace: Option<String>,
     /// The document's text as rendered (trimmed), without `---` or the `# Source` line.
     pub content: String,
+}
+
+impl Manifest {
+    /// Whether the document is an object (not comments only, or `~`).
+    pub fn is_object(&self) -> bool {
+        !self.kind.is_empty()
+    }
 }
 
 /// One rendered hook.
@@ -250,7 +259,21 @@ pub(crate) fn parse_template(
         }
         let head = match read_document(&doc) {
             Ok(Some(head)) => head,
-            Ok(None) => continue,
+            Ok(None) => {
+                // No object (comments only, or `~`): Helm keeps the document in the manifest
+                // it prints and stores, of no kind (sorted with the unknown kinds, first);
+                // whatever reads the manifest as objects skips it.
+                manifests.push(Manifest {
+                    source: source.to_string(),
+                    index,
+                    api_version: String::new(),
+                    kind: String::new(),
+                    name: String::new(),
+                    namespace: None,
+                    content: doc.trim().to_string(),
+                });
+                continue;
+            }
             Err(DocError::Nesting(line)) => {
                 return Err(err(format!(
                     "yaml does not parse (rendered line {}): flow collections nest deeper than {} levels",
@@ -398,9 +421,13 @@ mod tests {
         let text = "# only a comment\n---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-upgrade, pre-install,bogus\n    helm.sh/hook-weight: \"-5\"\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n---\n\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: ns\n";
         let (mut m, mut h) = (Vec::new(), Vec::new());
         parse_template("web/templates/x.yaml", text, &mut m, &mut h).unwrap();
-        assert_eq!(m.len(), 1);
-        assert_eq!(m[0].index, 4);
-        assert_eq!(m[0].namespace.as_deref(), Some("ns"));
+        // The comment is kept as a document of no object (as Helm prints it); the blank one
+        // is not.
+        assert_eq!(m.len(), 2);
+        assert!(!m[0].is_object());
+        assert_eq!((m[0].index, m[0].content.as_str()), (1, "# only a comment"));
+        assert_eq!(m[1].index, 4);
+        assert_eq!(m[1].namespace.as_deref(), Some("ns"));
         assert_eq!(
             h[0].events,
             vec![HookEvent::PreUpgrade, HookEvent::PreInstall]

@@ -656,8 +656,14 @@ fn partials_render_nothing_and_empty_documents_drop() {
         &RenderLimits::default(),
     )
     .unwrap();
-    assert_eq!(r.manifests.len(), 1);
+    // Blank documents drop; the comment alone stays, a document of no object after the
+    // objects (as Helm prints and stores it).
+    assert_eq!(r.manifests.len(), 2);
     assert_eq!(r.manifests[0].index, 4);
+    assert_eq!(
+        (r.manifests[1].index, r.manifests[1].is_object()),
+        (2, false)
+    );
     assert!(!r.files.contains_key("c/templates/_partial.yaml"));
 }
 

@@ -633,7 +633,7 @@ impl Renderer for RendererService {
             .await?;
             check_lookups(&caller, &response)?;
             tracing::debug!(
-                objects = response.manifests.len(),
+                objects = response.manifests.iter().filter(|m| !m.kind.is_empty()).count(),
                 hooks = response.hooks.len(),
                 lookups_unanswered = response.lookups_unanswered.len(),
                 "rendered"

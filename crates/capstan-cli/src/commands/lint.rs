@@ -179,7 +179,7 @@ async fn lint_render(
     for message in &rendered.lint_messages {
         crate::console::eoutln!("[INFO] {message}");
     }
-    for manifest in &rendered.manifests {
+    for manifest in rendered.manifests.iter().filter(|m| !m.kind.is_empty()) {
         lint.check_object(
             &manifest.source,
             &manifest.api_version,
