@@ -768,6 +768,34 @@ fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result
     Ok(())
 }
 
+/// Without `--kube-version` or a cluster, `template` renders with Helm's capabilities: the
+/// Kubernetes of Helm's client-go (as Helm's own release build sets it), its API versions and
+/// Helm's version; a chart's `kubeVersion` constraint is checked against that version.
+#[test]
+fn template_without_a_cluster_has_helms_capabilities() -> anyhow::Result<()> {
+    let both = Both::new();
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\nkubeVersion: \">=1.30.0-0\"\n",
+    )?;
+    std::fs::write(
+        chart.join("templates/caps.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caps\ndata:\n  \
+         kube: {{ .Capabilities.KubeVersion }} {{ .Capabilities.KubeVersion.Major }} \
+         {{ .Capabilities.KubeVersion.Minor }}\n  \
+         helm: {{ .Capabilities.HelmVersion.Version }}\n  \
+         apis: {{ .Capabilities.APIVersions | toJson | quote }}\n",
+    )?;
+    let path = chart.to_str().context("a UTF-8 path")?;
+    let (c, h) = both.both_ok(&["template", "r", path], &[])?;
+    ensure!(c == h, "capstan:\n{c}\nhelm:\n{h}");
+    ensure!(c.contains("kube: v1.37.0 1 37"), "{c}");
+    Ok(())
+}
+
 /// `template` prints what Helm prints, byte for byte, for hooks of several kinds, weights and
 /// templates: hooks after the manifests, in Helm's order (by kind in install order, unknown
 /// kinds last, then as rendered; not by weight, which orders only their running); a chart of

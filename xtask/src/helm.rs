@@ -31,7 +31,11 @@ pub fn build_all() -> anyhow::Result<Vec<PathBuf>> {
 
 fn build(major: &str, version: &str) -> anyhow::Result<PathBuf> {
     let binary = binary(version);
-    if binary.exists() {
+    let module = format!("helm.sh/helm/{major}");
+    let ldflags = ldflags(&module, major, version)?;
+    // The flags it was built with, beside it: a binary built with others is built again.
+    let stamp = binary.with_file_name("helm.ldflags");
+    if binary.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == ldflags) {
         return Ok(binary);
     }
     let dir = binary.parent().expect("a cache directory");
@@ -40,11 +44,10 @@ fn build(major: &str, version: &str) -> anyhow::Result<PathBuf> {
         "building helm {version} from the Go module proxy (takes a few minutes the first time)..."
     );
     let started = Instant::now();
-    let module = format!("helm.sh/helm/{major}");
     let status = Command::new("go")
         .current_dir(dir)
         .args(["install", "-trimpath", "-ldflags"])
-        .arg(format!("-X {module}/internal/version.version={version}"))
+        .arg(&ldflags)
         .arg(format!("{module}/cmd/helm@{version}"))
         .env("GOBIN", dir)
         .env("CGO_ENABLED", "0")
@@ -53,10 +56,57 @@ fn build(major: &str, version: &str) -> anyhow::Result<PathBuf> {
     if !status.success() {
         bail!("building helm {version} failed ({status})");
     }
+    std::fs::write(&stamp, &ldflags)?;
     eprintln!(
         "built {} in {:.0}s",
         binary.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(binary)
+}
+
+/// The linker flags of Helm's own release build (its Makefile): the version, and for Helm 3
+/// the default Kubernetes version of `template` and `lint`, client-go's (`v0.37.0` is
+/// Kubernetes 1.37); without them Helm 3 says v1.20.0. Helm 4 reads client-go's version at run
+/// time.
+fn ldflags(module: &str, major: &str, version: &str) -> anyhow::Result<String> {
+    let mut flags = format!("-X {module}/internal/version.version={version}");
+    if major == "v3" {
+        let (kube_major, kube_minor) = client_go_kubernetes(module, version)?;
+        for package in ["pkg/lint/rules", "pkg/chartutil"] {
+            flags.push_str(&format!(
+                " -X {module}/{package}.k8sVersionMajor={kube_major} \
+                 -X {module}/{package}.k8sVersionMinor={kube_minor}"
+            ));
+        }
+    }
+    Ok(flags)
+}
+
+/// The Kubernetes (major, minor) of the client-go that `module@version` requires.
+fn client_go_kubernetes(module: &str, version: &str) -> anyhow::Result<(u64, String)> {
+    let output = Command::new("go")
+        .args(["mod", "download", "-json", &format!("{module}@{version}")])
+        .output()
+        .context("running `go mod download` for helm: is Go installed?")?;
+    if !output.status.success() {
+        bail!(
+            "go mod download {module}@{version} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let info: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let go_mod = info["GoMod"]
+        .as_str()
+        .context("go mod download gave no go.mod")?;
+    let text = std::fs::read_to_string(go_mod).with_context(|| format!("reading {go_mod}"))?;
+    let client_go = text
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("k8s.io/client-go v"))
+        .with_context(|| format!("{module}@{version} does not require k8s.io/client-go"))?;
+    let mut parts = client_go.split(['.', ' ']);
+    let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
+        bail!("client-go version {client_go:?}");
+    };
+    Ok((major.parse::<u64>()? + 1, minor.to_owned()))
 }

@@ -49,7 +49,7 @@ impl ReleaseInfo {
 /// What the cluster offers: Helm's `.Capabilities`, and what `lookup` finds in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capabilities {
-    /// The Kubernetes version, e.g. `v1.36.0`.
+    /// The Kubernetes version, e.g. `v1.37.0`.
     pub kube_version: String,
     /// Available API versions, as `group/version` and optionally `group/version/Kind`.
     pub api_versions: Vec<String>,
@@ -68,7 +68,8 @@ pub struct Capabilities {
 }
 
 impl Default for Capabilities {
-    /// Helm's `template` defaults: a recent Kubernetes and Helm's default version set.
+    /// Helm's `template` defaults: the Kubernetes of its client-go (v1.37.0 for Helm v3.22.0,
+    /// built as its release is, and for v4.3.1) and Helm's default version set.
     fn default() -> Self {
         // Helm's default version set for renders without a cluster (`helm template`): every
         // group/version its Kubernetes client knows.
@@ -132,7 +133,7 @@ impl Default for Capabilities {
             "apiextensions.k8s.io/v1",
         ];
         Capabilities {
-            kube_version: "v1.36.0".into(),
+            kube_version: "v1.37.0".into(),
             api_versions: versions.iter().map(|s| s.to_string()).collect(),
             lookups: None,
             lint: false,

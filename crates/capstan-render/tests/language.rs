@@ -189,7 +189,7 @@ fn helm_functions_table() {
         ),
         (
             "{{ Capabilities.KubeVersion.Version }} {{ Capabilities.KubeVersion.Major }}.{{ Capabilities.KubeVersion.Minor }} {{ Capabilities.APIVersions.Has(\"apps/v1\") }} {{ Capabilities.APIVersions.Has(\"x/v9\") }}",
-            "v1.36.0 1.36 true false",
+            "v1.37.0 1.37 true false",
         ),
         (
             "{{ Template.Name }} {{ Template.BasePath }}",
