@@ -768,6 +768,77 @@ fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result
     Ok(())
 }
 
+/// `lint` warns of the deprecated API types Helm warns of, with Helm's words: every type of
+/// the lifecycle table (generated from Kubernetes' Go types by `cargo xtask deprecations`), a
+/// removed one and a custom kind, at Helm's default Kubernetes version and at an older one.
+#[test]
+fn lint_warns_of_deprecated_apis_as_helm_does() -> anyhow::Result<()> {
+    let both = Both::new();
+    let table = std::fs::read_to_string(
+        capstan_e2e::process::repository().join("crates/capstan-lint/src/lifecycle.rs"),
+    )?;
+    let field = |line: &str, name: &str| -> Option<String> {
+        Some(
+            line.split(&format!("{name}: \""))
+                .nth(1)?
+                .split('"')
+                .next()?
+                .to_owned(),
+        )
+    };
+    let mut types: Vec<(String, String)> = table
+        .lines()
+        .filter_map(|line| Some((field(line, "api_version")?, field(line, "kind")?)))
+        .collect();
+    ensure!(types.len() > 100, "the table: {types:?}");
+    types.push((
+        "autoscaling/v2beta2".into(),
+        "HorizontalPodAutoscaler".into(),
+    ));
+    types.push(("example.com/v1".into(), "Widget".into()));
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 1.0.0\nicon: https://example.com/i.png\n",
+    )?;
+    std::fs::write(chart.join("values.yaml"), "{}\n")?;
+    let documents: Vec<String> = types
+        .iter()
+        .map(|(api_version, kind)| {
+            format!("apiVersion: {api_version}\nkind: {kind}\nmetadata:\n  name: a\n")
+        })
+        .collect();
+    std::fs::write(chart.join("templates/all.yaml"), documents.join("---\n"))?;
+    let path = chart.to_str().context("a UTF-8 path")?;
+    let warnings = |run: &Run| -> Vec<String> {
+        let mut lines: Vec<String> = run
+            .stdout
+            .lines()
+            .filter(|l| l.contains(" is deprecated in "))
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    for args in [
+        &["lint", path][..],
+        &["lint", path, "--kube-version", "1.25"],
+    ] {
+        let (c, h) = (both.capstan(args, &[]), both.helm(args, &[]));
+        let (cw, hw) = (warnings(&c), warnings(&h));
+        ensure!(hw.len() > 10, "{args:?}: helm {h:?}");
+        ensure!(
+            cw == hw,
+            "{args:?}\ncapstan:\n{}\nhelm:\n{}",
+            cw.join("\n"),
+            hw.join("\n")
+        );
+    }
+    Ok(())
+}
+
 /// Without `--kube-version` or a cluster, `template` renders with Helm's capabilities: the
 /// Kubernetes of Helm's client-go (as Helm's own release build sets it), its API versions and
 /// Helm's version; a chart's `kubeVersion` constraint is checked against that version.

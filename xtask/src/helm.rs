@@ -85,28 +85,45 @@ fn ldflags(module: &str, major: &str, version: &str) -> anyhow::Result<String> {
 
 /// The Kubernetes (major, minor) of the client-go that `module@version` requires.
 fn client_go_kubernetes(module: &str, version: &str) -> anyhow::Result<(u64, String)> {
-    let output = Command::new("go")
-        .args(["mod", "download", "-json", &format!("{module}@{version}")])
-        .output()
-        .context("running `go mod download` for helm: is Go installed?")?;
-    if !output.status.success() {
-        bail!(
-            "go mod download {module}@{version} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let info: serde_json::Value = serde_json::from_slice(&output.stdout)?;
-    let go_mod = info["GoMod"]
-        .as_str()
-        .context("go mod download gave no go.mod")?;
-    let text = std::fs::read_to_string(go_mod).with_context(|| format!("reading {go_mod}"))?;
-    let client_go = text
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("k8s.io/client-go v"))
-        .with_context(|| format!("{module}@{version} does not require k8s.io/client-go"))?;
-    let mut parts = client_go.split(['.', ' ']);
+    let client_go = requirement(&format!("{module}@{version}"), "k8s.io/client-go")?;
+    let mut parts = client_go.trim_start_matches('v').split('.');
     let (Some(major), Some(minor)) = (parts.next(), parts.next()) else {
         bail!("client-go version {client_go:?}");
     };
     Ok((major.parse::<u64>()? + 1, minor.to_owned()))
+}
+
+/// What `go mod download -json MODULE@VERSION` says of it (from the module proxy, into the
+/// module cache): `GoMod` (its go.mod file), `Dir` (its source).
+pub fn download(module_at_version: &str) -> anyhow::Result<serde_json::Value> {
+    let output = Command::new("go")
+        .args(["mod", "download", "-json", module_at_version])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .context("running `go mod download`: is Go installed?")?;
+    if !output.status.success() {
+        bail!(
+            "go mod download {module_at_version} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&output.stdout)?)
+}
+
+/// The version of `dependency` that `module_at_version`'s go.mod requires.
+pub fn requirement(module_at_version: &str, dependency: &str) -> anyhow::Result<String> {
+    let info = download(module_at_version)?;
+    let go_mod = info["GoMod"]
+        .as_str()
+        .context("go mod download gave no go.mod")?;
+    let text = std::fs::read_to_string(go_mod).with_context(|| format!("reading {go_mod}"))?;
+    text.lines()
+        .find_map(|line| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(dependency))
+                .then(|| words.next().map(str::to_owned))
+                .flatten()
+        })
+        .with_context(|| format!("{module_at_version} does not require {dependency}"))
 }

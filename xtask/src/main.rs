@@ -13,11 +13,14 @@
 //! - `conformance [--bless]`: the chart corpus rendered by capstan and by Helm, compared.
 //! - `omitempty [--check]`: the table of API fields the server omits at their zero value
 //!   (`crates/capstan-kube/src/omitted/table.rs`), from the Go API types.
+//! - `deprecations [--check]`: the API types' release lifecycle Helm's linter warns by
+//!   (`crates/capstan-lint/src/lifecycle.rs`), from the Go API types.
 
 mod bench;
 mod cluster;
 mod conformance;
 mod demo;
+mod deprecations;
 mod gobuild;
 mod helm;
 mod omitempty;
@@ -94,6 +97,12 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Write the table of API types' deprecation releases Helm's linter warns by.
+    Deprecations {
+        /// Write nothing; fail when the table is out of date.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -150,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Task::Oracle { check } => oracle::run(check)?,
         Task::Conformance { bless } => return conformance::run(bless),
         Task::Omitempty { check } => omitempty::run(check)?,
+        Task::Deprecations { check } => deprecations::run(check)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,6 +25,7 @@
 
 mod chart;
 mod finding;
+mod lifecycle;
 mod objects;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 use capstan_chart::ValueLayer;
 
 pub use finding::{Finding, Findings, Severity, relative};
-pub use objects::{deprecation, valid_name};
+pub use objects::{DEFAULT_KUBE_VERSION, deprecation, kube_version, valid_name};
 
 /// What the message of a render that failed the values schema contains, whichever service
 /// rendered it.
@@ -44,6 +45,7 @@ pub struct ChartLint {
     findings: Findings,
     renders: bool,
     schema_failed: bool,
+    kube_version: (u64, u64),
 }
 
 /// Makes the checks of the chart at `path` (a directory or an archive) that need no render,
@@ -55,6 +57,7 @@ pub fn lint_chart(path: &Path, values: &[ValueLayer]) -> ChartLint {
         findings,
         renders: chart.is_some_and(|c| !c.metadata.is_library()),
         schema_failed,
+        kube_version: DEFAULT_KUBE_VERSION,
     }
 }
 
@@ -98,6 +101,12 @@ impl ChartLint {
         }
     }
 
+    /// The Kubernetes version (major, minor) the objects are checked for (`--kube-version`;
+    /// [`DEFAULT_KUBE_VERSION`] else).
+    pub fn set_kube_version(&mut self, version: (u64, u64)) {
+        self.kube_version = version;
+    }
+
     /// Checks a rendered object from `source` (`chart/templates/x.yaml`).
     pub fn check_object(&mut self, source: &str, api_version: &str, kind: &str, name: &str) {
         objects::check_object(
@@ -106,6 +115,7 @@ impl ChartLint {
             api_version,
             kind,
             name,
+            self.kube_version,
         );
     }
 

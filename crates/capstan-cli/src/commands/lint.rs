@@ -143,6 +143,9 @@ async fn lint_render(
     let mut capabilities = pb::Capabilities::default();
     if let Some(version) = &args.kube_version {
         capabilities.kube_version = version.clone();
+        if let Some(version) = capstan_lint::kube_version(version) {
+            lint.set_kube_version(version);
+        }
     }
     let request = pb::RenderRequest {
         chart: Some(source),
