@@ -12,6 +12,8 @@
 //! documents' head cache) are collected: the instructions divided by `RENDERS` are one warm
 //! render's. With `WARM_RENDER_OUT=FILE` it writes the last render's output there (manifests,
 //! hooks, notes, metadata and values), so a change can be checked to leave it as it was.
+//! With `WARM_RENDER_TIMES=1` it prints the renders' median and fastest times (wall clock, so
+//! on a quiet machine only; `CAPSTAN_RENDER_SPLIT=never` renders on one thread).
 
 use capstan_chart::{Chart, Limits, Values, user_values};
 use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, Rendered};
@@ -56,8 +58,19 @@ fn main() {
 #[inline(never)]
 fn warm_renders(renders: usize, render: &dyn Fn() -> String) -> String {
     let mut last = String::new();
+    let mut times = Vec::with_capacity(renders);
     for _ in 0..renders {
+        let started = std::time::Instant::now();
         last = render();
+        times.push(started.elapsed());
+    }
+    if std::env::var_os("WARM_RENDER_TIMES").is_some() && !times.is_empty() {
+        times.sort();
+        eprintln!(
+            "renders {renders}: p50 {:.3} ms, min {:.3} ms",
+            times[times.len() / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3
+        );
     }
     last
 }

@@ -323,6 +323,15 @@ impl CompiledChart {
             .is_some_and(crate::go::GoChart::take_unsaved)
     }
 
+    /// How this Go chart's renders are split over two threads from now on (see
+    /// [`RenderSplit`]); the outcome is the same however they are. Nothing for a chart in
+    /// capstan's minijinja dialect.
+    pub fn set_render_split(&self, split: crate::RenderSplit) {
+        if let Some(go) = &self.go {
+            go.set_split(split);
+        }
+    }
+
     /// The compiled Go chart, for the Go module's tests.
     #[cfg(test)]
     pub(crate) fn go_chart(&self) -> Option<&crate::go::GoChart> {

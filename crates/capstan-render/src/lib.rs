@@ -54,7 +54,7 @@ pub use capstan_chart::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use compilekey::compile_key;
 pub use context::{Capabilities, ReleaseInfo, RenderLimits};
 pub use engine::{CompiledChart, render};
-pub use go::Translations;
+pub use go::{RENDER_SPLIT_ENV, RenderSplit, Translations};
 pub use lookup::{LookupKey, Lookups};
 pub use manifest::{
     Hook, HookDeletePolicy, HookEvent, INSTALL_ORDER, Manifest, Rendered, install_order_index,

@@ -94,6 +94,17 @@ impl LookupSession {
         }
     }
 
+    /// Notes the keys `other` was asked without an answer as asked here too.
+    pub fn add_unanswered(&self, other: &LookupSession) {
+        let theirs = other.take_unanswered();
+        if !theirs.is_empty() {
+            self.unanswered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(theirs);
+        }
+    }
+
     /// The keys asked without an answer, in order.
     pub fn take_unanswered(&self) -> Vec<LookupKey> {
         std::mem::take(

@@ -111,6 +111,11 @@ impl Session {
         Ok(())
     }
 
+    /// The output counted so far.
+    pub fn output_so_far(&self) -> usize {
+        self.output.load(Ordering::Relaxed)
+    }
+
     pub fn add_output(&self, n: usize) -> Result<(), Error> {
         let total = self.output.fetch_add(n, Ordering::Relaxed) + n;
         if total > self.limits.max_output_bytes {
@@ -134,6 +139,27 @@ impl Session {
             value,
             self.limits.max_output_bytes.saturating_sub(used),
         )
+    }
+
+    /// A session for the second part of a split render (see `GoChart::render`): the same
+    /// limits, start, seed and time, its own include depth, output count and lookups asked
+    /// (its caller takes them into this one when it takes the part's outcome).
+    pub fn apart(&self) -> Session {
+        Session {
+            limits: self.limits,
+            started: self.started,
+            depth: AtomicUsize::new(0),
+            output: AtomicUsize::new(0),
+            prints: AtomicUsize::new(0),
+            seed: self.seed,
+            counter: AtomicU64::new(self.counter.load(Ordering::Relaxed)),
+            now: self.now.clone(),
+            lookups: crate::lookup::LookupSession {
+                answers: self.lookups.answers.clone(),
+                ..Default::default()
+            },
+            lint: None,
+        }
     }
 
     /// Enters one include/tpl level (`what` names it, for the error); the guard leaves it.

@@ -4,7 +4,7 @@
 
 use capstan_chart::{Chart, ChartFile, Limits, Values};
 use capstan_render::{
-    Capabilities, CompiledChart, Error, ReleaseInfo, RenderLimits, TemplateErrorKind,
+    Capabilities, CompiledChart, Error, ReleaseInfo, RenderLimits, RenderSplit, TemplateErrorKind,
 };
 
 fn chart(template: &str) -> Chart {
@@ -88,4 +88,94 @@ fn output_past_the_bound_is_refused_and_the_chart_renders_again() {
     assert!(message.contains("10000 bytes"), "{message}");
     let compiled = CompiledChart::compile(&chart("a: {{ 1 }}\n"), &limits).unwrap();
     assert_eq!(render(&compiled).unwrap(), "a: 1\n");
+}
+
+/// A chart of the given templates (name, text).
+fn chart_of(templates: &[(&str, &str)]) -> Chart {
+    let mut files = vec![ChartFile {
+        name: "Chart.yaml".into(),
+        data: b"apiVersion: v2\nname: c\nversion: 1.0.0\n".to_vec().into(),
+    }];
+    for (name, text) in templates {
+        files.push(ChartFile {
+            name: format!("templates/{name}"),
+            data: text.to_string().into_bytes().into(),
+        });
+    }
+    Chart::from_files(files, &Limits::default()).unwrap()
+}
+
+/// The outcome of rendering `compiled` split after every template in turn, and not split,
+/// all the same: returned.
+fn same_however_split(compiled: &CompiledChart, templates: usize) -> Result<String, String> {
+    compiled.set_render_split(RenderSplit::Never);
+    let whole = render(compiled).map_err(|e| e.to_string());
+    for split in (1..templates)
+        .map(RenderSplit::At)
+        .chain([RenderSplit::Half])
+    {
+        compiled.set_render_split(split);
+        let got = render(compiled).map_err(|e| e.to_string());
+        assert_eq!(got, whole, "split {split:?}");
+    }
+    whole
+}
+
+#[test]
+fn split_renders_count_the_output_bound_in_helms_order() {
+    let limits = RenderLimits {
+        max_output_bytes: 10_000,
+        ..RenderLimits::default()
+    };
+    // Helm's order: f, e, d, c, b, a; 3,000 bytes each: the fourth, c, passes the bound.
+    let big = "{{ range until 1500 }}xx{{ end }}";
+    let names = ["a.yaml", "b.yaml", "c.yaml", "d.yaml", "e.yaml", "f.yaml"];
+    let templates: Vec<(&str, &str)> = names.iter().map(|n| (*n, big)).collect();
+    let compiled = CompiledChart::compile(&chart_of(&templates), &limits).unwrap();
+    let error = same_however_split(&compiled, templates.len()).unwrap_err();
+    assert!(
+        error.contains("c/templates/c.yaml") && error.contains("10000 bytes"),
+        "{error}"
+    );
+
+    // An error in a template before the one past the bound is the one reported; one after
+    // it is never reached.
+    let mut failing = templates.clone();
+    failing[3] = ("d.yaml", "{{ fail \"d fails\" }}");
+    failing[0] = ("a.yaml", "{{ fail \"a fails\" }}");
+    let compiled = CompiledChart::compile(&chart_of(&failing), &limits).unwrap();
+    let error = same_however_split(&compiled, failing.len()).unwrap_err();
+    assert!(error.contains("d fails"), "{error}");
+    let mut late = templates.clone();
+    late[0] = ("a.yaml", "{{ range until 100000000 }}{{ end }}");
+    let compiled = CompiledChart::compile(&chart_of(&late), &limits).unwrap();
+    let error = same_however_split(&compiled, late.len()).unwrap_err();
+    assert!(error.contains("c/templates/c.yaml"), "{error}");
+}
+
+#[test]
+fn split_renders_bound_each_part_by_the_same_limits() {
+    // Fuel and include depth bound each template, whichever thread renders it.
+    let templates = [
+        ("a.yaml", "a: 1"),
+        ("b.yaml", "{{ range until 100000000 }}{{ end }}"),
+        (
+            "c.yaml",
+            r#"{{ define "x" }}{{ include "x" . }}{{ end }}{{ include "x" . }}"#,
+        ),
+        ("d.yaml", "d: 1"),
+    ];
+    let compiled = CompiledChart::compile(&chart_of(&templates), &RenderLimits::default()).unwrap();
+    let error = same_however_split(&compiled, templates.len()).unwrap_err();
+    assert!(error.contains("nesting deeper than 64"), "{error}");
+    let fine = [
+        ("a.yaml", "a: 1"),
+        ("b.yaml", "b: {{ 2 }}"),
+        ("c.yaml", "c: 3"),
+    ];
+    let compiled = CompiledChart::compile(&chart_of(&fine), &RenderLimits::default()).unwrap();
+    assert_eq!(
+        same_however_split(&compiled, fine.len()).unwrap(),
+        "a: 1b: 2c: 3"
+    );
 }

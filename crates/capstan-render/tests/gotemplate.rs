@@ -12,7 +12,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use capstan_chart::{Chart, Limits, ValueLayer, user_values};
-use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits};
+use capstan_render::{Capabilities, CompiledChart, ReleaseInfo, RenderLimits, RenderSplit};
 use serde::Deserialize;
 
 /// The Chart.yaml a case gets unless it brings its own (the oracle's, `deploy/oracle/main.go`).
@@ -92,16 +92,31 @@ fn render_case(case: &Case) -> Result<String, String> {
         timeout: std::time::Duration::from_secs(300),
         ..RenderLimits::default()
     };
-    let rendered = CompiledChart::compile(&chart, &limits)
-        .and_then(|c| {
-            c.render_templates(
+    let compiled = CompiledChart::compile(&chart, &limits).map_err(|e| e.to_string())?;
+    let render = || {
+        compiled
+            .render_templates(
                 &values,
                 &capstan_chart::set_integer_paths(&layers),
                 &ReleaseInfo::install("rel", "ns"),
                 &capabilities,
             )
-        })
-        .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+    };
+    compiled.set_render_split(RenderSplit::Never);
+    let whole = render();
+    // Split over two threads after every template in turn: the same outputs and errors (the
+    // cases' random values aside, which are compared by what the case prints of them).
+    for at in 1..=case.files.len() {
+        compiled.set_render_split(RenderSplit::At(at));
+        let split = render();
+        if split != whole {
+            return Err(format!(
+                "split after {at} templates: {split:?}, where one thread gives {whole:?}"
+            ));
+        }
+    }
+    let rendered = whole?;
     rendered
         .get(&format!("case/{CASE_TEMPLATE}"))
         .cloned()

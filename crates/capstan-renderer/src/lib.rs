@@ -40,6 +40,7 @@ mod convert;
 mod fetch;
 mod flags;
 mod sources;
+mod threads;
 mod worker;
 
 use std::sync::Arc;
@@ -117,6 +118,8 @@ struct Inner {
     render_limits: RenderLimits,
     limits: ServiceLimits,
     in_flight: InFlightLimit,
+    /// The threads loads, compiles and renders run on (kept between them).
+    threads: threads::Threads,
     /// When set, every render runs in a worker process with a memory limit.
     worker: Option<RenderWorker>,
     /// When set, charts may be named by reference (`--chart-sources`).
@@ -149,6 +152,7 @@ impl RendererService {
                 render_limits,
                 limits: ServiceLimits::default(),
                 in_flight: admission(ServiceLimits::default()),
+                threads: threads::Threads::new(ServiceLimits::default().render_stack_bytes),
                 worker: None,
                 fetcher: None,
                 compile_cache: None,
@@ -253,6 +257,7 @@ impl RendererService {
                 render_limits: self.inner.render_limits,
                 limits,
                 in_flight: admission(limits),
+                threads: threads::Threads::new(limits.render_stack_bytes),
                 worker,
                 fetcher: self.inner.fetcher.clone(),
                 compile_cache: self.inner.compile_cache.clone(),
@@ -323,7 +328,8 @@ impl RendererService {
         self.inner.in_flight.in_use()
     }
 
-    /// Runs `f` on a render thread of its own, admitted against the in-flight limit; answers
+    /// Runs `f` on a render thread of its own (one kept from an earlier job when idle, see
+    /// [`threads`]), admitted against the in-flight limit; answers
     /// `RESOURCE_EXHAUSTED` when the render time limit (plus a second of grace) passes first.
     /// The thread keeps its admission until it really ends (its fuel bounds that).
     async fn blocking<T: Send + 'static>(
@@ -334,10 +340,9 @@ impl RendererService {
     ) -> Result<T, Status> {
         let admitted = self.inner.in_flight.admit(tenant)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        std::thread::Builder::new()
-            .name(format!("capstan-{what}"))
-            .stack_size(self.inner.limits.render_stack_bytes)
-            .spawn(move || {
+        self.inner
+            .threads
+            .run(&format!("capstan-{what}"), move || {
                 let result = f();
                 drop(admitted);
                 let _ = tx.send(result);

@@ -112,6 +112,9 @@ impl RenderWorker {
         if let Some(dir) = &self.compile_cache {
             command.env(RENDERER_COMPILE_CACHE_ENV, dir);
         }
+        // A worker renders on one thread: a second thread's stack would count against its
+        // `RLIMIT_DATA`, leaving the render less of the memory it was given.
+        command.env(capstan_render::RENDER_SPLIT_ENV, "never");
         command
             .args(&self.args)
             .arg("--render-worker")

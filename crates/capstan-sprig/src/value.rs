@@ -12,70 +12,138 @@
 //! | a struct (`.Release`, `.Chart`, ...) | [`GoStruct`]: fixed Go field names, an unknown one is an error |
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Error, Value};
 
-/// Counts what can make a template give another output for the same data: writes to Go maps
-/// (`set`, `unset`, `merge`; not the engine's `.Template`, nor maps made since the last
-/// include started, see [`include_started`]), and calls of the functions whose
-/// result their arguments do not fix (random values, the clock, `lookup`), which their callers
-/// note with [`note_effect`]. An evaluation during which the count did not move, repeated
-/// with the same data while it has still not moved, gives the same output (capstan-render's
-/// include cache). Process-wide: a write by any render counts for all.
-static EFFECTS: AtomicU64 = AtomicU64::new(0);
+/// The effect bookkeeping of the thread running a render (see [`effects`]), kept per thread:
+/// a render runs on one thread (its part of a render split over two, see capstan-render's
+/// `GoChart::render`), and a Go map is made, written and read only by the thread of the render
+/// that made it (no map is shared between renders or between the parts of one), so what one
+/// thread does cannot change what another's templates give, and the threads do not share a
+/// counter's cache line at every map they make.
+#[derive(Clone, Copy)]
+struct Book {
+    /// Counts what can make a template give another output for the same data: writes to Go
+    /// maps (`set`, `unset`, `merge`; not the engine's `.Template`, nor maps made since the
+    /// last include started, see [`include_started`]), and calls of the functions whose result
+    /// their arguments do not fix (random values, the clock, `lookup`), which their callers
+    /// note with [`note_effect`]. An evaluation during which the count did not move, repeated
+    /// with the same data while it has still not moved, gives the same output (capstan-render's
+    /// include cache).
+    effects: u64,
+    /// Orders when Go maps are made and when includes and templates start.
+    clock: u64,
+    /// When the last include started, on `clock` (see [`include_started`]).
+    latest_include: u64,
+    /// When the running top-level template started, on `clock` (see [`template_started`]).
+    template_start: u64,
+    /// Writes to maps made before the running top-level template started (see
+    /// [`outside_writes`]).
+    outside_writes: u64,
+    /// Counts the engine's writes of `.Template` into a chart's root map (one per template
+    /// rendered, see [`GoMap::insert_template`]): not effects, as most templates never read
+    /// it.
+    template_writes: u64,
+    /// Counts reads that may see a `.Template`: the key `Template` of any map read or tested,
+    /// and any whole reading (keys, length, entries) of a map holding a `Template` or
+    /// `Subcharts` key (a chart's root, before or after its first `.Template`).
+    template_reads: u64,
+}
 
-/// Orders when Go maps are made and when includes start (see [`include_started`]).
-static CLOCK: AtomicU64 = AtomicU64::new(1);
+thread_local! {
+    static BOOK: std::cell::Cell<Book> = const {
+        std::cell::Cell::new(Book {
+            effects: 0,
+            clock: 1,
+            latest_include: 0,
+            template_start: 0,
+            outside_writes: 0,
+            template_writes: 0,
+            template_reads: 0,
+        })
+    };
+}
 
-/// When the last include started, on `CLOCK`.
-static LATEST_INCLUDE: AtomicU64 = AtomicU64::new(0);
+/// Reads this thread's bookkeeping.
+#[inline]
+fn book() -> Book {
+    BOOK.with(std::cell::Cell::get)
+}
 
+/// Changes this thread's bookkeeping.
+#[inline]
+fn update(f: impl FnOnce(&mut Book)) {
+    BOOK.with(|b| {
+        let mut book = b.get();
+        f(&mut book);
+        b.set(book);
+    });
+}
+
+/// The next time on this thread's clock.
+#[inline]
 fn tick() -> u64 {
-    CLOCK.fetch_add(1, Ordering::SeqCst)
+    let mut now = 0;
+    update(|b| {
+        now = b.clock;
+        b.clock += 1;
+    });
+    now
 }
 
 /// Notes that an include starts (before it reads [`effects`]): from then on a write to any
 /// map made before counts as an effect; a write to a map made later (within the include, or
 /// after it) does not, until the next include starts.
 pub fn include_started() {
-    LATEST_INCLUDE.fetch_max(tick(), Ordering::SeqCst);
+    update(|b| {
+        b.latest_include = b.clock;
+        b.clock += 1;
+    });
 }
 
-/// The count of effects so far (see `EFFECTS`).
+/// Notes that a top-level template starts: from then on (until the next one starts) a write
+/// to a map made before counts in [`outside_writes`].
+pub fn template_started() {
+    update(|b| {
+        b.template_start = b.clock;
+        b.clock += 1;
+    });
+}
+
+/// The count, on this thread, of writes to Go maps made before the top-level template that
+/// wrote them started (see [`template_started`]): while it does not move over a run of
+/// templates, nothing they did is visible to a later template but their output (a map made
+/// within a template reaches outside it only through a write to one made before).
+pub fn outside_writes() -> u64 {
+    book().outside_writes
+}
+
+/// The count of effects so far on this thread (see `Book::effects`).
 pub fn effects() -> u64 {
-    EFFECTS.load(Ordering::SeqCst)
+    book().effects
 }
 
 /// Notes an effect: a Go map written, or a result its arguments do not fix.
 pub fn note_effect() {
-    EFFECTS.fetch_add(1, Ordering::SeqCst);
+    update(|b| b.effects += 1);
 }
 
-/// Counts the engine's writes of `.Template` into a chart's root map (one per template
-/// rendered, see [`GoMap::insert_template`]): not effects, as most templates never read it.
-static TEMPLATE_WRITES: AtomicU64 = AtomicU64::new(0);
-
-/// Counts reads that may see a `.Template`: the key `Template` of any map read or tested, and
-/// any whole reading (keys, length, entries) of a map holding a `Template` or `Subcharts` key
-/// (a chart's root, before or after its first `.Template`).
-static TEMPLATE_READS: AtomicU64 = AtomicU64::new(0);
-
-/// The count of `.Template` writes so far (see `TEMPLATE_WRITES`).
+/// The count of `.Template` writes so far on this thread (see `Book::template_writes`).
 pub fn template_writes() -> u64 {
-    TEMPLATE_WRITES.load(Ordering::SeqCst)
+    book().template_writes
 }
 
-/// The count of reads that may have seen a `.Template` so far (see `TEMPLATE_READS`).
+/// The count of reads that may have seen a `.Template` so far on this thread (see
+/// `Book::template_reads`).
 pub fn template_reads() -> u64 {
-    TEMPLATE_READS.load(Ordering::SeqCst)
+    book().template_reads
 }
 
 /// Notes a read that may have seen a `.Template` (an include's output reused, that read one).
 pub fn note_template_read() {
-    TEMPLATE_READS.fetch_add(1, Ordering::SeqCst);
+    update(|b| b.template_reads += 1);
 }
 
 /// Go's `nil`.
@@ -194,7 +262,7 @@ pub fn num(v: &Value) -> Option<Num> {
 pub struct GoMap {
     /// Sorted by key, each key once.
     entries: RwLock<Vec<(String, Value)>>,
-    /// When it was made, on `CLOCK` (0, the earliest, for a default map).
+    /// When it was made, on its thread's clock (0, the earliest, for a default map).
     born: u64,
 }
 
@@ -257,9 +325,9 @@ impl GoMap {
     }
 
     /// Sets `.Template`, as the engine does in a chart's root before each template: counted
-    /// as a `.Template` write, not as an effect (see `TEMPLATE_WRITES`).
+    /// as a `.Template` write, not as an effect (see `Book::template_writes`).
     pub fn insert_template(&self, value: Value) {
-        TEMPLATE_WRITES.fetch_add(1, Ordering::SeqCst);
+        update(|b| b.template_writes += 1);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         match find(&entries, TEMPLATE_KEY) {
             Ok(i) => entries[i].1 = value,
@@ -328,9 +396,15 @@ impl GoMap {
         // A map made after the last include started is out of reach of every include's data
         // as it was when that include started (it can come within reach only by a write to a
         // map that was, which counts): its writes are not effects.
-        if self.born < LATEST_INCLUDE.load(Ordering::SeqCst) {
-            note_effect();
-        }
+        let born = self.born;
+        update(|b| {
+            if born < b.latest_include {
+                b.effects += 1;
+            }
+            if born < b.template_start {
+                b.outside_writes += 1;
+            }
+        });
         self.entries.write().unwrap_or_else(|e| e.into_inner())
     }
 }

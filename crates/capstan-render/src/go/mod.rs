@@ -7,7 +7,8 @@
 //! function library (`capstan-sprig`). Each translation is compiled into minijinja's
 //! instructions when first rendered ([`program`]; taken from the compile cache's bytes when it
 //! kept them) and run on minijinja's VM directly. A render builds Helm's top-level objects per
-//! chart and executes each non-partial template with them as dot.
+//! chart and executes each non-partial template with them as dot; a render of many templates
+//! is split over two threads (see `GoChart::render`), with the outcome of one.
 
 mod errors;
 mod objects;
@@ -16,7 +17,7 @@ mod runtime;
 mod stored;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use capstan_chart::{Chart, Values};
@@ -131,12 +132,63 @@ pub(crate) struct TplCompiled {
     defines: HashMap<String, Arc<Compiled>>,
 }
 
+/// How a template went at its last render.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    /// How long it took, in nanoseconds.
+    nanos: u64,
+    /// Whether it wrote a Go map made before it started (which a later template may see).
+    wrote_outside: bool,
+}
+
+/// The environment variable that sets the default [`RenderSplit`] of a process: `never`,
+/// `half`, or anything else for [`RenderSplit::Auto`].
+pub const RENDER_SPLIT_ENV: &str = "CAPSTAN_RENDER_SPLIT";
+
+/// How a Go chart's renders are split over two threads (see `GoChart::render`). The outcome
+/// (outputs and errors) is the same whichever is chosen; only the time differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderSplit {
+    /// Where it pays: on two cores or more while no other render runs in the process, for a
+    /// chart with many templates that took long enough to render last time, balanced by those
+    /// times, while split renders of the chart are the faster (see `Timing`). The default, unless `CAPSTAN_RENDER_SPLIT` says `never` or
+    /// `half` (for checking a whole corpus with its renders split).
+    Auto,
+    /// Never: every template on the calling thread.
+    Never,
+    /// At half of the templates (when there are two or more), wherever it pays or not.
+    Half,
+    /// After this many templates (when there are more), wherever it pays or not.
+    At(usize),
+}
+
+impl RenderSplit {
+    /// The default: [`RenderSplit::Auto`], or what `CAPSTAN_RENDER_SPLIT` names.
+    fn from_env() -> RenderSplit {
+        static FROM_ENV: OnceLock<RenderSplit> = OnceLock::new();
+        *FROM_ENV.get_or_init(|| match std::env::var(RENDER_SPLIT_ENV).as_deref() {
+            Ok("never") => RenderSplit::Never,
+            Ok("half") => RenderSplit::Half,
+            _ => RenderSplit::Auto,
+        })
+    }
+}
+
 /// The compiled templates of a Go chart and the state shared by its renders.
 #[derive(Debug)]
 pub(crate) struct GoTemplates {
     compiled: HashMap<String, Compiled>,
     tpl_cache: Mutex<HashMap<String, Arc<TplCompiled>>>,
     functions: Arc<capstan_sprig::Registry>,
+    /// How each template (by file) went at its last render (see [`GoChart::split_point`]).
+    costs: Mutex<HashMap<String, Cost>>,
+    /// How renders are split.
+    split: Mutex<RenderSplit>,
+    /// Whether the last render was split (the next one starts its second part's thread at
+    /// once).
+    split_last: AtomicBool,
+    /// How long split and whole renders took (see [`Timing`]).
+    timing: Timing,
     /// Whether a compile cache lacks what this chart holds: its translations (compiled anew)
     /// or a program compiled from its translation since (see [`GoChart::take_unsaved`]).
     unsaved: AtomicBool,
@@ -284,6 +336,10 @@ impl GoChart {
             compiled,
             tpl_cache: Mutex::new(HashMap::new()),
             functions,
+            costs: Mutex::new(HashMap::new()),
+            split: Mutex::new(RenderSplit::from_env()),
+            split_last: AtomicBool::new(false),
+            timing: Timing::default(),
             unsaved: AtomicBool::new(!from_cache),
         });
         if from_cache {
@@ -317,6 +373,18 @@ impl GoChart {
     /// Renders every non-partial template of `processed` (values computed, disabled
     /// subcharts removed; its files' contents may be left out) with each chart's `.Files` from
     /// `files` (by chart path): the rendered files by path and the top chart's notes.
+    ///
+    /// A chart with many templates is rendered on two threads (see [`GoChart::split_point`];
+    /// by default only while no other render runs in the process, whose cores it would take):
+    /// this one renders the first part of the templates in Helm's order, a second one the rest
+    /// on state of its own built from the same inputs. The second part's outcome is taken only
+    /// when the first part's templates changed nothing a later template can see (no write to
+    /// a Go map made before the template that wrote it started, see
+    /// [`capstan_sprig::value::outside_writes`]; the engine's `.Template` writes the second
+    /// thread makes itself): then every template of it saw what it sees when the templates
+    /// are rendered one after another. Otherwise the rest is rendered again here, after the
+    /// first part, on its state. Outputs are counted against the output bound in Helm's order
+    /// either way, and the first error in that order is the one reported.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn render(
         &self,
@@ -328,83 +396,515 @@ impl GoChart {
         capabilities: &Capabilities,
         session: Arc<Session>,
     ) -> Result<(BTreeMap<String, String>, String)> {
-        let go = Arc::new(runtime::GoSession {
+        let inputs = Inputs {
+            processed,
+            files,
+            values,
+            set_integers,
+            release,
+            capabilities,
+        };
+        let go = self.go_session(session.clone());
+        // Functions find the session through the thread, not the template's scopes.
+        let _running = runtime::Running::start(go.clone());
+        // Other renders running on this process's cores leave none for a second part.
+        let active = Active::enter();
+        let policy = *self
+            .templates
+            .split
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let started = std::time::Instant::now();
+        let (splits, tuned) = match policy {
+            RenderSplit::Auto => (active.alone(), true),
+            RenderSplit::Never => (false, false),
+            RenderSplit::Half | RenderSplit::At(_) => (true, false),
+        };
+        let splits = splits && session.lint.is_none();
+        // Whether a render that may be split is (see `Timing`).
+        let choose_split = !tuned || self.templates.timing.choose_split();
+        let mut texts = Texts::default();
+        let mut costs = Vec::new();
+        let mut may_split = false;
+        let (run, other, rest, at) = std::thread::scope(|scope| {
+            // The second part's thread starts at once when the last render was split (it
+            // makes its state while this one makes its own), else when this one is.
+            let (at_tx, at_rx) = std::sync::mpsc::sync_channel::<Option<usize>>(1);
+            let mut at_rx = Some(at_rx);
+            let mut part = None;
+            let mut start_part = |at_rx| {
+                let session = &session;
+                let inputs = &inputs;
+                std::thread::Builder::new()
+                    .name("capstan-render-part".into())
+                    .stack_size(PART_STACK_BYTES)
+                    .spawn_scoped(scope, move || self.render_apart(inputs, session, at_rx))
+                    .ok()
+            };
+            if splits && choose_split && self.templates.split_last.load(Ordering::Relaxed) {
+                part = at_rx.take().and_then(&mut start_part);
+            }
+            let renderables = self.renderables(&inputs);
+            let split = if splits {
+                self.split_point(&renderables)
+            } else {
+                None
+            };
+            may_split = split.is_some();
+            let split = split.filter(|_| choose_split);
+            self.templates
+                .split_last
+                .store(split.is_some(), Ordering::Relaxed);
+            if split.is_some() && part.is_none() {
+                part = at_rx.take().and_then(&mut start_part);
+            }
+            // A part whose thread could not be had is rendered here.
+            let at = split.filter(|_| part.is_some());
+            let _ = at_tx.send(at);
+            let at = at.unwrap_or(renderables.len());
+            costs.reserve(renderables.len());
+            let outside = capstan_sprig::value::outside_writes();
+            let run = self.render_run(&go, &renderables[..at], &mut costs);
+            let kept = part.is_some() && capstan_sprig::value::outside_writes() == outside;
+            // When the second part's outcome can be taken, nothing of this part's state is
+            // seen again: it is let go while the second part runs.
+            let rest = if kept {
+                go.includes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clear();
+                drop(renderables);
+                None
+            } else {
+                Some(renderables)
+            };
+            let other = part.and_then(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (run, other.filter(|_| kept), rest, at)
+        });
+        texts.take(&self.templates, run, None)?;
+        // A second part whose outputs would pass the output bound is rendered again here (on
+        // state made anew, which is what the first part left), so that it stops where the
+        // bound is passed (and asks no `lookup` after that).
+        let other = other.filter(|(run, _, _)| {
+            let outputs: usize = run
+                .iter()
+                .map(|(_, out)| out.as_ref().map_or(0, String::len))
+                .sum();
+            // (A part that passed the bound itself, which ends it, passes it here too: its
+            // outputs include the one that did.)
+            session.output_so_far() + outputs <= session.limits.max_output_bytes
+        });
+        let split = other.is_some();
+        match (other, rest) {
+            (Some((other_run, other_session, other_costs)), _) => {
+                costs.extend(other_costs);
+                self.note_costs(costs);
+                session.lookups.add_unanswered(&other_session.lookups);
+                texts.take(&self.templates, other_run, Some(&session))?;
+            }
+            (None, Some(renderables)) => {
+                let run = self.render_run(&go, &renderables[at..], &mut costs);
+                self.note_costs(costs);
+                texts.take(&self.templates, run, None)?;
+            }
+            (None, None) => {
+                let run = self
+                    .render_anew(&inputs, &go, || Some(at), &mut costs)
+                    .unwrap_or_default();
+                self.note_costs(costs);
+                texts.take(&self.templates, run, None)?;
+            }
+        }
+        if tuned && may_split {
+            self.templates.timing.record(split, started.elapsed());
+        }
+        Ok(texts.finish())
+    }
+
+    /// How renders are split from now on.
+    pub(crate) fn set_split(&self, split: RenderSplit) {
+        *self
+            .templates
+            .split
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = split;
+    }
+
+    /// The per-render state of the Go runtime for `session`.
+    fn go_session(&self, session: Arc<Session>) -> Arc<runtime::GoSession> {
+        Arc::new(runtime::GoSession {
             session,
             templates: self.templates.clone(),
             overlays: Mutex::new(Vec::new()),
             includes: Mutex::new(HashMap::new()),
-        });
-        // Functions find the session through the thread, not the template's scopes.
-        let _running = runtime::Running::start(go.clone());
-        let top_values = capstan_sprig::value::from_json_map(values, Numbers::Float64);
-        for path in set_integers {
-            as_int64(&top_values, values, path);
-        }
+        })
+    }
 
+    /// The charts' roots made of `inputs` (the values as Go maps, Helm's objects), and the
+    /// templates to render with them in Helm's order.
+    fn renderables(&self, inputs: &Inputs<'_>) -> Vec<Renderable> {
+        let top_values = capstan_sprig::value::from_json_map(inputs.values, Numbers::Float64);
+        for path in inputs.set_integers {
+            as_int64(&top_values, inputs.values, path);
+        }
         let mut renderables = Vec::new();
         let shared = Shared {
-            release: objects::release(release),
-            capabilities: objects::capabilities(capabilities),
-            subchart_notes: capabilities.subchart_notes,
-            files,
+            release: objects::release(inputs.release),
+            capabilities: objects::capabilities(inputs.capabilities),
+            subchart_notes: inputs.capabilities.subchart_notes,
+            files: inputs.files,
         };
         tree(
-            processed,
-            processed.name(),
+            inputs.processed,
+            inputs.processed.name(),
             true,
             top_values,
             &shared,
             &mut renderables,
         );
         renderables.sort_by_cached_key(|r| helm_order_key(&r.file));
+        renderables
+    }
 
-        let mut files = BTreeMap::new();
-        let mut notes = String::new();
-        let mut subchart_notes = BTreeMap::new();
+    /// Renders `run` in order until a template fails: each template's output (counted against
+    /// the output bound of `go`'s session, whose failure ends the run after that output), or
+    /// the error that ended the run; and how long each took, into `costs`.
+    fn render_run(
+        &self,
+        go: &Arc<runtime::GoSession>,
+        run: &[Renderable],
+        costs: &mut Vec<(String, Cost)>,
+    ) -> Vec<(String, Result<String>)> {
+        let mut done = Vec::with_capacity(run.len());
         for Renderable {
             file,
             base_path,
             root,
-        } in renderables
+        } in run
         {
-            let Some(compiled) = self.templates.compiled.get(&file) else {
+            let Some(compiled) = self.templates.compiled.get(file) else {
                 continue;
             };
+            let started = std::time::Instant::now();
+            let outside = capstan_sprig::value::outside_writes();
             // One root per chart, shared by its templates as in Helm (a template that sets a
             // key of `$` changes it for the templates rendered after it); `.Template` is
             // replaced for each.
-            if let Some(m) = as_map(&root) {
-                m.insert_template(objects::template(&file, &base_path));
+            if let Some(m) = as_map(root) {
+                m.insert_template(objects::template(file, base_path));
             }
-            let context = runtime::GoContext::value(root, go.clone());
+            capstan_sprig::value::template_started();
+            let context = runtime::GoContext::value(root.clone(), go.clone());
             let out = self
                 .templates
                 .program(compiled)
                 .and_then(|p| p.render(&self.env, context))
-                .map_err(|e| errors::render_error(compiled, &e))?;
+                .map_err(|e| errors::render_error(compiled, &e));
+            costs.push((
+                file.clone(),
+                Cost {
+                    nanos: started.elapsed().as_nanos() as u64,
+                    wrote_outside: capstan_sprig::value::outside_writes() != outside,
+                },
+            ));
+            let Ok(out) = out else {
+                done.push((file.clone(), out));
+                break;
+            };
             // The whole output is bounded; one template's runaway text is bounded by fuel,
             // time and the string bound first.
-            go.session
-                .add_output(out.len())
-                .map_err(|e| errors::render_error(compiled, &e))?;
-            let out = runtime::without_no_value(out);
-            if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
-                notes = out;
-            } else if file.ends_with("/templates/NOTES.txt") {
-                subchart_notes.insert(file, out);
-            } else {
-                files.insert(file, out);
+            let bounded = go.session.add_output(out.len());
+            done.push((file.clone(), Ok(out)));
+            if let Err(e) = bounded {
+                done.push((file.clone(), Err(errors::render_error(compiled, &e))));
+                break;
             }
         }
-        // `--render-subchart-notes`: the subcharts' notes after the parent's, each on a new
-        // line, as Helm joins them.
-        for sub in subchart_notes.into_values() {
+        done
+    }
+
+    /// The second part of a split render, on this thread with state of its own: the charts'
+    /// roots made again of `inputs`, and a session of its own (the same limits and start;
+    /// include depth, output and lookups counted apart). Once the first part says where the
+    /// second starts (`None`: it does not), each root is given the `.Template` the first
+    /// part's templates leave it, and the templates from there on are rendered: their outputs,
+    /// the session, and how each template went.
+    fn render_apart(
+        &self,
+        inputs: &Inputs<'_>,
+        session: &Session,
+        at: std::sync::mpsc::Receiver<Option<usize>>,
+    ) -> Option<Part> {
+        let own = Arc::new(session.apart());
+        let go = self.go_session(own.clone());
+        let _running = runtime::Running::start(go.clone());
+        let mut costs = Vec::new();
+        let run = self.render_anew(inputs, &go, || at.recv().ok().flatten(), &mut costs)?;
+        Some((run, own, costs))
+    }
+
+    /// Renders the templates from `at` on (in Helm's order) with `go`, on state made anew of
+    /// `inputs`: the charts' roots, each holding the `.Template` the templates before `at`
+    /// leave it (once `at` is known: `None` renders nothing).
+    fn render_anew(
+        &self,
+        inputs: &Inputs<'_>,
+        go: &Arc<runtime::GoSession>,
+        at: impl FnOnce() -> Option<usize>,
+        costs: &mut Vec<(String, Cost)>,
+    ) -> Option<Vec<(String, Result<String>)>> {
+        let renderables = self.renderables(inputs);
+        let at = at()?;
+        for r in renderables.iter().take(at) {
+            if let Some(m) = as_map(&r.root) {
+                m.insert_template(objects::template(&r.file, &r.base_path));
+            }
+        }
+        Some(self.render_run(go, renderables.get(at..).unwrap_or_default(), costs))
+    }
+
+    /// Where to split a render of `renderables` over two threads, if it pays: on a machine
+    /// with two cores or more, for a chart with many templates that took long enough to
+    /// render last time (not before its first render), at the template where the first
+    /// part's share of that time reaches half.
+    fn split_point(&self, renderables: &[Renderable]) -> Option<usize> {
+        let n = renderables.len();
+        match *self
+            .templates
+            .split
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
+            RenderSplit::Auto => {}
+            RenderSplit::Never => return None,
+            RenderSplit::Half => return (n >= 2).then_some(n / 2),
+            RenderSplit::At(at) => return (at > 0 && at < n).then_some(at),
+        }
+        // Asked once: it reads the process's CPU affinity and cgroup quota.
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores = *CORES.get_or_init(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        if n < SPLIT_FROM_TEMPLATES || cores < 2 {
+            return None;
+        }
+        let costs = self
+            .templates
+            .costs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let last: Option<Vec<Cost>> = renderables
+            .iter()
+            .map(|r| costs.get(&r.file).copied())
+            .collect();
+        drop(costs);
+        // A chart not rendered yet (a whole `capstan template` renders once) is not split: its
+        // first render decodes its instructions on a second thread already.
+        let last = last?;
+        let weights: Vec<u64> = last.iter().map(|c| c.nanos).collect();
+        // The second part is taken only when the first wrote nothing a later template sees:
+        // it ends before the first template that did so last time.
+        let most = last.iter().position(|c| c.wrote_outside).unwrap_or(n);
+        let total: u64 = weights.iter().sum();
+        if total < SPLIT_FROM_NANOS {
+            return None;
+        }
+        let mut sum = 0;
+        let at = weights
+            .iter()
+            .position(|w| {
+                sum += w;
+                sum * 2 >= total
+            })
+            .map_or(n, |i| i + 1)
+            .min(most);
+        // A first part of less than a quarter of the work leaves the second most of it.
+        let first: u64 = weights[..at].iter().sum();
+        if first * 4 < total {
+            return None;
+        }
+        (at > 0 && at < n).then_some(at)
+    }
+
+    /// Keeps how long each template took, for the next render's [`GoChart::split_point`].
+    fn note_costs(&self, costs: Vec<(String, Cost)>) {
+        let mut kept = self
+            .templates
+            .costs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if kept.len() > MAX_COSTS {
+            kept.clear();
+        }
+        kept.extend(costs);
+    }
+}
+
+/// How long the renders of a chart that may be split took, split and whole (a moving average
+/// of each): a second thread pays only while a core is free for it, which other processes
+/// may not leave. Renders are split while that is the faster way (or not yet timed), but one
+/// render in [`TIMING_EXPLORE`] goes the other way, so that both averages follow the
+/// machine's load. The first render of a chart (which compiles what it uses) is not timed.
+#[derive(Debug, Default)]
+struct Timing {
+    /// Renders that asked [`Timing::choose_split`].
+    asked: AtomicU64,
+    /// Average nanoseconds of a split render (0: none yet).
+    split: AtomicU64,
+    /// Average nanoseconds of a whole render (0: none yet).
+    whole: AtomicU64,
+}
+
+/// One render in this many goes the way that is slower at the moment.
+const TIMING_EXPLORE: u64 = 8;
+
+impl Timing {
+    /// Whether the next render that may be split is.
+    fn choose_split(&self) -> bool {
+        let n = self.asked.fetch_add(1, Ordering::Relaxed);
+        let (split, whole) = (
+            self.split.load(Ordering::Relaxed),
+            self.whole.load(Ordering::Relaxed),
+        );
+        let faster = match (split, whole) {
+            (0, _) => return true,
+            (_, 0) => return !n.is_multiple_of(TIMING_EXPLORE),
+            (split, whole) => split <= whole,
+        };
+        faster != n.is_multiple_of(TIMING_EXPLORE)
+    }
+
+    /// Notes how long a render that may have been split took.
+    fn record(&self, split: bool, took: std::time::Duration) {
+        if self.asked.load(Ordering::Relaxed) <= 1 {
+            return;
+        }
+        let nanos = (took.as_nanos() as u64).max(1);
+        let average = if split { &self.split } else { &self.whole };
+        let old = average.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            nanos
+        } else {
+            (old * 3 + nanos) / 4
+        };
+        average.store(new, Ordering::Relaxed);
+    }
+}
+
+/// Go renders running in this process.
+static ACTIVE_RENDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// A Go render counted in [`ACTIVE_RENDERS`] until dropped.
+struct Active(usize);
+
+impl Active {
+    fn enter() -> Active {
+        Active(ACTIVE_RENDERS.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// Whether no other render was running when this one started (a split render's second
+    /// part is not counted).
+    fn alone(&self) -> bool {
+        self.0 == 1
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE_RENDERS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Fewest templates a render is split over two threads for.
+const SPLIT_FROM_TEMPLATES: usize = 16;
+
+/// Least time the templates took last render for the next to be split: below it, the second
+/// thread's start and its own values and roots cost more than they save.
+const SPLIT_FROM_NANOS: u64 = 1_500_000;
+
+/// Most templates whose last render time a chart keeps.
+const MAX_COSTS: usize = 65_536;
+
+/// The stack of the thread rendering a split render's second part (as the renderer daemon's
+/// render threads: room for a template's recursion up to its bounds).
+const PART_STACK_BYTES: usize = 1 << 30;
+
+/// A split render's second part: its outputs (see [`GoChart::render_run`]), its session, and
+/// how each template went.
+type Part = (
+    Vec<(String, Result<String>)>,
+    Arc<Session>,
+    Vec<(String, Cost)>,
+);
+
+/// What a render is made of.
+struct Inputs<'a> {
+    processed: &'a Chart,
+    files: &'a HashMap<String, ChartFiles>,
+    values: &'a Values,
+    set_integers: &'a [Vec<String>],
+    release: &'a ReleaseInfo,
+    capabilities: &'a Capabilities,
+}
+
+/// A render's rendered files and notes, gathered from its runs in Helm's order.
+#[derive(Default)]
+struct Texts {
+    files: BTreeMap<String, String>,
+    notes: String,
+    subchart_notes: BTreeMap<String, String>,
+}
+
+impl Texts {
+    /// Takes a run's outputs until its error, counting each against `counted`'s output bound
+    /// first when the run was counted apart (as the templates are counted one after another:
+    /// the first output past the bound fails).
+    fn take(
+        &mut self,
+        templates: &GoTemplates,
+        run: Vec<(String, Result<String>)>,
+        counted: Option<&Session>,
+    ) -> Result<()> {
+        for (file, out) in run {
+            let out = out?;
+            if let Some(session) = counted
+                && let Err(e) = session.add_output(out.len())
+            {
+                return Err(match templates.compiled.get(&file) {
+                    Some(compiled) => errors::render_error(compiled, &e),
+                    None => Error::Go {
+                        kind: crate::TemplateErrorKind::Limit,
+                        message: format!("template: {file}: {}", e.detail().unwrap_or_default()),
+                        file,
+                    },
+                });
+            }
+            let out = runtime::without_no_value(out);
+            if file.ends_with("/templates/NOTES.txt") && file.matches("/charts/").count() == 0 {
+                self.notes = out;
+            } else if file.ends_with("/templates/NOTES.txt") {
+                self.subchart_notes.insert(file, out);
+            } else {
+                self.files.insert(file, out);
+            }
+        }
+        Ok(())
+    }
+
+    /// The rendered files, and the notes: the top chart's, then (`--render-subchart-notes`)
+    /// the subcharts', each on a new line, as Helm joins them.
+    fn finish(self) -> (BTreeMap<String, String>, String) {
+        let mut notes = self.notes;
+        for sub in self.subchart_notes.into_values() {
             if !notes.is_empty() {
                 notes.push('\n');
             }
             notes.push_str(&sub);
         }
-        Ok((files, notes))
+        (self.files, notes)
     }
 }
 
@@ -814,6 +1314,101 @@ mod tests {
             let again = through_bytes(&warm);
             assert_eq!(again, kept, "the instructions kept again are whole");
         }
+    }
+
+    /// A render is split where the first part's share of last render's time reaches half,
+    /// but never past a template that wrote a Go map made before it (the second part would
+    /// be rendered again), nor where the first part gets less than a quarter; a chart not
+    /// rendered yet is not split.
+    #[test]
+    fn renders_are_split_by_last_render_times_before_any_outside_write() {
+        let chart = Chart::from_files(
+            vec![capstan_chart::ChartFile {
+                name: "Chart.yaml".into(),
+                data: b"apiVersion: v2\nname: web\nversion: 1.0.0\n"
+                    .to_vec()
+                    .into(),
+            }],
+            &capstan_chart::Limits::default(),
+        )
+        .unwrap();
+        let go = GoChart::compile(&chart, &RenderLimits::default(), || None).unwrap();
+        go.set_split(RenderSplit::Auto);
+        let renderables: Vec<Renderable> = (0..20)
+            .map(|i| Renderable {
+                file: format!("web/templates/t{i:02}.yaml"),
+                base_path: "web/templates".into(),
+                root: Value::UNDEFINED,
+            })
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let split_with = |outside: Option<usize>| {
+            let costs = renderables
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let cost = Cost {
+                        nanos: 1_000_000,
+                        wrote_outside: outside == Some(i),
+                    };
+                    (r.file.clone(), cost)
+                })
+                .collect();
+            go.note_costs(costs);
+            go.split_point(&renderables)
+        };
+        if cores >= 2 {
+            assert_eq!(split_with(None), Some(10));
+            assert_eq!(split_with(Some(15)), Some(10));
+            assert_eq!(split_with(Some(6)), Some(6));
+        }
+        assert_eq!(split_with(Some(4)), None);
+        assert_eq!(split_with(Some(0)), None);
+        go.set_split(RenderSplit::Never);
+        assert_eq!(split_with(None), None);
+        go.set_split(RenderSplit::At(3));
+        assert_eq!(split_with(Some(0)), Some(3));
+        go.set_split(RenderSplit::Half);
+        assert_eq!(split_with(Some(0)), Some(10));
+        // Before a first render: not split.
+        go.set_split(RenderSplit::Auto);
+        go.templates.costs.lock().unwrap().clear();
+        assert_eq!(go.split_point(&renderables), None);
+    }
+
+    /// Renders are split while split renders are the faster (or not timed yet), with one in
+    /// eight going the other way; the first render is not timed.
+    #[test]
+    fn renders_are_split_while_that_is_faster() {
+        let ms = std::time::Duration::from_millis;
+        let timing = Timing::default();
+        assert!(timing.choose_split(), "not timed yet");
+        timing.record(true, ms(100));
+        assert_eq!(
+            timing.split.load(Ordering::Relaxed),
+            0,
+            "the first is not timed"
+        );
+        let choices: Vec<bool> = (0..16)
+            .map(|_| {
+                let split = timing.choose_split();
+                timing.record(split, if split { ms(4) } else { ms(6) });
+                split
+            })
+            .collect();
+        assert_eq!(choices.iter().filter(|s| !**s).count(), 2, "{choices:?}");
+        // The machine gets busy: split renders take longer than whole ones.
+        let choices: Vec<bool> = (0..32)
+            .map(|_| {
+                let split = timing.choose_split();
+                timing.record(split, if split { ms(8) } else { ms(6) });
+                split
+            })
+            .collect();
+        assert!(
+            choices[16..].iter().filter(|s| **s).count() <= 2,
+            "{choices:?}"
+        );
     }
 
     /// A `tpl` text is translated and compiled once per compiled chart, however often and

@@ -717,7 +717,7 @@ const PURE_FUNCTIONS: &[&str] = &[
 
 /// `include` and `template`: the named template's output for `data`. What a template gives
 /// for a Go map as data is kept and given again for the same name and map while the effect
-/// count (`capstan_sprig::value::effects`: Go map writes anywhere, and functions whose result
+/// count (`capstan_sprig::value::effects`: Go map writes on this thread, the only one a map of this render is written on, and functions whose result
 /// their arguments do not fix) has not moved since: dot is the same map with the same
 /// contents, `$` is dot, named templates do not change during a render, and the template did
 /// nothing but write its output. The engine's `.Template` writes are not effects: an output
