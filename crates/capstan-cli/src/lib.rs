@@ -18,7 +18,6 @@ pub mod commands;
 pub mod console;
 pub mod diff;
 pub mod exit;
-pub mod goyaml;
 pub mod kubeconfig;
 pub(crate) mod lookups;
 pub mod oci;

@@ -140,7 +140,7 @@ pub fn print_structured<T: Serialize>(value: &T, yaml: bool) -> anyhow::Result<(
     if yaml {
         out!(
             "{}",
-            crate::goyaml::to_string(&serde_json::to_value(value)?)
+            capstan_sprig::encoding::json_value_to_yaml(&serde_json::to_value(value)?)?
         );
     } else {
         outln!("{}", go_json(&serde_json::to_string(value)?));
@@ -179,14 +179,14 @@ pub fn values_yaml(json: &str) -> anyhow::Result<String> {
     if value.is_null() || value.as_object().is_some_and(serde_json::Map::is_empty) {
         return Ok("null\n".into());
     }
-    Ok(crate::goyaml::to_string(&value))
+    Ok(capstan_sprig::encoding::json_value_to_yaml(&value)?)
 }
 
 /// A JSON document as YAML as Helm prints it (sigs.k8s.io/yaml over go-yaml): keys sorted,
 /// and strings a YAML reader would take for something else (times, numbers, booleans) quoted.
 pub fn helm_yaml(json: &str) -> anyhow::Result<String> {
     let value: serde_json::Value = serde_json::from_str(json)?;
-    Ok(crate::goyaml::to_string(&value))
+    Ok(capstan_sprig::encoding::json_value_to_yaml(&value)?)
 }
 
 /// The summary Helm prints after install, upgrade and for `status`.

@@ -43,7 +43,7 @@ async fn show(global: &Global, part: Part, args: &ShowArgs) -> anyhow::Result<St
         // sigs.k8s.io/yaml: the JSON an OCI config blob holds, as go-yaml.
         let json = capstan_oci::manifest::config_json(&chart.metadata);
         let metadata: serde_json::Value = serde_json::from_slice(&json)?;
-        text += &crate::goyaml::to_string(&metadata);
+        text += &capstan_sprig::encoding::json_value_to_yaml(&metadata)?;
         text += "\n";
     }
     if all || part == Part::Values {

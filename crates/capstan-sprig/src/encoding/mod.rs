@@ -138,6 +138,25 @@ pub fn to_yaml(v: &Value) -> Result<String, Error> {
     Ok(text)
 }
 
+/// The YAML sigs.k8s.io/yaml writes for a JSON document (go-yaml v2 over the JSON, as Helm's
+/// `-o yaml` outputs and `show chart` are written), ending in a newline; its error
+/// for a string YAML cannot hold (control characters).
+pub fn json_value_to_yaml(value: &serde_json::Value) -> Result<String, Error> {
+    fn data(value: &serde_json::Value) -> Json {
+        match value {
+            serde_json::Value::Null => Json::Null,
+            serde_json::Value::Bool(b) => Json::Bool(*b),
+            serde_json::Value::Number(n) => Json::Number(n.to_string()),
+            serde_json::Value::String(s) => Json::Str(s.clone()),
+            serde_json::Value::Array(items) => Json::Array(items.iter().map(data).collect()),
+            serde_json::Value::Object(map) => {
+                Json::Object(map.iter().map(|(k, v)| (k.clone(), data(v))).collect())
+            }
+        }
+    }
+    Ok(yaml_emit::emit(&json_to_node(&data(value))?))
+}
+
 /// Helm's `toYamlPretty`: goyaml.v3's encoder with `SetIndent(2)` on the Go value itself
 /// (no JSON pass: float64 prints as `%g`, `1e+08`), the final newline removed.
 pub fn to_yaml_pretty(v: &Value) -> String {

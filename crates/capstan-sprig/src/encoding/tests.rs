@@ -256,3 +256,33 @@ fn from_yaml_limits_aliasing_as_goyaml_v2() {
         r#"{"base":{"x":1},"items":[{"x":1},{"x":1}]}"#
     );
 }
+
+/// Helm's `-o yaml` outputs: sigs.k8s.io/yaml over a JSON document.
+#[test]
+fn json_documents_as_helm_writes_them() {
+    let value = serde_json::json!({
+        "name": "web",
+        "version": 2,
+        "info": {
+            "deleted": "",
+            "first_deployed": "2026-12-04T20:01:22.396581189Z",
+            "notes": "line one\nline two\n",
+        },
+        "config": {"enabled": "true", "port": "8080", "host": "a: b", "empty": {}},
+        "hooks": [{"events": ["post-install"], "manifest": "kind: Job\nspec: {}"}],
+        "nothing": null,
+        "long": "word ".repeat(20).trim_end(),
+    });
+    assert_eq!(
+        json_value_to_yaml(&value).unwrap(),
+        "config:\n  empty: {}\n  enabled: \"true\"\n  host: 'a: b'\n  port: \"8080\"\n\
+         hooks:\n- events:\n  - post-install\n  manifest: |-\n    kind: Job\n    spec: {}\n\
+         info:\n  deleted: \"\"\n  first_deployed: \"2026-12-04T20:01:22.396581189Z\"\n  \
+         notes: |\n    line one\n    line two\n\
+         long: word word word word word word word word word word word word word word word \
+         word\n  word word word word\n\
+         name: web\nnothing: null\nversion: 2\n"
+    );
+    // What YAML cannot hold is sigs.k8s.io/yaml's error, not text.
+    assert!(json_value_to_yaml(&serde_json::json!({"a": "\u{7f}"})).is_err());
+}
