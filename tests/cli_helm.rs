@@ -923,6 +923,102 @@ fn template_prints_hooks_as_helm_does() -> anyhow::Result<()> {
     compare("manifests and hooks")
 }
 
+/// The files of a `.tgz` archive (extracted with `tar`): each path and its bytes, sorted.
+fn archive_files(archive: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) -> anyhow::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(root, &path, out)?;
+            } else {
+                out.push((path.strip_prefix(root)?.to_owned(), std::fs::read(&path)?));
+            }
+        }
+        Ok(())
+    }
+    let dir = tempfile::tempdir()?;
+    let tar = Command::new("tar")
+        .arg("-xzf")
+        .arg(archive)
+        .arg("-C")
+        .arg(dir.path())
+        .output()?;
+    ensure!(
+        tar.status.success(),
+        "tar -xzf {}: {tar:?}",
+        archive.display()
+    );
+    let mut files = Vec::new();
+    walk(dir.path(), dir.path(), &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// `package` writes the files `helm package` writes, byte for byte: every chart's Chart.yaml
+/// (the subcharts' too) written again from its loaded metadata as Helm's `chartutil.Save` does
+/// (sigs.k8s.io/yaml: Helm's field order, quoting, folding, the description made one line),
+/// `--version` and `--app-version` applied to the chart's own.
+#[test]
+fn package_writes_the_files_helm_writes() -> anyhow::Result<()> {
+    let both = Both::new();
+    for (chart, extra) in [
+        ("kube-prometheus-stack", &[][..]),
+        (
+            "wordpress",
+            &["--version", "9.9.9-rc.1", "--app-version", "1.2.3"][..],
+        ),
+        ("postgresql", &[][..]),
+    ] {
+        let path = capstan_e2e::corpus().join(chart);
+        let path = path.to_str().context("a UTF-8 path")?;
+        let mut archives = Vec::new();
+        for tool in ["capstan", "helm"] {
+            let dir = both.home.path().join(format!("packaged-{tool}-{chart}"));
+            std::fs::create_dir_all(&dir)?;
+            let dir_text = dir.to_str().context("a UTF-8 path")?;
+            let args = [&["package", path, "-d", dir_text][..], extra].concat();
+            let run = if tool == "capstan" {
+                both.capstan(&args, &[])
+            } else {
+                both.helm(&args, &[])
+            };
+            ensure!(run.code == 0, "{tool} {args:?}: {run:?}");
+            let archive = std::fs::read_dir(&dir)?
+                .next()
+                .context("an archive written")??
+                .path();
+            archives.push((
+                archive.file_name().map(ToOwned::to_owned),
+                archive_files(&archive)?,
+            ));
+        }
+        let (capstan, helm) = (&archives[0], &archives[1]);
+        ensure!(
+            capstan.0 == helm.0,
+            "{chart}: {:?} and {:?}",
+            capstan.0,
+            helm.0
+        );
+        let names = |files: &[(PathBuf, Vec<u8>)]| -> Vec<PathBuf> {
+            files.iter().map(|f| f.0.clone()).collect()
+        };
+        ensure!(
+            names(&capstan.1) == names(&helm.1),
+            "{chart}: the files differ"
+        );
+        for ((name, c), (_, h)) in capstan.1.iter().zip(&helm.1) {
+            ensure!(
+                c == h,
+                "{chart}: {}\ncapstan:\n{}\nhelm:\n{}",
+                name.display(),
+                String::from_utf8_lossy(c),
+                String::from_utf8_lossy(h)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `.helmignore` as Helm reads it. A `!` rule ignores every path it does not match (and lets
 /// the next rules decide the ones it does): first in the file, it ignores `Chart.yaml`, and
 /// both tools fail as Helm does; `!*.yaml` also ignores the `templates` directory. An

@@ -200,6 +200,65 @@ impl ChartType {
 }
 
 impl ChartMetadata {
+    /// Helm's `json.Marshal` of its `chart.Metadata` (its field order, empty fields left out):
+    /// an OCI chart's config blob, and through sigs.k8s.io/yaml `show chart` and a packaged
+    /// chart's Chart.yaml.
+    pub fn helm_json(&self) -> Vec<u8> {
+        let metadata = self;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Config<'a> {
+            #[serde(skip_serializing_if = "str::is_empty")]
+            name: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            home: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            sources: &'a [String],
+            #[serde(skip_serializing_if = "str::is_empty")]
+            version: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            description: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            keywords: &'a [String],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            maintainers: &'a [Maintainer],
+            #[serde(skip_serializing_if = "str::is_empty")]
+            icon: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            api_version: &'a str,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            app_version: &'a str,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            deprecated: bool,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            annotations: &'a BTreeMap<String, String>,
+            #[serde(skip_serializing_if = "str::is_empty")]
+            kube_version: &'a str,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            dependencies: &'a [Dependency],
+            #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
+            chart_type: &'a str,
+        }
+        let config = Config {
+            name: &metadata.name,
+            home: &metadata.home,
+            sources: &metadata.sources,
+            version: &metadata.version,
+            description: &metadata.description,
+            keywords: &metadata.keywords,
+            maintainers: &metadata.maintainers,
+            icon: &metadata.icon,
+            api_version: &metadata.api_version,
+            app_version: &metadata.app_version,
+            deprecated: metadata.deprecated,
+            annotations: &metadata.annotations,
+            kube_version: &metadata.kube_version,
+            dependencies: &metadata.dependencies,
+            chart_type: metadata.chart_type.map_or("", ChartType::as_str),
+        };
+        serde_json::to_vec(&config).unwrap_or_default()
+    }
+
     /// Whether the chart is a library chart (`type: library`).
     pub fn is_library(&self) -> bool {
         self.chart_type == Some(ChartType::Library)

@@ -98,65 +98,6 @@ impl Manifest {
     }
 }
 
-/// Chart.yaml as Helm's config blob: `json.Marshal` of Helm's `chart.Metadata` (its field order,
-/// empty fields left out).
-pub fn config_json(metadata: &ChartMetadata) -> Vec<u8> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Config<'a> {
-        #[serde(skip_serializing_if = "str::is_empty")]
-        name: &'a str,
-        #[serde(skip_serializing_if = "str::is_empty")]
-        home: &'a str,
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        sources: &'a [String],
-        #[serde(skip_serializing_if = "str::is_empty")]
-        version: &'a str,
-        #[serde(skip_serializing_if = "str::is_empty")]
-        description: &'a str,
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        keywords: &'a [String],
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        maintainers: &'a [capstan_chart::Maintainer],
-        #[serde(skip_serializing_if = "str::is_empty")]
-        icon: &'a str,
-        #[serde(skip_serializing_if = "str::is_empty")]
-        api_version: &'a str,
-        #[serde(skip_serializing_if = "str::is_empty")]
-        app_version: &'a str,
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        deprecated: bool,
-        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-        annotations: &'a BTreeMap<String, String>,
-        #[serde(skip_serializing_if = "str::is_empty")]
-        kube_version: &'a str,
-        #[serde(skip_serializing_if = "<[_]>::is_empty")]
-        dependencies: &'a [capstan_chart::Dependency],
-        #[serde(rename = "type", skip_serializing_if = "str::is_empty")]
-        chart_type: &'a str,
-    }
-    let config = Config {
-        name: &metadata.name,
-        home: &metadata.home,
-        sources: &metadata.sources,
-        version: &metadata.version,
-        description: &metadata.description,
-        keywords: &metadata.keywords,
-        maintainers: &metadata.maintainers,
-        icon: &metadata.icon,
-        api_version: &metadata.api_version,
-        app_version: &metadata.app_version,
-        deprecated: metadata.deprecated,
-        annotations: &metadata.annotations,
-        kube_version: &metadata.kube_version,
-        dependencies: &metadata.dependencies,
-        chart_type: metadata
-            .chart_type
-            .map_or("", capstan_chart::ChartType::as_str),
-    };
-    serde_json::to_vec(&config).unwrap_or_default()
-}
-
 /// The OCI annotations Helm puts on a chart's manifest: description, title, version, url,
 /// created, source, authors, then the chart's own annotations (which may not replace the title
 /// or version).
@@ -214,7 +155,7 @@ pub fn chart_manifest(
     prov: Option<&[u8]>,
     created: &str,
 ) -> ChartManifest {
-    let config = config_json(metadata);
+    let config = metadata.helm_json();
     let mut layers = vec![Descriptor::of(CHART_LAYER_MEDIA_TYPE, chart)];
     if let Some(prov) = prov {
         layers.push(Descriptor::of(PROV_LAYER_MEDIA_TYPE, prov));
@@ -252,7 +193,7 @@ mod tests {
 
     #[test]
     fn config_is_chart_yaml_in_helms_field_order() {
-        let json = String::from_utf8(config_json(&metadata())).unwrap();
+        let json = String::from_utf8(metadata().helm_json()).unwrap();
         assert_eq!(
             json,
             r#"{"name":"web","home":"https://example.com","sources":["https://git.example.com/web"],"version":"1.2.3","description":"A web app","maintainers":[{"name":"Ann","email":"ann@example.com"},{"name":"Bo"}],"apiVersion":"v2","appVersion":"2.0","annotations":{"org.opencontainers.image.title":"nope","team":"api"}}"#

@@ -55,40 +55,40 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
         });
     }
     let mut files = entries(&plain, &label)?;
-    let chart_yaml_at = files
-        .iter()
-        .position(|(name, _)| name == "Chart.yaml")
-        .ok_or_else(|| Error::Parse {
+    if !files.iter().any(|(name, _)| name == "Chart.yaml") {
+        return Err(Error::Parse {
             what: format!("chart {label}"),
             message: "Chart.yaml file is missing".into(),
-        })?;
-    let mut metadata: serde_json::Value = serde_yaml_ng::from_slice(&files[chart_yaml_at].1)
-        .map_err(|e| Error::Parse {
-            what: format!("{label}/Chart.yaml"),
-            message: e.to_string(),
-        })?;
-    if let Some(version) = &options.version {
-        capstan_chart::parse_version(version).map_err(|message| Error::Parse {
-            what: format!("--version {version:?}"),
-            message,
-        })?;
-        metadata["version"] = version.clone().into();
+        });
     }
-    if let Some(app_version) = &options.app_version {
-        metadata["appVersion"] = app_version.clone().into();
+    // As Helm's `chartutil.Save`: the Chart.yaml of the chart and of each subchart written
+    // again from its loaded metadata, with `--version` and `--app-version` applied to the
+    // chart's own.
+    let (mut name, mut version) = (String::new(), String::new());
+    for (path, data) in &mut files {
+        let Some(dir) = path.strip_suffix("Chart.yaml") else {
+            continue;
+        };
+        if !is_chart_dir(dir) {
+            continue;
+        }
+        let top = dir.is_empty();
+        let mut metadata = chart_metadata(data, &format!("{label}/{path}"))?;
+        if top {
+            if let Some(v) = &options.version {
+                capstan_chart::parse_version(v).map_err(|message| Error::Parse {
+                    what: format!("--version {v:?}"),
+                    message,
+                })?;
+                metadata.version = v.clone();
+            }
+            if let Some(app_version) = &options.app_version {
+                metadata.app_version = app_version.clone();
+            }
+            (name, version) = (metadata.name.clone(), metadata.version.clone());
+        }
+        *data = helm_chart_yaml(metadata, &format!("{label}/{path}"))?;
     }
-    let text = |key: &str| match &metadata[key] {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    let (name, version) = (text("name"), text("version"));
-    files[chart_yaml_at].1 = serde_yaml_ng::to_string(&metadata)
-        .map_err(|e| Error::Parse {
-            what: format!("{label}/Chart.yaml"),
-            message: e.to_string(),
-        })?
-        .into_bytes();
     files.sort_by_key(|(path, _)| (rank(path), path.clone()));
     let bytes = write_archive(&name, &files)?;
     capstan_chart::Chart::load_archive(&bytes, &limits).map_err(chart_error)?;
@@ -98,6 +98,47 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
         version,
         bytes,
     })
+}
+
+/// Whether `dir` (`""`, `charts/a/`, `charts/a/charts/b/`) is where a chart of the tree lives.
+fn is_chart_dir(dir: &str) -> bool {
+    let mut parts = dir.split('/').filter(|p| !p.is_empty());
+    loop {
+        match (parts.next(), parts.next()) {
+            (None, _) => return true,
+            (Some("charts"), Some(_)) => {}
+            _ => return false,
+        }
+    }
+}
+
+/// A Chart.yaml's metadata as Helm loads it (sanitized, validated).
+fn chart_metadata(data: &[u8], file: &str) -> Result<capstan_chart::ChartMetadata> {
+    let text = std::str::from_utf8(data).map_err(|_| Error::Parse {
+        what: file.to_owned(),
+        message: "file is not valid UTF-8".into(),
+    })?;
+    capstan_chart::ChartMetadata::parse(text, file).map_err(|source| Error::Chart {
+        chart: file.to_owned(),
+        source,
+    })
+}
+
+/// Chart.yaml as Helm's `chartutil.Save` writes it: sigs.k8s.io/yaml of the metadata's JSON;
+/// a v1 chart's dependencies left to its requirements.yaml.
+fn helm_chart_yaml(mut metadata: capstan_chart::ChartMetadata, file: &str) -> Result<Vec<u8>> {
+    if metadata.api_version == "v1" {
+        metadata.dependencies.clear();
+    }
+    let parse = |message: String| Error::Parse {
+        what: file.to_owned(),
+        message,
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(&metadata.helm_json()).map_err(|e| parse(e.to_string()))?;
+    Ok(capstan_sprig::encoding::json_value_to_yaml(&json)
+        .map_err(|e| parse(e.to_string()))?
+        .into_bytes())
 }
 
 /// `pull --untar`: extracts a chart archive into `dest/<chart name>/` after loading it with

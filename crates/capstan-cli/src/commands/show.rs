@@ -41,7 +41,7 @@ async fn show(global: &Global, part: Part, args: &ShowArgs) -> anyhow::Result<St
     if all || part == Part::Chart {
         // Helm prints its loaded metadata (sanitized, known fields only) through
         // sigs.k8s.io/yaml: the JSON an OCI config blob holds, as go-yaml.
-        let json = capstan_oci::manifest::config_json(&chart.metadata);
+        let json = chart.metadata.helm_json();
         let metadata: serde_json::Value = serde_json::from_slice(&json)?;
         text += &capstan_sprig::encoding::json_value_to_yaml(&metadata)?;
         text += "\n";
