@@ -957,19 +957,61 @@ fn archive_files(archive: &Path) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
 /// `package` writes the files `helm package` writes, byte for byte: every chart's Chart.yaml
 /// (the subcharts' too) written again from its loaded metadata as Helm's `chartutil.Save` does
 /// (sigs.k8s.io/yaml: Helm's field order, quoting, folding, the description made one line),
-/// `--version` and `--app-version` applied to the chart's own.
+/// `--version` and `--app-version` applied to the chart's own, and subcharts kept as archives
+/// in `charts/` written as their directories, at any depth.
 #[test]
 fn package_writes_the_files_helm_writes() -> anyhow::Result<()> {
     let both = Both::new();
-    for (chart, extra) in [
-        ("kube-prometheus-stack", &[][..]),
+    // parent <- charts/sub-0.1.0.tgz <- charts/inner-0.2.0.tgz, packaged by capstan.
+    let nested = tempfile::tempdir()?;
+    for (name, version, child) in [
+        ("inner", "0.2.0", None),
+        ("sub", "0.1.0", Some("inner")),
+        ("parent", "1.0.0", Some("sub")),
+    ] {
+        let dir = nested.path().join(name);
+        std::fs::create_dir_all(dir.join("templates"))?;
+        std::fs::create_dir_all(dir.join("charts"))?;
+        let dependencies = child.map_or(String::new(), |c| {
+            format!("dependencies:\n- name: {c}\n  version: \">0.0.0\"\n")
+        });
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: {version}\n{dependencies}"),
+        )?;
+        std::fs::write(
+            dir.join("templates/cm.yaml"),
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"),
+        )?;
+        if let Some(child) = child {
+            let child = nested.path().join(child);
+            let charts = dir.join("charts");
+            let run = both.capstan(
+                &[
+                    "package",
+                    child.to_str().context("a UTF-8 path")?,
+                    "-d",
+                    charts.to_str().context("a UTF-8 path")?,
+                ],
+                &[],
+            );
+            ensure!(run.code == 0, "{run:?}");
+        }
+    }
+    for (path, extra) in [
+        (capstan_e2e::corpus().join("kube-prometheus-stack"), &[][..]),
         (
-            "wordpress",
+            capstan_e2e::corpus().join("wordpress"),
             &["--version", "9.9.9-rc.1", "--app-version", "1.2.3"][..],
         ),
-        ("postgresql", &[][..]),
+        (capstan_e2e::corpus().join("postgresql"), &[][..]),
+        (nested.path().join("parent"), &[][..]),
     ] {
-        let path = capstan_e2e::corpus().join(chart);
+        let chart = path
+            .file_name()
+            .context("a chart directory")?
+            .to_string_lossy()
+            .into_owned();
         let path = path.to_str().context("a UTF-8 path")?;
         let mut archives = Vec::new();
         for tool in ["capstan", "helm"] {

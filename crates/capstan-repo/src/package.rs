@@ -54,7 +54,7 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
             ),
         });
     }
-    let mut files = entries(&plain, &label)?;
+    let mut files = expand_subchart_archives(entries(&plain, &label)?, &label)?;
     if !files.iter().any(|(name, _)| name == "Chart.yaml") {
         return Err(Error::Parse {
             what: format!("chart {label}"),
@@ -98,6 +98,46 @@ pub fn package(dir: &Path, options: &PackageOptions) -> Result<Packaged> {
         version,
         bytes,
     })
+}
+
+/// As Helm's `package` (which saves the loaded chart tree): a subchart kept as an archive in
+/// `charts/` is written as its directory, `charts/<its name>/`, at any depth.
+fn expand_subchart_archives(
+    files: Vec<(String, Vec<u8>)>,
+    label: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(files.len());
+    for (path, data) in files {
+        let charts_dir = path
+            .rsplit_once('/')
+            .filter(|(dir, file)| {
+                file.ends_with(".tgz")
+                    && (*dir == "charts"
+                        || dir
+                            .strip_suffix("/charts")
+                            .is_some_and(|chart| is_chart_dir(&format!("{chart}/"))))
+            })
+            .map(|(dir, _)| dir.to_owned());
+        let Some(charts_dir) = charts_dir else {
+            out.push((path, data));
+            continue;
+        };
+        let inner = expand_subchart_archives(entries(&data, label)?, label)?;
+        let chart_yaml = inner
+            .iter()
+            .find(|(name, _)| name == "Chart.yaml")
+            .ok_or_else(|| Error::Parse {
+                what: format!("{label}/{path}"),
+                message: "Chart.yaml file is missing".into(),
+            })?;
+        let name = chart_metadata(&chart_yaml.1, &format!("{label}/{path}"))?.name;
+        out.extend(
+            inner
+                .into_iter()
+                .map(|(file, data)| (format!("{charts_dir}/{name}/{file}"), data)),
+        );
+    }
+    Ok(out)
 }
 
 /// Whether `dir` (`""`, `charts/a/`, `charts/a/charts/b/`) is where a chart of the tree lives.
