@@ -768,6 +768,20 @@ fn show_prints_what_helm_shows_for_every_chart_of_the_corpus() -> anyhow::Result
     Ok(())
 }
 
+/// A scratch chart `c` in a temporary directory (kept while the first value lives): a
+/// Chart.yaml of `apiVersion: v2`, name `c`, version 1.0.0 and the `more` lines, and an empty
+/// `templates/`.
+fn scratch_chart(more: &str) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let chart = dir.path().join("c");
+    std::fs::create_dir_all(chart.join("templates"))?;
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: c\nversion: 1.0.0\n{more}"),
+    )?;
+    Ok((dir, chart))
+}
+
 /// `lint` warns of the deprecated API types Helm warns of, with Helm's words: every type of
 /// the lifecycle table (generated from Kubernetes' Go types by `cargo xtask deprecations`), a
 /// removed one and a custom kind, at Helm's default Kubernetes version and at an older one.
@@ -796,13 +810,7 @@ fn lint_warns_of_deprecated_apis_as_helm_does() -> anyhow::Result<()> {
         "HorizontalPodAutoscaler".into(),
     ));
     types.push(("example.com/v1".into(), "Widget".into()));
-    let dir = tempfile::tempdir()?;
-    let chart = dir.path().join("c");
-    std::fs::create_dir_all(chart.join("templates"))?;
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: c\nversion: 1.0.0\nicon: https://example.com/i.png\n",
-    )?;
+    let (_dir, chart) = scratch_chart("icon: https://example.com/i.png\n")?;
     std::fs::write(chart.join("values.yaml"), "{}\n")?;
     let documents: Vec<String> = types
         .iter()
@@ -845,13 +853,7 @@ fn lint_warns_of_deprecated_apis_as_helm_does() -> anyhow::Result<()> {
 #[test]
 fn template_without_a_cluster_has_helms_capabilities() -> anyhow::Result<()> {
     let both = Both::new();
-    let dir = tempfile::tempdir()?;
-    let chart = dir.path().join("c");
-    std::fs::create_dir_all(chart.join("templates"))?;
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: c\nversion: 1.0.0\nkubeVersion: \">=1.30.0-0\"\n",
-    )?;
+    let (_dir, chart) = scratch_chart("kubeVersion: \">=1.30.0-0\"\n")?;
     std::fs::write(
         chart.join("templates/caps.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caps\ndata:\n  \
@@ -874,13 +876,7 @@ fn template_without_a_cluster_has_helms_capabilities() -> anyhow::Result<()> {
 #[test]
 fn template_prints_hooks_as_helm_does() -> anyhow::Result<()> {
     let both = Both::new();
-    let dir = tempfile::tempdir()?;
-    let chart = dir.path().join("c");
-    std::fs::create_dir_all(chart.join("templates"))?;
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
-    )?;
+    let (_dir, chart) = scratch_chart("")?;
     let hook = |api: &str, kind: &str, name: &str, weight: i32, event: &str| {
         format!(
             "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  annotations:\n    \
@@ -1069,13 +1065,7 @@ fn package_writes_the_files_helm_writes() -> anyhow::Result<()> {
 #[test]
 fn helmignore_is_read_as_helm_reads_it() -> anyhow::Result<()> {
     let both = Both::new();
-    let dir = tempfile::tempdir()?;
-    let chart = dir.path().join("c");
-    std::fs::create_dir_all(chart.join("templates"))?;
-    std::fs::write(
-        chart.join("Chart.yaml"),
-        "apiVersion: v2\nname: c\nversion: 1.0.0\n",
-    )?;
+    let (dir, chart) = scratch_chart("")?;
     for name in ["kept", "dropped"] {
         std::fs::write(
             chart.join(format!("templates/{name}.yaml")),

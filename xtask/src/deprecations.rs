@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 
 use crate::{helm, paths};
 
@@ -29,19 +29,7 @@ struct Lifecycle {
 /// `cargo xtask deprecations`: regenerates the table, or with `check` fails when it is stale.
 pub fn run(check: bool) -> anyhow::Result<()> {
     let generated = generate()?;
-    let path = paths::root().join(TABLE);
-    if check {
-        let current = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if current != generated {
-            bail!("{TABLE} is stale: run `cargo xtask deprecations`");
-        }
-        println!("{TABLE} is up to date");
-    } else {
-        std::fs::write(&path, generated).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {TABLE}");
-    }
-    Ok(())
+    paths::write_or_check(TABLE, &generated, check, "cargo xtask deprecations")
 }
 
 fn generate() -> anyhow::Result<String> {

@@ -36,19 +36,7 @@ pub fn run(check: bool) -> anyhow::Result<()> {
     let modules = Modules::from_devcluster()?;
     modules.fetch()?;
     let generated = generate(&modules)?;
-    let path = paths::root().join(TABLE);
-    if check {
-        let current = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        if current != generated {
-            bail!("{TABLE} is stale: run `cargo xtask omitempty`");
-        }
-        println!("{TABLE} is up to date");
-    } else {
-        std::fs::write(&path, generated).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {TABLE}");
-    }
-    Ok(())
+    paths::write_or_check(TABLE, &generated, check, "cargo xtask omitempty")
 }
 
 /// The two Go modules' versions and their source directories.

@@ -44,3 +44,25 @@ pub fn debug_binary(package: &str, bin: &str) -> anyhow::Result<PathBuf> {
     }
     Ok(target().join("debug").join(bin))
 }
+
+/// Writes a generated file (`relative` to the workspace root), or with `check` fails when the
+/// one there differs from `generated` (`command` regenerates it).
+pub fn write_or_check(
+    relative: &str,
+    generated: &str,
+    check: bool,
+    command: &str,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let path = root().join(relative);
+    if check {
+        let current = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        anyhow::ensure!(current == generated, "{relative} is stale: run `{command}`");
+        println!("{relative} is up to date");
+    } else {
+        std::fs::write(&path, generated).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {relative}");
+    }
+    Ok(())
+}
