@@ -312,9 +312,6 @@ fn prepared(re: &str) -> Option<Regex> {
 pub fn prepare_literals<'a>(sources: impl IntoIterator<Item = &'a [u8]>) {
     let mut found: Vec<String> = Vec::new();
     for source in sources {
-        let Ok(source) = std::str::from_utf8(source) else {
-            continue;
-        };
         literal_patterns(source, &mut found);
         if found.len() >= PREPARED_MAX {
             found.truncate(PREPARED_MAX);
@@ -340,29 +337,29 @@ pub fn prepare_literals<'a>(sources: impl IntoIterator<Item = &'a [u8]>) {
 /// Appends to `out` the literal first argument of every regex function call in the Go
 /// template `source` (each once): a double-quoted string with only the simple escapes, or a
 /// raw string. Anything else (a variable, a string with `\x` escapes) is skipped.
-fn literal_patterns(source: &str, out: &mut Vec<String>) {
-    const NAMES: [&str; 6] = [
-        "ReplaceAllLiteral",
-        "ReplaceAll",
-        "FindAll",
-        "Find",
-        "Match",
-        "Split",
+fn literal_patterns(source: &[u8], out: &mut Vec<String>) {
+    const NAMES: [&[u8]; 6] = [
+        b"ReplaceAllLiteral",
+        b"ReplaceAll",
+        b"FindAll",
+        b"Find",
+        b"Match",
+        b"Split",
     ];
-    for (i, _) in source.match_indices("egex") {
-        if i == 0 || !matches!(source.as_bytes()[i - 1], b'r' | b'R') {
+    for i in memchr::memmem::find_iter(source, b"egex") {
+        if i == 0 || !matches!(source[i - 1], b'r' | b'R') {
             continue;
         }
         let rest = &source[i + 4..];
-        let Some(name) = NAMES.iter().find(|n| rest.starts_with(*n)) else {
+        let Some(name) = NAMES.iter().find(|n| rest.starts_with(n)) else {
             continue;
         };
         let rest = &rest[name.len()..];
-        let args = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+        let args = rest.trim_ascii_start();
         if args.len() == rest.len() {
             continue;
         }
-        if let Some(pattern) = go_string_literal(args.as_bytes())
+        if let Some(pattern) = go_string_literal(args)
             && pattern.len() <= PREPARED_MAX_LEN
             && !out.contains(&pattern)
         {
@@ -806,7 +803,7 @@ mod tests {
 {{ regexReplaceAllLiteral "\\W" $p "@" }} {{ regexSplit $re .s -1 }} {{ regexFind "\x41" .s }}
 {{ regexMatch "^v\\d+\\.\\d+$" .y }} {{ myregexMatch "a" }} (read as one: harmless) {{ regexQuoteMeta "b" }} {{ regexMatch "tab\there" .z }}"#;
         let mut found = Vec::new();
-        super::literal_patterns(source, &mut found);
+        super::literal_patterns(source.as_bytes(), &mut found);
         assert_eq!(
             found,
             [
