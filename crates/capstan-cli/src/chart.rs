@@ -124,23 +124,23 @@ async fn update_dependencies(
 /// A chart directory loaded for the in-process renderer, with its compile key
 /// ([`capstan_renderer::compile_key`]); errors read as [`archive`]'s do.
 pub fn load_directory(path: &Path) -> anyhow::Result<(capstan_chart::Chart, String)> {
-    let (chart, key, ()) = load_directory_with(path, |_, _| ())?;
+    let (chart, key, ()) = load_directory_with(path, |_| ())?;
     Ok((chart, key))
 }
 
-/// [`load_directory`], calling `ahead` with the compile key and the files read as soon as the
-/// key is known (before the chart is built from the files) and returning what it returned:
-/// the in-process renderer starts reading its compile cache there.
+/// [`load_directory`], calling `ahead` with the compile key as soon as it is known (before the
+/// chart is built from the files) and returning what it returned: the in-process renderer
+/// starts reading its compile cache there.
 pub fn load_directory_with<T>(
     path: &Path,
-    ahead: impl FnOnce(&str, &[capstan_chart::ChartFile]) -> T,
+    ahead: impl FnOnce(&str) -> T,
 ) -> anyhow::Result<(capstan_chart::Chart, String, T)> {
     let _span = tracing::info_span!("chart.load", chart = %path.display()).entered();
     let limits = capstan_chart::Limits::default();
     let load = || {
         let files = capstan_chart::Chart::dir_files(path, &limits)?;
         let key = capstan_renderer::compile_key(&files);
-        let early = ahead(&key, &files);
+        let early = ahead(&key);
         let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
         capstan_chart::prepare_validation(&chart);
         Ok::<_, capstan_chart::Error>((chart, key, early))

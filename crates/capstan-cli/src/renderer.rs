@@ -1,6 +1,5 @@
 //! Reaching a renderer: a remote daemon, or the same service started in-process.
 
-use capstan_chart::FileData;
 use capstan_proto::renderer::v1 as pb;
 use capstan_proto::renderer::v1::renderer_client::RendererClient;
 use capstan_renderer::{MAX_MESSAGE_BYTES, RendererService, digest_of};
@@ -80,29 +79,12 @@ pub async fn chart_source(
             Some(service) if IN_PROCESS.load(std::sync::atomic::Ordering::Relaxed) => {
                 // The semver patterns nearly every chart's render needs first (compiling them
                 // is about 3 M instructions), built on the core that would idle while this
-                // one walks the chart's directory; then the regular expressions the chart's
-                // templates spell out, which its render would otherwise compile on its thread.
-                let (sources_tx, sources_rx) = std::sync::mpsc::channel::<Vec<FileData>>();
+                // one walks the chart's directory.
                 let _ = std::thread::Builder::new()
                     .name("capstan-prepare".into())
-                    .spawn(move || {
-                        capstan_sprig::semver::prepare();
-                        if let Ok(sources) = sources_rx.recv() {
-                            capstan_sprig::regex::prepare_literals(
-                                sources.iter().map(FileData::as_slice),
-                            );
-                        }
-                    });
+                    .spawn(capstan_sprig::semver::prepare);
                 let (chart, digest, prefetched) =
-                    crate::chart::load_directory_with(&path, |key, files| {
-                        let templates = files
-                            .iter()
-                            .filter(|f| is_template(&f.name))
-                            .map(|f| f.data.clone())
-                            .collect();
-                        let _ = sources_tx.send(templates);
-                        service.prefetch_compiled(key)
-                    })?;
+                    crate::chart::load_directory_with(&path, |key| service.prefetch_compiled(key))?;
                 service
                     .put_loaded_prefetched(chart, &digest, prefetched)
                     .await
@@ -114,11 +96,6 @@ pub async fn chart_source(
             source: Some(pb::chart_source::Source::Reference(reference)),
         }),
     }
-}
-
-/// Whether the chart file `name` is one of a chart's or a subchart's templates.
-fn is_template(name: &str) -> bool {
-    name.starts_with("templates/") || name.contains("/templates/")
 }
 
 /// Renders `request`: a renderer started in this process is called directly, its response

@@ -259,10 +259,7 @@ pub fn compile(re: &str) -> Result<Regex, String> {
     if let Some(hit) = CACHE.with(|c| c.borrow().get(re).cloned()) {
         return Ok(hit);
     }
-    let compiled = match prepared(re) {
-        Some(ready) => ready,
-        None => compile_uncached(re)?,
-    };
+    let compiled = compile_uncached(re)?;
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         if cache.len() >= 256 {
@@ -284,127 +281,6 @@ fn compile_uncached(re: &str) -> Result<Regex, String> {
             last.trim_start_matches("error: ")
         )
     })
-}
-
-/// Patterns compiled ahead of a render ([`prepare_literals`]), for any thread's [`compile`].
-static PREPARED: std::sync::Mutex<Option<std::collections::HashMap<String, Regex>>> =
-    std::sync::Mutex::new(None);
-
-/// At most this many patterns are compiled ahead, each at most this long.
-const PREPARED_MAX: usize = 64;
-const PREPARED_MAX_LEN: usize = 1024;
-
-/// The pattern compiled ahead by [`prepare_literals`], if it was.
-fn prepared(re: &str) -> Option<Regex> {
-    let prepared = PREPARED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    prepared.as_ref()?.get(re).cloned()
-}
-
-/// Compiles ahead, for the renders of this process, the patterns that Go templates in
-/// `sources` give the regex functions as literal strings (`regexMatch "^v\\d+$" .x`, or a raw
-/// string): a chart's render would otherwise compile each on its first use, on
-/// the thread the process waits for (about 0.8 M instructions for a pattern with classes). Run
-/// on an idle thread while the chart is loaded and compiled. A pattern found here is compiled
-/// exactly as [`compile`] compiles it, and kept only when it compiles: what a render gets is
-/// unchanged, only sooner (a pattern this scan misreads is never asked for).
-pub fn prepare_literals<'a>(sources: impl IntoIterator<Item = &'a [u8]>) {
-    let mut found: Vec<String> = Vec::new();
-    for source in sources {
-        literal_patterns(source, &mut found);
-        if found.len() >= PREPARED_MAX {
-            found.truncate(PREPARED_MAX);
-            break;
-        }
-    }
-    for pattern in found {
-        if prepared(&pattern).is_some() {
-            continue;
-        }
-        if let Ok(compiled) = compile_uncached(&pattern) {
-            let mut prepared = PREPARED
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let map = prepared.get_or_insert_with(std::collections::HashMap::new);
-            if map.len() < PREPARED_MAX {
-                map.insert(pattern, compiled);
-            }
-        }
-    }
-}
-
-/// Appends to `out` the literal first argument of every regex function call in the Go
-/// template `source` (each once): a double-quoted string with only the simple escapes, or a
-/// raw string. Anything else (a variable, a string with `\x` escapes) is skipped.
-fn literal_patterns(source: &[u8], out: &mut Vec<String>) {
-    const NAMES: [&[u8]; 6] = [
-        b"ReplaceAllLiteral",
-        b"ReplaceAll",
-        b"FindAll",
-        b"Find",
-        b"Match",
-        b"Split",
-    ];
-    for i in memchr::memmem::find_iter(source, b"egex") {
-        if i == 0 || !matches!(source[i - 1], b'r' | b'R') {
-            continue;
-        }
-        let rest = &source[i + 4..];
-        let Some(name) = NAMES.iter().find(|n| rest.starts_with(n)) else {
-            continue;
-        };
-        let rest = &rest[name.len()..];
-        let args = rest.trim_ascii_start();
-        if args.len() == rest.len() {
-            continue;
-        }
-        if let Some(pattern) = go_string_literal(args)
-            && pattern.len() <= PREPARED_MAX_LEN
-            && !out.contains(&pattern)
-        {
-            out.push(pattern);
-        }
-    }
-}
-
-/// The Go string literal `s` starts with, unquoted: a raw string, or an interpreted one whose
-/// escapes are all of `\\ \" \n \t \r` (others are not guessed at).
-fn go_string_literal(s: &[u8]) -> Option<String> {
-    match s.first()? {
-        b'`' => {
-            let end = s[1..].iter().position(|&c| c == b'`')?;
-            let text = std::str::from_utf8(&s[1..1 + end]).ok()?;
-            Some(text.replace('\r', ""))
-        }
-        b'"' => {
-            let mut out = Vec::new();
-            let mut i = 1;
-            loop {
-                match *s.get(i)? {
-                    b'"' => break,
-                    b'\n' => return None,
-                    b'\\' => {
-                        out.push(match *s.get(i + 1)? {
-                            b'\\' => b'\\',
-                            b'"' => b'"',
-                            b'n' => b'\n',
-                            b't' => b'\t',
-                            b'r' => b'\r',
-                            _ => return None,
-                        });
-                        i += 2;
-                    }
-                    c => {
-                        out.push(c);
-                        i += 1;
-                    }
-                }
-            }
-            String::from_utf8(out).ok()
-        }
-        _ => None,
-    }
 }
 
 /// A Go parse error: its code text and the expression it quotes.
@@ -796,62 +672,6 @@ fn group_flags(chars: &[char], i: usize) -> Result<(String, usize, bool), ParseE
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn literal_patterns_are_the_first_argument_of_regex_functions() {
-        let source = r#"{{ regexMatch "^v\\d+\\.\\d+$" .x }} {{ .t | mustRegexFind `[0-9]+\.` }}
-{{- $n := regexReplaceAll "(-?[^a-z\\d\\-])+-?" (lower .Release.Name) "-" -}}
-{{ regexReplaceAllLiteral "\\W" $p "@" }} {{ regexSplit $re .s -1 }} {{ regexFind "\x41" .s }}
-{{ regexMatch "^v\\d+\\.\\d+$" .y }} {{ myregexMatch "a" }} (read as one: harmless) {{ regexQuoteMeta "b" }} {{ regexMatch "tab\there" .z }}"#;
-        let mut found = Vec::new();
-        super::literal_patterns(source.as_bytes(), &mut found);
-        assert_eq!(
-            found,
-            [
-                r"^v\d+\.\d+$",
-                r"[0-9]+\.",
-                r"(-?[^a-z\d\-])+-?",
-                r"\W",
-                "a",
-                "tab\there",
-            ]
-        );
-    }
-
-    #[test]
-    fn go_string_literals_are_unquoted_or_refused() {
-        use super::go_string_literal as lit;
-        assert_eq!(lit(br#""a\"b\\c" x"#).as_deref(), Some(r#"a"b\c"#));
-        assert_eq!(lit(b"`a\\d\r\nb` x").as_deref(), Some("a\\d\nb"));
-        assert_eq!(lit(br#""\u0041""#), None);
-        assert_eq!(lit(b"\"open"), None);
-        assert_eq!(lit(b"\"line\nbreak\""), None);
-        assert_eq!(lit(b"$x"), None);
-    }
-
-    #[test]
-    fn a_prepared_pattern_is_what_compile_gives() {
-        let source = r#"{{ regexFind "^prepared-(\\d+)\\w$" . }} {{ regexMatch "(" . }}"#;
-        let pattern = r"^prepared-(\d+)\w$";
-        super::prepare_literals([source.as_bytes()]);
-        assert!(super::prepared(pattern).is_some());
-        assert!(
-            super::prepared("(").is_none(),
-            "a pattern that does not compile is not kept"
-        );
-        let from_render =
-            std::thread::spawn(move || super::compile(pattern).map(|r| r.as_str().to_owned()))
-                .join()
-                .unwrap();
-        assert_eq!(
-            from_render,
-            super::compile_uncached(pattern).map(|r| r.as_str().to_owned())
-        );
-        assert_eq!(
-            super::compile("(").unwrap_err(),
-            super::compile_uncached("(").unwrap_err()
-        );
-    }
-
     use crate::testing::show;
 
     /// Expected values are Sprig v3.3.0's for the same call in Go 1.26.
