@@ -42,13 +42,20 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
-    cli.global.context_namespace = kubeconfig::context_namespace(&cli.global);
+    // The kubeconfig is read for its namespace only when `-n`/`HELM_NAMESPACE` gives none.
+    if cli.global.namespace.as_deref().is_none_or(str::is_empty) {
+        cli.global.context_namespace = kubeconfig::context_namespace(&cli.global);
+    }
     let debug = cli.global.debug;
     output::set_quiet(cli.global.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `template` renders on threads of its own and waits on this one: the runtime's worker
+    // threads would only be started, parked and joined again (see docs/benchmarks.md).
+    let mut builder = if matches!(cli.command, cli::Command::Template(_)) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eoutln!("Error: starting the async runtime: {error}");
@@ -56,6 +63,9 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(run_traced(cli));
+    // The command has returned (its work awaited, telemetry flushed): the runtime's idle
+    // threads end with the process rather than being woken and joined first.
+    runtime.shutdown_background();
     match (outcome, console::finish()) {
         (Err(error), _) => {
             exit::report(&error, debug);
