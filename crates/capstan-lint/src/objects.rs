@@ -156,12 +156,11 @@ pub fn deprecation(api_version: &str, kind: &str, kube_version: (u64, u64)) -> O
     Some(warning)
 }
 
-/// A `--kube-version` as the (major, minor) the deprecations are checked at (`v1.30.2`, `1.30`).
+/// A `--kube-version` as the (major, minor) the deprecations are checked at (`v1.30.2`, `1.30`),
+/// read as the render reads it (Helm's lenient version).
 pub fn kube_version(text: &str) -> Option<(u64, u64)> {
-    let mut parts = text.trim_start_matches('v').split(['.', '-', '+']);
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
-    Some((major, minor))
+    let version = capstan_chart::parse_version(text).ok()?;
+    Some((version.major, version.minor))
 }
 
 #[cfg(test)]

@@ -338,11 +338,7 @@ pub fn parse_manifests(source: &str, text: &str) -> Result<(Vec<Manifest>, Vec<H
 /// order is the one Helm prints and stores; they run by weight, then name, ties in this order
 /// (the applier sorts them so).
 pub(crate) fn sort(manifests: &mut [Manifest], hooks: &mut [Hook]) {
-    let kind_order = |a: &str, b: &str| {
-        let ka = install_order_index(a).unwrap_or(usize::MAX);
-        let kb = install_order_index(b).unwrap_or(usize::MAX);
-        ka.cmp(&kb).then_with(|| a.cmp(b))
-    };
+    use capstan_chart::kinds::compare_install as kind_order;
     manifests.sort_by(|a, b| {
         kind_order(&a.kind, &b.kind)
             .then_with(|| a.source.cmp(&b.source))

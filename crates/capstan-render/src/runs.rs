@@ -42,8 +42,9 @@ pub(crate) fn in_runs<T: Sync, R: Send>(
     })
 }
 
-/// The cores this process may use, asked once (the answer reads the cgroup's files).
-fn cores() -> usize {
+/// The cores this process may use, asked once (the answer reads the process's CPU affinity and
+/// the cgroup's files).
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES
         .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))

@@ -683,12 +683,7 @@ impl GoChart {
             RenderSplit::Half => return (n >= 2).then_some(n / 2),
             RenderSplit::At(at) => return (at > 0 && at < n).then_some(at),
         }
-        // Asked once: it reads the process's CPU affinity and cgroup quota.
-        static CORES: OnceLock<usize> = OnceLock::new();
-        let cores = *CORES.get_or_init(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
-        if n < SPLIT_FROM_TEMPLATES || cores < 2 {
+        if n < SPLIT_FROM_TEMPLATES || crate::runs::cores() < 2 {
             return None;
         }
         let costs = self
@@ -1341,7 +1336,7 @@ mod tests {
                 root: Value::UNDEFINED,
             })
             .collect();
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let cores = crate::runs::cores();
         let split_with = |outside: Option<usize>| {
             let costs = renderables
                 .iter()
