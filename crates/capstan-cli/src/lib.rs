@@ -22,6 +22,7 @@ pub mod kubeconfig;
 pub(crate) mod lookups;
 pub mod oci;
 pub mod output;
+pub mod parse;
 pub mod postrender;
 pub mod remote;
 pub mod renderer;
@@ -31,14 +32,13 @@ pub mod values;
 
 use std::process::ExitCode;
 
-use clap::CommandFactory as _;
 use tracing::Instrument as _;
 
 use crate::console::eoutln;
 
 /// Parses the command line, runs the command and turns its outcome into an exit code.
 pub fn main() -> ExitCode {
-    let mut cli = match parse_args(std::env::args_os().collect()) {
+    let mut cli = match parse::parse_args(std::env::args_os().collect()) {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
@@ -78,17 +78,6 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
-}
-
-/// The command line parsed as `Cli::try_parse_from` parses it (the same errors), with the
-/// command tree built once for both the boolean flags' normalising and the parse: building it
-/// is most of a short command's own work.
-fn parse_args(args: Vec<std::ffi::OsString>) -> Result<cli::Cli, clap::Error> {
-    let mut command = cli::Cli::command();
-    let args = boolflags::normalise(args, &command);
-    let mut matches = command.try_get_matches_from_mut(args)?;
-    <cli::Cli as clap::FromArgMatches>::from_arg_matches_mut(&mut matches)
-        .map_err(|error| error.format(&mut cli::Cli::command()))
 }
 
 /// Prints a command-line error (or the help or version asked for) and exits as Helm does: 0
