@@ -38,6 +38,7 @@ pub mod fmt;
 pub mod lists;
 pub mod math;
 pub mod paths;
+pub mod pattern;
 pub mod random;
 pub mod regex;
 pub mod semver;

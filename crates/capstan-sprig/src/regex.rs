@@ -3,10 +3,10 @@
 //! repetition), Go's parse errors are reproduced, and `$1` / `${name}` expand as Go does.
 
 use minijinja::{Error, State, Value};
-use regex::Regex;
 
 use crate::args::{int_arg, string_arg};
 use crate::conv::strings_value;
+use crate::pattern::{Groups, Pattern};
 use crate::{Registry, go_error, want_args};
 
 /// Registers the regex functions and their `must` variants.
@@ -60,12 +60,12 @@ pub fn register(r: &mut Registry) {
 }
 
 /// `regexp.Compile` for a `must` function: Go's error.
-fn must(re: &str) -> Result<Regex, Error> {
+fn must(re: &str) -> Result<Pattern, Error> {
     compile(re).map_err(go_error)
 }
 
 /// `regexp.MustCompile` for the others: Go's panic, which Helm reports as the error.
-fn must_compile(re: &str) -> Result<Regex, Error> {
+fn must_compile(re: &str) -> Result<Pattern, Error> {
     compile(re).map_err(|e| {
         let quoted = if re
             .chars()
@@ -79,7 +79,7 @@ fn must_compile(re: &str) -> Result<Regex, Error> {
     })
 }
 
-fn compile_for(re: &str, must_fn: bool) -> Result<Regex, Error> {
+fn compile_for(re: &str, must_fn: bool) -> Result<Pattern, Error> {
     if must_fn { must(re) } else { must_compile(re) }
 }
 
@@ -107,11 +107,10 @@ fn replace(a: &[Value], name: &str, must_fn: bool, literal: bool) -> Result<Valu
     let (re, s, repl) = (string_arg(a, 0)?, string_arg(a, 1)?, string_arg(a, 2)?);
     let r = compile_for(re, must_fn)?;
     let out = if literal {
-        r.replace_all(s, regex::NoExpand(repl)).into_owned()
+        r.replace_all(s, |_, out| out.push_str(repl))
     } else {
         let names: Vec<Option<String>> = r.capture_names().map(|n| n.map(str::to_string)).collect();
-        r.replace_all(s, |caps: &regex::Captures<'_>| expand(repl, caps, &names))
-            .into_owned()
+        r.replace_all(s, |groups, out| expand(repl, groups, &names, out))
     };
     Ok(Value::from(out))
 }
@@ -126,8 +125,7 @@ fn split(a: &[Value], name: &str, must_fn: bool) -> Result<Value, Error> {
 /// Go's `Regexp.Expand`: `$1`, `${1}`, `$name`, `${name}` (the longest name of letters,
 /// digits and `_`; a number with a leading zero is a name), `$$`; a `$` starting no valid
 /// reference is kept.
-fn expand(template: &str, caps: &regex::Captures<'_>, names: &[Option<String>]) -> String {
-    let mut out = String::new();
+fn expand(template: &str, caps: &Groups<'_>, names: &[Option<String>], out: &mut String) {
     let mut rest = template;
     while let Some(i) = rest.find('$') {
         out.push_str(&rest[..i]);
@@ -167,7 +165,6 @@ fn expand(template: &str, caps: &regex::Captures<'_>, names: &[Option<String>]) 
         }
     }
     out.push_str(rest);
-    out
 }
 
 /// Go's `extract`: a reference name at the start of `s` (after the `$`) and the rest.
@@ -195,7 +192,7 @@ fn extract(s: &str) -> Option<(&str, &str)> {
 
 /// Go's `FindAllStringIndex(s, n)`: at most `n` matches (all when `n < 0`), an empty match
 /// right after a match skipped.
-fn matches(r: &Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
+fn matches(r: &Pattern, s: &str, n: i64) -> Vec<(usize, usize)> {
     if n == 0 {
         return Vec::new();
     }
@@ -210,7 +207,7 @@ fn matches(r: &Regex, s: &str, n: i64) -> Vec<(usize, usize)> {
 }
 
 /// Go's `Regexp.Split`.
-fn go_split(r: &Regex, expr: &str, s: &str, n: i64) -> Vec<String> {
+fn go_split(r: &Pattern, expr: &str, s: &str, n: i64) -> Vec<String> {
     if n == 0 {
         return Vec::new();
     }
@@ -250,10 +247,10 @@ pub fn quote_meta(s: &str) -> String {
 
 /// Go's `regexp.Compile`: the pattern checked with Go's rules and errors, then compiled.
 /// Compiled patterns are kept per thread (charts call `regexReplaceAll` with the same few
-/// patterns on every render); a `Regex` clone shares its compiled program.
-pub fn compile(re: &str) -> Result<Regex, String> {
+/// patterns on every render); a `Pattern` clone shares its compiled program.
+pub fn compile(re: &str) -> Result<Pattern, String> {
     thread_local! {
-        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Regex>> =
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, Pattern>> =
             std::cell::RefCell::new(std::collections::HashMap::new());
     }
     if let Some(hit) = CACHE.with(|c| c.borrow().get(re).cloned()) {
@@ -270,10 +267,10 @@ pub fn compile(re: &str) -> Result<Regex, String> {
     Ok(compiled)
 }
 
-fn compile_uncached(re: &str) -> Result<Regex, String> {
+fn compile_uncached(re: &str) -> Result<Pattern, String> {
     let translated =
         translate(re).map_err(|(code, expr)| format!("error parsing regexp: {code}: `{expr}`"))?;
-    Regex::new(&translated).map_err(|e| {
+    Pattern::new(&translated).map_err(|e| {
         let msg = e.to_string();
         let last = msg.lines().last().unwrap_or_default().trim().to_string();
         format!(

@@ -8,8 +8,8 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use crate::pattern::Pattern;
 use minijinja::{Error, State, Value};
-use regex::Regex;
 
 use crate::args::string_arg;
 use crate::value::{GoStruct, int};
@@ -41,23 +41,24 @@ type Answers = HashMap<(String, String), Result<bool, String>>;
 const COMPARED_ENTRIES: usize = 1024;
 
 /// Compiles one of this module's Go patterns (they are valid: a failure is a bug).
-fn go_regex(p: &str) -> Regex {
+fn go_regex(p: &str) -> Pattern {
     crate::regex::compile(p).unwrap_or_else(|e| panic!("semver pattern {p}: {e}"))
 }
 
 const CV: &str = r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?";
 const OPS: &str = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^";
 
-static LOOSE_VERSION: LazyLock<Regex> = LazyLock::new(|| {
+static LOOSE_VERSION: LazyLock<Pattern> = LazyLock::new(|| {
     go_regex(
         r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$",
     )
 });
-static CONSTRAINT: LazyLock<Regex> =
+static CONSTRAINT: LazyLock<Pattern> =
     LazyLock::new(|| go_regex(&format!(r"^\s*({OPS})\s*({CV})\s*$")));
-static RANGE: LazyLock<Regex> = LazyLock::new(|| go_regex(&format!(r"\s*({CV})\s+-\s+({CV})\s*")));
-static FIND: LazyLock<Regex> = LazyLock::new(|| go_regex(&format!(r"({OPS})\s*({CV})")));
-static VALID: LazyLock<Regex> = LazyLock::new(|| {
+static RANGE: LazyLock<Pattern> =
+    LazyLock::new(|| go_regex(&format!(r"\s*({CV})\s+-\s+({CV})\s*")));
+static FIND: LazyLock<Pattern> = LazyLock::new(|| go_regex(&format!(r"({OPS})\s*({CV})")));
+static VALID: LazyLock<Pattern> = LazyLock::new(|| {
     go_regex(&format!(
         r"^(\s*({OPS})\s*({CV})\s*)((?:\s+|,\s*)({OPS})\s*({CV})\s*)*$"
     ))
