@@ -120,6 +120,47 @@ pub fn measure(
     })
 }
 
+/// Runs `command` directly (no `/usr/bin/time` in between: its own start and wait, about a
+/// millisecond, would count against a process of a few) and returns its wall time; its stdout
+/// is discarded. Peak memory is [`measure`]'s.
+pub fn time_process(
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let output = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .with_context(|| format!("running {}", program.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{} {:?} failed: {}",
+            program.display(),
+            args,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(seconds)
+}
+
+/// A [`time_process`] run with the peak memory [`measure`] found for the same command.
+pub fn timed_sample(
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, String)],
+    max_rss_kib: u64,
+) -> anyhow::Result<Sample> {
+    Ok(Sample {
+        seconds: time_process(program, args, env)?,
+        max_rss_kib,
+    })
+}
+
 fn tempfile_path(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!(
         "capstan-bench-{tag}-{}-{}",

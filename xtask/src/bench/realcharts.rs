@@ -10,13 +10,13 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use super::render::{daemon_latency, helm_name};
-use super::{Sample, Stats, measure, ms};
+use super::{Sample, Stats, measure, ms, timed_sample};
 use crate::conformance;
 
 /// The charts timed, by directory in the corpus.
 const CHARTS: [&str; 3] = ["kube-prometheus-stack", "postgresql", "ingress-nginx"];
 /// Timed runs per tool and chart, after one warm-up each.
-const RUNS: usize = 7;
+const RUNS: usize = 15;
 /// Renders timed on the warm daemon per chart, one in flight.
 const DAEMON_RENDERS: usize = 300;
 /// The targets: whole process against Helm, warm daemon against Helm's whole process
@@ -72,20 +72,24 @@ pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
     ];
     for chart in CHARTS {
         let args = template_args(&charts.join(chart));
+        // The warm-up runs, under `/usr/bin/time`, give each tool's peak memory; the timed
+        // runs start the tool directly.
+        let mut our_rss = Vec::new();
         for (_, env) in &modes {
-            measure(&capstan, &args, env)?;
+            our_rss.push(measure(&capstan, &args, env)?.max_rss_kib);
         }
+        let mut their_rss = Vec::new();
         for h in helms {
-            measure(h, &args, &[])?;
+            their_rss.push(measure(h, &args, &[])?.max_rss_kib);
         }
         let mut ours: Vec<Vec<Sample>> = vec![Vec::new(); modes.len()];
         let mut theirs: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
         for _ in 0..RUNS {
             for (i, (_, env)) in modes.iter().enumerate() {
-                ours[i].push(measure(&capstan, &args, env)?);
+                ours[i].push(timed_sample(&capstan, &args, env, our_rss[i])?);
             }
             for (i, h) in helms.iter().enumerate() {
-                theirs[i].push(measure(h, &args, &[])?);
+                theirs[i].push(timed_sample(h, &args, &[], their_rss[i])?);
             }
         }
         let mut row = json!({"chart": chart});

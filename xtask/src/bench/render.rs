@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use super::chartgen::{Flavor, generate};
-use super::{Sample, Stats, measure, ms, out_dir};
+use super::{Sample, Stats, measure, ms, out_dir, timed_sample};
 use crate::{helm, paths};
 
 const SIZES: [usize; 3] = [10, 200, 1000];
@@ -33,17 +33,19 @@ pub fn run() -> anyhow::Result<()> {
         check_equivalent(&capstan, &ours, &helms, &theirs)?;
         let capstan_args = template_args(&ours);
         let helm_args = template_args(&theirs);
-        // Warm-up, then alternate capstan, helm v3, helm v4.
-        measure(&capstan, &capstan_args, &[])?;
+        // Warm-up (under `/usr/bin/time`: each tool's peak memory), then alternate capstan,
+        // helm v3, helm v4, each started directly.
+        let our_rss = measure(&capstan, &capstan_args, &[])?.max_rss_kib;
+        let mut their_rss = Vec::new();
         for h in &helms {
-            measure(h, &helm_args, &[])?;
+            their_rss.push(measure(h, &helm_args, &[])?.max_rss_kib);
         }
         let mut ours_samples: Vec<Sample> = Vec::new();
         let mut theirs_samples: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
         for _ in 0..RUNS {
-            ours_samples.push(measure(&capstan, &capstan_args, &[])?);
+            ours_samples.push(timed_sample(&capstan, &capstan_args, &[], our_rss)?);
             for (i, h) in helms.iter().enumerate() {
-                theirs_samples[i].push(measure(h, &helm_args, &[])?);
+                theirs_samples[i].push(timed_sample(h, &helm_args, &[], their_rss[i])?);
             }
         }
         let ours_stats = Stats::of(&ours_samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
