@@ -178,7 +178,7 @@ fn go_text(compiled: &Compiled, e: &Error) -> String {
     };
     format!(
         "template: {}: executing {:?} at <{node}>: {msg}",
-        location(&compiled.file, &compiled.go_source, pos),
+        location(&compiled.file, compiled.go_source.text(), pos),
         compiled.exec_name
     )
 }

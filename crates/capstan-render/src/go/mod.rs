@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use capstan_chart::{Chart, Values};
+use capstan_chart::{Chart, FileData, Values};
 use capstan_gotmpl::Translation;
 use capstan_sprig::value::{Numbers, as_map, map};
 use minijinja::value::Value;
@@ -36,6 +36,25 @@ use program::Program;
 pub use stored::Translations;
 use stored::{SharedBytes, SpanMap};
 
+/// A template file's Go source: the chart's own bytes, shared rather than copied (a large
+/// chart's templates are megabytes), checked to be UTF-8 when made.
+#[derive(Debug, Clone)]
+pub(crate) struct GoSource(FileData);
+
+impl GoSource {
+    /// `data` as a Go source, when it is UTF-8.
+    fn new(data: FileData) -> Option<GoSource> {
+        std::str::from_utf8(&data).ok()?;
+        Some(GoSource(data))
+    }
+
+    /// The source's text. It is checked again (there is no unchecked view without `unsafe`):
+    /// asked for only to translate the file and to locate an error in it.
+    pub(crate) fn text(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// One translated template (a file's body, a `define`, or a `tpl` text).
 #[derive(Debug)]
 pub(crate) struct Compiled {
@@ -46,7 +65,7 @@ pub(crate) struct Compiled {
     /// The template's Go name (`executing "..."`): the file, or the define's name.
     exec_name: String,
     /// The Go source of `file`.
-    go_source: Arc<str>,
+    go_source: GoSource,
     /// The minijinja source (its translation), shared with its program.
     source: Arc<str>,
     /// The translation's span map.
@@ -63,7 +82,7 @@ impl Compiled {
         key: String,
         file: String,
         exec_name: String,
-        go_source: Arc<str>,
+        go_source: GoSource,
         translation: Translation,
     ) -> Compiled {
         Compiled::restored(
@@ -82,7 +101,7 @@ impl Compiled {
         key: String,
         file: String,
         exec_name: String,
-        go_source: Arc<str>,
+        go_source: GoSource,
         source: Arc<str>,
         spans: SpanMap,
         program: Option<SharedBytes>,
@@ -300,22 +319,22 @@ impl GoChart {
             |name: &str| functions.contains(name) || runtime::ENGINE_FUNCTIONS.contains(&name);
         let mut charts = Vec::new();
         walk(chart, chart.name(), &mut charts);
-        let mut files: Vec<(String, Arc<str>)> = Vec::new();
+        let mut files: Vec<(String, GoSource)> = Vec::new();
         for (path, c) in &charts {
             for t in &c.templates {
                 let file = format!("{path}/{}", t.name);
-                let source = std::str::from_utf8(&t.data).map_err(|_| Error::Go {
+                let source = GoSource::new(t.data.clone()).ok_or_else(|| Error::Go {
                     kind: crate::TemplateErrorKind::Syntax,
                     file: file.clone(),
                     message: format!("template: {file}: template is not valid UTF-8"),
                 })?;
-                files.push((file, Arc::from(source)));
+                files.push((file, source));
             }
         }
         // Each path's depth counted once: counting it at every comparison was 3.9 M
         // instructions of kube-prometheus-stack's 270 templates.
         files.sort_by_cached_key(|(file, _)| helm_order_key(file));
-        let sources: HashMap<&str, &Arc<str>> =
+        let sources: HashMap<&str, &GoSource> =
             files.iter().map(|(f, s)| (f.as_str(), s)).collect();
         // Asked for only now: the files above were read meanwhile.
         let reused = reuse().and_then(|t| t.restore(&sources));
@@ -935,10 +954,10 @@ fn as_int64(values: &Value, json: &Values, path: &[String]) {
 /// the first error in that order is the one reported). Files are independent: large charts use
 /// a few threads, each taking a contiguous run.
 fn translate_all(
-    files: &[(String, Arc<str>)],
+    files: &[(String, GoSource)],
     is_function: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<HashMap<String, Compiled>> {
-    let compile_run = |run: &[(String, Arc<str>)]| -> Result<Vec<Compiled>> {
+    let compile_run = |run: &[(String, GoSource)]| -> Result<Vec<Compiled>> {
         let mut out = Vec::new();
         for (file, source) in run {
             out.extend(compile_file(file, source, is_function)?);
@@ -958,13 +977,14 @@ fn translate_all(
 /// One template file parsed and translated: its `define`s (in source order), then its body.
 fn compile_file(
     file: &str,
-    source: &Arc<str>,
+    source: &GoSource,
     is_function: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Vec<Compiled>> {
-    let tree = capstan_gotmpl::parse(source).map_err(|e| errors::syntax_error(file, source, &e))?;
+    let text = source.text();
+    let tree = capstan_gotmpl::parse(text).map_err(|e| errors::syntax_error(file, text, &e))?;
     let translate = |list: &capstan_gotmpl::ast::List| {
         capstan_gotmpl::translate(list, is_function)
-            .map_err(|e| errors::syntax_error(file, source, &e))
+            .map_err(|e| errors::syntax_error(file, text, &e))
     };
     let mut out = Vec::with_capacity(tree.defines.len() + 1);
     for d in &tree.defines {
@@ -1073,7 +1093,7 @@ impl GoTemplates {
         }
         let is_function =
             |name: &str| self.functions.contains(name) || runtime::ENGINE_FUNCTIONS.contains(&name);
-        let source: Arc<str> = Arc::from(text);
+        let source = GoSource(FileData::from(text));
         let tree = capstan_gotmpl::parse(text)?;
         let mut defines = HashMap::new();
         for d in &tree.defines {

@@ -196,7 +196,7 @@ impl Translations {
     /// translations of another chart are never taken for this one.
     pub(crate) fn restore(
         self,
-        sources: &HashMap<&str, &Arc<str>>,
+        sources: &HashMap<&str, &super::GoSource>,
     ) -> Option<HashMap<String, Compiled>> {
         let mut out = HashMap::with_capacity(self.entries.len());
         for e in self.entries {
@@ -559,7 +559,7 @@ mod tests {
 
     #[test]
     fn restore_refuses_another_charts_translations() {
-        let source: Arc<str> = Arc::from("x");
+        let source = super::super::GoSource::new("x".into()).unwrap();
         let mine = HashMap::from([("web/templates/a.yaml", &source)]);
         assert!(sample().restore(&mine).is_some());
         let other = HashMap::from([("web/templates/b.yaml", &source)]);
