@@ -212,27 +212,9 @@ impl Program {
                 text: t,
             };
             let mut ins = Instructions::new(&t.name, &t.source);
-            let mut last_line: Option<u16> = None;
-            let mut last_span: Option<Span> = None;
+            let mut at = Located::default();
             for _ in 0..count {
-                let instr = dec.instruction(count).ok_or(())?;
-                match dec.r.byte().ok_or(())? {
-                    LOC_NONE => ins.add(instr),
-                    LOC_LINE => {
-                        let line = u16::try_from(dec.r.int().ok_or(())?).map_err(|_| ())?;
-                        last_line = Some(line);
-                        ins.add_with_line(instr, line)
-                    }
-                    LOC_SAME_LINE => ins.add_with_line(instr, last_line.ok_or(())?),
-                    LOC_SPAN => {
-                        let span = dec.span().ok_or(())?;
-                        last_span = Some(span);
-                        last_line = Some(span.start_line);
-                        ins.add_with_span(instr, span)
-                    }
-                    LOC_SAME_SPAN => ins.add_with_span(instr, last_span.ok_or(())?),
-                    _ => return Err(()),
-                };
+                dec.instruction(count, &mut ins, &mut at).ok_or(())?;
             }
             if !dec.r.0.is_empty() {
                 return Err(());
@@ -254,6 +236,13 @@ impl Program {
     pub(crate) fn instructions(&self) -> &Instructions<'_> {
         &self.0.borrow_dependent().instructions
     }
+}
+
+/// The location the last instructions decoded had, which later ones may repeat.
+#[derive(Default)]
+struct Located {
+    line: Option<u16>,
+    span: Option<Span>,
 }
 
 const LOC_NONE: u8 = 0;
@@ -725,9 +714,46 @@ impl<'t> Decoder<'_, 't> {
         })
     }
 
-    fn instruction(&mut self, count: usize) -> Option<Instruction<'t>> {
+    /// Adds `instr` to `ins` with the location that follows it (see [`Located`]). Not
+    /// inlined: each of [`Decoder::instruction`]'s arms hands its instruction straight here,
+    /// rather than through one `Option` copied between misaligned stack slots (which stalled
+    /// every instruction on a failed store-to-load forwarding).
+    #[inline(never)]
+    fn put(
+        &mut self,
+        ins: &mut Instructions<'t>,
+        at: &mut Located,
+        instr: Instruction<'t>,
+    ) -> Option<()> {
+        match self.r.byte()? {
+            LOC_NONE => ins.add(instr),
+            LOC_LINE => {
+                let line = u16::try_from(self.r.int()?).ok()?;
+                at.line = Some(line);
+                ins.add_with_line(instr, line)
+            }
+            LOC_SAME_LINE => ins.add_with_line(instr, at.line?),
+            LOC_SPAN => {
+                let span = self.span()?;
+                at.span = Some(span);
+                at.line = Some(span.start_line);
+                ins.add_with_span(instr, span)
+            }
+            LOC_SAME_SPAN => ins.add_with_span(instr, at.span?),
+            _ => return None,
+        };
+        Some(())
+    }
+
+    /// Decodes the next instruction and adds it to `ins` ([`Decoder::put`]).
+    fn instruction(
+        &mut self,
+        count: usize,
+        ins: &mut Instructions<'t>,
+        at: &mut Located,
+    ) -> Option<()> {
         use Instruction as I;
-        Some(match self.r.byte()? {
+        let instr = match self.r.byte()? {
             0 => I::EmitRaw(self.str()?),
             1 => I::StoreLocal(self.str()?),
             2 => I::Lookup(self.str()?),
@@ -807,7 +833,8 @@ impl<'t> Decoder<'_, 't> {
             64 => I::Enclose(self.str()?),
             65 => I::GetClosure,
             _ => return None,
-        })
+        };
+        self.put(ins, at, instr)
     }
 }
 
