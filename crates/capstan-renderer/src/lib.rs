@@ -43,7 +43,8 @@ mod sources;
 mod threads;
 mod worker;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use capstan_chart::{Chart, Limits};
@@ -126,6 +127,9 @@ struct Inner {
     fetcher: Option<Arc<ChartFetcher>>,
     /// When set, Go charts' translated templates are kept on disk between processes.
     compile_cache: Option<CompileCache>,
+    /// Charts handed over loaded ([`RendererService::put_loaded_prefetched`]) and not yet
+    /// compiled, by cache key: the next render of one compiles it.
+    loaded: Mutex<HashMap<String, Arc<Loaded>>>,
 }
 
 impl Default for RendererService {
@@ -156,6 +160,7 @@ impl RendererService {
                 worker: None,
                 fetcher: None,
                 compile_cache: None,
+                loaded: Mutex::default(),
             }),
         }
     }
@@ -194,13 +199,16 @@ impl RendererService {
     }
 
     /// Hands a chart already loaded in this process to the service (the `capstan` CLI's own
-    /// renderer takes a chart directory so, with no archive made and unpacked again), compiles
-    /// it, and returns the chart source to render it by: the digest `sha256:<compile_key>`,
-    /// where `compile_key` is the digest of the files compiling reads
+    /// renderer takes a chart directory so, with no archive made and unpacked again), and
+    /// returns the chart source to render it by: the digest `sha256:<compile_key>`, where
+    /// `compile_key` is the digest of the files compiling reads
     /// ([`capstan_render::compile_key`], also the compile cache's key). That digest does not
     /// name the chart whole (two charts with the same templates may differ in values or other
-    /// files), so each call compiles and replaces what the digest names: a render by it uses
-    /// the chart handed over last.
+    /// files), so each call replaces what the digest names: a render by it uses the chart
+    /// handed over last. The chart is compiled by the next render of it, on that render's
+    /// thread and in the same job (a compile's error is that render's): handing the compiled
+    /// chart back to the caller's thread and the render on to another cost two wake-ups,
+    /// each a wait for a core while the compile cache's other threads had both.
     pub async fn put_loaded(
         &self,
         chart: Chart,
@@ -235,14 +243,11 @@ impl RendererService {
     ) -> Result<pb::ChartSource, Status> {
         let digest = format!("sha256:{compile_key}");
         let key = cache_key(&Tenant::Anonymous, &digest);
-        let inner = self.inner.clone();
-        let for_compile = digest.clone();
-        let compiled = self
-            .blocking(&Tenant::Anonymous, "compile", move || {
-                compile(&inner, chart, &for_compile, prefetched).map(Arc::new)
-            })
-            .await?;
-        self.inner.cache.put_compiled(&key, compiled);
+        self.inner
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, Arc::new(Mutex::new(Some((chart, prefetched)))));
         Ok(pb::ChartSource {
             source: Some(pb::chart_source::Source::Digest(digest)),
         })
@@ -261,6 +266,7 @@ impl RendererService {
                 worker,
                 fetcher: self.inner.fetcher.clone(),
                 compile_cache: self.inner.compile_cache.clone(),
+                loaded: Mutex::default(),
             }),
         }
     }
@@ -387,11 +393,11 @@ impl RendererService {
         &self,
         tenant: &Tenant,
         key: &str,
-        digest: String,
-    ) -> Result<(String, Arc<CompiledChart>), Status> {
+        digest: &str,
+    ) -> Result<Arc<CompiledChart>, Status> {
         if let Some(compiled) = self.inner.cache.compiled(key) {
             capstan_telemetry::metrics::chart_cache("compiled", true);
-            return Ok((digest, compiled));
+            return Ok(compiled);
         }
         capstan_telemetry::metrics::chart_cache("compiled", false);
         let archive = self.inner.cache.archive(key).ok_or_else(|| {
@@ -400,7 +406,7 @@ impl RendererService {
             ))
         })?;
         let inner = self.inner.clone();
-        let for_compile = digest.clone();
+        let for_compile = digest.to_owned();
         let compiled = self
             .blocking(tenant, "compile", move || {
                 let chart =
@@ -409,7 +415,7 @@ impl RendererService {
             })
             .await?;
         self.inner.cache.put_compiled(key, compiled.clone());
-        Ok((digest, compiled))
+        Ok(compiled)
     }
 }
 
@@ -443,6 +449,37 @@ fn compile(
         reused = compiled.reused_translations(),
         "chart compiled"
     );
+    Ok(compiled)
+}
+
+/// A chart handed over loaded, until a render takes it to compile.
+type Loaded = Mutex<Option<(Chart, Prefetched)>>;
+
+/// Compiles the chart handed over as `loaded` (under cache `key`, known by `digest`) and
+/// caches it, for the render about to use it. A render of the same chart meanwhile waits, then
+/// takes it from the cache.
+fn compile_loaded(
+    inner: &Inner,
+    key: &str,
+    digest: &str,
+    loaded: &Arc<Loaded>,
+) -> Result<Arc<CompiledChart>, Status> {
+    let mut slot = loaded.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((chart, prefetched)) = slot.take() else {
+        return inner.cache.compiled(key).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "chart {digest} did not compile in an earlier render; hand it over again"
+            ))
+        });
+    };
+    {
+        let mut all = inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if all.get(key).is_some_and(|l| Arc::ptr_eq(l, loaded)) {
+            all.remove(key);
+        }
+    }
+    let compiled = Arc::new(compile(inner, chart, digest, prefetched)?);
+    inner.cache.put_compiled(key, compiled.clone());
     Ok(compiled)
 }
 
@@ -576,7 +613,20 @@ impl Renderer for RendererService {
                 check_lookups(&caller, &response)?;
                 return Ok(Response::new(response));
             }
-            let (digest, compiled) = self.compiled(&tenant, &key, digest).await?;
+            let loaded = match tenant {
+                Tenant::Anonymous => self
+                    .inner
+                    .loaded
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&key)
+                    .cloned(),
+                Tenant::Named(_) => None,
+            };
+            let compiled = match loaded {
+                Some(loaded) => Err(loaded),
+                None => Ok(self.compiled(&tenant, &key, &digest).await?),
+            };
             if request.values.len() > MAX_VALUES_LAYERS {
                 return Err(Status::resource_exhausted(format!(
                     "{} values layers exceed the limit of {MAX_VALUES_LAYERS}",
@@ -607,7 +657,12 @@ impl Renderer for RendererService {
                 .map(convert::chart_values)
                 .transpose()?;
             let compile_cache = self.inner.compile_cache.clone();
+            let inner = self.inner.clone();
             let response = self.blocking(&tenant, "render", move || {
+                let compiled = match compiled {
+                    Ok(compiled) => compiled,
+                    Err(loaded) => compile_loaded(&inner, &key, &digest, &loaded)?,
+                };
                 let mut read_file = |path: &str| {
                     files
                         .iter()

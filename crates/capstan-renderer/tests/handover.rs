@@ -241,3 +241,38 @@ async fn charts_sharing_a_compile_key_keep_their_own_stored_chart() {
         second.stored_chart_json
     );
 }
+
+/// A chart handed over is compiled by its first render, in that render's job: a template
+/// error is that render's error, and renders of it at once compile it once and agree.
+#[tokio::test]
+async fn a_loaded_chart_is_compiled_by_its_first_render() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = chart_dir(root.path());
+    let service = RendererService::default();
+
+    let (chart, key) = load(&dir);
+    let source = service.put_loaded(chart, &key).await.unwrap();
+    let digest = digest_of(&source);
+    assert!(
+        service.cache().compiled(&digest).is_none(),
+        "not compiled yet"
+    );
+    let (a, b) = tokio::join!(
+        service.render(request(source.clone(), false)),
+        service.render(request(source.clone(), false)),
+    );
+    let (a, b) = (a.unwrap().into_inner(), b.unwrap().into_inner());
+    assert_eq!(a.manifest, b.manifest);
+    assert!(a.manifest.contains("name: rel-web"), "{}", a.manifest);
+    assert!(service.cache().compiled(&digest).is_some());
+
+    std::fs::write(dir.join("templates/bad.yaml"), "{{ if }}\n").unwrap();
+    let (chart, key) = load(&dir);
+    let source = service.put_loaded(chart, &key).await.unwrap();
+    let error = service.render(request(source, false)).await.unwrap_err();
+    assert!(
+        error.message().contains("web/templates/bad.yaml:1"),
+        "{}",
+        error.message()
+    );
+}
