@@ -20,9 +20,9 @@ use std::time::SystemTime;
 use capstan_render::{CompiledChart, Translations};
 use sha2::{Digest as _, Sha256};
 
-/// v2: entries hold the compiled instructions of the templates rendered (older entries are
-/// ignored and replaced).
-const MAGIC: &[u8] = b"capstan compile cache v2\n";
+/// v2: entries hold the compiled instructions of the templates rendered; v3: the translations'
+/// texts come last, read into a buffer of their own (older entries are ignored and replaced).
+const MAGIC: &[u8] = b"capstan compile cache v3\n";
 
 /// The version that keys the cache: translations are private to one build of capstan.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -86,9 +86,13 @@ impl CompileCache {
     /// The translations kept for `digest`, if a whole, undamaged entry is there.
     pub fn load(&self, digest: &str) -> Option<Translations> {
         let path = self.path_of(digest);
-        let (bytes, offset) = read_entry(&path, digest)?;
-        // The translations keep the bytes read: their instructions are ranges of them.
-        let found = Translations::decode_shared(std::sync::Arc::new(bytes), offset);
+        let (bytes, offset, texts) = read_entry(&path, digest)?;
+        // The translations keep the bytes read: their instructions and texts are ranges of them.
+        let found = Translations::decode_shared(
+            std::sync::Arc::new(bytes),
+            offset,
+            std::sync::Arc::new(texts),
+        );
         match &found {
             Some(_) => {
                 // Used now: the last to be evicted.
@@ -275,62 +279,59 @@ const PARALLEL_READ_FROM: u64 = 1 << 20;
 /// and checksum hold. A large entry (kube-prometheus-stack's is 5 MB: 1,250 fresh pages the
 /// kernel faults in and copies to) is read in two halves on two threads, each computing the
 /// checksum of its part, combined after.
-fn read_entry(path: &Path, digest: &str) -> Option<(Vec<u8>, usize)> {
-    use std::io::Read as _;
+fn read_entry(path: &Path, digest: &str) -> Option<(Vec<u8>, usize, String)> {
     use std::os::unix::fs::FileExt as _;
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
+    let file = std::fs::File::open(path).ok()?;
+    let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
     let header = [MAGIC, format!("{VERSION}\n{digest}\n").as_bytes()].concat();
     let payload_at = header.len() + 4;
-    if len < PARALLEL_READ_FROM {
-        let mut bytes = Vec::with_capacity(usize::try_from(len).ok()?);
-        file.read_to_end(&mut bytes).ok()?;
-        let offset = bytes.len() - parse(&bytes, digest)?.len();
-        return Some((bytes, offset));
-    }
-    let len = usize::try_from(len).ok()?;
-    let mut bytes = vec![0u8; len];
-    let mid = (len / 2).max(payload_at);
-    let (first, second) = bytes.split_at_mut(mid);
+    // The header, the checksum and the payload's first bytes, which say where its texts start.
+    let mut head = vec![0u8; payload_at + Translations::texts_at_needs()];
+    file.read_exact_at(&mut head, 0).ok()?;
+    let stored = head.strip_prefix(header.as_slice())?.get(..4)?.to_vec();
+    let texts_at = payload_at.checked_add(Translations::texts_at(head.get(payload_at..)?)?)?;
+    let texts_len = len.checked_sub(texts_at)?;
+    // The records, then the texts, each into a buffer of its own (the texts become one
+    // string without a copy); a large entry's two parts are read on two threads.
+    let mut records = vec![0u8; texts_at];
+    let mut texts = vec![0u8; texts_len];
     let read = |part: &mut [u8], at: usize, from: usize| -> Option<crc32fast::Hasher> {
         file.read_exact_at(part, at as u64).ok()?;
         let mut sum = crc32fast::Hasher::new();
         sum.update(part.get(from..)?);
         Some(sum)
     };
-    let (head, tail) = std::thread::scope(|scope| {
-        let other = std::thread::Builder::new()
-            .name("capstan-cache-read".into())
-            .spawn_scoped(scope, move || read(second, mid, 0));
-        let head = read(first, 0, payload_at);
-        let tail = match other {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No second thread could be started: taken as a miss (the chart compiles anew).
-            Err(_) => None,
-        };
-        (head, tail)
-    });
-    let (mut sum, tail) = (head?, tail?);
+    let (first, second) = if len < PARALLEL_READ_FROM as usize {
+        (
+            read(&mut records, 0, payload_at),
+            read(&mut texts, texts_at, 0),
+        )
+    } else {
+        std::thread::scope(|scope| {
+            let other = std::thread::Builder::new()
+                .name("capstan-cache-read".into())
+                .spawn_scoped(scope, || read(&mut texts, texts_at, 0));
+            let first = read(&mut records, 0, payload_at);
+            let second = match other {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No second thread could be started: taken as a miss (the chart compiles anew).
+                Err(_) => None,
+            };
+            (first, second)
+        })
+    };
+    let (mut sum, second) = (first?, second?);
     // The whole file was read: nothing lies past the length asked.
     if file.read_at(&mut [0u8], len as u64).ok()? != 0 {
         return None;
     }
-    sum.combine(&tail);
-    let stored = bytes.strip_prefix(header.as_slice())?.get(..4)?;
-    (sum.finalize().to_be_bytes() == stored).then_some((bytes, payload_at))
-}
-
-/// The payload of an entry for `digest`, when its header and checksum hold.
-fn parse<'a>(bytes: &'a [u8], digest: &str) -> Option<&'a [u8]> {
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let rest = rest.strip_prefix(format!("{VERSION}\n{digest}\n").as_bytes())?;
-    if rest.len() < 4 {
+    sum.combine(&second);
+    if sum.finalize().to_be_bytes().as_slice() != stored.as_slice() {
         return None;
     }
-    let (sum, payload) = rest.split_at(4);
-    (crc32fast::hash(payload).to_be_bytes() == sum).then_some(payload)
+    Some((records, payload_at, String::from_utf8(texts).ok()?))
 }
 
 fn hex(bytes: &[u8]) -> String {

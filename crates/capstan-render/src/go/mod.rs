@@ -34,7 +34,7 @@ use crate::{Error, Result};
 pub(crate) use objects::ChartFiles;
 use program::Program;
 pub use stored::Translations;
-use stored::{SharedBytes, SpanMap};
+use stored::{SharedBytes, SharedText, SpanMap};
 
 /// A template file's Go source: the chart's own bytes, shared rather than copied (a large
 /// chart's templates are megabytes), checked to be UTF-8 when made.
@@ -67,7 +67,7 @@ pub(crate) struct Compiled {
     /// The Go source of `file`.
     go_source: GoSource,
     /// The minijinja source (its translation), shared with its program.
-    source: Arc<str>,
+    source: SharedText,
     /// The translation's span map.
     spans: SpanMap,
     /// The translation compiled, when first rendered (see [`Compiled::program`]).
@@ -90,7 +90,7 @@ impl Compiled {
             file,
             exec_name,
             go_source,
-            Arc::from(translation.source),
+            SharedText::from(translation.source),
             SpanMap::new(translation.spans),
             None,
         )
@@ -102,7 +102,7 @@ impl Compiled {
         file: String,
         exec_name: String,
         go_source: GoSource,
-        source: Arc<str>,
+        source: SharedText,
         spans: SpanMap,
         program: Option<SharedBytes>,
     ) -> Compiled {

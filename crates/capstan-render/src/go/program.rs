@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use super::stored::Reader;
+use super::stored::{Reader, SharedText};
 use minijinja::machinery::{
     CompiledTemplate, Instruction, Instructions, Span, TemplateConfig, Vm, WhitespaceConfig,
     make_string_output,
@@ -33,7 +33,7 @@ const MAX_LOCALS: u8 = 50;
 struct Text {
     name: Box<str>,
     /// Shared with the template's [`super::Compiled`]: not copied per program.
-    source: Arc<str>,
+    source: SharedText,
     extra: Box<str>,
 }
 
@@ -87,7 +87,7 @@ impl Program {
 
     /// Compiles the translation `source` (minijinja's lexer, parser and code generator),
     /// which the program shares.
-    pub(crate) fn compile_shared(name: &str, source: Arc<str>) -> Result<Program, Error> {
+    pub(crate) fn compile_shared(name: &str, source: SharedText) -> Result<Program, Error> {
         let text = Text {
             name: name.into(),
             source,
@@ -190,7 +190,7 @@ impl Program {
 
     /// The program [`Program::encode`] stored for the translation `source` named `name`
     /// (which the program shares); `None` when the bytes are malformed or do not fit `source`.
-    pub(crate) fn decode_shared(name: &str, source: Arc<str>, bytes: &[u8]) -> Option<Program> {
+    pub(crate) fn decode_shared(name: &str, source: SharedText, bytes: &[u8]) -> Option<Program> {
         let mut r = Reader(bytes);
         let hint = usize::try_from(r.int()?).ok()?;
         let extra_len = r.len()?;

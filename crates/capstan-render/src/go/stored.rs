@@ -2,8 +2,10 @@
 //! rendered, as bytes, so a compile cache can keep them between processes ([`Translations`]).
 //!
 //! The format is private to one capstan version (the cache that keeps it is keyed by version):
-//! a magic line naming the instructions' format too ([`super::program::FORMAT`]), then
-//! length-prefixed records. Decoding checks every length against the input and answers `None`
+//! a magic line naming the instructions' format too ([`super::program::FORMAT`]), the length of
+//! the records (eight bytes, little-endian), length-prefixed records, then every translation's
+//! text, one after another: a reader can take the texts into a buffer of their own and share
+//! it, rather than copying each text out of the bytes read ([`SharedText`]). Decoding checks every length against the input and answers `None`
 //! for anything malformed, so a damaged entry is never used; instructions are decoded (and
 //! checked) when their template is first rendered, and compiled anew when they do not decode.
 
@@ -17,7 +19,55 @@ use super::program::FORMAT;
 
 /// The first line of the bytes: this format's version, then the instructions'.
 fn magic() -> String {
-    format!("capstan go translations v4; {FORMAT}\n")
+    format!("capstan go translations v5; {FORMAT}\n")
+}
+
+/// A range of shared text: each translation is a range of the one buffer a compile cache
+/// entry's texts were read into, or a whole text of its own.
+#[derive(Clone)]
+pub(crate) struct SharedText {
+    text: Arc<String>,
+    start: usize,
+    end: usize,
+}
+
+impl From<String> for SharedText {
+    fn from(text: String) -> SharedText {
+        let end = text.len();
+        SharedText {
+            text: Arc::new(text),
+            start: 0,
+            end,
+        }
+    }
+}
+
+impl From<&str> for SharedText {
+    fn from(text: &str) -> SharedText {
+        SharedText::from(text.to_owned())
+    }
+}
+
+impl std::ops::Deref for SharedText {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        // A range of `text` on character boundaries (checked when made): slicing is a bounds
+        // check, not a scan.
+        &self.text[self.start..self.end]
+    }
+}
+
+impl std::fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl PartialEq for SharedText {
+    fn eq(&self, other: &SharedText) -> bool {
+        **self == **other
+    }
 }
 
 /// A range of shared bytes: the instructions and the span map of each template are ranges of
@@ -149,7 +199,7 @@ pub(crate) struct Entry {
     pub file: String,
     pub exec_name: String,
     /// The translation's minijinja source.
-    pub source: Arc<str>,
+    pub source: SharedText,
     /// The translation's span map.
     pub spans: SpanMap,
     /// Its instructions ([`super::program::Program::encode`]), when it was rendered.
@@ -226,19 +276,25 @@ impl Translations {
 
     /// The translations as bytes.
     pub fn encode(&self) -> Vec<u8> {
+        let texts: usize = self.entries.iter().map(|e| e.source.len()).sum();
         let mut w = Writer(Vec::with_capacity(
             self.entries
                 .iter()
-                .map(|e| e.source.len() + e.program.as_ref().map_or(0, |p| p.len()) + 64)
+                .map(|e| e.source.len() * 2 + e.program.as_ref().map_or(0, |p| p.len()) + 64)
                 .sum(),
         ));
         w.0.extend_from_slice(magic().as_bytes());
+        let len_at = w.0.len();
+        w.0.extend_from_slice(&[0; 8]);
         w.len(self.entries.len());
+        let mut text_at = 0;
         for e in &self.entries {
             w.str(&e.key);
             w.str(&e.file);
             w.str(&e.exec_name);
-            w.str(&e.source);
+            w.len(text_at);
+            w.len(e.source.len());
+            text_at += e.source.len();
             e.spans.write(&mut w);
             match &e.program {
                 Some(p) => {
@@ -249,28 +305,72 @@ impl Translations {
                 None => w.0.push(0),
             }
         }
+        let records = (w.0.len() - len_at - 8) as u64;
+        w.0[len_at..len_at + 8].copy_from_slice(&records.to_le_bytes());
+        w.0.reserve(texts);
+        for e in &self.entries {
+            w.0.extend_from_slice(e.source.as_bytes());
+        }
         w.0
+    }
+
+    /// Where the texts start in [`Translations::encode`]'s bytes, read from their first
+    /// [`Translations::texts_at_needs`] bytes: `None` unless those are the magic line and the
+    /// records' length.
+    pub fn texts_at(bytes: &[u8]) -> Option<usize> {
+        let magic = magic();
+        let len = bytes.strip_prefix(magic.as_bytes())?.get(..8)?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+        (magic.len() + 8).checked_add(len)
+    }
+
+    /// How many of [`Translations::encode`]'s first bytes [`Translations::texts_at`] reads.
+    pub fn texts_at_needs() -> usize {
+        magic().len() + 8
     }
 
     /// Translations from [`Translations::encode`]'s bytes; `None` when they are malformed.
     pub fn decode(bytes: &[u8]) -> Option<Translations> {
-        Translations::decode_shared(Arc::new(bytes.to_vec()), 0)
+        let at = Translations::texts_at(bytes)?;
+        let texts = String::from_utf8(bytes.get(at..)?.to_vec()).ok()?;
+        Translations::decode_shared(Arc::new(bytes.get(..at)?.to_vec()), 0, Arc::new(texts))
     }
 
-    /// [`Translations::decode`] of the bytes of `buf` from `offset` on, which the
-    /// translations keep (their instructions and span maps are ranges of it, not copies).
-    pub fn decode_shared(buf: Arc<Vec<u8>>, offset: usize) -> Option<Translations> {
+    /// [`Translations::decode`] of bytes read in two buffers: `buf` from `offset` on holds
+    /// them up to [`Translations::texts_at`], `texts` the rest. The translations keep both (their
+    /// instructions and span maps are ranges of `buf`, their sources ranges of `texts`).
+    pub fn decode_shared(
+        buf: Arc<Vec<u8>>,
+        offset: usize,
+        texts: Arc<String>,
+    ) -> Option<Translations> {
         let all: &[u8] = buf.get(offset..)?;
-        let mut r = Reader(all.strip_prefix(magic().as_bytes())?);
+        if Translations::texts_at(all)? != all.len() {
+            return None;
+        }
+        let mut r = Reader(all.get(Translations::texts_at_needs()..)?);
         // Where the reader is in `buf`.
         let at = |r: &Reader<'_>| buf.len() - r.0.len();
         let count = r.len()?;
         let mut entries = Vec::with_capacity(count.min(1 << 16));
+        let mut text_end = 0;
         for _ in 0..count {
             let key = r.str()?.to_owned();
             let file = r.str()?.to_owned();
             let exec_name = r.str()?.to_owned();
-            let source: Arc<str> = Arc::from(r.str()?);
+            // Each text follows the last: the texts are covered once, in order.
+            let (start, len) = (r.len()?, r.len()?);
+            if start != text_end {
+                return None;
+            }
+            let end = start.checked_add(len)?;
+            texts.get(start..end)?;
+            text_end = end;
+            let source = SharedText {
+                text: texts.clone(),
+                start,
+                end,
+            };
             let spans_start = at(&r);
             skip_spans(&mut r, source.len())?;
             let spans = SpanMap {
@@ -296,7 +396,7 @@ impl Translations {
                 program,
             });
         }
-        r.0.is_empty().then_some(Translations { entries })
+        (r.0.is_empty() && text_end == texts.len()).then_some(Translations { entries })
     }
 }
 
@@ -532,7 +632,7 @@ mod tests {
         extra.push(0);
         assert_eq!(Translations::decode(&extra), None);
         let mut huge = bytes.clone();
-        let at = magic().len();
+        let at = magic().len() + 8;
         huge.splice(at..at + 1, [0xff; 9].into_iter().chain([0x01]));
         assert_eq!(Translations::decode(&huge), None);
         assert_eq!(Translations::decode(b"not translations"), None);
