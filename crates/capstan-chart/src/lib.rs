@@ -60,7 +60,9 @@ pub use constraint::parse_version;
 pub use halves::map_in_halves;
 pub use ignore::HelmIgnore;
 pub use metadata::{ChartMetadata, ChartType, Dependency, Maintainer};
-pub use schema::{SchemaViolation, prepare_validation, validate_values};
+pub use schema::{
+    SchemaViolation, prepare_validation, prepare_validation_of_files, validate_values,
+};
 pub use syntax::{SYNTAX_ANNOTATION, TemplateSyntax};
 pub use values::{
     MAX_YAML_FLOW_DEPTH, ValueLayer, Values, check_yaml_nesting, coalesce_values, compute_values,

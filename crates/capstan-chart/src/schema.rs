@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::chart::Chart;
+use crate::chart::{Chart, ChartFile};
 use crate::values::Values;
 use crate::{Error, Result};
 
@@ -93,14 +93,44 @@ pub fn prepare_validation(chart: &Chart) {
     }
     let mut found = Vec::new();
     schemas(chart, &mut found);
-    if found.is_empty() {
+    prepare(found);
+}
+
+/// [`prepare_validation`] from a chart directory's files, before the chart is built of them
+/// (its values parsed, which takes a while): the schemas of the chart's `values.schema.json`
+/// and of its subchart directories'. Whether it found one; a chart whose schemas are only in
+/// subchart archives has none here (then [`prepare_validation`] of the chart finds them).
+pub fn prepare_validation_of_files(files: &[ChartFile]) -> bool {
+    let found: Vec<Value> = files
+        .iter()
+        .filter(|f| is_schema_file(&f.name))
+        .filter_map(|f| serde_json::from_slice(&f.data).ok())
+        .collect();
+    let any = !found.is_empty();
+    prepare(found);
+    any
+}
+
+/// Whether `path` (chart-relative) is a chart's values schema: `values.schema.json` at the
+/// top, or under `charts/NAME/` any number of times.
+fn is_schema_file(path: &str) -> bool {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.pop() != Some("values.schema.json") || parts.len() % 2 != 0 {
+        return false;
+    }
+    parts.chunks(2).all(|pair| pair[0] == "charts")
+}
+
+/// Builds the validators of `schemas` on a thread of its own (see [`prepare_validation`]).
+fn prepare(schemas: Vec<Value>) {
+    if schemas.is_empty() {
         return;
     }
     // Without the thread, the validation builds it when it comes.
     let _ = std::thread::Builder::new()
         .name("capstan-schema".into())
         .spawn(move || {
-            for schema in &found {
+            for schema in &schemas {
                 let _ = jsonschema::validator_for(schema);
             }
         });
@@ -121,6 +151,26 @@ pub fn validate_values(chart: &Chart, values: &Values) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_files_are_the_charts_and_their_subchart_directories() {
+        for path in [
+            "values.schema.json",
+            "charts/db/values.schema.json",
+            "charts/db/charts/x/values.schema.json",
+        ] {
+            assert!(is_schema_file(path), "{path}");
+        }
+        for path in [
+            "templates/values.schema.json",
+            "charts/values.schema.json",
+            "files/db/values.schema.json",
+            "values.schema.json.bak",
+            "charts/db/templates/values.schema.json",
+        ] {
+            assert!(!is_schema_file(path), "{path}");
+        }
+    }
     use crate::{ChartFile, Limits, compute_values};
     use serde_json::json;
 

@@ -139,10 +139,14 @@ pub fn load_directory_with<T>(
     let limits = capstan_chart::Limits::default();
     let load = || {
         let files = capstan_chart::Chart::dir_files(path, &limits)?;
+        // The schemas' validators are built while the chart is (a render waits for them).
+        let schemas_found = capstan_chart::prepare_validation_of_files(&files);
         let key = capstan_renderer::compile_key(&files);
         let early = ahead(&key);
         let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
-        capstan_chart::prepare_validation(&chart);
+        if !schemas_found {
+            capstan_chart::prepare_validation(&chart);
+        }
         Ok::<_, capstan_chart::Error>((chart, key, early))
     };
     load().with_context(|| format!("loading chart {}", path.display()))
