@@ -84,12 +84,21 @@ pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
         }
         let mut ours: Vec<Vec<Sample>> = vec![Vec::new(); modes.len()];
         let mut theirs: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
-        for _ in 0..RUNS {
-            for (i, (_, env)) in modes.iter().enumerate() {
-                ours[i].push(timed_sample(&capstan, &args, env, our_rss[i])?);
-            }
-            for (i, h) in helms.iter().enumerate() {
-                theirs[i].push(timed_sample(h, &args, &[], their_rss[i])?);
+        // Each round starts one tool further on, so every tool follows every other as often:
+        // a process run straight after one of Helm's (90 MB touched, caches cold) is slower
+        // than one after itself, and a fixed order would always hand that to the same tool.
+        let tools = modes.len() + helms.len();
+        for round in 0..RUNS {
+            for turn in 0..tools {
+                match (round + turn) % tools {
+                    i if i < modes.len() => {
+                        ours[i].push(timed_sample(&capstan, &args, &modes[i].1, our_rss[i])?);
+                    }
+                    i => {
+                        let i = i - modes.len();
+                        theirs[i].push(timed_sample(&helms[i], &args, &[], their_rss[i])?);
+                    }
+                }
             }
         }
         let mut row = json!({"chart": chart});

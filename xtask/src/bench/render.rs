@@ -42,10 +42,18 @@ pub fn run() -> anyhow::Result<()> {
         }
         let mut ours_samples: Vec<Sample> = Vec::new();
         let mut theirs_samples: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
-        for _ in 0..RUNS {
-            ours_samples.push(timed_sample(&capstan, &capstan_args, &[], our_rss)?);
-            for (i, h) in helms.iter().enumerate() {
-                theirs_samples[i].push(timed_sample(h, &helm_args, &[], their_rss[i])?);
+        // Each round starts one tool further on (see the real charts' rounds).
+        for round in 0..RUNS {
+            for turn in 0..=helms.len() {
+                match (round + turn) % (helms.len() + 1) {
+                    0 => ours_samples.push(timed_sample(&capstan, &capstan_args, &[], our_rss)?),
+                    i => theirs_samples[i - 1].push(timed_sample(
+                        &helms[i - 1],
+                        &helm_args,
+                        &[],
+                        their_rss[i - 1],
+                    )?),
+                }
             }
         }
         let ours_stats = Stats::of(&ours_samples.iter().map(|s| s.seconds).collect::<Vec<_>>());
