@@ -148,6 +148,25 @@ pub fn time_process(
     Ok(seconds)
 }
 
+/// The order the tools run in, in round `round` of timed runs of `tools` tools: shuffled
+/// (Fisher-Yates on a fixed generator, the same every run of the bench), so each tool follows
+/// each other about as often. A process run straight after one of Helm's, which touched 90 MB,
+/// finds the caches cold and is slower than one run after itself; a fixed order, rotated or
+/// not, gives every tool the same predecessor every time.
+pub fn round_order(round: usize, tools: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..tools).collect();
+    let mut state = (round as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for i in (1..tools).rev() {
+        // xorshift64*
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let pick = state.wrapping_mul(0x2545_f491_4f6c_dd1d) % (i as u64 + 1);
+        order.swap(i, pick as usize);
+    }
+    order
+}
+
 /// A [`time_process`] run with the peak memory [`measure`] found for the same command.
 pub fn timed_sample(
     program: &std::path::Path,
@@ -237,4 +256,31 @@ pub fn build_release_example(package: &str, example: &str) -> anyhow::Result<()>
 /// Formats seconds as milliseconds for tables.
 pub fn ms(seconds: f64) -> String {
     format!("{:.1} ms", seconds * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    /// Every round runs every tool once, and over the rounds each tool follows more than one
+    /// other.
+    #[test]
+    fn rounds_shuffle_the_tools() {
+        let mut followed = vec![std::collections::BTreeSet::new(); 4];
+        for round in 0..15 {
+            let order = round_order(round, 4);
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, vec![0, 1, 2, 3], "round {round}");
+            for pair in order.windows(2) {
+                followed[pair[1]].insert(pair[0]);
+            }
+        }
+        for (tool, before) in followed.iter().enumerate() {
+            assert!(
+                before.len() >= 2,
+                "tool {tool} only ever follows {before:?}"
+            );
+        }
+    }
 }

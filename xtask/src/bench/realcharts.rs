@@ -10,7 +10,7 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use super::render::{daemon_latency, helm_name};
-use super::{Sample, Stats, measure, ms, timed_sample};
+use super::{Sample, Stats, measure, ms, round_order, timed_sample};
 use crate::conformance;
 
 /// The charts timed, by directory in the corpus.
@@ -84,13 +84,11 @@ pub fn run(release: &Path, helms: &[PathBuf]) -> anyhow::Result<Measured> {
         }
         let mut ours: Vec<Vec<Sample>> = vec![Vec::new(); modes.len()];
         let mut theirs: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
-        // Each round starts one tool further on, so every tool follows every other as often:
-        // a process run straight after one of Helm's (90 MB touched, caches cold) is slower
-        // than one after itself, and a fixed order would always hand that to the same tool.
+        // Each round in its own order ([`round_order`]).
         let tools = modes.len() + helms.len();
         for round in 0..RUNS {
-            for turn in 0..tools {
-                match (round + turn) % tools {
+            for turn in round_order(round, tools) {
+                match turn {
                     i if i < modes.len() => {
                         ours[i].push(timed_sample(&capstan, &args, &modes[i].1, our_rss[i])?);
                     }

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use super::chartgen::{Flavor, generate};
-use super::{Sample, Stats, measure, ms, out_dir, timed_sample};
+use super::{Sample, Stats, measure, ms, out_dir, round_order, timed_sample};
 use crate::{helm, paths};
 
 const SIZES: [usize; 3] = [10, 200, 1000];
@@ -42,10 +42,10 @@ pub fn run() -> anyhow::Result<()> {
         }
         let mut ours_samples: Vec<Sample> = Vec::new();
         let mut theirs_samples: Vec<Vec<Sample>> = vec![Vec::new(); helms.len()];
-        // Each round starts one tool further on (see the real charts' rounds).
+        // Each round in its own order ([`round_order`]).
         for round in 0..RUNS {
-            for turn in 0..=helms.len() {
-                match (round + turn) % (helms.len() + 1) {
+            for turn in round_order(round, helms.len() + 1) {
+                match turn {
                     0 => ours_samples.push(timed_sample(&capstan, &capstan_args, &[], our_rss)?),
                     i => theirs_samples[i - 1].push(timed_sample(
                         &helms[i - 1],
