@@ -115,7 +115,7 @@ pub fn prepare_validation_of_files(files: &[ChartFile]) -> bool {
 /// top, or under `charts/NAME/` any number of times.
 fn is_schema_file(path: &str) -> bool {
     let mut parts: Vec<&str> = path.split('/').collect();
-    if parts.pop() != Some("values.schema.json") || parts.len() % 2 != 0 {
+    if parts.pop() != Some("values.schema.json") || !parts.len().is_multiple_of(2) {
         return false;
     }
     parts.chunks(2).all(|pair| pair[0] == "charts")
