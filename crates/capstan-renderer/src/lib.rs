@@ -456,8 +456,8 @@ fn compile(
 type Loaded = Mutex<Option<(Chart, Prefetched)>>;
 
 /// Compiles the chart handed over as `loaded` (under cache `key`, known by `digest`) and
-/// caches it, for the render about to use it. A render of the same chart meanwhile waits, then
-/// takes it from the cache.
+/// caches it, for the render about to use it. A render of the same chart meanwhile waits for
+/// it (holding `loaded`), then takes it from the cache; one after it finds the cache.
 fn compile_loaded(
     inner: &Inner,
     key: &str,
@@ -472,15 +472,16 @@ fn compile_loaded(
             ))
         });
     };
-    {
-        let mut all = inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
-        if all.get(key).is_some_and(|l| Arc::ptr_eq(l, loaded)) {
-            all.remove(key);
-        }
+    let compiled = compile(inner, chart, digest, prefetched).map(Arc::new);
+    if let Ok(compiled) = &compiled {
+        inner.cache.put_compiled(key, compiled.clone());
     }
-    let compiled = Arc::new(compile(inner, chart, digest, prefetched)?);
-    inner.cache.put_compiled(key, compiled.clone());
-    Ok(compiled)
+    // Let go only now: a render that no longer finds the chart handed over finds it compiled.
+    let mut all = inner.loaded.lock().unwrap_or_else(|e| e.into_inner());
+    if all.get(key).is_some_and(|l| Arc::ptr_eq(l, loaded)) {
+        all.remove(key);
+    }
+    compiled
 }
 
 /// Keeps `compiled` in the compile cache under `digest` after a render (successful or not)

@@ -83,28 +83,10 @@ pub fn measure(
     env: &[(&str, String)],
 ) -> anyhow::Result<Sample> {
     let report = tempfile_path("time");
-    let started = Instant::now();
-    let status = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .arg(program)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
+    let mut command = Command::new("/usr/bin/time");
+    command.args(["-f", "%M", "-o"]).arg(&report).arg(program);
+    let seconds = run_timed(&mut command, program, args, env)
         .context("running /usr/bin/time (Debian package `time`)")?;
-    let seconds = started.elapsed().as_secs_f64();
-    if !status.status.success() {
-        bail!(
-            "{} {:?} failed: {}",
-            program.display(),
-            args,
-            String::from_utf8_lossy(&status.stderr)
-        );
-    }
     let text = std::fs::read_to_string(&report)?;
     let _ = std::fs::remove_file(&report);
     let max_rss_kib = text
@@ -128,14 +110,25 @@ pub fn time_process(
     args: &[String],
     env: &[(&str, String)],
 ) -> anyhow::Result<f64> {
+    run_timed(&mut Command::new(program), program, args, env)
+        .with_context(|| format!("running {}", program.display()))
+}
+
+/// Runs `command` (which runs `program`) with `args` and `env`, its stdout discarded, and
+/// returns its wall time; a failure is an error with its stderr.
+fn run_timed(
+    command: &mut Command,
+    program: &std::path::Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let output = Command::new(program)
+    let output = command
         .args(args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("running {}", program.display()))?;
+        .output()?;
     let seconds = started.elapsed().as_secs_f64();
     if !output.status.success() {
         bail!(
