@@ -152,6 +152,9 @@ pub fn validate_values(chart: &Chart, values: &Values) -> Result<()> {
 mod tests {
     use super::*;
 
+    use crate::{Limits, compute_values};
+    use serde_json::json;
+
     #[test]
     fn schema_files_are_the_charts_and_their_subchart_directories() {
         for path in [
@@ -171,8 +174,6 @@ mod tests {
             assert!(!is_schema_file(path), "{path}");
         }
     }
-    use crate::{ChartFile, Limits, compute_values};
-    use serde_json::json;
 
     fn chart() -> Chart {
         let files = [

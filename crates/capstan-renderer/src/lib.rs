@@ -205,8 +205,8 @@ impl RendererService {
     /// ([`capstan_render::compile_key`], also the compile cache's key). That digest does not
     /// name the chart whole (two charts with the same templates may differ in values or other
     /// files), so each call replaces what the digest names: a render by it uses the chart
-    /// handed over last. The chart is compiled by the next render of it, on that render's
-    /// thread and in the same job (a compile's error is that render's): handing the compiled
+    /// handed over last. The chart is held until the next render of it compiles it, on that
+    /// render's thread and in the same job (a compile's error is that render's): handing the compiled
     /// chart back to the caller's thread and the render on to another cost two wake-ups,
     /// each a wait for a core while the compile cache's other threads had both.
     pub async fn put_loaded(
@@ -614,16 +614,15 @@ impl Renderer for RendererService {
                 check_lookups(&caller, &response)?;
                 return Ok(Response::new(response));
             }
-            let loaded = match tenant {
-                Tenant::Anonymous => self
-                    .inner
-                    .loaded
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .get(&key)
-                    .cloned(),
-                Tenant::Named(_) => None,
-            };
+            // Charts are handed over under the anonymous tenant's keys, which no named
+            // tenant's key equals.
+            let loaded = self
+                .inner
+                .loaded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned();
             let compiled = match loaded {
                 Some(loaded) => Err(loaded),
                 None => Ok(self.compiled(&tenant, &key, &digest).await?),
