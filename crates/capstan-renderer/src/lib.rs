@@ -218,6 +218,14 @@ impl RendererService {
             .await
     }
 
+    /// Starts a render thread that waits for the first render, so that render finds it
+    /// started: its creation, stack and heap happen while the caller still loads the chart.
+    /// A process about to render once (the `capstan` CLI's own renderer) calls it first.
+    pub fn prestart_render_thread(&self) {
+        // Without it, the render starts its thread itself.
+        let _ = self.inner.threads.prestart("capstan-render");
+    }
+
     /// Starts reading what the compile cache keeps for the chart whose files have
     /// `compile_key`, on a thread of its own, so that it is read while the caller builds the
     /// chart; hand the result to [`RendererService::put_loaded_prefetched`] with that chart.

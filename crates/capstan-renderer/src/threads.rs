@@ -55,6 +55,25 @@ impl Threads {
         Ok(())
     }
 
+    /// Starts a thread named `name` that waits for a job, so that the first job finds it
+    /// started (its creation, stack and heap done while the caller does other work).
+    pub fn prestart(&self, name: &str) -> std::io::Result<()> {
+        let (tx, rx) = channel();
+        let idle = Arc::downgrade(&self.idle);
+        {
+            let mut all = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if all.len() >= MAX_IDLE {
+                return Ok(());
+            }
+            all.push(tx);
+        }
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .stack_size(self.stack_bytes)
+            .spawn(move || serve(rx, idle))?;
+        Ok(())
+    }
+
     /// Threads waiting for a job now.
     #[cfg(test)]
     fn idle(&self) -> usize {
@@ -104,6 +123,29 @@ mod tests {
         let first = on_thread(&threads);
         assert_eq!(on_thread(&threads), first);
         assert_ne!(first, std::thread::current().id());
+    }
+
+    #[test]
+    fn the_first_job_runs_on_the_thread_started_ahead_of_it() {
+        let threads = Threads::new(1 << 20);
+        threads.prestart("capstan-ahead").unwrap();
+        assert_eq!(threads.idle(), 1);
+        let (tx, rx) = channel();
+        threads
+            .run("test", move || {
+                let _ = tx.send(std::thread::current().name().map(str::to_owned));
+            })
+            .unwrap();
+        assert_eq!(rx.recv().unwrap().as_deref(), Some("capstan-ahead"));
+    }
+
+    #[test]
+    fn no_thread_is_started_ahead_beyond_the_idle_limit() {
+        let threads = Threads::new(1 << 20);
+        for _ in 0..MAX_IDLE + 2 {
+            threads.prestart("capstan-ahead").unwrap();
+        }
+        assert_eq!(threads.idle(), MAX_IDLE);
     }
 
     #[test]
