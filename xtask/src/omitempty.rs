@@ -144,7 +144,8 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
         modules.api_version, modules.apimachinery_version
     ));
     out.push_str(
-        "use super::FieldRow;\nuse super::Zero::{Bool, List, Map, Number, String as Str};\n\n",
+        "use super::{FieldRow, Name, NONE, TypeRow, n};\n\
+         use super::Zero::{Bool, List, Map, Number, String as Str};\n\n",
     );
     out.push_str(
         "/// Each built-in apiVersion, sorted, and the prefix of its types' names.\n#[rustfmt::skip]\n\
@@ -154,18 +155,20 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
         out.push_str(&format!("    (\"{api_version}\", \"{prefix}\"),\n"));
     }
     out.push_str("];\n\n");
-    out.push_str(
-        "/// Per API type (its OpenAPI schema name), sorted: its fields, sorted, with the zero value \
-         the API server omits each at and the type each holds (\"\" for none).\n",
-    );
-    out.push_str("#[rustfmt::skip]\n");
-    out.push_str("pub(super) static TYPES: &[(&str, &[FieldRow])] = &[\n");
+    // The names live in one string and the rows hold where each starts and its length: a
+    // table of `&str`s is a pointer per name for the loader to relocate at every start of the
+    // binary (thousands, in pages then copied), this is one.
+    let mut names = Names::default();
+    let mut types = String::new();
+    let mut fields_out = String::new();
+    let mut first_field = 0usize;
     for (name, fields) in &table {
-        out.push_str(&format!("    (\"{name}\", &["));
-        for (i, (field, entry)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
+        let name_at = names.at(name);
+        types.push_str(&format!(
+            "    ({name_at}, {first_field}, {}), // {name}\n",
+            fields.len()
+        ));
+        for (field, entry) in fields {
             let zero = match entry.zero {
                 None => "None",
                 Some(Zero::Bool) => "Some(Bool)",
@@ -174,13 +177,55 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
                 Some(Zero::List) => "Some(List)",
                 Some(Zero::Map) => "Some(Map)",
             };
-            let ty = entry.ty.as_deref().unwrap_or_default();
-            out.push_str(&format!("(\"{field}\", {zero}, \"{ty}\")"));
+            let field_at = names.at(field);
+            let ty_at = match entry.ty.as_deref() {
+                Some(ty) if !ty.is_empty() => names.at(ty),
+                _ => "NONE".to_string(),
+            };
+            fields_out.push_str(&format!("    ({field_at}, {zero}, {ty_at}),\n"));
         }
-        out.push_str("]),\n");
+        first_field += fields.len();
     }
+    out.push_str(
+        "/// Every name the tables below hold (types and fields), one after another: a [`Name`] is \
+         where one starts and its length.\n#[rustfmt::skip]\npub(super) static NAMES: &str = \"",
+    );
+    out.push_str(&names.text);
+    out.push_str("\";\n\n");
+    out.push_str(
+        "/// Per API type (its OpenAPI schema name), sorted: its name, and where its fields start \
+         in [`FIELDS`] and how many it has.\n#[rustfmt::skip]\n\
+         pub(super) static TYPES: &[TypeRow] = &[\n",
+    );
+    out.push_str(&types);
+    out.push_str("];\n\n");
+    out.push_str(
+        "/// Each type's fields, sorted, with the zero value the API server omits each at and the \
+         type each holds ([`NONE`] for none).\n#[rustfmt::skip]\n\
+         pub(super) static FIELDS: &[FieldRow] = &[\n",
+    );
+    out.push_str(&fields_out);
     out.push_str("];\n");
     Ok(out)
+}
+
+/// The names of the generated table, each once, and where each is.
+#[derive(Default)]
+struct Names {
+    text: String,
+    seen: BTreeMap<String, usize>,
+}
+
+impl Names {
+    /// `n(start, length)` for `name`, added when new.
+    fn at(&mut self, name: &str) -> String {
+        let start = *self.seen.entry(name.to_string()).or_insert_with(|| {
+            let start = self.text.len();
+            self.text.push_str(name);
+            start
+        });
+        format!("n({start}, {})", name.len())
+    }
 }
 
 /// Directories holding Go source under `root` (test data aside), sorted.

@@ -43,9 +43,37 @@ impl Zero {
 
 use serde_json::Value;
 
+/// A name in the table: where it starts in [`table::NAMES`] and its length (the table holds no
+/// `&str`s, each of which the loader would relocate at every start of the binary).
+#[derive(Debug, Clone, Copy)]
+struct Name {
+    at: u32,
+    len: u16,
+}
+
+/// The [`Name`] at `at` of length `len`.
+const fn n(at: u32, len: u16) -> Name {
+    Name { at, len }
+}
+
+/// No name: a field holding no struct type.
+const NONE: Name = n(0, 0);
+
+impl Name {
+    fn get(self) -> &'static str {
+        let at = self.at as usize;
+        table::NAMES
+            .get(at..at + usize::from(self.len))
+            .unwrap_or_default()
+    }
+}
+
 /// One field of a type in the table: its json name, the zero value it is omitted at, and the
-/// struct type it holds (`""` for none).
-type FieldRow = (&'static str, Option<Zero>, &'static str);
+/// struct type it holds ([`NONE`] for none).
+type FieldRow = (Name, Option<Zero>, Name);
+
+/// One type in the table: its name, where its fields start in [`table::FIELDS`], how many.
+type TypeRow = (Name, u32, u16);
 
 /// A built-in API type as the table knows it: its fields' omitted zero values and the types
 /// they hold, so an object can be walked from its kind without the cluster's OpenAPI document.
@@ -59,10 +87,15 @@ impl ApiType {
     /// The type named `name` (an OpenAPI schema name such as `io.k8s.api.core.v1.PodSpec`).
     pub fn named(name: &str) -> Option<ApiType> {
         let i = table::TYPES
-            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .binary_search_by(|(n, _, _)| n.get().cmp(name))
             .ok()?;
-        let (name, fields) = table::TYPES[i];
-        Some(ApiType { name, fields })
+        let (name, first, count) = table::TYPES[i];
+        let first = first as usize;
+        let fields = table::FIELDS.get(first..first + usize::from(count))?;
+        Some(ApiType {
+            name: name.get(),
+            fields,
+        })
     }
 
     /// The type of a built-in kind (`apps/v1` `Deployment`); none for custom resources.
@@ -81,10 +114,10 @@ impl ApiType {
     fn entry(self, field: &str) -> Option<(Option<Zero>, &'static str)> {
         let i = self
             .fields
-            .binary_search_by(|(n, _, _)| (*n).cmp(field))
+            .binary_search_by(|(n, _, _)| n.get().cmp(field))
             .ok()?;
         let (_, zero, ty) = self.fields[i];
-        Some((zero, ty))
+        Some((zero, ty.get()))
     }
 
     /// The struct type field `field` holds (itself, or its list's elements; not a map's values,
@@ -139,6 +172,27 @@ pub fn holds(desired: &Value, live: &Value, ty: Option<ApiType>) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_name_in_the_table_is_whole_and_every_list_sorted() {
+        let mut previous = "";
+        for (name, first, count) in table::TYPES {
+            let name = name.get();
+            assert!(name.starts_with("io.k8s."), "{name:?}");
+            assert!(previous < name, "{previous} before {name}");
+            previous = name;
+            let ty = ApiType::named(name).unwrap();
+            assert_eq!(ty.fields.len(), usize::from(*count));
+            assert!(*first as usize + ty.fields.len() <= table::FIELDS.len());
+            let fields: Vec<&str> = ty.fields.iter().map(|(f, _, _)| f.get()).collect();
+            assert!(fields.iter().all(|f| !f.is_empty()), "{name}: {fields:?}");
+            assert!(fields.windows(2).all(|w| w[0] < w[1]), "{name}: {fields:?}");
+            for (_, _, held) in ty.fields {
+                let held = held.get();
+                assert!(held.is_empty() || held.starts_with("io.k8s."), "{held:?}");
+            }
+        }
+    }
 
     #[test]
     fn value_fields_with_omitempty_are_omitted_at_their_zero_only() {
