@@ -144,8 +144,8 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
         modules.api_version, modules.apimachinery_version
     ));
     out.push_str(
-        "use super::{FieldRow, Name, NONE, TypeRow, n};\n\
-         use super::Zero::{Bool, List, Map, Number, String as Str};\n\n",
+        "use super::Zero::{Bool, List, Map, Number, String as Str};\n\
+         use super::{FieldRow, NONE, TypeRow, n};\n\n",
     );
     out.push_str(
         "/// Each built-in apiVersion, sorted, and the prefix of its types' names.\n#[rustfmt::skip]\n\

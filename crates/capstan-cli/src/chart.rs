@@ -128,12 +128,13 @@ pub fn load_directory(path: &Path) -> anyhow::Result<(capstan_chart::Chart, Stri
     Ok((chart, key))
 }
 
-/// [`load_directory`], calling `ahead` with the compile key as soon as it is known (before the
-/// chart is built from the files) and returning what it returned: the in-process renderer
-/// starts reading its compile cache there.
-pub fn load_directory_with<T>(
+/// [`load_directory`], calling `ahead` with the compile key as soon as it is known and
+/// returning what it returned: the in-process renderer starts reading its compile cache there.
+/// The key is computed (and `ahead` called) on a thread of its own while this one builds the
+/// chart from the files; both are on the way to the render.
+pub fn load_directory_with<T: Send>(
     path: &Path,
-    ahead: impl FnOnce(&str) -> T,
+    ahead: impl Fn(&str) -> T + Sync,
 ) -> anyhow::Result<(capstan_chart::Chart, String, T)> {
     let _span = tracing::info_span!("chart.load", chart = %path.display()).entered();
     let limits = capstan_chart::Limits::default();
@@ -141,9 +142,34 @@ pub fn load_directory_with<T>(
         let files = capstan_chart::Chart::dir_files(path, &limits)?;
         // The schemas' validators are built while the chart is (a render waits for them).
         let schemas_found = capstan_chart::prepare_validation_of_files(&files);
-        let key = capstan_renderer::compile_key(&files);
-        let early = ahead(&key);
-        let chart = capstan_chart::Chart::from_dir_files(files, path, &limits)?;
+        let keyed = &|files: &[capstan_chart::ChartFile]| {
+            let key = capstan_renderer::compile_key(files);
+            let early = ahead(&key);
+            (key, early)
+        };
+        let (chart, (key, early)) = std::thread::scope(|scope| {
+            // The files share their bytes: the copy is of names and counts.
+            let hashed = files.clone();
+            let keying = std::thread::Builder::new()
+                .name("capstan-key".into())
+                .spawn_scoped(scope, move || keyed(&hashed));
+            match keying {
+                Ok(keying) => {
+                    let chart = capstan_chart::Chart::from_dir_files(files, path, &limits);
+                    let key = keying
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (chart, key)
+                }
+                // Without the thread, one after the other.
+                Err(_) => {
+                    let key = keyed(&files);
+                    let chart = capstan_chart::Chart::from_dir_files(files, path, &limits);
+                    (chart, key)
+                }
+            }
+        });
+        let chart = chart?;
         if !schemas_found {
             capstan_chart::prepare_validation(&chart);
         }
