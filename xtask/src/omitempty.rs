@@ -187,7 +187,7 @@ pub fn generate(modules: &Modules) -> anyhow::Result<String> {
         first_field += fields.len();
     }
     out.push_str(
-        "/// Every name the tables below hold (types and fields), one after another: a [`Name`] is \
+        "/// Every name the tables below hold (types and fields), one after another: a [`Name`](super::Name) is \
          where one starts and its length.\n#[rustfmt::skip]\npub(super) static NAMES: &str = \"",
     );
     out.push_str(&names.text);
