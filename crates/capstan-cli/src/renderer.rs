@@ -27,10 +27,12 @@ pub async fn connect(global: &Global) -> anyhow::Result<Client> {
             if let Some(cache) = capstan_renderer::CompileCache::from_env(&cache_home) {
                 service = service.with_compile_cache(cache);
             }
-            let service = LOCAL.get_or_init(|| service);
-            // Every command that connects renders: its render thread starts on the other core
-            // while this one loads the chart.
-            service.prestart_render_thread();
+            // Every command that connects renders: the service's render thread starts (once,
+            // with the service) on the other core while this one loads the chart.
+            let service = LOCAL.get_or_init(|| {
+                service.prestart_render_thread();
+                service
+            });
             let service = service.clone().into_server();
             IN_PROCESS.store(true, std::sync::atomic::Ordering::Relaxed);
             remote::local(service)

@@ -47,19 +47,15 @@ impl Threads {
         }
         let (tx, rx) = channel();
         let _ = tx.send(job);
-        let idle = Arc::downgrade(&self.idle);
-        std::thread::Builder::new()
-            .name(name.to_owned())
-            .stack_size(self.stack_bytes)
-            .spawn(move || serve(rx, idle))?;
-        Ok(())
+        self.start(name, rx)
     }
 
     /// Starts a thread named `name` that waits for a job, so that the first job finds it
-    /// started (its creation, stack and heap done while the caller does other work).
+    /// started (its creation, stack and heap done while the caller does other work). Should
+    /// the thread not start, the job handed to it comes back to [`Threads::run`], which starts
+    /// another.
     pub fn prestart(&self, name: &str) -> std::io::Result<()> {
         let (tx, rx) = channel();
-        let idle = Arc::downgrade(&self.idle);
         {
             let mut all = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             if all.len() >= MAX_IDLE {
@@ -67,10 +63,16 @@ impl Threads {
             }
             all.push(tx);
         }
+        self.start(name, rx)
+    }
+
+    /// Starts a thread named `name` serving the jobs `jobs` hands it (see [`serve`]).
+    fn start(&self, name: &str, jobs: Receiver<Job>) -> std::io::Result<()> {
+        let idle = Arc::downgrade(&self.idle);
         std::thread::Builder::new()
             .name(name.to_owned())
             .stack_size(self.stack_bytes)
-            .spawn(move || serve(rx, idle))?;
+            .spawn(move || serve(jobs, idle))?;
         Ok(())
     }
 
